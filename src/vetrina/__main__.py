@@ -1,0 +1,3 @@
+from vetrina.cli import app
+
+app(prog_name="vetrina")

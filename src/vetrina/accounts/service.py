@@ -1,0 +1,116 @@
+"""Sign-up, sign-in, sessions and API tokens. Passwords are argon2 hashes; tokens are stored as SHA-256."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from vetrina import clock
+from vetrina.accounts.models import ApiToken, LoginSession, Role, User
+from vetrina.errors import Conflict, InvalidInput, NotAuthenticated
+
+_hasher = PasswordHasher()
+# Verifying against this when the email is unknown keeps sign-in time the same either way.
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 1024
+SELF_SERVICE_ROLES = (Role.viewer, Role.merchant)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def normalise_email(email: str) -> str:
+    email = email.strip().lower()
+    if len(email) > 254 or not _EMAIL.match(email):
+        raise InvalidInput("Enter a valid email address.", field="email")
+    return email
+
+
+def create_user(session: Session, email: str, password: str, role: Role | str = Role.viewer) -> User:
+    """Create a user; raises Conflict if the email is taken."""
+    email = normalise_email(email)
+    try:
+        role = Role(role)
+    except ValueError:
+        raise InvalidInput(f"Unknown role {role!r}.", field="role") from None
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise InvalidInput(
+            f"Passwords are {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters long.", field="password"
+        )
+    user = User(email=email, password_hash=_hasher.hash(password), role=role.value, created_at=clock.now())
+    try:
+        with session.begin_nested():
+            session.add(user)
+    except IntegrityError:
+        raise Conflict("An account with this email already exists.", field="email") from None
+    return user
+
+
+def get_user_by_email(session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(User.email == email.strip().lower()))
+
+
+def authenticate(session: Session, email: str, password: str) -> User:
+    """The user whose email and password these are; NotAuthenticated otherwise (same answer for both)."""
+    user = get_user_by_email(session, email) if len(password) <= MAX_PASSWORD_LENGTH else None
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password[:MAX_PASSWORD_LENGTH])
+    except (VerificationError, InvalidHashError):
+        user = None
+    if user is None:
+        raise NotAuthenticated("Wrong email or password.")
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    return user
+
+
+def start_session(session: Session, user: User, days: int) -> str:
+    """Open a sign-in session; returns the cookie token (only its hash is stored)."""
+    token = secrets.token_urlsafe(32)
+    now = clock.now()
+    session.add(
+        LoginSession(
+            token_hash=_token_hash(token), user_id=user.id, created_at=now, expires_at=now + timedelta(days=days)
+        )
+    )
+    return token
+
+
+def user_for_session(session: Session, token: str) -> User | None:
+    row = session.scalar(select(LoginSession).where(LoginSession.token_hash == _token_hash(token)))
+    if row is None or row.expires_at <= clock.now():
+        return None
+    return session.get(User, row.user_id)
+
+
+def end_session(session: Session, token: str) -> None:
+    session.execute(delete(LoginSession).where(LoginSession.token_hash == _token_hash(token)))
+
+
+def create_api_token(session: Session, user: User, name: str = "cli") -> str:
+    """Issue a bearer token; returns it in clear once (only its hash is stored)."""
+    token = "vtr_" + secrets.token_urlsafe(32)
+    session.add(ApiToken(token_hash=_token_hash(token), user_id=user.id, name=name[:100], created_at=clock.now()))
+    return token
+
+
+def user_for_api_token(session: Session, token: str) -> User | None:
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
+    if row is None:
+        return None
+    now = clock.now()
+    # Touch at most once a minute so reads do not each become a write.
+    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
+        row.last_used_at = now
+    return session.get(User, row.user_id)

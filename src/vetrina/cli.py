@@ -1,0 +1,112 @@
+"""The one command line: `vetrina serve | worker | demo | users | tokens`."""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import sys
+
+import typer
+import uvicorn
+
+from vetrina.accounts import service as accounts
+from vetrina.accounts.models import Role
+from vetrina.errors import VetrinaError
+from vetrina.runtime import build_runtime
+
+app = typer.Typer(help="Vetrina: self-hosted shoppable video streaming.", no_args_is_help=True)
+users_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
+tokens_app = typer.Typer(help="Manage API bearer tokens.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(tokens_app, name="tokens")
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
+    worker: bool = typer.Option(True, help="Run job workers in this process (embedded default)."),
+) -> None:
+    """Serve the web app and API (with in-process job workers unless --no-worker)."""
+    from vetrina.media.transcode import requeue_stalled
+    from vetrina.web.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    runtime = build_runtime()
+    if worker:
+        requeue_stalled(runtime.queue.context)
+    typer.echo(f"Vetrina on http://{host}:{port}  (data: {runtime.settings.data_dir.resolve()})")
+    uvicorn.run(create_app(runtime, run_worker=worker), host=host, port=port, log_level="info")
+
+
+@app.command()
+def worker() -> None:
+    """Run job workers in the foreground (for VETRINA_REDIS_URL deployments, on any number of machines)."""
+    from vetrina.media.transcode import requeue_stalled
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    runtime = build_runtime()
+    requeue_stalled(runtime.queue.context)
+    runtime.queue.run_worker()
+
+
+@app.command()
+def demo() -> None:
+    """Seed demo users and films (generated with ffmpeg) and prepare them for streaming; safe to re-run."""
+    from vetrina.demo import seed_demo
+
+    logging.basicConfig(level=logging.WARNING)
+    runtime = build_runtime()
+    try:
+        seed_demo(runtime)
+    finally:
+        runtime.close()
+
+
+@users_app.command("create")
+def users_create(
+    email: str,
+    role: Role = typer.Option(Role.viewer, help="viewer, merchant, partner or admin."),
+    password: str | None = typer.Option(None, help="Prompted for when omitted."),
+) -> None:
+    """Create a user account."""
+    if password is None:
+        if not sys.stdin.isatty():
+            _fail("give --password, or run in a terminal to be prompted")
+        password = getpass.getpass("Password: ")
+    runtime = build_runtime()
+    try:
+        with runtime.db.session() as session:
+            user = accounts.create_user(session, email, password, role)
+            session.flush()
+            typer.echo(f"created {user.role} {user.email} (id {user.id})")
+    except VetrinaError as exc:
+        _fail(exc.detail)
+    finally:
+        runtime.close()
+
+
+@tokens_app.command("create")
+def tokens_create(email: str, name: str = typer.Option("cli", help="A label to recognise the token by.")) -> None:
+    """Issue an API bearer token for a user and print it (it is not shown again)."""
+    runtime = build_runtime()
+    try:
+        with runtime.db.session() as session:
+            user = accounts.get_user_by_email(session, email)
+            if user is None:
+                _fail(f"no user {email}")
+            typer.echo(accounts.create_api_token(session, user, name))
+    finally:
+        runtime.close()
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date (serve, worker and demo also do this)."""
+    build_runtime().close()
+    typer.echo("database is up to date")

@@ -1,0 +1,115 @@
+"""SQLAlchemy engine and sessions, the declarative base, and the Alembic migration runner."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import DateTime, create_engine, event, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table; each domain package owns its own tables."""
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp that is always timezone-aware UTC, on SQLite (which drops zones) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; use vetrina.clock.now()")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+AfterCommit = Callable[[], None]
+
+
+class Database:
+    """One engine and session factory. `session()` commits on success and runs after-commit hooks."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            path = url.removeprefix("sqlite:///")
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        connect_args = {"check_same_thread": False} if self.is_sqlite else {}
+        self.engine: Engine = create_engine(url, pool_pre_ping=not self.is_sqlite, connect_args=connect_args)
+        if self.is_sqlite:
+            event.listen(self.engine, "connect", _tune_sqlite)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self.sessions, "after_commit", _run_after_commit)
+        event.listen(self.sessions, "after_rollback", _drop_after_commit)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A unit of work: committed when the block ends, rolled back if it raises."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision."""
+        from alembic import command
+        from alembic.config import Config
+
+        config = Config(str(MIGRATIONS_DIR / "alembic.ini"))
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        config.attributes["engine"] = self.engine
+        command.upgrade(config, "head")
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def after_commit(session: Session, action: AfterCommit) -> None:
+    """Run `action` only once `session`'s transaction has committed; dropped on rollback."""
+    session.info.setdefault("after_commit", []).append(action)
+
+
+def on_rollback(session: Session, action: AfterCommit) -> None:
+    """Run `action` if `session`'s transaction rolls back (e.g. remove a file written for it)."""
+    session.info.setdefault("on_rollback", []).append(action)
+
+
+def _run_after_commit(session: Session) -> None:
+    session.info.pop("on_rollback", None)
+    for action in session.info.pop("after_commit", []):
+        action()
+
+
+def _drop_after_commit(session: Session) -> None:
+    session.info.pop("after_commit", None)
+    for action in session.info.pop("on_rollback", []):
+        action()

@@ -1,0 +1,46 @@
+"""The one error hierarchy; the web layer maps it to RFC 9457 problem responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class VetrinaError(Exception):
+    """A failure a caller can act on. `slug` names the problem type, `status` its HTTP status."""
+
+    status = 400
+    slug = "bad-request"
+    title = "Bad request"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class InvalidInput(VetrinaError):
+    status, slug, title = 422, "invalid-input", "The input is not valid"
+
+
+class NotAuthenticated(VetrinaError):
+    status, slug, title = 401, "not-authenticated", "Sign-in required"
+
+
+class Forbidden(VetrinaError):
+    status, slug, title = 403, "forbidden", "Not allowed"
+
+
+class NotFound(VetrinaError):
+    status, slug, title = 404, "not-found", "Not found"
+
+
+class Conflict(VetrinaError):
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class PayloadTooLarge(VetrinaError):
+    status, slug, title = 413, "payload-too-large", "Upload too large"
+
+
+class UnsupportedMedia(VetrinaError):
+    status, slug, title = 415, "unsupported-media", "Not a usable video"

@@ -1,0 +1,123 @@
+"""The task queue: huey, on SQLite embedded or on Redis at scale, with enqueue-after-commit.
+
+Domain packages declare jobs with `@job` and `@periodic_job`; `JobQueue` binds them to one huey
+instance built from settings, so the same code runs in-process (`vetrina serve`) or in
+`vetrina worker` processes on many machines.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from huey import Huey, RedisHuey, SqliteHuey, crontab
+from huey.consumer import Consumer
+from sqlalchemy.orm import Session
+
+from vetrina.db import Database, after_commit
+from vetrina.settings import Settings
+from vetrina.storage import MediaStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class JobContext:
+    """What a running job may use: the same parts the web process has."""
+
+    settings: Settings
+    db: Database
+    store: MediaStore
+    queue: JobQueue
+
+
+JobFunction = Callable[..., Any]
+_jobs: dict[str, JobFunction] = {}
+_periodic: dict[str, tuple[JobFunction, crontab]] = {}
+
+
+def job(name: str) -> Callable[[JobFunction], JobFunction]:
+    """Declare `fn(ctx, *args)` as a job named `name` (names are the queue's wire format)."""
+
+    def register(fn: JobFunction) -> JobFunction:
+        _jobs[name] = fn
+        return fn
+
+    return register
+
+
+def periodic_job(name: str, schedule: crontab) -> Callable[[JobFunction], JobFunction]:
+    """Declare `fn(ctx)` to run on `schedule` wherever a worker runs."""
+
+    def register(fn: JobFunction) -> JobFunction:
+        _periodic[name] = (fn, schedule)
+        return fn
+
+    return register
+
+
+def build_huey(settings: Settings, name: str = "vetrina") -> Huey:
+    """Redis when VETRINA_REDIS_URL is set, else a SQLite file beside the embedded database."""
+    if settings.redis_url:
+        return RedisHuey(name, url=settings.redis_url, results=False, utc=True)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey(name, filename=str(settings.data_dir / "jobs.db"), results=False, utc=True)
+
+
+class _QuietConsumer(Consumer):
+    """A consumer that leaves signal handling to its host (uvicorn) when run in-process."""
+
+    def _set_signal_handlers(self) -> None:
+        pass
+
+
+class JobQueue:
+    """The registered jobs bound to one huey instance."""
+
+    def __init__(self, settings: Settings, db: Database, store: MediaStore, huey: Huey | None = None) -> None:
+        self.huey = huey or build_huey(settings)
+        self.context = JobContext(settings=settings, db=db, store=store, queue=self)
+        self._tasks = {name: self._bind(name, fn) for name, fn in _jobs.items()}
+        for name, (fn, schedule) in _periodic.items():
+            self.huey.periodic_task(schedule, name=name)(self._with_context(fn))
+        self._consumer: Consumer | None = None
+
+    def _with_context(self, fn: JobFunction) -> JobFunction:
+        def run(*args: Any) -> Any:
+            return fn(self.context, *args)
+
+        return run
+
+    def _bind(self, name: str, fn: JobFunction) -> Any:
+        return self.huey.task(name=name)(self._with_context(fn))
+
+    def enqueue(self, name: str, *args: Any) -> None:
+        self._tasks[name](*args)
+
+    def enqueue_after_commit(self, session: Session, name: str, *args: Any) -> None:
+        """Enqueue only once `session` commits, so a worker never sees a row that was rolled back."""
+        if name not in self._tasks:
+            raise KeyError(f"no job named {name!r}")
+        after_commit(session, lambda: self.enqueue(name, *args))
+
+    def pending_count(self) -> int:
+        return self.huey.pending_count()
+
+    def start_in_process(self) -> None:
+        """Run workers as threads of this process (the embedded default)."""
+        self._consumer = _QuietConsumer(
+            self.huey, workers=self.context.settings.worker_threads, worker_type="thread", periodic=True
+        )
+        self._consumer.start()
+
+    def stop_in_process(self) -> None:
+        if self._consumer is not None:
+            threading.Thread(target=self._consumer.stop, kwargs={"graceful": False}, daemon=True).start()
+            self._consumer = None
+
+    def run_worker(self) -> None:
+        """Run workers in the foreground until interrupted (`vetrina worker`)."""
+        Consumer(self.huey, workers=self.context.settings.worker_threads, worker_type="thread", periodic=True).run()

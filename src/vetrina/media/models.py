@@ -1,0 +1,50 @@
+"""Tables of the media domain."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from vetrina.db import Base, UTCDateTime
+
+
+class VideoStatus(enum.StrEnum):
+    processing = "processing"
+    ready = "ready"
+    failed = "failed"
+
+
+class Video(Base):
+    __tablename__ = "videos"
+    # Never reuse the id of a deleted row: ids appear in URLs, caches and other domains' rows.
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(16), default=VideoStatus.processing.value, index=True)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    published: Mapped[bool] = mapped_column(Boolean, default=True)
+    # What the probe found in the upload.
+    duration_s: Mapped[float] = mapped_column(Float)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    frame_rate: Mapped[float] = mapped_column(Float)
+    has_audio: Mapped[bool] = mapped_column(Boolean)
+    source_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    # Where the finished ladder lives; set only once all of it is in place.
+    output_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    renditions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # The transcode lease: one worker at a time, taken over when its heartbeat stops.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    transcode_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

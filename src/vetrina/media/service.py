@@ -1,0 +1,167 @@
+"""What the rest of Vetrina asks of the media domain: add, find, change and remove videos."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from vetrina import clock
+from vetrina.accounts.models import Role, User
+from vetrina.db import after_commit, on_rollback
+from vetrina.errors import Forbidden, InvalidInput, NotFound
+from vetrina.jobs import JobQueue
+from vetrina.media.ladder import MASTER_PLAYLIST, POSTER, THUMBS_VTT
+from vetrina.media.models import Video, VideoStatus
+from vetrina.media.probe import probe_video
+from vetrina.media.transcode import TRANSCODE_JOB, output_prefix
+from vetrina.settings import Settings
+from vetrina.storage import MediaStore
+
+UPLOADER_ROLES = (Role.merchant, Role.partner, Role.admin)
+MAX_TITLE = 200
+MAX_DESCRIPTION = 5000
+_SOURCE_SUFFIXES = {".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".ts", ".mpg", ".mpeg", ".flv", ".3gp"}
+
+
+def _clean_text(value: str, field: str, limit: int, required: bool) -> str:
+    value = value.strip()
+    if required and not value:
+        raise InvalidInput(f"The {field} is required.", field=field)
+    if len(value) > limit:
+        raise InvalidInput(f"The {field} is longer than {limit} characters.", field=field)
+    return value
+
+
+def ensure_can_upload(user: User) -> None:
+    if user.role not in UPLOADER_ROLES:
+        raise Forbidden("Only merchants, partners and admins upload videos.")
+
+
+def create_video(
+    session: Session,
+    store: MediaStore,
+    settings: Settings,
+    queue: JobQueue,
+    owner: User,
+    *,
+    title: str,
+    description: str,
+    upload: Path,
+    filename: str,
+) -> Video:
+    """Validate an uploaded file, record the video and queue its transcode (once the row is committed).
+
+    `upload` is moved into the store; on any error it is removed, so nothing is left behind.
+    """
+    try:
+        ensure_can_upload(owner)
+        title = _clean_text(title, "title", MAX_TITLE, required=True)
+        description = _clean_text(description, "description", MAX_DESCRIPTION, required=False)
+        probe = probe_video(upload, settings.max_duration_s)
+    except Exception:
+        upload.unlink(missing_ok=True)
+        raise
+    video = Video(
+        owner_id=owner.id,
+        title=title,
+        description=description,
+        status=VideoStatus.processing.value,
+        progress=0.0,
+        duration_s=probe.duration_s,
+        width=probe.width,
+        height=probe.height,
+        frame_rate=probe.frame_rate,
+        has_audio=probe.has_audio,
+        renditions=[],
+        created_at=clock.now(),
+    )
+    session.add(video)
+    session.flush()
+    suffix = Path(filename).suffix.lower()
+    key = f"{output_prefix(video.id)}/source{suffix if suffix in _SOURCE_SUFFIXES else '.bin'}"
+    on_rollback(session, lambda: store.delete(output_prefix(video.id)))
+    store.put_file(upload, key)
+    video.source_key = key
+    queue.enqueue_after_commit(session, TRANSCODE_JOB, video.id)
+    return video
+
+
+def _can_manage(user: User | None, video: Video) -> bool:
+    return user is not None and (user.id == video.owner_id or user.role == Role.admin)
+
+
+def get_video(session: Session, video_id: int, viewer: User | None) -> Video:
+    """A video the viewer may see: ready and published, or their own (or any, for an admin)."""
+    video = session.get(Video, video_id)
+    if video is None or not (_is_public(video) or _can_manage(viewer, video)):
+        raise NotFound(f"There is no video {video_id}.")
+    return video
+
+
+def _is_public(video: Video) -> bool:
+    return video.status == VideoStatus.ready and video.published
+
+
+def video_for_change(session: Session, video_id: int, user: User) -> Video:
+    """A video `user` may change; others' videos answer 403 when visible and 404 when not."""
+    video = get_video(session, video_id, user)
+    if not _can_manage(user, video):
+        raise Forbidden("Only the video's owner can change it.")
+    return video
+
+
+@dataclass
+class Page:
+    items: list[Video]
+    total: int
+    page: int
+    per_page: int
+
+
+def list_videos(session: Session, page: int, per_page: int, owner: User | None = None) -> Page:
+    """Published ready videos, newest first; or all of `owner`'s, whatever their state."""
+    if owner is not None:
+        where = [Video.owner_id == owner.id]
+    else:
+        where = [Video.status == VideoStatus.ready.value, Video.published.is_(True)]
+    total = session.scalar(select(func.count()).select_from(Video).where(*where)) or 0
+    rows = session.scalars(
+        select(Video).where(*where).order_by(Video.created_at.desc(), Video.id.desc())
+        .limit(per_page).offset((page - 1) * per_page)
+    )  # fmt: skip
+    return Page(items=list(rows), total=total, page=page, per_page=per_page)
+
+
+def update_video(session: Session, video_id: int, user: User, changes: dict[str, Any]) -> Video:
+    """Change a video's title, description or published flag."""
+    video = video_for_change(session, video_id, user)
+    if "title" in changes:
+        video.title = _clean_text(changes["title"], "title", MAX_TITLE, required=True)
+    if "description" in changes:
+        video.description = _clean_text(changes["description"], "description", MAX_DESCRIPTION, required=False)
+    if "published" in changes:
+        video.published = bool(changes["published"])
+    return video
+
+
+def delete_video(session: Session, store: MediaStore, video_id: int, user: User) -> None:
+    """Remove a video; its files go once the deletion has committed."""
+    video = video_for_change(session, video_id, user)
+    session.delete(video)
+    after_commit(session, lambda: store.delete(output_prefix(video_id)))
+
+
+def video_media_urls(video: Video, store: MediaStore, ttl_s: int) -> dict[str, str | None]:
+    """Signed URLs of the video's playlist, poster and seek thumbnails (None until it is ready)."""
+    if video.status != VideoStatus.ready or not video.output_key:
+        return {"hls_url": None, "poster_url": None, "thumbnails_url": None}
+    now_ts = clock.now().timestamp()
+
+    def url(name: str) -> str:
+        return store.signed_url(video.output_key, name, now_ts, ttl_s)
+
+    return {"hls_url": url(MASTER_PLAYLIST), "poster_url": url(POSTER), "thumbnails_url": url(THUMBS_VTT)}

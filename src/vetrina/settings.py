@@ -1,0 +1,73 @@
+"""One Settings object, read from VETRINA_* environment variables."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting Vetrina reads; each maps to the env var VETRINA_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="VETRINA_", extra="ignore")
+
+    data_dir: Path = Field(Path("vetrina-data"), description="Where the embedded database and media live.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite vetrina.db in data_dir.")
+    redis_url: str | None = Field(None, description="Redis URL for the job queue; default: SQLite queue.")
+    secret_key: str | None = Field(
+        None, description="Signs media URLs; default: a random key kept in data_dir/secret_key."
+    )
+    base_url: str = Field("", description="Public origin for absolute URLs, e.g. https://vetrina.example.")
+    max_upload_bytes: int = Field(2 * 1024**3, gt=0, description="Largest accepted video upload.")
+    max_duration_s: float = Field(4 * 3600, gt=0, description="Longest accepted video, in seconds.")
+    ladder_heights: list[int] = Field([1080, 720, 480, 360], description="HLS rendition heights.")
+    segment_seconds: int = Field(4, ge=1, le=10, description="Target HLS segment length.")
+    x264_preset: str = Field("veryfast", description="libx264 preset for the ladder.")
+    transcode_stall_seconds: float = Field(
+        60, gt=0, description="A transcode with no heartbeat for this long is taken over by another worker."
+    )
+    max_transcode_attempts: int = Field(3, ge=1, description="Attempts before a video is marked failed.")
+    worker_threads: int = Field(1, ge=1, description="Job worker threads per process.")
+    media_url_ttl_s: int = Field(6 * 3600, ge=60, description="Lifetime of signed media URLs.")
+    session_days: int = Field(14, ge=1, description="Lifetime of a sign-in session.")
+    secure_cookies: bool = Field(False, description="Mark cookies Secure (set behind HTTPS).")
+
+    @field_validator("ladder_heights")
+    @classmethod
+    def _heights_descending(cls, heights: list[int]) -> list[int]:
+        if not heights or any(h <= 0 or h % 2 for h in heights):
+            raise ValueError("ladder heights must be positive even numbers")
+        return sorted(set(heights), reverse=True)
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'vetrina.db').resolve()}"
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+    @cached_property
+    def signing_key(self) -> bytes:
+        """The media-URL signing key: from the env, else kept in the data dir so every process shares it."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        key_file = self.data_dir / "secret_key"
+        if not key_file.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            candidate = key_file.with_suffix(f".{secrets.token_hex(4)}")
+            candidate.write_text(secrets.token_hex(32))
+            candidate.chmod(0o600)
+            # link() fails if another process won the race; then we read theirs.
+            try:
+                os.link(candidate, key_file)
+            except FileExistsError:
+                pass
+            finally:
+                candidate.unlink()
+        return key_file.read_text().strip().encode()

@@ -1,0 +1,161 @@
+"""/api/v1/videos: upload, read, list, change and remove videos."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
+
+from vetrina.accounts.models import User
+from vetrina.errors import NotAuthenticated
+from vetrina.media import service as media
+from vetrina.media.models import Video
+from vetrina.runtime import Runtime
+from vetrina.web.deps import db_session, get_runtime, optional_user, required_user
+from vetrina.web.uploads import MULTIPART_OVERHEAD, discard_upload, save_upload
+
+
+class RenditionOut(BaseModel):
+    height: int
+    width: int
+    bandwidth: int
+
+
+class VideoOut(BaseModel):
+    id: int
+    title: str
+    description: str
+    owner_id: int
+    status: str = Field(description="processing | ready | failed")
+    progress: float = Field(description="Share of the transcode done, 0.0 to 1.0.")
+    duration_s: float
+    width: int
+    height: int
+    published: bool
+    hls_url: str | None
+    poster_url: str | None
+    thumbnails_url: str | None = Field(description="WebVTT track of seek-preview thumbnails.")
+    renditions: list[RenditionOut]
+    error: str | None
+    created_at: datetime
+
+
+class VideoAccepted(BaseModel):
+    id: int
+    status: str
+
+
+class VideoPage(BaseModel):
+    items: list[VideoOut]
+    total: int
+    page: int
+    per_page: int
+
+
+class VideoChanges(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(None, max_length=media.MAX_TITLE)
+    description: str | None = Field(None, max_length=media.MAX_DESCRIPTION)
+    published: bool | None = None
+
+
+def video_out(video: Video, runtime: Runtime) -> VideoOut:
+    urls = media.video_media_urls(video, runtime.store, runtime.settings.media_url_ttl_s)
+    return VideoOut(
+        id=video.id,
+        title=video.title,
+        description=video.description,
+        owner_id=video.owner_id,
+        status=video.status,
+        progress=video.progress,
+        duration_s=round(video.duration_s, 3),
+        width=video.width,
+        height=video.height,
+        published=video.published,
+        renditions=[RenditionOut(**r) for r in video.renditions],
+        error=video.error,
+        created_at=video.created_at,
+        **urls,
+    )
+
+
+def build_router(runtime: Runtime) -> APIRouter:
+    router = APIRouter(prefix="/api/v1/videos", tags=["videos"])
+
+    @router.post(
+        "",
+        status_code=202,
+        response_model=VideoAccepted,
+        max_body_size=runtime.settings.max_upload_bytes + MULTIPART_OVERHEAD,
+        summary="Upload a video; it is transcoded in the background",
+    )
+    def upload_video(
+        request: Request,
+        title: Annotated[str, Form(max_length=media.MAX_TITLE * 4)],
+        file: Annotated[UploadFile | None, File()] = None,
+        description: Annotated[str, Form(max_length=media.MAX_DESCRIPTION * 4)] = "",
+        user: User = required_user,
+        session: Session = db_session,
+    ) -> VideoAccepted:
+        rt = get_runtime(request)
+        media.ensure_can_upload(user)
+        path = save_upload(rt, file)
+        try:
+            video = media.create_video(
+                session, rt.store, rt.settings, rt.queue, user,
+                title=title, description=description, upload=path, filename=file.filename,
+            )  # fmt: skip
+        finally:
+            discard_upload(path)
+        return VideoAccepted(id=video.id, status=video.status)
+
+    @router.get("", response_model=VideoPage, summary="Published videos, newest first")
+    def list_videos(
+        request: Request,
+        page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+        per_page: Annotated[int, Query(ge=1, le=100)] = 24,
+        mine: bool = False,
+        user: User | None = optional_user,
+        session: Session = db_session,
+    ) -> VideoPage:
+        owner = None
+        if mine:
+            if user is None:
+                raise NotAuthenticated("Sign in to list your own videos.")
+            owner = user
+        result = media.list_videos(session, page, per_page, owner=owner)
+        rt = get_runtime(request)
+        return VideoPage(
+            items=[video_out(v, rt) for v in result.items], total=result.total, page=page, per_page=per_page
+        )
+
+    @router.get("/{video_id}", response_model=VideoOut, summary="One video, with its playback URLs when ready")
+    def read_video(
+        request: Request, video_id: int, user: User | None = optional_user, session: Session = db_session
+    ) -> VideoOut:
+        return video_out(media.get_video(session, video_id, user), get_runtime(request))
+
+    @router.patch("/{video_id}", response_model=VideoOut, summary="Change a video's title, description or visibility")
+    def change_video(
+        request: Request,
+        video_id: int,
+        changes: VideoChanges,
+        user: User = required_user,
+        session: Session = db_session,
+    ) -> VideoOut:
+        video = media.update_video(session, video_id, user, changes.model_dump(exclude_none=True))
+        session.flush()
+        return video_out(video, get_runtime(request))
+
+    @router.delete("/{video_id}", status_code=204, summary="Remove a video and its media")
+    def remove_video(
+        request: Request, video_id: int, user: User = required_user, session: Session = db_session
+    ) -> Response:
+        media.delete_video(session, get_runtime(request).store, video_id, user)
+        return Response(status_code=204)
+
+    return router

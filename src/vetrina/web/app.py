@@ -1,0 +1,82 @@
+"""create_app(): the FastAPI application, a thin shell over the domain packages."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
+
+import vetrina
+from vetrina.runtime import Runtime
+from vetrina.web.api import system, videos
+from vetrina.web.deps import CSRF_COOKIE
+from vetrina.web.pages import routes as pages
+from vetrina.web.problems import install_problem_handlers
+from vetrina.web.templating import render
+
+log = logging.getLogger(__name__)
+STATIC_DIR = Path(__file__).parent / "static"
+# JSON and form bodies; upload routes raise their own limit.
+DEFAULT_MAX_BODY = 1024 * 1024
+
+
+def vendor_dir() -> Path:
+    """Where npm installed the front-end packages (node_modules at the project root)."""
+    return Path(vetrina.__file__).resolve().parents[2] / "node_modules"
+
+
+def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
+    """The app over `runtime`; with `run_worker`, job workers run as threads of this process."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if run_worker:
+            runtime.queue.start_in_process()
+        try:
+            yield
+        finally:
+            runtime.queue.stop_in_process()
+
+    app = FastAPI(
+        title="Vetrina",
+        version=vetrina.__version__,
+        summary="Self-hosted shoppable video streaming.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    install_problem_handlers(
+        app,
+        lambda request, status, title, detail: render(
+            request, "error.html", status_code=status, title=title, detail=detail
+        ),
+    )
+    app.add_middleware(RequestBodyLimitMiddleware, max_body_size=DEFAULT_MAX_BODY)
+
+    @app.middleware("http")
+    async def set_csrf_cookie(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        token = getattr(request.state, "new_csrf_token", None)
+        if token:
+            response.set_cookie(
+                CSRF_COOKIE, token, httponly=True, samesite="lax", secure=runtime.settings.secure_cookies
+            )
+        return response
+
+    app.include_router(system.router)
+    app.include_router(videos.build_router(runtime))
+    app.include_router(pages.build_router(runtime))
+    app.mount("/static/vendor", StaticFiles(directory=_hls_dist(), check_dir=False), name="vendor")
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app
+
+
+def _hls_dist() -> Path:
+    dist = vendor_dir() / "hls.js" / "dist"
+    if not dist.is_dir():
+        log.warning("hls.js is not installed (run `npm ci`); browsers without native HLS cannot play")
+    return dist

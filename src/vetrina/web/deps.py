@@ -1,0 +1,93 @@
+"""Request-scoped dependencies: the runtime, a database session, who is asking, and CSRF checks."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Iterator
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from vetrina.accounts import service as accounts
+from vetrina.accounts.models import User
+from vetrina.errors import Forbidden, NotAuthenticated
+from vetrina.runtime import Runtime
+
+SESSION_COOKIE = "vetrina_session"
+CSRF_COOKIE = "vetrina_csrf"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+_SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def _open_session(request: Request) -> Iterator[Session]:
+    with get_runtime(request).db.session() as session:
+        yield session
+
+
+# Commit before the response leaves, so a client never reads ahead of its own write.
+db_session = Depends(_open_session, scope="function")
+
+
+def _bearer_token(request: Request) -> str | None:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def _current_user(request: Request, session: Session = db_session) -> User | None:
+    """The signed-in user: a bearer token for API clients, or the session cookie for pages."""
+    token = _bearer_token(request)
+    if token is not None:
+        user = accounts.user_for_api_token(session, token)
+        if user is None:
+            raise NotAuthenticated("The bearer token is not valid.")
+        return user
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    user = accounts.user_for_session(session, cookie)
+    # Cookies ride along on cross-site requests; a cookie-authenticated write must prove it came from us.
+    if user is not None and request.method not in _SAFE_METHODS and request.url.path.startswith("/api/"):
+        require_csrf_header(request)
+    return user
+
+
+optional_user = Depends(_current_user)
+
+
+def _require_user(user: User | None = optional_user) -> User:
+    if user is None:
+        raise NotAuthenticated("Sign in, or send an API bearer token.")
+    return user
+
+
+required_user = Depends(_require_user)
+
+
+def csrf_token_for(request: Request) -> str:
+    """The double-submit token for this browser: from its cookie, or a new one the response must set."""
+    token = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf_token", None)
+    if not token:
+        token = secrets.token_urlsafe(32)
+        request.state.new_csrf_token = token
+    return token
+
+
+def _matches_cookie(request: Request, submitted: str | None) -> bool:
+    cookie = request.cookies.get(CSRF_COOKIE)
+    return bool(cookie and submitted) and hmac.compare_digest(cookie.encode(), submitted.encode())
+
+
+def require_csrf_header(request: Request) -> None:
+    if not _matches_cookie(request, request.headers.get(CSRF_HEADER)):
+        raise Forbidden("This request needs the X-CSRF-Token header from the page that sent it.")
+
+
+def require_csrf_form(request: Request, submitted: str | None) -> None:
+    if not _matches_cookie(request, submitted):
+        raise Forbidden("This form has expired or did not come from Vetrina; reload the page and try again.")

@@ -1,0 +1,73 @@
+"""Every error leaves as an RFC 9457 problem document; this is the one place that mapping happens."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from vetrina.errors import VetrinaError
+
+log = logging.getLogger(__name__)
+PROBLEM_TYPE_BASE = "https://vetrina.dev/problems/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+def problem(status: int, slug: str, title: str, detail: str, instance: str, **extra: Any) -> JSONResponse:
+    body = {
+        "type": PROBLEM_TYPE_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        **extra,
+    }
+    return JSONResponse(jsonable_encoder(body), status_code=status, media_type=PROBLEM_MEDIA_TYPE)
+
+
+HtmlErrorPage = Callable[[Request, int, str, str], Response]
+
+
+def install_problem_handlers(app: FastAPI, html_page: HtmlErrorPage) -> None:
+    """Map errors to problem documents; a browser asking for a page gets `html_page` instead."""
+
+    def wants_html(request: Request) -> bool:
+        return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+    @app.exception_handler(VetrinaError)
+    async def domain_error(request: Request, exc: VetrinaError) -> Response:
+        if wants_html(request):
+            return html_page(request, exc.status, exc.title, exc.detail)
+        return problem(exc.status, exc.slug, exc.title, exc.detail, request.url.path, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"field": ".".join(str(p) for p in e.get("loc", ())[1:]) or "body", "message": e.get("msg", "")}
+            for e in exc.errors()
+        ]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "The request is not valid."
+        return problem(422, "invalid-input", "The input is not valid", detail, request.url.path, errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        phrase = HTTPStatus(exc.status_code).phrase
+        detail = exc.detail if isinstance(exc.detail, str) else phrase
+        if wants_html(request):
+            return html_page(request, exc.status_code, phrase, detail)
+        slug = phrase.lower().replace(" ", "-")
+        response = problem(exc.status_code, slug, phrase, detail, request.url.path)
+        response.headers.update(exc.headers or {})
+        return response
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(500, "internal-error", "Internal error", "Something went wrong on our side.", request.url.path)

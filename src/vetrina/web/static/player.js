@@ -1,0 +1,253 @@
+// The Vetrina player: HLS through hls.js (or the browser's own HLS), with our own controls,
+// quality selection and seek previews from the WebVTT thumbnail track.
+"use strict";
+
+function formatTime(seconds) {
+  const s = Math.max(0, Math.floor(seconds || 0));
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+  const mm = h ? String(m).padStart(2, "0") : String(m);
+  return (h ? h + ":" : "") + mm + ":" + String(sec).padStart(2, "0");
+}
+
+function parseVttTime(text) {
+  const parts = text.trim().split(":").map(Number);
+  return parts.reduce((total, part) => total * 60 + part, 0);
+}
+
+// Cues of a thumbnail track: [{start, end, url, x, y, w, h}], with sprite URLs made absolute.
+function parseThumbnailTrack(text, baseUrl) {
+  const cues = [];
+  const blocks = text.replace(/\r/g, "").split("\n\n");
+  for (const block of blocks) {
+    const lines = block.trim().split("\n");
+    const timing = lines.findIndex((line) => line.includes("-->"));
+    if (timing < 0 || !lines[timing + 1]) continue;
+    const [start, end] = lines[timing].split("-->").map(parseVttTime);
+    const [file, fragment] = lines[timing + 1].trim().split("#xywh=");
+    const [x, y, w, h] = (fragment || "0,0,0,0").split(",").map(Number);
+    cues.push({ start, end, url: new URL(file, baseUrl).href, x, y, w, h });
+  }
+  return cues;
+}
+
+class VetrinaPlayer {
+  constructor(root) {
+    this.root = root;
+    this.video = root.querySelector("video");
+    this.controls = root.querySelector(".controls");
+    this.playButton = root.querySelector(".play");
+    this.seek = root.querySelector(".seek");
+    this.played = root.querySelector(".seek-played");
+    this.buffered = root.querySelector(".seek-buffered");
+    this.handle = root.querySelector(".seek-handle");
+    this.timeLabel = root.querySelector(".time");
+    this.quality = root.querySelector(".quality");
+    this.preview = root.querySelector(".preview");
+    this.thumbnails = [];
+    this.hls = null;
+    this.attachSource(root.dataset.hls);
+    this.loadThumbnails(root.dataset.thumbnails);
+    this.bindControls();
+  }
+
+  attachSource(url) {
+    const video = this.video;
+    if (window.Hls && window.Hls.isSupported()) {
+      this.hls = new window.Hls({ capLevelToPlayerSize: true });
+      this.hls.loadSource(url);
+      this.hls.attachMedia(video);
+      this.hls.on(window.Hls.Events.MANIFEST_PARSED, (_event, data) => this.fillQualities(data.levels));
+      this.hls.on(window.Hls.Events.LEVEL_SWITCHED, () => this.showAutoLevel());
+      this.hls.on(window.Hls.Events.ERROR, (_event, data) => {
+        if (!data.fatal) return;
+        if (data.type === window.Hls.ErrorTypes.NETWORK_ERROR) this.hls.startLoad();
+        else if (data.type === window.Hls.ErrorTypes.MEDIA_ERROR) this.hls.recoverMediaError();
+      });
+    } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
+      video.src = url;  // Safari and others play HLS natively and pick the quality themselves.
+      this.quality.closest("label").hidden = true;
+    } else {
+      this.root.insertAdjacentHTML("beforeend", '<p class="processing">This browser cannot play HLS video.</p>');
+    }
+  }
+
+  fillQualities(levels) {
+    const byHeight = levels.map((level, index) => ({ index, height: level.height }))
+      .sort((a, b) => b.height - a.height);
+    for (const { index, height } of byHeight) {
+      const option = document.createElement("option");
+      option.value = String(index);
+      option.textContent = height + "p";
+      this.quality.append(option);
+    }
+  }
+
+  showAutoLevel() {
+    const auto = this.quality.querySelector('option[value="-1"]');
+    const level = this.hls.levels[this.hls.currentLevel];
+    auto.textContent = this.hls.autoLevelEnabled && level ? "Auto (" + level.height + "p)" : "Auto";
+  }
+
+  async loadThumbnails(url) {
+    if (!url) return;
+    try {
+      const response = await fetch(url);
+      if (response.ok) this.thumbnails = parseThumbnailTrack(await response.text(), response.url);
+    } catch (error) {
+      this.thumbnails = [];  // Seek previews are a nicety; playback goes on without them.
+    }
+  }
+
+  thumbnailAt(seconds) {
+    return this.thumbnails.find((cue) => seconds >= cue.start && seconds < cue.end) || null;
+  }
+
+  bindControls() {
+    const video = this.video;
+    this.playButton.addEventListener("click", () => this.togglePlay());
+    video.addEventListener("click", () => this.togglePlay());
+    video.addEventListener("play", () => this.renderPlayState());
+    video.addEventListener("pause", () => this.renderPlayState());
+    video.addEventListener("timeupdate", () => this.renderTime());
+    video.addEventListener("progress", () => this.renderBuffered());
+    video.addEventListener("loadedmetadata", () => this.renderTime());
+    this.quality.addEventListener("change", () => {
+      if (this.hls) this.hls.currentLevel = Number(this.quality.value);
+    });
+    this.root.querySelector(".mute").addEventListener("click", (event) => {
+      video.muted = !video.muted;
+      this.root.classList.toggle("muted", video.muted);
+      event.currentTarget.setAttribute("aria-label", video.muted ? "Unmute" : "Mute");
+    });
+    this.root.querySelector(".fullscreen").addEventListener("click", () => this.toggleFullscreen());
+    this.bindSeekBar();
+    this.bindKeyboard();
+    this.bindIdle();
+  }
+
+  seekFraction(clientX) {
+    const box = this.seek.getBoundingClientRect();
+    return Math.min(1, Math.max(0, (clientX - box.left) / box.width));
+  }
+
+  bindSeekBar() {
+    let dragging = false;
+    const seekTo = (clientX) => {
+      if (this.video.duration) this.video.currentTime = this.seekFraction(clientX) * this.video.duration;
+    };
+    this.seek.addEventListener("pointerdown", (event) => {
+      dragging = true;
+      this.seek.setPointerCapture(event.pointerId);
+      seekTo(event.clientX);
+    });
+    this.seek.addEventListener("pointermove", (event) => {
+      this.showPreview(event.clientX);
+      if (dragging) seekTo(event.clientX);
+    });
+    this.seek.addEventListener("pointerup", () => { dragging = false; });
+    this.seek.addEventListener("pointerleave", () => { if (!dragging) this.preview.hidden = true; });
+  }
+
+  showPreview(clientX) {
+    const duration = this.video.duration;
+    if (!duration) return;
+    const fraction = this.seekFraction(clientX);
+    const seconds = fraction * duration;
+    const cue = this.thumbnailAt(seconds);
+    const image = this.preview.querySelector(".preview-img");
+    image.hidden = !cue;
+    if (cue) {
+      image.style.backgroundImage = 'url("' + cue.url + '")';
+      image.style.backgroundPosition = -cue.x + "px " + -cue.y + "px";
+      image.style.width = cue.w + "px";
+      image.style.height = cue.h + "px";
+    }
+    this.preview.querySelector(".preview-time").textContent = formatTime(seconds);
+    const playerBox = this.root.getBoundingClientRect();
+    const half = (cue ? cue.w : 40) / 2 + 4;
+    const x = Math.min(playerBox.width - half, Math.max(half, clientX - playerBox.left));
+    this.preview.style.left = x + "px";
+    this.preview.hidden = false;
+  }
+
+  bindKeyboard() {
+    this.root.tabIndex = 0;
+    this.root.addEventListener("keydown", (event) => {
+      if (event.target.tagName === "SELECT" || event.target.tagName === "BUTTON" && event.key === " ") return;
+      const video = this.video;
+      const actions = {
+        " ": () => this.togglePlay(), k: () => this.togglePlay(),
+        ArrowLeft: () => { video.currentTime = Math.max(0, video.currentTime - 5); },
+        ArrowRight: () => { video.currentTime = Math.min(video.duration || 0, video.currentTime + 5); },
+        m: () => this.root.querySelector(".mute").click(), f: () => this.toggleFullscreen(),
+      };
+      const action = actions[event.key];
+      if (action) { event.preventDefault(); action(); }
+    });
+  }
+
+  bindIdle() {
+    let timer = null;
+    const wake = () => {
+      this.root.classList.remove("idle");
+      clearTimeout(timer);
+      timer = setTimeout(() => { if (!this.video.paused) this.root.classList.add("idle"); }, 2500);
+    };
+    for (const name of ["pointermove", "pointerdown", "keydown", "focusin"]) this.root.addEventListener(name, wake);
+    wake();
+  }
+
+  togglePlay() {
+    if (this.video.paused) this.video.play().catch(() => {});
+    else this.video.pause();
+  }
+
+  toggleFullscreen() {
+    if (document.fullscreenElement) document.exitFullscreen();
+    else this.root.requestFullscreen && this.root.requestFullscreen();
+  }
+
+  renderPlayState() {
+    const paused = this.video.paused;
+    this.root.classList.toggle("playing", !paused);
+    this.playButton.setAttribute("aria-label", paused ? "Play" : "Pause");
+  }
+
+  renderTime() {
+    const { currentTime, duration } = this.video;
+    const fraction = duration ? currentTime / duration : 0;
+    this.played.style.width = fraction * 100 + "%";
+    this.handle.style.left = fraction * 100 + "%";
+    this.seek.setAttribute("aria-valuenow", currentTime.toFixed(1));
+    this.timeLabel.textContent = formatTime(currentTime) + " / " + formatTime(duration);
+  }
+
+  renderBuffered() {
+    const { buffered, duration } = this.video;
+    if (!duration || !buffered.length) return;
+    this.buffered.style.width = (buffered.end(buffered.length - 1) / duration) * 100 + "%";
+  }
+}
+
+// While a video is being prepared, its owner watches the progress; the page reloads when it is ready.
+function watchProcessing(root) {
+  const bar = root.querySelector("progress");
+  const label = root.querySelector(".percent");
+  const poll = async () => {
+    const response = await fetch("/api/v1/videos/" + root.dataset.videoId, { credentials: "same-origin" });
+    if (!response.ok) return;
+    const video = await response.json();
+    bar.value = video.progress;
+    label.textContent = Math.round(video.progress * 100) + "%";
+    if (video.status !== "processing") window.location.reload();
+    else setTimeout(poll, 1500);
+  };
+  setTimeout(poll, 1500);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const root = document.getElementById("player");
+  if (!root) return;
+  if (root.dataset.status === "ready") window.vetrinaPlayer = new VetrinaPlayer(root);
+  else if (root.dataset.status === "processing") watchProcessing(root);
+});
