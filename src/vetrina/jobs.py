@@ -108,9 +108,7 @@ class JobQueue:
 
     def start_in_process(self) -> None:
         """Run workers as threads of this process (the embedded default)."""
-        self._consumer = _QuietConsumer(
-            self.huey, workers=self.context.settings.worker_threads, worker_type="thread", periodic=True
-        )
+        self._consumer = _QuietConsumer(self.huey, **self._consumer_options())
         self._consumer.start()
 
     def stop_in_process(self) -> None:
@@ -120,4 +118,13 @@ class JobQueue:
 
     def run_worker(self) -> None:
         """Run workers in the foreground until interrupted (`vetrina worker`)."""
-        Consumer(self.huey, workers=self.context.settings.worker_threads, worker_type="thread", periodic=True).run()
+        Consumer(self.huey, **self._consumer_options()).run()
+
+    def _consumer_options(self) -> dict[str, Any]:
+        settings = self.context.settings
+        return {
+            "workers": settings.worker_threads,
+            "worker_type": "thread",
+            "periodic": True,
+            "max_delay": settings.job_poll_max_s,
+        }

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     )
     max_transcode_attempts: int = Field(3, ge=1, description="Attempts before a video is marked failed.")
     worker_threads: int = Field(1, ge=1, description="Job worker threads per process.")
+    job_poll_max_s: float = Field(1.0, gt=0, le=60, description="Longest pause between queue polls when idle.")
     media_url_ttl_s: int = Field(6 * 3600, ge=60, description="Lifetime of signed media URLs.")
     session_days: int = Field(14, ge=1, description="Lifetime of a sign-in session.")
     secure_cookies: bool = Field(False, description="Mark cookies Secure (set behind HTTPS).")

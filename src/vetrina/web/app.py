@@ -9,15 +9,16 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
-from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
 import vetrina
 from vetrina.runtime import Runtime
 from vetrina.web.api import system, videos
 from vetrina.web.deps import CSRF_COOKIE
+from vetrina.web.limits import BodySizeLimit
 from vetrina.web.pages import routes as pages
 from vetrina.web.problems import install_problem_handlers
 from vetrina.web.templating import render
+from vetrina.web.uploads import MULTIPART_OVERHEAD
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
@@ -55,7 +56,12 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
             request, "error.html", status_code=status, title=title, detail=detail
         ),
     )
-    app.add_middleware(RequestBodyLimitMiddleware, max_body_size=DEFAULT_MAX_BODY)
+    upload_max = runtime.settings.max_upload_bytes + MULTIPART_OVERHEAD
+    app.add_middleware(
+        BodySizeLimit,
+        default_max=DEFAULT_MAX_BODY,
+        route_max={("POST", "/api/v1/videos"): upload_max, ("POST", "/upload"): upload_max},
+    )
 
     @app.middleware("http")
     async def set_csrf_cookie(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
@@ -68,8 +74,8 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
         return response
 
     app.include_router(system.router)
-    app.include_router(videos.build_router(runtime))
-    app.include_router(pages.build_router(runtime))
+    app.include_router(videos.router)
+    app.include_router(pages.router)
     app.mount("/static/vendor", StaticFiles(directory=_hls_dist(), check_dir=False), name="vendor")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -15,7 +15,7 @@ from vetrina.media import service as media
 from vetrina.media.models import Video
 from vetrina.runtime import Runtime
 from vetrina.web.deps import db_session, get_runtime, optional_user, required_user
-from vetrina.web.uploads import MULTIPART_OVERHEAD, discard_upload, save_upload
+from vetrina.web.uploads import discard_upload, save_upload
 
 
 class RenditionOut(BaseModel):
@@ -83,79 +83,78 @@ def video_out(video: Video, runtime: Runtime) -> VideoOut:
     )
 
 
-def build_router(runtime: Runtime) -> APIRouter:
-    router = APIRouter(prefix="/api/v1/videos", tags=["videos"])
+router = APIRouter(prefix="/api/v1/videos", tags=["videos"])
 
-    @router.post(
-        "",
-        status_code=202,
-        response_model=VideoAccepted,
-        max_body_size=runtime.settings.max_upload_bytes + MULTIPART_OVERHEAD,
-        summary="Upload a video; it is transcoded in the background",
-    )
-    def upload_video(
-        request: Request,
-        title: Annotated[str, Form(max_length=media.MAX_TITLE * 4)],
-        file: Annotated[UploadFile | None, File()] = None,
-        description: Annotated[str, Form(max_length=media.MAX_DESCRIPTION * 4)] = "",
-        user: User = required_user,
-        session: Session = db_session,
-    ) -> VideoAccepted:
-        rt = get_runtime(request)
-        media.ensure_can_upload(user)
-        path = save_upload(rt, file)
-        try:
-            video = media.create_video(
-                session, rt.store, rt.settings, rt.queue, user,
-                title=title, description=description, upload=path, filename=file.filename,
-            )  # fmt: skip
-        finally:
-            discard_upload(path)
-        return VideoAccepted(id=video.id, status=video.status)
 
-    @router.get("", response_model=VideoPage, summary="Published videos, newest first")
-    def list_videos(
-        request: Request,
-        page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-        per_page: Annotated[int, Query(ge=1, le=100)] = 24,
-        mine: bool = False,
-        user: User | None = optional_user,
-        session: Session = db_session,
-    ) -> VideoPage:
-        owner = None
-        if mine:
-            if user is None:
-                raise NotAuthenticated("Sign in to list your own videos.")
-            owner = user
-        result = media.list_videos(session, page, per_page, owner=owner)
-        rt = get_runtime(request)
-        return VideoPage(
-            items=[video_out(v, rt) for v in result.items], total=result.total, page=page, per_page=per_page
-        )
+@router.post(
+    "",
+    status_code=202,
+    response_model=VideoAccepted,
+    summary="Upload a video; it is transcoded in the background",
+)
+def upload_video(
+    request: Request,
+    title: Annotated[str, Form(max_length=media.MAX_TITLE * 4)],
+    file: Annotated[UploadFile | None, File()] = None,
+    description: Annotated[str, Form(max_length=media.MAX_DESCRIPTION * 4)] = "",
+    user: User = required_user,
+    session: Session = db_session,
+) -> VideoAccepted:
+    rt = get_runtime(request)
+    media.ensure_can_upload(user)
+    path = save_upload(rt, file)
+    try:
+        video = media.create_video(
+            session, rt.store, rt.settings, rt.queue, user,
+            title=title, description=description, upload=path, filename=file.filename,
+        )  # fmt: skip
+    finally:
+        discard_upload(path)
+    return VideoAccepted(id=video.id, status=video.status)
 
-    @router.get("/{video_id}", response_model=VideoOut, summary="One video, with its playback URLs when ready")
-    def read_video(
-        request: Request, video_id: int, user: User | None = optional_user, session: Session = db_session
-    ) -> VideoOut:
-        return video_out(media.get_video(session, video_id, user), get_runtime(request))
 
-    @router.patch("/{video_id}", response_model=VideoOut, summary="Change a video's title, description or visibility")
-    def change_video(
-        request: Request,
-        video_id: int,
-        changes: VideoChanges,
-        user: User = required_user,
-        session: Session = db_session,
-    ) -> VideoOut:
-        video = media.update_video(session, video_id, user, changes.model_dump(exclude_none=True))
-        session.flush()
-        return video_out(video, get_runtime(request))
+@router.get("", response_model=VideoPage, summary="Published videos, newest first")
+def list_videos(
+    request: Request,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=100)] = 24,
+    mine: bool = False,
+    user: User | None = optional_user,
+    session: Session = db_session,
+) -> VideoPage:
+    owner = None
+    if mine:
+        if user is None:
+            raise NotAuthenticated("Sign in to list your own videos.")
+        owner = user
+    result = media.list_videos(session, page, per_page, owner=owner)
+    rt = get_runtime(request)
+    return VideoPage(items=[video_out(v, rt) for v in result.items], total=result.total, page=page, per_page=per_page)
 
-    @router.delete("/{video_id}", status_code=204, summary="Remove a video and its media")
-    def remove_video(
-        request: Request, video_id: int, user: User = required_user, session: Session = db_session
-    ) -> Response:
-        media.delete_video(session, get_runtime(request).store, video_id, user)
-        return Response(status_code=204)
 
-    return router
+@router.get("/{video_id}", response_model=VideoOut, summary="One video, with its playback URLs when ready")
+def read_video(
+    request: Request, video_id: int, user: User | None = optional_user, session: Session = db_session
+) -> VideoOut:
+    return video_out(media.get_video(session, video_id, user), get_runtime(request))
+
+
+@router.patch("/{video_id}", response_model=VideoOut, summary="Change a video's title, description or visibility")
+def change_video(
+    request: Request,
+    video_id: int,
+    changes: VideoChanges,
+    user: User = required_user,
+    session: Session = db_session,
+) -> VideoOut:
+    video = media.update_video(session, video_id, user, changes.model_dump(exclude_none=True))
+    session.flush()
+    return video_out(video, get_runtime(request))
+
+
+@router.delete("/{video_id}", status_code=204, summary="Remove a video and its media")
+def remove_video(
+    request: Request, video_id: int, user: User = required_user, session: Session = db_session
+) -> Response:
+    media.delete_video(session, get_runtime(request).store, video_id, user)
+    return Response(status_code=204)

@@ -13,7 +13,6 @@ from vetrina.accounts import service as accounts
 from vetrina.accounts.models import Role, User
 from vetrina.errors import InvalidInput, VetrinaError
 from vetrina.media import service as media
-from vetrina.runtime import Runtime
 from vetrina.web.api.videos import video_out
 from vetrina.web.deps import (
     CSRF_FIELD,
@@ -24,7 +23,7 @@ from vetrina.web.deps import (
     require_csrf_form,
 )
 from vetrina.web.templating import render
-from vetrina.web.uploads import MULTIPART_OVERHEAD, discard_upload, save_upload
+from vetrina.web.uploads import discard_upload, save_upload
 
 
 def safe_next(target: str | None) -> str:
@@ -49,132 +48,139 @@ def _signed_in_redirect(request: Request, session: Session, user: User, target: 
     return response
 
 
-def build_router(runtime: Runtime) -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
-    @router.get("/", response_class=HTMLResponse)
-    def home(
-        request: Request,
-        page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-        user: User | None = optional_user,
-        session: Session = db_session,
-    ) -> Response:
-        result = media.list_videos(session, page, 24)
-        rt = get_runtime(request)
-        videos = [video_out(v, rt) for v in result.items]
-        return render(request, "home.html", user=user, videos=videos, page=result)
 
-    @router.get("/watch/{video_id}", response_class=HTMLResponse)
-    def watch(
-        request: Request, video_id: int, user: User | None = optional_user, session: Session = db_session
-    ) -> Response:
-        video = video_out(media.get_video(session, video_id, user), get_runtime(request))
-        return render(request, "watch.html", user=user, video=video)
+@router.get("/", response_class=HTMLResponse)
+def home(
+    request: Request,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    user: User | None = optional_user,
+    session: Session = db_session,
+) -> Response:
+    result = media.list_videos(session, page, 24)
+    rt = get_runtime(request)
+    videos = [video_out(v, rt) for v in result.items]
+    return render(request, "home.html", user=user, videos=videos, page=result)
 
-    @router.get("/login", response_class=HTMLResponse)
-    def login_form(request: Request, next: str = "/", user: User | None = optional_user) -> Response:
-        return render(request, "login.html", user=user, heading="Sign in", action="/login", next=safe_next(next))
 
-    @router.post("/login")
-    def login(
-        request: Request,
-        email: Annotated[str, Form(max_length=320)],
-        password: Annotated[str, Form(max_length=accounts.MAX_PASSWORD_LENGTH)],
-        csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
-        next: Annotated[str, Form(max_length=2000)] = "/",
-        session: Session = db_session,
-    ) -> Response:
-        require_csrf_form(request, csrf_token)
-        try:
-            user = accounts.authenticate(session, email, password)
-        except VetrinaError as exc:
-            return render(
-                request, "login.html", status_code=exc.status, user=None, heading="Sign in", action="/login",
-                next=safe_next(next), error=exc.detail, email=email,
-            )  # fmt: skip
-        return _signed_in_redirect(request, session, user, next)
+@router.get("/watch/{video_id}", response_class=HTMLResponse)
+def watch(
+    request: Request, video_id: int, user: User | None = optional_user, session: Session = db_session
+) -> Response:
+    video = video_out(media.get_video(session, video_id, user), get_runtime(request))
+    return render(request, "watch.html", user=user, video=video)
 
-    @router.get("/signup", response_class=HTMLResponse)
-    def signup_form(request: Request, user: User | None = optional_user) -> Response:
-        return render(request, "signup.html", user=user, heading="Create your account", action="/signup")
 
-    @router.post("/signup")
-    def signup(
-        request: Request,
-        email: Annotated[str, Form(max_length=320)],
-        password: Annotated[str, Form(max_length=accounts.MAX_PASSWORD_LENGTH)],
-        role: Annotated[str, Form(max_length=20)] = Role.viewer.value,
-        csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
-        session: Session = db_session,
-    ) -> Response:
-        require_csrf_form(request, csrf_token)
-        try:
-            if role not in accounts.SELF_SERVICE_ROLES:
-                raise InvalidInput("Choose to watch or to sell.", field="role")
-            user = accounts.create_user(session, email, password, role)
-        except VetrinaError as exc:
-            return render(
-                request, "signup.html", status_code=exc.status, user=None, heading="Create your account",
-                action="/signup", error=exc.detail, email=email, role=role,
-            )  # fmt: skip
-        return _signed_in_redirect(request, session, user, "/")
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = "/", user: User | None = optional_user) -> Response:
+    return render(request, "login.html", user=user, heading="Sign in", action="/login", next=safe_next(next))
 
-    @router.post("/logout")
-    def logout(
-        request: Request,
-        csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
-        session: Session = db_session,
-    ) -> Response:
-        require_csrf_form(request, csrf_token)
-        if cookie := request.cookies.get(SESSION_COOKIE):
-            accounts.end_session(session, cookie)
-        response = RedirectResponse("/", status_code=303)
-        response.delete_cookie(SESSION_COOKIE)
-        return response
 
-    def _upload_page(request: Request, user: User, status_code: int = 200, **extra: object) -> Response:
-        settings = get_runtime(request).settings
+@router.post("/login")
+def login(
+    request: Request,
+    email: Annotated[str, Form(max_length=320)],
+    password: Annotated[str, Form(max_length=accounts.MAX_PASSWORD_LENGTH)],
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",
+    session: Session = db_session,
+) -> Response:
+    require_csrf_form(request, csrf_token)
+    try:
+        user = accounts.authenticate(session, email, password)
+    except VetrinaError as exc:
         return render(
-            request, "upload.html", status_code=status_code, user=user, heading="Upload a video",
-            action="/upload", multipart=True, max_mb=settings.max_upload_bytes // 1024**2,
-            max_minutes=int(settings.max_duration_s // 60), **extra,
+            request, "login.html", status_code=exc.status, user=None, heading="Sign in", action="/login",
+            next=safe_next(next), error=exc.detail, email=email,
         )  # fmt: skip
+    return _signed_in_redirect(request, session, user, next)
 
-    @router.get("/upload", response_class=HTMLResponse)
-    def upload_form(request: Request, user: User | None = optional_user) -> Response:
-        if user is None:
-            return RedirectResponse("/login?next=" + quote("/upload"), status_code=303)
-        media.ensure_can_upload(user)
-        return _upload_page(request, user)
 
-    @router.post("/upload", max_body_size=runtime.settings.max_upload_bytes + MULTIPART_OVERHEAD)
-    def upload(
-        request: Request,
-        title: Annotated[str, Form(max_length=media.MAX_TITLE * 4)] = "",
-        description: Annotated[str, Form(max_length=media.MAX_DESCRIPTION * 4)] = "",
-        file: Annotated[UploadFile | None, File()] = None,
-        csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
-        user: User | None = optional_user,
-        session: Session = db_session,
-    ) -> Response:
-        require_csrf_form(request, csrf_token)
-        if user is None:
-            return RedirectResponse("/login?next=" + quote("/upload"), status_code=303)
-        media.ensure_can_upload(user)
-        rt = get_runtime(request)
+@router.get("/signup", response_class=HTMLResponse)
+def signup_form(request: Request, user: User | None = optional_user) -> Response:
+    return render(request, "signup.html", user=user, heading="Create your account", action="/signup")
+
+
+@router.post("/signup")
+def signup(
+    request: Request,
+    email: Annotated[str, Form(max_length=320)],
+    password: Annotated[str, Form(max_length=accounts.MAX_PASSWORD_LENGTH)],
+    role: Annotated[str, Form(max_length=20)] = Role.viewer.value,
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
+    session: Session = db_session,
+) -> Response:
+    require_csrf_form(request, csrf_token)
+    try:
+        if role not in accounts.SELF_SERVICE_ROLES:
+            raise InvalidInput("Choose to watch or to sell.", field="role")
+        user = accounts.create_user(session, email, password, role)
+    except VetrinaError as exc:
+        return render(
+            request, "signup.html", status_code=exc.status, user=None, heading="Create your account",
+            action="/signup", error=exc.detail, email=email, role=role,
+        )  # fmt: skip
+    return _signed_in_redirect(request, session, user, "/")
+
+
+@router.post("/logout")
+def logout(
+    request: Request,
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
+    session: Session = db_session,
+) -> Response:
+    require_csrf_form(request, csrf_token)
+    if cookie := request.cookies.get(SESSION_COOKIE):
+        accounts.end_session(session, cookie)
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+def _upload_page(request: Request, user: User, status_code: int = 200, **extra: object) -> Response:
+    settings = get_runtime(request).settings
+    return render(
+        request, "upload.html", status_code=status_code, user=user, heading="Upload a video",
+        action="/upload", multipart=True, max_mb=settings.max_upload_bytes // 1024**2,
+        max_minutes=int(settings.max_duration_s // 60), **extra,
+    )  # fmt: skip
+
+
+@router.get("/upload", response_class=HTMLResponse)
+def upload_form(request: Request, user: User | None = optional_user) -> Response:
+    if user is None:
+        return RedirectResponse("/login?next=" + quote("/upload"), status_code=303)
+    media.ensure_can_upload(user)
+    return _upload_page(request, user)
+
+
+@router.post("/upload")
+def upload(
+    request: Request,
+    title: Annotated[str, Form(max_length=media.MAX_TITLE * 4)] = "",
+    description: Annotated[str, Form(max_length=media.MAX_DESCRIPTION * 4)] = "",
+    file: Annotated[UploadFile | None, File()] = None,
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
+    user: User | None = optional_user,
+    session: Session = db_session,
+) -> Response:
+    require_csrf_form(request, csrf_token)
+    if user is None:
+        return RedirectResponse("/login?next=" + quote("/upload"), status_code=303)
+    media.ensure_can_upload(user)
+    rt = get_runtime(request)
+    try:
+        path = save_upload(rt, file)
         try:
-            path = save_upload(rt, file)
-            try:
-                video = media.create_video(
-                    session, rt.store, rt.settings, rt.queue, user,
-                    title=title, description=description, upload=path, filename=file.filename,
-                )  # fmt: skip
-            finally:
-                discard_upload(path)
-        except VetrinaError as exc:
-            return _upload_page(
-                request, user, status_code=exc.status, error=exc.detail, title=title, description=description
-            )
-        return RedirectResponse(f"/watch/{video.id}", status_code=303)
-
-    return router
+            video = media.create_video(
+                session, rt.store, rt.settings, rt.queue, user,
+                title=title, description=description, upload=path, filename=file.filename,
+            )  # fmt: skip
+        finally:
+            discard_upload(path)
+    except VetrinaError as exc:
+        return _upload_page(
+            request, user, status_code=exc.status, error=exc.detail, title=title, description=description
+        )
+    return RedirectResponse(f"/watch/{video.id}", status_code=303)

@@ -1,0 +1,188 @@
+"""Shared fixtures: real SQLite and PostgreSQL databases, real huey queues, real ffmpeg clips, a real server."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+import uvicorn
+from fastapi.testclient import TestClient
+
+from vetrina import clock
+from vetrina.accounts import service as accounts
+from vetrina.accounts.models import Role, User
+from vetrina.media.ffmpeg import run_ffmpeg
+from vetrina.runtime import Runtime, build_runtime
+from vetrina.settings import Settings
+from vetrina.web.app import create_app
+
+POSTGRES_URL = os.environ.get("VETRINA_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("VETRINA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+PASSWORD = "correct horse battery"
+
+
+def _postgres_reachable() -> str | None:
+    try:
+        with psycopg.connect(POSTGRES_URL.replace("+psycopg", ""), connect_timeout=3):
+            return None
+    except psycopg.Error as exc:
+        return f"PostgreSQL at {POSTGRES_URL} is not reachable ({exc.__class__.__name__}); its tests are skipped"
+
+
+POSTGRES_SKIP = _postgres_reachable()
+
+
+def redis_skip_reason() -> str | None:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        return f"Redis at {REDIS_URL} is not reachable ({exc.__class__.__name__}); its tests are skipped"
+    return None
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Each test that takes this runs once on SQLite and once on real PostgreSQL (in a schema of its own)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'vetrina.db'}"
+        return
+    if POSTGRES_SKIP:
+        pytest.skip(POSTGRES_SKIP)
+    schema = f"vtr_test_{secrets.token_hex(6)}"
+    plain = POSTGRES_URL.replace("+psycopg", "")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(plain, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        secret_key="test-secret",
+        x264_preset="ultrafast",
+        job_poll_max_s=0.2,
+    )
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    rt = build_runtime(settings)
+    yield rt
+    rt.close()
+
+
+@pytest.fixture
+def client(runtime: Runtime) -> Iterator[TestClient]:
+    """The app in-process, with its job workers running as threads, as `vetrina serve` runs them."""
+    with TestClient(create_app(runtime, run_worker=True)) as test_client:
+        yield test_client
+
+
+@dataclass
+class Account:
+    user: User
+    token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture
+def make_account(runtime: Runtime):
+    def make(role: Role = Role.merchant, email: str | None = None) -> Account:
+        with runtime.db.session() as session:
+            user = accounts.create_user(session, email or f"{role}-{secrets.token_hex(4)}@example.com", PASSWORD, role)
+            session.flush()
+            token = accounts.create_api_token(session, user)
+        return Account(user=user, token=token)
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def _wall_clock() -> Iterator[None]:
+    yield
+    clock.set_clock(None)
+
+
+# Media made by ffmpeg once per test session and shared read-only.
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("media-samples")
+
+
+def make_clip(
+    path: Path, seconds: float, size: str = "640x480", audio: bool = True, faststart: bool = False, rate: int = 25
+) -> Path:
+    if path.exists():
+        return path
+    args = ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}"]
+    if audio:
+        args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}"]
+    args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    if audio:
+        args += ["-c:a", "aac", "-shortest"]
+    if faststart:
+        args += ["-movflags", "+faststart"]
+    run_ffmpeg([*args, str(path)])
+    return path
+
+
+@pytest.fixture(scope="session")
+def short_clip(media_dir: Path) -> Path:
+    """6 s of 640x480 with sound: two renditions (480p, 360p), two segments."""
+    return make_clip(media_dir / "short.mp4", 6)
+
+
+def wait_for(condition, timeout_s: float = 60, interval_s: float = 0.2, message: str = "condition"):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {message}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    url: str
+    runtime: Runtime
+
+
+@pytest.fixture
+def live_server(runtime: Runtime) -> Iterator[LiveServer]:
+    """The app behind a real uvicorn on a loopback port, for clients that speak real HTTP."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(runtime, run_worker=True), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, timeout_s=15, message="uvicorn to start")
+    yield LiveServer(url=f"http://127.0.0.1:{port}", runtime=runtime)
+    server.should_exit = True
+    thread.join(timeout=10)
