@@ -88,9 +88,11 @@ def test_upload_transcodes_to_an_hls_ladder(client, make_account, short_clip, ru
     track = client.get(video["thumbnails_url"])
     assert track.headers["content-type"].startswith("text/vtt")
     assert track.text.startswith("WEBVTT")
-    assert "sprite_001.jpg#xywh=" in track.text
-    sprite_url = video["thumbnails_url"].rsplit("/", 1)[0] + "/sprite_001.jpg"
-    assert client.get(sprite_url).content[:2] == b"\xff\xd8"
+    cues = [line for line in track.text.splitlines() if "-->" in line]
+    assert cues == ["00:00:00.000 --> 00:00:02.000", "00:00:02.000 --> 00:00:04.000", "00:00:04.000 --> 00:00:06.000"]
+    assert "thumb_0003.jpg#xywh=0,0,160,120" in track.text
+    thumb_url = video["thumbnails_url"].rsplit("/", 1)[0] + "/thumb_0003.jpg"
+    assert client.get(thumb_url).content[:2] == b"\xff\xd8"
 
     listed = client.get("/api/v1/videos").json()
     assert [item["id"] for item in listed["items"]] == [video["id"]]

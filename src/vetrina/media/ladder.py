@@ -2,7 +2,7 @@
 
 One decode feeds every encode: the decoded picture is split once, scaled per rendition, encoded with
 keyframes forced on the same segment boundaries (so players can switch cleanly), and also feeds the
-poster and the seek-preview sprite sheets. Audio is encoded once per rendition from the same decode.
+poster and the seek-preview thumbnails. Audio is encoded once per rendition from the same decode.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ from vetrina.media.probe import ProbeResult
 _VIDEO_KBPS = {1080: 5000, 720: 2800, 480: 1400, 360: 800, 240: 400}
 AUDIO_KBPS = 128
 THUMB_WIDTH = 160
-SPRITE_COLUMNS = 10
-SPRITE_ROWS = 10
 MASTER_PLAYLIST = "master.m3u8"
 POSTER = "poster.jpg"
 THUMBS_VTT = "thumbs/thumbs.vtt"
@@ -77,10 +75,9 @@ def ladder_command(
         branches.append(f"[s{i}]scale={r.width}:{r.height}:flags=bicubic,format=yuv420p[v{i}]")
     poster_height = min(720, probe.height - probe.height % 2)
     branches.append(f"[sp]select='gte(t\\,{plan.poster_at_s:.3f})',scale=-2:{poster_height}[poster]")
-    branches.append(
-        f"[st]fps=1/{plan.thumb_interval_s},scale={THUMB_WIDTH}:{plan.thumb_height},"
-        f"tile={SPRITE_COLUMNS}x{SPRITE_ROWS}[thumbs]"
-    )
+    # One small JPEG per interval; tiling them into sprite sheets inside the graph would hold back
+    # ffmpeg's progress reports (a sheet is only written once it is full).
+    branches.append(f"[st]fps=1/{plan.thumb_interval_s},scale={THUMB_WIDTH}:{plan.thumb_height}[thumbs]")
     args = ["-i", str(source), "-filter_complex", ";".join(branches)]
     for i in range(count):
         args += ["-map", f"[v{i}]"]
@@ -111,25 +108,23 @@ def ladder_command(
         "-var_stream_map", stream_map,
         str(out_dir / "%v" / "index.m3u8"),
         "-map", "[poster]", "-frames:v", "1", "-c:v", "mjpeg", "-q:v", "3", str(out_dir / POSTER),
-        "-map", "[thumbs]", "-c:v", "mjpeg", "-q:v", "5", str(out_dir / "thumbs" / "sprite_%03d.jpg"),
+        "-map", "[thumbs]", "-c:v", "mjpeg", "-q:v", "5", str(out_dir / "thumbs" / "thumb_%04d.jpg"),
     ]  # fmt: skip
     return args
 
 
 def write_thumbnail_track(out_dir: Path, plan: LadderPlan, duration_s: float) -> None:
-    """The WebVTT track that maps each span of the video to its tile in a sprite sheet."""
-    per_sheet = SPRITE_COLUMNS * SPRITE_ROWS
+    """The WebVTT track that maps each span of the video to the thumbnail taken at its start."""
+    thumbs = sorted((out_dir / "thumbs").glob("thumb_*.jpg"))
     lines = ["WEBVTT", ""]
-    count = math.ceil(duration_s / plan.thumb_interval_s)
-    for index in range(count):
+    for index, thumb in enumerate(thumbs):
         start = index * plan.thumb_interval_s
+        if start >= duration_s:
+            break
         end = min(duration_s, start + plan.thumb_interval_s)
-        sheet, cell = divmod(index, per_sheet)
-        row, column = divmod(cell, SPRITE_COLUMNS)
-        x, y = column * THUMB_WIDTH, row * plan.thumb_height
         lines += [
             f"{_vtt_time(start)} --> {_vtt_time(end)}",
-            f"sprite_{sheet + 1:03d}.jpg#xywh={x},{y},{THUMB_WIDTH},{plan.thumb_height}",
+            f"{thumb.name}#xywh=0,0,{THUMB_WIDTH},{plan.thumb_height}",
             "",
         ]
     (out_dir / THUMBS_VTT).write_text("\n".join(lines))

@@ -14,7 +14,7 @@ function parseVttTime(text) {
   return parts.reduce((total, part) => total * 60 + part, 0);
 }
 
-// Cues of a thumbnail track: [{start, end, url, x, y, w, h}], with sprite URLs made absolute.
+// Cues of a thumbnail track: [{start, end, url, x, y, w, h}], with image URLs made absolute.
 function parseThumbnailTrack(text, baseUrl) {
   const cues = [];
   const blocks = text.replace(/\r/g, "").split("\n\n");

@@ -1,0 +1,128 @@
+"""A worker killed mid-transcode: the video stays `processing`, nothing partial is published, another worker finishes it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+
+from tests.conftest import make_clip, wait_for
+from vetrina import clock
+from vetrina.accounts.models import Role
+from vetrina.media import service as media
+from vetrina.media.models import Video
+from vetrina.media.transcode import TRANSCODE_JOB, requeue_stalled
+
+pytestmark = pytest.mark.slow
+
+
+def _worker(settings, stall_seconds: float) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "VETRINA_DATA_DIR": str(settings.data_dir),
+        "VETRINA_DATABASE_URL": settings.database_url,
+        "VETRINA_SECRET_KEY": settings.secret_key,
+        "VETRINA_X264_PRESET": "veryfast",
+        "VETRINA_TRANSCODE_STALL_SECONDS": str(stall_seconds),
+        "VETRINA_JOB_POLL_MAX_S": "0.2",
+    }
+    # A process group of its own, so the kill takes its ffmpeg child down with it.
+    return subprocess.Popen(
+        [sys.executable, "-m", "vetrina", "worker"], env=env, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def _video(runtime, video_id) -> Video:
+    with runtime.db.session() as session:
+        return session.get(Video, video_id)
+
+
+def test_killed_worker_leaves_video_processing_and_the_retry_publishes_it(runtime, settings, make_account, media_dir):
+    clip = make_clip(media_dir / "long-720p.mp4", 40, size="1280x720", rate=30)
+    owner = make_account(Role.merchant)
+    upload = settings.data_dir / "upload.mp4"
+    upload.write_bytes(clip.read_bytes())
+    with runtime.db.session() as session:
+        video_id = media.create_video(
+            session, runtime.store, runtime.settings, runtime.queue, owner.user,
+            title="Interrupted", description="", upload=upload, filename="clip.mp4",
+        ).id  # fmt: skip
+
+    first = _worker(settings, stall_seconds=2)
+    try:
+        wait_for(lambda: _video(runtime, video_id).progress > 0.05, timeout_s=120, message="transcode progress")
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(timeout=10)
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+
+    stuck = _video(runtime, video_id)
+    assert stuck.status == "processing"
+    assert stuck.output_key is None
+    assert stuck.attempts == 1
+    assert not list(runtime.store.path(f"videos/{video_id}").glob("hls-*"))
+
+    second = _worker(settings, stall_seconds=2)
+    try:
+        # The new worker's start-up sweep finds the stalled lease and takes the video over.
+        done = wait_for(
+            lambda: (v := _video(runtime, video_id)).status != "processing" and v, timeout_s=240, message="retry"
+        )
+    finally:
+        os.killpg(second.pid, signal.SIGKILL)
+        second.wait(timeout=10)
+    assert done.status == "ready", done.error
+    assert done.attempts == 2
+    published = list(runtime.store.path(f"videos/{video_id}").glob("hls-*"))
+    assert [p.name for p in published] == [done.output_key.rsplit("/", 1)[1]]
+    assert (published[0] / "master.m3u8").exists()
+    assert not list((runtime.store.root / ".work").glob(f"video-{video_id}-*"))
+
+
+def test_a_live_lease_is_not_taken_over(runtime, make_account, short_clip):
+    owner = make_account(Role.merchant)
+    upload = runtime.settings.data_dir / "upload.mp4"
+    upload.write_bytes(short_clip.read_bytes())
+    with runtime.db.session() as session:
+        video = media.create_video(
+            session, runtime.store, runtime.settings, runtime.queue, owner.user,
+            title="Leased", description="", upload=upload, filename="clip.mp4",
+        )  # fmt: skip
+        video.heartbeat_at = clock.now()
+        video.lease_token = "someone-else"
+    assert requeue_stalled(runtime.queue.context) == []
+    later = clock.now() + timedelta(seconds=runtime.settings.transcode_stall_seconds + 1)
+    before = runtime.queue.pending_count()
+    assert requeue_stalled(runtime.queue.context, now=later) == [video.id]
+    assert runtime.queue.pending_count() == before + 1
+
+    from vetrina.media.transcode import transcode_video
+
+    transcode_video(runtime.queue.context, video.id)  # the lease is fresh: this worker must walk away
+    assert _video(runtime, video.id).lease_token == "someone-else"
+    assert _video(runtime, video.id).status == "processing"
+    assert TRANSCODE_JOB in runtime.queue._tasks
+
+
+def test_gives_up_after_the_attempt_limit(runtime, make_account, short_clip):
+    owner = make_account(Role.merchant)
+    upload = runtime.settings.data_dir / "upload.mp4"
+    upload.write_bytes(short_clip.read_bytes())
+    with runtime.db.session() as session:
+        video = media.create_video(
+            session, runtime.store, runtime.settings, runtime.queue, owner.user,
+            title="Cursed", description="", upload=upload, filename="clip.mp4",
+        )  # fmt: skip
+        video.attempts = runtime.settings.max_transcode_attempts
+    from vetrina.media.transcode import transcode_video
+
+    transcode_video(runtime.queue.context, video.id)
+    failed = _video(runtime, video.id)
+    assert failed.status == "failed"
+    assert "attempts" in failed.error
