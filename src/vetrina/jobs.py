@@ -59,12 +59,12 @@ def periodic_job(name: str, schedule: crontab) -> Callable[[JobFunction], JobFun
     return register
 
 
-def build_huey(settings: Settings, name: str = "vetrina") -> Huey:
+def build_huey(settings: Settings) -> Huey:
     """Redis when VETRINA_REDIS_URL is set, else a SQLite file beside the embedded database."""
     if settings.redis_url:
-        return RedisHuey(name, url=settings.redis_url, results=False, utc=True)
+        return RedisHuey(settings.queue_name, url=settings.redis_url, results=False, utc=True)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return SqliteHuey(name, filename=str(settings.data_dir / "jobs.db"), results=False, utc=True)
+    return SqliteHuey(settings.queue_name, filename=str(settings.data_dir / "jobs.db"), results=False, utc=True)
 
 
 class _QuietConsumer(Consumer):
@@ -77,8 +77,8 @@ class _QuietConsumer(Consumer):
 class JobQueue:
     """The registered jobs bound to one huey instance."""
 
-    def __init__(self, settings: Settings, db: Database, store: MediaStore, huey: Huey | None = None) -> None:
-        self.huey = huey or build_huey(settings)
+    def __init__(self, settings: Settings, db: Database, store: MediaStore) -> None:
+        self.huey = build_huey(settings)
         self.context = JobContext(settings=settings, db=db, store=store, queue=self)
         self._tasks = {name: self._bind(name, fn) for name, fn in _jobs.items()}
         for name, (fn, schedule) in _periodic.items():

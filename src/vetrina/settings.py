@@ -19,6 +19,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("vetrina-data"), description="Where the embedded database and media live.")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite vetrina.db in data_dir.")
     redis_url: str | None = Field(None, description="Redis URL for the job queue; default: SQLite queue.")
+    queue_name: str = Field("vetrina", description="Names this deployment's queue (several may share a Redis).")
     secret_key: str | None = Field(
         None, description="Signs media URLs; default: a random key kept in data_dir/secret_key."
     )

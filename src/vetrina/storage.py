@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import os
 import shutil
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 MEDIA_URL_PREFIX = "/media"
 _EXPIRY_BUCKET_S = 3600
@@ -22,8 +22,8 @@ class InvalidKey(ValueError):
 
 
 def _key_parts(key: str) -> tuple[str, ...]:
-    parts = PurePosixPath(key).parts
-    if not parts or key.startswith("/") or any(p in ("..", ".", "") for p in parts) or "\\" in key:
+    parts = tuple(key.split("/"))
+    if any(p in ("..", ".", "") for p in parts) or "\\" in key or "\0" in key:
         raise InvalidKey(f"invalid media key {key!r}")
     return parts
 

@@ -93,8 +93,10 @@ def test_chromium_plays_the_watch_page(live_server, ready_video, browser):
     options = page.eval_on_selector_all(".quality option", "els => els.map(e => e.textContent)")
     assert options[0].startswith("Auto") and options[1:] == ["480p", "360p"]
     page.select_option(".quality", label="360p")
-    page.wait_for_function("window.vetrinaPlayer.hls.currentLevel >= 0 && "
-                           "window.vetrinaPlayer.hls.levels[window.vetrinaPlayer.hls.currentLevel].height === 360")
+    page.wait_for_function(
+        "window.vetrinaPlayer.hls.currentLevel >= 0 && "
+        "window.vetrinaPlayer.hls.levels[window.vetrinaPlayer.hls.currentLevel].height === 360"
+    )
 
     box = page.locator(".seek").bounding_box()
     page.mouse.move(box["x"] + box["width"] * 0.75, box["y"] + box["height"] / 2)

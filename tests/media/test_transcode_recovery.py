@@ -1,4 +1,4 @@
-"""A worker killed mid-transcode: the video stays `processing`, nothing partial is published, another worker finishes it."""
+"""A worker killed mid-transcode: the video stays processing, nothing partial is published, another worker ends it."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def _video(runtime, video_id) -> Video:
 
 
 def test_killed_worker_leaves_video_processing_and_the_retry_publishes_it(runtime, settings, make_account, media_dir):
-    clip = make_clip(media_dir / "long-720p.mp4", 40, size="1280x720", rate=30)
+    clip = make_clip(media_dir / "long-480p.mp4", 24, size="854x480", rate=30)
     owner = make_account(Role.merchant)
     upload = settings.data_dir / "upload.mp4"
     upload.write_bytes(clip.read_bytes())
@@ -68,9 +68,13 @@ def test_killed_worker_leaves_video_processing_and_the_retry_publishes_it(runtim
     assert stuck.attempts == 1
     assert not list(runtime.store.path(f"videos/{video_id}").glob("hls-*"))
 
+    # Once the dead worker's lease has gone stale, a new worker's start-up sweep takes the video over.
+    wait_for(
+        lambda: clock.now() - _video(runtime, video_id).heartbeat_at > timedelta(seconds=2.5),
+        timeout_s=10, message="the lease to go stale",
+    )  # fmt: skip
     second = _worker(settings, stall_seconds=2)
     try:
-        # The new worker's start-up sweep finds the stalled lease and takes the video over.
         done = wait_for(
             lambda: (v := _video(runtime, video_id)).status != "processing" and v, timeout_s=240, message="retry"
         )

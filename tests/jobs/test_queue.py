@@ -1,0 +1,66 @@
+"""The job queue: enqueued only after commit, on the SQLite default and on real Redis."""
+
+from __future__ import annotations
+
+import secrets
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.conftest import REDIS_URL, redis_skip_reason, wait_for
+from vetrina.accounts.models import Role
+from vetrina.jobs import RedisHuey, SqliteHuey
+from vetrina.media.transcode import TRANSCODE_JOB
+from vetrina.runtime import build_runtime
+from vetrina.web.app import create_app
+
+
+def test_a_job_is_enqueued_only_when_its_transaction_commits(runtime):
+    assert isinstance(runtime.queue.huey, SqliteHuey)
+    before = runtime.queue.pending_count()
+    with pytest.raises(RuntimeError), runtime.db.session() as session:
+        runtime.queue.enqueue_after_commit(session, TRANSCODE_JOB, 1)
+        raise RuntimeError("the request failed after queuing work")
+    assert runtime.queue.pending_count() == before
+    with runtime.db.session() as session:
+        runtime.queue.enqueue_after_commit(session, TRANSCODE_JOB, 1)
+        assert runtime.queue.pending_count() == before  # not yet: still inside the transaction
+    assert runtime.queue.pending_count() == before + 1
+
+
+def test_unknown_jobs_are_refused_at_once(runtime):
+    with pytest.raises(KeyError), runtime.db.session() as session:
+        runtime.queue.enqueue_after_commit(session, "no.such.job")
+
+
+@pytest.mark.slow
+def test_videos_transcode_through_the_redis_queue(settings, short_clip):
+    if reason := redis_skip_reason():
+        pytest.skip(reason)
+    settings = settings.model_copy(update={"redis_url": REDIS_URL, "queue_name": f"vtr-test-{secrets.token_hex(4)}"})
+    runtime = build_runtime(settings)
+    try:
+        assert isinstance(runtime.queue.huey, RedisHuey)
+        from vetrina.accounts import service as accounts
+
+        with runtime.db.session() as session:
+            user = accounts.create_user(session, "r@example.com", "password one", Role.merchant)
+            session.flush()
+            token = accounts.create_api_token(session, user)
+        auth = {"Authorization": f"Bearer {token}"}
+        with TestClient(create_app(runtime, run_worker=True)) as client, short_clip.open("rb") as handle:
+            video_id = client.post(
+                "/api/v1/videos", headers=auth, data={"title": "Via Redis"}, files={"file": ("c.mp4", handle)}
+            ).json()["id"]
+            done = wait_for(
+                lambda: (
+                    (b := client.get(f"/api/v1/videos/{video_id}", headers=auth).json())["status"] != "processing" and b
+                ),
+                timeout_s=90,
+                message="the Redis-queued transcode",
+            )
+        assert done["status"] == "ready", done["error"]
+        assert runtime.queue.pending_count() == 0
+    finally:
+        runtime.queue.huey.storage.flush_all()
+        runtime.close()

@@ -1,0 +1,70 @@
+"""The command line, run as a newcomer runs it: `python -m vetrina ...` in a fresh data directory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from vetrina.accounts import service as accounts
+from vetrina.runtime import build_runtime
+from vetrina.settings import Settings
+
+
+def vetrina(data_dir, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "VETRINA_DATA_DIR": str(data_dir), "VETRINA_X264_PRESET": "ultrafast"}
+    return subprocess.run(
+        [sys.executable, "-m", "vetrina", *args], env=env, capture_output=True, text=True, timeout=600, input=stdin
+    )
+
+
+def test_users_and_tokens(tmp_path):
+    created = vetrina(tmp_path, "users", "create", "Shop@Example.com", "--role", "merchant", "--password", "password 1")
+    assert created.returncode == 0, created.stderr
+    assert "created merchant shop@example.com" in created.stdout
+    again = vetrina(tmp_path, "users", "create", "shop@example.com", "--password", "password 1")
+    assert again.returncode == 2 and "already exists" in again.stderr
+    bad_role = vetrina(tmp_path, "users", "create", "x@example.com", "--role", "emperor", "--password", "password 1")
+    assert bad_role.returncode == 2
+    no_password = vetrina(tmp_path, "users", "create", "y@example.com", stdin="")
+    assert no_password.returncode == 2 and "--password" in no_password.stderr
+
+    issued = vetrina(tmp_path, "tokens", "create", "shop@example.com")
+    assert issued.returncode == 0, issued.stderr
+    token = issued.stdout.strip()
+    assert token.startswith("vtr_")
+    runtime = build_runtime(Settings(data_dir=tmp_path))
+    try:
+        with runtime.db.session() as session:
+            assert accounts.user_for_api_token(session, token).email == "shop@example.com"
+    finally:
+        runtime.close()
+    missing = vetrina(tmp_path, "tokens", "create", "ghost@example.com")
+    assert missing.returncode == 2 and "no user" in missing.stderr
+
+
+@pytest.mark.slow
+def test_demo_seeds_streamable_films_and_is_idempotent(tmp_path):
+    first = vetrina(tmp_path, "demo")
+    assert first.returncode == 0, first.stderr
+    assert "merchant@vetrina.demo" in first.stdout
+    second = vetrina(tmp_path, "demo")
+    assert second.returncode == 0, second.stderr
+    runtime = build_runtime(Settings(data_dir=tmp_path))
+    try:
+        from sqlalchemy import select
+
+        from vetrina.accounts.models import User
+        from vetrina.media.models import Video
+
+        with runtime.db.session() as session:
+            videos = session.scalars(select(Video)).all()
+            assert len(videos) == 3
+            assert {v.status for v in videos} == {"ready"}
+            assert session.query(User).count() == 3
+            for video in videos:
+                assert (runtime.store.path(video.output_key) / "master.m3u8").exists()
+    finally:
+        runtime.close()
