@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, create_engine, event, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -67,7 +67,7 @@ class Database:
             event.listen(self.engine, "connect", _tune_sqlite)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         event.listen(self.sessions, "after_commit", _run_after_commit)
-        event.listen(self.sessions, "after_rollback", _drop_after_commit)
+        event.listen(self.sessions, "after_soft_rollback", _drop_after_commit)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -109,7 +109,10 @@ def _run_after_commit(session: Session) -> None:
         action()
 
 
-def _drop_after_commit(session: Session) -> None:
+def _drop_after_commit(session: Session, previous_transaction: SessionTransaction) -> None:
+    # A savepoint rolling back (begin_nested) leaves the outer transaction, and its hooks, alive.
+    if previous_transaction.parent is not None:
+        return
     session.info.pop("after_commit", None)
     for action in session.info.pop("on_rollback", []):
         action()

@@ -15,7 +15,7 @@ from vetrina import clock
 from vetrina.accounts.models import Role
 from vetrina.media import service as media
 from vetrina.media.models import Video
-from vetrina.media.transcode import TRANSCODE_JOB, requeue_stalled
+from vetrina.media.transcode import requeue_stalled, transcode_video
 
 pytestmark = pytest.mark.slow
 
@@ -42,16 +42,23 @@ def _video(runtime, video_id) -> Video:
         return session.get(Video, video_id)
 
 
-def test_killed_worker_leaves_video_processing_and_the_retry_publishes_it(runtime, settings, make_account, media_dir):
-    clip = make_clip(media_dir / "long-480p.mp4", 24, size="854x480", rate=30)
-    owner = make_account(Role.merchant)
-    upload = settings.data_dir / "upload.mp4"
+def _queued_video(runtime, owner, clip, title: str, **row_changes) -> Video:
+    """A video created through the media service (its transcode queued), with optional row changes."""
+    upload = runtime.settings.data_dir / f"upload-{title}.mp4"
     upload.write_bytes(clip.read_bytes())
     with runtime.db.session() as session:
-        video_id = media.create_video(
-            session, runtime.store, runtime.settings, runtime.queue, owner.user,
-            title="Interrupted", description="", upload=upload, filename="clip.mp4",
-        ).id  # fmt: skip
+        video = media.create_video(
+            session, runtime.store, runtime.settings, runtime.queue, owner,
+            title=title, description="", upload=upload, filename="clip.mp4",
+        )  # fmt: skip
+        for name, value in row_changes.items():
+            setattr(video, name, value)
+    return video
+
+
+def test_killed_worker_leaves_video_processing_and_the_retry_publishes_it(runtime, settings, make_account, media_dir):
+    clip = make_clip(media_dir / "long-480p.mp4", 24, size="854x480", rate=30)
+    video_id = _queued_video(runtime, make_account(Role.merchant).user, clip, "Interrupted").id
 
     first = _worker(settings, stall_seconds=2)
     try:
@@ -90,42 +97,22 @@ def test_killed_worker_leaves_video_processing_and_the_retry_publishes_it(runtim
 
 
 def test_a_live_lease_is_not_taken_over(runtime, make_account, short_clip):
-    owner = make_account(Role.merchant)
-    upload = runtime.settings.data_dir / "upload.mp4"
-    upload.write_bytes(short_clip.read_bytes())
-    with runtime.db.session() as session:
-        video = media.create_video(
-            session, runtime.store, runtime.settings, runtime.queue, owner.user,
-            title="Leased", description="", upload=upload, filename="clip.mp4",
-        )  # fmt: skip
-        video.heartbeat_at = clock.now()
-        video.lease_token = "someone-else"
+    owner = make_account(Role.merchant).user
+    video = _queued_video(runtime, owner, short_clip, "Leased", heartbeat_at=clock.now(), lease_token="someone-else")
     assert requeue_stalled(runtime.queue.context) == []
     later = clock.now() + timedelta(seconds=runtime.settings.transcode_stall_seconds + 1)
     before = runtime.queue.pending_count()
     assert requeue_stalled(runtime.queue.context, now=later) == [video.id]
     assert runtime.queue.pending_count() == before + 1
 
-    from vetrina.media.transcode import transcode_video
-
     transcode_video(runtime.queue.context, video.id)  # the lease is fresh: this worker must walk away
     assert _video(runtime, video.id).lease_token == "someone-else"
     assert _video(runtime, video.id).status == "processing"
-    assert TRANSCODE_JOB in runtime.queue._tasks
 
 
 def test_gives_up_after_the_attempt_limit(runtime, make_account, short_clip):
-    owner = make_account(Role.merchant)
-    upload = runtime.settings.data_dir / "upload.mp4"
-    upload.write_bytes(short_clip.read_bytes())
-    with runtime.db.session() as session:
-        video = media.create_video(
-            session, runtime.store, runtime.settings, runtime.queue, owner.user,
-            title="Cursed", description="", upload=upload, filename="clip.mp4",
-        )  # fmt: skip
-        video.attempts = runtime.settings.max_transcode_attempts
-    from vetrina.media.transcode import transcode_video
-
+    attempts = runtime.settings.max_transcode_attempts
+    video = _queued_video(runtime, make_account(Role.merchant).user, short_clip, "Cursed", attempts=attempts)
     transcode_video(runtime.queue.context, video.id)
     failed = _video(runtime, video.id)
     assert failed.status == "failed"

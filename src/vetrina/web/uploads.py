@@ -7,8 +7,12 @@ import shutil
 from pathlib import Path
 
 from fastapi import UploadFile
+from sqlalchemy.orm import Session
 
+from vetrina.accounts.models import User
 from vetrina.errors import InvalidInput, PayloadTooLarge
+from vetrina.media import service as media
+from vetrina.media.models import Video
 from vetrina.runtime import Runtime
 
 _CHUNK = 1024 * 1024
@@ -16,7 +20,22 @@ _CHUNK = 1024 * 1024
 MULTIPART_OVERHEAD = 1024 * 1024
 
 
-def save_upload(runtime: Runtime, upload: UploadFile | None) -> Path:
+def add_uploaded_video(
+    runtime: Runtime, session: Session, user: User, upload: UploadFile | None, title: str, description: str
+) -> Video:
+    """Take a video upload off the request and hand it to the media domain; nothing is left behind on error."""
+    media.ensure_can_upload(user)
+    path = _save_upload(runtime, upload)
+    try:
+        return media.create_video(
+            session, runtime.store, runtime.settings, runtime.queue, user,
+            title=title, description=description, upload=path, filename=upload.filename,
+        )  # fmt: skip
+    finally:
+        shutil.rmtree(path.parent, ignore_errors=True)
+
+
+def _save_upload(runtime: Runtime, upload: UploadFile | None) -> Path:
     """Copy the upload into the store's volume (so it can later be moved, not copied); enforce the limit."""
     if upload is None or not upload.filename:
         raise InvalidInput("Choose a video file to upload.", field="file")
@@ -36,7 +55,3 @@ def save_upload(runtime: Runtime, upload: UploadFile | None) -> Path:
         shutil.rmtree(target.parent, ignore_errors=True)
         raise
     return target
-
-
-def discard_upload(path: Path) -> None:
-    shutil.rmtree(path.parent, ignore_errors=True)

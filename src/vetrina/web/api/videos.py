@@ -15,7 +15,7 @@ from vetrina.media import service as media
 from vetrina.media.models import Video
 from vetrina.runtime import Runtime
 from vetrina.web.deps import db_session, get_runtime, optional_user, required_user
-from vetrina.web.uploads import discard_upload, save_upload
+from vetrina.web.uploads import add_uploaded_video
 
 
 class RenditionOut(BaseModel):
@@ -100,16 +100,7 @@ def upload_video(
     user: User = required_user,
     session: Session = db_session,
 ) -> VideoAccepted:
-    rt = get_runtime(request)
-    media.ensure_can_upload(user)
-    path = save_upload(rt, file)
-    try:
-        video = media.create_video(
-            session, rt.store, rt.settings, rt.queue, user,
-            title=title, description=description, upload=path, filename=file.filename,
-        )  # fmt: skip
-    finally:
-        discard_upload(path)
+    video = add_uploaded_video(get_runtime(request), session, user, file, title, description)
     return VideoAccepted(id=video.id, status=video.status)
 
 

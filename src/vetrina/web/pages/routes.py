@@ -23,7 +23,7 @@ from vetrina.web.deps import (
     require_csrf_form,
 )
 from vetrina.web.templating import render
-from vetrina.web.uploads import discard_upload, save_upload
+from vetrina.web.uploads import add_uploaded_video
 
 
 def safe_next(target: str | None) -> str:
@@ -169,16 +169,8 @@ def upload(
     if user is None:
         return RedirectResponse("/login?next=" + quote("/upload"), status_code=303)
     media.ensure_can_upload(user)
-    rt = get_runtime(request)
     try:
-        path = save_upload(rt, file)
-        try:
-            video = media.create_video(
-                session, rt.store, rt.settings, rt.queue, user,
-                title=title, description=description, upload=path, filename=file.filename,
-            )  # fmt: skip
-        finally:
-            discard_upload(path)
+        video = add_uploaded_video(get_runtime(request), session, user, file, title, description)
     except VetrinaError as exc:
         return _upload_page(
             request, user, status_code=exc.status, error=exc.detail, title=title, description=description

@@ -1,0 +1,26 @@
+"""After-commit and on-rollback hooks fire for the outer transaction only."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from vetrina.db import after_commit, on_rollback
+
+
+def test_hooks_follow_the_outer_transaction_not_savepoints(runtime):
+    log: list[str] = []
+    with runtime.db.session() as session:
+        on_rollback(session, lambda: log.append("rolled back"))
+        after_commit(session, lambda: log.append("committed"))
+        with pytest.raises(ValueError), session.begin_nested():
+            session.execute(text("SELECT 1"))
+            raise ValueError("a handled failure inside a savepoint")
+        assert log == []
+    assert log == ["committed"]
+
+    with pytest.raises(RuntimeError), runtime.db.session() as session:
+        on_rollback(session, lambda: log.append("rolled back"))
+        after_commit(session, lambda: log.append("committed again"))
+        raise RuntimeError("the request failed")
+    assert log == ["committed", "rolled back"]
