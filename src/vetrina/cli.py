@@ -21,6 +21,12 @@ app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
 
 
+def _log_to_console() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # huey logs every periodic run at INFO; only its warnings are news.
+    logging.getLogger("huey").setLevel(logging.WARNING)
+
+
 def _fail(message: str) -> None:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code=2)
@@ -36,7 +42,7 @@ def serve(
     from vetrina.media.transcode import requeue_stalled
     from vetrina.web.app import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    _log_to_console()
     runtime = build_runtime()
     if worker:
         requeue_stalled(runtime.queue.context)
@@ -49,7 +55,7 @@ def worker() -> None:
     """Run job workers in the foreground (for VETRINA_REDIS_URL deployments, on any number of machines)."""
     from vetrina.media.transcode import requeue_stalled
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    _log_to_console()
     runtime = build_runtime()
     requeue_stalled(runtime.queue.context)
     runtime.queue.run_worker()

@@ -40,12 +40,18 @@ class UTCDateTime(TypeDecorator):
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    # SQLAlchemy, not the driver, begins transactions (see _begin_sqlite), so BEGIN IMMEDIATE is possible.
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _begin_sqlite(connection: Any) -> None:
+    connection.exec_driver_sql(f"BEGIN {connection.get_execution_options().get('sqlite_begin', 'DEFERRED')}")
 
 
 AfterCommit = Callable[[], None]
@@ -65,14 +71,24 @@ class Database:
         self.engine: Engine = create_engine(url, pool_pre_ping=not self.is_sqlite, connect_args=connect_args)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _tune_sqlite)
+            event.listen(self.engine, "begin", _begin_sqlite)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        event.listen(self.sessions, "after_commit", _run_after_commit)
-        event.listen(self.sessions, "after_soft_rollback", _drop_after_commit)
+        # SQLite: a writer takes the write lock when it begins, not at its first write, so a
+        # read-then-write never fails on a snapshot another writer moved (PostgreSQL locks rows instead).
+        self.write_sessions = sessionmaker(
+            self.engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
+        )
+        for maker in (self.sessions, self.write_sessions):
+            event.listen(maker, "after_commit", _run_after_commit)
+            event.listen(maker, "after_soft_rollback", _drop_after_commit)
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A unit of work: committed when the block ends, rolled back if it raises."""
-        with self.sessions() as session, session.begin():
+    def session(self, write: bool = False) -> Iterator[Session]:
+        """A unit of work: committed when the block ends, rolled back if it raises.
+
+        `write=True` for work that reads and then writes what it read (money, stock, leases).
+        """
+        with (self.write_sessions if write else self.sessions)() as session, session.begin():
             yield session
 
     def ping(self) -> None:

@@ -49,7 +49,7 @@ def _claim(ctx: JobContext, video_id: int) -> str | None:
     token = secrets.token_hex(16)
     now = clock.now()
     stale_before = now - timedelta(seconds=ctx.settings.transcode_stall_seconds)
-    with ctx.db.session() as session:
+    with ctx.db.session(write=True) as session:
         video = session.get(Video, video_id)
         if video is None or video.status != VideoStatus.processing:
             return None
@@ -71,7 +71,7 @@ def _claim(ctx: JobContext, video_id: int) -> str | None:
 
 
 def _renew(ctx: JobContext, video_id: int, token: str, values: dict[str, Any]) -> None:
-    with ctx.db.session() as session:
+    with ctx.db.session(write=True) as session:
         renewed = session.execute(
             update(Video)
             .where(Video.id == video_id, Video.lease_token == token)

@@ -26,7 +26,7 @@ def get_runtime(request: Request) -> Runtime:
 
 
 def _open_session(request: Request) -> Iterator[Session]:
-    with get_runtime(request).db.session() as session:
+    with get_runtime(request).db.session(write=request.method not in _SAFE_METHODS) as session:
         yield session
 
 
