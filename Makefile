@@ -7,7 +7,7 @@ PORT ?= 8000
 export VETRINA_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export VETRINA_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test install browser lint bench clean
+.PHONY: run test install system-packages browser lint bench clean
 
 run: install  ## install, seed the demo, and serve on http://$(HOST):$(PORT)
 	$(BIN)/vetrina demo
@@ -18,7 +18,19 @@ test: install browser  ## install, then run the linter and the whole test suite
 	@$(BIN)/pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$status
 
-install: $(VENV)/.installed node_modules/.installed
+install: system-packages $(VENV)/.installed node_modules/.installed
+
+# What a stock Debian/Ubuntu lacks: venv support (python3-venv) and Node.js with npm. Installed with
+# apt-get when we are root or may sudo; otherwise we say what to install.
+system-packages:
+	@missing=""; \
+	$(PYTHON) -c "import ensurepip" 2>/dev/null || missing="$$missing python3-venv"; \
+	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  elif command -v sudo >/dev/null; then sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else echo "please install:$$missing"; exit 1; fi; \
+	fi
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

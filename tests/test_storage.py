@@ -49,3 +49,16 @@ def test_another_key_signs_differently(tmp_path, store):
 def test_keys_cannot_escape_the_store(store, key):
     with pytest.raises(InvalidKey):
         store.path(key)
+
+
+def test_scratch_left_by_crashed_work_is_cleaned(store):
+    import os
+    import time
+
+    old = store.scratch_dir("upload-old")
+    (old / "source").write_bytes(b"half an upload")
+    fresh = store.scratch_dir("upload-fresh")
+    past = time.time() - 7 * 3600
+    os.utime(old, (past, past))
+    assert store.clean_scratch(older_than_s=6 * 3600) == 1
+    assert not old.exists() and fresh.exists()

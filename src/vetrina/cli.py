@@ -12,7 +12,10 @@ import uvicorn
 from vetrina.accounts import service as accounts
 from vetrina.accounts.models import Role
 from vetrina.errors import VetrinaError
-from vetrina.runtime import build_runtime
+from vetrina.runtime import Runtime, build_runtime
+
+# Uploads and transcodes touch their scratch files continuously; six hours untouched means abandoned.
+SCRATCH_MAX_AGE_S = 6 * 3600
 
 app = typer.Typer(help="Vetrina: self-hosted shoppable video streaming.", no_args_is_help=True)
 users_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
@@ -27,6 +30,14 @@ def _log_to_console() -> None:
     logging.getLogger("huey").setLevel(logging.WARNING)
 
 
+def _recover_interrupted_work(runtime: Runtime) -> None:
+    """On start-up: drop scratch files of work that died, and hand stalled transcodes to a worker."""
+    from vetrina.media.transcode import requeue_stalled
+
+    runtime.store.clean_scratch(older_than_s=SCRATCH_MAX_AGE_S)
+    requeue_stalled(runtime.queue.context)
+
+
 def _fail(message: str) -> None:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code=2)
@@ -39,13 +50,12 @@ def serve(
     worker: bool = typer.Option(True, help="Run job workers in this process (embedded default)."),
 ) -> None:
     """Serve the web app and API (with in-process job workers unless --no-worker)."""
-    from vetrina.media.transcode import requeue_stalled
     from vetrina.web.app import create_app
 
     _log_to_console()
     runtime = build_runtime()
     if worker:
-        requeue_stalled(runtime.queue.context)
+        _recover_interrupted_work(runtime)
     typer.echo(f"Vetrina on http://{host}:{port}  (data: {runtime.settings.data_dir.resolve()})")
     uvicorn.run(create_app(runtime, run_worker=worker), host=host, port=port, log_level="info")
 
@@ -53,11 +63,9 @@ def serve(
 @app.command()
 def worker() -> None:
     """Run job workers in the foreground (for VETRINA_REDIS_URL deployments, on any number of machines)."""
-    from vetrina.media.transcode import requeue_stalled
-
     _log_to_console()
     runtime = build_runtime()
-    requeue_stalled(runtime.queue.context)
+    _recover_interrupted_work(runtime)
     runtime.queue.run_worker()
 
 

@@ -97,6 +97,10 @@ class JobQueue:
     def enqueue(self, name: str, *args: Any) -> None:
         self._tasks[name](*args)
 
+    def enqueue_in(self, delay_s: float, name: str, *args: Any) -> None:
+        """Run the job no sooner than `delay_s` from now (retries with backoff)."""
+        self._tasks[name].schedule(args=args, delay=delay_s)
+
     def enqueue_after_commit(self, session: Session, name: str, *args: Any) -> None:
         """Enqueue only once `session` commits, so a worker never sees a row that was rolled back."""
         if name not in self._tasks:

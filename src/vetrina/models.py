@@ -1,7 +1,14 @@
 """Every domain's tables, imported together so Alembic sees the whole schema."""
 
 from vetrina.accounts.models import ApiToken, LoginSession, User
+from vetrina.catalog.models import Product, ProductImage, ProductVariant
+from vetrina.commerce.models import Order, OrderEvent, OrderItem, RefundRequest
 from vetrina.db import Base
 from vetrina.media.models import Video
+from vetrina.payments.models import IdempotencyKey, LedgerAccount, LedgerTransfer, WebhookDelivery, WebhookEndpoint
 
-__all__ = ["ApiToken", "Base", "LoginSession", "User", "Video"]
+__all__ = [
+    "ApiToken", "Base", "IdempotencyKey", "LedgerAccount", "LedgerTransfer", "LoginSession", "Order", "OrderEvent",
+    "OrderItem", "Product", "ProductImage", "ProductVariant", "RefundRequest", "User", "Video", "WebhookDelivery",
+    "WebhookEndpoint",
+]  # fmt: skip

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import vetrina.media.transcode  # noqa: F401  (registers the media jobs)
+import vetrina.commerce.jobs
+import vetrina.media.transcode
+import vetrina.payments.webhooks  # noqa: F401  (these register their jobs)
 from vetrina.db import Database
 from vetrina.jobs import JobQueue
 from vetrina.settings import Settings

@@ -36,6 +36,15 @@ class Settings(BaseSettings):
     worker_threads: int = Field(1, ge=1, description="Job worker threads per process.")
     job_poll_max_s: float = Field(1.0, gt=0, le=60, description="Longest pause between queue polls when idle.")
     media_url_ttl_s: int = Field(6 * 3600, ge=60, description="Lifetime of signed media URLs.")
+    default_currency: str = Field("EUR", description="Currency of wallets and prices unless one is given.")
+    commission_bps: int = Field(500, ge=0, le=10_000, description="Platform commission, in basis points (500 = 5%).")
+    order_ttl_minutes: int = Field(30, ge=1, description="An unpaid order closes and frees its stock after this.")
+    auto_confirm_days: float = Field(
+        10, gt=0, description="Days after shipping before receipt is confirmed for the buyer."
+    )
+    sandbox_topup_limit: int = Field(1_000_000, gt=0, description="Largest top-up the sandbox approves (minor units).")
+    webhook_allow_private: bool = Field(False, description="Allow webhook URLs on private addresses (development).")
+    webhook_backoff_scale: float = Field(1.0, gt=0, description="Multiplies webhook retry delays (tests shorten them).")
     session_days: int = Field(14, ge=1, description="Lifetime of a sign-in session.")
     secure_cookies: bool = Field(False, description="Mark cookies Secure (set behind HTTPS).")
 

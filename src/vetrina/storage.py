@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import os
 import shutil
+import time
 from pathlib import Path
 
 MEDIA_URL_PREFIX = "/media"
@@ -48,6 +49,19 @@ class MediaStore:
         shutil.rmtree(path, ignore_errors=True)
         path.mkdir(parents=True)
         return path
+
+    def clean_scratch(self, older_than_s: float) -> int:
+        """Remove scratch entries left by crashed work (untouched for `older_than_s`); returns how many."""
+        work = self.root / ".work"
+        if not work.is_dir():
+            return 0
+        cutoff = time.time() - older_than_s
+        removed = 0
+        for entry in work.iterdir():
+            if entry.stat().st_mtime < cutoff:
+                shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+                removed += 1
+        return removed
 
     def put_file(self, source: Path, key: str) -> None:
         """Move a finished file into place atomically."""

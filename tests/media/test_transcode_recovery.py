@@ -110,6 +110,24 @@ def test_a_live_lease_is_not_taken_over(runtime, make_account, short_clip):
     assert _video(runtime, video.id).status == "processing"
 
 
+def test_a_live_last_attempt_is_not_failed_by_a_duplicate_task(runtime, make_account, short_clip):
+    attempts = runtime.settings.max_transcode_attempts
+    owner = make_account(Role.merchant).user
+    video = _queued_video(
+        runtime, owner, short_clip, "Last try", attempts=attempts, heartbeat_at=clock.now(), lease_token="live-worker"
+    )
+    transcode_video(runtime.queue.context, video.id)
+    assert _video(runtime, video.id).status == "processing"
+    assert _video(runtime, video.id).lease_token == "live-worker"
+
+
+def test_never_claimed_videos_wait_their_turn_before_a_second_task(runtime, make_account, short_clip):
+    video = _queued_video(runtime, make_account(Role.merchant).user, short_clip, "Queued")
+    later = clock.now() + timedelta(seconds=runtime.settings.transcode_stall_seconds * 2)
+    assert requeue_stalled(runtime.queue.context, now=later) == []
+    assert requeue_stalled(runtime.queue.context, now=clock.now() + timedelta(hours=2)) == [video.id]
+
+
 def test_gives_up_after_the_attempt_limit(runtime, make_account, short_clip):
     attempts = runtime.settings.max_transcode_attempts
     video = _queued_video(runtime, make_account(Role.merchant).user, short_clip, "Cursed", attempts=attempts)

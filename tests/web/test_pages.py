@@ -105,6 +105,8 @@ def test_upload_page_is_for_uploaders(client, make_account):
     sign_in(client, viewer.user.email)
     page = client.get("/upload", headers={"Accept": "text/html"})
     assert page.status_code == 403 and "text/html" in page.headers["content-type"]
+    posted = client.post("/upload", data={"title": "Nope", "csrf_token": csrf_from(client.get("/").text)})
+    assert posted.status_code == 403
 
 
 @pytest.mark.slow
@@ -133,6 +135,8 @@ def test_unknown_pages_are_html_for_browsers_and_problems_for_api_clients(client
     api = client.get("/api/v1/nothing-here")
     assert api.status_code == 404 and api.headers["content-type"] == "application/problem+json"
     assert client.get("/watch/abc", headers={"Accept": "text/html"}).status_code == 422
+    huge = client.get("/watch/99999999999999999999", headers={"Accept": "text/html"})
+    assert huge.status_code == 422 and "text/html" in huge.headers["content-type"]
 
 
 def test_health_and_openapi(client):

@@ -119,7 +119,9 @@ def test_media_is_served_with_ranges_and_refused_without_a_valid_signature(clien
     assert_problem(client.get(extended), 403, "forbidden")
     source_key = key.split("/hls-")[0] + "/source.mp4"
     assert_problem(client.get(f"/media/{token}/{source_key}"), 403, "forbidden")
-    assert_problem(client.get(f"/media/{token}/videos/../secret_key"), 403, "forbidden")
+    # Encoded dots reach the server as "..": the key check, not the client, must stop them.
+    assert_problem(client.get(f"/media/{token}/videos/%2e%2e/%2e%2e/secret_key"), 403, "forbidden")
+    assert_problem(client.get(f"/media/{expires}.1.{signature}/videos/%2e%2e/secret_key"), 403, "forbidden")
 
 
 def test_processing_and_failed_videos_are_visible_only_to_their_owner(client, make_account, media_dir, runtime):
@@ -237,6 +239,9 @@ def test_upload_needs_an_uploader_and_well_formed_fields(client, make_account, s
     assert_problem(upload(client, merchant, short_clip, title="   "), 422, "invalid-input")
     assert_problem(upload(client, merchant, short_clip, title="t" * 201), 422, "invalid-input")
     assert_problem(client.get("/api/v1/videos/999999"), 404, "not-found")
+    assert_problem(client.get("/api/v1/videos/3000000000"), 422, "invalid-input")
+    assert_problem(client.get("/api/v1/videos/99999999999999999999999"), 422, "invalid-input")
+    assert_problem(client.get("/api/v1/videos/0"), 422, "invalid-input")
     assert_problem(client.get("/api/v1/videos/not-a-number"), 422, "invalid-input")
     assert_problem(client.get("/api/v1/videos?per_page=1000"), 422, "invalid-input")
 

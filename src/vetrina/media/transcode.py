@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from huey import crontab
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import OperationalError
 
 from vetrina import clock
 from vetrina.jobs import JobContext, job, periodic_job
@@ -34,6 +35,7 @@ from vetrina.media.probe import ProbeResult
 log = logging.getLogger(__name__)
 TRANSCODE_JOB = "media.transcode"
 _HEARTBEAT_EVERY_S = 1.0
+NEVER_CLAIMED_AFTER = timedelta(hours=1)
 
 
 class LeaseLost(RuntimeError):
@@ -49,32 +51,44 @@ def _claim(ctx: JobContext, video_id: int) -> str | None:
     token = secrets.token_hex(16)
     now = clock.now()
     stale_before = now - timedelta(seconds=ctx.settings.transcode_stall_seconds)
+    nobody_live = or_(Video.heartbeat_at.is_(None), Video.heartbeat_at < stale_before)
     with ctx.db.session(write=True) as session:
-        video = session.get(Video, video_id)
-        if video is None or video.status != VideoStatus.processing:
-            return None
-        if video.attempts >= ctx.settings.max_transcode_attempts:
-            video.status = VideoStatus.failed.value
-            video.error = f"Transcoding stopped after {video.attempts} interrupted attempts."
-            return None
         claimed = session.execute(
             update(Video)
             .where(
                 Video.id == video_id,
                 Video.status == VideoStatus.processing.value,
-                or_(Video.heartbeat_at.is_(None), Video.heartbeat_at < stale_before),
+                Video.attempts < ctx.settings.max_transcode_attempts,
+                nobody_live,
             )
             .values(lease_token=token, heartbeat_at=now, attempts=Video.attempts + 1, progress=0.0)
             .execution_options(synchronize_session=False)
         ).rowcount
-    return token if claimed else None
+        if claimed:
+            return token
+        # Out of attempts, and its last worker is gone too: give up (a live last attempt is left alone).
+        session.execute(
+            update(Video)
+            .where(
+                Video.id == video_id,
+                Video.status == VideoStatus.processing.value,
+                Video.attempts >= ctx.settings.max_transcode_attempts,
+                nobody_live,
+            )
+            .values(
+                status=VideoStatus.failed.value,
+                error=f"Transcoding stopped after {ctx.settings.max_transcode_attempts} interrupted attempts.",
+            )
+            .execution_options(synchronize_session=False)
+        )
+    return None
 
 
 def _renew(ctx: JobContext, video_id: int, token: str, values: dict[str, Any]) -> None:
     with ctx.db.session(write=True) as session:
         renewed = session.execute(
             update(Video)
-            .where(Video.id == video_id, Video.lease_token == token)
+            .where(Video.id == video_id, Video.lease_token == token, Video.status == VideoStatus.processing.value)
             .values(heartbeat_at=clock.now(), **values)
             .execution_options(synchronize_session=False)
         ).rowcount
@@ -110,6 +124,9 @@ def transcode_video(ctx: JobContext, video_id: int) -> None:
         log.info("video %s: lease lost, leaving it to its new worker", video_id)
     except (FfmpegFailed, LadderIncomplete) as exc:
         _fail(ctx, video_id, token, _readable(exc))
+    except Exception as exc:
+        log.exception("video %s: transcode failed", video_id)
+        _fail(ctx, video_id, token, f"Transcoding failed unexpectedly ({exc.__class__.__name__}: {exc}).")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
@@ -126,7 +143,11 @@ def _build_ladder(
         nonlocal last_beat
         if time.monotonic() - last_beat >= _HEARTBEAT_EVERY_S:
             last_beat = time.monotonic()
-            _renew(ctx, video_id, token, {"progress": round(min(done_s / probe.duration_s, 0.99), 4)})
+            try:
+                _renew(ctx, video_id, token, {"progress": round(min(done_s / probe.duration_s, 0.99), 4)})
+            except OperationalError as exc:
+                # A busy database costs one heartbeat, not the transcode; the next one may get through.
+                log.warning("video %s: heartbeat skipped (%s)", video_id, exc)
 
     command = ladder_command(
         ctx.store.path(source_key), scratch, probe, plan, settings.segment_seconds, settings.x264_preset
@@ -180,14 +201,21 @@ def _readable(exc: Exception) -> str:
 
 
 def requeue_stalled(ctx: JobContext, now: datetime | None = None) -> list[int]:
-    """Enqueue every processing video whose worker has gone quiet; returns their ids."""
-    stale_before = (now or clock.now()) - timedelta(seconds=ctx.settings.transcode_stall_seconds)
+    """Enqueue every processing video whose worker has gone quiet; returns their ids.
+
+    A video never claimed at all is only requeued after NEVER_CLAIMED_AFTER: until then it is most
+    likely waiting its turn in the queue, and a second task would only be a duplicate."""
+    now = now or clock.now()
+    stale_before = now - timedelta(seconds=ctx.settings.transcode_stall_seconds)
     with ctx.db.session() as session:
         ids = list(
             session.scalars(
                 select(Video.id).where(
                     Video.status == VideoStatus.processing.value,
-                    func.coalesce(Video.heartbeat_at, Video.created_at) < stale_before,
+                    or_(
+                        Video.heartbeat_at < stale_before,
+                        and_(Video.heartbeat_at.is_(None), Video.created_at < now - NEVER_CLAIMED_AFTER),
+                    ),
                 )
             )
         )

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Iterator
+from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
 
 from vetrina.accounts import service as accounts
@@ -19,6 +20,8 @@ CSRF_COOKIE = "vetrina_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# Row ids in paths: positive and within a 32-bit INTEGER column, so a huge number is a 4xx, not a 500.
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -39,18 +42,24 @@ def _bearer_token(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def _current_user(request: Request, session: Session = db_session) -> User | None:
-    """The signed-in user: a bearer token for API clients, or the session cookie for pages."""
+def _current_user(request: Request) -> User | None:
+    """The signed-in user: a bearer token for API clients, or the session cookie for pages.
+
+    Looked up in a short session of its own, so the request's own unit of work (which may hold
+    SQLite's write lock) is not opened before it is needed."""
+    db = get_runtime(request).db
     token = _bearer_token(request)
     if token is not None:
-        user = accounts.user_for_api_token(session, token)
+        with db.session(write=True) as session:
+            user = accounts.user_for_api_token(session, token)
         if user is None:
             raise NotAuthenticated("The bearer token is not valid.")
         return user
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         return None
-    user = accounts.user_for_session(session, cookie)
+    with db.session() as session:
+        user = accounts.user_for_session(session, cookie)
     # Cookies ride along on cross-site requests; a cookie-authenticated write must prove it came from us.
     if user is not None and request.method not in _SAFE_METHODS and request.url.path.startswith("/api/"):
         require_csrf_header(request)

@@ -48,12 +48,14 @@ def install_problem_handlers(app: FastAPI, html_page: HtmlErrorPage) -> None:
         return problem(exc.status, exc.slug, exc.title, exc.detail, request.url.path, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         errors = [
             {"field": ".".join(str(p) for p in e.get("loc", ())[1:]) or "body", "message": e.get("msg", "")}
             for e in exc.errors()
         ]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "The request is not valid."
+        if wants_html(request):
+            return html_page(request, 422, "The address or form is not valid", detail)
         return problem(422, "invalid-input", "The input is not valid", detail, request.url.path, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
@@ -68,6 +70,8 @@ def install_problem_handlers(app: FastAPI, html_page: HtmlErrorPage) -> None:
         return response
 
     @app.exception_handler(Exception)
-    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    async def unexpected_error(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
+        if wants_html(request):
+            return html_page(request, 500, "Internal error", "Something went wrong on our side.")
         return problem(500, "internal-error", "Internal error", "Something went wrong on our side.", request.url.path)

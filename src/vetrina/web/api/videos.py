@@ -14,7 +14,7 @@ from vetrina.errors import NotAuthenticated
 from vetrina.media import service as media
 from vetrina.media.models import Video
 from vetrina.runtime import Runtime
-from vetrina.web.deps import db_session, get_runtime, optional_user, required_user
+from vetrina.web.deps import RowId, db_session, get_runtime, optional_user, required_user
 from vetrina.web.uploads import add_uploaded_video
 
 
@@ -125,7 +125,7 @@ def list_videos(
 
 @router.get("/{video_id}", response_model=VideoOut, summary="One video, with its playback URLs when ready")
 def read_video(
-    request: Request, video_id: int, user: User | None = optional_user, session: Session = db_session
+    request: Request, video_id: RowId, user: User | None = optional_user, session: Session = db_session
 ) -> VideoOut:
     return video_out(media.get_video(session, video_id, user), get_runtime(request))
 
@@ -133,7 +133,7 @@ def read_video(
 @router.patch("/{video_id}", response_model=VideoOut, summary="Change a video's title, description or visibility")
 def change_video(
     request: Request,
-    video_id: int,
+    video_id: RowId,
     changes: VideoChanges,
     user: User = required_user,
     session: Session = db_session,
@@ -145,7 +145,7 @@ def change_video(
 
 @router.delete("/{video_id}", status_code=204, summary="Remove a video and its media")
 def remove_video(
-    request: Request, video_id: int, user: User = required_user, session: Session = db_session
+    request: Request, video_id: RowId, user: User = required_user, session: Session = db_session
 ) -> Response:
     media.delete_video(session, get_runtime(request).store, video_id, user)
     return Response(status_code=204)

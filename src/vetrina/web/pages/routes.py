@@ -17,6 +17,7 @@ from vetrina.web.api.videos import video_out
 from vetrina.web.deps import (
     CSRF_FIELD,
     SESSION_COOKIE,
+    RowId,
     db_session,
     get_runtime,
     optional_user,
@@ -66,7 +67,7 @@ def home(
 
 @router.get("/watch/{video_id}", response_class=HTMLResponse)
 def watch(
-    request: Request, video_id: int, user: User | None = optional_user, session: Session = db_session
+    request: Request, video_id: RowId, user: User | None = optional_user, session: Session = db_session
 ) -> Response:
     video = video_out(media.get_video(session, video_id, user), get_runtime(request))
     return render(request, "watch.html", user=user, video=video)

@@ -234,13 +234,18 @@ function watchProcessing(root) {
   const bar = root.querySelector("progress");
   const label = root.querySelector(".percent");
   const poll = async () => {
-    const response = await fetch("/api/v1/videos/" + root.dataset.videoId, { credentials: "same-origin" });
-    if (!response.ok) return;
-    const video = await response.json();
-    bar.value = video.progress;
-    label.textContent = Math.round(video.progress * 100) + "%";
-    if (video.status !== "processing") window.location.reload();
-    else setTimeout(poll, 1500);
+    try {
+      const response = await fetch("/api/v1/videos/" + root.dataset.videoId, { credentials: "same-origin" });
+      if (response.ok) {
+        const video = await response.json();
+        bar.value = video.progress;
+        label.textContent = Math.round(video.progress * 100) + "%";
+        if (video.status !== "processing") return window.location.reload();
+      }
+    } catch (error) {
+      // A dropped connection or a restarting server: keep polling.
+    }
+    setTimeout(poll, 1500);
   };
   setTimeout(poll, 1500);
 }

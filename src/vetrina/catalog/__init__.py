@@ -1,0 +1,1 @@
+"""Merchants' products: prices, stock (per variant where there are variants) and images."""

@@ -1,0 +1,41 @@
+"""Product images: checked to be real images, then resized to the standard sizes the pages use."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from vetrina.errors import InvalidInput, UnsupportedMedia
+
+# Longest side of each standard size, in pixels.
+IMAGE_SIZES = {"thumb": 160, "card": 480, "large": 1200}
+MAX_SOURCE_PIXELS = 50_000_000  # refuses decompression bombs
+MIN_SIDE = 32
+_FORMATS = {"JPEG", "PNG", "WEBP", "GIF"}
+
+
+def render_sizes(source: Path, out_dir: Path) -> tuple[int, int]:
+    """Write `{size}.jpg` for each standard size into `out_dir`; returns the source's (width, height)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(source) as image:
+                if image.format not in _FORMATS:
+                    raise UnsupportedMedia(f"{image.format} images are not accepted; use JPEG, PNG, WebP or GIF.")
+                if image.width * image.height > MAX_SOURCE_PIXELS:
+                    raise InvalidInput("The image has too many pixels (limit 50 megapixels).", field="file")
+                image.load()
+                upright = ImageOps.exif_transpose(image).convert("RGB")
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise UnsupportedMedia("This file is not a readable image (JPEG, PNG, WebP or GIF).") from None
+    except OSError as exc:
+        raise UnsupportedMedia(f"The image is damaged or truncated ({exc}).") from None
+    if min(upright.size) < MIN_SIDE:
+        raise InvalidInput(f"The image is smaller than {MIN_SIDE} pixels on a side.", field="file")
+    for name, longest in IMAGE_SIZES.items():
+        copy = upright.copy()
+        copy.thumbnail((longest, longest), Image.Resampling.LANCZOS)
+        copy.save(out_dir / f"{name}.jpg", "JPEG", quality=85, optimize=True, progressive=True)
+    return upright.size

@@ -1,0 +1,269 @@
+"""What the rest of Vetrina asks of the catalog: products, their variants, stock and images."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from vetrina import clock
+from vetrina.accounts.models import Role, User
+from vetrina.catalog.images import IMAGE_SIZES, render_sizes
+from vetrina.catalog.models import Product, ProductImage, ProductVariant
+from vetrina.db import after_commit, on_rollback
+from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound
+from vetrina.money import Money, check_currency
+from vetrina.storage import MediaStore
+
+SELLER_ROLES = (Role.merchant, Role.admin)
+MAX_TITLE = 200
+MAX_DESCRIPTION = 10_000
+MAX_VARIANTS = 100
+MAX_IMAGES = 10
+MAX_STOCK = 1_000_000
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    name: str
+    stock: int
+    options: dict[str, str]
+    id: int | None = None
+
+
+def _text(value: str, field: str, limit: int, required: bool) -> str:
+    value = value.strip()
+    if required and not value:
+        raise InvalidInput(f"The {field} is required.", field=field)
+    if len(value) > limit:
+        raise InvalidInput(f"The {field} is longer than {limit} characters.", field=field)
+    return value
+
+
+def _price(price: Money) -> Money:
+    if price.amount <= 0:
+        raise InvalidInput("A price is more than zero.", field="price")
+    return Money(price.amount, check_currency(price.currency))
+
+
+def _stock(stock: int, field: str = "stock") -> int:
+    if not 0 <= stock <= MAX_STOCK:
+        raise InvalidInput(f"Stock is a whole number from 0 to {MAX_STOCK}.", field=field)
+    return stock
+
+
+def ensure_can_sell(user: User) -> None:
+    if user.role not in SELLER_ROLES:
+        raise Forbidden("Only merchants list products.")
+
+
+def create_product(
+    session: Session,
+    merchant: User,
+    *,
+    title: str,
+    description: str,
+    price: Money,
+    stock: int,
+    variants: list[VariantSpec],
+    published: bool,
+) -> Product:
+    ensure_can_sell(merchant)
+    now = clock.now()
+    price = _price(price)
+    product = Product(
+        merchant_id=merchant.id,
+        title=_text(title, "title", MAX_TITLE, required=True),
+        description=_text(description, "description", MAX_DESCRIPTION, required=False),
+        price_amount=price.amount,
+        currency=price.currency,
+        stock=_stock(stock),
+        published=published,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(product)
+    _replace_variants(product, variants)
+    session.flush()
+    return product
+
+
+def _replace_variants(product: Product, specs: list[VariantSpec]) -> None:
+    """Make the product's active variants exactly `specs`: update by id, add new, retire the rest."""
+    if len(specs) > MAX_VARIANTS:
+        raise InvalidInput(f"A product has at most {MAX_VARIANTS} variants.", field="variants")
+    names = [_text(s.name, "variant name", 100, required=True).casefold() for s in specs]
+    if len(set(names)) != len(names):
+        raise InvalidInput("Variant names must differ.", field="variants")
+    existing = {v.id: v for v in product.variants}
+    kept = set()
+    for spec in specs:
+        if spec.id is not None:
+            variant = existing.get(spec.id)
+            if variant is None:
+                raise InvalidInput(f"Variant {spec.id} is not one of this product's.", field="variants")
+            kept.add(spec.id)
+        else:
+            variant = ProductVariant(options={})
+            product.variants.append(variant)
+        variant.name = spec.name.strip()
+        variant.options = {str(k)[:50]: str(v)[:100] for k, v in list(spec.options.items())[:10]}
+        variant.stock = _stock(spec.stock, "variants.stock")
+        variant.active = True
+    # Retired, not deleted: orders may name them.
+    for variant_id, variant in existing.items():
+        if variant_id not in kept:
+            variant.active = False
+            variant.stock = 0
+
+
+def _visible(product: Product | None, viewer: User | None) -> bool:
+    if product is None or product.deleted:
+        return False
+    return product.published or (viewer is not None and (viewer.id == product.merchant_id or viewer.is_admin))
+
+
+def get_product(session: Session, product_id: int, viewer: User | None) -> Product:
+    product = session.get(Product, product_id, options=[selectinload(Product.variants), selectinload(Product.images)])
+    if not _visible(product, viewer):
+        raise NotFound(f"There is no product {product_id}.")
+    return product
+
+
+def product_for_change(session: Session, product_id: int, user: User) -> Product:
+    product = get_product(session, product_id, user)
+    if product.merchant_id != user.id and not user.is_admin:
+        raise Forbidden("Only the product's merchant can change it.")
+    return product
+
+
+def update_product(session: Session, product_id: int, user: User, changes: dict[str, Any]) -> Product:
+    product = product_for_change(session, product_id, user)
+    if "title" in changes:
+        product.title = _text(changes["title"], "title", MAX_TITLE, required=True)
+    if "description" in changes:
+        product.description = _text(changes["description"], "description", MAX_DESCRIPTION, required=False)
+    if "price" in changes:
+        price = _price(changes["price"])
+        product.price_amount, product.currency = price.amount, price.currency
+    if "stock" in changes:
+        product.stock = _stock(changes["stock"])
+    if "published" in changes:
+        product.published = bool(changes["published"])
+    if "variants" in changes:
+        _replace_variants(product, changes["variants"])
+    product.updated_at = clock.now()
+    session.flush()
+    return product
+
+
+def delete_product(session: Session, product_id: int, user: User) -> None:
+    product = product_for_change(session, product_id, user)
+    product.deleted = True
+    product.published = False
+    product.updated_at = clock.now()
+
+
+@dataclass
+class ProductPage:
+    items: list[Product]
+    total: int
+    page: int
+    per_page: int
+
+
+def list_products(
+    session: Session, page: int, per_page: int, merchant_id: int | None = None, viewer: User | None = None
+) -> ProductPage:
+    """Published products (newest first); a merchant looking at its own list also sees unpublished ones."""
+    where = [Product.deleted.is_(False)]
+    if merchant_id is not None:
+        where.append(Product.merchant_id == merchant_id)
+    own = viewer is not None and merchant_id is not None and (viewer.id == merchant_id or viewer.is_admin)
+    if not own:
+        where.append(Product.published.is_(True))
+    total = session.scalar(select(func.count()).select_from(Product).where(*where)) or 0
+    rows = session.scalars(
+        select(Product)
+        .where(*where)
+        .options(selectinload(Product.variants), selectinload(Product.images))
+        .order_by(Product.created_at.desc(), Product.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    return ProductPage(items=list(rows), total=total, page=page, per_page=per_page)
+
+
+def available_stock(product: Product) -> int:
+    if product.variants and any(v.active for v in product.variants):
+        return sum(v.stock for v in product.variants if v.active)
+    return product.stock
+
+
+def reserve_stock(session: Session, product: Product, variant_id: int | None, quantity: int) -> None:
+    """Take `quantity` units out of stock atomically; Conflict when there are not enough."""
+    active_variants = [v for v in product.variants if v.active]
+    if active_variants and variant_id is None:
+        raise InvalidInput(f"Choose a variant of “{product.title}”.", field="variant_id")
+    if variant_id is not None and variant_id not in {v.id for v in active_variants}:
+        raise InvalidInput(f"Variant {variant_id} is not offered for “{product.title}”.", field="variant_id")
+    table = ProductVariant if variant_id is not None else Product
+    row_id = variant_id if variant_id is not None else product.id
+    # One conditional UPDATE: two buyers of the last unit cannot both succeed, on SQLite or PostgreSQL.
+    taken = session.execute(
+        update(table)
+        .where(table.id == row_id, table.stock >= quantity)
+        .values(stock=table.stock - quantity)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not taken:
+        raise Conflict(f"Not enough stock of “{product.title}” for {quantity}.", product_id=product.id)
+
+
+def release_stock(session: Session, product_id: int, variant_id: int | None, quantity: int) -> None:
+    table = ProductVariant if variant_id is not None else Product
+    session.execute(
+        update(table)
+        .where(table.id == (variant_id if variant_id is not None else product_id))
+        .values(stock=table.stock + quantity)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def add_image(session: Session, store: MediaStore, product_id: int, user: User, upload: Path) -> ProductImage:
+    """Check and resize an uploaded image into the product's standard sizes."""
+    product = product_for_change(session, product_id, user)
+    if len(product.images) >= MAX_IMAGES:
+        raise InvalidInput(f"A product has at most {MAX_IMAGES} images.", field="file")
+    key = f"products/{product.id}/images/{secrets.token_hex(8)}"
+    scratch = store.scratch_dir(key.replace("/", "-"))
+    try:
+        width, height = render_sizes(upload, scratch)
+        store.publish_dir(scratch, key)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    on_rollback(session, lambda: store.delete(key))
+    image = ProductImage(key=key, width=width, height=height, position=len(product.images), created_at=clock.now())
+    product.images.append(image)
+    session.flush()
+    return image
+
+
+def delete_image(session: Session, store: MediaStore, product_id: int, image_id: int, user: User) -> None:
+    product = product_for_change(session, product_id, user)
+    image = next((i for i in product.images if i.id == image_id), None)
+    if image is None:
+        raise NotFound(f"Product {product_id} has no image {image_id}.")
+    product.images.remove(image)
+    after_commit(session, lambda: store.delete(image.key))
+
+
+def image_urls(image: ProductImage, store: MediaStore, ttl_s: int) -> dict[str, str]:
+    now_ts = clock.now().timestamp()
+    return {name: store.signed_url(image.key, f"{name}.jpg", now_ts, ttl_s) for name in IMAGE_SIZES}

@@ -1,0 +1,361 @@
+"""Orders as Alipay-style secured trades.
+
+WAIT_BUYER_PAY --pay--> WAIT_SELLER_SEND_GOODS --ship--> WAIT_BUYER_CONFIRM_GOODS --confirm--> TRADE_FINISHED
+and TRADE_CLOSED for unpaid orders that expire or are cancelled, and for fully refunded ones.
+Each step locks the order row, checks the state, moves money and stock, records the step in the
+order's history and emits the merchant's webhook event, all in the caller's one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from vetrina import clock
+from vetrina.accounts.models import User
+from vetrina.catalog import service as catalog
+from vetrina.catalog.models import Product
+from vetrina.commerce.models import Order, OrderEvent, OrderItem, OrderStatus, RefundRequest, RefundStatus
+from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound
+from vetrina.jobs import JobQueue
+from vetrina.money import Money
+from vetrina.payments import escrow, webhooks
+from vetrina.settings import Settings
+
+MAX_ITEMS = 50
+MAX_QUANTITY = 1000
+S = OrderStatus
+
+
+class IllegalTransition(Conflict):
+    slug, title = "illegal-transition", "Not possible in the order's current state"
+
+
+@dataclass(frozen=True)
+class ItemSpec:
+    product_id: int
+    quantity: int
+    variant_id: int | None = None
+
+
+def _record(order: Order, to: OrderStatus | None, action: str, actor: User | None, note: str = "") -> None:
+    previous = order.status
+    if to is not None:
+        order.status = to.value
+    order.history.append(
+        OrderEvent(
+            from_status=previous, to_status=order.status, action=action,
+            actor_id=actor.id if actor else None, note=note[:1000], at=clock.now(),
+        )
+    )  # fmt: skip
+
+
+def _emit(session: Session, queue: JobQueue, order: Order, event_type: str) -> None:
+    webhooks.emit(session, queue, order.merchant_id, event_type, order_summary(order))
+
+
+def order_summary(order: Order) -> dict:
+    return {
+        "order_id": order.id,
+        "status": order.status,
+        "total": {"amount": order.total_amount, "currency": order.currency},
+        "refunded": {"amount": order.refunded_amount, "currency": order.currency},
+        "buyer_id": order.buyer_id,
+    }
+
+
+def create_order(session: Session, settings: Settings, queue: JobQueue, buyer: User, items: list[ItemSpec]) -> Order:
+    """Reserve stock for every item and open an order awaiting payment (one merchant, one currency)."""
+    if not items:
+        raise InvalidInput("An order has at least one item.", field="items")
+    if len(items) > MAX_ITEMS:
+        raise InvalidInput(f"An order has at most {MAX_ITEMS} items.", field="items")
+    products: dict[int, Product] = {}
+    for spec in items:
+        if not 1 <= spec.quantity <= MAX_QUANTITY:
+            raise InvalidInput(f"Quantities are 1 to {MAX_QUANTITY}.", field="items.quantity")
+        if spec.product_id not in products:
+            product = session.get(Product, spec.product_id, options=[selectinload(Product.variants)])
+            if product is None or product.deleted or not product.published:
+                raise NotFound(f"There is no product {spec.product_id} for sale.")
+            products[spec.product_id] = product
+    merchants = {p.merchant_id for p in products.values()}
+    currencies = {p.currency for p in products.values()}
+    if len(merchants) > 1:
+        raise InvalidInput("An order holds one merchant's products; place one order per merchant.", field="items")
+    if len(currencies) > 1:
+        raise InvalidInput("An order is in one currency.", field="items")
+    merchant_id = merchants.pop()
+    if merchant_id == buyer.id:
+        raise InvalidInput("You cannot buy your own products.", field="items")
+    now = clock.now()
+    order = Order(
+        buyer_id=buyer.id, merchant_id=merchant_id, status=S.WAIT_BUYER_PAY.value, currency=currencies.pop(),
+        total_amount=0, refunded_amount=0, commission_amount=0, created_at=now,
+        expires_at=now + timedelta(minutes=settings.order_ttl_minutes),
+    )  # fmt: skip
+    total = 0
+    # Reserve in a fixed order (product, variant) so concurrent orders lock rows in the same sequence.
+    for spec in sorted(items, key=lambda s: (s.product_id, s.variant_id or 0)):
+        product = products[spec.product_id]
+        catalog.reserve_stock(session, product, spec.variant_id, spec.quantity)
+        variant = next((v for v in product.variants if v.id == spec.variant_id), None)
+        title = f"{product.title} ({variant.name})" if variant else product.title
+        order.items.append(
+            OrderItem(
+                product_id=product.id, variant_id=spec.variant_id, title=title,
+                unit_amount=product.price_amount, quantity=spec.quantity,
+            )
+        )  # fmt: skip
+        total += product.price_amount * spec.quantity
+    order.total_amount = total
+    session.add(order)
+    _record(order, None, "created", buyer)
+    session.flush()
+    _emit(session, queue, order, "order.created")
+    return order
+
+
+def get_order(session: Session, order_id: int, user: User, lock: bool = False) -> Order:
+    """The order if `user` is its buyer, its merchant or an admin (locked for update when asked)."""
+    query = (
+        select(Order)
+        .where(Order.id == order_id)
+        .options(selectinload(Order.items), selectinload(Order.history), selectinload(Order.refunds))
+    )
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    order = session.scalar(query)
+    if order is None or user.id not in (order.buyer_id, order.merchant_id) and not user.is_admin:
+        raise NotFound(f"There is no order {order_id}.")
+    return order
+
+
+def _expect(order: Order, *allowed: OrderStatus, action: str) -> None:
+    if order.status not in {a.value for a in allowed}:
+        raise IllegalTransition(
+            f"Cannot {action} an order in {order.status}.", current_status=order.status, order_id=order.id
+        )
+
+
+def _only(user: User, owner_id: int, who: str) -> None:
+    if user.id != owner_id and not user.is_admin:
+        raise Forbidden(f"Only the order's {who} can do this.")
+
+
+def _close_unpaid(session: Session, queue: JobQueue, order: Order, action: str, actor: User | None) -> None:
+    for item in order.items:
+        catalog.release_stock(session, item.product_id, item.variant_id, item.quantity)
+    order.finished_at = clock.now()
+    _record(order, S.TRADE_CLOSED, action, actor)
+    _emit(session, queue, order, "order.closed")
+
+
+def pay(session: Session, queue: JobQueue, order_id: int, buyer: User) -> Order:
+    """Move the total from the buyer's wallet into escrow."""
+    order = get_order(session, order_id, buyer, lock=True)
+    _only(buyer, order.buyer_id, "buyer")
+    if order.status == S.WAIT_BUYER_PAY and order.expires_at <= clock.now():
+        _close_unpaid(session, queue, order, "expired", None)
+        session.flush()
+        raise IllegalTransition("This order expired before it was paid.", current_status=order.status)
+    _expect(order, S.WAIT_BUYER_PAY, action="pay")
+    reference = f"order:{order.id}"
+    order.escrow_transfer_id = escrow.pay_into_escrow(
+        session, order.buyer_id, order.merchant_id, Money(order.total_amount, order.currency), reference
+    )
+    order.paid_at = clock.now()
+    _record(order, S.WAIT_SELLER_SEND_GOODS, "paid", buyer)
+    _emit(session, queue, order, "order.paid")
+    return order
+
+
+def cancel(session: Session, queue: JobQueue, order_id: int, user: User) -> Order:
+    """The buyer (or an admin) drops an unpaid order; its stock goes back on sale."""
+    order = get_order(session, order_id, user, lock=True)
+    _only(user, order.buyer_id, "buyer")
+    _expect(order, S.WAIT_BUYER_PAY, action="cancel")
+    _close_unpaid(session, queue, order, "cancelled", user)
+    return order
+
+
+def ship(
+    session: Session, settings: Settings, queue: JobQueue, order_id: int, merchant: User, carrier: str, tracking: str
+) -> Order:
+    order = get_order(session, order_id, merchant, lock=True)
+    _only(merchant, order.merchant_id, "merchant")
+    _expect(order, S.WAIT_SELLER_SEND_GOODS, action="ship")
+    carrier, tracking = carrier.strip(), tracking.strip()
+    if not carrier or not tracking or len(carrier) > 100 or len(tracking) > 100:
+        raise InvalidInput("Give the carrier and the tracking number (up to 100 characters each).")
+    now = clock.now()
+    order.carrier, order.tracking, order.shipped_at = carrier, tracking, now
+    order.auto_confirm_at = now + timedelta(days=settings.auto_confirm_days)
+    _record(order, S.WAIT_BUYER_CONFIRM_GOODS, "shipped", merchant, f"{carrier} {tracking}")
+    _emit(session, queue, order, "order.shipped")
+    return order
+
+
+def _open_refund(order: Order) -> RefundRequest | None:
+    return next((r for r in order.refunds if r.status == RefundStatus.requested), None)
+
+
+def confirm(session: Session, settings: Settings, queue: JobQueue, order_id: int, buyer: User) -> Order:
+    """The buyer confirms receipt: escrow goes to the merchant, less commission, in this one transaction."""
+    order = get_order(session, order_id, buyer, lock=True)
+    _only(buyer, order.buyer_id, "buyer")
+    _expect(order, S.WAIT_BUYER_CONFIRM_GOODS, action="confirm receipt of")
+    if _open_refund(order):
+        raise IllegalTransition("Settle the open refund request first.", current_status=order.status)
+    _finish(session, settings, queue, order, "confirmed", buyer)
+    return order
+
+
+def _finish(
+    session: Session, settings: Settings, queue: JobQueue, order: Order, action: str, actor: User | None
+) -> None:
+    _net, commission = escrow.release_escrow(
+        session, order.escrow_transfer_id, order.merchant_id, settings.commission_bps, f"order:{order.id}"
+    )
+    order.commission_amount = commission.amount
+    order.escrow_transfer_id = None
+    order.finished_at = clock.now()
+    order.auto_confirm_at = None
+    _record(order, S.TRADE_FINISHED, action, actor)
+    _emit(session, queue, order, "order.finished")
+
+
+def request_refund(
+    session: Session, queue: JobQueue, order_id: int, buyer: User, amount: Money | None, reason: str
+) -> RefundRequest:
+    """The buyer asks for money back (all that is still in escrow by default); auto-confirm waits meanwhile."""
+    order = get_order(session, order_id, buyer, lock=True)
+    _only(buyer, order.buyer_id, "buyer")
+    _expect(order, S.WAIT_SELLER_SEND_GOODS, S.WAIT_BUYER_CONFIRM_GOODS, action="refund")
+    if _open_refund(order):
+        raise Conflict("This order already has an open refund request.", current_status=order.status)
+    remaining = order.total_amount - order.refunded_amount
+    if amount is None:
+        amount = Money(remaining, order.currency)
+    if amount.currency != order.currency:
+        raise InvalidInput(f"This order is in {order.currency}.", field="amount.currency")
+    if not 0 < amount.amount <= remaining:
+        raise InvalidInput(
+            f"A refund is more than zero and at most {Money(remaining, order.currency).display()}.", field="amount"
+        )
+    reason = reason.strip()
+    if not reason or len(reason) > 2000:
+        raise InvalidInput("Say why, in up to 2000 characters.", field="reason")
+    refund = RefundRequest(
+        amount=amount.amount, reason=reason, status=RefundStatus.requested.value, created_at=clock.now()
+    )
+    order.refunds.append(refund)
+    _record(order, None, "refund_requested", buyer, f"{amount.display()}: {reason}")
+    session.flush()
+    _emit(session, queue, order, "refund.requested")
+    return refund
+
+
+def _refund_for_decision(session: Session, order_id: int, refund_id: int, user: User) -> tuple[Order, RefundRequest]:
+    order = get_order(session, order_id, user, lock=True)
+    _only(user, order.merchant_id, "merchant")
+    refund = next((r for r in order.refunds if r.id == refund_id), None)
+    if refund is None:
+        raise NotFound(f"Order {order_id} has no refund request {refund_id}.")
+    if refund.status != RefundStatus.requested:
+        raise Conflict(f"This refund request was already {refund.status}.", refund_status=refund.status)
+    return order, refund
+
+
+def accept_refund(session: Session, queue: JobQueue, order_id: int, refund_id: int, user: User) -> Order:
+    """The merchant (or an admin) gives the money back from escrow; a full refund closes the order."""
+    order, refund = _refund_for_decision(session, order_id, refund_id, user)
+    _expect(order, S.WAIT_SELLER_SEND_GOODS, S.WAIT_BUYER_CONFIRM_GOODS, action="refund")
+    amount = Money(refund.amount, order.currency)
+    order.escrow_transfer_id = escrow.refund_from_escrow(
+        session, order.escrow_transfer_id, amount, order.merchant_id, f"order:{order.id}"
+    )
+    order.refunded_amount += refund.amount
+    refund.status, refund.decided_at, refund.decided_by = RefundStatus.accepted.value, clock.now(), user.id
+    if order.escrow_transfer_id is None:
+        order.finished_at = clock.now()
+        order.auto_confirm_at = None
+        _record(order, S.TRADE_CLOSED, "refunded", user, amount.display())
+        _emit(session, queue, order, "order.closed")
+    else:
+        _record(order, None, "partly_refunded", user, amount.display())
+    _emit(session, queue, order, "refund.accepted")
+    return order
+
+
+def reject_refund(session: Session, queue: JobQueue, order_id: int, refund_id: int, user: User, note: str) -> Order:
+    order, refund = _refund_for_decision(session, order_id, refund_id, user)
+    refund.status, refund.decided_at, refund.decided_by = RefundStatus.rejected.value, clock.now(), user.id
+    _record(order, None, "refund_rejected", user, note.strip()[:1000])
+    _emit(session, queue, order, "refund.rejected")
+    return order
+
+
+@dataclass
+class OrderPage:
+    items: list[Order]
+    total: int
+    page: int
+    per_page: int
+
+
+def list_orders(session: Session, user: User, page: int, per_page: int, status: str | None = None) -> OrderPage:
+    """The orders `user` bought or sold, newest first."""
+    where = [or_(Order.buyer_id == user.id, Order.merchant_id == user.id)]
+    if status:
+        where.append(Order.status == status)
+    total = session.scalar(select(func.count()).select_from(Order).where(*where)) or 0
+    rows = session.scalars(
+        select(Order).where(*where)
+        .options(selectinload(Order.items), selectinload(Order.history), selectinload(Order.refunds))
+        .order_by(Order.id.desc()).limit(per_page).offset((page - 1) * per_page)
+    )  # fmt: skip
+    return OrderPage(items=list(rows), total=total, page=page, per_page=per_page)
+
+
+def due_for_closing(session: Session, now: datetime) -> list[int]:
+    return list(
+        session.scalars(select(Order.id).where(Order.status == S.WAIT_BUYER_PAY.value, Order.expires_at <= now))
+    )
+
+
+def due_for_auto_confirm(session: Session, now: datetime) -> list[int]:
+    return list(
+        session.scalars(
+            select(Order.id).where(Order.status == S.WAIT_BUYER_CONFIRM_GOODS.value, Order.auto_confirm_at <= now)
+        )
+    )
+
+
+def close_if_expired(session: Session, queue: JobQueue, order_id: int) -> bool:
+    order = session.scalar(
+        select(Order).where(Order.id == order_id).options(selectinload(Order.items), selectinload(Order.history))
+        .with_for_update().execution_options(populate_existing=True)
+    )  # fmt: skip
+    if order is None or order.status != S.WAIT_BUYER_PAY or order.expires_at > clock.now():
+        return False
+    _close_unpaid(session, queue, order, "expired", None)
+    return True
+
+
+def auto_confirm_if_due(session: Session, settings: Settings, queue: JobQueue, order_id: int) -> bool:
+    """Confirm for the buyer once the window after shipping has passed, unless a refund request is open."""
+    order = session.scalar(
+        select(Order).where(Order.id == order_id)
+        .options(selectinload(Order.items), selectinload(Order.history), selectinload(Order.refunds))
+        .with_for_update().execution_options(populate_existing=True)
+    )  # fmt: skip
+    if order is None or order.status != S.WAIT_BUYER_CONFIRM_GOODS or order.auto_confirm_at > clock.now():
+        return False
+    if _open_refund(order):
+        return False
+    _finish(session, settings, queue, order, "auto_confirmed", None)
+    return True

@@ -1,0 +1,1 @@
+"""Money: the double-entry ledger, two-phase escrow, wallets and top-ups, idempotency keys, webhooks."""

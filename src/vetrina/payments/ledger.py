@@ -1,0 +1,287 @@
+"""The double-entry ledger. Every movement of money goes through `_record`, the one place its rules live.
+
+Rules: an amount is a positive integer of minor units in the accounts' currency; a transfer debits one
+account and credits another by the same amount, so over all accounts debits equal credits; transfers
+are never changed: a pending (two-phase) transfer is completed by a `post_pending` row or cancelled
+by a `void_pending` row, each at most once (a unique constraint); accounts marked `no_overdraft`
+(wallets, payables, escrow, commission) never go below zero (a CHECK constraint, and a check here
+first so the caller gets a clear answer). Account rows carry running totals for fast reads;
+`check_ledger` recomputes them from the transfers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
+
+from vetrina import clock
+from vetrina.errors import Conflict, InvalidInput, NotFound
+from vetrina.money import Money
+from vetrina.payments.models import PLATFORM, AccountKind, LedgerAccount, LedgerTransfer, TransferPhase
+
+_OVERDRAFT_ALLOWED = {AccountKind.funding}
+
+
+class InsufficientFunds(Conflict):
+    slug, title = "insufficient-funds", "Insufficient funds"
+
+
+def account(session: Session, kind: AccountKind, owner_id: int, currency: str) -> LedgerAccount:
+    """The account of this kind, owner and currency, created on first use (safe under concurrency)."""
+    query = select(LedgerAccount).where(
+        LedgerAccount.kind == kind.value, LedgerAccount.owner_id == owner_id, LedgerAccount.currency == currency
+    )
+    found = session.scalar(query)
+    if found is not None:
+        return found
+    created = LedgerAccount(
+        kind=kind.value,
+        owner_id=owner_id,
+        currency=currency,
+        no_overdraft=kind not in _OVERDRAFT_ALLOWED,
+        debits_posted=0,
+        credits_posted=0,
+        debits_pending=0,
+        credits_pending=0,
+        created_at=clock.now(),
+    )
+    try:
+        with session.begin_nested():
+            session.add(created)
+    except IntegrityError:
+        return session.scalar(query)  # another request created it first
+    return created
+
+
+def platform_account(session: Session, kind: AccountKind, currency: str) -> LedgerAccount:
+    return account(session, kind, PLATFORM, currency)
+
+
+def available(acct: LedgerAccount) -> int:
+    """What the account can still be debited: posted balance less what pending transfers hold."""
+    return acct.credits_posted - acct.debits_posted - acct.debits_pending
+
+
+def _lock(session: Session, *accounts: LedgerAccount) -> None:
+    """Re-read the accounts under a row lock, always in id order so two transfers cannot deadlock."""
+    ids = sorted({a.id for a in accounts})
+    session.execute(
+        select(LedgerAccount).where(LedgerAccount.id.in_(ids)).order_by(LedgerAccount.id).with_for_update()
+        .execution_options(populate_existing=True)
+    )  # fmt: skip
+
+
+def _record(
+    session: Session,
+    debit: LedgerAccount,
+    credit: LedgerAccount,
+    amount: Money,
+    phase: TransferPhase,
+    kind: str,
+    reference: str,
+    pending: LedgerTransfer | None = None,
+    held_for: LedgerAccount | None = None,
+) -> LedgerTransfer:
+    """The one function that writes a transfer and moves the accounts' totals with it."""
+    if not isinstance(amount.amount, int) or amount.amount <= 0:
+        raise InvalidInput("Amounts are positive whole numbers of minor units.", field="amount")
+    if debit.id == credit.id:
+        raise InvalidInput("A transfer needs two different accounts.")
+    if not debit.currency == credit.currency == amount.currency:
+        raise InvalidInput(f"{amount.currency} cannot move between {debit.currency} and {credit.currency} accounts.")
+    _lock(session, debit, credit)
+    x = amount.amount
+    debit_change: dict[str, Any]
+    credit_change: dict[str, Any]
+    if phase == TransferPhase.posted:
+        debit_change = {"debits_posted": LedgerAccount.debits_posted + x}
+        credit_change = {"credits_posted": LedgerAccount.credits_posted + x}
+        needs_funds = True
+    elif phase == TransferPhase.pending:
+        debit_change = {"debits_pending": LedgerAccount.debits_pending + x}
+        credit_change = {"credits_pending": LedgerAccount.credits_pending + x}
+        needs_funds = True
+    elif phase == TransferPhase.post_pending:
+        debit_change = {
+            "debits_pending": LedgerAccount.debits_pending - x, "debits_posted": LedgerAccount.debits_posted + x,
+        }  # fmt: skip
+        credit_change = {
+            "credits_pending": LedgerAccount.credits_pending - x, "credits_posted": LedgerAccount.credits_posted + x,
+        }  # fmt: skip
+        needs_funds = False  # the pending transfer already reserved it
+    else:
+        debit_change = {"debits_pending": LedgerAccount.debits_pending - x}
+        credit_change = {"credits_pending": LedgerAccount.credits_pending - x}
+        needs_funds = False
+    if needs_funds and debit.no_overdraft and available(debit) < x:
+        raise InsufficientFunds(
+            f"Not enough money: {Money(available(debit), debit.currency).display()} available.",
+            available=Money(available(debit), debit.currency).as_json(),
+        )
+    transfer = LedgerTransfer(
+        debit_account_id=debit.id,
+        credit_account_id=credit.id,
+        amount=x,
+        currency=amount.currency,
+        phase=phase.value,
+        pending_id=pending.id if pending else None,
+        held_for_account_id=held_for.id if held_for else None,
+        kind=kind,
+        reference=reference,
+        created_at=clock.now(),
+    )
+    try:
+        with session.begin_nested():
+            session.add(transfer)
+            session.flush()
+            for acct, change in ((debit, debit_change), (credit, credit_change)):
+                session.execute(
+                    update(LedgerAccount).where(LedgerAccount.id == acct.id).values(**change)
+                    .execution_options(synchronize_session=False)
+                )  # fmt: skip
+    except IntegrityError:
+        # A resolution can only break the one-resolution-per-pending rule; anything else broke no_overdraft.
+        if pending is not None:
+            raise Conflict("This pending transfer was already completed or cancelled.") from None
+        raise InsufficientFunds("Not enough money for this transfer.") from None
+    session.refresh(debit)
+    session.refresh(credit)
+    return transfer
+
+
+def transfer(
+    session: Session, debit: LedgerAccount, credit: LedgerAccount, amount: Money, kind: str, reference: str
+) -> LedgerTransfer:
+    """Move money now (a posted transfer)."""
+    return _record(session, debit, credit, amount, TransferPhase.posted, kind, reference)
+
+
+def hold(
+    session: Session,
+    debit: LedgerAccount,
+    credit: LedgerAccount,
+    amount: Money,
+    kind: str,
+    reference: str,
+    held_for: LedgerAccount | None = None,
+) -> LedgerTransfer:
+    """Reserve money (phase one of two): it leaves the debit account's available balance, nothing moves yet."""
+    return _record(session, debit, credit, amount, TransferPhase.pending, kind, reference, held_for=held_for)
+
+
+def _pending(session: Session, pending_id: int) -> tuple[LedgerTransfer, LedgerAccount, LedgerAccount]:
+    pending = session.get(LedgerTransfer, pending_id)
+    if pending is None or pending.phase != TransferPhase.pending:
+        raise NotFound(f"There is no pending transfer {pending_id}.")
+    return (
+        pending,
+        session.get(LedgerAccount, pending.debit_account_id),
+        session.get(LedgerAccount, pending.credit_account_id),
+    )
+
+
+def post(session: Session, pending_id: int, kind: str) -> LedgerTransfer:
+    """Complete a pending transfer (phase two): the reserved money moves."""
+    pending, debit, credit = _pending(session, pending_id)
+    amount = Money(pending.amount, pending.currency)
+    return _record(session, debit, credit, amount, TransferPhase.post_pending, kind, pending.reference, pending)
+
+
+def void(session: Session, pending_id: int, kind: str) -> LedgerTransfer:
+    """Cancel a pending transfer: the reserved money is available again to the debit account."""
+    pending, debit, credit = _pending(session, pending_id)
+    amount = Money(pending.amount, pending.currency)
+    return _record(session, debit, credit, amount, TransferPhase.void_pending, kind, pending.reference, pending)
+
+
+def held_for(session: Session, acct: LedgerAccount) -> int:
+    """What pending transfers hold on behalf of `acct` (e.g. buyers' escrow payments owed to a merchant)."""
+    resolution = aliased(LedgerTransfer)
+    return (
+        session.scalar(
+            select(func.coalesce(func.sum(LedgerTransfer.amount), 0))
+            .outerjoin(resolution, resolution.pending_id == LedgerTransfer.id)
+            .where(
+                LedgerTransfer.held_for_account_id == acct.id,
+                LedgerTransfer.phase == TransferPhase.pending.value,
+                resolution.id.is_(None),
+            )
+        )
+        or 0
+    )
+
+
+@dataclass
+class LedgerReport:
+    ok: bool
+    total_debits: int
+    total_credits: int
+    accounts: int
+    transfers: int
+    violations: list[str] = field(default_factory=list)
+
+
+def check_ledger(session: Session) -> LedgerReport:
+    """Recompute every invariant from the transfers themselves."""
+    violations: list[str] = []
+    accounts = {a.id: a for a in session.scalars(select(LedgerAccount))}
+    totals = {aid: {"dp": 0, "cp": 0, "dq": 0, "cq": 0} for aid in accounts}
+    transfers = list(session.scalars(select(LedgerTransfer).order_by(LedgerTransfer.id)))
+    by_id = {t.id: t for t in transfers}
+    resolved = {t.pending_id: t for t in transfers if t.pending_id is not None}
+    total_debits = total_credits = 0
+    for t in transfers:
+        if t.amount <= 0 or t.debit_account_id == t.credit_account_id:
+            violations.append(f"transfer {t.id}: malformed (amount {t.amount})")
+        for side in (t.debit_account_id, t.credit_account_id):
+            if accounts[side].currency != t.currency:
+                violations.append(f"transfer {t.id}: {t.currency} on a {accounts[side].currency} account {side}")
+        debit, credit = totals[t.debit_account_id], totals[t.credit_account_id]
+        if t.phase in (TransferPhase.posted, TransferPhase.post_pending):
+            debit["dp"] += t.amount
+            credit["cp"] += t.amount
+            total_debits += t.amount
+            total_credits += t.amount
+        if t.phase == TransferPhase.pending and t.id not in resolved:
+            debit["dq"] += t.amount
+            credit["cq"] += t.amount
+        if t.pending_id is not None:
+            original = by_id.get(t.pending_id)
+            if original is None or original.phase != TransferPhase.pending or original.id > t.id:
+                violations.append(f"transfer {t.id}: resolves {t.pending_id}, which is not an earlier pending transfer")
+            elif (original.debit_account_id, original.credit_account_id, original.amount) != (
+                t.debit_account_id, t.credit_account_id, t.amount,
+            ):  # fmt: skip
+                violations.append(f"transfer {t.id}: does not match the pending transfer {t.pending_id}")
+    for aid, acct in accounts.items():
+        want = totals[aid]
+        have = {
+            "dp": acct.debits_posted,
+            "cp": acct.credits_posted,
+            "dq": acct.debits_pending,
+            "cq": acct.credits_pending,
+        }
+        if want != have:
+            violations.append(f"account {aid} ({acct.kind}): totals {have} but its transfers sum to {want}")
+        if acct.no_overdraft and want["cp"] - want["dp"] - want["dq"] < 0:
+            violations.append(f"account {aid} ({acct.kind} of {acct.owner_id}) is below zero")
+    for currency in {a.currency for a in accounts.values()}:
+        balance = sum(totals[a]["cp"] - totals[a]["dp"] for a in accounts if accounts[a].currency == currency)
+        if balance != 0:
+            violations.append(f"{currency}: the balances of all accounts sum to {balance}, not 0")
+    return LedgerReport(
+        ok=not violations,
+        total_debits=total_debits,
+        total_credits=total_credits,
+        accounts=len(accounts),
+        transfers=len(transfers),
+        violations=violations,
+    )
+
+
+def transfers_for(session: Session, reference: str) -> list[LedgerTransfer]:
+    return list(session.scalars(select(LedgerTransfer).where(LedgerTransfer.reference == reference)))

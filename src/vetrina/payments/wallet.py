@@ -1,0 +1,44 @@
+"""Wallets: what a user can spend and what is held in escrow; top-ups from the funding provider."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from vetrina.accounts.models import Role, User
+from vetrina.errors import InvalidInput
+from vetrina.money import Money, check_currency
+from vetrina.payments import ledger
+from vetrina.payments.funding import FundingProvider
+from vetrina.payments.models import AccountKind
+
+
+@dataclass(frozen=True)
+class WalletView:
+    available: Money
+    held: Money
+
+
+def wallet_view(session: Session, user: User, currency: str) -> WalletView:
+    """A buyer's spendable money and its payments in escrow; a merchant's released money and its escrow."""
+    currency = check_currency(currency)
+    if user.role == Role.merchant:
+        payable = ledger.account(session, AccountKind.merchant_payable, user.id, currency)
+        return WalletView(
+            available=Money(payable.credits_posted - payable.debits_posted, currency),
+            held=Money(ledger.held_for(session, payable), currency),
+        )
+    wallet = ledger.account(session, AccountKind.wallet, user.id, currency)
+    return WalletView(available=Money(ledger.available(wallet), currency), held=Money(wallet.debits_pending, currency))
+
+
+def top_up(session: Session, provider: FundingProvider, user: User, amount: Money, key: str) -> WalletView:
+    """Charge the funding provider and credit the wallet with the same amount."""
+    if amount.amount <= 0:
+        raise InvalidInput("A top-up is more than zero.", field="amount")
+    result = provider.charge(user.id, amount, key)
+    funding = ledger.platform_account(session, AccountKind.funding, amount.currency)
+    wallet = ledger.account(session, AccountKind.wallet, user.id, amount.currency)
+    ledger.transfer(session, funding, wallet, amount, "topup", f"topup:{provider.name}:{result.provider_reference}")
+    return wallet_view(session, user, amount.currency)
