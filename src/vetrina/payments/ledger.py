@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -30,11 +30,20 @@ class InsufficientFunds(Conflict):
     slug, title = "insufficient-funds", "Insufficient funds"
 
 
-def account(session: Session, kind: AccountKind, owner_id: int, currency: str) -> LedgerAccount:
-    """The account of this kind, owner and currency, created on first use (safe under concurrency)."""
-    query = select(LedgerAccount).where(
+def _account_query(kind: AccountKind, owner_id: int, currency: str) -> Select[tuple[LedgerAccount]]:
+    return select(LedgerAccount).where(
         LedgerAccount.kind == kind.value, LedgerAccount.owner_id == owner_id, LedgerAccount.currency == currency
     )
+
+
+def find_account(session: Session, kind: AccountKind, owner_id: int, currency: str) -> LedgerAccount | None:
+    """The account if it exists (reads never create accounts)."""
+    return session.scalar(_account_query(kind, owner_id, currency))
+
+
+def account(session: Session, kind: AccountKind, owner_id: int, currency: str) -> LedgerAccount:
+    """The account of this kind, owner and currency, created on first use (safe under concurrency)."""
+    query = _account_query(kind, owner_id, currency)
     found = session.scalar(query)
     if found is not None:
         return found
@@ -201,7 +210,7 @@ def void(session: Session, pending_id: int, kind: str) -> LedgerTransfer:
 def held_for(session: Session, acct: LedgerAccount) -> int:
     """What pending transfers hold on behalf of `acct` (e.g. buyers' escrow payments owed to a merchant)."""
     resolution = aliased(LedgerTransfer)
-    return (
+    return int(
         session.scalar(
             select(func.coalesce(func.sum(LedgerTransfer.amount), 0))
             .outerjoin(resolution, resolution.pending_id == LedgerTransfer.id)

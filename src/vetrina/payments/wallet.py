@@ -24,12 +24,16 @@ def wallet_view(session: Session, user: User, currency: str) -> WalletView:
     """A buyer's spendable money and its payments in escrow; a merchant's released money and its escrow."""
     currency = check_currency(currency)
     if user.role == Role.merchant:
-        payable = ledger.account(session, AccountKind.merchant_payable, user.id, currency)
+        payable = ledger.find_account(session, AccountKind.merchant_payable, user.id, currency)
+        if payable is None:
+            return WalletView(Money.zero(currency), Money.zero(currency))
         return WalletView(
             available=Money(payable.credits_posted - payable.debits_posted, currency),
             held=Money(ledger.held_for(session, payable), currency),
         )
-    wallet = ledger.account(session, AccountKind.wallet, user.id, currency)
+    wallet = ledger.find_account(session, AccountKind.wallet, user.id, currency)
+    if wallet is None:
+        return WalletView(Money.zero(currency), Money.zero(currency))
     return WalletView(available=Money(ledger.available(wallet), currency), held=Money(wallet.debits_pending, currency))
 
 

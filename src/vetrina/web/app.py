@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 import vetrina
 from vetrina.runtime import Runtime
-from vetrina.web.api import system, videos
+from vetrina.web.api import commerce, products, system, videos, webhooks
 from vetrina.web.deps import CSRF_COOKIE
 from vetrina.web.limits import BodySizeLimit
 from vetrina.web.pages import routes as pages
@@ -56,11 +56,17 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
             request, "error.html", status_code=status, title=title, detail=detail
         ),
     )
-    upload_max = runtime.settings.max_upload_bytes + MULTIPART_OVERHEAD
+    video_max = runtime.settings.max_upload_bytes + MULTIPART_OVERHEAD
+    image_max = runtime.settings.max_image_bytes + MULTIPART_OVERHEAD
     app.add_middleware(
         BodySizeLimit,
         default_max=DEFAULT_MAX_BODY,
-        route_max={("POST", "/api/v1/videos"): upload_max, ("POST", "/upload"): upload_max},
+        route_max=[
+            ("POST", r"/api/v1/videos/?", video_max),
+            ("POST", r"/upload/?", video_max),
+            ("POST", r"/api/v1/products/\d+/images/?", image_max),
+            ("POST", r"/merchant/products/\d+/images/?", image_max),
+        ],
     )
 
     @app.middleware("http")
@@ -75,6 +81,9 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
 
     app.include_router(system.router)
     app.include_router(videos.router)
+    app.include_router(products.router)
+    app.include_router(commerce.router)
+    app.include_router(webhooks.router)
     app.include_router(pages.router)
     app.mount("/static/vendor", StaticFiles(directory=_hls_dist(), check_dir=False), name="vendor")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

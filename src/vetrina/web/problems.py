@@ -20,16 +20,14 @@ PROBLEM_TYPE_BASE = "https://vetrina.dev/problems/"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 
+def problem_body(status: int, slug: str, title: str, detail: str, instance: str, **extra: Any) -> dict[str, Any]:
+    body = {"type": PROBLEM_TYPE_BASE + slug, "title": title, "status": status, "detail": detail, "instance": instance}
+    return jsonable_encoder({**body, **extra})
+
+
 def problem(status: int, slug: str, title: str, detail: str, instance: str, **extra: Any) -> JSONResponse:
-    body = {
-        "type": PROBLEM_TYPE_BASE + slug,
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": instance,
-        **extra,
-    }
-    return JSONResponse(jsonable_encoder(body), status_code=status, media_type=PROBLEM_MEDIA_TYPE)
+    body = problem_body(status, slug, title, detail, instance, **extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
 
 
 HtmlErrorPage = Callable[[Request, int, str, str], Response]

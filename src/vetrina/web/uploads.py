@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import secrets
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from fastapi import UploadFile
@@ -25,24 +27,21 @@ def add_uploaded_video(
 ) -> Video:
     """Take a video upload off the request and hand it to the media domain; nothing is left behind on error."""
     media.ensure_can_upload(user)
-    path = _save_upload(runtime, upload)
-    try:
+    with saved_upload(runtime, upload, runtime.settings.max_upload_bytes) as path:
         return media.create_video(
             session, runtime.store, runtime.settings, runtime.queue, user,
             title=title, description=description, upload=path, filename=upload.filename,
         )  # fmt: skip
-    finally:
-        shutil.rmtree(path.parent, ignore_errors=True)
 
 
-def _save_upload(runtime: Runtime, upload: UploadFile | None) -> Path:
-    """Copy the upload into the store's volume (so it can later be moved, not copied); enforce the limit."""
+@contextmanager
+def saved_upload(runtime: Runtime, upload: UploadFile | None, limit: int) -> Iterator[Path]:
+    """The upload copied into the store's volume (so it can be moved, not copied again), removed afterwards."""
     if upload is None or not upload.filename:
-        raise InvalidInput("Choose a video file to upload.", field="file")
-    limit = runtime.settings.max_upload_bytes
+        raise InvalidInput("Choose a file to upload.", field="file")
     target = runtime.store.scratch_dir(f"upload-{secrets.token_hex(8)}") / "source"
-    written = 0
     try:
+        written = 0
         with target.open("wb") as out:
             while chunk := upload.file.read(_CHUNK):
                 written += len(chunk)
@@ -51,7 +50,6 @@ def _save_upload(runtime: Runtime, upload: UploadFile | None) -> Path:
                 out.write(chunk)
         if written == 0:
             raise InvalidInput("The uploaded file is empty.", field="file")
-    except BaseException:
+        yield target
+    finally:
         shutil.rmtree(target.parent, ignore_errors=True)
-        raise
-    return target

@@ -1,0 +1,272 @@
+"""/api/v1/orders, /api/v1/wallet and /api/v1/admin/ledger/check: escrow checkout over HTTP."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from sqlalchemy.orm import Session
+
+from vetrina.accounts.models import User
+from vetrina.commerce import service as orders
+from vetrina.commerce.models import Order, OrderStatus
+from vetrina.errors import Forbidden
+from vetrina.money import Money, MoneyModel, PositiveMoneyModel
+from vetrina.payments import ledger, wallet
+from vetrina.payments.funding import SandboxFundingProvider
+from vetrina.web.api.schemas import Page
+from vetrina.web.deps import RowId, db_session, get_runtime, required_user
+from vetrina.web.idempotent import run_once
+
+router = APIRouter(tags=["checkout"])
+
+
+class ItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    product_id: StrictInt = Field(ge=1, le=2**31 - 1)
+    variant_id: StrictInt | None = Field(None, ge=1, le=2**31 - 1)
+    quantity: StrictInt = Field(ge=1, le=orders.MAX_QUANTITY)
+
+
+class OrderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[ItemIn] = Field(min_length=1, max_length=orders.MAX_ITEMS)
+
+
+class ShipIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    carrier: str = Field(min_length=1, max_length=100)
+    tracking: str = Field(min_length=1, max_length=100)
+
+
+class RefundIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: PositiveMoneyModel | None = Field(None, description="Defaults to all that is still in escrow.")
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class RejectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field("", max_length=1000)
+
+
+class ItemOut(BaseModel):
+    product_id: int
+    variant_id: int | None
+    title: str
+    unit_price: MoneyModel
+    quantity: int
+    subtotal: MoneyModel
+
+
+class EventOut(BaseModel):
+    from_status: str | None
+    to_status: str
+    action: str
+    note: str
+    at: datetime
+
+
+class RefundOut(BaseModel):
+    id: int
+    amount: MoneyModel
+    reason: str
+    status: Literal["requested", "accepted", "rejected"]
+    created_at: datetime
+
+
+class OrderOut(BaseModel):
+    id: int
+    status: OrderStatus
+    buyer_id: int
+    merchant_id: int
+    total: MoneyModel
+    refunded: MoneyModel
+    commission: MoneyModel
+    items: list[ItemOut]
+    created_at: datetime
+    expires_at: datetime
+    paid_at: datetime | None
+    shipped_at: datetime | None
+    carrier: str | None
+    tracking: str | None
+    auto_confirm_at: datetime | None
+    finished_at: datetime | None
+    refunds: list[RefundOut]
+    history: list[EventOut]
+
+
+class OrderPage(Page):
+    items: list[OrderOut]
+
+
+def order_out(order: Order) -> OrderOut:
+    def money(amount: int) -> MoneyModel:
+        return MoneyModel(amount=amount, currency=order.currency)
+
+    return OrderOut(
+        id=order.id, status=OrderStatus(order.status), buyer_id=order.buyer_id, merchant_id=order.merchant_id,
+        total=money(order.total_amount), refunded=money(order.refunded_amount),
+        commission=money(order.commission_amount),
+        items=[
+            ItemOut(
+                product_id=i.product_id, variant_id=i.variant_id, title=i.title, unit_price=money(i.unit_amount),
+                quantity=i.quantity, subtotal=money(i.unit_amount * i.quantity),
+            )
+            for i in order.items
+        ],
+        created_at=order.created_at, expires_at=order.expires_at, paid_at=order.paid_at, shipped_at=order.shipped_at,
+        carrier=order.carrier, tracking=order.tracking, auto_confirm_at=order.auto_confirm_at,
+        finished_at=order.finished_at,
+        refunds=[
+            RefundOut(id=r.id, amount=money(r.amount), reason=r.reason, status=r.status, created_at=r.created_at)
+            for r in order.refunds
+        ],
+        history=[
+            EventOut(from_status=e.from_status, to_status=e.to_status, action=e.action, note=e.note, at=e.at)
+            for e in order.history
+        ],
+    )  # fmt: skip
+
+
+@router.post("/api/v1/orders", status_code=201, response_model=OrderOut, summary="Order products (reserves stock)")
+def create_order(request: Request, body: OrderIn, user: User = required_user) -> JSONResponse:
+    rt = get_runtime(request)
+    specs = [orders.ItemSpec(product_id=i.product_id, variant_id=i.variant_id, quantity=i.quantity) for i in body.items]
+    return run_once(
+        request, user, body, lambda s: order_out(orders.create_order(s, rt.settings, rt.queue, user, specs)), 201
+    )
+
+
+@router.get("/api/v1/orders", response_model=OrderPage, summary="Orders you bought or sold")
+def list_orders(
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=100)] = 20,
+    status: OrderStatus | None = None,
+    user: User = required_user,
+    session: Session = db_session,
+) -> OrderPage:
+    result = orders.list_orders(session, user, page, per_page, status.value if status else None)
+    return OrderPage(items=[order_out(o) for o in result.items], total=result.total, page=page, per_page=per_page)
+
+
+@router.get("/api/v1/orders/{order_id}", response_model=OrderOut, summary="One order, with its state history")
+def read_order(order_id: RowId, user: User = required_user, session: Session = db_session) -> OrderOut:
+    return order_out(orders.get_order(session, order_id, user))
+
+
+@router.post("/api/v1/orders/{order_id}/pay", response_model=OrderOut, summary="Pay into escrow from the wallet")
+def pay_order(request: Request, order_id: RowId, user: User = required_user) -> JSONResponse:
+    queue = get_runtime(request).queue
+    return run_once(request, user, {}, lambda s: order_out(orders.pay(s, queue, order_id, user)))
+
+
+@router.post("/api/v1/orders/{order_id}/cancel", response_model=OrderOut, summary="Cancel an unpaid order")
+def cancel_order(request: Request, order_id: RowId, user: User = required_user) -> JSONResponse:
+    queue = get_runtime(request).queue
+    return run_once(request, user, {}, lambda s: order_out(orders.cancel(s, queue, order_id, user)))
+
+
+@router.post("/api/v1/orders/{order_id}/ship", response_model=OrderOut, summary="The merchant ships")
+def ship_order(request: Request, order_id: RowId, body: ShipIn, user: User = required_user) -> JSONResponse:
+    rt = get_runtime(request)
+    return run_once(
+        request, user, body,
+        lambda s: order_out(orders.ship(s, rt.settings, rt.queue, order_id, user, body.carrier, body.tracking)),
+    )  # fmt: skip
+
+
+@router.post("/api/v1/orders/{order_id}/confirm", response_model=OrderOut, summary="Confirm receipt: pays the merchant")
+def confirm_order(request: Request, order_id: RowId, user: User = required_user) -> JSONResponse:
+    rt = get_runtime(request)
+    return run_once(request, user, {}, lambda s: order_out(orders.confirm(s, rt.settings, rt.queue, order_id, user)))
+
+
+@router.post(
+    "/api/v1/orders/{order_id}/refunds", status_code=201, response_model=RefundOut, summary="Ask for money back"
+)
+def request_refund(request: Request, order_id: RowId, body: RefundIn, user: User = required_user) -> JSONResponse:
+    queue = get_runtime(request).queue
+    amount = body.amount.to_money() if body.amount else None
+
+    def operation(session: Session) -> RefundOut:
+        refund = orders.request_refund(session, queue, order_id, user, amount, body.reason)
+        money = Money(refund.amount, amount.currency if amount else session.get(Order, order_id).currency)
+        return RefundOut(
+            id=refund.id, amount=MoneyModel.of(money), reason=refund.reason, status=refund.status,
+            created_at=refund.created_at,
+        )  # fmt: skip
+
+    return run_once(request, user, body, operation, 201)
+
+
+@router.post(
+    "/api/v1/orders/{order_id}/refunds/{refund_id}/accept", response_model=OrderOut, summary="Give the money back"
+)
+def accept_refund(request: Request, order_id: RowId, refund_id: RowId, user: User = required_user) -> JSONResponse:
+    queue = get_runtime(request).queue
+    return run_once(request, user, {}, lambda s: order_out(orders.accept_refund(s, queue, order_id, refund_id, user)))
+
+
+@router.post("/api/v1/orders/{order_id}/refunds/{refund_id}/reject", response_model=OrderOut, summary="Refuse a refund")
+def reject_refund(
+    request: Request, order_id: RowId, refund_id: RowId, body: RejectIn, user: User = required_user
+) -> JSONResponse:
+    queue = get_runtime(request).queue
+    return run_once(
+        request, user, body, lambda s: order_out(orders.reject_refund(s, queue, order_id, refund_id, user, body.note))
+    )
+
+
+class WalletOut(BaseModel):
+    available: MoneyModel
+    held: MoneyModel = Field(description="In escrow: a buyer's unconfirmed payments, or a merchant's pending sales.")
+
+
+def wallet_out(view: wallet.WalletView) -> WalletOut:
+    return WalletOut(available=MoneyModel.of(view.available), held=MoneyModel.of(view.held))
+
+
+@router.get("/api/v1/wallet", response_model=WalletOut, summary="Your balance and what escrow holds")
+def read_wallet(
+    request: Request,
+    currency: Annotated[str | None, Query(min_length=3, max_length=3)] = None,
+    user: User = required_user,
+    session: Session = db_session,
+) -> WalletOut:
+    return wallet_out(wallet.wallet_view(session, user, currency or get_runtime(request).settings.default_currency))
+
+
+@router.post("/api/v1/wallet/topups", status_code=201, response_model=WalletOut, summary="Add money to your wallet")
+def top_up(request: Request, body: PositiveMoneyModel, user: User = required_user) -> JSONResponse:
+    settings = get_runtime(request).settings
+    provider = SandboxFundingProvider(settings.sandbox_topup_limit)
+    key = request.headers.get("idempotency-key", "")
+    return run_once(
+        request, user, body, lambda s: wallet_out(wallet.top_up(s, provider, user, body.to_money(), key)), 201
+    )
+
+
+class LedgerCheckOut(BaseModel):
+    ok: bool
+    total_debits: int
+    total_credits: int
+    accounts: int
+    transfers: int
+    violations: list[str]
+
+
+@router.get("/api/v1/admin/ledger/check", response_model=LedgerCheckOut, summary="Recompute every ledger invariant")
+def check_ledger(user: User = required_user, session: Session = db_session) -> LedgerCheckOut:
+    if not user.is_admin:
+        raise Forbidden("Only admins check the ledger.")
+    report = ledger.check_ledger(session)
+    return LedgerCheckOut(**report.__dict__)

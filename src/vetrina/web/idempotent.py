@@ -1,0 +1,55 @@
+"""Running a money- or stock-moving request at most once per Idempotency-Key (see payments/idempotency.py)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from vetrina.accounts.models import User
+from vetrina.errors import VetrinaError
+from vetrina.payments import idempotency
+from vetrina.web.deps import get_runtime
+from vetrina.web.problems import PROBLEM_MEDIA_TYPE, problem_body
+
+Operation = Callable[[Session], BaseModel]
+
+
+def run_once(request: Request, user: User, payload: Any, operation: Operation, status_code: int = 200) -> JSONResponse:
+    """Run `operation` in one write transaction; with an Idempotency-Key, at most once for that key.
+
+    The first answer, success or problem, is stored in the same transaction as the work and replayed
+    for a retry with the same key and body."""
+    db = get_runtime(request).db
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        with db.session(write=True) as session:
+            body = jsonable_encoder(operation(session))
+        return JSONResponse(body, status_code=status_code)
+    idempotency.check_key(key)
+    canonical = json.dumps(jsonable_encoder(payload), sort_keys=True, separators=(",", ":")).encode()
+    fingerprint = idempotency.fingerprint(request.method, request.url.path, canonical)
+    stored = idempotency.claim(db, user.id, key, fingerprint)
+    if stored is not None:
+        status, body = stored
+        media_type = PROBLEM_MEDIA_TYPE if status >= 400 else "application/json"
+        return JSONResponse(body, status_code=status, media_type=media_type, headers={"Idempotent-Replayed": "true"})
+    try:
+        with db.session(write=True) as session:
+            body = jsonable_encoder(operation(session))
+            idempotency.complete(session, user.id, key, status_code, body)
+    except VetrinaError as exc:
+        body = problem_body(exc.status, exc.slug, exc.title, exc.detail, request.url.path, **exc.extra)
+        with db.session(write=True) as session:
+            idempotency.complete(session, user.id, key, exc.status, body)
+        raise
+    except BaseException:
+        idempotency.release(db, user.id, key)
+        raise
+    return JSONResponse(body, status_code=status_code)
