@@ -38,7 +38,7 @@ def test_users_and_tokens(tmp_path):
     runtime = build_runtime(Settings(data_dir=tmp_path))
     try:
         with runtime.db.session() as session:
-            assert accounts.user_for_api_token(session, token).email == "shop@example.com"
+            assert accounts.user_for_api_token(session, token)[0].email == "shop@example.com"
     finally:
         runtime.close()
     missing = vetrina(tmp_path, "tokens", "create", "ghost@example.com")

@@ -51,7 +51,7 @@ def test_api_tokens_are_stored_only_as_hashes(runtime):
     with runtime.db.session() as session:
         stored = session.scalars(select(ApiToken.token_hash)).all()
         assert token not in stored and len(stored) == 1
-        assert accounts.user_for_api_token(session, token).id == user.id
+        assert accounts.user_for_api_token(session, token)[0].id == user.id
         assert accounts.user_for_api_token(session, token + "x") is None
 
 

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -105,12 +105,17 @@ def create_api_token(session: Session, user: User, name: str = "cli") -> str:
     return token
 
 
-def user_for_api_token(session: Session, token: str) -> User | None:
+def user_for_api_token(session: Session, token: str) -> tuple[User, bool] | None:
+    """The token's owner, and whether its last-used time is due for a refresh (see `touch_api_token`)."""
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
     if row is None:
         return None
-    now = clock.now()
-    # Touch at most once a minute so reads do not each become a write.
-    if row.last_used_at is None or now - row.last_used_at > timedelta(minutes=1):
-        row.last_used_at = now
-    return session.get(User, row.user_id)
+    # Touched at most once a minute, in its own write, so that reads stay reads.
+    stale = row.last_used_at is None or clock.now() - row.last_used_at > timedelta(minutes=1)
+    return session.get(User, row.user_id), stale
+
+
+def touch_api_token(session: Session, token: str) -> None:
+    session.execute(
+        update(ApiToken).where(ApiToken.token_hash == _token_hash(token)).values(last_used_at=clock.now())
+    )

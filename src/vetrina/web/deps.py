@@ -50,10 +50,14 @@ def _current_user(request: Request) -> User | None:
     db = get_runtime(request).db
     token = _bearer_token(request)
     if token is not None:
-        with db.session(write=True) as session:
-            user = accounts.user_for_api_token(session, token)
-        if user is None:
+        with db.session() as session:
+            found = accounts.user_for_api_token(session, token)
+        if found is None:
             raise NotAuthenticated("The bearer token is not valid.")
+        user, stale = found
+        if stale:
+            with db.session(write=True) as session:
+                accounts.touch_api_token(session, token)
         return user
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
