@@ -78,17 +78,25 @@ class Database:
         self.write_sessions = sessionmaker(
             self.engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
         )
-        for maker in (self.sessions, self.write_sessions):
+        # One consistent view across many queries (reports and checks): PostgreSQL needs REPEATABLE READ;
+        # a SQLite read transaction in WAL mode is a snapshot already.
+        snapshot_engine = (
+            self.engine if self.is_sqlite else self.engine.execution_options(isolation_level="REPEATABLE READ")
+        )
+        self.snapshot_sessions = sessionmaker(snapshot_engine, expire_on_commit=False)
+        for maker in (self.sessions, self.write_sessions, self.snapshot_sessions):
             event.listen(maker, "after_commit", _run_after_commit)
             event.listen(maker, "after_soft_rollback", _drop_after_commit)
 
     @contextmanager
-    def session(self, write: bool = False) -> Iterator[Session]:
+    def session(self, write: bool = False, snapshot: bool = False) -> Iterator[Session]:
         """A unit of work: committed when the block ends, rolled back if it raises.
 
-        `write=True` for work that reads and then writes what it read (money, stock, leases).
+        `write=True` for work that reads and then writes what it read (money, stock, leases);
+        `snapshot=True` for reads that must all see the same moment (the ledger check).
         """
-        with (self.write_sessions if write else self.sessions)() as session, session.begin():
+        maker = self.write_sessions if write else self.snapshot_sessions if snapshot else self.sessions
+        with maker() as session, session.begin():
             yield session
 
     def ping(self) -> None:

@@ -116,6 +116,4 @@ def user_for_api_token(session: Session, token: str) -> tuple[User, bool] | None
 
 
 def touch_api_token(session: Session, token: str) -> None:
-    session.execute(
-        update(ApiToken).where(ApiToken.token_hash == _token_hash(token)).values(last_used_at=clock.now())
-    )
+    session.execute(update(ApiToken).where(ApiToken.token_hash == _token_hash(token)).values(last_used_at=clock.now()))

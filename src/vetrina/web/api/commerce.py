@@ -265,8 +265,9 @@ class LedgerCheckOut(BaseModel):
 
 
 @router.get("/api/v1/admin/ledger/check", response_model=LedgerCheckOut, summary="Recompute every ledger invariant")
-def check_ledger(user: User = required_user, session: Session = db_session) -> LedgerCheckOut:
+def check_ledger(request: Request, user: User = required_user) -> LedgerCheckOut:
     if not user.is_admin:
         raise Forbidden("Only admins check the ledger.")
-    report = ledger.check_ledger(session)
+    with get_runtime(request).db.session(snapshot=True) as session:
+        report = ledger.check_ledger(session)
     return LedgerCheckOut(**report.__dict__)
