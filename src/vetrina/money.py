@@ -62,6 +62,27 @@ class Money:
     def zero(cls, currency: str) -> Money:
         return cls(0, currency)
 
+    @classmethod
+    def parse(cls, text: str, currency: str) -> Money:
+        """Money from what a person types in a form ("19.99" EUR, "1500" JPY), exactly, never via a float."""
+        currency = check_currency(currency)
+        precision = get_currency_precision(currency)
+        try:
+            value = Decimal(text.strip().replace(",", ""))
+        except ArithmeticError:
+            raise InvalidInput(f"{text!r} is not an amount.", field="amount") from None
+        minor = value.scaleb(precision)
+        if not value.is_finite() or minor != minor.to_integral_value():
+            raise InvalidInput(f"{currency} amounts have at most {precision} decimals.", field="amount")
+        if abs(minor) > MAX_AMOUNT:
+            raise InvalidInput("That amount is too large.", field="amount")
+        return cls(int(minor), currency)
+
+    def decimal_string(self) -> str:
+        """The amount in major units as plain text ("19.99"), for forms and schema.org prices."""
+        precision = get_currency_precision(self.currency)
+        return f"{Decimal(self.amount).scaleb(-precision):.{precision}f}"
+
 
 class MoneyModel(BaseModel):
     """Money in JSON. Amounts must be JSON integers (1999), never decimals ("19.99" or 19.99)."""

@@ -16,6 +16,7 @@ from vetrina.web.api import commerce, products, system, videos, webhooks
 from vetrina.web.deps import CSRF_COOKIE
 from vetrina.web.limits import BodySizeLimit
 from vetrina.web.pages import routes as pages
+from vetrina.web.pages import shop
 from vetrina.web.problems import install_problem_handlers
 from vetrina.web.templating import render
 from vetrina.web.uploads import MULTIPART_OVERHEAD
@@ -85,6 +86,7 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
     app.include_router(commerce.router)
     app.include_router(webhooks.router)
     app.include_router(pages.router)
+    app.include_router(shop.router)
     app.mount("/static/vendor", StaticFiles(directory=_hls_dist(), check_dir=False), name="vendor")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -1,0 +1,271 @@
+"""Shop pages: product pages (schema.org JSON-LD), the buyer's wallet and orders, the merchant's desk."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
+from sqlalchemy.orm import Session
+
+from vetrina.accounts.models import Role, User
+from vetrina.catalog import service as catalog
+from vetrina.catalog.models import Product
+from vetrina.commerce import service as orders
+from vetrina.commerce.models import OrderStatus
+from vetrina.errors import Forbidden, InvalidInput, NotAuthenticated, VetrinaError
+from vetrina.money import Money
+from vetrina.payments import wallet
+from vetrina.payments.funding import SandboxFundingProvider
+from vetrina.web.api.products import product_out
+from vetrina.web.deps import CSRF_FIELD, RowId, db_session, get_runtime, optional_user, require_csrf_form
+from vetrina.web.templating import render
+from vetrina.web.uploads import saved_upload
+
+router = APIRouter(include_in_schema=False)
+CsrfField = Annotated[str, Form(alias=CSRF_FIELD, max_length=200)]
+
+
+def _signed_in(request: Request, user: User | None) -> User:
+    if user is None:
+        raise NotAuthenticated("Sign in first.")
+    return user
+
+
+def _back(path: str, message: str = "") -> RedirectResponse:
+    return RedirectResponse(path + (f"?msg={quote(message)}" if message else ""), status_code=303)
+
+
+def _run(request: Request, action: Callable[[Session], object]) -> str | None:
+    """Run a form's action in its own write transaction; the problem's text if it failed (nothing kept)."""
+    try:
+        with get_runtime(request).db.session(write=True) as session:
+            action(session)
+    except VetrinaError as exc:
+        return exc.detail
+    return None
+
+
+def product_json_ld(product: Product, request: Request) -> Markup:
+    """schema.org Product with its Offer, for search engines and shopping crawlers."""
+    view = product_out(product, get_runtime(request))
+    price = Money(product.price_amount, product.currency)
+    data = {
+        "@context": "https://schema.org",
+        "@type": "Product",
+        "name": product.title,
+        "description": product.description,
+        "sku": str(product.id),
+        "image": [str(request.base_url).rstrip("/") + i.urls["large"] for i in view.images],
+        "offers": {
+            "@type": "Offer",
+            "price": price.decimal_string(),
+            "priceCurrency": price.currency,
+            "availability": "https://schema.org/" + ("InStock" if view.in_stock else "OutOfStock"),
+            "url": str(request.url),
+        },
+    }
+    # "</" cannot end the script element early once "<" is escaped.
+    return Markup(json.dumps(data, ensure_ascii=False).replace("<", "\\u003c"))  # noqa: S704
+
+
+@router.get("/p/{product_id}", response_class=HTMLResponse)
+def product_page(
+    request: Request, product_id: RowId, msg: str = "", user: User | None = optional_user, session: Session = db_session
+) -> Response:
+    product = catalog.get_product(session, product_id, user)
+    return render(
+        request, "product.html", user=user, product=product_out(product, get_runtime(request)),
+        json_ld=product_json_ld(product, request), price=Money(product.price_amount, product.currency), msg=msg,
+    )  # fmt: skip
+
+
+@router.post("/p/{product_id}/buy")
+def buy(
+    request: Request,
+    product_id: RowId,
+    csrf_token: CsrfField = "",
+    quantity: Annotated[int, Form(ge=1, le=orders.MAX_QUANTITY)] = 1,
+    variant_id: Annotated[int | None, Form(ge=1, le=2**31 - 1)] = None,
+    user: User | None = optional_user,
+) -> Response:
+    require_csrf_form(request, csrf_token)
+    if user is None:
+        return RedirectResponse(f"/login?next=/p/{product_id}", status_code=303)
+    rt = get_runtime(request)
+    item = orders.ItemSpec(product_id, quantity, variant_id)
+    if error := _run(request, lambda s: orders.create_order(s, rt.settings, rt.queue, user, [item])):
+        return _back(f"/p/{product_id}", error)
+    return _back("/orders", "Ordered. Pay to put the money in escrow.")
+
+
+@router.get("/wallet", response_class=HTMLResponse)
+def wallet_page(
+    request: Request, msg: str = "", user: User | None = optional_user, session: Session = db_session
+) -> Response:
+    user = _signed_in(request, user)
+    currency = get_runtime(request).settings.default_currency
+    return render(request, "wallet.html", user=user, wallet=wallet.wallet_view(session, user, currency), msg=msg,
+                  currency=currency)  # fmt: skip
+
+
+@router.post("/wallet/topups")
+def wallet_top_up(
+    request: Request,
+    amount: Annotated[str, Form(max_length=30)],
+    csrf_token: CsrfField = "",
+    user: User | None = optional_user,
+) -> Response:
+    require_csrf_form(request, csrf_token)
+    user = _signed_in(request, user)
+    settings = get_runtime(request).settings
+    provider = SandboxFundingProvider(settings.sandbox_topup_limit)
+    try:
+        money = Money.parse(amount, settings.default_currency)
+    except VetrinaError as exc:
+        return _back("/wallet", exc.detail)
+    if error := _run(request, lambda s: wallet.top_up(s, provider, user, money, "page")):
+        return _back("/wallet", error)
+    return _back("/wallet", f"Added {money.display()}.")
+
+
+@router.get("/orders", response_class=HTMLResponse)
+def orders_page(
+    request: Request, msg: str = "", user: User | None = optional_user, session: Session = db_session
+) -> Response:
+    user = _signed_in(request, user)
+    page = orders.list_orders(session, user, 1, 50)
+    return render(request, "orders.html", user=user, orders=page.items, msg=msg, S=OrderStatus, Money=Money)
+
+
+_ORDER_ACTIONS = {"pay", "cancel", "confirm", "ship", "refund", "accept", "reject"}
+
+
+@router.post("/orders/{order_id}/{action}")
+def order_action(
+    request: Request,
+    order_id: RowId,
+    action: str,
+    csrf_token: CsrfField = "",
+    carrier: Annotated[str, Form(max_length=100)] = "",
+    tracking: Annotated[str, Form(max_length=100)] = "",
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    amount: Annotated[str, Form(max_length=30)] = "",
+    refund_id: Annotated[int | None, Form(ge=1, le=2**31 - 1)] = None,
+    back: Annotated[str, Form(max_length=20)] = "/orders",
+    user: User | None = optional_user,
+) -> Response:
+    """Every button on the order pages: one domain call each."""
+    require_csrf_form(request, csrf_token)
+    user = _signed_in(request, user)
+    rt = get_runtime(request)
+    back = back if back in ("/orders", "/merchant") else "/orders"
+    if action not in _ORDER_ACTIONS:
+        return _back(back, "Unknown action.")
+
+    def act(session: Session) -> None:
+        if action == "pay":
+            orders.pay(session, rt.queue, order_id, user)
+        elif action == "cancel":
+            orders.cancel(session, rt.queue, order_id, user)
+        elif action == "confirm":
+            orders.confirm(session, rt.settings, rt.queue, order_id, user)
+        elif action == "ship":
+            orders.ship(session, rt.settings, rt.queue, order_id, user, carrier, tracking)
+        elif action == "refund":
+            order = orders.get_order(session, order_id, user)
+            money = Money.parse(amount, order.currency) if amount.strip() else None
+            orders.request_refund(session, rt.queue, order_id, user, money, reason)
+        elif refund_id is None:
+            raise InvalidInput("Which refund request?")
+        elif action == "accept":
+            orders.accept_refund(session, rt.queue, order_id, refund_id, user)
+        else:
+            orders.reject_refund(session, rt.queue, order_id, refund_id, user, reason)
+
+    return _back(back, _run(request, act) or "Done.")
+
+
+@router.get("/merchant", response_class=HTMLResponse)
+def merchant_desk(
+    request: Request, msg: str = "", user: User | None = optional_user, session: Session = db_session
+) -> Response:
+    user = _signed_in(request, user)
+    if user.role not in (Role.merchant, Role.admin):
+        raise Forbidden("The merchant desk is for merchants.")
+    rt = get_runtime(request)
+    products = catalog.list_products(session, 1, 100, merchant_id=user.id, viewer=user).items
+    sold = [o for o in orders.list_orders(session, user, 1, 100).items if o.merchant_id == user.id]
+    return render(
+        request, "merchant.html", user=user, msg=msg, S=OrderStatus, Money=Money,
+        products=[product_out(p, rt) for p in products], orders=sold,
+        balance=wallet.wallet_view(session, user, rt.settings.default_currency),
+    )  # fmt: skip
+
+
+def _variant_lines(text: str) -> list[catalog.VariantSpec]:
+    """Variants from a textarea, one "name = stock" a line."""
+    specs = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        name, _, stock = line.rpartition("=")
+        if not name.strip() or not stock.strip().isdigit():
+            raise InvalidInput(f"Write each variant as “name = stock”: {line.strip()!r}.", field="variants")
+        specs.append(catalog.VariantSpec(name=name.strip(), stock=int(stock), options={}))
+    return specs
+
+
+@router.post("/merchant/products")
+def merchant_save_product(
+    request: Request,
+    title: Annotated[str, Form(max_length=catalog.MAX_TITLE)],
+    price: Annotated[str, Form(max_length=30)],
+    csrf_token: CsrfField = "",
+    product_id: Annotated[int | None, Form(ge=1, le=2**31 - 1)] = None,
+    description: Annotated[str, Form(max_length=catalog.MAX_DESCRIPTION)] = "",
+    currency: Annotated[str, Form(max_length=3)] = "EUR",
+    stock: Annotated[int, Form(ge=0, le=catalog.MAX_STOCK)] = 0,
+    variants: Annotated[str, Form(max_length=10_000)] = "",
+    published: Annotated[bool, Form()] = False,
+    user: User | None = optional_user,
+) -> Response:
+    """Create a product, or change one (when product_id is given)."""
+    require_csrf_form(request, csrf_token)
+    user = _signed_in(request, user)
+
+    def save(session: Session) -> None:
+        fields = {
+            "title": title, "description": description, "price": Money.parse(price, currency), "stock": stock,
+            "variants": _variant_lines(variants), "published": published,
+        }  # fmt: skip
+        if product_id is None:
+            catalog.create_product(session, user, **fields)
+        else:
+            catalog.update_product(session, product_id, user, fields)
+
+    return _back("/merchant", _run(request, save) or "Saved.")
+
+
+@router.post("/merchant/products/{product_id}/images")
+def merchant_add_image(
+    request: Request,
+    product_id: RowId,
+    csrf_token: CsrfField = "",
+    file: Annotated[UploadFile | None, File()] = None,
+    user: User | None = optional_user,
+) -> Response:
+    require_csrf_form(request, csrf_token)
+    user = _signed_in(request, user)
+    rt = get_runtime(request)
+
+    def add(session: Session) -> None:
+        catalog.product_for_change(session, product_id, user)
+        with saved_upload(rt, file, rt.settings.max_image_bytes) as path:
+            catalog.add_image(session, rt.store, product_id, user, path)
+
+    return _back("/merchant", _run(request, add) or "Image added.")
