@@ -66,5 +66,12 @@ def test_demo_seeds_streamable_films_and_is_idempotent(tmp_path):
             assert session.query(User).count() == 3
             for video in videos:
                 assert (runtime.store.path(video.output_key) / "master.m3u8").exists()
+            from vetrina.catalog.models import Product
+            from vetrina.commerce.models import Order
+            from vetrina.payments import ledger
+
+            assert session.query(Product).count() == 3
+            assert [o.status for o in session.scalars(select(Order))] == ["TRADE_FINISHED"]
+            assert ledger.check_ledger(session).ok
     finally:
         runtime.close()

@@ -1,21 +1,29 @@
-"""`vetrina demo`: demo accounts and films, generated with ffmpeg's lavfi sources, ready to stream.
+"""`vetrina demo`: demo accounts, films (generated with ffmpeg's lavfi sources, ready to stream), and a shop:
+products with photos, a funded buyer and one finished escrow trade.
 
 Idempotent: users and videos that already exist are left as they are.
 """
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass
 
+from PIL import Image, ImageDraw
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy import select
 
 from vetrina.accounts import service as accounts
 from vetrina.accounts.models import Role, User
+from vetrina.catalog import service as catalog
+from vetrina.commerce import service as orders
 from vetrina.media import service as media
 from vetrina.media.ffmpeg import run_ffmpeg
 from vetrina.media.models import Video, VideoStatus
+from vetrina.money import Money
+from vetrina.payments import wallet
+from vetrina.payments.funding import SandboxFundingProvider
 from vetrina.runtime import Runtime
 
 DEMO_PASSWORD = "vetrina-demo"
@@ -87,8 +95,71 @@ def seed_demo(runtime: Runtime) -> None:
             _wait_until_ready(runtime, pending, progress)
     finally:
         runtime.queue.stop_in_process()
+    _seed_shop(runtime, merchant, users["buyer@vetrina.demo"])
     for email, _role in DEMO_USERS:
         print(f"  {email:24s} password: {DEMO_PASSWORD}")
+
+
+@dataclass(frozen=True)
+class DemoProduct:
+    title: str
+    description: str
+    price: int
+    colour: tuple[int, int, int]
+    stock: int = 20
+    variants: tuple[tuple[str, int], ...] = ()
+
+
+DEMO_PRODUCTS = (
+    DemoProduct(
+        "Linen shirt", "Washed linen, relaxed fit.", 5900, (214, 196, 160), variants=(("S", 5), ("M", 8), ("L", 4))
+    ),
+    DemoProduct("Ceramic mug", "Hand-glazed stoneware, 350 ml.", 1800, (70, 110, 150)),
+    DemoProduct("Canvas tote", "Heavy cotton canvas with a leather strap.", 3200, (160, 70, 60), stock=12),
+)
+
+
+def _seed_shop(runtime: Runtime, merchant: User, buyer: User) -> None:
+    """Demo products with photos, a funded buyer and one finished escrow trade (each only once)."""
+    currency = runtime.settings.default_currency
+    with runtime.db.session(write=True) as session:
+        existing = {
+            p.title for p in catalog.list_products(session, 1, 100, merchant_id=merchant.id, viewer=merchant).items
+        }
+    for spec in DEMO_PRODUCTS:
+        if spec.title in existing:
+            continue
+        with runtime.db.session(write=True) as session:
+            product = catalog.create_product(
+                session, merchant, title=spec.title, description=spec.description, price=Money(spec.price, currency),
+                stock=spec.stock, published=True,
+                variants=[catalog.VariantSpec(name=n, stock=s, options={"size": n}) for n, s in spec.variants],
+            )  # fmt: skip
+            photo = runtime.store.scratch_dir(f"demo-photo-{product.id}") / "photo.png"
+            _product_photo(spec.colour).save(photo)
+            catalog.add_image(session, runtime.store, product.id, merchant, photo)
+            shutil.rmtree(photo.parent, ignore_errors=True)
+    with runtime.db.session(write=True) as session:
+        if orders.list_orders(session, buyer, 1, 1).total:
+            return
+        wallet.top_up(session, SandboxFundingProvider(runtime.settings.sandbox_topup_limit), buyer,
+                      Money(50_000, currency), "demo")  # fmt: skip
+        mug = next(
+            p for p in catalog.list_products(session, 1, 100, merchant_id=merchant.id).items if p.title == "Ceramic mug"
+        )
+        order = orders.create_order(session, runtime.settings, runtime.queue, buyer, [orders.ItemSpec(mug.id, 2)])
+        orders.pay(session, runtime.queue, order.id, buyer)
+        orders.ship(session, runtime.settings, runtime.queue, order.id, merchant, "DHL", "DEMO0001")
+        orders.confirm(session, runtime.settings, runtime.queue, order.id, buyer)
+
+
+def _product_photo(colour: tuple[int, int, int]) -> Image.Image:
+    """A simple studio-style product shot: a coloured object on a soft backdrop."""
+    image = Image.new("RGB", (1200, 1200), (236, 232, 226))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((250, 980, 950, 1080), fill=(210, 205, 198))
+    draw.rounded_rectangle((330, 260, 870, 1010), radius=90, fill=colour)
+    return image
 
 
 def _existing_film(runtime: Runtime, owner: User, title: str) -> int | None:

@@ -11,8 +11,11 @@ from sqlalchemy.orm import Session
 
 from vetrina.accounts import service as accounts
 from vetrina.accounts.models import Role, User
+from vetrina.catalog import service as catalog
 from vetrina.errors import InvalidInput, VetrinaError
 from vetrina.media import service as media
+from vetrina.money import Money
+from vetrina.web.api.products import product_out
 from vetrina.web.api.videos import video_out
 from vetrina.web.deps import (
     CSRF_FIELD,
@@ -62,7 +65,8 @@ def home(
     result = media.list_videos(session, page, 24)
     rt = get_runtime(request)
     videos = [video_out(v, rt) for v in result.items]
-    return render(request, "home.html", user=user, videos=videos, page=result)
+    products = [product_out(p, rt) for p in catalog.list_products(session, 1, 12).items] if page == 1 else []
+    return render(request, "home.html", user=user, videos=videos, page=result, products=products, Money=Money)
 
 
 @router.get("/watch/{video_id}", response_class=HTMLResponse)
