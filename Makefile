@@ -57,8 +57,9 @@ lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
-bench: install  ## the transcode benchmark (several minutes)
+bench: install  ## the benchmarks (several minutes each)
 	$(BIN)/python bench/transcode.py
+	$(BIN)/python bench/checkout.py
 
 clean:
 	rm -rf $(VENV) node_modules vetrina-data

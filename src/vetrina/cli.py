@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import logging
+import os
 import sys
 
 import typer
@@ -48,6 +49,7 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
     worker: bool = typer.Option(True, help="Run job workers in this process (embedded default)."),
+    workers: int = typer.Option(1, min=1, max=64, help="Web server processes (each with its job workers)."),
 ) -> None:
     """Serve the web app and API (with in-process job workers unless --no-worker)."""
     from vetrina.web.app import create_app
@@ -57,7 +59,15 @@ def serve(
     if worker:
         _recover_interrupted_work(runtime)
     typer.echo(f"Vetrina on http://{host}:{port}  (data: {runtime.settings.data_dir.resolve()})")
-    uvicorn.run(create_app(runtime, run_worker=worker), host=host, port=port, log_level="info")
+    if workers == 1:
+        uvicorn.run(create_app(runtime, run_worker=worker), host=host, port=port, log_level="info")
+        return
+    # Several processes: each builds its own runtime from the same VETRINA_* settings.
+    runtime.close()
+    os.environ["VETRINA_IN_PROCESS_WORKER"] = "true" if worker else "false"
+    uvicorn.run(
+        "vetrina.web.app:create_app_from_env", factory=True, workers=workers, host=host, port=port, log_level="info"
+    )
 
 
 @app.command()

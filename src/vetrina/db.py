@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -55,6 +56,7 @@ def _begin_sqlite(connection: Any) -> None:
 
 
 AfterCommit = Callable[[], None]
+WRITER_WAIT_S = 30
 
 
 class Database:
@@ -72,6 +74,8 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine, "connect", _tune_sqlite)
             event.listen(self.engine, "begin", _begin_sqlite)
+        # Re-entrant: a nested write session in one thread then fails on SQLite's own timeout, not a hang.
+        self._sqlite_writer = threading.RLock()
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         # SQLite: a writer takes the write lock when it begins, not at its first write, so a
         # read-then-write never fails on a snapshot another writer moved (PostgreSQL locks rows instead).
@@ -96,8 +100,22 @@ class Database:
         `snapshot=True` for reads that must all see the same moment (the ledger check).
         """
         maker = self.write_sessions if write else self.snapshot_sessions if snapshot else self.sessions
-        with maker() as session, session.begin():
+        with self._writer_turn(write), maker() as session, session.begin():
             yield session
+
+    @contextmanager
+    def _writer_turn(self, write: bool) -> Iterator[None]:
+        # SQLite has one writer at a time and its busy handler polls with sleeps of up to 100 ms;
+        # queueing this process's writers on a lock hands the turn over at once instead.
+        if not (write and self.is_sqlite):
+            yield
+            return
+        if not self._sqlite_writer.acquire(timeout=WRITER_WAIT_S):
+            raise TimeoutError(f"no turn to write to the database within {WRITER_WAIT_S} s")
+        try:
+            yield
+        finally:
+            self._sqlite_writer.release()
 
     def ping(self) -> None:
         with self.engine.connect() as conn:

@@ -34,6 +34,7 @@ class Settings(BaseSettings):
         60, gt=0, description="A transcode with no heartbeat for this long is taken over by another worker."
     )
     max_transcode_attempts: int = Field(3, ge=1, description="Attempts before a video is marked failed.")
+    in_process_worker: bool = Field(True, description="`vetrina serve` runs job workers in its own process(es).")
     worker_threads: int = Field(1, ge=1, description="Job worker threads per process.")
     job_poll_max_s: float = Field(1.0, gt=0, le=60, description="Longest pause between queue polls when idle.")
     media_url_ttl_s: int = Field(6 * 3600, ge=60, description="Lifetime of signed media URLs.")

@@ -5,8 +5,12 @@ account and credits another by the same amount, so over all accounts debits equa
 are never changed: a pending (two-phase) transfer is completed by a `post_pending` row or cancelled
 by a `void_pending` row, each at most once (a unique constraint); accounts marked `no_overdraft`
 (wallets, payables, escrow, commission) never go below zero (a CHECK constraint, and a check here
-first so the caller gets a clear answer). Account rows carry running totals for fast reads;
-`check_ledger` recomputes them from the transfers.
+first so the caller gets a clear answer). Users' account rows carry running totals for fast reads
+and the overdraft check; `check_ledger` recomputes them from the transfers.
+
+The platform's own accounts (escrow, commission, funding) are credited or debited by every order, so
+their rows would be a lock every payment waits for. They keep no running totals: their balances are
+sums over their transfers, computed when asked (the "hot account" problem of ledgers).
 """
 
 from __future__ import annotations
@@ -70,6 +74,11 @@ def platform_account(session: Session, kind: AccountKind, currency: str) -> Ledg
     return account(session, kind, PLATFORM, currency)
 
 
+def keeps_totals(acct: LedgerAccount) -> bool:
+    """Users' accounts keep running totals (and are locked per transfer); the platform's hot ones do not."""
+    return acct.owner_id != PLATFORM
+
+
 def available(acct: LedgerAccount) -> int:
     """What the account can still be debited: posted balance less what pending transfers hold."""
     return acct.credits_posted - acct.debits_posted - acct.debits_pending
@@ -77,7 +86,9 @@ def available(acct: LedgerAccount) -> int:
 
 def _lock(session: Session, *accounts: LedgerAccount) -> None:
     """Re-read the accounts under a row lock, always in id order so two transfers cannot deadlock."""
-    ids = sorted({a.id for a in accounts})
+    ids = sorted({a.id for a in accounts if keeps_totals(a)})
+    if not ids:
+        return
     session.execute(
         select(LedgerAccount).where(LedgerAccount.id.in_(ids)).order_by(LedgerAccount.id).with_for_update()
         .execution_options(populate_existing=True)
@@ -126,7 +137,7 @@ def _record(
         debit_change = {"debits_pending": LedgerAccount.debits_pending - x}
         credit_change = {"credits_pending": LedgerAccount.credits_pending - x}
         needs_funds = False
-    if needs_funds and debit.no_overdraft and available(debit) < x:
+    if needs_funds and debit.no_overdraft and keeps_totals(debit) and available(debit) < x:
         raise InsufficientFunds(
             f"Not enough money: {Money(available(debit), debit.currency).display()} available.",
             available=Money(available(debit), debit.currency).as_json(),
@@ -143,22 +154,22 @@ def _record(
         reference=reference,
         created_at=clock.now(),
     )
+    # No savepoint: a violated constraint fails the caller's whole transaction, which is what we want.
     try:
-        with session.begin_nested():
-            session.add(transfer)
-            session.flush()
-            for acct, change in ((debit, debit_change), (credit, credit_change)):
+        session.add(transfer)
+        session.flush()
+        for acct, change in ((debit, debit_change), (credit, credit_change)):
+            if keeps_totals(acct):
                 session.execute(
                     update(LedgerAccount).where(LedgerAccount.id == acct.id).values(**change)
                     .execution_options(synchronize_session=False)
                 )  # fmt: skip
+                session.refresh(acct)
     except IntegrityError:
         # A resolution can only break the one-resolution-per-pending rule; anything else broke no_overdraft.
         if pending is not None:
             raise Conflict("This pending transfer was already completed or cancelled.") from None
         raise InsufficientFunds("Not enough money for this transfer.") from None
-    session.refresh(debit)
-    session.refresh(credit)
     return transfer
 
 
@@ -267,16 +278,15 @@ def check_ledger(session: Session) -> LedgerReport:
             ):  # fmt: skip
                 violations.append(f"transfer {t.id}: does not match the pending transfer {t.pending_id}")
     for aid, acct in accounts.items():
-        want = totals[aid]
+        sums = totals[aid]
+        # The platform's accounts keep no running totals (see the module docstring): theirs stay zero.
+        expected = sums if keeps_totals(acct) else dict.fromkeys(sums, 0)
         have = {
-            "dp": acct.debits_posted,
-            "cp": acct.credits_posted,
-            "dq": acct.debits_pending,
-            "cq": acct.credits_pending,
-        }
-        if want != have:
-            violations.append(f"account {aid} ({acct.kind}): totals {have} but its transfers sum to {want}")
-        if acct.no_overdraft and want["cp"] - want["dp"] - want["dq"] < 0:
+            "dp": acct.debits_posted, "cp": acct.credits_posted, "dq": acct.debits_pending, "cq": acct.credits_pending,
+        }  # fmt: skip
+        if expected != have:
+            violations.append(f"account {aid} ({acct.kind}): totals {have}, but its transfers give {expected}")
+        if acct.no_overdraft and sums["cp"] - sums["dp"] - sums["dq"] < 0:
             violations.append(f"account {aid} ({acct.kind} of {acct.owner_id}) is below zero")
     for currency in {a.currency for a in accounts.values()}:
         balance = sum(totals[a]["cp"] - totals[a]["dp"] for a in accounts if accounts[a].currency == currency)

@@ -92,6 +92,14 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
     return app
 
 
+def create_app_from_env() -> FastAPI:
+    """The app of one `vetrina serve --workers N` process, built from VETRINA_* settings."""
+    from vetrina.runtime import build_runtime
+
+    runtime = build_runtime(migrate=False)
+    return create_app(runtime, run_worker=runtime.settings.in_process_worker)
+
+
 def _hls_dist() -> Path:
     dist = vendor_dir() / "hls.js" / "dist"
     if not dist.is_dir():
