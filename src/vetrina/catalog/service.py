@@ -19,6 +19,7 @@ from vetrina.db import after_commit, on_rollback
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound
 from vetrina.money import Money, check_currency
 from vetrina.storage import MediaStore
+from vetrina.text import clean_text
 
 SELLER_ROLES = (Role.merchant, Role.admin)
 MAX_TITLE = 200
@@ -34,15 +35,6 @@ class VariantSpec:
     stock: int
     options: dict[str, str]
     id: int | None = None
-
-
-def _text(value: str, field: str, limit: int, required: bool) -> str:
-    value = value.strip()
-    if required and not value:
-        raise InvalidInput(f"The {field} is required.", field=field)
-    if len(value) > limit:
-        raise InvalidInput(f"The {field} is longer than {limit} characters.", field=field)
-    return value
 
 
 def _price(price: Money) -> Money:
@@ -78,8 +70,8 @@ def create_product(
     price = _price(price)
     product = Product(
         merchant_id=merchant.id,
-        title=_text(title, "title", MAX_TITLE, required=True),
-        description=_text(description, "description", MAX_DESCRIPTION, required=False),
+        title=clean_text(title, "title", MAX_TITLE, required=True),
+        description=clean_text(description, "description", MAX_DESCRIPTION, required=False),
         price_amount=price.amount,
         currency=price.currency,
         stock=_stock(stock),
@@ -97,7 +89,7 @@ def _replace_variants(product: Product, specs: list[VariantSpec]) -> None:
     """Make the product's active variants exactly `specs`: update by id, add new, retire the rest."""
     if len(specs) > MAX_VARIANTS:
         raise InvalidInput(f"A product has at most {MAX_VARIANTS} variants.", field="variants")
-    names = [_text(s.name, "variant name", 100, required=True).casefold() for s in specs]
+    names = [clean_text(s.name, "variant name", 100, required=True).casefold() for s in specs]
     if len(set(names)) != len(names):
         raise InvalidInput("Variant names must differ.", field="variants")
     existing = {v.id: v for v in product.variants}
@@ -145,9 +137,9 @@ def product_for_change(session: Session, product_id: int, user: User) -> Product
 def update_product(session: Session, product_id: int, user: User, changes: dict[str, Any]) -> Product:
     product = product_for_change(session, product_id, user)
     if "title" in changes:
-        product.title = _text(changes["title"], "title", MAX_TITLE, required=True)
+        product.title = clean_text(changes["title"], "title", MAX_TITLE, required=True)
     if "description" in changes:
-        product.description = _text(changes["description"], "description", MAX_DESCRIPTION, required=False)
+        product.description = clean_text(changes["description"], "description", MAX_DESCRIPTION, required=False)
     if "price" in changes:
         price = _price(changes["price"])
         product.price_amount, product.currency = price.amount, price.currency

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from vetrina import clock
 from vetrina.accounts.models import Role, User
 from vetrina.db import after_commit, on_rollback
-from vetrina.errors import Forbidden, InvalidInput, NotFound
+from vetrina.errors import Forbidden, NotFound
 from vetrina.jobs import JobQueue
 from vetrina.media.ladder import MASTER_PLAYLIST, POSTER, THUMBS_VTT
 from vetrina.media.models import Video, VideoStatus
@@ -20,20 +20,12 @@ from vetrina.media.probe import probe_video
 from vetrina.media.transcode import TRANSCODE_JOB, output_prefix
 from vetrina.settings import Settings
 from vetrina.storage import MediaStore
+from vetrina.text import clean_text
 
 UPLOADER_ROLES = (Role.merchant, Role.partner, Role.admin)
 MAX_TITLE = 200
 MAX_DESCRIPTION = 5000
 _SOURCE_SUFFIXES = {".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".ts", ".mpg", ".mpeg", ".flv", ".3gp"}
-
-
-def _clean_text(value: str, field: str, limit: int, required: bool) -> str:
-    value = value.strip()
-    if required and not value:
-        raise InvalidInput(f"The {field} is required.", field=field)
-    if len(value) > limit:
-        raise InvalidInput(f"The {field} is longer than {limit} characters.", field=field)
-    return value
 
 
 def ensure_can_upload(user: User) -> None:
@@ -59,8 +51,8 @@ def create_video(
     """
     try:
         ensure_can_upload(owner)
-        title = _clean_text(title, "title", MAX_TITLE, required=True)
-        description = _clean_text(description, "description", MAX_DESCRIPTION, required=False)
+        title = clean_text(title, "title", MAX_TITLE, required=True)
+        description = clean_text(description, "description", MAX_DESCRIPTION, required=False)
         probe = probe_video(upload, settings.max_duration_s)
     except Exception:
         upload.unlink(missing_ok=True)
@@ -140,9 +132,9 @@ def update_video(session: Session, video_id: int, user: User, changes: dict[str,
     """Change a video's title, description or published flag."""
     video = video_for_change(session, video_id, user)
     if "title" in changes:
-        video.title = _clean_text(changes["title"], "title", MAX_TITLE, required=True)
+        video.title = clean_text(changes["title"], "title", MAX_TITLE, required=True)
     if "description" in changes:
-        video.description = _clean_text(changes["description"], "description", MAX_DESCRIPTION, required=False)
+        video.description = clean_text(changes["description"], "description", MAX_DESCRIPTION, required=False)
     if "published" in changes:
         video.published = bool(changes["published"])
     return video
