@@ -43,4 +43,4 @@ class PayloadTooLarge(VetrinaError):
 
 
 class UnsupportedMedia(VetrinaError):
-    status, slug, title = 415, "unsupported-media", "Not a usable video"
+    status, slug, title = 415, "unsupported-media", "Unsupported media"

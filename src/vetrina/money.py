@@ -69,13 +69,15 @@ class Money:
         precision = get_currency_precision(currency)
         try:
             value = Decimal(text.strip().replace(",", ""))
+            if not value.is_finite():
+                raise ArithmeticError
+            minor = value.scaleb(precision)
+            if abs(minor) > MAX_AMOUNT:
+                raise InvalidInput("That amount is too large.", field="amount")
+            if minor != minor.to_integral_value():
+                raise InvalidInput(f"{currency} amounts have at most {precision} decimals.", field="amount")
         except ArithmeticError:
             raise InvalidInput(f"{text!r} is not an amount.", field="amount") from None
-        minor = value.scaleb(precision)
-        if not value.is_finite() or minor != minor.to_integral_value():
-            raise InvalidInput(f"{currency} amounts have at most {precision} decimals.", field="amount")
-        if abs(minor) > MAX_AMOUNT:
-            raise InvalidInput("That amount is too large.", field="amount")
         return cls(int(minor), currency)
 
     def decimal_string(self) -> str:

@@ -15,7 +15,11 @@ def check_outgoing_url(url: str, allow_private: bool) -> str:
     """The URL if it is http(s) to a public address; InvalidInput otherwise. Checked again before each request."""
     if len(url) > MAX_URL_LENGTH:
         raise InvalidInput(f"URLs are at most {MAX_URL_LENGTH} characters.", field="url")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (parses the port: a bad one raises here, not later)
+    except ValueError:
+        raise InvalidInput("That is not a valid URL.", field="url") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInput("Give an http:// or https:// URL.", field="url")
     if parts.username or parts.password:

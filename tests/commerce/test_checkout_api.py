@@ -218,3 +218,51 @@ def test_variants_have_their_own_stock(client, make_account):
 def test_only_admins_check_the_ledger(client, make_account):
     assert client.get("/api/v1/admin/ledger/check", headers=make_account(Role.merchant).auth).status_code == 403
     assert client.get("/api/v1/admin/ledger/check").status_code == 401
+
+
+def test_admins_settle_refunds_but_do_not_act_as_the_buyer(client, make_account):
+    merchant, admin = make_account(Role.merchant), make_account(Role.admin)
+    item = product(client, merchant, stock=2)
+    buyer = funded_buyer(client, make_account)
+    placed = order(client, buyer, item["id"])
+    step(client, admin, placed["id"], "pay", status=403)
+    step(client, buyer, placed["id"], "pay")
+    step(client, admin, placed["id"], "ship", {"carrier": "x", "tracking": "y"}, status=403)
+    step(client, merchant, placed["id"], "ship", {"carrier": "x", "tracking": "y"})
+    step(client, admin, placed["id"], "confirm", status=403)
+    step(client, admin, placed["id"], "refunds", {"reason": "not mine"}, status=403)
+    assert wallet(client, buyer) == (10_000 - 1999, 1999)
+
+
+def test_text_with_control_characters_is_refused(client, make_account):
+    merchant = make_account(Role.merchant)
+    bad_title = client.post("/api/v1/products", headers=merchant.auth,
+                            json={"title": "Scarf\x00", "price": {"amount": 100, "currency": "EUR"}})  # fmt: skip
+    assert bad_title.status_code == 422
+    item = product(client, merchant)
+    buyer = funded_buyer(client, make_account)
+    placed = order(client, buyer, item["id"])
+    step(client, buyer, placed["id"], "pay")
+    step(client, buyer, placed["id"], "refunds", {"reason": "bad\x00"}, status=422)
+    step(client, merchant, placed["id"], "ship", {"carrier": "DHL\x00", "tracking": "1"}, status=422)
+    hook = client.post("/api/v1/webhooks", headers=merchant.auth, json={"url": "http://[::1x/hooks"})
+    assert hook.status_code == 422
+
+
+def test_a_full_refund_before_shipping_restocks_and_requests_are_capped(client, make_account):
+    merchant = make_account(Role.merchant)
+    item = product(client, merchant, stock=2)
+    buyer = funded_buyer(client, make_account)
+    placed = order(client, buyer, item["id"], quantity=2)
+    step(client, buyer, placed["id"], "pay")
+    refund = step(client, buyer, placed["id"], "refunds", {"reason": "too slow"}, status=201)
+    step(client, merchant, placed["id"], f"refunds/{refund['id']}/accept")
+    assert client.get(f"/api/v1/products/{item['id']}").json()["stock"] == 2
+
+    again = order(client, buyer, item["id"])
+    step(client, buyer, again["id"], "pay")
+    for _ in range(3):
+        asked = step(client, buyer, again["id"], "refunds", {"reason": "please"}, status=201)
+        step(client, merchant, again["id"], f"refunds/{asked['id']}/reject", {"note": "no"})
+    capped = step(client, buyer, again["id"], "refunds", {"reason": "please!"}, status=409)
+    assert "at most 3" in capped["detail"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from tests.commerce.helpers import funded_buyer, order, product, wallet
@@ -84,7 +85,7 @@ def test_a_key_still_in_flight_is_409_and_a_stale_one_is_taken_over(client, make
 
     body = {"amount": 700, "currency": "EUR"}
     fingerprint = idempotency.fingerprint("POST", "/api/v1/wallet/topups", b'{"amount":700,"currency":"EUR"}')
-    assert idempotency.claim(runtime.db, buyer.user.id, "busy", fingerprint) is None  # a request now running
+    assert idempotency.claim(runtime.db, buyer.user.id, "busy", fingerprint).claimed_at  # a request now running
     headers = {**buyer.auth, "Idempotency-Key": "busy"}
     in_flight = client.post("/api/v1/wallet/topups", headers=headers, json=body)
     assert in_flight.status_code == 409
@@ -112,3 +113,23 @@ def test_malformed_keys_are_refused(client, make_account):
         )
         assert response.status_code == 422, key
     assert wallet(client, buyer) == (0, 0)
+
+
+def test_a_stale_claim_is_taken_over_once(runtime, make_account):
+    from vetrina.payments import idempotency
+
+    buyer = make_account(Role.viewer)
+    first = idempotency.claim(runtime.db, buyer.user.id, "k", "f")
+    later = clock.now() + idempotency.STALE_AFTER + timedelta(seconds=1)
+    clock.set_clock(lambda: later)
+    retry = idempotency.claim(runtime.db, buyer.user.id, "k", "f")
+    assert retry.claimed_at == later
+    with pytest.raises(idempotency.RequestInFlight):
+        idempotency.claim(runtime.db, buyer.user.id, "k", "f")  # a second retry: the first one holds it now
+    # The slow original finishing late must not count as well.
+    with pytest.raises(idempotency.RequestInFlight), runtime.db.session(write=True) as session:
+        idempotency.complete(session, buyer.user.id, "k", first.claimed_at, 200, {"late": True})
+    with runtime.db.session(write=True) as session:
+        idempotency.complete(session, buyer.user.id, "k", retry.claimed_at, 200, {"ok": True})
+    clock.set_clock(None)
+    assert idempotency.claim(runtime.db, buyer.user.id, "k", "f").replay == (200, {"ok": True})

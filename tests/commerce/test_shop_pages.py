@@ -63,6 +63,9 @@ def test_merchant_lists_a_product_and_a_buyer_buys_it_through_the_pages(client, 
         assert shopper.get(ld["image"][0].removeprefix("http://testserver")).headers["content-type"] == "image/jpeg"
 
         assert "Added" in shopper.post("/wallet/topups", data={"csrf_token": buyer_token, "amount": "100"}).text
+        for odd in ("sNaN", "1e999999999", "Infinity", "12abc"):
+            refused = shopper.post("/wallet/topups", data={"csrf_token": buyer_token, "amount": odd})
+            assert refused.status_code == 200 and "not an amount" in refused.text, odd
         assert (
             "at most 2 decimals"
             in shopper.post("/wallet/topups", data={"csrf_token": buyer_token, "amount": "1.001"}).text
@@ -71,6 +74,13 @@ def test_merchant_lists_a_product_and_a_buyer_buys_it_through_the_pages(client, 
         order_id = re.search(r'id="order-(\d+)"', ordered.text).group(1)
         assert "Pay into escrow" in ordered.text
         assert "Done" in shopper.post(f"/orders/{order_id}/pay", data={"csrf_token": buyer_token}).text
+        # The merchant renames the product from a page opened before the sale: the sold units stay sold.
+        renamed = client.post("/merchant/products", data={
+            "csrf_token": token, "product_id": str(product_id), "title": "Silk scarf, blue", "price": "24.50",
+            "currency": "EUR", "stock": "3", "stock_was": "3", "variants": "", "variants_was": "", "published": "true",
+        })  # fmt: skip
+        assert "Saved" in renamed.text
+        assert client.get(f"/api/v1/products/{product_id}").json()["stock"] == 1
         wallet = shopper.get("/wallet").text
         assert re.findall(r'data-testid="(?:available|held)">([^<]+)', wallet) == ["€51.00", "€49.00"]
 

@@ -24,9 +24,12 @@ from vetrina.jobs import JobQueue
 from vetrina.money import Money
 from vetrina.payments import escrow, webhooks
 from vetrina.settings import Settings
+from vetrina.text import clean_text
 
 MAX_ITEMS = 50
 MAX_QUANTITY = 1000
+# Each open request pauses auto-confirm; a cap keeps a buyer from pausing it for ever.
+MAX_REFUND_REQUESTS = 3
 S = OrderStatus
 
 
@@ -141,8 +144,9 @@ def _expect(order: Order, *allowed: OrderStatus, action: str) -> None:
         )
 
 
-def _only(user: User, owner_id: int, who: str) -> None:
-    if user.id != owner_id and not user.is_admin:
+def _only(user: User, owner_id: int, who: str, admin_too: bool = False) -> None:
+    """Buyers' steps are the buyer's alone; an admin may also settle refunds (`admin_too`)."""
+    if user.id != owner_id and not (admin_too and user.is_admin):
         raise Forbidden(f"Only the order's {who} can do this.")
 
 
@@ -188,9 +192,8 @@ def ship(
     order = get_order(session, order_id, merchant, lock=True)
     _only(merchant, order.merchant_id, "merchant")
     _expect(order, S.WAIT_SELLER_SEND_GOODS, action="ship")
-    carrier, tracking = carrier.strip(), tracking.strip()
-    if not carrier or not tracking or len(carrier) > 100 or len(tracking) > 100:
-        raise InvalidInput("Give the carrier and the tracking number (up to 100 characters each).")
+    carrier = clean_text(carrier, "carrier", 100, required=True)
+    tracking = clean_text(tracking, "tracking number", 100, required=True)
     now = clock.now()
     order.carrier, order.tracking, order.shipped_at = carrier, tracking, now
     order.auto_confirm_at = now + timedelta(days=settings.auto_confirm_days)
@@ -246,9 +249,9 @@ def request_refund(
         raise InvalidInput(
             f"A refund is more than zero and at most {Money(remaining, order.currency).display()}.", field="amount"
         )
-    reason = reason.strip()
-    if not reason or len(reason) > 2000:
-        raise InvalidInput("Say why, in up to 2000 characters.", field="reason")
+    reason = clean_text(reason, "reason", 2000, required=True)
+    if len(order.refunds) >= MAX_REFUND_REQUESTS:
+        raise Conflict(f"An order takes at most {MAX_REFUND_REQUESTS} refund requests.", current_status=order.status)
     refund = RefundRequest(
         amount=amount.amount, reason=reason, status=RefundStatus.requested.value, created_at=clock.now()
     )
@@ -261,7 +264,7 @@ def request_refund(
 
 def _refund_for_decision(session: Session, order_id: int, refund_id: int, user: User) -> tuple[Order, RefundRequest]:
     order = get_order(session, order_id, user, lock=True)
-    _only(user, order.merchant_id, "merchant")
+    _only(user, order.merchant_id, "merchant", admin_too=True)
     refund = next((r for r in order.refunds if r.id == refund_id), None)
     if refund is None:
         raise NotFound(f"Order {order_id} has no refund request {refund_id}.")
@@ -281,6 +284,10 @@ def accept_refund(session: Session, queue: JobQueue, order_id: int, refund_id: i
     order.refunded_amount += refund.amount
     refund.status, refund.decided_at, refund.decided_by = RefundStatus.accepted.value, clock.now(), user.id
     if order.escrow_transfer_id is None:
+        if order.shipped_at is None:
+            # Fully refunded before it left: the goods are still on the shelf.
+            for item in order.items:
+                catalog.release_stock(session, item.product_id, item.variant_id, item.quantity)
         order.finished_at = clock.now()
         order.auto_confirm_at = None
         _record(order, S.TRADE_CLOSED, "refunded", user, amount.display())

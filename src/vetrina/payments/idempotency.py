@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -44,9 +45,18 @@ def check_key(key: str) -> str:
     return key
 
 
-def claim(db: Database, user_id: int, key: str, request_fingerprint: str) -> tuple[int, Any] | None:
-    """Claim `key` for this request (committed at once), or return the stored (status, body) of its first run."""
+@dataclass(frozen=True)
+class Claim:
+    """Either the stored first response (`replay`), or the right to run the request (`claimed_at`)."""
+
+    replay: tuple[int, Any] | None = None
+    claimed_at: datetime | None = None
+
+
+def claim(db: Database, user_id: int, key: str, request_fingerprint: str) -> Claim:
+    """Claim `key` for this request (committed at once), or return the stored response of its first run."""
     now = clock.now()
+    in_flight = RequestInFlight("A request with this Idempotency-Key is still running.")
     with db.session(write=True) as session:
         row = session.scalar(select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key))
         if row is None:
@@ -56,33 +66,54 @@ def claim(db: Database, user_id: int, key: str, request_fingerprint: str) -> tup
                         IdempotencyKey(user_id=user_id, key=key, fingerprint=request_fingerprint, created_at=now)
                     )
             except IntegrityError:
-                raise RequestInFlight("A request with this Idempotency-Key is still running.") from None
-            return None
+                raise in_flight from None
+            return Claim(claimed_at=now)
         if row.fingerprint != request_fingerprint:
             raise KeyReused("This Idempotency-Key was used for a different request.")
         if row.done:
-            return row.response_status, row.response_body
+            return Claim(replay=(row.response_status, row.response_body))
         if row.created_at > now - STALE_AFTER:
-            raise RequestInFlight("A request with this Idempotency-Key is still running.")
-        row.created_at = now  # its first request died mid-way: this one takes over
-        return None
+            raise in_flight
+        # Its first request died mid-way: take it over, unless another retry just did.
+        taken = session.execute(
+            update(IdempotencyKey)
+            .where(
+                IdempotencyKey.id == row.id, IdempotencyKey.created_at == row.created_at, IdempotencyKey.done.is_(False)
+            )
+            .values(created_at=now)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not taken:
+            raise in_flight
+        return Claim(claimed_at=now)
 
 
-def complete(session: Session, user_id: int, key: str, status: int, body: Any) -> None:
-    """Store the response, in the same transaction as the work it reports."""
-    session.execute(
+def complete(session: Session, user_id: int, key: str, claimed_at: datetime, status: int, body: Any) -> None:
+    """Store the response, in the same transaction as the work it reports; only while the claim is ours."""
+    stored = session.execute(
         update(IdempotencyKey)
-        .where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
+        .where(
+            IdempotencyKey.user_id == user_id,
+            IdempotencyKey.key == key,
+            IdempotencyKey.created_at == claimed_at,
+            IdempotencyKey.done.is_(False),
+        )
         .values(done=True, response_status=status, response_body=body)
         .execution_options(synchronize_session=False)
-    )
+    ).rowcount
+    if not stored:
+        # A slow first run was taken over by a retry meanwhile: this one must not also count.
+        raise RequestInFlight("This request took too long and was taken over by a retry with the same key.")
 
 
-def release(db: Database, user_id: int, key: str) -> None:
-    """Forget an unfinished claim (the request failed unexpectedly; a retry may run it again)."""
+def release(db: Database, user_id: int, key: str, claimed_at: datetime) -> None:
+    """Forget our unfinished claim (the request failed unexpectedly; a retry may run it again)."""
     with db.session(write=True) as session:
         session.execute(
             delete(IdempotencyKey).where(
-                IdempotencyKey.user_id == user_id, IdempotencyKey.key == key, IdempotencyKey.done.is_(False)
+                IdempotencyKey.user_id == user_id,
+                IdempotencyKey.key == key,
+                IdempotencyKey.created_at == claimed_at,
+                IdempotencyKey.done.is_(False),
             )
         )

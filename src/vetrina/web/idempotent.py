@@ -35,21 +35,23 @@ def run_once(request: Request, user: User, payload: Any, operation: Operation, s
     idempotency.check_key(key)
     canonical = json.dumps(jsonable_encoder(payload), sort_keys=True, separators=(",", ":")).encode()
     fingerprint = idempotency.fingerprint(request.method, request.url.path, canonical)
-    stored = idempotency.claim(db, user.id, key, fingerprint)
-    if stored is not None:
-        status, body = stored
+    claim = idempotency.claim(db, user.id, key, fingerprint)
+    if claim.replay is not None:
+        status, body = claim.replay
         media_type = PROBLEM_MEDIA_TYPE if status >= 400 else "application/json"
         return JSONResponse(body, status_code=status, media_type=media_type, headers={"Idempotent-Replayed": "true"})
     try:
         with db.session(write=True) as session:
             body = jsonable_encoder(operation(session))
-            idempotency.complete(session, user.id, key, status_code, body)
+            idempotency.complete(session, user.id, key, claim.claimed_at, status_code, body)
+    except idempotency.RequestInFlight:
+        raise  # taken over by a retry: that one answers for the key
     except VetrinaError as exc:
         body = problem_body(exc.status, exc.slug, exc.title, exc.detail, request.url.path, **exc.extra)
         with db.session(write=True) as session:
-            idempotency.complete(session, user.id, key, exc.status, body)
+            idempotency.complete(session, user.id, key, claim.claimed_at, exc.status, body)
         raise
     except BaseException:
-        idempotency.release(db, user.id, key)
+        idempotency.release(db, user.id, key, claim.claimed_at)
         raise
     return JSONResponse(body, status_code=status_code)

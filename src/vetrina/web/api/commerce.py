@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -249,7 +250,8 @@ def read_wallet(
 def top_up(request: Request, body: PositiveMoneyModel, user: User = required_user) -> JSONResponse:
     settings = get_runtime(request).settings
     provider = SandboxFundingProvider(settings.sandbox_topup_limit)
-    key = request.headers.get("idempotency-key", "")
+    # The provider de-duplicates charges by this key: the client's own, or one for this request alone.
+    key = request.headers.get("idempotency-key") or uuid.uuid4().hex
     return run_once(
         request, user, body, lambda s: wallet_out(wallet.top_up(s, provider, user, body.to_money(), key)), 201
     )

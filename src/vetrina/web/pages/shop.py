@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from typing import Annotated
 from urllib.parse import quote
@@ -128,7 +129,7 @@ def wallet_top_up(
         money = Money.parse(amount, settings.default_currency)
     except VetrinaError as exc:
         return _back("/wallet", exc.detail)
-    if error := _run(request, lambda s: wallet.top_up(s, provider, user, money, "page")):
+    if error := _run(request, lambda s: wallet.top_up(s, provider, user, money, uuid.uuid4().hex)):
         return _back("/wallet", error)
     return _back("/wallet", f"Added {money.display()}.")
 
@@ -232,21 +233,37 @@ def merchant_save_product(
     stock: Annotated[int, Form(ge=0, le=catalog.MAX_STOCK)] = 0,
     variants: Annotated[str, Form(max_length=10_000)] = "",
     published: Annotated[bool, Form()] = False,
+    stock_was: Annotated[int | None, Form(ge=0, le=catalog.MAX_STOCK)] = None,
+    variants_was: Annotated[str | None, Form(max_length=10_000)] = None,
     user: User | None = optional_user,
 ) -> Response:
-    """Create a product, or change one (when product_id is given)."""
+    """Create a product, or change one (when product_id is given).
+
+    Stock and variants are only written when the merchant changed them on the form: stock sold while
+    the page was open must not be put back by saving a new title."""
     require_csrf_form(request, csrf_token)
     user = _signed_in(request, user)
 
     def save(session: Session) -> None:
         fields = {
-            "title": title, "description": description, "price": Money.parse(price, currency), "stock": stock,
-            "variants": _variant_lines(variants), "published": published,
+            "title": title, "description": description, "price": Money.parse(price, currency), "published": published,
         }  # fmt: skip
         if product_id is None:
-            catalog.create_product(session, user, **fields)
-        else:
-            catalog.update_product(session, product_id, user, fields)
+            catalog.create_product(session, user, stock=stock, variants=_variant_lines(variants), **fields)
+            return
+        if stock != stock_was:
+            fields["stock"] = stock
+        if variants.strip() != (variants_was or "").strip():
+            existing = {
+                v.name.casefold(): v.id
+                for v in catalog.product_for_change(session, product_id, user).variants
+                if v.active
+            }
+            fields["variants"] = [
+                catalog.VariantSpec(name=v.name, stock=v.stock, options=v.options, id=existing.get(v.name.casefold()))
+                for v in _variant_lines(variants)
+            ]
+        catalog.update_product(session, product_id, user, fields)
 
     return _back("/merchant", _run(request, save) or "Saved.")
 
