@@ -149,7 +149,10 @@ def test_bank(live_server, make_account):
     assert sorted(o["id"] for o in all_orders) == sorted(order_id for _, _, order_id in created)
     taken = Counter()
     for order in all_orders:
-        if order["paid_at"] or order["status"] == "WAIT_BUYER_PAY":
+        # Units stay out of stock while an order waits for payment, and once paid, unless it was fully
+        # refunded before it shipped (those go back on the shelf).
+        refunded_unshipped = order["status"] == "TRADE_CLOSED" and not order["shipped_at"]
+        if order["status"] == "WAIT_BUYER_PAY" or (order["paid_at"] and not refunded_unshipped):
             for item in order["items"]:
                 taken[item["product_id"]] += item["quantity"]
     for product_id in products:
