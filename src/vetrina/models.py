@@ -6,9 +6,10 @@ from vetrina.commerce.models import Order, OrderEvent, OrderItem, RefundRequest
 from vetrina.db import Base
 from vetrina.media.models import Video
 from vetrina.payments.models import IdempotencyKey, LedgerAccount, LedgerTransfer, WebhookDelivery, WebhookEndpoint
+from vetrina.shoppable.models import ProductTag
 
 __all__ = [
     "ApiToken", "Base", "IdempotencyKey", "LedgerAccount", "LedgerTransfer", "LoginSession", "Order", "OrderEvent",
-    "OrderItem", "Product", "ProductImage", "ProductVariant", "RefundRequest", "User", "Video", "WebhookDelivery",
-    "WebhookEndpoint",
+    "OrderItem", "Product", "ProductImage", "ProductTag", "ProductVariant", "RefundRequest", "User", "Video",
+    "WebhookDelivery", "WebhookEndpoint",
 ]  # fmt: skip

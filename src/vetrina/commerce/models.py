@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String, Text
+from sqlalchemy import BigInteger, CheckConstraint, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from vetrina.db import Base, UTCDateTime
@@ -39,6 +39,9 @@ class Order(Base):
     escrow_transfer_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     carrier: Mapped[str | None] = mapped_column(String(100), nullable=True)
     tracking: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # Where the order came from: the video and the second of it the viewer was watching.
+    source_video_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    source_second: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -21,6 +21,7 @@ from vetrina.catalog.models import Product
 from vetrina.commerce.models import Order, OrderEvent, OrderItem, OrderStatus, RefundRequest, RefundStatus
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound
 from vetrina.jobs import JobQueue
+from vetrina.media.models import Video
 from vetrina.money import Money
 from vetrina.payments import escrow, webhooks
 from vetrina.settings import Settings
@@ -70,7 +71,22 @@ def order_summary(order: Order) -> dict:
     }
 
 
-def create_order(session: Session, settings: Settings, queue: JobQueue, buyer: User, items: list[ItemSpec]) -> Order:
+@dataclass(frozen=True)
+class OrderSource:
+    """The video, and the second of it, that the buyer was watching when ordering."""
+
+    video_id: int
+    second: float
+
+
+def create_order(
+    session: Session,
+    settings: Settings,
+    queue: JobQueue,
+    buyer: User,
+    items: list[ItemSpec],
+    source: OrderSource | None = None,
+) -> Order:
     """Reserve stock for every item and open an order awaiting payment (one merchant, one currency)."""
     if not items:
         raise InvalidInput("An order has at least one item.", field="items")
@@ -91,6 +107,8 @@ def create_order(session: Session, settings: Settings, queue: JobQueue, buyer: U
         raise InvalidInput("An order holds one merchant's products; place one order per merchant.", field="items")
     if len(currencies) > 1:
         raise InvalidInput("An order is in one currency.", field="items")
+    if source is not None and session.get(Video, source.video_id) is None:
+        raise InvalidInput(f"There is no video {source.video_id} to order from.", field="source.video_id")
     merchant_id = merchants.pop()
     if merchant_id == buyer.id:
         raise InvalidInput("You cannot buy your own products.", field="items")
@@ -99,6 +117,8 @@ def create_order(session: Session, settings: Settings, queue: JobQueue, buyer: U
         buyer_id=buyer.id, merchant_id=merchant_id, status=S.WAIT_BUYER_PAY.value, currency=currencies.pop(),
         total_amount=0, refunded_amount=0, commission_amount=0, created_at=now,
         expires_at=now + timedelta(minutes=settings.order_ttl_minutes),
+        source_video_id=source.video_id if source else None,
+        source_second=round(source.second, 3) if source else None,
     )  # fmt: skip
     total = 0
     # Reserve in a fixed order (product, variant) so concurrent orders lock rows in the same sequence.

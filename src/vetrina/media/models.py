@@ -31,6 +31,8 @@ class Video(Base):
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     published: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Whether merchants other than the owner may tag their own products in this video.
+    allow_merchant_tags: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     # What the probe found in the upload.
     duration_s: Mapped[float] = mapped_column(Float)
     width: Mapped[int] = mapped_column(Integer)

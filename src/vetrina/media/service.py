@@ -69,6 +69,7 @@ def create_video(
         frame_rate=probe.frame_rate,
         has_audio=probe.has_audio,
         renditions=[],
+        allow_merchant_tags=False,
         created_at=clock.now(),
     )
     session.add(video)
@@ -137,6 +138,8 @@ def update_video(session: Session, video_id: int, user: User, changes: dict[str,
         video.description = clean_text(changes["description"], "description", MAX_DESCRIPTION, required=False)
     if "published" in changes:
         video.published = bool(changes["published"])
+    if "allow_merchant_tags" in changes:
+        video.allow_merchant_tags = bool(changes["allow_merchant_tags"])
     return video
 
 

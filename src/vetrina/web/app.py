@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 import vetrina
 from vetrina.runtime import Runtime
-from vetrina.web.api import commerce, products, system, videos, webhooks
+from vetrina.web.api import commerce, products, shoppable, system, videos, webhooks
 from vetrina.web.deps import CSRF_COOKIE
 from vetrina.web.limits import BodySizeLimit
 from vetrina.web.pages import routes as pages
@@ -83,6 +83,7 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
     app.include_router(system.router)
     app.include_router(videos.router)
     app.include_router(products.router)
+    app.include_router(shoppable.router)
     app.include_router(commerce.router)
     app.include_router(webhooks.router)
     app.include_router(pages.router)

@@ -33,10 +33,18 @@ class ItemIn(BaseModel):
     quantity: StrictInt = Field(ge=1, le=orders.MAX_QUANTITY)
 
 
+class SourceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    video_id: StrictInt = Field(ge=1, le=2**31 - 1)
+    second: float = Field(ge=0, le=7 * 24 * 3600, allow_inf_nan=False)
+
+
 class OrderIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     items: list[ItemIn] = Field(min_length=1, max_length=orders.MAX_ITEMS)
+    source: SourceIn | None = Field(None, description="The video and second the buyer ordered from.")
 
 
 class ShipIn(BaseModel):
@@ -103,6 +111,7 @@ class OrderOut(BaseModel):
     finished_at: datetime | None
     refunds: list[RefundOut]
     history: list[EventOut]
+    source: SourceIn | None
 
 
 class OrderPage(Page):
@@ -135,6 +144,8 @@ def order_out(order: Order) -> OrderOut:
             EventOut(from_status=e.from_status, to_status=e.to_status, action=e.action, note=e.note, at=e.at)
             for e in order.history
         ],
+        source=SourceIn(video_id=order.source_video_id, second=order.source_second)
+        if order.source_video_id is not None else None,
     )  # fmt: skip
 
 
@@ -142,9 +153,11 @@ def order_out(order: Order) -> OrderOut:
 def create_order(request: Request, body: OrderIn, user: User = required_user) -> JSONResponse:
     rt = get_runtime(request)
     specs = [orders.ItemSpec(product_id=i.product_id, variant_id=i.variant_id, quantity=i.quantity) for i in body.items]
+    source = orders.OrderSource(body.source.video_id, body.source.second) if body.source else None
     return run_once(
-        request, user, body, lambda s: order_out(orders.create_order(s, rt.settings, rt.queue, user, specs)), 201
-    )
+        request, user, body,
+        lambda s: order_out(orders.create_order(s, rt.settings, rt.queue, user, specs, source)), 201,
+    )  # fmt: skip
 
 
 @router.get("/api/v1/orders", response_model=OrderPage, summary="Orders you bought or sold")

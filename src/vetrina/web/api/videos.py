@@ -35,6 +35,7 @@ class VideoOut(BaseModel):
     width: int
     height: int
     published: bool
+    allow_merchant_tags: bool
     hls_url: str | None
     poster_url: str | None
     thumbnails_url: str | None = Field(description="WebVTT track of seek-preview thumbnails.")
@@ -61,6 +62,7 @@ class VideoChanges(BaseModel):
     title: str | None = Field(None, max_length=media.MAX_TITLE)
     description: str | None = Field(None, max_length=media.MAX_DESCRIPTION)
     published: bool | None = None
+    allow_merchant_tags: bool | None = Field(None, description="Let other merchants tag their own products.")
 
 
 def video_out(video: Video, runtime: Runtime) -> VideoOut:
@@ -76,6 +78,7 @@ def video_out(video: Video, runtime: Runtime) -> VideoOut:
         width=video.width,
         height=video.height,
         published=video.published,
+        allow_merchant_tags=video.allow_merchant_tags,
         renditions=[RenditionOut(**r) for r in video.renditions],
         error=video.error,
         created_at=video.created_at,

@@ -1,0 +1,129 @@
+"""/api/v1/videos/{id}/tags and /api/v1/videos/{id}/timeline: products in the picture."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
+
+from vetrina.accounts.models import User
+from vetrina.shoppable import service as shoppable
+from vetrina.shoppable.models import ProductTag
+from vetrina.web.deps import RowId, db_session, get_runtime, optional_user, required_user
+
+router = APIRouter(prefix="/api/v1/videos/{video_id}", tags=["shoppable"])
+Seconds = Annotated[float, Field(ge=0, le=7 * 24 * 3600, allow_inf_nan=False)]
+Fraction = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+
+
+class BoxIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    x: Fraction
+    y: Fraction
+    w: Fraction
+    h: Fraction
+
+
+class KeyframeIn(BoxIn):
+    t: Seconds
+
+
+class TagIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    product_id: int = Field(ge=1, le=2**31 - 1)
+    start_s: Seconds
+    end_s: Seconds
+    box: BoxIn | None = None
+    keyframes: list[KeyframeIn] = Field(default_factory=list, max_length=shoppable.MAX_KEYFRAMES)
+    label: str = Field("", max_length=100)
+
+
+class TagChanges(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    product_id: int | None = Field(None, ge=1, le=2**31 - 1)
+    start_s: Seconds | None = None
+    end_s: Seconds | None = None
+    box: BoxIn | None = None
+    keyframes: list[KeyframeIn] | None = Field(None, max_length=shoppable.MAX_KEYFRAMES)
+    label: str | None = Field(None, max_length=100)
+
+
+class TagOut(BaseModel):
+    id: int
+    video_id: int
+    product_id: int
+    start_s: float
+    end_s: float
+    box: BoxIn | None
+    keyframes: list[KeyframeIn]
+    label: str
+    created_by: int
+
+
+def tag_out(tag: ProductTag) -> TagOut:
+    return TagOut(
+        id=tag.id, video_id=tag.video_id, product_id=tag.product_id, start_s=tag.start_s, end_s=tag.end_s,
+        box=tag.box, keyframes=tag.keyframes, label=tag.label, created_by=tag.created_by,
+    )  # fmt: skip
+
+
+@router.post("/tags", status_code=201, response_model=TagOut, summary="Tag a product in the video")
+def create_tag(video_id: RowId, body: TagIn, user: User = required_user, session: Session = db_session) -> TagOut:
+    spec = shoppable.TagSpec(
+        product_id=body.product_id, start_s=body.start_s, end_s=body.end_s,
+        box=body.box.model_dump() if body.box else None, keyframes=tuple(k.model_dump() for k in body.keyframes),
+        label=body.label,
+    )  # fmt: skip
+    return tag_out(shoppable.create_tag(session, video_id, user, spec))
+
+
+@router.get("/tags", response_model=list[TagOut], summary="The video's tags, in time order")
+def list_tags(video_id: RowId, user: User | None = optional_user, session: Session = db_session) -> list[TagOut]:
+    return [tag_out(t) for t in shoppable.list_tags(session, video_id, user)]
+
+
+@router.get("/tags/{tag_id}", response_model=TagOut, summary="One tag")
+def read_tag(
+    video_id: RowId, tag_id: RowId, user: User | None = optional_user, session: Session = db_session
+) -> TagOut:
+    return tag_out(shoppable.get_tag(session, video_id, tag_id, user))
+
+
+@router.patch("/tags/{tag_id}", response_model=TagOut, summary="Move, resize or relabel a tag")
+def change_tag(
+    video_id: RowId, tag_id: RowId, body: TagChanges, user: User = required_user, session: Session = db_session
+) -> TagOut:
+    changes = body.model_dump(exclude_unset=True)
+    if body.box is None and "box" in changes:
+        changes["box"] = None  # an explicit null removes the box
+    return tag_out(shoppable.update_tag(session, video_id, tag_id, user, changes))
+
+
+@router.delete("/tags/{tag_id}", status_code=204, summary="Remove a tag")
+def delete_tag(video_id: RowId, tag_id: RowId, user: User = required_user, session: Session = db_session) -> Response:
+    shoppable.delete_tag(session, video_id, tag_id, user)
+    return Response(status_code=204)
+
+
+@router.get("/timeline", summary="Everything the player needs for one play (ETag-cached)")
+def timeline(
+    request: Request,
+    video_id: RowId,
+    if_none_match: Annotated[str | None, Header()] = None,
+    user: User | None = optional_user,
+    session: Session = db_session,
+) -> Response:
+    rt = get_runtime(request)
+    body = shoppable.timeline(session, video_id, user, rt.store, rt.settings.media_url_ttl_s)
+    etag = shoppable.timeline_etag(body)
+    # Stock changes while people watch: caches revalidate after a few seconds (a 304 costs little).
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=5, must-revalidate"}
+    if if_none_match and etag in {t.strip() for t in if_none_match.split(",")}:
+        return Response(status_code=304, headers=headers)
+    return JSONResponse(body, headers=headers)

@@ -1,0 +1,137 @@
+"""Product tags (who may tag, where, when) and the playback timeline, over the API."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.commerce.helpers import funded_buyer, product
+from vetrina import clock
+from vetrina.accounts.models import Role
+from vetrina.media.models import Video, VideoStatus
+
+
+@pytest.fixture
+def video(runtime, make_account):
+    """A ready 60 s video row (the tag tests need no transcode); its owner is a merchant."""
+    owner = make_account(Role.merchant)
+    with runtime.db.session() as session:
+        row = Video(
+            owner_id=owner.user.id, title="Lookbook", description="", status=VideoStatus.ready.value, progress=1.0,
+            duration_s=60.0, width=1280, height=720, frame_rate=30.0, has_audio=True, renditions=[],
+            published=True, allow_merchant_tags=False, output_key="videos/x/hls-y", created_at=clock.now(),
+        )  # fmt: skip
+        session.add(row)
+        session.flush()
+        return owner, row.id
+
+
+def tag(client, account, video_id, product_id, start, end, **extra):
+    return client.post(
+        f"/api/v1/videos/{video_id}/tags", headers=account.auth,
+        json={"product_id": product_id, "start_s": start, "end_s": end, **extra},
+    )  # fmt: skip
+
+
+def test_the_owner_tags_and_the_timeline_shows_cards_in_time_order(client, video):
+    owner, video_id = video
+    shirt = product(client, owner, price=5900, stock=4)
+    mug = product(client, owner, price=1800, stock=2)
+    later = tag(client, owner, video_id, mug["id"], 30, 40, box={"x": 0.1, "y": 0.2, "w": 0.3, "h": 0.4}, label="Mug")
+    first = tag(client, owner, video_id, shirt["id"], 5, 12.5)
+    assert later.status_code == first.status_code == 201, later.text
+    assert later.json()["box"] == {"x": 0.1, "y": 0.2, "w": 0.3, "h": 0.4}
+
+    response = client.get(f"/api/v1/videos/{video_id}/timeline")
+    assert response.status_code == 200
+    body = response.json()
+    assert [t["product"]["title"] for t in body["tags"]] == [shirt["title"], mug["title"]]
+    first_card = body["tags"][0]
+    assert (first_card["start_s"], first_card["end_s"]) == (5, 12.5)
+    assert first_card["product"]["price"] == {"amount": 5900, "currency": "EUR"}
+    assert first_card["product"]["in_stock"] is True and body["ads"] == []
+
+    etag = response.headers["etag"]
+    assert client.get(f"/api/v1/videos/{video_id}/timeline", headers={"If-None-Match": etag}).status_code == 304
+    client.patch(f"/api/v1/videos/{video_id}/tags/{first.json()['id']}", headers=owner.auth, json={"end_s": 14})
+    changed = client.get(f"/api/v1/videos/{video_id}/timeline", headers={"If-None-Match": etag})
+    assert changed.status_code == 200 and changed.headers["etag"] != etag
+
+
+def test_overlaps_overruns_deleted_and_sold_out_products(client, video, make_account):
+    owner, video_id = video
+    kept = product(client, owner, price=2000, stock=1)
+    gone = product(client, owner, price=2000, stock=5)
+    twin = product(client, owner, price=2100, stock=3)
+    far = product(client, owner, price=9000, stock=3)
+    for product_id, start, end in [(kept["id"], 10, 20), (gone["id"], 15, 25), (kept["id"], 55, 90)]:
+        assert tag(client, owner, video_id, product_id, start, end).status_code == 201
+    assert tag(client, owner, video_id, kept["id"], 61, 70).status_code == 422  # starts after the end
+    client.delete(f"/api/v1/products/{gone['id']}", headers=owner.auth)
+    buyer = funded_buyer(client, make_account)
+    client.post("/api/v1/orders", headers=buyer.auth, json={"items": [{"product_id": kept["id"], "quantity": 1}]})
+
+    tags = client.get(f"/api/v1/videos/{video_id}/timeline").json()["tags"]
+    assert [(t["start_s"], t["end_s"]) for t in tags] == [(10, 20), (55, 60)]  # deleted dropped, overrun clipped
+    sold_out = tags[0]["product"]
+    assert sold_out["in_stock"] is False
+    assert sold_out["alternative"]["id"] == twin["id"]  # same merchant, in stock, closest price
+    assert far["id"] != twin["id"]
+
+
+def test_who_may_tag(client, video, make_account):
+    owner, video_id = video
+    rival, viewer, admin = make_account(Role.merchant), make_account(Role.viewer), make_account(Role.admin)
+    theirs = product(client, rival)
+    assert tag(client, rival, video_id, theirs["id"], 1, 2).status_code == 403
+    assert tag(client, viewer, video_id, theirs["id"], 1, 2).status_code == 403
+    allowed = client.patch(f"/api/v1/videos/{video_id}", headers=owner.auth, json={"allow_merchant_tags": True})
+    assert allowed.status_code == 200 and allowed.json()["allow_merchant_tags"] is True
+    own = tag(client, rival, video_id, theirs["id"], 1, 2)
+    assert own.status_code == 201
+    owners_product = product(client, owner)
+    assert tag(client, rival, video_id, owners_product["id"], 3, 4).status_code == 403  # only its own products
+    url = f"/api/v1/videos/{video_id}/tags/{own.json()['id']}"
+    other = make_account(Role.merchant)
+    assert client.patch(url, headers=other.auth, json={"label": "mine"}).status_code == 403
+    assert client.patch(url, headers=rival.auth, json={"label": "Scarf"}).json()["label"] == "Scarf"
+    assert client.delete(url, headers=admin.auth).status_code == 204  # an admin moderates
+    assert client.get(url).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"start_s": 5, "end_s": 5},
+        {"start_s": 8, "end_s": 2},
+        {"start_s": -1, "end_s": 2},
+        {"start_s": 1, "end_s": 2, "box": {"x": 0.8, "y": 0, "w": 0.5, "h": 0.5}},
+        {"start_s": 1, "end_s": 2, "box": {"x": 0, "y": 0, "w": 0, "h": 0.5}},
+        {"start_s": 1, "end_s": 2, "keyframes": [{"t": 9, "x": 0, "y": 0, "w": 0.1, "h": 0.1}]},
+        {"start_s": "soon", "end_s": 2},
+        {"start_s": 1, "end_s": 2, "label": "x" * 101},
+        {"start_s": 1, "end_s": 2, "colour": "red"},
+    ],
+)
+def test_bad_tags_are_refused(client, video, body):
+    owner, video_id = video
+    item = product(client, owner)
+    response = client.post(
+        f"/api/v1/videos/{video_id}/tags", headers=owner.auth, json={"product_id": item["id"], **body}
+    )
+    assert response.status_code == 422, response.text
+    assert client.get(f"/api/v1/videos/{video_id}/tags").json() == []
+
+
+def test_orders_record_the_video_and_second(client, video, make_account):
+    owner, video_id = video
+    item = product(client, owner)
+    buyer = funded_buyer(client, make_account)
+    items = [{"product_id": item["id"], "quantity": 1}]
+    placed = client.post(
+        "/api/v1/orders", headers=buyer.auth, json={"items": items, "source": {"video_id": video_id, "second": 12.34}}
+    )
+    assert placed.status_code == 201 and placed.json()["source"] == {"video_id": video_id, "second": 12.34}
+    unknown = client.post(
+        "/api/v1/orders", headers=buyer.auth, json={"items": items, "source": {"video_id": 999999, "second": 1}}
+    )
+    assert unknown.status_code == 422
