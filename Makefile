@@ -60,6 +60,7 @@ lint: install
 bench: install  ## the benchmarks (several minutes each)
 	$(BIN)/python bench/transcode.py
 	$(BIN)/python bench/checkout.py
+	$(BIN)/python bench/timeline.py
 
 clean:
 	rm -rf $(VENV) node_modules vetrina-data

@@ -73,5 +73,8 @@ def test_demo_seeds_streamable_films_and_is_idempotent(tmp_path):
             assert session.query(Product).count() == 3
             assert [o.status for o in session.scalars(select(Order))] == ["TRADE_FINISHED"]
             assert ledger.check_ledger(session).ok
+            from vetrina.shoppable.models import ProductTag
+
+            assert session.query(ProductTag).count() == 3
     finally:
         runtime.close()

@@ -25,6 +25,7 @@ from vetrina.money import Money
 from vetrina.payments import wallet
 from vetrina.payments.funding import SandboxFundingProvider
 from vetrina.runtime import Runtime
+from vetrina.shoppable import service as shoppable
 
 DEMO_PASSWORD = "vetrina-demo"
 DEMO_USERS = (
@@ -96,6 +97,7 @@ def seed_demo(runtime: Runtime) -> None:
     finally:
         runtime.queue.stop_in_process()
     _seed_shop(runtime, merchant, users["buyer@vetrina.demo"])
+    _tag_demo_film(runtime, merchant)
     for email, _role in DEMO_USERS:
         print(f"  {email:24s} password: {DEMO_PASSWORD}")
 
@@ -151,6 +153,22 @@ def _seed_shop(runtime: Runtime, merchant: User, buyer: User) -> None:
         orders.pay(session, runtime.queue, order.id, buyer)
         orders.ship(session, runtime.settings, runtime.queue, order.id, merchant, "DHL", "DEMO0001")
         orders.confirm(session, runtime.settings, runtime.queue, order.id, buyer)
+
+
+def _tag_demo_film(runtime: Runtime, merchant: User) -> None:
+    """Tag the shop's products in the first demo film, one after another (only once)."""
+    with runtime.db.session(write=True) as session:
+        video_id = _existing_film(runtime, merchant, DEMO_FILMS[0].title)
+        if video_id is None or shoppable.list_tags(session, video_id, merchant):
+            return
+        products = catalog.list_products(session, 1, 100, merchant_id=merchant.id, viewer=merchant).items
+        for index, product in enumerate(sorted(products, key=lambda p: p.id)):
+            start = 2.0 + index * 7
+            box = {"x": 0.08 + index * 0.3, "y": 0.25, "w": 0.25, "h": 0.4}
+            spec = shoppable.TagSpec(
+                product_id=product.id, start_s=start, end_s=start + 6, box=box, label=product.title
+            )
+            shoppable.create_tag(session, video_id, merchant, spec)
 
 
 def _product_photo(colour: tuple[int, int, int]) -> Image.Image:
