@@ -47,7 +47,7 @@ class DemoFilm:
 DEMO_FILMS = (
     DemoFilm(
         "Summer Collection: Test Pattern Edition",
-        "A short film with products on screen. Tagging arrives with View and Buy.",
+        "A short film with products on screen: buy them from the cards without stopping the film.",
         "testsrc2=size=1280x720:rate=30",
         "sine=frequency=330:sample_rate=48000",
     ),

@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     sandbox_topup_limit: int = Field(1_000_000, gt=0, description="Largest top-up the sandbox approves (minor units).")
     webhook_allow_private: bool = Field(False, description="Allow webhook URLs on private addresses (development).")
     webhook_backoff_scale: float = Field(1.0, gt=0, description="Multiplies webhook retry delays (tests shorten them).")
+    timeline_cache_s: float = Field(2.0, ge=0, description="Seconds a public video's timeline is served from memory.")
     session_days: int = Field(14, ge=1, description="Lifetime of a sign-in session.")
     secure_cookies: bool = Field(False, description="Mark cookies Secure (set behind HTTPS).")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -211,3 +213,54 @@ def timeline(session: Session, video_id: int, viewer: User | None, store: MediaS
 def timeline_etag(body: dict[str, Any]) -> str:
     digest = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     return f'"{digest[:32]}"'
+
+
+@dataclass(frozen=True)
+class RenderedTimeline:
+    body: bytes
+    etag: str
+
+
+class TimelineCache:
+    """Rendered timelines of public videos, kept for `ttl_s` seconds: the timeline is read on every play.
+
+    Only videos everyone may see are cached, so one entry serves every viewer; within the TTL a
+    change (a new tag, a sale that empties stock) may be that many seconds late, as the HTTP
+    `max-age` already allows."""
+
+    def __init__(self, ttl_s: float, max_entries: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._entries: dict[int, tuple[float, RenderedTimeline]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, video_id: int) -> RenderedTimeline | None:
+        entry = self._entries.get(video_id)
+        return entry[1] if entry and entry[0] > time.monotonic() else None
+
+    def put(self, video_id: int, rendered: RenderedTimeline) -> None:
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                now = time.monotonic()
+                self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+            self._entries[video_id] = (time.monotonic() + self.ttl_s, rendered)
+
+    def forget(self, video_id: int) -> None:
+        self._entries.pop(video_id, None)
+
+
+def rendered_timeline(
+    session: Session, cache: TimelineCache, video_id: int, viewer: User | None, store: MediaStore, ttl_s: int
+) -> RenderedTimeline:
+    """The timeline as JSON bytes with its ETag, from the cache when the video is public."""
+    cached = cache.get(video_id)
+    if cached is not None:
+        return cached
+    body = timeline(session, video_id, viewer, store, ttl_s)
+    rendered = RenderedTimeline(
+        body=json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode(), etag=timeline_etag(body)
+    )
+    video = session.get(Video, video_id)
+    if video is not None and video.published and video.status == "ready":
+        cache.put(video_id, rendered)
+    return rendered

@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 import vetrina
 from vetrina.runtime import Runtime
+from vetrina.shoppable.service import TimelineCache
 from vetrina.web.api import commerce, products, shoppable, system, videos, webhooks
 from vetrina.web.deps import CSRF_COOKIE
 from vetrina.web.limits import BodySizeLimit
@@ -51,6 +52,7 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.timeline_cache = TimelineCache(ttl_s=runtime.settings.timeline_cache_s)
     install_problem_handlers(
         app,
         lambda request, status, title, detail: render(

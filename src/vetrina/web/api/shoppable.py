@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
@@ -74,13 +73,17 @@ def tag_out(tag: ProductTag) -> TagOut:
 
 
 @router.post("/tags", status_code=201, response_model=TagOut, summary="Tag a product in the video")
-def create_tag(video_id: RowId, body: TagIn, user: User = required_user, session: Session = db_session) -> TagOut:
+def create_tag(
+    request: Request, video_id: RowId, body: TagIn, user: User = required_user, session: Session = db_session
+) -> TagOut:
     spec = shoppable.TagSpec(
         product_id=body.product_id, start_s=body.start_s, end_s=body.end_s,
         box=body.box.model_dump() if body.box else None, keyframes=tuple(k.model_dump() for k in body.keyframes),
         label=body.label,
     )  # fmt: skip
-    return tag_out(shoppable.create_tag(session, video_id, user, spec))
+    created = shoppable.create_tag(session, video_id, user, spec)
+    request.app.state.timeline_cache.forget(video_id)
+    return tag_out(created)
 
 
 @router.get("/tags", response_model=list[TagOut], summary="The video's tags, in time order")
@@ -97,17 +100,27 @@ def read_tag(
 
 @router.patch("/tags/{tag_id}", response_model=TagOut, summary="Move, resize or relabel a tag")
 def change_tag(
-    video_id: RowId, tag_id: RowId, body: TagChanges, user: User = required_user, session: Session = db_session
+    request: Request,
+    video_id: RowId,
+    tag_id: RowId,
+    body: TagChanges,
+    user: User = required_user,
+    session: Session = db_session,
 ) -> TagOut:
     changes = body.model_dump(exclude_unset=True)
     if body.box is None and "box" in changes:
         changes["box"] = None  # an explicit null removes the box
-    return tag_out(shoppable.update_tag(session, video_id, tag_id, user, changes))
+    changed = shoppable.update_tag(session, video_id, tag_id, user, changes)
+    request.app.state.timeline_cache.forget(video_id)
+    return tag_out(changed)
 
 
 @router.delete("/tags/{tag_id}", status_code=204, summary="Remove a tag")
-def delete_tag(video_id: RowId, tag_id: RowId, user: User = required_user, session: Session = db_session) -> Response:
+def delete_tag(
+    request: Request, video_id: RowId, tag_id: RowId, user: User = required_user, session: Session = db_session
+) -> Response:
     shoppable.delete_tag(session, video_id, tag_id, user)
+    request.app.state.timeline_cache.forget(video_id)
     return Response(status_code=204)
 
 
@@ -120,10 +133,11 @@ def timeline(
     session: Session = db_session,
 ) -> Response:
     rt = get_runtime(request)
-    body = shoppable.timeline(session, video_id, user, rt.store, rt.settings.media_url_ttl_s)
-    etag = shoppable.timeline_etag(body)
+    rendered = shoppable.rendered_timeline(
+        session, request.app.state.timeline_cache, video_id, user, rt.store, rt.settings.media_url_ttl_s
+    )
     # Stock changes while people watch: caches revalidate after a few seconds (a 304 costs little).
-    headers = {"ETag": etag, "Cache-Control": "public, max-age=5, must-revalidate"}
-    if if_none_match and etag in {t.strip() for t in if_none_match.split(",")}:
+    headers = {"ETag": rendered.etag, "Cache-Control": "public, max-age=5, must-revalidate"}
+    if if_none_match and rendered.etag in {t.strip() for t in if_none_match.split(",")}:
         return Response(status_code=304, headers=headers)
-    return JSONResponse(body, headers=headers)
+    return Response(rendered.body, media_type="application/json", headers=headers)

@@ -219,6 +219,7 @@ class VetrinaPlayer {
     this.played.style.width = fraction * 100 + "%";
     this.handle.style.left = fraction * 100 + "%";
     this.seek.setAttribute("aria-valuenow", currentTime.toFixed(1));
+    this.root.dispatchEvent(new CustomEvent("vetrina:time", { detail: { currentTime, duration } }));
     this.timeLabel.textContent = formatTime(currentTime) + " / " + formatTime(duration);
   }
 

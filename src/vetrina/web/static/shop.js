@@ -1,0 +1,192 @@
+// View and Buy: product cards over the picture at their tagged moments, seek-bar markers, the shelf
+// under the video, and a drawer beside it to buy without the video ever stopping.
+"use strict";
+
+function csrfToken() {
+  const meta = document.querySelector('meta[name="csrf-token"]');
+  return meta ? meta.content : "";
+}
+
+function newKey() {
+  return (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random()).replace(/-/g, "");
+}
+
+async function api(method, path, body) {
+  const response = await fetch(path, {
+    method, credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken(), "Idempotency-Key": newKey() },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(data.detail || "Something went wrong (" + response.status + ").");
+  return data;
+}
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (key === "class") node.className = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) if (child != null) node.append(child);
+  return node;
+}
+
+// The box of a tag at time t: its keyframes interpolated, or its fixed box.
+function boxAt(tag, t) {
+  const frames = tag.keyframes || [];
+  if (!frames.length) return tag.box;
+  if (t <= frames[0].t) return frames[0];
+  for (let i = 1; i < frames.length; i++) {
+    if (t <= frames[i].t) {
+      const a = frames[i - 1], b = frames[i], k = (t - a.t) / (b.t - a.t || 1);
+      return { x: a.x + (b.x - a.x) * k, y: a.y + (b.y - a.y) * k, w: a.w + (b.w - a.w) * k, h: a.h + (b.h - a.h) * k };
+    }
+  }
+  return frames[frames.length - 1];
+}
+
+class ShopLayer {
+  constructor(root, player) {
+    this.root = root;
+    this.player = player;
+    this.video = root.querySelector("video");
+    this.cards = root.querySelector(".cards");
+    this.drawer = document.querySelector(".drawer");
+    this.shelf = document.querySelector(".shelf");
+    this.signedIn = document.querySelector(".watch").dataset.signedIn === "true";
+    this.videoId = Number(root.dataset.videoId);
+    this.tags = [];
+    this.shown = new Map();
+    this.drawer.querySelector(".drawer-close").addEventListener("click", () => this.closeDrawer());
+    root.addEventListener("vetrina:time", (event) => this.render(event.detail.currentTime));
+    this.load();
+  }
+
+  async load() {
+    const response = await fetch("/api/v1/videos/" + this.videoId + "/timeline", { credentials: "same-origin" });
+    if (!response.ok) return;
+    this.tags = (await response.json()).tags;
+    this.drawMarkers();
+    this.drawShelf();
+    this.render(this.video.currentTime);
+  }
+
+  drawMarkers() {
+    const seek = this.root.querySelector(".seek");
+    const duration = Number(seek.getAttribute("aria-valuemax")) || this.video.duration;
+    for (const tag of this.tags) {
+      seek.append(el("span", { class: "marker", style: "left:" + (tag.start_s / duration) * 100 + "%",
+                               title: tag.product.title }));
+    }
+  }
+
+  drawShelf() {
+    const list = this.shelf.querySelector("ul");
+    const seen = new Set();
+    for (const tag of this.tags) {
+      if (seen.has(tag.product.id)) continue;
+      seen.add(tag.product.id);
+      list.append(el("li", { class: "shelf-item" },
+        el("button", { type: "button", class: "shelf-jump", onclick: () => { this.video.currentTime = tag.start_s; } },
+          tag.product.image ? el("img", { src: tag.product.image, alt: "" }) : null,
+          el("span", { class: "title" }, tag.product.title),
+          el("span", { class: "price" }, tag.product.price_display))));
+    }
+    this.shelf.hidden = seen.size === 0;
+  }
+
+  render(t) {
+    const active = new Set(this.tags.filter((tag) => t >= tag.start_s && t < tag.end_s).map((tag) => tag.id));
+    for (const [id, node] of this.shown) {
+      if (!active.has(id)) { node.remove(); this.shown.delete(id); }
+    }
+    let corner = 0;
+    for (const tag of this.tags) {
+      if (!active.has(tag.id)) continue;
+      let node = this.shown.get(tag.id);
+      if (!node) {
+        node = this.card(tag);
+        this.cards.append(node);
+        this.shown.set(tag.id, node);
+      }
+      const box = boxAt(tag, t);
+      if (box) {
+        node.classList.add("hotspot");
+        node.style.left = (box.x * 100) + "%";
+        node.style.top = (box.y * 100) + "%";
+      } else {
+        node.classList.remove("hotspot");
+        node.style.left = "";
+        node.style.top = (0.75 + corner * 6.5) + "rem";
+        corner += 1;
+      }
+    }
+  }
+
+  card(tag) {
+    const product = tag.product;
+    const buyable = product.in_stock ? product : product.alternative;
+    return el("div", { class: "product-card", "data-tag": tag.id },
+      product.image ? el("img", { src: product.image, alt: "" }) : null,
+      el("div", { class: "card-text" },
+        el("strong", {}, product.title),
+        el("span", {}, product.in_stock ? product.price_display : "Sold out"),
+        buyable ? el("button", { type: "button", class: "card-buy", onclick: () => this.openDrawer(buyable) },
+                     product.in_stock ? "Buy" : "See similar") : null));
+  }
+
+  openDrawer(product) {
+    const body = this.drawer.querySelector(".drawer-body");
+    body.replaceChildren();
+    body.append(el("h2", {}, product.title), el("p", { class: "price" }, product.price_display));
+    if (!this.signedIn) {
+      body.append(el("p", {}, "Sign in to buy; the video keeps playing."),
+                  el("a", { href: "/login?next=/watch/" + this.videoId, target: "_blank", rel: "opener" }, "Sign in"));
+    } else {
+      const variant = product.variants.length
+        ? el("select", { name: "variant" }, ...product.variants.map((v) =>
+            el("option", v.stock ? { value: v.id } : { value: v.id, disabled: "" }, v.name + (v.stock ? "" : " (sold out)"))))
+        : null;
+      const quantity = el("input", { type: "number", name: "quantity", min: "1", max: String(product.stock), value: "1" });
+      const status = el("p", { class: "drawer-status", role: "status" });
+      const pay = el("button", { type: "button", class: "drawer-pay" }, "Pay from wallet");
+      pay.addEventListener("click", () => this.buy(product, variant, quantity, status, pay));
+      body.append(variant ? el("label", {}, "Option ", variant) : null, el("label", {}, "Quantity ", quantity),
+                  pay, status, el("p", { class: "hint" }, "Paid into escrow: the merchant is paid when you confirm receipt."));
+    }
+    this.drawer.hidden = false;
+    document.querySelector(".watch").classList.add("drawer-open");
+  }
+
+  closeDrawer() {
+    this.drawer.hidden = true;
+    document.querySelector(".watch").classList.remove("drawer-open");
+  }
+
+  async buy(product, variant, quantity, status, button) {
+    button.disabled = true;
+    status.textContent = "Paying…";
+    try {
+      const item = { product_id: product.id, quantity: Number(quantity.value) || 1 };
+      if (variant) item.variant_id = Number(variant.value);
+      const order = await api("POST", "/api/v1/orders", {
+        items: [item], source: { video_id: this.videoId, second: Math.round(this.video.currentTime * 1000) / 1000 } });
+      const paid = await api("POST", "/api/v1/orders/" + order.id + "/pay");
+      status.textContent = "";
+      status.append(el("strong", { class: "drawer-done" }, "Paid " + paid.total.amount / 100 + " " + paid.total.currency +
+                       " into escrow. Order #" + paid.id + "."), " ", el("a", { href: "/orders", target: "_blank" }, "Your orders"));
+    } catch (error) {
+      status.textContent = error.message;
+      button.disabled = false;
+    }
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const root = document.getElementById("player");
+  if (!root || root.dataset.status !== "ready") return;
+  // player.js builds window.vetrinaPlayer on the same event; wait a tick for it.
+  setTimeout(() => { window.vetrinaShop = new ShopLayer(root, window.vetrinaPlayer); }, 0);
+});

@@ -1,0 +1,70 @@
+"""View and Buy in real Chromium: a card appears at its second, the viewer buys in the drawer, and the video
+never stops playing."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.conftest import PASSWORD, make_clip, wait_for
+from tests.e2e.test_watch_in_chromium import browser, database_url  # noqa: F401 (shared fixtures)
+from vetrina.accounts.models import Role
+
+pytestmark = pytest.mark.slow
+
+
+def test_buy_from_a_card_while_the_video_plays(live_server, make_account, media_dir, browser):  # noqa: F811
+    merchant, buyer = make_account(Role.merchant), make_account(Role.viewer)
+    clip = make_clip(media_dir / "e2e-12s.mp4", 12, size="854x480")
+    with httpx.Client(base_url=live_server.url, timeout=30) as http, clip.open("rb") as handle:
+        video_id = http.post("/api/v1/videos", headers=merchant.auth, data={"title": "Shop the look"},
+                             files={"file": ("c.mp4", handle)}).json()["id"]  # fmt: skip
+        shirt = http.post("/api/v1/products", headers=merchant.auth, json={
+            "title": "Linen shirt", "price": {"amount": 5900, "currency": "EUR"}, "stock": 3}).json()  # fmt: skip
+        mug = http.post("/api/v1/products", headers=merchant.auth, json={
+            "title": "Mug", "price": {"amount": 1800, "currency": "EUR"}, "stock": 3}).json()  # fmt: skip
+        http.post("/api/v1/wallet/topups", headers=buyer.auth, json={"amount": 20_000, "currency": "EUR"})
+        wait_for(lambda: http.get(f"/api/v1/videos/{video_id}", headers=merchant.auth).json()["status"] == "ready",
+                 timeout_s=120, message="the video to be ready")  # fmt: skip
+        for product_id, start, end in ((shirt["id"], 1, 9), (mug["id"], 9, 12)):
+            created = http.post(f"/api/v1/videos/{video_id}/tags", headers=merchant.auth,
+                                json={"product_id": product_id, "start_s": start, "end_s": end})  # fmt: skip
+            assert created.status_code == 201, created.text
+
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{live_server.url}/login?next=/watch/{video_id}")
+    page.fill("input[name=email]", buyer.user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"**/watch/{video_id}")
+    page.wait_for_function("window.vetrinaPlayer && window.vetrinaPlayer.hls && window.vetrinaShop")
+    assert page.locator(".seek .marker").count() == 2
+    assert page.locator(".shelf-item").count() == 2
+    # Sample the playhead every 100 ms from inside the page for the whole purchase.
+    page.evaluate("""() => {
+        const v = document.querySelector('video'); v.muted = true; v.play();
+        window.samples = []; window.sampler = setInterval(() => window.samples.push([v.paused, v.currentTime]), 100);
+    }""")
+    page.wait_for_selector('.product-card:has-text("Linen shirt")', timeout=20_000)
+    page.click('.product-card:has-text("Linen shirt") .card-buy')
+    page.wait_for_selector(".drawer:not([hidden]) .drawer-pay")
+    page.click(".drawer-pay")
+    page.wait_for_selector(".drawer-done", timeout=20_000)
+    page.wait_for_timeout(500)
+    samples = page.evaluate("() => { clearInterval(window.sampler); return window.samples; }")
+    assert errors == []
+    started = next(i for i, (_, t) in enumerate(samples) if t > 0)
+    during = samples[started:]
+    assert len(during) > 10
+    assert not any(paused for paused, _ in during), "the video paused during the purchase"
+    times = [t for _, t in during]
+    assert all(b >= a for a, b in zip(times, times[1:], strict=False)) and times[-1] > times[0] + 1
+
+    orders = httpx.get(f"{live_server.url}/api/v1/orders", headers=buyer.auth).json()["items"]
+    assert len(orders) == 1
+    order = orders[0]
+    assert order["status"] == "WAIT_SELLER_SEND_GOODS"
+    assert order["items"][0]["product_id"] == shirt["id"]
+    assert order["source"]["video_id"] == video_id and 1 <= order["source"]["second"] <= 12
