@@ -13,7 +13,8 @@ from vetrina.accounts.models import Role
 pytestmark = pytest.mark.slow
 
 
-def test_buy_from_a_card_while_the_video_plays(live_server, make_account, media_dir, browser):  # noqa: F811
+def shop_the_look(live_server, make_account, media_dir):
+    """A ready 12 s video by a merchant, with a shirt tagged over 1–9 s and a mug over 9–12 s; a funded buyer."""
     merchant, buyer = make_account(Role.merchant), make_account(Role.viewer)
     clip = make_clip(media_dir / "e2e-12s.mp4", 12, size="854x480")
     with httpx.Client(base_url=live_server.url, timeout=30) as http, clip.open("rb") as handle:
@@ -30,7 +31,11 @@ def test_buy_from_a_card_while_the_video_plays(live_server, make_account, media_
             created = http.post(f"/api/v1/videos/{video_id}/tags", headers=merchant.auth,
                                 json={"product_id": product_id, "start_s": start, "end_s": end})  # fmt: skip
             assert created.status_code == 201, created.text
+    return merchant, buyer, video_id, shirt, mug
 
+
+def test_buy_from_a_card_while_the_video_plays(live_server, make_account, media_dir, browser):  # noqa: F811
+    _merchant, buyer, video_id, shirt, _mug = shop_the_look(live_server, make_account, media_dir)
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -68,3 +73,39 @@ def test_buy_from_a_card_while_the_video_plays(live_server, make_account, media_
     assert order["status"] == "WAIT_SELLER_SEND_GOODS"
     assert order["items"][0]["product_id"] == shirt["id"]
     assert order["source"]["video_id"] == video_id and 1 <= order["source"]["second"] <= 12
+
+
+def test_hold_then_check_out_at_the_end_after_signing_in_inside_the_drawer(
+    live_server,
+    make_account,
+    media_dir,
+    browser,  # noqa: F811
+):
+    _merchant, buyer, video_id, shirt, mug = shop_the_look(live_server, make_account, media_dir)
+    page = browser.new_page(viewport={"width": 390, "height": 844}, has_touch=True)  # a phone
+    page.goto(f"{live_server.url}/watch/{video_id}")  # not signed in
+    page.wait_for_function("window.vetrinaPlayer && window.vetrinaPlayer.hls && window.vetrinaShop")
+    page.evaluate("() => { const v = document.querySelector('video'); v.muted = true; v.play(); }")
+    page.wait_for_selector('.product-card:has-text("Linen shirt")', timeout=20_000)
+    page.click('.product-card:has-text("Linen shirt") .card-hold')
+    page.evaluate("() => { document.querySelector('video').currentTime = 9.5; }")
+    page.wait_for_selector('.product-card:has-text("Mug")', timeout=20_000)
+    page.click('.product-card:has-text("Mug") .card-hold')
+    assert page.locator(".held li").count() == 2
+    assert page.evaluate("document.querySelector('video').paused") is False
+
+    page.wait_for_selector(".drawer:not([hidden]) .drawer-signin", timeout=20_000)  # the video ended
+    assert page.evaluate("document.querySelector('video').ended") is True
+    page.fill(".drawer-signin input[name=email]", buyer.user.email)
+    page.fill(".drawer-signin input[name=password]", PASSWORD)
+    page.click(".drawer-signin button[type=submit]")
+    page.click(".drawer-checkout")
+    page.wait_for_selector(".drawer-done", timeout=20_000)
+    assert page.locator(".held").is_hidden()
+
+    orders = httpx.get(f"{live_server.url}/api/v1/orders", headers=buyer.auth).json()["items"]
+    assert len(orders) == 1
+    order = orders[0]
+    assert order["status"] == "WAIT_SELLER_SEND_GOODS"
+    assert sorted(i["product_id"] for i in order["items"]) == sorted([shirt["id"], mug["id"]])
+    assert order["source"]["video_id"] == video_id

@@ -152,3 +152,16 @@ def test_huge_json_bodies_are_refused_before_reading(client, make_account):
     )
     assert response.status_code == 413
     assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_sign_in_from_a_script_needs_the_csrf_header(client, make_account):
+    account = make_account(Role.viewer)
+    client.get("/")  # sets the CSRF cookie, as the watch page does
+    body = {"email": account.user.email, "password": PASSWORD}
+    assert client.post("/api/v1/session", json=body).status_code == 403
+    token = client.cookies.get(CSRF_COOKIE)
+    wrong = client.post("/api/v1/session", json={**body, "password": "nope nope"}, headers={"X-CSRF-Token": token})
+    assert wrong.status_code == 401 and not client.cookies.get(SESSION_COOKIE)
+    signed_in = client.post("/api/v1/session", json=body, headers={"X-CSRF-Token": token})
+    assert signed_in.status_code == 200 and signed_in.json()["email"] == account.user.email
+    assert client.cookies.get(SESSION_COOKIE)

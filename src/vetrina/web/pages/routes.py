@@ -6,7 +6,8 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from vetrina.accounts import service as accounts
@@ -25,6 +26,7 @@ from vetrina.web.deps import (
     get_runtime,
     optional_user,
     require_csrf_form,
+    require_csrf_header,
 )
 from vetrina.web.templating import render
 from vetrina.web.uploads import add_uploaded_video
@@ -38,9 +40,12 @@ def safe_next(target: str | None) -> str:
 
 
 def _signed_in_redirect(request: Request, session: Session, user: User, target: str) -> Response:
+    return _with_session_cookie(request, session, user, RedirectResponse(safe_next(target), status_code=303))
+
+
+def _with_session_cookie(request: Request, session: Session, user: User, response: Response) -> Response:
     rt = get_runtime(request)
     token = accounts.start_session(session, user, rt.settings.session_days)
-    response = RedirectResponse(safe_next(target), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         token,
@@ -100,6 +105,21 @@ def login(
             next=safe_next(next), error=exc.detail, email=email,
         )  # fmt: skip
     return _signed_in_redirect(request, session, user, next)
+
+
+class SignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=accounts.MAX_PASSWORD_LENGTH)
+
+
+@router.post("/api/v1/session", include_in_schema=True, tags=["accounts"], summary="Sign in from a page's script")
+def sign_in_json(request: Request, body: SignIn, session: Session = db_session) -> Response:
+    """Sign in without leaving the page (the buy drawer): sets the session cookie; needs X-CSRF-Token."""
+    require_csrf_header(request)
+    user = accounts.authenticate(session, body.email, body.password)
+    return _with_session_cookie(request, session, user, JSONResponse({"id": user.id, "email": user.email}))
 
 
 @router.get("/signup", response_class=HTMLResponse)

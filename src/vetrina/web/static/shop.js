@@ -61,6 +61,11 @@ class ShopLayer {
     this.shown = new Map();
     this.drawer.querySelector(".drawer-close").addEventListener("click", () => this.closeDrawer());
     root.addEventListener("vetrina:time", (event) => this.render(event.detail.currentTime));
+    this.video.addEventListener("ended", () => this.offerHeld());
+    // Leaving with items held: the browser asks first, and a tab put aside shows the checkout on return.
+    window.addEventListener("beforeunload", (event) => { if (this.held.length) event.preventDefault(); });
+    document.addEventListener("visibilitychange", () => { if (document.hidden) this.offerHeld(); });
+    this.drawHeld();
     this.load();
   }
 
@@ -133,8 +138,105 @@ class ShopLayer {
       el("div", { class: "card-text" },
         el("strong", {}, product.title),
         el("span", {}, product.in_stock ? product.price_display : "Sold out"),
-        buyable ? el("button", { type: "button", class: "card-buy", onclick: () => this.openDrawer(buyable) },
-                     product.in_stock ? "Buy" : "See similar") : null));
+        el("div", { class: "card-actions" },
+          buyable ? el("button", { type: "button", class: "card-buy", onclick: () => this.openDrawer(buyable) },
+                       product.in_stock ? "Buy" : "See similar") : null,
+          buyable ? el("button", { type: "button", class: "card-hold", onclick: () => this.hold(buyable) }, "Hold") : null)));
+  }
+
+  // Held items live in this tab (sessionStorage), so a reload keeps them and another video starts afresh.
+  get held() {
+    return JSON.parse(sessionStorage.getItem("vetrina-held-" + this.videoId) || "[]");
+  }
+
+  set held(items) {
+    sessionStorage.setItem("vetrina-held-" + this.videoId, JSON.stringify(items));
+    this.drawHeld();
+  }
+
+  hold(product) {
+    const items = this.held;
+    const existing = items.find((i) => i.id === product.id);
+    if (existing) existing.quantity += 1;
+    else items.push({ id: product.id, title: product.title, price: product.price_display, merchant_id: product.merchant_id,
+                      variant_id: product.variants.length ? product.variants.find((v) => v.stock)?.id : null,
+                      quantity: 1, second: this.video.currentTime });
+    this.held = items;
+  }
+
+  drawHeld() {
+    const box = document.querySelector(".held");
+    const items = this.held;
+    box.hidden = items.length === 0;
+    const list = box.querySelector("ul");
+    list.replaceChildren(...items.map((item) => el("li", {}, item.quantity + " × " + item.title + " — " + item.price,
+      el("button", { type: "button", class: "link", onclick: () => { this.held = this.held.filter((i) => i.id !== item.id); } }, "remove"))));
+  }
+
+  // At the end (or on leaving), offer to check out everything held: one order per merchant.
+  offerHeld() {
+    if (!this.held.length) return;
+    const body = this.drawer.querySelector(".drawer-body");
+    body.replaceChildren(el("h2", {}, "Your held items"));
+    body.append(el("ul", {}, ...this.held.map((i) => el("li", {}, i.quantity + " × " + i.title + " — " + i.price))));
+    if (!this.signedIn) {
+      this.signInForm(body, () => this.offerHeld());
+    } else {
+      const status = el("p", { class: "drawer-status", role: "status" });
+      const pay = el("button", { type: "button", class: "drawer-checkout" }, "Check out all");
+      pay.addEventListener("click", () => this.checkoutHeld(status, pay));
+      body.append(pay, status);
+    }
+    this.drawer.hidden = false;
+    document.querySelector(".watch").classList.add("drawer-open");
+  }
+
+  async checkoutHeld(status, button) {
+    button.disabled = true;
+    status.textContent = "Paying…";
+    const byMerchant = new Map();
+    for (const item of this.held) {
+      const group = byMerchant.get(item.merchant_id) || [];
+      group.push(item);
+      byMerchant.set(item.merchant_id, group);
+    }
+    try {
+      const paid = [];
+      for (const items of byMerchant.values()) {
+        const order = await api("POST", "/api/v1/orders", {
+          items: items.map((i) => (i.variant_id ? { product_id: i.id, quantity: i.quantity, variant_id: i.variant_id }
+                                                : { product_id: i.id, quantity: i.quantity })),
+          source: { video_id: this.videoId, second: Math.round(items[0].second * 1000) / 1000 } });
+        paid.push(await api("POST", "/api/v1/orders/" + order.id + "/pay"));
+      }
+      this.held = [];
+      status.textContent = "";
+      status.append(el("strong", { class: "drawer-done" }, "Paid " + paid.length + " order(s) into escrow."), " ",
+                    el("a", { href: "/orders", target: "_blank" }, "Your orders"));
+    } catch (error) {
+      status.textContent = error.message;
+      button.disabled = false;
+    }
+  }
+
+  signInForm(body, then) {
+    const email = el("input", { type: "email", name: "email", autocomplete: "username", required: "" });
+    const password = el("input", { type: "password", name: "password", autocomplete: "current-password", required: "" });
+    const status = el("p", { class: "drawer-status", role: "status" });
+    const form = el("form", { class: "drawer-signin" }, el("p", {}, "Sign in to buy; the video keeps playing."),
+      el("label", {}, "Email ", email), el("label", {}, "Password ", password),
+      el("button", { type: "submit" }, "Sign in"), status);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      try {
+        await api("POST", "/api/v1/session", { email: email.value, password: password.value });
+        this.signedIn = true;
+        then();
+      } catch (error) {
+        status.textContent = error.message;
+      }
+    });
+    body.append(form);
   }
 
   openDrawer(product) {
@@ -142,8 +244,7 @@ class ShopLayer {
     body.replaceChildren();
     body.append(el("h2", {}, product.title), el("p", { class: "price" }, product.price_display));
     if (!this.signedIn) {
-      body.append(el("p", {}, "Sign in to buy; the video keeps playing."),
-                  el("a", { href: "/login?next=/watch/" + this.videoId, target: "_blank", rel: "opener" }, "Sign in"));
+      this.signInForm(body, () => this.openDrawer(product));
     } else {
       const variant = product.variants.length
         ? el("select", { name: "variant" }, ...product.variants.map((v) =>
