@@ -1,6 +1,7 @@
 """Every domain's tables, imported together so Alembic sees the whole schema."""
 
 from vetrina.accounts.models import ApiToken, LoginSession, User
+from vetrina.analytics.models import PlayerEvent
 from vetrina.catalog.models import Product, ProductImage, ProductVariant
 from vetrina.commerce.models import Order, OrderEvent, OrderItem, RefundRequest
 from vetrina.db import Base
@@ -11,5 +12,5 @@ from vetrina.shoppable.models import ProductTag
 __all__ = [
     "ApiToken", "Base", "IdempotencyKey", "LedgerAccount", "LedgerTransfer", "LoginSession", "Order", "OrderEvent",
     "OrderItem", "Product", "ProductImage", "ProductTag", "ProductVariant", "RefundRequest", "User", "Video",
-    "WebhookDelivery", "WebhookEndpoint",
+    "WebhookDelivery", "WebhookEndpoint", "PlayerEvent",
 ]  # fmt: skip

@@ -74,6 +74,18 @@ def test_buy_from_a_card_while_the_video_plays(live_server, make_account, media_
     assert order["items"][0]["product_id"] == shirt["id"]
     assert order["source"]["video_id"] == video_id and 1 <= order["source"]["second"] <= 12
 
+    # The player reported the way to the purchase, each at its second of the video.
+    from sqlalchemy import select
+
+    from vetrina.analytics.models import PlayerEvent
+
+    def reported() -> set[str]:
+        with live_server.runtime.db.session() as session:
+            return set(session.scalars(select(PlayerEvent.type).where(PlayerEvent.video_id == video_id)))
+
+    wait_for(lambda: {"play", "card_shown", "card_clicked", "buy_started", "purchase"} <= reported(),
+             timeout_s=15, message="the player's events")  # fmt: skip
+
 
 def test_hold_then_check_out_at_the_end_after_signing_in_inside_the_drawer(
     live_server,

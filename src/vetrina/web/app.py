@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 import vetrina
 from vetrina.runtime import Runtime
 from vetrina.shoppable.service import TimelineCache
-from vetrina.web.api import commerce, products, shoppable, system, videos, webhooks
+from vetrina.web.api import commerce, events, products, shoppable, system, videos, webhooks
 from vetrina.web.deps import CSRF_COOKIE
 from vetrina.web.limits import BodySizeLimit
 from vetrina.web.pages import routes as pages
@@ -88,6 +88,7 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
     app.include_router(shoppable.router)
     app.include_router(commerce.router)
     app.include_router(webhooks.router)
+    app.include_router(events.router)
     app.include_router(pages.router)
     app.include_router(shop.router)
     app.mount("/static/vendor", StaticFiles(directory=_hls_dist(), check_dir=False), name="vendor")

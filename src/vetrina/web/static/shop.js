@@ -47,6 +47,36 @@ function boxAt(tag, t) {
   return frames[frames.length - 1];
 }
 
+// Reports what the viewer does, batched; a lost batch costs a little accuracy, never playback.
+class EventReporter {
+  constructor(videoId, video) {
+    this.videoId = videoId;
+    this.video = video;
+    this.queue = [];
+    this.viewer = sessionStorage.getItem("vetrina-viewer") || newKey();
+    sessionStorage.setItem("vetrina-viewer", this.viewer);
+    setInterval(() => this.flush(), 4000);
+    window.addEventListener("pagehide", () => this.flush(true));
+  }
+
+  report(type, extra) {
+    this.queue.push({ id: newKey(), type, video_id: this.videoId, second: Math.round(this.video.currentTime * 1000) / 1000,
+                      at: new Date().toISOString(), ...(extra || {}) });
+    if (this.queue.length >= 50) this.flush();
+  }
+
+  flush(leaving) {
+    if (!this.queue.length) return;
+    const body = JSON.stringify({ viewer: this.viewer, events: this.queue.splice(0, 200) });
+    if (leaving && navigator.sendBeacon) {
+      navigator.sendBeacon("/api/v1/events", new Blob([body], { type: "application/json" }));
+      return;
+    }
+    fetch("/api/v1/events", { method: "POST", body, keepalive: true, headers: { "Content-Type": "application/json" } })
+      .catch(() => {});
+  }
+}
+
 class ShopLayer {
   constructor(root, player) {
     this.root = root;
@@ -59,6 +89,8 @@ class ShopLayer {
     this.videoId = Number(root.dataset.videoId);
     this.tags = [];
     this.shown = new Map();
+    this.events = new EventReporter(this.videoId, this.video);
+    this.video.addEventListener("play", () => this.events.report("play"));
     this.drawer.querySelector(".drawer-close").addEventListener("click", () => this.closeDrawer());
     root.addEventListener("vetrina:time", (event) => this.render(event.detail.currentTime));
     this.video.addEventListener("ended", () => this.offerHeld());
@@ -115,6 +147,7 @@ class ShopLayer {
         node = this.card(tag);
         this.cards.append(node);
         this.shown.set(tag.id, node);
+        this.events.report("card_shown", { product_id: tag.product.id, tag_id: tag.id });
       }
       const box = boxAt(tag, t);
       if (box) {
@@ -139,9 +172,15 @@ class ShopLayer {
         el("strong", {}, product.title),
         el("span", {}, product.in_stock ? product.price_display : "Sold out"),
         el("div", { class: "card-actions" },
-          buyable ? el("button", { type: "button", class: "card-buy", onclick: () => this.openDrawer(buyable) },
+          buyable ? el("button", { type: "button", class: "card-buy", onclick: () => {
+            this.events.report("card_clicked", { product_id: buyable.id, tag_id: tag.id });
+            this.openDrawer(buyable);
+          } },
                        product.in_stock ? "Buy" : "See similar") : null,
-          buyable ? el("button", { type: "button", class: "card-hold", onclick: () => this.hold(buyable) }, "Hold") : null)));
+          buyable ? el("button", { type: "button", class: "card-hold", onclick: () => {
+            this.events.report("hold", { product_id: buyable.id, tag_id: tag.id });
+            this.hold(buyable);
+          } }, "Hold") : null)));
   }
 
   // Held items live in this tab (sessionStorage), so a reload keeps them and another video starts afresh.
@@ -208,6 +247,7 @@ class ShopLayer {
                                                 : { product_id: i.id, quantity: i.quantity })),
           source: { video_id: this.videoId, second: Math.round(items[0].second * 1000) / 1000 } });
         paid.push(await api("POST", "/api/v1/orders/" + order.id + "/pay"));
+        this.events.report("purchase", { product_id: items[0].id, order_id: order.id });
       }
       this.held = [];
       status.textContent = "";
@@ -268,6 +308,7 @@ class ShopLayer {
 
   async buy(product, variant, quantity, status, button) {
     button.disabled = true;
+    this.events.report("buy_started", { product_id: product.id });
     status.textContent = "Paying…";
     try {
       const item = { product_id: product.id, quantity: Number(quantity.value) || 1 };
@@ -275,6 +316,8 @@ class ShopLayer {
       const order = await api("POST", "/api/v1/orders", {
         items: [item], source: { video_id: this.videoId, second: Math.round(this.video.currentTime * 1000) / 1000 } });
       const paid = await api("POST", "/api/v1/orders/" + order.id + "/pay");
+      this.events.report("purchase", { product_id: product.id, order_id: paid.id });
+      this.events.flush();
       status.textContent = "";
       status.append(el("strong", { class: "drawer-done" }, "Paid " + paid.total.amount / 100 + " " + paid.total.currency +
                        " into escrow. Order #" + paid.id + "."), " ", el("a", { href: "/orders", target: "_blank" }, "Your orders"));

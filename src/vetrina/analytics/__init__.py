@@ -1,0 +1,1 @@
+"""What viewers do in the player: raw events now; rollups and dashboards come later."""

@@ -1,0 +1,60 @@
+"""POST /api/v1/events: the player's batched reports (anonymous, loss-tolerant, de-duplicated)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
+
+from vetrina.analytics import intake
+from vetrina.web.deps import db_session
+
+router = APIRouter(tags=["analytics"])
+Id = Field(None, ge=1, le=2**31 - 1)
+
+
+class EventModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[\w.:-]+$", description="The player's id for this event.")
+    type: str = Field(description=", ".join(sorted(intake.EVENT_TYPES)))
+    video_id: int = Field(ge=1, le=2**31 - 1)
+    second: float = Field(ge=0, le=7 * 24 * 3600, allow_inf_nan=False)
+    at: datetime | None = Field(None, description="When it happened on the viewer's clock.")
+    product_id: int | None = Id
+    tag_id: int | None = Id
+    order_id: int | None = Id
+
+
+class EventBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    viewer: str = Field(min_length=8, max_length=64, pattern=r"^[\w-]+$", description="A random id per player session.")
+    events: list[EventModel] = Field(min_length=1, max_length=intake.MAX_BATCH)
+
+
+class IntakeOut(BaseModel):
+    accepted: int
+    duplicates: int
+    rejected: int = Field(description="Unknown video or event type: dropped.")
+
+
+@router.post("/api/v1/events", status_code=202, response_model=IntakeOut, summary="Report what happened in the player")
+def post_events(batch: EventBatch, session: Session = db_session) -> IntakeOut:
+    events = [
+        intake.EventIn(
+            client_event_id=e.id,
+            type=e.type,
+            video_id=e.video_id,
+            second=e.second,
+            occurred_at=e.at,
+            product_id=e.product_id,
+            tag_id=e.tag_id,
+            order_id=e.order_id,
+        )  # fmt: skip
+        for e in batch.events
+    ]
+    result = intake.record_events(session, batch.viewer, events)
+    return IntakeOut(accepted=result.accepted, duplicates=result.duplicates, rejected=result.rejected)
