@@ -121,3 +121,45 @@ def test_hold_then_check_out_at_the_end_after_signing_in_inside_the_drawer(
     assert order["status"] == "WAIT_SELLER_SEND_GOODS"
     assert sorted(i["product_id"] for i in order["items"]) == sorted([shirt["id"], mug["id"]])
     assert order["source"]["video_id"] == video_id
+
+
+def test_the_player_works_embedded_in_another_site(live_server, make_account, media_dir, browser):  # noqa: F811
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    _merchant, _buyer, video_id, _shirt, _mug = shop_the_look(live_server, make_account, media_dir)
+    assert httpx.get(f"{live_server.url}/embed/{video_id}").headers["content-security-policy"] == "frame-ancestors *"
+    assert (
+        httpx.get(f"{live_server.url}/watch/{video_id}").headers["content-security-policy"] == "frame-ancestors 'self'"
+    )
+    frame_html = f'<iframe src="{live_server.url}/embed/{video_id}" width="960" height="640"></iframe>'
+    outer = f"<html><body><h1>A blog</h1>{frame_html}</body></html>"
+
+    class Blog(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(200)
+            self.send_header("content-type", "text/html")
+            self.end_headers()
+            self.wfile.write(outer.encode())
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    blog = ThreadingHTTPServer(("localhost", 0), Blog)  # "localhost", not 127.0.0.1: another origin
+    threading.Thread(target=blog.serve_forever, daemon=True).start()
+    try:
+        page = browser.new_page(viewport={"width": 1100, "height": 800})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"http://localhost:{blog.server_address[1]}/")
+        frame = page.frame_locator("iframe")
+        frame.locator(".controls .play").click()
+        card = frame.locator('.product-card:has-text("Linen shirt")')
+        card.wait_for(timeout=20_000)
+        card.locator(".card-buy").click()
+        frame.locator(".drawer:not([hidden]) .drawer-signin").wait_for()  # the drawer opens inside the frame
+        inner = page.frames[1]
+        assert inner.evaluate("document.querySelector('video').paused") is False
+        assert errors == []
+    finally:
+        blog.shutdown()

@@ -14,7 +14,7 @@ import vetrina
 from vetrina.runtime import Runtime
 from vetrina.shoppable.service import TimelineCache
 from vetrina.web.api import commerce, events, products, shoppable, system, videos, webhooks
-from vetrina.web.deps import CSRF_COOKIE
+from vetrina.web.deps import CSRF_COOKIE, cookie_samesite
 from vetrina.web.limits import BodySizeLimit
 from vetrina.web.pages import routes as pages
 from vetrina.web.pages import shop
@@ -73,13 +73,17 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
     )
 
     @app.middleware("http")
-    async def set_csrf_cookie(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def browser_safety(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         response = await call_next(request)
         token = getattr(request.state, "new_csrf_token", None)
         if token:
             response.set_cookie(
-                CSRF_COOKIE, token, httponly=True, samesite="lax", secure=runtime.settings.secure_cookies
-            )
+                CSRF_COOKIE, token, httponly=True, samesite=cookie_samesite(runtime.settings),
+                secure=runtime.settings.secure_cookies,
+            )  # fmt: skip
+        # Only the embed page may be framed by other sites; every other page (forms!) refuses framing.
+        framing = "*" if request.url.path.startswith("/embed/") else "'self'"
+        response.headers.setdefault("Content-Security-Policy", f"frame-ancestors {framing}")
         return response
 
     app.include_router(system.router)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, Path, Request
 from sqlalchemy.orm import Session
@@ -14,6 +14,7 @@ from vetrina.accounts import service as accounts
 from vetrina.accounts.models import User
 from vetrina.errors import Forbidden, NotAuthenticated
 from vetrina.runtime import Runtime
+from vetrina.settings import Settings
 
 SESSION_COOKIE = "vetrina_session"
 CSRF_COOKIE = "vetrina_csrf"
@@ -80,6 +81,11 @@ def _require_user(user: User | None = optional_user) -> User:
 
 
 required_user = Depends(_require_user)
+
+
+def cookie_samesite(settings: Settings) -> Literal["lax", "none"]:
+    """Behind HTTPS the embed's drawer needs its cookies inside other sites' iframes; on plain HTTP, Lax."""
+    return "none" if settings.secure_cookies else "lax"
 
 
 def csrf_token_for(request: Request) -> str:

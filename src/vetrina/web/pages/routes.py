@@ -22,6 +22,7 @@ from vetrina.web.deps import (
     CSRF_FIELD,
     SESSION_COOKIE,
     RowId,
+    cookie_samesite,
     db_session,
     get_runtime,
     optional_user,
@@ -51,7 +52,7 @@ def _with_session_cookie(request: Request, session: Session, user: User, respons
         token,
         max_age=rt.settings.session_days * 86400,
         httponly=True,
-        samesite="lax",
+        samesite=cookie_samesite(rt.settings),
         secure=rt.settings.secure_cookies,
     )
     return response
@@ -80,6 +81,15 @@ def watch(
 ) -> Response:
     video = video_out(media.get_video(session, video_id, user), get_runtime(request))
     return render(request, "watch.html", user=user, video=video)
+
+
+@router.get("/embed/{video_id}", response_class=HTMLResponse)
+def embed(
+    request: Request, video_id: RowId, user: User | None = optional_user, session: Session = db_session
+) -> Response:
+    """The player, cards and drawer alone, for an iframe on another site."""
+    video = video_out(media.get_video(session, video_id, user), get_runtime(request))
+    return render(request, "embed.html", user=user, video=video)
 
 
 @router.get("/login", response_class=HTMLResponse)

@@ -22,6 +22,17 @@ async function api(method, path, body) {
   return data;
 }
 
+// sessionStorage, or memory where a browser denies storage to a third-party frame (the embed).
+const store = (() => {
+  try {
+    window.store.getItem("probe");
+    return window.sessionStorage;
+  } catch (error) {
+    const memory = new Map();
+    return { getItem: (k) => (memory.has(k) ? memory.get(k) : null), setItem: (k, v) => memory.set(k, String(v)) };
+  }
+})();
+
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
   for (const [key, value] of Object.entries(attrs || {})) {
@@ -53,8 +64,8 @@ class EventReporter {
     this.videoId = videoId;
     this.video = video;
     this.queue = [];
-    this.viewer = sessionStorage.getItem("vetrina-viewer") || newKey();
-    sessionStorage.setItem("vetrina-viewer", this.viewer);
+    this.viewer = store.getItem("vetrina-viewer") || newKey();
+    store.setItem("vetrina-viewer", this.viewer);
     setInterval(() => this.flush(), 4000);
     window.addEventListener("pagehide", () => this.flush(true));
   }
@@ -183,13 +194,13 @@ class ShopLayer {
           } }, "Hold") : null)));
   }
 
-  // Held items live in this tab (sessionStorage), so a reload keeps them and another video starts afresh.
+  // Held items live in this tab (session storage), so a reload keeps them and another video starts afresh.
   get held() {
-    return JSON.parse(sessionStorage.getItem("vetrina-held-" + this.videoId) || "[]");
+    return JSON.parse(store.getItem("vetrina-held-" + this.videoId) || "[]");
   }
 
   set held(items) {
-    sessionStorage.setItem("vetrina-held-" + this.videoId, JSON.stringify(items));
+    store.setItem("vetrina-held-" + this.videoId, JSON.stringify(items));
     this.drawHeld();
   }
 
