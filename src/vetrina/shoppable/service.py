@@ -6,6 +6,7 @@ import hashlib
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -222,23 +223,44 @@ class RenderedTimeline:
 
 
 class TimelineCache:
-    """Rendered timelines of public videos, kept for `ttl_s` seconds: the timeline is read on every play.
+    """Rendered timelines of public videos, fresh for `ttl_s` seconds: the timeline is read on every play.
 
     Only videos everyone may see are cached, so one entry serves every viewer; within the TTL a
     change (a new tag, a sale that empties stock) may be that many seconds late, as the HTTP
-    `max-age` already allows."""
+    `max-age` already allows. When an entry goes stale one request rebuilds it while the others keep
+    serving the stale copy (no stampede of identical rebuilds)."""
 
     def __init__(self, ttl_s: float, max_entries: int = 10_000) -> None:
         self.ttl_s = ttl_s
         self.max_entries = max_entries
         self._entries: dict[int, tuple[float, RenderedTimeline]] = {}
+        self._rebuilding: dict[int, threading.Lock] = {}
         self._lock = threading.Lock()
 
-    def get(self, video_id: int) -> RenderedTimeline | None:
+    def get_or_build(self, video_id: int, build: Callable[[], tuple[RenderedTimeline, bool]]) -> RenderedTimeline:
+        """The cached timeline, or `build()`'s (which also says whether it may be cached)."""
         entry = self._entries.get(video_id)
-        return entry[1] if entry and entry[0] > time.monotonic() else None
+        if entry and entry[0] > time.monotonic():
+            return entry[1]
+        with self._lock:
+            rebuild = self._rebuilding.setdefault(video_id, threading.Lock())
+        if entry and not rebuild.acquire(blocking=False):
+            return entry[1]  # someone is refreshing it: the stale copy will do meanwhile
+        if not entry:
+            rebuild.acquire()
+            entry = self._entries.get(video_id)
+            if entry and entry[0] > time.monotonic():
+                rebuild.release()
+                return entry[1]
+        try:
+            rendered, cacheable = build()
+            if cacheable:
+                self._put(video_id, rendered)
+            return rendered
+        finally:
+            rebuild.release()
 
-    def put(self, video_id: int, rendered: RenderedTimeline) -> None:
+    def _put(self, video_id: int, rendered: RenderedTimeline) -> None:
         with self._lock:
             if len(self._entries) >= self.max_entries:
                 now = time.monotonic()
@@ -253,14 +275,13 @@ def rendered_timeline(
     session: Session, cache: TimelineCache, video_id: int, viewer: User | None, store: MediaStore, ttl_s: int
 ) -> RenderedTimeline:
     """The timeline as JSON bytes with its ETag, from the cache when the video is public."""
-    cached = cache.get(video_id)
-    if cached is not None:
-        return cached
-    body = timeline(session, video_id, viewer, store, ttl_s)
-    rendered = RenderedTimeline(
-        body=json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode(), etag=timeline_etag(body)
-    )
-    video = session.get(Video, video_id)
-    if video is not None and video.published and video.status == "ready":
-        cache.put(video_id, rendered)
-    return rendered
+
+    def build() -> tuple[RenderedTimeline, bool]:
+        body = timeline(session, video_id, viewer, store, ttl_s)
+        rendered = RenderedTimeline(
+            body=json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode(), etag=timeline_etag(body)
+        )
+        video = session.get(Video, video_id)
+        return rendered, video is not None and video.published and video.status == "ready"
+
+    return cache.get_or_build(video_id, build)
