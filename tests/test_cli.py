@@ -76,5 +76,8 @@ def test_demo_seeds_streamable_films_and_is_idempotent(tmp_path):
             from vetrina.shoppable.models import ProductTag
 
             assert session.query(ProductTag).count() == 3
+            from vetrina.catalog.models import Channel
+
+            assert [c.handle for c in session.scalars(select(Channel))] == ["vetrina-demo-shop"]
     finally:
         runtime.close()

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from vetrina.accounts import service as accounts
 from vetrina.accounts.models import Role, User
+from vetrina.catalog import channels
 from vetrina.catalog import service as catalog
 from vetrina.commerce import service as orders
 from vetrina.media import service as media
@@ -28,6 +29,7 @@ from vetrina.runtime import Runtime
 from vetrina.shoppable import service as shoppable
 
 DEMO_PASSWORD = "vetrina-demo"
+DEMO_CHANNEL = "vetrina-demo-shop"
 DEMO_USERS = (
     ("merchant@vetrina.demo", Role.merchant),
     ("buyer@vetrina.demo", Role.viewer),
@@ -124,6 +126,11 @@ DEMO_PRODUCTS = (
 def _seed_shop(runtime: Runtime, merchant: User, buyer: User) -> None:
     """Demo products with photos, a funded buyer and one finished escrow trade (each only once)."""
     currency = runtime.settings.default_currency
+    with runtime.db.session(write=True) as session:
+        channel = channels.channel_of(session, merchant)
+        if channel.handle != DEMO_CHANNEL:
+            changes = {"handle": DEMO_CHANNEL, "name": "Vetrina Demo Shop", "description": "Linen, ceramics, canvas."}
+            channels.update_channel(session, channel.handle, merchant, changes)
     with runtime.db.session(write=True) as session:
         existing = {
             p.title for p in catalog.list_products(session, 1, 100, merchant_id=merchant.id, viewer=merchant).items

@@ -2,7 +2,7 @@
 
 from vetrina.accounts.models import ApiToken, LoginSession, User
 from vetrina.analytics.models import PlayerEvent
-from vetrina.catalog.models import Product, ProductImage, ProductVariant
+from vetrina.catalog.models import Channel, ChannelFollow, Product, ProductImage, ProductVariant
 from vetrina.commerce.models import Order, OrderEvent, OrderItem, RefundRequest
 from vetrina.db import Base
 from vetrina.media.models import Video
@@ -10,7 +10,25 @@ from vetrina.payments.models import IdempotencyKey, LedgerAccount, LedgerTransfe
 from vetrina.shoppable.models import ProductTag
 
 __all__ = [
-    "ApiToken", "Base", "IdempotencyKey", "LedgerAccount", "LedgerTransfer", "LoginSession", "Order", "OrderEvent",
-    "OrderItem", "Product", "ProductImage", "ProductTag", "ProductVariant", "RefundRequest", "User", "Video",
-    "WebhookDelivery", "WebhookEndpoint", "PlayerEvent",
-]  # fmt: skip
+    "ApiToken",
+    "Base",
+    "Channel",
+    "ChannelFollow",
+    "IdempotencyKey",
+    "LedgerAccount",
+    "LedgerTransfer",
+    "LoginSession",
+    "Order",
+    "OrderEvent",
+    "OrderItem",
+    "PlayerEvent",
+    "Product",
+    "ProductImage",
+    "ProductTag",
+    "ProductVariant",
+    "RefundRequest",
+    "User",
+    "Video",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+]

@@ -115,12 +115,16 @@ class Page:
     per_page: int
 
 
-def list_videos(session: Session, page: int, per_page: int, owner: User | None = None) -> Page:
-    """Published ready videos, newest first; or all of `owner`'s, whatever their state."""
+def list_videos(
+    session: Session, page: int, per_page: int, owner: User | None = None, published_by: int | None = None
+) -> Page:
+    """Published ready videos (of user `published_by` only, if given), newest first; or all of `owner`'s."""
     if owner is not None:
         where = [Video.owner_id == owner.id]
     else:
         where = [Video.status == VideoStatus.ready.value, Video.published.is_(True)]
+        if published_by is not None:
+            where.append(Video.owner_id == published_by)
     total = session.scalar(select(func.count()).select_from(Video).where(*where)) or 0
     rows = session.scalars(
         select(Video).where(*where).order_by(Video.created_at.desc(), Video.id.desc())

@@ -14,6 +14,7 @@ from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from vetrina.accounts.models import Role, User
+from vetrina.catalog import channels
 from vetrina.catalog import service as catalog
 from vetrina.catalog.models import Product
 from vetrina.commerce import service as orders
@@ -205,6 +206,7 @@ def merchant_desk(
         request, "merchant.html", user=user, msg=msg, S=OrderStatus, Money=Money,
         products=[product_out(p, rt) for p in products], orders=sold,
         balance=wallet.wallet_view(session, user, rt.settings.default_currency),
+        channel=channels.channel_of(session, user),
     )  # fmt: skip
 
 

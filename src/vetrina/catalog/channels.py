@@ -1,0 +1,106 @@
+"""Merchants' channels: every merchant has one (made on first use), with a handle, a name and followers."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from vetrina import clock
+from vetrina.accounts.models import Role, User
+from vetrina.catalog.models import Channel, ChannelFollow
+from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound
+from vetrina.text import clean_text
+
+_HANDLE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$")
+RESERVED_HANDLES = frozenset({"admin", "api", "new", "settings", "vetrina", "www"})
+
+
+def check_handle(handle: str) -> str:
+    handle = handle.strip().lower()
+    if not _HANDLE.match(handle) or "--" in handle or handle in RESERVED_HANDLES:
+        raise InvalidInput("A handle is 3 to 40 letters, digits and single hyphens.", field="handle")
+    return handle
+
+
+def channel_of(session: Session, merchant: User) -> Channel:
+    """The merchant's channel, made on first use with a handle from its email address."""
+    if merchant.role not in (Role.merchant, Role.admin):
+        raise Forbidden("Only merchants have channels.")
+    channel = session.scalar(select(Channel).where(Channel.merchant_id == merchant.id))
+    if channel is not None:
+        return channel
+    base = re.sub(r"[^a-z0-9]+", "-", merchant.email.split("@")[0].lower()).strip("-")[:30] or "shop"
+    channel = Channel(
+        merchant_id=merchant.id, handle=f"{base}-{merchant.id}" if len(base) >= 2 else f"shop-{merchant.id}",
+        name=merchant.email.split("@")[0][:100], description="", created_at=clock.now(),
+    )  # fmt: skip
+    try:
+        with session.begin_nested():
+            session.add(channel)
+    except IntegrityError:
+        return session.scalar(select(Channel).where(Channel.merchant_id == merchant.id))
+    return channel
+
+
+def get_channel(session: Session, handle: str) -> Channel:
+    channel = session.scalar(select(Channel).where(Channel.handle == handle.strip().lower()))
+    if channel is None:
+        raise NotFound(f"There is no channel @{handle}.")
+    return channel
+
+
+def update_channel(session: Session, handle: str, user: User, changes: dict[str, str]) -> Channel:
+    channel = get_channel(session, handle)
+    if channel.merchant_id != user.id and not user.is_admin:
+        raise Forbidden("Only the channel's merchant can change it.")
+    if "handle" in changes:
+        new_handle = check_handle(changes["handle"])
+        taken = session.scalar(select(Channel.id).where(Channel.handle == new_handle, Channel.id != channel.id))
+        if taken:
+            raise Conflict(f"@{new_handle} is taken.", field="handle")
+        channel.handle = new_handle
+    if "name" in changes:
+        channel.name = clean_text(changes["name"], "name", 100, required=True)
+    if "description" in changes:
+        channel.description = clean_text(changes["description"], "description", 5000, required=False)
+    session.flush()
+    return channel
+
+
+def follow(session: Session, handle: str, user: User) -> None:
+    channel = get_channel(session, handle)
+    if session.scalar(
+        select(ChannelFollow.id).where(ChannelFollow.channel_id == channel.id, ChannelFollow.user_id == user.id)
+    ):
+        return  # following twice is following
+    try:
+        with session.begin_nested():
+            session.add(ChannelFollow(channel_id=channel.id, user_id=user.id, created_at=clock.now()))
+    except IntegrityError:
+        return
+
+
+def unfollow(session: Session, handle: str, user: User) -> None:
+    channel = get_channel(session, handle)
+    session.execute(
+        delete(ChannelFollow).where(ChannelFollow.channel_id == channel.id, ChannelFollow.user_id == user.id)
+    )
+
+
+def followers(session: Session, channel: Channel) -> int:
+    return (
+        session.scalar(select(func.count()).select_from(ChannelFollow).where(ChannelFollow.channel_id == channel.id))
+        or 0
+    )
+
+
+def is_following(session: Session, channel: Channel, user: User | None) -> bool:
+    if user is None:
+        return False
+    found = session.scalar(
+        select(ChannelFollow.id).where(ChannelFollow.channel_id == channel.id, ChannelFollow.user_id == user.id)
+    )
+    return found is not None

@@ -1,0 +1,114 @@
+"""/api/v1/channels/{handle} and the channel page /c/{handle}: a merchant's videos and products."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
+
+from vetrina.accounts.models import User
+from vetrina.catalog import channels
+from vetrina.catalog import service as catalog
+from vetrina.catalog.models import Channel
+from vetrina.media import service as media
+from vetrina.money import Money
+from vetrina.web.api.products import ProductOut, product_out
+from vetrina.web.api.videos import VideoOut, video_out
+from vetrina.web.deps import CSRF_FIELD, db_session, get_runtime, optional_user, require_csrf_form, required_user
+from vetrina.web.templating import render
+
+router = APIRouter(tags=["channels"])
+Handle = str
+
+
+class ChannelChanges(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    handle: str | None = Field(None, max_length=40)
+    name: str | None = Field(None, max_length=100)
+    description: str | None = Field(None, max_length=5000)
+
+
+class ChannelOut(BaseModel):
+    handle: str
+    name: str
+    description: str
+    merchant_id: int
+    followers: int
+    following: bool
+    videos: list[VideoOut]
+    products: list[ProductOut]
+
+
+def channel_out(request: Request, session: Session, channel: Channel, viewer: User | None) -> ChannelOut:
+    rt = get_runtime(request)
+    videos = media.list_videos(session, 1, 48, published_by=channel.merchant_id).items
+    products = catalog.list_products(session, 1, 48, merchant_id=channel.merchant_id).items
+    return ChannelOut(
+        handle=channel.handle, name=channel.name, description=channel.description, merchant_id=channel.merchant_id,
+        followers=channels.followers(session, channel), following=channels.is_following(session, channel, viewer),
+        videos=[video_out(v, rt) for v in videos], products=[product_out(p, rt) for p in products],
+    )  # fmt: skip
+
+
+@router.get("/api/v1/channels/{handle}", response_model=ChannelOut, summary="A merchant's channel")
+def read_channel(
+    request: Request, handle: Handle, user: User | None = optional_user, session: Session = db_session
+) -> ChannelOut:
+    return channel_out(request, session, channels.get_channel(session, handle[:64]), user)
+
+
+@router.patch("/api/v1/channels/{handle}", response_model=ChannelOut, summary="Change your channel")
+def change_channel(
+    request: Request, handle: Handle, body: ChannelChanges, user: User = required_user, session: Session = db_session
+) -> ChannelOut:
+    channel = channels.update_channel(session, handle[:64], user, body.model_dump(exclude_none=True))
+    return channel_out(request, session, channel, user)
+
+
+@router.get("/api/v1/me/channel", response_model=ChannelOut, summary="Your own channel (made on first use)")
+def my_channel(request: Request, user: User = required_user, session: Session = db_session) -> ChannelOut:
+    return channel_out(request, session, channels.channel_of(session, user), user)
+
+
+@router.post("/api/v1/channels/{handle}/follow", status_code=204, summary="Follow a channel")
+def follow(handle: Handle, user: User = required_user, session: Session = db_session) -> Response:
+    channels.follow(session, handle[:64], user)
+    return Response(status_code=204)
+
+
+@router.delete("/api/v1/channels/{handle}/follow", status_code=204, summary="Stop following a channel")
+def unfollow(handle: Handle, user: User = required_user, session: Session = db_session) -> Response:
+    channels.unfollow(session, handle[:64], user)
+    return Response(status_code=204)
+
+
+@router.get("/c/{handle}", response_class=HTMLResponse, include_in_schema=False)
+def channel_page(
+    request: Request, handle: Handle, user: User | None = optional_user, session: Session = db_session
+) -> Response:
+    channel = channel_out(request, session, channels.get_channel(session, handle[:64]), user)
+    return render(request, "channel.html", user=user, channel=channel, Money=Money)
+
+
+@router.post("/c/{handle}/follow", include_in_schema=False)
+def follow_form(
+    request: Request,
+    handle: Handle,
+    csrf_token: Annotated[str, Form(alias=CSRF_FIELD, max_length=200)] = "",
+    user: User | None = optional_user,
+    session: Session = db_session,
+) -> Response:
+    """The channel page's Follow / Following button."""
+    require_csrf_form(request, csrf_token)
+    channel = channels.get_channel(session, handle[:64])
+    if user is None:
+        return RedirectResponse(f"/login?next=/c/{channel.handle}", status_code=303)
+    if channels.is_following(session, channel, user):
+        channels.unfollow(session, channel.handle, user)
+    else:
+        channels.follow(session, channel.handle, user)
+    return RedirectResponse(f"/c/{channel.handle}", status_code=303)
