@@ -36,3 +36,10 @@ def test_malformed_batches_are_422(client, video):  # noqa: F811
         {"viewer": "viewer-0001", "events": [{**good, "extra": 1}]},
     ]:
         assert client.post("/api/v1/events", json=batch).status_code == 422
+
+
+def test_times_without_a_zone_are_taken_as_utc(client, video):  # noqa: F811
+    _owner, video_id = video
+    batch = {"viewer": "viewer-0002", "events": [
+        {"id": "n1", "type": "play", "video_id": video_id, "second": 0, "at": "2026-11-27T10:00:00"}]}  # fmt: skip
+    assert client.post("/api/v1/events", json=batch).status_code == 202

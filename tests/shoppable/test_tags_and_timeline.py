@@ -135,3 +135,38 @@ def test_orders_record_the_video_and_second(client, video, make_account):
         "/api/v1/orders", headers=buyer.auth, json={"items": items, "source": {"video_id": 999999, "second": 1}}
     )
     assert unknown.status_code == 422
+
+
+def test_a_video_made_private_stops_serving_its_cached_timeline(client, video):
+    owner, video_id = video
+    item = product(client, owner)
+    assert tag(client, owner, video_id, item["id"], 1, 5).status_code == 201
+    public = client.get(f"/api/v1/videos/{video_id}/timeline")
+    assert public.status_code == 200 and public.headers["cache-control"].startswith("public")
+    client.patch(f"/api/v1/videos/{video_id}", headers=owner.auth, json={"published": False})
+    assert client.get(f"/api/v1/videos/{video_id}/timeline").status_code == 404  # within the cache's lifetime
+    private = client.get(f"/api/v1/videos/{video_id}/timeline", headers=owner.auth)
+    assert private.status_code == 200 and private.headers["cache-control"] == "private, no-store"
+
+
+def test_merchants_lose_editing_rights_when_the_owner_stops_allowing_tags(client, video, make_account):
+    owner, video_id = video
+    rival = make_account(Role.merchant)
+    theirs = product(client, rival)
+    client.patch(f"/api/v1/videos/{video_id}", headers=owner.auth, json={"allow_merchant_tags": True})
+    created = tag(client, rival, video_id, theirs["id"], 1, 2).json()
+    client.patch(f"/api/v1/videos/{video_id}", headers=owner.auth, json={"allow_merchant_tags": False})
+    url = f"/api/v1/videos/{video_id}/tags/{created['id']}"
+    assert client.patch(url, headers=rival.auth, json={"end_s": 24}).status_code == 403
+    assert client.patch(url, headers=owner.auth, json={"end_s": 3}).status_code == 200
+
+
+def test_nulls_in_a_tag_change_are_422_but_a_null_box_removes_the_box(client, video):
+    owner, video_id = video
+    item = product(client, owner)
+    created = tag(client, owner, video_id, item["id"], 1, 5, box={"x": 0, "y": 0, "w": 0.5, "h": 0.5}).json()
+    url = f"/api/v1/videos/{video_id}/tags/{created['id']}"
+    for field in ("start_s", "end_s", "keyframes", "label", "product_id"):
+        assert client.patch(url, headers=owner.auth, json={field: None}).status_code == 422, field
+    cleared = client.patch(url, headers=owner.auth, json={"box": None})
+    assert cleared.status_code == 200 and cleared.json()["box"] is None

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -41,9 +41,15 @@ class IntakeResult:
     rejected: int
 
 
+def _as_utc(event: EventIn) -> EventIn:
+    """A time without a zone is taken as UTC (what JavaScript's toISOString sends anyway)."""
+    return replace(event, occurred_at=event.occurred_at.replace(tzinfo=UTC))
+
+
 def record_events(session: Session, viewer_key: str, events: list[EventIn]) -> IntakeResult:
     """Store the batch's events for videos that exist; a repeated (viewer_key, client_event_id) is skipped."""
     now = clock.now()
+    events = [e if e.occurred_at is None or e.occurred_at.tzinfo else _as_utc(e) for e in events]
     known = set(session.scalars(select(Video.id).where(Video.id.in_({e.video_id for e in events}))))
     rows = [
         {

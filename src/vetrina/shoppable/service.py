@@ -110,8 +110,13 @@ def _tag(session: Session, video_id: int, tag_id: int, viewer: User | None) -> t
 
 def _tag_for_change(session: Session, video_id: int, tag_id: int, user: User) -> tuple[Video, ProductTag]:
     video, tag = _tag(session, video_id, tag_id, user)
-    if not (user.role == Role.admin or user.id in (video.owner_id, tag.created_by)):
-        raise Forbidden("Only the tag's author, the video's owner or an admin can change it.")
+    if user.role == Role.admin or user.id == video.owner_id:
+        return video, tag
+    # Another merchant's own tag: only while the owner still lets merchants tag this video.
+    if user.id != tag.created_by or not video.allow_merchant_tags:
+        raise Forbidden(
+            "Only the tag's author (while the owner allows it), the video's owner or an admin can change it."
+        )
     return video, tag
 
 
@@ -220,6 +225,7 @@ def timeline_etag(body: dict[str, Any]) -> str:
 class RenderedTimeline:
     body: bytes
     etag: str
+    public: bool = True
 
 
 class TimelineCache:
@@ -254,17 +260,27 @@ class TimelineCache:
                 return entry[1]
         try:
             rendered, cacheable = build()
+        except BaseException:
+            self.forget(video_id)  # e.g. the video went private: its old copy must not be served
+            raise
+        else:
             if cacheable:
                 self._put(video_id, rendered)
+            else:
+                self.forget(video_id)
             return rendered
         finally:
             rebuild.release()
+            with self._lock:
+                self._rebuilding.pop(video_id, None)
 
     def _put(self, video_id: int, rendered: RenderedTimeline) -> None:
         with self._lock:
             if len(self._entries) >= self.max_entries:
                 now = time.monotonic()
                 self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+                while len(self._entries) >= self.max_entries:  # still full: drop the oldest
+                    self._entries.pop(min(self._entries, key=lambda k: self._entries[k][0]))
             self._entries[video_id] = (time.monotonic() + self.ttl_s, rendered)
 
     def forget(self, video_id: int) -> None:
@@ -274,7 +290,10 @@ class TimelineCache:
 def rendered_timeline(
     session: Session, cache: TimelineCache, video_id: int, viewer: User | None, store: MediaStore, ttl_s: int
 ) -> RenderedTimeline:
-    """The timeline as JSON bytes with its ETag, from the cache when the video is public."""
+    """The timeline as JSON bytes with its ETag, from the cache when the video is public.
+
+    Whether the viewer may see the video is checked on every request, cached copy or not."""
+    media.get_video(session, video_id, viewer)
 
     def build() -> tuple[RenderedTimeline, bool]:
         body = timeline(session, video_id, viewer, store, ttl_s)
@@ -282,6 +301,7 @@ def rendered_timeline(
             body=json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode(), etag=timeline_etag(body)
         )
         video = session.get(Video, video_id)
-        return rendered, video is not None and video.published and video.status == "ready"
+        public = video is not None and video.published and video.status == "ready"
+        return RenderedTimeline(rendered.body, rendered.etag, public), public
 
     return cache.get_or_build(video_id, build)

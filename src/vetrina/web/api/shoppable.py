@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from vetrina.accounts.models import User
+from vetrina.db import after_commit
+from vetrina.errors import InvalidInput
 from vetrina.shoppable import service as shoppable
 from vetrina.shoppable.models import ProductTag
 from vetrina.web.deps import RowId, db_session, get_runtime, optional_user, required_user
@@ -65,6 +67,12 @@ class TagOut(BaseModel):
     created_by: int
 
 
+def _forget_after_commit(request: Request, session: Session, video_id: int) -> None:
+    # After the commit: a rebuild in between would otherwise cache the old tags again.
+    cache = request.app.state.timeline_cache
+    after_commit(session, lambda: cache.forget(video_id))
+
+
 def tag_out(tag: ProductTag) -> TagOut:
     return TagOut(
         id=tag.id, video_id=tag.video_id, product_id=tag.product_id, start_s=tag.start_s, end_s=tag.end_s,
@@ -82,7 +90,7 @@ def create_tag(
         label=body.label,
     )  # fmt: skip
     created = shoppable.create_tag(session, video_id, user, spec)
-    request.app.state.timeline_cache.forget(video_id)
+    _forget_after_commit(request, session, video_id)
     return tag_out(created)
 
 
@@ -108,10 +116,11 @@ def change_tag(
     session: Session = db_session,
 ) -> TagOut:
     changes = body.model_dump(exclude_unset=True)
-    if body.box is None and "box" in changes:
-        changes["box"] = None  # an explicit null removes the box
+    nulls = sorted(k for k, v in changes.items() if v is None and k != "box")  # a null box removes the box
+    if nulls:
+        raise InvalidInput(f"{', '.join(nulls)} cannot be null.", field=nulls[0])
     changed = shoppable.update_tag(session, video_id, tag_id, user, changes)
-    request.app.state.timeline_cache.forget(video_id)
+    _forget_after_commit(request, session, video_id)
     return tag_out(changed)
 
 
@@ -120,7 +129,7 @@ def delete_tag(
     request: Request, video_id: RowId, tag_id: RowId, user: User = required_user, session: Session = db_session
 ) -> Response:
     shoppable.delete_tag(session, video_id, tag_id, user)
-    request.app.state.timeline_cache.forget(video_id)
+    _forget_after_commit(request, session, video_id)
     return Response(status_code=204)
 
 
@@ -137,7 +146,9 @@ def timeline(
         session, request.app.state.timeline_cache, video_id, user, rt.store, rt.settings.media_url_ttl_s
     )
     # Stock changes while people watch: caches revalidate after a few seconds (a 304 costs little).
-    headers = {"ETag": rendered.etag, "Cache-Control": "public, max-age=5, must-revalidate"}
+    # A video only its owner may see must never be stored by a shared cache.
+    cache_control = "public, max-age=5, must-revalidate" if rendered.public else "private, no-store"
+    headers = {"ETag": rendered.etag, "Cache-Control": cache_control}
     if if_none_match and rendered.etag in {t.strip() for t in if_none_match.split(",")}:
         return Response(status_code=304, headers=headers)
     return Response(rendered.body, media_type="application/json", headers=headers)

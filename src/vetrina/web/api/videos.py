@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from vetrina.accounts.models import User
+from vetrina.db import after_commit
 from vetrina.errors import NotAuthenticated
 from vetrina.media import service as media
 from vetrina.media.models import Video
@@ -143,6 +144,8 @@ def change_video(
 ) -> VideoOut:
     video = media.update_video(session, video_id, user, changes.model_dump(exclude_none=True))
     session.flush()
+    cache = request.app.state.timeline_cache
+    after_commit(session, lambda: cache.forget(video_id))
     return video_out(video, get_runtime(request))
 
 
@@ -151,4 +154,6 @@ def remove_video(
     request: Request, video_id: RowId, user: User = required_user, session: Session = db_session
 ) -> Response:
     media.delete_video(session, get_runtime(request).store, video_id, user)
+    cache = request.app.state.timeline_cache
+    after_commit(session, lambda: cache.forget(video_id))
     return Response(status_code=204)

@@ -7,6 +7,12 @@ function csrfToken() {
   return meta ? meta.content : "";
 }
 
+// {amount, currency} in minor units, shown with the currency's own number of decimals (JPY has none).
+function formatMoney(money) {
+  const format = new Intl.NumberFormat(undefined, { style: "currency", currency: money.currency });
+  return format.format(money.amount / 10 ** format.resolvedOptions().maximumFractionDigits);
+}
+
 function newKey() {
   return (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random()).replace(/-/g, "");
 }
@@ -25,7 +31,7 @@ async function api(method, path, body) {
 // sessionStorage, or memory where a browser denies storage to a third-party frame (the embed).
 const store = (() => {
   try {
-    window.store.getItem("probe");
+    window.sessionStorage.getItem("probe");
     return window.sessionStorage;
   } catch (error) {
     const memory = new Map();
@@ -259,6 +265,9 @@ class ShopLayer {
           source: { video_id: this.videoId, second: Math.round(items[0].second * 1000) / 1000 } });
         paid.push(await api("POST", "/api/v1/orders/" + order.id + "/pay"));
         this.events.report("purchase", { product_id: items[0].id, order_id: order.id });
+        // Paid: out of the held list at once, so a retry after a later failure cannot pay for it again.
+        const done = new Set(items.map((i) => i.id));
+        this.held = this.held.filter((i) => !done.has(i.id));
       }
       this.held = [];
       status.textContent = "";
@@ -330,8 +339,8 @@ class ShopLayer {
       this.events.report("purchase", { product_id: product.id, order_id: paid.id });
       this.events.flush();
       status.textContent = "";
-      status.append(el("strong", { class: "drawer-done" }, "Paid " + paid.total.amount / 100 + " " + paid.total.currency +
-                       " into escrow. Order #" + paid.id + "."), " ", el("a", { href: "/orders", target: "_blank" }, "Your orders"));
+      status.append(el("strong", { class: "drawer-done" }, "Paid " + formatMoney(paid.total) + " into escrow. Order #" +
+                       paid.id + "."), " ", el("a", { href: "/orders", target: "_blank" }, "Your orders"));
     } catch (error) {
       status.textContent = error.message;
       button.disabled = false;
