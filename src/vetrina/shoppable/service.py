@@ -292,8 +292,9 @@ def rendered_timeline(
 ) -> RenderedTimeline:
     """The timeline as JSON bytes with its ETag, from the cache when the video is public.
 
-    Whether the viewer may see the video is checked on every request, cached copy or not."""
-    media.get_video(session, video_id, viewer)
+    Only public videos' timelines are cached, so a cached copy may be shown to anyone; a video made
+    private drops its copy at once in this process (after commit) and within `ttl_s` elsewhere, since
+    every rebuild checks access again and a failed one drops the copy."""
 
     def build() -> tuple[RenderedTimeline, bool]:
         body = timeline(session, video_id, viewer, store, ttl_s)
