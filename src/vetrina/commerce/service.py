@@ -142,8 +142,8 @@ def create_order(
     return order
 
 
-def get_order(session: Session, order_id: int, user: User, lock: bool = False) -> Order:
-    """The order if `user` is its buyer, its merchant or an admin (locked for update when asked)."""
+def _load_order(session: Session, order_id: int, lock: bool) -> Order | None:
+    """The order with its items, history and refunds; row-locked for update when asked."""
     query = (
         select(Order)
         .where(Order.id == order_id)
@@ -151,7 +151,12 @@ def get_order(session: Session, order_id: int, user: User, lock: bool = False) -
     )
     if lock:
         query = query.with_for_update().execution_options(populate_existing=True)
-    order = session.scalar(query)
+    return session.scalar(query)
+
+
+def get_order(session: Session, order_id: int, user: User, lock: bool = False) -> Order:
+    """The order if `user` is its buyer, its merchant or an admin (locked for update when asked)."""
+    order = _load_order(session, order_id, lock)
     if order is None or user.id not in (order.buyer_id, order.merchant_id) and not user.is_admin:
         raise NotFound(f"There is no order {order_id}.")
     return order
@@ -363,10 +368,7 @@ def due_for_auto_confirm(session: Session, now: datetime) -> list[int]:
 
 
 def close_if_expired(session: Session, queue: JobQueue, order_id: int) -> bool:
-    order = session.scalar(
-        select(Order).where(Order.id == order_id).options(selectinload(Order.items), selectinload(Order.history))
-        .with_for_update().execution_options(populate_existing=True)
-    )  # fmt: skip
+    order = _load_order(session, order_id, lock=True)
     if order is None or order.status != S.WAIT_BUYER_PAY or order.expires_at > clock.now():
         return False
     _close_unpaid(session, queue, order, "expired", None)
@@ -375,11 +377,7 @@ def close_if_expired(session: Session, queue: JobQueue, order_id: int) -> bool:
 
 def auto_confirm_if_due(session: Session, settings: Settings, queue: JobQueue, order_id: int) -> bool:
     """Confirm for the buyer once the window after shipping has passed, unless a refund request is open."""
-    order = session.scalar(
-        select(Order).where(Order.id == order_id)
-        .options(selectinload(Order.items), selectinload(Order.history), selectinload(Order.refunds))
-        .with_for_update().execution_options(populate_existing=True)
-    )  # fmt: skip
+    order = _load_order(session, order_id, lock=True)
     if order is None or order.status != S.WAIT_BUYER_CONFIRM_GOODS or order.auto_confirm_at > clock.now():
         return False
     if _open_refund(order):
