@@ -22,7 +22,8 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # Row ids in paths: positive and within a 32-bit INTEGER column, so a huge number is a 4xx, not a 500.
-RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+MAX_ROW_ID = 2**31 - 1
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
 def get_runtime(request: Request) -> Runtime:

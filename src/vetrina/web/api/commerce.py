@@ -19,7 +19,7 @@ from vetrina.money import Money, MoneyModel, PositiveMoneyModel
 from vetrina.payments import ledger, wallet
 from vetrina.payments.funding import SandboxFundingProvider
 from vetrina.web.api.schemas import Page
-from vetrina.web.deps import RowId, db_session, get_runtime, required_user
+from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_runtime, required_user
 from vetrina.web.idempotent import run_once
 
 router = APIRouter(tags=["checkout"])
@@ -28,15 +28,15 @@ router = APIRouter(tags=["checkout"])
 class ItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    product_id: StrictInt = Field(ge=1, le=2**31 - 1)
-    variant_id: StrictInt | None = Field(None, ge=1, le=2**31 - 1)
+    product_id: StrictInt = Field(ge=1, le=MAX_ROW_ID)
+    variant_id: StrictInt | None = Field(None, ge=1, le=MAX_ROW_ID)
     quantity: StrictInt = Field(ge=1, le=orders.MAX_QUANTITY)
 
 
 class SourceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    video_id: StrictInt = Field(ge=1, le=2**31 - 1)
+    video_id: StrictInt = Field(ge=1, le=MAX_ROW_ID)
     second: float = Field(ge=0, le=7 * 24 * 3600, allow_inf_nan=False)
 
 

@@ -9,10 +9,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from vetrina.analytics import intake
-from vetrina.web.deps import db_session
+from vetrina.web.deps import MAX_ROW_ID, db_session
 
 router = APIRouter(tags=["analytics"])
-Id = Field(None, ge=1, le=2**31 - 1)
+Id = Field(None, ge=1, le=MAX_ROW_ID)
 
 
 class EventModel(BaseModel):
@@ -20,7 +20,7 @@ class EventModel(BaseModel):
 
     id: str = Field(min_length=1, max_length=64, pattern=r"^[\w.:-]+$", description="The player's id for this event.")
     type: str = Field(description=", ".join(sorted(intake.EVENT_TYPES)))
-    video_id: int = Field(ge=1, le=2**31 - 1)
+    video_id: int = Field(ge=1, le=MAX_ROW_ID)
     second: float = Field(ge=0, le=7 * 24 * 3600, allow_inf_nan=False)
     at: datetime | None = Field(None, description="When it happened on the viewer's clock.")
     product_id: int | None = Id

@@ -13,7 +13,7 @@ from vetrina.db import after_commit
 from vetrina.errors import InvalidInput
 from vetrina.shoppable import service as shoppable
 from vetrina.shoppable.models import ProductTag
-from vetrina.web.deps import RowId, db_session, get_runtime, optional_user, required_user
+from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_runtime, optional_user, required_user
 
 router = APIRouter(prefix="/api/v1/videos/{video_id}", tags=["shoppable"])
 Seconds = Annotated[float, Field(ge=0, le=7 * 24 * 3600, allow_inf_nan=False)]
@@ -36,7 +36,7 @@ class KeyframeIn(BoxIn):
 class TagIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    product_id: int = Field(ge=1, le=2**31 - 1)
+    product_id: int = Field(ge=1, le=MAX_ROW_ID)
     start_s: Seconds
     end_s: Seconds
     box: BoxIn | None = None
@@ -47,7 +47,7 @@ class TagIn(BaseModel):
 class TagChanges(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    product_id: int | None = Field(None, ge=1, le=2**31 - 1)
+    product_id: int | None = Field(None, ge=1, le=MAX_ROW_ID)
     start_s: Seconds | None = None
     end_s: Seconds | None = None
     box: BoxIn | None = None

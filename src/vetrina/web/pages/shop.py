@@ -24,7 +24,7 @@ from vetrina.money import Money
 from vetrina.payments import wallet
 from vetrina.payments.funding import SandboxFundingProvider
 from vetrina.web.api.products import product_out
-from vetrina.web.deps import CSRF_FIELD, RowId, db_session, get_runtime, optional_user, require_csrf_form
+from vetrina.web.deps import CSRF_FIELD, MAX_ROW_ID, RowId, db_session, get_runtime, optional_user, require_csrf_form
 from vetrina.web.templating import render
 from vetrina.web.uploads import saved_upload
 
@@ -92,7 +92,7 @@ def buy(
     product_id: RowId,
     csrf_token: CsrfField = "",
     quantity: Annotated[int, Form(ge=1, le=orders.MAX_QUANTITY)] = 1,
-    variant_id: Annotated[int | None, Form(ge=1, le=2**31 - 1)] = None,
+    variant_id: Annotated[int | None, Form(ge=1, le=MAX_ROW_ID)] = None,
     user: User | None = optional_user,
 ) -> Response:
     require_csrf_form(request, csrf_token)
@@ -157,7 +157,7 @@ def order_action(
     tracking: Annotated[str, Form(max_length=100)] = "",
     reason: Annotated[str, Form(max_length=2000)] = "",
     amount: Annotated[str, Form(max_length=30)] = "",
-    refund_id: Annotated[int | None, Form(ge=1, le=2**31 - 1)] = None,
+    refund_id: Annotated[int | None, Form(ge=1, le=MAX_ROW_ID)] = None,
     back: Annotated[str, Form(max_length=20)] = "/orders",
     user: User | None = optional_user,
 ) -> Response:
@@ -229,7 +229,7 @@ def merchant_save_product(
     title: Annotated[str, Form(max_length=catalog.MAX_TITLE)],
     price: Annotated[str, Form(max_length=30)],
     csrf_token: CsrfField = "",
-    product_id: Annotated[int | None, Form(ge=1, le=2**31 - 1)] = None,
+    product_id: Annotated[int | None, Form(ge=1, le=MAX_ROW_ID)] = None,
     description: Annotated[str, Form(max_length=catalog.MAX_DESCRIPTION)] = "",
     currency: Annotated[str, Form(max_length=3)] = "EUR",
     stock: Annotated[int, Form(ge=0, le=catalog.MAX_STOCK)] = 0,
