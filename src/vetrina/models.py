@@ -8,6 +8,7 @@ from vetrina.db import Base
 from vetrina.media.models import Video
 from vetrina.payments.models import IdempotencyKey, LedgerAccount, LedgerTransfer, WebhookDelivery, WebhookEndpoint
 from vetrina.shoppable.models import ProductTag
+from vetrina.studio.models import Spot, StudioAsset
 
 __all__ = [
     "ApiToken",
@@ -27,6 +28,8 @@ __all__ = [
     "ProductTag",
     "ProductVariant",
     "RefundRequest",
+    "Spot",
+    "StudioAsset",
     "User",
     "Video",
     "WebhookDelivery",

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import vetrina.commerce.jobs
 import vetrina.media.transcode
-import vetrina.payments.webhooks  # noqa: F401  (these register their jobs)
+import vetrina.payments.webhooks
+import vetrina.studio.service  # noqa: F401  (these register their jobs)
 from vetrina.db import Database
 from vetrina.jobs import JobQueue
 from vetrina.settings import Settings

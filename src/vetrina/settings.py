@@ -48,6 +48,14 @@ class Settings(BaseSettings):
     webhook_allow_private: bool = Field(False, description="Allow webhook URLs on private addresses (development).")
     webhook_backoff_scale: float = Field(1.0, gt=0, description="Multiplies webhook retry delays (tests shorten them).")
     timeline_cache_s: float = Field(2.0, ge=0, description="Seconds a public video's timeline is served from memory.")
+    studio_short_side: int = Field(1080, ge=144, le=2160, description="Short side of rendered spots (1080 = 1080p).")
+    studio_fps: int = Field(30, ge=10, le=60, description="Frame rate of rendered spots.")
+    studio_crf: int = Field(18, ge=0, le=51, description="x264 quality of a rendered spot before the HLS ladder.")
+    studio_preview_short_side: int = Field(270, ge=144, le=720, description="Short side of studio previews.")
+    studio_preview_slots: int = Field(1, ge=1, description="Previews rendered at once per process.")
+    studio_fonts: list[str] = Field(
+        [], description="Fonts for spot copy, tried in order (`path` or `path#face`); default: DejaVu, Noto CJK."
+    )
     session_days: int = Field(14, ge=1, description="Lifetime of a sign-in session.")
     secure_cookies: bool = Field(False, description="Mark cookies Secure (set behind HTTPS).")
 

@@ -16,8 +16,10 @@ MIN_SIDE = 32
 _FORMATS = {"JPEG", "PNG", "WEBP", "GIF"}
 
 
-def render_sizes(source: Path, out_dir: Path) -> tuple[int, int]:
-    """Write `{size}.jpg` for each standard size into `out_dir`; returns the source's (width, height)."""
+def render_sizes(
+    source: Path, out_dir: Path, sizes: dict[str, int] = IMAGE_SIZES, min_side: int = MIN_SIDE
+) -> tuple[int, int]:
+    """Write `{size}.jpg` for each of `sizes` (name: longest side) into `out_dir`; returns the source's size."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -32,9 +34,9 @@ def render_sizes(source: Path, out_dir: Path) -> tuple[int, int]:
         raise UnsupportedMedia("This file is not a readable image (JPEG, PNG, WebP or GIF).") from None
     except OSError as exc:
         raise UnsupportedMedia(f"The image is damaged or truncated ({exc}).") from None
-    if min(upright.size) < MIN_SIDE:
-        raise InvalidInput(f"The image is smaller than {MIN_SIDE} pixels on a side.", field="file")
-    for name, longest in IMAGE_SIZES.items():
+    if min(upright.size) < min_side:
+        raise InvalidInput(f"The image is smaller than {min_side} pixels on a side.", field="file")
+    for name, longest in sizes.items():
         copy = upright.copy()
         copy.thumbnail((longest, longest), Image.Resampling.LANCZOS)
         copy.save(out_dir / f"{name}.jpg", "JPEG", quality=85, optimize=True, progressive=True)

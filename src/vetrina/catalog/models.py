@@ -79,6 +79,10 @@ class Channel(Base):
     handle: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(100))
     description: Mapped[str] = mapped_column(Text, default="")
+    # Brand colours (#rrggbb): the studio's default panel and text colours, and the channel page's accents.
+    brand_color: Mapped[str] = mapped_column(String(7), default="#1e293b", server_default="#1e293b")
+    text_color: Mapped[str] = mapped_column(String(7), default="#ffffff", server_default="#ffffff")
+    banner_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

@@ -78,3 +78,30 @@ def _duration_s(container: av.container.InputContainer, video: av.video.stream.V
     if container.duration is not None:
         return container.duration / av.time_base
     return 0.0
+
+
+def probe_audio(path: Path, max_duration_s: float) -> float:
+    """The length in seconds of an audio file whose sound decodes; UnsupportedMedia when it is not audio."""
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+    except (av.error.FFmpegError, UnicodeDecodeError, OSError):
+        raise UnsupportedMedia("This file is not a readable audio file (MP3, AAC, WAV, FLAC, Ogg...).") from None
+    with container:
+        audio = next(iter(container.streams.audio), None)
+        if audio is None:
+            raise UnsupportedMedia("This file has no sound track.")
+        try:
+            decoded = next(container.decode(audio), None)
+        except (av.error.FFmpegError, StopIteration):
+            decoded = None
+        if decoded is None:
+            raise UnsupportedMedia("No sound could be decoded from this file; it may be damaged or truncated.")
+        if audio.duration is not None and audio.time_base is not None:
+            duration_s = float(audio.duration * audio.time_base)
+        else:
+            duration_s = (container.duration or 0) / av.time_base
+    if duration_s < 1:
+        raise UnsupportedMedia("The track is shorter than a second.")
+    if duration_s > max_duration_s:
+        raise InvalidInput(f"The track is {duration_s:.0f} s long; the limit is {max_duration_s:.0f} s.", field="file")
+    return duration_s

@@ -1,0 +1,432 @@
+"""What the rest of Vetrina asks of the studio: check a spot request, preview it, render and publish it.
+
+A spot request is checked completely when it is made (products and media are the merchant's own,
+image counts suit the template, every line of copy fits its box in the chosen frame with the
+installed fonts), so a queued render fails only for reasons nobody could see coming. The render
+job writes the MP4 to scratch space and hands it to the media pipeline in the same transaction
+that tags its products: a spot is published whole or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from huey import crontab
+from PIL import Image, ImageOps
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+
+from vetrina import clock
+from vetrina.accounts.models import User
+from vetrina.catalog import channels
+from vetrina.catalog import service as catalog
+from vetrina.catalog.models import ProductImage
+from vetrina.errors import InvalidInput, NotFound, VetrinaError
+from vetrina.jobs import JobContext, JobQueue, job, periodic_job
+from vetrina.media import service as media
+from vetrina.media.ffmpeg import FfmpegFailed
+from vetrina.media.models import Video, VideoStatus
+from vetrina.money import Money
+from vetrina.settings import Settings
+from vetrina.shoppable import service as shoppable
+from vetrina.storage import MediaStore
+from vetrina.studio import assets
+from vetrina.studio.fonts import available_fonts
+from vetrina.studio.layout import Box, TextBlock
+from vetrina.studio.models import AssetKind, Spot, SpotStatus
+from vetrina.studio.render import Encoding, Sound, render_plan
+from vetrina.studio.templates import Brand, Copy, Layer, Plan, frame_for, get_template
+from vetrina.studio.voice import speak, tts_engine
+from vetrina.text import clean_text
+
+log = logging.getLogger(__name__)
+RENDER_JOB = "studio.render"
+MAX_PRODUCTS = 5
+MAX_HEADLINE = 120
+MAX_LINE = 120
+MAX_CTA = 40
+RENDER_SHARE = 0.85  # of a spot's progress: the render; the rest is the video's transcode
+_HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
+_HEARTBEAT_EVERY_S = 1.0
+
+
+class PreviewBusy(VetrinaError):
+    status, slug, title = 503, "studio-busy", "The studio is busy"
+
+
+@dataclass(frozen=True)
+class SpotRequest:
+    template: str
+    duration_s: int
+    aspect: str
+    product_ids: list[int]
+    image_ids: list[int] = field(default_factory=list)
+    product_image_ids: list[int] = field(default_factory=list)
+    headline: str = ""
+    lines: list[str] = field(default_factory=list)
+    show_price: bool = True
+    cta: str = "Shop now"
+    music_id: int | None = None
+    voiceover: bool = False
+    brand_color: str | None = None
+    text_color: str | None = None
+    logo_id: int | None = None
+    title: str | None = None
+
+
+def _colour(value: str, field_name: str) -> list[int]:
+    if not _HEX.match(value):
+        raise InvalidInput("A colour is written #rrggbb.", field=field_name)
+    return [int(value[i : i + 2], 16) for i in (1, 3, 5)]
+
+
+def _images(session: Session, merchant: User, request: SpotRequest, products: list[Any]) -> list[str]:
+    """Storage keys of the images to show, in order: the chosen product photos, then the chosen uploads."""
+    keys = []
+    for image_id in request.product_image_ids:
+        image = session.get(ProductImage, image_id)
+        if image is None or image.product.merchant_id != merchant.id:
+            raise InvalidInput(f"You have no product image {image_id}.", field="product_image_ids")
+        keys.append((image, f"{image.key}/large.jpg"))
+    for image_id in request.image_ids:
+        asset = assets.get_asset(session, merchant, image_id, AssetKind.image, "image_ids")
+        keys.append((asset, assets.image_source(asset)))
+    if not keys:
+        keys = [(image, f"{image.key}/large.jpg") for product in products for image in product.images]
+        if not keys:
+            raise InvalidInput(
+                "The products have no photos: add photos to a product or upload images to the studio.",
+                field="image_ids",
+            )
+    for source, _ in keys:
+        if min(source.width, source.height) < assets.MIN_IMAGE_SIDE:
+            raise InvalidInput(
+                f"An image is {source.width}×{source.height} px; the studio needs at least "
+                f"{assets.MIN_IMAGE_SIDE} px on each side.",
+                field="image_ids",
+            )
+    return [key for _, key in keys]
+
+
+def check_request(session: Session, settings: Settings, merchant: User, request: SpotRequest) -> dict[str, Any]:
+    """The request checked against the merchant's things and the template, as the spec a render works from."""
+    catalog.ensure_can_sell(merchant)
+    template = get_template(request.template)
+    if request.duration_s not in template.durations:
+        raise InvalidInput(f"A spot lasts {', '.join(map(str, template.durations))} seconds.", field="duration_s")
+    frame_for(request.aspect, settings.studio_short_side, settings.studio_fps)
+    if not 1 <= len(request.product_ids) <= MAX_PRODUCTS or len(set(request.product_ids)) != len(request.product_ids):
+        raise InvalidInput(f"A spot advertises 1 to {MAX_PRODUCTS} different products.", field="product_ids")
+    products = [catalog.product_for_change(session, pid, merchant) for pid in request.product_ids]
+    images = _images(session, merchant, request, products)
+    if not request.image_ids and not request.product_image_ids:
+        images = images[: template.max_images]
+    if not template.min_images <= len(images) <= template.max_images:
+        raise InvalidInput(
+            f"The {template.title} template shows {template.min_images} to {template.max_images} images; "
+            f"this spot has {len(images)}.",
+            field="image_ids",
+        )
+    if len(request.lines) > template.max_lines:
+        raise InvalidInput(f"A spot has at most {template.max_lines} lines of copy.", field="lines")
+    channel = channels.channel_of(session, merchant)
+    first = products[0]
+    spec: dict[str, Any] = {
+        "template": template.name, "duration_s": request.duration_s, "aspect": request.aspect,
+        "product_ids": list(request.product_ids), "images": images,
+        "headline": clean_text(request.headline, "headline", MAX_HEADLINE, required=False),
+        "lines": [clean_text(line, f"lines[{i}]", MAX_LINE, required=True) for i, line in enumerate(request.lines)],
+        "price": Money(first.price_amount, first.currency).display() if request.show_price else None,
+        "cta": clean_text(request.cta, "cta", MAX_CTA, required=False),
+        "brand": _colour(request.brand_color or channel.brand_color, "brand_color"),
+        "text": _colour(request.text_color or channel.text_color, "text_color"),
+        "music_key": None, "logo_key": None, "voiceover": bool(request.voiceover),
+        "title": clean_text(request.title or request.headline or f"{first.title}: spot", "title", media.MAX_TITLE,
+                            required=True)[: media.MAX_TITLE],
+    }  # fmt: skip
+    if request.music_id is not None:
+        spec["music_key"] = assets.get_asset(session, merchant, request.music_id, AssetKind.music, "music_id").key
+    if request.logo_id is not None:
+        logo = assets.get_asset(session, merchant, request.logo_id, AssetKind.image, "logo_id")
+        spec["logo_key"] = assets.image_source(logo)
+    plan_spot(spec, settings.studio_short_side, settings.studio_fps, settings)
+    return spec
+
+
+def notes_for(spec: dict[str, Any]) -> list[str]:
+    """What the merchant should know before rendering (fallbacks the render will take)."""
+    if spec["voiceover"] and tts_engine() is None:
+        return ["The voice-over will be skipped: no text-to-speech engine is installed on this server (espeak-ng)."]
+    return []
+
+
+def plan_spot(spec: dict[str, Any], short_side: int, fps: int, settings: Settings) -> Plan:
+    """The template's plan for `spec` in a frame of `short_side`; lays out every block of copy."""
+    template = get_template(spec["template"])
+    copy = Copy(spec["headline"], tuple(spec["lines"]), spec["price"], spec["cta"])
+    brand = Brand(tuple(spec["brand"]), tuple(spec["text"]))
+    frame = frame_for(spec["aspect"], short_side, fps)
+    return template.plan(frame, spec["duration_s"], len(spec["images"]), copy, brand, available_fonts(
+        settings.studio_fonts))  # fmt: skip
+
+
+def _logo_layer(store: MediaStore, plan: Plan, key: str) -> Layer:
+    """The logo in the top corner of the safe area, the whole spot long."""
+    safe, side = plan.frame.safe, round(plan.frame.short_side * 0.14)
+    with Image.open(store.path(key)) as opened:
+        logo = ImageOps.contain(opened.convert("RGBA"), (side, side), Image.Resampling.LANCZOS)
+    box = Box(safe.x + safe.w - logo.width, safe.y, logo.width, logo.height)
+    return Layer(TextBlock(image=logo, box=box, font_px=0, lines=()), 0.0, float(plan.duration_s))
+
+
+def render_spec(
+    spec: dict[str, Any], store: MediaStore, settings: Settings, scratch: Path, output: Path, *, preview: bool,
+    on_progress: Any = None,
+) -> list[str]:  # fmt: skip
+    """Render `spec` to `output` (a low-resolution quick encode for a preview); returns notes for the merchant."""
+    if preview:
+        plan = plan_spot(spec, settings.studio_preview_short_side, 15, settings)
+        encoding = Encoding(preset="ultrafast", crf=30)
+    else:
+        plan = plan_spot(spec, settings.studio_short_side, settings.studio_fps, settings)
+        encoding = Encoding(preset=settings.x264_preset, crf=settings.studio_crf)
+    if spec["logo_key"]:
+        plan.layers.append(_logo_layer(store, plan, spec["logo_key"]))
+    notes: list[str] = []
+    voice = None
+    if spec["voiceover"]:
+        script = ". ".join(t for t in (spec["headline"], *spec["lines"], spec["cta"]) if t)
+        voice, notes = speak(script, scratch / "voice.wav", plan.duration_s - 0.6)
+    music = store.path(spec["music_key"]) if spec["music_key"] else None
+    images = [store.path(key) for key in spec["images"]]
+    missing = [key for key, path in zip(spec["images"], images, strict=True) if not path.is_file()]
+    if missing or (music is not None and not music.is_file()):
+        raise InvalidInput("An image or track of this spot has been removed since it was chosen.", field="image_ids")
+    render_plan(plan, images, Sound(music=music, voice=voice), scratch, output, encoding, on_progress)
+    return notes
+
+
+_preview_slots: threading.BoundedSemaphore | None = None
+_preview_lock = threading.Lock()
+
+
+def render_preview(
+    store: MediaStore, settings: Settings, merchant: User, spec: dict[str, Any]
+) -> tuple[str, list[str]]:
+    """A low-resolution render of `spec` for the studio page; returns its storage key and notes.
+
+    Previews run in the request, a few at a time per process; beyond that the caller is asked to retry."""
+    global _preview_slots
+    with _preview_lock:
+        if _preview_slots is None:
+            _preview_slots = threading.BoundedSemaphore(settings.studio_preview_slots)
+    if not _preview_slots.acquire(timeout=20):
+        raise PreviewBusy("Other previews are rendering; try again in a few seconds.", retry_after_s=5)
+    try:
+        key = f"studio/{merchant.id}/previews/{secrets.token_hex(8)}"
+        scratch = store.scratch_dir(key.replace("/", "-"))
+        try:
+            notes = render_spec(spec, store, settings, scratch, scratch / "preview.mp4", preview=True)
+            result = store.scratch_dir(key.replace("/", "-") + "-out")
+            (scratch / "preview.mp4").rename(result / "preview.mp4")
+            store.publish_dir(result, key)
+        except FfmpegFailed as exc:
+            raise InvalidInput(f"The preview could not be rendered ({exc.stderr_tail}).") from None
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return key, notes
+    finally:
+        _preview_slots.release()
+
+
+def create_spot(session: Session, settings: Settings, queue: JobQueue, merchant: User, request: SpotRequest) -> Spot:
+    """Check the request and queue its render (once this transaction commits)."""
+    spec = check_request(session, settings, merchant, request)
+    spot = Spot(merchant_id=merchant.id, spec=spec, status=SpotStatus.queued.value, progress=0.0,
+                notes=notes_for(spec), created_at=clock.now())  # fmt: skip
+    session.add(spot)
+    session.flush()
+    queue.enqueue_after_commit(session, RENDER_JOB, spot.id)
+    return spot
+
+
+def get_spot(session: Session, spot_id: int, merchant: User) -> Spot:
+    spot = session.get(Spot, spot_id)
+    if spot is None or (spot.merchant_id != merchant.id and not merchant.is_admin):
+        raise NotFound(f"You have no spot {spot_id}.")
+    return spot
+
+
+def list_spots(session: Session, merchant: User, limit: int = 50) -> list[Spot]:
+    return list(session.scalars(
+        select(Spot).where(Spot.merchant_id == merchant.id).order_by(Spot.id.desc()).limit(limit)
+    ))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SpotState:
+    status: str  # rendering | ready | failed
+    progress: float
+    error: str | None
+
+
+def spot_state(session: Session, spot: Spot) -> SpotState:
+    """Where a spot is, from its render and then from its video's transcode."""
+    if spot.status == SpotStatus.failed:
+        return SpotState("failed", spot.progress, spot.error)
+    if spot.status != SpotStatus.published:
+        return SpotState("rendering", round(spot.progress * RENDER_SHARE, 4), None)
+    video = session.get(Video, spot.video_id) if spot.video_id else None
+    if video is None:
+        return SpotState("failed", 1.0, "The spot's video has been deleted.")
+    if video.status == VideoStatus.failed:
+        return SpotState("failed", RENDER_SHARE, video.error)
+    if video.status == VideoStatus.ready:
+        return SpotState("ready", 1.0, None)
+    return SpotState("rendering", round(RENDER_SHARE + (1 - RENDER_SHARE) * video.progress, 4), None)
+
+
+def spot_video_ids(session: Session, merchant_id: int) -> set[int]:
+    """Which of a merchant's videos are studio spots."""
+    rows = session.scalars(select(Spot.video_id).where(Spot.merchant_id == merchant_id, Spot.video_id.is_not(None)))
+    return set(rows)
+
+
+# The render job ---------------------------------------------------------------------------------
+
+
+class _LeaseLost(RuntimeError):
+    pass
+
+
+def _claim(ctx: JobContext, spot_id: int) -> str | None:
+    """Take the spot's render if it is queued, or rendering under a worker that has gone quiet."""
+    token, now = secrets.token_hex(16), clock.now()
+    stale_before = now - timedelta(seconds=ctx.settings.transcode_stall_seconds)
+    with ctx.db.session(write=True) as session:
+        waiting = or_(
+            Spot.status == SpotStatus.queued.value,
+            (Spot.status == SpotStatus.rendering.value) & (Spot.heartbeat_at < stale_before),
+        )
+        claimed = session.execute(
+            update(Spot).where(Spot.id == spot_id, waiting, Spot.attempts < ctx.settings.max_transcode_attempts)
+            .values(status=SpotStatus.rendering.value, lease_token=token, heartbeat_at=now,
+                    attempts=Spot.attempts + 1, progress=0.0)
+            .execution_options(synchronize_session=False)
+        ).rowcount  # fmt: skip
+        if claimed:
+            return token
+        session.execute(
+            update(Spot).where(Spot.id == spot_id, waiting, Spot.attempts >= ctx.settings.max_transcode_attempts)
+            .values(status=SpotStatus.failed.value, error="The render stopped after repeated interruptions.")
+            .execution_options(synchronize_session=False)
+        )  # fmt: skip
+    return None
+
+
+def _renew(session: Session, spot_id: int, token: str, **values: Any) -> None:
+    renewed = session.execute(
+        update(Spot).where(Spot.id == spot_id, Spot.lease_token == token, Spot.status == SpotStatus.rendering.value)
+        .values(heartbeat_at=clock.now(), **values).execution_options(synchronize_session=False)
+    ).rowcount  # fmt: skip
+    if not renewed:
+        raise _LeaseLost(f"spot {spot_id} was taken over")
+
+
+@job(RENDER_JOB)
+def render_spot_job(ctx: JobContext, spot_id: int) -> None:
+    """Render a queued spot and publish it as a tagged video on the merchant's channel."""
+    token = _claim(ctx, spot_id)
+    if token is None:
+        return
+    with ctx.db.session() as session:
+        spec = dict(session.get(Spot, spot_id).spec)
+    scratch = ctx.store.scratch_dir(f"spot-{spot_id}-{token[:12]}")
+    started, last_beat = time.monotonic(), 0.0
+
+    def on_progress(done: float) -> None:
+        nonlocal last_beat
+        if time.monotonic() - last_beat >= _HEARTBEAT_EVERY_S:
+            last_beat = time.monotonic()
+            try:
+                with ctx.db.session(write=True) as beat:
+                    _renew(beat, spot_id, token, progress=round(min(done, 0.99), 4))
+            except OperationalError as exc:
+                # A busy database costs one heartbeat, not the render.
+                log.warning("spot %s: heartbeat skipped (%s)", spot_id, exc)
+
+    try:
+        output = scratch / "spot.mp4"
+        notes = render_spec(spec, ctx.store, ctx.settings, scratch, output, preview=False, on_progress=on_progress)
+        _publish(ctx, spot_id, token, spec, output, notes, time.monotonic() - started)
+    except _LeaseLost:
+        log.info("spot %s: lease lost, leaving it to its new worker", spot_id)
+    except (VetrinaError, FfmpegFailed) as exc:
+        _fail(ctx, spot_id, token, exc.detail if isinstance(exc, VetrinaError) else f"The render failed: {exc}")
+    except Exception as exc:
+        log.exception("spot %s: render failed", spot_id)
+        _fail(ctx, spot_id, token, f"The render failed unexpectedly ({exc.__class__.__name__}).")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _publish(
+    ctx: JobContext, spot_id: int, token: str, spec: dict[str, Any], output: Path, notes: list[str], took_s: float
+) -> None:
+    """Hand the render to the media pipeline and tag its products over its whole length, in one transaction."""
+    with ctx.db.session(write=True) as session:
+        spot = session.get(Spot, spot_id)
+        merchant = session.get(User, spot.merchant_id)
+        _renew(session, spot_id, token)
+        video = media.create_video(
+            session, ctx.store, ctx.settings, ctx.queue, merchant, title=spec["title"],
+            description=" ".join(t for t in (spec["headline"], *spec["lines"]) if t), upload=output,
+            filename="spot.mp4",
+        )  # fmt: skip
+        session.flush()
+        for product_id in spec["product_ids"]:
+            product = catalog.product_for_change(session, product_id, merchant)
+            shoppable.create_tag(session, video.id, merchant, shoppable.TagSpec(
+                product_id=product_id, start_s=0.0, end_s=video.duration_s, label=product.title))  # fmt: skip
+        session.refresh(spot)
+        spot.video_id, spot.status, spot.progress = video.id, SpotStatus.published.value, 1.0
+        spot.notes, spot.render_seconds, spot.lease_token = [*spot.notes, *notes], round(took_s, 3), None
+
+
+def _fail(ctx: JobContext, spot_id: int, token: str, reason: str) -> None:
+    try:
+        with ctx.db.session(write=True) as session:
+            _renew(session, spot_id, token, status=SpotStatus.failed.value, error=reason)
+    except _LeaseLost:
+        return
+    log.warning("spot %s failed: %s", spot_id, reason)
+
+
+@periodic_job("studio.requeue_stalled", crontab(minute="*"))
+def requeue_stalled_spots(ctx: JobContext) -> None:
+    """Queue again every render whose worker went quiet (the claim decides who gets it)."""
+    stale_before = clock.now() - timedelta(seconds=ctx.settings.transcode_stall_seconds)
+    with ctx.db.session() as session:
+        ids = list(session.scalars(select(Spot.id).where(
+            Spot.status == SpotStatus.rendering.value, Spot.heartbeat_at < stale_before)))  # fmt: skip
+    for spot_id in ids:
+        ctx.queue.enqueue(RENDER_JOB, spot_id)
+
+
+@periodic_job("studio.clean_previews", crontab(minute="*/10"))
+def clean_previews(ctx: JobContext) -> None:
+    """Previews are for the moment of making a spot: remove those older than an hour."""
+    cutoff = time.time() - 3600
+    for preview in ctx.store.root.glob("studio/*/previews/*"):
+        if preview.stat().st_mtime < cutoff:
+            shutil.rmtree(preview, ignore_errors=True)
