@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     base_url: str = Field("", description="Public origin for absolute URLs, e.g. https://vetrina.example.")
     max_upload_bytes: int = Field(2 * 1024**3, gt=0, description="Largest accepted video upload.")
     max_image_bytes: int = Field(20 * 1024**2, gt=0, description="Largest accepted product image upload.")
+    max_music_bytes: int = Field(30 * 1024**2, gt=0, description="Largest accepted studio music upload.")
     max_duration_s: float = Field(4 * 3600, gt=0, description="Longest accepted video, in seconds.")
     ladder_heights: list[int] = Field([1080, 720, 480, 360], description="HLS rendition heights.")
     segment_seconds: int = Field(4, ge=1, le=10, description="Target HLS segment length.")

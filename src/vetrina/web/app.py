@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 import vetrina
 from vetrina.runtime import Runtime
 from vetrina.shoppable.service import TimelineCache
-from vetrina.web.api import channels, commerce, events, products, shoppable, system, videos, webhooks
+from vetrina.web.api import channels, commerce, events, products, shoppable, studio, system, videos, webhooks
 from vetrina.web.deps import CSRF_COOKIE, cookie_samesite
 from vetrina.web.limits import BodySizeLimit
 from vetrina.web.pages import routes as pages
@@ -69,6 +69,9 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
             ("POST", r"/upload/?", video_max),
             ("POST", r"/api/v1/products/\d+/images/?", image_max),
             ("POST", r"/merchant/products/\d+/images/?", image_max),
+            ("POST", r"/api/v1/studio/images/?", image_max),
+            ("POST", r"/api/v1/channels/[^/]+/banner/?", image_max),
+            ("POST", r"/api/v1/studio/music/?", runtime.settings.max_music_bytes + MULTIPART_OVERHEAD),
         ],
     )
 
@@ -94,6 +97,7 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
     app.include_router(commerce.router)
     app.include_router(webhooks.router)
     app.include_router(events.router)
+    app.include_router(studio.router)
     app.include_router(pages.router)
     app.include_router(shop.router)
     app.mount("/static/vendor", StaticFiles(directory=_hls_dist(), check_dir=False), name="vendor")
