@@ -108,7 +108,7 @@ def lay_out(text: str, area: Box, style: TextStyle, short_side: int, fonts: tupl
     text = " ".join(text.split())
     font = font_for(text, fonts, field)
     pad = round(short_side * 0.02) if style.panel else 0
-    largest, smallest = round(style.max_size * short_side), max(8, round(style.min_size * short_side))
+    largest, smallest = round(style.max_size * short_side), max(4, round(style.min_size * short_side))
     for size in range(largest, smallest - 1, -max(1, largest // 40)):
         face = font.at(size)
         stroke = max(1, size // 16) if style.outline else 0

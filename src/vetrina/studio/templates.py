@@ -244,7 +244,7 @@ def plan_countdown(
                start, start + tick)  # fmt: skip
     lines = list(copy.lines)
     for i, (line, start, end) in enumerate(_spread(lines, reveal + 0.4, d)):
-        _timed(plan.layers, line, _band(frame, "bottom", 0.2), styles["line"], frame, fonts, f"lines[{i}]", start, end)
+        _timed(plan.layers, line, _band(frame, "bottom", 0.24), styles["line"], frame, fonts, f"lines[{i}]", start, end)
     _end_card(plan, copy, styles, fonts, reveal)
     return plan
 
