@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import secrets
+from pathlib import Path
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -10,12 +12,17 @@ from sqlalchemy.orm import Session
 
 from vetrina import clock
 from vetrina.accounts.models import Role, User
+from vetrina.catalog.images import render_sizes
 from vetrina.catalog.models import Channel, ChannelFollow
+from vetrina.db import after_commit, on_rollback
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound
+from vetrina.storage import MediaStore
 from vetrina.text import clean_text
 
 _HANDLE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$")
 RESERVED_HANDLES = frozenset({"admin", "api", "new", "settings", "vetrina", "www"})
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+BANNER_SIZES = {"banner": 1600}
 
 
 def check_handle(handle: str) -> str:
@@ -52,10 +59,15 @@ def get_channel(session: Session, handle: str) -> Channel:
     return channel
 
 
-def update_channel(session: Session, handle: str, user: User, changes: dict[str, str]) -> Channel:
+def _channel_for_change(session: Session, handle: str, user: User) -> Channel:
     channel = get_channel(session, handle)
     if channel.merchant_id != user.id and not user.is_admin:
         raise Forbidden("Only the channel's merchant can change it.")
+    return channel
+
+
+def update_channel(session: Session, handle: str, user: User, changes: dict[str, str]) -> Channel:
+    channel = _channel_for_change(session, handle, user)
     if "handle" in changes:
         new_handle = check_handle(changes["handle"])
         taken = session.scalar(select(Channel.id).where(Channel.handle == new_handle, Channel.id != channel.id))
@@ -66,8 +78,34 @@ def update_channel(session: Session, handle: str, user: User, changes: dict[str,
         channel.name = clean_text(changes["name"], "name", 100, required=True)
     if "description" in changes:
         channel.description = clean_text(changes["description"], "description", 5000, required=False)
+    for colour in ("brand_color", "text_color"):
+        if colour in changes:
+            if not _COLOUR.match(changes[colour]):
+                raise InvalidInput("A colour is written #rrggbb.", field=colour)
+            setattr(channel, colour, changes[colour].lower())
     session.flush()
     return channel
+
+
+def set_banner(session: Session, store: MediaStore, handle: str, user: User, upload: Path) -> Channel:
+    """Check an uploaded banner image and show it on the channel page (the old one goes after commit)."""
+    channel = _channel_for_change(session, handle, user)
+    key = f"channels/{channel.id}/banner-{secrets.token_hex(6)}"
+    scratch = store.scratch_dir(key.replace("/", "-"))
+    render_sizes(upload, scratch, BANNER_SIZES, min_side=100)
+    store.publish_dir(scratch, key)
+    on_rollback(session, lambda: store.delete(key))
+    if channel.banner_key:
+        old = channel.banner_key
+        after_commit(session, lambda: store.delete(old))
+    channel.banner_key = key
+    return channel
+
+
+def banner_url(channel: Channel, store: MediaStore, ttl_s: int) -> str | None:
+    if not channel.banner_key:
+        return None
+    return store.signed_url(channel.banner_key, "banner.jpg", clock.now().timestamp(), ttl_s)
 
 
 def follow(session: Session, handle: str, user: User) -> None:

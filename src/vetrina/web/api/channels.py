@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, File, Form, Request, Response, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
@@ -15,10 +15,12 @@ from vetrina.catalog import service as catalog
 from vetrina.catalog.models import Channel
 from vetrina.media import service as media
 from vetrina.money import Money
+from vetrina.studio.service import spot_video_ids
 from vetrina.web.api.products import ProductOut, product_out
 from vetrina.web.api.videos import VideoOut, video_out
 from vetrina.web.deps import CSRF_FIELD, db_session, get_runtime, optional_user, require_csrf_form, required_user
 from vetrina.web.templating import render
+from vetrina.web.uploads import saved_upload
 
 router = APIRouter(tags=["channels"])
 Handle = str
@@ -30,6 +32,8 @@ class ChannelChanges(BaseModel):
     handle: str | None = Field(None, max_length=40)
     name: str | None = Field(None, max_length=100)
     description: str | None = Field(None, max_length=5000)
+    brand_color: str | None = Field(None, max_length=7, description="#rrggbb: panels of spots, the page's accent")
+    text_color: str | None = Field(None, max_length=7, description="#rrggbb: copy on the brand colour")
 
 
 class ChannelOut(BaseModel):
@@ -37,20 +41,27 @@ class ChannelOut(BaseModel):
     name: str
     description: str
     merchant_id: int
+    brand_color: str
+    text_color: str
+    banner_url: str | None
     followers: int
     following: bool
     videos: list[VideoOut]
+    spots: list[VideoOut] = Field(description="The merchant's studio spots (also among `videos`).")
     products: list[ProductOut]
 
 
 def channel_out(request: Request, session: Session, channel: Channel, viewer: User | None) -> ChannelOut:
     rt = get_runtime(request)
-    videos = media.list_videos(session, 1, 48, published_by=channel.merchant_id).items
+    videos = [video_out(v, rt) for v in media.list_videos(session, 1, 48, published_by=channel.merchant_id).items]
     products = catalog.list_products(session, 1, 48, merchant_id=channel.merchant_id).items
+    spot_ids = spot_video_ids(session, channel.merchant_id)
     return ChannelOut(
         handle=channel.handle, name=channel.name, description=channel.description, merchant_id=channel.merchant_id,
+        brand_color=channel.brand_color, text_color=channel.text_color,
+        banner_url=channels.banner_url(channel, rt.store, rt.settings.media_url_ttl_s),
         followers=channels.followers(session, channel), following=channels.is_following(session, channel, viewer),
-        videos=[video_out(v, rt) for v in videos], products=[product_out(p, rt) for p in products],
+        videos=videos, spots=[v for v in videos if v.id in spot_ids], products=[product_out(p, rt) for p in products],
     )  # fmt: skip
 
 
@@ -66,6 +77,20 @@ def change_channel(
     request: Request, handle: Handle, body: ChannelChanges, user: User = required_user, session: Session = db_session
 ) -> ChannelOut:
     channel = channels.update_channel(session, handle[:64], user, body.model_dump(exclude_none=True))
+    return channel_out(request, session, channel, user)
+
+
+@router.post("/api/v1/channels/{handle}/banner", response_model=ChannelOut, summary="Upload your channel's banner")
+def upload_banner(
+    request: Request,
+    handle: Handle,
+    file: Annotated[UploadFile | None, File()] = None,
+    user: User = required_user,
+    session: Session = db_session,
+) -> ChannelOut:
+    rt = get_runtime(request)
+    with saved_upload(rt, file, rt.settings.max_image_bytes) as path:
+        channel = channels.set_banner(session, rt.store, handle[:64], user, path)
     return channel_out(request, session, channel, user)
 
 

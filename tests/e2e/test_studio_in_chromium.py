@@ -1,0 +1,66 @@
+"""The studio in real Chromium: a merchant previews a spot, publishes it, and the published spot plays with its
+product card on screen."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.conftest import PASSWORD
+from tests.e2e.test_watch_in_chromium import browser, database_url  # noqa: F401 (shared fixtures)
+from tests.studio.helpers import photo_bytes
+from vetrina.accounts.models import Role
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def settings(settings):
+    small = {"studio_short_side": 360, "ladder_heights": [360, 240], "studio_preview_short_side": 144}
+    return settings.model_copy(update=small)
+
+
+def test_a_merchant_makes_a_spot_in_the_studio_and_it_plays_shoppable(live_server, make_account, browser):  # noqa: F811
+    merchant = make_account(Role.merchant)
+    with httpx.Client(base_url=live_server.url, headers=merchant.auth, timeout=30) as http:
+        mug = http.post("/api/v1/products", json={
+            "title": "Stoneware mug", "price": {"amount": 1800, "currency": "EUR"}, "stock": 5}).json()  # fmt: skip
+        for index, colour in enumerate([(200, 80, 60), (60, 120, 200)]):
+            photo = {"file": (f"m{index}.jpg", photo_bytes(colour, seed=index), "image/jpeg")}
+            assert http.post(f"/api/v1/products/{mug['id']}/images", files=photo).status_code == 201
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{live_server.url}/login?next=/studio")
+    page.fill("input[name=email]", merchant.user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/studio")
+    page.check("input[name=template][value=split]")
+    page.check("input[name=duration_s][value='6']")
+    page.fill("input[name=headline]", "夏季新品 · Summer mugs")
+    page.locator("input[name=line]").first.fill("Fired twice")
+
+    page.click("#preview-button")
+    page.wait_for_selector("#preview-video:not([hidden])", timeout=30_000)
+    assert page.eval_on_selector("#preview-video", "v => v.src").startswith(f"{live_server.url}/media/")
+    page.wait_for_function("document.querySelector('#preview-video').readyState >= 2", timeout=15_000)
+
+    page.click("#render-button")
+    page.wait_for_selector("a.spot-ready", timeout=120_000)
+    page.click("a.spot-ready")
+    page.wait_for_url("**/watch/*")
+    page.wait_for_function("window.vetrinaPlayer && window.vetrinaPlayer.hls && window.vetrinaShop")
+    page.evaluate("() => { const v = document.querySelector('video'); v.muted = true; return v.play(); }")
+    page.wait_for_selector('.product-card:has-text("Stoneware mug")', timeout=20_000)
+    page.wait_for_function("document.querySelector('video').currentTime > 1", timeout=20_000)
+    assert errors == []
+
+    # Bad input is shown on the page, not swallowed: a template that needs more photos than were ticked.
+    page.goto(f"{live_server.url}/studio")
+    page.check("input[name=template][value=split]")
+    page.locator("input[name=product_image_ids]").first.check()
+    page.click("#render-button")
+    page.wait_for_selector("#studio-error:not([hidden])")
+    assert "image" in page.inner_text("#studio-error")
