@@ -50,3 +50,26 @@ def test_viewers_follow_and_unfollow(client, make_account):
     token = re.search(r'name="csrf_token" value="([^"]+)"', client.get(f"/c/{handle}").text).group(1)
     assert client.post(f"/c/{handle}/follow", data={"csrf_token": "forged"}).status_code == 403
     assert client.post(f"/c/{handle}/follow", data={"csrf_token": token}, follow_redirects=False).status_code == 303
+
+
+def test_a_channel_has_brand_colours_and_a_banner_only_its_merchant_sets(client, make_account):
+    from tests.studio.helpers import photo_bytes
+
+    merchant, rival = make_account(Role.merchant), make_account(Role.merchant)
+    handle = client.get("/api/v1/me/channel", headers=merchant.auth).json()["handle"]
+    url = f"/api/v1/channels/{handle}"
+    changed = client.patch(url, headers=merchant.auth, json={"brand_color": "#AA3300", "text_color": "#fefefe"})
+    assert changed.status_code == 200 and (changed.json()["brand_color"], changed.json()["text_color"]) == (
+        "#aa3300", "#fefefe")  # fmt: skip
+    for bad in ["red", "#12345", "#gggggg", "#1234567"]:
+        assert client.patch(url, headers=merchant.auth, json={"brand_color": bad}).status_code == 422, bad
+    banner = {"file": ("b.jpg", photo_bytes((10, 20, 30), size=(1600, 400)), "image/jpeg")}
+    assert client.post(f"{url}/banner", headers=rival.auth, files=banner).status_code == 403
+    not_an_image = {"file": ("b.jpg", b"plain text", "image/jpeg")}
+    assert client.post(f"{url}/banner", headers=merchant.auth, files=not_an_image).status_code == 415
+    assert client.get(url).json()["banner_url"] is None
+    uploaded = client.post(f"{url}/banner", headers=merchant.auth, files=banner)
+    assert uploaded.status_code == 200, uploaded.text
+    assert client.get(uploaded.json()["banner_url"]).headers["content-type"] == "image/jpeg"
+    page = client.get(f"/c/{handle}").text
+    assert "--brand: #aa3300" in page and 'class="channel-banner"' in page

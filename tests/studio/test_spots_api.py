@@ -52,7 +52,7 @@ def test_a_spot_is_rendered_published_on_the_channel_and_shoppable(client, make_
     [tag] = timeline["tags"]
     assert tag["product"]["id"] == mug["id"] and tag["start_s"] == 0 and tag["end_s"] == pytest.approx(6, abs=0.1)
     channel = client.get("/api/v1/me/channel", headers=merchant.auth).json()
-    assert [v["id"] for v in channel["videos"]] == [spot["video_id"]]
+    assert [v["id"] for v in channel["videos"]] == [v["id"] for v in channel["spots"]] == [spot["video_id"]]
     with runtime.db.session() as session:
         source = session.get(Video, spot["video_id"]).source_key
     with av.open(str(runtime.store.path(source))) as rendered:
@@ -173,3 +173,25 @@ def test_a_failed_render_publishes_nothing(client, make_account, runtime):
     with runtime.db.session() as session:
         assert session.query(Video).count() == 0
     assert not list(runtime.store.root.glob("videos/*")) and not list((runtime.store.root / ".work").glob("spot-*"))
+
+
+def test_spots_are_private_to_their_merchant_and_a_retried_request_renders_once(client, make_account, runtime):
+    merchant, rival, viewer = make_account(Role.merchant), make_account(Role.merchant), make_account(Role.viewer)
+    mug = product_with_photos(client, merchant, photos=1)
+    runtime.queue.stop_in_process()  # nothing renders: this is about the requests
+    headers = {**merchant.auth, "Idempotency-Key": "spot-retry-0001"}
+    first = client.post("/api/v1/studio/spots", headers=headers, json=spot_body(mug["id"]))
+    again = client.post("/api/v1/studio/spots", headers=headers, json=spot_body(mug["id"]))
+    assert first.status_code == again.status_code == 202 and first.json() == again.json()
+    changed = client.post("/api/v1/studio/spots", headers=headers, json=spot_body(mug["id"], headline="Other"))
+    assert changed.status_code == 422  # the same key with another body
+    with runtime.db.session() as session:
+        assert session.query(Spot).count() == 1
+    spot_id = first.json()["id"]
+    assert client.get(f"/api/v1/studio/spots/{spot_id}", headers=rival.auth).status_code == 404
+    assert client.get("/api/v1/studio/spots", headers=rival.auth).json() == []
+    assert client.get(f"/api/v1/studio/spots/{spot_id}", headers=merchant.auth).json()["status"] == "rendering"
+    assert client.get("/studio", headers=viewer.auth).status_code == 403
+    assert client.get("/studio", follow_redirects=False).headers["location"] == "/login?next=/studio"
+    page = client.get("/studio", headers=merchant.auth)
+    assert page.status_code == 200 and mug["title"] in page.text and 'value="split"' in page.text
