@@ -20,16 +20,20 @@ test: install browser  ## install, then run the linter and the whole test suite
 
 install: system-packages $(VENV)/.installed node_modules/.installed
 
-# What a stock Debian/Ubuntu lacks: venv support (python3-venv) and Node.js with npm. Installed with
-# apt-get when we are root or may sudo; otherwise we say what to install.
+# What a stock Debian/Ubuntu lacks: venv support (python3-venv) and Node.js with npm; and, wanted but not
+# required, the studio's Noto CJK fonts (Chinese, Japanese, Korean copy) and espeak-ng (voice-overs).
+# Installed with apt-get when we are root or may sudo; otherwise we say what to install.
 system-packages:
-	@missing=""; \
+	@missing=""; wanted=""; \
 	$(PYTHON) -c "import ensurepip" 2>/dev/null || missing="$$missing python3-venv"; \
 	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
-	  elif command -v sudo >/dev/null; then sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
-	  else echo "please install:$$missing"; exit 1; fi; \
+	ls /usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc >/dev/null 2>&1 || wanted="$$wanted fonts-noto-cjk"; \
+	command -v espeak-ng >/dev/null || wanted="$$wanted espeak-ng"; \
+	if [ -n "$$missing$$wanted" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing $$wanted; \
+	  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing $$wanted; \
+	  elif [ -n "$$missing" ]; then echo "please install:$$missing$$wanted"; exit 1; \
+	  else echo "the studio works better with:$$wanted (CJK copy, voice-overs)"; fi; \
 	fi
 
 $(VENV)/.installed: requirements.lock pyproject.toml
@@ -61,6 +65,7 @@ bench: install  ## the benchmarks (several minutes each)
 	$(BIN)/python bench/transcode.py
 	$(BIN)/python bench/checkout.py
 	$(BIN)/python bench/timeline.py
+	$(BIN)/python bench/studio.py
 
 clean:
 	rm -rf $(VENV) node_modules vetrina-data

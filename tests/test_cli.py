@@ -61,7 +61,7 @@ def test_demo_seeds_streamable_films_and_is_idempotent(tmp_path):
 
         with runtime.db.session() as session:
             videos = session.scalars(select(Video)).all()
-            assert len(videos) == 3
+            assert len(videos) == 4  # three films and the studio spot
             assert {v.status for v in videos} == {"ready"}
             assert session.query(User).count() == 3
             for video in videos:
@@ -74,10 +74,16 @@ def test_demo_seeds_streamable_films_and_is_idempotent(tmp_path):
             assert [o.status for o in session.scalars(select(Order))] == ["TRADE_FINISHED"]
             assert ledger.check_ledger(session).ok
             from vetrina.shoppable.models import ProductTag
+            from vetrina.studio.models import Spot
 
-            assert session.query(ProductTag).count() == 3
+            [spot] = session.scalars(select(Spot)).all()
+            assert spot.status == "published" and spot.video_id in {v.id for v in videos}
+            # Three tags in the first film, and the spot's three products over its whole length.
+            assert session.query(ProductTag).count() == 6
+            assert session.query(ProductTag).filter(ProductTag.video_id == spot.video_id).count() == 3
             from vetrina.catalog.models import Channel
 
-            assert [c.handle for c in session.scalars(select(Channel))] == ["vetrina-demo-shop"]
+            [channel] = session.scalars(select(Channel)).all()
+            assert channel.handle == "vetrina-demo-shop" and channel.banner_key
     finally:
         runtime.close()

@@ -6,9 +6,13 @@ Idempotent: users and videos that already exist are left as they are.
 
 from __future__ import annotations
 
+import math
 import shutil
 import time
+import wave
+from array import array
 from dataclasses import dataclass
+from pathlib import Path
 
 from PIL import Image, ImageDraw
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
@@ -27,6 +31,9 @@ from vetrina.payments import wallet
 from vetrina.payments.funding import SandboxFundingProvider
 from vetrina.runtime import Runtime
 from vetrina.shoppable import service as shoppable
+from vetrina.studio import assets as studio_assets
+from vetrina.studio import service as studio
+from vetrina.studio.models import Spot
 
 DEMO_PASSWORD = "vetrina-demo"
 DEMO_CHANNEL = "vetrina-demo-shop"
@@ -100,6 +107,7 @@ def seed_demo(runtime: Runtime) -> None:
         runtime.queue.stop_in_process()
     _seed_shop(runtime, merchant, users["buyer@vetrina.demo"])
     _tag_demo_film(runtime, merchant)
+    _make_demo_spot(runtime, merchant)
     for email, _role in DEMO_USERS:
         print(f"  {email:24s} password: {DEMO_PASSWORD}")
 
@@ -176,6 +184,80 @@ def _tag_demo_film(runtime: Runtime, merchant: User) -> None:
                 product_id=product.id, start_s=start, end_s=start + 6, box=box, label=product.title
             )
             shoppable.create_tag(session, video_id, merchant, spec)
+
+
+DEMO_SPOT_HEADLINE = "Made by hand, made to last"
+
+
+def _make_demo_spot(runtime: Runtime, merchant: User) -> None:
+    """A spot made in the studio from the shop's photos, with music and a banner for the channel (only once)."""
+    with runtime.db.session() as session:
+        if any(s.spec["headline"] == DEMO_SPOT_HEADLINE for s in studio.list_spots(session, merchant)):
+            return
+    scratch = runtime.store.scratch_dir("demo-studio")
+    try:
+        banner = scratch / "banner.png"
+        _banner().save(banner)
+        tune = _demo_tune(scratch / "tune.wav")
+        colours = {"brand_color": "#7c2d12", "text_color": "#fff7ed"}
+        with runtime.db.session(write=True) as session:
+            channels.update_channel(session, DEMO_CHANNEL, merchant, colours)
+            channels.set_banner(session, runtime.store, DEMO_CHANNEL, merchant, banner)
+            music = studio_assets.add_music(session, runtime.store, merchant, tune, "demo-tune.wav")
+            products = catalog.list_products(session, 1, 100, merchant_id=merchant.id, viewer=merchant).items
+            request = studio.SpotRequest(
+                template="showcase", duration_s=15, aspect="16:9", product_ids=[p.id for p in products][:3],
+                headline=DEMO_SPOT_HEADLINE, lines=["Washed linen", "Hand-glazed stoneware", "Heavy canvas"],
+                cta="Shop the collection", music_id=music.id, voiceover=True, show_price=False,
+                title="Vetrina Demo Shop: the collection",
+            )  # fmt: skip
+            spot = studio.create_spot(session, runtime.settings, runtime.queue, merchant, request)
+            session.flush()
+            spot_id = spot.id
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    runtime.queue.start_in_process()
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn()) as bar:
+            task = bar.add_task("studio  render and publish the demo spot", total=1.0)
+            while True:
+                with runtime.db.session() as session:
+                    state = studio.spot_state(session, session.get(Spot, spot_id))
+                bar.update(task, completed=state.progress)
+                if state.status != "rendering":
+                    break
+                time.sleep(0.5)
+        if state.status == "failed":
+            print(f"the demo spot failed: {state.error}")
+    finally:
+        runtime.queue.stop_in_process()
+
+
+def _demo_tune(path: Path, seconds: int = 8, rate: int = 22050) -> Path:
+    """A few bars of a soft major arpeggio (C E G C, plucked), so the demo spot has music of its own."""
+    notes = (261.63, 329.63, 392.0, 523.25)
+    samples = array("h")
+    for n in range(seconds * rate):
+        t = n / rate
+        beat = t * 4
+        pluck = math.exp(-4 * (beat % 1))
+        samples.append(int(9000 * pluck * math.sin(2 * math.pi * notes[int(beat) % 4] * t)))
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(samples.tobytes())
+    return path
+
+
+def _banner() -> Image.Image:
+    """A warm gradient banner for the demo channel."""
+    image = Image.new("RGB", (1600, 400))
+    draw = ImageDraw.Draw(image)
+    for x in range(1600):
+        mix = x / 1599
+        draw.line([(x, 0), (x, 399)], fill=(int(124 + 110 * mix), int(45 + 150 * mix), int(18 + 120 * mix)))
+    return image
 
 
 def _product_photo(colour: tuple[int, int, int]) -> Image.Image:

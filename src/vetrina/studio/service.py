@@ -390,7 +390,7 @@ def _publish(
         _renew(session, spot_id, token)
         video = media.create_video(
             session, ctx.store, ctx.settings, ctx.queue, merchant, title=spec["title"],
-            description=" ".join(t for t in (spec["headline"], *spec["lines"]) if t), upload=output,
+            description=" · ".join(t for t in (spec["headline"], *spec["lines"]) if t), upload=output,
             filename="spot.mp4",
         )  # fmt: skip
         session.flush()
