@@ -52,6 +52,16 @@ def channel_of(session: Session, merchant: User) -> Channel:
     return channel
 
 
+def brand_colours(session: Session, merchant_id: int) -> tuple[str, str]:
+    """The merchant's brand and text colours; the defaults while it has no channel yet (nothing is written)."""
+    row = session.execute(
+        select(Channel.brand_color, Channel.text_color).where(Channel.merchant_id == merchant_id)
+    ).first()
+    if row is None:
+        return Channel.brand_color.default.arg, Channel.text_color.default.arg
+    return row.brand_color, row.text_color
+
+
 def get_channel(session: Session, handle: str) -> Channel:
     channel = session.scalar(select(Channel).where(Channel.handle == handle.strip().lower()))
     if channel is None:

@@ -139,7 +139,7 @@ def check_request(session: Session, settings: Settings, merchant: User, request:
         )
     if len(request.lines) > template.max_lines:
         raise InvalidInput(f"A spot has at most {template.max_lines} lines of copy.", field="lines")
-    channel = channels.channel_of(session, merchant)
+    brand_color, text_color = channels.brand_colours(session, merchant.id)
     first = products[0]
     spec: dict[str, Any] = {
         "template": template.name, "duration_s": request.duration_s, "aspect": request.aspect,
@@ -148,8 +148,8 @@ def check_request(session: Session, settings: Settings, merchant: User, request:
         "lines": [clean_text(line, f"lines[{i}]", MAX_LINE, required=True) for i, line in enumerate(request.lines)],
         "price": Money(first.price_amount, first.currency).display() if request.show_price else None,
         "cta": clean_text(request.cta, "cta", MAX_CTA, required=False),
-        "brand": _colour(request.brand_color or channel.brand_color, "brand_color"),
-        "text": _colour(request.text_color or channel.text_color, "text_color"),
+        "brand": _colour(request.brand_color or brand_color, "brand_color"),
+        "text": _colour(request.text_color or text_color, "text_color"),
         "music_key": None, "logo_key": None, "voiceover": bool(request.voiceover),
         "title": clean_text(request.title or request.headline or f"{first.title}: spot", "title", media.MAX_TITLE,
                             required=True)[: media.MAX_TITLE],
