@@ -44,3 +44,15 @@ class PayloadTooLarge(VetrinaError):
 
 class UnsupportedMedia(VetrinaError):
     status, slug, title = 415, "unsupported-media", "Unsupported media"
+
+
+class TooManyRequests(VetrinaError):
+    """Come back later; `retry_after_s` in extra becomes the Retry-After header."""
+
+    status, slug, title = 429, "too-many-requests", "Too many requests"
+
+
+class Busy(VetrinaError):
+    """The server cannot take this work right now; `retry_after_s` in extra becomes the Retry-After header."""
+
+    status, slug, title = 503, "busy", "Busy"

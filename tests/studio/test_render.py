@@ -3,7 +3,6 @@ size and sound; copy stays inside its box (checked on the rendered pixels), in L
 
 from __future__ import annotations
 
-import io
 from array import array
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from PIL import Image, ImageChops, ImageDraw
 from tests.studio.helpers import music_file, photo_bytes
 from vetrina.settings import Settings
 from vetrina.storage import MediaStore
+from vetrina.studio.render import TEXT_FADE_S
 from vetrina.studio.service import plan_spot, render_spec
 from vetrina.studio.templates import ASPECTS, TEMPLATES
 from vetrina.studio.voice import tts_engine
@@ -71,13 +71,28 @@ def facts(path: Path) -> dict:
 EXPECTED_SIZE = {"16:9": (320, 180), "9:16": (180, 320), "1:1": (180, 180)}
 
 
+@pytest.fixture
+def tune(studio, tmp_path) -> str:
+    _, store = studio
+    if not store.exists("music/tune.mp3"):
+        store.put_file(music_file(tmp_path / "tune.mp3", seconds=4), "music/tune.mp3")
+    return "music/tune.mp3"
+
+
 @pytest.mark.parametrize("aspect", list(ASPECTS))
 @pytest.mark.parametrize("template", list(TEMPLATES))
-def test_every_template_renders_every_aspect_at_the_requested_length_and_size(studio, tmp_path, template, aspect):
-    found = facts(render(studio, spec(template, aspect), 180, tmp_path))
+def test_every_template_renders_every_aspect_at_the_requested_length_size_and_sound(
+    studio, tmp_path, tune, template, aspect
+):
+    found = facts(render(studio, spec(template, aspect, music_key=tune), 180, tmp_path))
     assert found["size"] == EXPECTED_SIZE[aspect]
     assert found["duration"] == pytest.approx(6, abs=0.1) and found["video_duration"] == pytest.approx(6, abs=0.1)
-    assert found["fps"] == 30 and found["audio_duration"] is None  # no music, no voice: no sound track
+    assert found["fps"] == 30 and found["audio_duration"] == pytest.approx(6, abs=0.1)
+
+
+def test_a_spot_without_music_or_voice_has_no_sound_track(studio, tmp_path):
+    found = facts(render(studio, spec("split", "1:1"), 144, tmp_path))
+    assert found["audio_duration"] is None and found["duration"] == pytest.approx(6, abs=0.1)
 
 
 @pytest.mark.parametrize("duration_s", [15, 30])
@@ -103,6 +118,11 @@ def test_a_voice_over_speaks_the_copy(studio, tmp_path):
     assert loudest > 0.05, "the voice-over is audible"
 
 
+def _fully_shown(layer, moment: float) -> bool:
+    fade = min(TEXT_FADE_S, (layer.end_s - layer.start_s) / 3) + 1 / 30
+    return layer.start_s + fade <= moment <= layer.end_s - fade
+
+
 def _frame_at(path: Path, second: float) -> Image.Image:
     with av.open(str(path)) as container:
         for frame in container.decode(video=0):
@@ -117,37 +137,58 @@ def _frame_at(path: Path, second: float) -> Image.Image:
         ("showcase", "16:9", "Hand-glazed stoneware, fired twice, made to last a lifetime"),
         ("showcase", "9:16", "夏季新品限时优惠：手工陶瓷杯，每一只都独一无二"),
         ("split", "1:1", "Linen shirts in sand, sage and sky for summer"),
+        ("countdown", "9:16", "Prix en baisse : dernières pièces"),
     ],
 )
-def test_copy_stays_inside_its_box_on_the_rendered_frame(studio, tmp_path, template, aspect, headline):
+def test_copy_stays_inside_its_box_on_the_rendered_frames(studio, tmp_path, template, aspect, headline):
+    """At the middle of every block's time on screen: each block on screen is drawn, and nothing is drawn
+    outside the boxes of the blocks on screen (a few pixels of slack for chroma subsampling at edges)."""
     settings, _ = studio
     images = ["images/grey.png"] * (2 if template == "split" else 1)
-    body = spec(template, aspect, headline=headline, lines=[], images=images)
+    body = spec(template, aspect, headline=headline, lines=["Only a few left"], images=images)
     path = render(studio, body, 360, tmp_path)
     plan = plan_spot(body, 360, 30, settings.model_copy(update={"studio_short_side": 360}))
-    [headline_layer] = [layer for layer in plan.layers if layer.block.lines and layer.start_s < 1]
-    moment = (headline_layer.start_s + headline_layer.end_s) / 2
-    frame = _frame_at(path, moment)
-    assert frame.size == (plan.frame.width, plan.frame.height)
-    ink = ImageChops.difference(frame.convert("RGB"), Image.new("RGB", frame.size, GREY)).convert("L")
-    ink = ink.point(lambda v: 255 if v > 40 else 0)
-    box = headline_layer.block.box
-    assert plan.frame.safe.contains(box)
-    inside = ink.crop((box.x, box.y, box.x + box.w, box.y + box.h))
-    assert inside.getbbox() is not None, "the headline is drawn"
-    # Everything drawn at that moment lies inside the boxes of the layers on screen (a few pixels of slack
-    # for chroma subsampling at the edges).
-    outside = ink.copy()
-    eraser = ImageDraw.Draw(outside)
-    for layer in plan.layers:
-        if layer.start_s <= moment <= layer.end_s:
-            b = layer.block.box
-            eraser.rectangle((b.x - 3, b.y - 3, b.x + b.w + 3, b.y + b.h + 3), fill=0)
-    if template == "split":  # the black gap between the two halves is picture, not copy
-        half = plan.shots[0].panels[1].area
-        gap = (0, half.y - 6, frame.width, half.y + 2) if half.y else (half.x - 6, 0, half.x + 2, frame.height)
-        eraser.rectangle(gap, fill=0)
-    assert outside.getbbox() is None, f"ink outside the text boxes at {outside.getbbox()}"
+    moments = sorted({round((layer.start_s + layer.end_s) / 2, 2) for layer in plan.layers})
+    assert len(moments) >= 4  # headline, line, countdown or end card
+    for moment in moments:
+        frame = _frame_at(path, moment)
+        assert frame.size == (plan.frame.width, plan.frame.height)
+        ink = ImageChops.difference(frame.convert("RGB"), Image.new("RGB", frame.size, GREY)).convert("L")
+        ink = ink.point(lambda v: 255 if v > 40 else 0)
+        on_screen = [layer for layer in plan.layers if _fully_shown(layer, moment)]
+        assert on_screen, moment
+        outside = ink.copy()
+        eraser = ImageDraw.Draw(outside)
+        for layer in on_screen:
+            box = layer.block.box
+            assert plan.frame.safe.contains(box)
+            drawn = ink.crop((box.x, box.y, box.x + box.w, box.y + box.h))
+            assert drawn.getbbox() is not None, f"{layer.block.lines} is not drawn at {moment}s"
+        for layer in plan.layers:  # blocks fading in or out at this moment may show faintly
+            if layer.start_s <= moment <= layer.end_s:
+                b = layer.block.box
+                eraser.rectangle((b.x - 3, b.y - 3, b.x + b.w + 3, b.y + b.h + 3), fill=0)
+        if template == "split":  # the black gap between the two halves is picture, not copy
+            half = plan.shots[0].panels[1].area
+            gap = (0, half.y - 6, frame.width, half.y + 2) if half.y else (half.x - 6, 0, half.x + 2, frame.height)
+            eraser.rectangle(gap, fill=0)
+        assert outside.getbbox() is None, f"ink outside the text boxes at {outside.getbbox()} at {moment}s"
+
+
+def test_a_logo_sits_in_the_top_corner_for_the_whole_spot(studio, tmp_path):
+    settings, store = studio
+    logo = store.path("images/logo.png")
+    Image.new("RGBA", (400, 400), (220, 20, 20, 255)).save(logo)
+    body = spec("showcase", "16:9", images=["images/grey.png"], logo_key="images/logo.png", headline="", lines=[],
+                price=None, cta="")  # fmt: skip
+    path = render(studio, body, 360, tmp_path)
+    for moment in (0.2, 3.0, 5.8):
+        picture = _frame_at(path, moment).convert("RGB")
+        width, height = picture.size
+        corner = picture.getpixel((width - round(width * 0.05) - 10, round(height * 0.05) + 10))
+        centre = picture.getpixel((width // 2, height // 2))
+        assert corner[0] > 180 and corner[1] < 80, (moment, corner)
+        assert abs(centre[0] - GREY[0]) < 20, (moment, centre)
 
 
 @pytest.mark.parametrize("aspect", list(ASPECTS))
@@ -162,7 +203,3 @@ def test_every_block_of_copy_is_laid_out_inside_the_safe_area(studio, template, 
             assert plan.frame.safe.contains(layer.block.box), (layer.block.lines, layer.block.box)
             assert layer.block.image.size == (layer.block.box.w, layer.block.box.h)
             assert 0 <= layer.start_s < layer.end_s <= plan.duration_s
-
-
-def test_image_bytes_helper_makes_real_jpegs():
-    assert Image.open(io.BytesIO(photo_bytes((1, 2, 3)))).format == "JPEG"

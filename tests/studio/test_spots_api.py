@@ -57,6 +57,8 @@ def test_a_spot_is_rendered_published_on_the_channel_and_shoppable(client, make_
         source = session.get(Video, spot["video_id"]).source_key
     with av.open(str(runtime.store.path(source))) as rendered:
         assert rendered.streams.audio, "the music is in the spot"
+    page = client.get(f"/c/{channel['handle']}").text
+    assert "<h2>Spots</h2>" in page and f'href="/watch/{spot["video_id"]}"' in page
     listed = client.get("/api/v1/studio/spots", headers=merchant.auth).json()
     assert [s["id"] for s in listed] == [spot["id"]]
 
@@ -195,3 +197,22 @@ def test_spots_are_private_to_their_merchant_and_a_retried_request_renders_once(
     assert client.get("/studio", follow_redirects=False).headers["location"] == "/login?next=/studio"
     page = client.get("/studio", headers=merchant.auth)
     assert page.status_code == 200 and mug["title"] in page.text and 'value="split"' in page.text
+
+
+def test_the_products_own_photos_are_chosen_to_suit_the_template_and_length(client, make_account, runtime):
+    merchant = make_account(Role.merchant)
+    shirt = product_with_photos(client, merchant, photos=5)
+    tiny = client.post(f"/api/v1/products/{shirt['id']}/images", headers=merchant.auth,
+                       files={"file": ("t.jpg", photo_bytes((1, 1, 1), size=(200, 200)), "image/jpeg")})  # fmt: skip
+    assert tiny.status_code == 201  # fine for the shop, too small for a video
+    runtime.queue.stop_in_process()
+    long_title = {"title": None, "headline": "", "lines": []}
+    for template, duration, shown in (("showcase", 6, 4), ("showcase", 15, 5), ("split", 6, 5), ("countdown", 30, 5)):
+        body = spot_body(shirt["id"], template=template, duration_s=duration, **long_title)
+        accepted = client.post("/api/v1/studio/spots", headers=merchant.auth, json=body)
+        assert accepted.status_code == 202, accepted.text
+        with runtime.db.session() as session:
+            spot = session.get(Spot, accepted.json()["id"])
+            assert len(spot.spec["images"]) == shown, (template, duration)
+            assert spot.spec["title"] == f"{shirt['title']}: spot"
+            spot.status = "failed"  # out of the way of the per-merchant limit

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import shutil
 from pathlib import Path
 
 from sqlalchemy import delete, func, select
@@ -102,8 +103,11 @@ def set_banner(session: Session, store: MediaStore, handle: str, user: User, upl
     channel = _channel_for_change(session, handle, user)
     key = f"channels/{channel.id}/banner-{secrets.token_hex(6)}"
     scratch = store.scratch_dir(key.replace("/", "-"))
-    render_sizes(upload, scratch, BANNER_SIZES, min_side=100)
-    store.publish_dir(scratch, key)
+    try:
+        render_sizes(upload, scratch, BANNER_SIZES, min_side=100)
+        store.publish_dir(scratch, key)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)  # gone already when published
     on_rollback(session, lambda: store.delete(key))
     if channel.banner_key:
         old = channel.banner_key

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import shutil
 from pathlib import Path
 
 from sqlalchemy import select
@@ -31,8 +32,11 @@ def add_image(session: Session, store: MediaStore, merchant: User, upload: Path,
     ensure_can_sell(merchant)
     key = f"studio/{merchant.id}/images/{secrets.token_hex(8)}"
     scratch = store.scratch_dir(key.replace("/", "-"))
-    width, height = render_sizes(upload, scratch, STUDIO_IMAGE_SIZES, MIN_IMAGE_SIDE)
-    store.publish_dir(scratch, key)
+    try:
+        width, height = render_sizes(upload, scratch, STUDIO_IMAGE_SIZES, MIN_IMAGE_SIDE)
+        store.publish_dir(scratch, key)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)  # gone already when published
     on_rollback(session, lambda: store.delete(key))
     return _record(session, merchant, AssetKind.image, key, filename, width=width, height=height)
 

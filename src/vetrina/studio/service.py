@@ -22,7 +22,7 @@ from typing import Any
 
 from huey import crontab
 from PIL import Image, ImageOps
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -31,7 +31,7 @@ from vetrina.accounts.models import User
 from vetrina.catalog import channels
 from vetrina.catalog import service as catalog
 from vetrina.catalog.models import ProductImage
-from vetrina.errors import InvalidInput, NotFound, VetrinaError
+from vetrina.errors import Busy, InvalidInput, NotFound, TooManyRequests, VetrinaError
 from vetrina.jobs import JobContext, JobQueue, job, periodic_job
 from vetrina.media import service as media
 from vetrina.media.ffmpeg import FfmpegFailed
@@ -46,7 +46,7 @@ from vetrina.studio.layout import Box, TextBlock
 from vetrina.studio.models import AssetKind, Spot, SpotStatus
 from vetrina.studio.render import Encoding, Sound, render_plan
 from vetrina.studio.templates import Brand, Copy, Layer, Plan, frame_for, get_template
-from vetrina.studio.voice import speak, tts_engine
+from vetrina.studio.voice import NO_SPEECH_NOTE, speak, tts_engine
 from vetrina.text import clean_text
 
 log = logging.getLogger(__name__)
@@ -55,13 +55,11 @@ MAX_PRODUCTS = 5
 MAX_HEADLINE = 120
 MAX_LINE = 120
 MAX_CTA = 40
+MAX_ACTIVE_SPOTS = 3  # per merchant, queued or rendering: one merchant cannot fill everyone's job queue
+NEVER_CLAIMED_AFTER = timedelta(minutes=10)
 RENDER_SHARE = 0.85  # of a spot's progress: the render; the rest is the video's transcode
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 _HEARTBEAT_EVERY_S = 1.0
-
-
-class PreviewBusy(VetrinaError):
-    status, slug, title = 503, "studio-busy", "The studio is busy"
 
 
 @dataclass(frozen=True)
@@ -90,7 +88,7 @@ def _colour(value: str, field_name: str) -> list[int]:
     return [int(value[i : i + 2], 16) for i in (1, 3, 5)]
 
 
-def _images(session: Session, merchant: User, request: SpotRequest, products: list[Any]) -> list[str]:
+def _images(session: Session, merchant: User, request: SpotRequest, products: list[Any], limit: int) -> list[str]:
     """Storage keys of the images to show, in order: the chosen product photos, then the chosen uploads."""
     keys = []
     for image_id in request.product_image_ids:
@@ -102,10 +100,15 @@ def _images(session: Session, merchant: User, request: SpotRequest, products: li
         asset = assets.get_asset(session, merchant, image_id, AssetKind.image, "image_ids")
         keys.append((asset, assets.image_source(asset)))
     if not keys:
-        keys = [(image, f"{image.key}/large.jpg") for product in products for image in product.images]
+        # The products' own photos: those big enough, as many as the template and duration can show.
+        keys = [
+            (image, f"{image.key}/large.jpg") for product in products for image in product.images
+            if min(image.width, image.height) >= assets.MIN_IMAGE_SIDE
+        ][:limit]  # fmt: skip
         if not keys:
             raise InvalidInput(
-                "The products have no photos: add photos to a product or upload images to the studio.",
+                f"The products have no photos of at least {assets.MIN_IMAGE_SIDE} px: add photos to a product or "
+                "upload images to the studio.",
                 field="image_ids",
             )
     for source, _ in keys:
@@ -128,9 +131,7 @@ def check_request(session: Session, settings: Settings, merchant: User, request:
     if not 1 <= len(request.product_ids) <= MAX_PRODUCTS or len(set(request.product_ids)) != len(request.product_ids):
         raise InvalidInput(f"A spot advertises 1 to {MAX_PRODUCTS} different products.", field="product_ids")
     products = [catalog.product_for_change(session, pid, merchant) for pid in request.product_ids]
-    images = _images(session, merchant, request, products)
-    if not request.image_ids and not request.product_image_ids:
-        images = images[: template.max_images]
+    images = _images(session, merchant, request, products, template.images_for(request.duration_s))
     if not template.min_images <= len(images) <= template.max_images:
         raise InvalidInput(
             f"The {template.title} template shows {template.min_images} to {template.max_images} images; "
@@ -151,8 +152,8 @@ def check_request(session: Session, settings: Settings, merchant: User, request:
         "brand": _colour(request.brand_color or brand_color, "brand_color"),
         "text": _colour(request.text_color or text_color, "text_color"),
         "music_key": None, "logo_key": None, "voiceover": bool(request.voiceover),
-        "title": clean_text(request.title or request.headline or f"{first.title}: spot", "title", media.MAX_TITLE,
-                            required=True)[: media.MAX_TITLE],
+        "title": clean_text((request.title or request.headline or f"{first.title}: spot")[: media.MAX_TITLE],
+                            "title", media.MAX_TITLE, required=True),
     }  # fmt: skip
     if request.music_id is not None:
         spec["music_key"] = assets.get_asset(session, merchant, request.music_id, AssetKind.music, "music_id").key
@@ -165,9 +166,7 @@ def check_request(session: Session, settings: Settings, merchant: User, request:
 
 def notes_for(spec: dict[str, Any]) -> list[str]:
     """What the merchant should know before rendering (fallbacks the render will take)."""
-    if spec["voiceover"] and tts_engine() is None:
-        return ["The voice-over will be skipped: no text-to-speech engine is installed on this server (espeak-ng)."]
-    return []
+    return [NO_SPEECH_NOTE] if spec["voiceover"] and tts_engine() is None else []
 
 
 def plan_spot(spec: dict[str, Any], short_side: int, fps: int, settings: Settings) -> Plan:
@@ -207,6 +206,8 @@ def render_spec(
     if spec["voiceover"]:
         script = ". ".join(t for t in (spec["headline"], *spec["lines"], spec["cta"]) if t)
         voice, notes = speak(script, scratch / "voice.wav", plan.duration_s - 0.6)
+        if on_progress is not None:
+            on_progress(0.0)  # a heartbeat: speech synthesis can take a while
     music = store.path(spec["music_key"]) if spec["music_key"] else None
     images = [store.path(key) for key in spec["images"]]
     missing = [key for key, path in zip(spec["images"], images, strict=True) if not path.is_file()]
@@ -225,20 +226,22 @@ def render_preview(
 ) -> tuple[str, list[str]]:
     """A low-resolution render of `spec` for the studio page; returns its storage key and notes.
 
-    Previews run in the request, a few at a time per process; beyond that the caller is asked to retry."""
+    Previews run in the request, `studio_preview_slots` at a time per process; beyond that the caller is
+    asked to retry."""
     global _preview_slots
     with _preview_lock:
         if _preview_slots is None:
             _preview_slots = threading.BoundedSemaphore(settings.studio_preview_slots)
-    if not _preview_slots.acquire(timeout=20):
-        raise PreviewBusy("Other previews are rendering; try again in a few seconds.", retry_after_s=5)
+    if not _preview_slots.acquire(blocking=False):
+        # Waiting would hold a web worker thread; the page retries instead.
+        raise Busy("Other previews are rendering; try again in a few seconds.", retry_after_s=3)
     try:
         key = f"studio/{merchant.id}/previews/{secrets.token_hex(8)}"
         scratch = store.scratch_dir(key.replace("/", "-"))
+        result = scratch / "out"
         try:
-            notes = render_spec(spec, store, settings, scratch, scratch / "preview.mp4", preview=True)
-            result = store.scratch_dir(key.replace("/", "-") + "-out")
-            (scratch / "preview.mp4").rename(result / "preview.mp4")
+            result.mkdir()
+            notes = render_spec(spec, store, settings, scratch, result / "preview.mp4", preview=True)
             store.publish_dir(result, key)
         except FfmpegFailed as exc:
             raise InvalidInput(f"The preview could not be rendered ({exc.stderr_tail}).") from None
@@ -251,6 +254,15 @@ def render_preview(
 
 def create_spot(session: Session, settings: Settings, queue: JobQueue, merchant: User, request: SpotRequest) -> Spot:
     """Check the request and queue its render (once this transaction commits)."""
+    active = session.scalar(
+        select(func.count())
+        .select_from(Spot)
+        .where(Spot.merchant_id == merchant.id, Spot.status.in_([SpotStatus.queued.value, SpotStatus.rendering.value]))
+    )
+    if active >= MAX_ACTIVE_SPOTS:
+        raise TooManyRequests(
+            f"You have {active} spots rendering; wait for one to finish before starting another.", retry_after_s=15
+        )
     spec = check_request(session, settings, merchant, request)
     spot = Spot(merchant_id=merchant.id, spec=spec, status=SpotStatus.queued.value, progress=0.0,
                 notes=notes_for(spec), created_at=clock.now())  # fmt: skip
@@ -400,7 +412,8 @@ def _publish(
                 product_id=product_id, start_s=0.0, end_s=video.duration_s, label=product.title))  # fmt: skip
         session.refresh(spot)
         spot.video_id, spot.status, spot.progress = video.id, SpotStatus.published.value, 1.0
-        spot.notes, spot.render_seconds, spot.lease_token = [*spot.notes, *notes], round(took_s, 3), None
+        spot.notes = list(dict.fromkeys([*spot.notes, *notes]))  # a fallback noted at request time is not repeated
+        spot.render_seconds, spot.lease_token = round(took_s, 3), None
 
 
 def _fail(ctx: JobContext, spot_id: int, token: str, reason: str) -> None:
@@ -414,11 +427,15 @@ def _fail(ctx: JobContext, spot_id: int, token: str, reason: str) -> None:
 
 @periodic_job("studio.requeue_stalled", crontab(minute="*"))
 def requeue_stalled_spots(ctx: JobContext) -> None:
-    """Queue again every render whose worker went quiet (the claim decides who gets it)."""
-    stale_before = clock.now() - timedelta(seconds=ctx.settings.transcode_stall_seconds)
+    """Queue again every render whose worker went quiet, or that nobody took for a long while (its task may
+    have been lost between commit and enqueue); the claim decides who gets it, so a duplicate is harmless."""
+    now = clock.now()
+    stale_before = now - timedelta(seconds=ctx.settings.transcode_stall_seconds)
     with ctx.db.session() as session:
-        ids = list(session.scalars(select(Spot.id).where(
-            Spot.status == SpotStatus.rendering.value, Spot.heartbeat_at < stale_before)))  # fmt: skip
+        ids = list(session.scalars(select(Spot.id).where(or_(
+            and_(Spot.status == SpotStatus.rendering.value, Spot.heartbeat_at < stale_before),
+            and_(Spot.status == SpotStatus.queued.value, Spot.created_at < now - NEVER_CLAIMED_AFTER),
+        ))))  # fmt: skip
     for spot_id in ids:
         ctx.queue.enqueue(RENDER_JOB, spot_id)
 

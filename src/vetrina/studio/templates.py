@@ -104,6 +104,11 @@ class Template:
     durations: tuple[int, ...] = DURATIONS
     aspects: tuple[str, ...] = tuple(ASPECTS)
     max_lines: int = 3
+    images_per_shot: int = 1
+
+    def images_for(self, duration_s: int) -> int:
+        """The most images a spot of `duration_s` shows, each shot staying on screen long enough."""
+        return min(self.max_images, int(duration_s // MIN_SECONDS_PER_SHOT) * self.images_per_shot)
 
     def describe(self) -> dict[str, object]:
         return {
@@ -257,7 +262,7 @@ TEMPLATES: dict[str, Template] = {
                  "to action.", 1, 10, plan_showcase),
         Template("split", "Side by side",
                  "Two photos at a time, side by side (stacked on vertical video): compare colours, models or before "
-                 "and after.", 2, 10, plan_split),
+                 "and after.", 2, 10, plan_split, images_per_shot=2),
         Template("countdown", "Price-drop countdown",
                  "A 3-2-1 countdown over your photos, then the price drops in with your call to action.",
                  1, 5, plan_countdown),

@@ -9,6 +9,7 @@ import wave
 from pathlib import Path
 
 _SPEEDS_WPM = (165, 200, 240)
+NO_SPEECH_NOTE = "The voice-over is skipped: no text-to-speech engine (espeak-ng) is installed on this server."
 
 
 def tts_engine() -> str | None:
@@ -16,11 +17,15 @@ def tts_engine() -> str | None:
 
 
 def voice_for(text: str) -> str:
-    """The espeak-ng voice for the copy: Mandarin when it has Han characters, Cantonese never guessed, else English."""
-    if any("CJK UNIFIED" in unicodedata.name(c, "") for c in text):
-        return "cmn"
-    if any(unicodedata.east_asian_width(c) == "W" and "HIRAGANA" in unicodedata.name(c, "") for c in text):
+    """The espeak-ng voice for the copy: Japanese when it has kana, Korean for Hangul, Mandarin for other Han
+    characters, else English."""
+    names = [unicodedata.name(c, "") for c in text]
+    if any("HIRAGANA" in n or "KATAKANA" in n for n in names):
         return "ja"
+    if any("HANGUL" in n for n in names):
+        return "ko"
+    if any("CJK UNIFIED" in n for n in names):
+        return "cmn"
     return "en"
 
 
@@ -33,15 +38,19 @@ def speak(text: str, out: Path, fits_s: float) -> tuple[Path | None, list[str]]:
     """A WAV of `text` no longer than `fits_s` if it can be spoken that fast; and notes for the merchant."""
     engine = tts_engine()
     if engine is None:
-        return None, ["The voice-over was skipped: no text-to-speech engine is installed on this server (espeak-ng)."]
+        return None, [NO_SPEECH_NOTE]
     voice = voice_for(text)
     for speed in _SPEEDS_WPM:
-        completed = subprocess.run(  # noqa: S603  (a fixed binary; the copy is passed as one argument)
-            [engine, "-v", voice, "-s", str(speed), "-w", str(out), "--", text],
-            capture_output=True, timeout=60, check=False,
-        )  # fmt: skip
+        try:
+            completed = subprocess.run(  # noqa: S603  (a fixed binary; the copy is passed as one argument)
+                [engine, "-v", voice, "-s", str(speed), "-w", str(out), "--", text],
+                capture_output=True, timeout=60, check=False,
+            )  # fmt: skip
+        except (subprocess.TimeoutExpired, OSError) as exc:
+            return None, [f"The voice-over is skipped: the speech engine did not finish ({exc.__class__.__name__})."]
         if completed.returncode != 0 or not out.exists():
-            return None, [f"The voice-over was skipped: the speech engine failed ({completed.stderr[-200:]!r})."]
+            reason = completed.stderr.decode(errors="replace").strip()[-200:] or f"exit {completed.returncode}"
+            return None, [f"The voice-over is skipped: the speech engine failed ({reason})."]
         if _wav_seconds(out) <= fits_s:
             return out, []
     spoken = _wav_seconds(out)

@@ -43,7 +43,10 @@ def install_problem_handlers(app: FastAPI, html_page: HtmlErrorPage) -> None:
     async def domain_error(request: Request, exc: VetrinaError) -> Response:
         if wants_html(request):
             return html_page(request, exc.status, exc.title, exc.detail)
-        return problem(exc.status, exc.slug, exc.title, exc.detail, request.url.path, **exc.extra)
+        response = problem(exc.status, exc.slug, exc.title, exc.detail, request.url.path, **exc.extra)
+        if "retry_after_s" in exc.extra:
+            response.headers["Retry-After"] = str(int(exc.extra["retry_after_s"]))
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
