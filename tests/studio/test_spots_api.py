@@ -118,6 +118,13 @@ def test_bad_spot_requests_are_refused_before_rendering(client, make_account, ru
     [photo] = client.get(f"/api/v1/products/{mug['id']}").json()["images"]
     assert "at most 4 shots" in spot(422, "image_ids", product_image_ids=[photo["id"]] * 5)["detail"]
     spot(404, "image_ids", image_ids=[rival_image["id"]])
+    logo_file = {"file": ("logo.png", photo_bytes((200, 0, 0), size=(240, 120)), "image/png")}
+    small = client.post("/api/v1/studio/images", headers=merchant.auth, files=logo_file).json()
+    assert "320" in spot(422, "image_ids", image_ids=[small["id"]])["detail"]  # too small to fill a frame
+    as_logo = client.post(
+        "/api/v1/studio/previews", headers=merchant.auth, json=spot_body(mug["id"], logo_id=small["id"])
+    )
+    assert as_logo.status_code == 200, as_logo.text  # but fine as a logo
     spot(404, "music_id", music_id=999_999)
     spot(404, "logo_id", logo_id=rival_image["id"])
     spot(403, product_ids=[rivals["id"]])
@@ -138,7 +145,7 @@ def test_bad_uploads_are_refused_with_the_reason(client, make_account, short_cli
                                     files={"file": (name, data, "application/octet-stream")}), status)  # fmt: skip
 
     upload("images", "notes.jpg", b"this is not an image", 415)
-    assert "320" in upload("images", "tiny.jpg", photo_bytes((9, 9, 9), size=(120, 120)), 422)["detail"]
+    assert "48" in upload("images", "tiny.jpg", photo_bytes((9, 9, 9), size=(40, 40)), 422)["detail"]
     upload("music", "song.mp3", b"ID3 but not really an mp3" * 100, 415)
     upload("music", "photo.mp3", photo_bytes((9, 9, 9)), 415)
     assert "no sound" in upload("music", "silent.mp4", _silent_video(short_clip), 415)["detail"]

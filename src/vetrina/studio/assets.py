@@ -6,6 +6,7 @@ import secrets
 import shutil
 from pathlib import Path
 
+from PIL import Image, ImageOps
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -20,9 +21,12 @@ from vetrina.storage import MediaStore
 from vetrina.studio.models import AssetKind, StudioAsset
 from vetrina.text import clean_text
 
-# An image must be big enough to fill a good part of a 1080p frame; it is kept up to 2560 px.
+# A photo must be big enough to fill a good part of a 1080p frame; it is kept up to 2560 px. Uploads as
+# small as a logo are kept too (with their transparency, as logo.png); spots check photos' size themselves.
 STUDIO_IMAGE_SIZES = {"thumb": 160, "source": 2560}
 MIN_IMAGE_SIDE = 320
+MIN_LOGO_SIDE = 48
+LOGO_SIDE = 512
 MAX_MUSIC_S = 15 * 60
 _MUSIC_SUFFIXES = {".mp3", ".m4a", ".aac", ".wav", ".flac", ".ogg", ".oga", ".opus", ".mp4"}
 
@@ -33,12 +37,21 @@ def add_image(session: Session, store: MediaStore, merchant: User, upload: Path,
     key = f"studio/{merchant.id}/images/{secrets.token_hex(8)}"
     scratch = store.scratch_dir(key.replace("/", "-"))
     try:
-        width, height = render_sizes(upload, scratch, STUDIO_IMAGE_SIZES, MIN_IMAGE_SIDE)
+        width, height = render_sizes(upload, scratch, STUDIO_IMAGE_SIZES, MIN_LOGO_SIDE)
+        _keep_as_logo(upload, scratch / "logo.png")
         store.publish_dir(scratch, key)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)  # gone already when published
     on_rollback(session, lambda: store.delete(key))
     return _record(session, merchant, AssetKind.image, key, filename, width=width, height=height)
+
+
+def _keep_as_logo(upload: Path, target: Path) -> None:
+    """The image with its transparency, at most LOGO_SIDE px (JPEG sizes would lose the alpha)."""
+    with Image.open(upload) as opened:
+        logo = ImageOps.exif_transpose(opened).convert("RGBA")
+    logo.thumbnail((LOGO_SIDE, LOGO_SIDE), Image.Resampling.LANCZOS)
+    logo.save(target, "PNG", optimize=True)
 
 
 def add_music(session: Session, store: MediaStore, merchant: User, upload: Path, filename: str) -> StudioAsset:
@@ -79,3 +92,7 @@ def get_asset(session: Session, merchant: User, asset_id: int, kind: AssetKind, 
 
 def image_source(asset: StudioAsset) -> str:
     return f"{asset.key}/source.jpg"
+
+
+def logo_source(asset: StudioAsset) -> str:
+    return f"{asset.key}/logo.png"

@@ -159,7 +159,7 @@ def check_request(session: Session, settings: Settings, merchant: User, request:
         spec["music_key"] = assets.get_asset(session, merchant, request.music_id, AssetKind.music, "music_id").key
     if request.logo_id is not None:
         logo = assets.get_asset(session, merchant, request.logo_id, AssetKind.image, "logo_id")
-        spec["logo_key"] = assets.image_source(logo)
+        spec["logo_key"] = assets.logo_source(logo)
     plan_spot(spec, settings.studio_short_side, settings.studio_fps, settings)
     return spec
 

@@ -15,6 +15,7 @@
   function spotRequest() {
     const value = (name) => form.elements[name].value;
     const music = value("music_id");
+    const logo = value("logo_id");
     return {
       template: value("template"), duration_s: Number(value("duration_s")), aspect: value("aspect"),
       product_ids: ids("product_ids"), product_image_ids: ids("product_image_ids"), image_ids: ids("image_ids"),
@@ -22,7 +23,8 @@
       lines: [...form.querySelectorAll('input[name="line"]')].map((input) => input.value.trim()).filter(Boolean),
       show_price: form.elements.show_price.checked, cta: value("cta").trim(),
       brand_color: value("brand_color"), text_color: value("text_color"),
-      music_id: music ? Number(music) : null, voiceover: form.elements.voiceover.checked,
+      music_id: music ? Number(music) : null, logo_id: logo ? Number(logo) : null,
+      voiceover: form.elements.voiceover.checked,
     };
   }
 
@@ -143,6 +145,7 @@
       label.append(box, Object.assign(document.createElement("img"), { src: asset.thumb_url, alt: asset.filename }));
       item.append(label);
       document.getElementById("photo-choices").append(item);
+      document.getElementById("logo-select").append(new Option(asset.filename, asset.id));
     }));
 
   document.getElementById("music-upload").addEventListener("change", (event) => upload(event.target,
