@@ -73,3 +73,23 @@ def test_a_channel_has_brand_colours_and_a_banner_only_its_merchant_sets(client,
     assert client.get(uploaded.json()["banner_url"]).headers["content-type"] == "image/jpeg"
     page = client.get(f"/c/{handle}").text
     assert "--brand: #aa3300" in page and 'class="channel-banner"' in page
+
+
+def test_the_merchant_desk_edits_the_channel_and_its_banner(client, make_account):
+    from tests.studio.helpers import photo_bytes
+    from tests.web.test_pages import csrf_from, sign_in
+
+    merchant = make_account(Role.merchant)
+    sign_in(client, merchant.user.email)
+    token = csrf_from(client.get("/merchant").text)
+    form = {"name": "Atelier Blu", "description": "Ceramics.", "brand_color": "#123456", "text_color": "#fafafa"}
+    assert client.post("/merchant/channel", data={**form, "csrf_token": "forged"}).status_code == 403
+    saved = client.post("/merchant/channel", data={**form, "csrf_token": token}, follow_redirects=False)
+    assert saved.status_code == 303 and "Channel%20saved" in saved.headers["location"]
+    bad = client.post("/merchant/channel", data={**form, "brand_color": "blue", "csrf_token": token})
+    assert "#rrggbb" in bad.text  # shown on the desk, nothing changed
+    channel = client.get("/api/v1/me/channel").json()
+    assert (channel["name"], channel["brand_color"], channel["text_color"]) == ("Atelier Blu", "#123456", "#fafafa")
+    banner = {"file": ("b.jpg", photo_bytes((9, 9, 9), size=(1200, 300)), "image/jpeg")}
+    uploaded = client.post("/merchant/channel/banner", data={"csrf_token": token}, files=banner, follow_redirects=False)
+    assert uploaded.status_code == 303 and client.get("/api/v1/me/channel").json()["banner_url"]

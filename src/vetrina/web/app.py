@@ -72,6 +72,7 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
             ("POST", r"/merchant/products/\d+/images/?", image_max),
             ("POST", r"/api/v1/studio/images/?", image_max),
             ("POST", r"/api/v1/channels/[^/]+/banner/?", image_max),
+            ("POST", r"/merchant/channel/banner/?", image_max),
             ("POST", r"/api/v1/studio/music/?", runtime.settings.max_music_bytes + MULTIPART_OVERHEAD),
         ],
     )

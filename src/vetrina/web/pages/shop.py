@@ -288,3 +288,43 @@ def merchant_add_image(
             catalog.add_image(session, rt.store, product_id, user, path)
 
     return _back("/merchant", _run(request, add) or "Image added.")
+
+
+@router.post("/merchant/channel")
+def merchant_save_channel(
+    request: Request,
+    name: Annotated[str, Form(max_length=100)],
+    csrf_token: CsrfField = "",
+    description: Annotated[str, Form(max_length=5000)] = "",
+    brand_color: Annotated[str, Form(max_length=7)] = "#1e293b",
+    text_color: Annotated[str, Form(max_length=7)] = "#ffffff",
+    user: User | None = optional_user,
+) -> Response:
+    require_csrf_form(request, csrf_token)
+    user = _signed_in(request, user)
+
+    def save(session: Session) -> None:
+        handle = channels.channel_of(session, user).handle
+        changes = {"name": name, "description": description, "brand_color": brand_color, "text_color": text_color}
+        channels.update_channel(session, handle, user, changes)
+
+    return _back("/merchant", _run(request, save) or "Channel saved.")
+
+
+@router.post("/merchant/channel/banner")
+def merchant_channel_banner(
+    request: Request,
+    csrf_token: CsrfField = "",
+    file: Annotated[UploadFile | None, File()] = None,
+    user: User | None = optional_user,
+) -> Response:
+    require_csrf_form(request, csrf_token)
+    user = _signed_in(request, user)
+    rt = get_runtime(request)
+
+    def add(session: Session) -> None:
+        handle = channels.channel_of(session, user).handle
+        with saved_upload(rt, file, rt.settings.max_image_bytes) as path:
+            channels.set_banner(session, rt.store, handle, user, path)
+
+    return _back("/merchant", _run(request, add) or "Banner uploaded.")
