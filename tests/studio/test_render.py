@@ -195,11 +195,24 @@ def test_a_logo_sits_in_the_top_corner_for_the_whole_spot(studio, tmp_path):
 @pytest.mark.parametrize("template", list(TEMPLATES))
 def test_every_block_of_copy_is_laid_out_inside_the_safe_area(studio, template, aspect):
     settings, _ = studio
-    longest = spec(template, aspect, headline="Wörter " * 6, lines=["Lignes de texte assez longues"] * 3)
+    longest = spec(template, aspect, headline="Wörter " * 6, lines=["Lignes de texte assez longues"] * 3,
+                   logo_key="images/logo.png")  # fmt: skip
     for short_side in (144, 1080):
         plan = plan_spot(longest, short_side, 30, settings)
-        assert plan.layers, "the copy is shown"
+        assert {"headline", "price", "cta"} <= {_kind(layer, longest) for layer in plan.layers}
+        assert plan.frame.safe.contains(plan.logo_box)
         for layer in plan.layers:
-            assert plan.frame.safe.contains(layer.block.box), (layer.block.lines, layer.block.box)
-            assert layer.block.image.size == (layer.block.box.w, layer.block.box.h)
+            box = layer.block.box
+            assert plan.frame.safe.contains(box), (layer.block.lines, box)
+            assert not _overlap(box, plan.logo_box), f"{layer.block.lines} is under the logo"
             assert 0 <= layer.start_s < layer.end_s <= plan.duration_s
+
+
+def _kind(layer, body: dict) -> str:
+    text = " ".join(layer.block.lines)
+    words = {"headline": body["headline"], "price": body["price"], "cta": body["cta"]}
+    return next((kind for kind, copy in words.items() if text == " ".join(copy.split())), "other")
+
+
+def _overlap(a, b) -> bool:
+    return a.x < b.x + b.w and b.x < a.x + a.w and a.y < b.y + b.h and b.y < a.y + a.h

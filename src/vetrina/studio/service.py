@@ -45,7 +45,7 @@ from vetrina.studio.fonts import available_fonts
 from vetrina.studio.layout import Box, TextBlock
 from vetrina.studio.models import AssetKind, Spot, SpotStatus
 from vetrina.studio.render import Encoding, Sound, render_plan
-from vetrina.studio.templates import Brand, Copy, Layer, Plan, frame_for, get_template
+from vetrina.studio.templates import Brand, Copy, Layer, Plan, frame_for, get_template, logo_box
 from vetrina.studio.voice import NO_SPEECH_NOTE, speak, tts_engine
 from vetrina.text import clean_text
 
@@ -173,19 +173,20 @@ def plan_spot(spec: dict[str, Any], short_side: int, fps: int, settings: Setting
     """The template's plan for `spec` in a frame of `short_side`; lays out every block of copy."""
     template = get_template(spec["template"])
     copy = Copy(spec["headline"], tuple(spec["lines"]), spec["price"], spec["cta"])
-    brand = Brand(tuple(spec["brand"]), tuple(spec["text"]))
+    brand = Brand(tuple(spec["brand"]), tuple(spec["text"]), logo=bool(spec["logo_key"]))
     frame = frame_for(spec["aspect"], short_side, fps)
-    return template.plan(frame, spec["duration_s"], len(spec["images"]), copy, brand, available_fonts(
-        settings.studio_fonts))  # fmt: skip
+    fonts = available_fonts(settings.studio_fonts)
+    plan = template.plan(frame, spec["duration_s"], len(spec["images"]), copy, brand, fonts)
+    plan.logo_box = logo_box(frame) if brand.logo else None
+    return plan
 
 
-def _logo_layer(store: MediaStore, plan: Plan, key: str) -> Layer:
-    """The logo in the top corner of the safe area, the whole spot long."""
-    safe, side = plan.frame.safe, round(plan.frame.short_side * 0.14)
+def _logo_layer(store: MediaStore, box: Box, key: str, duration_s: int) -> Layer:
+    """The logo fitted into its box (kept to the box's top right), the whole spot long."""
     with Image.open(store.path(key)) as opened:
-        logo = ImageOps.contain(opened.convert("RGBA"), (side, side), Image.Resampling.LANCZOS)
-    box = Box(safe.x + safe.w - logo.width, safe.y, logo.width, logo.height)
-    return Layer(TextBlock(image=logo, box=box, font_px=0, lines=()), 0.0, float(plan.duration_s))
+        logo = ImageOps.contain(opened.convert("RGBA"), (box.w, box.h), Image.Resampling.LANCZOS)
+    placed = Box(box.x + box.w - logo.width, box.y, logo.width, logo.height)
+    return Layer(TextBlock(image=logo, box=placed, font_px=0, lines=()), 0.0, float(duration_s))
 
 
 def render_spec(
@@ -199,8 +200,8 @@ def render_spec(
     else:
         plan = plan_spot(spec, settings.studio_short_side, settings.studio_fps, settings)
         encoding = Encoding(preset=settings.x264_preset, crf=settings.studio_crf)
-    if spec["logo_key"]:
-        plan.layers.append(_logo_layer(store, plan, spec["logo_key"]))
+    if plan.logo_box is not None:
+        plan.layers.append(_logo_layer(store, plan.logo_box, spec["logo_key"], plan.duration_s))
     notes: list[str] = []
     voice = None
     if spec["voiceover"]:

@@ -56,6 +56,7 @@ class Copy:
 class Brand:
     primary: tuple[int, int, int]
     text: tuple[int, int, int]
+    logo: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,16 @@ class Plan:
     shots: list[Shot]
     layers: list[Layer] = field(default_factory=list)
     transition_frames: int = 0
+    # Where the brand's logo goes (top right of the safe area); copy is laid out around it.
+    logo_box: Box | None = None
+
+
+LOGO_SHARE = 0.14  # of the frame's short side
+
+
+def logo_box(frame: Frame) -> Box:
+    safe, side = frame.safe, round(frame.short_side * LOGO_SHARE)
+    return Box(safe.x + safe.w - side, safe.y, side, side)
 
 
 def frame_for(aspect: str, short_side: int, fps: int) -> Frame:
@@ -224,8 +235,11 @@ def plan_split(frame: Frame, duration_s: int, images: int, copy: Copy, brand: Br
     pairs = [[(i % images, first), ((i + 1) % images, second)] for i in range(0, images + images % 2, 2)]
     plan = _sequence(frame, duration_s, pairs)
     styles, d = _styles(brand), float(duration_s)
-    _timed(plan.layers, copy.headline, _band(frame, "top", 0.24), styles["headline"], frame, fonts, "headline",
-           0.3, d * 0.62)  # fmt: skip
+    top = _band(frame, "top", 0.24)
+    if brand.logo:  # keep the headline centred and clear of the logo in the top corner
+        inset = logo_box(frame).w + frame.short_side // 50
+        top = Box(top.x + inset, top.y, top.w - 2 * inset, top.h)
+    _timed(plan.layers, copy.headline, top, styles["headline"], frame, fonts, "headline", 0.3, d * 0.62)
     for i, (line, start, end) in enumerate(_spread(list(copy.lines), d * 0.2, d * 0.62)):
         _timed(plan.layers, line, _band(frame, "bottom", 0.22), styles["line"], frame, fonts, f"lines[{i}]", start, end)
     _end_card(plan, copy, styles, fonts, d * 0.62)
