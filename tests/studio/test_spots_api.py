@@ -3,8 +3,13 @@ with its products over its whole length; previews; and every kind of bad input r
 
 from __future__ import annotations
 
+import io
+import struct
+import zlib
+
 import av
 import pytest
+from PIL import Image
 
 from tests.conftest import wait_for
 from tests.studio.helpers import music_file, photo_bytes, product_with_photos, spot_body
@@ -150,8 +155,19 @@ def test_bad_uploads_are_refused_with_the_reason(client, make_account, short_cli
     upload("music", "photo.mp3", photo_bytes((9, 9, 9)), 415)
     assert "no sound" in upload("music", "silent.mp4", _silent_video(short_clip), 415)["detail"]
     upload("images", "empty.jpg", b"", 422)
+    assert "pixels" in upload("images", "bomb.png", _png_claiming(20_000, 20_000), 422)["detail"]
     assert client.get("/api/v1/studio/images", headers=merchant.auth).json() == []
     assert client.get("/api/v1/studio/music", headers=merchant.auth).json() == []
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A small PNG whose header claims a huge picture (a decompression bomb's first step)."""
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(out, "PNG")
+    data = bytearray(out.getvalue())
+    data[16:24] = struct.pack(">II", width, height)  # IHDR width and height
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))  # IHDR's CRC over type and fields
+    return bytes(data)
 
 
 def _silent_video(clip) -> bytes:

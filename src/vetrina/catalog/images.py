@@ -30,7 +30,9 @@ def render_sizes(
                     raise InvalidInput("The image has too many pixels (limit 50 megapixels).", field="file")
                 image.load()
                 upright = ImageOps.exif_transpose(image).convert("RGB")
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise InvalidInput("The image has too many pixels (limit 50 megapixels).", field="file") from None
+    except UnidentifiedImageError:
         raise UnsupportedMedia("This file is not a readable image (JPEG, PNG, WebP or GIF).") from None
     except OSError as exc:
         raise UnsupportedMedia(f"The image is damaged or truncated ({exc}).") from None
