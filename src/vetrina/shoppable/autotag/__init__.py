@@ -1,0 +1,1 @@
+"""Auto-tagging: find catalogue products in a video's frames and propose time-coded, boxed tags."""
