@@ -12,6 +12,7 @@ from tests.conftest import wait_for
 from tests.studio.helpers import product_with_photos, spot_body
 from vetrina import clock
 from vetrina.accounts.models import Role
+from vetrina.leases import LeaseLost
 from vetrina.media.models import Video
 from vetrina.shoppable.models import ProductTag
 from vetrina.studio import service as studio
@@ -52,7 +53,7 @@ def test_one_worker_holds_a_render_and_a_silent_one_is_taken_over(queued_spot, r
     clock.set_clock(lambda: datetime.now(UTC) + timedelta(seconds=runtime.settings.transcode_stall_seconds + 1))
     second = studio._claim(ctx, spot_id)
     assert second not in (None, first), "a silent lease is taken over"
-    with runtime.db.session(write=True) as session, pytest.raises(studio._LeaseLost):
+    with runtime.db.session(write=True) as session, pytest.raises(LeaseLost):
         studio._renew(session, spot_id, first)
     assert _spot(runtime, spot_id).attempts == 2
 
@@ -67,7 +68,7 @@ def test_a_render_interrupted_too_often_fails(queued_spot, runtime):
         clock.set_clock(lambda moment=later: moment)
     assert studio._claim(ctx, spot_id) is None
     spot = _spot(runtime, spot_id)
-    assert spot.status == "failed" and "interruptions" in spot.error
+    assert spot.status == "failed" and "interrupted attempts" in spot.error
 
 
 def test_spots_nobody_took_or_whose_worker_went_quiet_are_queued_again(queued_spot, runtime):

@@ -22,17 +22,18 @@ from typing import Any
 
 from huey import crontab
 from PIL import Image, ImageOps
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from vetrina import clock
+from vetrina import clock, leases
 from vetrina.accounts.models import User
 from vetrina.catalog import channels
 from vetrina.catalog import service as catalog
 from vetrina.catalog.models import ProductImage
 from vetrina.errors import Busy, InvalidInput, NotFound, TooManyRequests, VetrinaError
 from vetrina.jobs import JobContext, JobQueue, job, periodic_job
+from vetrina.leases import LeaseLost
 from vetrina.media import service as media
 from vetrina.media.ffmpeg import FfmpegFailed
 from vetrina.media.models import Video, VideoStatus
@@ -318,42 +319,14 @@ def spot_video_ids(session: Session, merchant_id: int) -> set[int]:
 # The render job ---------------------------------------------------------------------------------
 
 
-class _LeaseLost(RuntimeError):
-    pass
-
-
 def _claim(ctx: JobContext, spot_id: int) -> str | None:
     """Take the spot's render if it is queued, or rendering under a worker that has gone quiet."""
-    token, now = secrets.token_hex(16), clock.now()
-    stale_before = now - timedelta(seconds=ctx.settings.transcode_stall_seconds)
-    with ctx.db.session(write=True) as session:
-        waiting = or_(
-            Spot.status == SpotStatus.queued.value,
-            (Spot.status == SpotStatus.rendering.value) & (Spot.heartbeat_at < stale_before),
-        )
-        claimed = session.execute(
-            update(Spot).where(Spot.id == spot_id, waiting, Spot.attempts < ctx.settings.max_transcode_attempts)
-            .values(status=SpotStatus.rendering.value, lease_token=token, heartbeat_at=now,
-                    attempts=Spot.attempts + 1, progress=0.0)
-            .execution_options(synchronize_session=False)
-        ).rowcount  # fmt: skip
-        if claimed:
-            return token
-        session.execute(
-            update(Spot).where(Spot.id == spot_id, waiting, Spot.attempts >= ctx.settings.max_transcode_attempts)
-            .values(status=SpotStatus.failed.value, error="The render stopped after repeated interruptions.")
-            .execution_options(synchronize_session=False)
-        )  # fmt: skip
-    return None
+    return leases.claim(ctx, Spot, spot_id, waiting=SpotStatus.queued.value, running=SpotStatus.rendering.value,
+                        failed=SpotStatus.failed.value)  # fmt: skip
 
 
 def _renew(session: Session, spot_id: int, token: str, **values: Any) -> None:
-    renewed = session.execute(
-        update(Spot).where(Spot.id == spot_id, Spot.lease_token == token, Spot.status == SpotStatus.rendering.value)
-        .values(heartbeat_at=clock.now(), **values).execution_options(synchronize_session=False)
-    ).rowcount  # fmt: skip
-    if not renewed:
-        raise _LeaseLost(f"spot {spot_id} was taken over")
+    leases.renew(session, Spot, spot_id, token, SpotStatus.rendering.value, **values)
 
 
 @job(RENDER_JOB)
@@ -382,7 +355,7 @@ def render_spot_job(ctx: JobContext, spot_id: int) -> None:
         output = scratch / "spot.mp4"
         notes = render_spec(spec, ctx.store, ctx.settings, scratch, output, preview=False, on_progress=on_progress)
         _publish(ctx, spot_id, token, spec, output, notes, time.monotonic() - started)
-    except _LeaseLost:
+    except LeaseLost:
         log.info("spot %s: lease lost, leaving it to its new worker", spot_id)
     except (VetrinaError, FfmpegFailed) as exc:
         _fail(ctx, spot_id, token, exc.detail if isinstance(exc, VetrinaError) else f"The render failed: {exc}")
@@ -421,7 +394,7 @@ def _fail(ctx: JobContext, spot_id: int, token: str, reason: str) -> None:
     try:
         with ctx.db.session(write=True) as session:
             _renew(session, spot_id, token, status=SpotStatus.failed.value, error=reason)
-    except _LeaseLost:
+    except LeaseLost:
         return
     log.warning("spot %s failed: %s", spot_id, reason)
 
