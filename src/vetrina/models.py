@@ -7,11 +7,12 @@ from vetrina.commerce.models import Order, OrderEvent, OrderItem, RefundRequest
 from vetrina.db import Base
 from vetrina.media.models import Video
 from vetrina.payments.models import IdempotencyKey, LedgerAccount, LedgerTransfer, WebhookDelivery, WebhookEndpoint
-from vetrina.shoppable.models import ProductTag
+from vetrina.shoppable.models import AutotagRun, ProductTag, TagProposal
 from vetrina.studio.models import Spot, StudioAsset
 
 __all__ = [
     "ApiToken",
+    "AutotagRun",
     "Base",
     "Channel",
     "ChannelFollow",
@@ -30,6 +31,7 @@ __all__ = [
     "RefundRequest",
     "Spot",
     "StudioAsset",
+    "TagProposal",
     "User",
     "Video",
     "WebhookDelivery",

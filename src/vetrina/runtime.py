@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import vetrina.commerce.jobs
 import vetrina.media.transcode
 import vetrina.payments.webhooks
+import vetrina.shoppable.autotag.service
 import vetrina.studio.service  # noqa: F401  (these register their jobs)
 from vetrina.db import Database
 from vetrina.jobs import JobQueue

@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     studio_fonts: list[str] = Field(
         [], description="Fonts for spot copy, tried in order (`path` or `path#face`); default: DejaVu, Noto CJK."
     )
+    autotag_every_s: float = Field(0.5, ge=0.1, le=5, description="Seconds between frames auto-tagging looks at.")
+    autotag_analysis_width: int = Field(480, ge=160, le=1920, description="Width frames are analysed at.")
+    autotag_min_inliers: int = Field(10, ge=4, description="Matching features a product needs in a frame.")
+    autotag_min_samples: int = Field(2, ge=1, description="Frames a product must be seen in to be proposed.")
+    autotag_min_confidence: float = Field(0.3, ge=0, le=1, description="Proposals below this are not shown.")
+    autotag_max_candidates: int = Field(5000, ge=1, description="Most products one auto-tagging run looks for.")
     session_days: int = Field(14, ge=1, description="Lifetime of a sign-in session.")
     secure_cookies: bool = Field(False, description="Mark cookies Secure (set behind HTTPS).")
 

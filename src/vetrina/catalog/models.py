@@ -83,6 +83,8 @@ class Channel(Base):
     brand_color: Mapped[str] = mapped_column(String(7), default="#1e293b", server_default="#1e293b")
     text_color: Mapped[str] = mapped_column(String(7), default="#ffffff", server_default="#ffffff")
     banner_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    # Recognise the catalogue's products in each new video (and again when the catalogue changes).
+    auto_tag: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

@@ -1,0 +1,314 @@
+"""Auto-tagging runs and their proposals: who may start one, the job that does the work, accepting and
+rejecting what it proposes.
+
+The video's owner (or an admin) looks for its own products, or for any products it names; when the owner
+allows other merchants to tag, a merchant may look for its own products. Proposals belong to whoever
+asked. Accepted ones become ordinary tags through `shoppable.service.create_tag`, with all its checks.
+A new run replaces its requester's open proposals and never proposes again what was already decided.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+from huey import crontab
+from PIL import Image, UnidentifiedImageError
+from sqlalchemy import delete, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, selectinload
+
+from vetrina import clock, leases
+from vetrina.accounts.models import Role, User
+from vetrina.catalog import service as catalog
+from vetrina.catalog.models import Channel, Product
+from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound, VetrinaError
+from vetrina.jobs import JobContext, JobQueue, job, periodic_job
+from vetrina.leases import LeaseLost
+from vetrina.media import service as media
+from vetrina.media.models import Video, VideoStatus
+from vetrina.settings import Settings
+from vetrina.shoppable import service as shoppable
+from vetrina.shoppable.autotag.matcher import FeatureMatcher, MatcherSettings, Reference
+from vetrina.shoppable.autotag.recognize import RecognitionSettings, recognize
+from vetrina.shoppable.autotag.tracks import TrackSettings
+from vetrina.shoppable.models import AutotagRun, AutotagStatus, ProposalState, TagProposal
+
+log = logging.getLogger(__name__)
+AUTOTAG_JOB = "shoppable.autotag"
+_HEARTBEAT_EVERY_S = 1.0
+_REFERENCE_SIZE = "large"
+
+
+def _is_owner(user: User, video: Video) -> bool:
+    return user.role == Role.admin or user.id == video.owner_id
+
+
+def _candidates(
+    session: Session, settings: Settings, video: Video, user: User, product_ids: list[int] | None
+) -> list[int]:
+    """The products this user may look for in this video."""
+    if not _is_owner(user, video):
+        if not (video.allow_merchant_tags and user.role == Role.merchant):
+            raise Forbidden("Only the video's owner runs auto-tagging here (other merchants may when it allows tags).")
+        mine = product_ids or None
+        products = [catalog.product_for_change(session, pid, user) for pid in mine] if mine else None
+    elif product_ids:
+        products = [catalog.get_product(session, pid, user) for pid in product_ids]
+    else:
+        products = None
+    if products is None:
+        merchant = video.owner_id if _is_owner(user, video) else user.id
+        ids = list(session.scalars(
+            select(Product.id).where(Product.merchant_id == merchant, Product.deleted.is_(False))
+            .order_by(Product.id).limit(settings.autotag_max_candidates + 1)
+        ))  # fmt: skip
+    else:
+        ids = sorted({p.id for p in products})
+    if not ids:
+        raise InvalidInput("There are no products to look for: add products with photos first.", field="product_ids")
+    if len(ids) > settings.autotag_max_candidates:
+        raise InvalidInput(f"A run looks for at most {settings.autotag_max_candidates} products.", field="product_ids")
+    return ids
+
+
+def catalogue_key(session: Session, product_ids: list[int]) -> str:
+    """A fingerprint of the candidates' photos: it changes when a photo is added or removed."""
+    products = session.scalars(select(Product).where(Product.id.in_(product_ids)).options(selectinload(Product.images)))
+    parts = sorted(f"{p.id}:{','.join(str(i.id) for i in p.images)}" for p in products if not p.deleted)
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def start_run(
+    session: Session, settings: Settings, queue: JobQueue, video_id: int, user: User, product_ids: list[int] | None
+) -> AutotagRun:
+    """Queue a run (once this transaction commits); an unfinished run for the same asker is returned instead."""
+    video = media.get_video(session, video_id, user)
+    if video.status != VideoStatus.ready:
+        raise Conflict("The video is still being prepared; run auto-tagging once it is ready.")
+    candidates = _candidates(session, settings, video, user, product_ids)
+    unfinished = session.scalar(
+        select(AutotagRun).where(
+            AutotagRun.video_id == video.id, AutotagRun.requested_by == user.id,
+            AutotagRun.status.in_([AutotagStatus.queued.value, AutotagStatus.running.value]),
+        )
+    )  # fmt: skip
+    if unfinished is not None:
+        return unfinished
+    run = AutotagRun(
+        video_id=video.id, requested_by=user.id, product_ids=candidates,
+        catalogue_key=catalogue_key(session, candidates), status=AutotagStatus.queued.value, progress=0.0,
+        notes=[], proposals=0, created_at=clock.now(),
+    )  # fmt: skip
+    session.add(run)
+    session.flush()
+    queue.enqueue_after_commit(session, AUTOTAG_JOB, run.id)
+    return run
+
+
+def get_run(session: Session, video_id: int, run_id: int, user: User) -> AutotagRun:
+    run = session.get(AutotagRun, run_id)
+    if run is None or run.video_id != video_id or (run.requested_by != user.id and user.role != Role.admin):
+        raise NotFound(f"Video {video_id} has no auto-tagging run {run_id} of yours.")
+    return run
+
+
+def list_proposals(session: Session, video_id: int, user: User, state: str | None = None) -> list[TagProposal]:
+    """The proposals the user may decide on: its own; the owner and admins see everyone's."""
+    video = media.get_video(session, video_id, user)
+    query = select(TagProposal).where(TagProposal.video_id == video.id)
+    if not _is_owner(user, video):
+        query = query.where(TagProposal.requested_by == user.id)
+    if state is not None:
+        if state not in ProposalState.__members__:
+            raise InvalidInput("state is proposed, accepted or rejected.", field="state")
+        query = query.where(TagProposal.state == state)
+    return list(session.scalars(query.order_by(TagProposal.start_s, TagProposal.id).limit(2000)))
+
+
+def _proposal_for_decision(session: Session, video_id: int, proposal_id: int, user: User) -> TagProposal:
+    proposal = session.get(TagProposal, proposal_id, with_for_update=True)
+    video = media.get_video(session, video_id, user)
+    if proposal is None or proposal.video_id != video.id:
+        raise NotFound(f"Video {video_id} has no tag proposal {proposal_id}.")
+    if proposal.requested_by != user.id and not _is_owner(user, video):
+        raise Forbidden("Only whoever asked for this proposal, or the video's owner, decides on it.")
+    if proposal.state != ProposalState.proposed:
+        raise Conflict(f"This proposal is already {proposal.state}.")
+    return proposal
+
+
+def accept(session: Session, video_id: int, proposal_id: int, user: User, changes: dict[str, Any]) -> TagProposal:
+    """Make the proposal an ordinary tag, with the user's adjustments (span, box, label)."""
+    proposal = _proposal_for_decision(session, video_id, proposal_id, user)
+    start = float(changes.get("start_s", proposal.start_s))
+    end = float(changes.get("end_s", proposal.end_s))
+    keyframes = tuple(k for k in proposal.keyframes if start <= k["t"] <= end) if "box" not in changes else ()
+    spec = shoppable.TagSpec(
+        product_id=proposal.product_id, start_s=start, end_s=end, box=changes.get("box", proposal.box),
+        keyframes=keyframes, label=changes.get("label", ""),
+    )  # fmt: skip
+    tag = shoppable.create_tag(session, video_id, user, spec)
+    session.flush()
+    proposal.state, proposal.tag_id, proposal.decided_at = ProposalState.accepted.value, tag.id, clock.now()
+    return proposal
+
+
+def reject(session: Session, video_id: int, proposal_id: int, user: User) -> TagProposal:
+    proposal = _proposal_for_decision(session, video_id, proposal_id, user)
+    proposal.state, proposal.decided_at = ProposalState.rejected.value, clock.now()
+    return proposal
+
+
+# The job -----------------------------------------------------------------------------------------
+
+
+def _references(ctx: JobContext, product_ids: list[int]) -> tuple[list[Reference], list[str]]:
+    """Grayscale reference photos of the candidates, and notes on the products that have none usable."""
+    references, without = [], []
+    with ctx.db.session() as session:
+        products = list(session.scalars(
+            select(Product).where(Product.id.in_(product_ids), Product.deleted.is_(False))
+            .options(selectinload(Product.images))
+        ))  # fmt: skip
+    for product in products:
+        found = False
+        for image in product.images:
+            try:
+                with Image.open(ctx.store.path(f"{image.key}/{_REFERENCE_SIZE}.jpg")) as opened:
+                    references.append(Reference(product.id, np.asarray(opened.convert("L"))))
+                found = True
+            except (OSError, UnidentifiedImageError):
+                continue
+        if not found:
+            without.append(product.title)
+    notes = []
+    if without:
+        shown = ", ".join(sorted(without)[:5]) + (" …" if len(without) > 5 else "")
+        notes.append(f"{len(without)} product(s) have no photo to look for and were skipped: {shown}.")
+    return references, notes
+
+
+def _matcher_settings(settings: Settings) -> MatcherSettings:
+    return MatcherSettings(min_inliers=settings.autotag_min_inliers)
+
+
+@job(AUTOTAG_JOB)
+def autotag_job(ctx: JobContext, run_id: int) -> None:
+    """Recognise the run's candidate products in its video and store the proposals."""
+    token = leases.claim(ctx, AutotagRun, run_id, waiting=AutotagStatus.queued.value,
+                         running=AutotagStatus.running.value, failed=AutotagStatus.failed.value)  # fmt: skip
+    if token is None:
+        return
+    with ctx.db.session() as session:
+        run = session.get(AutotagRun, run_id)
+        video = session.get(Video, run.video_id)
+        product_ids, source, duration = list(run.product_ids), video.source_key, video.duration_s
+    settings = ctx.settings
+    last_beat = 0.0
+
+    def on_progress(done: float) -> None:
+        nonlocal last_beat
+        if time.monotonic() - last_beat >= _HEARTBEAT_EVERY_S:
+            last_beat = time.monotonic()
+            try:
+                with ctx.db.session(write=True) as beat:
+                    leases.renew(beat, AutotagRun, run_id, token, AutotagStatus.running.value, progress=round(done, 4))
+            except OperationalError as exc:
+                log.warning("autotag run %s: heartbeat skipped (%s)", run_id, exc)
+
+    try:
+        references, notes = _references(ctx, product_ids)
+        matcher = FeatureMatcher(references, _matcher_settings(settings))
+        unusable = {r.product_id for r in references} - matcher.usable_products
+        if unusable:
+            notes.append(f"{len(unusable)} product(s) have photos too plain to recognise (no distinct detail).")
+        found = []
+        if matcher.usable_products:
+            found = recognize(
+                ctx.store.path(source), duration, matcher,
+                RecognitionSettings(every_s=settings.autotag_every_s, analysis_width=settings.autotag_analysis_width),
+                TrackSettings(every_s=settings.autotag_every_s, min_samples=settings.autotag_min_samples,
+                              min_confidence=settings.autotag_min_confidence),
+                on_progress,
+            )  # fmt: skip
+        _store(ctx, run_id, token, found, notes)
+    except LeaseLost:
+        log.info("autotag run %s: lease lost", run_id)
+    except Exception as exc:
+        if not isinstance(exc, VetrinaError):
+            log.exception("autotag run %s failed", run_id)
+        reason = exc.detail if isinstance(exc, VetrinaError) else f"Recognition failed ({exc.__class__.__name__})."
+        try:
+            with ctx.db.session(write=True) as session:
+                leases.renew(session, AutotagRun, run_id, token, AutotagStatus.running.value,
+                             status=AutotagStatus.failed.value, error=reason, finished_at=clock.now())  # fmt: skip
+        except LeaseLost:
+            pass
+
+
+def _overlaps(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
+    union = max(a[1], b[1]) - min(a[0], b[0])
+    return union > 0 and inter / union >= 0.5
+
+
+def _store(ctx: JobContext, run_id: int, token: str, found: list[Any], notes: list[str]) -> None:
+    """Replace the asker's open proposals with the new ones, leaving out what was already decided."""
+    with ctx.db.session(write=True) as session:
+        run = session.get(AutotagRun, run_id)
+        leases.renew(session, AutotagRun, run_id, token, AutotagStatus.running.value)
+        mine = (TagProposal.video_id == run.video_id, TagProposal.requested_by == run.requested_by)
+        session.execute(delete(TagProposal).where(*mine, TagProposal.state == ProposalState.proposed.value))
+        decided = [(p.product_id, (p.start_s, p.end_s)) for p in session.scalars(select(TagProposal).where(*mine))]
+        kept = 0
+        now = clock.now()
+        for proposal in found:
+            span = (proposal.start_s, proposal.end_s)
+            if any(pid == proposal.product_id and _overlaps(span, other) for pid, other in decided):
+                continue
+            session.add(TagProposal(
+                video_id=run.video_id, run_id=run.id, requested_by=run.requested_by, product_id=proposal.product_id,
+                start_s=proposal.start_s, end_s=proposal.end_s, box={k: round(v, 5) for k, v in proposal.box.items()},
+                keyframes=proposal.keyframes, confidence=proposal.confidence, state=ProposalState.proposed.value,
+                created_at=now,
+            ))  # fmt: skip
+            kept += 1
+        finished = {"status": AutotagStatus.done.value, "progress": 1.0, "proposals": kept, "notes": notes}
+        leases.renew(session, AutotagRun, run_id, token, AutotagStatus.running.value, finished_at=now, **finished)
+
+
+@periodic_job("shoppable.autotag_sweep", crontab(minute="*/5"))
+def autotag_sweep(ctx: JobContext, now: Any = None, limit: int = 20) -> list[int]:
+    """For channels that auto-tag: start runs for ready videos never run, or run before their catalogue changed;
+    and queue again runs whose worker went quiet."""
+    now = now or clock.now()
+    started = []
+    with ctx.db.session(write=True) as session:
+        stale = now - timedelta(seconds=ctx.settings.transcode_stall_seconds)
+        for run_id in session.scalars(select(AutotagRun.id).where(
+                AutotagRun.status == AutotagStatus.running.value, AutotagRun.heartbeat_at < stale)):  # fmt: skip
+            ctx.queue.enqueue(AUTOTAG_JOB, run_id)
+        owners = list(session.scalars(select(Channel.merchant_id).where(Channel.auto_tag.is_(True))))
+        for owner_id in owners:
+            owner = session.get(User, owner_id)
+            ready = select(Video).where(Video.owner_id == owner_id, Video.status == VideoStatus.ready.value)
+            for video in session.scalars(ready.order_by(Video.id)):
+                if len(started) >= limit:
+                    return started
+                last = session.scalar(select(AutotagRun).where(
+                    AutotagRun.video_id == video.id, AutotagRun.requested_by == owner_id)
+                    .order_by(AutotagRun.id.desc()).limit(1))  # fmt: skip
+                try:
+                    candidates = _candidates(session, ctx.settings, video, owner, None)
+                except VetrinaError:
+                    break  # no products yet
+                if last is not None and last.catalogue_key == catalogue_key(session, candidates):
+                    continue
+                run = start_run(session, ctx.settings, ctx.queue, video.id, owner, None)
+                started.append(run.id)
+    return started
