@@ -13,7 +13,18 @@ from fastapi.staticfiles import StaticFiles
 import vetrina
 from vetrina.runtime import Runtime
 from vetrina.shoppable.service import TimelineCache
-from vetrina.web.api import channels, commerce, events, products, shoppable, studio, system, videos, webhooks
+from vetrina.web.api import (
+    autotag,
+    channels,
+    commerce,
+    events,
+    products,
+    shoppable,
+    studio,
+    system,
+    videos,
+    webhooks,
+)
 from vetrina.web.deps import CSRF_COOKIE, cookie_samesite
 from vetrina.web.limits import BodySizeLimit
 from vetrina.web.pages import routes as pages
@@ -96,6 +107,7 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
     app.include_router(products.router)
     app.include_router(channels.router)
     app.include_router(shoppable.router)
+    app.include_router(autotag.router)
     app.include_router(commerce.router)
     app.include_router(webhooks.router)
     app.include_router(events.router)

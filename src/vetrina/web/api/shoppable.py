@@ -67,7 +67,7 @@ class TagOut(BaseModel):
     created_by: int
 
 
-def _forget_after_commit(request: Request, session: Session, video_id: int) -> None:
+def forget_timeline_after_commit(request: Request, session: Session, video_id: int) -> None:
     # After the commit: a rebuild in between would otherwise cache the old tags again.
     cache = request.app.state.timeline_cache
     after_commit(session, lambda: cache.forget(video_id))
@@ -90,7 +90,7 @@ def create_tag(
         label=body.label,
     )  # fmt: skip
     created = shoppable.create_tag(session, video_id, user, spec)
-    _forget_after_commit(request, session, video_id)
+    forget_timeline_after_commit(request, session, video_id)
     return tag_out(created)
 
 
@@ -120,7 +120,7 @@ def change_tag(
     if nulls:
         raise InvalidInput(f"{', '.join(nulls)} cannot be null.", field=nulls[0])
     changed = shoppable.update_tag(session, video_id, tag_id, user, changes)
-    _forget_after_commit(request, session, video_id)
+    forget_timeline_after_commit(request, session, video_id)
     return tag_out(changed)
 
 
@@ -129,7 +129,7 @@ def delete_tag(
     request: Request, video_id: RowId, tag_id: RowId, user: User = required_user, session: Session = db_session
 ) -> Response:
     shoppable.delete_tag(session, video_id, tag_id, user)
-    _forget_after_commit(request, session, video_id)
+    forget_timeline_after_commit(request, session, video_id)
     return Response(status_code=204)
 
 
