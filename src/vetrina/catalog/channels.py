@@ -77,7 +77,7 @@ def _channel_for_change(session: Session, handle: str, user: User) -> Channel:
     return channel
 
 
-def update_channel(session: Session, handle: str, user: User, changes: dict[str, str]) -> Channel:
+def update_channel(session: Session, handle: str, user: User, changes: dict[str, str | bool]) -> Channel:
     channel = _channel_for_change(session, handle, user)
     if "handle" in changes:
         new_handle = check_handle(changes["handle"])
@@ -89,6 +89,8 @@ def update_channel(session: Session, handle: str, user: User, changes: dict[str,
         channel.name = clean_text(changes["name"], "name", 100, required=True)
     if "description" in changes:
         channel.description = clean_text(changes["description"], "description", 5000, required=False)
+    if "auto_tag" in changes:
+        channel.auto_tag = bool(changes["auto_tag"])
     for colour in ("brand_color", "text_color"):
         if colour in changes:
             if not _COLOUR.match(changes[colour]):

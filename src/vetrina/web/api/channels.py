@@ -34,6 +34,7 @@ class ChannelChanges(BaseModel):
     description: str | None = Field(None, max_length=5000)
     brand_color: str | None = Field(None, max_length=7, description="#rrggbb: panels of spots, the page's accent")
     text_color: str | None = Field(None, max_length=7, description="#rrggbb: copy on the brand colour")
+    auto_tag: bool | None = Field(None, description="Recognise your products in each of your videos")
 
 
 class ChannelOut(BaseModel):
@@ -43,6 +44,7 @@ class ChannelOut(BaseModel):
     merchant_id: int
     brand_color: str
     text_color: str
+    auto_tag: bool
     banner_url: str | None
     followers: int
     following: bool
@@ -58,7 +60,7 @@ def channel_out(request: Request, session: Session, channel: Channel, viewer: Us
     spot_ids = spot_video_ids(session, channel.merchant_id)
     return ChannelOut(
         handle=channel.handle, name=channel.name, description=channel.description, merchant_id=channel.merchant_id,
-        brand_color=channel.brand_color, text_color=channel.text_color,
+        brand_color=channel.brand_color, text_color=channel.text_color, auto_tag=channel.auto_tag,
         banner_url=channels.banner_url(channel, rt.store, rt.settings.media_url_ttl_s),
         followers=channels.followers(session, channel), following=channels.is_following(session, channel, viewer),
         videos=videos, spots=[v for v in videos if v.id in spot_ids], products=[product_out(p, rt) for p in products],

@@ -298,6 +298,7 @@ def merchant_save_channel(
     description: Annotated[str, Form(max_length=5000)] = "",
     brand_color: Annotated[str, Form(max_length=7)] = "#1e293b",
     text_color: Annotated[str, Form(max_length=7)] = "#ffffff",
+    auto_tag: Annotated[bool, Form()] = False,
     user: User | None = optional_user,
 ) -> Response:
     require_csrf_form(request, csrf_token)
@@ -305,7 +306,8 @@ def merchant_save_channel(
 
     def save(session: Session) -> None:
         handle = channels.channel_of(session, user).handle
-        changes = {"name": name, "description": description, "brand_color": brand_color, "text_color": text_color}
+        changes = {"name": name, "description": description, "brand_color": brand_color, "text_color": text_color,
+                   "auto_tag": auto_tag}  # fmt: skip
         channels.update_channel(session, handle, user, changes)
 
     return _back("/merchant", _run(request, save) or "Channel saved.")
