@@ -42,7 +42,10 @@ class MatcherSettings:
     reference_side: int = 480  # references are resized so their longest side is this
     ratio: float = 0.75  # Lowe's ratio test
     min_inliers: int = 10
-    min_inlier_share: float = 0.25
+    # Share of a candidate's matches that agree on one homography: true views measured 0.4-1.0 (low under
+    # blur with a repeating pattern, but then with many agreeing features), look-alikes 0.3 with few.
+    min_inlier_share: float = 0.5
+    strong_inliers: int = 25  # this many agreeing features need no minimum share
     candidates: int = 6  # references checked geometrically per frame
     features_per_frame: int = 1500
 
@@ -107,7 +110,7 @@ class FeatureMatcher:
             if detection and (detection.product_id not in detections
                               or detection.inliers > detections[detection.product_id].inliers):  # fmt: skip
                 detections[detection.product_id] = detection
-        return sorted(detections.values(), key=lambda d: -d.score)
+        return _without_overlaps(sorted(detections.values(), key=lambda d: -d.inliers))
 
     def _verify(
         self, ref: int, pairs: list[tuple[int, int]], frame_points: np.ndarray, width: int, height: int
@@ -120,8 +123,11 @@ class FeatureMatcher:
             return None
         inliers = int(mask.sum())
         share = inliers / len(pairs)
-        if inliers < self.settings.min_inliers or share < self.settings.min_inlier_share:
+        weak = share < self.settings.min_inlier_share and inliers < self.settings.strong_inliers
+        if inliers < self.settings.min_inliers or weak:
             return None
+        if not _spread(source[mask.ravel() == 1], ref_w, ref_h):
+            return None  # only one detail agrees (a shared logo or label): a look-alike, not the product
         corners = np.float32([[0, 0], [ref_w, 0], [ref_w, ref_h], [0, ref_h]]).reshape(-1, 1, 2)
         outline = cv2.perspectiveTransform(corners, homography).reshape(-1, 2)
         if not _plausible(outline, width, height):
@@ -135,6 +141,30 @@ class FeatureMatcher:
         box = (left / width, top / height, (right - left) / width, (bottom - top) / height)
         score = min(1.0, inliers / 40) * 0.5 + share * 0.5
         return Detection(product_id=product_id, box=box, score=round(score, 4), inliers=inliers)
+
+
+def _spread(points: np.ndarray, width: int, height: int) -> bool:
+    """Whether the agreeing features cover the reference: at least two rows and two columns of a 3x3 grid."""
+    columns = set(np.minimum(2, (points[:, 0] * 3 // width).astype(int)))
+    rows = set(np.minimum(2, (points[:, 1] * 3 // height).astype(int)))
+    return len(columns) >= 2 and len(rows) >= 2
+
+
+def _without_overlaps(detections: list[Detection]) -> list[Detection]:
+    """Where two products claim the same place, the one with more agreeing features is kept."""
+    kept: list[Detection] = []
+    for detection in detections:
+        if all(_iou(detection.box, other.box) < 0.5 for other in kept):
+            kept.append(detection)
+    return sorted(kept, key=lambda d: -d.score)
+
+
+def _iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    inter_w = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    inter_h = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = inter_w * inter_h
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if union > 0 else 0.0
 
 
 def _plausible(outline: np.ndarray, width: int, height: int) -> bool:
