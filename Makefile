@@ -66,6 +66,7 @@ bench: install  ## the benchmarks (several minutes each)
 	$(BIN)/python bench/checkout.py
 	$(BIN)/python bench/timeline.py
 	$(BIN)/python bench/studio.py
+	$(BIN)/python bench/autotag.py
 
 clean:
 	rm -rf $(VENV) node_modules vetrina-data

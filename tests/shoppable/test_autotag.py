@@ -204,3 +204,40 @@ def test_channels_that_auto_tag_get_runs_for_new_videos_and_changed_catalogues(c
     photo = {"file": ("p.jpg", _jpeg(packshot(9)), "image/jpeg")}
     client.post(f"/api/v1/products/{products[0]['id']}/images", headers=merchant.auth, files=photo)
     assert len(autotag.autotag_sweep(ctx)) == 1  # the catalogue changed
+
+
+def test_the_tag_editor_page_runs_recognition_and_decides_proposals(client, shop, make_account):
+    from tests.web.test_pages import csrf_from, sign_in
+
+    merchant, video_id, products, _bare, _plain = shop
+    sign_in(client, merchant.user.email)
+    page = client.get(f"/videos/{video_id}/tags")
+    assert page.status_code == 200 and "No open proposals." in page.text
+    assert f'href="/videos/{video_id}/tags"' in client.get(f"/watch/{video_id}").text
+    token = csrf_from(page.text)
+    assert client.post(f"/videos/{video_id}/autotag", data={"csrf_token": "forged"}).status_code == 403
+    assert (
+        client.post(f"/videos/{video_id}/autotag", data={"csrf_token": token}, follow_redirects=False).status_code
+        == 303
+    )
+
+    def proposed():
+        text = client.get(f"/videos/{video_id}/tags").text
+        return text if 'data-status="done"' in text else None
+
+    text = wait_for(proposed, timeout_s=120, message="the run to finish")
+    assert text.count('class="proposal"') == 3 and "Pack 0" in text
+    first = client.get(f"/api/v1/videos/{video_id}/tag-proposals", headers=merchant.auth).json()[0]
+    form = {"csrf_token": token, "start_s": "1.0", "end_s": "2.5"}
+    accepted = client.post(f"/videos/{video_id}/tag-proposals/{first['id']}/accept", data=form, follow_redirects=False)
+    assert accepted.status_code == 303 and "Tagged" in accepted.headers["location"]
+    [tag] = client.get(f"/api/v1/videos/{video_id}/tags").json()
+    assert (tag["start_s"], tag["end_s"]) == (1.0, 2.5)
+    bad = client.post(f"/videos/{video_id}/tag-proposals/{first['id']}/maybe", data={"csrf_token": token})
+    assert bad.status_code == 200 and "Accept or reject" in bad.text
+    client.post("/logout", data={"csrf_token": token})
+    viewer = make_account(Role.viewer)
+    sign_in(client, viewer.user.email)
+    assert client.get(f"/videos/{video_id}/tags").status_code == 200  # the page exists; it shows nothing to decide
+    refused = client.post(f"/videos/{video_id}/autotag", data={"csrf_token": csrf_from(client.get("/").text)})
+    assert "owner" in refused.text

@@ -30,6 +30,7 @@ from vetrina.web.limits import BodySizeLimit
 from vetrina.web.pages import routes as pages
 from vetrina.web.pages import shop
 from vetrina.web.pages import studio as studio_page
+from vetrina.web.pages import tags as tag_pages
 from vetrina.web.problems import install_problem_handlers
 from vetrina.web.templating import render
 from vetrina.web.uploads import MULTIPART_OVERHEAD
@@ -115,6 +116,7 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(shop.router)
     app.include_router(studio_page.router)
+    app.include_router(tag_pages.router)
     app.mount("/static/vendor", StaticFiles(directory=_hls_dist(), check_dir=False), name="vendor")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

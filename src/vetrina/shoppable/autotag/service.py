@@ -193,8 +193,9 @@ def _references(ctx: JobContext, product_ids: list[int]) -> tuple[list[Reference
     return references, notes
 
 
-def _matcher_settings(settings: Settings) -> MatcherSettings:
-    return MatcherSettings(min_inliers=settings.autotag_min_inliers)
+def build_matcher(references: list[Reference], settings: Settings) -> FeatureMatcher:
+    """The matcher runs use: the place to choose another `Matcher` (an embedding model, say)."""
+    return FeatureMatcher(references, MatcherSettings(min_inliers=settings.autotag_min_inliers))
 
 
 @job(AUTOTAG_JOB)
@@ -223,7 +224,7 @@ def autotag_job(ctx: JobContext, run_id: int) -> None:
 
     try:
         references, notes = _references(ctx, product_ids)
-        matcher = FeatureMatcher(references, _matcher_settings(settings))
+        matcher = build_matcher(references, settings)
         unusable = {r.product_id for r in references} - matcher.usable_products
         if unusable:
             notes.append(f"{len(unusable)} product(s) have photos too plain to recognise (no distinct detail).")

@@ -89,7 +89,7 @@ def embed(
 ) -> Response:
     """The player, cards and drawer alone, for an iframe on another site."""
     video = video_out(media.get_video(session, video_id, user), get_runtime(request))
-    return render(request, "embed.html", user=user, video=video)
+    return render(request, "embed.html", user=user, video=video, embedded=True)
 
 
 @router.get("/login", response_class=HTMLResponse)

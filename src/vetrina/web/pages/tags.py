@@ -1,0 +1,85 @@
+"""The tag editor: a video's tags, its recognition runs and the proposals to accept (adjusted) or reject."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vetrina.accounts.models import User
+from vetrina.catalog.models import Product
+from vetrina.errors import InvalidInput
+from vetrina.media import service as media
+from vetrina.shoppable import service as shoppable
+from vetrina.shoppable.autotag import service as autotag
+from vetrina.shoppable.models import AutotagRun
+from vetrina.web.api.videos import video_out
+from vetrina.web.deps import RowId, db_session, get_runtime, optional_user, require_csrf_form
+from vetrina.web.pages.shop import CsrfField, _back, _run, _signed_in
+from vetrina.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+Seconds = Annotated[float, Form(ge=0, le=7 * 24 * 3600, allow_inf_nan=False)]
+
+
+@router.get("/videos/{video_id}/tags", response_class=HTMLResponse)
+def tag_editor(
+    request: Request, video_id: RowId, msg: str = "", user: User | None = optional_user, session: Session = db_session
+) -> Response:
+    if user is None:
+        return RedirectResponse(f"/login?next=/videos/{video_id}/tags", status_code=303)
+    video = media.get_video(session, video_id, user)
+    proposals = autotag.list_proposals(session, video_id, user)
+    tags = shoppable.list_tags(session, video_id, user)
+    product_ids = {p.product_id for p in proposals} | {t.product_id for t in tags}
+    titles = dict(session.execute(select(Product.id, Product.title).where(Product.id.in_(product_ids))).all())
+    last_run = session.scalar(
+        select(AutotagRun).where(AutotagRun.video_id == video.id, AutotagRun.requested_by == user.id)
+        .order_by(AutotagRun.id.desc()).limit(1)
+    )  # fmt: skip
+    return render(
+        request, "tag_editor.html", user=user, msg=msg, video=video_out(video, get_runtime(request)), titles=titles,
+        proposals=[p for p in proposals if p.state == "proposed"], tags=tags, run=last_run,
+    )  # fmt: skip
+
+
+@router.post("/videos/{video_id}/autotag")
+def start_autotag(
+    request: Request, video_id: RowId, csrf_token: CsrfField = "", user: User | None = optional_user
+) -> Response:
+    require_csrf_form(request, csrf_token)
+    user = _signed_in(request, user)
+    rt = get_runtime(request)
+    failed = _run(request, lambda session: autotag.start_run(session, rt.settings, rt.queue, video_id, user, None))
+    return _back(f"/videos/{video_id}/tags", failed or "Looking for your products: proposals appear here.")
+
+
+@router.post("/videos/{video_id}/tag-proposals/{proposal_id}/{decision}")
+def decide(
+    request: Request,
+    video_id: RowId,
+    proposal_id: RowId,
+    decision: str,
+    csrf_token: CsrfField = "",
+    start_s: Seconds | None = None,
+    end_s: Seconds | None = None,
+    user: User | None = optional_user,
+) -> Response:
+    require_csrf_form(request, csrf_token)
+    user = _signed_in(request, user)
+
+    def act(session: Session) -> None:
+        if decision == "accept":
+            changes = {k: v for k, v in (("start_s", start_s), ("end_s", end_s)) if v is not None}
+            autotag.accept(session, video_id, proposal_id, user, changes)
+            request.app.state.timeline_cache.forget(video_id)
+        elif decision == "reject":
+            autotag.reject(session, video_id, proposal_id, user)
+        else:
+            raise InvalidInput("Accept or reject.")
+
+    failed = _run(request, act)
+    return _back(f"/videos/{video_id}/tags", failed or ("Tagged." if decision == "accept" else "Rejected."))
