@@ -20,13 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the generator lives with the tests
-
-from tests.support.autotag_material import Appearance, make_footage, packshot, score  # noqa: E402
-from vetrina.shoppable.autotag.frames import sample_frames  # noqa: E402
-from vetrina.shoppable.autotag.matcher import FeatureMatcher, Reference  # noqa: E402
-from vetrina.shoppable.autotag.recognize import RecognitionSettings, recognize  # noqa: E402
-from vetrina.shoppable.autotag.tracks import TrackSettings  # noqa: E402
+from vetrina.shoppable.autotag.frames import sample_frames
+from vetrina.shoppable.autotag.matcher import FeatureMatcher, Reference
+from vetrina.shoppable.autotag.recognize import RecognitionSettings, recognize
+from vetrina.shoppable.autotag.synthetic import Appearance, make_footage, packshot, score
+from vetrina.shoppable.autotag.tracks import TrackSettings
 
 
 def scenes_for(products: int, seed: int) -> list[tuple[float, list[Appearance]]]:

@@ -61,7 +61,7 @@ def test_demo_seeds_streamable_films_and_is_idempotent(tmp_path):
 
         with runtime.db.session() as session:
             videos = session.scalars(select(Video)).all()
-            assert len(videos) == 4  # three films and the studio spot
+            assert len(videos) == 5  # three films, the studio spot and the lookbook
             assert {v.status for v in videos} == {"ready"}
             assert session.query(User).count() == 3
             for video in videos:
@@ -82,7 +82,11 @@ def test_demo_seeds_streamable_films_and_is_idempotent(tmp_path):
             assert session.query(ProductTag).count() == 6
             assert session.query(ProductTag).filter(ProductTag.video_id == spot.video_id).count() == 3
             from vetrina.catalog.models import Channel
+            from vetrina.shoppable.models import AutotagRun, TagProposal
 
+            [run] = session.scalars(select(AutotagRun)).all()
+            # The lookbook shows the shop's products four times; auto-tagging proposes them (none accepted yet).
+            assert run.status == "done" and session.query(TagProposal).count() == 4
             [channel] = session.scalars(select(Channel)).all()
             assert channel.handle == "vetrina-demo-shop" and channel.banner_key
     finally:

@@ -7,6 +7,7 @@ Idempotent: users and videos that already exist are left as they are.
 from __future__ import annotations
 
 import math
+import random
 import shutil
 import time
 import wave
@@ -14,7 +15,7 @@ from array import array
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy import select
 
@@ -31,6 +32,9 @@ from vetrina.payments import wallet
 from vetrina.payments.funding import SandboxFundingProvider
 from vetrina.runtime import Runtime
 from vetrina.shoppable import service as shoppable
+from vetrina.shoppable.autotag import service as autotag
+from vetrina.shoppable.autotag.synthetic import FONT, Appearance, make_footage
+from vetrina.shoppable.models import AutotagRun
 from vetrina.studio import assets as studio_assets
 from vetrina.studio import service as studio
 from vetrina.studio.models import Spot
@@ -108,6 +112,7 @@ def seed_demo(runtime: Runtime) -> None:
     _seed_shop(runtime, merchant, users["buyer@vetrina.demo"])
     _tag_demo_film(runtime, merchant)
     _make_demo_spot(runtime, merchant)
+    _make_lookbook(runtime, merchant)
     for email, _role in DEMO_USERS:
         print(f"  {email:24s} password: {DEMO_PASSWORD}")
 
@@ -153,7 +158,7 @@ def _seed_shop(runtime: Runtime, merchant: User, buyer: User) -> None:
                 variants=[catalog.VariantSpec(name=n, stock=s, options={"size": n}) for n, s in spec.variants],
             )  # fmt: skip
             photo = runtime.store.scratch_dir(f"demo-photo-{product.id}") / "photo.png"
-            _product_photo(spec.colour).save(photo)
+            _product_photo(spec).save(photo)
             catalog.add_image(session, runtime.store, product.id, merchant, photo)
             shutil.rmtree(photo.parent, ignore_errors=True)
     with runtime.db.session(write=True) as session:
@@ -184,6 +189,60 @@ def _tag_demo_film(runtime: Runtime, merchant: User) -> None:
                 product_id=product.id, start_s=start, end_s=start + 6, box=box, label=product.title
             )
             shoppable.create_tag(session, video_id, merchant, spec)
+
+
+LOOKBOOK_TITLE = "Lookbook: find the products (auto-tagging)"
+
+
+def _make_lookbook(runtime: Runtime, merchant: User) -> None:
+    """A film with the shop's products on screen, untagged, and an auto-tagging run that proposes its tags
+    (accept them at /videos/{id}/tags). Only once."""
+    if _existing_film(runtime, merchant, LOOKBOOK_TITLE) is not None:
+        return
+    with runtime.db.session() as session:
+        products = sorted(catalog.list_products(session, 1, 100, merchant_id=merchant.id, viewer=merchant).items,
+                          key=lambda p: p.id)[:3]  # fmt: skip
+        photos = [Image.open(runtime.store.path(f"{p.images[0].key}/large.jpg")).convert("RGB") for p in products]
+    scenes = [
+        (5.0, [Appearance(0, 0.5, 4.5, (0.35, 0.5), (0.03, 0.0), 0.42, angle=8)]),
+        (5.0, [Appearance(1, 0.4, 4.6, (0.72, 0.5), (-0.02, 0.01), 0.4, tilt=0.1),
+               Appearance(2, 0.8, 4.2, (0.27, 0.5), (0.0, -0.02), 0.4, angle=-10)]),
+        (4.0, [Appearance(0, 0.3, 3.7, (0.6, 0.5), (-0.03, 0.0), 0.5, angle=-5)]),
+    ]  # fmt: skip
+    scratch = runtime.store.scratch_dir("demo-lookbook")
+    try:
+        source = scratch / "lookbook.mp4"
+        make_footage(source, photos, scenes, (1280, 720), seed=11)
+        with runtime.db.session() as session:
+            video = media.create_video(
+                session, runtime.store, runtime.settings, runtime.queue, merchant, title=LOOKBOOK_TITLE,
+                description="The shop's products on screen, found by auto-tagging: accept or reject its proposals.",
+                upload=source, filename="lookbook.mp4",
+            )  # fmt: skip
+            session.flush()
+            video_id = video.id
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    runtime.queue.start_in_process()
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn()) as bar:
+            _wait_until_ready(runtime, {video_id: bar.add_task(f"stream  {LOOKBOOK_TITLE}", total=1.0)}, bar)
+            with runtime.db.session() as session:
+                run = autotag.start_run(session, runtime.settings, runtime.queue, video_id, merchant, None)
+                session.flush()
+                run_id = run.id
+            task = bar.add_task("find    the shop's products in the lookbook", total=1.0)
+            while True:
+                with runtime.db.session() as session:
+                    run = session.get(AutotagRun, run_id)
+                    bar.update(task, completed=run.progress)
+                    if run.status in ("done", "failed"):
+                        outcome = f"{run.proposals} tag proposals" if run.status == "done" else run.error
+                        break
+                time.sleep(0.5)
+            bar.console.print(f"  auto-tagging the lookbook: {outcome} (accept them at /videos/{video_id}/tags)")
+    finally:
+        runtime.queue.stop_in_process()
 
 
 DEMO_SPOT_HEADLINE = "Made by hand, made to last"
@@ -260,12 +319,23 @@ def _banner() -> Image.Image:
     return image
 
 
-def _product_photo(colour: tuple[int, int, int]) -> Image.Image:
-    """A simple studio-style product shot: a coloured object on a soft backdrop."""
+def _product_photo(spec: DemoProduct) -> Image.Image:
+    """A studio-style product shot: a coloured object with a printed label on a soft backdrop.
+
+    The label and pattern give auto-tagging detail to recognise (a plain shape has none)."""
+    rng = random.Random(spec.title)  # noqa: S311  (a reproducible picture)
     image = Image.new("RGB", (1200, 1200), (236, 232, 226))
     draw = ImageDraw.Draw(image)
     draw.ellipse((250, 980, 950, 1080), fill=(210, 205, 198))
-    draw.rounded_rectangle((330, 260, 870, 1010), radius=90, fill=colour)
+    draw.rounded_rectangle((330, 260, 870, 1010), radius=90, fill=spec.colour)
+    for _ in range(28):
+        x, y, r = rng.randrange(370, 800), rng.randrange(300, 940), rng.randrange(14, 48)
+        shade = tuple(max(0, min(255, c + rng.randrange(-90, 90))) for c in spec.colour)
+        draw.ellipse((x, y, x + r, y + r), fill=shade)
+    draw.rectangle((380, 520, 820, 700), fill=(250, 248, 242), outline=(30, 30, 30), width=4)
+    font = ImageFont.truetype(FONT, 54)
+    draw.text((600, 575), spec.title.upper(), font=font, fill=(25, 25, 25), anchor="mm")
+    draw.text((600, 650), "VETRINA DEMO", font=ImageFont.truetype(FONT, 30), fill=(160, 30, 30), anchor="mm")
     return image
 
 

@@ -12,11 +12,11 @@ import pytest
 from PIL import Image
 
 from tests.conftest import wait_for
-from tests.support.autotag_material import Appearance, box_iou, make_footage, packshot, score
 from vetrina.accounts.models import Role
 from vetrina.shoppable.autotag import service as autotag
 from vetrina.shoppable.autotag.matcher import FeatureMatcher, Reference
 from vetrina.shoppable.autotag.recognize import RecognitionSettings, recognize
+from vetrina.shoppable.autotag.synthetic import Appearance, box_iou, make_footage, packshot, score
 from vetrina.shoppable.autotag.tracks import TrackSettings
 from vetrina.shoppable.models import AutotagRun
 

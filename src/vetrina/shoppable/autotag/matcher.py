@@ -48,6 +48,7 @@ class MatcherSettings:
     strong_inliers: int = 25  # this many agreeing features need no minimum share
     candidates: int = 6  # references checked geometrically per frame
     features_per_frame: int = 1500
+    flann_checks: int = 48  # leaves the k-d trees visit per query: more is slower and nearer to exact
 
 
 def _sift(features: int) -> cv2.SIFT:
@@ -76,7 +77,7 @@ class FeatureMatcher:
         self._index = None
         self._first_keypoint = np.cumsum([0] + [len(r[1]) for r in self.references])
         if descriptors:
-            self._index = cv2.FlannBasedMatcher({"algorithm": 1, "trees": 4}, {"checks": 48})
+            self._index = cv2.FlannBasedMatcher({"algorithm": 1, "trees": 4}, {"checks": self.settings.flann_checks})
             self._index.add([np.concatenate(descriptors)])
             self._index.train()
 
