@@ -22,7 +22,8 @@ from vetrina.web.pages.shop import CsrfField, _back, _run, _signed_in
 from vetrina.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-Seconds = Annotated[float, Form(ge=0, le=7 * 24 * 3600, allow_inf_nan=False)]
+# A span's edge typed into the editor; empty keeps the proposal's.
+Seconds = Annotated[float | None, Form(ge=0, le=7 * 24 * 3600, allow_inf_nan=False)]
 
 
 @router.get("/videos/{video_id}/tags", response_class=HTMLResponse)
@@ -64,8 +65,8 @@ def decide(
     proposal_id: RowId,
     decision: str,
     csrf_token: CsrfField = "",
-    start_s: Seconds | None = None,
-    end_s: Seconds | None = None,
+    start_s: Seconds = None,
+    end_s: Seconds = None,
     user: User | None = optional_user,
 ) -> Response:
     require_csrf_form(request, csrf_token)
