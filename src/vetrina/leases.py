@@ -7,15 +7,20 @@ finishes by renewing with the final values; a renewal that finds another worker'
 
 from __future__ import annotations
 
+import logging
 import secrets
+import time
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from vetrina import clock
 from vetrina.jobs import JobContext
+
+log = logging.getLogger(__name__)
 
 
 class LeaseLost(RuntimeError):
@@ -54,3 +59,23 @@ def renew(session: Session, model: Any, row_id: int, token: str, running: str, *
     ).rowcount  # fmt: skip
     if not renewed:
         raise LeaseLost(f"{model.__tablename__} {row_id} was taken over")
+
+
+class Heartbeat:
+    """A progress callback that renews the lease at most once a second; a busy database costs a beat, not the
+    work, and a lost lease raises LeaseLost (which stops an ffmpeg run that reports through it)."""
+
+    def __init__(self, ctx: JobContext, model: Any, row_id: int, token: str, running: str, every_s: float = 1.0):
+        self._ctx, self._model, self._row_id, self._token, self._running = ctx, model, row_id, token, running
+        self._every_s, self._last = every_s, 0.0
+
+    def __call__(self, progress: float) -> None:
+        if time.monotonic() - self._last < self._every_s:
+            return
+        self._last = time.monotonic()
+        try:
+            with self._ctx.db.session(write=True) as session:
+                renew(session, self._model, self._row_id, self._token, self._running,
+                      progress=round(min(progress, 0.99), 4))  # fmt: skip
+        except OperationalError as exc:
+            log.warning("%s %s: heartbeat skipped (%s)", self._model.__tablename__, self._row_id, exc)

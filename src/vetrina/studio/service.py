@@ -23,7 +23,6 @@ from typing import Any
 from huey import crontab
 from PIL import Image, ImageOps
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from vetrina import clock, leases
@@ -60,7 +59,6 @@ MAX_ACTIVE_SPOTS = 3  # per merchant, queued or rendering: one merchant cannot f
 NEVER_CLAIMED_AFTER = timedelta(minutes=10)
 RENDER_SHARE = 0.85  # of a spot's progress: the render; the rest is the video's transcode
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
-_HEARTBEAT_EVERY_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -338,19 +336,8 @@ def render_spot_job(ctx: JobContext, spot_id: int) -> None:
     with ctx.db.session() as session:
         spec = dict(session.get(Spot, spot_id).spec)
     scratch = ctx.store.scratch_dir(f"spot-{spot_id}-{token[:12]}")
-    started, last_beat = time.monotonic(), 0.0
-
-    def on_progress(done: float) -> None:
-        nonlocal last_beat
-        if time.monotonic() - last_beat >= _HEARTBEAT_EVERY_S:
-            last_beat = time.monotonic()
-            try:
-                with ctx.db.session(write=True) as beat:
-                    _renew(beat, spot_id, token, progress=round(min(done, 0.99), 4))
-            except OperationalError as exc:
-                # A busy database costs one heartbeat, not the render.
-                log.warning("spot %s: heartbeat skipped (%s)", spot_id, exc)
-
+    started = time.monotonic()
+    on_progress = leases.Heartbeat(ctx, Spot, spot_id, token, SpotStatus.rendering.value)
     try:
         output = scratch / "spot.mp4"
         notes = render_spec(spec, ctx.store, ctx.settings, scratch, output, preview=False, on_progress=on_progress)

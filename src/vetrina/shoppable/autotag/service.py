@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from datetime import timedelta
 from typing import Any
 
@@ -19,7 +18,6 @@ import numpy as np
 from huey import crontab
 from PIL import Image, UnidentifiedImageError
 from sqlalchemy import delete, select
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, selectinload
 
 from vetrina import clock, leases
@@ -40,7 +38,6 @@ from vetrina.shoppable.models import AutotagRun, AutotagStatus, ProposalState, T
 
 log = logging.getLogger(__name__)
 AUTOTAG_JOB = "shoppable.autotag"
-_HEARTBEAT_EVERY_S = 1.0
 _REFERENCE_SIZE = "large"
 
 
@@ -210,18 +207,7 @@ def autotag_job(ctx: JobContext, run_id: int) -> None:
         video = session.get(Video, run.video_id)
         product_ids, source, duration = list(run.product_ids), video.source_key, video.duration_s
     settings = ctx.settings
-    last_beat = 0.0
-
-    def on_progress(done: float) -> None:
-        nonlocal last_beat
-        if time.monotonic() - last_beat >= _HEARTBEAT_EVERY_S:
-            last_beat = time.monotonic()
-            try:
-                with ctx.db.session(write=True) as beat:
-                    leases.renew(beat, AutotagRun, run_id, token, AutotagStatus.running.value, progress=round(done, 4))
-            except OperationalError as exc:
-                log.warning("autotag run %s: heartbeat skipped (%s)", run_id, exc)
-
+    on_progress = leases.Heartbeat(ctx, AutotagRun, run_id, token, AutotagStatus.running.value)
     try:
         references, notes = _references(ctx, product_ids)
         matcher = build_matcher(references, settings)
