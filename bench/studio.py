@@ -20,23 +20,17 @@ import random
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-import httpx
-import uvicorn
+from live import merchant_client
 from PIL import Image, ImageDraw, ImageOps
 
-from vetrina.accounts import service as accounts
-from vetrina.accounts.models import Role
 from vetrina.media.ffmpeg import run_ffmpeg
-from vetrina.runtime import build_runtime
 from vetrina.settings import Settings
 from vetrina.storage import MediaStore
 from vetrina.studio.service import render_spec
 from vetrina.studio.templates import TEMPLATES
-from vetrina.web.app import create_app
 
 SECONDS = 15
 
@@ -89,45 +83,25 @@ def vetrina_render(template: str, store: MediaStore, keys: list[str], work: Path
 
 
 def vetrina_http(photos: list[Path], work: Path) -> float:
-    runtime = build_runtime(Settings(data_dir=work / f"vetrina-{time.monotonic_ns()}", job_poll_max_s=0.1))
-    with runtime.db.session() as session:
-        user = accounts.create_user(session, "bench@example.com", "bench password", Role.merchant)
-        session.flush()
-        token = accounts.create_api_token(session, user)
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime, run_worker=True), host="127.0.0.1", port=0,
-                                           log_level="warning"))  # fmt: skip
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"},
-                          timeout=120) as http:  # fmt: skip
-            product = http.post("/api/v1/products", json={
-                "title": "Mug", "price": {"amount": 1800, "currency": "EUR"}, "stock": 5}).json()  # fmt: skip
-            image_ids = []
-            for photo in photos:
-                with photo.open("rb") as handle:
-                    image_ids.append(
-                        http.post("/api/v1/studio/images", files={"file": (photo.name, handle)}).json()["id"]
-                    )
-            body = {key: value for key, value in spec("showcase", [], "").items() if key in (
-                "template", "duration_s", "aspect", "headline", "lines", "cta")}  # fmt: skip
-            started = time.perf_counter()
-            accepted = http.post("/api/v1/studio/spots", json={**body, "product_ids": [product["id"]],
-                                                               "image_ids": image_ids})  # fmt: skip
-            accepted.raise_for_status()
-            while (state := http.get(f"/api/v1/studio/spots/{accepted.json()['id']}").json())["status"] == "rendering":
-                time.sleep(0.05)
-            elapsed = time.perf_counter() - started
-        if state["status"] != "ready":
-            raise SystemExit(f"the spot failed: {state['error']}")
-        return elapsed
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        runtime.close()
+    with merchant_client(work / f"vetrina-{time.monotonic_ns()}", timeout_s=120) as http:
+        product = http.post("/api/v1/products", json={
+            "title": "Mug", "price": {"amount": 1800, "currency": "EUR"}, "stock": 5}).json()  # fmt: skip
+        image_ids = []
+        for photo in photos:
+            with photo.open("rb") as handle:
+                image_ids.append(http.post("/api/v1/studio/images", files={"file": (photo.name, handle)}).json()["id"])
+        copy = {k: v for k, v in spec("showcase", [], "").items() if k in (
+            "template", "duration_s", "aspect", "headline", "lines", "cta")}  # fmt: skip
+        started = time.perf_counter()
+        accepted = http.post("/api/v1/studio/spots", json={**copy, "product_ids": [product["id"]],
+                                                           "image_ids": image_ids})  # fmt: skip
+        accepted.raise_for_status()
+        while (state := http.get(f"/api/v1/studio/spots/{accepted.json()['id']}").json())["status"] == "rendering":
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - started
+    if state["status"] != "ready":
+        raise SystemExit(f"the spot failed: {state['error']}")
+    return elapsed
 
 
 def main() -> None:

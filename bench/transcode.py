@@ -17,21 +17,15 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-import httpx
-import uvicorn
+from live import merchant_client
 
-from vetrina.accounts import service as accounts
-from vetrina.accounts.models import Role
 from vetrina.media.ffmpeg import ffmpeg_exe, run_ffmpeg
 from vetrina.media.ladder import LadderPlan, ladder_command, plan_ladder
 from vetrina.media.probe import probe_video
-from vetrina.runtime import build_runtime
 from vetrina.settings import Settings
-from vetrina.web.app import create_app
 
 
 def make_source(path: Path, seconds: int, height: int) -> None:
@@ -83,41 +77,18 @@ def bare_per_rendition(source: Path, work: Path, settings: Settings, plan: Ladde
 
 
 def vetrina_upload_to_ready(source: Path, work: Path) -> float:
-    data_dir = work / f"vetrina-{time.monotonic_ns()}"
-    runtime = build_runtime(Settings(data_dir=data_dir, job_poll_max_s=0.1))
-    with runtime.db.session() as session:
-        user = accounts.create_user(session, "bench@example.com", "bench password", Role.merchant)
-        session.flush()
-        token = accounts.create_api_token(session, user)
-    config = uvicorn.Config(create_app(runtime, run_worker=True), host="127.0.0.1", port=0, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}) as http:
-            started = time.perf_counter()
-            with source.open("rb") as handle:
-                response = http.post(
-                    "/api/v1/videos", data={"title": "bench"}, files={"file": ("src.mp4", handle)}, timeout=600
-                )
-            response.raise_for_status()
-            video_id = response.json()["id"]
-            while True:
-                body = http.get(f"/api/v1/videos/{video_id}").json()
-                if body["status"] != "processing":
-                    break
-                time.sleep(0.05)
-            elapsed = time.perf_counter() - started
-        if body["status"] != "ready":
-            raise SystemExit(f"Vetrina failed the transcode: {body['error']}")
-        return elapsed
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-        runtime.close()
+    with merchant_client(work / f"vetrina-{time.monotonic_ns()}") as http:
+        started = time.perf_counter()
+        with source.open("rb") as handle:
+            response = http.post("/api/v1/videos", data={"title": "bench"}, files={"file": ("src.mp4", handle)})
+        response.raise_for_status()
+        video_id = response.json()["id"]
+        while (body := http.get(f"/api/v1/videos/{video_id}").json())["status"] == "processing":
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - started
+    if body["status"] != "ready":
+        raise SystemExit(f"Vetrina failed the transcode: {body['error']}")
+    return elapsed
 
 
 def main() -> None:
