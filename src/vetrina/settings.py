@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     autotag_every_s: float = Field(0.5, ge=0.1, le=5, description="Seconds between frames auto-tagging looks at.")
     autotag_analysis_width: int = Field(480, ge=160, le=1920, description="Width frames are analysed at.")
     autotag_min_inliers: int = Field(10, ge=4, description="Matching features a product needs in a frame.")
+    autotag_ratio: float = Field(0.75, gt=0, lt=1, description="Lowe's ratio test for feature matches.")
+    autotag_cut_threshold: float = Field(0.5, gt=0, le=1, description="Histogram distance that marks a cut.")
     autotag_min_samples: int = Field(2, ge=1, description="Frames a product must be seen in to be proposed.")
     autotag_min_confidence: float = Field(0.3, ge=0, le=1, description="Proposals below this are not shown.")
     autotag_max_candidates: int = Field(5000, ge=1, description="Most products one auto-tagging run looks for.")

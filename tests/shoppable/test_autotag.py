@@ -5,6 +5,7 @@ entitled to, and bad catalogue input is reported rather than fatal."""
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +65,16 @@ def test_plain_and_tiny_photos_cannot_be_references():
     tiny = Reference(2, np.asarray(packshot(2).convert("L").resize((12, 16))))
     matcher = FeatureMatcher([blank, tiny, *_references([3])])
     assert matcher.usable_products == {3}
-    assert FeatureMatcher([blank]).detect(np.zeros((480, 854), dtype=np.uint8)) == []
+
+
+def test_long_runs_keep_a_bounded_number_of_keyframes_inside_their_span():
+    from vetrina.shoppable.autotag.matcher import Detection
+    from vetrina.shoppable.autotag.tracks import MAX_KEYFRAMES, build_proposals
+
+    seen = [(i * 0.5, 0, [Detection(7, (0.1, 0.1, 0.2, 0.3), 0.9, 30)]) for i in range(1200)]  # 600 s
+    [proposal] = build_proposals(seen, 400.0, TrackSettings())  # the video is shorter than the samples
+    assert len(proposal.keyframes) == MAX_KEYFRAMES and proposal.end_s == 400.0
+    assert all(proposal.start_s <= k["t"] <= proposal.end_s for k in proposal.keyframes)
 
 
 def _jpeg(image: Image.Image) -> bytes:
@@ -104,6 +114,19 @@ def shop(client, make_account, footage):
     wait_for(lambda: client.get(f"/api/v1/videos/{video['id']}", headers=merchant.auth).json()["status"] == "ready",
              timeout_s=120, message="the video")  # fmt: skip
     return merchant, video["id"], products, bare, plain
+
+
+def ready_clip(client, merchant, clip: Path) -> int:
+    """Another ready video of the merchant's, for tests that need several."""
+    with clip.open("rb") as handle:
+        video = client.post("/api/v1/videos", headers=merchant.auth, data={"title": "More"},
+                            files={"file": ("c.mp4", handle)}).json()  # fmt: skip
+
+    def ready() -> bool:
+        return client.get(f"/api/v1/videos/{video['id']}", headers=merchant.auth).json()["status"] == "ready"
+
+    wait_for(ready, timeout_s=60, message="the clip")
+    return video["id"]
 
 
 def _finish(client, account, video_id: int, body: dict | None = None) -> dict:
@@ -167,8 +190,8 @@ def test_auto_tagging_is_for_the_owner_and_for_merchants_the_owner_lets_tag(clie
     assert client.get(f"/api/v1/videos/{video_id}/autotag/{run['run_id']}", headers=rival.auth).status_code == 404
     proposal = client.get(f"/api/v1/videos/{video_id}/tag-proposals", headers=merchant.auth).json()[0]
     decide = f"/api/v1/videos/{video_id}/tag-proposals/{proposal['id']}"
-    assert client.post(f"{decide}/accept", headers=rival.auth).status_code in (403, 404)
-    assert client.post(f"{decide}/reject", headers=rival.auth).status_code in (403, 404)
+    assert client.post(f"{decide}/accept", headers=rival.auth).status_code == 403
+    assert client.post(f"{decide}/reject", headers=rival.auth).status_code == 403
     assert client.get(f"/api/v1/videos/{video_id}/tag-proposals", headers=rival.auth).json() == []
 
     # Once the owner lets merchants tag, a rival may look for its own products, never for the owner's.
@@ -241,3 +264,48 @@ def test_the_tag_editor_page_runs_recognition_and_decides_proposals(client, shop
     assert client.get(f"/videos/{video_id}/tags").status_code == 200  # the page exists; it shows nothing to decide
     refused = client.post(f"/videos/{video_id}/autotag", data={"csrf_token": csrf_from(client.get("/").text)})
     assert "owner" in refused.text
+
+
+def test_runs_are_bounded_per_requester_and_runs_nobody_took_are_queued_again(client, shop, runtime, media_dir):
+    from datetime import UTC, datetime
+
+    from tests.conftest import make_clip
+    from vetrina import clock
+
+    merchant, video_id, products, _bare, _plain = shop
+    clip = make_clip(media_dir / "autotag-2s.mp4", 2, size="320x240")
+    others = [ready_clip(client, merchant, clip) for _ in range(autotag.MAX_UNFINISHED_RUNS)]
+    runtime.queue.stop_in_process()  # runs wait in the queue from here on
+    first = client.post(f"/api/v1/videos/{video_id}/autotag", headers=merchant.auth)
+    again = client.post(f"/api/v1/videos/{video_id}/autotag", headers=merchant.auth)
+    assert first.status_code == again.status_code == 202 and first.json()["run_id"] == again.json()["run_id"]
+    for other in others[:-1]:
+        assert client.post(f"/api/v1/videos/{other}/autotag", headers=merchant.auth).status_code == 202
+    refused = client.post(f"/api/v1/videos/{others[-1]}/autotag", headers=merchant.auth)
+    assert refused.status_code == 429 and refused.headers["retry-after"] == "30"
+    huge = {"product_ids": list(range(1, runtime.settings.autotag_max_candidates + 2))}
+    assert client.post(f"/api/v1/videos/{others[-1]}/autotag", headers=merchant.auth, json=huge).status_code == 422
+
+    ctx = runtime.queue.context
+    pending = runtime.queue.pending_count()
+    autotag.autotag_sweep(ctx)
+    assert runtime.queue.pending_count() == pending  # fresh runs are waiting their turn
+    later = datetime.now(UTC) + autotag.NEVER_CLAIMED_AFTER + timedelta(minutes=1)
+    clock.set_clock(lambda: later)
+    autotag.autotag_sweep(ctx)
+    assert runtime.queue.pending_count() == pending + autotag.MAX_UNFINISHED_RUNS
+
+
+def test_a_proposal_for_a_product_deleted_since_is_hidden_and_cannot_be_accepted(client, shop, runtime):
+    merchant, video_id, products, _bare, _plain = shop
+    run = _finish(client, merchant, video_id)
+    assert run["proposals"] == 3
+    doomed = products[0]["id"]
+    proposal = next(p for p in client.get(f"/api/v1/videos/{video_id}/tag-proposals", headers=merchant.auth).json()
+                    if p["product_id"] == doomed)  # fmt: skip
+    assert client.delete(f"/api/v1/products/{doomed}", headers=merchant.auth).status_code == 204
+    listed = client.get(f"/api/v1/videos/{video_id}/tag-proposals", headers=merchant.auth).json()
+    assert doomed not in {p["product_id"] for p in listed} and len(listed) == 2
+    accepted = client.post(f"/api/v1/videos/{video_id}/tag-proposals/{proposal['id']}/accept", headers=merchant.auth)
+    assert accepted.status_code == 409
+    assert client.get(f"/api/v1/videos/{video_id}/tags").json() == []

@@ -43,15 +43,20 @@ def sample_frames(path: Path, every_s: float, width: int, cut_threshold: float =
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         stream.codec_context.skip_frame = "NONREF"
-        next_t, shot, previous = 0.0, 0, None
+        next_t, shot, previous, origin = 0.0, 0, None, None
         for frame in container.decode(stream):
-            if frame.time is None or frame.time + 1e-6 < next_t:
+            if frame.time is None:
                 continue
-            next_t = frame.time + every_s
+            if origin is None:
+                origin = frame.time  # streams may start late (MPEG-TS, edit lists); the player counts from 0
+            t = frame.time - origin
+            if t + 1e-6 < next_t:
+                continue
+            next_t = t + every_s
             histogram = _histogram(frame)
             if previous is not None and cv2.compareHist(previous, histogram, cv2.HISTCMP_BHATTACHARYYA) > cut_threshold:
                 shot += 1
             previous = histogram
             target = min(width, frame.width)
             height = max(2, round(target * frame.height / frame.width / 2) * 2)
-            yield Sample(frame.time, shot, frame.reformat(width=target, height=height, format="gray").to_ndarray())
+            yield Sample(t, shot, frame.reformat(width=target, height=height, format="gray").to_ndarray())

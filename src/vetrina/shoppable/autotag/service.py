@@ -11,20 +11,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import numpy as np
 from huey import crontab
 from PIL import Image, UnidentifiedImageError
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from vetrina import clock, leases
 from vetrina.accounts.models import Role, User
-from vetrina.catalog import service as catalog
 from vetrina.catalog.models import Channel, Product
-from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound, VetrinaError
+from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, VetrinaError
 from vetrina.jobs import JobContext, JobQueue, job, periodic_job
 from vetrina.leases import LeaseLost
 from vetrina.media import service as media
@@ -38,7 +38,9 @@ from vetrina.shoppable.models import AutotagRun, AutotagStatus, ProposalState, T
 
 log = logging.getLogger(__name__)
 AUTOTAG_JOB = "shoppable.autotag"
-_REFERENCE_SIZE = "large"
+MAX_UNFINISHED_RUNS = 3  # per requester: runs are heavy and share the queue with transcodes
+NEVER_CLAIMED_AFTER = timedelta(minutes=10)
+_REFERENCE_SIZE = "card"  # 480 px: the size the matcher works at, so nothing bigger is decoded
 
 
 def _is_owner(user: User, video: Video) -> bool:
@@ -49,27 +51,31 @@ def _candidates(
     session: Session, settings: Settings, video: Video, user: User, product_ids: list[int] | None
 ) -> list[int]:
     """The products this user may look for in this video."""
-    if not _is_owner(user, video):
-        if not (video.allow_merchant_tags and user.role == Role.merchant):
-            raise Forbidden("Only the video's owner runs auto-tagging here (other merchants may when it allows tags).")
-        mine = product_ids or None
-        products = [catalog.product_for_change(session, pid, user) for pid in mine] if mine else None
-    elif product_ids:
-        products = [catalog.get_product(session, pid, user) for pid in product_ids]
+    owner = _is_owner(user, video)
+    if not owner and not (video.allow_merchant_tags and user.role == Role.merchant):
+        raise Forbidden("Only the video's owner runs auto-tagging here (other merchants may when it allows tags).")
+    limit = settings.autotag_max_candidates
+    if product_ids and len(set(product_ids)) > limit:
+        raise InvalidInput(f"A run looks for at most {limit} products.", field="product_ids")
+    query = select(Product.id, Product.merchant_id, Product.published).where(Product.deleted.is_(False))
+    if product_ids:
+        rows = session.execute(query.where(Product.id.in_(set(product_ids)))).all()
+        # The owner may look for any product it can see; another merchant only for its own.
+        allowed = {r.id for r in rows if (r.merchant_id == user.id) or (owner and (r.published or user.is_admin))}
+        refused = sorted(set(product_ids) - allowed)
+        if refused:
+            raise Forbidden(f"You cannot look for product(s) {', '.join(map(str, refused[:10]))}.", field="product_ids")
+        ids = sorted(allowed)
     else:
-        products = None
-    if products is None:
-        merchant = video.owner_id if _is_owner(user, video) else user.id
+        merchant = video.owner_id if owner else user.id
         ids = list(session.scalars(
             select(Product.id).where(Product.merchant_id == merchant, Product.deleted.is_(False))
-            .order_by(Product.id).limit(settings.autotag_max_candidates + 1)
+            .order_by(Product.id).limit(limit + 1)
         ))  # fmt: skip
-    else:
-        ids = sorted({p.id for p in products})
     if not ids:
         raise InvalidInput("There are no products to look for: add products with photos first.", field="product_ids")
-    if len(ids) > settings.autotag_max_candidates:
-        raise InvalidInput(f"A run looks for at most {settings.autotag_max_candidates} products.", field="product_ids")
+    if len(ids) > limit:
+        raise InvalidInput(f"A run looks for at most {limit} products; name the ones to look for.", field="product_ids")
     return ids
 
 
@@ -96,6 +102,18 @@ def start_run(
     )  # fmt: skip
     if unfinished is not None:
         return unfinished
+    busy = session.scalar(
+        select(func.count())
+        .select_from(AutotagRun)
+        .where(
+            AutotagRun.requested_by == user.id,
+            AutotagRun.status.in_([AutotagStatus.queued.value, AutotagStatus.running.value]),
+        )
+    )
+    if busy >= MAX_UNFINISHED_RUNS:
+        raise TooManyRequests(
+            f"You have {busy} auto-tagging runs waiting or running; start more once they finish.", retry_after_s=30
+        )
     run = AutotagRun(
         video_id=video.id, requested_by=user.id, product_ids=candidates,
         catalogue_key=catalogue_key(session, candidates), status=AutotagStatus.queued.value, progress=0.0,
@@ -117,7 +135,10 @@ def get_run(session: Session, video_id: int, run_id: int, user: User) -> Autotag
 def list_proposals(session: Session, video_id: int, user: User, state: str | None = None) -> list[TagProposal]:
     """The proposals the user may decide on: its own; the owner and admins see everyone's."""
     video = media.get_video(session, video_id, user)
-    query = select(TagProposal).where(TagProposal.video_id == video.id)
+    query = (
+        select(TagProposal).join(Product, Product.id == TagProposal.product_id)
+        .where(TagProposal.video_id == video.id, Product.deleted.is_(False))
+    )  # fmt: skip
     if not _is_owner(user, video):
         query = query.where(TagProposal.requested_by == user.id)
     if state is not None:
@@ -142,6 +163,9 @@ def _proposal_for_decision(session: Session, video_id: int, proposal_id: int, us
 def accept(session: Session, video_id: int, proposal_id: int, user: User, changes: dict[str, Any]) -> TagProposal:
     """Make the proposal an ordinary tag, with the user's adjustments (span, box, label)."""
     proposal = _proposal_for_decision(session, video_id, proposal_id, user)
+    product = session.get(Product, proposal.product_id)
+    if product is None or product.deleted:
+        raise Conflict("The product of this proposal is no longer in the catalogue.")
     start = float(changes.get("start_s", proposal.start_s))
     end = float(changes.get("end_s", proposal.end_s))
     keyframes = tuple(k for k in proposal.keyframes if start <= k["t"] <= end) if "box" not in changes else ()
@@ -164,7 +188,9 @@ def reject(session: Session, video_id: int, proposal_id: int, user: User) -> Tag
 # The job -----------------------------------------------------------------------------------------
 
 
-def _references(ctx: JobContext, product_ids: list[int]) -> tuple[list[Reference], list[str]]:
+def _references(
+    ctx: JobContext, product_ids: list[int], heartbeat: Callable[[float], None]
+) -> tuple[list[Reference], list[str]]:
     """Grayscale reference photos of the candidates, and notes on the products that have none usable."""
     references, without = [], []
     with ctx.db.session() as session:
@@ -173,6 +199,7 @@ def _references(ctx: JobContext, product_ids: list[int]) -> tuple[list[Reference
             .options(selectinload(Product.images))
         ))  # fmt: skip
     for product in products:
+        heartbeat(0.0)  # loading thousands of photos takes a while
         found = False
         for image in product.images:
             try:
@@ -192,7 +219,9 @@ def _references(ctx: JobContext, product_ids: list[int]) -> tuple[list[Reference
 
 def build_matcher(references: list[Reference], settings: Settings) -> FeatureMatcher:
     """The matcher runs use: the place to choose another `Matcher` (an embedding model, say)."""
-    return FeatureMatcher(references, MatcherSettings(min_inliers=settings.autotag_min_inliers))
+    return FeatureMatcher(
+        references, MatcherSettings(min_inliers=settings.autotag_min_inliers, ratio=settings.autotag_ratio)
+    )
 
 
 @job(AUTOTAG_JOB)
@@ -209,7 +238,7 @@ def autotag_job(ctx: JobContext, run_id: int) -> None:
     settings = ctx.settings
     on_progress = leases.Heartbeat(ctx, AutotagRun, run_id, token, AutotagStatus.running.value)
     try:
-        references, notes = _references(ctx, product_ids)
+        references, notes = _references(ctx, product_ids, on_progress)
         matcher = build_matcher(references, settings)
         unusable = {r.product_id for r in references} - matcher.usable_products
         if unusable:
@@ -218,7 +247,8 @@ def autotag_job(ctx: JobContext, run_id: int) -> None:
         if matcher.usable_products:
             found = recognize(
                 ctx.store.path(source), duration, matcher,
-                RecognitionSettings(every_s=settings.autotag_every_s, analysis_width=settings.autotag_analysis_width),
+                RecognitionSettings(every_s=settings.autotag_every_s, analysis_width=settings.autotag_analysis_width,
+                                    cut_threshold=settings.autotag_cut_threshold),
                 TrackSettings(every_s=settings.autotag_every_s, min_samples=settings.autotag_min_samples,
                               min_confidence=settings.autotag_min_confidence),
                 on_progress,
@@ -254,7 +284,12 @@ def _store(ctx: JobContext, run_id: int, token: str, found: list[Any], notes: li
         decided = [(p.product_id, (p.start_s, p.end_s)) for p in session.scalars(select(TagProposal).where(*mine))]
         kept = 0
         now = clock.now()
+        gone = set(
+            session.scalars(select(Product.id).where(Product.id.in_(run.product_ids), Product.deleted.is_(True)))
+        )
         for proposal in found:
+            if proposal.product_id in gone:
+                continue
             span = (proposal.start_s, proposal.end_s)
             if any(pid == proposal.product_id and _overlaps(span, other) for pid, other in decided):
                 continue
@@ -271,31 +306,46 @@ def _store(ctx: JobContext, run_id: int, token: str, found: list[Any], notes: li
 
 @periodic_job("shoppable.autotag_sweep", crontab(minute="*/5"))
 def autotag_sweep(ctx: JobContext, now: Any = None, limit: int = 20) -> list[int]:
-    """For channels that auto-tag: start runs for ready videos never run, or run before their catalogue changed;
-    and queue again runs whose worker went quiet."""
+    """Queue again runs nobody took or whose worker went quiet; and, for channels that auto-tag, start runs for
+    ready videos never run, or last run before their catalogue's photos changed. Returns the new runs."""
     now = now or clock.now()
-    started = []
-    with ctx.db.session(write=True) as session:
+    started: list[int] = []
+    with ctx.db.session() as session:
         stale = now - timedelta(seconds=ctx.settings.transcode_stall_seconds)
-        for run_id in session.scalars(select(AutotagRun.id).where(
-                AutotagRun.status == AutotagStatus.running.value, AutotagRun.heartbeat_at < stale)):  # fmt: skip
+        waiting = or_(
+            and_(AutotagRun.status == AutotagStatus.running.value, AutotagRun.heartbeat_at < stale),
+            and_(AutotagRun.status == AutotagStatus.queued.value, AutotagRun.created_at < now - NEVER_CLAIMED_AFTER),
+        )
+        for run_id in list(session.scalars(select(AutotagRun.id).where(waiting))):
             ctx.queue.enqueue(AUTOTAG_JOB, run_id)
         owners = list(session.scalars(select(Channel.merchant_id).where(Channel.auto_tag.is_(True))))
-        for owner_id in owners:
+    for owner_id in owners:
+        with ctx.db.session(write=True) as session:
             owner = session.get(User, owner_id)
-            ready = select(Video).where(Video.owner_id == owner_id, Video.status == VideoStatus.ready.value)
-            for video in session.scalars(ready.order_by(Video.id)):
+            videos = list(session.scalars(select(Video).where(
+                Video.owner_id == owner_id, Video.status == VideoStatus.ready.value).order_by(Video.id)))  # fmt: skip
+            if not videos:
+                continue
+            try:
+                key = catalogue_key(session, _candidates(session, ctx.settings, videos[0], owner, None))
+            except VetrinaError as exc:
+                log.info("auto-tagging for merchant %s skipped: %s", owner_id, exc.detail)
+                continue
+            # Up to date, or waiting its turn: either way nothing to start.
+            current = set(session.scalars(select(AutotagRun.video_id).where(
+                AutotagRun.requested_by == owner_id,
+                or_(AutotagRun.catalogue_key == key,
+                    AutotagRun.status.in_([AutotagStatus.queued.value, AutotagStatus.running.value])),
+            )))  # fmt: skip
+            for video in videos:
                 if len(started) >= limit:
                     return started
-                last = session.scalar(select(AutotagRun).where(
-                    AutotagRun.video_id == video.id, AutotagRun.requested_by == owner_id)
-                    .order_by(AutotagRun.id.desc()).limit(1))  # fmt: skip
-                try:
-                    candidates = _candidates(session, ctx.settings, video, owner, None)
-                except VetrinaError:
-                    break  # no products yet
-                if last is not None and last.catalogue_key == catalogue_key(session, candidates):
+                if video.id in current:
                     continue
-                run = start_run(session, ctx.settings, ctx.queue, video.id, owner, None)
+                try:
+                    run = start_run(session, ctx.settings, ctx.queue, video.id, owner, None)
+                except VetrinaError as exc:  # e.g. too many runs unfinished: the next sweep goes on
+                    log.info("auto-tagging video %s deferred: %s", video.id, exc.detail)
+                    break
                 started.append(run.id)
     return started

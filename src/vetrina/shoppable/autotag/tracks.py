@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 from vetrina.shoppable.autotag.matcher import Detection
 
+MAX_KEYFRAMES = 500  # what a tag takes (shoppable.service.MAX_KEYFRAMES)
+
 
 @dataclass(frozen=True)
 class TrackSettings:
@@ -81,7 +83,8 @@ def build_proposals(
         # Each sample stands for the half interval either side of it, within its shot.
         proposal.start_s = round(max(first, proposal.start_s - settings.every_s / 2), 3)
         proposal.end_s = round(min(last, proposal.end_s + settings.every_s / 2), 3)
-        proposal.keyframes = _smoothed(proposal.keyframes)
+        inside = [k for k in proposal.keyframes if proposal.start_s <= k["t"] <= proposal.end_s]
+        proposal.keyframes = _thinned(_smoothed(inside or proposal.keyframes[:1]), MAX_KEYFRAMES)
         seen = len(run.scores) / (round((proposal.end_s - proposal.start_s) / settings.every_s) or 1)
         proposal.confidence = round(min(1.0, sum(run.scores) / len(run.scores) * min(1.0, seen)), 3)
         if proposal.confidence >= settings.min_confidence:
@@ -104,6 +107,14 @@ def _shot_bounds(samples: Samples, duration_s: float) -> dict[int, tuple[float, 
             bounds[shot] = [start, duration_s]
         previous = (t, shot)
     return {shot: (start, end) for shot, (start, end) in bounds.items()}
+
+
+def _thinned(frames: list[dict[str, float]], most: int) -> list[dict[str, float]]:
+    """At most `most` keyframes, evenly chosen, keeping the first and the last (tags take a bounded number)."""
+    if len(frames) <= most:
+        return frames
+    step = (len(frames) - 1) / (most - 1)
+    return [frames[round(i * step)] for i in range(most)]
 
 
 def _smoothed(frames: list[dict[str, float]]) -> list[dict[str, float]]:

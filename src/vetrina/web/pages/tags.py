@@ -16,6 +16,7 @@ from vetrina.media import service as media
 from vetrina.shoppable import service as shoppable
 from vetrina.shoppable.autotag import service as autotag
 from vetrina.shoppable.models import AutotagRun
+from vetrina.web.api.shoppable import forget_timeline_after_commit
 from vetrina.web.api.videos import video_out
 from vetrina.web.deps import RowId, db_session, get_runtime, optional_user, require_csrf_form
 from vetrina.web.pages.shop import CsrfField, _back, _run, _signed_in
@@ -76,7 +77,7 @@ def decide(
         if decision == "accept":
             changes = {k: v for k, v in (("start_s", start_s), ("end_s", end_s)) if v is not None}
             autotag.accept(session, video_id, proposal_id, user, changes)
-            request.app.state.timeline_cache.forget(video_id)
+            forget_timeline_after_commit(request, session, video_id)
         elif decision == "reject":
             autotag.reject(session, video_id, proposal_id, user)
         else:
