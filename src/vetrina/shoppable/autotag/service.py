@@ -34,7 +34,7 @@ from vetrina.shoppable import service as shoppable
 from vetrina.shoppable.autotag.matcher import FeatureMatcher, MatcherSettings, Reference
 from vetrina.shoppable.autotag.recognize import RecognitionSettings, recognize
 from vetrina.shoppable.autotag.tracks import TrackSettings
-from vetrina.shoppable.models import AutotagRun, AutotagStatus, ProposalState, TagProposal
+from vetrina.shoppable.models import AutotagRun, AutotagStatus, ProductTag, ProposalState, TagProposal
 
 log = logging.getLogger(__name__)
 AUTOTAG_JOB = "shoppable.autotag"
@@ -282,6 +282,9 @@ def _store(ctx: JobContext, run_id: int, token: str, found: list[Any], notes: li
         mine = (TagProposal.video_id == run.video_id, TagProposal.requested_by == run.requested_by)
         session.execute(delete(TagProposal).where(*mine, TagProposal.state == ProposalState.proposed.value))
         decided = [(p.product_id, (p.start_s, p.end_s)) for p in session.scalars(select(TagProposal).where(*mine))]
+        # Tags made by hand count as decided too: a proposal would only repeat them.
+        tags = session.scalars(select(ProductTag).where(ProductTag.video_id == run.video_id))
+        decided += [(t.product_id, (t.start_s, t.end_s)) for t in tags]
         kept = 0
         now = clock.now()
         gone = set(

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from vetrina.accounts.models import User
@@ -37,7 +37,8 @@ def tag_editor(
     proposals = autotag.list_proposals(session, video_id, user)
     tags = shoppable.list_tags(session, video_id, user)
     product_ids = {p.product_id for p in proposals} | {t.product_id for t in tags}
-    titles = dict(session.execute(select(Product.id, Product.title).where(Product.id.in_(product_ids))).all())
+    visible = or_(Product.published.is_(True), Product.merchant_id == user.id)  # no titles of others' drafts
+    titles = dict(session.execute(select(Product.id, Product.title).where(Product.id.in_(product_ids), visible)).all())
     last_run = session.scalar(
         select(AutotagRun).where(AutotagRun.video_id == video.id, AutotagRun.requested_by == user.id)
         .order_by(AutotagRun.id.desc()).limit(1)
