@@ -1,6 +1,7 @@
 """Every domain's tables, imported together so Alembic sees the whole schema."""
 
 from vetrina.accounts.models import ApiToken, LoginSession, User
+from vetrina.ads.models import AdDecision, AdEvent, Campaign, CampaignDay, VideoAdSettings
 from vetrina.analytics.models import PlayerEvent
 from vetrina.catalog.models import Channel, ChannelFollow, Product, ProductImage, ProductVariant
 from vetrina.commerce.models import Order, OrderEvent, OrderItem, RefundRequest
@@ -11,9 +12,13 @@ from vetrina.shoppable.models import AutotagRun, ProductTag, TagProposal
 from vetrina.studio.models import Spot, StudioAsset
 
 __all__ = [
+    "AdDecision",
+    "AdEvent",
     "ApiToken",
     "AutotagRun",
     "Base",
+    "Campaign",
+    "CampaignDay",
     "Channel",
     "ChannelFollow",
     "IdempotencyKey",
@@ -34,6 +39,7 @@ __all__ = [
     "TagProposal",
     "User",
     "Video",
+    "VideoAdSettings",
     "WebhookDelivery",
     "WebhookEndpoint",
 ]

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
         10, gt=0, description="Days after shipping before receipt is confirmed for the buyer."
     )
     sandbox_topup_limit: int = Field(1_000_000, gt=0, description="Largest top-up the sandbox approves (minor units).")
+    fetch_allow_private: bool = Field(
+        False, description="Allow third-party VAST tags on private or local addresses (development only)."
+    )
     webhook_allow_private: bool = Field(False, description="Allow webhook URLs on private addresses (development).")
     webhook_backoff_scale: float = Field(1.0, gt=0, description="Multiplies webhook retry delays (tests shorten them).")
     timeline_cache_s: float = Field(2.0, ge=0, description="Seconds a public video's timeline is served from memory.")

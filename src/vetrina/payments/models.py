@@ -28,6 +28,7 @@ class AccountKind(enum.StrEnum):
     escrow = "escrow"  # the platform holding buyers' payments until they confirm
     commission = "commission"  # the platform's earnings
     funding = "funding"  # the outside world: top-ups come from here, so it may go negative
+    advertising = "advertising"  # the platform's earnings from ad campaigns
 
 
 PLATFORM = 0  # owner_id of the platform's own accounts

@@ -14,6 +14,7 @@ import vetrina
 from vetrina.runtime import Runtime
 from vetrina.shoppable.service import TimelineCache
 from vetrina.web.api import (
+    ads,
     autotag,
     channels,
     commerce,
@@ -109,6 +110,7 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
     app.include_router(channels.router)
     app.include_router(shoppable.router)
     app.include_router(autotag.router)
+    app.include_router(ads.router)
     app.include_router(commerce.router)
     app.include_router(webhooks.router)
     app.include_router(events.router)

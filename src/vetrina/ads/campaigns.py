@@ -1,0 +1,211 @@
+"""Campaigns: a merchant's paid placements, checked on every change, only ever touched by their merchant."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vetrina import clock
+from vetrina.accounts.models import Role, User
+from vetrina.ads.models import Campaign, CampaignStatus
+from vetrina.catalog import service as catalog
+from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound
+from vetrina.media import service as media
+from vetrina.media.models import VideoStatus
+from vetrina.money import Money
+from vetrina.netguard import check_outgoing_url
+from vetrina.payments import wallet
+from vetrina.settings import Settings
+from vetrina.text import clean_text
+
+DEVICES = frozenset({"desktop", "mobile", "tablet", "tv"})
+_TERRITORY = re.compile(r"^[A-Z]{2}$")
+MAX_LIST = 250
+# Who may move a campaign from one status to another (the system alone marks it exhausted).
+_TRANSITIONS = {
+    CampaignStatus.draft: {CampaignStatus.active, CampaignStatus.ended},
+    CampaignStatus.active: {CampaignStatus.paused, CampaignStatus.ended},
+    CampaignStatus.paused: {CampaignStatus.active, CampaignStatus.ended},
+    CampaignStatus.exhausted: {CampaignStatus.ended},
+    CampaignStatus.ended: set(),
+}
+
+
+@dataclass
+class CampaignSpec:
+    name: str
+    kind: str
+    bid_model: str
+    bid: Money
+    budget_total: Money
+    budget_daily: Money
+    starts_at: datetime
+    ends_at: datetime
+    video_id: int | None = None
+    product_id: int | None = None
+    vast_url: str | None = None
+    targeting: dict[str, Any] = field(default_factory=dict)
+    frequency_cap: tuple[int, int] | None = None  # (count, per_hours)
+    skippable: bool = True
+
+
+def check_targeting(targeting: dict[str, Any]) -> dict[str, Any]:
+    """Targeting as stored: known keys only, each a bounded list of checked values."""
+    unknown = set(targeting) - {"channels", "territories", "devices", "hours", "categories"}
+    if unknown:
+        raise InvalidInput(f"Unknown targeting: {', '.join(sorted(unknown))}.", field="targeting")
+    out: dict[str, Any] = {}
+    for key, values in targeting.items():
+        if not isinstance(values, list) or len(values) > MAX_LIST:
+            raise InvalidInput(f"targeting.{key} is a list of at most {MAX_LIST} values.", field=f"targeting.{key}")
+        if key == "territories":
+            values = sorted({str(v).upper() for v in values})
+            if not all(_TERRITORY.match(v) for v in values):
+                raise InvalidInput("Territories are ISO 3166-1 two-letter codes.", field="targeting.territories")
+        elif key == "devices":
+            values = sorted(set(values))
+            if not set(values) <= DEVICES:
+                raise InvalidInput(f"Devices are {', '.join(sorted(DEVICES))}.", field="targeting.devices")
+        elif key == "hours":
+            if not all(isinstance(v, int) and 0 <= v <= 23 for v in values):
+                raise InvalidInput("Hours are 0 to 23 (UTC).", field="targeting.hours")
+            values = sorted(set(values))
+        else:
+            values = sorted({clean_text(str(v), f"targeting.{key}", 60, required=True).lower() for v in values})
+        if values:
+            out[key] = values
+    return out
+
+
+def _check_money(spec: CampaignSpec) -> None:
+    if len({spec.bid.currency, spec.budget_total.currency, spec.budget_daily.currency}) != 1:
+        raise InvalidInput("The bid and budgets are in one currency.", field="budget_total")
+    if spec.budget_daily.amount > spec.budget_total.amount:
+        raise InvalidInput("The daily budget is at most the total budget.", field="budget_daily")
+    if spec.bid_model not in ("cpm", "cpc"):
+        raise InvalidInput("A bid is cpm (per thousand impressions) or cpc (per click).", field="bid.model")
+
+
+def _check_creative(session: Session, settings: Settings, merchant: User, spec: CampaignSpec) -> None:
+    given = [name for name in ("video_id", "product_id", "vast_url") if getattr(spec, name) is not None]
+    if spec.kind == "linear":
+        if given not in (["video_id"], ["vast_url"]):
+            raise InvalidInput("A linear campaign shows one of your videos (video_id) or a VAST tag (vast_url).",
+                               field="video_id")  # fmt: skip
+        if spec.bid_model != "cpm":
+            raise InvalidInput("Linear ads are bought per thousand impressions (cpm).", field="bid.model")
+        if spec.video_id is not None:
+            media.video_for_change(session, spec.video_id, merchant)
+        else:
+            spec.vast_url = check_outgoing_url(spec.vast_url, settings.fetch_allow_private)
+    elif spec.kind == "overlay":
+        if given != ["product_id"]:
+            raise InvalidInput("An overlay campaign shows one of your products as a card (product_id).",
+                               field="product_id")  # fmt: skip
+        catalog.product_for_change(session, spec.product_id, merchant)
+    else:
+        raise InvalidInput("A campaign is linear (before or inside the film) or overlay (a card over it).",
+                           field="kind")  # fmt: skip
+
+
+def create_campaign(session: Session, settings: Settings, merchant: User, spec: CampaignSpec) -> Campaign:
+    """A new campaign, as a draft: nothing is served or spent until it is made active."""
+    if merchant.role not in (Role.merchant, Role.admin):
+        raise Forbidden("Only merchants run campaigns.")
+    _check_money(spec)
+    _check_creative(session, settings, merchant, spec)
+    if spec.ends_at <= spec.starts_at:
+        raise InvalidInput("A campaign ends after it starts.", field="ends_at")
+    now = clock.now()
+    campaign = Campaign(
+        merchant_id=merchant.id, name=clean_text(spec.name, "name", 120, required=True), kind=spec.kind,
+        video_id=spec.video_id, product_id=spec.product_id, vast_url=spec.vast_url, bid_model=spec.bid_model,
+        bid_amount=spec.bid.amount, currency=spec.bid.currency, budget_total=spec.budget_total.amount,
+        budget_daily=spec.budget_daily.amount, spent_millis=0, starts_at=spec.starts_at, ends_at=spec.ends_at,
+        targeting=check_targeting(spec.targeting), skippable=spec.skippable, status=CampaignStatus.draft.value,
+        frequency_cap_count=spec.frequency_cap[0] if spec.frequency_cap else None,
+        frequency_cap_hours=spec.frequency_cap[1] if spec.frequency_cap else None, created_at=now, updated_at=now,
+    )  # fmt: skip
+    session.add(campaign)
+    session.flush()
+    return campaign
+
+
+def get_campaign(session: Session, campaign_id: int, user: User, lock: bool = False) -> Campaign:
+    """One of the user's own campaigns (an admin's: any); another merchant's is as unknown as a missing one."""
+    campaign = session.get(Campaign, campaign_id, with_for_update=lock)
+    if campaign is None or (campaign.merchant_id != user.id and user.role != Role.admin):
+        raise NotFound(f"You have no campaign {campaign_id}.")
+    return campaign
+
+
+def list_campaigns(session: Session, user: User) -> list[Campaign]:
+    return list(session.scalars(
+        select(Campaign).where(Campaign.merchant_id == user.id).order_by(Campaign.id.desc()).limit(500)
+    ))  # fmt: skip
+
+
+def update_campaign(
+    session: Session, settings: Settings, campaign_id: int, user: User, changes: dict[str, Any]
+) -> Campaign:
+    """Change what may change; a status change follows the allowed transitions and checks what it needs."""
+    campaign = get_campaign(session, campaign_id, user, lock=True)
+    if campaign.status == CampaignStatus.ended:
+        raise Conflict("The campaign has ended; make a new one.")
+    if "name" in changes:
+        campaign.name = clean_text(changes["name"], "name", 120, required=True)
+    for money_field in ("budget_total", "budget_daily", "bid"):
+        if money_field in changes:
+            value: Money = changes[money_field]
+            if value.currency != campaign.currency:
+                raise InvalidInput(f"The campaign is in {campaign.currency}.", field=money_field)
+            setattr(campaign, "bid_amount" if money_field == "bid" else money_field, value.amount)
+    if campaign.budget_daily > campaign.budget_total:
+        raise InvalidInput("The daily budget is at most the total budget.", field="budget_daily")
+    if campaign.budget_total * 1000 < campaign.spent_millis:
+        raise InvalidInput("The total budget cannot go below what is already spent.", field="budget_total")
+    if "starts_at" in changes:
+        campaign.starts_at = changes["starts_at"]
+    if "ends_at" in changes:
+        campaign.ends_at = changes["ends_at"]
+    if campaign.ends_at <= campaign.starts_at:
+        raise InvalidInput("A campaign ends after it starts.", field="ends_at")
+    if "targeting" in changes:
+        campaign.targeting = check_targeting(changes["targeting"])
+    if "frequency_cap" in changes:
+        cap = changes["frequency_cap"]
+        campaign.frequency_cap_count, campaign.frequency_cap_hours = cap if cap else (None, None)
+    if "skippable" in changes:
+        campaign.skippable = bool(changes["skippable"])
+    if "status" in changes and changes["status"] != campaign.status:
+        _move(session, campaign, user, changes["status"])
+    campaign.updated_at = clock.now()
+    return campaign
+
+
+def _move(session: Session, campaign: Campaign, user: User, status: str) -> None:
+    try:
+        target = CampaignStatus(status)
+    except ValueError:
+        raise InvalidInput("status is draft, active, paused or ended.", field="status") from None
+    if target not in _TRANSITIONS[CampaignStatus(campaign.status)]:
+        raise Conflict(f"A {campaign.status} campaign cannot become {target}.")
+    if target == CampaignStatus.active:
+        if campaign.video_id is not None:
+            video = media.video_for_change(session, campaign.video_id, user)
+            if video.status != VideoStatus.ready:
+                raise Conflict("The campaign's video is not ready to stream yet.")
+        remaining = Money(campaign.budget_total - campaign.spent_millis // 1000, campaign.currency)
+        funds = wallet.wallet_view(session, _merchant(session, campaign), campaign.currency).available
+        if funds.amount < remaining.amount:
+            raise Conflict(f"Your balance ({funds.display()}) does not cover the budget left ({remaining.display()}).")
+    campaign.status = target.value
+
+
+def _merchant(session: Session, campaign: Campaign) -> User:
+    return session.get(User, campaign.merchant_id)

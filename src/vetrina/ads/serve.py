@@ -1,0 +1,133 @@
+"""Answering players: a slot's VAST (the auction's winner as an InLine or Wrapper ad, or no ad) and a video's
+VMAP (its ad breaks), with tracking URLs that come back to Vetrina."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import PurePosixPath
+from urllib.parse import urlencode
+
+from sqlalchemy.orm import Session
+
+from vetrina import clock
+from vetrina.ads.decide import Decision, Request, decide
+from vetrina.ads.models import Campaign, VideoAdSettings
+from vetrina.ads.vast import Ad, Creative, Linear, MediaFile, NonLinear, Pricing, Resource, Tracking, Vast
+from vetrina.ads.vmap import AdBreak
+from vetrina.catalog import service as catalog
+from vetrina.catalog.models import Product
+from vetrina.errors import InvalidInput
+from vetrina.media import service as media
+from vetrina.media.models import Video
+from vetrina.money import Money
+from vetrina.storage import MediaStore
+
+LINEAR_EVENTS = ("start", "firstQuartile", "midpoint", "thirdQuartile", "complete", "skip", "pause", "resume")
+NO_AD_ERROR = 303  # VAST: no ad (for a wrapper's request); also what an empty answer reports to its Error URL
+SKIP_AFTER_S = 5.0
+
+
+def ad_settings(session: Session, video: Video, currency: str) -> VideoAdSettings:
+    return session.get(VideoAdSettings, video.id) or VideoAdSettings(
+        video_id=video.id, preroll=True, midrolls_s=[], overlays_s=[], floor_cpm=0, currency=currency
+    )
+
+
+def slot_kind(settings: VideoAdSettings, slot: str) -> str:
+    """The kind of ad a slot takes: `preroll` and `midroll-N` are linear, `overlay-N` non-linear."""
+    if slot == "preroll" and settings.preroll:
+        return "linear"
+    name, _, number = slot.partition("-")
+    if number.isdigit():
+        index = int(number) - 1
+        if name == "midroll" and 0 <= index < len(settings.midrolls_s):
+            return "linear"
+        if name == "overlay" and 0 <= index < len(settings.overlays_s):
+            return "overlay"
+    raise InvalidInput(f"The video has no ad slot {slot!r}.", field="slot")
+
+
+def breaks(settings: VideoAdSettings, base_url: str, video_id: int) -> list[AdBreak]:
+    def tag(slot: str) -> str:
+        return f"{base_url}/api/v1/ads/vast?{urlencode({'video_id': video_id, 'slot': slot})}"
+
+    out = [AdBreak("preroll", 0, "linear", tag("preroll"))] if settings.preroll else []
+    out += [AdBreak(f"overlay-{i}", s, "nonlinear", tag(f"overlay-{i}")) for i, s in enumerate(settings.overlays_s, 1)]
+    out += [AdBreak(f"midroll-{i}", s, "linear", tag(f"midroll-{i}")) for i, s in enumerate(settings.midrolls_s, 1)]
+    return sorted(out, key=lambda b: b.offset_s or 0)
+
+
+def _events_url(base_url: str, decision_id: str, event: str) -> str:
+    macros = "code=[ERRORCODE]&cb=[CACHEBUSTING]" if event == "error" else "cb=[CACHEBUSTING]"
+    return f"{base_url}/api/v1/ads/events/{decision_id}/{event}?{macros}"
+
+
+def _linear_creative(
+    session: Session, store: MediaStore, base_url: str, campaign: Campaign, decision: Decision, ttl_s: int
+) -> Creative | None:
+    video = session.get(Video, campaign.video_id) if campaign.video_id else None
+    if video is None or video.status != "ready" or not video.output_key:
+        return None
+    urls = media.video_media_urls(video, store, ttl_s)
+    files = [MediaFile(base_url + urls["hls_url"], "application/x-mpegURL", video.width, video.height,
+                       delivery="streaming")]  # fmt: skip
+    if video.source_key and PurePosixPath(video.source_key).suffix == ".mp4":
+        scope, _, name = video.source_key.rpartition("/")
+        source = store.signed_url(scope, name, clock.now().timestamp(), ttl_s)
+        files.append(MediaFile(base_url + source, "video/mp4", video.width, video.height, codec="avc1"))
+    linear = Linear(
+        duration_s=round(video.duration_s, 3), media_files=files,
+        tracking=[Tracking(e, _events_url(base_url, decision.decision_id, e)) for e in LINEAR_EVENTS],
+        click_through=f"{base_url}/api/v1/ads/click/{decision.decision_id}",
+        skip_offset_s=SKIP_AFTER_S if campaign.skippable else None,
+    )  # fmt: skip
+    return Creative(id=f"video-{video.id}", ad_id=str(campaign.id), universal_ad_ids=[("vetrina.video", str(video.id))],
+                    linear=linear)  # fmt: skip
+
+
+def _overlay_creative(session: Session, store: MediaStore, base_url: str, campaign: Campaign, decision: Decision,
+                      ttl_s: int) -> Creative | None:  # fmt: skip
+    product = session.get(Product, campaign.product_id) if campaign.product_id else None
+    if product is None or product.deleted or not product.published or not product.images:
+        return None
+    card = base_url + catalog.image_urls(product.images[0], store, ttl_s)["card"]
+    overlay = NonLinear(
+        width=480, height=480, resources=[Resource("static", card, "image/jpeg")],
+        click_through=f"{base_url}/api/v1/ads/click/{decision.decision_id}", min_suggested_duration_s=8.0,
+        id=f"product-{product.id}",
+    )  # fmt: skip
+    return Creative(id=f"product-{product.id}", ad_id=str(campaign.id),
+                    universal_ad_ids=[("vetrina.product", str(product.id))], non_linears=[overlay],
+                    non_linear_tracking=[Tracking("creativeView", _events_url(base_url, decision.decision_id,
+                                                                              "creativeView"))])  # fmt: skip
+
+
+def answer(session: Session, store: MediaStore, base_url: str, request: Request, ttl_s: int) -> Vast:
+    """The VAST answer for one slot: the winner's ad, or a valid document with no ad."""
+    decision = decide(session, request)
+    if decision is None:
+        return Vast(errors=[f"{base_url}/api/v1/ads/events/none/error?code={NO_AD_ERROR}"])
+    campaign = decision.campaign
+    common = {
+        "id": str(campaign.id), "ad_system": "Vetrina", "ad_serving_id": decision.decision_id,
+        "impressions": [_events_url(base_url, decision.decision_id, "impression")],
+        "errors": [_events_url(base_url, decision.decision_id, "error")],
+    }  # fmt: skip
+    if campaign.vast_url:
+        return Vast(ads=[Ad(wrapper_url=campaign.vast_url, **common)])
+    build = _linear_creative if campaign.kind == "linear" else _overlay_creative
+    creative = build(session, store, base_url, campaign, decision, ttl_s)
+    if creative is None:  # its video or product went away since the campaign was checked
+        return Vast(errors=[f"{base_url}/api/v1/ads/events/none/error?code={NO_AD_ERROR}"])
+    # Pricing is per thousand impressions for CPM (the per-impression millis are exactly that), per click for CPC.
+    minor = decision.price_millis if campaign.bid_model == "cpm" else round(decision.price_millis / 1000)
+    price = Money(minor, campaign.currency).decimal_string()
+    return Vast(ads=[Ad(ad_title=campaign.name, creatives=[creative],
+                        pricing=Pricing(campaign.bid_model.upper(), campaign.currency, price), **common)])  # fmt: skip
+
+
+def request_for(video: Video, slot: str, kind: str, viewer_key: str, territory: str | None, device: str | None,
+                now: datetime, settings: VideoAdSettings) -> Request:  # fmt: skip
+    return Request(video=video, slot=slot, kind=kind, viewer_key=viewer_key, territory=territory, device=device,
+                   now=now, floor_cpm=settings.floor_cpm if settings.floor_cpm else 0,
+                   currency=settings.currency if settings.floor_cpm else None)  # fmt: skip

@@ -1,0 +1,126 @@
+"""What happens to served ads: tracked events (each counted once), spend charged atomically, and the
+settlement that moves spend from the merchant's balance to the platform.
+
+An impression (CPM) or a click (CPC) adds its price to the campaign's spend with one conditional
+UPDATE that only succeeds while the campaign is active and under its total budget. Concurrent charges
+are serialised by the row, so the last one admitted can overshoot the budget by at most its own price.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from huey import crontab
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from vetrina.ads.models import AdDecision, AdEvent, Campaign, CampaignDay, CampaignStatus
+from vetrina.errors import InvalidInput, NotFound
+from vetrina.jobs import JobContext, periodic_job
+from vetrina.money import Money
+from vetrina.payments import ledger
+from vetrina.payments.ledger import InsufficientFunds
+from vetrina.payments.models import AccountKind
+
+log = logging.getLogger(__name__)
+EVENTS = frozenset({
+    "impression", "creativeView", "start", "firstQuartile", "midpoint", "thirdQuartile", "complete", "skip",
+    "click", "close", "pause", "resume", "mute", "unmute", "error",
+})  # fmt: skip
+
+
+def record_event(session: Session, decision_id: str, event: str, now: datetime, error_code: int | None = None) -> bool:
+    """Count `event` of a served ad once (True), or recognise a repeat (False); charge it when it is billable."""
+    if event not in EVENTS:
+        raise InvalidInput(f"Unknown ad event {event!r}.", field="event")
+    decision = session.get(AdDecision, decision_id[:32])
+    if decision is None:
+        raise NotFound("There is no such served ad.")
+    row = AdEvent(decision_id=decision.id, campaign_id=decision.campaign_id, event=event, error_code=error_code,
+                  charged_millis=0, created_at=now)  # fmt: skip
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return False
+    campaign = session.get(Campaign, decision.campaign_id)
+    billable = (event == "impression" and campaign.bid_model == "cpm") or (
+        event == "click" and campaign.bid_model == "cpc"
+    )
+    if billable:
+        row.charged_millis = charge(session, campaign.id, decision.price_millis, now)
+    return True
+
+
+def charge(session: Session, campaign_id: int, price_millis: int, now: datetime) -> int:
+    """Add `price_millis` to the campaign's spend if it may still spend; what was charged (0 or the price)."""
+    admitted = session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign_id, Campaign.status == CampaignStatus.active.value,
+               Campaign.spent_millis < Campaign.budget_total * 1000)
+        .values(spent_millis=Campaign.spent_millis + price_millis)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # fmt: skip
+    if not admitted:
+        return 0
+    session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign_id, Campaign.spent_millis >= Campaign.budget_total * 1000,
+               Campaign.status == CampaignStatus.active.value)
+        .values(status=CampaignStatus.exhausted.value)
+        .execution_options(synchronize_session=False)
+    )  # fmt: skip
+    _add_to_day(session, campaign_id, now, price_millis)
+    return price_millis
+
+
+def _add_to_day(session: Session, campaign_id: int, now: datetime, millis: int) -> None:
+    day = now.date()
+    for _ in range(2):
+        counted = session.execute(
+            update(CampaignDay).where(CampaignDay.campaign_id == campaign_id, CampaignDay.day == day)
+            .values(spent_millis=CampaignDay.spent_millis + millis).execution_options(synchronize_session=False)
+        ).rowcount  # fmt: skip
+        if counted:
+            return
+        try:
+            with session.begin_nested():
+                session.add(CampaignDay(campaign_id=campaign_id, day=day, spent_millis=millis))
+            return
+        except IntegrityError:
+            continue  # another charge made today's row first: add to it
+
+
+def settle(session: Session, campaign: Campaign) -> Money:
+    """Move the campaign's unbilled spend (whole minor units) from the merchant's balance to the platform.
+
+    A merchant whose balance cannot cover it has its campaign paused; what is owed stays unbilled."""
+    due = campaign.spent_millis // 1000 - campaign.billed
+    if due <= 0:
+        return Money.zero(campaign.currency)
+    amount = Money(due, campaign.currency)
+    payable = ledger.account(session, AccountKind.merchant_payable, campaign.merchant_id, campaign.currency)
+    earnings = ledger.platform_account(session, AccountKind.advertising, campaign.currency)
+    try:
+        with session.begin_nested():
+            ledger.transfer(session, payable, earnings, amount, "ad_spend", f"campaign:{campaign.id}")
+    except InsufficientFunds:
+        if campaign.status == CampaignStatus.active:
+            campaign.status = CampaignStatus.paused.value
+        log.info("campaign %s paused: the merchant's balance does not cover %s", campaign.id, amount.display())
+        return Money.zero(campaign.currency)
+    campaign.billed += due
+    return amount
+
+
+@periodic_job("ads.settle", crontab(minute="*/5"))
+def settle_all(ctx: JobContext) -> None:
+    """Bill every campaign's spend since the last settlement, one transaction per campaign."""
+    with ctx.db.session() as session:
+        ids = list(session.scalars(select(Campaign.id).where(Campaign.spent_millis >= (Campaign.billed + 1) * 1000)))
+    for campaign_id in ids:
+        with ctx.db.session(write=True) as session:
+            campaign = session.get(Campaign, campaign_id, with_for_update=True)
+            settle(session, campaign)

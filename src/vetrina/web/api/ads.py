@@ -1,0 +1,256 @@
+"""/api/v1/campaigns, /api/v1/ads (VAST, tracking, clicks) and /api/v1/videos/{id}/vmap|ad-settings."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import RedirectResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
+
+from vetrina import clock
+from vetrina.accounts.models import User
+from vetrina.ads import campaigns as ads
+from vetrina.ads import serve, tracking
+from vetrina.ads.models import AdDecision, Campaign, VideoAdSettings
+from vetrina.ads.vast import write_vast
+from vetrina.ads.vmap import write_vmap
+from vetrina.errors import InvalidInput
+from vetrina.media import service as media
+from vetrina.money import Money, MoneyModel, PositiveMoneyModel
+from vetrina.web.deps import RowId, db_session, get_runtime, optional_user, required_user
+
+router = APIRouter(tags=["ads"])
+VIEWER_COOKIE = "vetrina_viewer"
+XML = "application/xml"
+
+
+class Bid(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: Literal["cpm", "cpc"]
+    price: PositiveMoneyModel
+
+
+class FrequencyCap(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    count: int = Field(ge=1, le=1000)
+    per_hours: int = Field(ge=1, le=24 * 90)
+
+
+class CampaignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(max_length=120)
+    kind: Literal["linear", "overlay"]
+    video_id: int | None = Field(None, ge=1, le=2**31 - 1)
+    product_id: int | None = Field(None, ge=1, le=2**31 - 1)
+    vast_url: str | None = Field(None, max_length=2000)
+    bid: Bid
+    budget_total: PositiveMoneyModel
+    budget_daily: PositiveMoneyModel
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    targeting: dict[str, list[Any]] = Field(default_factory=dict)
+    frequency_cap: FrequencyCap | None = None
+    skippable: bool = True
+
+
+class CampaignChanges(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, max_length=120)
+    bid: PositiveMoneyModel | None = None
+    budget_total: PositiveMoneyModel | None = None
+    budget_daily: PositiveMoneyModel | None = None
+    starts_at: AwareDatetime | None = None
+    ends_at: AwareDatetime | None = None
+    targeting: dict[str, list[Any]] | None = None
+    frequency_cap: FrequencyCap | None = None
+    skippable: bool | None = None
+    status: Literal["draft", "active", "paused", "ended"] | None = None
+
+
+class CampaignOut(BaseModel):
+    id: int
+    name: str
+    kind: str
+    video_id: int | None
+    product_id: int | None
+    vast_url: str | None
+    bid: dict[str, Any]
+    budget_total: MoneyModel
+    budget_daily: MoneyModel
+    spent: MoneyModel
+    starts_at: datetime
+    ends_at: datetime
+    targeting: dict[str, Any]
+    frequency_cap: dict[str, int] | None
+    skippable: bool
+    status: str
+
+
+class AdSettingsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    preroll: bool = True
+    midrolls_s: list[Annotated[float, Field(gt=0, le=7 * 24 * 3600)]] = Field(default_factory=list, max_length=20)
+    overlays_s: list[Annotated[float, Field(ge=0, le=7 * 24 * 3600)]] = Field(default_factory=list, max_length=20)
+    floor_cpm: MoneyModel | None = None
+
+
+def campaign_out(campaign: Campaign) -> CampaignOut:
+    def money(amount: int) -> MoneyModel:
+        return MoneyModel(amount=amount, currency=campaign.currency)
+
+    cap = ({"count": campaign.frequency_cap_count, "per_hours": campaign.frequency_cap_hours}
+           if campaign.frequency_cap_count else None)  # fmt: skip
+    return CampaignOut(
+        id=campaign.id, name=campaign.name, kind=campaign.kind, video_id=campaign.video_id,
+        product_id=campaign.product_id, vast_url=campaign.vast_url,
+        bid={"model": campaign.bid_model, "price": money(campaign.bid_amount)},
+        budget_total=money(campaign.budget_total), budget_daily=money(campaign.budget_daily),
+        spent=money(campaign.spent_millis // 1000), starts_at=campaign.starts_at, ends_at=campaign.ends_at,
+        targeting=campaign.targeting, frequency_cap=cap, skippable=campaign.skippable, status=campaign.status,
+    )  # fmt: skip
+
+
+@router.post("/api/v1/campaigns", status_code=201, response_model=CampaignOut, summary="Create a campaign (draft)")
+def create_campaign(
+    request: Request, body: CampaignIn, user: User = required_user, session: Session = db_session
+) -> CampaignOut:
+    spec = ads.CampaignSpec(
+        name=body.name, kind=body.kind, bid_model=body.bid.model, bid=body.bid.price.to_money(),
+        budget_total=body.budget_total.to_money(), budget_daily=body.budget_daily.to_money(),
+        starts_at=body.starts_at, ends_at=body.ends_at, video_id=body.video_id, product_id=body.product_id,
+        vast_url=body.vast_url, targeting=body.targeting, skippable=body.skippable,
+        frequency_cap=(body.frequency_cap.count, body.frequency_cap.per_hours) if body.frequency_cap else None,
+    )  # fmt: skip
+    return campaign_out(ads.create_campaign(session, get_runtime(request).settings, user, spec))
+
+
+@router.get("/api/v1/campaigns", response_model=list[CampaignOut], summary="Your campaigns")
+def list_campaigns(user: User = required_user, session: Session = db_session) -> list[CampaignOut]:
+    return [campaign_out(c) for c in ads.list_campaigns(session, user)]
+
+
+@router.get("/api/v1/campaigns/{campaign_id}", response_model=CampaignOut, summary="One of your campaigns")
+def read_campaign(campaign_id: RowId, user: User = required_user, session: Session = db_session) -> CampaignOut:
+    return campaign_out(ads.get_campaign(session, campaign_id, user))
+
+
+@router.patch("/api/v1/campaigns/{campaign_id}", response_model=CampaignOut, summary="Change or start/pause/end")
+def change_campaign(
+    request: Request, campaign_id: RowId, body: CampaignChanges, user: User = required_user,
+    session: Session = db_session,
+) -> CampaignOut:  # fmt: skip
+    changes: dict[str, Any] = body.model_dump(exclude_unset=True)
+    for key in ("bid", "budget_total", "budget_daily"):
+        if key in changes:
+            changes[key] = getattr(body, key).to_money()
+    if "frequency_cap" in changes:
+        changes["frequency_cap"] = (
+            (body.frequency_cap.count, body.frequency_cap.per_hours) if body.frequency_cap else None
+        )
+    campaign = ads.update_campaign(session, get_runtime(request).settings, campaign_id, user, changes)
+    return campaign_out(campaign)
+
+
+def _viewer_key(request: Request, user: User | None) -> tuple[str, str | None]:
+    """Who is watching, for frequency caps: the user, else a first-party cookie (set when absent)."""
+    if user is not None:
+        return f"user:{user.id}", None
+    cookie = request.cookies.get(VIEWER_COOKIE)
+    if cookie and len(cookie) <= 64 and cookie.isalnum():
+        return f"anon:{hashlib.sha256(cookie.encode()).hexdigest()[:32]}", None
+    fresh = secrets.token_hex(16)
+    return f"anon:{hashlib.sha256(fresh.encode()).hexdigest()[:32]}", fresh
+
+
+def _base_url(request: Request) -> str:
+    return get_runtime(request).settings.base_url or str(request.base_url).rstrip("/")
+
+
+@router.get("/api/v1/ads/vast", summary="VAST 4.2 for one ad slot of a video", response_class=Response)
+def vast(
+    request: Request,
+    video_id: Annotated[int, Query(ge=1, le=2**31 - 1)],
+    slot: Annotated[str, Query(max_length=32)] = "preroll",
+    territory: Annotated[str | None, Query(max_length=2, pattern="^[A-Za-z]{2}$")] = None,
+    device: Annotated[Literal["desktop", "mobile", "tablet", "tv"] | None, Query()] = None,
+    user: User | None = optional_user,
+) -> Response:
+    rt = get_runtime(request)
+    viewer, new_cookie = _viewer_key(request, user)
+    with rt.db.session(write=True) as session:
+        video = media.get_video(session, video_id, user)
+        settings = serve.ad_settings(session, video, rt.settings.default_currency)
+        kind = serve.slot_kind(settings, slot)
+        ask = serve.request_for(video, slot, kind, viewer, territory and territory.upper(), device, clock.now(),
+                                settings)  # fmt: skip
+        document = serve.answer(session, rt.store, _base_url(request), ask, rt.settings.media_url_ttl_s)
+    response = Response(write_vast(document), media_type=XML, headers={"Cache-Control": "no-store"})
+    if new_cookie:
+        response.set_cookie(VIEWER_COOKIE, new_cookie, max_age=365 * 86400, httponly=True, samesite="lax",
+                            secure=rt.settings.secure_cookies)  # fmt: skip
+    return response
+
+
+@router.get("/api/v1/videos/{video_id}/vmap", summary="VMAP 1.0 of the video's ad breaks", response_class=Response)
+def vmap(
+    request: Request, video_id: RowId, user: User | None = optional_user, session: Session = db_session
+) -> Response:
+    video = media.get_video(session, video_id, user)
+    settings = serve.ad_settings(session, video, get_runtime(request).settings.default_currency)
+    return Response(write_vmap(serve.breaks(settings, _base_url(request), video.id)), media_type=XML)
+
+
+@router.put("/api/v1/videos/{video_id}/ad-settings", summary="Where ads go in your video, and its floor price")
+def put_ad_settings(
+    request: Request, video_id: RowId, body: AdSettingsIn, user: User = required_user, session: Session = db_session
+) -> dict[str, Any]:
+    video = media.video_for_change(session, video_id, user)
+    if any(s >= video.duration_s for s in body.midrolls_s + body.overlays_s):
+        raise InvalidInput(f"Breaks lie within the video's {video.duration_s:.0f} s.", field="midrolls_s")
+    floor = body.floor_cpm.to_money() if body.floor_cpm else Money.zero(get_runtime(request).settings.default_currency)
+    if floor.amount < 0:
+        raise InvalidInput("A floor price is zero or more.", field="floor_cpm")
+    row = session.get(VideoAdSettings, video.id) or VideoAdSettings(video_id=video.id)
+    row.preroll, row.midrolls_s, row.overlays_s = body.preroll, sorted(body.midrolls_s), sorted(body.overlays_s)
+    row.floor_cpm, row.currency = floor.amount, floor.currency
+    session.add(row)
+    return {"video_id": video.id, "preroll": row.preroll, "midrolls_s": row.midrolls_s, "overlays_s": row.overlays_s,
+            "floor_cpm": floor.as_json()}  # fmt: skip
+
+
+@router.get("/api/v1/ads/events/{decision_id}/{event}", status_code=204, summary="A player's tracking beacon")
+def ad_event(
+    request: Request,
+    decision_id: str,
+    event: str,
+    code: Annotated[str | None, Query(max_length=16)] = None,
+) -> Response:
+    """Counted once per served ad and event; macros a player did not fill (`[ERRORCODE]`) are ignored."""
+    rt = get_runtime(request)
+    if decision_id == "none":  # the Error URL of an answer with no ad: nothing to count against
+        return Response(status_code=204)
+    error_code = int(code) if code and code.isdigit() else None
+    with rt.db.session(write=True) as session:
+        tracking.record_event(session, decision_id[:32], event[:32], clock.now(), error_code)
+    return Response(status_code=204, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/api/v1/ads/click/{decision_id}", summary="A click on an ad: counted, then on to the product or video")
+def ad_click(request: Request, decision_id: str) -> Response:
+    rt = get_runtime(request)
+    with rt.db.session(write=True) as session:
+        tracking.record_event(session, decision_id[:32], "click", clock.now())
+        decision = session.get(AdDecision, decision_id[:32])
+        campaign = session.get(Campaign, decision.campaign_id)
+        target = f"/p/{campaign.product_id}" if campaign.product_id else f"/watch/{campaign.video_id}"
+    return RedirectResponse(target, status_code=302)
