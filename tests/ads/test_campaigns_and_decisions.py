@@ -1,0 +1,240 @@
+"""Campaigns, the auction, frequency caps, pacing and spend, over HTTP with a real queue and database (SQLite
+and PostgreSQL); the overspend bound under concurrent impressions; VAST and VMAP answers against the schemas."""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from lxml import etree
+
+from tests.ads.test_vast_vmap import CONFORMANCE, assert_valid_vast
+from tests.conftest import make_clip, wait_for
+from vetrina import clock
+from vetrina.accounts.models import Role
+from vetrina.ads import tracking
+from vetrina.ads.models import AdDecision, Campaign
+from vetrina.ads.vast import read_vast
+from vetrina.money import Money
+from vetrina.payments import ledger
+from vetrina.payments.models import AccountKind
+
+NOON = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def settings(settings):
+    return settings.model_copy(update={"ladder_heights": [240]})
+
+
+def fund(runtime, merchant, amount: int = 100_000) -> None:
+    """Give the merchant released money to spend (as sales would)."""
+    with runtime.db.session(write=True) as session:
+        funding = ledger.platform_account(session, AccountKind.funding, "EUR")
+        payable = ledger.account(session, AccountKind.merchant_payable, merchant.user.id, "EUR")
+        ledger.transfer(session, funding, payable, Money(amount, "EUR"), "test_sales", f"fund:{merchant.user.id}")
+
+
+@pytest.fixture
+def ready_video(client, make_account, media_dir):
+    """A publisher's ready 6 s video (the one ads play on) and an advertiser's spot video."""
+    clip = make_clip(media_dir / "ads-6s.mp4", 6, size="320x240")
+
+    def upload(account) -> int:
+        with clip.open("rb") as handle:
+            video = client.post("/api/v1/videos", headers=account.auth, data={"title": "Film"},
+                                files={"file": ("c.mp4", handle)}).json()  # fmt: skip
+        wait_for(lambda: client.get(f"/api/v1/videos/{video['id']}").json()["status"] == "ready", timeout_s=60,
+                 message="the video")  # fmt: skip
+        return video["id"]
+
+    publisher, advertiser = make_account(Role.merchant), make_account(Role.merchant)
+    return publisher, upload(publisher), advertiser, upload(advertiser)
+
+
+def linear(video_id: int | None, bid: int = 1000, **changes) -> dict:
+    """A linear campaign's body; `changes` replace any of its fields (video_id included)."""
+    body = {
+        "name": "Summer spot", "kind": "linear", "video_id": video_id, "bid": {"model": "cpm", "price": eur(bid)},
+        "budget_total": eur(50_000), "budget_daily": eur(10_000),
+        "starts_at": (NOON - timedelta(days=1)).isoformat(), "ends_at": (NOON + timedelta(days=30)).isoformat(),
+    }  # fmt: skip
+    return {**body, **changes}
+
+
+def eur(amount: int) -> dict:
+    return {"amount": amount, "currency": "EUR"}
+
+
+def start(client, account, body: dict) -> dict:
+    created = client.post("/api/v1/campaigns", headers=account.auth, json=body)
+    assert created.status_code == 201, created.text
+    active = client.patch(f"/api/v1/campaigns/{created.json()['id']}", headers=account.auth, json={"status": "active"})
+    assert active.status_code == 200, active.text
+    return active.json()
+
+
+def ask(client, video_id: int, viewer: str, slot: str = "preroll") -> bytes:
+    client.cookies.set("vetrina_viewer", viewer)  # the player's first-party viewer cookie
+    response = client.get("/api/v1/ads/vast", params={"video_id": video_id, "slot": slot})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("application/xml")
+    return response.content
+
+
+def test_campaigns_are_checked_and_belong_to_their_merchant(client, ready_video, make_account, runtime):
+    publisher, film, advertiser, spot = ready_video
+    viewer = make_account(Role.viewer)
+    bad = [
+        ({"kind": "banner"}, 422), ({"video_id": film}, 403),  # someone else's video
+        ({"bid": {"model": "cpc", "price": eur(50)}}, 422),  # linear ads are CPM
+        ({"budget_daily": eur(60_000)}, 422), ({"budget_total": {"amount": 100, "currency": "USD"}}, 422),
+        ({"ends_at": (NOON - timedelta(days=2)).isoformat()}, 422), ({"targeting": {"planets": ["mars"]}}, 422),
+        ({"targeting": {"territories": ["Italy"]}}, 422), ({"targeting": {"hours": [25]}}, 422),
+        ({"video_id": None, "vast_url": "ftp://ads.example/tag"}, 422),
+        ({"bid": {"model": "cpm", "price": eur(0)}}, 422),
+    ]  # fmt: skip
+    for changes, status in bad:
+        refused = client.post("/api/v1/campaigns", headers=advertiser.auth, json={**linear(spot), **changes})
+        assert refused.status_code == status, (changes, refused.text)
+    assert client.post("/api/v1/campaigns", headers=viewer.auth, json=linear(spot)).status_code == 403
+    created = client.post("/api/v1/campaigns", headers=advertiser.auth, json=linear(spot, targeting={
+        "territories": ["it", "CN"], "devices": ["mobile"], "hours": [9, 10]}))  # fmt: skip
+    assert created.status_code == 201 and created.json()["status"] == "draft"
+    assert created.json()["targeting"] == {"territories": ["CN", "IT"], "devices": ["mobile"], "hours": [9, 10]}
+    campaign_id = created.json()["id"]
+    assert client.get(f"/api/v1/campaigns/{campaign_id}", headers=publisher.auth).status_code == 404
+    assert (
+        client.patch(f"/api/v1/campaigns/{campaign_id}", headers=publisher.auth, json={"name": "x"}).status_code == 404
+    )
+    refused = client.patch(f"/api/v1/campaigns/{campaign_id}", headers=advertiser.auth, json={"status": "active"})
+    assert refused.status_code == 409 and "balance" in refused.json()["detail"]  # no money to spend yet
+    fund(runtime, advertiser)
+    assert client.patch(f"/api/v1/campaigns/{campaign_id}", headers=advertiser.auth,
+                        json={"status": "active"}).json()["status"] == "active"  # fmt: skip
+    assert client.patch(f"/api/v1/campaigns/{campaign_id}", headers=advertiser.auth,
+                        json={"status": "draft"}).status_code == 409  # fmt: skip
+    assert [c["id"] for c in client.get("/api/v1/campaigns", headers=advertiser.auth).json()] == [campaign_id]
+
+
+def test_the_auction_is_second_price_with_the_video_owners_floor(client, ready_video, make_account, runtime):
+    publisher, film, advertiser, spot = ready_video
+    rival = make_account(Role.merchant)
+    fund(runtime, advertiser)
+    fund(runtime, rival)
+    high = start(client, advertiser, linear(spot, bid=1000))
+    assert client.post("/api/v1/campaigns", headers=rival.auth, json=linear(spot)).status_code == 403  # not its video
+    clock.set_clock(lambda: NOON)
+
+    data = ask(client, film, "viewer1")
+    assert_valid_vast(data)
+    [ad] = read_vast(data).ads
+    assert ad.id == str(high["id"]) and ad.creatives[0].linear.media_files[0].type == "application/x-mpegURL"
+    assert ad.pricing.value == "5.00"  # alone and without a floor: half its bid (10.00 CPM)
+
+    # A third-party tag bidding 6.00 (a public address: it is only checked, never fetched here).
+    second = client.post("/api/v1/campaigns", headers=rival.auth,
+                         json=linear(None, bid=600, vast_url="https://93.184.216.34/vast.xml"))  # fmt: skip
+    assert second.status_code == 201, second.text
+    assert client.patch(f"/api/v1/campaigns/{second.json()['id']}", headers=rival.auth,
+                        json={"status": "active"}).status_code == 200  # fmt: skip
+    [ad] = read_vast(ask(client, film, "viewer2")).ads
+    assert ad.id == str(high["id"]) and ad.pricing.value == "6.00"  # pays the second price
+    put = client.put(f"/api/v1/videos/{film}/ad-settings", headers=publisher.auth,
+                     json={"preroll": True, "floor_cpm": eur(800), "midrolls_s": [3.0]})  # fmt: skip
+    assert put.status_code == 200
+    assert client.put(f"/api/v1/videos/{film}/ad-settings", headers=advertiser.auth, json={}).status_code == 403
+    [ad] = read_vast(ask(client, film, "viewer3")).ads
+    assert ad.pricing.value == "8.00"  # the floor is above the second bid
+    client.put(f"/api/v1/videos/{film}/ad-settings", headers=publisher.auth, json={"floor_cpm": eur(1200)})
+    empty = ask(client, film, "viewer4")
+    assert_valid_vast(empty)
+    assert read_vast(empty).ads == []  # nobody bids the floor: a valid VAST with no ad
+
+
+def test_frequency_caps_pacing_and_spend(client, ready_video, runtime):
+    publisher, film, advertiser, spot = ready_video
+    fund(runtime, advertiser)
+    body = linear(spot, bid=10_000, budget_daily=eur(100), budget_total=eur(1_000),
+                  frequency_cap={"count": 2, "per_hours": 24})  # fmt: skip
+    campaign = start(client, advertiser, body)
+    six_am = NOON.replace(hour=6)
+    clock.set_clock(lambda: six_am)  # a quarter of the day: at most 25 cents of the 1 € daily budget
+
+    served = 0
+    for viewer in range(20):
+        for _ in range(3):  # each viewer asks three times; the cap lets two through
+            data = ask(client, film, f"v{viewer}")
+            ads = read_vast(data).ads
+            if not ads:
+                break
+            impression = re.sub(r"^https?://[^/]+", "", ads[0].impressions[0])
+            assert client.get(impression).status_code == 204
+            assert client.get(impression).status_code == 204  # a repeat is not counted again
+            served += 1
+    with runtime.db.session() as session:
+        spent = session.get(Campaign, campaign["id"]).spent_millis
+    # Each impression costs half the 100.00 CPM bid: 5 cents. Pacing admits ads until 25 cents are spent.
+    assert spent == served * 5_000 and 25_000 <= spent <= 25_000 + 5_000
+    capped = [read_vast(ask(client, film, "v0")).ads for _ in range(1)]
+    assert capped == [[]]
+    clock.set_clock(lambda: six_am + timedelta(hours=6))  # half the day: more may be spent
+    assert read_vast(ask(client, film, "fresh")).ads
+
+
+def test_concurrent_impressions_never_overspend_by_more_than_one_price(runtime, make_account):
+    """Many threads charge one nearly exhausted campaign at once: the spend ends under budget + one price."""
+    merchant = make_account(Role.merchant)
+    now = clock.now()
+    with runtime.db.session(write=True) as session:
+        campaign = Campaign(
+            merchant_id=merchant.user.id, name="Hammered", kind="overlay", bid_model="cpm", bid_amount=1000,
+            currency="EUR", budget_total=10, budget_daily=10, spent_millis=0, starts_at=now - timedelta(days=1),
+            ends_at=now + timedelta(days=1), targeting={}, status="active", created_at=now, updated_at=now,
+        )  # fmt: skip
+        session.add(campaign)
+        session.flush()
+        campaign_id = campaign.id
+    price = 700  # millis: 10 cents of budget = 10,000 millis fit 14.3 impressions
+    errors: list[Exception] = []
+
+    def hammer() -> None:
+        try:
+            for _ in range(10):
+                with runtime.db.session(write=True) as session:
+                    tracking.charge(session, campaign_id, price, clock.now())
+        except Exception as exc:  # noqa: BLE001  (reported below)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=hammer) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with runtime.db.session() as session:
+        final = session.get(Campaign, campaign_id)
+        assert 10_000 <= final.spent_millis < 10_000 + price and final.status == "exhausted"
+        assert session.query(AdDecision).count() == 0
+
+
+def test_the_vmap_lists_the_owners_breaks_and_validates(client, ready_video):
+    import xmlschema
+
+    publisher, film, _advertiser, _spot = ready_video
+    client.put(f"/api/v1/videos/{film}/ad-settings", headers=publisher.auth,
+               json={"preroll": True, "midrolls_s": [3.0], "overlays_s": [1.5]})  # fmt: skip
+    assert client.put(f"/api/v1/videos/{film}/ad-settings", headers=publisher.auth,
+                      json={"midrolls_s": [60.0]}).status_code == 422  # past the end  # fmt: skip
+    response = client.get(f"/api/v1/videos/{film}/vmap")
+    assert response.status_code == 200
+    xmlschema.XMLSchema(str(CONFORMANCE / "xsd" / "vmap.xsd")).validate(response.text)
+    breaks = etree.fromstring(response.content)
+    assert [(b.get("breakId"), b.get("timeOffset")) for b in breaks] == [
+        ("preroll", "start"), ("overlay-1", "00:00:01.500"), ("midroll-1", "00:00:03.000")]  # fmt: skip
+    tag = breaks[2][0][0].text
+    assert tag.endswith(f"/api/v1/ads/vast?video_id={film}&slot=midroll-1")
+    assert client.get("/api/v1/ads/vast", params={"video_id": film, "slot": "midroll-9"}).status_code == 422
+    assert client.get("/api/v1/ads/events/nosuchad/impression").status_code == 404
+    assert client.get("/api/v1/ads/events/none/error?code=303").status_code == 204
