@@ -238,3 +238,32 @@ def test_the_vmap_lists_the_owners_breaks_and_validates(client, ready_video):
     assert client.get("/api/v1/ads/vast", params={"video_id": film, "slot": "midroll-9"}).status_code == 422
     assert client.get("/api/v1/ads/events/nosuchad/impression").status_code == 404
     assert client.get("/api/v1/ads/events/none/error?code=303").status_code == 204
+
+
+def test_spend_is_settled_from_the_merchants_balance_and_a_short_balance_pauses_the_campaign(runtime, make_account):
+    merchant = make_account(Role.merchant)
+    fund(runtime, merchant, amount=10)  # 10 cents
+    now = clock.now()
+    with runtime.db.session(write=True) as session:
+        campaign = Campaign(
+            merchant_id=merchant.user.id, name="Settled", kind="overlay", bid_model="cpm", bid_amount=1000,
+            currency="EUR", budget_total=100, budget_daily=100, spent_millis=7_999, starts_at=now - timedelta(days=1),
+            ends_at=now + timedelta(days=1), targeting={}, status="active", created_at=now, updated_at=now,
+        )  # fmt: skip
+        session.add(campaign)
+        session.flush()
+        campaign_id = campaign.id
+    tracking.settle_all(runtime.queue.context)
+    with runtime.db.session() as session:
+        campaign = session.get(Campaign, campaign_id)
+        assert campaign.billed == 7 and campaign.status == "active"  # whole cents only; the rest next time
+        payable = ledger.account(session, AccountKind.merchant_payable, merchant.user.id, "EUR")
+        assert payable.credits_posted - payable.debits_posted == 3
+        assert ledger.check_ledger(session).ok
+    with runtime.db.session(write=True) as session:
+        session.get(Campaign, campaign_id).spent_millis = 20_000  # 13 cents more than billed; 3 left to pay with
+    tracking.settle_all(runtime.queue.context)
+    with runtime.db.session() as session:
+        campaign = session.get(Campaign, campaign_id)
+        assert campaign.billed == 7 and campaign.status == "paused"
+        assert ledger.check_ledger(session).ok
