@@ -3,19 +3,25 @@ VMAP (its ad breaks), with tracking URLs that come back to Vetrina."""
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePosixPath
+from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 
 from vetrina import clock
+from vetrina.ads import tracking
 from vetrina.ads.decide import Decision, Request, decide
+from vetrina.ads.fetch import resolve
 from vetrina.ads.models import Campaign, VideoAdSettings
 from vetrina.ads.vast import Ad, Creative, Linear, MediaFile, NonLinear, Pricing, Resource, Tracking, Vast
 from vetrina.ads.vmap import AdBreak
 from vetrina.catalog import service as catalog
 from vetrina.catalog.models import Product
+from vetrina.db import Database
 from vetrina.errors import InvalidInput
 from vetrina.media import service as media
 from vetrina.media.models import Video
@@ -102,8 +108,38 @@ def _overlay_creative(session: Session, store: MediaStore, base_url: str, campai
                                                                               "creativeView"))])  # fmt: skip
 
 
-def answer(session: Session, store: MediaStore, base_url: str, request: Request, ttl_s: int) -> Vast:
-    """The VAST answer for one slot: the winner's ad, or a valid document with no ad."""
+@dataclass(frozen=True)
+class ThirdParty:
+    """A decision won by a third-party tag: resolved after the decision is committed (never inside a transaction,
+    since fetching takes up to seconds)."""
+
+    wrapper: Ad
+    campaign_id: int
+    decision_id: str
+
+
+def _third_party(base_url: str, campaign: Campaign, decision: Decision, common: dict[str, Any]) -> ThirdParty:
+    ours = Ad(wrapper_url=campaign.vast_url, **common, creatives=[Creative(linear=Linear(
+        0.0, tracking=[Tracking(e, _events_url(base_url, decision.decision_id, e)) for e in LINEAR_EVENTS],
+        click_tracking=[_events_url(base_url, decision.decision_id, "click")]))])  # fmt: skip
+    return ThirdParty(ours, campaign.id, decision.decision_id)
+
+
+def resolve_third_party(db: Database, base_url: str, pending: ThirdParty, allow_private: bool) -> Vast:
+    """The third-party chain resolved to its InLine ad with Vetrina's tracking passed along; or no ad."""
+    resolution = resolve(pending.wrapper, allow_private)
+    if resolution.ad is None:
+        with db.session(write=True) as session:
+            tracking.record_event(session, pending.decision_id, "error", clock.now(), resolution.error_code)
+        return Vast(errors=[f"{base_url}/api/v1/ads/events/none/error?code={resolution.error_code}"])
+    return Vast(
+        ads=[dataclasses.replace(resolution.ad, id=str(pending.campaign_id), ad_serving_id=pending.decision_id)]
+    )
+
+
+def answer(session: Session, store: MediaStore, base_url: str, request: Request, ttl_s: int) -> Vast | ThirdParty:
+    """The VAST answer for one slot: the winner's ad, or a valid document with no ad; a third-party winner is
+    returned to be resolved once this transaction has committed."""
     decision = decide(session, request)
     if decision is None:
         return Vast(errors=[f"{base_url}/api/v1/ads/events/none/error?code={NO_AD_ERROR}"])
@@ -114,7 +150,7 @@ def answer(session: Session, store: MediaStore, base_url: str, request: Request,
         "errors": [_events_url(base_url, decision.decision_id, "error")],
     }  # fmt: skip
     if campaign.vast_url:
-        return Vast(ads=[Ad(wrapper_url=campaign.vast_url, **common)])
+        return _third_party(base_url, campaign, decision, common)
     build = _linear_creative if campaign.kind == "linear" else _overlay_creative
     creative = build(session, store, base_url, campaign, decision, ttl_s)
     if creative is None:  # its video or product went away since the campaign was checked

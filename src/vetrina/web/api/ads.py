@@ -194,6 +194,8 @@ def vast(
         ask = serve.request_for(video, slot, kind, viewer, territory and territory.upper(), device, clock.now(),
                                 settings)  # fmt: skip
         document = serve.answer(session, rt.store, _base_url(request), ask, rt.settings.media_url_ttl_s)
+    if isinstance(document, serve.ThirdParty):
+        document = serve.resolve_third_party(rt.db, _base_url(request), document, rt.settings.fetch_allow_private)
     response = Response(write_vast(document), media_type=XML, headers={"Cache-Control": "no-store"})
     if new_cookie:
         response.set_cookie(VIEWER_COOKIE, new_cookie, max_age=365 * 86400, httponly=True, samesite="lax",

@@ -1,0 +1,106 @@
+"""Third-party VAST: fetching tags safely and resolving wrapper chains into one InLine ad.
+
+Every request (redirects included) goes only to public http(s) addresses unless the operator allows
+private ones (`VETRINA_FETCH_ALLOW_PRIVATE`), within a time limit and a size limit; the document is read
+with the defused, lenient reader. A chain is followed to its InLine ad at most `MAX_DEPTH` wrappers deep,
+and a tag met twice is a loop. The wrappers' impressions, errors, tracking and click tracking are kept,
+so everyone in the chain is told what the player did.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import httpx
+
+from vetrina.ads.vast import Ad, Creative, Linear, Vast, VastError, read_vast
+from vetrina.errors import InvalidInput
+from vetrina.netguard import check_outgoing_url
+
+MAX_DEPTH = 5
+MAX_BYTES = 1024 * 1024
+TIMEOUT_S = 3.0
+MAX_REDIRECTS = 3
+# VAST error codes
+WRAPPER_TIMEOUT, WRAPPER_LIMIT, NO_ADS_AFTER_WRAPPER, XML_ERROR = 301, 302, 303, 100
+
+
+@dataclass
+class Resolution:
+    ad: Ad | None  # the InLine ad with every wrapper's tracking added; None when the chain failed
+    error_code: int | None = None
+    error_urls: list[str] = dataclasses.field(default_factory=list)  # to tell the chain about a failure
+
+
+def fetch(url: str, allow_private: bool, timeout_s: float = TIMEOUT_S, max_bytes: int = MAX_BYTES) -> bytes:
+    """The body at `url`; VastError (code 301) on timeouts, refused addresses, big or failed answers."""
+    with httpx.Client(timeout=timeout_s, follow_redirects=False) as client:
+        for _ in range(MAX_REDIRECTS + 1):
+            try:
+                url = check_outgoing_url(url, allow_private)
+            except InvalidInput as exc:
+                raise VastError(f"The tag's address is refused: {exc.detail}", WRAPPER_TIMEOUT) from None
+            try:
+                with client.stream("GET", url, headers={"Accept": "application/xml, text/xml"}) as response:
+                    if response.is_redirect and "location" in response.headers:
+                        url = str(response.url.join(response.headers["location"]))
+                        continue
+                    if response.status_code != 200:
+                        raise VastError(f"The tag answered {response.status_code}.", WRAPPER_TIMEOUT)
+                    body = bytearray()
+                    for chunk in response.iter_bytes():
+                        body += chunk
+                        if len(body) > max_bytes:
+                            raise VastError(f"The tag is larger than {max_bytes} bytes.", WRAPPER_TIMEOUT)
+                    return bytes(body)
+            except httpx.HTTPError as exc:
+                raise VastError(f"The tag could not be fetched ({exc.__class__.__name__}).", WRAPPER_TIMEOUT) from None
+    raise VastError("The tag redirects too often.", WRAPPER_TIMEOUT)
+
+
+def _merge(inline: Ad, wrappers: list[Ad]) -> Ad:
+    """The InLine ad with the wrappers' tracking added (theirs first: the outermost wrapper is ours)."""
+    impressions = [url for w in wrappers for url in w.impressions] + inline.impressions
+    errors = [url for w in wrappers for url in w.errors] + inline.errors
+    extra_tracking = [t for w in wrappers for c in w.creatives if c.linear for t in c.linear.tracking]
+    extra_clicks = [u for w in wrappers for c in w.creatives if c.linear for u in c.linear.click_tracking]
+    creatives = []
+    for creative in inline.creatives:
+        if creative.linear is not None:
+            linear = dataclasses.replace(
+                creative.linear, tracking=extra_tracking + creative.linear.tracking,
+                click_tracking=extra_clicks + creative.linear.click_tracking,
+            )  # fmt: skip
+            creative = dataclasses.replace(creative, linear=linear)
+        creatives.append(creative)
+    return dataclasses.replace(inline, impressions=impressions, errors=errors, creatives=creatives)
+
+
+def resolve(first: Ad, allow_private: bool, timeout_s: float = TIMEOUT_S) -> Resolution:
+    """Follow `first` (a Wrapper) to its InLine ad."""
+    chain: list[Ad] = [first]
+    seen: set[str] = set()
+    url = first.wrapper_url
+    for _ in range(MAX_DEPTH):
+        errors = [e for ad in chain for e in ad.errors]
+        if url in seen:
+            return Resolution(None, WRAPPER_LIMIT, errors)
+        seen.add(url)
+        try:
+            document: Vast = read_vast(fetch(url, allow_private, timeout_s))
+        except VastError as exc:
+            return Resolution(None, exc.code if exc.code != 101 else XML_ERROR, errors)
+        if not document.ads:
+            return Resolution(None, NO_ADS_AFTER_WRAPPER, errors + document.errors)
+        ad = document.ads[0]
+        if ad.wrapper_url is None:
+            return Resolution(_merge(ad, chain))
+        chain.append(ad)
+        url = ad.wrapper_url
+    return Resolution(None, WRAPPER_LIMIT, [e for ad in chain for e in ad.errors])
+
+
+def wrapper_for(url: str) -> Ad:
+    """A bare Wrapper pointing at `url` (our tracking is added by the caller)."""
+    return Ad(wrapper_url=url, creatives=[Creative(linear=Linear(0.0))])

@@ -1,0 +1,149 @@
+"""Third-party VAST tags, from a real HTTP server on this machine: wrapper chains resolved with every party's
+tracking kept; loops, endless chains, timeouts, oversized and hostile documents, and private addresses refused."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from tests.ads.test_campaigns_and_decisions import eur, fund, linear
+from tests.ads.test_vast_vmap import BILLION_LAUGHS, CONFORMANCE, assert_valid_vast
+from tests.conftest import make_clip, wait_for
+from vetrina.accounts.models import Role
+from vetrina.ads.fetch import NO_ADS_AFTER_WRAPPER, WRAPPER_LIMIT, WRAPPER_TIMEOUT, XML_ERROR, resolve, wrapper_for
+from vetrina.ads.vast import read_vast
+
+INLINE = (CONFORMANCE / "samples" / "4.2" / "Inline_Linear_Tag-test.xml") if CONFORMANCE.is_dir() else None
+
+
+def _wrapper(target: str, name: str) -> bytes:
+    return (f'<VAST version="4.2"><Ad id="{name}"><Wrapper><AdSystem>{name}</AdSystem>'
+            f"<Impression>https://{name}.example/imp</Impression><Error>https://{name}.example/err</Error>"
+            f'<Creatives><Creative><Linear><TrackingEvents><Tracking event="start">https://{name}.example/start'
+            f"</Tracking></TrackingEvents></Linear></Creative></Creatives>"
+            f"<VASTAdTagURI><![CDATA[{target}]]></VASTAdTagURI></Wrapper></Ad></VAST>").encode()  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def ad_server() -> Iterator[str]:
+    """A third-party ad server: answers by path."""
+    base = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            path, url = self.path, base["url"]
+            if path == "/redirect":
+                self.send_response(302)
+                self.send_header("Location", "/inline.xml")
+                self.end_headers()
+                return
+            if path == "/slow.xml":
+                time.sleep(1.5)
+            bodies = {
+                "/inline.xml": INLINE.read_bytes() if INLINE else b"",
+                "/wrap1.xml": _wrapper(f"{url}/inline.xml", "agency"),
+                "/wrap2.xml": _wrapper(f"{url}/wrap1.xml", "network"),
+                "/loop-a.xml": _wrapper(f"{url}/loop-b.xml", "a"),
+                "/loop-b.xml": _wrapper(f"{url}/loop-a.xml", "b"),
+                "/empty.xml": b'<VAST version="4.2"><Error>https://x.example/none</Error></VAST>',
+                "/bomb.xml": BILLION_LAUGHS,
+                "/big.xml": b"<VAST>" + b" " * (2 * 1024 * 1024) + b"</VAST>",
+                "/slow.xml": INLINE.read_bytes() if INLINE else b"",
+            }
+            match = re.fullmatch(r"/deep-(\d+)\.xml", path)
+            if match:
+                bodies[path] = _wrapper(f"{url}/deep-{int(match.group(1)) + 1}.xml", f"d{match.group(1)}")
+            body = bodies.get(path)
+            self.send_response(200 if body is not None else 404)
+            self.send_header("Content-Type", "application/xml")
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    base["url"] = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield base["url"]
+    server.shutdown()
+
+
+def ours(url: str):
+    ad = wrapper_for(url)
+    ad.impressions.append("https://vetrina.example/imp")
+    ad.creatives[0].linear.tracking.append(read_vast(_wrapper("x", "v")).ads[0].creatives[0].linear.tracking[0])
+    return ad
+
+
+pytestmark = pytest.mark.skipif(INLINE is None, reason="the IAB conformance files are not available")
+
+
+def test_a_wrapper_chain_resolves_to_the_inline_ad_with_everyones_tracking(ad_server):
+    resolution = resolve(ours(f"{ad_server}/wrap2.xml"), allow_private=True)
+    ad = resolution.ad
+    assert resolution.error_code is None and ad.wrapper_url is None and ad.creatives[0].linear.media_files
+    assert ad.impressions[:3] == ["https://vetrina.example/imp", "https://network.example/imp",
+                                  "https://agency.example/imp"]  # fmt: skip
+    starts = [t.url for t in ad.creatives[0].linear.tracking if t.event == "start"]
+    assert starts[:3] == ["https://v.example/start", "https://network.example/start", "https://agency.example/start"]
+    assert resolve(ours(f"{ad_server}/redirect"), allow_private=True).ad is not None
+
+
+@pytest.mark.parametrize(
+    ("path", "code"),
+    [("/loop-a.xml", WRAPPER_LIMIT), ("/deep-1.xml", WRAPPER_LIMIT), ("/empty.xml", NO_ADS_AFTER_WRAPPER),
+     ("/bomb.xml", XML_ERROR), ("/big.xml", WRAPPER_TIMEOUT), ("/missing.xml", WRAPPER_TIMEOUT),
+     ("/slow.xml", WRAPPER_TIMEOUT)],
+)  # fmt: skip
+def test_broken_or_hostile_chains_end_with_the_vast_error_code(ad_server, path, code):
+    started = time.monotonic()
+    resolution = resolve(ours(f"{ad_server}{path}"), allow_private=True, timeout_s=0.5)
+    assert resolution.ad is None and resolution.error_code == code
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:9/vast.xml", "http://169.254.169.254/latest/meta-data", "http://10.0.0.1/vast.xml",
+            "http://[::1]/vast.xml", "file:///etc/passwd", "gopher://127.0.0.1/"],
+)  # fmt: skip
+def test_private_loopback_link_local_and_non_http_addresses_are_never_fetched(url):
+    resolution = resolve(ours(url), allow_private=False, timeout_s=0.5)
+    assert resolution.ad is None and resolution.error_code == WRAPPER_TIMEOUT
+
+
+@pytest.fixture
+def settings(settings):
+    return settings.model_copy(update={"ladder_heights": [240], "fetch_allow_private": True})
+
+
+def test_a_third_party_campaign_is_served_resolved_with_vetrinas_tracking(client, make_account, runtime, media_dir,
+                                                                         ad_server):  # fmt: skip
+    publisher, advertiser = make_account(Role.merchant), make_account(Role.merchant)
+    clip = make_clip(media_dir / "ads-6s.mp4", 6, size="320x240")
+    with clip.open("rb") as handle:
+        film = client.post("/api/v1/videos", headers=publisher.auth, data={"title": "Film"},
+                           files={"file": ("c.mp4", handle)}).json()["id"]  # fmt: skip
+    wait_for(lambda: client.get(f"/api/v1/videos/{film}").json()["status"] == "ready", timeout_s=60, message="film")
+    fund(runtime, advertiser)
+    body = {**linear(None, bid=900), "vast_url": f"{ad_server}/wrap1.xml", "budget_total": eur(10_000)}
+    created = client.post("/api/v1/campaigns", headers=advertiser.auth, json=body)
+    assert created.status_code == 201, created.text
+    client.patch(f"/api/v1/campaigns/{created.json()['id']}", headers=advertiser.auth, json={"status": "active"})
+    answer = client.get("/api/v1/ads/vast", params={"video_id": film})
+    assert_valid_vast(answer.content)
+    [ad] = read_vast(answer.content).ads
+    assert ad.id == str(created.json()["id"]) and ad.creatives[0].linear.media_files
+    ours_first = ad.impressions[0]
+    assert "/api/v1/ads/events/" in ours_first and "https://agency.example/imp" in ad.impressions
+    assert client.get(re.sub(r"^https?://[^/]+", "", ours_first)).status_code == 204
+    from vetrina.ads.models import Campaign
+
+    with runtime.db.session() as session:
+        assert session.get(Campaign, created.json()["id"]).spent_millis == 450  # alone: half its 9.00 CPM
