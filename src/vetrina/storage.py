@@ -37,6 +37,11 @@ class MediaStore:
         self._signing_key = signing_key
         root.mkdir(parents=True, exist_ok=True)
 
+    @property
+    def signing_key(self) -> bytes:
+        """The deployment's secret, also what signs served-ad tokens."""
+        return self._signing_key
+
     def path(self, key: str) -> Path:
         return self.root.joinpath(*_key_parts(key))
 

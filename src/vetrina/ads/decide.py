@@ -2,27 +2,119 @@
 
 Effective CPM (eCPM) puts both kinds of bid on one scale: a CPM bid is its eCPM; a CPC bid is worth
 its price times the campaign's expected click rate, per thousand impressions. The winner pays the
-second-highest eCPM (or the video's floor, whichever is higher), never more than its own bid.
+second-highest eCPM (or the video's floor, whichever is higher), never more than its own bid; alone and
+without a floor it pays half its bid.
+
 Pacing: by any moment of a UTC day a campaign may have spent at most the share of its daily budget
-that the day has used up (so nothing is spent in one burst at midnight), and never more than its
-total budget; both are rechecked atomically when an impression is charged.
+that the day has used up (nothing is spent in one burst after midnight), and never more than its total
+budget; both are rechecked atomically when an impression is charged (`tracking.charge`).
+
+Speed: deciding writes nothing (the served ad travels as a signed token, `tokens.py`). The active
+campaigns are read from a per-process `CampaignBook` refreshed every few seconds; only the best-ranked
+candidates are checked against today's spend and the viewer's frequency caps in the database.
 """
 
 from __future__ import annotations
 
-import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from vetrina.ads import tokens
 from vetrina.ads.models import AdDecision, AdEvent, Campaign, CampaignDay, CampaignStatus
 from vetrina.catalog.models import Channel
 from vetrina.media.models import Video
 
 PRIOR_CTR = 0.01  # the click rate assumed for a CPC campaign until it has its own
 PRIOR_WEIGHT = 200  # impressions the prior counts for
+CHUNK = 8  # candidates checked against spend and caps at a time
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What deciding needs of a campaign, read once per refresh of the book."""
+
+    id: int
+    merchant_id: int
+    name: str
+    kind: str
+    bid_model: str
+    bid_amount: int
+    currency: str
+    budget_total: int
+    budget_daily: int
+    spent_millis: int
+    starts_at: datetime
+    ends_at: datetime
+    targeting: dict[str, Any]
+    cap_count: int | None
+    cap_hours: int | None
+    video_id: int | None
+    product_id: int | None
+    vast_url: str | None
+    skippable: bool
+    ecpm: float  # the bid on one scale (CPC bids at the campaign's click rate)
+
+
+class CampaignBook:
+    """The active campaigns, re-read at most every `ttl_s` seconds per process (0: on every decision)."""
+
+    def __init__(self, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._loaded_at = float("-inf")
+        self._campaigns: list[Candidate] = []
+        self._channels: dict[int, str | None] = {}
+
+    def forget(self) -> None:
+        with self._lock:
+            self._loaded_at = float("-inf")
+
+    def active(self, session: Session) -> list[Candidate]:
+        with self._lock:
+            if time.monotonic() - self._loaded_at < self.ttl_s:
+                return self._campaigns
+        rows = list(session.scalars(select(Campaign).where(Campaign.status == CampaignStatus.active.value)))
+        ctr = _ctr(session, [c.id for c in rows if c.bid_model == "cpc"])
+        campaigns = [
+            Candidate(
+                id=c.id,
+                merchant_id=c.merchant_id,
+                name=c.name,
+                kind=c.kind,
+                bid_model=c.bid_model,
+                bid_amount=c.bid_amount,
+                currency=c.currency,
+                budget_total=c.budget_total,
+                budget_daily=c.budget_daily,
+                spent_millis=c.spent_millis,
+                starts_at=c.starts_at,
+                ends_at=c.ends_at,
+                targeting=c.targeting or {},
+                cap_count=c.frequency_cap_count,
+                cap_hours=c.frequency_cap_hours,
+                video_id=c.video_id,
+                product_id=c.product_id,
+                vast_url=c.vast_url,
+                skippable=c.skippable,
+                ecpm=float(c.bid_amount) if c.bid_model == "cpm" else c.bid_amount * ctr[c.id] * 1000,
+            )  # fmt: skip
+            for c in rows
+        ]
+        campaigns.sort(key=lambda c: (-c.ecpm, c.id))
+        with self._lock:
+            self._campaigns, self._channels, self._loaded_at = campaigns, {}, time.monotonic()
+        return campaigns
+
+    def channel_of(self, session: Session, owner_id: int) -> str | None:
+        if owner_id not in self._channels:
+            self._channels[owner_id] = session.scalar(select(Channel.handle).where(Channel.merchant_id == owner_id))
+        return self._channels[owner_id]
 
 
 @dataclass(frozen=True)
@@ -42,10 +134,10 @@ class Request:
 
 @dataclass(frozen=True)
 class Decision:
-    campaign: Campaign
+    campaign: Candidate
     price_millis: int  # per impression (cpm) or per click (cpc), thousandths of a minor unit
     ecpm: float
-    decision_id: str
+    decision_id: str  # the signed token of the served ad
 
 
 def day_share(now: datetime) -> float:
@@ -54,16 +146,17 @@ def day_share(now: datetime) -> float:
     return (now - midnight).total_seconds() / 86400
 
 
-def _targeted(campaign: Campaign, request: Request, channel: str | None) -> bool:
-    targeting = campaign.targeting or {}
+def _targeted(campaign: Candidate, request: Request, channel: str | None) -> bool:
     checks = (
         ("channels", channel), ("territories", request.territory), ("devices", request.device),
         ("hours", request.now.hour),
     )  # fmt: skip
-    return all(key not in targeting or value in targeting[key] for key, value in checks)
+    return all(key not in campaign.targeting or value in campaign.targeting[key] for key, value in checks)
 
 
 def _ctr(session: Session, campaign_ids: list[int]) -> dict[int, float]:
+    if not campaign_ids:
+        return {}
     counts = session.execute(
         select(AdEvent.campaign_id, AdEvent.event, func.count())
         .where(AdEvent.campaign_id.in_(campaign_ids), AdEvent.event.in_(["impression", "click"]))
@@ -79,75 +172,67 @@ def _ctr(session: Session, campaign_ids: list[int]) -> dict[int, float]:
     }
 
 
-def _capped(session: Session, campaigns: list[Campaign], viewer_key: str, now: datetime) -> set[int]:
-    """Campaigns this viewer has seen as often as their frequency cap allows."""
-    capped = [c for c in campaigns if c.frequency_cap_count]
+def _capped(session: Session, campaigns: list[Candidate], viewer_key: str, now: datetime) -> set[int]:
+    """Of `campaigns`, those this viewer has seen as often as their frequency cap allows."""
+    capped = [c for c in campaigns if c.cap_count]
     if not capped:
         return set()
-    longest = max(c.frequency_cap_hours or 24 for c in capped)
+    longest = max(c.cap_hours or 24 for c in capped)
     rows = session.execute(
-        select(AdDecision.campaign_id, AdDecision.created_at).join(AdEvent, AdEvent.decision_id == AdDecision.id)
-        .where(AdDecision.viewer_key == viewer_key, AdEvent.event == "impression",
-               AdDecision.campaign_id.in_([c.id for c in capped]),
+        select(AdDecision.campaign_id, AdDecision.created_at)
+        .where(AdDecision.viewer_key == viewer_key, AdDecision.campaign_id.in_([c.id for c in capped]),
                AdDecision.created_at >= now - timedelta(hours=longest))
     ).all()  # fmt: skip
     out = set()
     for campaign in capped:
-        since = now - timedelta(hours=campaign.frequency_cap_hours or 24)
-        if sum(1 for cid, at in rows if cid == campaign.id and at >= since) >= campaign.frequency_cap_count:
+        since = now - timedelta(hours=campaign.cap_hours or 24)
+        if sum(1 for cid, at in rows if cid == campaign.id and at >= since) >= campaign.cap_count:
             out.add(campaign.id)
     return out
 
 
-def _paced_out(session: Session, campaigns: list[Campaign], now: datetime) -> set[int]:
-    """Campaigns ahead of their pace today (or out of budget altogether)."""
+def _paced_out(session: Session, campaigns: list[Candidate], now: datetime) -> set[int]:
+    """Of `campaigns`, those ahead of their pace today or out of budget altogether (read live)."""
+    ids = [c.id for c in campaigns]
     spent_today = dict(session.execute(
         select(CampaignDay.campaign_id, CampaignDay.spent_millis)
-        .where(CampaignDay.campaign_id.in_([c.id for c in campaigns]), CampaignDay.day == now.date())
+        .where(CampaignDay.campaign_id.in_(ids), CampaignDay.day == now.date())
     ).all())  # fmt: skip
+    live = dict(session.execute(select(Campaign.id, Campaign.spent_millis).where(Campaign.id.in_(ids))).all())
     share = day_share(now)
     return {
         c.id for c in campaigns
-        if spent_today.get(c.id, 0) >= c.budget_daily * 1000 * share or c.spent_millis >= c.budget_total * 1000
+        if spent_today.get(c.id, 0) >= c.budget_daily * 1000 * share or live.get(c.id, 0) >= c.budget_total * 1000
     }  # fmt: skip
 
 
-def decide(session: Session, request: Request) -> Decision | None:
+def decide(session: Session, request: Request, book: CampaignBook, signing_key: bytes) -> Decision | None:
     """The winning campaign for the slot and what it pays; None when nothing may play (a valid empty answer)."""
-    query = select(Campaign).where(
-        Campaign.status == CampaignStatus.active.value, Campaign.kind == request.kind,
-        Campaign.starts_at <= request.now, Campaign.ends_at > request.now,
-    )  # fmt: skip
-    if request.currency:
-        query = query.where(Campaign.currency == request.currency)
-    campaigns = list(session.scalars(query))
-    if not campaigns:
+    channel = book.channel_of(session, request.video.owner_id)
+    ranked = [
+        c for c in book.active(session)
+        if c.kind == request.kind and c.starts_at <= request.now < c.ends_at
+        and (request.currency is None or c.currency == request.currency) and _targeted(c, request, channel)
+    ]  # fmt: skip
+    eligible: list[Candidate] = []
+    for start in range(0, len(ranked), CHUNK):
+        chunk = ranked[start : start + CHUNK]
+        excluded = _capped(session, chunk, request.viewer_key, request.now) | _paced_out(session, chunk, request.now)
+        eligible += [c for c in chunk if c.id not in excluded]
+        if len(eligible) >= 2:
+            break
+    if not eligible:
         return None
-    channel = session.scalar(select(Channel.handle).where(Channel.merchant_id == request.video.owner_id))
-    campaigns = [c for c in campaigns if _targeted(c, request, channel)]
-    excluded = _capped(session, campaigns, request.viewer_key, request.now) | _paced_out(
-        session, campaigns, request.now
-    )
-    campaigns = [c for c in campaigns if c.id not in excluded]
-    if not campaigns:
+    winner = eligible[0]
+    if winner.ecpm < request.floor_cpm:
         return None
-    ctr = _ctr(session, [c.id for c in campaigns if c.bid_model == "cpc"])
-    ranked = sorted(
-        ((c.bid_amount if c.bid_model == "cpm" else c.bid_amount * ctr[c.id] * 1000, c) for c in campaigns),
-        key=lambda pair: (-pair[0], pair[1].id),
-    )
-    best_ecpm, winner = ranked[0]
-    if best_ecpm < request.floor_cpm:
-        return None
-    clearing = max(ranked[1][0] if len(ranked) > 1 else 0.0, float(request.floor_cpm))
-    clearing = min(clearing, best_ecpm) or best_ecpm * 0.5  # alone and without a floor: half its bid
+    clearing = max(eligible[1].ecpm if len(eligible) > 1 else 0.0, float(request.floor_cpm))
+    clearing = min(clearing, winner.ecpm) or winner.ecpm * 0.5
     if winner.bid_model == "cpm":
         price_millis = max(1, round(clearing))  # per impression: CPM / 1000 minor units = CPM millis
     else:
-        price_millis = max(1, round(clearing / (ctr[winner.id] * 1000) * 1000))  # per click
-    decision = AdDecision(
-        id=secrets.token_hex(16), campaign_id=winner.id, video_id=request.video.id, slot=request.slot,
-        viewer_key=request.viewer_key, price_millis=price_millis, created_at=request.now,
-    )  # fmt: skip
-    session.add(decision)
-    return Decision(campaign=winner, price_millis=price_millis, ecpm=best_ecpm, decision_id=decision.id)
+        click_rate = winner.ecpm / (winner.bid_amount * 1000)
+        price_millis = max(1, round(clearing / (click_rate * 1000) * 1000))  # per click
+    token = tokens.sign(signing_key, winner.id, request.video.id, request.slot, request.viewer_key, price_millis,
+                        request.now.timestamp())  # fmt: skip
+    return Decision(campaign=winner, price_millis=price_millis, ecpm=winner.ecpm, decision_id=token)

@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session
 
 from vetrina import clock
 from vetrina.ads import tracking
-from vetrina.ads.decide import Decision, Request, decide
+from vetrina.ads.decide import CampaignBook, Candidate, Decision, Request, decide
 from vetrina.ads.fetch import resolve
-from vetrina.ads.models import Campaign, VideoAdSettings
+from vetrina.ads.models import VideoAdSettings
 from vetrina.ads.vast import Ad, Creative, Linear, MediaFile, NonLinear, Pricing, Resource, Tracking, Vast
 from vetrina.ads.vmap import AdBreak
 from vetrina.catalog import service as catalog
@@ -69,7 +69,7 @@ def _events_url(base_url: str, decision_id: str, event: str) -> str:
 
 
 def _linear_creative(
-    session: Session, store: MediaStore, base_url: str, campaign: Campaign, decision: Decision, ttl_s: int
+    session: Session, store: MediaStore, base_url: str, campaign: Candidate, decision: Decision, ttl_s: int
 ) -> Creative | None:
     video = session.get(Video, campaign.video_id) if campaign.video_id else None
     if video is None or video.status != "ready" or not video.output_key:
@@ -91,7 +91,7 @@ def _linear_creative(
                     linear=linear)  # fmt: skip
 
 
-def _overlay_creative(session: Session, store: MediaStore, base_url: str, campaign: Campaign, decision: Decision,
+def _overlay_creative(session: Session, store: MediaStore, base_url: str, campaign: Candidate, decision: Decision,
                       ttl_s: int) -> Creative | None:  # fmt: skip
     product = session.get(Product, campaign.product_id) if campaign.product_id else None
     if product is None or product.deleted or not product.published or not product.images:
@@ -118,29 +118,34 @@ class ThirdParty:
     decision_id: str
 
 
-def _third_party(base_url: str, campaign: Campaign, decision: Decision, common: dict[str, Any]) -> ThirdParty:
+def _third_party(base_url: str, campaign: Candidate, decision: Decision, common: dict[str, Any]) -> ThirdParty:
     ours = Ad(wrapper_url=campaign.vast_url, **common, creatives=[Creative(linear=Linear(
         0.0, tracking=[Tracking(e, _events_url(base_url, decision.decision_id, e)) for e in LINEAR_EVENTS],
         click_tracking=[_events_url(base_url, decision.decision_id, "click")]))])  # fmt: skip
     return ThirdParty(ours, campaign.id, decision.decision_id)
 
 
-def resolve_third_party(db: Database, base_url: str, pending: ThirdParty, allow_private: bool) -> Vast:
+def resolve_third_party(
+    db: Database, signing_key: bytes, base_url: str, pending: ThirdParty, allow_private: bool
+) -> Vast:
     """The third-party chain resolved to its InLine ad with Vetrina's tracking passed along; or no ad."""
     resolution = resolve(pending.wrapper, allow_private)
     if resolution.ad is None:
         with db.session(write=True) as session:
-            tracking.record_event(session, pending.decision_id, "error", clock.now(), resolution.error_code)
+            tracking.record_event(session, signing_key, pending.decision_id, "error", clock.now(),
+                                  resolution.error_code)  # fmt: skip
         return Vast(errors=[f"{base_url}/api/v1/ads/events/none/error?code={resolution.error_code}"])
     return Vast(
         ads=[dataclasses.replace(resolution.ad, id=str(pending.campaign_id), ad_serving_id=pending.decision_id)]
     )
 
 
-def answer(session: Session, store: MediaStore, base_url: str, request: Request, ttl_s: int) -> Vast | ThirdParty:
+def answer(
+    session: Session, store: MediaStore, book: CampaignBook, base_url: str, request: Request, ttl_s: int
+) -> Vast | ThirdParty:
     """The VAST answer for one slot: the winner's ad, or a valid document with no ad; a third-party winner is
     returned to be resolved once this transaction has committed."""
-    decision = decide(session, request)
+    decision = decide(session, request, book, store.signing_key)
     if decision is None:
         return Vast(errors=[f"{base_url}/api/v1/ads/events/none/error?code={NO_AD_ERROR}"])
     campaign = decision.campaign

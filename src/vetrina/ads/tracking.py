@@ -9,13 +9,14 @@ are serialised by the row, so the last one admitted can overshoot the budget by 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 
 from huey import crontab
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from vetrina.ads import tokens
 from vetrina.ads.models import AdDecision, AdEvent, Campaign, CampaignDay, CampaignStatus
 from vetrina.errors import InvalidInput, NotFound
 from vetrina.jobs import JobContext, periodic_job
@@ -31,26 +32,40 @@ EVENTS = frozenset({
 })  # fmt: skip
 
 
-def record_event(session: Session, decision_id: str, event: str, now: datetime, error_code: int | None = None) -> bool:
-    """Count `event` of a served ad once (True), or recognise a repeat (False); charge it when it is billable."""
+def record_event(
+    session: Session, signing_key: bytes, token: str, event: str, now: datetime, error_code: int | None = None
+) -> bool:
+    """Count `event` of a served ad once (True), or recognise a repeat (False); charge it when it is billable.
+
+    The first event of an ad records the decision its signed token carries (frequency caps count these)."""
     if event not in EVENTS:
         raise InvalidInput(f"Unknown ad event {event!r}.", field="event")
-    decision = session.get(AdDecision, decision_id[:32])
-    if decision is None:
-        raise NotFound("There is no such served ad.")
-    row = AdEvent(decision_id=decision.id, campaign_id=decision.campaign_id, event=event, error_code=error_code,
+    served = tokens.verify(signing_key, token, now.timestamp())
+    if session.get(AdDecision, served.nonce) is None:
+        try:
+            with session.begin_nested():
+                session.add(AdDecision(
+                    id=served.nonce, campaign_id=served.campaign_id, video_id=served.video_id, slot=served.slot,
+                    viewer_key=served.viewer_key, price_millis=served.price_millis,
+                    created_at=datetime.fromtimestamp(served.issued_at, UTC),
+                ))  # fmt: skip
+        except IntegrityError:
+            pass  # recorded by a concurrent event of the same ad (or its campaign or video is gone)
+    if session.get(AdDecision, served.nonce) is None:
+        raise NotFound("The campaign or video of this ad no longer exists.")
+    row = AdEvent(decision_id=served.nonce, campaign_id=served.campaign_id, event=event, error_code=error_code,
                   charged_millis=0, created_at=now)  # fmt: skip
     try:
         with session.begin_nested():
             session.add(row)
     except IntegrityError:
         return False
-    campaign = session.get(Campaign, decision.campaign_id)
+    campaign = session.get(Campaign, served.campaign_id)
     billable = (event == "impression" and campaign.bid_model == "cpm") or (
         event == "click" and campaign.bid_model == "cpc"
     )
     if billable:
-        row.charged_millis = charge(session, campaign.id, decision.price_millis, now)
+        row.charged_millis = charge(session, campaign.id, served.price_millis, now)
     return True
 
 

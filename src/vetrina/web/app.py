@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
 import vetrina
+from vetrina.ads.decide import CampaignBook
 from vetrina.runtime import Runtime
 from vetrina.shoppable.service import TimelineCache
 from vetrina.web.api import (
@@ -67,6 +68,7 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
     )
     app.state.runtime = runtime
     app.state.timeline_cache = TimelineCache(ttl_s=runtime.settings.timeline_cache_s)
+    app.state.campaign_book = CampaignBook(ttl_s=runtime.settings.ads_campaign_cache_s)
     install_problem_handlers(
         app,
         lambda request, status, title, detail: render(

@@ -15,10 +15,11 @@ from sqlalchemy.orm import Session
 from vetrina import clock
 from vetrina.accounts.models import User
 from vetrina.ads import campaigns as ads
-from vetrina.ads import serve, tracking
-from vetrina.ads.models import AdDecision, Campaign, VideoAdSettings
+from vetrina.ads import serve, tokens, tracking
+from vetrina.ads.models import Campaign, VideoAdSettings
 from vetrina.ads.vast import write_vast
 from vetrina.ads.vmap import write_vmap
+from vetrina.db import after_commit
 from vetrina.errors import InvalidInput
 from vetrina.media import service as media
 from vetrina.money import Money, MoneyModel, PositiveMoneyModel
@@ -131,7 +132,9 @@ def create_campaign(
         vast_url=body.vast_url, targeting=body.targeting, skippable=body.skippable,
         frequency_cap=(body.frequency_cap.count, body.frequency_cap.per_hours) if body.frequency_cap else None,
     )  # fmt: skip
-    return campaign_out(ads.create_campaign(session, get_runtime(request).settings, user, spec))
+    campaign = ads.create_campaign(session, get_runtime(request).settings, user, spec)
+    _forget_campaigns_after_commit(request, session)
+    return campaign_out(campaign)
 
 
 @router.get("/api/v1/campaigns", response_model=list[CampaignOut], summary="Your campaigns")
@@ -158,7 +161,14 @@ def change_campaign(
             (body.frequency_cap.count, body.frequency_cap.per_hours) if body.frequency_cap else None
         )
     campaign = ads.update_campaign(session, get_runtime(request).settings, campaign_id, user, changes)
+    _forget_campaigns_after_commit(request, session)
     return campaign_out(campaign)
+
+
+def _forget_campaigns_after_commit(request: Request, session: Session) -> None:
+    # This process decides from the changed campaigns at once; others within `ads_campaign_cache_s`.
+    book = request.app.state.campaign_book
+    after_commit(session, book.forget)
 
 
 def _viewer_key(request: Request, user: User | None) -> tuple[str, str | None]:
@@ -187,15 +197,17 @@ def vast(
 ) -> Response:
     rt = get_runtime(request)
     viewer, new_cookie = _viewer_key(request, user)
-    with rt.db.session(write=True) as session:
+    with rt.db.session() as session:  # deciding only reads
         video = media.get_video(session, video_id, user)
         settings = serve.ad_settings(session, video, rt.settings.default_currency)
         kind = serve.slot_kind(settings, slot)
         ask = serve.request_for(video, slot, kind, viewer, territory and territory.upper(), device, clock.now(),
                                 settings)  # fmt: skip
-        document = serve.answer(session, rt.store, _base_url(request), ask, rt.settings.media_url_ttl_s)
+        book = request.app.state.campaign_book
+        document = serve.answer(session, rt.store, book, _base_url(request), ask, rt.settings.media_url_ttl_s)
     if isinstance(document, serve.ThirdParty):
-        document = serve.resolve_third_party(rt.db, _base_url(request), document, rt.settings.fetch_allow_private)
+        document = serve.resolve_third_party(rt.db, rt.store.signing_key, _base_url(request), document,
+                                             rt.settings.fetch_allow_private)  # fmt: skip
     response = Response(write_vast(document), media_type=XML, headers={"Cache-Control": "no-store"})
     if new_cookie:
         response.set_cookie(VIEWER_COOKIE, new_cookie, max_age=365 * 86400, httponly=True, samesite="lax",
@@ -243,7 +255,7 @@ def ad_event(
         return Response(status_code=204)
     error_code = int(code) if code and code.isdigit() else None
     with rt.db.session(write=True) as session:
-        tracking.record_event(session, decision_id[:32], event[:32], clock.now(), error_code)
+        tracking.record_event(session, rt.store.signing_key, decision_id, event[:32], clock.now(), error_code)
     return Response(status_code=204, headers={"Cache-Control": "no-store"})
 
 
@@ -251,8 +263,8 @@ def ad_event(
 def ad_click(request: Request, decision_id: str) -> Response:
     rt = get_runtime(request)
     with rt.db.session(write=True) as session:
-        tracking.record_event(session, decision_id[:32], "click", clock.now())
-        decision = session.get(AdDecision, decision_id[:32])
-        campaign = session.get(Campaign, decision.campaign_id)
+        tracking.record_event(session, rt.store.signing_key, decision_id, "click", clock.now())
+        served = tokens.verify(rt.store.signing_key, decision_id, clock.now().timestamp())
+        campaign = session.get(Campaign, served.campaign_id)
         target = f"/p/{campaign.product_id}" if campaign.product_id else f"/watch/{campaign.video_id}"
     return RedirectResponse(target, status_code=302)

@@ -1,0 +1,137 @@
+"""Ad decision benchmark: VAST answers per second and their latency with 1,000 active campaigns, from 32
+concurrent clients, beside a trivial route of the same server (the ceiling) in the same run.
+
+Each answer runs the whole decision: eligibility and targeting, frequency caps, pacing, the second-price
+auction, recording the served ad, and writing the VAST document.
+
+    .venv/bin/python bench/ads.py [--campaigns 1000] [--clients 32] [--seconds 10] [--processes 2] [--postgres URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import psycopg
+from timeline import load
+
+from vetrina import clock
+from vetrina.accounts import service as accounts
+from vetrina.accounts.models import Role
+from vetrina.ads.models import Campaign
+from vetrina.media.models import Video, VideoStatus
+from vetrina.runtime import build_runtime
+from vetrina.settings import Settings
+
+
+def _video(owner_id: int, title: str) -> Video:
+    return Video(
+        owner_id=owner_id, title=title, description="", status=VideoStatus.ready.value, progress=1.0, duration_s=600.0,
+        width=1920, height=1080, frame_rate=30.0, has_audio=True, renditions=[], published=True,
+        allow_merchant_tags=False, output_key=f"videos/bench/{title}", created_at=clock.now(),
+    )  # fmt: skip
+
+
+def seed(settings: Settings, campaigns: int) -> int:
+    """A publisher's film and `campaigns` active linear campaigns by 50 advertisers; returns the film's id."""
+    rng = random.Random(1)  # noqa: S311  (bench data)
+    runtime = build_runtime(settings)
+    now = clock.now()
+    try:
+        with runtime.db.session(write=True) as session:
+            publisher = accounts.create_user(session, "pub@bench.example", "bench password", Role.merchant)
+            session.flush()
+            film = _video(publisher.id, "film")
+            session.add(film)
+            advertisers = []
+            for i in range(50):
+                merchant = accounts.create_user(session, f"ad{i}@bench.example", "bench password", Role.merchant)
+                session.flush()
+                spot = _video(merchant.id, f"spot{i}")
+                session.add(spot)
+                session.flush()
+                advertisers.append((merchant.id, spot.id))
+            for i in range(campaigns):
+                merchant_id, spot_id = advertisers[i % len(advertisers)]
+                targeting = rng.choice([{}, {}, {"territories": ["IT", "FR", "DE"]}, {"devices": ["mobile", "desktop"]},
+                                        {"hours": list(range(24))}])  # fmt: skip
+                session.add(Campaign(
+                    merchant_id=merchant_id, name=f"Campaign {i}", kind="linear", video_id=spot_id, bid_model="cpm",
+                    bid_amount=rng.randrange(200, 3000), currency="EUR", budget_total=10_000_000,
+                    budget_daily=10_000_000, spent_millis=0, starts_at=now - timedelta(days=1),
+                    ends_at=now + timedelta(days=30), targeting=targeting, status="active",
+                    frequency_cap_count=rng.choice([None, None, 5]), frequency_cap_hours=24,
+                    created_at=now, updated_at=now,
+                ))  # fmt: skip
+            session.flush()
+            return film.id
+    finally:
+        runtime.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--campaigns", type=int, default=1000)
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--postgres", default=None, help="a PostgreSQL URL to run on (a fresh schema is made)")
+    options = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="vetrina-bench-") as tmp:
+        env = {**os.environ, "VETRINA_DATA_DIR": tmp}
+        schema = None
+        database = "SQLite"
+        if options.postgres:
+            schema = f"bench_{secrets.token_hex(4)}"
+            with psycopg.connect(options.postgres.replace("+psycopg", ""), autocommit=True) as conn:
+                conn.execute(f'CREATE SCHEMA "{schema}"')
+            env["VETRINA_DATABASE_URL"] = f"{options.postgres}?options=-csearch_path%3D{schema}"
+            database = "PostgreSQL"
+        settings = Settings(data_dir=Path(tmp), database_url=env.get("VETRINA_DATABASE_URL"))
+        film = seed(settings, options.campaigns)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        server = subprocess.Popen(
+            [sys.executable, "-m", "vetrina", "serve", "--port", str(port), "--workers", str(options.processes)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(300):
+                try:
+                    if httpx.get(base + "/healthz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            path = f"/api/v1/ads/vast?video_id={film}&slot=preroll&territory=IT&device=mobile"
+            assert b"<InLine>" in httpx.get(base + path).content, "the decision serves an ad"
+            ceiling = load(base, "/healthz", options.clients, options.seconds)
+            ours = load(base, path, options.clients, options.seconds)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+            if schema:
+                with psycopg.connect(options.postgres.replace("+psycopg", ""), autocommit=True) as conn:
+                    conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    print(f"\nAd decisions: {options.campaigns} active campaigns, {options.clients} clients, {options.seconds:.0f} s "
+          f"each, {database}, `vetrina serve --workers {options.processes}`\n")  # fmt: skip
+    print(f"| {'route':<36} | {'req/s':>8} | {'p50 ms':>7} | {'p99 ms':>7} | {'vs ceiling':>10} |")
+    print(f"|{'-' * 38}|{'-' * 10}|{'-' * 9}|{'-' * 9}|{'-' * 12}|")
+    for name, (rate, p50, p99) in (("GET /healthz (ceiling)", ceiling), ("GET /api/v1/ads/vast (decision)", ours)):
+        print(f"| {name:<36} | {rate:8.1f} | {p50:7.1f} | {p99:7.1f} | {rate / ceiling[0]:10.3f} |")
+    print(f"\ngoal: p99 <= 25 ms and ratio >= 0.4; measured p99 {ours[2]:.1f} ms, ratio {ours[0] / ceiling[0]:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""Served-ad tokens: what was decided (campaign, video, slot, viewer, price, when), signed into the tracking URLs.
+
+Deciding writes nothing: the first tracked event of an ad proves the decision with this token, and only
+then is it recorded. A token cannot be forged or altered, and expires."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from vetrina.errors import NotFound
+
+TOKEN_TTL_S = 24 * 3600
+
+
+@dataclass(frozen=True)
+class Served:
+    nonce: str
+    campaign_id: int
+    video_id: int
+    slot: str
+    viewer_key: str
+    price_millis: int
+    issued_at: int  # unix seconds
+
+
+def _mac(key: bytes, payload: bytes) -> str:
+    own_key = hashlib.sha256(b"vetrina served-ad tokens|" + key).digest()  # not the media URLs' key itself
+    return base64.urlsafe_b64encode(hmac.new(own_key, payload, hashlib.sha256).digest()[:12]).decode().rstrip("=")
+
+
+def sign(key: bytes, campaign_id: int, video_id: int, slot: str, viewer_key: str, price_millis: int, now: float) -> str:
+    fields = [secrets.token_hex(8), str(campaign_id), str(video_id), slot, viewer_key, str(price_millis), str(int(now))]
+    payload = base64.urlsafe_b64encode("|".join(fields).encode()).decode().rstrip("=")
+    return f"{payload}.{_mac(key, payload.encode())}"
+
+
+def verify(key: bytes, token: str, now: float) -> Served:
+    """The decision a token carries; NotFound for a forged, malformed or expired one."""
+    payload, _, mac = token.partition(".")
+    if not payload or len(token) > 400 or not hmac.compare_digest(mac, _mac(key, payload.encode())):
+        raise NotFound("There is no such served ad.")
+    try:
+        nonce, campaign, video, slot, viewer, price, issued = (
+            base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode().split("|")
+        )
+        served = Served(nonce, int(campaign), int(video), slot, viewer, int(price), int(issued))
+    except ValueError:
+        raise NotFound("There is no such served ad.") from None
+    if now - served.issued_at > TOKEN_TTL_S:
+        raise NotFound("This served ad has expired.")
+    return served
