@@ -20,6 +20,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import func, select
@@ -209,18 +210,16 @@ def _paced_out(session: Session, campaigns: list[Candidate], now: datetime) -> s
 def decide(session: Session, request: Request, book: CampaignBook, signing_key: bytes) -> Decision | None:
     """The winning campaign for the slot and what it pays; None when nothing may play (a valid empty answer)."""
     channel = book.channel_of(session, request.video.owner_id)
-    ranked = [
+    # Candidates in eCPM order, filtered lazily: most decisions look at only the first few.
+    matching = (
         c for c in book.active(session)
         if c.kind == request.kind and c.starts_at <= request.now < c.ends_at
         and (request.currency is None or c.currency == request.currency) and _targeted(c, request, channel)
-    ]  # fmt: skip
+    )  # fmt: skip
     eligible: list[Candidate] = []
-    for start in range(0, len(ranked), CHUNK):
-        chunk = ranked[start : start + CHUNK]
+    while len(eligible) < 2 and (chunk := list(islice(matching, CHUNK))):
         excluded = _capped(session, chunk, request.viewer_key, request.now) | _paced_out(session, chunk, request.now)
         eligible += [c for c in chunk if c.id not in excluded]
-        if len(eligible) >= 2:
-            break
     if not eligible:
         return None
     winner = eligible[0]
