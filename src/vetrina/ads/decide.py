@@ -193,17 +193,19 @@ def _capped(session: Session, campaigns: list[Candidate], viewer_key: str, now: 
 
 
 def _paced_out(session: Session, campaigns: list[Candidate], now: datetime) -> set[int]:
-    """Of `campaigns`, those ahead of their pace today or out of budget altogether (read live)."""
-    ids = [c.id for c in campaigns]
-    spent_today = dict(session.execute(
-        select(CampaignDay.campaign_id, CampaignDay.spent_millis)
-        .where(CampaignDay.campaign_id.in_(ids), CampaignDay.day == now.date())
-    ).all())  # fmt: skip
-    live = dict(session.execute(select(Campaign.id, Campaign.spent_millis).where(Campaign.id.in_(ids))).all())
+    """Of `campaigns`, those ahead of their pace today or out of budget altogether (read live, in one query)."""
+    today = CampaignDay.__table__.alias()
+    rows = session.execute(
+        select(Campaign.id, Campaign.spent_millis, today.c.spent_millis)
+        .outerjoin(today, (today.c.campaign_id == Campaign.id) & (today.c.day == now.date()))
+        .where(Campaign.id.in_([c.id for c in campaigns]))
+    ).all()  # fmt: skip
+    spent = {campaign_id: (total, day or 0) for campaign_id, total, day in rows}
     share = day_share(now)
     return {
         c.id for c in campaigns
-        if spent_today.get(c.id, 0) >= c.budget_daily * 1000 * share or live.get(c.id, 0) >= c.budget_total * 1000
+        if spent.get(c.id, (0, 0))[1] >= c.budget_daily * 1000 * share
+        or spent.get(c.id, (0, 0))[0] >= c.budget_total * 1000
     }  # fmt: skip
 
 
