@@ -100,7 +100,7 @@ def _overlay_creative(session: Session, store: MediaStore, base_url: str, campai
     overlay = NonLinear(
         width=480, height=480, resources=[Resource("static", card, "image/jpeg")],
         click_through=f"{base_url}/api/v1/ads/click/{decision.decision_id}", min_suggested_duration_s=8.0,
-        id=f"product-{product.id}",
+        click_tracking=[_events_url(base_url, decision.decision_id, "click")], id=f"product-{product.id}",
     )  # fmt: skip
     return Creative(id=f"product-{product.id}", ad_id=str(campaign.id),
                     universal_ad_ids=[("vetrina.product", str(product.id))], non_linears=[overlay],

@@ -159,7 +159,8 @@ def list_tags(session: Session, video_id: int, viewer: User | None) -> list[Prod
     )
 
 
-def _product_card(product: Product, store: MediaStore, ttl_s: int) -> dict[str, Any]:
+def product_card(product: Product, store: MediaStore, ttl_s: int) -> dict[str, Any]:
+    """What a card over the picture shows of a product (the timeline's cards, and overlay ads)."""
     stock = catalog.available_stock(product)
     image = catalog.image_urls(product.images[0], store, ttl_s)["card"] if product.images else None
     variants = [{"id": v.id, "name": v.name, "stock": v.stock} for v in product.variants if v.active]
@@ -188,7 +189,7 @@ def timeline(session: Session, video_id: int, viewer: User | None, store: MediaS
             .options(selectinload(Product.variants), selectinload(Product.images))
         )
     }
-    cards = {pid: _product_card(p, store, ttl_s) for pid, p in products.items()}
+    cards = {pid: product_card(p, store, ttl_s) for pid, p in products.items()}
     sold_out_merchants = {p.merchant_id for pid, p in products.items() if not cards[pid]["in_stock"]}
     alternatives: dict[int, list[Product]] = {}
     if sold_out_merchants:
@@ -208,7 +209,7 @@ def timeline(session: Session, video_id: int, viewer: User | None, store: MediaS
         if not card["in_stock"]:
             options = [p for p in alternatives.get(product.merchant_id, []) if p.id != product.id]
             best = min(options, key=lambda p: (abs(p.price_amount - product.price_amount), p.id), default=None)
-            card["alternative"] = _product_card(best, store, ttl_s) if best else None
+            card["alternative"] = product_card(best, store, ttl_s) if best else None
         items.append({
             "id": tag.id, "start_s": tag.start_s, "end_s": min(tag.end_s, video.duration_s), "box": tag.box,
             "keyframes": tag.keyframes, "label": tag.label, "product": card,

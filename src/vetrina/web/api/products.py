@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
@@ -14,6 +14,7 @@ from vetrina.catalog import service as catalog
 from vetrina.catalog.models import Product, ProductImage
 from vetrina.money import MoneyModel, PositiveMoneyModel
 from vetrina.runtime import Runtime
+from vetrina.shoppable import service as shoppable
 from vetrina.web.api.schemas import Page
 from vetrina.web.deps import RowId, db_session, get_runtime, optional_user, required_user
 from vetrina.web.uploads import saved_upload
@@ -208,3 +209,12 @@ def delete_image(
 ) -> Response:
     catalog.delete_image(session, get_runtime(request).store, product_id, image_id, user)
     return Response(status_code=204)
+
+
+@router.get("/api/v1/products/{product_id}/card", summary="A product as a card over the picture shows it")
+def product_card(
+    request: Request, product_id: RowId, user: User | None = optional_user, session: Session = db_session
+) -> dict[str, Any]:
+    rt = get_runtime(request)
+    product = catalog.get_product(session, product_id, user)
+    return shoppable.product_card(product, rt.store, rt.settings.media_url_ttl_s)

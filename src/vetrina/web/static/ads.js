@@ -1,0 +1,223 @@
+// Ads in the player, from the standards: the video's VMAP says where the breaks are, each break's VAST says
+// what fills it. Linear ads play in a second <video> over the film, with an "Ad" label, a countdown and a
+// skip button once the ad allows it; the film waits and resumes where it was. Overlay ads are shoppable
+// cards (Buy and Hold work as on View-and-Buy cards) and never pause the film. Every tracking URL is fired.
+"use strict";
+
+(function () {
+  const byName = (node, name) => (node ? [...node.getElementsByTagNameNS("*", name)] : []);
+  const first = (node, name) => byName(node, name)[0] || null;
+  const text = (node) => (node ? node.textContent.trim() : "");
+
+  function seconds(clock) {
+    const parts = (clock || "").trim().split(":").map(Number);
+    return parts.length === 3 && parts.every((n) => !Number.isNaN(n)) ? parts[0] * 3600 + parts[1] * 60 + parts[2] : null;
+  }
+
+  // Fill the macros a player is asked to fill, then fire and forget.
+  function fire(url, errorCode) {
+    if (!url) return;
+    const filled = url.replace("[CACHEBUSTING]", String(Math.floor(Math.random() * 1e8)))
+      .replace("[ERRORCODE]", String(errorCode || 900));
+    fetch(filled, { credentials: "include", keepalive: true, mode: "no-cors" }).catch(() => {});
+  }
+
+  function readVast(xml) {
+    const doc = new DOMParser().parseFromString(xml, "application/xml");
+    const ad = first(doc, "Ad");
+    if (!ad || !first(ad, "InLine")) return null;
+    const tracking = (node) => {
+      const events = {};
+      for (const t of byName(first(node, "TrackingEvents"), "Tracking")) {
+        (events[t.getAttribute("event")] = events[t.getAttribute("event")] || []).push(text(t));
+      }
+      return events;
+    };
+    const result = {
+      impressions: byName(ad, "Impression").map(text), errors: byName(first(ad, "InLine"), "Error").map(text),
+      title: text(first(ad, "AdTitle")), linear: null, overlay: null,
+    };
+    const linear = first(ad, "Linear");
+    if (linear) {
+      const files = byName(linear, "MediaFile").map((m) => ({ url: text(m), type: m.getAttribute("type") }));
+      result.linear = {
+        duration: seconds(text(first(linear, "Duration"))) || 0, files, tracking: tracking(linear),
+        skipOffset: seconds(linear.getAttribute("skipoffset")),
+        clickThrough: text(first(linear, "ClickThrough")), clickTracking: byName(linear, "ClickTracking").map(text),
+      };
+    }
+    const nonLinear = first(ad, "NonLinear");
+    if (nonLinear) {
+      const registry = byName(ad, "UniversalAdId").find((u) => u.getAttribute("idRegistry") === "vetrina.product");
+      result.overlay = {
+        productId: registry ? Number(text(registry)) : null, image: text(first(nonLinear, "StaticResource")),
+        clickThrough: text(first(nonLinear, "NonLinearClickThrough")),
+        clickTracking: byName(nonLinear, "NonLinearClickTracking").map(text),
+        duration: seconds(nonLinear.getAttribute("minSuggestedDuration")) || 8,
+        tracking: tracking(first(ad, "NonLinearAds")),
+      };
+    }
+    return result;
+  }
+
+  class AdLayer {
+    constructor(root, player) {
+      this.root = root;
+      this.player = player;
+      this.film = root.querySelector("video");
+      this.videoId = Number(root.dataset.videoId);
+      this.breaks = [];
+      this.done = new Set();
+      this.playing = false;
+      root.addEventListener("vetrina:time", (event) => this.tick(event.detail.currentTime));
+      this.film.addEventListener("play", () => this.tick(this.film.currentTime));
+      this.load();
+    }
+
+    async load() {
+      const response = await fetch("/api/v1/videos/" + this.videoId + "/vmap", { credentials: "same-origin" });
+      if (!response.ok) return;
+      const doc = new DOMParser().parseFromString(await response.text(), "application/xml");
+      this.breaks = byName(doc, "AdBreak").map((b) => {
+        const offset = b.getAttribute("timeOffset");
+        return {
+          id: b.getAttribute("breakId"), type: b.getAttribute("breakType"), tag: text(first(b, "AdTagURI")),
+          at: offset === "start" ? 0 : offset === "end" ? Infinity : seconds(offset),
+        };
+      });
+    }
+
+    // Breaks start while the film plays: a pre-roll at the first play, the others as the film reaches them.
+    tick(t) {
+      if (this.playing || this.film.paused) return;
+      for (const item of this.breaks) {
+        if (this.done.has(item.id) || item.at === null || item.at === Infinity || t < item.at) continue;
+        this.done.add(item.id);
+        this.fill(item);
+        if (item.type === "linear") return;
+      }
+    }
+
+    async fill(item) {
+      let ad = null;
+      try {
+        const response = await fetch(item.tag, { credentials: "include" });
+        ad = readVast(await response.text());
+      } catch (error) {
+        return;
+      }
+      if (!ad) return;
+      if (item.type === "linear" && ad.linear) this.playLinear(ad);
+      else if (ad.overlay) this.showOverlay(ad);
+    }
+
+    playLinear(ad) {
+      const linear = ad.linear;
+      const hls = linear.files.find((f) => f.type === "application/x-mpegURL");
+      const mp4 = linear.files.find((f) => f.type === "video/mp4");
+      if (!hls && !mp4) return ad.errors.forEach((url) => fire(url, 403));
+      this.playing = true;
+      const resumeAt = this.film.currentTime;
+      this.film.pause();
+      const video = Object.assign(document.createElement("video"), { playsInline: true, muted: this.film.muted });
+      const label = Object.assign(document.createElement("span"), { className: "ad-label", textContent: "Ad" });
+      const skip = Object.assign(document.createElement("button"), { type: "button", className: "ad-skip", hidden: true });
+      const visit = Object.assign(document.createElement("a"), {
+        className: "ad-visit", href: linear.clickThrough || "#", target: "_blank", rel: "noopener", textContent: "Learn more",
+      });
+      const layer = Object.assign(document.createElement("div"), { className: "ad-layer" });
+      layer.append(video, label, skip, visit);
+      this.root.append(layer);
+      if (hls && window.Hls && window.Hls.isSupported()) {
+        this.adHls = new window.Hls();
+        this.adHls.loadSource(hls.url);
+        this.adHls.attachMedia(video);
+      } else {
+        video.src = (mp4 || hls).url;
+      }
+      const sent = new Set();
+      const once = (event) => {
+        if (sent.has(event)) return;
+        sent.add(event);
+        (linear.tracking[event] || []).forEach((url) => fire(url));
+      };
+      const finish = (event) => {
+        once(event);
+        if (this.adHls) { this.adHls.destroy(); this.adHls = null; }
+        layer.remove();
+        this.playing = false;
+        this.film.currentTime = resumeAt;
+        this.film.play().catch(() => {});
+      };
+      video.addEventListener("playing", () => {
+        if (!sent.has("impression")) { sent.add("impression"); ad.impressions.forEach((url) => fire(url)); }
+        once("start");
+      }, { once: true });
+      video.addEventListener("timeupdate", () => {
+        const duration = video.duration || linear.duration || 1;
+        const share = video.currentTime / duration;
+        if (share >= 0.25) once("firstQuartile");
+        if (share >= 0.5) once("midpoint");
+        if (share >= 0.75) once("thirdQuartile");
+        const left = Math.max(0, Math.ceil(duration - video.currentTime));
+        label.textContent = "Ad · " + Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
+        if (linear.skipOffset !== null) {
+          const wait = Math.ceil(linear.skipOffset - video.currentTime);
+          skip.hidden = false;
+          skip.disabled = wait > 0;
+          skip.textContent = wait > 0 ? "Skip in " + wait : "Skip ad";
+        }
+      });
+      skip.addEventListener("click", () => finish("skip"));
+      visit.addEventListener("click", () => { video.pause(); });
+      video.addEventListener("ended", () => finish("complete"));
+      video.addEventListener("error", () => { ad.errors.forEach((url) => fire(url, 405)); finish("error"); });
+      video.play().catch(() => { video.muted = true; video.play().catch(() => finish("error")); });
+    }
+
+    async showOverlay(ad) {
+      const overlay = ad.overlay;
+      const shop = window.vetrinaShop;
+      let product = null;
+      if (overlay.productId) {
+        const response = await fetch("/api/v1/products/" + overlay.productId + "/card", { credentials: "same-origin" });
+        if (response.ok) product = await response.json();
+      }
+      ad.impressions.forEach((url) => fire(url));
+      (overlay.tracking.creativeView || []).forEach((url) => fire(url));
+      const clicked = () => overlay.clickTracking.forEach((url) => fire(url));
+      const card = document.createElement("div");
+      card.className = "product-card ad-card";
+      const image = Object.assign(document.createElement("img"), { src: (product && product.image) || overlay.image, alt: "" });
+      const words = document.createElement("div");
+      words.className = "card-text";
+      words.append(Object.assign(document.createElement("small"), { className: "ad-sponsored", textContent: "Sponsored" }),
+                   Object.assign(document.createElement("strong"), { textContent: product ? product.title : ad.title }));
+      const actions = document.createElement("div");
+      actions.className = "card-actions";
+      if (product && product.in_stock && shop) {
+        words.append(Object.assign(document.createElement("span"), { textContent: product.price_display }));
+        const buy = Object.assign(document.createElement("button"), { type: "button", className: "card-buy", textContent: "Buy" });
+        buy.addEventListener("click", () => { clicked(); shop.openDrawer(product); });
+        const hold = Object.assign(document.createElement("button"), { type: "button", className: "card-hold", textContent: "Hold" });
+        hold.addEventListener("click", () => { clicked(); shop.hold(product); });
+        actions.append(buy, hold);
+      } else if (overlay.clickThrough) {
+        actions.append(Object.assign(document.createElement("a"), { href: overlay.clickThrough, target: "_blank", textContent: "See it" }));
+      }
+      const close = Object.assign(document.createElement("button"), { type: "button", className: "ad-close", textContent: "×" });
+      close.setAttribute("aria-label", "Close the ad");
+      close.addEventListener("click", () => { (overlay.tracking.close || []).forEach((url) => fire(url)); card.remove(); });
+      words.append(actions);
+      card.append(image, words, close);
+      (this.root.querySelector(".cards") || this.root).append(card);
+      setTimeout(() => card.remove(), Math.max(overlay.duration, 8) * 1000);
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const root = document.getElementById("player");
+    if (!root || root.dataset.status !== "ready") return;
+    setTimeout(() => { window.vetrinaAds = new AdLayer(root, window.vetrinaPlayer); }, 0);
+  });
+})();
