@@ -87,6 +87,11 @@ def test_demo_seeds_streamable_films_and_is_idempotent(tmp_path):
             [run] = session.scalars(select(AutotagRun)).all()
             # The lookbook shows the shop's products four times; auto-tagging proposes them (none accepted yet).
             assert run.status == "done" and session.query(TagProposal).count() == 4
+            from vetrina.ads.models import Campaign
+
+            # The shop advertises on its own film: a pre-roll of its spot and an overlay card of its mug.
+            assert sorted((c.kind, c.status) for c in session.scalars(select(Campaign))) == [
+                ("linear", "active"), ("overlay", "active")]  # fmt: skip
             [channel] = session.scalars(select(Channel)).all()
             assert channel.handle == "vetrina-demo-shop" and channel.banner_key
     finally:

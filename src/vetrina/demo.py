@@ -13,14 +13,18 @@ import time
 import wave
 from array import array
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy import select
 
+from vetrina import clock
 from vetrina.accounts import service as accounts
 from vetrina.accounts.models import Role, User
+from vetrina.ads import campaigns as ad_campaigns
+from vetrina.ads.models import VideoAdSettings
 from vetrina.catalog import channels
 from vetrina.catalog import service as catalog
 from vetrina.commerce import service as orders
@@ -113,6 +117,7 @@ def seed_demo(runtime: Runtime) -> None:
     _tag_demo_film(runtime, merchant)
     _make_demo_spot(runtime, merchant)
     _make_lookbook(runtime, merchant)
+    _run_demo_campaigns(runtime, merchant)
     for email, _role in DEMO_USERS:
         print(f"  {email:24s} password: {DEMO_PASSWORD}")
 
@@ -189,6 +194,33 @@ def _tag_demo_film(runtime: Runtime, merchant: User) -> None:
                 product_id=product.id, start_s=start, end_s=start + 6, box=box, label=product.title
             )
             shoppable.create_tag(session, video_id, merchant, spec)
+
+
+def _run_demo_campaigns(runtime: Runtime, merchant: User) -> None:
+    """The shop advertises: its studio spot as a pre-roll and its mug as an overlay card on "Colour Drift"."""
+    with runtime.db.session(write=True) as session:
+        if ad_campaigns.list_campaigns(session, merchant):
+            return
+        film = _existing_film(runtime, merchant, DEMO_FILMS[1].title)
+        spot = next((s.video_id for s in studio.list_spots(session, merchant) if s.video_id), None)
+        mug = next((p for p in catalog.list_products(session, 1, 100, merchant_id=merchant.id, viewer=merchant).items
+                    if p.title == "Ceramic mug"), None)  # fmt: skip
+        if film is None or spot is None or mug is None:
+            return
+        session.merge(VideoAdSettings(video_id=film, preroll=True, midrolls_s=[], overlays_s=[6.0], floor_cpm=0,
+                                      currency=runtime.settings.default_currency))  # fmt: skip
+        currency, now = runtime.settings.default_currency, clock.now()
+        common = {"budget_total": Money(1000, currency), "budget_daily": Money(300, currency),
+                  "starts_at": now - timedelta(hours=1), "ends_at": now + timedelta(days=90)}  # fmt: skip
+        specs = [
+            ad_campaigns.CampaignSpec(name="The collection (pre-roll)", kind="linear", bid_model="cpm",
+                                      bid=Money(800, currency), video_id=spot, **common),
+            ad_campaigns.CampaignSpec(name="Ceramic mug (overlay card)", kind="overlay", bid_model="cpc",
+                                      bid=Money(30, currency), product_id=mug.id, **common),
+        ]  # fmt: skip
+        for spec in specs:
+            campaign = ad_campaigns.create_campaign(session, runtime.settings, merchant, spec)
+            ad_campaigns.update_campaign(session, runtime.settings, campaign.id, merchant, {"status": "active"})
 
 
 LOOKBOOK_TITLE = "Lookbook: find the products (auto-tagging)"
