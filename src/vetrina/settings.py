@@ -46,6 +46,8 @@ class Settings(BaseSettings):
         10, gt=0, description="Days after shipping before receipt is confirmed for the buyer."
     )
     sandbox_topup_limit: int = Field(1_000_000, gt=0, description="Largest top-up the sandbox approves (minor units).")
+    ads_click_window_days: float = Field(7, gt=0, description="Days after an ad click a purchase is credited to it.")
+    ads_view_window_days: float = Field(1, gt=0, description="Days after an ad is seen a purchase is credited to it.")
     ads_campaign_cache_s: float = Field(2.0, ge=0, description="Seconds a process decides from its copy of campaigns.")
     fetch_allow_private: bool = Field(
         False, description="Allow third-party VAST tags on private or local addresses (development only)."

@@ -268,3 +268,44 @@ def test_spend_is_settled_from_the_merchants_balance_and_a_short_balance_pauses_
         campaign = session.get(Campaign, campaign_id)
         assert campaign.billed == 7 and campaign.status == "paused"
         assert ledger.check_ledger(session).ok
+
+
+def test_the_report_counts_events_spend_and_the_purchases_the_campaign_can_claim(client, ready_video, make_account,
+                                                                                 runtime):  # fmt: skip
+    from tests.commerce.helpers import funded_buyer, order, product, step
+
+    _publisher, film, advertiser, spot = ready_video
+    fund(runtime, advertiser)
+    campaign = start(client, advertiser, linear(spot, bid=2000))
+    item = product(client, advertiser, price=500, stock=20)
+    clicker, watcher, late = (funded_buyer(client, make_account) for _ in range(3))
+    moment = [NOON]
+    clock.set_clock(lambda: moment[0])
+
+    def watch(buyer, click: bool) -> None:
+        [ad] = read_vast(client.get("/api/v1/ads/vast", params={"video_id": film}, headers=buyer.auth).content).ads
+        for url in [ad.impressions[0], *(t.url for t in ad.creatives[0].linear.tracking if t.event == "complete")]:
+            assert client.get(re.sub(r"^https?://[^/]+", "", url)).status_code == 204
+        if click:
+            through = re.sub(r"^https?://[^/]+", "", ad.creatives[0].linear.click_through)
+            assert client.get(through, follow_redirects=False).status_code == 302
+
+    for buyer, click in ((clicker, True), (watcher, False), (late, False)):
+        watch(buyer, click)
+    moment[0] = NOON + timedelta(hours=20)  # inside the one-day view window, and the 7-day click window
+    for buyer in (clicker, watcher):
+        step(client, buyer, order(client, buyer, item["id"])["id"], "pay")
+    moment[0] = NOON + timedelta(days=2)  # too late to credit a view
+    step(client, late, order(client, late, item["id"])["id"], "pay")
+
+    report = client.get(f"/api/v1/campaigns/{campaign['id']}/report", headers=advertiser.auth).json()
+    assert (report["impressions"], report["clicks"], report["quartiles"]["complete"]) == (3, 1, 3)
+    assert report["ctr"] == round(1 / 3, 4) and report["spend"] == {"amount": 3, "currency": "EUR"}  # 3 × 1 cent
+    assert report["purchases"] == {
+        "click_through": 1,
+        "view_through": 1,
+        "revenue": {"amount": 1000, "currency": "EUR"},
+    }
+    assert report["cost_per_purchase"] == {"amount": 1, "currency": "EUR"}
+    assert report["daily"] == [{"day": str(NOON.date()), "impressions": 3, "clicks": 1, "spend_millis": 3000}]
+    assert client.get(f"/api/v1/campaigns/{campaign['id']}/report", headers=clicker.auth).status_code == 404

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from vetrina import clock
 from vetrina.accounts.models import User
 from vetrina.ads import campaigns as ads
-from vetrina.ads import serve, tokens, tracking
+from vetrina.ads import reports, serve, tokens, tracking
 from vetrina.ads.models import Campaign, VideoAdSettings
 from vetrina.ads.vast import write_vast
 from vetrina.ads.vmap import write_vmap
@@ -163,6 +163,15 @@ def change_campaign(
     campaign = ads.update_campaign(session, get_runtime(request).settings, campaign_id, user, changes)
     _forget_campaigns_after_commit(request, session)
     return campaign_out(campaign)
+
+
+@router.get("/api/v1/campaigns/{campaign_id}/report", summary="Impressions, quartiles, clicks, spend, purchases")
+def campaign_report(
+    request: Request, campaign_id: RowId, user: User = required_user, session: Session = db_session
+) -> dict[str, Any]:
+    settings = get_runtime(request).settings
+    campaign = ads.get_campaign(session, campaign_id, user)
+    return reports.campaign_report(session, campaign, settings.ads_click_window_days, settings.ads_view_window_days)
 
 
 def _forget_campaigns_after_commit(request: Request, session: Session) -> None:
