@@ -309,3 +309,32 @@ def test_the_report_counts_events_spend_and_the_purchases_the_campaign_can_claim
     assert report["cost_per_purchase"] == {"amount": 1, "currency": "EUR"}
     assert report["daily"] == [{"day": str(NOON.date()), "impressions": 3, "clicks": 1, "spend_millis": 3000}]
     assert client.get(f"/api/v1/campaigns/{campaign['id']}/report", headers=clicker.auth).status_code == 404
+
+
+def test_the_campaign_pages_create_start_and_report(client, ready_video, make_account, runtime):
+    from tests.web.test_pages import csrf_from, sign_in
+
+    _publisher, film, advertiser, spot = ready_video
+    fund(runtime, advertiser)
+    sign_in(client, advertiser.user.email)
+    page = client.get("/merchant/campaigns")
+    assert page.status_code == 200 and f'value="video:{spot}"' in page.text and f'value="video:{film}"' not in page.text
+    token = csrf_from(page.text)
+    form = {"csrf_token": token, "name": "From the desk", "creative": f"video:{spot}", "bid": "4.00",
+            "budget_total": "20.00", "budget_daily": "5.00", "days": "10"}  # fmt: skip
+    assert client.post("/merchant/campaigns", data={**form, "csrf_token": "forged"}).status_code == 403
+    refused = client.post("/merchant/campaigns", data={**form, "creative": f"video:{film}"})
+    assert "owner can change it" in refused.text  # someone else's video: the reason is shown, nothing saved
+    saved = client.post("/merchant/campaigns", data=form, follow_redirects=False)
+    assert saved.status_code == 303
+    [campaign] = client.get("/api/v1/campaigns", headers=advertiser.auth).json()
+    assert (campaign["name"], campaign["status"], campaign["bid"]["price"]["amount"]) == ("From the desk", "draft", 400)
+    start_form = {"csrf_token": token, "status": "active"}
+    started = client.post(f"/merchant/campaigns/{campaign['id']}/status", data=start_form, follow_redirects=False)
+    assert started.status_code == 303
+    assert client.get(f"/api/v1/campaigns/{campaign['id']}", headers=advertiser.auth).json()["status"] == "active"
+    [ad] = read_vast(client.get("/api/v1/ads/vast", params={"video_id": film}).content).ads
+    client.get(re.sub(r"^https?://[^/]+", "", ad.impressions[0]))
+    report_page = client.get(f"/merchant/campaigns/{campaign['id']}")
+    assert report_page.status_code == 200 and '<svg class="chart"' in report_page.text
+    assert 'data-testid="impressions">1<' in report_page.text

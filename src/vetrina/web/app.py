@@ -29,6 +29,7 @@ from vetrina.web.api import (
 )
 from vetrina.web.deps import CSRF_COOKIE, cookie_samesite
 from vetrina.web.limits import BodySizeLimit
+from vetrina.web.pages import campaigns as campaign_pages
 from vetrina.web.pages import routes as pages
 from vetrina.web.pages import shop
 from vetrina.web.pages import studio as studio_page
@@ -121,6 +122,7 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
     app.include_router(shop.router)
     app.include_router(studio_page.router)
     app.include_router(tag_pages.router)
+    app.include_router(campaign_pages.router)
     app.mount("/static/vendor", StaticFiles(directory=_hls_dist(), check_dir=False), name="vendor")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -1,0 +1,131 @@
+"""The merchant's campaigns: list, create, start/pause/end, and each one's report with a chart."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from vetrina.accounts.models import Role, User
+from vetrina.ads import campaigns as ads
+from vetrina.ads import reports
+from vetrina.catalog import service as catalog
+from vetrina.db import after_commit
+from vetrina.errors import Forbidden, InvalidInput
+from vetrina.media import service as media
+from vetrina.money import Money
+from vetrina.web.api.ads import campaign_out
+from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_runtime, optional_user, require_csrf_form
+from vetrina.web.pages.shop import CsrfField, _back, _run, _signed_in
+from vetrina.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+def _merchant(request: Request, user: User | None) -> User:
+    user = _signed_in(request, user)
+    if user.role not in (Role.merchant, Role.admin):
+        raise Forbidden("Campaigns are for merchants.")
+    return user
+
+
+@router.get("/merchant/campaigns", response_class=HTMLResponse)
+def campaigns_page(request: Request, msg: str = "", user: User | None = optional_user,
+                   session: Session = db_session) -> Response:  # fmt: skip
+    if user is None:
+        return RedirectResponse("/login?next=/merchant/campaigns", status_code=303)
+    user = _merchant(request, user)
+    return render(
+        request, "campaigns.html", user=user, msg=msg, Money=Money,
+        campaigns=[campaign_out(c) for c in ads.list_campaigns(session, user)],
+        videos=[v for v in media.list_videos(session, 1, 100, owner=user).items if v.status == "ready"],
+        products=catalog.list_products(session, 1, 100, merchant_id=user.id, viewer=user).items,
+        currency=get_runtime(request).settings.default_currency,
+    )  # fmt: skip
+
+
+@router.post("/merchant/campaigns")
+def create_campaign(
+    request: Request,
+    name: Annotated[str, Form(max_length=120)],
+    creative: Annotated[str, Form(max_length=40)],
+    bid: Annotated[str, Form(max_length=20)],
+    budget_total: Annotated[str, Form(max_length=20)],
+    budget_daily: Annotated[str, Form(max_length=20)],
+    days: Annotated[int, Form(ge=1, le=365)] = 30,
+    cap: Annotated[int | None, Form(ge=1, le=1000)] = None,
+    csrf_token: CsrfField = "",
+    user: User | None = optional_user,
+) -> Response:
+    """A campaign from the form: the creative is `video:ID` (linear, CPM) or `product:ID` (overlay, CPC)."""
+    require_csrf_form(request, csrf_token)
+    user = _merchant(request, user)
+    rt = get_runtime(request)
+
+    def create(session: Session) -> None:
+        kind_of, _, raw_id = creative.partition(":")
+        if kind_of not in ("video", "product") or not raw_id.isdigit() or not 1 <= int(raw_id) <= MAX_ROW_ID:
+            raise InvalidInput("Choose one of your videos or products.", field="creative")
+        currency = rt.settings.default_currency
+        now = datetime.now(UTC).replace(microsecond=0)
+        spec = ads.CampaignSpec(
+            name=name, kind="linear" if kind_of == "video" else "overlay",
+            bid_model="cpm" if kind_of == "video" else "cpc", bid=Money.parse(bid, currency),
+            budget_total=Money.parse(budget_total, currency), budget_daily=Money.parse(budget_daily, currency),
+            starts_at=now, ends_at=now + timedelta(days=days),
+            video_id=int(raw_id) if kind_of == "video" else None,
+            product_id=int(raw_id) if kind_of == "product" else None,
+            frequency_cap=(cap, 24) if cap else None,
+        )  # fmt: skip
+        ads.create_campaign(session, rt.settings, user, spec)
+        after_commit(session, request.app.state.campaign_book.forget)
+
+    return _back("/merchant/campaigns", _run(request, create) or "Campaign saved as a draft: start it when ready.")
+
+
+@router.post("/merchant/campaigns/{campaign_id}/status")
+def change_status(
+    request: Request,
+    campaign_id: RowId,
+    status: Annotated[str, Form(max_length=16)],
+    csrf_token: CsrfField = "",
+    user: User | None = optional_user,
+) -> Response:
+    require_csrf_form(request, csrf_token)
+    user = _merchant(request, user)
+    rt = get_runtime(request)
+
+    def move(session: Session) -> None:
+        ads.update_campaign(session, rt.settings, campaign_id, user, {"status": status})
+        after_commit(session, request.app.state.campaign_book.forget)
+
+    return _back("/merchant/campaigns", _run(request, move) or f"Campaign {status}.")
+
+
+@router.get("/merchant/campaigns/{campaign_id}", response_class=HTMLResponse)
+def campaign_page(request: Request, campaign_id: RowId, user: User | None = optional_user,
+                  session: Session = db_session) -> Response:  # fmt: skip
+    user = _merchant(request, user)
+    settings = get_runtime(request).settings
+    campaign = ads.get_campaign(session, campaign_id, user)
+    report = reports.campaign_report(session, campaign, settings.ads_click_window_days, settings.ads_view_window_days)
+    return render(request, "campaign.html", user=user, campaign=campaign_out(campaign), report=report, Money=Money,
+                  chart=_chart(report["daily"]))  # fmt: skip
+
+
+def _chart(daily: list[dict[str, int]]) -> dict[str, object]:
+    """Bars of impressions per day with the day's clicks on top, scaled to a 600x160 SVG."""
+    if not daily:
+        return {"bars": [], "peak": 0}
+    peak = max(d["impressions"] for d in daily) or 1
+    width = 600 / len(daily)
+    bars = [
+        {"x": round(i * width + 2, 1), "w": round(max(2.0, width - 4), 1), "day": d["day"],
+         "h": round(140 * d["impressions"] / peak, 1), "ch": round(140 * d["clicks"] / peak, 1),
+         "impressions": d["impressions"], "clicks": d["clicks"]}
+        for i, d in enumerate(daily)
+    ]  # fmt: skip
+    return {"bars": bars, "peak": peak}
