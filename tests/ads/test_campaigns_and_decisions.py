@@ -338,3 +338,27 @@ def test_the_campaign_pages_create_start_and_report(client, ready_video, make_ac
     report_page = client.get(f"/merchant/campaigns/{campaign['id']}")
     assert report_page.status_code == 200 and '<svg class="chart"' in report_page.text
     assert 'data-testid="impressions">1<' in report_page.text
+
+
+def test_the_owner_sets_ad_breaks_on_the_tag_editor_page(client, ready_video, make_account):
+    from tests.web.test_pages import csrf_from, sign_in
+
+    publisher, film, advertiser, _spot = ready_video
+    sign_in(client, publisher.user.email)
+    page = client.get(f"/videos/{film}/tags")
+    assert "Ads in this video" in page.text
+    token = csrf_from(page.text)
+    form = {"csrf_token": token, "preroll": "on", "midrolls": "3, 1.5", "overlays": "2", "floor": "4.50"}
+    assert client.post(f"/videos/{film}/ad-settings", data=form, follow_redirects=False).status_code == 303
+    vmap = client.get(f"/api/v1/videos/{film}/vmap").text
+    assert vmap.count("<vmap:AdBreak") == 4 and 'timeOffset="00:00:01.500"' in vmap
+    bad = client.post(f"/videos/{film}/ad-settings", data={**form, "midrolls": "three"})
+    assert "numbers separated by commas" in bad.text
+    past_end = client.post(f"/videos/{film}/ad-settings", data={**form, "midrolls": "99"})
+    assert "within the video" in past_end.text
+    assert client.get(f"/api/v1/videos/{film}/vmap").text == vmap  # the refused changes left it as it was
+    client.post("/logout", data={"csrf_token": token})
+    sign_in(client, advertiser.user.email)
+    assert "Ads in this video" not in client.get(f"/videos/{film}/tags").text
+    theirs = client.post(f"/videos/{film}/ad-settings", data={**form, "csrf_token": csrf_from(client.get("/").text)})
+    assert "owner can change it" in theirs.text

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from sqlalchemy.orm import Session
 
 from vetrina import clock
+from vetrina.accounts.models import User
 from vetrina.ads import tracking
 from vetrina.ads.decide import CampaignBook, Candidate, Decision, Request, decide
 from vetrina.ads.fetch import resolve
@@ -37,6 +38,25 @@ def ad_settings(session: Session, video: Video, currency: str) -> VideoAdSetting
     return session.get(VideoAdSettings, video.id) or VideoAdSettings(
         video_id=video.id, preroll=True, midrolls_s=[], overlays_s=[], floor_cpm=0, currency=currency
     )
+
+
+def set_ad_settings(
+    session: Session, video_id: int, user: User, preroll: bool, midrolls_s: list[float], overlays_s: list[float],
+    floor: Money,
+) -> VideoAdSettings:  # fmt: skip
+    """The owner's ad breaks and floor price for a video (breaks inside the video, at most 20 of each)."""
+    video = media.video_for_change(session, video_id, user)
+    if len(midrolls_s) > 20 or len(overlays_s) > 20:
+        raise InvalidInput("At most 20 mid-rolls and 20 overlays.", field="midrolls_s")
+    if any(not 0 <= s < video.duration_s for s in midrolls_s + overlays_s):
+        raise InvalidInput(f"Breaks lie within the video's {video.duration_s:.0f} s.", field="midrolls_s")
+    if floor.amount < 0:
+        raise InvalidInput("A floor price is zero or more.", field="floor_cpm")
+    row = session.get(VideoAdSettings, video.id) or VideoAdSettings(video_id=video.id)
+    row.preroll, row.midrolls_s, row.overlays_s = preroll, sorted(midrolls_s), sorted(overlays_s)
+    row.floor_cpm, row.currency = floor.amount, floor.currency
+    session.add(row)
+    return row
 
 
 def slot_kind(settings: VideoAdSettings, slot: str) -> str:

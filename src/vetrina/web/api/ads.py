@@ -16,11 +16,10 @@ from vetrina import clock
 from vetrina.accounts.models import User
 from vetrina.ads import campaigns as ads
 from vetrina.ads import reports, serve, tokens, tracking
-from vetrina.ads.models import Campaign, VideoAdSettings
+from vetrina.ads.models import Campaign
 from vetrina.ads.vast import write_vast
 from vetrina.ads.vmap import write_vmap
 from vetrina.db import after_commit
-from vetrina.errors import InvalidInput
 from vetrina.media import service as media
 from vetrina.money import Money, MoneyModel, PositiveMoneyModel
 from vetrina.web.deps import RowId, db_session, get_runtime, optional_user, required_user
@@ -237,17 +236,9 @@ def vmap(
 def put_ad_settings(
     request: Request, video_id: RowId, body: AdSettingsIn, user: User = required_user, session: Session = db_session
 ) -> dict[str, Any]:
-    video = media.video_for_change(session, video_id, user)
-    if any(s >= video.duration_s for s in body.midrolls_s + body.overlays_s):
-        raise InvalidInput(f"Breaks lie within the video's {video.duration_s:.0f} s.", field="midrolls_s")
     floor = body.floor_cpm.to_money() if body.floor_cpm else Money.zero(get_runtime(request).settings.default_currency)
-    if floor.amount < 0:
-        raise InvalidInput("A floor price is zero or more.", field="floor_cpm")
-    row = session.get(VideoAdSettings, video.id) or VideoAdSettings(video_id=video.id)
-    row.preroll, row.midrolls_s, row.overlays_s = body.preroll, sorted(body.midrolls_s), sorted(body.overlays_s)
-    row.floor_cpm, row.currency = floor.amount, floor.currency
-    session.add(row)
-    return {"video_id": video.id, "preroll": row.preroll, "midrolls_s": row.midrolls_s, "overlays_s": row.overlays_s,
+    row = serve.set_ad_settings(session, video_id, user, body.preroll, body.midrolls_s, body.overlays_s, floor)
+    return {"video_id": video_id, "preroll": row.preroll, "midrolls_s": row.midrolls_s, "overlays_s": row.overlays_s,
             "floor_cpm": floor.as_json()}  # fmt: skip
 
 

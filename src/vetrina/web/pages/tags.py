@@ -10,9 +10,11 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from vetrina.accounts.models import User
+from vetrina.ads import serve as ad_serve
 from vetrina.catalog.models import Product
 from vetrina.errors import InvalidInput
 from vetrina.media import service as media
+from vetrina.money import Money
 from vetrina.shoppable import service as shoppable
 from vetrina.shoppable.autotag import service as autotag
 from vetrina.shoppable.models import AutotagRun
@@ -43,10 +45,46 @@ def tag_editor(
         select(AutotagRun).where(AutotagRun.video_id == video.id, AutotagRun.requested_by == user.id)
         .order_by(AutotagRun.id.desc()).limit(1)
     )  # fmt: skip
+    owner = user.id == video.owner_id or user.role == "admin"
+    settings = ad_serve.ad_settings(session, video, get_runtime(request).settings.default_currency) if owner else None
+    floor = Money(settings.floor_cpm, settings.currency).decimal_string() if settings else ""
     return render(
         request, "tag_editor.html", user=user, msg=msg, video=video_out(video, get_runtime(request)), titles=titles,
-        proposals=[p for p in proposals if p.state == "proposed"], tags=tags, run=last_run,
+        proposals=[p for p in proposals if p.state == "proposed"], tags=tags, run=last_run, ad_settings=settings,
+        floor=floor,
     )  # fmt: skip
+
+
+def _seconds_list(text: str, field: str) -> list[float]:
+    try:
+        values = [float(part) for part in text.replace(";", ",").split(",") if part.strip()]
+    except ValueError:
+        raise InvalidInput("Write the seconds as numbers separated by commas.", field=field) from None
+    return values
+
+
+@router.post("/videos/{video_id}/ad-settings")
+def save_ad_settings(
+    request: Request,
+    video_id: RowId,
+    csrf_token: CsrfField = "",
+    preroll: Annotated[bool, Form()] = False,
+    midrolls: Annotated[str, Form(max_length=500)] = "",
+    overlays: Annotated[str, Form(max_length=500)] = "",
+    floor: Annotated[str, Form(max_length=20)] = "",
+    user: User | None = optional_user,
+) -> Response:
+    """The owner's ad breaks, as the API's PUT /api/v1/videos/{id}/ad-settings sets them."""
+    require_csrf_form(request, csrf_token)
+    user = _signed_in(request, user)
+    currency = get_runtime(request).settings.default_currency
+
+    def save(session: Session) -> None:
+        price = Money.parse(floor, currency) if floor.strip() else Money.zero(currency)
+        ad_serve.set_ad_settings(session, video_id, user, preroll, _seconds_list(midrolls, "midrolls"),
+                                 _seconds_list(overlays, "overlays"), price)  # fmt: skip
+
+    return _back(f"/videos/{video_id}/tags", _run(request, save) or "Ad breaks saved.")
 
 
 @router.post("/videos/{video_id}/autotag")
