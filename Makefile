@@ -67,6 +67,7 @@ bench: install  ## the benchmarks (several minutes each)
 	$(BIN)/python bench/timeline.py
 	$(BIN)/python bench/studio.py
 	$(BIN)/python bench/autotag.py
+	$(BIN)/python bench/ads.py
 
 clean:
 	rm -rf $(VENV) node_modules vetrina-data
