@@ -238,7 +238,7 @@ def _make_lookbook(runtime: Runtime, merchant: User) -> None:
     scenes = [
         (5.0, [Appearance(0, 0.5, 4.5, (0.35, 0.5), (0.03, 0.0), 0.42, angle=8)]),
         (5.0, [Appearance(1, 0.4, 4.6, (0.72, 0.5), (-0.02, 0.01), 0.4, tilt=0.1),
-               Appearance(2, 0.8, 4.2, (0.27, 0.5), (0.0, -0.02), 0.4, angle=-10)]),
+               Appearance(2, 0.8, 4.2, (0.27, 0.5), (0.0, -0.02), 0.5)]),
         (4.0, [Appearance(0, 0.3, 3.7, (0.6, 0.5), (-0.03, 0.0), 0.5, angle=-5)]),
     ]  # fmt: skip
     scratch = runtime.store.scratch_dir("demo-lookbook")
