@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import vetrina.ads.serve
 import vetrina.ads.tracking
 import vetrina.commerce.jobs
 import vetrina.media.transcode

@@ -362,3 +362,34 @@ def test_the_owner_sets_ad_breaks_on_the_tag_editor_page(client, ready_video, ma
     assert "Ads in this video" not in client.get(f"/videos/{film}/tags").text
     theirs = client.post(f"/videos/{film}/ad-settings", data={**form, "csrf_token": csrf_from(client.get("/").text)})
     assert "owner can change it" in theirs.text
+
+
+def test_mid_rolls_move_to_the_nearest_scene_cut(client, make_account, media_dir):
+    from vetrina.ads.serve import snapped
+    from vetrina.media.ffmpeg import run_ffmpeg
+
+    assert snapped([3.0, 40.0, 61.0], [4.0, 59.0, 62.0]) == [4.0, 40.0, 62.0]  # too far from any cut: stays
+    assert snapped([3.0, 5.0], [4.0]) == [4.0, 5.0]  # two breaks never share a cut
+
+    # Two scenes: 4 s of one picture, then 4 s of another; a cut at 4 s.
+    film = media_dir / "two-scenes.mp4"
+    if not film.exists():
+        run_ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=4",
+                    "-f", "lavfi", "-i", "smptehdbars=size=320x240:rate=25:duration=4",
+                    "-filter_complex", "[0:v][1:v]concat=n=2:v=1[v]", "-map", "[v]", "-c:v", "libx264",
+                    "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(film)])  # fmt: skip
+    owner = make_account(Role.merchant)
+    with film.open("rb") as handle:
+        video = client.post("/api/v1/videos", headers=owner.auth, data={"title": "Scenes"},
+                            files={"file": ("s.mp4", handle)}).json()["id"]  # fmt: skip
+    wait_for(lambda: client.get(f"/api/v1/videos/{video}").json()["status"] == "ready", timeout_s=60, message="video")
+    saved = client.put(f"/api/v1/videos/{video}/ad-settings", headers=owner.auth,
+                       json={"midrolls_s": [2.5], "snap_to_scenes": True})  # fmt: skip
+    assert saved.status_code == 200 and saved.json()["snap_to_scenes"] is True
+
+    def moved() -> float | None:
+        vmap = client.get(f"/api/v1/videos/{video}/vmap").text
+        found = re.search(r'timeOffset="00:00:(\d\d\.\d{3})" breakType="linear" breakId="midroll-1"', vmap)
+        return float(found.group(1)) if found and found.group(1) != "02.500" else None
+
+    assert abs(wait_for(moved, timeout_s=30, message="the mid-roll to move") - 4.0) <= 0.5

@@ -111,4 +111,6 @@ class VideoAdSettings(Base):
     midrolls_s: Mapped[list[float]] = mapped_column(JSON, default=list)
     overlays_s: Mapped[list[float]] = mapped_column(JSON, default=list)
     floor_cpm: Mapped[int] = mapped_column(BigInteger, default=0)  # minor units per thousand impressions
+    # Move each mid-roll to the nearest scene cut (a job finds them), so ads never break a shot.
+    snap_to_scenes: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     currency: Mapped[str] = mapped_column(String(3))

@@ -24,9 +24,11 @@ from vetrina.catalog import service as catalog
 from vetrina.catalog.models import Product
 from vetrina.db import Database
 from vetrina.errors import InvalidInput
+from vetrina.jobs import JobContext, JobQueue, job
 from vetrina.media import service as media
 from vetrina.media.models import Video
 from vetrina.money import Money
+from vetrina.shoppable.autotag.frames import scene_cuts
 from vetrina.storage import MediaStore
 
 LINEAR_EVENTS = ("start", "firstQuartile", "midpoint", "thirdQuartile", "complete", "skip", "pause", "resume")
@@ -42,9 +44,10 @@ def ad_settings(session: Session, video: Video, currency: str) -> VideoAdSetting
 
 def set_ad_settings(
     session: Session, video_id: int, user: User, preroll: bool, midrolls_s: list[float], overlays_s: list[float],
-    floor: Money,
+    floor: Money, queue: JobQueue | None = None, snap_to_scenes: bool = False,
 ) -> VideoAdSettings:  # fmt: skip
-    """The owner's ad breaks and floor price for a video (breaks inside the video, at most 20 of each)."""
+    """The owner's ad breaks and floor price for a video (breaks inside the video, at most 20 of each); with
+    `snap_to_scenes`, a job then moves each mid-roll to the nearest scene cut."""
     video = media.video_for_change(session, video_id, user)
     if len(midrolls_s) > 20 or len(overlays_s) > 20:
         raise InvalidInput("At most 20 mid-rolls and 20 overlays.", field="midrolls_s")
@@ -54,9 +57,39 @@ def set_ad_settings(
         raise InvalidInput("A floor price is zero or more.", field="floor_cpm")
     row = session.get(VideoAdSettings, video.id) or VideoAdSettings(video_id=video.id)
     row.preroll, row.midrolls_s, row.overlays_s = preroll, sorted(midrolls_s), sorted(overlays_s)
-    row.floor_cpm, row.currency = floor.amount, floor.currency
+    row.floor_cpm, row.currency, row.snap_to_scenes = floor.amount, floor.currency, snap_to_scenes
     session.add(row)
+    if snap_to_scenes and row.midrolls_s and queue is not None:
+        queue.enqueue_after_commit(session, SNAP_JOB, video.id)
     return row
+
+
+SNAP_JOB = "ads.snap_midrolls"
+SNAP_WINDOW_S = 15.0  # how far a mid-roll may move to reach a cut
+
+
+def snapped(midrolls_s: list[float], cuts: list[float]) -> list[float]:
+    """Each mid-roll at the nearest cut within SNAP_WINDOW_S (or where it was), without two at one cut."""
+    out: list[float] = []
+    for wanted in midrolls_s:
+        near = [c for c in cuts if abs(c - wanted) <= SNAP_WINDOW_S and c not in out]
+        out.append(min(near, key=lambda c: abs(c - wanted)) if near else wanted)
+    return sorted(set(out))
+
+
+@job(SNAP_JOB)
+def snap_midrolls_job(ctx: JobContext, video_id: int) -> None:
+    """Find the video's scene cuts and move its mid-rolls onto them."""
+    with ctx.db.session() as session:
+        video = session.get(Video, video_id)
+        if video is None or not video.source_key:
+            return
+        source = ctx.store.path(video.source_key)
+    cuts = scene_cuts(source, cut_threshold=ctx.settings.autotag_cut_threshold)
+    with ctx.db.session(write=True) as session:
+        row = session.get(VideoAdSettings, video_id, with_for_update=True)
+        if row is not None and row.snap_to_scenes:
+            row.midrolls_s = snapped(list(row.midrolls_s), cuts)
 
 
 def slot_kind(settings: VideoAdSettings, slot: str) -> str:

@@ -60,3 +60,13 @@ def sample_frames(path: Path, every_s: float, width: int, cut_threshold: float =
             target = min(width, frame.width)
             height = max(2, round(target * frame.height / frame.width / 2) * 2)
             yield Sample(t, shot, frame.reformat(width=target, height=height, format="gray").to_ndarray())
+
+
+def scene_cuts(path: Path, every_s: float = 0.5, cut_threshold: float = 0.5) -> list[float]:
+    """Where the shots change, in seconds (halfway between the samples either side of each cut)."""
+    cuts, previous = [], None
+    for sample in sample_frames(path, every_s, 160, cut_threshold):
+        if previous is not None and sample.shot != previous.shot:
+            cuts.append(round((previous.t + sample.t) / 2, 3))
+        previous = sample
+    return cuts

@@ -102,6 +102,7 @@ class AdSettingsIn(BaseModel):
     midrolls_s: list[Annotated[float, Field(gt=0, le=7 * 24 * 3600)]] = Field(default_factory=list, max_length=20)
     overlays_s: list[Annotated[float, Field(ge=0, le=7 * 24 * 3600)]] = Field(default_factory=list, max_length=20)
     floor_cpm: MoneyModel | None = None
+    snap_to_scenes: bool = Field(False, description="Move each mid-roll to the nearest scene cut (found by a job).")
 
 
 def campaign_out(campaign: Campaign) -> CampaignOut:
@@ -237,9 +238,10 @@ def put_ad_settings(
     request: Request, video_id: RowId, body: AdSettingsIn, user: User = required_user, session: Session = db_session
 ) -> dict[str, Any]:
     floor = body.floor_cpm.to_money() if body.floor_cpm else Money.zero(get_runtime(request).settings.default_currency)
-    row = serve.set_ad_settings(session, video_id, user, body.preroll, body.midrolls_s, body.overlays_s, floor)
+    row = serve.set_ad_settings(session, video_id, user, body.preroll, body.midrolls_s, body.overlays_s, floor,
+                                get_runtime(request).queue, body.snap_to_scenes)  # fmt: skip
     return {"video_id": video_id, "preroll": row.preroll, "midrolls_s": row.midrolls_s, "overlays_s": row.overlays_s,
-            "floor_cpm": floor.as_json()}  # fmt: skip
+            "floor_cpm": floor.as_json(), "snap_to_scenes": row.snap_to_scenes}  # fmt: skip
 
 
 @router.get("/api/v1/ads/events/{decision_id}/{event}", status_code=204, summary="A player's tracking beacon")

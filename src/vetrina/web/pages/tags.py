@@ -72,6 +72,7 @@ def save_ad_settings(
     midrolls: Annotated[str, Form(max_length=500)] = "",
     overlays: Annotated[str, Form(max_length=500)] = "",
     floor: Annotated[str, Form(max_length=20)] = "",
+    snap: Annotated[bool, Form()] = False,
     user: User | None = optional_user,
 ) -> Response:
     """The owner's ad breaks, as the API's PUT /api/v1/videos/{id}/ad-settings sets them."""
@@ -81,8 +82,8 @@ def save_ad_settings(
 
     def save(session: Session) -> None:
         price = Money.parse(floor, currency) if floor.strip() else Money.zero(currency)
-        ad_serve.set_ad_settings(session, video_id, user, preroll, _seconds_list(midrolls, "midrolls"),
-                                 _seconds_list(overlays, "overlays"), price)  # fmt: skip
+        breaks = _seconds_list(midrolls, "midrolls"), _seconds_list(overlays, "overlays")
+        ad_serve.set_ad_settings(session, video_id, user, preroll, *breaks, price, get_runtime(request).queue, snap)
 
     return _back(f"/videos/{video_id}/tags", _run(request, save) or "Ad breaks saved.")
 
