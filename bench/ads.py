@@ -13,16 +13,13 @@ import argparse
 import os
 import random
 import secrets
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import psycopg
+from live import served
 from timeline import load
 
 from vetrina import clock
@@ -99,28 +96,13 @@ def main() -> None:
             database = "PostgreSQL"
         settings = Settings(data_dir=Path(tmp), database_url=env.get("VETRINA_DATABASE_URL"))
         film = seed(settings, options.campaigns)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        server = subprocess.Popen(
-            [sys.executable, "-m", "vetrina", "serve", "--port", str(port), "--workers", str(options.processes)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        base = f"http://127.0.0.1:{port}"
         try:
-            for _ in range(300):
-                try:
-                    if httpx.get(base + "/healthz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
-            path = f"/api/v1/ads/vast?video_id={film}&slot=preroll&territory=IT&device=mobile"
-            assert b"<InLine>" in httpx.get(base + path).content, "the decision serves an ad"
-            ceiling = load(base, "/healthz", options.clients, options.seconds)
-            ours = load(base, path, options.clients, options.seconds)
+            with served(env, options.processes) as base:
+                path = f"/api/v1/ads/vast?video_id={film}&slot=preroll&territory=IT&device=mobile"
+                assert b"<InLine>" in httpx.get(base + path).content, "the decision serves an ad"
+                ceiling = load(base, "/healthz", options.clients, options.seconds)
+                ours = load(base, path, options.clients, options.seconds)
         finally:
-            server.terminate()
-            server.wait(timeout=30)
             if schema:
                 with psycopg.connect(options.postgres.replace("+psycopg", ""), autocommit=True) as conn:
                     conn.execute(f'DROP SCHEMA "{schema}" CASCADE')

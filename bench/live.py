@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -41,3 +44,27 @@ def merchant_client(data_dir: Path, timeout_s: float = 600) -> Iterator[httpx.Cl
         server.should_exit = True
         thread.join(timeout=30)
         runtime.close()
+
+
+@contextmanager
+def served(env: dict[str, str], processes: int) -> Iterator[str]:
+    """`vetrina serve --workers N` as a newcomer runs it, on a free loopback port; yields its base URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "vetrina", "serve", "--port", str(port), "--workers", str(processes)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(base + "/healthz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
 import httpx
+from live import served
 
 from vetrina import clock
 from vetrina.accounts import service as accounts
@@ -99,29 +97,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="vetrina-bench-") as tmp:
         settings = Settings(data_dir=Path(tmp))
         video_id = seed(settings, options.tags)
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
         env = {**os.environ, "VETRINA_DATA_DIR": tmp}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "vetrina", "serve", "--port", str(port), "--workers", str(options.processes)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(300):
-                try:
-                    if httpx.get(base + "/healthz").status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
+        with served(env, options.processes) as base:
             timeline_path = f"/api/v1/videos/{video_id}/timeline"
             assert len(httpx.get(base + timeline_path).json()["tags"]) == options.tags
             ceiling = load(base, "/healthz", options.clients, options.seconds)
             ours = load(base, timeline_path, options.clients, options.seconds)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
     print(f"\nTimeline: {options.tags} tags, {options.clients} clients, {options.seconds:.0f} s each, "
           f"SQLite, `vetrina serve --workers {options.processes}`\n")  # fmt: skip
     print(f"| {'route':<36} | {'req/s':>8} | {'p50 ms':>7} | {'p99 ms':>7} | {'vs ceiling':>10} |")
