@@ -7,8 +7,6 @@ Revises: 0008
 import sqlalchemy as sa
 from alembic import op
 
-import vetrina.db
-
 revision = "0009"
 down_revision = "0008"
 branch_labels = None
