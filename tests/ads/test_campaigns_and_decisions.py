@@ -26,7 +26,8 @@ NOON = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 @pytest.fixture
 def settings(settings):
-    return settings.model_copy(update={"ladder_heights": [240]})
+    # Decide from fresh campaign figures every time (in production a process keeps them for 2 s).
+    return settings.model_copy(update={"ladder_heights": [240], "ads_campaign_cache_s": 0})
 
 
 def fund(runtime, merchant, amount: int = 100_000) -> None:

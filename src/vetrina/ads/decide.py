@@ -19,13 +19,14 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from itertools import islice
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from vetrina import clock
 from vetrina.ads import tokens
 from vetrina.ads.models import AdDecision, AdEvent, Campaign, CampaignDay, CampaignStatus
 from vetrina.catalog.models import Channel
@@ -71,6 +72,8 @@ class CampaignBook:
         self._loaded_at = float("-inf")
         self._campaigns: list[Candidate] = []
         self._channels: dict[int, str | None] = {}
+        self.spent_today: dict[int, int] = {}  # campaign -> millis spent on the UTC day of the last refresh
+        self.day: date | None = None
 
     def forget(self) -> None:
         with self._lock:
@@ -81,6 +84,10 @@ class CampaignBook:
             if time.monotonic() - self._loaded_at < self.ttl_s:
                 return self._campaigns
         rows = list(session.scalars(select(Campaign).where(Campaign.status == CampaignStatus.active.value)))
+        today = clock.now().date()
+        spent_today = dict(session.execute(
+            select(CampaignDay.campaign_id, CampaignDay.spent_millis).where(CampaignDay.day == today)
+        ).all())  # fmt: skip
         ctr = _ctr(session, [c.id for c in rows if c.bid_model == "cpc"])
         campaigns = [
             Candidate(
@@ -110,6 +117,7 @@ class CampaignBook:
         campaigns.sort(key=lambda c: (-c.ecpm, c.id))
         with self._lock:
             self._campaigns, self._channels, self._loaded_at = campaigns, {}, time.monotonic()
+            self.spent_today, self.day = spent_today, today
         return campaigns
 
     def channel_of(self, session: Session, owner_id: int) -> str | None:
@@ -192,20 +200,14 @@ def _capped(session: Session, campaigns: list[Candidate], viewer_key: str, now: 
     return out
 
 
-def _paced_out(session: Session, campaigns: list[Candidate], now: datetime) -> set[int]:
-    """Of `campaigns`, those ahead of their pace today or out of budget altogether (read live, in one query)."""
-    today = CampaignDay.__table__.alias()
-    rows = session.execute(
-        select(Campaign.id, Campaign.spent_millis, today.c.spent_millis)
-        .outerjoin(today, (today.c.campaign_id == Campaign.id) & (today.c.day == now.date()))
-        .where(Campaign.id.in_([c.id for c in campaigns]))
-    ).all()  # fmt: skip
-    spent = {campaign_id: (total, day or 0) for campaign_id, total, day in rows}
+def _paced_out(book: CampaignBook, campaigns: list[Candidate], now: datetime) -> set[int]:
+    """Of `campaigns`, those ahead of their pace today or out of budget, by the book's figures (at most
+    `ttl_s` old: pacing may run that far ahead; the total budget is enforced exactly when charging)."""
     share = day_share(now)
+    spent_today = book.spent_today if book.day == now.date() else {}  # a new day starts from nothing
     return {
         c.id for c in campaigns
-        if spent.get(c.id, (0, 0))[1] >= c.budget_daily * 1000 * share
-        or spent.get(c.id, (0, 0))[0] >= c.budget_total * 1000
+        if spent_today.get(c.id, 0) >= c.budget_daily * 1000 * share or c.spent_millis >= c.budget_total * 1000
     }  # fmt: skip
 
 
@@ -220,7 +222,7 @@ def decide(session: Session, request: Request, book: CampaignBook, signing_key: 
     )  # fmt: skip
     eligible: list[Candidate] = []
     while len(eligible) < 2 and (chunk := list(islice(matching, CHUNK))):
-        excluded = _capped(session, chunk, request.viewer_key, request.now) | _paced_out(session, chunk, request.now)
+        excluded = _capped(session, chunk, request.viewer_key, request.now) | _paced_out(book, chunk, request.now)
         eligible += [c for c in chunk if c.id not in excluded]
     if not eligible:
         return None
