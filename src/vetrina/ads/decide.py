@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from vetrina import clock
 from vetrina.ads import tokens
-from vetrina.ads.models import AdDecision, AdEvent, Campaign, CampaignDay, CampaignStatus
+from vetrina.ads.models import AdDecision, AdEvent, Campaign, CampaignDay, CampaignStatus, VideoAdSettings
 from vetrina.catalog.models import Channel
 from vetrina.media.models import Video
 
@@ -72,12 +72,14 @@ class CampaignBook:
         self._loaded_at = float("-inf")
         self._campaigns: list[Candidate] = []
         self._channels: dict[int, str | None] = {}
+        self._rows: dict[tuple[Any, int], tuple[float, Any]] = {}
         self.spent_today: dict[int, int] = {}  # campaign -> millis spent on the UTC day of the last refresh
         self.day: date | None = None
 
     def forget(self) -> None:
         with self._lock:
             self._loaded_at = float("-inf")
+            self._rows = {}
 
     def active(self, session: Session) -> list[Candidate]:
         with self._lock:
@@ -119,6 +121,26 @@ class CampaignBook:
             self._campaigns, self._channels, self._loaded_at = campaigns, {}, time.monotonic()
             self.spent_today, self.day = spent_today, today
         return campaigns
+
+    def video(self, session: Session, video_id: int) -> Video | None:
+        """The video's row as of at most `ttl_s` ago (detached, read-only), or None."""
+        return self._cached(session, Video, video_id)
+
+    def ad_settings(self, session: Session, video_id: int) -> VideoAdSettings | None:
+        return self._cached(session, VideoAdSettings, video_id)
+
+    def _cached(self, session: Session, model: Any, key: int) -> Any:
+        now = time.monotonic()
+        hit = self._rows.get((model, key))
+        if hit is not None and now - hit[0] < self.ttl_s:
+            return hit[1]
+        row = session.get(model, key)
+        if row is not None:
+            session.expunge(row)  # kept across sessions and threads, read only
+        if len(self._rows) > 10_000:
+            self._rows.clear()
+        self._rows[(model, key)] = (now, row)
+        return row
 
     def channel_of(self, session: Session, owner_id: int) -> str | None:
         if owner_id not in self._channels:

@@ -36,8 +36,9 @@ NO_AD_ERROR = 303  # VAST: no ad (for a wrapper's request); also what an empty a
 SKIP_AFTER_S = 5.0
 
 
-def ad_settings(session: Session, video: Video, currency: str) -> VideoAdSettings:
-    return session.get(VideoAdSettings, video.id) or VideoAdSettings(
+def ad_settings(session: Session, video: Video, currency: str, book: CampaignBook | None = None) -> VideoAdSettings:
+    row = book.ad_settings(session, video.id) if book is not None else session.get(VideoAdSettings, video.id)
+    return row or VideoAdSettings(
         video_id=video.id, preroll=True, midrolls_s=[], overlays_s=[], floor_cpm=0, currency=currency
     )
 
@@ -122,9 +123,15 @@ def _events_url(base_url: str, decision_id: str, event: str) -> str:
 
 
 def _linear_creative(
-    session: Session, store: MediaStore, base_url: str, campaign: Candidate, decision: Decision, ttl_s: int
+    session: Session,
+    store: MediaStore,
+    base_url: str,
+    campaign: Candidate,
+    decision: Decision,
+    ttl_s: int,
+    book: CampaignBook,
 ) -> Creative | None:
-    video = session.get(Video, campaign.video_id) if campaign.video_id else None
+    video = book.video(session, campaign.video_id) if campaign.video_id else None
     if video is None or video.status != "ready" or not video.output_key:
         return None
     urls = media.video_media_urls(video, store, ttl_s)
@@ -145,7 +152,7 @@ def _linear_creative(
 
 
 def _overlay_creative(session: Session, store: MediaStore, base_url: str, campaign: Candidate, decision: Decision,
-                      ttl_s: int) -> Creative | None:  # fmt: skip
+                      ttl_s: int, book: CampaignBook) -> Creative | None:  # fmt: skip
     product = session.get(Product, campaign.product_id) if campaign.product_id else None
     if product is None or product.deleted or not product.published or not product.images:
         return None
@@ -210,7 +217,7 @@ def answer(
     if campaign.vast_url:
         return _third_party(base_url, campaign, decision, common)
     build = _linear_creative if campaign.kind == "linear" else _overlay_creative
-    creative = build(session, store, base_url, campaign, decision, ttl_s)
+    creative = build(session, store, base_url, campaign, decision, ttl_s, book)
     if creative is None:  # its video or product went away since the campaign was checked
         return Vast(errors=[f"{base_url}/api/v1/ads/events/none/error?code={NO_AD_ERROR}"])
     # Pricing is per thousand impressions for CPM (the per-impression millis are exactly that), per click for CPC.

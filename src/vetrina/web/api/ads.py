@@ -206,13 +206,15 @@ def vast(
 ) -> Response:
     rt = get_runtime(request)
     viewer, new_cookie = _viewer_key(request, user)
+    book = request.app.state.campaign_book
     with rt.db.session() as session:  # deciding only reads
-        video = media.get_video(session, video_id, user)
-        settings = serve.ad_settings(session, video, rt.settings.default_currency)
+        video = book.video(session, video_id)
+        if video is None or not (video.status == "ready" and video.published):
+            video = media.get_video(session, video_id, user)  # not public: the owner's own check, uncached
+        settings = serve.ad_settings(session, video, rt.settings.default_currency, book)
         kind = serve.slot_kind(settings, slot)
         ask = serve.request_for(video, slot, kind, viewer, territory and territory.upper(), device, clock.now(),
                                 settings)  # fmt: skip
-        book = request.app.state.campaign_book
         document = serve.answer(session, rt.store, book, _base_url(request), ask, rt.settings.media_url_ttl_s)
     if isinstance(document, serve.ThirdParty):
         document = serve.resolve_third_party(rt.db, rt.store.signing_key, _base_url(request), document,
@@ -240,6 +242,7 @@ def put_ad_settings(
     floor = body.floor_cpm.to_money() if body.floor_cpm else Money.zero(get_runtime(request).settings.default_currency)
     row = serve.set_ad_settings(session, video_id, user, body.preroll, body.midrolls_s, body.overlays_s, floor,
                                 get_runtime(request).queue, body.snap_to_scenes)  # fmt: skip
+    _forget_campaigns_after_commit(request, session)  # the book keeps ad settings too
     return {"video_id": video_id, "preroll": row.preroll, "midrolls_s": row.midrolls_s, "overlays_s": row.overlays_s,
             "floor_cpm": floor.as_json(), "snap_to_scenes": row.snap_to_scenes}  # fmt: skip
 

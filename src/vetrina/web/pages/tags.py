@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from vetrina.accounts.models import User
 from vetrina.ads import serve as ad_serve
 from vetrina.catalog.models import Product
+from vetrina.db import after_commit
 from vetrina.errors import InvalidInput
 from vetrina.media import service as media
 from vetrina.money import Money
@@ -84,6 +85,7 @@ def save_ad_settings(
         price = Money.parse(floor, currency) if floor.strip() else Money.zero(currency)
         breaks = _seconds_list(midrolls, "midrolls"), _seconds_list(overlays, "overlays")
         ad_serve.set_ad_settings(session, video_id, user, preroll, *breaks, price, get_runtime(request).queue, snap)
+        after_commit(session, request.app.state.campaign_book.forget)
 
     return _back(f"/videos/{video_id}/tags", _run(request, save) or "Ad breaks saved.")
 
