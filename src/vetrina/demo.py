@@ -12,6 +12,7 @@ import shutil
 import time
 import wave
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -19,6 +20,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageFont
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from vetrina import clock
 from vetrina.accounts import service as accounts
@@ -263,15 +265,14 @@ def _make_lookbook(runtime: Runtime, merchant: User) -> None:
                 run = autotag.start_run(session, runtime.settings, runtime.queue, video_id, merchant, None)
                 session.flush()
                 run_id = run.id
-            task = bar.add_task("find    the shop's products in the lookbook", total=1.0)
-            while True:
-                with runtime.db.session() as session:
-                    run = session.get(AutotagRun, run_id)
-                    bar.update(task, completed=run.progress)
-                    if run.status in ("done", "failed"):
-                        outcome = f"{run.proposals} tag proposals" if run.status == "done" else run.error
-                        break
-                time.sleep(0.5)
+
+            def run_state(session: Session) -> tuple[float, str | None]:
+                run = session.get(AutotagRun, run_id)
+                if run.status not in ("done", "failed"):
+                    return run.progress, None
+                return 1.0, f"{run.proposals} tag proposals" if run.status == "done" else run.error
+
+            outcome = _follow(runtime, bar, "find    the shop's products in the lookbook", run_state)
             bar.console.print(f"  auto-tagging the lookbook: {outcome} (accept them at /videos/{video_id}/tags)")
     finally:
         runtime.queue.stop_in_process()
@@ -310,16 +311,16 @@ def _make_demo_spot(runtime: Runtime, merchant: User) -> None:
     runtime.queue.start_in_process()
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn()) as bar:
-            task = bar.add_task("studio  render and publish the demo spot", total=1.0)
-            while True:
-                with runtime.db.session() as session:
-                    state = studio.spot_state(session, session.get(Spot, spot_id))
-                bar.update(task, completed=state.progress)
-                if state.status != "rendering":
-                    break
-                time.sleep(0.5)
-        if state.status == "failed":
-            print(f"the demo spot failed: {state.error}")
+
+            def spot_state(session: Session) -> tuple[float, str | None]:
+                state = studio.spot_state(session, session.get(Spot, spot_id))
+                if state.status == "rendering":
+                    return state.progress, None
+                return 1.0, "ready" if state.status == "ready" else f"failed: {state.error}"
+
+            outcome = _follow(runtime, bar, "studio  render and publish the demo spot", spot_state)
+        if outcome != "ready":
+            print(f"the demo spot {outcome}")
     finally:
         runtime.queue.stop_in_process()
 
@@ -415,6 +416,18 @@ def _add_film(runtime: Runtime, owner: User, film: DemoFilm, on_progress: object
         video_id = video.id
     scratch.rmdir()
     return video_id
+
+
+def _follow(runtime: Runtime, bar: Progress, label: str, state: Callable[[Session], tuple[float, str | None]]) -> str:
+    """Show background work's progress until `state` reports an outcome; returns it."""
+    task = bar.add_task(label, total=1.0)
+    while True:
+        with runtime.db.session() as session:
+            progress, outcome = state(session)
+        bar.update(task, completed=progress)
+        if outcome is not None:
+            return outcome
+        time.sleep(0.5)
 
 
 def _wait_until_ready(runtime: Runtime, tasks: dict[int, int], progress: Progress) -> None:

@@ -184,19 +184,24 @@ def test_frequency_caps_pacing_and_spend(client, ready_video, runtime):
     assert read_vast(ask(client, film, "fresh")).ads
 
 
-def test_concurrent_impressions_never_overspend_by_more_than_one_price(runtime, make_account):
-    """Many threads charge one nearly exhausted campaign at once: the spend ends under budget + one price."""
-    merchant = make_account(Role.merchant)
+def active_campaign(runtime, merchant, budget: int, spent_millis: int = 0) -> int:
+    """An active overlay campaign written straight into the database (no HTTP needed for these tests)."""
     now = clock.now()
     with runtime.db.session(write=True) as session:
         campaign = Campaign(
-            merchant_id=merchant.user.id, name="Hammered", kind="overlay", bid_model="cpm", bid_amount=1000,
-            currency="EUR", budget_total=10, budget_daily=10, spent_millis=0, starts_at=now - timedelta(days=1),
-            ends_at=now + timedelta(days=1), targeting={}, status="active", created_at=now, updated_at=now,
+            merchant_id=merchant.user.id, name="Direct", kind="overlay", bid_model="cpm", bid_amount=1000,
+            currency="EUR", budget_total=budget, budget_daily=budget, spent_millis=spent_millis,
+            starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=1), targeting={}, status="active",
+            created_at=now, updated_at=now,
         )  # fmt: skip
         session.add(campaign)
         session.flush()
-        campaign_id = campaign.id
+        return campaign.id
+
+
+def test_concurrent_impressions_never_overspend_by_more_than_one_price(runtime, make_account):
+    """Many threads charge one nearly exhausted campaign at once: the spend ends under budget + one price."""
+    campaign_id = active_campaign(runtime, make_account(Role.merchant), budget=10)
     price = 700  # millis: 10 cents of budget = 10,000 millis fit 14.3 impressions
     errors: list[Exception] = []
 
@@ -245,16 +250,7 @@ def test_the_vmap_lists_the_owners_breaks_and_validates(client, ready_video):
 def test_spend_is_settled_from_the_merchants_balance_and_a_short_balance_pauses_the_campaign(runtime, make_account):
     merchant = make_account(Role.merchant)
     fund(runtime, merchant, amount=10)  # 10 cents
-    now = clock.now()
-    with runtime.db.session(write=True) as session:
-        campaign = Campaign(
-            merchant_id=merchant.user.id, name="Settled", kind="overlay", bid_model="cpm", bid_amount=1000,
-            currency="EUR", budget_total=100, budget_daily=100, spent_millis=7_999, starts_at=now - timedelta(days=1),
-            ends_at=now + timedelta(days=1), targeting={}, status="active", created_at=now, updated_at=now,
-        )  # fmt: skip
-        session.add(campaign)
-        session.flush()
-        campaign_id = campaign.id
+    campaign_id = active_campaign(runtime, merchant, budget=100, spent_millis=7_999)
     tracking.settle_all(runtime.queue.context)
     with runtime.db.session() as session:
         campaign = session.get(Campaign, campaign_id)

@@ -50,9 +50,9 @@ def record_event(
                     created_at=datetime.fromtimestamp(served.issued_at, UTC),
                 ))  # fmt: skip
         except IntegrityError:
-            pass  # recorded by a concurrent event of the same ad (or its campaign or video is gone)
-    if session.get(AdDecision, served.nonce) is None:
-        raise NotFound("The campaign or video of this ad no longer exists.")
+            # Recorded by a concurrent event of the same ad, or its campaign or video is gone.
+            if session.get(AdDecision, served.nonce) is None:
+                raise NotFound("The campaign or video of this ad no longer exists.") from None
     row = AdEvent(decision_id=served.nonce, campaign_id=served.campaign_id, event=event, error_code=error_code,
                   charged_millis=0, created_at=now)  # fmt: skip
     try:

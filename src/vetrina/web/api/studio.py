@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated
+from functools import partial
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import JSONResponse
@@ -118,6 +119,14 @@ def list_templates() -> list[dict[str, object]]:
     return [template.describe() for template in TEMPLATES.values()]
 
 
+def _upload(request: Request, file: UploadFile | None, user: User, limit: int, add: Any) -> AssetOut:
+    """An upload into the merchant's studio library through `add(store, merchant, path, filename)`."""
+    rt = get_runtime(request)
+    ensure_can_sell(user)
+    with saved_upload(rt, file, limit) as path:
+        return asset_out(request, add(rt.store, user, path, file.filename))
+
+
 @router.post("/api/v1/studio/images", status_code=201, response_model=AssetOut, summary="Upload an image")
 def upload_image(
     request: Request,
@@ -125,10 +134,8 @@ def upload_image(
     user: User = required_user,
     session: Session = db_session,
 ) -> AssetOut:
-    rt = get_runtime(request)
-    ensure_can_sell(user)
-    with saved_upload(rt, file, rt.settings.max_image_bytes) as path:
-        return asset_out(request, assets.add_image(session, rt.store, user, path, file.filename))
+    limit = get_runtime(request).settings.max_image_bytes
+    return _upload(request, file, user, limit, partial(assets.add_image, session))
 
 
 @router.post("/api/v1/studio/music", status_code=201, response_model=AssetOut, summary="Upload a music track")
@@ -138,10 +145,8 @@ def upload_music(
     user: User = required_user,
     session: Session = db_session,
 ) -> AssetOut:
-    rt = get_runtime(request)
-    ensure_can_sell(user)
-    with saved_upload(rt, file, rt.settings.max_music_bytes) as path:
-        return asset_out(request, assets.add_music(session, rt.store, user, path, file.filename))
+    limit = get_runtime(request).settings.max_music_bytes
+    return _upload(request, file, user, limit, partial(assets.add_music, session))
 
 
 @router.get("/api/v1/studio/images", response_model=list[AssetOut], summary="Your uploaded images")
