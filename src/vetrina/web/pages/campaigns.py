@@ -19,14 +19,14 @@ from vetrina.media import service as media
 from vetrina.money import Money
 from vetrina.web.api.ads import campaign_out
 from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_runtime, optional_user, require_csrf_form
-from vetrina.web.pages.shop import CsrfField, _back, _run, _signed_in
+from vetrina.web.pages.forms import CsrfField, redirect_back, run_form_action, signed_in
 from vetrina.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
 
 def _merchant(request: Request, user: User | None) -> User:
-    user = _signed_in(request, user)
+    user = signed_in(user)
     if user.role not in (Role.merchant, Role.admin):
         raise Forbidden("Campaigns are for merchants.")
     return user
@@ -83,7 +83,9 @@ def create_campaign(
         ads.create_campaign(session, rt.settings, user, spec)
         after_commit(session, request.app.state.campaign_book.forget)
 
-    return _back("/merchant/campaigns", _run(request, create) or "Campaign saved as a draft: start it when ready.")
+    return redirect_back(
+        "/merchant/campaigns", run_form_action(request, create) or "Campaign saved as a draft: start it when ready."
+    )
 
 
 @router.post("/merchant/campaigns/{campaign_id}/status")
@@ -102,7 +104,7 @@ def change_status(
         ads.update_campaign(session, rt.settings, campaign_id, user, {"status": status})
         after_commit(session, request.app.state.campaign_book.forget)
 
-    return _back("/merchant/campaigns", _run(request, move) or f"Campaign {status}.")
+    return redirect_back("/merchant/campaigns", run_form_action(request, move) or f"Campaign {status}.")
 
 
 @router.get("/merchant/campaigns/{campaign_id}", response_class=HTMLResponse)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -19,37 +17,17 @@ from vetrina.catalog import service as catalog
 from vetrina.catalog.models import Product
 from vetrina.commerce import service as orders
 from vetrina.commerce.models import OrderStatus
-from vetrina.errors import Forbidden, InvalidInput, NotAuthenticated, VetrinaError
+from vetrina.errors import Forbidden, InvalidInput, VetrinaError
 from vetrina.money import Money
 from vetrina.payments import wallet
 from vetrina.payments.funding import SandboxFundingProvider
 from vetrina.web.api.products import product_out
-from vetrina.web.deps import CSRF_FIELD, MAX_ROW_ID, RowId, db_session, get_runtime, optional_user, require_csrf_form
+from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_runtime, optional_user, require_csrf_form
+from vetrina.web.pages.forms import CsrfField, redirect_back, run_form_action, signed_in
 from vetrina.web.templating import render
 from vetrina.web.uploads import saved_upload
 
 router = APIRouter(include_in_schema=False)
-CsrfField = Annotated[str, Form(alias=CSRF_FIELD, max_length=200)]
-
-
-def _signed_in(request: Request, user: User | None) -> User:
-    if user is None:
-        raise NotAuthenticated("Sign in first.")
-    return user
-
-
-def _back(path: str, message: str = "") -> RedirectResponse:
-    return RedirectResponse(path + (f"?msg={quote(message)}" if message else ""), status_code=303)
-
-
-def _run(request: Request, action: Callable[[Session], object]) -> str | None:
-    """Run a form's action in its own write transaction; the problem's text if it failed (nothing kept)."""
-    try:
-        with get_runtime(request).db.session(write=True) as session:
-            action(session)
-    except VetrinaError as exc:
-        return exc.detail
-    return None
 
 
 def product_json_ld(product: Product, request: Request) -> Markup:
@@ -100,16 +78,16 @@ def buy(
         return RedirectResponse(f"/login?next=/p/{product_id}", status_code=303)
     rt = get_runtime(request)
     item = orders.ItemSpec(product_id, quantity, variant_id)
-    if error := _run(request, lambda s: orders.create_order(s, rt.settings, rt.queue, user, [item])):
-        return _back(f"/p/{product_id}", error)
-    return _back("/orders", "Ordered. Pay to put the money in escrow.")
+    if error := run_form_action(request, lambda s: orders.create_order(s, rt.settings, rt.queue, user, [item])):
+        return redirect_back(f"/p/{product_id}", error)
+    return redirect_back("/orders", "Ordered. Pay to put the money in escrow.")
 
 
 @router.get("/wallet", response_class=HTMLResponse)
 def wallet_page(
     request: Request, msg: str = "", user: User | None = optional_user, session: Session = db_session
 ) -> Response:
-    user = _signed_in(request, user)
+    user = signed_in(user)
     currency = get_runtime(request).settings.default_currency
     return render(request, "wallet.html", user=user, wallet=wallet.wallet_view(session, user, currency), msg=msg,
                   currency=currency)  # fmt: skip
@@ -123,23 +101,23 @@ def wallet_top_up(
     user: User | None = optional_user,
 ) -> Response:
     require_csrf_form(request, csrf_token)
-    user = _signed_in(request, user)
+    user = signed_in(user)
     settings = get_runtime(request).settings
     provider = SandboxFundingProvider(settings.sandbox_topup_limit)
     try:
         money = Money.parse(amount, settings.default_currency)
     except VetrinaError as exc:
-        return _back("/wallet", exc.detail)
-    if error := _run(request, lambda s: wallet.top_up(s, provider, user, money, uuid.uuid4().hex)):
-        return _back("/wallet", error)
-    return _back("/wallet", f"Added {money.display()}.")
+        return redirect_back("/wallet", exc.detail)
+    if error := run_form_action(request, lambda s: wallet.top_up(s, provider, user, money, uuid.uuid4().hex)):
+        return redirect_back("/wallet", error)
+    return redirect_back("/wallet", f"Added {money.display()}.")
 
 
 @router.get("/orders", response_class=HTMLResponse)
 def orders_page(
     request: Request, msg: str = "", user: User | None = optional_user, session: Session = db_session
 ) -> Response:
-    user = _signed_in(request, user)
+    user = signed_in(user)
     page = orders.list_orders(session, user, 1, 50)
     return render(request, "orders.html", user=user, orders=page.items, msg=msg, S=OrderStatus, Money=Money)
 
@@ -163,11 +141,11 @@ def order_action(
 ) -> Response:
     """Every button on the order pages: one domain call each."""
     require_csrf_form(request, csrf_token)
-    user = _signed_in(request, user)
+    user = signed_in(user)
     rt = get_runtime(request)
     back = back if back in ("/orders", "/merchant") else "/orders"
     if action not in _ORDER_ACTIONS:
-        return _back(back, "Unknown action.")
+        return redirect_back(back, "Unknown action.")
 
     def act(session: Session) -> None:
         if action == "pay":
@@ -189,14 +167,14 @@ def order_action(
         else:
             orders.reject_refund(session, rt.queue, order_id, refund_id, user, reason)
 
-    return _back(back, _run(request, act) or "Done.")
+    return redirect_back(back, run_form_action(request, act) or "Done.")
 
 
 @router.get("/merchant", response_class=HTMLResponse)
 def merchant_desk(
     request: Request, msg: str = "", user: User | None = optional_user, session: Session = db_session
 ) -> Response:
-    user = _signed_in(request, user)
+    user = signed_in(user)
     if user.role not in (Role.merchant, Role.admin):
         raise Forbidden("The merchant desk is for merchants.")
     rt = get_runtime(request)
@@ -244,7 +222,7 @@ def merchant_save_product(
     Stock and variants are only written when the merchant changed them on the form: stock sold while
     the page was open must not be put back by saving a new title."""
     require_csrf_form(request, csrf_token)
-    user = _signed_in(request, user)
+    user = signed_in(user)
 
     def save(session: Session) -> None:
         fields = {
@@ -267,7 +245,7 @@ def merchant_save_product(
             ]
         catalog.update_product(session, product_id, user, fields)
 
-    return _back("/merchant", _run(request, save) or "Saved.")
+    return redirect_back("/merchant", run_form_action(request, save) or "Saved.")
 
 
 @router.post("/merchant/products/{product_id}/images")
@@ -279,7 +257,7 @@ def merchant_add_image(
     user: User | None = optional_user,
 ) -> Response:
     require_csrf_form(request, csrf_token)
-    user = _signed_in(request, user)
+    user = signed_in(user)
     rt = get_runtime(request)
 
     def add(session: Session) -> None:
@@ -287,7 +265,7 @@ def merchant_add_image(
         with saved_upload(rt, file, rt.settings.max_image_bytes) as path:
             catalog.add_image(session, rt.store, product_id, user, path)
 
-    return _back("/merchant", _run(request, add) or "Image added.")
+    return redirect_back("/merchant", run_form_action(request, add) or "Image added.")
 
 
 @router.post("/merchant/channel")
@@ -302,7 +280,7 @@ def merchant_save_channel(
     user: User | None = optional_user,
 ) -> Response:
     require_csrf_form(request, csrf_token)
-    user = _signed_in(request, user)
+    user = signed_in(user)
 
     def save(session: Session) -> None:
         handle = channels.channel_of(session, user).handle
@@ -310,7 +288,7 @@ def merchant_save_channel(
                    "auto_tag": auto_tag}  # fmt: skip
         channels.update_channel(session, handle, user, changes)
 
-    return _back("/merchant", _run(request, save) or "Channel saved.")
+    return redirect_back("/merchant", run_form_action(request, save) or "Channel saved.")
 
 
 @router.post("/merchant/channel/banner")
@@ -321,7 +299,7 @@ def merchant_channel_banner(
     user: User | None = optional_user,
 ) -> Response:
     require_csrf_form(request, csrf_token)
-    user = _signed_in(request, user)
+    user = signed_in(user)
     rt = get_runtime(request)
 
     def add(session: Session) -> None:
@@ -329,4 +307,4 @@ def merchant_channel_banner(
         with saved_upload(rt, file, rt.settings.max_image_bytes) as path:
             channels.set_banner(session, rt.store, handle, user, path)
 
-    return _back("/merchant", _run(request, add) or "Banner uploaded.")
+    return redirect_back("/merchant", run_form_action(request, add) or "Banner uploaded.")

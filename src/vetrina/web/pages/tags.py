@@ -22,7 +22,7 @@ from vetrina.shoppable.models import AutotagRun
 from vetrina.web.api.shoppable import forget_timeline_after_commit
 from vetrina.web.api.videos import video_out
 from vetrina.web.deps import RowId, db_session, get_runtime, optional_user, require_csrf_form
-from vetrina.web.pages.shop import CsrfField, _back, _run, _signed_in
+from vetrina.web.pages.forms import CsrfField, redirect_back, run_form_action, signed_in
 from vetrina.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -78,7 +78,7 @@ def save_ad_settings(
 ) -> Response:
     """The owner's ad breaks, as the API's PUT /api/v1/videos/{id}/ad-settings sets them."""
     require_csrf_form(request, csrf_token)
-    user = _signed_in(request, user)
+    user = signed_in(user)
     currency = get_runtime(request).settings.default_currency
 
     def save(session: Session) -> None:
@@ -87,7 +87,7 @@ def save_ad_settings(
         ad_serve.set_ad_settings(session, video_id, user, preroll, *breaks, price, get_runtime(request).queue, snap)
         after_commit(session, request.app.state.campaign_book.forget)
 
-    return _back(f"/videos/{video_id}/tags", _run(request, save) or "Ad breaks saved.")
+    return redirect_back(f"/videos/{video_id}/tags", run_form_action(request, save) or "Ad breaks saved.")
 
 
 @router.post("/videos/{video_id}/autotag")
@@ -95,10 +95,12 @@ def start_autotag(
     request: Request, video_id: RowId, csrf_token: CsrfField = "", user: User | None = optional_user
 ) -> Response:
     require_csrf_form(request, csrf_token)
-    user = _signed_in(request, user)
+    user = signed_in(user)
     rt = get_runtime(request)
-    failed = _run(request, lambda session: autotag.start_run(session, rt.settings, rt.queue, video_id, user, None))
-    return _back(f"/videos/{video_id}/tags", failed or "Looking for your products: proposals appear here.")
+    failed = run_form_action(
+        request, lambda session: autotag.start_run(session, rt.settings, rt.queue, video_id, user, None)
+    )
+    return redirect_back(f"/videos/{video_id}/tags", failed or "Looking for your products: proposals appear here.")
 
 
 @router.post("/videos/{video_id}/tag-proposals/{proposal_id}/{decision}")
@@ -113,7 +115,7 @@ def decide(
     user: User | None = optional_user,
 ) -> Response:
     require_csrf_form(request, csrf_token)
-    user = _signed_in(request, user)
+    user = signed_in(user)
 
     def act(session: Session) -> None:
         if decision == "accept":
@@ -125,5 +127,5 @@ def decide(
         else:
             raise InvalidInput("Accept or reject.")
 
-    failed = _run(request, act)
-    return _back(f"/videos/{video_id}/tags", failed or ("Tagged." if decision == "accept" else "Rejected."))
+    failed = run_form_action(request, act)
+    return redirect_back(f"/videos/{video_id}/tags", failed or ("Tagged." if decision == "accept" else "Rejected."))
