@@ -1,7 +1,10 @@
-"""What the HTTP benchmarks share: a fresh Vetrina with one merchant, served by uvicorn on a loopback port."""
+"""What the HTTP benchmarks share: a fresh Vetrina with one merchant, served by uvicorn on a loopback port; and
+load from autocannon (npm), a load generator light enough not to take the server's CPU from it."""
 
 from __future__ import annotations
 
+import json
+import os
 import socket
 import subprocess
 import sys
@@ -9,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -46,9 +50,56 @@ def merchant_client(data_dir: Path, timeout_s: float = 600) -> Iterator[httpx.Cl
         runtime.close()
 
 
+AUTOCANNON = Path(__file__).resolve().parents[1] / "node_modules" / ".bin" / "autocannon"
+
+
+@dataclass(frozen=True)
+class Load:
+    """What one run of load measured: answers per second, latency percentiles, and the server's CPU per answer."""
+
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    cpu_ms: float  # user + system CPU of all server processes per answer
+
+
+def _cpu_s(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+        except FileNotFoundError:  # a worker that ended
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def server_pids(root: int) -> list[int]:
+    """The server process and its workers (uvicorn --workers N forks them)."""
+    children = Path(f"/proc/{root}/task/{root}/children").read_text().split()
+    return [root, *map(int, children)]
+
+
+def autocannon(base: str, path: str, connections: int, seconds: float, pids: list[int], rate: int = 0) -> Load:
+    """GET `path` over `connections` keep-alive connections for `seconds` (closed loop, or `rate` requests/s
+    in all when given); every answer must be a 2xx."""
+    args = [str(AUTOCANNON), "--json", "-c", str(connections), "-d", str(seconds)]
+    if rate:
+        args += ["--overallRate", str(rate)]
+    started = _cpu_s(pids)
+    out = subprocess.run([*args, base + path], capture_output=True, text=True, check=True).stdout
+    used = _cpu_s(pids) - started
+    result = json.loads(out)
+    answers = result["requests"]["total"]
+    if result["non2xx"] or result["errors"] or not answers:
+        raise RuntimeError(f"{path}: {result['non2xx']} non-2xx answers, {result['errors']} errors, of {answers}")
+    latency = result["latency"]
+    return Load(answers / seconds, latency["p50"], latency["p99"], used * 1000 / answers)
+
+
 @contextmanager
-def served(env: dict[str, str], processes: int) -> Iterator[str]:
-    """`vetrina serve --workers N` as a newcomer runs it, on a free loopback port; yields its base URL."""
+def served(env: dict[str, str], processes: int) -> Iterator[tuple[str, int]]:
+    """`vetrina serve --workers N` as a newcomer runs it, on a free loopback port; yields its base URL and pid."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -64,7 +115,7 @@ def served(env: dict[str, str], processes: int) -> Iterator[str]:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        yield base
+        yield base, server.pid
     finally:
         server.terminate()
         server.wait(timeout=30)

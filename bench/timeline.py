@@ -98,7 +98,7 @@ def main() -> None:
         settings = Settings(data_dir=Path(tmp))
         video_id = seed(settings, options.tags)
         env = {**os.environ, "VETRINA_DATA_DIR": tmp}
-        with served(env, options.processes) as base:
+        with served(env, options.processes) as (base, _server):
             timeline_path = f"/api/v1/videos/{video_id}/timeline"
             assert len(httpx.get(base + timeline_path).json()["tags"]) == options.tags
             ceiling = load(base, "/healthz", options.clients, options.seconds)

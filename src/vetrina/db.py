@@ -70,7 +70,10 @@ class Database:
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
         connect_args = {"check_same_thread": False} if self.is_sqlite else {}
-        self.engine: Engine = create_engine(url, pool_pre_ping=not self.is_sqlite, connect_args=connect_args)
+        # SQLite connections are cheap file handles: one kept for each of the web server's 40 worker threads,
+        # so that busy spells do not open and close connections (each open re-runs `_tune_sqlite`).
+        pool = {"pool_size": 40, "max_overflow": 10} if self.is_sqlite else {}
+        self.engine: Engine = create_engine(url, pool_pre_ping=not self.is_sqlite, connect_args=connect_args, **pool)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _tune_sqlite)
             event.listen(self.engine, "begin", _begin_sqlite)

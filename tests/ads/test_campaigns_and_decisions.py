@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -15,6 +16,7 @@ from tests.conftest import make_clip, wait_for
 from vetrina import clock
 from vetrina.accounts.models import Role
 from vetrina.ads import tracking
+from vetrina.ads.decide import CampaignBook
 from vetrina.ads.models import AdDecision, Campaign
 from vetrina.ads.vast import read_vast
 from vetrina.money import Money
@@ -223,6 +225,52 @@ def test_concurrent_impressions_never_overspend_by_more_than_one_price(runtime, 
         final = session.get(Campaign, campaign_id)
         assert 10_000 <= final.spent_millis < 10_000 + price and final.status == "exhausted"
         assert session.query(AdDecision).count() == 0
+
+
+def test_one_thread_rereads_the_campaign_book_while_the_others_decide_from_the_last_read(runtime, make_account):
+    """An expired book is re-read once, not by every thread that finds it expired (a stampede that stalled
+    decisions under load); after `forget` (a committed change) the next decision waits for the new read."""
+    merchant = make_account(Role.merchant)
+    active_campaign(runtime, merchant, budget=1000)
+    book = CampaignBook(ttl_s=0.05)
+    with runtime.db.session() as session:
+        assert len(book.active(session)) == 1
+    rereads: list[int] = []
+    rereading, finish = threading.Event(), threading.Event()
+    reread = book._reload
+
+    def slow_reread(session, generation):
+        rereads.append(generation)
+        rereading.set()
+        finish.wait(10)
+        return reread(session, generation)
+
+    book._reload = slow_reread
+    time.sleep(0.1)  # the book has expired
+    seen: list[int] = []
+
+    def decide_from_book() -> None:
+        with runtime.db.session() as session:
+            seen.append(len(book.active(session)))
+
+    first = threading.Thread(target=decide_from_book)
+    first.start()
+    assert rereading.wait(10)
+    others = [threading.Thread(target=decide_from_book) for _ in range(8)]
+    for thread in others:
+        thread.start()
+    for thread in others:
+        thread.join(10)
+    assert not any(thread.is_alive() for thread in others) and seen == [1] * 8  # the last read, not waiting
+    finish.set()
+    first.join(10)
+    assert rereads == [0] and seen == [1] * 9
+
+    book._reload = reread
+    active_campaign(runtime, merchant, budget=1000)
+    book.forget()
+    with runtime.db.session() as session:
+        assert len(book.active(session)) == 2  # no stale answer after a change
 
 
 def test_the_vmap_lists_the_owners_breaks_and_validates(client, ready_video):

@@ -10,8 +10,9 @@ that the day has used up (nothing is spent in one burst after midnight), and nev
 budget; both are rechecked atomically when an impression is charged (`tracking.charge`).
 
 Speed: deciding writes nothing (the served ad travels as a signed token, `tokens.py`). The active
-campaigns are read from a per-process `CampaignBook` refreshed every few seconds; only the best-ranked
-candidates are checked against today's spend and the viewer's frequency caps in the database.
+campaigns and today's spend are read from a per-process `CampaignBook` refreshed every few seconds (by
+one thread at a time); only the best two candidates (more if the viewer has hit some caps) are checked
+against the viewer's frequency caps in the database, the one query a decision may make.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from datetime import date, datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from vetrina import clock
@@ -34,7 +35,7 @@ from vetrina.media.models import Video
 
 PRIOR_CTR = 0.01  # the click rate assumed for a CPC campaign until it has its own
 PRIOR_WEIGHT = 200  # impressions the prior counts for
-CHUNK = 8  # candidates checked against spend and caps at a time
+CHUNK = 8  # candidates checked against the viewer's caps at a time, after the first two
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,9 @@ class CampaignBook:
     def __init__(self, ttl_s: float) -> None:
         self.ttl_s = ttl_s
         self._lock = threading.Lock()
+        self._reloading = threading.Lock()  # one re-read at a time: others keep deciding from the last one
+        self._generation = 0  # bumped by `forget`: a re-read begun before it does not count as fresh
+        self._stale_ok = False  # whether the last read may serve while another thread re-reads
         self._loaded_at = float("-inf")
         self._campaigns: list[Candidate] = []
         self._channels: dict[int, str | None] = {}
@@ -78,13 +82,29 @@ class CampaignBook:
 
     def forget(self) -> None:
         with self._lock:
-            self._loaded_at = float("-inf")
+            self._loaded_at, self._stale_ok = float("-inf"), False
+            self._generation += 1
             self._rows = {}
 
     def active(self, session: Session) -> list[Candidate]:
         with self._lock:
             if time.monotonic() - self._loaded_at < self.ttl_s:
                 return self._campaigns
+            stale_ok = self._stale_ok
+        # Without this, every thread that finds the book expired re-reads it at once (a stampede that
+        # stalled all decisions for up to a second under load).
+        if not self._reloading.acquire(blocking=not stale_ok):
+            return self._campaigns
+        try:
+            with self._lock:
+                if time.monotonic() - self._loaded_at < self.ttl_s:
+                    return self._campaigns
+                generation = self._generation
+            return self._reload(session, generation)
+        finally:
+            self._reloading.release()
+
+    def _reload(self, session: Session, generation: int) -> list[Candidate]:
         rows = list(session.scalars(select(Campaign).where(Campaign.status == CampaignStatus.active.value)))
         today = clock.now().date()
         spent_today = dict(session.execute(
@@ -118,8 +138,9 @@ class CampaignBook:
         ]
         campaigns.sort(key=lambda c: (-c.ecpm, c.id))
         with self._lock:
-            self._campaigns, self._channels, self._loaded_at = campaigns, {}, time.monotonic()
-            self.spent_today, self.day = spent_today, today
+            self._campaigns, self._channels, self.spent_today, self.day = campaigns, {}, spent_today, today
+            if generation == self._generation:  # else a change was committed meanwhile: re-read next time
+                self._loaded_at, self._stale_ok = time.monotonic(), self.ttl_s > 0
         return campaigns
 
     def video(self, session: Session, video_id: int) -> Video | None:
@@ -203,17 +224,23 @@ def _ctr(session: Session, campaign_ids: list[int]) -> dict[int, float]:
     }
 
 
+# Built once: the per-decision query is then only bound and run (building it cost more than running it).
+_RECENTLY_SEEN = select(AdDecision.campaign_id, AdDecision.created_at).where(
+    AdDecision.viewer_key == bindparam("viewer"),
+    AdDecision.campaign_id.in_(bindparam("campaigns", expanding=True)),
+    AdDecision.created_at >= bindparam("since"),
+)
+
+
 def _capped(session: Session, campaigns: list[Candidate], viewer_key: str, now: datetime) -> set[int]:
     """Of `campaigns`, those this viewer has seen as often as their frequency cap allows."""
     capped = [c for c in campaigns if c.cap_count]
     if not capped:
         return set()
     longest = max(c.cap_hours or 24 for c in capped)
-    rows = session.execute(
-        select(AdDecision.campaign_id, AdDecision.created_at)
-        .where(AdDecision.viewer_key == viewer_key, AdDecision.campaign_id.in_([c.id for c in capped]),
-               AdDecision.created_at >= now - timedelta(hours=longest))
-    ).all()  # fmt: skip
+    rows = session.execute(_RECENTLY_SEEN, {
+        "viewer": viewer_key, "campaigns": [c.id for c in capped], "since": now - timedelta(hours=longest),
+    }).all()  # fmt: skip
     out = set()
     for campaign in capped:
         since = now - timedelta(hours=campaign.cap_hours or 24)
@@ -222,15 +249,14 @@ def _capped(session: Session, campaigns: list[Candidate], viewer_key: str, now: 
     return out
 
 
-def _paced_out(book: CampaignBook, campaigns: list[Candidate], now: datetime) -> set[int]:
-    """Of `campaigns`, those ahead of their pace today or out of budget, by the book's figures (at most
+def _paced_out(book: CampaignBook, campaign: Candidate, now: datetime) -> bool:
+    """Whether the campaign is ahead of its pace today or out of budget, by the book's figures (at most
     `ttl_s` old: pacing may run that far ahead; the total budget is enforced exactly when charging)."""
-    share = day_share(now)
     spent_today = book.spent_today if book.day == now.date() else {}  # a new day starts from nothing
-    return {
-        c.id for c in campaigns
-        if spent_today.get(c.id, 0) >= c.budget_daily * 1000 * share or c.spent_millis >= c.budget_total * 1000
-    }  # fmt: skip
+    return (
+        spent_today.get(campaign.id, 0) >= campaign.budget_daily * 1000 * day_share(now)
+        or campaign.spent_millis >= campaign.budget_total * 1000
+    )
 
 
 def decide(session: Session, request: Request, book: CampaignBook, signing_key: bytes) -> Decision | None:
@@ -241,11 +267,15 @@ def decide(session: Session, request: Request, book: CampaignBook, signing_key: 
         c for c in book.active(session)
         if c.kind == request.kind and c.starts_at <= request.now < c.ends_at
         and (request.currency is None or c.currency == request.currency) and _targeted(c, request, channel)
+        and not _paced_out(book, c, request.now)
     )  # fmt: skip
+    # The auction needs the best two; the viewer's caps are read for those, then for more if some are capped.
     eligible: list[Candidate] = []
-    while len(eligible) < 2 and (chunk := list(islice(matching, CHUNK))):
-        excluded = _capped(session, chunk, request.viewer_key, request.now) | _paced_out(book, chunk, request.now)
-        eligible += [c for c in chunk if c.id not in excluded]
+    batch = 2
+    while len(eligible) < 2 and (chunk := list(islice(matching, batch))):
+        capped = _capped(session, chunk, request.viewer_key, request.now)
+        eligible += [c for c in chunk if c.id not in capped]
+        batch = CHUNK
     if not eligible:
         return None
     winner = eligible[0]
