@@ -33,8 +33,9 @@ def merchant_client(data_dir: Path, timeout_s: float = 600) -> Iterator[httpx.Cl
         user = accounts.create_user(session, "bench@example.com", "bench password", Role.merchant)
         session.flush()
         token = accounts.create_api_token(session, user)
+    # As `vetrina serve` runs it: request.client is the direct peer, X-Forwarded-For is vetrina.geo's to judge.
     server = uvicorn.Server(uvicorn.Config(create_app(runtime, run_worker=True), host="127.0.0.1", port=0,
-                                           log_level="warning"))  # fmt: skip
+                                           log_level="warning", proxy_headers=False))  # fmt: skip
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:

@@ -177,9 +177,11 @@ class LiveServer:
 def live_server(runtime: Runtime) -> Iterator[LiveServer]:
     """The app behind a real uvicorn on a loopback port, for clients that speak real HTTP."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(runtime, run_worker=True), host="127.0.0.1", port=port, log_level="warning")
+    # As `vetrina serve` runs it: request.client is the direct peer, X-Forwarded-For is vetrina.geo's to judge.
+    config = uvicorn.Config(
+        create_app(runtime, run_worker=True), host="127.0.0.1", port=port, log_level="warning", proxy_headers=False
     )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     wait_for(lambda: server.started, timeout_s=15, message="uvicorn to start")

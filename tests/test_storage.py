@@ -21,7 +21,8 @@ def test_a_signed_url_opens_every_file_under_its_scope_until_it_expires(store):
     now = 1_800_000_000
     token, key = _split(store.signed_url("videos/1/hls-a", "master.m3u8", now, ttl_s=3600))
     assert key == "videos/1/hls-a/master.m3u8"
-    assert store.verify(token, key, now) >= 3600
+    remaining, territory = store.verify(token, key, now)
+    assert remaining >= 3600 and territory == ""
     assert store.verify(token, "videos/1/hls-a/720p/seg_00001.ts", now) is not None
     assert store.verify(token, "videos/1/source.mp4", now) is None
     assert store.verify(token, "videos/2/hls-a/master.m3u8", now) is None
@@ -29,12 +30,21 @@ def test_a_signed_url_opens_every_file_under_its_scope_until_it_expires(store):
     assert store.verify(token, key, expires) is None
 
 
+def test_a_url_bound_to_a_territory_says_so_and_cannot_be_rebound(store):
+    now = 1_800_000_000
+    token, key = _split(store.signed_url("videos/1/hls-a", "master.m3u8", now, 3600, territory="CN"))
+    assert store.verify(token, key, now)[1] == "CN"
+    expires, depth, _, signature = token.split(".")
+    for forged in (f"{expires}.{depth}.IT.{signature}", f"{expires}.{depth}.-.{signature}"):
+        assert store.verify(forged, key, now) is None  # the territory is signed
+
+
 def test_urls_are_stable_within_the_hour_so_caches_can_keep_them(store):
     first = store.signed_url("videos/1/hls-a", "poster.jpg", 1_800_000_000, 3600)
     assert store.signed_url("videos/1/hls-a", "poster.jpg", 1_800_000_000 + 59, 3600) == first
 
 
-@pytest.mark.parametrize("token", ["", "1.2", "x.y.z", "9999999999.0.abc", "9999999999.9.abc"])
+@pytest.mark.parametrize("token", ["", "1.2", "x.y.z", "9999999999.0.-.abc", "9999999999.9.-.abc", "9999999999.1.abc"])
 def test_malformed_tokens_are_refused(store, token):
     assert store.verify(token, "videos/1/hls-a/master.m3u8", 1_800_000_000) is None
 

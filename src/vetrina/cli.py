@@ -59,14 +59,21 @@ def serve(
     if worker:
         _recover_interrupted_work(runtime)
     typer.echo(f"Vetrina on http://{host}:{port}  (data: {runtime.settings.data_dir.resolve()})")
+    # No proxy_headers: request.client stays the direct peer; vetrina.geo decides which X-Forwarded-For hops to trust.
     if workers == 1:
-        uvicorn.run(create_app(runtime, run_worker=worker), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(runtime, run_worker=worker), host=host, port=port, log_level="info", proxy_headers=False)
         return
     # Several processes: each builds its own runtime from the same VETRINA_* settings.
     runtime.close()
     os.environ["VETRINA_IN_PROCESS_WORKER"] = "true" if worker else "false"
     uvicorn.run(
-        "vetrina.web.app:create_app_from_env", factory=True, workers=workers, host=host, port=port, log_level="info"
+        "vetrina.web.app:create_app_from_env",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=False,
     )
 
 

@@ -56,3 +56,9 @@ class Busy(VetrinaError):
     """The server cannot take this work right now; `retry_after_s` in extra becomes the Retry-After header."""
 
     status, slug, title = 503, "busy", "Busy"
+
+
+class UnavailableHere(VetrinaError):
+    """Not licensed for the viewer's territory now (RFC 7725's 451)."""
+
+    status, slug, title = 451, "unavailable-in-territory", "Not available in your territory"

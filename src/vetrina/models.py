@@ -7,7 +7,9 @@ from vetrina.catalog.models import Channel, ChannelFollow, Product, ProductImage
 from vetrina.commerce.models import Order, OrderEvent, OrderItem, RefundRequest
 from vetrina.db import Base
 from vetrina.media.models import Video
+from vetrina.partners.models import FeedFailure, FeedItem, FeedRun, PartnerFeed
 from vetrina.payments.models import IdempotencyKey, LedgerAccount, LedgerTransfer, WebhookDelivery, WebhookEndpoint
+from vetrina.rights.models import Licence, LicenceTerritory
 from vetrina.shoppable.models import AutotagRun, ProductTag, TagProposal
 from vetrina.studio.models import Spot, StudioAsset
 
@@ -21,13 +23,19 @@ __all__ = [
     "CampaignDay",
     "Channel",
     "ChannelFollow",
+    "FeedFailure",
+    "FeedItem",
+    "FeedRun",
     "IdempotencyKey",
     "LedgerAccount",
     "LedgerTransfer",
+    "Licence",
+    "LicenceTerritory",
     "LoginSession",
     "Order",
     "OrderEvent",
     "OrderItem",
+    "PartnerFeed",
     "PlayerEvent",
     "Product",
     "ProductImage",

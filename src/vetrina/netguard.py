@@ -1,10 +1,14 @@
-"""Outgoing requests to addresses users give us: never to this machine or a private network, unless allowed."""
+"""Outgoing requests to addresses users give us: never to this machine or a private network, unless allowed;
+and `fetch`, the one way Vetrina downloads from such an address (third-party ad tags, partner feeds and media)."""
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Callable
 from urllib.parse import urlsplit
+
+import httpx
 
 from vetrina.errors import InvalidInput
 
@@ -38,3 +42,53 @@ def check_outgoing_url(url: str, allow_private: bool) -> str:
                     field="url",
                 )
     return url
+
+
+MAX_REDIRECTS = 3
+
+
+class FetchError(Exception):
+    """A download that was refused or failed; `reason` says which, for the user."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def fetch(
+    url: str, allow_private: bool, *, sink: Callable[[bytes], None], max_bytes: int, timeout_s: float,
+    accept: tuple[str, ...] = (), accept_header: str = "*/*",
+) -> str:  # fmt: skip
+    """Stream the body at `url` into `sink`; returns its content type. Every hop (redirects too) is checked
+    with `check_outgoing_url`; `timeout_s` bounds each wait (connect, and between chunks); a body over
+    `max_bytes`, a status other than 200, or a content type not starting with one of `accept` (when
+    given) is a FetchError."""
+    with httpx.Client(timeout=timeout_s, follow_redirects=False) as client:
+        for _ in range(MAX_REDIRECTS + 1):
+            try:
+                url = check_outgoing_url(url, allow_private)
+            except InvalidInput as exc:
+                raise FetchError(f"The address is refused: {exc.detail}") from None
+            try:
+                with client.stream("GET", url, headers={"Accept": accept_header}) as response:
+                    if response.is_redirect and "location" in response.headers:
+                        url = str(response.url.join(response.headers["location"]))
+                        continue
+                    if response.status_code != 200:
+                        raise FetchError(f"The server answered {response.status_code}.")
+                    kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+                    if accept and not kind.startswith(accept):
+                        raise FetchError(f"The content type is {kind or 'not given'}, not {' or '.join(accept)}.")
+                    declared = response.headers.get("content-length", "")
+                    if declared.isdigit() and int(declared) > max_bytes:
+                        raise FetchError(f"The file is larger than {max_bytes} bytes.")
+                    received = 0
+                    for chunk in response.iter_bytes():
+                        received += len(chunk)
+                        if received > max_bytes:
+                            raise FetchError(f"The file is larger than {max_bytes} bytes.")
+                        sink(chunk)
+                    return kind
+            except httpx.HTTPError as exc:
+                raise FetchError(f"The download failed ({exc.__class__.__name__}).") from None
+    raise FetchError("The address redirects too often.")

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     )
     webhook_allow_private: bool = Field(False, description="Allow webhook URLs on private addresses (development).")
     webhook_backoff_scale: float = Field(1.0, gt=0, description="Multiplies webhook retry delays (tests shorten them).")
+    rights_cache_s: float = Field(
+        2.0, ge=0, description="Seconds a process answers from its copy of a title's licences."
+    )
     timeline_cache_s: float = Field(2.0, ge=0, description="Seconds a public video's timeline is served from memory.")
     studio_short_side: int = Field(1080, ge=144, le=2160, description="Short side of rendered spots (1080 = 1080p).")
     studio_fps: int = Field(30, ge=10, le=60, description="Frame rate of rendered spots.")
@@ -71,6 +74,18 @@ class Settings(BaseSettings):
     autotag_min_samples: int = Field(2, ge=1, description="Frames a product must be seen in to be proposed.")
     autotag_min_confidence: float = Field(0.3, ge=0, le=1, description="Proposals below this are not shown.")
     autotag_max_candidates: int = Field(5000, ge=1, description="Most products one auto-tagging run looks for.")
+    feed_max_bytes: int = Field(512 * 1024**2, gt=0, description="Largest partner feed document fetched.")
+    feed_media_max_bytes: int = Field(8 * 1024**3, gt=0, description="Largest media file fetched from a feed.")
+    feed_fetch_timeout_s: float = Field(30, gt=0, description="Seconds without progress before a feed fetch fails.")
+    feed_rerun_hours: float = Field(24, gt=0, description="Default hours between scheduled runs of a partner feed.")
+    geo_header: str = Field("CF-IPCountry", description="Request header a trusted CDN puts the viewer's country in.")
+    trusted_proxies: list[str] = Field(
+        ["127.0.0.1/32", "::1/128"], description="Addresses (CIDR) whose geo and X-Forwarded-For headers are believed."
+    )
+    geoip_db: Path | None = Field(None, description="A MaxMind GeoIP2/GeoLite2 Country or City .mmdb file.")
+    default_territory: str = Field(
+        "ZZ", description="ISO 3166-1 code assumed when no header or database says (ZZ: unknown)."
+    )
     session_days: int = Field(14, ge=1, description="Lifetime of a sign-in session.")
     secure_cookies: bool = Field(False, description="Mark cookies Secure (set behind HTTPS).")
 

@@ -89,28 +89,31 @@ class MediaStore:
         else:
             path.unlink(missing_ok=True)
 
-    def _signature(self, scope: str, expires: int) -> str:
-        message = f"{expires}:{scope}".encode()
+    def _signature(self, scope: str, expires: int, territory: str) -> str:
+        message = f"{expires}:{scope}:{territory}".encode()
         return hmac.new(self._signing_key, message, hashlib.sha256).hexdigest()[:32]
 
-    def signed_url(self, scope: str, name: str, now_ts: float, ttl_s: int) -> str:
-        """A URL for `scope/name`, valid for at least `ttl_s` and stable within an hour (cacheable)."""
+    def signed_url(self, scope: str, name: str, now_ts: float, ttl_s: int, territory: str = "") -> str:
+        """A URL for `scope/name`, valid for at least `ttl_s` and stable within an hour (cacheable); with a
+        `territory`, valid only for viewers there (a licensed title's link copied abroad does not play)."""
         depth = len(_key_parts(scope))
         expires = int(now_ts // _EXPIRY_BUCKET_S) * _EXPIRY_BUCKET_S + ttl_s + _EXPIRY_BUCKET_S
-        token = f"{expires}.{depth}.{self._signature(scope, expires)}"
+        token = f"{expires}.{depth}.{territory or '-'}.{self._signature(scope, expires, territory)}"
         return f"{MEDIA_URL_PREFIX}/{token}/{scope}/{name}"
 
-    def verify(self, token: str, key: str, now_ts: float) -> int | None:
-        """The seconds left on `token` for `key`, or None when it is forged, malformed or expired."""
+    def verify(self, token: str, key: str, now_ts: float) -> tuple[int, str] | None:
+        """The seconds left on `token` for `key` and the territory it is bound to ("" for none), or None when
+        it is forged, malformed or expired."""
         try:
-            expires_s, depth_s, signature = token.split(".")
+            expires_s, depth_s, territory, signature = token.split(".")
             expires, depth = int(expires_s), int(depth_s)
             parts = _key_parts(key)
         except (ValueError, InvalidKey):
             return None
+        territory = "" if territory == "-" else territory
         if depth < 1 or depth >= len(parts) or expires <= now_ts:
             return None
         scope = "/".join(parts[:depth])
-        if not hmac.compare_digest(signature, self._signature(scope, expires)):
+        if not hmac.compare_digest(signature, self._signature(scope, expires, territory)):
             return None
-        return int(expires - now_ts)
+        return int(expires - now_ts), territory

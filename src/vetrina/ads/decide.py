@@ -289,5 +289,5 @@ def decide(session: Session, request: Request, book: CampaignBook, signing_key: 
         click_rate = winner.ecpm / (winner.bid_amount * 1000)
         price_millis = max(1, round(clearing / (click_rate * 1000) * 1000))  # per click
     token = tokens.sign(signing_key, winner.id, request.video.id, request.slot, request.viewer_key, price_millis,
-                        request.now.timestamp())  # fmt: skip
+                        request.now.timestamp(), request.territory or "")  # fmt: skip
     return Decision(campaign=winner, price_millis=price_millis, ecpm=winner.ecpm, decision_id=token)

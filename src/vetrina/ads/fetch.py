@@ -12,16 +12,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-import httpx
-
+from vetrina import netguard
 from vetrina.ads.vast import Ad, Creative, Linear, Vast, VastError, read_vast
-from vetrina.errors import InvalidInput
-from vetrina.netguard import check_outgoing_url
 
 MAX_DEPTH = 5
 MAX_BYTES = 1024 * 1024
 TIMEOUT_S = 3.0
-MAX_REDIRECTS = 3
 # VAST error codes
 WRAPPER_TIMEOUT, WRAPPER_LIMIT, NO_ADS_AFTER_WRAPPER, XML_ERROR = 301, 302, 303, 100
 
@@ -34,29 +30,14 @@ class Resolution:
 
 
 def fetch(url: str, allow_private: bool, timeout_s: float = TIMEOUT_S, max_bytes: int = MAX_BYTES) -> bytes:
-    """The body at `url`; VastError (code 301) on timeouts, refused addresses, big or failed answers."""
-    with httpx.Client(timeout=timeout_s, follow_redirects=False) as client:
-        for _ in range(MAX_REDIRECTS + 1):
-            try:
-                url = check_outgoing_url(url, allow_private)
-            except InvalidInput as exc:
-                raise VastError(f"The tag's address is refused: {exc.detail}", WRAPPER_TIMEOUT) from None
-            try:
-                with client.stream("GET", url, headers={"Accept": "application/xml, text/xml"}) as response:
-                    if response.is_redirect and "location" in response.headers:
-                        url = str(response.url.join(response.headers["location"]))
-                        continue
-                    if response.status_code != 200:
-                        raise VastError(f"The tag answered {response.status_code}.", WRAPPER_TIMEOUT)
-                    body = bytearray()
-                    for chunk in response.iter_bytes():
-                        body += chunk
-                        if len(body) > max_bytes:
-                            raise VastError(f"The tag is larger than {max_bytes} bytes.", WRAPPER_TIMEOUT)
-                    return bytes(body)
-            except httpx.HTTPError as exc:
-                raise VastError(f"The tag could not be fetched ({exc.__class__.__name__}).", WRAPPER_TIMEOUT) from None
-    raise VastError("The tag redirects too often.", WRAPPER_TIMEOUT)
+    """The tag at `url`; VastError (code 301) on timeouts, refused addresses, big or failed answers."""
+    body = bytearray()
+    try:
+        netguard.fetch(url, allow_private, sink=body.extend, max_bytes=max_bytes, timeout_s=timeout_s,
+                       accept_header="application/xml, text/xml")  # fmt: skip
+    except netguard.FetchError as exc:
+        raise VastError(f"The tag could not be used: {exc.reason}", WRAPPER_TIMEOUT) from None
+    return bytes(body)
 
 
 def _merge(inline: Ad, wrappers: list[Ad]) -> Ad:

@@ -83,6 +83,7 @@ class AdDecision(Base):
     slot: Mapped[str] = mapped_column(String(32))
     viewer_key: Mapped[str] = mapped_column(String(64), index=True)
     price_millis: Mapped[int] = mapped_column(BigInteger)  # charged per impression (CPM) or per click (CPC)
+    territory: Mapped[str | None] = mapped_column(String(2), nullable=True)  # where the viewer was
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 

@@ -200,6 +200,11 @@ def resolve_third_party(
     )
 
 
+def no_ad(base_url: str) -> Vast:
+    """A valid answer with no ad, whose Error URL tells us the player asked."""
+    return Vast(errors=[f"{base_url}/api/v1/ads/events/none/error?code={NO_AD_ERROR}"])
+
+
 def answer(
     session: Session, store: MediaStore, book: CampaignBook, base_url: str, request: Request, ttl_s: int
 ) -> Vast | ThirdParty:
@@ -207,7 +212,7 @@ def answer(
     returned to be resolved once this transaction has committed."""
     decision = decide(session, request, book, store.signing_key)
     if decision is None:
-        return Vast(errors=[f"{base_url}/api/v1/ads/events/none/error?code={NO_AD_ERROR}"])
+        return no_ad(base_url)
     campaign = decision.campaign
     common = {
         "id": str(campaign.id), "ad_system": "Vetrina", "ad_serving_id": decision.decision_id,
@@ -219,7 +224,7 @@ def answer(
     build = _linear_creative if campaign.kind == "linear" else _overlay_creative
     creative = build(session, store, base_url, campaign, decision, ttl_s, book)
     if creative is None:  # its video or product went away since the campaign was checked
-        return Vast(errors=[f"{base_url}/api/v1/ads/events/none/error?code={NO_AD_ERROR}"])
+        return no_ad(base_url)
     # Pricing is per thousand impressions for CPM (the per-impression millis are exactly that), per click for CPC.
     minor = decision.price_millis if campaign.bid_model == "cpm" else round(decision.price_millis / 1000)
     price = Money(minor, campaign.currency).decimal_string()

@@ -25,6 +25,7 @@ class Served:
     viewer_key: str
     price_millis: int
     issued_at: int  # unix seconds
+    territory: str  # where the viewer was ("" when unknown)
 
 
 def _mac(key: bytes, payload: bytes) -> str:
@@ -32,8 +33,12 @@ def _mac(key: bytes, payload: bytes) -> str:
     return base64.urlsafe_b64encode(hmac.new(own_key, payload, hashlib.sha256).digest()[:12]).decode().rstrip("=")
 
 
-def sign(key: bytes, campaign_id: int, video_id: int, slot: str, viewer_key: str, price_millis: int, now: float) -> str:
-    fields = [secrets.token_hex(8), str(campaign_id), str(video_id), slot, viewer_key, str(price_millis), str(int(now))]
+def sign(
+    key: bytes, campaign_id: int, video_id: int, slot: str, viewer_key: str, price_millis: int, now: float,
+    territory: str = "",
+) -> str:  # fmt: skip
+    fields = [secrets.token_hex(8), str(campaign_id), str(video_id), slot, viewer_key, str(price_millis), str(int(now)),
+              territory]  # fmt: skip
     payload = base64.urlsafe_b64encode("|".join(fields).encode()).decode().rstrip("=")
     return f"{payload}.{_mac(key, payload.encode())}"
 
@@ -44,10 +49,10 @@ def verify(key: bytes, token: str, now: float) -> Served:
     if not payload or len(token) > 400 or not hmac.compare_digest(mac, _mac(key, payload.encode())):
         raise NotFound("There is no such served ad.")
     try:
-        nonce, campaign, video, slot, viewer, price, issued = (
+        nonce, campaign, video, slot, viewer, price, issued, territory = (
             base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode().split("|")
         )
-        served = Served(nonce, int(campaign), int(video), slot, viewer, int(price), int(issued))
+        served = Served(nonce, int(campaign), int(video), slot, viewer, int(price), int(issued), territory)
     except ValueError:
         raise NotFound("There is no such served ad.") from None
     if now - served.issued_at > TOKEN_TTL_S:

@@ -46,7 +46,7 @@ def record_event(
             with session.begin_nested():
                 session.add(AdDecision(
                     id=served.nonce, campaign_id=served.campaign_id, video_id=served.video_id, slot=served.slot,
-                    viewer_key=served.viewer_key, price_millis=served.price_millis,
+                    viewer_key=served.viewer_key, price_millis=served.price_millis, territory=served.territory or None,
                     created_at=datetime.fromtimestamp(served.issued_at, UTC),
                 ))  # fmt: skip
         except IntegrityError:

@@ -46,8 +46,11 @@ def _as_utc(event: EventIn) -> EventIn:
     return replace(event, occurred_at=event.occurred_at.replace(tzinfo=UTC))
 
 
-def record_events(session: Session, viewer_key: str, events: list[EventIn]) -> IntakeResult:
-    """Store the batch's events for videos that exist; a repeated (viewer_key, client_event_id) is skipped."""
+def record_events(
+    session: Session, viewer_key: str, events: list[EventIn], territory: str | None = None
+) -> IntakeResult:
+    """Store the batch's events for videos that exist, with where the viewer was; a repeated
+    (viewer_key, client_event_id) is skipped."""
     now = clock.now()
     events = [e if e.occurred_at is None or e.occurred_at.tzinfo else _as_utc(e) for e in events]
     known = set(session.scalars(select(Video.id).where(Video.id.in_({e.video_id for e in events}))))
@@ -63,6 +66,7 @@ def record_events(session: Session, viewer_key: str, events: list[EventIn]) -> I
             "order_id": e.order_id,
             "occurred_at": e.occurred_at if e.occurred_at and abs(e.occurred_at - now) < CLOCK_SKEW else now,
             "received_at": now,
+            "territory": territory,
         }  # fmt: skip
         for e in events
         if e.video_id in known and e.type in EVENT_TYPES

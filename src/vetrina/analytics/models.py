@@ -25,5 +25,6 @@ class PlayerEvent(Base):
     product_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     tag_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     order_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    territory: Mapped[str | None] = mapped_column(String(2), nullable=True)  # where the viewer was
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -42,6 +42,7 @@ class Order(Base):
     # Where the order came from: the video and the second of it the viewer was watching.
     source_video_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     source_second: Mapped[float | None] = mapped_column(Float, nullable=True)
+    territory: Mapped[str | None] = mapped_column(String(2), nullable=True)  # where the buyer was
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -24,6 +24,8 @@ from vetrina.jobs import JobQueue
 from vetrina.media.models import Video
 from vetrina.money import Money
 from vetrina.payments import escrow, webhooks
+from vetrina.rights import service as rights
+from vetrina.rights.service import RightsCache
 from vetrina.settings import Settings
 from vetrina.text import clean_text
 
@@ -86,8 +88,11 @@ def create_order(
     buyer: User,
     items: list[ItemSpec],
     source: OrderSource | None = None,
+    territory: str | None = None,
+    rights_cache: RightsCache | None = None,
 ) -> Order:
-    """Reserve stock for every item and open an order awaiting payment (one merchant, one currency)."""
+    """Reserve stock for every item and open an order awaiting payment (one merchant, one currency). An order
+    from a licensed video needs its licence for commerce where the buyer is (`territory`)."""
     if not items:
         raise InvalidInput("An order has at least one item.", field="items")
     if len(items) > MAX_ITEMS:
@@ -109,6 +114,8 @@ def create_order(
         raise InvalidInput("An order is in one currency.", field="items")
     if source is not None and session.get(Video, source.video_id) is None:
         raise InvalidInput(f"There is no video {source.video_id} to order from.", field="source.video_id")
+    if source is not None and rights_cache is not None:
+        rights.require(session, rights_cache, source.video_id, territory or "", "commerce", buyer)
     merchant_id = merchants.pop()
     if merchant_id == buyer.id:
         raise InvalidInput("You cannot buy your own products.", field="items")
@@ -118,7 +125,7 @@ def create_order(
         total_amount=0, refunded_amount=0, commission_amount=0, created_at=now,
         expires_at=now + timedelta(minutes=settings.order_ttl_minutes),
         source_video_id=source.video_id if source else None,
-        source_second=round(source.second, 3) if source else None,
+        source_second=round(source.second, 3) if source else None, territory=territory,
     )  # fmt: skip
     total = 0
     # Reserve in a fixed order (product, variant) so concurrent orders lock rows in the same sequence.

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from vetrina import clock
@@ -116,15 +116,19 @@ class Page:
 
 
 def list_videos(
-    session: Session, page: int, per_page: int, owner: User | None = None, published_by: int | None = None
-) -> Page:
-    """Published ready videos (of user `published_by` only, if given), newest first; or all of `owner`'s."""
+    session: Session, page: int, per_page: int, owner: User | None = None, published_by: int | None = None,
+    shown_if: ColumnElement[bool] | None = None,
+) -> Page:  # fmt: skip
+    """Published ready videos (of user `published_by` only, and meeting `shown_if`, if given), newest first;
+    or all of `owner`'s."""
     if owner is not None:
         where = [Video.owner_id == owner.id]
     else:
         where = [Video.status == VideoStatus.ready.value, Video.published.is_(True)]
         if published_by is not None:
             where.append(Video.owner_id == published_by)
+        if shown_if is not None:
+            where.append(shown_if)
     total = session.scalar(select(func.count()).select_from(Video).where(*where)) or 0
     rows = session.scalars(
         select(Video).where(*where).order_by(Video.created_at.desc(), Video.id.desc())
@@ -154,13 +158,14 @@ def delete_video(session: Session, store: MediaStore, video_id: int, user: User)
     after_commit(session, lambda: store.delete(output_prefix(video_id)))
 
 
-def video_media_urls(video: Video, store: MediaStore, ttl_s: int) -> dict[str, str | None]:
-    """Signed URLs of the video's playlist, poster and seek thumbnails (None until it is ready)."""
+def video_media_urls(video: Video, store: MediaStore, ttl_s: int, territory: str = "") -> dict[str, str | None]:
+    """Signed URLs of the video's playlist, poster and seek thumbnails (None until it is ready); bound to
+    `territory` when given."""
     if video.status != VideoStatus.ready or not video.output_key:
         return {"hls_url": None, "poster_url": None, "thumbnails_url": None}
     now_ts = clock.now().timestamp()
 
     def url(name: str) -> str:
-        return store.signed_url(video.output_key, name, now_ts, ttl_s)
+        return store.signed_url(video.output_key, name, now_ts, ttl_s, territory)
 
     return {"hls_url": url(MASTER_PLAYLIST), "poster_url": url(POSTER), "thumbnails_url": url(THUMBS_VTT)}

@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 import vetrina
 from vetrina.ads.decide import CampaignBook
+from vetrina.rights.service import RightsCache
 from vetrina.runtime import Runtime
 from vetrina.shoppable.service import TimelineCache
 from vetrina.web.api import (
@@ -20,6 +21,8 @@ from vetrina.web.api import (
     channels,
     commerce,
     events,
+    licences,
+    partners,
     products,
     shoppable,
     studio,
@@ -70,6 +73,7 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
     app.state.runtime = runtime
     app.state.timeline_cache = TimelineCache(ttl_s=runtime.settings.timeline_cache_s)
     app.state.campaign_book = CampaignBook(ttl_s=runtime.settings.ads_campaign_cache_s)
+    app.state.rights_cache = RightsCache(ttl_s=runtime.settings.rights_cache_s)
     install_problem_handlers(
         app,
         lambda request, status, title, detail: render(
@@ -114,6 +118,8 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
     app.include_router(shoppable.router)
     app.include_router(autotag.router)
     app.include_router(ads.router)
+    app.include_router(licences.router)
+    app.include_router(partners.router)
     app.include_router(commerce.router)
     app.include_router(webhooks.router)
     app.include_router(events.router)

@@ -1,4 +1,4 @@
-"""Request-scoped dependencies: the runtime, a database session, who is asking, and CSRF checks."""
+"""Request-scoped dependencies: the runtime, a database session, who is asking, where from, and CSRF checks."""
 
 from __future__ import annotations
 
@@ -37,6 +37,19 @@ def _open_session(request: Request) -> Iterator[Session]:
 
 # Commit before the response leaves, so a client never reads ahead of its own write.
 db_session = Depends(_open_session, scope="function")
+
+
+def viewer_territory(request: Request) -> str:
+    """The viewer's ISO 3166-1 alpha-2 territory (`vetrina.geo`), worked out once per request."""
+    cached = getattr(request.state, "territory", None)
+    if cached is None:
+        peer = request.client.host if request.client else ""
+        cached = get_runtime(request).geo.territory(peer, request.headers)
+        request.state.territory = cached
+    return cached
+
+
+territory = Depends(viewer_territory)
 
 
 def _bearer_token(request: Request) -> str | None:

@@ -22,7 +22,8 @@ from vetrina.ads.vmap import write_vmap
 from vetrina.db import after_commit
 from vetrina.media import service as media
 from vetrina.money import Money, MoneyModel, PositiveMoneyModel
-from vetrina.web.deps import RowId, db_session, get_runtime, optional_user, required_user
+from vetrina.rights import service as rights
+from vetrina.web.deps import RowId, db_session, get_runtime, optional_user, required_user, territory
 
 router = APIRouter(tags=["ads"])
 VIEWER_COOKIE = "vetrina_viewer"
@@ -200,9 +201,9 @@ def vast(
     request: Request,
     video_id: Annotated[int, Query(ge=1, le=2**31 - 1)],
     slot: Annotated[str, Query(max_length=32)] = "preroll",
-    territory: Annotated[str | None, Query(max_length=2, pattern="^[A-Za-z]{2}$")] = None,
     device: Annotated[Literal["desktop", "mobile", "tablet", "tv"] | None, Query()] = None,
     user: User | None = optional_user,
+    viewer_territory: str = territory,
 ) -> Response:
     rt = get_runtime(request)
     viewer, new_cookie = _viewer_key(request, user)
@@ -213,9 +214,11 @@ def vast(
             video = media.get_video(session, video_id, user)  # not public: the owner's own check, uncached
         settings = serve.ad_settings(session, video, rt.settings.default_currency, book)
         kind = serve.slot_kind(settings, slot)
-        ask = serve.request_for(video, slot, kind, viewer, territory and territory.upper(), device, clock.now(),
-                                settings)  # fmt: skip
-        document = serve.answer(session, rt.store, book, _base_url(request), ask, rt.settings.media_url_ttl_s)
+        ask = serve.request_for(video, slot, kind, viewer, viewer_territory, device, clock.now(), settings)
+        if rights.check(session, request.app.state.rights_cache, video.id, viewer_territory, "ads").allowed:
+            document = serve.answer(session, rt.store, book, _base_url(request), ask, rt.settings.media_url_ttl_s)
+        else:  # not licensed for ads here: a valid answer with no ad
+            document = serve.no_ad(_base_url(request))
     if isinstance(document, serve.ThirdParty):
         document = serve.resolve_third_party(rt.db, rt.store.signing_key, _base_url(request), document,
                                              rt.settings.fetch_allow_private)  # fmt: skip
@@ -228,11 +231,14 @@ def vast(
 
 @router.get("/api/v1/videos/{video_id}/vmap", summary="VMAP 1.0 of the video's ad breaks", response_class=Response)
 def vmap(
-    request: Request, video_id: RowId, user: User | None = optional_user, session: Session = db_session
-) -> Response:
-    video = media.get_video(session, video_id, user)
+    request: Request, video_id: RowId, user: User | None = optional_user, session: Session = db_session,
+    viewer_territory: str = territory,
+) -> Response:  # fmt: skip
+    video, _ = rights.playable(session, request.app.state.rights_cache, video_id, user, viewer_territory)
     settings = serve.ad_settings(session, video, get_runtime(request).settings.default_currency)
-    return Response(write_vmap(serve.breaks(settings, _base_url(request), video.id)), media_type=XML)
+    with_ads = rights.check(session, request.app.state.rights_cache, video.id, viewer_territory, "ads").allowed
+    ad_breaks = serve.breaks(settings, _base_url(request), video.id) if with_ads else []
+    return Response(write_vmap(ad_breaks), media_type=XML, headers={"Cache-Control": "private, no-store"})
 
 
 @router.put("/api/v1/videos/{video_id}/ad-settings", summary="Where ads go in your video, and its floor price")

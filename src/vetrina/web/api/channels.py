@@ -9,16 +9,26 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from vetrina import clock
 from vetrina.accounts.models import User
 from vetrina.catalog import channels
 from vetrina.catalog import service as catalog
 from vetrina.catalog.models import Channel
 from vetrina.media import service as media
 from vetrina.money import Money
+from vetrina.rights import service as rights
 from vetrina.studio.service import spot_video_ids
 from vetrina.web.api.products import ProductOut, product_out
 from vetrina.web.api.videos import VideoOut, video_out
-from vetrina.web.deps import CSRF_FIELD, db_session, get_runtime, optional_user, require_csrf_form, required_user
+from vetrina.web.deps import (
+    CSRF_FIELD,
+    db_session,
+    get_runtime,
+    optional_user,
+    require_csrf_form,
+    required_user,
+    viewer_territory,
+)
 from vetrina.web.templating import render
 from vetrina.web.uploads import saved_upload
 
@@ -55,7 +65,9 @@ class ChannelOut(BaseModel):
 
 def channel_out(request: Request, session: Session, channel: Channel, viewer: User | None) -> ChannelOut:
     rt = get_runtime(request)
-    videos = [video_out(v, rt) for v in media.list_videos(session, 1, 48, published_by=channel.merchant_id).items]
+    shown_if = rights.listable(viewer_territory(request), clock.now())
+    listed = media.list_videos(session, 1, 48, published_by=channel.merchant_id, shown_if=shown_if)
+    videos = [video_out(v, rt) for v in listed.items]
     products = catalog.list_products(session, 1, 48, merchant_id=channel.merchant_id).items
     spot_ids = spot_video_ids(session, channel.merchant_id)
     return ChannelOut(

@@ -19,7 +19,7 @@ from vetrina.money import Money, MoneyModel, PositiveMoneyModel
 from vetrina.payments import ledger, wallet
 from vetrina.payments.funding import SandboxFundingProvider
 from vetrina.web.api.schemas import Page
-from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_runtime, required_user
+from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_runtime, required_user, territory
 from vetrina.web.idempotent import run_once
 
 router = APIRouter(tags=["checkout"])
@@ -150,13 +150,17 @@ def order_out(order: Order) -> OrderOut:
 
 
 @router.post("/api/v1/orders", status_code=201, response_model=OrderOut, summary="Order products (reserves stock)")
-def create_order(request: Request, body: OrderIn, user: User = required_user) -> JSONResponse:
+def create_order(
+    request: Request, body: OrderIn, user: User = required_user, viewer_territory: str = territory
+) -> JSONResponse:
     rt = get_runtime(request)
+    cache = request.app.state.rights_cache
     specs = [orders.ItemSpec(product_id=i.product_id, variant_id=i.variant_id, quantity=i.quantity) for i in body.items]
     source = orders.OrderSource(body.source.video_id, body.source.second) if body.source else None
     return run_once(
         request, user, body,
-        lambda s: order_out(orders.create_order(s, rt.settings, rt.queue, user, specs, source)), 201,
+        lambda s: order_out(orders.create_order(s, rt.settings, rt.queue, user, specs, source, viewer_territory,
+                                                cache)), 201,
     )  # fmt: skip
 
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from vetrina.analytics import intake
-from vetrina.web.deps import MAX_ROW_ID, db_session
+from vetrina.web.deps import MAX_ROW_ID, db_session, territory
 
 router = APIRouter(tags=["analytics"])
 Id = Field(None, ge=1, le=MAX_ROW_ID)
@@ -42,7 +42,7 @@ class IntakeOut(BaseModel):
 
 
 @router.post("/api/v1/events", status_code=202, response_model=IntakeOut, summary="Report what happened in the player")
-def post_events(batch: EventBatch, session: Session = db_session) -> IntakeOut:
+def post_events(batch: EventBatch, session: Session = db_session, viewer_territory: str = territory) -> IntakeOut:
     events = [
         intake.EventIn(
             client_event_id=e.id,
@@ -56,5 +56,5 @@ def post_events(batch: EventBatch, session: Session = db_session) -> IntakeOut:
         )  # fmt: skip
         for e in batch.events
     ]
-    result = intake.record_events(session, batch.viewer, events)
+    result = intake.record_events(session, batch.viewer, events, viewer_territory)
     return IntakeOut(accepted=result.accepted, duplicates=result.duplicates, rejected=result.rejected)

@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 from vetrina.accounts.models import User
 from vetrina.db import after_commit
 from vetrina.errors import InvalidInput
+from vetrina.rights import service as rights
 from vetrina.shoppable import service as shoppable
 from vetrina.shoppable.models import ProductTag
-from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_runtime, optional_user, required_user
+from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_runtime, optional_user, required_user, territory
 
 router = APIRouter(prefix="/api/v1/videos/{video_id}", tags=["shoppable"])
 Seconds = Annotated[float, Field(ge=0, le=7 * 24 * 3600, allow_inf_nan=False)]
@@ -140,14 +141,18 @@ def timeline(
     if_none_match: Annotated[str | None, Header()] = None,
     user: User | None = optional_user,
     session: Session = db_session,
+    viewer_territory: str = territory,
 ) -> Response:
     rt = get_runtime(request)
+    grant = rights.require(session, request.app.state.rights_cache, video_id, viewer_territory, "stream", user)
     rendered = shoppable.rendered_timeline(
         session, request.app.state.timeline_cache, video_id, user, rt.store, rt.settings.media_url_ttl_s
     )
     # Stock changes while people watch: caches revalidate after a few seconds (a 304 costs little).
     # A video only its owner may see must never be stored by a shared cache.
-    cache_control = "public, max-age=5, must-revalidate" if rendered.public else "private, no-store"
+    # A licensed title's answer depends on where the viewer is: shared caches must not keep it either.
+    shareable = rendered.public and not grant.managed
+    cache_control = "public, max-age=5, must-revalidate" if shareable else "private, no-store"
     headers = {"ETag": rendered.etag, "Cache-Control": cache_control}
     if if_none_match and rendered.etag in {t.strip() for t in if_none_match.split(",")}:
         return Response(status_code=304, headers=headers)

@@ -1,4 +1,4 @@
-"""Health and signed media delivery."""
+"""Health, where the viewer is, and signed media delivery."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from vetrina import clock
-from vetrina.errors import Forbidden, NotFound
+from vetrina.errors import Forbidden, NotFound, UnavailableHere
 from vetrina.storage import MEDIA_URL_PREFIX
-from vetrina.web.deps import get_runtime
+from vetrina.web.deps import get_runtime, territory, viewer_territory
 
 _MEDIA_TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl",
@@ -38,12 +38,21 @@ def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok", "database": "ok"})
 
 
+@router.get("/api/v1/whereami", summary="The viewer's ISO 3166-1 territory, as Vetrina sees it")
+def whereami(viewer_territory: str = territory) -> JSONResponse:
+    # Each viewer gets their own answer: no shared cache may keep one.
+    return JSONResponse({"territory": viewer_territory}, headers={"Cache-Control": "private, no-store"})
+
+
 @router.api_route(MEDIA_URL_PREFIX + "/{token}/{key:path}", methods=["GET", "HEAD"], include_in_schema=False)
 def media_file(request: Request, token: str, key: str) -> FileResponse:
     store = get_runtime(request).store
-    remaining_s = store.verify(token, key, clock.now().timestamp())
-    if remaining_s is None:
+    verified = store.verify(token, key, clock.now().timestamp())
+    if verified is None:
         raise Forbidden("This media link is not valid or has expired.")
+    remaining_s, bound_to = verified
+    if bound_to and bound_to != viewer_territory(request):
+        raise UnavailableHere(f"This link plays only in {bound_to}.", territory=viewer_territory(request))
     path = store.path(key)
     if not path.is_file():
         raise NotFound("There is no such media file.")

@@ -9,13 +9,16 @@ from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from vetrina import clock
 from vetrina.accounts.models import User
 from vetrina.db import after_commit
 from vetrina.errors import NotAuthenticated
 from vetrina.media import service as media
 from vetrina.media.models import Video
+from vetrina.rights import service as rights
+from vetrina.rights.service import Grant
 from vetrina.runtime import Runtime
-from vetrina.web.deps import RowId, db_session, get_runtime, optional_user, required_user
+from vetrina.web.deps import RowId, db_session, get_runtime, optional_user, required_user, territory
 from vetrina.web.uploads import add_uploaded_video
 
 
@@ -43,6 +46,7 @@ class VideoOut(BaseModel):
     renditions: list[RenditionOut]
     error: str | None
     created_at: datetime
+    distributor: str | None = Field(None, description="Under whose licence the title plays here (licensed titles).")
 
 
 class VideoAccepted(BaseModel):
@@ -66,8 +70,10 @@ class VideoChanges(BaseModel):
     allow_merchant_tags: bool | None = Field(None, description="Let other merchants tag their own products.")
 
 
-def video_out(video: Video, runtime: Runtime) -> VideoOut:
-    urls = media.video_media_urls(video, runtime.store, runtime.settings.media_url_ttl_s)
+def video_out(video: Video, runtime: Runtime, grant: Grant | None = None, territory: str = "") -> VideoOut:
+    """The video; for a rights-managed title (`grant.managed`), its media URLs work only in `territory`."""
+    bound_to = territory if grant is not None and grant.managed else ""
+    urls = media.video_media_urls(video, runtime.store, runtime.settings.media_url_ttl_s, bound_to)
     return VideoOut(
         id=video.id,
         title=video.title,
@@ -83,6 +89,7 @@ def video_out(video: Video, runtime: Runtime) -> VideoOut:
         renditions=[RenditionOut(**r) for r in video.renditions],
         error=video.error,
         created_at=video.created_at,
+        distributor=grant.distributor if grant is not None else None,
         **urls,
     )
 
@@ -116,22 +123,26 @@ def list_videos(
     mine: bool = False,
     user: User | None = optional_user,
     session: Session = db_session,
+    viewer_territory: str = territory,
 ) -> VideoPage:
     owner = None
     if mine:
         if user is None:
             raise NotAuthenticated("Sign in to list your own videos.")
         owner = user
-    result = media.list_videos(session, page, per_page, owner=owner)
+    result = media.list_videos(session, page, per_page, owner=owner,
+                               shown_if=rights.listable(viewer_territory, clock.now()))  # fmt: skip
     rt = get_runtime(request)
     return VideoPage(items=[video_out(v, rt) for v in result.items], total=result.total, page=page, per_page=per_page)
 
 
 @router.get("/{video_id}", response_model=VideoOut, summary="One video, with its playback URLs when ready")
 def read_video(
-    request: Request, video_id: RowId, user: User | None = optional_user, session: Session = db_session
-) -> VideoOut:
-    return video_out(media.get_video(session, video_id, user), get_runtime(request))
+    request: Request, video_id: RowId, user: User | None = optional_user, session: Session = db_session,
+    viewer_territory: str = territory,
+) -> VideoOut:  # fmt: skip
+    video, grant = rights.playable(session, request.app.state.rights_cache, video_id, user, viewer_territory)
+    return video_out(video, get_runtime(request), grant, viewer_territory)
 
 
 @router.patch("/{video_id}", response_model=VideoOut, summary="Change a video's title, description or visibility")

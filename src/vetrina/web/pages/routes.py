@@ -10,12 +10,14 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from vetrina import clock
 from vetrina.accounts import service as accounts
 from vetrina.accounts.models import Role, User
 from vetrina.catalog import service as catalog
 from vetrina.errors import InvalidInput, VetrinaError
 from vetrina.media import service as media
 from vetrina.money import Money
+from vetrina.rights import service as rights
 from vetrina.web.api.products import product_out
 from vetrina.web.api.videos import video_out
 from vetrina.web.deps import (
@@ -28,6 +30,7 @@ from vetrina.web.deps import (
     optional_user,
     require_csrf_form,
     require_csrf_header,
+    territory,
 )
 from vetrina.web.templating import render
 from vetrina.web.uploads import add_uploaded_video
@@ -67,8 +70,9 @@ def home(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     user: User | None = optional_user,
     session: Session = db_session,
+    viewer_territory: str = territory,
 ) -> Response:
-    result = media.list_videos(session, page, 24)
+    result = media.list_videos(session, page, 24, shown_if=rights.listable(viewer_territory, clock.now()))
     rt = get_runtime(request)
     videos = [video_out(v, rt) for v in result.items]
     products = [product_out(p, rt) for p in catalog.list_products(session, 1, 12).items] if page == 1 else []
@@ -77,18 +81,22 @@ def home(
 
 @router.get("/watch/{video_id}", response_class=HTMLResponse)
 def watch(
-    request: Request, video_id: RowId, user: User | None = optional_user, session: Session = db_session
-) -> Response:
-    video = video_out(media.get_video(session, video_id, user), get_runtime(request))
+    request: Request, video_id: RowId, user: User | None = optional_user, session: Session = db_session,
+    viewer_territory: str = territory,
+) -> Response:  # fmt: skip
+    found, grant = rights.playable(session, request.app.state.rights_cache, video_id, user, viewer_territory)
+    video = video_out(found, get_runtime(request), grant, viewer_territory)
     return render(request, "watch.html", user=user, video=video)
 
 
 @router.get("/embed/{video_id}", response_class=HTMLResponse)
 def embed(
-    request: Request, video_id: RowId, user: User | None = optional_user, session: Session = db_session
-) -> Response:
+    request: Request, video_id: RowId, user: User | None = optional_user, session: Session = db_session,
+    viewer_territory: str = territory,
+) -> Response:  # fmt: skip
     """The player, cards and drawer alone, for an iframe on another site."""
-    video = video_out(media.get_video(session, video_id, user), get_runtime(request))
+    found, grant = rights.playable(session, request.app.state.rights_cache, video_id, user, viewer_territory)
+    video = video_out(found, get_runtime(request), grant, viewer_territory)
     return render(request, "embed.html", user=user, video=video, embedded=True)
 
 

@@ -1,0 +1,1 @@
+"""Content partners: catalogues delivered in bulk as MRSS or CSV feeds, imported unattended."""
