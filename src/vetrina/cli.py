@@ -1,4 +1,4 @@
-"""The one command line: `vetrina serve | worker | demo | users | tokens`."""
+"""The one command line: `vetrina serve | worker | demo | import | users | tokens`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import getpass
 import logging
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 import uvicorn
@@ -14,6 +15,9 @@ from vetrina.accounts import service as accounts
 from vetrina.accounts.models import Role
 from vetrina.errors import VetrinaError
 from vetrina.runtime import Runtime, build_runtime
+
+if TYPE_CHECKING:
+    from vetrina.partners.models import FeedFailure, FeedRun
 
 # Uploads and transcodes touch their scratch files continuously; six hours untouched means abandoned.
 SCRATCH_MAX_AGE_S = 6 * 3600
@@ -97,6 +101,72 @@ def demo() -> None:
         seed_demo(runtime)
     finally:
         runtime.close()
+
+
+@app.command("import")
+def import_feed(
+    source: str = typer.Argument(..., help="A feed's http(s) URL, or a file on this machine (MRSS or CSV)."),
+    partner: str = typer.Option(..., help="The email of the partner account the titles belong to."),
+    format: str = typer.Option("auto", help="auto, mrss or csv."),  # noqa: A002  (the option's name)
+    media: bool = typer.Option(True, help="Fetch new titles' media now and queue their transcodes."),
+    name: str | None = typer.Option(None, help="A name for the feed (default: the source)."),
+) -> None:
+    """Import a partner's catalogue feed, showing progress, then print the report (re-running is safe: items
+    are matched by their GUID)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from vetrina.partners import service as partners
+
+    logging.basicConfig(level=logging.WARNING)
+    runtime = build_runtime()
+    try:
+        with runtime.db.session(write=True) as session:
+            user = accounts.get_user_by_email(session, partner)
+            if user is None:
+                _fail(f"no user {partner}")
+            feed = partners.create_feed(session, user, name=name or source[-200:], source=source, fmt=format,
+                                        local_ok=True, allow_private=runtime.settings.fetch_allow_private)  # fmt: skip
+            run = partners.start_run(session, feed, "cli", fetch_media=False)
+            run_id, feed_id = run.id, feed.id
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, transient=False) as progress:
+            task = progress.add_task("importing", total=None)
+            finished = partners.run_import(
+                runtime.queue.context, run_id,
+                on_progress=lambda r: progress.update(task, total=r.total, completed=r.cursor),
+            )  # fmt: skip
+            if finished is not None and finished.status == "done":
+                progress.update(task, total=finished.total, completed=finished.total)
+        if finished is None:
+            _fail(f"run {run_id} is being worked on elsewhere")
+        with runtime.db.session() as session:
+            failures = partners.failures(session, finished)
+        _print_report(finished, failures)
+        if finished.status != "done":
+            raise typer.Exit(code=1)
+        if media:
+            with Progress(*columns) as progress:
+                pending = partners.pending_media(runtime.queue.context, feed_id)
+                task = progress.add_task("fetching media", total=pending)
+                made = partners.fetch_media(runtime.queue.context, feed_id, on_item=lambda _: progress.advance(task))
+            typer.echo(
+                f"media: {made} new video(s) queued for transcoding (`vetrina serve` or `vetrina worker` runs it)"
+            )
+    except VetrinaError as exc:
+        _fail(exc.detail)
+    finally:
+        runtime.close()
+
+
+def _print_report(run: FeedRun, failures: list[FeedFailure]) -> None:
+    status = run.status if run.status == "done" else f"{run.status}: {run.error}"
+    typer.echo(f"run {run.id} {status}")
+    typer.echo(f"created {run.created}, updated {run.updated}, unchanged {run.unchanged}, failed {run.failed}, "
+               f"removed {run.removed}")  # fmt: skip
+    for failure in failures[:50]:
+        typer.echo(f"  item {failure.position} ({failure.guid or 'no guid'}): {failure.reason}")
+    if run.failed > 50:
+        typer.echo(f"  ... and {run.failed - 50} more (GET /api/v1/partners/feeds/{run.feed_id}/runs/{run.id})")
 
 
 @users_app.command("create")

@@ -163,7 +163,9 @@ def listable(territory: str, when: datetime) -> ColumnElement[bool]:
         row.video_id == Video.id, row.rest_of_world.is_(True), row.starts_at <= when, row.ends_at > when,
         row.for_stream.is_(True),
         ~exists().where(
-            other_named.video_id == Video.id, other_named.territory == territory, other_named.licence_id == other.id,
+            # row.video_id, not Video.id: two levels down, Video would not be correlated but joined anew.
+            other_named.video_id == row.video_id, other_named.territory == territory,
+            other_named.licence_id == other.id,
             other.starts_at < row.ends_at, row.starts_at < other.ends_at,
         ),
     )  # fmt: skip

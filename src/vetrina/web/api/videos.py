@@ -71,8 +71,8 @@ class VideoChanges(BaseModel):
 
 
 def video_out(video: Video, runtime: Runtime, grant: Grant | None = None, territory: str = "") -> VideoOut:
-    """The video; for a rights-managed title (`grant.managed`), its media URLs work only in `territory`."""
-    bound_to = territory if grant is not None and grant.managed else ""
+    """The video; played under a licence (`grant.licence`), its media URLs work only in `territory`."""
+    bound_to = territory if grant is not None and grant.licence is not None else ""
     urls = media.video_media_urls(video, runtime.store, runtime.settings.media_url_ttl_s, bound_to)
     return VideoOut(
         id=video.id,
