@@ -33,6 +33,7 @@ from vetrina.web.api import (
 from vetrina.web.deps import CSRF_COOKIE, cookie_samesite
 from vetrina.web.limits import BodySizeLimit
 from vetrina.web.pages import campaigns as campaign_pages
+from vetrina.web.pages import partner as partner_page
 from vetrina.web.pages import routes as pages
 from vetrina.web.pages import shop
 from vetrina.web.pages import studio as studio_page
@@ -119,6 +120,7 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
     app.include_router(autotag.router)
     app.include_router(ads.router)
     app.include_router(licences.router)
+    app.include_router(licences.revenue_router)
     app.include_router(partners.router)
     app.include_router(commerce.router)
     app.include_router(webhooks.router)
@@ -129,6 +131,7 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
     app.include_router(studio_page.router)
     app.include_router(tag_pages.router)
     app.include_router(campaign_pages.router)
+    app.include_router(partner_page.router)
     app.mount("/static/vendor", StaticFiles(directory=_hls_dist(), check_dir=False), name="vendor")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -1,0 +1,175 @@
+"""Revenue share: per title, distributor and period, what a licensed title earned where its licence ran, and
+the licensor's share of it under the licence's terms.
+
+Everything is counted where the viewer or buyer was (the territory recorded with each event, ad and order)
+and credited to the licence that covered that territory on that day (at noon UTC):
+- views: `play` events; watch time: for each viewer and day, the furthest second reached in the title;
+- ad revenue: what campaigns were charged for ads in the title (impressions and clicks);
+- sales: orders placed from the title and paid, less refunds;
+- share: the licence's `share_bps` of ad revenue plus sales.
+Money in other currencies than the deployment's is left out (and counted in `other_currency_items`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from dataclasses import dataclass, fields
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from vetrina.accounts.models import Role, User
+from vetrina.ads.models import AdDecision, AdEvent, Campaign
+from vetrina.analytics.models import PlayerEvent
+from vetrina.commerce.models import Order, OrderStatus
+from vetrina.errors import InvalidInput
+from vetrina.media.models import Video
+from vetrina.rights.models import Licence
+from vetrina.rights.service import Terms, covering
+
+MAX_DAYS = 731
+PAID = (OrderStatus.WAIT_SELLER_SEND_GOODS.value, OrderStatus.WAIT_BUYER_CONFIRM_GOODS.value,
+        OrderStatus.TRADE_FINISHED.value)  # fmt: skip
+
+
+@dataclass
+class RevenueRow:
+    period: str  # YYYY-MM-DD or YYYY-MM
+    video_id: int
+    title: str
+    licence_id: int
+    distributor: str
+    views: int = 0
+    watch_seconds: float = 0.0
+    ad_revenue: int = 0  # minor units of `currency`
+    sales: int = 0
+    share: int = 0
+    currency: str = ""
+
+
+@dataclass
+class Report:
+    rows: list[RevenueRow]
+    currency: str
+    unlicensed_items: int  # events, ads and orders in a territory or day no licence covered
+    other_currency_items: int
+
+
+def _day_range(start: date, end: date) -> tuple[datetime, datetime]:
+    if end < start:
+        raise InvalidInput("The period ends after it starts.", field="end")
+    if (end - start).days > MAX_DAYS:
+        raise InvalidInput(f"A report covers at most {MAX_DAYS} days.", field="end")
+    return datetime.combine(start, time(), UTC), datetime.combine(end + timedelta(days=1), time(), UTC)
+
+
+def _day(value: Any) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
+
+
+def _utc_day(column: Any, dialect: str) -> Any:
+    """The UTC calendar day of a timestamp column, in SQL (SQLite keeps UTC text; PostgreSQL needs the zone)."""
+    return func.date(func.timezone("UTC", column)) if dialect == "postgresql" else func.date(column)
+
+
+def revenue_share(session: Session, user: User, start: date, end: date, currency: str, by: str = "month") -> Report:
+    """The report for the titles `user` owns (all licensed titles, for an admin), from `start` to `end`
+    inclusive, by "day" or "month"."""
+    if by not in ("day", "month"):
+        raise InvalidInput("Group by day or month.", field="by")
+    since, until = _day_range(start, end)
+    query = select(Licence).join(Video, Video.id == Licence.video_id)
+    if user.role != Role.admin:
+        query = query.where(Video.owner_id == user.id)
+    licences = list(session.scalars(query))
+    terms: dict[int, list[Terms]] = defaultdict(list)
+    for licence in licences:
+        terms[licence.video_id].append(Terms.of(licence))
+    titles = dict(session.execute(select(Video.id, Video.title).where(Video.id.in_(terms))).all())
+    rows: dict[tuple[str, int], RevenueRow] = {}
+    missed = other = 0
+
+    def credit(video_id: int, territory: str | None, day: date) -> RevenueRow | None:
+        nonlocal missed
+        noon = datetime.combine(day, time(12), UTC)
+        found = covering(terms[video_id], territory or "ZZ", noon)
+        if not found:
+            missed += 1
+            return None
+        licence = found[0]
+        period = day.isoformat() if by == "day" else day.isoformat()[:7]
+        key = (period, licence.id)
+        if key not in rows:
+            rows[key] = RevenueRow(period, video_id, titles.get(video_id, ""), licence.id, licence.distributor,
+                                   currency=currency)  # fmt: skip
+        return rows[key]
+
+    video_ids = list(terms)
+    dialect = session.get_bind().dialect.name
+    day_of = _utc_day(PlayerEvent.occurred_at, dialect)
+    for video_id, territory, day, views in session.execute(
+        select(PlayerEvent.video_id, PlayerEvent.territory, day_of, func.count())
+        .where(PlayerEvent.video_id.in_(video_ids), PlayerEvent.type == "play",
+               PlayerEvent.occurred_at >= since, PlayerEvent.occurred_at < until)
+        .group_by(PlayerEvent.video_id, PlayerEvent.territory, day_of)
+    ):  # fmt: skip
+        if (row := credit(video_id, territory, _day(day))) is not None:
+            row.views += views
+    furthest = (
+        select(PlayerEvent.video_id, PlayerEvent.territory, day_of.label("day"),
+               func.max(PlayerEvent.second).label("reached"))
+        .where(PlayerEvent.video_id.in_(video_ids), PlayerEvent.occurred_at >= since, PlayerEvent.occurred_at < until)
+        .group_by(PlayerEvent.video_id, PlayerEvent.territory, day_of, PlayerEvent.viewer_key)
+        .subquery()
+    )  # fmt: skip
+    for video_id, territory, day, seconds in session.execute(
+        select(furthest.c.video_id, furthest.c.territory, furthest.c.day, func.sum(furthest.c.reached))
+        .group_by(furthest.c.video_id, furthest.c.territory, furthest.c.day)
+    ):  # fmt: skip
+        if (row := credit(video_id, territory, _day(day))) is not None:
+            row.watch_seconds += float(seconds or 0)
+    ad_day = _utc_day(AdEvent.created_at, dialect)
+    for video_id, territory, day, ad_currency, millis in session.execute(
+        select(AdDecision.video_id, AdDecision.territory, ad_day, Campaign.currency, func.sum(AdEvent.charged_millis))
+        .join(AdDecision, AdDecision.id == AdEvent.decision_id).join(Campaign, Campaign.id == AdEvent.campaign_id)
+        .where(AdDecision.video_id.in_(video_ids), AdEvent.charged_millis > 0, AdEvent.created_at >= since,
+               AdEvent.created_at < until)
+        .group_by(AdDecision.video_id, AdDecision.territory, ad_day, Campaign.currency)
+    ):  # fmt: skip
+        if ad_currency != currency:
+            other += 1
+        elif (row := credit(video_id, territory, _day(day))) is not None:
+            row.ad_revenue += int(millis) // 1000
+    order_day = _utc_day(Order.created_at, dialect)
+    for video_id, territory, day, order_currency, amount in session.execute(
+        select(Order.source_video_id, Order.territory, order_day, Order.currency,
+               func.sum(Order.total_amount - Order.refunded_amount))
+        .where(Order.source_video_id.in_(video_ids), Order.status.in_(PAID), Order.created_at >= since,
+               Order.created_at < until)
+        .group_by(Order.source_video_id, Order.territory, order_day, Order.currency)
+    ):  # fmt: skip
+        if order_currency != currency:
+            other += 1
+        elif (row := credit(video_id, territory, _day(day))) is not None:
+            row.sales += int(amount)
+    share_of = {licence.id: licence.share_bps for licence in licences}
+    for row in rows.values():
+        row.share = (row.ad_revenue + row.sales) * share_of[row.licence_id] // 10_000
+        row.watch_seconds = round(row.watch_seconds, 1)
+    ordered = sorted(rows.values(), key=lambda r: (r.period, r.video_id, r.licence_id))
+    return Report(ordered, currency, missed, other)
+
+
+def as_csv(report: Report) -> str:
+    """The report's rows as CSV with a header; money in minor units of the report's currency."""
+    out = io.StringIO()
+    names = [f.name for f in fields(RevenueRow)]
+    writer = csv.DictWriter(out, fieldnames=names)
+    writer.writeheader()
+    for row in report.rows:
+        writer.writerow({name: getattr(row, name) for name in names})
+    return out.getvalue()

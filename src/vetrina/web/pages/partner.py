@@ -1,0 +1,103 @@
+"""The partner desk: feeds and their runs (with live progress), licences, and revenue share with a chart."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from vetrina.accounts.models import Role, User
+from vetrina.errors import Forbidden
+from vetrina.money import Money
+from vetrina.partners import service as partners
+from vetrina.rights import revenue
+from vetrina.rights import service as rights
+from vetrina.web.api.licences import revenue_report
+from vetrina.web.deps import RowId, db_session, get_runtime, optional_user, require_csrf_form
+from vetrina.web.pages.forms import CsrfField, redirect_back, run_form_action, signed_in
+from vetrina.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+def _partner(user: User | None) -> User:
+    user = signed_in(user)
+    if user.role not in (Role.partner, Role.merchant, Role.admin):
+        raise Forbidden("The partner desk is for content partners.")
+    return user
+
+
+@router.get("/partner", response_class=HTMLResponse)
+def partner_desk(request: Request, msg: str = "", user: User | None = optional_user,
+                 session: Session = db_session) -> Response:  # fmt: skip
+    if user is None:
+        return RedirectResponse("/login?next=/partner", status_code=303)
+    user = _partner(user)
+    feeds = [(feed, next(iter(partners.list_runs(session, feed, limit=1)), None))
+             for feed in partners.list_feeds(session, user)]  # fmt: skip
+    report = revenue_report(request, session, user, None, None, "month")
+    return render(request, "partner.html", user=user, msg=msg, feeds=feeds, report=report, Money=Money,
+                  licences=rights.list_licences(session, user), chart=_chart(report))  # fmt: skip
+
+
+def _chart(report: revenue.Report) -> dict[str, object]:
+    """Bars of the partner's share per month, each split by distributor, scaled to a 600x160 SVG."""
+    by_period: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for row in report.rows:
+        by_period[row.period][row.distributor] += row.share
+    periods = sorted(by_period)
+    if not any(amount for shares in by_period.values() for amount in shares.values()):
+        return {"bars": [], "peak": 0, "distributors": []}
+    distributors = sorted({d for shares in by_period.values() for d in shares})
+    peak = max(sum(shares.values()) for shares in by_period.values()) or 1
+    width = 600 / len(periods)
+    bars = []
+    for i, period in enumerate(periods):
+        top, parts = 150.0, []
+        for index, distributor in enumerate(distributors):
+            amount = by_period[period].get(distributor, 0)
+            height = round(140 * amount / peak, 1)
+            top -= height
+            parts.append({"y": round(top, 1), "h": height, "tone": index % 4, "distributor": distributor,
+                          "amount": Money(amount, report.currency).display()})  # fmt: skip
+        bars.append({"x": round(i * width + 2, 1), "w": round(max(2.0, width - 4), 1), "period": period,
+                     "parts": parts})  # fmt: skip
+    return {"bars": bars, "peak": Money(peak, report.currency).display(), "distributors": distributors}
+
+
+@router.post("/partner/feeds")
+def add_feed(
+    request: Request,
+    name: Annotated[str, Form(max_length=200)],
+    url: Annotated[str, Form(max_length=2000)],
+    rerun_hours: Annotated[float | None, Form(ge=1, le=24 * 90)] = None,
+    csrf_token: CsrfField = "",
+    user: User | None = optional_user,
+) -> Response:
+    require_csrf_form(request, csrf_token)
+    user = _partner(user)
+    rt = get_runtime(request)
+
+    def add(session: Session) -> None:
+        feed = partners.create_feed(session, user, name=name, source=url, rerun_hours=rerun_hours,
+                                    allow_private=rt.settings.fetch_allow_private)  # fmt: skip
+        partners.start_run(session, feed, "api", queue=rt.queue)
+
+    return redirect_back("/partner", run_form_action(request, add) or "Feed added: its first import has started.")
+
+
+@router.post("/partner/feeds/{feed_id}/runs")
+def run_feed(
+    request: Request, feed_id: RowId, csrf_token: CsrfField = "", user: User | None = optional_user
+) -> Response:
+    require_csrf_form(request, csrf_token)
+    user = _partner(user)
+    rt = get_runtime(request)
+
+    def run(session: Session) -> None:
+        partners.start_run(session, partners.get_feed(session, feed_id, user), "api", queue=rt.queue)
+
+    return redirect_back("/partner", run_form_action(request, run) or "Import started.")

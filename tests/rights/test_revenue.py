@@ -1,0 +1,107 @@
+"""Revenue share: plays, watch time, ad revenue and sales of a licensed title, credited to the licence that
+covered the viewer's territory, with the licensor's share; as JSON, CSV and a page."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+from tests.commerce.helpers import funded_buyer, product, step
+from tests.rights.test_rights import NOW, at, from_, http, licence, studio, title  # noqa: F401  (fixtures)
+from tests.web.test_pages import csrf_from, sign_in
+from vetrina.accounts.models import Role
+from vetrina.ads.models import AdDecision, AdEvent, Campaign
+
+
+def played(http, film: int, territory: str, viewer: str, furthest: float) -> None:  # noqa: F811
+    events = [{"id": f"{viewer}-play", "type": "play", "video_id": film, "second": 0},
+              {"id": f"{viewer}-p1", "type": "progress", "video_id": film, "second": furthest / 2},
+              {"id": f"{viewer}-p2", "type": "progress", "video_id": film, "second": furthest}]  # fmt: skip
+    response = http.post("/api/v1/events", headers=from_(territory), json={"viewer": viewer, "events": events})
+    assert response.json()["accepted"] == 3
+
+
+def charged_ad(runtime, advertiser, film: int, territory: str, millis: int) -> None:
+    """An ad served in the film and charged (written directly: the ad path has its own tests)."""
+    with runtime.db.session(write=True) as session:
+        campaign = Campaign(merchant_id=advertiser.user.id, name="Spot", kind="linear", bid_model="cpm",
+                            bid_amount=1000, currency="EUR", budget_total=10_000, budget_daily=10_000, spent_millis=0,
+                            starts_at=NOW - timedelta(days=1), ends_at=NOW + timedelta(days=1), targeting={},
+                            status="active", created_at=NOW, updated_at=NOW)  # fmt: skip
+        session.add(campaign)
+        session.flush()
+        session.add(AdDecision(id=f"d{campaign.id}", campaign_id=campaign.id, video_id=film, slot="preroll",
+                               viewer_key="v", price_millis=millis, territory=territory, created_at=NOW))  # fmt: skip
+        session.flush()
+        session.add(AdEvent(decision_id=f"d{campaign.id}", campaign_id=campaign.id, event="impression",
+                            charged_millis=millis, created_at=NOW))  # fmt: skip
+
+
+def test_revenue_is_credited_to_the_licence_of_the_viewers_territory(http, runtime, studio, make_account):  # noqa: F811
+    film = title(runtime, studio)
+    china = licence(http, studio, film, ["CN"], distributor="Dragon Pictures", share_bps=3000).json()
+    world = licence(http, studio, film, "rest of world", distributor="Globe Films", share_bps=2000).json()
+    played(http, film, "CN", "viewer-cn-1", 40)
+    played(http, film, "CN", "viewer-cn-2", 20)
+    played(http, film, "IT", "viewer-it-1", 60)
+    charged_ad(runtime, make_account(Role.merchant), film, "CN", 12_000)  # 12.000 cents = 12 cents
+
+    merchant = make_account(Role.merchant)
+    scarf = product(http, merchant, price=2500)
+    buyer = funded_buyer(http, make_account)
+    placed = http.post("/api/v1/orders", headers=from_("FR", buyer.auth),
+                       json={"items": [{"product_id": scarf["id"], "quantity": 1}],
+                             "source": {"video_id": film, "second": 12}})  # fmt: skip
+    assert placed.status_code == 201, placed.text
+    step(http, buyer, placed.json()["id"], "pay")
+    unpaid = http.post("/api/v1/orders", headers=from_("FR", buyer.auth),
+                       json={"items": [{"product_id": scarf["id"], "quantity": 1}],
+                             "source": {"video_id": film, "second": 13}})  # fmt: skip
+    assert unpaid.status_code == 201  # never paid: not a sale
+
+    day = NOW.date().isoformat()
+    report = http.get(f"/api/v1/revenue-share?by=day&start={day}&end={day}", headers=studio.auth).json()
+    rows = {r["distributor"]: r for r in report["rows"]}
+    assert set(rows) == {"Dragon Pictures", "Globe Films"}
+    cn, row = rows["Dragon Pictures"], rows["Globe Films"]
+    assert (cn["licence_id"], row["licence_id"]) == (china["id"], world["id"])
+    assert (cn["views"], cn["watch_seconds"], cn["ad_revenue"]["amount"], cn["sales"]["amount"]) == (2, 60.0, 12, 0)
+    assert (row["views"], row["watch_seconds"], row["ad_revenue"]["amount"]) == (1, 60.0, 0)
+    assert row["sales"]["amount"] == 2500
+    assert cn["share"]["amount"] == 12 * 3000 // 10_000 and row["share"]["amount"] == 2500 * 2000 // 10_000
+    assert report["unlicensed_items"] == 0
+
+    exported = http.get(f"/api/v1/revenue-share?by=day&start={day}&end={day}&format=csv", headers=studio.auth)
+    assert exported.headers["content-type"].startswith("text/csv")
+    lines = list(csv.DictReader(io.StringIO(exported.text)))
+    assert {(r["distributor"], int(r["views"]), int(r["share"])) for r in lines} == {
+        ("Dragon Pictures", 2, 3), ("Globe Films", 1, 500)}  # fmt: skip
+
+    assert sign_in(http, studio.user.email).status_code == 303
+    chart = http.get("/partner").text.split('data-testid="revenue-chart"')[1].split("</svg>")[0]
+    assert "Dragon Pictures: €0.03" in chart and "Globe Films: €5.00" in chart
+
+    # Nobody else sees these figures; bad periods are 422s.
+    assert http.get("/api/v1/revenue-share", headers=make_account(Role.partner).auth).json()["rows"] == []
+    assert http.get(f"/api/v1/revenue-share?start={day}&end=2020-01-01", headers=studio.auth).status_code == 422
+    assert http.get("/api/v1/revenue-share?start=2020-01-01&end=2026-01-01", headers=studio.auth).status_code == 422
+    assert http.get("/api/v1/revenue-share?by=week", headers=studio.auth).status_code == 422
+
+
+def test_the_partner_desk_shows_feeds_licences_and_the_revenue_chart(http, runtime, studio):  # noqa: F811
+    film = title(runtime, studio)
+    licence(http, studio, film, ["CN"], distributor="Dragon Pictures", share_bps=5000)
+    played(http, film, "CN", "viewer-cn-1", 30)
+    assert http.get("/partner", follow_redirects=False).status_code == 303  # signed out: to the sign-in page
+    assert sign_in(http, studio.user.email).status_code == 303
+    page = http.get("/partner")
+    assert page.status_code == 200
+    assert "Dragon Pictures" in page.text and "Partner desk" in page.text
+    assert "No earnings in the last year yet." in page.text  # plays alone earn nothing
+    # A run started from the page: a feed on a private address is refused with the reason, nothing is added.
+    added = http.post("/partner/feeds", data={"name": "Studio feed", "url": "http://127.0.0.1/feed.xml",
+                                              "csrf_token": csrf_from(page.text)})  # fmt: skip
+    assert "private or local address" in added.text and "Studio feed" not in added.text.split("<h2>Licences")[0]
+    forged = http.post("/partner/feeds", data={"name": "x", "url": "https://example.com/f.xml", "csrf_token": "no"})
+    assert forged.status_code == 403
