@@ -34,6 +34,7 @@ from vetrina.media import service as media
 from vetrina.media.ffmpeg import run_ffmpeg
 from vetrina.media.models import Video, VideoStatus
 from vetrina.money import Money
+from vetrina.partners.models import FeedItem
 from vetrina.payments import wallet
 from vetrina.payments.funding import SandboxFundingProvider
 from vetrina.runtime import Runtime
@@ -51,6 +52,7 @@ DEMO_USERS = (
     ("merchant@vetrina.demo", Role.merchant),
     ("buyer@vetrina.demo", Role.viewer),
     ("admin@vetrina.demo", Role.admin),
+    ("studio@vetrina.demo", Role.partner),
 )
 
 
@@ -120,6 +122,7 @@ def seed_demo(runtime: Runtime) -> None:
     _make_demo_spot(runtime, merchant)
     _make_lookbook(runtime, merchant)
     _run_demo_campaigns(runtime, merchant)
+    _import_partner_catalogue(runtime, users["studio@vetrina.demo"])
     for email, _role in DEMO_USERS:
         print(f"  {email:24s} password: {DEMO_PASSWORD}")
 
@@ -370,6 +373,78 @@ def _product_photo(spec: DemoProduct) -> Image.Image:
     draw.text((600, 575), spec.title.upper(), font=font, fill=(25, 25, 25), anchor="mm")
     draw.text((600, 650), "VETRINA DEMO", font=ImageFont.truetype(FONT, 30), fill=(160, 30, 30), anchor="mm")
     return image
+
+
+PARTNER_TITLES = (
+    ("silk-road-express", "The Silk Road Express", "A night train across two territories, two distributors.",
+     "mandelbrot=size=640x360:rate=25", "CN"),
+    ("harbour-lights", "Harbour Lights", "Licensed for a few European countries only (media:restriction).",
+     "life=size=640x360:rate=25:mold=10:ratio=0.3", "IT FR DE ES"),
+)  # fmt: skip
+
+
+def _import_partner_catalogue(runtime: Runtime, partner: User) -> None:
+    """A studio's MRSS feed of two titles, imported like any partner's (`vetrina import`); the first is licensed
+    to one distributor for mainland China and another for the rest of the world, the second carries a
+    media:restriction. Re-running finds the feed unchanged."""
+    from vetrina.partners import service as partners
+    from vetrina.rights import service as rights
+
+    folder = runtime.settings.data_dir / "demo-feed"
+    folder.mkdir(parents=True, exist_ok=True)
+    items = []
+    for guid, title, description, source, countries in PARTNER_TITLES:
+        clip = folder / f"{guid}.mp4"
+        if not clip.exists():
+            run_ffmpeg(["-f", "lavfi", "-i", source,
+                        "-f", "lavfi", "-i", "sine=frequency=262:sample_rate=48000:duration=10", "-t", "10",
+                        "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
+                        str(clip)])  # fmt: skip
+        restriction = (
+            ""
+            if guid == "silk-road-express"
+            else (f'<media:restriction relationship="allow" type="country">{countries}</media:restriction>')
+        )
+        items.append(f"""<item><guid isPermaLink="false">{guid}</guid><title>{title}</title>
+  <media:group><media:content url="{clip.name}" type="video/mp4" width="640" height="360" isDefault="true"/>
+  </media:group>
+  <media:description>{description}</media:description><media:category>Drama</media:category>
+  <media:keywords>demo, partner</media:keywords><media:rating scheme="urn:simple">nonadult</media:rating>
+  {restriction}</item>""")  # fmt: skip
+    feed_file = folder / "feed.xml"
+    feed_file.write_text('<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0" '
+                         'xmlns:media="http://search.yahoo.com/mrss/"><channel><title>Demo Studio</title>\n'
+                         + "\n".join(items) + "\n</channel></rss>\n")  # fmt: skip
+    ctx = runtime.queue.context
+    with runtime.db.session(write=True) as session:
+        feed = partners.create_feed(session, session.merge(partner), name="Demo Studio catalogue",
+                                    source=str(feed_file.resolve()), local_ok=True)  # fmt: skip
+        run_id, feed_id = partners.start_run(session, feed, "cli", fetch_media=False).id, feed.id
+    run = partners.run_import(ctx, run_id)
+    partners.fetch_media(ctx, feed_id)
+    print(f"the partner feed: {run.created} created, {run.unchanged} unchanged, {run.failed} failed" if run else "")
+    with runtime.db.session() as session:
+        video_ids = list(session.scalars(select(FeedItem.video_id).where(FeedItem.feed_id == feed_id,
+                                                                         FeedItem.video_id.is_not(None))))  # fmt: skip
+    runtime.queue.start_in_process()
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn()) as bar:
+            _wait_until_ready(runtime, {v: bar.add_task(f"stream  partner title {v}", total=1.0) for v in video_ids},
+                              bar)  # fmt: skip
+    finally:
+        runtime.queue.stop_in_process()
+    with runtime.db.session(write=True) as session:
+        first = session.scalar(select(FeedItem.video_id).where(FeedItem.feed_id == feed_id,
+                                                               FeedItem.guid == PARTNER_TITLES[0][0]))  # fmt: skip
+        if first is not None and not rights.list_licences(session, session.merge(partner), first):
+            now = clock.now().replace(microsecond=0)
+            for distributor, territories in (("Dragon Pictures", ["CN"]), ("Globe Films", ["rest of world"])):
+                rights.create_licence(session, session.merge(partner), first, distributor=distributor,
+                                      territories=territories, starts_at=now - timedelta(days=1),
+                                      ends_at=now + timedelta(days=365), uses=["stream", "ads", "commerce"],
+                                      share_bps=3000)  # fmt: skip
+    print("  the partner desk: /partner (studio@vetrina.demo); a title plays under Globe Films here, under Dragon "
+          "Pictures from China (send CF-IPCountry: CN)")  # fmt: skip
 
 
 def _existing_film(runtime: Runtime, owner: User, title: str) -> int | None:

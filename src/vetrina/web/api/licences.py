@@ -13,7 +13,7 @@ from vetrina import clock
 from vetrina.accounts.models import User
 from vetrina.db import after_commit
 from vetrina.money import Money, MoneyModel
-from vetrina.rights import revenue
+from vetrina.partners import revenue
 from vetrina.rights import service as rights
 from vetrina.rights.models import Licence
 from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_runtime, required_user

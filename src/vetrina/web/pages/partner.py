@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 from vetrina.accounts.models import Role, User
 from vetrina.errors import Forbidden
 from vetrina.money import Money
+from vetrina.partners import revenue
 from vetrina.partners import service as partners
-from vetrina.rights import revenue
 from vetrina.rights import service as rights
 from vetrina.web.api.licences import revenue_report
 from vetrina.web.deps import RowId, db_session, get_runtime, optional_user, require_csrf_form
