@@ -81,12 +81,14 @@ def server_pids(root: int) -> list[int]:
     return [root, *map(int, children)]
 
 
-def autocannon(base: str, path: str, connections: int, seconds: float, pids: list[int], rate: int = 0) -> Load:
-    """GET `path` over `connections` keep-alive connections for `seconds` (closed loop, or `rate` requests/s
-    in all when given); every answer must be a 2xx."""
+def autocannon(
+    base: str, path: str, connections: int, seconds: float, pids: list[int], headers: dict[str, str] | None = None
+) -> Load:
+    """GET `path` over `connections` keep-alive connections for `seconds` (closed loop); every answer must be
+    a 2xx."""
     args = [str(AUTOCANNON), "--json", "-c", str(connections), "-d", str(seconds)]
-    if rate:
-        args += ["--overallRate", str(rate)]
+    for name, value in (headers or {}).items():
+        args += ["-H", f"{name}={value}"]
     started = _cpu_s(pids)
     out = subprocess.run([*args, base + path], capture_output=True, text=True, check=True).stdout
     used = _cpu_s(pids) - started
