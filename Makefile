@@ -68,6 +68,7 @@ bench: install  ## the benchmarks (several minutes each)
 	$(BIN)/python bench/studio.py
 	$(BIN)/python bench/autotag.py
 	$(BIN)/python bench/ads.py
+	$(BIN)/python bench/ingest.py
 
 clean:
 	rm -rf $(VENV) node_modules vetrina-data

@@ -8,6 +8,7 @@ import vetrina.ads.serve
 import vetrina.ads.tracking
 import vetrina.commerce.jobs
 import vetrina.media.transcode
+import vetrina.partners.service
 import vetrina.payments.webhooks
 import vetrina.shoppable.autotag.service
 import vetrina.studio.service  # noqa: F401  (these register their jobs)

@@ -11,7 +11,7 @@ import csv
 import hashlib
 import json
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ class Entry:
     details: dict[str, Any] = field(default_factory=dict)  # thumbnail, categories, keywords, rating, ...
 
     def fingerprint(self) -> str:
-        imported = {k: v for k, v in asdict(self).items() if k != "position"}
+        imported = [self.guid, self.title, self.description, self.media_url, self.media_type, self.details]
         return hashlib.sha256(json.dumps(imported, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -69,7 +69,9 @@ def read(path: Path, fmt: str) -> Iterator[Entry | ItemError]:
 
 def count(path: Path, fmt: str) -> int:
     """The number of items, reading the whole feed once (which also proves it readable before any change)."""
-    return sum(1 for _ in read(path, fmt))
+    if (sniff(path) if fmt == "auto" else fmt) == "csv":
+        return sum(1 for _ in read_csv(path))
+    return sum(1 for _ in _items(path))
 
 
 # Media RSS ---------------------------------------------------------------------------------------
@@ -183,31 +185,35 @@ def _entry(item: Any, position: int) -> Entry | ItemError:
     return Entry(position, guid, title[:200], description, content.get("url"), content.get("type"), details)
 
 
-def read_mrss(path: Path) -> Iterator[Entry | ItemError]:
-    """The `<item>`s of an RSS 2.0 feed with Media RSS elements."""
+def _items(path: Path) -> Iterator[Any]:
+    """The `<item>` elements of an RSS document, each cleared (and dropped) once the caller has it."""
     parser_options = {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False,
                       "remove_comments": True}  # fmt: skip
-    position = 0
     try:
         events = etree.iterparse(str(path), events=("start", "end"), **parser_options)
+        event, root = next(events)
+        if _local(root.tag) != "rss":  # Atom's <feed> has no <item>s: read as empty, all would go
+            raise FeedError(f"The document is <{_local(root.tag)}>, not an RSS feed.")
+        if root.getroottree().docinfo.internalDTD is not None:
+            raise FeedError("Feeds with a DTD are not read (entities could expand without bound).")
         for event, element in events:
-            if event == "start":
-                if position == 0 and element.getparent() is None:
-                    if _local(element.tag) != "rss" and _local(element.tag) != "feed":
-                        raise FeedError(f"The document is <{_local(element.tag)}>, not an RSS feed.")
-                    if element.getroottree().docinfo.internalDTD is not None:
-                        raise FeedError("Feeds with a DTD are not read (entities could expand without bound).")
+            if event != "end" or element.tag != "item":
                 continue
-            if _local(element.tag) != "item":
-                continue
-            position += 1
-            yield _entry(element, position)
+            yield element
             element.clear(keep_tail=False)
             parent = element.getparent()
             while parent is not None and element.getprevious() is not None:  # what was read stays read
                 del parent[0]
+    except StopIteration:
+        raise FeedError("The feed is empty.") from None
     except etree.XMLSyntaxError as exc:
         raise FeedError(f"The feed is not well-formed XML (line {exc.lineno}): {exc.msg}") from None
+
+
+def read_mrss(path: Path) -> Iterator[Entry | ItemError]:
+    """The `<item>`s of an RSS 2.0 feed with Media RSS elements."""
+    for position, item in enumerate(_items(path), 1):
+        yield _entry(item, position)
 
 
 # CSV ---------------------------------------------------------------------------------------------

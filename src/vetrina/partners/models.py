@@ -72,10 +72,11 @@ class FeedItem(Base):
     """A title as the feed describes it, keyed by the feed's GUID; its video once the media is in."""
 
     __tablename__ = "feed_items"
+    # Also the index for lookups by feed: a second one on feed_id alone misled PostgreSQL's generic plans.
     __table_args__ = (UniqueConstraint("feed_id", "guid", name="one_item_per_guid"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    feed_id: Mapped[int] = mapped_column(ForeignKey("partner_feeds.id", ondelete="CASCADE"), index=True)
+    feed_id: Mapped[int] = mapped_column(ForeignKey("partner_feeds.id", ondelete="CASCADE"))
     guid: Mapped[str] = mapped_column(String(500))
     fingerprint: Mapped[str] = mapped_column(String(64))  # of everything imported from the item
     title: Mapped[str] = mapped_column(String(200))

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
+import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from huey import crontab
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from vetrina import clock, leases, netguard
@@ -35,6 +37,7 @@ from vetrina.media.models import Video
 from vetrina.partners import feeds
 from vetrina.partners.models import FeedFailure, FeedItem, FeedRun, MediaStatus, PartnerFeed, RunStatus
 from vetrina.rights import service as rights
+from vetrina.rights.models import Licence
 from vetrina.text import clean_text
 
 log = logging.getLogger(__name__)
@@ -100,6 +103,8 @@ def start_run(session: Session, feed: PartnerFeed, trigger: str, fetch_media: bo
               queue: Any = None) -> FeedRun:  # fmt: skip
     """A queued run of `feed` (queued for a worker after commit when `queue` is given); 409 while one is
     already queued or running."""
+    # Serialise run starts of one feed (PostgreSQL row lock; SQLite's write transaction already is one).
+    session.execute(select(PartnerFeed.id).where(PartnerFeed.id == feed.id).with_for_update())
     busy = session.scalar(select(FeedRun.id).where(
         FeedRun.feed_id == feed.id, FeedRun.status.in_([RunStatus.queued.value, RunStatus.running.value])))  # fmt: skip
     if busy is not None:
@@ -146,6 +151,17 @@ class Fetched:
     local_dir: Path | None  # set when the feed is a local file: its media may be files beside it
 
 
+@contextlib.contextmanager
+def _own_scratch(ctx: JobContext, name: str) -> Iterator[Path]:
+    """A working directory of this job's alone (`scratch_dir` empties one of the same name, and imports and
+    fetches go on at once), removed afterwards."""
+    path = ctx.store.scratch_dir(f"{name}-{secrets.token_hex(6)}")
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def _fetch_feed(ctx: JobContext, feed: PartnerFeed, scratch: Path) -> Fetched:
     source = Path(feed.source)
     if not feed.source.startswith(("http://", "https://")) and source.is_file():
@@ -169,7 +185,7 @@ def run_import(ctx: JobContext, run_id: int, on_progress: Callable[[FeedRun], No
     if token is None:
         return None
     try:
-        with tempfile.TemporaryDirectory(prefix="feed-", dir=ctx.store.scratch_dir("feeds")) as tmp:
+        with _own_scratch(ctx, f"feed-run-{run_id}") as tmp:
             with ctx.db.session() as session:
                 run = session.get(FeedRun, run_id)
                 feed = session.get(PartnerFeed, run.feed_id)
@@ -239,7 +255,8 @@ def _commit_batch(
     counts = {"created": 0, "updated": 0, "unchanged": 0, "failed": 0}
     with ctx.db.session(write=True) as session:
         run = session.get(FeedRun, run_id)
-        guids = [e.guid for e in batch if isinstance(e, feeds.Entry)]
+        owner = session.get(User, feed.partner_id)
+        guids = [e.guid for e in batch if e.guid]
         known = {i.guid: i for i in session.scalars(select(FeedItem).where(FeedItem.feed_id == feed.id,
                                                                            FeedItem.guid.in_(guids)))}  # fmt: skip
         problems: list[feeds.ItemError] = []
@@ -254,6 +271,9 @@ def _commit_batch(
                     entry = feeds.ItemError(entry.position, entry.guid, str(exc))
             if isinstance(entry, feeds.ItemError):
                 problems.append(entry)
+                kept = known.get(entry.guid)
+                if kept is not None:  # still listed, only broken now: kept as it was, not removed
+                    kept.last_run_id = run_id
                 continue
             item = known.get(entry.guid)
             if entry.guid in seen or (item is not None and item.last_run_id == run_id):
@@ -272,7 +292,13 @@ def _commit_batch(
                 continue
             changed = item.fingerprint != fingerprint or item.removed
             if changed:
-                _update_item(session, item, entry, fingerprint, now)
+                try:
+                    with session.begin_nested():
+                        _update_item(session, owner, item, entry, fingerprint, now)
+                except Conflict as exc:  # its restriction clashes with a licence made by hand: kept as it was
+                    problems.append(feeds.ItemError(entry.position, entry.guid, f"media:restriction: {exc.detail}"))
+                    item.last_run_id = run_id
+                    continue
                 counts["updated"] += 1
             else:
                 counts["unchanged"] += 1
@@ -292,10 +318,15 @@ def _commit_batch(
             on_progress(session.get(FeedRun, run_id))
 
 
-def _update_item(session: Session, item: FeedItem, entry: feeds.Entry, fingerprint: str, now: datetime) -> None:
-    """The item as the feed now has it; its video's title and description too, and published again if it had
-    been removed. A new media address fetches the media again."""
-    if entry.media_url != item.media_url:
+def _update_item(
+    session: Session, owner: User, item: FeedItem, entry: feeds.Entry, fingerprint: str, now: datetime
+) -> None:
+    """The item as the feed now has it; its video's title and description too, published again if it had
+    been removed, and its licence from a changed media:restriction. A new media address fetches the media
+    again (and the new video gets the licence). Conflict when the new restriction clashes with a licence."""
+    new_media = entry.media_url != item.media_url
+    new_restriction = (item.details or {}).get("restriction") != entry.details.get("restriction")
+    if new_media:
         item.media_status, item.media_error = MediaStatus.pending.value, None
     item.fingerprint, item.title, item.description = fingerprint, entry.title, entry.description
     item.media_url, item.details, item.updated_at = entry.media_url, entry.details, now
@@ -304,6 +335,9 @@ def _update_item(session: Session, item: FeedItem, entry: feeds.Entry, fingerpri
         if video is not None:
             video.title, video.description = entry.title, entry.description[:5000]
             video.published = True
+            if new_restriction and not new_media:
+                session.execute(delete(Licence).where(Licence.video_id == video.id, Licence.from_feed.is_(True)))
+                _apply_restriction(session, owner, video, item)
     item.removed = False
 
 
@@ -342,6 +376,14 @@ def import_feed_job(ctx: JobContext, run_id: int) -> None:
 # Media ---------------------------------------------------------------------------------------------
 
 
+def pending_media(ctx: JobContext, feed_id: int) -> int:
+    """How many of the feed's titles wait for their media."""
+    with ctx.db.session() as session:
+        return session.scalar(select(func.count()).select_from(FeedItem).where(
+            FeedItem.feed_id == feed_id, FeedItem.media_status == MediaStatus.pending.value,
+            FeedItem.removed.is_(False))) or 0  # fmt: skip
+
+
 def fetch_media(ctx: JobContext, feed_id: int, limit: int | None = None,
                 on_item: Callable[[FeedItem], None] | None = None) -> int:  # fmt: skip
     """Fetch and hand to the transcoder the media of the feed's pending items, one at a time; returns how many
@@ -364,7 +406,11 @@ def fetch_media(ctx: JobContext, feed_id: int, limit: int | None = None,
 
 
 def _fetch_one(ctx: JobContext, feed_id: int, item_id: int, url: str, known_video: int | None) -> bool:
-    scratch = ctx.store.scratch_dir("feeds")
+    with _own_scratch(ctx, f"feed-media-{item_id}") as scratch:
+        return _fetch_into(ctx, scratch, feed_id, item_id, url, known_video)
+
+
+def _fetch_into(ctx: JobContext, scratch: Path, feed_id: int, item_id: int, url: str, known_video: int | None) -> bool:
     with tempfile.NamedTemporaryFile(dir=scratch, suffix=".media", delete=False) as file:
         upload = Path(file.name)
         try:
@@ -381,11 +427,11 @@ def _fetch_one(ctx: JobContext, feed_id: int, item_id: int, url: str, known_vide
                                timeout_s=ctx.settings.feed_fetch_timeout_s, accept=MEDIA_TYPES)  # fmt: skip
         except (netguard.FetchError, OSError) as exc:
             upload.unlink(missing_ok=True)
-            _media_failed(ctx, item_id, exc.reason if isinstance(exc, netguard.FetchError) else str(exc))
+            _media_failed(ctx, item_id, url, exc.reason if isinstance(exc, netguard.FetchError) else str(exc))
             return False
     try:
         with ctx.db.session(write=True) as session:
-            item = session.get(FeedItem, item_id)
+            item = session.get(FeedItem, item_id, with_for_update=True)  # one video, if two workers got here
             if item is None or item.media_status != MediaStatus.pending.value or item.media_url != url:
                 upload.unlink(missing_ok=True)  # changed meanwhile: the next pass takes it
                 return False
@@ -402,7 +448,7 @@ def _fetch_one(ctx: JobContext, feed_id: int, item_id: int, url: str, known_vide
             _apply_restriction(session, owner, video, item)
         return True
     except VetrinaError as exc:
-        _media_failed(ctx, item_id, exc.detail)
+        _media_failed(ctx, item_id, url, exc.detail)
         return False
 
 
@@ -423,12 +469,14 @@ def _apply_restriction(session: Session, owner: User, video: Video, item: FeedIt
         video.published = False  # allowed nowhere
         return
     rights.create_licence(session, owner, video.id, distributor=owner.email, territories=allowed,
-                          starts_at=clock.now(), ends_at=FOREVER, uses=["stream", "ads", "commerce"])  # fmt: skip
+                          starts_at=clock.now(), ends_at=FOREVER, uses=["stream", "ads", "commerce"],
+                          from_feed=True)  # fmt: skip
 
 
-def _media_failed(ctx: JobContext, item_id: int, reason: str) -> None:
-    with ctx.db.session(write=True) as session:
-        session.execute(update(FeedItem).where(FeedItem.id == item_id).values(
+def _media_failed(ctx: JobContext, item_id: int, url: str, reason: str) -> None:
+    with ctx.db.session(write=True) as session:  # unless another worker got it meanwhile, or its address changed
+        session.execute(update(FeedItem).where(FeedItem.id == item_id, FeedItem.media_url == url,
+                                               FeedItem.media_status == MediaStatus.pending.value).values(
             media_status=MediaStatus.failed.value, media_error=reason[:2000]))  # fmt: skip
 
 

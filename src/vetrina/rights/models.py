@@ -30,6 +30,7 @@ class Licence(Base):
     for_ads: Mapped[bool] = mapped_column(Boolean, default=False)
     for_commerce: Mapped[bool] = mapped_column(Boolean, default=False)
     share_bps: Mapped[int] = mapped_column(Integer, default=0)  # the licensor's share, basis points
+    from_feed: Mapped[bool] = mapped_column(Boolean, default=False)  # made from a feed's media:restriction
     created_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -181,7 +181,7 @@ def _window(starts_at: datetime, ends_at: datetime) -> None:
 
 def create_licence(
     session: Session, user: User, video_id: int, *, distributor: str, territories: list[str], starts_at: datetime,
-    ends_at: datetime, uses: list[str], share_bps: int = 0,
+    ends_at: datetime, uses: list[str], share_bps: int = 0, from_feed: bool = False,
 ) -> Licence:  # fmt: skip
     """A new licence for a title its owner (or an admin) holds; 409 naming the licence it would overlap."""
     video = media.video_for_change(session, video_id, user)
@@ -212,7 +212,7 @@ def create_licence(
         video_id=video.id, distributor=distributor, territories=sorted(codes), rest_of_world=rest_of_world,
         named_as=[t.strip() for t in territories], starts_at=starts_at, ends_at=ends_at,
         for_stream="stream" in uses, for_ads="ads" in uses, for_commerce="commerce" in uses, share_bps=share_bps,
-        created_by=user.id, created_at=clock.now(),
+        from_feed=from_feed, created_by=user.id, created_at=clock.now(),
     )  # fmt: skip
     session.add(licence)
     session.flush()

@@ -60,7 +60,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("feed_id", "guid", name="one_item_per_guid"),
     )
     with op.batch_alter_table("feed_items", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_feed_items_feed_id"), ["feed_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_feed_items_last_run_id"), ["last_run_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_feed_items_media_status"), ["media_status"], unique=False)
 
@@ -107,6 +106,7 @@ def upgrade() -> None:
         sa.Column("for_ads", sa.Boolean(), nullable=False),
         sa.Column("for_commerce", sa.Boolean(), nullable=False),
         sa.Column("share_bps", sa.Integer(), nullable=False),
+        sa.Column("from_feed", sa.Boolean(), nullable=False),
         sa.Column("created_by", sa.Integer(), nullable=False),
         sa.Column("created_at", vetrina.db.UTCDateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -183,7 +183,6 @@ def downgrade() -> None:
     with op.batch_alter_table("feed_items", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_feed_items_media_status"))
         batch_op.drop_index(batch_op.f("ix_feed_items_last_run_id"))
-        batch_op.drop_index(batch_op.f("ix_feed_items_feed_id"))
 
     op.drop_table("feed_items")
     with op.batch_alter_table("partner_feeds", schema=None) as batch_op:
