@@ -61,9 +61,9 @@ def test_demo_seeds_streamable_films_and_is_idempotent(tmp_path):
 
         with runtime.db.session() as session:
             videos = session.scalars(select(Video)).all()
-            assert len(videos) == 5  # three films, the studio spot and the lookbook
+            assert len(videos) == 7  # three films, the studio spot, the lookbook and the partner's two titles
             assert {v.status for v in videos} == {"ready"}
-            assert session.query(User).count() == 3
+            assert session.query(User).count() == 4
             for video in videos:
                 assert (runtime.store.path(video.output_key) / "master.m3u8").exists()
             from vetrina.catalog.models import Product
@@ -94,5 +94,18 @@ def test_demo_seeds_streamable_films_and_is_idempotent(tmp_path):
                 ("linear", "active"), ("overlay", "active")]  # fmt: skip
             [channel] = session.scalars(select(Channel)).all()
             assert channel.handle == "vetrina-demo-shop" and channel.banner_key
+            from vetrina.partners.models import FeedRun
+            from vetrina.rights.models import Licence
+
+            # The studio's feed: imported, then found unchanged by the second demo; one title in two territories.
+            runs = session.scalars(select(FeedRun).order_by(FeedRun.id)).all()
+            assert [(r.status, r.created, r.unchanged, r.failed) for r in runs] == [
+                ("done", 2, 0, 0),
+                ("done", 0, 2, 0),
+            ]
+            licences = sorted((lic.distributor, lic.rest_of_world, tuple(lic.territories), lic.from_feed)
+                              for lic in session.scalars(select(Licence)))  # fmt: skip
+            assert licences == [("Dragon Pictures", False, ("CN",), False), ("Globe Films", True, (), False),
+                                ("studio@vetrina.demo", False, ("DE", "ES", "FR", "IT"), True)]  # fmt: skip
     finally:
         runtime.close()
