@@ -80,19 +80,31 @@ class JobQueue:
     def __init__(self, settings: Settings, db: Database, store: MediaStore) -> None:
         self.huey = build_huey(settings)
         self.context = JobContext(settings=settings, db=db, store=store, queue=self)
+        # Per job name: [runs finished, runs failed] in this process (for /metrics).
+        self.outcomes: dict[str, list[int]] = {}
+        self._outcomes_lock = threading.Lock()
         self._tasks = {name: self._bind(name, fn) for name, fn in _jobs.items()}
         for name, (fn, schedule) in _periodic.items():
-            self.huey.periodic_task(schedule, name=name)(self._with_context(fn))
+            self.huey.periodic_task(schedule, name=name)(self._with_context(name, fn))
         self._consumer: Consumer | None = None
 
-    def _with_context(self, fn: JobFunction) -> JobFunction:
+    def _with_context(self, name: str, fn: JobFunction) -> JobFunction:
         def run(*args: Any) -> Any:
-            return fn(self.context, *args)
+            failed = True
+            try:
+                result = fn(self.context, *args)
+                failed = False
+                return result
+            finally:
+                with self._outcomes_lock:
+                    counts = self.outcomes.setdefault(name, [0, 0])
+                    counts[0] += 1
+                    counts[1] += failed
 
         return run
 
     def _bind(self, name: str, fn: JobFunction) -> Any:
-        return self.huey.task(name=name)(self._with_context(fn))
+        return self.huey.task(name=name)(self._with_context(name, fn))
 
     def enqueue(self, name: str, *args: Any) -> None:
         self._tasks[name](*args)

@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     default_territory: str = Field(
         "ZZ", description="ISO 3166-1 code assumed when no header or database says (ZZ: unknown)."
     )
+    metrics_allow: list[str] = Field(
+        ["127.0.0.1/32", "::1/128"], description="Addresses (CIDR) that may read /metrics (admins always may)."
+    )
     session_days: int = Field(14, ge=1, description="Lifetime of a sign-in session.")
     secure_cookies: bool = Field(False, description="Mark cookies Secure (set behind HTTPS).")
 

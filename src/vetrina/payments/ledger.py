@@ -304,3 +304,31 @@ def check_ledger(session: Session) -> LedgerReport:
 
 def transfers_for(session: Session, reference: str) -> list[LedgerTransfer]:
     return list(session.scalars(select(LedgerTransfer).where(LedgerTransfer.reference == reference)))
+
+
+def platform_totals(session: Session) -> dict[str, dict[str, int]]:
+    """What the platform holds and has earned, per currency: `escrow_held` (buyers' payments awaiting
+    release: pending holds not yet posted or voided), `commission` and `advertising` (posted balances)."""
+    resolved = select(LedgerTransfer.pending_id).where(LedgerTransfer.pending_id.is_not(None))
+    held = session.execute(
+        select(LedgerAccount.currency, func.sum(LedgerTransfer.amount))
+        .join(LedgerAccount, LedgerAccount.id == LedgerTransfer.credit_account_id)
+        .where(LedgerAccount.kind == AccountKind.escrow.value, LedgerTransfer.phase == TransferPhase.pending.value,
+               LedgerTransfer.id.not_in(resolved))
+        .group_by(LedgerAccount.currency)
+    ).all()  # fmt: skip
+    totals: dict[str, dict[str, int]] = {"escrow_held": {c: int(a) for c, a in held}}
+    posted = (TransferPhase.posted.value, TransferPhase.post_pending.value)
+    for kind in (AccountKind.commission, AccountKind.advertising):
+        balance: dict[str, int] = {}
+        for side, sign in ((LedgerTransfer.credit_account_id, 1), (LedgerTransfer.debit_account_id, -1)):
+            for currency, amount in session.execute(
+                select(LedgerAccount.currency, func.sum(LedgerTransfer.amount))
+                .join(LedgerAccount, LedgerAccount.id == side)
+                .where(LedgerAccount.kind == kind.value, LedgerAccount.owner_id == PLATFORM,
+                       LedgerTransfer.phase.in_(posted))
+                .group_by(LedgerAccount.currency)
+            ):  # fmt: skip
+                balance[currency] = balance.get(currency, 0) + sign * int(amount)
+        totals[kind.value] = balance
+    return totals

@@ -32,6 +32,8 @@ from vetrina.web.api import (
 )
 from vetrina.web.deps import CSRF_COOKIE, cookie_samesite
 from vetrina.web.limits import BodySizeLimit
+from vetrina.web.metrics import install_metrics
+from vetrina.web.metrics import router as metrics_router
 from vetrina.web.pages import campaigns as campaign_pages
 from vetrina.web.pages import partner as partner_page
 from vetrina.web.pages import routes as pages
@@ -112,7 +114,9 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
         response.headers.setdefault("Content-Security-Policy", f"frame-ancestors {framing}")
         return response
 
+    install_metrics(app, runtime)  # outermost: times the whole request
     app.include_router(system.router)
+    app.include_router(metrics_router)
     app.include_router(videos.router)
     app.include_router(products.router)
     app.include_router(channels.router)
