@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import vetrina.ads.serve
 import vetrina.ads.tracking
+import vetrina.analytics.rollups
 import vetrina.commerce.jobs
 import vetrina.media.transcode
 import vetrina.partners.service

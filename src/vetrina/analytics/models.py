@@ -28,3 +28,27 @@ class PlayerEvent(Base):
     territory: Mapped[str | None] = mapped_column(String(2), nullable=True)  # where the viewer was
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SecondStats(Base):
+    """One second of one video: who was watching, and what they did with the cards."""
+
+    __tablename__ = "video_second_stats"
+
+    video_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    second: Mapped[int] = mapped_column(Integer, primary_key=True)
+    viewers: Mapped[int] = mapped_column(Integer, default=0)
+    shown: Mapped[int] = mapped_column(Integer, default=0)
+    clicked: Mapped[int] = mapped_column(Integer, default=0)
+    buys: Mapped[int] = mapped_column(Integer, default=0)
+    purchases: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RollupState(Base):
+    """Up to which raw event a video's rollup is computed."""
+
+    __tablename__ = "rollup_state"
+
+    video_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_event_id: Mapped[int] = mapped_column(Integer)
+    rolled_up_at: Mapped[datetime] = mapped_column(UTCDateTime())

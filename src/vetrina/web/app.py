@@ -17,6 +17,7 @@ from vetrina.runtime import Runtime
 from vetrina.shoppable.service import TimelineCache
 from vetrina.web.api import (
     ads,
+    analytics,
     autotag,
     channels,
     commerce,
@@ -34,6 +35,7 @@ from vetrina.web.deps import CSRF_COOKIE, cookie_samesite
 from vetrina.web.limits import BodySizeLimit
 from vetrina.web.metrics import install_metrics
 from vetrina.web.metrics import router as metrics_router
+from vetrina.web.pages import analytics as analytics_page
 from vetrina.web.pages import campaigns as campaign_pages
 from vetrina.web.pages import partner as partner_page
 from vetrina.web.pages import routes as pages
@@ -129,6 +131,7 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
     app.include_router(commerce.router)
     app.include_router(webhooks.router)
     app.include_router(events.router)
+    app.include_router(analytics.router)
     app.include_router(studio.router)
     app.include_router(pages.router)
     app.include_router(shop.router)
@@ -136,6 +139,7 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
     app.include_router(tag_pages.router)
     app.include_router(campaign_pages.router)
     app.include_router(partner_page.router)
+    app.include_router(analytics_page.router)
     app.mount("/static/vendor", StaticFiles(directory=_hls_dist(), check_dir=False), name="vendor")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

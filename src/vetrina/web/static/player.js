@@ -111,6 +111,12 @@ class VetrinaPlayer {
     video.addEventListener("timeupdate", () => this.renderTime());
     video.addEventListener("progress", () => this.renderBuffered());
     video.addEventListener("loadedmetadata", () => this.renderTime());
+    // ?t=SECONDS starts there (the selling-seconds chart links to its moments).
+    const start = Number(new URLSearchParams(window.location.search).get("t"));
+    if (start > 0) {
+      video.addEventListener("loadedmetadata", () => { video.currentTime = Math.min(start, video.duration || start); },
+                             { once: true });
+    }
     this.quality.addEventListener("change", () => {
       if (this.hls) this.hls.currentLevel = Number(this.quality.value);
     });

@@ -108,6 +108,20 @@ class ShopLayer {
     this.shown = new Map();
     this.events = new EventReporter(this.videoId, this.video);
     this.video.addEventListener("play", () => this.events.report("play"));
+    // A heartbeat every 5 s of playback (how far viewers stay), each quartile once, and the end.
+    let beat = -1;
+    const quartiles = new Set();
+    this.video.addEventListener("timeupdate", () => {
+      const t = this.video.currentTime, d = this.video.duration;
+      if (!this.video.paused && Math.floor(t / 5) !== beat) {
+        beat = Math.floor(t / 5);
+        this.events.report("progress");
+      }
+      for (const q of [25, 50, 75]) {
+        if (d && (t / d) * 100 >= q && !quartiles.has(q)) { quartiles.add(q); this.events.report("quartile"); }
+      }
+    });
+    this.video.addEventListener("ended", () => this.events.report("ended"));
     this.drawer.querySelector(".drawer-close").addEventListener("click", () => this.closeDrawer());
     root.addEventListener("vetrina:time", (event) => this.render(event.detail.currentTime));
     this.video.addEventListener("ended", () => this.offerHeld());

@@ -1,0 +1,129 @@
+"""Rollups by second match a recomputation from the raw events, whatever their order and duplicates; the
+selling-seconds API, CSV and page show the same numbers."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import random
+from collections import Counter
+from datetime import UTC, datetime
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from tests.rights.test_rights import title
+from tests.web.test_pages import sign_in
+from vetrina.accounts.models import Role
+from vetrina.analytics import intake, rollups
+from vetrina.analytics.models import SecondStats
+
+TYPES = ["play", "progress", "quartile", "card_shown", "card_clicked", "hold", "buy_started", "purchase", "pause"]
+COUNTED = {"card_shown": "shown", "card_clicked": "clicked", "buy_started": "buys", "purchase": "purchases"}
+DURATION = 30.0
+
+event = st.tuples(st.integers(0, 5), st.sampled_from(TYPES), st.floats(0, DURATION + 5, allow_nan=False))
+
+
+def expected(events: list[tuple[int, str, float]]) -> dict[int, dict[str, int]]:
+    """Straight from the definition: a viewer watches every second from their first to their furthest."""
+    last = math.ceil(DURATION) - 1
+    at = {(v, k, s): min(int(s), last) for v, k, s in events}
+    out: dict[int, dict[str, int]] = {}
+    for second in range(last + 1):
+        watching = sum(
+            1 for viewer in {v for v, _, _ in events}
+            if min(at[e] for e in events if e[0] == viewer) <= second <= max(at[e] for e in events if e[0] == viewer)
+        )  # fmt: skip
+        counts = Counter(COUNTED[k] for v, k, s in events if k in COUNTED and at[(v, k, s)] == second)
+        row = {"viewers": watching, **{name: counts.get(name, 0) for name in COUNTED.values()}}
+        if any(row.values()):
+            out[second] = row
+    return out
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(events=st.lists(event, max_size=60), repeats=st.lists(st.integers(0, 59), max_size=20), seed=st.integers())
+def test_the_rollup_matches_a_recomputation_from_the_raw_events(runtime, make_account, events, repeats, seed):
+    owner = make_account(Role.merchant)
+    film = title(runtime, owner, "Rolled")
+    numbered = [(i, *e) for i, e in enumerate(events)]
+    sent = numbered + [numbered[r] for r in repeats if r < len(numbered)]  # the player re-sends some
+    random.Random(seed).shuffle(sent)  # and they arrive out of order
+    for start in range(0, len(sent), 7):
+        for viewer in {e[1] for e in sent[start : start + 7]}:
+            batch = [intake.EventIn(client_event_id=f"e{i}", type=kind, video_id=film, second=second,
+                                    occurred_at=datetime.now(UTC))
+                     for i, v, kind, second in sent[start : start + 7] if v == viewer]  # fmt: skip
+            with runtime.db.session(write=True) as session:
+                intake.record_events(session, f"viewer-{film}-{viewer}", batch, "IT")  # ids are per viewer
+    for _ in range(2):  # rolling up again changes nothing
+        with runtime.db.session(write=True) as session:
+            rollups.roll_up(session, film, DURATION)
+    with runtime.db.session() as session:
+        rows = {r.second: {"viewers": r.viewers, "shown": r.shown, "clicked": r.clicked, "buys": r.buys,
+                           "purchases": r.purchases}
+                for r in session.scalars(select(SecondStats).where(SecondStats.video_id == film))}  # fmt: skip
+    assert rows == expected([(v, kind, second) for _, v, kind, second in numbered])
+
+
+def test_the_owner_sees_the_selling_seconds_as_json_csv_and_a_page(client, runtime, make_account):
+    owner = make_account(Role.merchant)
+    film = title(runtime, owner, "Lookbook")
+    empty = client.get(f"/api/v1/videos/{film}/selling-seconds", headers=owner.auth).json()
+    assert empty["seconds"]["viewers"] == [0] * 60 and empty["tags"] == []
+    assert sign_in(client, owner.user.email).status_code == 303
+    assert 'data-testid="no-data"' in client.get(f"/videos/{film}/analytics").text
+    client.cookies.clear()
+
+    plays = [
+        {"id": f"a{i}", "type": t, "video_id": film, "second": s}
+        for i, (t, s) in enumerate([("play", 0), ("progress", 10), ("card_clicked", 7.5), ("purchase", 8.2)])
+    ]
+    assert client.post("/api/v1/events", json={"viewer": "viewer-one", "events": plays}).json()["accepted"] == 4
+    plays = [
+        {"id": "b0", "type": "play", "video_id": film, "second": 5},
+        {"id": "b1", "type": "progress", "video_id": film, "second": 20},
+        {"id": "b2", "type": "card_clicked", "video_id": film, "second": 7.9},
+    ]
+    assert client.post("/api/v1/events", json={"viewer": "viewer-two", "events": plays}).json()["accepted"] == 3
+    report = client.get(f"/api/v1/videos/{film}/selling-seconds", headers=owner.auth).json()
+    seconds = report["seconds"]
+    assert seconds["viewers"][:12] == [1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 1] and seconds["viewers"][21] == 0
+    assert (seconds["clicked"][7], seconds["purchases"][8]) == (2, 1)
+
+    exported = client.get(f"/api/v1/videos/{film}/selling-seconds?format=csv", headers=owner.auth)
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert len(rows) == 60 and [int(r["viewers"]) for r in rows] == seconds["viewers"]
+    assert int(rows[7]["clicked"]) == 2 and int(rows[8]["purchases"]) == 1
+
+    rival = make_account(Role.merchant)
+    assert client.get(f"/api/v1/videos/{film}/selling-seconds", headers=rival.auth).status_code == 403
+    assert client.get(f"/api/v1/videos/{film}/selling-seconds").status_code == 401
+    assert sign_in(client, owner.user.email).status_code == 303
+    page = client.get(f"/videos/{film}/analytics").text
+    assert 'data-testid="selling-chart"' in page and 'data-testid="best-second">8 s' in page
+    assert f'href="/watch/{film}?t=8"' in page
+
+
+def test_the_minute_job_rolls_up_only_videos_with_new_events(client, runtime, make_account):
+    owner = make_account(Role.merchant)
+    quiet, busy = title(runtime, owner, "Quiet"), title(runtime, owner, "Busy")
+    ctx = runtime.queue.context
+
+    def send(event_id: str, second: float) -> None:
+        body = {
+            "viewer": "viewer-job",
+            "events": [{"id": event_id, "type": "progress", "video_id": busy, "second": second}],
+        }
+        assert client.post("/api/v1/events", json=body).json()["accepted"] == 1
+
+    send("j1", 3)
+    assert rollups.rollup_job(ctx) == [busy]
+    assert rollups.rollup_job(ctx) == []  # nothing new
+    send("j2", 9)
+    assert rollups.rollup_job(ctx) == [busy] and quiet not in rollups.rollup_job(ctx)
+    with runtime.db.session() as session:
+        assert rollups.seconds(session, busy, 60.0).viewers[3:10] == [1] * 7
