@@ -161,3 +161,10 @@ def _drop_after_commit(session: Session, previous_transaction: SessionTransactio
     session.info.pop("after_commit", None)
     for action in session.info.pop("on_rollback", []):
         action()
+
+
+def utc_day(column: Any, dialect: str) -> Any:
+    """The UTC calendar day of a timestamp column, in SQL (SQLite keeps UTC text; PostgreSQL needs the zone)."""
+    from sqlalchemy import func
+
+    return func.date(func.timezone("UTC", column)) if dialect == "postgresql" else func.date(column)

@@ -26,6 +26,7 @@ from vetrina.accounts.models import Role, User
 from vetrina.ads.models import AdDecision, AdEvent, Campaign
 from vetrina.analytics.models import PlayerEvent
 from vetrina.commerce.models import Order, OrderStatus
+from vetrina.db import utc_day
 from vetrina.errors import InvalidInput
 from vetrina.media.models import Video
 from vetrina.rights.models import Licence
@@ -71,11 +72,6 @@ def _day(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
-def _utc_day(column: Any, dialect: str) -> Any:
-    """The UTC calendar day of a timestamp column, in SQL (SQLite keeps UTC text; PostgreSQL needs the zone)."""
-    return func.date(func.timezone("UTC", column)) if dialect == "postgresql" else func.date(column)
-
-
 def revenue_share(session: Session, user: User, start: date, end: date, currency: str, by: str = "month") -> Report:
     """The report for the titles `user` owns (all licensed titles, for an admin), from `start` to `end`
     inclusive, by "day" or "month"."""
@@ -110,7 +106,7 @@ def revenue_share(session: Session, user: User, start: date, end: date, currency
 
     video_ids = list(terms)
     dialect = session.get_bind().dialect.name
-    day_of = _utc_day(PlayerEvent.occurred_at, dialect)
+    day_of = utc_day(PlayerEvent.occurred_at, dialect)
     for video_id, territory, day, views in session.execute(
         select(PlayerEvent.video_id, PlayerEvent.territory, day_of, func.count())
         .where(PlayerEvent.video_id.in_(video_ids), PlayerEvent.type == "play",
@@ -132,7 +128,7 @@ def revenue_share(session: Session, user: User, start: date, end: date, currency
     ):  # fmt: skip
         if (row := credit(video_id, territory, _day(day))) is not None:
             row.watch_seconds += float(seconds or 0)
-    ad_day = _utc_day(AdEvent.created_at, dialect)
+    ad_day = utc_day(AdEvent.created_at, dialect)
     for video_id, territory, day, ad_currency, millis in session.execute(
         select(AdDecision.video_id, AdDecision.territory, ad_day, Campaign.currency, func.sum(AdEvent.charged_millis))
         .join(AdDecision, AdDecision.id == AdEvent.decision_id).join(Campaign, Campaign.id == AdEvent.campaign_id)
@@ -144,7 +140,7 @@ def revenue_share(session: Session, user: User, start: date, end: date, currency
             other += 1
         elif (row := credit(video_id, territory, _day(day))) is not None:
             row.ad_revenue += int(millis) // 1000
-    order_day = _utc_day(Order.created_at, dialect)
+    order_day = utc_day(Order.created_at, dialect)
     for video_id, territory, day, order_currency, amount in session.execute(
         select(Order.source_video_id, Order.territory, order_day, Order.currency,
                func.sum(Order.total_amount - Order.refunded_amount))

@@ -37,6 +37,7 @@ from vetrina.web.metrics import install_metrics
 from vetrina.web.metrics import router as metrics_router
 from vetrina.web.pages import analytics as analytics_page
 from vetrina.web.pages import campaigns as campaign_pages
+from vetrina.web.pages import dashboards as dashboard_pages
 from vetrina.web.pages import partner as partner_page
 from vetrina.web.pages import routes as pages
 from vetrina.web.pages import shop
@@ -140,6 +141,7 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
     app.include_router(campaign_pages.router)
     app.include_router(partner_page.router)
     app.include_router(analytics_page.router)
+    app.include_router(dashboard_pages.router)
     app.mount("/static/vendor", StaticFiles(directory=_hls_dist(), check_dir=False), name="vendor")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

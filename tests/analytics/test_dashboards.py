@@ -1,0 +1,105 @@
+"""Dashboards: each role's numbers for a period, equal in the page and its CSV downloads; real Chromium draws
+them with data and with none."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import httpx
+import pytest
+
+from tests.commerce.helpers import funded_buyer, product, step
+from tests.conftest import PASSWORD
+from tests.e2e.test_watch_in_chromium import browser  # noqa: F401 (shared fixture)
+from tests.rights.test_rights import title
+from tests.web.test_pages import sign_in
+from vetrina.accounts.models import Role
+
+
+def sell(client, merchant, buyer, film: int, price: int, finish: bool) -> None:
+    item = product(client, merchant, price=price)
+    events = [{"id": f"s{item['id']}-{k}", "type": k, "video_id": film, "second": 4, "product_id": item["id"]}
+              for k in ("card_shown", "card_clicked", "buy_started")]  # fmt: skip
+    assert client.post("/api/v1/events", json={"viewer": "viewer-dash", "events": events}).json()["accepted"] == 3
+    body = {"items": [{"product_id": item["id"], "quantity": 2}], "source": {"video_id": film, "second": 4}}
+    order = client.post("/api/v1/orders", headers=buyer.auth, json=body).json()
+    step(client, buyer, order["id"], "pay")
+    if finish:
+        step(client, merchant, order["id"], "ship", {"carrier": "DHL", "tracking": "1"})
+        step(client, buyer, order["id"], "confirm")
+
+
+def csv_rows(client, path: str) -> list[dict]:
+    response = client.get(path)
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    return list(csv.DictReader(io.StringIO(response.text)))
+
+
+def test_the_merchant_dashboard_and_its_csv_agree(client, runtime, make_account):
+    merchant, buyer = make_account(Role.merchant), funded_buyer(client, make_account, 50_000)
+    film = title(runtime, merchant, "Shop film")
+    sell(client, merchant, buyer, film, 1000, finish=True)
+    sell(client, merchant, buyer, film, 2500, finish=False)
+    assert sign_in(client, merchant.user.email).status_code == 303
+    page = client.get("/dashboard?board=merchant").text
+    totals = dict(re.findall(r'data-total="(\w+)">([^<]*)<', page))
+    assert totals["revenue"] == "€70.00" and totals["orders"] == "2"
+    funnel = {r["step"]: int(r["count"]) for r in csv_rows(client, "/dashboard/merchant/funnel.csv")}
+    assert funnel == {"card shown": 2, "card clicked": 2, "buy started": 2, "paid": 2, "confirmed": 1}
+    top = csv_rows(client, "/dashboard/merchant/top_products.csv")
+    assert [(int(r["units"]), int(r["sales"])) for r in top] == [(2, 5000), (2, 2000)]
+    videos = csv_rows(client, "/dashboard/merchant/top_videos.csv")
+    assert [(int(r["video_id"]), int(r["orders"]), int(r["sales"])) for r in videos] == [(film, 2, 7000)]
+    sales = csv_rows(client, "/dashboard/merchant/sales.csv")
+    assert sum(int(r["revenue"]) for r in sales) == 7000 and len(sales) == 30
+    for name, rows in (("funnel", funnel), ("top_videos", videos)):
+        assert f'data-table="{name}"' in page and len(rows)
+    # Other boards are not a merchant's; bad ranges are problems.
+    assert client.get("/dashboard?board=operator").status_code == 403
+    assert client.get("/dashboard?start=2027-01-02&end=2027-01-01").status_code == 422
+    assert client.get("/dashboard?start=2020-01-01&end=2027-01-01").status_code == 422
+    assert client.get("/dashboard/merchant/nothing.csv").status_code == 404
+
+
+def test_the_owner_and_operator_dashboards(client, runtime, make_account):
+    owner = make_account(Role.partner)
+    film = title(runtime, owner, "Partner film")
+    events = [{"id": f"p{i}", "type": t, "video_id": film, "second": s}
+              for i, (t, s) in enumerate([("play", 0), ("progress", 30), ("progress", 60)])]  # fmt: skip
+    client.post("/api/v1/events", json={"viewer": "viewer-own", "events": events})
+    assert sign_in(client, owner.user.email).status_code == 303
+    page = client.get("/dashboard").text
+    assert 'data-total="plays">1<' in page and 'data-total="watch_minutes">1.0<' in page
+    assert f'href="/videos/{film}/analytics"' in page
+    client.cookies.clear()
+    admin = make_account(Role.admin)
+    assert sign_in(client, admin.user.email).status_code == 303
+    operator = client.get("/dashboard?board=operator").text
+    assert 'data-total="users">' in operator and 'data-total="queue_depth">' in operator
+
+
+@pytest.mark.slow
+def test_dashboards_draw_in_chromium_with_data_and_with_none(live_server, make_account, browser):  # noqa: F811
+    merchant, buyer = make_account(Role.merchant), make_account(Role.viewer)
+    film = title(live_server.runtime, merchant, "Chromium film")
+    with httpx.Client(base_url=live_server.url, timeout=30) as http:
+        http.post("/api/v1/wallet/topups", headers=buyer.auth, json={"amount": 10_000, "currency": "EUR"})
+        sell(http, merchant, buyer, film, 1500, finish=False)
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{live_server.url}/login?next=/dashboard")
+    page.fill("input[name=email]", merchant.user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_selector("[data-testid=dashboard-chart] rect", state="attached")
+    heights = page.eval_on_selector_all("[data-testid=dashboard-chart] rect", "els => els.map(e => e.getBBox().height)")
+    assert max(heights) > 100  # the day with the sale is a drawn bar
+    page.goto(f"{live_server.url}/dashboard?board=owner")
+    page.wait_for_selector("[data-testid=no-data]")  # nobody played anything: said, not an empty chart
+    page.goto(f"{live_server.url}/videos/{film}/analytics")
+    page.wait_for_selector("[data-testid=selling-chart] polyline", state="attached")
+    assert page.eval_on_selector("[data-testid=selling-chart]", "e => e.getBBox().width") > 100
+    assert errors == []
