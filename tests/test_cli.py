@@ -105,6 +105,12 @@ def test_demo_seeds_streamable_films_and_is_idempotent(tmp_path):
             ]
             licences = sorted((lic.distributor, lic.rest_of_world, tuple(lic.territories), lic.from_feed)
                               for lic in session.scalars(select(Licence)))  # fmt: skip
+            from vetrina.analytics.rollups import seconds
+
+            # A simulated audience watched the first film: its selling seconds have something to show.
+            audience = seconds(session, 1, 24)
+            assert audience.viewers[0] == 60 and audience.viewers[0] >= audience.viewers[-1]
+            assert sum(audience.clicked) > 0 and sum(audience.purchases) > 0
             assert licences == [("Dragon Pictures", False, ("CN",), False), ("Globe Films", True, (), False),
                                 ("studio@vetrina.demo", False, ("DE", "ES", "FR", "IT"), True)]  # fmt: skip
     finally:

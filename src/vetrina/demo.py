@@ -27,6 +27,7 @@ from vetrina.accounts import service as accounts
 from vetrina.accounts.models import Role, User
 from vetrina.ads import campaigns as ad_campaigns
 from vetrina.ads.models import VideoAdSettings
+from vetrina.analytics.models import PlayerEvent
 from vetrina.catalog import channels
 from vetrina.catalog import service as catalog
 from vetrina.commerce import service as orders
@@ -123,6 +124,7 @@ def seed_demo(runtime: Runtime) -> None:
     _make_lookbook(runtime, merchant)
     _run_demo_campaigns(runtime, merchant)
     _import_partner_catalogue(runtime, users["studio@vetrina.demo"])
+    _simulate_audience(runtime, merchant)
     for email, _role in DEMO_USERS:
         print(f"  {email:24s} password: {DEMO_PASSWORD}")
 
@@ -199,6 +201,41 @@ def _tag_demo_film(runtime: Runtime, merchant: User) -> None:
                 product_id=product.id, start_s=start, end_s=start + 6, box=box, label=product.title
             )
             shoppable.create_tag(session, video_id, merchant, spec)
+
+
+def _simulate_audience(runtime: Runtime, merchant: User, viewers: int = 60) -> None:
+    """A seeded audience for the first film, sent through the same intake as the player's events (once): they
+    drop off as it plays, see the cards, and some click and buy, so `/videos/1/analytics` and the dashboards
+    have something to show."""
+    from vetrina.analytics import intake, rollups
+
+    video_id = _existing_film(runtime, merchant, DEMO_FILMS[0].title)
+    with runtime.db.session(write=True) as session:
+        if video_id is None or session.scalar(select(PlayerEvent.id).where(PlayerEvent.video_id == video_id)):
+            return
+        tags = shoppable.list_tags(session, video_id, merchant)
+        rng = random.Random(7)  # noqa: S311  (demo data)
+        for n in range(viewers):
+            stays = min(DEMO_FILMS[0].seconds - 0.5, rng.expovariate(1 / 14))
+            events = [("play", 0.0, None, None)] + [("progress", float(t), None, None) for t in range(5, int(stays), 5)]
+            events.append(("pause", stays, None, None))  # where they left
+            for tag in tags:
+                if tag.start_s < stays:
+                    events.append(("card_shown", tag.start_s, tag.product_id, tag.id))
+                    appeal = 0.45 if tag.product_id == tags[1].product_id else 0.2  # the mug sells best
+                    if rng.random() < appeal:
+                        at = tag.start_s + rng.uniform(0.5, 3)
+                        events.append(("card_clicked", at, tag.product_id, tag.id))
+                        if rng.random() < 0.5:
+                            events += [("buy_started", at + 1, tag.product_id, tag.id),
+                                       ("purchase", at + 2, tag.product_id, tag.id)]  # fmt: skip
+            batch = [intake.EventIn(client_event_id=f"demo-{n}-{i}", type=kind, video_id=video_id, second=second,
+                                    product_id=product_id, tag_id=tag_id)
+                     for i, (kind, second, product_id, tag_id) in enumerate(events)]  # fmt: skip
+            intake.record_events(session, f"demo-viewer-{n}", batch, rng.choice(["IT", "FR", "DE", "CN"]))
+        session.flush()
+        rollups.roll_up(session, video_id, DEMO_FILMS[0].seconds)
+    print(f"  a simulated audience watched the first film: /videos/{video_id}/analytics and /dashboard")
 
 
 def _run_demo_campaigns(runtime: Runtime, merchant: User) -> None:
