@@ -2,7 +2,7 @@
 
 from vetrina.accounts.models import ApiToken, LoginSession, User
 from vetrina.ads.models import AdDecision, AdEvent, Campaign, CampaignDay, VideoAdSettings
-from vetrina.analytics.models import PlayerEvent, RollupState, SecondStats
+from vetrina.analytics.models import DailyStats, PlayerEvent, RollupState, SecondStats
 from vetrina.catalog.models import Channel, ChannelFollow, Product, ProductImage, ProductVariant
 from vetrina.commerce.models import Order, OrderEvent, OrderItem, RefundRequest
 from vetrina.db import Base
@@ -22,6 +22,7 @@ __all__ = [
     "Campaign",
     "CampaignDay",
     "Channel",
+    "DailyStats",
     "ChannelFollow",
     "FeedFailure",
     "FeedItem",

@@ -18,7 +18,7 @@ from tests.rights.test_rights import title
 from tests.web.test_pages import sign_in
 from vetrina.accounts.models import Role
 from vetrina.analytics import intake, rollups
-from vetrina.analytics.models import SecondStats
+from vetrina.analytics.models import DailyStats, SecondStats
 
 TYPES = ["play", "progress", "quartile", "card_shown", "card_clicked", "hold", "buy_started", "purchase", "pause"]
 COUNTED = {"card_shown": "shown", "card_clicked": "clicked", "buy_started": "buys", "purchase": "purchases"}
@@ -67,6 +67,12 @@ def test_the_rollup_matches_a_recomputation_from_the_raw_events(runtime, make_ac
                            "purchases": r.purchases}
                 for r in session.scalars(select(SecondStats).where(SecondStats.video_id == film))}  # fmt: skip
     assert rows == expected([(v, kind, second) for _, v, kind, second in numbered])
+    with runtime.db.session() as session:
+        daily = {(r.type, r.territory): (r.events, r.viewers)
+                 for r in session.scalars(select(DailyStats).where(DailyStats.video_id == film))}  # fmt: skip
+    by_type = Counter(kind for _, _, kind, _ in numbered)
+    assert daily == {(kind, "IT"): (count, len({v for _, v, k, _ in numbered if k == kind}))
+                     for kind, count in by_type.items()}  # fmt: skip
 
 
 def test_the_owner_sees_the_selling_seconds_as_json_csv_and_a_page(client, runtime, make_account):

@@ -52,3 +52,18 @@ class RollupState(Base):
     video_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_event_id: Mapped[int] = mapped_column(Integer)
     rolled_up_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DailyStats(Base):
+    """Events of one type per UTC day, video, product, tag and territory (0 and "" where none)."""
+
+    __tablename__ = "daily_event_stats"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD
+    video_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tag_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    territory: Mapped[str] = mapped_column(String(2), primary_key=True)
+    type: Mapped[str] = mapped_column(String(24), primary_key=True)
+    events: Mapped[int] = mapped_column(Integer)
+    viewers: Mapped[int] = mapped_column(Integer)

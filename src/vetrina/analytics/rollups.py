@@ -1,4 +1,5 @@
-"""Rollups of player events: per video and second, what the audience did (the "selling seconds" view).
+"""Rollups of player events: per video and second, what the audience did (the "selling seconds" view); and per
+day, video, product, tag and territory, how many events of each type (what the dashboards read).
 
 A rollup is recomputed whole for a video from its raw events, so it is idempotent and indifferent to
 duplicates (already dropped at intake) and to the order events arrive in. The per-minute job recomputes
@@ -22,7 +23,8 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from vetrina import clock
-from vetrina.analytics.models import PlayerEvent, RollupState, SecondStats
+from vetrina.analytics.models import DailyStats, PlayerEvent, RollupState, SecondStats
+from vetrina.db import utc_day
 from vetrina.jobs import JobContext, periodic_job
 
 COUNTED = {"card_shown": "shown", "card_clicked": "clicked", "buy_started": "buys", "purchase": "purchases"}
@@ -72,11 +74,29 @@ def roll_up(session: Session, video_id: int, duration_s: float) -> int:
     session.execute(delete(SecondStats).where(SecondStats.video_id == video_id))
     if stats:
         session.execute(insert(SecondStats), [{"video_id": video_id, "second": s, **c} for s, c in stats.items()])
+    _roll_up_days(session, video_id)
     last = max((r.id for r in rows), default=0)
     state = session.get(RollupState, video_id) or RollupState(video_id=video_id)
     state.last_event_id, state.rolled_up_at = last, clock.now()
     session.add(state)
     return last
+
+
+def _roll_up_days(session: Session, video_id: int) -> None:
+    """The video's events counted per day, product, tag, territory and type, by the database itself."""
+    day = utc_day(PlayerEvent.occurred_at, session.get_bind().dialect.name)
+    keys = (day.label("day"), func.coalesce(PlayerEvent.product_id, 0).label("product_id"),
+            func.coalesce(PlayerEvent.tag_id, 0).label("tag_id"),
+            func.coalesce(PlayerEvent.territory, "").label("territory"), PlayerEvent.type)  # fmt: skip
+    counted = (
+        select(*keys, PlayerEvent.video_id, func.count().label("events"),
+               func.count(func.distinct(PlayerEvent.viewer_key)).label("viewers"))
+        .where(PlayerEvent.video_id == video_id)
+        .group_by(*keys[:4], PlayerEvent.type, PlayerEvent.video_id)
+    )  # fmt: skip
+    session.execute(delete(DailyStats).where(DailyStats.video_id == video_id))
+    columns = ["day", "product_id", "tag_id", "territory", "type", "video_id", "events", "viewers"]
+    session.execute(insert(DailyStats).from_select(columns, counted))
 
 
 def seconds(session: Session, video_id: int, duration_s: float) -> Seconds:

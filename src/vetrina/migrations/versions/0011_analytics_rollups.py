@@ -17,6 +17,18 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_table(
+        "daily_event_stats",
+        sa.Column("day", sa.String(length=10), nullable=False),
+        sa.Column("video_id", sa.Integer(), nullable=False),
+        sa.Column("product_id", sa.Integer(), nullable=False),
+        sa.Column("tag_id", sa.Integer(), nullable=False),
+        sa.Column("territory", sa.String(length=2), nullable=False),
+        sa.Column("type", sa.String(length=24), nullable=False),
+        sa.Column("events", sa.Integer(), nullable=False),
+        sa.Column("viewers", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("day", "video_id", "product_id", "tag_id", "territory", "type"),
+    )
+    op.create_table(
         "rollup_state",
         sa.Column("video_id", sa.Integer(), nullable=False),
         sa.Column("last_event_id", sa.Integer(), nullable=False),
@@ -39,3 +51,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("video_second_stats")
     op.drop_table("rollup_state")
+    op.drop_table("daily_event_stats")
