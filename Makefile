@@ -69,6 +69,7 @@ bench: install  ## the benchmarks (several minutes each)
 	$(BIN)/python bench/autotag.py
 	$(BIN)/python bench/ads.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/events.py
 
 clean:
 	rm -rf $(VENV) node_modules vetrina-data

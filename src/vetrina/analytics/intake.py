@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Iterable
+import asyncio
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from vetrina import clock
 from vetrina.analytics.models import PlayerEvent
+from vetrina.db import Database
 from vetrina.media.models import Video
 
 EVENT_TYPES = frozenset(
@@ -44,33 +44,9 @@ class IntakeResult:
     rejected: int
 
 
-class KnownVideos:
-    """Ids of videos that exist, remembered by one process for `ttl_s` seconds: every batch names the video
-    being played, and asking the database each time would lengthen the write. Only ids found are kept (a
-    video made later is seen at once); a deleted video's events are still taken for up to `ttl_s`, which
-    loses nothing (events reference no row) and the rollups skip them with the video."""
-
-    def __init__(self, ttl_s: float = 60.0, max_entries: int = 100_000) -> None:
-        self.ttl_s = ttl_s
-        self.max_entries = max_entries
-        self._until: dict[int, float] = {}
-        self._lock = threading.Lock()
-
-    def among(self, session: Session, video_ids: Iterable[int]) -> set[int]:
-        """Which of `video_ids` exist; the database is asked only about ids not remembered."""
-        now = time.monotonic()
-        wanted = set(video_ids)
-        known = {v for v in wanted if self._until.get(v, 0.0) > now}
-        if len(known) < len(wanted):
-            found = set(session.scalars(select(Video.id).where(Video.id.in_(wanted - known))))
-            with self._lock:
-                if len(self._until) + len(found) > self.max_entries:
-                    self._until = {v: t for v, t in self._until.items() if t > now}
-                    if len(self._until) + len(found) > self.max_entries:
-                        self._until.clear()
-                self._until.update(dict.fromkeys(found, now + self.ttl_s))
-            known |= found
-        return known
+def existing_videos(session: Session, video_ids: Iterable[int]) -> set[int]:
+    """Which of `video_ids` are videos (events for others are rejected)."""
+    return set(session.scalars(select(Video.id).where(Video.id.in_(set(video_ids)))))
 
 
 def _as_utc(event: EventIn) -> EventIn:
@@ -98,13 +74,14 @@ def record_events(
     viewer_key: str,
     events: list[EventIn],
     territory: str | None = None,
-    known_videos: KnownVideos | None = None,
+    known_videos: Collection[int] | None = None,
 ) -> IntakeResult:
     """Store the batch's events for videos that exist, with where the viewer was; a repeated
-    (viewer_key, client_event_id) is skipped. `known_videos` spares asking which videos exist each time."""
+    (viewer_key, client_event_id) is skipped. `known_videos`: those of the batch's videos that exist, when the
+    caller has asked already (in the same transaction)."""
     now = clock.now()
     events = [e if e.occurred_at is None or e.occurred_at.tzinfo else _as_utc(e) for e in events]
-    known = (known_videos or KnownVideos()).among(session, {e.video_id for e in events})
+    known = existing_videos(session, {e.video_id for e in events}) if known_videos is None else known_videos
     rows = [
         {
             "viewer_key": viewer_key,
@@ -131,3 +108,67 @@ def record_events(
         _insert_once(session.get_bind().dialect.name), rows, execution_options={"preserve_rowcount": True}
     )
     return IntakeResult(accepted=stored.rowcount, duplicates=len(rows) - stored.rowcount, rejected=rejected)
+
+
+@dataclass
+class _Pending:
+    viewer_key: str
+    events: list[EventIn]
+    territory: str | None
+    answer: asyncio.Future[IntakeResult]
+
+
+class EventWriter:
+    """One process's writer of event batches, for an event loop: a batch waits while a write is under way,
+    and the batches that arrived meanwhile are written together in the next transaction (group commit).
+
+    Each batch's answer comes only once its transaction has committed, so an accepted batch is stored; one
+    transaction per group rather than per batch keeps the database's single writer, and this process's
+    threads, free for the rest (playback)."""
+
+    def __init__(self, db: Database, max_group: int = 64) -> None:
+        self.db = db
+        self.max_group = max_group
+        self.loop = asyncio.get_running_loop()
+        self._pending: list[_Pending] = []
+        self._draining: asyncio.Task[None] | None = None
+
+    async def record(self, viewer_key: str, events: list[EventIn], territory: str | None = None) -> IntakeResult:
+        """`record_events` for one batch, sharing a transaction with the batches that arrive alongside."""
+        pending = _Pending(viewer_key, events, territory, self.loop.create_future())
+        self._pending.append(pending)
+        if self._draining is None:
+            self._draining = self.loop.create_task(self._drain())
+        return await pending.answer
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                group, self._pending = self._pending[: self.max_group], self._pending[self.max_group :]
+                try:
+                    results = await asyncio.to_thread(self._write, group)
+                except Exception as exc:  # noqa: BLE001 (each waiting request gets the error)
+                    results = [exc] * len(group)
+                for pending, result in zip(group, results, strict=True):
+                    if pending.answer.done():  # the request went away
+                        continue
+                    if isinstance(result, BaseException):
+                        pending.answer.set_exception(result)
+                    else:
+                        pending.answer.set_result(result)
+        finally:
+            self._draining = None
+
+    def _write(self, group: list[_Pending]) -> list[IntakeResult | BaseException]:
+        try:
+            with self.db.session(write=True) as session:
+                known = existing_videos(session, (e.video_id for pending in group for e in pending.events))
+                return [
+                    record_events(session, pending.viewer_key, pending.events, pending.territory, known)
+                    for pending in group
+                ]
+        except Exception as exc:  # noqa: BLE001
+            if len(group) == 1:
+                return [exc]
+        # One batch's failure must not fail the others: each is written in a transaction of its own.
+        return [result for pending in group for result in self._write([pending])]

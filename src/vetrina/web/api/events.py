@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm import Session
 
 from vetrina.analytics import intake
-from vetrina.web.deps import MAX_ROW_ID, db_session, territory
+from vetrina.web.deps import MAX_ROW_ID, get_runtime, viewer_territory
 
 router = APIRouter(tags=["analytics"])
 Id = Field(None, ge=1, le=MAX_ROW_ID)
@@ -41,8 +41,22 @@ class IntakeOut(BaseModel):
     rejected: int = Field(description="Unknown video or event type: dropped.")
 
 
+async def _territory(request: Request) -> str:
+    # The same lookup as `deps.territory` (headers and an in-memory GeoIP map), without a worker thread.
+    return viewer_territory(request)
+
+
+def _event_writer(request: Request) -> intake.EventWriter:
+    """This process's writer of event batches (one per app and event loop, made by the first batch)."""
+    state = request.app.state
+    writer = getattr(state, "event_writer", None)
+    if writer is None or writer.loop is not asyncio.get_running_loop():
+        writer = state.event_writer = intake.EventWriter(get_runtime(request).db)
+    return writer
+
+
 @router.post("/api/v1/events", status_code=202, response_model=IntakeOut, summary="Report what happened in the player")
-def post_events(batch: EventBatch, session: Session = db_session, viewer_territory: str = territory) -> IntakeOut:
+async def post_events(request: Request, batch: EventBatch, territory: str = Depends(_territory)) -> IntakeOut:
     events = [
         intake.EventIn(
             client_event_id=e.id,
@@ -56,5 +70,6 @@ def post_events(batch: EventBatch, session: Session = db_session, viewer_territo
         )  # fmt: skip
         for e in batch.events
     ]
-    result = intake.record_events(session, batch.viewer, events, viewer_territory)
+    # Answered once the batch's transaction has committed, shared with the batches that came meanwhile.
+    result = await _event_writer(request).record(batch.viewer, events, territory)
     return IntakeOut(accepted=result.accepted, duplicates=result.duplicates, rejected=result.rejected)
