@@ -26,6 +26,7 @@ import resource
 import secrets
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -283,6 +284,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs of each load; medians are shown")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--postgres", default=None, help="a PostgreSQL URL to run on (a fresh schema is made)")
+    parser.add_argument("--no-jobs", action="store_true", help="serve without job workers (the per-minute rollups)")
     options = parser.parse_args()
     runs: dict[str, list[Load]] = {"ceiling": [], "alone": [], "paced": [], "flat out": []}
     bursts: dict[str, list[Burst]] = {"alone": [], "paced": [], "flat out": []}
@@ -301,7 +303,7 @@ def main() -> None:
         settings = Settings(data_dir=Path(tmp), database_url=env.get("VETRINA_DATABASE_URL"))
         try:
             video_id = seed(settings, options.tags)
-            with served(env, options.processes) as (base, server):
+            with served(env, options.processes, *(["--no-worker"] if options.no_jobs else [])) as (base, server):
                 path = f"/api/v1/videos/{video_id}/timeline"
                 assert len(httpx.get(base + path).json()["tags"]) == options.tags
                 pids = server_pids(server)
@@ -311,7 +313,7 @@ def main() -> None:
                 paced = options.rate / options.batch_size
                 lasting_s = options.seconds + 4
                 # Alternating rounds, so that a slow spell of this shared machine falls on every load.
-                for _ in range(options.rounds):
+                for round_ in range(1, options.rounds + 1):
                     runs["ceiling"].append(autocannon(base, "/healthz", options.clients, options.seconds, pids))
                     bursts["alone"].append(driver.burst(options.batches, pids))
                     runs["alone"].append(timeline_load(driver, base, path, options, pids))
@@ -322,6 +324,9 @@ def main() -> None:
                         timeline, burst = beside_burst(driver, base, path, options, pids, batches, per_second)
                         runs[key].append(timeline)
                         bursts[key].append(burst)
+                    print(f"round {round_}: " + "; ".join(
+                        f"{key} {b[-1].events_per_s:.0f} events/s, timeline p99 {runs[key][-1].p99_ms:.1f} ms"
+                        for key, b in bursts.items()), file=sys.stderr)  # fmt: skip
                 every = [b for runs_of_a_kind in bursts.values() for b in runs_of_a_kind]
                 counted = sum(b.accepted for b in every) + resend(base, every[0].samples + every[-1].samples)
             stored = stored_events(settings)
@@ -336,10 +341,11 @@ def main() -> None:
     ingested = {key: statistics.median(b.events_per_s for b in of_a_kind) for key, of_a_kind in bursts.items()}
     rise = {key: runs_p99 / quiet.p99_ms - 1 for key, runs_p99 in (("paced", beside_paced.p99_ms),
                                                                      ("flat out", beside_flat_out.p99_ms))}  # fmt: skip
+    command = f"vetrina serve --workers {options.processes}{' --no-worker' if options.no_jobs else ''}"
     print(f"\nEvent intake: batches of {options.batch_size} from {options.clients} clients, {options.batches} batches "
-          f"a burst, {options.rounds} alternating rounds (medians), {database}, `vetrina serve --workers "
-          f"{options.processes}`; {stored} events stored, as many as accepted, none twice; other programs used "
-          f"{others:.2f} of this machine's {os.cpu_count()} cores meanwhile\n")  # fmt: skip
+          f"a burst, {options.rounds} alternating rounds (medians), {database}, `{command}`; {stored} events stored, "
+          f"as many as accepted, none twice; other programs used {others:.2f} of this machine's {os.cpu_count()} "
+          f"cores meanwhile\n")  # fmt: skip
     print(f"| {'route':<26} | {'req/s':>7} | {'events/s':>8} | {'p50 ms':>6} | {'p99 ms':>6} | {'CPU ms/req':>10} "
           f"| {'vs ceiling':>10} |")  # fmt: skip
     print(f"|{'-' * 28}|{'-' * 9}|{'-' * 10}|{'-' * 8}|{'-' * 8}|{'-' * 12}|{'-' * 12}|")

@@ -101,13 +101,14 @@ def autocannon(
 
 
 @contextmanager
-def served(env: dict[str, str], processes: int) -> Iterator[tuple[str, int]]:
-    """`vetrina serve --workers N` as a newcomer runs it, on a free loopback port; yields its base URL and pid."""
+def served(env: dict[str, str], processes: int, *options: str) -> Iterator[tuple[str, int]]:
+    """`vetrina serve --workers N [options]` as a newcomer runs it, on a free loopback port; yields its base URL
+    and pid."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "-m", "vetrina", "serve", "--port", str(port), "--workers", str(processes)],
+        [sys.executable, "-m", "vetrina", "serve", "--port", str(port), "--workers", str(processes), *options],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"

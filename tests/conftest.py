@@ -63,9 +63,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     with psycopg.connect(plain, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+        # Named after the schema, so that its connections can be found when it is dropped.
+        yield f"{POSTGRES_URL}?application_name={schema}&options=-csearch_path%3D{schema}"
     finally:
         with psycopg.connect(plain, autocommit=True) as conn:
+            # A job thread of the test's app may still be at work (workers stop without waiting): its
+            # connection would deadlock with the DROP.
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s", (schema,)
+            )
             conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 

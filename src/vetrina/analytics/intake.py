@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -54,19 +55,12 @@ def _as_utc(event: EventIn) -> EventIn:
     return replace(event, occurred_at=event.occurred_at.replace(tzinfo=UTC))
 
 
-def _insert_once(dialect: str) -> Insert:
-    """INSERT ... ON CONFLICT DO NOTHING, run as one executemany per batch: compiled once per dialect and
-    cached, unlike a multi-row VALUES built from the rows (compiled anew for each batch)."""
-    statement = _INSERTS.get(dialect)
-    if statement is None:
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        table = PlayerEvent.__table__
-        statement = insert(table).on_conflict_do_nothing(index_elements=["viewer_key", "client_event_id"])
-        _INSERTS[dialect] = statement
-    return statement
-
-
-_INSERTS: dict[str, Insert] = {}
+@functools.cache
+def _insert_skipping_repeats(dialect: str) -> Insert:
+    """INSERT ... ON CONFLICT (viewer_key, client_event_id) DO NOTHING, run as an executemany of a batch's rows:
+    one statement, compiled once (a multi-row VALUES made from the rows would be compiled anew for each batch)."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return insert(PlayerEvent.__table__).on_conflict_do_nothing(index_elements=["viewer_key", "client_event_id"])
 
 
 def record_events(
@@ -105,7 +99,7 @@ def record_events(
     # Skipped conflicts are not counted as changed rows: the sum over the executemany is what was stored
     # (sqlite3 and psycopg both sum it; SQLAlchemy passes it on when asked to preserve it).
     stored = session.execute(
-        _insert_once(session.get_bind().dialect.name), rows, execution_options={"preserve_rowcount": True}
+        _insert_skipping_repeats(session.get_bind().dialect.name), rows, execution_options={"preserve_rowcount": True}
     )
     return IntakeResult(accepted=stored.rowcount, duplicates=len(rows) - stored.rowcount, rejected=rejected)
 
@@ -119,12 +113,13 @@ class _Pending:
 
 
 class EventWriter:
-    """One process's writer of event batches, for an event loop: a batch waits while a write is under way,
-    and the batches that arrived meanwhile are written together in the next transaction (group commit).
+    """One process's writer of event batches, for its event loop: a batch waits while a write is under way,
+    and the batches that arrived meanwhile are written together in the next transaction (group commit), by
+    one worker thread at a time.
 
-    Each batch's answer comes only once its transaction has committed, so an accepted batch is stored; one
-    transaction per group rather than per batch keeps the database's single writer, and this process's
-    threads, free for the rest (playback)."""
+    A batch is answered only once its transaction has committed, so an accepted event is a stored one. One
+    transaction per group rather than per batch takes the database's write turn far less often (SQLite has
+    one writer for all processes) and leaves this process's threads to the rest (playback)."""
 
     def __init__(self, db: Database, max_group: int = 64) -> None:
         self.db = db

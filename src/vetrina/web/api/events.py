@@ -42,7 +42,8 @@ class IntakeOut(BaseModel):
 
 
 async def _territory(request: Request) -> str:
-    # The same lookup as `deps.territory` (headers and an in-memory GeoIP map), without a worker thread.
+    # `deps.territory`'s lookup (headers, a memory-mapped GeoIP file: no waiting), on the event loop rather than
+    # in a worker thread: the batch then goes to a thread once, for its write.
     return viewer_territory(request)
 
 
@@ -67,7 +68,7 @@ async def post_events(request: Request, batch: EventBatch, territory: str = Depe
             product_id=e.product_id,
             tag_id=e.tag_id,
             order_id=e.order_id,
-        )  # fmt: skip
+        )
         for e in batch.events
     ]
     # Answered once the batch's transaction has committed, shared with the batches that came meanwhile.
