@@ -24,3 +24,17 @@ def test_hooks_follow_the_outer_transaction_not_savepoints(runtime):
         after_commit(session, lambda: log.append("committed again"))
         raise RuntimeError("the request failed")
     assert log == ["committed", "rolled back"]
+
+
+def test_the_migrations_make_the_schema_the_models_describe(runtime):
+    """Migrated from nothing, the database has every table, column, type and key the models have, on both
+    databases (a model changed without a migration would fail here)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from vetrina import models
+
+    with runtime.db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        differences = compare_metadata(context, models.Base.metadata)
+    assert differences == []

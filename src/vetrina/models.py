@@ -2,7 +2,7 @@
 
 from vetrina.accounts.models import ApiToken, LoginSession, User
 from vetrina.ads.models import AdDecision, AdEvent, Campaign, CampaignDay, VideoAdSettings
-from vetrina.analytics.models import DailyStats, PlayerEvent, RollupState, SecondStats
+from vetrina.analytics.models import DailyStats, DailyViewer, PlayerEvent, RollupState, SecondStats, ViewerSpan
 from vetrina.catalog.models import Channel, ChannelFollow, Product, ProductImage, ProductVariant
 from vetrina.commerce.models import Order, OrderEvent, OrderItem, RefundRequest
 from vetrina.db import Base
@@ -23,6 +23,7 @@ __all__ = [
     "CampaignDay",
     "Channel",
     "DailyStats",
+    "DailyViewer",
     "ChannelFollow",
     "FeedFailure",
     "FeedItem",
@@ -51,6 +52,7 @@ __all__ = [
     "User",
     "Video",
     "VideoAdSettings",
+    "ViewerSpan",
     "WebhookDelivery",
     "WebhookEndpoint",
 ]

@@ -12,6 +12,7 @@ from tests.rights.test_rights import NOW, at, from_, http, licence, studio, titl
 from tests.web.test_pages import csrf_from, sign_in
 from vetrina.accounts.models import Role
 from vetrina.ads.models import AdDecision, AdEvent, Campaign
+from vetrina.analytics import rollups
 
 
 def played(http, film: int, territory: str, viewer: str, furthest: float) -> None:  # noqa: F811
@@ -60,6 +61,7 @@ def test_revenue_is_credited_to_the_licence_of_the_viewers_territory(http, runti
                              "source": {"video_id": film, "second": 13}})  # fmt: skip
     assert unpaid.status_code == 201  # never paid: not a sale
 
+    rollups.roll_up_new(runtime.db)  # views and watch time are read from the rollups
     day = NOW.date().isoformat()
     report = http.get(f"/api/v1/revenue-share?by=day&start={day}&end={day}", headers=studio.auth).json()
     rows = {r["distributor"]: r for r in report["rows"]}

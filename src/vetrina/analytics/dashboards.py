@@ -2,8 +2,9 @@
 
 - merchant: revenue and orders per day, the funnel from card shown to confirmed receipt, top products and
   videos by sales, refunds;
-- video owner: plays and watch time per day, top videos by plays (each linking to its selling seconds);
+- video owner: plays and watch time per day, top videos by viewers (each linking to its selling seconds);
 - operator: platform totals, escrow held, commission and advertising earned, the job queue.
+Player events are read from their rollups (`rollups.py`, up to a minute behind), never scanned raw.
 Each table is a list of dicts with the same keys, so it downloads as CSV unchanged.
 """
 
@@ -19,7 +20,7 @@ from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
 from vetrina.accounts.models import User
-from vetrina.analytics.models import PlayerEvent
+from vetrina.analytics.models import DailyStats, DailyViewer
 from vetrina.catalog.models import Product
 from vetrina.commerce.models import Order, OrderItem, OrderStatus
 from vetrina.db import utc_day
@@ -57,6 +58,11 @@ def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
     return datetime.combine(start, time(), UTC), datetime.combine(end + timedelta(days=1), time(), UTC)
 
 
+def _days_of(day: Any, start: date, end: date) -> list[Any]:
+    """A rollup's YYYY-MM-DD day column within the range (the strings sort as the days do)."""
+    return [day >= start.isoformat(), day <= end.isoformat()]
+
+
 def _days(start: date, end: date, values: dict[str, dict[str, Any]], names: tuple[str, ...]) -> list[dict[str, Any]]:
     """One entry per day of the range, zeros where nothing happened."""
     out = []
@@ -80,11 +86,11 @@ def merchant(session: Session, user: User, start: date, end: date) -> Dashboard:
         by_day[str(d)[:10]] = {"orders": orders, "revenue": int(revenue or 0)}
     board.series["sales"] = _days(start, end, by_day, ("orders", "revenue"))
     products = select(Product.id).where(Product.merchant_id == user.id)
-    seen = [PlayerEvent.product_id.in_(products), PlayerEvent.occurred_at >= since, PlayerEvent.occurred_at < until]
     events = dict(session.execute(
-        select(PlayerEvent.type, func.count()).where(*seen, PlayerEvent.type.in_(["card_shown", "card_clicked",
-                                                                                 "buy_started"]))
-        .group_by(PlayerEvent.type)
+        select(DailyStats.type, func.sum(DailyStats.events))
+        .where(DailyStats.product_id.in_(products), *_days_of(DailyStats.day, start, end),
+               DailyStats.type.in_(["card_shown", "card_clicked", "buy_started"]))
+        .group_by(DailyStats.type)
     ).all())  # fmt: skip
     paid = session.scalar(select(func.count()).where(*mine, Order.status.in_(PAID))) or 0
     confirmed = session.scalar(select(func.count()).where(*mine, Order.status == OrderStatus.TRADE_FINISHED.value)) or 0
@@ -128,32 +134,41 @@ def merchant(session: Session, user: User, start: date, end: date) -> Dashboard:
 
 
 def owner(session: Session, user: User, start: date, end: date) -> Dashboard:
-    since, until = _bounds(start, end)
-    dialect = session.get_bind().dialect.name
     board = Dashboard(start, end)
-    day = utc_day(PlayerEvent.occurred_at, dialect)
-    own = [PlayerEvent.video_id.in_(select(Video.id).where(Video.owner_id == user.id)),
-           PlayerEvent.occurred_at >= since, PlayerEvent.occurred_at < until]  # fmt: skip
-    furthest = (
-        select(day.label("day"), PlayerEvent.video_id, func.max(PlayerEvent.second).label("reached"))
-        .where(*own).group_by(day, PlayerEvent.video_id, PlayerEvent.viewer_key).subquery()
-    )  # fmt: skip
+    mine = select(Video.id).where(Video.owner_id == user.id)
     by_day: dict[str, dict[str, Any]] = {}
-    for d, plays in session.execute(select(day, func.count()).where(*own, PlayerEvent.type == "play").group_by(day)):
-        by_day.setdefault(str(d)[:10], {})["plays"] = plays
-    for d, viewers, seconds in session.execute(
-        select(furthest.c.day, func.count(), func.sum(furthest.c.reached)).group_by(furthest.c.day)
+    for d, plays in session.execute(
+        select(DailyStats.day, func.sum(DailyStats.events))
+        .where(DailyStats.video_id.in_(mine), *_days_of(DailyStats.day, start, end), DailyStats.type == "play")
+        .group_by(DailyStats.day)
     ):  # fmt: skip
-        by_day.setdefault(str(d)[:10], {}).update(viewers=viewers, watch_minutes=round(float(seconds or 0) / 60, 1))
+        by_day.setdefault(d, {})["plays"] = int(plays)
+    # Watch time: how far each viewer got into each video that day (from whichever territory).
+    reached = (
+        select(DailyViewer.day, DailyViewer.video_id, DailyViewer.viewer_key,
+               func.max(DailyViewer.furthest_s).label("furthest"))
+        .where(DailyViewer.video_id.in_(mine), *_days_of(DailyViewer.day, start, end))
+        .group_by(DailyViewer.day, DailyViewer.video_id, DailyViewer.viewer_key)
+        .subquery()
+    )  # fmt: skip
+    for d, viewers, seconds in session.execute(
+        select(reached.c.day, func.count(), func.sum(reached.c.furthest)).group_by(reached.c.day)
+    ):  # fmt: skip
+        by_day.setdefault(d, {}).update(viewers=viewers, watch_minutes=round(float(seconds or 0) / 60, 1))
     board.series["audience"] = _days(start, end, by_day, ("plays", "viewers", "watch_minutes"))
+    plays = dict(session.execute(
+        select(DailyStats.video_id, func.sum(DailyStats.events))
+        .where(DailyStats.video_id.in_(mine), *_days_of(DailyStats.day, start, end), DailyStats.type == "play")
+        .group_by(DailyStats.video_id)
+    ).all())  # fmt: skip
     board.tables["top_videos"] = [
-        {"video_id": vid, "title": title, "plays": plays, "viewers": viewers}
-        for vid, title, plays, viewers in session.execute(
-            select(PlayerEvent.video_id, Video.title, func.count().filter(PlayerEvent.type == "play"),
-                   func.count(distinct(PlayerEvent.viewer_key)))
-            .join(Video, Video.id == PlayerEvent.video_id).where(*own)
-            .group_by(PlayerEvent.video_id, Video.title).order_by(func.count(distinct(PlayerEvent.viewer_key)).desc())
-            .limit(10)
+        {"video_id": vid, "title": title, "plays": int(plays.get(vid, 0)), "viewers": viewers}
+        for vid, title, viewers in session.execute(
+            select(DailyViewer.video_id, Video.title, func.count(distinct(DailyViewer.viewer_key)))
+            .join(Video, Video.id == DailyViewer.video_id)
+            .where(DailyViewer.video_id.in_(mine), *_days_of(DailyViewer.day, start, end))
+            .group_by(DailyViewer.video_id, Video.title)
+            .order_by(func.count(distinct(DailyViewer.viewer_key)).desc(), DailyViewer.video_id).limit(10)
         )
     ]  # fmt: skip
     board.totals = {name: round(sum(d[name] for d in board.series["audience"]), 1)

@@ -8,7 +8,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Insert, select
+from sqlalchemy import Insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -24,6 +24,8 @@ EVENT_TYPES = frozenset(
 MAX_BATCH = 200
 # Clocks on viewers' devices drift; events far from now are stamped with the time they arrived.
 CLOCK_SKEW = timedelta(hours=24)
+# PostgreSQL advisory lock: intake transactions hold it shared; see `rollups.committed_watermark`.
+INTAKE_LOCK = 0x76747201
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,8 @@ def record_events(
     rejected = len(events) - len(rows)
     if not rows:
         return IntakeResult(accepted=0, duplicates=0, rejected=rejected)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": INTAKE_LOCK})
     # Skipped conflicts are not counted as changed rows: the sum over the executemany is what was stored
     # (sqlite3 and psycopg both sum it; SQLAlchemy passes it on when asked to preserve it).
     stored = session.execute(

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from vetrina.accounts.models import Role, User
 from vetrina.ads.models import AdDecision, AdEvent, Campaign
-from vetrina.analytics.models import PlayerEvent
+from vetrina.analytics.models import DailyStats, DailyViewer
 from vetrina.commerce.models import Order, OrderStatus
 from vetrina.db import utc_day
 from vetrina.errors import InvalidInput
@@ -106,27 +106,22 @@ def revenue_share(session: Session, user: User, start: date, end: date, currency
 
     video_ids = list(terms)
     dialect = session.get_bind().dialect.name
-    day_of = utc_day(PlayerEvent.occurred_at, dialect)
+    # Views and watch time from the player events' daily rollups (a minute behind at most).
+    days = [DailyStats.day >= start.isoformat(), DailyStats.day <= end.isoformat()]
     for video_id, territory, day, views in session.execute(
-        select(PlayerEvent.video_id, PlayerEvent.territory, day_of, func.count())
-        .where(PlayerEvent.video_id.in_(video_ids), PlayerEvent.type == "play",
-               PlayerEvent.occurred_at >= since, PlayerEvent.occurred_at < until)
-        .group_by(PlayerEvent.video_id, PlayerEvent.territory, day_of)
+        select(DailyStats.video_id, DailyStats.territory, DailyStats.day, func.sum(DailyStats.events))
+        .where(DailyStats.video_id.in_(video_ids), DailyStats.type == "play", *days)
+        .group_by(DailyStats.video_id, DailyStats.territory, DailyStats.day)
     ):  # fmt: skip
-        if (row := credit(video_id, territory, _day(day))) is not None:
-            row.views += views
-    furthest = (
-        select(PlayerEvent.video_id, PlayerEvent.territory, day_of.label("day"),
-               func.max(PlayerEvent.second).label("reached"))
-        .where(PlayerEvent.video_id.in_(video_ids), PlayerEvent.occurred_at >= since, PlayerEvent.occurred_at < until)
-        .group_by(PlayerEvent.video_id, PlayerEvent.territory, day_of, PlayerEvent.viewer_key)
-        .subquery()
-    )  # fmt: skip
+        if (row := credit(video_id, territory or None, _day(day))) is not None:
+            row.views += int(views)
     for video_id, territory, day, seconds in session.execute(
-        select(furthest.c.video_id, furthest.c.territory, furthest.c.day, func.sum(furthest.c.reached))
-        .group_by(furthest.c.video_id, furthest.c.territory, furthest.c.day)
+        select(DailyViewer.video_id, DailyViewer.territory, DailyViewer.day, func.sum(DailyViewer.furthest_s))
+        .where(DailyViewer.video_id.in_(video_ids), DailyViewer.day >= start.isoformat(),
+               DailyViewer.day <= end.isoformat())
+        .group_by(DailyViewer.video_id, DailyViewer.territory, DailyViewer.day)
     ):  # fmt: skip
-        if (row := credit(video_id, territory, _day(day))) is not None:
+        if (row := credit(video_id, territory or None, _day(day))) is not None:
             row.watch_seconds += float(seconds or 0)
     ad_day = utc_day(AdEvent.created_at, dialect)
     for video_id, territory, day, ad_currency, millis in session.execute(
