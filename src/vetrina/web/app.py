@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 import vetrina
@@ -31,7 +31,7 @@ from vetrina.web.api import (
     videos,
     webhooks,
 )
-from vetrina.web.deps import CSRF_COOKIE, cookie_samesite
+from vetrina.web.browser_safety import BrowserSafety
 from vetrina.web.limits import BodySizeLimit
 from vetrina.web.metrics import install_metrics
 from vetrina.web.metrics import router as metrics_router
@@ -103,19 +103,7 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
         ],
     )
 
-    @app.middleware("http")
-    async def browser_safety(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        response = await call_next(request)
-        token = getattr(request.state, "new_csrf_token", None)
-        if token:
-            response.set_cookie(
-                CSRF_COOKIE, token, httponly=True, samesite=cookie_samesite(runtime.settings),
-                secure=runtime.settings.secure_cookies,
-            )  # fmt: skip
-        # Only the embed page may be framed by other sites; every other page (forms!) refuses framing.
-        framing = "*" if request.url.path.startswith("/embed/") else "'self'"
-        response.headers.setdefault("Content-Security-Policy", f"frame-ancestors {framing}")
-        return response
+    app.add_middleware(BrowserSafety, settings=runtime.settings)
 
     install_metrics(app, runtime)  # outermost: times the whole request
     app.include_router(system.router)
