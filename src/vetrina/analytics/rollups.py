@@ -2,8 +2,9 @@
 "selling seconds" view); per day, video, product, tag, territory and type, how many events (what the dashboards
 and the revenue share read); per day, video, territory and viewer, how far they watched (viewers, watch time).
 
-The per-minute job reads the events past a cursor, in id order and in chunks, folds each chunk into deltas,
-and adds the deltas in one short write transaction that also moves the cursor, compare-and-set, so that two
+The per-minute job takes the events past a cursor a range of ids at a time; the database groups them (per
+video, second and type; per viewer; per day) and the groups are folded into deltas, which one short write
+transaction adds the deltas in one short write transaction that also moves the cursor, compare-and-set, so that two
 rollups at once never both count a chunk. Its cost follows the events that arrived, not all there are.
 Duplicates were dropped at intake, and the order events arrive in does not matter: every count is a sum,
 and a viewer's span is a min and a max.
@@ -19,12 +20,11 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from huey import crontab
-from sqlalchemy import case, func, select, text, update
+from sqlalchemy import Integer, case, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -32,17 +32,13 @@ from sqlalchemy.orm import Session
 from vetrina import clock
 from vetrina.analytics.intake import INTAKE_LOCK
 from vetrina.analytics.models import DailyStats, DailyViewer, PlayerEvent, RollupState, SecondStats, ViewerSpan
-from vetrina.db import Database
+from vetrina.db import Database, utc_day
 from vetrina.jobs import JobContext, periodic_job
 
 CURSOR = "player_events"
-CHUNK = 20_000  # events folded per write transaction
-FRESH_TAIL = 20_000  # events past the cursor a report folds in itself (about a minute of one busy video)
+CHUNK = 50_000  # event ids folded per write transaction
 COUNTED = {"card_shown": "shown", "card_clicked": "clicked", "buy_started": "buys", "purchase": "purchases"}
 SECOND_COLUMNS = ("joined", "dropped", *COUNTED.values())
-EVENT_COLUMNS = (PlayerEvent.id, PlayerEvent.video_id, PlayerEvent.viewer_key, PlayerEvent.type,
-                 PlayerEvent.second, PlayerEvent.product_id, PlayerEvent.tag_id, PlayerEvent.territory,
-                 PlayerEvent.occurred_at)  # fmt: skip
 SpanKey = tuple[int, str]  # (video, viewer)
 
 
@@ -72,39 +68,56 @@ def last_second(duration_s: float) -> int:
     return max(0, math.ceil(duration_s) - 1)
 
 
-def fold(events: Iterable[Any], last: dict[int, int], spans: dict[SpanKey, tuple[int, int]]) -> Deltas:
-    """Events (rows with `EVENT_COLUMNS`) -> deltas, given each video's last second and the viewers' spans so
-    far; events of videos not in `last` (deleted since) are skipped."""
+def _whole_second(column: Any, dialect: str) -> Any:
+    # Truncated, as int() does: PostgreSQL's CAST rounds, SQLite's truncates.
+    return func.trunc(column).cast(Integer) if dialect == "postgresql" else column.cast(Integer)
+
+
+def aggregate(session: Session, where: list[Any]) -> Deltas:
+    """What the events matching `where` add to the rollups: the database counts and groups them (in C, over
+    the id range), and only the groups are folded here, into the spans read so far."""
+    dialect = session.get_bind().dialect.name
+    second, day = _whole_second(PlayerEvent.second, dialect), utc_day(PlayerEvent.occurred_at, dialect)
+    last = _last_seconds(session, select(PlayerEvent.video_id).where(*where))
     deltas = Deltas()
-    now: dict[SpanKey, list[int]] = {}
-    for e in events:
-        end = last.get(e.video_id)
+    for video_id, at, kind, n in session.execute(
+        select(PlayerEvent.video_id, second, PlayerEvent.type, func.count())
+        .where(*where, PlayerEvent.type.in_(COUNTED)).group_by(PlayerEvent.video_id, second, PlayerEvent.type)
+    ):  # fmt: skip
+        if video_id in last:
+            deltas.seconds[(video_id, min(at, last[video_id]))][COUNTED[kind]] += n
+    reached = session.execute(
+        select(PlayerEvent.video_id, PlayerEvent.viewer_key, func.min(PlayerEvent.second), func.max(PlayerEvent.second))
+        .where(*where).group_by(PlayerEvent.video_id, PlayerEvent.viewer_key)
+    ).all()  # fmt: skip
+    spans = _spans(session, {(video_id, viewer) for video_id, viewer, _, _ in reached if video_id in last})
+    for video_id, viewer, earliest, furthest in reached:
+        end = last.get(video_id)
         if end is None:
             continue
-        at = min(int(e.second), end)
-        key = (e.video_id, e.viewer_key)
-        span = now.get(key)
-        if span is None:
-            span = now[key] = list(spans.get(key, (at, at)))
-        span[0], span[1] = min(span[0], at), max(span[1], at)
-        if e.type in COUNTED:
-            deltas.seconds[(e.video_id, at)][COUNTED[e.type]] += 1
-        day = e.occurred_at.date().isoformat()
-        territory = e.territory or ""
-        deltas.daily[(day, e.video_id, e.product_id or 0, e.tag_id or 0, territory, e.type)] += 1
-        seen = (day, e.video_id, territory, e.viewer_key)
-        deltas.viewers[seen] = max(deltas.viewers.get(seen, 0.0), e.second)
-    for key, (first, furthest) in now.items():
-        before = spans.get(key)
-        if before == (first, furthest):
-            continue
-        video_id = key[0]
+        key, before = (video_id, viewer), spans.get((video_id, viewer))
+        # Clamping keeps order, so the span of the clamped seconds is the clamped span.
+        span = (min(int(earliest), end), min(int(furthest), end))
         if before is not None:
+            span = (min(span[0], before[0]), max(span[1], before[1]))
+            if span == before:
+                continue
             deltas.seconds[(video_id, before[0])]["joined"] -= 1
             deltas.seconds[(video_id, before[1])]["dropped"] -= 1
-        deltas.seconds[(video_id, first)]["joined"] += 1
-        deltas.seconds[(video_id, furthest)]["dropped"] += 1
-        deltas.spans[key] = (first, furthest)
+        deltas.seconds[(video_id, span[0])]["joined"] += 1
+        deltas.seconds[(video_id, span[1])]["dropped"] += 1
+        deltas.spans[key] = span
+    keys = (day, PlayerEvent.video_id, func.coalesce(PlayerEvent.product_id, 0), func.coalesce(PlayerEvent.tag_id, 0),
+            func.coalesce(PlayerEvent.territory, ""), PlayerEvent.type)  # fmt: skip
+    for *key, n in session.execute(select(*keys, func.count()).where(*where).group_by(*keys)):
+        if key[1] in last:
+            deltas.daily[(str(key[0])[:10], *key[1:])] += n  # type: ignore[arg-type]
+    seen = (day, PlayerEvent.video_id, func.coalesce(PlayerEvent.territory, ""), PlayerEvent.viewer_key)
+    for d, video_id, territory, viewer, furthest in session.execute(
+        select(*seen, func.max(PlayerEvent.second)).where(*where).group_by(*seen)
+    ):  # fmt: skip
+        if video_id in last:
+            deltas.viewers[(str(d)[:10], video_id, territory, viewer)] = furthest
     return deltas
 
 
@@ -121,7 +134,8 @@ def committed_watermark(db: Database) -> int:
 
 
 def roll_up_new(db: Database, chunk: int = CHUNK) -> int:
-    """Fold the events committed since the last rollup into the rollups; returns how many were folded."""
+    """Fold the events committed since the last rollup into the rollups, `chunk` ids per transaction; returns
+    how many ids it moved over (events, and any ids a rolled-back intake left unused)."""
     watermark = committed_watermark(db)
     folded = 0
     while (done := _roll_up_chunk(db, watermark, chunk)) > 0:
@@ -129,26 +143,22 @@ def roll_up_new(db: Database, chunk: int = CHUNK) -> int:
     return folded
 
 
-def _roll_up_chunk(db: Database, watermark: int, limit: int) -> int:
+def _roll_up_chunk(db: Database, watermark: int, size: int) -> int:
     with db.session(snapshot=True) as session:
         cursor = session.scalar(select(RollupState.last_event_id).where(RollupState.name == CURSOR))
-        rows = session.execute(
-            select(*EVENT_COLUMNS).where(PlayerEvent.id > (cursor or 0), PlayerEvent.id <= watermark)
-            .order_by(PlayerEvent.id).limit(limit)
-        ).all()  # fmt: skip
-        if not rows:
+        start = cursor or 0
+        if start >= watermark:
             return 0
-        last = _last_seconds(session, {r.video_id for r in rows})
-        spans = _spans(session, {(r.video_id, r.viewer_key) for r in rows})
-    deltas = fold(rows, last, spans)
+        upto = min(watermark, start + size)
+        deltas = aggregate(session, [PlayerEvent.id > start, PlayerEvent.id <= upto])
     with db.session(write=True) as session:
-        if not _move_cursor(session, cursor, rows[-1].id):
+        if not _move_cursor(session, cursor, upto):
             return 0  # another rollup folded these meanwhile
         _add(session, deltas)
-    return len(rows)
+    return upto - start
 
 
-def _last_seconds(session: Session, video_ids: set[int]) -> dict[int, int]:
+def _last_seconds(session: Session, video_ids: Any) -> dict[int, int]:
     from vetrina.media.models import Video
 
     found = session.execute(select(Video.id, Video.duration_s).where(Video.id.in_(video_ids)))
@@ -231,8 +241,7 @@ def _add(session: Session, deltas: Deltas) -> None:
 
 def seconds(session: Session, video_id: int, duration_s: float) -> Seconds:
     """The video's rollup, one entry per second of its length (zeros where nothing happened), with the events
-    that arrived since the last rollup folded in (up to `FRESH_TAIL` of them), so a report is never a minute
-    behind."""
+    that arrived since the last rollup folded in, so a report is never a minute behind."""
     length = max(1, math.ceil(duration_s))
     lists = {name: [0] * length for name in SECOND_COLUMNS}
     # Shared-locking the cursor keeps a rollup from committing between this read and the next ones.
@@ -243,15 +252,12 @@ def seconds(session: Session, video_id: int, duration_s: float) -> Seconds:
         if row.second < length:
             for name in SECOND_COLUMNS:
                 lists[name][row.second] += getattr(row, name)
-    tail = session.execute(
-        select(*EVENT_COLUMNS).where(PlayerEvent.video_id == video_id, PlayerEvent.id > (cursor or 0))
-        .order_by(PlayerEvent.id).limit(FRESH_TAIL)
-    ).all()  # fmt: skip
-    if tail:
-        spans = _spans(session, {(video_id, r.viewer_key) for r in tail})
-        for (_, second), counts in fold(tail, {video_id: length - 1}, spans).seconds.items():
+    newest = session.scalar(select(func.max(PlayerEvent.id)).where(PlayerEvent.video_id == video_id)) or 0
+    if newest > (cursor or 0):
+        tail = [PlayerEvent.video_id == video_id, PlayerEvent.id > (cursor or 0)]
+        for (_, second), counts in aggregate(session, tail).seconds.items():
             for name, n in counts.items():
-                lists[name][second] += n
+                lists[name][min(second, length - 1)] += n
     watching, viewers = 0, []
     for joined, dropped in zip(lists.pop("joined"), lists.pop("dropped"), strict=True):
         watching += joined
