@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -65,6 +66,10 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if run_worker:
             runtime.queue.start_in_process()
+        # What start-up made (modules, the app, caches) lives as long as the process: kept out of the
+        # collector's full passes, which would otherwise walk it all and pause every request meanwhile.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
