@@ -57,6 +57,7 @@ def serve(
 ) -> None:
     """Serve the web app and API (with in-process job workers unless --no-worker)."""
     from vetrina.web.app import create_app
+    from vetrina.web.metrics import share_between_processes
 
     _log_to_console()
     runtime = build_runtime()
@@ -70,6 +71,7 @@ def serve(
     # Several processes: each builds its own runtime from the same VETRINA_* settings.
     runtime.close()
     os.environ["VETRINA_IN_PROCESS_WORKER"] = "true" if worker else "false"
+    share_between_processes(runtime.settings)
     uvicorn.run(
         "vetrina.web.app:create_app_from_env",
         factory=True,

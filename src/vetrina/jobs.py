@@ -80,9 +80,11 @@ class JobQueue:
     def __init__(self, settings: Settings, db: Database, store: MediaStore) -> None:
         self.huey = build_huey(settings)
         self.context = JobContext(settings=settings, db=db, store=store, queue=self)
-        # Per job name: [runs finished, runs failed] in this process (for /metrics).
+        # Per job name: [runs finished, runs failed] in this process (the operator's dashboard).
         self.outcomes: dict[str, list[int]] = {}
         self._outcomes_lock = threading.Lock()
+        # Told (job name, failed) after each run: /metrics counts runs across processes.
+        self.observers: list[Callable[[str, bool], None]] = []
         self._tasks = {name: self._bind(name, fn) for name, fn in _jobs.items()}
         for name, (fn, schedule) in _periodic.items():
             self.huey.periodic_task(schedule, name=name)(self._with_context(name, fn))
@@ -100,6 +102,8 @@ class JobQueue:
                     counts = self.outcomes.setdefault(name, [0, 0])
                     counts[0] += 1
                     counts[1] += failed
+                for observe in self.observers:
+                    observe(name, failed)
 
         return run
 

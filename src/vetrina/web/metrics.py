@@ -1,20 +1,24 @@
 """GET /metrics in Prometheus' text format: request latency per route, the job queue, transcodes, and the
 platform's money (escrow held, commission and advertising earned).
 
-Request latencies and job outcomes are this process's own (with `vetrina serve --workers N` each process
-answers for itself); queue depth, transcodes and money are read from the shared stores at scrape time.
+Request latencies and job runs are counted where they happen. With `vetrina serve --workers N` each process
+writes its counts to files in `DATA_DIR/metrics` (prometheus_client's multiprocess mode, set up by the
+command before the processes start, the folder emptied first), and whichever process answers a scrape adds
+them all up. Queue depth, transcodes and money are read from the shared stores at scrape time.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
+import shutil
 import time
 from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CollectorRegistry, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, SummaryMetricFamily
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily, SummaryMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
@@ -23,8 +27,10 @@ from vetrina.errors import Forbidden
 from vetrina.media.models import Video
 from vetrina.payments import ledger
 from vetrina.runtime import Runtime
+from vetrina.settings import Settings
 from vetrina.web.deps import get_runtime, optional_user
 
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -61,15 +67,9 @@ class StoresCollector(Collector):
         self.runtime = runtime
 
     def collect(self) -> Iterator[Any]:
-        queue = self.runtime.queue
         depth = GaugeMetricFamily("vetrina_job_queue_depth", "Jobs waiting in the queue.")
-        depth.add_metric([], queue.pending_count())
+        depth.add_metric([], self.runtime.queue.pending_count())
         yield depth
-        jobs = CounterMetricFamily("vetrina_jobs", "Jobs run by this process, by outcome.", labels=["job", "outcome"])
-        for name, (runs, failures) in sorted(queue.outcomes.items()):
-            jobs.add_metric([name, "ok"], runs - failures)
-            jobs.add_metric([name, "failed"], failures)
-        yield jobs
         with self.runtime.db.session() as session:
             count, seconds = session.execute(
                 select(func.count(Video.transcode_seconds), func.coalesce(func.sum(Video.transcode_seconds), 0.0))
@@ -88,12 +88,29 @@ class StoresCollector(Collector):
             yield gauge
 
 
+def share_between_processes(settings: Settings) -> None:
+    """Before `vetrina serve --workers N` starts its processes: counts go to files in an emptied folder, which
+    the processes find in their environment before they first import prometheus_client."""
+    folder = settings.data_dir / "metrics"
+    shutil.rmtree(folder, ignore_errors=True)  # a past run's processes are gone; their counts with them
+    folder.mkdir(parents=True)
+    os.environ[MULTIPROCESS_ENV] = str(folder)
+
+
 def install_metrics(app: Any, runtime: Runtime) -> None:
-    """One registry per app (tests build many apps), its request timer, and its stores collector."""
+    """One registry per app (tests build many apps): its request timer, job counter and stores collector."""
     registry = CollectorRegistry()
     histogram = Histogram("vetrina_http_request_duration_seconds", "HTTP request latency.",
                           ["method", "route", "status"], registry=registry, buckets=LATENCY_BUCKETS)  # fmt: skip
-    registry.register(StoresCollector(runtime))
+    jobs = Counter("vetrina_jobs", "Jobs run, by outcome.", ["job", "outcome"], registry=registry)
+    runtime.queue.observers.append(lambda name, failed: jobs.labels(name, "failed" if failed else "ok").inc())
+    stores = StoresCollector(runtime)
+    registry.register(stores)
+    if os.environ.get(MULTIPROCESS_ENV):
+        # What a scrape reads: every process's files, and the stores.
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        registry.register(stores)
     app.state.metrics_registry = registry
     app.add_middleware(RequestTimer, histogram=histogram)
 
