@@ -4,8 +4,8 @@ and the revenue share read); per day, video, territory and viewer, how far they 
 
 The per-minute job takes the events past a cursor a range of ids at a time; the database groups them (per
 video, second and type; per viewer; per day) and the groups are folded into deltas, which one short write
-transaction adds the deltas in one short write transaction that also moves the cursor, compare-and-set, so that two
-rollups at once never both count a chunk. Its cost follows the events that arrived, not all there are.
+transaction adds while it moves the cursor, compare-and-set, so that two rollups at once never both count a
+chunk. Its cost follows the events that arrived, not all there are.
 Duplicates were dropped at intake, and the order events arrive in does not matter: every count is a sum,
 and a viewer's span is a min and a max.
 
@@ -73,9 +73,10 @@ def _whole_second(column: Any, dialect: str) -> Any:
     return func.trunc(column).cast(Integer) if dialect == "postgresql" else column.cast(Integer)
 
 
-def aggregate(session: Session, where: list[Any]) -> Deltas:
-    """What the events matching `where` add to the rollups: the database counts and groups them (in C, over
-    the id range), and only the groups are folded here, into the spans read so far."""
+def aggregate(session: Session, where: list[Any], by_day: bool = True) -> Deltas:
+    """What the events matching `where` add to the rollups (without the daily ones unless `by_day`): the
+    database counts and groups them (in C, over the id range), and only the groups are folded here, into the
+    spans read so far."""
     dialect = session.get_bind().dialect.name
     second, day = _whole_second(PlayerEvent.second, dialect), utc_day(PlayerEvent.occurred_at, dialect)
     last = _last_seconds(session, select(PlayerEvent.video_id).where(*where))
@@ -107,6 +108,8 @@ def aggregate(session: Session, where: list[Any]) -> Deltas:
         deltas.seconds[(video_id, span[0])]["joined"] += 1
         deltas.seconds[(video_id, span[1])]["dropped"] += 1
         deltas.spans[key] = span
+    if not by_day:
+        return deltas
     keys = (day, PlayerEvent.video_id, func.coalesce(PlayerEvent.product_id, 0), func.coalesce(PlayerEvent.tag_id, 0),
             func.coalesce(PlayerEvent.territory, ""), PlayerEvent.type)  # fmt: skip
     for *key, n in session.execute(select(*keys, func.count()).where(*where).group_by(*keys)):
@@ -252,12 +255,11 @@ def seconds(session: Session, video_id: int, duration_s: float) -> Seconds:
         if row.second < length:
             for name in SECOND_COLUMNS:
                 lists[name][row.second] += getattr(row, name)
-    newest = session.scalar(select(func.max(PlayerEvent.id)).where(PlayerEvent.video_id == video_id)) or 0
-    if newest > (cursor or 0):
-        tail = [PlayerEvent.video_id == video_id, PlayerEvent.id > (cursor or 0)]
-        for (_, second), counts in aggregate(session, tail).seconds.items():
-            for name, n in counts.items():
-                lists[name][min(second, length - 1)] += n
+    # No cap: the tail is what arrived since the last minute's rollup (a primary-key range from the cursor).
+    tail = [PlayerEvent.id > (cursor or 0), PlayerEvent.video_id == video_id]
+    for (_, second), counts in aggregate(session, tail, by_day=False).seconds.items():
+        for name, n in counts.items():
+            lists[name][min(second, length - 1)] += n
     watching, viewers = 0, []
     for joined, dropped in zip(lists.pop("joined"), lists.pop("dropped"), strict=True):
         watching += joined

@@ -4,6 +4,8 @@ Revision ID: 0011
 Revises: 0010
 """
 
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -18,6 +20,7 @@ depends_on = None
 def upgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.alter_column("player_events", "id", type_=sa.BigInteger(), existing_type=sa.Integer())
+        op.execute("ALTER SEQUENCE player_events_id_seq AS bigint")  # SERIAL's sequence stops at 2**31 - 1
     op.create_table(
         "daily_event_stats",
         sa.Column("day", sa.String(length=10), nullable=False),
@@ -45,6 +48,10 @@ def upgrade() -> None:
         sa.Column("rolled_up_at", vetrina.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("name"),
     )
+    # The one cursor, there from the start: a report can always lock it (see `rollups.seconds`).
+    cursor = sa.table("rollup_state", sa.column("name"), sa.column("last_event_id"),
+                      sa.column("rolled_up_at", vetrina.db.UTCDateTime()))  # fmt: skip
+    op.bulk_insert(cursor, [{"name": "player_events", "last_event_id": 0, "rolled_up_at": datetime.now(UTC)}])
     op.create_table(
         "video_second_stats",
         sa.Column("video_id", sa.Integer(), nullable=False),
@@ -74,4 +81,5 @@ def downgrade() -> None:
     op.drop_table("daily_viewers")
     op.drop_table("daily_event_stats")
     if op.get_bind().dialect.name == "postgresql":
+        op.execute("ALTER SEQUENCE player_events_id_seq AS integer")
         op.alter_column("player_events", "id", type_=sa.Integer(), existing_type=sa.BigInteger())
