@@ -45,6 +45,8 @@ def test_buy_from_a_card_while_the_video_plays(live_server, make_account, media_
     page.click("button[type=submit]")
     page.wait_for_url(f"**/watch/{video_id}")
     page.wait_for_function("window.vetrinaPlayer && window.vetrinaPlayer.hls && window.vetrinaShop")
+    # The shop layer draws its markers once the timeline has been fetched.
+    page.wait_for_function("document.querySelectorAll('.seek .marker').length > 0")
     assert page.locator(".seek .marker").count() == 2
     assert page.locator(".shelf-item").count() == 2
     # Sample the playhead every 100 ms from inside the page for the whole purchase.
