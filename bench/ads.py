@@ -13,15 +13,13 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import secrets
-import statistics
 import tempfile
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
-import psycopg
-from live import Load, autocannon, served, server_pids
+from databases import databases
+from live import Load, autocannon, median_load, served, server_pids
 
 from vetrina import clock
 from vetrina.accounts import service as accounts
@@ -77,14 +75,6 @@ def seed(settings: Settings, campaigns: int) -> int:
         runtime.close()
 
 
-def _median(runs: list[Load]) -> Load:
-    def mid(values: list[float]) -> float:
-        return statistics.median(values)
-
-    return Load(mid([r.rate for r in runs]), mid([r.p50_ms for r in runs]), mid([r.p99_ms for r in runs]),
-                mid([r.cpu_ms for r in runs]))  # fmt: skip
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--campaigns", type=int, default=1000)
@@ -94,40 +84,31 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--postgres", default=None, help="a PostgreSQL URL to run on (a fresh schema is made)")
     options = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="vetrina-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="vetrina-bench-") as tmp, databases(options.postgres) as fresh:
+        database_url = fresh()
         env = {**os.environ, "VETRINA_DATA_DIR": tmp}
-        schema = None
-        database = "SQLite"
-        if options.postgres:
-            schema = f"bench_{secrets.token_hex(4)}"
-            with psycopg.connect(options.postgres.replace("+psycopg", ""), autocommit=True) as conn:
-                conn.execute(f'CREATE SCHEMA "{schema}"')
-            env["VETRINA_DATABASE_URL"] = f"{options.postgres}?options=-csearch_path%3D{schema}"
-            database = "PostgreSQL"
-        settings = Settings(data_dir=Path(tmp), database_url=env.get("VETRINA_DATABASE_URL"))
+        if database_url:
+            env["VETRINA_DATABASE_URL"] = database_url
+        database = "PostgreSQL" if database_url else "SQLite"
+        settings = Settings(data_dir=Path(tmp), database_url=database_url)
         film = seed(settings, options.campaigns)
         runs: dict[str, list[Load]] = {"ceiling": [], "decision": [], "light ceiling": [], "light decision": []}
-        try:
-            with served(env, options.processes) as (base, server):
-                path = f"/api/v1/ads/vast?video_id={film}&slot=preroll&device=mobile"
-                italy = {"CF-IPCountry": "IT"}  # the viewer's territory, as a CDN in front would say
-                assert b"<InLine>" in httpx.get(base + path, headers=italy).content, "the decision serves an ad"
-                pids = server_pids(server)
-                # Alternating rounds, so that a slow spell of this shared machine falls on both routes. Besides
-                # saturation (where any route's latency is mostly its queue), latency with 4 connections.
-                for _ in range(options.rounds):
-                    for key, route, clients in (
-                        ("ceiling", "/healthz", options.clients),
-                        ("decision", path, options.clients),
-                        ("light ceiling", "/healthz", 4),
-                        ("light decision", path, 4),
-                    ):
-                        runs[key].append(autocannon(base, route, clients, options.seconds, pids, italy))
-        finally:
-            if schema:
-                with psycopg.connect(options.postgres.replace("+psycopg", ""), autocommit=True) as conn:
-                    conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-    ceiling, decision, light_ceiling, light = (_median(r) for r in runs.values())
+        with served(env, options.processes) as (base, server):
+            path = f"/api/v1/ads/vast?video_id={film}&slot=preroll&device=mobile"
+            italy = {"CF-IPCountry": "IT"}  # the viewer's territory, as a CDN in front would say
+            assert b"<InLine>" in httpx.get(base + path, headers=italy).content, "the decision serves an ad"
+            pids = server_pids(server)
+            # Alternating rounds, so that a slow spell of this shared machine falls on both routes. Besides
+            # saturation (where any route's latency is mostly its queue), latency with 4 connections.
+            for _ in range(options.rounds):
+                for key, route, clients in (
+                    ("ceiling", "/healthz", options.clients),
+                    ("decision", path, options.clients),
+                    ("light ceiling", "/healthz", 4),
+                    ("light decision", path, 4),
+                ):
+                    runs[key].append(autocannon(base, route, clients, options.seconds, pids, italy))
+    ceiling, decision, light_ceiling, light = (median_load(r) for r in runs.values())
     print(f"\nAd decisions: {options.campaigns} active campaigns, autocannon, {options.seconds} s x {options.rounds} "
           f"alternating rounds (medians), {database}, `vetrina serve --workers {options.processes}`\n")  # fmt: skip
     print(f"| {'route':<36} | {'conns':>5} | {'req/s':>7} | {'p50 ms':>6} | {'p99 ms':>6} | {'CPU ms/req':>10} "

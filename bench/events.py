@@ -34,8 +34,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
-from live import AUTOCANNON, Load, _cpu_s, autocannon, served, server_pids
+from databases import databases
+from live import AUTOCANNON, Load, _cpu_s, autocannon, median_load, served, server_pids
 from sqlalchemy import func, select
 from timeline import seed
 
@@ -228,14 +228,6 @@ def stored_events(settings: Settings) -> int:
         runtime.close()
 
 
-def _median(runs: list[Load]) -> Load:
-    def mid(values: list[float]) -> float:
-        return statistics.median(values)
-
-    return Load(mid([r.rate for r in runs]), mid([r.p50_ms for r in runs]), mid([r.p99_ms for r in runs]),
-                mid([r.cpu_ms for r in runs]))  # fmt: skip
-
-
 def timeline_load(driver: Driver, base: str, path: str, options: argparse.Namespace, pids: list[int]) -> Load:
     """The timeline from `timeline_clients` connections for `seconds`: `timeline_rate` requests a second, evenly,
     or (with 0) as fast as they are answered."""
@@ -296,55 +288,46 @@ def main() -> None:
     bursts: dict[str, list[Burst]] = {"alone": [], **{key: [] for key in beside}}
     # This machine may be shared: what other programs took of its CPU meanwhile is printed beside the figures.
     started, busy_before, ours_before = time.monotonic(), _busy_cpu_s(), _ours_cpu_s()
-    with tempfile.TemporaryDirectory(prefix="vetrina-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="vetrina-bench-") as tmp, databases(options.postgres) as fresh:
+        database_url = fresh()
         env = {**os.environ, "VETRINA_DATA_DIR": tmp}
-        schema = None
-        database = "SQLite"
-        if options.postgres:
-            schema = f"bench_{secrets.token_hex(4)}"
-            with psycopg.connect(options.postgres.replace("+psycopg", ""), autocommit=True) as conn:
-                conn.execute(f'CREATE SCHEMA "{schema}"')
-            env["VETRINA_DATABASE_URL"] = f"{options.postgres}?options=-csearch_path%3D{schema}"
-            database = "PostgreSQL"
-        settings = Settings(data_dir=Path(tmp), database_url=env.get("VETRINA_DATABASE_URL"))
-        try:
-            video_id = seed(settings, options.tags)
-            with served(env, options.processes, *(["--no-worker"] if options.no_jobs else [])) as (base, server):
-                path = f"/api/v1/videos/{video_id}/timeline"
-                assert len(httpx.get(base + path).json()["tags"]) == options.tags
-                pids = server_pids(server)
-                driver = Driver(Path(tmp), base, {"videoId": video_id, "connections": options.clients,
-                                                  "batchSize": options.batch_size, "samples": 4,
-                                                  "timelineConnections": options.timeline_clients})  # fmt: skip
-                lasting_s = options.seconds + 4
-                # Alternating rounds, so that a slow spell of this shared machine falls on every load.
-                for round_ in range(1, options.rounds + 1):
-                    runs["ceiling"].append(autocannon(base, "/healthz", options.clients, options.seconds, pids))
-                    bursts["alone"].append(driver.burst(options.batches, pids))
-                    runs["alone"].append(timeline_load(driver, base, path, options, pids))
-                    # Twice what the burst alone answered in that time: this shared machine's pace varies.
-                    flat_out = 2 * bursts["alone"][-1].load.rate
-                    loads = [(f"paced {rate}", rate / options.batch_size) for rate in rates] + [("flat out", 0)]
-                    for key, per_second in loads:
-                        batches = math.ceil((per_second or flat_out) * lasting_s)
-                        timeline, burst = beside_burst(driver, base, path, options, pids, batches, per_second)
-                        runs[key].append(timeline)
-                        bursts[key].append(burst)
-                    print(f"round {round_}: " + "; ".join(
-                        f"{key} {b[-1].events_per_s:.0f} events/s, timeline p99 {runs[key][-1].p99_ms:.1f} ms"
-                        for key, b in bursts.items()), file=sys.stderr)  # fmt: skip
-                every = [b for runs_of_a_kind in bursts.values() for b in runs_of_a_kind]
-                counted = sum(b.accepted for b in every) + resend(base, every[0].samples + every[-1].samples)
-            stored = stored_events(settings)
-            assert stored == counted, f"the server accepted {counted} events but {stored} rows are stored"
-        finally:
-            if schema:
-                with psycopg.connect(options.postgres.replace("+psycopg", ""), autocommit=True) as conn:
-                    conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        if database_url:
+            env["VETRINA_DATABASE_URL"] = database_url
+        database = "PostgreSQL" if database_url else "SQLite"
+        settings = Settings(data_dir=Path(tmp), database_url=database_url)
+        video_id = seed(settings, options.tags)
+        with served(env, options.processes, *(["--no-worker"] if options.no_jobs else [])) as (base, server):
+            path = f"/api/v1/videos/{video_id}/timeline"
+            assert len(httpx.get(base + path).json()["tags"]) == options.tags
+            pids = server_pids(server)
+            driver = Driver(Path(tmp), base, {"videoId": video_id, "connections": options.clients,
+                                              "batchSize": options.batch_size, "samples": 4,
+                                              "timelineConnections": options.timeline_clients})  # fmt: skip
+            lasting_s = options.seconds + 4
+            # Alternating rounds, so that a slow spell of this shared machine falls on every load.
+            for round_ in range(1, options.rounds + 1):
+                runs["ceiling"].append(autocannon(base, "/healthz", options.clients, options.seconds, pids))
+                bursts["alone"].append(driver.burst(options.batches, pids))
+                runs["alone"].append(timeline_load(driver, base, path, options, pids))
+                # Twice what the burst alone answered in that time: this shared machine's pace varies.
+                flat_out = 2 * bursts["alone"][-1].load.rate
+                loads = [(f"paced {rate}", rate / options.batch_size) for rate in rates] + [("flat out", 0)]
+                for key, per_second in loads:
+                    batches = math.ceil((per_second or flat_out) * lasting_s)
+                    timeline, burst = beside_burst(driver, base, path, options, pids, batches, per_second)
+                    runs[key].append(timeline)
+                    bursts[key].append(burst)
+                print(f"round {round_}: " + "; ".join(
+                    f"{key} {b[-1].events_per_s:.0f} events/s, timeline p99 {runs[key][-1].p99_ms:.1f} ms"
+                    for key, b in bursts.items()), file=sys.stderr)  # fmt: skip
+            every = [b for runs_of_a_kind in bursts.values() for b in runs_of_a_kind]
+            counted = sum(b.accepted for b in every) + resend(base, every[0].samples + every[-1].samples)
+        stored = stored_events(settings)
+        assert stored == counted, f"the server accepted {counted} events but {stored} rows are stored"
     others = (_busy_cpu_s() - busy_before - (_ours_cpu_s() - ours_before)) / (time.monotonic() - started)
-    medians = {key: _median(of_a_kind) for key, of_a_kind in runs.items()}
+    medians = {key: median_load(of_a_kind) for key, of_a_kind in runs.items()}
     ceiling, quiet = medians["ceiling"], medians["alone"]
-    intake = _median([b.load for b in bursts["alone"]])
+    intake = median_load([b.load for b in bursts["alone"]])
     ingested = {key: statistics.median(b.events_per_s for b in of_a_kind) for key, of_a_kind in bursts.items()}
     rise = {key: medians[key].p99_ms / quiet.p99_ms - 1 for key in beside}
     command = f"vetrina serve --workers {options.processes}{' --no-worker' if options.no_jobs else ''}"

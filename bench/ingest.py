@@ -18,14 +18,12 @@ import argparse
 import gc
 import json
 import random
-import secrets
 import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -34,7 +32,7 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 import feedparser
-import psycopg
+from databases import databases
 
 from vetrina.accounts import service as accounts
 from vetrina.accounts.models import Role
@@ -209,29 +207,6 @@ def measure(spec: dict[str, Any]) -> Measured:
 
 
 # Set-up ---------------------------------------------------------------------------------------------------
-
-
-@contextmanager
-def databases(postgres: str | None) -> Iterator[Callable[[], str | None]]:
-    """A maker of fresh databases: None (SQLite in the data dir), or a new schema on `postgres`, all dropped
-    at the end."""
-    schemas: list[str] = []
-
-    def fresh() -> str | None:
-        if not postgres:
-            return None
-        schemas.append(f"bench_{secrets.token_hex(4)}")
-        with psycopg.connect(postgres.replace("+psycopg", ""), autocommit=True) as conn:
-            conn.execute(f'CREATE SCHEMA "{schemas[-1]}"')
-        return f"{postgres}?options=-csearch_path%3D{schemas[-1]}"
-
-    try:
-        yield fresh
-    finally:
-        if schemas:
-            with psycopg.connect(postgres.replace("+psycopg", ""), autocommit=True) as conn:
-                for schema in schemas:
-                    conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def new_vetrina(data_dir: Path, database_url: str | None, feed: Path) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -62,6 +63,16 @@ class Load:
     p50_ms: float
     p99_ms: float
     cpu_ms: float  # user + system CPU of all server processes per answer
+
+
+def median_load(runs: list[Load]) -> Load:
+    """Each figure's median over alternating rounds."""
+
+    def mid(values: list[float]) -> float:
+        return statistics.median(values)
+
+    return Load(mid([r.rate for r in runs]), mid([r.p50_ms for r in runs]), mid([r.p99_ms for r in runs]),
+                mid([r.cpu_ms for r in runs]))  # fmt: skip
 
 
 def _cpu_s(pids: list[int]) -> float:
