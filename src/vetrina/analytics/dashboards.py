@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from vetrina.accounts.models import User
 from vetrina.analytics.models import DailyStats, DailyViewer
+from vetrina.analytics.rollups import on_days
 from vetrina.catalog.models import Product
 from vetrina.commerce.models import Order, OrderItem, OrderStatus
 from vetrina.db import utc_day
@@ -58,11 +59,6 @@ def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
     return datetime.combine(start, time(), UTC), datetime.combine(end + timedelta(days=1), time(), UTC)
 
 
-def _days_of(day: Any, start: date, end: date) -> list[Any]:
-    """A rollup's YYYY-MM-DD day column within the range (the strings sort as the days do)."""
-    return [day >= start.isoformat(), day <= end.isoformat()]
-
-
 def _days(start: date, end: date, values: dict[str, dict[str, Any]], names: tuple[str, ...]) -> list[dict[str, Any]]:
     """One entry per day of the range, zeros where nothing happened."""
     out = []
@@ -88,7 +84,7 @@ def merchant(session: Session, user: User, start: date, end: date) -> Dashboard:
     products = select(Product.id).where(Product.merchant_id == user.id)
     events = dict(session.execute(
         select(DailyStats.type, func.sum(DailyStats.events))
-        .where(DailyStats.product_id.in_(products), *_days_of(DailyStats.day, start, end),
+        .where(DailyStats.product_id.in_(products), *on_days(DailyStats.day, start, end),
                DailyStats.type.in_(["card_shown", "card_clicked", "buy_started"]))
         .group_by(DailyStats.type)
     ).all())  # fmt: skip
@@ -139,7 +135,7 @@ def owner(session: Session, user: User, start: date, end: date) -> Dashboard:
     by_day: dict[str, dict[str, Any]] = {}
     for d, plays in session.execute(
         select(DailyStats.day, func.sum(DailyStats.events))
-        .where(DailyStats.video_id.in_(mine), *_days_of(DailyStats.day, start, end), DailyStats.type == "play")
+        .where(DailyStats.video_id.in_(mine), *on_days(DailyStats.day, start, end), DailyStats.type == "play")
         .group_by(DailyStats.day)
     ):  # fmt: skip
         by_day.setdefault(d, {})["plays"] = int(plays)
@@ -147,7 +143,7 @@ def owner(session: Session, user: User, start: date, end: date) -> Dashboard:
     reached = (
         select(DailyViewer.day, DailyViewer.video_id, DailyViewer.viewer_key,
                func.max(DailyViewer.furthest_s).label("furthest"))
-        .where(DailyViewer.video_id.in_(mine), *_days_of(DailyViewer.day, start, end))
+        .where(DailyViewer.video_id.in_(mine), *on_days(DailyViewer.day, start, end))
         .group_by(DailyViewer.day, DailyViewer.video_id, DailyViewer.viewer_key)
         .subquery()
     )  # fmt: skip
@@ -158,7 +154,7 @@ def owner(session: Session, user: User, start: date, end: date) -> Dashboard:
     board.series["audience"] = _days(start, end, by_day, ("plays", "viewers", "watch_minutes"))
     plays = dict(session.execute(
         select(DailyStats.video_id, func.sum(DailyStats.events))
-        .where(DailyStats.video_id.in_(mine), *_days_of(DailyStats.day, start, end), DailyStats.type == "play")
+        .where(DailyStats.video_id.in_(mine), *on_days(DailyStats.day, start, end), DailyStats.type == "play")
         .group_by(DailyStats.video_id)
     ).all())  # fmt: skip
     board.tables["top_videos"] = [
@@ -166,7 +162,7 @@ def owner(session: Session, user: User, start: date, end: date) -> Dashboard:
         for vid, title, viewers in session.execute(
             select(DailyViewer.video_id, Video.title, func.count(distinct(DailyViewer.viewer_key)))
             .join(Video, Video.id == DailyViewer.video_id)
-            .where(DailyViewer.video_id.in_(mine), *_days_of(DailyViewer.day, start, end))
+            .where(DailyViewer.video_id.in_(mine), *on_days(DailyViewer.day, start, end))
             .group_by(DailyViewer.video_id, Video.title)
             .order_by(func.count(distinct(DailyViewer.viewer_key)).desc(), DailyViewer.video_id).limit(10)
         )

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from huey import crontab
@@ -61,6 +62,12 @@ class Deltas:
     spans: dict[SpanKey, tuple[int, int]] = field(default_factory=dict)  # the changed spans, as they are now
     daily: Counter[tuple[str, int, int, int, str, str]] = field(default_factory=Counter)
     viewers: dict[tuple[str, int, str, str], float] = field(default_factory=dict)  # -> furthest second
+
+
+def on_days(day: Any, start: date, end: date) -> list[Any]:
+    """Conditions for a rollup's YYYY-MM-DD `day` column from `start` to `end` inclusive (the strings sort as the
+    days do)."""
+    return [day >= start.isoformat(), day <= end.isoformat()]
 
 
 def last_second(duration_s: float) -> int:
@@ -148,14 +155,14 @@ def roll_up_new(db: Database, chunk: int = CHUNK) -> int:
 
 def _roll_up_chunk(db: Database, watermark: int, size: int) -> int:
     with db.session(snapshot=True) as session:
-        cursor = session.scalar(select(RollupState.last_event_id).where(RollupState.name == CURSOR))
-        start = cursor or 0
+        # The migration made the cursor's row: it is always there.
+        start = session.execute(select(RollupState.last_event_id).where(RollupState.name == CURSOR)).scalar_one()
         if start >= watermark:
             return 0
         upto = min(watermark, start + size)
         deltas = aggregate(session, [PlayerEvent.id > start, PlayerEvent.id <= upto])
     with db.session(write=True) as session:
-        if not _move_cursor(session, cursor, upto):
+        if not _move_cursor(session, start, upto):
             return 0  # another rollup folded these meanwhile
         _add(session, deltas)
     return upto - start
@@ -183,11 +190,8 @@ def _spans(session: Session, keys: set[SpanKey]) -> dict[SpanKey, tuple[int, int
     return spans
 
 
-def _move_cursor(session: Session, was: int | None, to: int) -> bool:
+def _move_cursor(session: Session, was: int, to: int) -> bool:
     """Compare and set: False when the cursor is no longer where this rollup read it."""
-    if was is None:
-        fresh = _insert(session)(RollupState).values(name=CURSOR, last_event_id=to, rolled_up_at=clock.now())
-        return session.scalar(fresh.on_conflict_do_nothing().returning(RollupState.name)) is not None
     moved = session.execute(
         update(RollupState).where(RollupState.name == CURSOR, RollupState.last_event_id == was)
         .values(last_event_id=to, rolled_up_at=clock.now())
@@ -248,15 +252,15 @@ def seconds(session: Session, video_id: int, duration_s: float) -> Seconds:
     length = max(1, math.ceil(duration_s))
     lists = {name: [0] * length for name in SECOND_COLUMNS}
     # Shared-locking the cursor keeps a rollup from committing between this read and the next ones.
-    cursor = session.scalar(
+    cursor = session.execute(
         select(RollupState.last_event_id).where(RollupState.name == CURSOR).with_for_update(read=True)
-    )
+    ).scalar_one()
     for row in session.scalars(select(SecondStats).where(SecondStats.video_id == video_id)):
         if row.second < length:
             for name in SECOND_COLUMNS:
                 lists[name][row.second] += getattr(row, name)
     # No cap: the tail is what arrived since the last minute's rollup (a primary-key range from the cursor).
-    tail = [PlayerEvent.id > (cursor or 0), PlayerEvent.video_id == video_id]
+    tail = [PlayerEvent.id > cursor, PlayerEvent.video_id == video_id]
     for (_, second), counts in aggregate(session, tail, by_day=False).seconds.items():
         for name, n in counts.items():
             lists[name][min(second, length - 1)] += n

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from vetrina.accounts.models import Role, User
 from vetrina.ads.models import AdDecision, AdEvent, Campaign
 from vetrina.analytics.models import DailyStats, DailyViewer
+from vetrina.analytics.rollups import on_days
 from vetrina.commerce.models import Order, OrderStatus
 from vetrina.db import utc_day
 from vetrina.errors import InvalidInput
@@ -107,18 +108,16 @@ def revenue_share(session: Session, user: User, start: date, end: date, currency
     video_ids = list(terms)
     dialect = session.get_bind().dialect.name
     # Views and watch time from the player events' daily rollups (a minute behind at most).
-    days = [DailyStats.day >= start.isoformat(), DailyStats.day <= end.isoformat()]
     for video_id, territory, day, views in session.execute(
         select(DailyStats.video_id, DailyStats.territory, DailyStats.day, func.sum(DailyStats.events))
-        .where(DailyStats.video_id.in_(video_ids), DailyStats.type == "play", *days)
+        .where(DailyStats.video_id.in_(video_ids), DailyStats.type == "play", *on_days(DailyStats.day, start, end))
         .group_by(DailyStats.video_id, DailyStats.territory, DailyStats.day)
     ):  # fmt: skip
         if (row := credit(video_id, territory or None, _day(day))) is not None:
             row.views += int(views)
     for video_id, territory, day, seconds in session.execute(
         select(DailyViewer.video_id, DailyViewer.territory, DailyViewer.day, func.sum(DailyViewer.furthest_s))
-        .where(DailyViewer.video_id.in_(video_ids), DailyViewer.day >= start.isoformat(),
-               DailyViewer.day <= end.isoformat())
+        .where(DailyViewer.video_id.in_(video_ids), *on_days(DailyViewer.day, start, end))
         .group_by(DailyViewer.video_id, DailyViewer.territory, DailyViewer.day)
     ):  # fmt: skip
         if (row := credit(video_id, territory or None, _day(day))) is not None:
