@@ -32,10 +32,22 @@ from vetrina.settings import Settings
 
 def _video(owner_id: int, title: str) -> Video:
     return Video(
-        owner_id=owner_id, title=title, description="", status=VideoStatus.ready.value, progress=1.0, duration_s=600.0,
-        width=1920, height=1080, frame_rate=30.0, has_audio=True, renditions=[], published=True,
-        allow_merchant_tags=False, output_key=f"videos/bench/{title}", created_at=clock.now(),
-    )  # fmt: skip
+        owner_id=owner_id,
+        title=title,
+        description="",
+        status=VideoStatus.ready.value,
+        progress=1.0,
+        duration_s=600.0,
+        width=1920,
+        height=1080,
+        frame_rate=30.0,
+        has_audio=True,
+        renditions=[],
+        published=True,
+        allow_merchant_tags=False,
+        output_key=f"videos/bench/{title}",
+        created_at=clock.now(),
+    )
 
 
 def seed(settings: Settings, campaigns: int) -> int:
@@ -59,16 +71,37 @@ def seed(settings: Settings, campaigns: int) -> int:
                 advertisers.append((merchant.id, spot.id))
             for i in range(campaigns):
                 merchant_id, spot_id = advertisers[i % len(advertisers)]
-                targeting = rng.choice([{}, {}, {"territories": ["IT", "FR", "DE"]}, {"devices": ["mobile", "desktop"]},
-                                        {"hours": list(range(24))}])  # fmt: skip
-                session.add(Campaign(
-                    merchant_id=merchant_id, name=f"Campaign {i}", kind="linear", video_id=spot_id, bid_model="cpm",
-                    bid_amount=rng.randrange(200, 3000), currency="EUR", budget_total=10_000_000,
-                    budget_daily=10_000_000, spent_millis=0, starts_at=now - timedelta(days=1),
-                    ends_at=now + timedelta(days=30), targeting=targeting, status="active",
-                    frequency_cap_count=rng.choice([None, None, 5]), frequency_cap_hours=24,
-                    created_at=now, updated_at=now,
-                ))  # fmt: skip
+                targeting = rng.choice(
+                    [
+                        {},
+                        {},
+                        {"territories": ["IT", "FR", "DE"]},
+                        {"devices": ["mobile", "desktop"]},
+                        {"hours": list(range(24))},
+                    ]
+                )
+                session.add(
+                    Campaign(
+                        merchant_id=merchant_id,
+                        name=f"Campaign {i}",
+                        kind="linear",
+                        video_id=spot_id,
+                        bid_model="cpm",
+                        bid_amount=rng.randrange(200, 3000),
+                        currency="EUR",
+                        budget_total=10_000_000,
+                        budget_daily=10_000_000,
+                        spent_millis=0,
+                        starts_at=now - timedelta(days=1),
+                        ends_at=now + timedelta(days=30),
+                        targeting=targeting,
+                        status="active",
+                        frequency_cap_count=rng.choice([None, None, 5]),
+                        frequency_cap_hours=24,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
             session.flush()
             return film.id
     finally:
@@ -109,20 +142,26 @@ def main() -> None:
                 ):
                     runs[key].append(autocannon(base, route, clients, options.seconds, pids, italy))
     ceiling, decision, light_ceiling, light = (median_load(r) for r in runs.values())
-    print(f"\nAd decisions: {options.campaigns} active campaigns, autocannon, {options.seconds} s x {options.rounds} "
-          f"alternating rounds (medians), {database}, `vetrina serve --workers {options.processes}`\n")  # fmt: skip
-    print(f"| {'route':<36} | {'conns':>5} | {'req/s':>7} | {'p50 ms':>6} | {'p99 ms':>6} | {'CPU ms/req':>10} "
-          f"| {'vs ceiling':>10} |")  # fmt: skip
+    print(
+        f"\nAd decisions: {options.campaigns} active campaigns, autocannon, {options.seconds} s x {options.rounds} "
+        f"alternating rounds (medians), {database}, `vetrina serve --workers {options.processes}`\n"
+    )
+    print(
+        f"| {'route':<36} | {'conns':>5} | {'req/s':>7} | {'p50 ms':>6} | {'p99 ms':>6} | {'CPU ms/req':>10} "
+        f"| {'vs ceiling':>10} |"
+    )
     print(f"|{'-' * 38}|{'-' * 7}|{'-' * 9}|{'-' * 8}|{'-' * 8}|{'-' * 12}|{'-' * 12}|")
     rows = (
         ("GET /healthz (ceiling)", options.clients, ceiling, ceiling),
         ("GET /api/v1/ads/vast (decision)", options.clients, decision, ceiling),
         ("GET /healthz (ceiling)", 4, light_ceiling, light_ceiling),
         ("GET /api/v1/ads/vast (decision)", 4, light, light_ceiling),
-    )  # fmt: skip
+    )
     for name, clients, load, versus in rows:
-        print(f"| {name:<36} | {clients:5d} | {load.rate:7.1f} | {load.p50_ms:6.1f} | {load.p99_ms:6.1f} | "
-              f"{load.cpu_ms:10.2f} | {load.rate / versus.rate:10.3f} |")  # fmt: skip
+        print(
+            f"| {name:<36} | {clients:5d} | {load.rate:7.1f} | {load.p50_ms:6.1f} | {load.p99_ms:6.1f} | "
+            f"{load.cpu_ms:10.2f} | {load.rate / versus.rate:10.3f} |"
+        )
     print(
         f"\ngoal: ratio >= 0.4 at {options.clients} connections (measured {decision.rate / ceiling.rate:.3f}; "
         f"by server CPU per answer {ceiling.cpu_ms / decision.cpu_ms:.3f}); p99 <= 25 ms (measured "

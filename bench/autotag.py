@@ -43,12 +43,20 @@ def scenes_for(products: int, seed: int) -> list[tuple[float, list[Appearance]]]
             start = rng.uniform(0.0, 1.0)
             end = min(length, start + rng.uniform(2.5, 4.5))
             centre_x = (0.27 if slot == 0 else 0.73) if count == 2 else rng.uniform(0.3, 0.7)
-            looks.append(Appearance(
-                product=product, start_s=round(start, 2), end_s=round(end, 2),
-                centre=(centre_x, rng.uniform(0.35, 0.65)), drift=(rng.uniform(-0.03, 0.03), rng.uniform(-0.02, 0.02)),
-                width=width, angle=rng.uniform(-20, 20), tilt=rng.choice([0, 0, rng.uniform(0.05, 0.25)]),
-                occlusion=rng.choice([0, 0, rng.uniform(0.05, 0.30)]), blur=rng.choice([0, 0, 0.8, 1.5]),
-            ))  # fmt: skip
+            looks.append(
+                Appearance(
+                    product=product,
+                    start_s=round(start, 2),
+                    end_s=round(end, 2),
+                    centre=(centre_x, rng.uniform(0.35, 0.65)),
+                    drift=(rng.uniform(-0.03, 0.03), rng.uniform(-0.02, 0.02)),
+                    width=width,
+                    angle=rng.uniform(-20, 20),
+                    tilt=rng.choice([0, 0, rng.uniform(0.05, 0.25)]),
+                    occlusion=rng.choice([0, 0, rng.uniform(0.05, 0.30)]),
+                    blur=rng.choice([0, 0, 0.8, 1.5]),
+                )
+            )
         scenes.append((round(length, 2), looks))
     return scenes
 
@@ -58,8 +66,9 @@ def run(video: Path, duration_s: float, references: list[Reference], truths: lis
     matcher = FeatureMatcher(references)
     indexed = time.perf_counter() - started
     started = time.perf_counter()
-    proposals = recognize(video, duration_s, matcher, RecognitionSettings(every_s=every_s),
-                          TrackSettings(every_s=every_s))  # fmt: skip
+    proposals = recognize(
+        video, duration_s, matcher, RecognitionSettings(every_s=every_s), TrackSettings(every_s=every_s)
+    )
     wall = time.perf_counter() - started
     found = [(p.product_id, p.start_s, p.end_s, tuple(p.box[k] for k in "xywh")) for p in proposals]
     precision, recall = score(found, truths)
@@ -91,21 +100,30 @@ def main() -> None:
         floor = time.perf_counter() - started
         rows = [("decode the sampled frames only (floor)", floor, None)]
         small = run(video, duration, shown + distractors(options.distractors), truths, options.every)
-        rows.append((f"Vetrina, {options.products + options.distractors} products in the catalogue", small["wall_s"],
-                     small))  # fmt: skip
+        rows.append(
+            (f"Vetrina, {options.products + options.distractors} products in the catalogue", small["wall_s"], small)
+        )
         if options.catalogue:
             print(f"making a {options.catalogue}-product catalogue ...", file=sys.stderr)
-            large = run(video, duration, shown + distractors(options.catalogue - options.products), truths,
-                        options.every)  # fmt: skip
+            large = run(
+                video, duration, shown + distractors(options.catalogue - options.products), truths, options.every
+            )
             rows.append((f"Vetrina, {options.catalogue} products in the catalogue", large["wall_s"], large))
-    print(f"\nAuto-tagging: {duration:.1f} s of 1280x720 footage, {len(truths)} product appearances in "
-          f"{len(scenes)} shots, a frame every {options.every} s ({decoded} frames)\n")  # fmt: skip
-    print(f"| {'run':<46} | {'wall s':>7} | {'realtime x':>10} | {'vs floor':>8} | {'precision':>9} | "
-          f"{'recall':>6} | {'index s':>7} |")  # fmt: skip
+    print(
+        f"\nAuto-tagging: {duration:.1f} s of 1280x720 footage, {len(truths)} product appearances in "
+        f"{len(scenes)} shots, a frame every {options.every} s ({decoded} frames)\n"
+    )
+    print(
+        f"| {'run':<46} | {'wall s':>7} | {'realtime x':>10} | {'vs floor':>8} | {'precision':>9} | "
+        f"{'recall':>6} | {'index s':>7} |"
+    )
     print(f"|{'-' * 48}|{'-' * 9}|{'-' * 12}|{'-' * 10}|{'-' * 11}|{'-' * 8}|{'-' * 9}|")
     for name, wall, result in rows:
-        quality = (f"{result['precision']:9.3f} | {result['recall']:6.3f} | {result['index_s']:7.2f}" if result
-                   else f"{'':9} | {'':6} | {'':7}")  # fmt: skip
+        quality = (
+            f"{result['precision']:9.3f} | {result['recall']:6.3f} | {result['index_s']:7.2f}"
+            if result
+            else f"{'':9} | {'':6} | {'':7}"
+        )
         print(f"| {name:<46} | {wall:7.2f} | {duration / wall:10.1f} | {wall / floor:8.2f} | {quality} |")
     print("\ngoal: precision >= 0.95, recall >= 0.90, >= 10x realtime at 720p")
 

@@ -49,8 +49,10 @@ def pgbench_tps(clients: int, seconds: int) -> float:
         subprocess.run(["pgbench", "-i", "-q", "-s", "10", url], check=True, capture_output=True)
         result = subprocess.run(
             ["pgbench", "-b", "tpcb-like", "-c", str(clients), "-j", "2", "-T", str(seconds), url],
-            check=True, capture_output=True, text=True,
-        )  # fmt: skip
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         return float(re.search(r"tps = ([\d.]+)", result.stdout).group(1))
     finally:
         with psycopg.connect(POSTGRES, autocommit=True) as conn:
@@ -93,9 +95,11 @@ def vetrina_paid_orders_per_s(
     if settings.database_url:
         env["VETRINA_DATABASE_URL"] = settings.database_url
     server = subprocess.Popen(
-        [sys.executable, "-m", "vetrina", "serve", "--port", str(port), "--workers", str(processes)], env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [sys.executable, "-m", "vetrina", "serve", "--port", str(port), "--workers", str(processes)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):
@@ -105,11 +109,17 @@ def vetrina_paid_orders_per_s(
             except httpx.HTTPError:
                 time.sleep(0.1)
         seller = {"Authorization": f"Bearer {tokens['seller@bench.example']}"}
-        product = httpx.post(base + "/api/v1/products", headers=seller, json={
-            "title": "Bench tea", "price": {"amount": 100, "currency": "EUR"}, "stock": 1_000_000}).json()  # fmt: skip
+        product = httpx.post(
+            base + "/api/v1/products",
+            headers=seller,
+            json={"title": "Bench tea", "price": {"amount": 100, "currency": "EUR"}, "stock": 1_000_000},
+        ).json()
         for buyer in buyers:
-            httpx.post(base + "/api/v1/wallet/topups", headers={"Authorization": f"Bearer {tokens[buyer.email]}"},
-                       json={"amount": 1_000_000, "currency": "EUR"})  # fmt: skip
+            httpx.post(
+                base + "/api/v1/wallet/topups",
+                headers={"Authorization": f"Bearer {tokens[buyer.email]}"},
+                json={"amount": 1_000_000, "currency": "EUR"},
+            )
         paid = [0] * clients
         errors: list[str] = []
         deadline = time.perf_counter() + seconds
@@ -118,8 +128,11 @@ def vetrina_paid_orders_per_s(
             auth = {"Authorization": f"Bearer {tokens[buyers[index].email]}"}
             with httpx.Client(base_url=base, headers=auth, timeout=30) as http:
                 while time.perf_counter() < deadline:
-                    order = http.post("/api/v1/orders", headers={"Idempotency-Key": uuid.uuid4().hex},
-                                      json={"items": [{"product_id": product["id"], "quantity": 1}]})  # fmt: skip
+                    order = http.post(
+                        "/api/v1/orders",
+                        headers={"Idempotency-Key": uuid.uuid4().hex},
+                        json={"items": [{"product_id": product["id"], "quantity": 1}]},
+                    )
                     if order.status_code != 201:
                         errors.append(order.text)
                         continue
@@ -176,8 +189,10 @@ def main() -> None:
         with psycopg.connect(POSTGRES, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
-    print(f"\nCheckout: {options.clients} concurrent clients, {options.seconds} s each, "
-          f"`vetrina serve --workers {options.processes}`\n")  # fmt: skip
+    print(
+        f"\nCheckout: {options.clients} concurrent clients, {options.seconds} s each, "
+        f"`vetrina serve --workers {options.processes}`\n"
+    )
     print(f"| {'what':<44} | {'per second':>10} | {'vs pgbench':>10} |")
     print(f"|{'-' * 46}|{'-' * 12}|{'-' * 12}|")
     print(f"| {'pgbench -b tpcb-like (reference)':<44} | {tps:10.1f} | {1:10.3f} |")
@@ -185,8 +200,10 @@ def main() -> None:
     print(f"| {'Vetrina paid orders, SQLite':<44} | {lite_rate:10.1f} | {lite_rate / tps:10.3f} |")
     print(f"| {'GET /healthz on the same server (ceiling)':<44} | {pg_ceiling:10.1f} | {pg_ceiling / tps:10.3f} |")
     for name, report in (("PostgreSQL", pg_report), ("SQLite", lite_report)):
-        print(f"\nledger check ({name}): ok={report['ok']}, transfers={report['transfers']}, "
-              f"violations={len(report['violations'])}, failed requests={report['errors']}")  # fmt: skip
+        print(
+            f"\nledger check ({name}): ok={report['ok']}, transfers={report['transfers']}, "
+            f"violations={len(report['violations'])}, failed requests={report['errors']}"
+        )
     print(f"\ngoal: >= 0.25 of pgbench's tps; PostgreSQL ratio {pg_rate / tps:.3f}")
     print(
         f"a paid order is 2 requests; at the goal that is {0.5 * tps:.0f} requests/s, "

@@ -163,12 +163,18 @@ class Driver:
 
     def start(self, requests: int, per_second: float = 0, path: str | None = None) -> subprocess.Popen[str]:
         """Start `requests` batches (or GETs of `path`), as fast as they are answered or `per_second`."""
-        run = {**self.config, "run": f"b{secrets.token_hex(4)}", "requests": requests, "perSecond": per_second,
-               "path": path}  # fmt: skip
+        run = {
+            **self.config,
+            "run": f"b{secrets.token_hex(4)}",
+            "requests": requests,
+            "perSecond": per_second,
+            "path": path,
+        }
         config_path = self.script.with_name(f"{run['run']}.json")
         config_path.write_text(json.dumps(run))
-        return subprocess.Popen(["node", str(self.script), str(AUTOCANNON_PACKAGE), str(config_path)],
-                                stdout=subprocess.PIPE, text=True)  # fmt: skip
+        return subprocess.Popen(
+            ["node", str(self.script), str(AUTOCANNON_PACKAGE), str(config_path)], stdout=subprocess.PIPE, text=True
+        )
 
     @staticmethod
     def _answers(process: subprocess.Popen[str], what: str) -> dict[str, Any]:
@@ -300,9 +306,17 @@ def main() -> None:
             path = f"/api/v1/videos/{video_id}/timeline"
             assert len(httpx.get(base + path).json()["tags"]) == options.tags
             pids = server_pids(server)
-            driver = Driver(Path(tmp), base, {"videoId": video_id, "connections": options.clients,
-                                              "batchSize": options.batch_size, "samples": 4,
-                                              "timelineConnections": options.timeline_clients})  # fmt: skip
+            driver = Driver(
+                Path(tmp),
+                base,
+                {
+                    "videoId": video_id,
+                    "connections": options.clients,
+                    "batchSize": options.batch_size,
+                    "samples": 4,
+                    "timelineConnections": options.timeline_clients,
+                },
+            )
             lasting_s = options.seconds + 4
             # Alternating rounds, so that a slow spell of this shared machine falls on every load.
             for round_ in range(1, options.rounds + 1):
@@ -317,9 +331,14 @@ def main() -> None:
                     timeline, burst = beside_burst(driver, base, path, options, pids, batches, per_second)
                     runs[key].append(timeline)
                     bursts[key].append(burst)
-                print(f"round {round_}: " + "; ".join(
-                    f"{key} {b[-1].events_per_s:.0f} events/s, timeline p99 {runs[key][-1].p99_ms:.1f} ms"
-                    for key, b in bursts.items()), file=sys.stderr)  # fmt: skip
+                print(
+                    f"round {round_}: "
+                    + "; ".join(
+                        f"{key} {b[-1].events_per_s:.0f} events/s, timeline p99 {runs[key][-1].p99_ms:.1f} ms"
+                        for key, b in bursts.items()
+                    ),
+                    file=sys.stderr,
+                )
             every = [b for runs_of_a_kind in bursts.values() for b in runs_of_a_kind]
             counted = sum(b.accepted for b in every) + resend(base, every[0].samples + every[-1].samples)
         stored = stored_events(settings)
@@ -331,17 +350,25 @@ def main() -> None:
     ingested = {key: statistics.median(b.events_per_s for b in of_a_kind) for key, of_a_kind in bursts.items()}
     rise = {key: medians[key].p99_ms / quiet.p99_ms - 1 for key in beside}
     command = f"vetrina serve --workers {options.processes}{' --no-worker' if options.no_jobs else ''}"
-    print(f"\nEvent intake: batches of {options.batch_size} from {options.clients} clients, {options.batches} batches "
-          f"a burst, {options.rounds} alternating rounds (medians), {database}, `{command}`; {stored} events stored, "
-          f"as many as accepted, none twice; other programs used {others:.2f} of this machine's {os.cpu_count()} "
-          f"cores meanwhile\n")  # fmt: skip
-    print(f"| {'route':<26} | {'req/s':>7} | {'events/s':>8} | {'p50 ms':>6} | {'p99 ms':>6} | {'CPU ms/req':>10} "
-          f"| {'vs ceiling':>10} |")  # fmt: skip
+    print(
+        f"\nEvent intake: batches of {options.batch_size} from {options.clients} clients, {options.batches} batches "
+        f"a burst, {options.rounds} alternating rounds (medians), {database}, `{command}`; {stored} events stored, "
+        f"as many as accepted, none twice; other programs used {others:.2f} of this machine's {os.cpu_count()} "
+        f"cores meanwhile\n"
+    )
+    print(
+        f"| {'route':<26} | {'req/s':>7} | {'events/s':>8} | {'p50 ms':>6} | {'p99 ms':>6} | {'CPU ms/req':>10} "
+        f"| {'vs ceiling':>10} |"
+    )
     print(f"|{'-' * 28}|{'-' * 9}|{'-' * 10}|{'-' * 8}|{'-' * 8}|{'-' * 12}|{'-' * 12}|")
-    for name, load, events in (("GET /healthz (ceiling)", ceiling, "-"),
-                               ("POST /api/v1/events", intake, f"{ingested['alone']:.0f}")):  # fmt: skip
-        print(f"| {name:<26} | {load.rate:7.1f} | {events:>8} | {load.p50_ms:6.1f} | {load.p99_ms:6.1f} | "
-              f"{load.cpu_ms:10.2f} | {load.rate / ceiling.rate:10.3f} |")  # fmt: skip
+    for name, load, events in (
+        ("GET /healthz (ceiling)", ceiling, "-"),
+        ("POST /api/v1/events", intake, f"{ingested['alone']:.0f}"),
+    ):
+        print(
+            f"| {name:<26} | {load.rate:7.1f} | {events:>8} | {load.p50_ms:6.1f} | {load.p99_ms:6.1f} | "
+            f"{load.cpu_ms:10.2f} | {load.rate / ceiling.rate:10.3f} |"
+        )
     print(
         f"\nTimeline ({options.tags} tags) at {options.timeline_rate or 'as many'} requests/s from "
         f"{options.timeline_clients} clients for {options.seconds} s: alone, beside bursts paced at "

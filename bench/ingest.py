@@ -42,16 +42,90 @@ from vetrina.runtime import build_runtime
 from vetrina.settings import Settings
 
 WORDS = (
-    "harbour", "winter", "signal", "garden", "letters", "midnight", "island", "orchard", "engine", "silver",
-    "border", "summer", "lantern", "river", "station", "valley", "empire", "kitchen", "mountain", "circus",
-    "a", "the", "of", "and", "in", "with", "between", "after", "before", "under", "her", "his", "their", "old",
-    "young", "family", "detective", "village", "city", "secret", "journey", "last", "first", "lost", "found",
-    "returns", "discovers", "hides", "follows", "remembers", "music", "war", "love", "storm", "festival",
-)  # fmt: skip
+    "harbour",
+    "winter",
+    "signal",
+    "garden",
+    "letters",
+    "midnight",
+    "island",
+    "orchard",
+    "engine",
+    "silver",
+    "border",
+    "summer",
+    "lantern",
+    "river",
+    "station",
+    "valley",
+    "empire",
+    "kitchen",
+    "mountain",
+    "circus",
+    "a",
+    "the",
+    "of",
+    "and",
+    "in",
+    "with",
+    "between",
+    "after",
+    "before",
+    "under",
+    "her",
+    "his",
+    "their",
+    "old",
+    "young",
+    "family",
+    "detective",
+    "village",
+    "city",
+    "secret",
+    "journey",
+    "last",
+    "first",
+    "lost",
+    "found",
+    "returns",
+    "discovers",
+    "hides",
+    "follows",
+    "remembers",
+    "music",
+    "war",
+    "love",
+    "storm",
+    "festival",
+)
 GENRES = ("Drama", "Comedy", "Documentary", "Thriller", "Romance", "Animation", "Crime", "Science fiction")
 RATINGS = (("urn:simple", "nonadult"), ("urn:mpaa", "pg-13"), ("urn:mpaa", "r"), ("urn:v-chip", "tv-14"))
-COUNTRIES = ("IT", "FR", "DE", "ES", "GB", "US", "CA", "JP", "BR", "AU", "NL", "SE", "CH", "AT", "BE", "PT", "IE",
-             "PL", "MX", "IN", "KR", "NO", "DK", "FI")  # fmt: skip
+COUNTRIES = (
+    "IT",
+    "FR",
+    "DE",
+    "ES",
+    "GB",
+    "US",
+    "CA",
+    "JP",
+    "BR",
+    "AU",
+    "NL",
+    "SE",
+    "CH",
+    "AT",
+    "BE",
+    "PT",
+    "IE",
+    "PL",
+    "MX",
+    "IN",
+    "KR",
+    "NO",
+    "DK",
+    "FI",
+)
 RENDITIONS = ((1920, 1080, 6000), (1280, 720, 3500), (854, 480, 1500))
 MEDIA = "http://search.yahoo.com/mrss/"
 
@@ -85,8 +159,10 @@ def _item(rng: random.Random, number: int, published: datetime) -> str:
     price = ""
     if rng.random() < 0.3:
         kind = rng.choice(("rent", "purchase"))
-        price = (f'\n    <media:price type="{kind}" price="{rng.choice((1.99, 3.99, 4.99, 9.99, 14.99))}" '
-                 f'currency="{rng.choice(("EUR", "USD", "GBP"))}"/>')  # fmt: skip
+        price = (
+            f'\n    <media:price type="{kind}" price="{rng.choice((1.99, 3.99, 4.99, 9.99, 14.99))}" '
+            f'currency="{rng.choice(("EUR", "USD", "GBP"))}"/>'
+        )
     return f"""
   <item>
     <guid isPermaLink="false">urn:partner:title:{number:06d}</guid>
@@ -115,9 +191,11 @@ def write_feed(path: Path, items: int, seed: int) -> Path:
     rng = random.Random(seed)  # noqa: S311  (bench data)
     first = datetime(2024, 1, 1, tzinfo=UTC)
     with path.open("w", encoding="utf-8") as out:
-        out.write(f'<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0" xmlns:media="{MEDIA}">\n<channel>\n'
-                  "  <title>Partner catalogue</title>\n  <link>https://partner.example/</link>\n"
-                  "  <description>Every title of the partner's catalogue</description>\n")  # fmt: skip
+        out.write(
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0" xmlns:media="{MEDIA}">\n<channel>\n'
+            "  <title>Partner catalogue</title>\n  <link>https://partner.example/</link>\n"
+            "  <description>Every title of the partner's catalogue</description>\n"
+        )
         for number in range(items):
             out.write(_item(rng, number, first + timedelta(hours=number)))
         out.write("\n</channel>\n</rss>\n")
@@ -176,12 +254,10 @@ def child(spec: dict[str, Any]) -> None:
     if spec["kind"] == "floor":
         print(json.dumps(_measure(lambda: _parse_alone(spec), spec["traced"])))
         return
-    runtime = build_runtime(Settings(data_dir=Path(spec["data_dir"]), database_url=spec["database_url"]),
-                            migrate=False)  # fmt: skip
+    runtime = build_runtime(Settings(data_dir=Path(spec["data_dir"]), database_url=spec["database_url"]), migrate=False)
     try:
         with runtime.db.session(write=True) as session:
-            run_id = partners.start_run(session, session.get(PartnerFeed, spec["feed_id"]), "cli",
-                                        fetch_media=False).id  # fmt: skip
+            run_id = partners.start_run(session, session.get(PartnerFeed, spec["feed_id"]), "cli", fetch_media=False).id
         runs: list[Any] = []
 
         def work() -> int:
@@ -258,11 +334,12 @@ def main() -> None:
         traced = [vetrina_import(n, traced=True)[0] for n in (small, large)] if options.tracemalloc else []
         sizes = [feeds[n].stat().st_size / 2**20 for n in (small, large)]
     database = "PostgreSQL" if options.postgres else "SQLite"
-    print(f"\nFeed import: generated Media RSS 1.5 feeds of {small:,} items ({sizes[0]:.1f} MiB) and {large:,} "
-          f"({sizes[1]:.1f} MiB), metadata only (fetch_media=False), {database}; each row in its own process; "
-          "vs floor: items/s over the floor's\n")  # fmt: skip
-    print(f"| {'path':<40} | {'items':>6} | {'seconds':>7} | {'items/s':>7} | {'peak RSS MiB':>12} | "
-          f"{'vs floor':>8} |")  # fmt: skip
+    print(
+        f"\nFeed import: generated Media RSS 1.5 feeds of {small:,} items ({sizes[0]:.1f} MiB) and {large:,} "
+        f"({sizes[1]:.1f} MiB), metadata only (fetch_media=False), {database}; each row in its own process; "
+        "vs floor: items/s over the floor's\n"
+    )
+    print(f"| {'path':<40} | {'items':>6} | {'seconds':>7} | {'items/s':>7} | {'peak RSS MiB':>12} | {'vs floor':>8} |")
     print(f"|{'-' * 42}|{'-' * 8}|{'-' * 9}|{'-' * 9}|{'-' * 14}|{'-' * 10}|")
     rows = (
         ("feedparser.parse alone (floor)", floor),
@@ -271,14 +348,20 @@ def main() -> None:
         (f"Vetrina import (new), {options.scale}x the size", bigger),
     )
     for name, run in rows:
-        print(f"| {name:<40} | {run.items:6d} | {run.seconds:7.2f} | {run.rate:7.1f} | {run.peak_mib:12.1f} | "
-              f"{run.rate / floor.rate:8.3f} |")  # fmt: skip
+        print(
+            f"| {name:<40} | {run.items:6d} | {run.seconds:7.2f} | {run.rate:7.1f} | {run.peak_mib:12.1f} | "
+            f"{run.rate / floor.rate:8.3f} |"
+        )
     if traced:
-        print(f"\nPython allocations (tracemalloc, a separate and slower pass of the two new imports): peak "
-              f"{traced[0].python_peak_mib:.1f} MiB at {small:,} items, {traced[1].python_peak_mib:.1f} MiB at "
-              f"{large:,}")  # fmt: skip
-    print(f"\ngoal: >= 500 items/s (measured {new.rate:.0f}), memory flat with size (peak {new.peak_mib:.1f} MiB at "
-          f"{_short(small)}, {bigger.peak_mib:.1f} MiB at {_short(large)})")  # fmt: skip
+        print(
+            f"\nPython allocations (tracemalloc, a separate and slower pass of the two new imports): peak "
+            f"{traced[0].python_peak_mib:.1f} MiB at {small:,} items, {traced[1].python_peak_mib:.1f} MiB at "
+            f"{large:,}"
+        )
+    print(
+        f"\ngoal: >= 500 items/s (measured {new.rate:.0f}), memory flat with size (peak {new.peak_mib:.1f} MiB at "
+        f"{_short(small)}, {bigger.peak_mib:.1f} MiB at {_short(large)})"
+    )
 
 
 if __name__ == "__main__":

@@ -35,16 +35,20 @@ def merchant_client(data_dir: Path, timeout_s: float = 600) -> Iterator[httpx.Cl
         session.flush()
         token = accounts.create_api_token(session, user)
     # As `vetrina serve` runs it: request.client is the direct peer, X-Forwarded-For is vetrina.geo's to judge.
-    server = uvicorn.Server(uvicorn.Config(create_app(runtime, run_worker=True), host="127.0.0.1", port=0,
-                                           log_level="warning", proxy_headers=False))  # fmt: skip
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(runtime, run_worker=True), host="127.0.0.1", port=0, log_level="warning", proxy_headers=False
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
         time.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"},
-                          timeout=timeout_s) as http:  # fmt: skip
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {token}"}, timeout=timeout_s
+        ) as http:
             yield http
     finally:
         server.should_exit = True
@@ -71,8 +75,12 @@ def median_load(runs: list[Load]) -> Load:
     def mid(values: list[float]) -> float:
         return statistics.median(values)
 
-    return Load(mid([r.rate for r in runs]), mid([r.p50_ms for r in runs]), mid([r.p99_ms for r in runs]),
-                mid([r.cpu_ms for r in runs]))  # fmt: skip
+    return Load(
+        mid([r.rate for r in runs]),
+        mid([r.p50_ms for r in runs]),
+        mid([r.p99_ms for r in runs]),
+        mid([r.cpu_ms for r in runs]),
+    )
 
 
 def _cpu_s(pids: list[int]) -> float:
@@ -120,8 +128,10 @@ def served(env: dict[str, str], processes: int, *options: str) -> Iterator[tuple
         port = probe.getsockname()[1]
     server = subprocess.Popen(
         [sys.executable, "-m", "vetrina", "serve", "--port", str(port), "--workers", str(processes), *options],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):

@@ -56,22 +56,52 @@ def floor(photo: Path, work: Path, settings: Settings) -> float:
     with Image.open(photo) as image:
         ImageOps.fit(image, (1920, 1080)).save(still, quality=92)
     started = time.perf_counter()
-    run_ffmpeg([
-        "-loop", "1", "-framerate", "30", "-i", str(still), "-t", str(SECONDS), "-pix_fmt", "yuv420p",
-        "-c:v", "libx264", "-preset", settings.x264_preset, "-crf", str(settings.studio_crf), "-r", "30",
-        "-movflags", "+faststart", str(work / "floor.mp4"),
-    ])  # fmt: skip
+    run_ffmpeg(
+        [
+            "-loop",
+            "1",
+            "-framerate",
+            "30",
+            "-i",
+            str(still),
+            "-t",
+            str(SECONDS),
+            "-pix_fmt",
+            "yuv420p",
+            "-c:v",
+            "libx264",
+            "-preset",
+            settings.x264_preset,
+            "-crf",
+            str(settings.studio_crf),
+            "-r",
+            "30",
+            "-movflags",
+            "+faststart",
+            str(work / "floor.mp4"),
+        ]
+    )
     return time.perf_counter() - started
 
 
 def spec(template: str, keys: list[str], music_key: str) -> dict:
     return {
-        "template": template, "duration_s": SECONDS, "aspect": "16:9", "product_ids": [1], "images": keys,
+        "template": template,
+        "duration_s": SECONDS,
+        "aspect": "16:9",
+        "product_ids": [1],
+        "images": keys,
         "headline": "Hand-glazed stoneware, made to last",
         "lines": ["Fired twice", "Dishwasher safe", "Made in Faenza"],
-        "price": "€18.00", "cta": "Shop now", "brand": [30, 41, 59], "text": [255, 255, 255], "music_key": music_key,
-        "logo_key": None, "voiceover": False, "title": "bench",
-    }  # fmt: skip
+        "price": "€18.00",
+        "cta": "Shop now",
+        "brand": [30, 41, 59],
+        "text": [255, 255, 255],
+        "music_key": music_key,
+        "logo_key": None,
+        "voiceover": False,
+        "title": "bench",
+    }
 
 
 def vetrina_render(template: str, store: MediaStore, keys: list[str], work: Path, settings: Settings) -> float:
@@ -84,17 +114,22 @@ def vetrina_render(template: str, store: MediaStore, keys: list[str], work: Path
 
 def vetrina_http(photos: list[Path], work: Path) -> float:
     with merchant_client(work / f"vetrina-{time.monotonic_ns()}", timeout_s=120) as http:
-        product = http.post("/api/v1/products", json={
-            "title": "Mug", "price": {"amount": 1800, "currency": "EUR"}, "stock": 5}).json()  # fmt: skip
+        product = http.post(
+            "/api/v1/products", json={"title": "Mug", "price": {"amount": 1800, "currency": "EUR"}, "stock": 5}
+        ).json()
         image_ids = []
         for photo in photos:
             with photo.open("rb") as handle:
                 image_ids.append(http.post("/api/v1/studio/images", files={"file": (photo.name, handle)}).json()["id"])
-        copy = {k: v for k, v in spec("showcase", [], "").items() if k in (
-            "template", "duration_s", "aspect", "headline", "lines", "cta")}  # fmt: skip
+        copy = {
+            k: v
+            for k, v in spec("showcase", [], "").items()
+            if k in ("template", "duration_s", "aspect", "headline", "lines", "cta")
+        }
         started = time.perf_counter()
-        accepted = http.post("/api/v1/studio/spots", json={**copy, "product_ids": [product["id"]],
-                                                           "image_ids": image_ids})  # fmt: skip
+        accepted = http.post(
+            "/api/v1/studio/spots", json={**copy, "product_ids": [product["id"]], "image_ids": image_ids}
+        )
         accepted.raise_for_status()
         while (state := http.get(f"/api/v1/studio/spots/{accepted.json()['id']}").json())["status"] == "rendering":
             time.sleep(0.05)
@@ -130,8 +165,10 @@ def main() -> None:
                 runs[template].append(vetrina_render(template, store, keys, work, settings))
             runs["http"].append(vetrina_http(photos, work))
     median = {name: statistics.median(values) for name, values in runs.items()}
-    print(f"\nStudio: {SECONDS} s 16:9 1920x1080 spot at 30 fps from 3 photos, x264 preset {settings.x264_preset}, "
-          f"CRF {settings.studio_crf}, median of {options.repeat}; {os.cpu_count()} cores\n")  # fmt: skip
+    print(
+        f"\nStudio: {SECONDS} s 16:9 1920x1080 spot at 30 fps from 3 photos, x264 preset {settings.x264_preset}, "
+        f"CRF {settings.studio_crf}, median of {options.repeat}; {os.cpu_count()} cores\n"
+    )
     print(f"| {'path':<58} | {'wall s':>7} | {'realtime x':>10} | {'vs floor':>8} |")
     print(f"|{'-' * 60}|{'-' * 9}|{'-' * 12}|{'-' * 10}|")
     rows = [("ffmpeg alone: encode 15 s of a still image (floor)", median["floor"])]

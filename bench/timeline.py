@@ -36,10 +36,22 @@ def seed(settings: Settings, tags: int) -> int:
             merchant = accounts.create_user(session, "m@bench.example", "bench password", Role.merchant)
             session.flush()
             video = Video(
-                owner_id=merchant.id, title="Bench", description="", status=VideoStatus.ready.value, progress=1.0,
-                duration_s=3600.0, width=1920, height=1080, frame_rate=30.0, has_audio=True, renditions=[],
-                published=True, allow_merchant_tags=False, output_key="videos/0/hls-bench", created_at=clock.now(),
-            )  # fmt: skip
+                owner_id=merchant.id,
+                title="Bench",
+                description="",
+                status=VideoStatus.ready.value,
+                progress=1.0,
+                duration_s=3600.0,
+                width=1920,
+                height=1080,
+                frame_rate=30.0,
+                has_audio=True,
+                renditions=[],
+                published=True,
+                allow_merchant_tags=False,
+                output_key="videos/0/hls-bench",
+                created_at=clock.now(),
+            )
             session.add(video)
             products = [
                 catalog.create_product(
@@ -51,7 +63,7 @@ def seed(settings: Settings, tags: int) -> int:
                     stock=0 if i % 10 == 0 else 50,
                     variants=[],
                     published=True,
-                )  # fmt: skip
+                )
                 for i in range(40)
             ]
             session.flush()
@@ -103,8 +115,10 @@ def main() -> None:
             assert len(httpx.get(base + timeline_path).json()["tags"]) == options.tags
             ceiling = load(base, "/healthz", options.clients, options.seconds)
             ours = load(base, timeline_path, options.clients, options.seconds)
-    print(f"\nTimeline: {options.tags} tags, {options.clients} clients, {options.seconds:.0f} s each, "
-          f"SQLite, `vetrina serve --workers {options.processes}`\n")  # fmt: skip
+    print(
+        f"\nTimeline: {options.tags} tags, {options.clients} clients, {options.seconds:.0f} s each, "
+        f"SQLite, `vetrina serve --workers {options.processes}`\n"
+    )
     print(f"| {'route':<36} | {'req/s':>8} | {'p50 ms':>7} | {'p99 ms':>7} | {'vs ceiling':>10} |")
     print(f"|{'-' * 38}|{'-' * 10}|{'-' * 9}|{'-' * 9}|{'-' * 12}|")
     for name, (rate, p50, p99) in (("GET /healthz (ceiling)", ceiling), ("GET .../timeline", ours)):

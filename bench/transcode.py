@@ -30,12 +30,32 @@ from vetrina.settings import Settings
 
 def make_source(path: Path, seconds: int, height: int) -> None:
     width = height * 16 // 9
-    run_ffmpeg([
-        "-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate=30:duration={seconds}",
-        "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}",
-        "-c:v", "libx264", "-preset", "veryfast", "-crf", "18", "-pix_fmt", "yuv420p",
-        "-c:a", "aac", "-b:a", "192k", "-shortest", str(path),
-    ])  # fmt: skip
+    run_ffmpeg(
+        [
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc2=size={width}x{height}:rate=30:duration={seconds}",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency=440:sample_rate=48000:duration={seconds}",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-crf",
+            "18",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "192k",
+            "-shortest",
+            str(path),
+        ]
+    )
 
 
 def timed(command: list[str]) -> float:
@@ -61,18 +81,57 @@ def bare_per_rendition(source: Path, work: Path, settings: Settings, plan: Ladde
         out = work / "per-rendition" / rendition.name
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True)
-        total += timed([
-            ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", str(source),
-            "-vf", f"scale={rendition.width}:{rendition.height}:flags=bicubic,format=yuv420p",
-            "-c:v", "libx264", "-preset", settings.x264_preset, "-profile:v", "high",
-            "-g", gop, "-keyint_min", gop, "-sc_threshold", "0",
-            "-force_key_frames", f"expr:gte(t,n_forced*{settings.segment_seconds})",
-            "-b:v", f"{rendition.video_kbps}k", "-maxrate", f"{int(rendition.video_kbps * 1.07)}k",
-            "-bufsize", f"{rendition.video_kbps * 2}k",
-            "-c:a", "aac", "-b:a", "128k", "-ac", "2", "-ar", "48000",
-            "-f", "hls", "-hls_time", str(settings.segment_seconds), "-hls_playlist_type", "vod",
-            "-hls_segment_filename", str(out / "seg_%05d.ts"), str(out / "index.m3u8"),
-        ])  # fmt: skip
+        total += timed(
+            [
+                ffmpeg_exe(),
+                "-hide_banner",
+                "-nostdin",
+                "-loglevel",
+                "error",
+                "-y",
+                "-i",
+                str(source),
+                "-vf",
+                f"scale={rendition.width}:{rendition.height}:flags=bicubic,format=yuv420p",
+                "-c:v",
+                "libx264",
+                "-preset",
+                settings.x264_preset,
+                "-profile:v",
+                "high",
+                "-g",
+                gop,
+                "-keyint_min",
+                gop,
+                "-sc_threshold",
+                "0",
+                "-force_key_frames",
+                f"expr:gte(t,n_forced*{settings.segment_seconds})",
+                "-b:v",
+                f"{rendition.video_kbps}k",
+                "-maxrate",
+                f"{int(rendition.video_kbps * 1.07)}k",
+                "-bufsize",
+                f"{rendition.video_kbps * 2}k",
+                "-c:a",
+                "aac",
+                "-b:a",
+                "128k",
+                "-ac",
+                "2",
+                "-ar",
+                "48000",
+                "-f",
+                "hls",
+                "-hls_time",
+                str(settings.segment_seconds),
+                "-hls_playlist_type",
+                "vod",
+                "-hls_segment_filename",
+                str(out / "seg_%05d.ts"),
+                str(out / "index.m3u8"),
+            ]
+        )
     return total
 
 
@@ -114,8 +173,10 @@ def main() -> None:
 
     bare, ours, per = (statistics.median(runs[k]) for k in ("bare", "vetrina", "per"))
     ladder = ", ".join(f"{r.height}p" for r in plan.renditions)
-    print(f"\nTranscode: {options.seconds} s {options.height}p30 source -> HLS ladder [{ladder}], "
-          f"preset {settings.x264_preset}, median of {options.repeat}\n")  # fmt: skip
+    print(
+        f"\nTranscode: {options.seconds} s {options.height}p30 source -> HLS ladder [{ladder}], "
+        f"preset {settings.x264_preset}, median of {options.repeat}\n"
+    )
     print(f"| {'path':<46} | {'wall s':>7} | {'realtime x':>10} | {'vs bare one-pass':>16} |")
     print(f"|{'-' * 48}|{'-' * 9}|{'-' * 12}|{'-' * 18}|")
     for name, seconds in [

@@ -91,7 +91,9 @@ def test_demo_seeds_streamable_films_and_is_idempotent(tmp_path):
 
             # The shop advertises on its own film: a pre-roll of its spot and an overlay card of its mug.
             assert sorted((c.kind, c.status) for c in session.scalars(select(Campaign))) == [
-                ("linear", "active"), ("overlay", "active")]  # fmt: skip
+                ("linear", "active"),
+                ("overlay", "active"),
+            ]
             [channel] = session.scalars(select(Channel)).all()
             assert channel.handle == "vetrina-demo-shop" and channel.banner_key
             from vetrina.partners.models import FeedRun
@@ -103,15 +105,20 @@ def test_demo_seeds_streamable_films_and_is_idempotent(tmp_path):
                 ("done", 2, 0, 0),
                 ("done", 0, 2, 0),
             ]
-            licences = sorted((lic.distributor, lic.rest_of_world, tuple(lic.territories), lic.from_feed)
-                              for lic in session.scalars(select(Licence)))  # fmt: skip
+            licences = sorted(
+                (lic.distributor, lic.rest_of_world, tuple(lic.territories), lic.from_feed)
+                for lic in session.scalars(select(Licence))
+            )
             from vetrina.analytics.rollups import seconds
 
             # A simulated audience watched the first film: its selling seconds have something to show.
             audience = seconds(session, 1, 24)
             assert audience.viewers[0] == 60 and audience.viewers[0] >= audience.viewers[-1]
             assert sum(audience.clicked) > 0 and sum(audience.purchases) > 0
-            assert licences == [("Dragon Pictures", False, ("CN",), False), ("Globe Films", True, (), False),
-                                ("studio@vetrina.demo", False, ("DE", "ES", "FR", "IT"), True)]  # fmt: skip
+            assert licences == [
+                ("Dragon Pictures", False, ("CN",), False),
+                ("Globe Films", True, (), False),
+                ("studio@vetrina.demo", False, ("DE", "ES", "FR", "IT"), True),
+            ]
     finally:
         runtime.close()

@@ -126,17 +126,25 @@ def import_feed(
             user = accounts.get_user_by_email(session, partner)
             if user is None:
                 _fail(f"no user {partner}")
-            feed = partners.create_feed(session, user, name=name or source[-200:], source=source, fmt=format,
-                                        local_ok=True, allow_private=runtime.settings.fetch_allow_private)  # fmt: skip
+            feed = partners.create_feed(
+                session,
+                user,
+                name=name or source[-200:],
+                source=source,
+                fmt=format,
+                local_ok=True,
+                allow_private=runtime.settings.fetch_allow_private,
+            )
             run = partners.start_run(session, feed, "cli", fetch_media=False)
             run_id, feed_id = run.id, feed.id
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*columns, transient=False) as progress:
             task = progress.add_task("importing", total=None)
             finished = partners.run_import(
-                runtime.queue.context, run_id,
+                runtime.queue.context,
+                run_id,
                 on_progress=lambda r: progress.update(task, total=r.total, completed=r.cursor),
-            )  # fmt: skip
+            )
             if finished is not None and finished.status == "done":
                 progress.update(task, total=finished.total, completed=finished.total)
         if finished is None:
@@ -163,8 +171,10 @@ def import_feed(
 def _print_report(run: FeedRun, failures: list[FeedFailure]) -> None:
     status = run.status if run.status == "done" else f"{run.status}: {run.error}"
     typer.echo(f"run {run.id} {status}")
-    typer.echo(f"created {run.created}, updated {run.updated}, unchanged {run.unchanged}, failed {run.failed}, "
-               f"removed {run.removed}")  # fmt: skip
+    typer.echo(
+        f"created {run.created}, updated {run.updated}, unchanged {run.unchanged}, failed {run.failed}, "
+        f"removed {run.removed}"
+    )
     for failure in failures[:50]:
         typer.echo(f"  item {failure.position} ({failure.guid or 'no guid'}): {failure.reason}")
     if run.failed > 50:

@@ -165,10 +165,15 @@ def _seed_shop(runtime: Runtime, merchant: User, buyer: User) -> None:
             continue
         with runtime.db.session(write=True) as session:
             product = catalog.create_product(
-                session, merchant, title=spec.title, description=spec.description, price=Money(spec.price, currency),
-                stock=spec.stock, published=True,
+                session,
+                merchant,
+                title=spec.title,
+                description=spec.description,
+                price=Money(spec.price, currency),
+                stock=spec.stock,
+                published=True,
                 variants=[catalog.VariantSpec(name=n, stock=s, options={"size": n}) for n, s in spec.variants],
-            )  # fmt: skip
+            )
             photo = runtime.store.scratch_dir(f"demo-photo-{product.id}") / "photo.png"
             _product_photo(spec).save(photo)
             catalog.add_image(session, runtime.store, product.id, merchant, photo)
@@ -176,8 +181,13 @@ def _seed_shop(runtime: Runtime, merchant: User, buyer: User) -> None:
     with runtime.db.session(write=True) as session:
         if orders.list_orders(session, buyer, 1, 1).total:
             return
-        wallet.top_up(session, SandboxFundingProvider(runtime.settings.sandbox_topup_limit), buyer,
-                      Money(50_000, currency), "demo")  # fmt: skip
+        wallet.top_up(
+            session,
+            SandboxFundingProvider(runtime.settings.sandbox_topup_limit),
+            buyer,
+            Money(50_000, currency),
+            "demo",
+        )
         mug = next(
             p for p in catalog.list_products(session, 1, 100, merchant_id=merchant.id).items if p.title == "Ceramic mug"
         )
@@ -227,11 +237,21 @@ def _simulate_audience(runtime: Runtime, merchant: User, viewers: int = 60) -> N
                         at = tag.start_s + rng.uniform(0.5, 3)
                         events.append(("card_clicked", at, tag.product_id, tag.id))
                         if rng.random() < 0.5:
-                            events += [("buy_started", at + 1, tag.product_id, tag.id),
-                                       ("purchase", at + 2, tag.product_id, tag.id)]  # fmt: skip
-            batch = [intake.EventIn(client_event_id=f"demo-{n}-{i}", type=kind, video_id=video_id, second=second,
-                                    product_id=product_id, tag_id=tag_id)
-                     for i, (kind, second, product_id, tag_id) in enumerate(events)]  # fmt: skip
+                            events += [
+                                ("buy_started", at + 1, tag.product_id, tag.id),
+                                ("purchase", at + 2, tag.product_id, tag.id),
+                            ]
+            batch = [
+                intake.EventIn(
+                    client_event_id=f"demo-{n}-{i}",
+                    type=kind,
+                    video_id=video_id,
+                    second=second,
+                    product_id=product_id,
+                    tag_id=tag_id,
+                )
+                for i, (kind, second, product_id, tag_id) in enumerate(events)
+            ]
             intake.record_events(session, f"demo-viewer-{n}", batch, rng.choice(["IT", "FR", "DE", "CN"]))
     rollups.roll_up_new(runtime.db)  # at once, rather than at the next minute's run
     print(f"  a simulated audience watched the first film: /videos/{video_id}/analytics and /dashboard")
@@ -244,21 +264,51 @@ def _run_demo_campaigns(runtime: Runtime, merchant: User) -> None:
             return
         film = _existing_film(runtime, merchant, DEMO_FILMS[1].title)
         spot = next((s.video_id for s in studio.list_spots(session, merchant) if s.video_id), None)
-        mug = next((p for p in catalog.list_products(session, 1, 100, merchant_id=merchant.id, viewer=merchant).items
-                    if p.title == "Ceramic mug"), None)  # fmt: skip
+        mug = next(
+            (
+                p
+                for p in catalog.list_products(session, 1, 100, merchant_id=merchant.id, viewer=merchant).items
+                if p.title == "Ceramic mug"
+            ),
+            None,
+        )
         if film is None or spot is None or mug is None:
             return
-        session.merge(VideoAdSettings(video_id=film, preroll=True, midrolls_s=[], overlays_s=[6.0], floor_cpm=0,
-                                      currency=runtime.settings.default_currency))  # fmt: skip
+        session.merge(
+            VideoAdSettings(
+                video_id=film,
+                preroll=True,
+                midrolls_s=[],
+                overlays_s=[6.0],
+                floor_cpm=0,
+                currency=runtime.settings.default_currency,
+            )
+        )
         currency, now = runtime.settings.default_currency, clock.now()
-        common = {"budget_total": Money(1000, currency), "budget_daily": Money(300, currency),
-                  "starts_at": now - timedelta(hours=1), "ends_at": now + timedelta(days=90)}  # fmt: skip
+        common = {
+            "budget_total": Money(1000, currency),
+            "budget_daily": Money(300, currency),
+            "starts_at": now - timedelta(hours=1),
+            "ends_at": now + timedelta(days=90),
+        }
         specs = [
-            ad_campaigns.CampaignSpec(name="The collection (pre-roll)", kind="linear", bid_model="cpm",
-                                      bid=Money(800, currency), video_id=spot, **common),
-            ad_campaigns.CampaignSpec(name="Ceramic mug (overlay card)", kind="overlay", bid_model="cpc",
-                                      bid=Money(30, currency), product_id=mug.id, **common),
-        ]  # fmt: skip
+            ad_campaigns.CampaignSpec(
+                name="The collection (pre-roll)",
+                kind="linear",
+                bid_model="cpm",
+                bid=Money(800, currency),
+                video_id=spot,
+                **common,
+            ),
+            ad_campaigns.CampaignSpec(
+                name="Ceramic mug (overlay card)",
+                kind="overlay",
+                bid_model="cpc",
+                bid=Money(30, currency),
+                product_id=mug.id,
+                **common,
+            ),
+        ]
         for spec in specs:
             campaign = ad_campaigns.create_campaign(session, runtime.settings, merchant, spec)
             ad_campaigns.update_campaign(session, runtime.settings, campaign.id, merchant, {"status": "active"})
@@ -273,25 +323,37 @@ def _make_lookbook(runtime: Runtime, merchant: User) -> None:
     if _existing_film(runtime, merchant, LOOKBOOK_TITLE) is not None:
         return
     with runtime.db.session() as session:
-        products = sorted(catalog.list_products(session, 1, 100, merchant_id=merchant.id, viewer=merchant).items,
-                          key=lambda p: p.id)[:3]  # fmt: skip
+        products = sorted(
+            catalog.list_products(session, 1, 100, merchant_id=merchant.id, viewer=merchant).items, key=lambda p: p.id
+        )[:3]
         photos = [Image.open(runtime.store.path(f"{p.images[0].key}/large.jpg")).convert("RGB") for p in products]
     scenes = [
         (5.0, [Appearance(0, 0.5, 4.5, (0.35, 0.5), (0.03, 0.0), 0.42, angle=8)]),
-        (5.0, [Appearance(1, 0.4, 4.6, (0.72, 0.5), (-0.02, 0.01), 0.4, tilt=0.1),
-               Appearance(2, 0.8, 4.2, (0.27, 0.5), (0.0, -0.02), 0.5)]),
+        (
+            5.0,
+            [
+                Appearance(1, 0.4, 4.6, (0.72, 0.5), (-0.02, 0.01), 0.4, tilt=0.1),
+                Appearance(2, 0.8, 4.2, (0.27, 0.5), (0.0, -0.02), 0.5),
+            ],
+        ),
         (4.0, [Appearance(0, 0.3, 3.7, (0.6, 0.5), (-0.03, 0.0), 0.5, angle=-5)]),
-    ]  # fmt: skip
+    ]
     scratch = runtime.store.scratch_dir("demo-lookbook")
     try:
         source = scratch / "lookbook.mp4"
         make_footage(source, photos, scenes, (1280, 720), seed=11)
         with runtime.db.session() as session:
             video = media.create_video(
-                session, runtime.store, runtime.settings, runtime.queue, merchant, title=LOOKBOOK_TITLE,
+                session,
+                runtime.store,
+                runtime.settings,
+                runtime.queue,
+                merchant,
+                title=LOOKBOOK_TITLE,
                 description="The shop's products on screen, found by auto-tagging: accept or reject its proposals.",
-                upload=source, filename="lookbook.mp4",
-            )  # fmt: skip
+                upload=source,
+                filename="lookbook.mp4",
+            )
             session.flush()
             video_id = video.id
     finally:
@@ -337,11 +399,18 @@ def _make_demo_spot(runtime: Runtime, merchant: User) -> None:
             music = studio_assets.add_music(session, runtime.store, merchant, tune, "demo-tune.wav")
             products = catalog.list_products(session, 1, 100, merchant_id=merchant.id, viewer=merchant).items
             request = studio.SpotRequest(
-                template="showcase", duration_s=15, aspect="16:9", product_ids=[p.id for p in products][:3],
-                headline=DEMO_SPOT_HEADLINE, lines=["Washed linen", "Hand-glazed stoneware", "Heavy canvas"],
-                cta="Shop the collection", music_id=music.id, voiceover=True, show_price=False,
+                template="showcase",
+                duration_s=15,
+                aspect="16:9",
+                product_ids=[p.id for p in products][:3],
+                headline=DEMO_SPOT_HEADLINE,
+                lines=["Washed linen", "Hand-glazed stoneware", "Heavy canvas"],
+                cta="Shop the collection",
+                music_id=music.id,
+                voiceover=True,
+                show_price=False,
                 title="Vetrina Demo Shop: the collection",
-            )  # fmt: skip
+            )
             spot = studio.create_spot(session, runtime.settings, runtime.queue, merchant, request)
             session.flush()
             spot_id = spot.id
@@ -412,11 +481,21 @@ def _product_photo(spec: DemoProduct) -> Image.Image:
 
 
 PARTNER_TITLES = (
-    ("silk-road-express", "The Silk Road Express", "A night train across two territories, two distributors.",
-     "mandelbrot=size=640x360:rate=25", "CN"),
-    ("harbour-lights", "Harbour Lights", "Licensed for a few European countries only (media:restriction).",
-     "life=size=640x360:rate=25:mold=10:ratio=0.3", "IT FR DE ES"),
-)  # fmt: skip
+    (
+        "silk-road-express",
+        "The Silk Road Express",
+        "A night train across two territories, two distributors.",
+        "mandelbrot=size=640x360:rate=25",
+        "CN",
+    ),
+    (
+        "harbour-lights",
+        "Harbour Lights",
+        "Licensed for a few European countries only (media:restriction).",
+        "life=size=640x360:rate=25:mold=10:ratio=0.3",
+        "IT FR DE ES",
+    ),
+)
 
 
 def _import_partner_catalogue(runtime: Runtime, partner: User) -> None:
@@ -432,10 +511,30 @@ def _import_partner_catalogue(runtime: Runtime, partner: User) -> None:
     for guid, title, description, source, countries in PARTNER_TITLES:
         clip = folder / f"{guid}.mp4"
         if not clip.exists():
-            run_ffmpeg(["-f", "lavfi", "-i", source,
-                        "-f", "lavfi", "-i", "sine=frequency=262:sample_rate=48000:duration=10", "-t", "10",
-                        "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest",
-                        str(clip)])  # fmt: skip
+            run_ffmpeg(
+                [
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    source,
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    "sine=frequency=262:sample_rate=48000:duration=10",
+                    "-t",
+                    "10",
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "veryfast",
+                    "-pix_fmt",
+                    "yuv420p",
+                    "-c:a",
+                    "aac",
+                    "-shortest",
+                    str(clip),
+                ]
+            )
         restriction = (
             ""
             if guid == "silk-road-express"
@@ -446,41 +545,63 @@ def _import_partner_catalogue(runtime: Runtime, partner: User) -> None:
   </media:group>
   <media:description>{description}</media:description><media:category>Drama</media:category>
   <media:keywords>demo, partner</media:keywords><media:rating scheme="urn:simple">nonadult</media:rating>
-  {restriction}</item>""")  # fmt: skip
+  {restriction}</item>""")
     feed_file = folder / "feed.xml"
-    feed_file.write_text('<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0" '
-                         'xmlns:media="http://search.yahoo.com/mrss/"><channel><title>Demo Studio</title>\n'
-                         + "\n".join(items) + "\n</channel></rss>\n")  # fmt: skip
+    feed_file.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0" '
+        'xmlns:media="http://search.yahoo.com/mrss/"><channel><title>Demo Studio</title>\n'
+        + "\n".join(items)
+        + "\n</channel></rss>\n"
+    )
     ctx = runtime.queue.context
     with runtime.db.session(write=True) as session:
-        feed = partners.create_feed(session, session.merge(partner), name="Demo Studio catalogue",
-                                    source=str(feed_file.resolve()), local_ok=True)  # fmt: skip
+        feed = partners.create_feed(
+            session,
+            session.merge(partner),
+            name="Demo Studio catalogue",
+            source=str(feed_file.resolve()),
+            local_ok=True,
+        )
         run_id, feed_id = partners.start_run(session, feed, "cli", fetch_media=False).id, feed.id
     run = partners.run_import(ctx, run_id)
     partners.fetch_media(ctx, feed_id)
     print(f"the partner feed: {run.created} created, {run.unchanged} unchanged, {run.failed} failed" if run else "")
     with runtime.db.session() as session:
-        video_ids = list(session.scalars(select(FeedItem.video_id).where(FeedItem.feed_id == feed_id,
-                                                                         FeedItem.video_id.is_not(None))))  # fmt: skip
+        video_ids = list(
+            session.scalars(
+                select(FeedItem.video_id).where(FeedItem.feed_id == feed_id, FeedItem.video_id.is_not(None))
+            )
+        )
     runtime.queue.start_in_process()
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn()) as bar:
-            _wait_until_ready(runtime, {v: bar.add_task(f"stream  partner title {v}", total=1.0) for v in video_ids},
-                              bar)  # fmt: skip
+            _wait_until_ready(
+                runtime, {v: bar.add_task(f"stream  partner title {v}", total=1.0) for v in video_ids}, bar
+            )
     finally:
         runtime.queue.stop_in_process()
     with runtime.db.session(write=True) as session:
-        first = session.scalar(select(FeedItem.video_id).where(FeedItem.feed_id == feed_id,
-                                                               FeedItem.guid == PARTNER_TITLES[0][0]))  # fmt: skip
+        first = session.scalar(
+            select(FeedItem.video_id).where(FeedItem.feed_id == feed_id, FeedItem.guid == PARTNER_TITLES[0][0])
+        )
         if first is not None and not rights.list_licences(session, session.merge(partner), first):
             now = clock.now().replace(microsecond=0)
             for distributor, territories in (("Dragon Pictures", ["CN"]), ("Globe Films", ["rest of world"])):
-                rights.create_licence(session, session.merge(partner), first, distributor=distributor,
-                                      territories=territories, starts_at=now - timedelta(days=1),
-                                      ends_at=now + timedelta(days=365), uses=["stream", "ads", "commerce"],
-                                      share_bps=3000)  # fmt: skip
-    print("  the partner desk: /partner (studio@vetrina.demo); a title plays under Globe Films here, under Dragon "
-          "Pictures from China (send CF-IPCountry: CN)")  # fmt: skip
+                rights.create_licence(
+                    session,
+                    session.merge(partner),
+                    first,
+                    distributor=distributor,
+                    territories=territories,
+                    starts_at=now - timedelta(days=1),
+                    ends_at=now + timedelta(days=365),
+                    uses=["stream", "ads", "commerce"],
+                    share_bps=3000,
+                )
+    print(
+        "  the partner desk: /partner (studio@vetrina.demo); a title plays under Globe Films here, under Dragon "
+        "Pictures from China (send CF-IPCountry: CN)"
+    )
 
 
 def _existing_film(runtime: Runtime, owner: User, title: str) -> int | None:
@@ -515,14 +636,21 @@ def _add_film(runtime: Runtime, owner: User, film: DemoFilm, on_progress: object
             "aac",
             "-shortest",
             str(source),
-        ],  # fmt: skip
+        ],
         on_progress=on_progress,
     )
     with runtime.db.session() as session:
         video = media.create_video(
-            session, runtime.store, runtime.settings, runtime.queue, owner,
-            title=film.title, description=film.description, upload=source, filename="source.mp4",
-        )  # fmt: skip
+            session,
+            runtime.store,
+            runtime.settings,
+            runtime.queue,
+            owner,
+            title=film.title,
+            description=film.description,
+            upload=source,
+            filename="source.mp4",
+        )
         session.flush()
         video_id = video.id
     scratch.rmdir()

@@ -37,26 +37,30 @@ def claim(ctx: JobContext, model: Any, row_id: int, *, waiting: str, running: st
     limit = ctx.settings.max_transcode_attempts
     with ctx.db.session(write=True) as session:
         claimed = session.execute(
-            update(model).where(model.id == row_id, takeable, model.attempts < limit)
+            update(model)
+            .where(model.id == row_id, takeable, model.attempts < limit)
             .values(status=running, lease_token=token, heartbeat_at=now, attempts=model.attempts + 1, progress=0.0)
             .execution_options(synchronize_session=False)
-        ).rowcount  # fmt: skip
+        ).rowcount
         if claimed:
             return token
         session.execute(
-            update(model).where(model.id == row_id, takeable, model.attempts >= limit)
+            update(model)
+            .where(model.id == row_id, takeable, model.attempts >= limit)
             .values(status=failed, error=f"The work stopped after {limit} interrupted attempts.")
             .execution_options(synchronize_session=False)
-        )  # fmt: skip
+        )
     return None
 
 
 def renew(session: Session, model: Any, row_id: int, token: str, running: str, **values: Any) -> None:
     """Heartbeat (and set `values`) while this worker still holds the lease; LeaseLost otherwise."""
     renewed = session.execute(
-        update(model).where(model.id == row_id, model.lease_token == token, model.status == running)
-        .values(heartbeat_at=clock.now(), **values).execution_options(synchronize_session=False)
-    ).rowcount  # fmt: skip
+        update(model)
+        .where(model.id == row_id, model.lease_token == token, model.status == running)
+        .values(heartbeat_at=clock.now(), **values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
     if not renewed:
         raise LeaseLost(f"{model.__tablename__} {row_id} was taken over")
 
@@ -75,7 +79,13 @@ class Heartbeat:
         self._last = time.monotonic()
         try:
             with self._ctx.db.session(write=True) as session:
-                renew(session, self._model, self._row_id, self._token, self._running,
-                      progress=round(min(progress, 0.99), 4))  # fmt: skip
+                renew(
+                    session,
+                    self._model,
+                    self._row_id,
+                    self._token,
+                    self._running,
+                    progress=round(min(progress, 0.99), 4),
+                )
         except OperationalError as exc:
             log.warning("%s %s: heartbeat skipped (%s)", self._model.__tablename__, self._row_id, exc)

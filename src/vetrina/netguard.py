@@ -56,9 +56,15 @@ class FetchError(Exception):
 
 
 def fetch(
-    url: str, allow_private: bool, *, sink: Callable[[bytes], None], max_bytes: int, timeout_s: float,
-    accept: tuple[str, ...] = (), accept_header: str = "*/*",
-) -> str:  # fmt: skip
+    url: str,
+    allow_private: bool,
+    *,
+    sink: Callable[[bytes], None],
+    max_bytes: int,
+    timeout_s: float,
+    accept: tuple[str, ...] = (),
+    accept_header: str = "*/*",
+) -> str:
     """Stream the body at `url` into `sink`; returns its content type. Every hop (redirects too) is checked
     with `check_outgoing_url`; `timeout_s` bounds each wait (connect, and between chunks); a body over
     `max_bytes`, a status other than 200, or a content type not starting with one of `accept` (when

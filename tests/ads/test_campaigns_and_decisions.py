@@ -47,10 +47,14 @@ def ready_video(client, make_account, media_dir):
 
     def upload(account) -> int:
         with clip.open("rb") as handle:
-            video = client.post("/api/v1/videos", headers=account.auth, data={"title": "Film"},
-                                files={"file": ("c.mp4", handle)}).json()  # fmt: skip
-        wait_for(lambda: client.get(f"/api/v1/videos/{video['id']}").json()["status"] == "ready", timeout_s=60,
-                 message="the video")  # fmt: skip
+            video = client.post(
+                "/api/v1/videos", headers=account.auth, data={"title": "Film"}, files={"file": ("c.mp4", handle)}
+            ).json()
+        wait_for(
+            lambda: client.get(f"/api/v1/videos/{video['id']}").json()["status"] == "ready",
+            timeout_s=60,
+            message="the video",
+        )
         return video["id"]
 
     publisher, advertiser = make_account(Role.merchant), make_account(Role.merchant)
@@ -60,10 +64,15 @@ def ready_video(client, make_account, media_dir):
 def linear(video_id: int | None, bid: int = 1000, **changes) -> dict:
     """A linear campaign's body; `changes` replace any of its fields (video_id included)."""
     body = {
-        "name": "Summer spot", "kind": "linear", "video_id": video_id, "bid": {"model": "cpm", "price": eur(bid)},
-        "budget_total": eur(50_000), "budget_daily": eur(10_000),
-        "starts_at": (NOON - timedelta(days=1)).isoformat(), "ends_at": (NOON + timedelta(days=30)).isoformat(),
-    }  # fmt: skip
+        "name": "Summer spot",
+        "kind": "linear",
+        "video_id": video_id,
+        "bid": {"model": "cpm", "price": eur(bid)},
+        "budget_total": eur(50_000),
+        "budget_daily": eur(10_000),
+        "starts_at": (NOON - timedelta(days=1)).isoformat(),
+        "ends_at": (NOON + timedelta(days=30)).isoformat(),
+    }
     return {**body, **changes}
 
 
@@ -90,20 +99,27 @@ def test_campaigns_are_checked_and_belong_to_their_merchant(client, ready_video,
     publisher, film, advertiser, spot = ready_video
     viewer = make_account(Role.viewer)
     bad = [
-        ({"kind": "banner"}, 422), ({"video_id": film}, 403),  # someone else's video
+        ({"kind": "banner"}, 422),
+        ({"video_id": film}, 403),  # someone else's video
         ({"bid": {"model": "cpc", "price": eur(50)}}, 422),  # linear ads are CPM
-        ({"budget_daily": eur(60_000)}, 422), ({"budget_total": {"amount": 100, "currency": "USD"}}, 422),
-        ({"ends_at": (NOON - timedelta(days=2)).isoformat()}, 422), ({"targeting": {"planets": ["mars"]}}, 422),
-        ({"targeting": {"territories": ["Italy"]}}, 422), ({"targeting": {"hours": [25]}}, 422),
+        ({"budget_daily": eur(60_000)}, 422),
+        ({"budget_total": {"amount": 100, "currency": "USD"}}, 422),
+        ({"ends_at": (NOON - timedelta(days=2)).isoformat()}, 422),
+        ({"targeting": {"planets": ["mars"]}}, 422),
+        ({"targeting": {"territories": ["Italy"]}}, 422),
+        ({"targeting": {"hours": [25]}}, 422),
         ({"video_id": None, "vast_url": "ftp://ads.example/tag"}, 422),
         ({"bid": {"model": "cpm", "price": eur(0)}}, 422),
-    ]  # fmt: skip
+    ]
     for changes, status in bad:
         refused = client.post("/api/v1/campaigns", headers=advertiser.auth, json={**linear(spot), **changes})
         assert refused.status_code == status, (changes, refused.text)
     assert client.post("/api/v1/campaigns", headers=viewer.auth, json=linear(spot)).status_code == 403
-    created = client.post("/api/v1/campaigns", headers=advertiser.auth, json=linear(spot, targeting={
-        "territories": ["it", "CN"], "devices": ["mobile"], "hours": [9, 10]}))  # fmt: skip
+    created = client.post(
+        "/api/v1/campaigns",
+        headers=advertiser.auth,
+        json=linear(spot, targeting={"territories": ["it", "CN"], "devices": ["mobile"], "hours": [9, 10]}),
+    )
     assert created.status_code == 201 and created.json()["status"] == "draft"
     assert created.json()["targeting"] == {"territories": ["CN", "IT"], "devices": ["mobile"], "hours": [9, 10]}
     campaign_id = created.json()["id"]
@@ -114,10 +130,16 @@ def test_campaigns_are_checked_and_belong_to_their_merchant(client, ready_video,
     refused = client.patch(f"/api/v1/campaigns/{campaign_id}", headers=advertiser.auth, json={"status": "active"})
     assert refused.status_code == 409 and "balance" in refused.json()["detail"]  # no money to spend yet
     fund(runtime, advertiser)
-    assert client.patch(f"/api/v1/campaigns/{campaign_id}", headers=advertiser.auth,
-                        json={"status": "active"}).json()["status"] == "active"  # fmt: skip
-    assert client.patch(f"/api/v1/campaigns/{campaign_id}", headers=advertiser.auth,
-                        json={"status": "draft"}).status_code == 409  # fmt: skip
+    assert (
+        client.patch(f"/api/v1/campaigns/{campaign_id}", headers=advertiser.auth, json={"status": "active"}).json()[
+            "status"
+        ]
+        == "active"
+    )
+    assert (
+        client.patch(f"/api/v1/campaigns/{campaign_id}", headers=advertiser.auth, json={"status": "draft"}).status_code
+        == 409
+    )
     assert [c["id"] for c in client.get("/api/v1/campaigns", headers=advertiser.auth).json()] == [campaign_id]
 
 
@@ -137,15 +159,23 @@ def test_the_auction_is_second_price_with_the_video_owners_floor(client, ready_v
     assert ad.pricing.value == "5.00"  # alone and without a floor: half its bid (10.00 CPM)
 
     # A third-party tag bidding 6.00 (a public address: it is only checked, never fetched here).
-    second = client.post("/api/v1/campaigns", headers=rival.auth,
-                         json=linear(None, bid=600, vast_url="https://93.184.216.34/vast.xml"))  # fmt: skip
+    second = client.post(
+        "/api/v1/campaigns", headers=rival.auth, json=linear(None, bid=600, vast_url="https://93.184.216.34/vast.xml")
+    )
     assert second.status_code == 201, second.text
-    assert client.patch(f"/api/v1/campaigns/{second.json()['id']}", headers=rival.auth,
-                        json={"status": "active"}).status_code == 200  # fmt: skip
+    assert (
+        client.patch(
+            f"/api/v1/campaigns/{second.json()['id']}", headers=rival.auth, json={"status": "active"}
+        ).status_code
+        == 200
+    )
     [ad] = read_vast(ask(client, film, "viewer2")).ads
     assert ad.id == str(high["id"]) and ad.pricing.value == "6.00"  # pays the second price
-    put = client.put(f"/api/v1/videos/{film}/ad-settings", headers=publisher.auth,
-                     json={"preroll": True, "floor_cpm": eur(800), "midrolls_s": [3.0]})  # fmt: skip
+    put = client.put(
+        f"/api/v1/videos/{film}/ad-settings",
+        headers=publisher.auth,
+        json={"preroll": True, "floor_cpm": eur(800), "midrolls_s": [3.0]},
+    )
     assert put.status_code == 200
     assert client.put(f"/api/v1/videos/{film}/ad-settings", headers=advertiser.auth, json={}).status_code == 403
     [ad] = read_vast(ask(client, film, "viewer3")).ads
@@ -159,8 +189,9 @@ def test_the_auction_is_second_price_with_the_video_owners_floor(client, ready_v
 def test_frequency_caps_pacing_and_spend(client, ready_video, runtime):
     publisher, film, advertiser, spot = ready_video
     fund(runtime, advertiser)
-    body = linear(spot, bid=10_000, budget_daily=eur(100), budget_total=eur(1_000),
-                  frequency_cap={"count": 2, "per_hours": 24})  # fmt: skip
+    body = linear(
+        spot, bid=10_000, budget_daily=eur(100), budget_total=eur(1_000), frequency_cap={"count": 2, "per_hours": 24}
+    )
     campaign = start(client, advertiser, body)
     six_am = NOON.replace(hour=6)
     clock.set_clock(lambda: six_am)  # a quarter of the day: at most 25 cents of the 1 € daily budget
@@ -191,11 +222,22 @@ def active_campaign(runtime, merchant, budget: int, spent_millis: int = 0) -> in
     now = clock.now()
     with runtime.db.session(write=True) as session:
         campaign = Campaign(
-            merchant_id=merchant.user.id, name="Direct", kind="overlay", bid_model="cpm", bid_amount=1000,
-            currency="EUR", budget_total=budget, budget_daily=budget, spent_millis=spent_millis,
-            starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=1), targeting={}, status="active",
-            created_at=now, updated_at=now,
-        )  # fmt: skip
+            merchant_id=merchant.user.id,
+            name="Direct",
+            kind="overlay",
+            bid_model="cpm",
+            bid_amount=1000,
+            currency="EUR",
+            budget_total=budget,
+            budget_daily=budget,
+            spent_millis=spent_millis,
+            starts_at=now - timedelta(days=1),
+            ends_at=now + timedelta(days=1),
+            targeting={},
+            status="active",
+            created_at=now,
+            updated_at=now,
+        )
         session.add(campaign)
         session.flush()
         return campaign.id
@@ -277,17 +319,27 @@ def test_the_vmap_lists_the_owners_breaks_and_validates(client, ready_video):
     import xmlschema
 
     publisher, film, _advertiser, _spot = ready_video
-    client.put(f"/api/v1/videos/{film}/ad-settings", headers=publisher.auth,
-               json={"preroll": True, "midrolls_s": [3.0], "overlays_s": [1.5]})  # fmt: skip
-    assert client.put(f"/api/v1/videos/{film}/ad-settings", headers=publisher.auth,
-                      json={"midrolls_s": [60.0]}).status_code == 422  # past the end  # fmt: skip
+    client.put(
+        f"/api/v1/videos/{film}/ad-settings",
+        headers=publisher.auth,
+        json={"preroll": True, "midrolls_s": [3.0], "overlays_s": [1.5]},
+    )
+    assert (
+        client.put(
+            f"/api/v1/videos/{film}/ad-settings", headers=publisher.auth, json={"midrolls_s": [60.0]}
+        ).status_code
+        == 422
+    )  # past the end
     response = client.get(f"/api/v1/videos/{film}/vmap")
     assert response.status_code == 200
     if CONFORMANCE.is_dir():
         xmlschema.XMLSchema(str(CONFORMANCE / "xsd" / "vmap.xsd")).validate(response.text)
     breaks = etree.fromstring(response.content)
     assert [(b.get("breakId"), b.get("timeOffset")) for b in breaks] == [
-        ("preroll", "start"), ("overlay-1", "00:00:01.500"), ("midroll-1", "00:00:03.000")]  # fmt: skip
+        ("preroll", "start"),
+        ("overlay-1", "00:00:01.500"),
+        ("midroll-1", "00:00:03.000"),
+    ]
     tag = breaks[2][0][0].text
     assert tag.endswith(f"/api/v1/ads/vast?video_id={film}&slot=midroll-1")
     assert client.get("/api/v1/ads/vast", params={"video_id": film, "slot": "midroll-9"}).status_code == 422
@@ -315,8 +367,9 @@ def test_spend_is_settled_from_the_merchants_balance_and_a_short_balance_pauses_
         assert ledger.check_ledger(session).ok
 
 
-def test_the_report_counts_events_spend_and_the_purchases_the_campaign_can_claim(client, ready_video, make_account,
-                                                                                 runtime):  # fmt: skip
+def test_the_report_counts_events_spend_and_the_purchases_the_campaign_can_claim(
+    client, ready_video, make_account, runtime
+):
     from tests.commerce.helpers import funded_buyer, order, product, step
 
     _publisher, film, advertiser, spot = ready_video
@@ -365,8 +418,15 @@ def test_the_campaign_pages_create_start_and_report(client, ready_video, make_ac
     page = client.get("/merchant/campaigns")
     assert page.status_code == 200 and f'value="video:{spot}"' in page.text and f'value="video:{film}"' not in page.text
     token = csrf_from(page.text)
-    form = {"csrf_token": token, "name": "From the desk", "creative": f"video:{spot}", "bid": "4.00",
-            "budget_total": "20.00", "budget_daily": "5.00", "days": "10"}  # fmt: skip
+    form = {
+        "csrf_token": token,
+        "name": "From the desk",
+        "creative": f"video:{spot}",
+        "bid": "4.00",
+        "budget_total": "20.00",
+        "budget_daily": "5.00",
+        "days": "10",
+    }
     assert client.post("/merchant/campaigns", data={**form, "csrf_token": "forged"}).status_code == 403
     refused = client.post("/merchant/campaigns", data={**form, "creative": f"video:{film}"})
     assert "owner can change it" in refused.text  # someone else's video: the reason is shown, nothing saved
@@ -419,17 +479,38 @@ def test_mid_rolls_move_to_the_nearest_scene_cut(client, make_account, media_dir
     # Two scenes: 4 s of one picture, then 4 s of another; a cut at 4 s.
     film = media_dir / "two-scenes.mp4"
     if not film.exists():
-        run_ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=4",
-                    "-f", "lavfi", "-i", "smptehdbars=size=320x240:rate=25:duration=4",
-                    "-filter_complex", "[0:v][1:v]concat=n=2:v=1[v]", "-map", "[v]", "-c:v", "libx264",
-                    "-preset", "ultrafast", "-pix_fmt", "yuv420p", str(film)])  # fmt: skip
+        run_ffmpeg(
+            [
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=320x240:rate=25:duration=4",
+                "-f",
+                "lavfi",
+                "-i",
+                "smptehdbars=size=320x240:rate=25:duration=4",
+                "-filter_complex",
+                "[0:v][1:v]concat=n=2:v=1[v]",
+                "-map",
+                "[v]",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-pix_fmt",
+                "yuv420p",
+                str(film),
+            ]
+        )
     owner = make_account(Role.merchant)
     with film.open("rb") as handle:
-        video = client.post("/api/v1/videos", headers=owner.auth, data={"title": "Scenes"},
-                            files={"file": ("s.mp4", handle)}).json()["id"]  # fmt: skip
+        video = client.post(
+            "/api/v1/videos", headers=owner.auth, data={"title": "Scenes"}, files={"file": ("s.mp4", handle)}
+        ).json()["id"]
     wait_for(lambda: client.get(f"/api/v1/videos/{video}").json()["status"] == "ready", timeout_s=60, message="video")
-    saved = client.put(f"/api/v1/videos/{video}/ad-settings", headers=owner.auth,
-                       json={"midrolls_s": [2.5], "snap_to_scenes": True})  # fmt: skip
+    saved = client.put(
+        f"/api/v1/videos/{video}/ad-settings", headers=owner.auth, json={"midrolls_s": [2.5], "snap_to_scenes": True}
+    )
     assert saved.status_code == 200 and saved.json()["snap_to_scenes"] is True
 
     def moved() -> float | None:

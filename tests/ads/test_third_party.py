@@ -22,11 +22,13 @@ INLINE = (CONFORMANCE / "samples" / "4.2" / "Inline_Linear_Tag-test.xml") if CON
 
 
 def _wrapper(target: str, name: str) -> bytes:
-    return (f'<VAST version="4.2"><Ad id="{name}"><Wrapper><AdSystem>{name}</AdSystem>'
-            f"<Impression>https://{name}.example/imp</Impression><Error>https://{name}.example/err</Error>"
-            f'<Creatives><Creative><Linear><TrackingEvents><Tracking event="start">https://{name}.example/start'
-            f"</Tracking></TrackingEvents></Linear></Creative></Creatives>"
-            f"<VASTAdTagURI><![CDATA[{target}]]></VASTAdTagURI></Wrapper></Ad></VAST>").encode()  # fmt: skip
+    return (
+        f'<VAST version="4.2"><Ad id="{name}"><Wrapper><AdSystem>{name}</AdSystem>'
+        f"<Impression>https://{name}.example/imp</Impression><Error>https://{name}.example/err</Error>"
+        f'<Creatives><Creative><Linear><TrackingEvents><Tracking event="start">https://{name}.example/start'
+        f"</Tracking></TrackingEvents></Linear></Creative></Creatives>"
+        f"<VASTAdTagURI><![CDATA[{target}]]></VASTAdTagURI></Wrapper></Ad></VAST>"
+    ).encode()
 
 
 @pytest.fixture(scope="module")
@@ -89,8 +91,11 @@ def test_a_wrapper_chain_resolves_to_the_inline_ad_with_everyones_tracking(ad_se
     resolution = resolve(ours(f"{ad_server}/wrap2.xml"), allow_private=True)
     ad = resolution.ad
     assert resolution.error_code is None and ad.wrapper_url is None and ad.creatives[0].linear.media_files
-    assert ad.impressions[:3] == ["https://vetrina.example/imp", "https://network.example/imp",
-                                  "https://agency.example/imp"]  # fmt: skip
+    assert ad.impressions[:3] == [
+        "https://vetrina.example/imp",
+        "https://network.example/imp",
+        "https://agency.example/imp",
+    ]
     starts = [t.url for t in ad.creatives[0].linear.tracking if t.event == "start"]
     assert starts[:3] == ["https://v.example/start", "https://network.example/start", "https://agency.example/start"]
     assert resolve(ours(f"{ad_server}/redirect"), allow_private=True).ad is not None
@@ -98,10 +103,16 @@ def test_a_wrapper_chain_resolves_to_the_inline_ad_with_everyones_tracking(ad_se
 
 @pytest.mark.parametrize(
     ("path", "code"),
-    [("/loop-a.xml", WRAPPER_LIMIT), ("/deep-1.xml", WRAPPER_LIMIT), ("/empty.xml", NO_ADS_AFTER_WRAPPER),
-     ("/bomb.xml", XML_ERROR), ("/big.xml", WRAPPER_TIMEOUT), ("/missing.xml", WRAPPER_TIMEOUT),
-     ("/slow.xml", WRAPPER_TIMEOUT)],
-)  # fmt: skip
+    [
+        ("/loop-a.xml", WRAPPER_LIMIT),
+        ("/deep-1.xml", WRAPPER_LIMIT),
+        ("/empty.xml", NO_ADS_AFTER_WRAPPER),
+        ("/bomb.xml", XML_ERROR),
+        ("/big.xml", WRAPPER_TIMEOUT),
+        ("/missing.xml", WRAPPER_TIMEOUT),
+        ("/slow.xml", WRAPPER_TIMEOUT),
+    ],
+)
 def test_broken_or_hostile_chains_end_with_the_vast_error_code(ad_server, path, code):
     started = time.monotonic()
     resolution = resolve(ours(f"{ad_server}{path}"), allow_private=True, timeout_s=0.5)
@@ -110,9 +121,16 @@ def test_broken_or_hostile_chains_end_with_the_vast_error_code(ad_server, path, 
 
 
 @pytest.mark.parametrize(
-    "url", ["http://127.0.0.1:9/vast.xml", "http://169.254.169.254/latest/meta-data", "http://10.0.0.1/vast.xml",
-            "http://[::1]/vast.xml", "file:///etc/passwd", "gopher://127.0.0.1/"],
-)  # fmt: skip
+    "url",
+    [
+        "http://127.0.0.1:9/vast.xml",
+        "http://169.254.169.254/latest/meta-data",
+        "http://10.0.0.1/vast.xml",
+        "http://[::1]/vast.xml",
+        "file:///etc/passwd",
+        "gopher://127.0.0.1/",
+    ],
+)
 def test_private_loopback_link_local_and_non_http_addresses_are_never_fetched(url):
     resolution = resolve(ours(url), allow_private=False, timeout_s=0.5)
     assert resolution.ad is None and resolution.error_code == WRAPPER_TIMEOUT
@@ -123,13 +141,15 @@ def settings(settings):
     return settings.model_copy(update={"ladder_heights": [240], "fetch_allow_private": True})
 
 
-def test_a_third_party_campaign_is_served_resolved_with_vetrinas_tracking(client, make_account, runtime, media_dir,
-                                                                         ad_server):  # fmt: skip
+def test_a_third_party_campaign_is_served_resolved_with_vetrinas_tracking(
+    client, make_account, runtime, media_dir, ad_server
+):
     publisher, advertiser = make_account(Role.merchant), make_account(Role.merchant)
     clip = make_clip(media_dir / "ads-6s.mp4", 6, size="320x240")
     with clip.open("rb") as handle:
-        film = client.post("/api/v1/videos", headers=publisher.auth, data={"title": "Film"},
-                           files={"file": ("c.mp4", handle)}).json()["id"]  # fmt: skip
+        film = client.post(
+            "/api/v1/videos", headers=publisher.auth, data={"title": "Film"}, files={"file": ("c.mp4", handle)}
+        ).json()["id"]
     wait_for(lambda: client.get(f"/api/v1/videos/{film}").json()["status"] == "ready", timeout_s=60, message="film")
     fund(runtime, advertiser)
     body = {**linear(None, bid=900), "vast_url": f"{ad_server}/wrap1.xml", "budget_total": eur(10_000)}

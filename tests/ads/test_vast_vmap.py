@@ -31,7 +31,7 @@ from vetrina.ads.vast import (
     VastError,
     read_vast,
     write_vast,
-)  # fmt: skip
+)
 from vetrina.ads.vmap import AdBreak, write_vmap
 
 
@@ -67,59 +67,120 @@ def assert_valid_vast(data: bytes) -> None:
 
 def linear_ad() -> Ad:
     return Ad(
-        id="c-7", sequence=1, ad_title="Summer mugs", ad_serving_id="d-1", advertiser="Atelier Blu",
-        description="Hand-glazed stoneware", impressions=["https://v.example/ads/e?x=imp&cb=[CACHEBUSTING]"],
-        errors=["https://v.example/ads/e?x=error&code=[ERRORCODE]"], pricing=Pricing("CPM", "EUR", "12.50"),
-        creatives=[Creative(
-            id="video-3", sequence=1, ad_id="c-7", universal_ad_ids=[("vetrina.video", "3")],
-            linear=Linear(
-                duration_s=15.0, skip_offset_s=5.0,
-                media_files=[
-                    MediaFile("https://v.example/media/t/videos/3/master.m3u8", "application/x-mpegURL", 1920, 1080,
-                              delivery="streaming"),
-                    MediaFile("https://v.example/media/t/videos/3/720.mp4", "video/mp4", 1280, 720, bitrate=2500,
-                              codec="avc1.64001f"),
-                ],
-                tracking=[Tracking(e, f"https://v.example/ads/e?x={e}") for e in
-                          ("start", "firstQuartile", "midpoint", "thirdQuartile", "complete", "skip")]
-                + [Tracking("progress", "https://v.example/ads/e?x=p5", offset="00:00:05.000")],
-                click_through="https://v.example/p/12", click_tracking=["https://v.example/ads/e?x=click"],
-            ),
-        )],
-    )  # fmt: skip
+        id="c-7",
+        sequence=1,
+        ad_title="Summer mugs",
+        ad_serving_id="d-1",
+        advertiser="Atelier Blu",
+        description="Hand-glazed stoneware",
+        impressions=["https://v.example/ads/e?x=imp&cb=[CACHEBUSTING]"],
+        errors=["https://v.example/ads/e?x=error&code=[ERRORCODE]"],
+        pricing=Pricing("CPM", "EUR", "12.50"),
+        creatives=[
+            Creative(
+                id="video-3",
+                sequence=1,
+                ad_id="c-7",
+                universal_ad_ids=[("vetrina.video", "3")],
+                linear=Linear(
+                    duration_s=15.0,
+                    skip_offset_s=5.0,
+                    media_files=[
+                        MediaFile(
+                            "https://v.example/media/t/videos/3/master.m3u8",
+                            "application/x-mpegURL",
+                            1920,
+                            1080,
+                            delivery="streaming",
+                        ),
+                        MediaFile(
+                            "https://v.example/media/t/videos/3/720.mp4",
+                            "video/mp4",
+                            1280,
+                            720,
+                            bitrate=2500,
+                            codec="avc1.64001f",
+                        ),
+                    ],
+                    tracking=[
+                        Tracking(e, f"https://v.example/ads/e?x={e}")
+                        for e in ("start", "firstQuartile", "midpoint", "thirdQuartile", "complete", "skip")
+                    ]
+                    + [Tracking("progress", "https://v.example/ads/e?x=p5", offset="00:00:05.000")],
+                    click_through="https://v.example/p/12",
+                    click_tracking=["https://v.example/ads/e?x=click"],
+                ),
+            )
+        ],
+    )
 
 
 def overlay_ad() -> Ad:
     return Ad(
-        id="c-8", ad_title="Linen shirt", ad_serving_id="d-2", impressions=["https://v.example/ads/e?x=imp"],
-        creatives=[Creative(
-            id="product-12", universal_ad_ids=[("vetrina.product", "12")],
-            non_linears=[NonLinear(480, 120, [Resource("static", "https://v.example/card.jpg", "image/jpeg")],
-                                   click_through="https://v.example/p/12", click_tracking=["https://v.example/c"],
-                                   min_suggested_duration_s=8.0, id="card")],
-            non_linear_tracking=[Tracking("creativeView", "https://v.example/ads/e?x=view")],
-            companions=[Companion(300, 250, [Resource("iframe", "https://v.example/embed/card/12")],
-                                  click_through="https://v.example/p/12",
-                                  tracking=[Tracking("creativeView", "https://v.example/cv")])],
-        )],
-    )  # fmt: skip
+        id="c-8",
+        ad_title="Linen shirt",
+        ad_serving_id="d-2",
+        impressions=["https://v.example/ads/e?x=imp"],
+        creatives=[
+            Creative(
+                id="product-12",
+                universal_ad_ids=[("vetrina.product", "12")],
+                non_linears=[
+                    NonLinear(
+                        480,
+                        120,
+                        [Resource("static", "https://v.example/card.jpg", "image/jpeg")],
+                        click_through="https://v.example/p/12",
+                        click_tracking=["https://v.example/c"],
+                        min_suggested_duration_s=8.0,
+                        id="card",
+                    )
+                ],
+                non_linear_tracking=[Tracking("creativeView", "https://v.example/ads/e?x=view")],
+                companions=[
+                    Companion(
+                        300,
+                        250,
+                        [Resource("iframe", "https://v.example/embed/card/12")],
+                        click_through="https://v.example/p/12",
+                        tracking=[Tracking("creativeView", "https://v.example/cv")],
+                    )
+                ],
+            )
+        ],
+    )
 
 
 def wrapper_ad() -> Ad:
     return Ad(
-        id="c-9", ad_system="Vetrina", wrapper_url="https://ads.example/vast.xml?cb=[CACHEBUSTING]",
-        impressions=["https://v.example/ads/e?x=imp"], errors=["https://v.example/ads/e?x=err&code=[ERRORCODE]"],
-        creatives=[Creative(linear=Linear(0.0, tracking=[Tracking("start", "https://v.example/ads/e?x=start")],
-                                          click_tracking=["https://v.example/ads/e?x=click"]))],
-    )  # fmt: skip
+        id="c-9",
+        ad_system="Vetrina",
+        wrapper_url="https://ads.example/vast.xml?cb=[CACHEBUSTING]",
+        impressions=["https://v.example/ads/e?x=imp"],
+        errors=["https://v.example/ads/e?x=err&code=[ERRORCODE]"],
+        creatives=[
+            Creative(
+                linear=Linear(
+                    0.0,
+                    tracking=[Tracking("start", "https://v.example/ads/e?x=start")],
+                    click_tracking=["https://v.example/ads/e?x=click"],
+                )
+            )
+        ],
+    )
 
 
 @pytest.mark.parametrize(
     "document",
-    [Vast(ads=[linear_ad()]), Vast(ads=[overlay_ad()]), Vast(ads=[wrapper_ad()]), Vast(ads=[linear_ad(), overlay_ad()]),
-     Vast(errors=["https://v.example/ads/e?x=error&code=303"])],
+    [
+        Vast(ads=[linear_ad()]),
+        Vast(ads=[overlay_ad()]),
+        Vast(ads=[wrapper_ad()]),
+        Vast(ads=[linear_ad(), overlay_ad()]),
+        Vast(errors=["https://v.example/ads/e?x=error&code=303"]),
+    ],
     ids=["linear", "overlay", "wrapper", "pod", "no-ad"],
-)  # fmt: skip
+)
 def test_what_vetrina_writes_validates_against_vast_4_2_and_reads_back_the_same(document):
     data = write_vast(document)
     assert_valid_vast(data)
@@ -136,8 +197,9 @@ def _as_required_by_4_2(ad: Ad) -> Ad:
     """What a 4.2 writer must add to older tags: an AdServingId and a UniversalAdId for inline ads."""
     if ad.wrapper_url is not None:
         return ad
-    creatives = [dataclasses.replace(c, universal_ad_ids=c.universal_ad_ids or [("unknown", "unknown")])
-                 for c in ad.creatives]  # fmt: skip
+    creatives = [
+        dataclasses.replace(c, universal_ad_ids=c.universal_ad_ids or [("unknown", "unknown")]) for c in ad.creatives
+    ]
     return dataclasses.replace(ad, ad_serving_id=ad.ad_serving_id or "unknown", creatives=creatives)
 
 
@@ -181,10 +243,16 @@ EXTERNAL_ENTITY = b"""<?xml version="1.0"?>
 
 @pytest.mark.parametrize(
     ("data", "code"),
-    [(BILLION_LAUGHS, 100), (EXTERNAL_ENTITY, 100), (b"<VAST><Ad>", 100), (b"<html><body>ad</body></html>", 101),
-     (b"", 100), (b"\xff\xfe garbage", 100)],
+    [
+        (BILLION_LAUGHS, 100),
+        (EXTERNAL_ENTITY, 100),
+        (b"<VAST><Ad>", 100),
+        (b"<html><body>ad</body></html>", 101),
+        (b"", 100),
+        (b"\xff\xfe garbage", 100),
+    ],
     ids=["entity-expansion", "external-entity", "truncated", "not-vast", "empty", "binary"],
-)  # fmt: skip
+)
 def test_unsafe_or_broken_documents_are_refused_with_a_vast_error_code(data, code):
     with pytest.raises(VastError) as refused:
         read_vast(data)
@@ -195,10 +263,15 @@ def test_a_vmap_of_the_breaks_validates_against_the_iab_schema():
     breaks = [
         AdBreak("preroll", 0, "linear", "https://v.example/api/v1/ads/vast?video_id=3&slot=preroll"),
         AdBreak("overlay-1", 12.0, "nonlinear", "https://v.example/api/v1/ads/vast?video_id=3&slot=overlay-1"),
-        AdBreak("midroll-1", 42.5, "linear", "https://v.example/api/v1/ads/vast?video_id=3&slot=midroll-1",
-                tracking=[("breakStart", "https://v.example/ads/e?x=break")]),
+        AdBreak(
+            "midroll-1",
+            42.5,
+            "linear",
+            "https://v.example/api/v1/ads/vast?video_id=3&slot=midroll-1",
+            tracking=[("breakStart", "https://v.example/ads/e?x=break")],
+        ),
         AdBreak("postroll", None, "linear", "https://v.example/api/v1/ads/vast?video_id=3&slot=postroll"),
-    ]  # fmt: skip
+    ]
     data = write_vmap(breaks)
     # vmap.xsd imports a VAST 3 namespace that vast3_draft.xsd does not declare: libxml2 refuses to load it,
     # xmlschema loads it (the import is only used for inline VAST data, which Vetrina does not send).

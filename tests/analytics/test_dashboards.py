@@ -21,8 +21,10 @@ from vetrina.analytics import rollups
 
 def sell(client, merchant, buyer, film: int, price: int, finish: bool) -> None:
     item = product(client, merchant, price=price)
-    events = [{"id": f"s{item['id']}-{k}", "type": k, "video_id": film, "second": 4, "product_id": item["id"]}
-              for k in ("card_shown", "card_clicked", "buy_started")]  # fmt: skip
+    events = [
+        {"id": f"s{item['id']}-{k}", "type": k, "video_id": film, "second": 4, "product_id": item["id"]}
+        for k in ("card_shown", "card_clicked", "buy_started")
+    ]
     assert client.post("/api/v1/events", json={"viewer": "viewer-dash", "events": events}).json()["accepted"] == 3
     body = {"items": [{"product_id": item["id"], "quantity": 2}], "source": {"video_id": film, "second": 4}}
     order = client.post("/api/v1/orders", headers=buyer.auth, json=body).json()
@@ -68,8 +70,10 @@ def test_the_merchant_dashboard_and_its_csv_agree(client, runtime, make_account)
 def test_the_owner_and_operator_dashboards(client, runtime, make_account):
     owner = make_account(Role.partner)
     film = title(runtime, owner, "Partner film")
-    events = [{"id": f"p{i}", "type": t, "video_id": film, "second": s}
-              for i, (t, s) in enumerate([("play", 0), ("progress", 30), ("progress", 60)])]  # fmt: skip
+    events = [
+        {"id": f"p{i}", "type": t, "video_id": film, "second": s}
+        for i, (t, s) in enumerate([("play", 0), ("progress", 30), ("progress", 60)])
+    ]
     client.post("/api/v1/events", json={"viewer": "viewer-own", "events": events})
     rollups.roll_up_new(runtime.db)
     assert sign_in(client, owner.user.email).status_code == 303

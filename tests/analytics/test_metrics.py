@@ -90,8 +90,12 @@ def test_several_server_processes_answer_for_all_of_them(tmp_path):
     stale = tmp_path / "data" / "metrics" / "counter_1.db"  # from an earlier run: dropped at start
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"stale")
-    server = subprocess.Popen([sys.executable, "-m", "vetrina", "serve", "--port", str(port), "--workers", "2"],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "vetrina", "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=base, timeout=30) as http:

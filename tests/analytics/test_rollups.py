@@ -26,8 +26,9 @@ COUNTED = {"card_shown": "shown", "card_clicked": "clicked", "buy_started": "buy
 DURATION = 60.0  # as long as `title` makes them
 
 # Seconds as the intake keeps them (to the millisecond), so that 0.99999 is the 1.0 that is stored.
-event = st.tuples(st.integers(0, 5), st.sampled_from(TYPES),
-                  st.floats(0, DURATION + 5, allow_nan=False).map(lambda s: round(s, 3)))  # fmt: skip
+event = st.tuples(
+    st.integers(0, 5), st.sampled_from(TYPES), st.floats(0, DURATION + 5, allow_nan=False).map(lambda s: round(s, 3))
+)
 
 
 def expected(events: list[tuple[int, str, float]]) -> dict[int, dict[str, int]]:
@@ -37,9 +38,10 @@ def expected(events: list[tuple[int, str, float]]) -> dict[int, dict[str, int]]:
     out: dict[int, dict[str, int]] = {}
     for second in range(last + 1):
         watching = sum(
-            1 for viewer in {v for v, _, _ in events}
+            1
+            for viewer in {v for v, _, _ in events}
             if min(at[e] for e in events if e[0] == viewer) <= second <= max(at[e] for e in events if e[0] == viewer)
-        )  # fmt: skip
+        )
         counts = Counter(COUNTED[k] for v, k, s in events if k in COUNTED and at[(v, k, s)] == second)
         row = {"viewers": watching, **{name: counts.get(name, 0) for name in COUNTED.values()}}
         if any(row.values()):
@@ -48,8 +50,13 @@ def expected(events: list[tuple[int, str, float]]) -> dict[int, dict[str, int]]:
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(events=st.lists(event, max_size=60), repeats=st.lists(st.integers(0, 59), max_size=20), seed=st.integers(),
-       chunk=st.integers(1, 25), every=st.integers(1, 10))  # fmt: skip
+@given(
+    events=st.lists(event, max_size=60),
+    repeats=st.lists(st.integers(0, 59), max_size=20),
+    seed=st.integers(),
+    chunk=st.integers(1, 25),
+    every=st.integers(1, 10),
+)
 def test_the_rollup_matches_a_recomputation_from_the_raw_events(
     runtime, make_account, events, repeats, seed, chunk, every
 ):
@@ -63,9 +70,13 @@ def test_the_rollup_matches_a_recomputation_from_the_raw_events(
     arrived: dict[int, tuple[int, str, float]] = {}
     for n, start in enumerate(range(0, len(sent), 7)):
         for viewer in {e[1] for e in sent[start : start + 7]}:
-            batch = [intake.EventIn(client_event_id=f"e{i}", type=kind, video_id=film, second=second,
-                                    occurred_at=datetime.now(UTC))
-                     for i, v, kind, second in sent[start : start + 7] if v == viewer]  # fmt: skip
+            batch = [
+                intake.EventIn(
+                    client_event_id=f"e{i}", type=kind, video_id=film, second=second, occurred_at=datetime.now(UTC)
+                )
+                for i, v, kind, second in sent[start : start + 7]
+                if v == viewer
+            ]
             with runtime.db.session(write=True) as session:
                 intake.record_events(session, f"viewer-{film}-{viewer}", batch, "IT")  # ids are per viewer
         arrived.update({i: (v, kind, second) for i, v, kind, second in sent[start : start + 7]})
@@ -77,13 +88,18 @@ def test_the_rollup_matches_a_recomputation_from_the_raw_events(
     assert rollups.roll_up_new(runtime.db) == 0  # nothing new: nothing changes
     with runtime.db.session() as session:
         assert _as_rows(rollups.seconds(session, film, DURATION)) == expected(list(arrived.values()))
-        daily = {(r.type, r.territory): r.events
-                 for r in session.scalars(select(DailyStats).where(DailyStats.video_id == film))}  # fmt: skip
-        reached = {r.viewer_key: r.furthest_s
-                   for r in session.scalars(select(DailyViewer).where(DailyViewer.video_id == film))}  # fmt: skip
+        daily = {
+            (r.type, r.territory): r.events
+            for r in session.scalars(select(DailyStats).where(DailyStats.video_id == film))
+        }
+        reached = {
+            r.viewer_key: r.furthest_s for r in session.scalars(select(DailyViewer).where(DailyViewer.video_id == film))
+        }
     assert daily == {(kind, "IT"): count for kind, count in Counter(kind for _, _, kind, _ in numbered).items()}
-    assert reached == {f"viewer-{film}-{v}": max(round(s, 3) for _, w, _, s in numbered if w == v)
-                       for v in {v for _, v, _, _ in numbered}}  # fmt: skip
+    assert reached == {
+        f"viewer-{film}-{v}": max(round(s, 3) for _, w, _, s in numbered if w == v)
+        for v in {v for _, v, _, _ in numbered}
+    }
 
 
 def _as_rows(rolled: rollups.Seconds) -> dict[int, dict[str, int]]:
@@ -98,8 +114,7 @@ def test_two_rollups_at_once_count_each_event_once(runtime, make_account):
     owner = make_account(Role.merchant)
     film = title(runtime, owner, "Raced")
     for viewer in range(8):
-        batch = [intake.EventIn(client_event_id=f"r{i}", type="card_shown", video_id=film, second=i)
-                 for i in range(20)]  # fmt: skip
+        batch = [intake.EventIn(client_event_id=f"r{i}", type="card_shown", video_id=film, second=i) for i in range(20)]
         with runtime.db.session(write=True) as session:
             intake.record_events(session, f"viewer-race-{viewer}", batch, "IT")
     with ThreadPoolExecutor(4) as pool:

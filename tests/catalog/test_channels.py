@@ -60,7 +60,9 @@ def test_a_channel_has_brand_colours_and_a_banner_only_its_merchant_sets(client,
     url = f"/api/v1/channels/{handle}"
     changed = client.patch(url, headers=merchant.auth, json={"brand_color": "#AA3300", "text_color": "#fefefe"})
     assert changed.status_code == 200 and (changed.json()["brand_color"], changed.json()["text_color"]) == (
-        "#aa3300", "#fefefe")  # fmt: skip
+        "#aa3300",
+        "#fefefe",
+    )
     for bad in ["red", "#12345", "#gggggg", "#1234567"]:
         assert client.patch(url, headers=merchant.auth, json={"brand_color": bad}).status_code == 422, bad
     banner = {"file": ("b.jpg", photo_bytes((10, 20, 30), size=(1600, 400)), "image/jpeg")}

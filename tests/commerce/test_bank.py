@@ -34,8 +34,16 @@ class Client:
         first = self.http.post(path, json=body or {}, headers=headers)
         if self.rng.random() < 0.2:
             again = self.http.post(path, json=body or {}, headers=headers)
-            self.log.append((path, first.status_code, first.json(), again.status_code, again.json(),
-                             again.headers.get("idempotent-replayed")))  # fmt: skip
+            self.log.append(
+                (
+                    path,
+                    first.status_code,
+                    first.json(),
+                    again.status_code,
+                    again.json(),
+                    again.headers.get("idempotent-replayed"),
+                )
+            )
         if path == "/api/v1/orders" and first.status_code == 201:
             self.log.append(("created", key, first.json()["id"]))
         return first

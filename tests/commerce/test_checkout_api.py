@@ -75,8 +75,12 @@ def test_products_belong_to_their_merchant(client, make_account):
     url = f"/api/v1/products/{item['id']}"
     assert client.patch(url, headers=rival.auth, json={"title": "Mine now"}).status_code == 403
     assert client.delete(url, headers=rival.auth).status_code == 403
-    assert client.post("/api/v1/products", headers=viewer.auth, json={
-        "title": "x", "price": {"amount": 100, "currency": "EUR"}}).status_code == 403  # fmt: skip
+    assert (
+        client.post(
+            "/api/v1/products", headers=viewer.auth, json={"title": "x", "price": {"amount": 100, "currency": "EUR"}}
+        ).status_code
+        == 403
+    )
     assert client.get(url).json()["title"] == item["title"]
     changed = client.patch(url, headers=merchant.auth, json={"price": {"amount": 2999, "currency": "EUR"}})
     assert changed.status_code == 200 and changed.json()["price"]["amount"] == 2999
@@ -129,9 +133,11 @@ def test_bad_orders_and_amounts_are_refused_and_change_nothing(client, make_acco
     )
     assert own.status_code == 422
     bad_amounts = [
-        {"amount": 0, "currency": "EUR"}, {"amount": -100, "currency": "EUR"}, {"amount": 5.5, "currency": "EUR"},
+        {"amount": 0, "currency": "EUR"},
+        {"amount": -100, "currency": "EUR"},
+        {"amount": 5.5, "currency": "EUR"},
         {"amount": 100, "currency": "ZZZ"},
-    ]  # fmt: skip
+    ]
     for amount in bad_amounts:
         assert client.post("/api/v1/wallet/topups", headers=buyer.auth, json=amount).status_code == 422
     declined = client.post("/api/v1/wallet/topups", headers=buyer.auth, json={"amount": 10**9, "currency": "EUR"})
@@ -149,13 +155,25 @@ def test_refunds_full_and_partial(client, make_account):
     buyer = funded_buyer(client, make_account, 10_000)
     placed = order(client, buyer, item["id"])
     step(client, buyer, placed["id"], "pay")
-    too_much = step(client, buyer, placed["id"], "refunds", {"amount": {"amount": 5000, "currency": "EUR"},
-                                                             "reason": "x"}, status=422)  # fmt: skip
+    too_much = step(
+        client,
+        buyer,
+        placed["id"],
+        "refunds",
+        {"amount": {"amount": 5000, "currency": "EUR"}, "reason": "x"},
+        status=422,
+    )
     assert "at most" in too_much["detail"]
     wrong_currency = {"amount": {"amount": 100, "currency": "USD"}, "reason": "x"}
     step(client, buyer, placed["id"], "refunds", wrong_currency, status=422)
-    partial = step(client, buyer, placed["id"], "refunds", {"amount": {"amount": 1500, "currency": "EUR"},
-                                                           "reason": "one sleeve is shorter"}, status=201)  # fmt: skip
+    partial = step(
+        client,
+        buyer,
+        placed["id"],
+        "refunds",
+        {"amount": {"amount": 1500, "currency": "EUR"}, "reason": "one sleeve is shorter"},
+        status=201,
+    )
     step(client, buyer, placed["id"], "refunds", {"reason": "again"}, status=409)  # one open request at a time
     step(client, buyer, placed["id"], f"refunds/{partial['id']}/accept", status=403)
     after = step(client, merchant, placed["id"], f"refunds/{partial['id']}/accept")
@@ -236,8 +254,11 @@ def test_admins_settle_refunds_but_do_not_act_as_the_buyer(client, make_account)
 
 def test_text_with_control_characters_is_refused(client, make_account):
     merchant = make_account(Role.merchant)
-    bad_title = client.post("/api/v1/products", headers=merchant.auth,
-                            json={"title": "Scarf\x00", "price": {"amount": 100, "currency": "EUR"}})  # fmt: skip
+    bad_title = client.post(
+        "/api/v1/products",
+        headers=merchant.auth,
+        json={"title": "Scarf\x00", "price": {"amount": 100, "currency": "EUR"}},
+    )
     assert bad_title.status_code == 422
     item = product(client, merchant)
     buyer = funded_buyer(client, make_account)

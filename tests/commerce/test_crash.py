@@ -28,9 +28,12 @@ def _serve(settings, port: int) -> subprocess.Popen:
         "VETRINA_SECRET_KEY": settings.secret_key,
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "vetrina", "serve", "--port", str(port)], env=env, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [sys.executable, "-m", "vetrina", "serve", "--port", str(port)],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
     def up() -> bool:
         try:

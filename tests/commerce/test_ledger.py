@@ -51,9 +51,11 @@ def test_malformed_transfers_are_refused(runtime, make_account):
         wallet = ledger.account(session, AccountKind.wallet, buyer.id, "EUR")
         usd = ledger.account(session, AccountKind.wallet, buyer.id, "USD")
         for debit, credit, amount in [
-            (funding, wallet, Money(0, "EUR")), (funding, wallet, Money(-5, "EUR")),
-            (wallet, wallet, Money(5, "EUR")), (funding, usd, Money(5, "EUR")),
-        ]:  # fmt: skip
+            (funding, wallet, Money(0, "EUR")),
+            (funding, wallet, Money(-5, "EUR")),
+            (wallet, wallet, Money(5, "EUR")),
+            (funding, usd, Money(5, "EUR")),
+        ]:
             with pytest.raises(InvalidInput):
                 ledger.transfer(session, debit, credit, amount, "bad", "x")
 

@@ -26,9 +26,15 @@ def _product(runtime, make_account, stock: int, price: int = 1000):
     merchant = make_account(Role.merchant).user
     with runtime.db.session(write=True) as session:
         return catalog.create_product(
-            session, merchant, title="Last one", description="", price=Money(price, "EUR"),
-            stock=stock, variants=[], published=True,
-        ).id  # fmt: skip
+            session,
+            merchant,
+            title="Last one",
+            description="",
+            price=Money(price, "EUR"),
+            stock=stock,
+            variants=[],
+            published=True,
+        ).id
 
 
 def _second_writer(runtime, action) -> tuple[threading.Thread, list]:
@@ -99,8 +105,11 @@ def test_many_buyers_never_oversell(runtime, make_account, attempts):
         start.wait()
         try:
             with runtime.db.session(write=True) as session:
-                results.append(orders.create_order(session, runtime.settings, runtime.queue, user,
-                                                   [orders.ItemSpec(product_id, 1)]).id)  # fmt: skip
+                results.append(
+                    orders.create_order(
+                        session, runtime.settings, runtime.queue, user, [orders.ItemSpec(product_id, 1)]
+                    ).id
+                )
         except Conflict as exc:
             results.append(exc)
 

@@ -32,10 +32,18 @@ def test_merchant_lists_a_product_and_a_buyer_buys_it_through_the_pages(client, 
 
     merchant, buyer = make_account(Role.merchant), make_account(Role.viewer)
     token = sign_in(client, merchant.user.email)
-    saved = client.post("/merchant/products", data={
-        "csrf_token": token, "title": "Silk scarf", "price": "24.50", "currency": "EUR", "stock": "3",
-        "variants": "", "published": "true",
-    })  # fmt: skip
+    saved = client.post(
+        "/merchant/products",
+        data={
+            "csrf_token": token,
+            "title": "Silk scarf",
+            "price": "24.50",
+            "currency": "EUR",
+            "stock": "3",
+            "variants": "",
+            "published": "true",
+        },
+    )
     assert saved.url.path == "/merchant" and "Saved" in saved.text
     product_id = int(re.search(r'href="/p/(\d+)"', saved.text).group(1))
     uploaded = client.post(
@@ -45,9 +53,10 @@ def test_merchant_lists_a_product_and_a_buyer_buys_it_through_the_pages(client, 
     )
     assert "Image added" in uploaded.text
     bad = client.post(
-        f"/merchant/products/{product_id}/images", data={"csrf_token": token},
+        f"/merchant/products/{product_id}/images",
+        data={"csrf_token": token},
         files={"file": ("scarf.png", b"not an image", "image/png")},
-    )  # fmt: skip
+    )
     assert "not a readable image" in bad.text
 
     with TestClient(create_app(runtime)) as shopper:
@@ -56,9 +65,12 @@ def test_merchant_lists_a_product_and_a_buyer_buys_it_through_the_pages(client, 
         ld = json.loads(re.search(r'<script type="application/ld\+json">(.*?)</script>', page.text, re.S).group(1))
         assert ld["@type"] == "Product" and ld["name"] == "Silk scarf"
         assert ld["offers"] == {
-            "@type": "Offer", "price": "24.50", "priceCurrency": "EUR",
-            "availability": "https://schema.org/InStock", "url": f"http://testserver/p/{product_id}",
-        }  # fmt: skip
+            "@type": "Offer",
+            "price": "24.50",
+            "priceCurrency": "EUR",
+            "availability": "https://schema.org/InStock",
+            "url": f"http://testserver/p/{product_id}",
+        }
         assert len(ld["image"]) == 1 and ld["image"][0].endswith("/large.jpg")
         assert shopper.get(ld["image"][0].removeprefix("http://testserver")).headers["content-type"] == "image/jpeg"
 
@@ -75,10 +87,21 @@ def test_merchant_lists_a_product_and_a_buyer_buys_it_through_the_pages(client, 
         assert "Pay into escrow" in ordered.text
         assert "Done" in shopper.post(f"/orders/{order_id}/pay", data={"csrf_token": buyer_token}).text
         # The merchant renames the product from a page opened before the sale: the sold units stay sold.
-        renamed = client.post("/merchant/products", data={
-            "csrf_token": token, "product_id": str(product_id), "title": "Silk scarf, blue", "price": "24.50",
-            "currency": "EUR", "stock": "3", "stock_was": "3", "variants": "", "variants_was": "", "published": "true",
-        })  # fmt: skip
+        renamed = client.post(
+            "/merchant/products",
+            data={
+                "csrf_token": token,
+                "product_id": str(product_id),
+                "title": "Silk scarf, blue",
+                "price": "24.50",
+                "currency": "EUR",
+                "stock": "3",
+                "stock_was": "3",
+                "variants": "",
+                "variants_was": "",
+                "published": "true",
+            },
+        )
         assert "Saved" in renamed.text
         assert client.get(f"/api/v1/products/{product_id}").json()["stock"] == 1
         wallet = shopper.get("/wallet").text
@@ -86,8 +109,10 @@ def test_merchant_lists_a_product_and_a_buyer_buys_it_through_the_pages(client, 
 
         desk = client.get("/merchant").text
         assert "Mark shipped" in desk
-        shipped = client.post(f"/orders/{order_id}/ship", data={
-            "csrf_token": token, "carrier": "DHL", "tracking": "JD01", "back": "/merchant"})  # fmt: skip
+        shipped = client.post(
+            f"/orders/{order_id}/ship",
+            data={"csrf_token": token, "carrier": "DHL", "tracking": "JD01", "back": "/merchant"},
+        )
         assert shipped.url.path == "/merchant"
 
         orders_page = shopper.get("/orders").text
@@ -119,8 +144,11 @@ def test_shop_forms_need_csrf_and_a_sign_in(client, make_account):
 
 def test_product_images_over_the_api(client, make_account):
     merchant, rival = make_account(Role.merchant), make_account(Role.merchant)
-    product = client.post("/api/v1/products", headers=merchant.auth, json={
-        "title": "Lamp", "price": {"amount": 4500, "currency": "EUR"}, "stock": 1}).json()  # fmt: skip
+    product = client.post(
+        "/api/v1/products",
+        headers=merchant.auth,
+        json={"title": "Lamp", "price": {"amount": 4500, "currency": "EUR"}, "stock": 1},
+    ).json()
     url = f"/api/v1/products/{product['id']}/images"
     image = client.post(url, headers=merchant.auth, files={"file": ("lamp.png", png_bytes((2400, 1200)), "image/png")})
     assert image.status_code == 201, image.text

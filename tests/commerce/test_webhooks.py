@@ -134,8 +134,17 @@ def test_secret_changes_are_checked_and_replays_change_nothing(client, make_acco
     assert [e["secret"] for e in listed] == [first.json()["secret"]]
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:9/x", "http://10.0.0.1/x", "http://[::1]/x", "ftp://example.com/x",
-                                 "http://user:pw@example.com/x", "http://169.254.169.254/latest"])  # fmt: skip
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:9/x",
+        "http://10.0.0.1/x",
+        "http://[::1]/x",
+        "ftp://example.com/x",
+        "http://user:pw@example.com/x",
+        "http://169.254.169.254/latest",
+    ],
+)
 def test_private_and_odd_addresses_are_refused_by_default(settings, make_account, url):
     from fastapi.testclient import TestClient
 

@@ -39,32 +39,61 @@ def test_a_preroll_plays_then_the_film_and_an_overlay_card_sells_without_pausing
 
         def upload(account, clip, title) -> int:
             with clip.open("rb") as handle:
-                return http.post("/api/v1/videos", headers=account.auth, data={"title": title},
-                                 files={"file": ("c.mp4", handle)}).json()["id"]  # fmt: skip
+                return http.post(
+                    "/api/v1/videos", headers=account.auth, data={"title": title}, files={"file": ("c.mp4", handle)}
+                ).json()["id"]
 
         film, spot = upload(publisher, film_clip, "The film"), upload(advertiser, spot_clip, "The spot")
         for video in (film, spot):
-            wait_for(lambda v=video: http.get(f"/api/v1/videos/{v}").json()["status"] == "ready", timeout_s=120,
-                     message="the videos")  # fmt: skip
-        assert http.put(f"/api/v1/videos/{film}/ad-settings", headers=publisher.auth,
-                        json={"preroll": True, "overlays_s": [2.0]}).status_code == 200  # fmt: skip
-        mug = http.post("/api/v1/products", headers=advertiser.auth, json={
-            "title": "Sponsored mug", "price": {"amount": 1800, "currency": "EUR"}, "stock": 5}).json()  # fmt: skip
-        http.post(f"/api/v1/products/{mug['id']}/images", headers=advertiser.auth,
-                  files={"file": ("m.jpg", photo_bytes((60, 120, 200)), "image/jpeg")})  # fmt: skip
+            wait_for(
+                lambda v=video: http.get(f"/api/v1/videos/{v}").json()["status"] == "ready",
+                timeout_s=120,
+                message="the videos",
+            )
+        assert (
+            http.put(
+                f"/api/v1/videos/{film}/ad-settings",
+                headers=publisher.auth,
+                json={"preroll": True, "overlays_s": [2.0]},
+            ).status_code
+            == 200
+        )
+        mug = http.post(
+            "/api/v1/products",
+            headers=advertiser.auth,
+            json={"title": "Sponsored mug", "price": {"amount": 1800, "currency": "EUR"}, "stock": 5},
+        ).json()
+        http.post(
+            f"/api/v1/products/{mug['id']}/images",
+            headers=advertiser.auth,
+            files={"file": ("m.jpg", photo_bytes((60, 120, 200)), "image/jpeg")},
+        )
         fund(live_server.runtime, advertiser)
         campaigns = [
-            {"name": "Spot", "kind": "linear", "video_id": spot, "bid": {"model": "cpm", "price": {"amount": 900,
-             "currency": "EUR"}}, **money, **window},
-            {"name": "Mug card", "kind": "overlay", "product_id": mug["id"], "bid": {"model": "cpc",
-             "price": {"amount": 40, "currency": "EUR"}}, **money, **window},
-        ]  # fmt: skip
+            {
+                "name": "Spot",
+                "kind": "linear",
+                "video_id": spot,
+                "bid": {"model": "cpm", "price": {"amount": 900, "currency": "EUR"}},
+                **money,
+                **window,
+            },
+            {
+                "name": "Mug card",
+                "kind": "overlay",
+                "product_id": mug["id"],
+                "bid": {"model": "cpc", "price": {"amount": 40, "currency": "EUR"}},
+                **money,
+                **window,
+            },
+        ]
         ids = []
         for body in campaigns:
             created = http.post("/api/v1/campaigns", headers=advertiser.auth, json=body)
             assert created.status_code == 201, created.text
-            active = http.patch(f"/api/v1/campaigns/{created.json()['id']}", headers=advertiser.auth,
-                                json={"status": "active"})  # fmt: skip
+            active = http.patch(
+                f"/api/v1/campaigns/{created.json()['id']}", headers=advertiser.auth, json={"status": "active"}
+            )
             assert active.status_code == 200, active.text
             ids.append(created.json()["id"])
 

@@ -23,8 +23,10 @@ def settings(settings):
 def test_a_merchant_makes_a_spot_in_the_studio_and_it_plays_shoppable(live_server, make_account, browser):  # noqa: F811
     merchant = make_account(Role.merchant)
     with httpx.Client(base_url=live_server.url, headers=merchant.auth, timeout=30) as http:
-        mug = http.post("/api/v1/products", json={
-            "title": "Stoneware mug", "price": {"amount": 1800, "currency": "EUR"}, "stock": 5}).json()  # fmt: skip
+        mug = http.post(
+            "/api/v1/products",
+            json={"title": "Stoneware mug", "price": {"amount": 1800, "currency": "EUR"}, "stock": 5},
+        ).json()
         for index, colour in enumerate([(200, 80, 60), (60, 120, 200)]):
             photo = {"file": (f"m{index}.jpg", photo_bytes(colour, seed=index), "image/jpeg")}
             assert http.post(f"/api/v1/products/{mug['id']}/images", files=photo).status_code == 201

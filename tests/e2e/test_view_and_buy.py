@@ -18,18 +18,31 @@ def shop_the_look(live_server, make_account, media_dir):
     merchant, buyer = make_account(Role.merchant), make_account(Role.viewer)
     clip = make_clip(media_dir / "e2e-12s.mp4", 12, size="854x480")
     with httpx.Client(base_url=live_server.url, timeout=30) as http, clip.open("rb") as handle:
-        video_id = http.post("/api/v1/videos", headers=merchant.auth, data={"title": "Shop the look"},
-                             files={"file": ("c.mp4", handle)}).json()["id"]  # fmt: skip
-        shirt = http.post("/api/v1/products", headers=merchant.auth, json={
-            "title": "Linen shirt", "price": {"amount": 5900, "currency": "EUR"}, "stock": 3}).json()  # fmt: skip
-        mug = http.post("/api/v1/products", headers=merchant.auth, json={
-            "title": "Mug", "price": {"amount": 1800, "currency": "EUR"}, "stock": 3}).json()  # fmt: skip
+        video_id = http.post(
+            "/api/v1/videos", headers=merchant.auth, data={"title": "Shop the look"}, files={"file": ("c.mp4", handle)}
+        ).json()["id"]
+        shirt = http.post(
+            "/api/v1/products",
+            headers=merchant.auth,
+            json={"title": "Linen shirt", "price": {"amount": 5900, "currency": "EUR"}, "stock": 3},
+        ).json()
+        mug = http.post(
+            "/api/v1/products",
+            headers=merchant.auth,
+            json={"title": "Mug", "price": {"amount": 1800, "currency": "EUR"}, "stock": 3},
+        ).json()
         http.post("/api/v1/wallet/topups", headers=buyer.auth, json={"amount": 20_000, "currency": "EUR"})
-        wait_for(lambda: http.get(f"/api/v1/videos/{video_id}", headers=merchant.auth).json()["status"] == "ready",
-                 timeout_s=120, message="the video to be ready")  # fmt: skip
+        wait_for(
+            lambda: http.get(f"/api/v1/videos/{video_id}", headers=merchant.auth).json()["status"] == "ready",
+            timeout_s=120,
+            message="the video to be ready",
+        )
         for product_id, start, end in ((shirt["id"], 1, 9), (mug["id"], 9, 12)):
-            created = http.post(f"/api/v1/videos/{video_id}/tags", headers=merchant.auth,
-                                json={"product_id": product_id, "start_s": start, "end_s": end})  # fmt: skip
+            created = http.post(
+                f"/api/v1/videos/{video_id}/tags",
+                headers=merchant.auth,
+                json={"product_id": product_id, "start_s": start, "end_s": end},
+            )
             assert created.status_code == 201, created.text
     return merchant, buyer, video_id, shirt, mug
 
@@ -85,8 +98,11 @@ def test_buy_from_a_card_while_the_video_plays(live_server, make_account, media_
         with live_server.runtime.db.session() as session:
             return set(session.scalars(select(PlayerEvent.type).where(PlayerEvent.video_id == video_id)))
 
-    wait_for(lambda: {"play", "card_shown", "card_clicked", "buy_started", "purchase"} <= reported(),
-             timeout_s=15, message="the player's events")  # fmt: skip
+    wait_for(
+        lambda: {"play", "card_shown", "card_clicked", "buy_started", "purchase"} <= reported(),
+        timeout_s=15,
+        message="the player's events",
+    )
 
 
 def test_hold_then_check_out_at_the_end_after_signing_in_inside_the_drawer(

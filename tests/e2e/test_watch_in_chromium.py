@@ -16,9 +16,14 @@ from vetrina.media.ffmpeg import ffmpeg_exe
 pytestmark = pytest.mark.slow
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required",
-]  # fmt: skip
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
+]
 
 
 @pytest.fixture(params=["sqlite"])
@@ -53,16 +58,33 @@ def test_ffmpeg_decodes_every_rendition_over_http(live_server, ready_video):
     for playlist in master.playlists:
         result = subprocess.run(
             [ffmpeg_exe(), "-hide_banner", "-v", "error", "-i", playlist.absolute_uri, "-map", "0", "-f", "null", "-"],
-            capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 0, result.stderr
         assert result.stderr.strip() == "", result.stderr
     # The whole ladder through the master playlist, as a player would fetch it: every frame decodes.
     probe = subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-v", "error", "-i", master_url, "-map", "0:v:0",
-         "-progress", "pipe:1", "-f", "null", "-"],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            ffmpeg_exe(),
+            "-hide_banner",
+            "-v",
+            "error",
+            "-i",
+            master_url,
+            "-map",
+            "0:v:0",
+            "-progress",
+            "pipe:1",
+            "-f",
+            "null",
+            "-",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert probe.returncode == 0, probe.stderr
     frames = [int(line.split("=")[1]) for line in probe.stdout.splitlines() if line.startswith("frame=")]
     assert frames[-1] == 12 * 25

@@ -32,9 +32,12 @@ def _worker(settings, stall_seconds: float) -> subprocess.Popen:
     }
     # A process group of its own, so the kill takes its ffmpeg child down with it.
     return subprocess.Popen(
-        [sys.executable, "-m", "vetrina", "worker"], env=env, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [sys.executable, "-m", "vetrina", "worker"],
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def _video(runtime, video_id) -> Video:
@@ -48,9 +51,16 @@ def _queued_video(runtime, owner, clip, title: str, **row_changes) -> Video:
     upload.write_bytes(clip.read_bytes())
     with runtime.db.session() as session:
         video = media.create_video(
-            session, runtime.store, runtime.settings, runtime.queue, owner,
-            title=title, description="", upload=upload, filename="clip.mp4",
-        )  # fmt: skip
+            session,
+            runtime.store,
+            runtime.settings,
+            runtime.queue,
+            owner,
+            title=title,
+            description="",
+            upload=upload,
+            filename="clip.mp4",
+        )
         for name, value in row_changes.items():
             setattr(video, name, value)
     return video
@@ -78,8 +88,9 @@ def test_killed_worker_leaves_video_processing_and_the_retry_publishes_it(runtim
     # Once the dead worker's lease has gone stale, a new worker's start-up sweep takes the video over.
     wait_for(
         lambda: clock.now() - _video(runtime, video_id).heartbeat_at > timedelta(seconds=2.5),
-        timeout_s=10, message="the lease to go stale",
-    )  # fmt: skip
+        timeout_s=10,
+        message="the lease to go stale",
+    )
     second = _worker(settings, stall_seconds=2)
     try:
         done = wait_for(

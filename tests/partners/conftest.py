@@ -27,8 +27,9 @@ class PartnerSite:
         self.gates: dict[str, threading.Barrier] = {}
         self.url = ""
 
-    def put(self, path: str, body: bytes | Path, content_type: str = "application/rss+xml",
-            declare_length: bool = True) -> str:  # fmt: skip
+    def put(
+        self, path: str, body: bytes | Path, content_type: str = "application/rss+xml", declare_length: bool = True
+    ) -> str:
         self.files[path] = Served(body, content_type, declare_length)
         return self.url + path
 

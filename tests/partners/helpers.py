@@ -13,13 +13,16 @@ CDN = "https://cdn.partner.example"
 
 def mrss(*items: str, namespaces: str = f'xmlns:media="{MRSS}"') -> bytes:
     """An RSS 2.0 document with these `<item>`s."""
-    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0" {namespaces}><channel>'
-            f"<title>Partner catalogue</title><link>https://partner.example/</link>"
-            f"{''.join(items)}</channel></rss>").encode()  # fmt: skip
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0" {namespaces}><channel>'
+        f"<title>Partner catalogue</title><link>https://partner.example/</link>"
+        f"{''.join(items)}</channel></rss>"
+    ).encode()
 
 
-def item(guid: str | None, title: str | None, media_url: str | None, extra: str = "",
-         media_type: str = "video/mp4") -> str:  # fmt: skip
+def item(
+    guid: str | None, title: str | None, media_url: str | None, extra: str = "", media_type: str = "video/mp4"
+) -> str:
     """One `<item>` with a media:content (when `media_url` is given) and `extra` elements."""
     parts = ["<item>"]
     if guid is not None:
@@ -48,16 +51,18 @@ def catalogue(count: int) -> bytes:
 
 
 def create_feed(client, account, url: str, **extra) -> dict:
-    response = client.post("/api/v1/partners/feeds", headers=account.auth, json={"name": "Catalogue", "url": url,
-                                                                                  **extra})  # fmt: skip
+    response = client.post(
+        "/api/v1/partners/feeds", headers=account.auth, json={"name": "Catalogue", "url": url, **extra}
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
 
 def run_feed(client, account, feed_id: int, fetch_media: bool = False, timeout_s: float = 60) -> dict:
     """Start a run over the API and follow it until it ends; its final report."""
-    started = client.post(f"/api/v1/partners/feeds/{feed_id}/runs", headers=account.auth,
-                          json={"fetch_media": fetch_media})  # fmt: skip
+    started = client.post(
+        f"/api/v1/partners/feeds/{feed_id}/runs", headers=account.auth, json={"fetch_media": fetch_media}
+    )
     assert started.status_code == 202, started.text
     run_id = started.json()["run_id"]
 
@@ -73,8 +78,9 @@ def feed_items(client, account, feed_id: int) -> dict[str, dict]:
     found: dict[str, dict] = {}
     page = 1
     while True:
-        body = client.get(f"/api/v1/partners/feeds/{feed_id}/items", headers=account.auth,
-                          params={"page": page, "per_page": 200}).json()  # fmt: skip
+        body = client.get(
+            f"/api/v1/partners/feeds/{feed_id}/items", headers=account.auth, params={"page": page, "per_page": 200}
+        ).json()
         found.update((i["guid"], i) for i in body["items"])
         if page * 200 >= body["total"]:
             return found

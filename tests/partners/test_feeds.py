@@ -78,8 +78,12 @@ def test_mrss_picks_the_rendition_and_the_most_specific_values(tmp_path):
     first, second, third = read_all(path)
 
     assert first == Entry(
-        position=1, guid="film-1", title="Content title", description="Item description, spread over lines",
-        media_url="https://cdn.partner.example/film-1/720.mp4", media_type="video/mp4",
+        position=1,
+        guid="film-1",
+        title="Content title",
+        description="Item description, spread over lines",
+        media_url="https://cdn.partner.example/film-1/720.mp4",
+        media_type="video/mp4",
         details={
             "thumbnail_url": "https://cdn.partner.example/film-1.jpg",
             "categories": ["Drama", "Romance"],
@@ -90,7 +94,7 @@ def test_mrss_picks_the_rendition_and_the_most_specific_values(tmp_path):
             "license": {"text": "CC BY 4.0", "href": "https://creativecommons.org/licenses/by/4.0/"},
             "duration_s": 12.5,
         },
-    )  # fmt: skip
+    )
     assert (second.guid, second.title, second.description) == ("film-2", "Plain RSS title", "Plain RSS description")
     assert second.media_url == "https://cdn.partner.example/film-2/480.mp4"  # isDefault beats the larger one
     assert second.details["restriction"] == {"relationship": "deny", "countries": "all"}
@@ -101,27 +105,43 @@ def test_mrss_picks_the_rendition_and_the_most_specific_values(tmp_path):
 
 
 def test_item_values_apply_when_the_group_and_content_are_silent(tmp_path):
-    extra = ("<media:title>Item-level title</media:title><media:category>Docs</media:category><media:group>"
-             '<media:content url="https://cdn.partner.example/g.mp4" type="video/mp4"/></media:group>')  # fmt: skip
+    extra = (
+        "<media:title>Item-level title</media:title><media:category>Docs</media:category><media:group>"
+        '<media:content url="https://cdn.partner.example/g.mp4" type="video/mp4"/></media:group>'
+    )
     [entry] = read_all(write(tmp_path, mrss(item("g", "RSS title", None, extra))))
     assert (entry.title, entry.media_url, entry.details["categories"]) == (
-        "Item-level title", "https://cdn.partner.example/g.mp4", ["Docs"])  # fmt: skip
+        "Item-level title",
+        "https://cdn.partner.example/g.mp4",
+        ["Docs"],
+    )
 
 
 def test_broken_items_are_reported_with_the_reason_and_the_rest_read(tmp_path):
     cdn = "https://cdn.partner.example"
-    path = write(tmp_path, mrss(
-        item("ok-1", "Fine", f"{cdn}/1.mp4"),
-        item("hls-only", "Stream only", f"{cdn}/hls.m3u8", media_type="application/x-mpegURL"),
-        item("untitled", None, f"{cdn}/2.mp4"),
-        item("no-media", "Nothing to play", None),
-        item("bad-country", "Where?", f"{cdn}/3.mp4",
-             '<media:restriction relationship="allow" type="country">CN QQ</media:restriction>'),
-        item("bad-relation", "How?", f"{cdn}/4.mp4",
-             '<media:restriction relationship="maybe" type="country">CN</media:restriction>'),
-        item("g" * 501, "Long guid", f"{cdn}/5.mp4"),
-        item("ok-2", "Also fine", f"{cdn}/6.mp4"),
-    ))  # fmt: skip
+    path = write(
+        tmp_path,
+        mrss(
+            item("ok-1", "Fine", f"{cdn}/1.mp4"),
+            item("hls-only", "Stream only", f"{cdn}/hls.m3u8", media_type="application/x-mpegURL"),
+            item("untitled", None, f"{cdn}/2.mp4"),
+            item("no-media", "Nothing to play", None),
+            item(
+                "bad-country",
+                "Where?",
+                f"{cdn}/3.mp4",
+                '<media:restriction relationship="allow" type="country">CN QQ</media:restriction>',
+            ),
+            item(
+                "bad-relation",
+                "How?",
+                f"{cdn}/4.mp4",
+                '<media:restriction relationship="maybe" type="country">CN</media:restriction>',
+            ),
+            item("g" * 501, "Long guid", f"{cdn}/5.mp4"),
+            item("ok-2", "Also fine", f"{cdn}/6.mp4"),
+        ),
+    )
     read = read_all(path)
     assert [(r.position, r.guid) for r in read if isinstance(r, Entry)] == [(1, "ok-1"), (8, "ok-2")]
     errors = {r.position: r for r in read if isinstance(r, ItemError)}
@@ -151,16 +171,23 @@ def test_csv_reads_the_documented_columns(tmp_path):
     assert feeds.sniff(path) == "csv"
     read = read_all(path)
     assert read[0] == Entry(
-        position=1, guid="c-1", title="Title, with comma", description="A description",
-        media_url="https://cdn.partner.example/c1.mp4", media_type="video/mp4",
+        position=1,
+        guid="c-1",
+        title="Title, with comma",
+        description="A description",
+        media_url="https://cdn.partner.example/c1.mp4",
+        media_type="video/mp4",
         details={
-            "thumbnail_url": "https://cdn.partner.example/c1.jpg", "categories": ["Drama", "Comedy"],
-            "keywords": ["one", "two"], "rating": {"scheme": "urn:simple", "value": "PG-13"},
+            "thumbnail_url": "https://cdn.partner.example/c1.jpg",
+            "categories": ["Drama", "Comedy"],
+            "keywords": ["one", "two"],
+            "rating": {"scheme": "urn:simple", "value": "PG-13"},
             "restriction": {"relationship": "allow", "countries": ["CN", "HK"]},
             "price": {"type": "rent", "price": "4.99", "currency": "EUR"},
-            "license": {"text": "CC BY", "href": None}, "duration_s": None,
+            "license": {"text": "CC BY", "href": None},
+            "duration_s": None,
         },
-    )  # fmt: skip
+    )
     assert read[1] == Entry(2, "c-2", "Second", "", "https://cdn.partner.example/c2.mp4", None, read[1].details)
     assert read[1].details["restriction"] is None and read[1].details["price"] is None
     assert [(r.position, r.guid) for r in read[2:6]] == [(3, "c-3"), (4, "c-4"), (5, "c-5"), (6, None)]
@@ -173,8 +200,13 @@ def test_csv_reads_the_documented_columns(tmp_path):
 
 def test_the_same_title_has_the_same_fingerprint_wherever_it_sits(tmp_path):
     one = read_all(write(tmp_path, catalogue(3), "a"))
-    shifted = read_all(write(tmp_path, mrss(item("new", "New", "https://cdn.partner.example/n.mp4"),
-                                            *(title_item(n) for n in (1, 2, 3))), "b"))  # fmt: skip
+    shifted = read_all(
+        write(
+            tmp_path,
+            mrss(item("new", "New", "https://cdn.partner.example/n.mp4"), *(title_item(n) for n in (1, 2, 3))),
+            "b",
+        )
+    )
     assert [(e.position, e.guid) for e in shifted] == [(1, "new"), (2, "t-1"), (3, "t-2"), (4, "t-3")]
     assert [e.fingerprint() for e in one] == [e.fingerprint() for e in shifted[1:]]
     retitled = read_all(write(tmp_path, catalogue_of([1, 2, 3], titles={2: "Title two"}), "c"))
@@ -194,25 +226,48 @@ EXTERNAL = b"""<?xml version="1.0"?>
 @pytest.mark.parametrize(
     ("data", "fmt", "message"),
     [
-        (mrss(item("a", "A", "https://cdn.partner.example/a.mp4")).replace(b"</channel>", b""), "auto",
-         "not well-formed XML"),
+        (
+            mrss(item("a", "A", "https://cdn.partner.example/a.mp4")).replace(b"</channel>", b""),
+            "auto",
+            "not well-formed XML",
+        ),
         (b"<rss><channel><item><title>A & B</title></item></channel></rss>", "mrss", "not well-formed XML (line 1)"),
         (BOMB, "auto", "with a DTD are not read"),
         (EXTERNAL, "auto", "with a DTD are not read"),
         (b"<html><body><p>Not a feed</p></body></html>", "auto", "The document is <html>, not an RSS feed."),
-        (b'<feed xmlns="http://www.w3.org/2005/Atom"><entry><title>A</title></entry></feed>', "auto",
-         "The document is <feed>, not an RSS feed."),
+        (
+            b'<feed xmlns="http://www.w3.org/2005/Atom"><entry><title>A</title></entry></feed>',
+            "auto",
+            "The document is <feed>, not an RSS feed.",
+        ),
         (b"", "mrss", "not well-formed XML"),
-        (b"id,name,url\n1,A,https://cdn.partner.example/a.mp4\n", "auto",
-         "The CSV header lacks guid, title, media_url (columns: guid, title, description, media_url, "),
+        (
+            b"id,name,url\n1,A,https://cdn.partner.example/a.mp4\n",
+            "auto",
+            "The CSV header lacks guid, title, media_url (columns: guid, title, description, media_url, ",
+        ),
         (b"", "csv", "The CSV header lacks guid"),
         (b"guid,title,media_url\n1,Caf\xe9,https://cdn.partner.example/a.mp4\n", "auto", "not UTF-8"),
-        (b'guid,title,media_url\n1,"A' + b"x" * 200_000 + b'",https://cdn.partner.example/a.mp4\n', "csv",
-         "cannot be read"),
+        (
+            b'guid,title,media_url\n1,"A' + b"x" * 200_000 + b'",https://cdn.partner.example/a.mp4\n',
+            "csv",
+            "cannot be read",
+        ),
     ],
-    ids=["unclosed", "bare-ampersand", "entity-bomb", "external-entity", "html", "atom", "empty-xml",
-         "csv-columns", "empty-csv", "csv-latin-1", "csv-huge-field"],
-)  # fmt: skip
+    ids=[
+        "unclosed",
+        "bare-ampersand",
+        "entity-bomb",
+        "external-entity",
+        "html",
+        "atom",
+        "empty-xml",
+        "csv-columns",
+        "empty-csv",
+        "csv-latin-1",
+        "csv-huge-field",
+    ],
+)
 def test_a_malformed_or_hostile_feed_is_refused_whole(tmp_path, data, fmt, message):
     path = write(tmp_path, data)
     with pytest.raises(FeedError) as refused:

@@ -49,16 +49,32 @@ def test_importing_the_same_feed_twice_changes_nothing_the_second_time(client, m
     assert create_feed(client, partner, feed["url"])["id"] == feed["id"]  # the same URL is the same feed
 
     first = run_feed(client, partner, feed["id"])
-    assert counts(first) == {"status": "done", "total": 30, "done": 30, "created": 30, "updated": 0,
-                             "unchanged": 0, "failed": 0, "removed": 0}  # fmt: skip
+    assert counts(first) == {
+        "status": "done",
+        "total": 30,
+        "done": 30,
+        "created": 30,
+        "updated": 0,
+        "unchanged": 0,
+        "failed": 0,
+        "removed": 0,
+    }
     assert first["progress"] == 1.0 and first["error"] is None and first["failures"] == []
     before = feed_items(client, partner, feed["id"])
     assert sorted(before) == sorted(f"t-{n}" for n in range(1, 31))
     assert before["t-7"]["title"] == "Title 7" and before["t-7"]["media_status"] == "pending"
 
     second = run_feed(client, partner, feed["id"])
-    assert counts(second) == {"status": "done", "total": 30, "done": 30, "created": 0, "updated": 0,
-                              "unchanged": 30, "failed": 0, "removed": 0}  # fmt: skip
+    assert counts(second) == {
+        "status": "done",
+        "total": 30,
+        "done": 30,
+        "created": 0,
+        "updated": 0,
+        "unchanged": 30,
+        "failed": 0,
+        "removed": 0,
+    }
     assert feed_items(client, partner, feed["id"]) == before  # not even touched
     assert count_rows(runtime, FeedItem) == 30 and count_rows(runtime, Video) == 0
     runs = client.get(f"/api/v1/partners/feeds/{feed['id']}/runs", headers=partner.auth).json()
@@ -72,8 +88,16 @@ def test_a_changed_feed_updates_removes_and_creates(client, make_account, runtim
 
     partner_site.put("/catalogue.xml", catalogue_of([1, 2, 3, 5, 6], titles={2: "Title two, recut"}))
     report = run_feed(client, partner, feed["id"])
-    assert counts(report) == {"status": "done", "total": 5, "done": 5, "created": 1, "updated": 1,
-                              "unchanged": 3, "failed": 0, "removed": 1}  # fmt: skip
+    assert counts(report) == {
+        "status": "done",
+        "total": 5,
+        "done": 5,
+        "created": 1,
+        "updated": 1,
+        "unchanged": 3,
+        "failed": 0,
+        "removed": 1,
+    }
     items = feed_items(client, partner, feed["id"])
     assert sorted(items) == ["t-1", "t-2", "t-3", "t-4", "t-5", "t-6"]
     assert items["t-2"]["title"] == "Title two, recut" and not items["t-2"]["removed"]
@@ -81,8 +105,16 @@ def test_a_changed_feed_updates_removes_and_creates(client, make_account, runtim
 
     partner_site.put("/catalogue.xml", catalogue(6))
     back = run_feed(client, partner, feed["id"])
-    assert counts(back) == {"status": "done", "total": 6, "done": 6, "created": 0, "updated": 2,
-                            "unchanged": 4, "failed": 0, "removed": 0}  # fmt: skip
+    assert counts(back) == {
+        "status": "done",
+        "total": 6,
+        "done": 6,
+        "created": 0,
+        "updated": 2,
+        "unchanged": 4,
+        "failed": 0,
+        "removed": 0,
+    }
     items = feed_items(client, partner, feed["id"])
     assert not any(i["removed"] for i in items.values()) and items["t-2"]["title"] == "Title 2"
     assert count_rows(runtime, FeedItem) == 6
@@ -101,11 +133,19 @@ def test_broken_items_are_reported_and_the_rest_imported(client, make_account, r
         item("f", "Phi", f"{cdn}/f.mp4", nowhere),
         item("g", "Gamma two", f"{cdn}/g.mp4"),
         item("h", "Local file", "file:///etc/passwd"),
-    )  # fmt: skip
+    )
     feed = create_feed(client, partner, partner_site.put("/feed", body, "application/xml"))
     report = run_feed(client, partner, feed["id"])
-    assert counts(report) == {"status": "done", "total": 9, "done": 9, "created": 3, "updated": 0,
-                              "unchanged": 0, "failed": 6, "removed": 0}  # fmt: skip
+    assert counts(report) == {
+        "status": "done",
+        "total": 9,
+        "done": 9,
+        "created": 3,
+        "updated": 0,
+        "unchanged": 0,
+        "failed": 6,
+        "removed": 0,
+    }
     assert report["failures"] == [
         {"position": 2, "guid": "b", "reason": "no title (media:title or title)"},
         {"position": 4, "guid": "a", "reason": "the guid appears twice in the feed"},
@@ -123,8 +163,12 @@ def test_a_listed_title_that_is_broken_now_is_kept_as_it_was_not_removed(client,
     feed = create_feed(client, partner, partner_site.put("/catalogue.xml", catalogue(3)))
     run_feed(client, partner, feed["id"])
     before = feed_items(client, partner, feed["id"])
-    partner_site.put("/catalogue.xml", catalogue(3).replace(b"<title>Title 2</title>", b"")
-                     .replace(b't-3.mp4" type="video/mp4"', b't-3.m3u8" type="application/x-mpegURL"'))  # fmt: skip
+    partner_site.put(
+        "/catalogue.xml",
+        catalogue(3)
+        .replace(b"<title>Title 2</title>", b"")
+        .replace(b't-3.mp4" type="video/mp4"', b't-3.m3u8" type="application/x-mpegURL"'),
+    )
     report = run_feed(client, partner, feed["id"])
     assert (report["unchanged"], report["failed"], report["removed"]) == (1, 2, 0)
     assert [(f["guid"], f["reason"]) for f in report["failures"]] == [
@@ -145,17 +189,26 @@ def test_a_csv_feed_imports_like_mrss(client, make_account, partner_site):
 
 MALFORMED = [
     # Every item complete, the document not: a reader that imported as it went would have created t-13.
-    (catalogue(12).replace(b"</channel></rss>", title_item(13).encode()), "application/rss+xml",
-     "The feed is not well-formed XML (line 2): "),
-    (b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">]>'
-     b"<rss><channel><item><title>&b;</title></item></channel></rss>", "application/xml",
-     "Feeds with a DTD are not read (entities could expand without bound)."),
+    (
+        catalogue(12).replace(b"</channel></rss>", title_item(13).encode()),
+        "application/rss+xml",
+        "The feed is not well-formed XML (line 2): ",
+    ),
+    (
+        b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">]>'
+        b"<rss><channel><item><title>&b;</title></item></channel></rss>",
+        "application/xml",
+        "Feeds with a DTD are not read (entities could expand without bound).",
+    ),
     (b"<html><body>Moved</body></html>", "text/xml", "The document is <html>, not an RSS feed."),
-    (b'<feed xmlns="http://www.w3.org/2005/Atom"><entry><id>t-1</id></entry></feed>', "application/atom+xml",
-     "The document is <feed>, not an RSS feed."),
+    (
+        b'<feed xmlns="http://www.w3.org/2005/Atom"><entry><id>t-1</id></entry></feed>',
+        "application/atom+xml",
+        "The document is <feed>, not an RSS feed.",
+    ),
     (b"<rss/>", "text/html", "The feed could not be fetched: The content type is text/html, not application/rss+xml"),
     (None, None, "The feed could not be fetched: The server answered 404."),
-]  # fmt: skip
+]
 
 
 def test_a_malformed_feed_fails_the_run_and_changes_nothing(client, make_account, runtime, partner_site):
@@ -171,7 +224,12 @@ def test_a_malformed_feed_fails_the_run_and_changes_nothing(client, make_account
         failed = run_feed(client, partner, feed["id"])
         assert failed["status"] == "failed" and failed["error"].startswith(error), failed
         assert (failed["done"], failed["created"], failed["updated"], failed["removed"], failed["failures"]) == (
-            0, 0, 0, 0, [])  # fmt: skip
+            0,
+            0,
+            0,
+            0,
+            [],
+        )
         assert feed_items(client, partner, feed["id"]) == before
     assert count_rows(runtime, FeedFailure) == 0 and count_rows(runtime, FeedItem) == 12
 
@@ -185,8 +243,9 @@ class WorkerKilled(BaseException):
 
 def make_feed(runtime, partner, url: str, rerun_hours: float | None = None) -> int:
     with runtime.db.session(write=True) as session:
-        feed = partners.create_feed(session, partner.user, name="Catalogue", source=url, rerun_hours=rerun_hours,
-                                    allow_private=True)  # fmt: skip
+        feed = partners.create_feed(
+            session, partner.user, name="Catalogue", source=url, rerun_hours=rerun_hours, allow_private=True
+        )
         return feed.id
 
 
@@ -199,12 +258,26 @@ def outcome(runtime, run_id: int) -> tuple[dict, list, list]:
     """A run's counters, its failures and the feed's items: everything a clean run and a resumed one must share."""
     with runtime.db.session() as session:
         run = session.get(FeedRun, run_id)
-        numbers = {k: getattr(run, k) for k in ("status", "total", "cursor", "created", "updated", "unchanged",
-                                                "failed", "removed", "progress", "error")}  # fmt: skip
+        numbers = {
+            k: getattr(run, k)
+            for k in (
+                "status",
+                "total",
+                "cursor",
+                "created",
+                "updated",
+                "unchanged",
+                "failed",
+                "removed",
+                "progress",
+                "error",
+            )
+        }
         failures = [(f.position, f.guid, f.reason) for f in partners.failures(session, run)]
-        rows = [(i.guid, i.fingerprint, i.title, i.media_url, i.removed, i.media_status, i.last_run_id == run_id)
-                for i in session.scalars(select(FeedItem).where(FeedItem.feed_id == run.feed_id)
-                                         .order_by(FeedItem.guid))]  # fmt: skip
+        rows = [
+            (i.guid, i.fingerprint, i.title, i.media_url, i.removed, i.media_status, i.last_run_id == run_id)
+            for i in session.scalars(select(FeedItem).where(FeedItem.feed_id == run.feed_id).order_by(FeedItem.guid))
+        ]
     return numbers, failures, rows
 
 
@@ -212,8 +285,9 @@ def test_a_run_whose_worker_died_is_taken_over_and_resumes_after_its_last_batch(
     assert partners.BATCH == 250
     partner = make_account(Role.partner)
     body = catalogue(800).replace(b"<title>Title 100</title>", b"").replace(b"<title>Title 700</title>", b"")
-    body = body.replace(b"</channel>", item("t-5", "Doubled", "https://cdn.partner.example/x.mp4").encode()
-                        + b"</channel>")  # fmt: skip
+    body = body.replace(
+        b"</channel>", item("t-5", "Doubled", "https://cdn.partner.example/x.mp4").encode() + b"</channel>"
+    )
     clean_run = start(runtime, make_feed(runtime, partner, partner_site.put("/clean.xml", body)))
     crash_run = start(runtime, make_feed(runtime, partner, partner_site.put("/crash.xml", body)))
     ctx = runtime.queue.context
@@ -247,11 +321,27 @@ def test_a_run_whose_worker_died_is_taken_over_and_resumes_after_its_last_batch(
 
     clean, crashed = outcome(runtime, clean_run), outcome(runtime, crash_run)
     assert crashed[0] == clean[0]
-    assert crashed[0] == {"status": "done", "total": 801, "cursor": 801, "created": 798, "updated": 0,
-                          "unchanged": 0, "failed": 3, "removed": 0, "progress": 1.0, "error": None}  # fmt: skip
-    assert crashed[1] == clean[1] == [(100, "t-100", "no title (media:title or title)"),
-                                      (700, "t-700", "no title (media:title or title)"),
-                                      (801, "t-5", "the guid appears twice in the feed")]  # fmt: skip
+    assert crashed[0] == {
+        "status": "done",
+        "total": 801,
+        "cursor": 801,
+        "created": 798,
+        "updated": 0,
+        "unchanged": 0,
+        "failed": 3,
+        "removed": 0,
+        "progress": 1.0,
+        "error": None,
+    }
+    assert (
+        crashed[1]
+        == clean[1]
+        == [
+            (100, "t-100", "no title (media:title or title)"),
+            (700, "t-700", "no title (media:title or title)"),
+            (801, "t-5", "the guid appears twice in the feed"),
+        ]
+    )
     assert crashed[2] == clean[2] and len(crashed[2]) == 798 and all(row[-1] for row in crashed[2])
     assert count_rows(runtime, FeedFailure) == 6
 

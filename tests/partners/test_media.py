@@ -21,8 +21,9 @@ MEDIA_LIMIT = 400_000
 
 @pytest.fixture
 def settings(settings):
-    return settings.model_copy(update={"fetch_allow_private": True, "ladder_heights": [240],
-                                       "feed_media_max_bytes": MEDIA_LIMIT})  # fmt: skip
+    return settings.model_copy(
+        update={"fetch_allow_private": True, "ladder_heights": [240], "feed_media_max_bytes": MEDIA_LIMIT}
+    )
 
 
 def videos(runtime) -> dict[int, Video]:
@@ -44,8 +45,9 @@ def settled(client, partner, feed_id: int) -> dict[str, dict]:
     return wait_for(done, timeout_s=90, interval_s=0.2, message="media fetched and transcoded")
 
 
-def test_media_is_fetched_transcoded_and_kept_in_step_with_the_feed(client, make_account, runtime, media_dir,
-                                                                   partner_site):  # fmt: skip
+def test_media_is_fetched_transcoded_and_kept_in_step_with_the_feed(
+    client, make_account, runtime, media_dir, partner_site
+):
     partner = make_account(Role.partner)
     clip = make_clip(media_dir / "partner-2s.mp4", 2, size="320x240")
     assert clip.stat().st_size < MEDIA_LIMIT
@@ -57,15 +59,20 @@ def test_media_is_fetched_transcoded_and_kept_in_step_with_the_feed(client, make
     site.put("/media/big-stream.mp4", b"\0" * (MEDIA_LIMIT * 2), "video/mp4", declare_length=False)
     site.put("/media/junk.mp4", b"\0\1\2\3" * 4096, "video/mp4")
     v1 = [
-        item("a", "Film A", f"{site.url}/media/a.mp4", "<description>About A</description>"
-             '<media:restriction relationship="allow" type="country">CN</media:restriction>'),
+        item(
+            "a",
+            "Film A",
+            f"{site.url}/media/a.mp4",
+            "<description>About A</description>"
+            '<media:restriction relationship="allow" type="country">CN</media:restriction>',
+        ),
         item("b", "Film B", f"{site.url}/media/b.bin"),
         item("page", "Login wall", f"{site.url}/media/page.mp4"),
         item("big", "Too big", f"{site.url}/media/big.mp4"),
         item("big-stream", "Too big, undeclared", f"{site.url}/media/big-stream.mp4"),
         item("junk", "Not a film", f"{site.url}/media/junk.mp4"),
         item("gone", "Missing", f"{site.url}/media/gone.mp4"),
-    ]  # fmt: skip
+    ]
     feed = create_feed(client, partner, site.put("/feed.xml", mrss(*v1)))
     report = run_feed(client, partner, feed["id"], fetch_media=True)
     assert (report["status"], report["created"], report["failed"]) == ("done", 7, 0)
@@ -78,14 +85,16 @@ def test_media_is_fetched_transcoded_and_kept_in_step_with_the_feed(client, make
         "big-stream": f"The file is larger than {MEDIA_LIMIT} bytes.",
         "junk": failed["junk"],
         "gone": "The server answered 404.",
-    }  # fmt: skip
+    }
     assert failed["junk"].startswith("This file is not a readable video")
     assert all(items[g]["video_id"] is None for g in failed)
     made = videos(runtime)
     a, b = made[items["a"]["video_id"]], made[items["b"]["video_id"]]
     assert len(made) == 2 and items["a"]["media_status"] == items["b"]["media_status"] == "done"
     assert [(v.owner_id, v.title, v.status, v.published) for v in (a, b)] == [
-        (partner.user.id, "Film A", "ready", True), (partner.user.id, "Film B", "ready", True)]  # fmt: skip
+        (partner.user.id, "Film A", "ready", True),
+        (partner.user.id, "Film B", "ready", True),
+    ]
     assert a.description == "About A" and [r["height"] for r in a.renditions] == [240]
     film = client.get(f"/api/v1/videos/{a.id}", headers=partner.auth).json()
     assert film["status"] == "ready" and film["hls_url"]
@@ -101,8 +110,7 @@ def test_media_is_fetched_transcoded_and_kept_in_step_with_the_feed(client, make
     assert set(videos(runtime)) == {a.id, b.id}
 
     # A changed feed: A retitled, B gone, C new.
-    v2 = [v1[0].replace("Film A", "Film A (director's cut)"), *v1[2:],
-          item("c", "Film C", f"{site.url}/media/a.mp4")]  # fmt: skip
+    v2 = [v1[0].replace("Film A", "Film A (director's cut)"), *v1[2:], item("c", "Film C", f"{site.url}/media/a.mp4")]
     site.put("/feed.xml", mrss(*v2))
     changed = run_feed(client, partner, feed["id"], fetch_media=True)
     assert (changed["created"], changed["updated"], changed["unchanged"], changed["removed"]) == (1, 1, 5, 1)

@@ -32,11 +32,18 @@ def api(runtime) -> Iterator[TestClient]:
 
 
 REFUSED_FEED_URLS = [
-    "http://127.0.0.1:8080/feed.xml", "http://localhost/feed.xml", "http://10.1.2.3/feed.xml",
-    "http://169.254.169.254/latest/meta-data/", "http://[::1]/feed.xml", "http://192.168.0.10/feed.csv",
-    "file:///etc/passwd", "/etc/passwd", "ftp://partner.example/feed.xml", "http://user:pw@partner.example/f.xml",
+    "http://127.0.0.1:8080/feed.xml",
+    "http://localhost/feed.xml",
+    "http://10.1.2.3/feed.xml",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://[::1]/feed.xml",
+    "http://192.168.0.10/feed.csv",
+    "file:///etc/passwd",
+    "/etc/passwd",
+    "ftp://partner.example/feed.xml",
+    "http://user:pw@partner.example/f.xml",
     "http://partner.invalid/feed.xml",
-]  # fmt: skip
+]
 
 
 def test_a_feed_on_a_private_address_or_not_over_http_is_refused(api, make_account, runtime):
@@ -50,8 +57,12 @@ def test_a_feed_on_a_private_address_or_not_over_http_is_refused(api, make_accou
 
 def test_only_partners_merchants_and_admins_keep_feeds_and_each_sees_only_their_own(api, make_account, runtime):
     feed_url = "https://93.184.215.14/catalogue.xml"  # a public address (nothing is fetched in this test)
-    viewer, mine, theirs, admin = (make_account(Role.viewer), make_account(Role.partner), make_account(Role.partner),
-                                   make_account(Role.admin))  # fmt: skip
+    viewer, mine, theirs, admin = (
+        make_account(Role.viewer),
+        make_account(Role.partner),
+        make_account(Role.partner),
+        make_account(Role.admin),
+    )
     assert_problem(api.post(FEEDS, headers=viewer.auth, json={"name": "V", "url": feed_url}), 403, "forbidden")
     assert_problem(api.post(FEEDS, json={"name": "Anon", "url": feed_url}), 401, "not-authenticated")
     feed = create_feed(api, mine, feed_url)
@@ -71,10 +82,8 @@ def test_only_partners_merchants_and_admins_keep_feeds_and_each_sees_only_their_
 
     run = api.post(f"{FEEDS}/{feed['id']}/runs", headers=mine.auth)
     assert run.status_code == 202 and run.json()["status"] == "queued" and run.json()["done"] == 0
-    assert_problem(api.get(f"{FEEDS}/{other['id']}/runs/{run.json()['run_id']}", headers=theirs.auth), 404,
-                   "not-found")  # fmt: skip
-    assert_problem(api.get(f"{FEEDS}/{feed['id']}/runs/{run.json()['run_id']}", headers=theirs.auth), 404,
-                   "not-found")  # fmt: skip
+    assert_problem(api.get(f"{FEEDS}/{other['id']}/runs/{run.json()['run_id']}", headers=theirs.auth), 404, "not-found")
+    assert_problem(api.get(f"{FEEDS}/{feed['id']}/runs/{run.json()['run_id']}", headers=theirs.auth), 404, "not-found")
     again = assert_problem(api.post(f"{FEEDS}/{feed['id']}/runs", headers=mine.auth), 409, "conflict")
     assert again["run_id"] == run.json()["run_id"]
     with runtime.db.session(write=True) as session:  # a worker has it now: still one at a time
@@ -126,15 +135,16 @@ BAD_BODIES = [
     (FEEDS, ["N", "https://93.184.215.14/f.xml"], "body"),
     ("runs", {"fetch_media": "perhaps"}, "fetch_media"),
     ("runs", {"fetch_media": False, "priority": "high"}, "priority"),
-]  # fmt: skip
+]
 
 
 def test_bad_bodies_are_422_problems_naming_the_field(api, make_account, runtime):
     partner = make_account(Role.partner)
     runs = f"{FEEDS}/{create_feed(api, partner, 'https://93.184.215.14/f.xml')['id']}/runs"
     for path, body, field in BAD_BODIES:
-        problem = assert_problem(api.post(runs if path == "runs" else path, headers=partner.auth, json=body), 422,
-                                 "invalid-input")  # fmt: skip
+        problem = assert_problem(
+            api.post(runs if path == "runs" else path, headers=partner.auth, json=body), 422, "invalid-input"
+        )
         assert field in [e["field"] for e in problem["errors"]], (body, problem)
     with runtime.db.session() as session:
         assert session.scalar(select(func.count()).select_from(PartnerFeed)) == 1
@@ -147,8 +157,9 @@ def test_bad_paths_and_pages_are_problems_too(api, make_account):
     assert_problem(api.get(f"{FEEDS}/0", headers=partner.auth), 422, "invalid-input")
     assert_problem(api.get(f"{FEEDS}/{2**40}", headers=partner.auth), 422, "invalid-input")
     assert_problem(api.get(f"{FEEDS}/{feed['id']}/runs/999", headers=partner.auth), 404, "not-found")
-    assert_problem(api.get(f"{FEEDS}/{feed['id']}/items", headers=partner.auth, params={"per_page": 201}), 422,
-                   "invalid-input")  # fmt: skip
+    assert_problem(
+        api.get(f"{FEEDS}/{feed['id']}/items", headers=partner.auth, params={"per_page": 201}), 422, "invalid-input"
+    )
     huge = api.post(FEEDS, headers=partner.auth, json={"name": "N" * 2_000_000, "url": "https://93.184.215.14/g"})
     assert_problem(huge, 413, "content-too-large")
 
@@ -156,8 +167,9 @@ def test_bad_paths_and_pages_are_problems_too(api, make_account):
 # Media on private addresses, and restrictions as licences (a feed on this machine, as `vetrina import` reads it)
 
 
-def test_media_on_private_addresses_is_refused_and_restrictions_become_licences(api, runtime, make_account, media_dir,
-                                                                               partner_site, tmp_path):  # fmt: skip
+def test_media_on_private_addresses_is_refused_and_restrictions_become_licences(
+    api, runtime, make_account, media_dir, partner_site, tmp_path
+):
     assert runtime.settings.fetch_allow_private is False
     partner = make_account(Role.partner)
     folder = tmp_path / "delivery"
@@ -169,17 +181,19 @@ def test_media_on_private_addresses_is_refused_and_restrictions_become_licences(
     def restricted(relationship: str, countries: str) -> str:
         return f'<media:restriction relationship="{relationship}" type="country">{countries}</media:restriction>'
 
-    (folder / "feed.xml").write_bytes(mrss(
-        item("loopback", "Loopback", f"{partner_site.url}/clip.mp4"),
-        item("metadata", "Cloud metadata", "http://169.254.169.254/latest/meta-data/clip.mp4"),
-        item("intranet", "Intranet", "http://10.0.0.1/clip.mp4"),
-        item("allow-cn", "China only", "clip.mp4", restricted("allow", "CN HK")),
-        item("deny-cn", "Not in China", "file:clip.mp4", restricted("deny", "CN")),
-        item("allow-none", "Nowhere", "./clip.mp4", restricted("allow", "none")),
-        item("deny-none", "Everywhere", "clip.mp4", restricted("deny", "none")),
-        item("escape", "Outside", "../outside.mp4"),
-        item("absolute", "Absolute", "/etc/passwd"),
-    ))  # fmt: skip
+    (folder / "feed.xml").write_bytes(
+        mrss(
+            item("loopback", "Loopback", f"{partner_site.url}/clip.mp4"),
+            item("metadata", "Cloud metadata", "http://169.254.169.254/latest/meta-data/clip.mp4"),
+            item("intranet", "Intranet", "http://10.0.0.1/clip.mp4"),
+            item("allow-cn", "China only", "clip.mp4", restricted("allow", "CN HK")),
+            item("deny-cn", "Not in China", "file:clip.mp4", restricted("deny", "CN")),
+            item("allow-none", "Nowhere", "./clip.mp4", restricted("allow", "none")),
+            item("deny-none", "Everywhere", "clip.mp4", restricted("deny", "none")),
+            item("escape", "Outside", "../outside.mp4"),
+            item("absolute", "Absolute", "/etc/passwd"),
+        )
+    )
     with runtime.db.session(write=True) as session:
         feed = partners.create_feed(session, partner.user, name="Drop", source=str(folder / "feed.xml"), local_ok=True)
         run_id = partners.start_run(session, feed, "cli", fetch_media=False).id
@@ -189,8 +203,10 @@ def test_media_on_private_addresses_is_refused_and_restrictions_become_licences(
     assert (report.status, report.created, report.failed) == ("done", 7, 2)
     with runtime.db.session() as session:
         reasons = {f.guid: f.reason for f in partners.failures(session, report)}
-    assert reasons == {"escape": "a local media file must exist inside the feed's own folder",
-                       "absolute": "a local media file must exist inside the feed's own folder"}  # fmt: skip
+    assert reasons == {
+        "escape": "a local media file must exist inside the feed's own folder",
+        "absolute": "a local media file must exist inside the feed's own folder",
+    }
 
     assert partners.pending_media(ctx, feed_id) == 7
     assert partners.fetch_media(ctx, feed_id) == 4
@@ -207,8 +223,11 @@ def test_media_on_private_addresses_is_refused_and_restrictions_become_licences(
         return response.json()
 
     [china] = licences("allow-cn")
-    assert (china["territories"], china["rest_of_world"], china["distributor"]) == (["CN", "HK"], False,
-                                                                                    partner.user.email)  # fmt: skip
+    assert (china["territories"], china["rest_of_world"], china["distributor"]) == (
+        ["CN", "HK"],
+        False,
+        partner.user.email,
+    )
     assert sorted(china["uses"]) == ["ads", "commerce", "stream"]
     [rest] = licences("deny-cn")
     assert set(rest["territories"]) == TERRITORIES - {"CN"} and not rest["rest_of_world"]
@@ -217,15 +236,18 @@ def test_media_on_private_addresses_is_refused_and_restrictions_become_licences(
         videos = {v.id: v for v in session.scalars(select(Video))}
     made = {g: videos[items[g]["video_id"]] for g in ("allow-cn", "deny-cn", "allow-none", "deny-none")}
     assert {g: (v.owner_id, v.title, v.published) for g, v in made.items()} == {
-        "allow-cn": (partner.user.id, "China only", True), "deny-cn": (partner.user.id, "Not in China", True),
-        "allow-none": (partner.user.id, "Nowhere", False), "deny-none": (partner.user.id, "Everywhere", True),
-    }  # fmt: skip
+        "allow-cn": (partner.user.id, "China only", True),
+        "deny-cn": (partner.user.id, "Not in China", True),
+        "allow-none": (partner.user.id, "Nowhere", False),
+        "deny-none": (partner.user.id, "Everywhere", True),
+    }
     assert len(videos) == 4 and all(v.status == "processing" for v in videos.values())  # its transcode is queued
     assert partners.pending_media(ctx, feed_id) == 0 and partners.fetch_media(ctx, feed_id) == 0
 
 
-def test_a_changed_restriction_moves_the_titles_licence_and_a_clash_is_reported(api, runtime, make_account, media_dir,
-                                                                                 tmp_path):  # fmt: skip
+def test_a_changed_restriction_moves_the_titles_licence_and_a_clash_is_reported(
+    api, runtime, make_account, media_dir, tmp_path
+):
     partner = make_account(Role.partner)
     folder = tmp_path / "delivery"
     folder.mkdir()
@@ -235,8 +257,9 @@ def test_a_changed_restriction_moves_the_titles_licence_and_a_clash_is_reported(
         restriction = f'<media:restriction relationship="allow" type="country">{countries}</media:restriction>'
         (folder / "feed.xml").write_bytes(mrss(item("film", "Film", "clip.mp4", restriction)))
         with runtime.db.session(write=True) as session:
-            feed = partners.create_feed(session, partner.user, name="Drop", source=str(folder / "feed.xml"),
-                                        local_ok=True)  # fmt: skip
+            feed = partners.create_feed(
+                session, partner.user, name="Drop", source=str(folder / "feed.xml"), local_ok=True
+            )
             run_id, feed_id = partners.start_run(session, feed, "cli", fetch_media=False).id, feed.id
         report = partners.run_import(runtime.queue.context, run_id)
         partners.fetch_media(runtime.queue.context, feed_id)
@@ -252,9 +275,17 @@ def test_a_changed_restriction_moves_the_titles_licence_and_a_clash_is_reported(
     assert deliver("IT FR").updated == 1
     assert licences() == [(["FR", "IT"], True)]  # the feed's licence follows the feed
     video_id = next(iter(feed_items(api, partner, 1).values()))["video_id"]
-    by_hand = api.post("/api/v1/licences", headers=partner.auth, json={
-        "video_id": video_id, "distributor": "Dragon Pictures", "territories": ["CN"],
-        "starts_at": "2020-01-01T00:00:00Z", "ends_at": "2100-01-01T00:00:00Z"})  # fmt: skip
+    by_hand = api.post(
+        "/api/v1/licences",
+        headers=partner.auth,
+        json={
+            "video_id": video_id,
+            "distributor": "Dragon Pictures",
+            "territories": ["CN"],
+            "starts_at": "2020-01-01T00:00:00Z",
+            "ends_at": "2100-01-01T00:00:00Z",
+        },
+    )
     assert by_hand.status_code == 201, by_hand.text
     clash = deliver("CN IT")
     assert (clash.status, clash.updated, clash.failed) == ("done", 0, 1)

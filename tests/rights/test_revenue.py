@@ -16,9 +16,11 @@ from vetrina.analytics import rollups
 
 
 def played(http, film: int, territory: str, viewer: str, furthest: float) -> None:  # noqa: F811
-    events = [{"id": f"{viewer}-play", "type": "play", "video_id": film, "second": 0},
-              {"id": f"{viewer}-p1", "type": "progress", "video_id": film, "second": furthest / 2},
-              {"id": f"{viewer}-p2", "type": "progress", "video_id": film, "second": furthest}]  # fmt: skip
+    events = [
+        {"id": f"{viewer}-play", "type": "play", "video_id": film, "second": 0},
+        {"id": f"{viewer}-p1", "type": "progress", "video_id": film, "second": furthest / 2},
+        {"id": f"{viewer}-p2", "type": "progress", "video_id": film, "second": furthest},
+    ]
     response = http.post("/api/v1/events", headers=from_(territory), json={"viewer": viewer, "events": events})
     assert response.json()["accepted"] == 3
 
@@ -26,17 +28,47 @@ def played(http, film: int, territory: str, viewer: str, furthest: float) -> Non
 def charged_ad(runtime, advertiser, film: int, territory: str, millis: int) -> None:
     """An ad served in the film and charged (written directly: the ad path has its own tests)."""
     with runtime.db.session(write=True) as session:
-        campaign = Campaign(merchant_id=advertiser.user.id, name="Spot", kind="linear", bid_model="cpm",
-                            bid_amount=1000, currency="EUR", budget_total=10_000, budget_daily=10_000, spent_millis=0,
-                            starts_at=NOW - timedelta(days=1), ends_at=NOW + timedelta(days=1), targeting={},
-                            status="active", created_at=NOW, updated_at=NOW)  # fmt: skip
+        campaign = Campaign(
+            merchant_id=advertiser.user.id,
+            name="Spot",
+            kind="linear",
+            bid_model="cpm",
+            bid_amount=1000,
+            currency="EUR",
+            budget_total=10_000,
+            budget_daily=10_000,
+            spent_millis=0,
+            starts_at=NOW - timedelta(days=1),
+            ends_at=NOW + timedelta(days=1),
+            targeting={},
+            status="active",
+            created_at=NOW,
+            updated_at=NOW,
+        )
         session.add(campaign)
         session.flush()
-        session.add(AdDecision(id=f"d{campaign.id}", campaign_id=campaign.id, video_id=film, slot="preroll",
-                               viewer_key="v", price_millis=millis, territory=territory, created_at=NOW))  # fmt: skip
+        session.add(
+            AdDecision(
+                id=f"d{campaign.id}",
+                campaign_id=campaign.id,
+                video_id=film,
+                slot="preroll",
+                viewer_key="v",
+                price_millis=millis,
+                territory=territory,
+                created_at=NOW,
+            )
+        )
         session.flush()
-        session.add(AdEvent(decision_id=f"d{campaign.id}", campaign_id=campaign.id, event="impression",
-                            charged_millis=millis, created_at=NOW))  # fmt: skip
+        session.add(
+            AdEvent(
+                decision_id=f"d{campaign.id}",
+                campaign_id=campaign.id,
+                event="impression",
+                charged_millis=millis,
+                created_at=NOW,
+            )
+        )
 
 
 def test_revenue_is_credited_to_the_licence_of_the_viewers_territory(http, runtime, studio, make_account):  # noqa: F811
@@ -51,14 +83,18 @@ def test_revenue_is_credited_to_the_licence_of_the_viewers_territory(http, runti
     merchant = make_account(Role.merchant)
     scarf = product(http, merchant, price=2500)
     buyer = funded_buyer(http, make_account)
-    placed = http.post("/api/v1/orders", headers=from_("FR", buyer.auth),
-                       json={"items": [{"product_id": scarf["id"], "quantity": 1}],
-                             "source": {"video_id": film, "second": 12}})  # fmt: skip
+    placed = http.post(
+        "/api/v1/orders",
+        headers=from_("FR", buyer.auth),
+        json={"items": [{"product_id": scarf["id"], "quantity": 1}], "source": {"video_id": film, "second": 12}},
+    )
     assert placed.status_code == 201, placed.text
     step(http, buyer, placed.json()["id"], "pay")
-    unpaid = http.post("/api/v1/orders", headers=from_("FR", buyer.auth),
-                       json={"items": [{"product_id": scarf["id"], "quantity": 1}],
-                             "source": {"video_id": film, "second": 13}})  # fmt: skip
+    unpaid = http.post(
+        "/api/v1/orders",
+        headers=from_("FR", buyer.auth),
+        json={"items": [{"product_id": scarf["id"], "quantity": 1}], "source": {"video_id": film, "second": 13}},
+    )
     assert unpaid.status_code == 201  # never paid: not a sale
 
     rollups.roll_up_new(runtime.db)  # views and watch time are read from the rollups
@@ -78,7 +114,9 @@ def test_revenue_is_credited_to_the_licence_of_the_viewers_territory(http, runti
     assert exported.headers["content-type"].startswith("text/csv")
     lines = list(csv.DictReader(io.StringIO(exported.text)))
     assert {(r["distributor"], int(r["views"]), int(r["share"])) for r in lines} == {
-        ("Dragon Pictures", 2, 3), ("Globe Films", 1, 500)}  # fmt: skip
+        ("Dragon Pictures", 2, 3),
+        ("Globe Films", 1, 500),
+    }
 
     assert sign_in(http, studio.user.email).status_code == 303
     chart = http.get("/partner").text.split('data-testid="revenue-chart"')[1].split("</svg>")[0]
@@ -102,8 +140,10 @@ def test_the_partner_desk_shows_feeds_licences_and_the_revenue_chart(http, runti
     assert "Dragon Pictures" in page.text and "Partner desk" in page.text
     assert "No earnings in the last year yet." in page.text  # plays alone earn nothing
     # A run started from the page: a feed on a private address is refused with the reason, nothing is added.
-    added = http.post("/partner/feeds", data={"name": "Studio feed", "url": "http://127.0.0.1/feed.xml",
-                                              "csrf_token": csrf_from(page.text)})  # fmt: skip
+    added = http.post(
+        "/partner/feeds",
+        data={"name": "Studio feed", "url": "http://127.0.0.1/feed.xml", "csrf_token": csrf_from(page.text)},
+    )
     assert "private or local address" in added.text and "Studio feed" not in added.text.split("<h2>Licences")[0]
     forged = http.post("/partner/feeds", data={"name": "x", "url": "https://example.com/f.xml", "csrf_token": "no"})
     assert forged.status_code == 403

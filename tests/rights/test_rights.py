@@ -43,10 +43,21 @@ def title(runtime, owner, name: str = "Licensed film") -> int:
     """A ready title with a real (tiny) playlist in the store, written directly: no transcode needed here."""
     with runtime.db.session(write=True) as session:
         video = Video(
-            owner_id=owner.user.id, title=name, description="", status=VideoStatus.ready.value, progress=1.0,
-            duration_s=60.0, width=640, height=360, frame_rate=25.0, has_audio=True, renditions=[], published=True,
-            allow_merchant_tags=False, created_at=NOW - timedelta(days=9),
-        )  # fmt: skip
+            owner_id=owner.user.id,
+            title=name,
+            description="",
+            status=VideoStatus.ready.value,
+            progress=1.0,
+            duration_s=60.0,
+            width=640,
+            height=360,
+            frame_rate=25.0,
+            has_audio=True,
+            renditions=[],
+            published=True,
+            allow_merchant_tags=False,
+            created_at=NOW - timedelta(days=9),
+        )
         session.add(video)
         session.flush()
         video.output_key = f"videos/{video.id}/hls-test"
@@ -58,9 +69,15 @@ def title(runtime, owner, name: str = "Licensed film") -> int:
 
 
 def licence(http, owner, video_id: int, territories, start: float = -30, end: float = 30, **extra):
-    body = {"video_id": video_id, "distributor": extra.pop("distributor", "Dist"), "territories": territories,
-            "starts_at": at(start), "ends_at": at(end), "uses": extra.pop("uses", ["stream", "ads", "commerce"]),
-            **extra}  # fmt: skip
+    body = {
+        "video_id": video_id,
+        "distributor": extra.pop("distributor", "Dist"),
+        "territories": territories,
+        "starts_at": at(start),
+        "ends_at": at(end),
+        "uses": extra.pop("uses", ["stream", "ads", "commerce"]),
+        **extra,
+    }
     return http.post("/api/v1/licences", headers=owner.auth, json=body)
 
 
@@ -98,7 +115,11 @@ def test_one_title_two_distributors_by_territory(http, runtime, studio, make_acc
 def test_a_group_and_the_rest_of_the_world(http, runtime, studio):
     film = title(runtime, studio)
     assert licence(http, studio, film, ["Greater China"], distributor="A").json()["territories"] == [
-        "CN", "HK", "MO", "TW"]  # fmt: skip
+        "CN",
+        "HK",
+        "MO",
+        "TW",
+    ]
     assert licence(http, studio, film, ["rest of world"], distributor="B", start=-30, end=10).status_code == 201
     for territory, distributor in (("HK", "A"), ("TW", "A"), ("FR", "B"), ("ZZ", "B")):
         assert http.get(f"/api/v1/videos/{film}", headers=from_(territory)).json()["distributor"] == distributor
@@ -135,8 +156,7 @@ def test_overlapping_licences_are_refused_with_the_conflict_named(http, runtime,
 )
 def test_bad_licences_are_422_problems(http, runtime, studio, change, field):
     film = title(runtime, studio)
-    body = {"video_id": film, "distributor": "D", "territories": ["CN"], "starts_at": at(0), "ends_at": at(1),
-            **change}  # fmt: skip
+    body = {"video_id": film, "distributor": "D", "territories": ["CN"], "starts_at": at(0), "ends_at": at(1), **change}
     problem = assert_problem(http.post("/api/v1/licences", headers=studio.auth, json=body), 422, "invalid-input")
     assert field in str(problem)
     with runtime.db.session() as session:
@@ -165,8 +185,9 @@ def test_timeline_ads_and_orders_ask_the_licence_for_their_use(http, runtime, st
     licence(http, studio, film, ["FR"], uses=["stream", "ads", "commerce"])
     assert http.get(f"/api/v1/videos/{film}/timeline", headers=from_("IT")).status_code == 200
     assert_problem(http.get(f"/api/v1/videos/{film}/timeline", headers=from_("US")), 451, "unavailable-in-territory")
-    assert http.get(f"/api/v1/videos/{film}/timeline", headers=from_("FR")).headers["cache-control"].startswith(
-        "private")  # fmt: skip
+    assert (
+        http.get(f"/api/v1/videos/{film}/timeline", headers=from_("FR")).headers["cache-control"].startswith("private")
+    )
     # No ads where the licence does not include them: a valid VAST with no ad, a VMAP with no breaks.
     assert read_vast(http.get(f"/api/v1/ads/vast?video_id={film}", headers=from_("IT")).content).ads == []
     assert b"vmap:AdBreak" not in http.get(f"/api/v1/videos/{film}/vmap", headers=from_("IT")).content
@@ -174,8 +195,11 @@ def test_timeline_ads_and_orders_ask_the_licence_for_their_use(http, runtime, st
     assert_problem(http.get(f"/api/v1/videos/{film}/vmap", headers=from_("US")), 451, "unavailable-in-territory")
 
     merchant, buyer = make_account(Role.merchant), make_account(Role.viewer)
-    product = http.post("/api/v1/products", headers=merchant.auth, json={
-        "title": "Scarf", "price": {"amount": 1500, "currency": "EUR"}, "stock": 5}).json()  # fmt: skip
+    product = http.post(
+        "/api/v1/products",
+        headers=merchant.auth,
+        json={"title": "Scarf", "price": {"amount": 1500, "currency": "EUR"}, "stock": 5},
+    ).json()
     order = {"items": [{"product_id": product["id"], "quantity": 1}], "source": {"video_id": film, "second": 3}}
     refused = http.post("/api/v1/orders", headers=from_("IT", buyer.auth), json=order)
     assert_problem(refused, 451, "unavailable-in-territory")
@@ -201,9 +225,16 @@ def test_the_list_filter_in_sql_agrees_with_the_rule_in_python(runtime, studio):
                 names = ["rest of world"] if rng.random() < 0.3 else rng.sample(territories[:5], rng.randrange(1, 3))
                 try:
                     with session.begin_nested():
-                        rights.create_licence(session, owner, film, distributor="D", territories=names, starts_at=start,
-                                              ends_at=start + timedelta(days=rng.randrange(1, 20)),
-                                              uses=rng.choice([["stream"], ["ads"], ["stream", "ads"]]))  # fmt: skip
+                        rights.create_licence(
+                            session,
+                            owner,
+                            film,
+                            distributor="D",
+                            territories=names,
+                            starts_at=start,
+                            ends_at=start + timedelta(days=rng.randrange(1, 20)),
+                            uses=rng.choice([["stream"], ["ads"], ["stream", "ads"]]),
+                        )
                 except Conflict:
                     pass
     cache = rights.RightsCache(ttl_s=0)

@@ -23,10 +23,15 @@ from vetrina.shoppable.models import AutotagRun
 
 SCENES = [
     (4.0, [Appearance(0, 0.3, 3.5, (0.35, 0.5), (0.03, 0.0), 0.25, angle=12)]),
-    (4.0, [Appearance(1, 0.5, 3.5, (0.7, 0.45), (-0.02, 0.01), 0.3, tilt=0.15, occlusion=0.2),
-           Appearance(2, 0.2, 3.0, (0.25, 0.55), (0.0, -0.02), 0.2, angle=-15, blur=1.0)]),
+    (
+        4.0,
+        [
+            Appearance(1, 0.5, 3.5, (0.7, 0.45), (-0.02, 0.01), 0.3, tilt=0.15, occlusion=0.2),
+            Appearance(2, 0.2, 3.0, (0.25, 0.55), (0.0, -0.02), 0.2, angle=-15, blur=1.0),
+        ],
+    ),
     (3.0, []),
-]  # fmt: skip
+]
 
 
 @pytest.fixture(scope="module")
@@ -94,33 +99,47 @@ def shop(client, make_account, footage):
     path, _ = footage
     merchant = make_account(Role.merchant)
     with path.open("rb") as handle:
-        video = client.post("/api/v1/videos", headers=merchant.auth, data={"title": "Lookbook"},
-                            files={"file": ("f.mp4", handle)}).json()  # fmt: skip
+        video = client.post(
+            "/api/v1/videos", headers=merchant.auth, data={"title": "Lookbook"}, files={"file": ("f.mp4", handle)}
+        ).json()
     products = []
     for seed in range(3):
-        item = client.post("/api/v1/products", headers=merchant.auth, json={
-            "title": f"Pack {seed}", "price": {"amount": 900, "currency": "EUR"}, "stock": 3}).json()  # fmt: skip
+        item = client.post(
+            "/api/v1/products",
+            headers=merchant.auth,
+            json={"title": f"Pack {seed}", "price": {"amount": 900, "currency": "EUR"}, "stock": 3},
+        ).json()
         photo = {"file": ("p.jpg", _jpeg(packshot(seed)), "image/jpeg")}
         assert (
             client.post(f"/api/v1/products/{item['id']}/images", headers=merchant.auth, files=photo).status_code == 201
         )
         products.append(item)
-    bare = client.post("/api/v1/products", headers=merchant.auth, json={
-        "title": "No photo", "price": {"amount": 900, "currency": "EUR"}, "stock": 3}).json()  # fmt: skip
-    plain = client.post("/api/v1/products", headers=merchant.auth, json={
-        "title": "Plain", "price": {"amount": 900, "currency": "EUR"}, "stock": 3}).json()  # fmt: skip
+    bare = client.post(
+        "/api/v1/products",
+        headers=merchant.auth,
+        json={"title": "No photo", "price": {"amount": 900, "currency": "EUR"}, "stock": 3},
+    ).json()
+    plain = client.post(
+        "/api/v1/products",
+        headers=merchant.auth,
+        json={"title": "Plain", "price": {"amount": 900, "currency": "EUR"}, "stock": 3},
+    ).json()
     grey = {"file": ("g.jpg", _jpeg(Image.new("RGB", (400, 600), (128, 128, 128))), "image/jpeg")}
     assert client.post(f"/api/v1/products/{plain['id']}/images", headers=merchant.auth, files=grey).status_code == 201
-    wait_for(lambda: client.get(f"/api/v1/videos/{video['id']}", headers=merchant.auth).json()["status"] == "ready",
-             timeout_s=120, message="the video")  # fmt: skip
+    wait_for(
+        lambda: client.get(f"/api/v1/videos/{video['id']}", headers=merchant.auth).json()["status"] == "ready",
+        timeout_s=120,
+        message="the video",
+    )
     return merchant, video["id"], products, bare, plain
 
 
 def ready_clip(client, merchant, clip: Path) -> int:
     """Another ready video of the merchant's, for tests that need several."""
     with clip.open("rb") as handle:
-        video = client.post("/api/v1/videos", headers=merchant.auth, data={"title": "More"},
-                            files={"file": ("c.mp4", handle)}).json()  # fmt: skip
+        video = client.post(
+            "/api/v1/videos", headers=merchant.auth, data={"title": "More"}, files={"file": ("c.mp4", handle)}
+        ).json()
 
     def ready() -> bool:
         return client.get(f"/api/v1/videos/{video['id']}", headers=merchant.auth).json()["status"] == "ready"
@@ -157,8 +176,9 @@ def test_the_owner_runs_auto_tagging_and_accepts_or_rejects_what_it_proposes(cli
 
     first, second = by_product[products[0]["id"]], by_product[products[1]["id"]]
     adjusted = {"start_s": first["start_s"], "end_s": first["end_s"] - 0.5, "label": "Pack zero"}
-    accepted = client.post(f"/api/v1/videos/{video_id}/tag-proposals/{first['id']}/accept", headers=merchant.auth,
-                           json=adjusted)  # fmt: skip
+    accepted = client.post(
+        f"/api/v1/videos/{video_id}/tag-proposals/{first['id']}/accept", headers=merchant.auth, json=adjusted
+    )
     assert accepted.status_code == 200 and accepted.json()["state"] == "accepted" and accepted.json()["tag_id"]
     again = client.post(f"/api/v1/videos/{video_id}/tag-proposals/{first['id']}/accept", headers=merchant.auth)
     assert again.status_code == 409
@@ -170,8 +190,9 @@ def test_the_owner_runs_auto_tagging_and_accepts_or_rejects_what_it_proposes(cli
 
     rerun = _finish(client, merchant, video_id)
     assert rerun["proposals"] == 1  # what was decided is not proposed again
-    states = sorted(p["state"] for p in client.get(f"/api/v1/videos/{video_id}/tag-proposals",
-                                                   headers=merchant.auth).json())  # fmt: skip
+    states = sorted(
+        p["state"] for p in client.get(f"/api/v1/videos/{video_id}/tag-proposals", headers=merchant.auth).json()
+    )
     assert states == ["accepted", "proposed", "rejected"]
     only = _finish(client, merchant, video_id, {"product_ids": [products[2]["id"]]})
     assert only["proposals"] == 1
@@ -183,8 +204,12 @@ def test_auto_tagging_is_for_the_owner_and_for_merchants_the_owner_lets_tag(clie
     assert client.post(f"/api/v1/videos/{video_id}/autotag", headers=rival.auth).status_code == 403
     assert client.post(f"/api/v1/videos/{video_id}/autotag", headers=viewer.auth).status_code == 403
     assert client.post(f"/api/v1/videos/{video_id}/autotag").status_code == 401
-    assert client.post(f"/api/v1/videos/{video_id}/autotag", headers=merchant.auth,
-                       json={"product_ids": ["x"]}).status_code == 422  # fmt: skip
+    assert (
+        client.post(
+            f"/api/v1/videos/{video_id}/autotag", headers=merchant.auth, json={"product_ids": ["x"]}
+        ).status_code
+        == 422
+    )
     assert client.post("/api/v1/videos/999999/autotag", headers=merchant.auth).status_code == 404
     run = _finish(client, merchant, video_id)
     assert client.get(f"/api/v1/videos/{video_id}/autotag/{run['run_id']}", headers=rival.auth).status_code == 404
@@ -195,12 +220,23 @@ def test_auto_tagging_is_for_the_owner_and_for_merchants_the_owner_lets_tag(clie
     assert client.get(f"/api/v1/videos/{video_id}/tag-proposals", headers=rival.auth).json() == []
 
     # Once the owner lets merchants tag, a rival may look for its own products, never for the owner's.
-    assert client.patch(f"/api/v1/videos/{video_id}", headers=merchant.auth,
-                        json={"allow_merchant_tags": True}).status_code == 200  # fmt: skip
-    assert client.post(f"/api/v1/videos/{video_id}/autotag", headers=rival.auth,
-                       json={"product_ids": [products[0]["id"]]}).status_code == 403  # fmt: skip
-    mine = client.post("/api/v1/products", headers=rival.auth, json={
-        "title": "Rival pack", "price": {"amount": 900, "currency": "EUR"}, "stock": 3}).json()  # fmt: skip
+    assert (
+        client.patch(
+            f"/api/v1/videos/{video_id}", headers=merchant.auth, json={"allow_merchant_tags": True}
+        ).status_code
+        == 200
+    )
+    assert (
+        client.post(
+            f"/api/v1/videos/{video_id}/autotag", headers=rival.auth, json={"product_ids": [products[0]["id"]]}
+        ).status_code
+        == 403
+    )
+    mine = client.post(
+        "/api/v1/products",
+        headers=rival.auth,
+        json={"title": "Rival pack", "price": {"amount": 900, "currency": "EUR"}, "stock": 3},
+    ).json()
     photo = {"file": ("p.jpg", _jpeg(packshot(2)), "image/jpeg")}  # the same pack as the owner's third product
     client.post(f"/api/v1/products/{mine['id']}/images", headers=rival.auth, files=photo)
     rival_run = _finish(client, rival, video_id)
@@ -301,8 +337,11 @@ def test_a_proposal_for_a_product_deleted_since_is_hidden_and_cannot_be_accepted
     run = _finish(client, merchant, video_id)
     assert run["proposals"] == 3
     doomed = products[0]["id"]
-    proposal = next(p for p in client.get(f"/api/v1/videos/{video_id}/tag-proposals", headers=merchant.auth).json()
-                    if p["product_id"] == doomed)  # fmt: skip
+    proposal = next(
+        p
+        for p in client.get(f"/api/v1/videos/{video_id}/tag-proposals", headers=merchant.auth).json()
+        if p["product_id"] == doomed
+    )
     assert client.delete(f"/api/v1/products/{doomed}", headers=merchant.auth).status_code == 204
     listed = client.get(f"/api/v1/videos/{video_id}/tag-proposals", headers=merchant.auth).json()
     assert doomed not in {p["product_id"] for p in listed} and len(listed) == 2

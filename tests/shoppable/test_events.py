@@ -18,11 +18,14 @@ from vetrina.web.app import create_app
 
 def test_batches_are_stored_once_and_bad_events_dropped(client, video, runtime):  # noqa: F811
     _owner, video_id = video
-    batch = {"viewer": "viewer-0001", "events": [
-        {"id": "e1", "type": "play", "video_id": video_id, "second": 0},
-        {"id": "e2", "type": "card_shown", "video_id": video_id, "second": 5.25, "product_id": 3, "tag_id": 1},
-        {"id": "e3", "type": "card_shown", "video_id": 424242, "second": 1},
-    ]}  # fmt: skip
+    batch = {
+        "viewer": "viewer-0001",
+        "events": [
+            {"id": "e1", "type": "play", "video_id": video_id, "second": 0},
+            {"id": "e2", "type": "card_shown", "video_id": video_id, "second": 5.25, "product_id": 3, "tag_id": 1},
+            {"id": "e3", "type": "card_shown", "video_id": 424242, "second": 1},
+        ],
+    }
     first = client.post("/api/v1/events", json=batch)
     assert first.status_code == 202 and first.json() == {"accepted": 2, "duplicates": 0, "rejected": 1}
     again = client.post("/api/v1/events", json=batch)  # the player resent it
@@ -48,8 +51,10 @@ def test_malformed_batches_are_422(client, video):  # noqa: F811
 
 def test_times_without_a_zone_are_taken_as_utc(client, video):  # noqa: F811
     _owner, video_id = video
-    batch = {"viewer": "viewer-0002", "events": [
-        {"id": "n1", "type": "play", "video_id": video_id, "second": 0, "at": "2026-11-27T10:00:00"}]}  # fmt: skip
+    batch = {
+        "viewer": "viewer-0002",
+        "events": [{"id": "n1", "type": "play", "video_id": video_id, "second": 0, "at": "2026-11-27T10:00:00"}],
+    }
     assert client.post("/api/v1/events", json=batch).status_code == 202
 
 
@@ -57,13 +62,16 @@ def test_times_are_kept_within_a_day_and_stamped_on_arrival_beyond(client, video
     _owner, video_id = video
     now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
     clock.set_clock(lambda: now)
-    batch = {"viewer": "viewer-0003", "events": [
-        {"id": "naive", "type": "play", "video_id": video_id, "second": 0, "at": "2026-11-27T10:00:00"},
-        {"id": "zoned", "type": "progress", "video_id": video_id, "second": 5, "at": "2026-11-27T13:30:00+02:00"},
-        {"id": "drifted", "type": "progress", "video_id": video_id, "second": 10, "at": "2026-11-25T11:00:00Z"},
-        {"id": "ahead", "type": "progress", "video_id": video_id, "second": 15, "at": "2026-11-28T12:30:00Z"},
-        {"id": "unsaid", "type": "pause", "video_id": video_id, "second": 20},
-    ]}  # fmt: skip
+    batch = {
+        "viewer": "viewer-0003",
+        "events": [
+            {"id": "naive", "type": "play", "video_id": video_id, "second": 0, "at": "2026-11-27T10:00:00"},
+            {"id": "zoned", "type": "progress", "video_id": video_id, "second": 5, "at": "2026-11-27T13:30:00+02:00"},
+            {"id": "drifted", "type": "progress", "video_id": video_id, "second": 10, "at": "2026-11-25T11:00:00Z"},
+            {"id": "ahead", "type": "progress", "video_id": video_id, "second": 15, "at": "2026-11-28T12:30:00Z"},
+            {"id": "unsaid", "type": "pause", "video_id": video_id, "second": 20},
+        ],
+    }
     assert client.post("/api/v1/events", json=batch).json() == {"accepted": 5, "duplicates": 0, "rejected": 0}
     with runtime.db.session() as session:
         stored = {e.client_event_id: e for e in session.scalars(select(PlayerEvent))}

@@ -16,10 +16,22 @@ def video(runtime, make_account):
     owner = make_account(Role.merchant)
     with runtime.db.session() as session:
         row = Video(
-            owner_id=owner.user.id, title="Lookbook", description="", status=VideoStatus.ready.value, progress=1.0,
-            duration_s=60.0, width=1280, height=720, frame_rate=30.0, has_audio=True, renditions=[],
-            published=True, allow_merchant_tags=False, output_key="videos/x/hls-y", created_at=clock.now(),
-        )  # fmt: skip
+            owner_id=owner.user.id,
+            title="Lookbook",
+            description="",
+            status=VideoStatus.ready.value,
+            progress=1.0,
+            duration_s=60.0,
+            width=1280,
+            height=720,
+            frame_rate=30.0,
+            has_audio=True,
+            renditions=[],
+            published=True,
+            allow_merchant_tags=False,
+            output_key="videos/x/hls-y",
+            created_at=clock.now(),
+        )
         session.add(row)
         session.flush()
         return owner, row.id
@@ -27,9 +39,10 @@ def video(runtime, make_account):
 
 def tag(client, account, video_id, product_id, start, end, **extra):
     return client.post(
-        f"/api/v1/videos/{video_id}/tags", headers=account.auth,
+        f"/api/v1/videos/{video_id}/tags",
+        headers=account.auth,
         json={"product_id": product_id, "start_s": start, "end_s": end, **extra},
-    )  # fmt: skip
+    )
 
 
 def test_the_owner_tags_and_the_timeline_shows_cards_in_time_order(client, video):

@@ -30,8 +30,19 @@ def photo_bytes(colour: tuple[int, int, int], size: tuple[int, int] = (800, 800)
 def music_file(path: Path, seconds: float = 4) -> Path:
     """A few seconds of a tone as MP3 (the studio loops it to the spot's length)."""
     if not path.exists():
-        run_ffmpeg(["-f", "lavfi", "-i", f"sine=frequency=523:sample_rate=44100:duration={seconds}",
-                    "-c:a", "libmp3lame", "-b:a", "96k", str(path)])  # fmt: skip
+        run_ffmpeg(
+            [
+                "-f",
+                "lavfi",
+                "-i",
+                f"sine=frequency=523:sample_rate=44100:duration={seconds}",
+                "-c:a",
+                "libmp3lame",
+                "-b:a",
+                "96k",
+                str(path),
+            ]
+        )
     return path
 
 
@@ -47,7 +58,12 @@ def product_with_photos(client, merchant, photos: int = 3, price: int = 1800) ->
 
 def spot_body(product_id: int, **overrides) -> dict:
     body = {
-        "template": "showcase", "duration_s": 6, "aspect": "16:9", "product_ids": [product_id],
-        "headline": "Hand-glazed stoneware", "lines": ["Fired twice", "Dishwasher safe"], "cta": "Shop now",
-    }  # fmt: skip
+        "template": "showcase",
+        "duration_s": 6,
+        "aspect": "16:9",
+        "product_ids": [product_id],
+        "headline": "Hand-glazed stoneware",
+        "lines": ["Fired twice", "Dishwasher safe"],
+        "cta": "Shop now",
+    }
     return {**body, **overrides}

@@ -36,12 +36,22 @@ def studio(tmp_path: Path) -> tuple[Settings, MediaStore]:
 
 def spec(template: str, aspect: str, duration_s: int = 6, image_count: int = 3, **changes) -> dict:
     body = {
-        "template": template, "duration_s": duration_s, "aspect": aspect, "product_ids": [1],
-        "images": [f"images/{i}.jpg" for i in range(image_count)], "headline": "Hand-glazed stoneware mugs",
-        "lines": ["Fired twice at 1280 °C", "Dishwasher safe"], "price": "€18.00", "cta": "Shop now",
-        "brand": [30, 41, 59], "text": [255, 255, 255], "music_key": None, "logo_key": None, "voiceover": False,
+        "template": template,
+        "duration_s": duration_s,
+        "aspect": aspect,
+        "product_ids": [1],
+        "images": [f"images/{i}.jpg" for i in range(image_count)],
+        "headline": "Hand-glazed stoneware mugs",
+        "lines": ["Fired twice at 1280 °C", "Dishwasher safe"],
+        "price": "€18.00",
+        "cta": "Shop now",
+        "brand": [30, 41, 59],
+        "text": [255, 255, 255],
+        "music_key": None,
+        "logo_key": None,
+        "voiceover": False,
         "title": "Mugs",
-    }  # fmt: skip
+    }
     return {**body, **changes}
 
 
@@ -179,8 +189,16 @@ def test_a_logo_sits_in_the_top_corner_for_the_whole_spot(studio, tmp_path):
     settings, store = studio
     logo = store.path("images/logo.png")
     Image.new("RGBA", (400, 400), (220, 20, 20, 255)).save(logo)
-    body = spec("showcase", "16:9", images=["images/grey.png"], logo_key="images/logo.png", headline="", lines=[],
-                price=None, cta="")  # fmt: skip
+    body = spec(
+        "showcase",
+        "16:9",
+        images=["images/grey.png"],
+        logo_key="images/logo.png",
+        headline="",
+        lines=[],
+        price=None,
+        cta="",
+    )
     path = render(studio, body, 360, tmp_path)
     for moment in (0.2, 3.0, 5.8):
         picture = _frame_at(path, moment).convert("RGB")
@@ -195,8 +213,13 @@ def test_a_logo_sits_in_the_top_corner_for_the_whole_spot(studio, tmp_path):
 @pytest.mark.parametrize("template", list(TEMPLATES))
 def test_every_block_of_copy_is_laid_out_inside_the_safe_area(studio, template, aspect):
     settings, _ = studio
-    longest = spec(template, aspect, headline="Wörter " * 6, lines=["Lignes de texte assez longues"] * 3,
-                   logo_key="images/logo.png")  # fmt: skip
+    longest = spec(
+        template,
+        aspect,
+        headline="Wörter " * 6,
+        lines=["Lignes de texte assez longues"] * 3,
+        logo_key="images/logo.png",
+    )
     for short_side in (144, 1080):
         plan = plan_spot(longest, short_side, 30, settings)
         assert {"headline", "price", "cta"} <= {_kind(layer, longest) for layer in plan.layers}

@@ -41,8 +41,11 @@ def test_a_spot_is_rendered_published_on_the_channel_and_shoppable(client, make_
     music = client.post("/api/v1/studio/music", headers=merchant.auth, files=tune)
     assert music.status_code == 201, music.text
     assert music.json()["duration_s"] == pytest.approx(4, abs=0.1)
-    accepted = client.post("/api/v1/studio/spots", headers=merchant.auth,
-                           json=spot_body(mug["id"], music_id=music.json()["id"], aspect="9:16"))  # fmt: skip
+    accepted = client.post(
+        "/api/v1/studio/spots",
+        headers=merchant.auth,
+        json=spot_body(mug["id"], music_id=music.json()["id"], aspect="9:16"),
+    )
     assert accepted.status_code == 202, accepted.text
     assert accepted.json()["status"] == "rendering"
     assert accepted.headers["location"] == f"/api/v1/studio/spots/{accepted.json()['id']}"
@@ -104,12 +107,16 @@ def test_bad_spot_requests_are_refused_before_rendering(client, make_account, ru
     mug = product_with_photos(client, merchant, photos=1)
     bare = product_with_photos(client, merchant, photos=0)
     rivals = product_with_photos(client, rival, photos=1)
-    rival_image = client.post("/api/v1/studio/images", headers=rival.auth,
-                              files={"file": ("r.jpg", photo_bytes((1, 2, 3)), "image/jpeg")}).json()  # fmt: skip
+    rival_image = client.post(
+        "/api/v1/studio/images", headers=rival.auth, files={"file": ("r.jpg", photo_bytes((1, 2, 3)), "image/jpeg")}
+    ).json()
 
     def spot(status: int, field: str | None = None, account=merchant, **changes) -> dict:
-        return _problem(client.post("/api/v1/studio/spots", headers=account.auth,
-                                    json=spot_body(mug["id"], **changes)), status, field)  # fmt: skip
+        return _problem(
+            client.post("/api/v1/studio/spots", headers=account.auth, json=spot_body(mug["id"], **changes)),
+            status,
+            field,
+        )
 
     assert "2 to 10" in spot(422, "image_ids", template="split")["detail"]
     spot(422, "template", template="slideshow")
@@ -146,8 +153,14 @@ def test_bad_uploads_are_refused_with_the_reason(client, make_account, short_cli
     merchant = make_account(Role.merchant)
 
     def upload(kind: str, name: str, data: bytes, status: int) -> dict:
-        return _problem(client.post(f"/api/v1/studio/{kind}", headers=merchant.auth,
-                                    files={"file": (name, data, "application/octet-stream")}), status)  # fmt: skip
+        return _problem(
+            client.post(
+                f"/api/v1/studio/{kind}",
+                headers=merchant.auth,
+                files={"file": (name, data, "application/octet-stream")},
+            ),
+            status,
+        )
 
     upload("images", "notes.jpg", b"this is not an image", 415)
     assert "48" in upload("images", "tiny.jpg", photo_bytes((9, 9, 9), size=(40, 40)), 422)["detail"]
@@ -182,8 +195,11 @@ def _silent_video(clip) -> bytes:
 def test_a_failed_render_publishes_nothing(client, make_account, runtime):
     merchant = make_account(Role.merchant)
     mug = product_with_photos(client, merchant, photos=1)
-    image = client.post("/api/v1/studio/images", headers=merchant.auth,
-                        files={"file": ("u.jpg", photo_bytes((5, 90, 200)), "image/jpeg")}).json()  # fmt: skip
+    image = client.post(
+        "/api/v1/studio/images",
+        headers=merchant.auth,
+        files={"file": ("u.jpg", photo_bytes((5, 90, 200)), "image/jpeg")},
+    ).json()
     runtime.queue.stop_in_process()
     accepted = client.post(
         "/api/v1/studio/spots", headers=merchant.auth, json=spot_body(mug["id"], image_ids=[image["id"]])
@@ -225,8 +241,11 @@ def test_spots_are_private_to_their_merchant_and_a_retried_request_renders_once(
 def test_the_products_own_photos_are_chosen_to_suit_the_template_and_length(client, make_account, runtime):
     merchant = make_account(Role.merchant)
     shirt = product_with_photos(client, merchant, photos=5)
-    tiny = client.post(f"/api/v1/products/{shirt['id']}/images", headers=merchant.auth,
-                       files={"file": ("t.jpg", photo_bytes((1, 1, 1), size=(200, 200)), "image/jpeg")})  # fmt: skip
+    tiny = client.post(
+        f"/api/v1/products/{shirt['id']}/images",
+        headers=merchant.auth,
+        files={"file": ("t.jpg", photo_bytes((1, 1, 1), size=(200, 200)), "image/jpeg")},
+    )
     assert tiny.status_code == 201  # fine for the shop, too small for a video
     runtime.queue.stop_in_process()
     long_title = {"title": None, "headline": "", "lines": []}

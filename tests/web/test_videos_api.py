@@ -197,9 +197,12 @@ def test_size_and_duration_limits(tmp_path, database_url, media_dir, short_clip)
     from vetrina.web.app import create_app
 
     settings = Settings(
-        data_dir=tmp_path / "limits", database_url=database_url, secret_key="k",
-        max_upload_bytes=short_clip.stat().st_size - 1, max_duration_s=5,
-    )  # fmt: skip
+        data_dir=tmp_path / "limits",
+        database_url=database_url,
+        secret_key="k",
+        max_upload_bytes=short_clip.stat().st_size - 1,
+        max_duration_s=5,
+    )
     runtime = build_runtime(settings)
     try:
         with runtime.db.session() as session:

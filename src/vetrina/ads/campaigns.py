@@ -95,8 +95,9 @@ def _check_creative(session: Session, settings: Settings, merchant: User, spec: 
     given = [name for name in ("video_id", "product_id", "vast_url") if getattr(spec, name) is not None]
     if spec.kind == "linear":
         if given not in (["video_id"], ["vast_url"]):
-            raise InvalidInput("A linear campaign shows one of your videos (video_id) or a VAST tag (vast_url).",
-                               field="video_id")  # fmt: skip
+            raise InvalidInput(
+                "A linear campaign shows one of your videos (video_id) or a VAST tag (vast_url).", field="video_id"
+            )
         if spec.bid_model != "cpm":
             raise InvalidInput("Linear ads are bought per thousand impressions (cpm).", field="bid.model")
         if spec.video_id is not None:
@@ -105,12 +106,14 @@ def _check_creative(session: Session, settings: Settings, merchant: User, spec: 
             spec.vast_url = check_outgoing_url(spec.vast_url, settings.fetch_allow_private)
     elif spec.kind == "overlay":
         if given != ["product_id"]:
-            raise InvalidInput("An overlay campaign shows one of your products as a card (product_id).",
-                               field="product_id")  # fmt: skip
+            raise InvalidInput(
+                "An overlay campaign shows one of your products as a card (product_id).", field="product_id"
+            )
         catalog.product_for_change(session, spec.product_id, merchant)
     else:
-        raise InvalidInput("A campaign is linear (before or inside the film) or overlay (a card over it).",
-                           field="kind")  # fmt: skip
+        raise InvalidInput(
+            "A campaign is linear (before or inside the film) or overlay (a card over it).", field="kind"
+        )
 
 
 def create_campaign(session: Session, settings: Settings, merchant: User, spec: CampaignSpec) -> Campaign:
@@ -123,14 +126,28 @@ def create_campaign(session: Session, settings: Settings, merchant: User, spec: 
         raise InvalidInput("A campaign ends after it starts.", field="ends_at")
     now = clock.now()
     campaign = Campaign(
-        merchant_id=merchant.id, name=clean_text(spec.name, "name", 120, required=True), kind=spec.kind,
-        video_id=spec.video_id, product_id=spec.product_id, vast_url=spec.vast_url, bid_model=spec.bid_model,
-        bid_amount=spec.bid.amount, currency=spec.bid.currency, budget_total=spec.budget_total.amount,
-        budget_daily=spec.budget_daily.amount, spent_millis=0, starts_at=spec.starts_at, ends_at=spec.ends_at,
-        targeting=check_targeting(spec.targeting), skippable=spec.skippable, status=CampaignStatus.draft.value,
+        merchant_id=merchant.id,
+        name=clean_text(spec.name, "name", 120, required=True),
+        kind=spec.kind,
+        video_id=spec.video_id,
+        product_id=spec.product_id,
+        vast_url=spec.vast_url,
+        bid_model=spec.bid_model,
+        bid_amount=spec.bid.amount,
+        currency=spec.bid.currency,
+        budget_total=spec.budget_total.amount,
+        budget_daily=spec.budget_daily.amount,
+        spent_millis=0,
+        starts_at=spec.starts_at,
+        ends_at=spec.ends_at,
+        targeting=check_targeting(spec.targeting),
+        skippable=spec.skippable,
+        status=CampaignStatus.draft.value,
         frequency_cap_count=spec.frequency_cap[0] if spec.frequency_cap else None,
-        frequency_cap_hours=spec.frequency_cap[1] if spec.frequency_cap else None, created_at=now, updated_at=now,
-    )  # fmt: skip
+        frequency_cap_hours=spec.frequency_cap[1] if spec.frequency_cap else None,
+        created_at=now,
+        updated_at=now,
+    )
     session.add(campaign)
     session.flush()
     return campaign
@@ -145,9 +162,9 @@ def get_campaign(session: Session, campaign_id: int, user: User, lock: bool = Fa
 
 
 def list_campaigns(session: Session, user: User) -> list[Campaign]:
-    return list(session.scalars(
-        select(Campaign).where(Campaign.merchant_id == user.id).order_by(Campaign.id.desc()).limit(500)
-    ))  # fmt: skip
+    return list(
+        session.scalars(select(Campaign).where(Campaign.merchant_id == user.id).order_by(Campaign.id.desc()).limit(500))
+    )
 
 
 def update_campaign(

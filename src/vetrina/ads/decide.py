@@ -107,9 +107,11 @@ class CampaignBook:
     def _reload(self, session: Session, generation: int) -> list[Candidate]:
         rows = list(session.scalars(select(Campaign).where(Campaign.status == CampaignStatus.active.value)))
         today = clock.now().date()
-        spent_today = dict(session.execute(
-            select(CampaignDay.campaign_id, CampaignDay.spent_millis).where(CampaignDay.day == today)
-        ).all())  # fmt: skip
+        spent_today = dict(
+            session.execute(
+                select(CampaignDay.campaign_id, CampaignDay.spent_millis).where(CampaignDay.day == today)
+            ).all()
+        )
         ctr = _ctr(session, [c.id for c in rows if c.bid_model == "cpc"])
         campaigns = [
             Candidate(
@@ -133,7 +135,7 @@ class CampaignBook:
                 vast_url=c.vast_url,
                 skippable=c.skippable,
                 ecpm=float(c.bid_amount) if c.bid_model == "cpm" else c.bid_amount * ctr[c.id] * 1000,
-            )  # fmt: skip
+            )
             for c in rows
         ]
         campaigns.sort(key=lambda c: (-c.ecpm, c.id))
@@ -200,9 +202,11 @@ def day_share(now: datetime) -> float:
 
 def _targeted(campaign: Candidate, request: Request, channel: str | None) -> bool:
     checks = (
-        ("channels", channel), ("territories", request.territory), ("devices", request.device),
+        ("channels", channel),
+        ("territories", request.territory),
+        ("devices", request.device),
         ("hours", request.now.hour),
-    )  # fmt: skip
+    )
     return all(key not in campaign.targeting or value in campaign.targeting[key] for key, value in checks)
 
 
@@ -213,7 +217,7 @@ def _ctr(session: Session, campaign_ids: list[int]) -> dict[int, float]:
         select(AdEvent.campaign_id, AdEvent.event, func.count())
         .where(AdEvent.campaign_id.in_(campaign_ids), AdEvent.event.in_(["impression", "click"]))
         .group_by(AdEvent.campaign_id, AdEvent.event)
-    ).all()  # fmt: skip
+    ).all()
     seen: dict[int, dict[str, int]] = {}
     for campaign_id, event, count in counts:
         seen.setdefault(campaign_id, {})[event] = count
@@ -238,9 +242,14 @@ def _capped(session: Session, campaigns: list[Candidate], viewer_key: str, now: 
     if not capped:
         return set()
     longest = max(c.cap_hours or 24 for c in capped)
-    rows = session.execute(_RECENTLY_SEEN, {
-        "viewer": viewer_key, "campaigns": [c.id for c in capped], "since": now - timedelta(hours=longest),
-    }).all()  # fmt: skip
+    rows = session.execute(
+        _RECENTLY_SEEN,
+        {
+            "viewer": viewer_key,
+            "campaigns": [c.id for c in capped],
+            "since": now - timedelta(hours=longest),
+        },
+    ).all()
     out = set()
     for campaign in capped:
         since = now - timedelta(hours=campaign.cap_hours or 24)
@@ -264,11 +273,14 @@ def decide(session: Session, request: Request, book: CampaignBook, signing_key: 
     channel = book.channel_of(session, request.video.owner_id)
     # Candidates in eCPM order, filtered lazily: most decisions look at only the first few.
     matching = (
-        c for c in book.active(session)
-        if c.kind == request.kind and c.starts_at <= request.now < c.ends_at
-        and (request.currency is None or c.currency == request.currency) and _targeted(c, request, channel)
+        c
+        for c in book.active(session)
+        if c.kind == request.kind
+        and c.starts_at <= request.now < c.ends_at
+        and (request.currency is None or c.currency == request.currency)
+        and _targeted(c, request, channel)
         and not _paced_out(book, c, request.now)
-    )  # fmt: skip
+    )
     # The auction needs the best two; the viewer's caps are read for those, then for more if some are capped.
     eligible: list[Candidate] = []
     batch = 2
@@ -288,6 +300,14 @@ def decide(session: Session, request: Request, book: CampaignBook, signing_key: 
     else:
         click_rate = winner.ecpm / (winner.bid_amount * 1000)
         price_millis = max(1, round(clearing / (click_rate * 1000) * 1000))  # per click
-    token = tokens.sign(signing_key, winner.id, request.video.id, request.slot, request.viewer_key, price_millis,
-                        request.now.timestamp(), request.territory or "")  # fmt: skip
+    token = tokens.sign(
+        signing_key,
+        winner.id,
+        request.video.id,
+        request.slot,
+        request.viewer_key,
+        price_millis,
+        request.now.timestamp(),
+        request.territory or "",
+    )
     return Decision(campaign=winner, price_millis=price_millis, ecpm=winner.ecpm, decision_id=token)

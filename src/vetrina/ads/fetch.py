@@ -33,8 +33,14 @@ def fetch(url: str, allow_private: bool, timeout_s: float = TIMEOUT_S, max_bytes
     """The tag at `url`; VastError (code 301) on timeouts, refused addresses, big or failed answers."""
     body = bytearray()
     try:
-        netguard.fetch(url, allow_private, sink=body.extend, max_bytes=max_bytes, timeout_s=timeout_s,
-                       accept_header="application/xml, text/xml")  # fmt: skip
+        netguard.fetch(
+            url,
+            allow_private,
+            sink=body.extend,
+            max_bytes=max_bytes,
+            timeout_s=timeout_s,
+            accept_header="application/xml, text/xml",
+        )
     except netguard.FetchError as exc:
         raise VastError(f"The tag could not be used: {exc.reason}", WRAPPER_TIMEOUT) from None
     return bytes(body)
@@ -50,9 +56,10 @@ def _merge(inline: Ad, wrappers: list[Ad]) -> Ad:
     for creative in inline.creatives:
         if creative.linear is not None:
             linear = dataclasses.replace(
-                creative.linear, tracking=extra_tracking + creative.linear.tracking,
+                creative.linear,
+                tracking=extra_tracking + creative.linear.tracking,
                 click_tracking=extra_clicks + creative.linear.click_tracking,
-            )  # fmt: skip
+            )
             creative = dataclasses.replace(creative, linear=linear)
         creatives.append(creative)
     return dataclasses.replace(inline, impressions=impressions, errors=errors, creatives=creatives)

@@ -21,9 +21,11 @@ QUARTILES = ("start", "firstQuartile", "midpoint", "thirdQuartile", "complete")
 
 
 def campaign_report(session: Session, campaign: Campaign, click_days: float, view_days: float) -> dict[str, Any]:
-    counts = dict(session.execute(
-        select(AdEvent.event, func.count()).where(AdEvent.campaign_id == campaign.id).group_by(AdEvent.event)
-    ).all())  # fmt: skip
+    counts = dict(
+        session.execute(
+            select(AdEvent.event, func.count()).where(AdEvent.campaign_id == campaign.id).group_by(AdEvent.event)
+        ).all()
+    )
     impressions, clicks = counts.get("impression", 0), counts.get("click", 0)
     purchases = _attributed(session, campaign, click_days, view_days)
     spend = Money(campaign.spent_millis // 1000, campaign.currency)
@@ -32,22 +34,30 @@ def campaign_report(session: Session, campaign: Campaign, click_days: float, vie
         select(func.date(AdEvent.created_at), AdEvent.event, func.count(), func.sum(AdEvent.charged_millis))
         .where(AdEvent.campaign_id == campaign.id, AdEvent.event.in_(["impression", "click"]))
         .group_by(func.date(AdEvent.created_at), AdEvent.event)
-    ).all()  # fmt: skip
+    ).all()
     for day, event, count, charged in rows:
         entry = daily[str(day)]
         entry["impressions" if event == "impression" else "clicks"] += count
         entry["spend_millis"] += int(charged or 0)
     return {
-        "campaign_id": campaign.id, "impressions": impressions, "clicks": clicks,
+        "campaign_id": campaign.id,
+        "impressions": impressions,
+        "clicks": clicks,
         "ctr": round(clicks / impressions, 4) if impressions else 0.0,
-        "quartiles": {name: counts.get(name, 0) for name in QUARTILES}, "skips": counts.get("skip", 0),
-        "errors": counts.get("error", 0), "spend": spend.as_json(),
-        "purchases": {"click_through": purchases[0], "view_through": purchases[1],
-                      "revenue": Money(purchases[2], campaign.currency).as_json()},
+        "quartiles": {name: counts.get(name, 0) for name in QUARTILES},
+        "skips": counts.get("skip", 0),
+        "errors": counts.get("error", 0),
+        "spend": spend.as_json(),
+        "purchases": {
+            "click_through": purchases[0],
+            "view_through": purchases[1],
+            "revenue": Money(purchases[2], campaign.currency).as_json(),
+        },
         "cost_per_purchase": Money(spend.amount // max(1, purchases[0] + purchases[1]), campaign.currency).as_json()
-        if purchases[0] + purchases[1] else None,
+        if purchases[0] + purchases[1]
+        else None,
         "daily": [{"day": day, **values} for day, values in sorted(daily.items())],
-    }  # fmt: skip
+    }
 
 
 def _attributed(session: Session, campaign: Campaign, click_days: float, view_days: float) -> tuple[int, int, int]:
@@ -56,18 +66,24 @@ def _attributed(session: Session, campaign: Campaign, click_days: float, view_da
     for viewer, event, at in session.execute(
         select(AdDecision.viewer_key, AdEvent.event, AdEvent.created_at)
         .join(AdEvent, AdEvent.decision_id == AdDecision.id)
-        .where(AdDecision.campaign_id == campaign.id, AdEvent.event.in_(["impression", "click"]),
-               AdDecision.viewer_key.like("user:%"))
-    ):  # fmt: skip
+        .where(
+            AdDecision.campaign_id == campaign.id,
+            AdEvent.event.in_(["impression", "click"]),
+            AdDecision.viewer_key.like("user:%"),
+        )
+    ):
         seen[int(viewer.split(":", 1)[1])].append((at, event))
     if not seen:
         return 0, 0, 0
     orders = session.execute(
-        select(Order.buyer_id, Order.paid_at, Order.total_amount)
-        .where(Order.buyer_id.in_(list(seen)), Order.merchant_id == campaign.merchant_id,
-               Order.paid_at.is_not(None), Order.status != OrderStatus.TRADE_CLOSED.value,
-               Order.currency == campaign.currency)
-    ).all()  # fmt: skip
+        select(Order.buyer_id, Order.paid_at, Order.total_amount).where(
+            Order.buyer_id.in_(list(seen)),
+            Order.merchant_id == campaign.merchant_id,
+            Order.paid_at.is_not(None),
+            Order.status != OrderStatus.TRADE_CLOSED.value,
+            Order.currency == campaign.currency,
+        )
+    ).all()
     click_through = view_through = revenue = 0
     for buyer, paid_at, total in orders:
         touches = seen[buyer]

@@ -44,9 +44,16 @@ def ad_settings(session: Session, video: Video, currency: str, book: CampaignBoo
 
 
 def set_ad_settings(
-    session: Session, video_id: int, user: User, preroll: bool, midrolls_s: list[float], overlays_s: list[float],
-    floor: Money, queue: JobQueue | None = None, snap_to_scenes: bool = False,
-) -> VideoAdSettings:  # fmt: skip
+    session: Session,
+    video_id: int,
+    user: User,
+    preroll: bool,
+    midrolls_s: list[float],
+    overlays_s: list[float],
+    floor: Money,
+    queue: JobQueue | None = None,
+    snap_to_scenes: bool = False,
+) -> VideoAdSettings:
     """The owner's ad breaks and floor price for a video (breaks inside the video, at most 20 of each); with
     `snap_to_scenes`, a job then moves each mid-roll to the nearest scene cut."""
     video = media.video_for_change(session, video_id, user)
@@ -135,37 +142,57 @@ def _linear_creative(
     if video is None or video.status != "ready" or not video.output_key:
         return None
     urls = media.video_media_urls(video, store, ttl_s)
-    files = [MediaFile(base_url + urls["hls_url"], "application/x-mpegURL", video.width, video.height,
-                       delivery="streaming")]  # fmt: skip
+    files = [
+        MediaFile(base_url + urls["hls_url"], "application/x-mpegURL", video.width, video.height, delivery="streaming")
+    ]
     if video.source_key and PurePosixPath(video.source_key).suffix == ".mp4":
         scope, _, name = video.source_key.rpartition("/")
         source = store.signed_url(scope, name, clock.now().timestamp(), ttl_s)
         files.append(MediaFile(base_url + source, "video/mp4", video.width, video.height, codec="avc1"))
     linear = Linear(
-        duration_s=round(video.duration_s, 3), media_files=files,
+        duration_s=round(video.duration_s, 3),
+        media_files=files,
         tracking=[Tracking(e, _events_url(base_url, decision.decision_id, e)) for e in LINEAR_EVENTS],
         click_through=f"{base_url}/api/v1/ads/click/{decision.decision_id}",
         skip_offset_s=SKIP_AFTER_S if campaign.skippable else None,
-    )  # fmt: skip
-    return Creative(id=f"video-{video.id}", ad_id=str(campaign.id), universal_ad_ids=[("vetrina.video", str(video.id))],
-                    linear=linear)  # fmt: skip
+    )
+    return Creative(
+        id=f"video-{video.id}",
+        ad_id=str(campaign.id),
+        universal_ad_ids=[("vetrina.video", str(video.id))],
+        linear=linear,
+    )
 
 
-def _overlay_creative(session: Session, store: MediaStore, base_url: str, campaign: Candidate, decision: Decision,
-                      ttl_s: int, book: CampaignBook) -> Creative | None:  # fmt: skip
+def _overlay_creative(
+    session: Session,
+    store: MediaStore,
+    base_url: str,
+    campaign: Candidate,
+    decision: Decision,
+    ttl_s: int,
+    book: CampaignBook,
+) -> Creative | None:
     product = session.get(Product, campaign.product_id) if campaign.product_id else None
     if product is None or product.deleted or not product.published or not product.images:
         return None
     card = base_url + catalog.image_urls(product.images[0], store, ttl_s)["card"]
     overlay = NonLinear(
-        width=480, height=480, resources=[Resource("static", card, "image/jpeg")],
-        click_through=f"{base_url}/api/v1/ads/click/{decision.decision_id}", min_suggested_duration_s=8.0,
-        click_tracking=[_events_url(base_url, decision.decision_id, "click")], id=f"product-{product.id}",
-    )  # fmt: skip
-    return Creative(id=f"product-{product.id}", ad_id=str(campaign.id),
-                    universal_ad_ids=[("vetrina.product", str(product.id))], non_linears=[overlay],
-                    non_linear_tracking=[Tracking("creativeView", _events_url(base_url, decision.decision_id,
-                                                                              "creativeView"))])  # fmt: skip
+        width=480,
+        height=480,
+        resources=[Resource("static", card, "image/jpeg")],
+        click_through=f"{base_url}/api/v1/ads/click/{decision.decision_id}",
+        min_suggested_duration_s=8.0,
+        click_tracking=[_events_url(base_url, decision.decision_id, "click")],
+        id=f"product-{product.id}",
+    )
+    return Creative(
+        id=f"product-{product.id}",
+        ad_id=str(campaign.id),
+        universal_ad_ids=[("vetrina.product", str(product.id))],
+        non_linears=[overlay],
+        non_linear_tracking=[Tracking("creativeView", _events_url(base_url, decision.decision_id, "creativeView"))],
+    )
 
 
 @dataclass(frozen=True)
@@ -179,9 +206,19 @@ class ThirdParty:
 
 
 def _third_party(base_url: str, campaign: Candidate, decision: Decision, common: dict[str, Any]) -> ThirdParty:
-    ours = Ad(wrapper_url=campaign.vast_url, **common, creatives=[Creative(linear=Linear(
-        0.0, tracking=[Tracking(e, _events_url(base_url, decision.decision_id, e)) for e in LINEAR_EVENTS],
-        click_tracking=[_events_url(base_url, decision.decision_id, "click")]))])  # fmt: skip
+    ours = Ad(
+        wrapper_url=campaign.vast_url,
+        **common,
+        creatives=[
+            Creative(
+                linear=Linear(
+                    0.0,
+                    tracking=[Tracking(e, _events_url(base_url, decision.decision_id, e)) for e in LINEAR_EVENTS],
+                    click_tracking=[_events_url(base_url, decision.decision_id, "click")],
+                )
+            )
+        ],
+    )
     return ThirdParty(ours, campaign.id, decision.decision_id)
 
 
@@ -192,8 +229,9 @@ def resolve_third_party(
     resolution = resolve(pending.wrapper, allow_private)
     if resolution.ad is None:
         with db.session(write=True) as session:
-            tracking.record_event(session, signing_key, pending.decision_id, "error", clock.now(),
-                                  resolution.error_code)  # fmt: skip
+            tracking.record_event(
+                session, signing_key, pending.decision_id, "error", clock.now(), resolution.error_code
+            )
         return Vast(errors=[f"{base_url}/api/v1/ads/events/none/error?code={resolution.error_code}"])
     return Vast(
         ads=[dataclasses.replace(resolution.ad, id=str(pending.campaign_id), ad_serving_id=pending.decision_id)]
@@ -215,10 +253,12 @@ def answer(
         return no_ad(base_url)
     campaign = decision.campaign
     common = {
-        "id": str(campaign.id), "ad_system": "Vetrina", "ad_serving_id": decision.decision_id,
+        "id": str(campaign.id),
+        "ad_system": "Vetrina",
+        "ad_serving_id": decision.decision_id,
         "impressions": [_events_url(base_url, decision.decision_id, "impression")],
         "errors": [_events_url(base_url, decision.decision_id, "error")],
-    }  # fmt: skip
+    }
     if campaign.vast_url:
         return _third_party(base_url, campaign, decision, common)
     build = _linear_creative if campaign.kind == "linear" else _overlay_creative
@@ -228,12 +268,36 @@ def answer(
     # Pricing is per thousand impressions for CPM (the per-impression millis are exactly that), per click for CPC.
     minor = decision.price_millis if campaign.bid_model == "cpm" else round(decision.price_millis / 1000)
     price = Money(minor, campaign.currency).decimal_string()
-    return Vast(ads=[Ad(ad_title=campaign.name, creatives=[creative],
-                        pricing=Pricing(campaign.bid_model.upper(), campaign.currency, price), **common)])  # fmt: skip
+    return Vast(
+        ads=[
+            Ad(
+                ad_title=campaign.name,
+                creatives=[creative],
+                pricing=Pricing(campaign.bid_model.upper(), campaign.currency, price),
+                **common,
+            )
+        ]
+    )
 
 
-def request_for(video: Video, slot: str, kind: str, viewer_key: str, territory: str | None, device: str | None,
-                now: datetime, settings: VideoAdSettings) -> Request:  # fmt: skip
-    return Request(video=video, slot=slot, kind=kind, viewer_key=viewer_key, territory=territory, device=device,
-                   now=now, floor_cpm=settings.floor_cpm if settings.floor_cpm else 0,
-                   currency=settings.currency if settings.floor_cpm else None)  # fmt: skip
+def request_for(
+    video: Video,
+    slot: str,
+    kind: str,
+    viewer_key: str,
+    territory: str | None,
+    device: str | None,
+    now: datetime,
+    settings: VideoAdSettings,
+) -> Request:
+    return Request(
+        video=video,
+        slot=slot,
+        kind=kind,
+        viewer_key=viewer_key,
+        territory=territory,
+        device=device,
+        now=now,
+        floor_cpm=settings.floor_cpm if settings.floor_cpm else 0,
+        currency=settings.currency if settings.floor_cpm else None,
+    )

@@ -34,11 +34,25 @@ def _mac(key: bytes, payload: bytes) -> str:
 
 
 def sign(
-    key: bytes, campaign_id: int, video_id: int, slot: str, viewer_key: str, price_millis: int, now: float,
+    key: bytes,
+    campaign_id: int,
+    video_id: int,
+    slot: str,
+    viewer_key: str,
+    price_millis: int,
+    now: float,
     territory: str = "",
-) -> str:  # fmt: skip
-    fields = [secrets.token_hex(8), str(campaign_id), str(video_id), slot, viewer_key, str(price_millis), str(int(now)),
-              territory]  # fmt: skip
+) -> str:
+    fields = [
+        secrets.token_hex(8),
+        str(campaign_id),
+        str(video_id),
+        slot,
+        viewer_key,
+        str(price_millis),
+        str(int(now)),
+        territory,
+    ]
     payload = base64.urlsafe_b64encode("|".join(fields).encode()).decode().rstrip("=")
     return f"{payload}.{_mac(key, payload.encode())}"
 

@@ -26,10 +26,25 @@ from vetrina.payments.ledger import InsufficientFunds
 from vetrina.payments.models import AccountKind
 
 log = logging.getLogger(__name__)
-EVENTS = frozenset({
-    "impression", "creativeView", "start", "firstQuartile", "midpoint", "thirdQuartile", "complete", "skip",
-    "click", "close", "pause", "resume", "mute", "unmute", "error",
-})  # fmt: skip
+EVENTS = frozenset(
+    {
+        "impression",
+        "creativeView",
+        "start",
+        "firstQuartile",
+        "midpoint",
+        "thirdQuartile",
+        "complete",
+        "skip",
+        "click",
+        "close",
+        "pause",
+        "resume",
+        "mute",
+        "unmute",
+        "error",
+    }
+)
 
 
 def record_event(
@@ -44,17 +59,30 @@ def record_event(
     if session.get(AdDecision, served.nonce) is None:
         try:
             with session.begin_nested():
-                session.add(AdDecision(
-                    id=served.nonce, campaign_id=served.campaign_id, video_id=served.video_id, slot=served.slot,
-                    viewer_key=served.viewer_key, price_millis=served.price_millis, territory=served.territory or None,
-                    created_at=datetime.fromtimestamp(served.issued_at, UTC),
-                ))  # fmt: skip
+                session.add(
+                    AdDecision(
+                        id=served.nonce,
+                        campaign_id=served.campaign_id,
+                        video_id=served.video_id,
+                        slot=served.slot,
+                        viewer_key=served.viewer_key,
+                        price_millis=served.price_millis,
+                        territory=served.territory or None,
+                        created_at=datetime.fromtimestamp(served.issued_at, UTC),
+                    )
+                )
         except IntegrityError:
             # Recorded by a concurrent event of the same ad, or its campaign or video is gone.
             if session.get(AdDecision, served.nonce) is None:
                 raise NotFound("The campaign or video of this ad no longer exists.") from None
-    row = AdEvent(decision_id=served.nonce, campaign_id=served.campaign_id, event=event, error_code=error_code,
-                  charged_millis=0, created_at=now)  # fmt: skip
+    row = AdEvent(
+        decision_id=served.nonce,
+        campaign_id=served.campaign_id,
+        event=event,
+        error_code=error_code,
+        charged_millis=0,
+        created_at=now,
+    )
     try:
         with session.begin_nested():
             session.add(row)
@@ -73,20 +101,26 @@ def charge(session: Session, campaign_id: int, price_millis: int, now: datetime)
     """Add `price_millis` to the campaign's spend if it may still spend; what was charged (0 or the price)."""
     admitted = session.execute(
         update(Campaign)
-        .where(Campaign.id == campaign_id, Campaign.status == CampaignStatus.active.value,
-               Campaign.spent_millis < Campaign.budget_total * 1000)
+        .where(
+            Campaign.id == campaign_id,
+            Campaign.status == CampaignStatus.active.value,
+            Campaign.spent_millis < Campaign.budget_total * 1000,
+        )
         .values(spent_millis=Campaign.spent_millis + price_millis)
         .execution_options(synchronize_session=False)
-    ).rowcount  # fmt: skip
+    ).rowcount
     if not admitted:
         return 0
     session.execute(
         update(Campaign)
-        .where(Campaign.id == campaign_id, Campaign.spent_millis >= Campaign.budget_total * 1000,
-               Campaign.status == CampaignStatus.active.value)
+        .where(
+            Campaign.id == campaign_id,
+            Campaign.spent_millis >= Campaign.budget_total * 1000,
+            Campaign.status == CampaignStatus.active.value,
+        )
         .values(status=CampaignStatus.exhausted.value)
         .execution_options(synchronize_session=False)
-    )  # fmt: skip
+    )
     _add_to_day(session, campaign_id, now, price_millis)
     return price_millis
 
@@ -95,9 +129,11 @@ def _add_to_day(session: Session, campaign_id: int, now: datetime, millis: int) 
     day = now.date()
     for _ in range(2):
         counted = session.execute(
-            update(CampaignDay).where(CampaignDay.campaign_id == campaign_id, CampaignDay.day == day)
-            .values(spent_millis=CampaignDay.spent_millis + millis).execution_options(synchronize_session=False)
-        ).rowcount  # fmt: skip
+            update(CampaignDay)
+            .where(CampaignDay.campaign_id == campaign_id, CampaignDay.day == day)
+            .values(spent_millis=CampaignDay.spent_millis + millis)
+            .execution_options(synchronize_session=False)
+        ).rowcount
         if counted:
             return
         try:

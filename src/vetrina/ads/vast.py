@@ -174,10 +174,14 @@ def _linear(parent: Element, linear: Linear, inline: bool) -> None:
         files = SubElement(element, "MediaFiles")
         for media in linear.media_files:
             attributes = {
-                "delivery": media.delivery, "type": media.type, "width": str(media.width),
-                "height": str(media.height), "bitrate": str(media.bitrate) if media.bitrate else None,
-                "codec": media.codec, "id": media.id,
-            }  # fmt: skip
+                "delivery": media.delivery,
+                "type": media.type,
+                "width": str(media.width),
+                "height": str(media.height),
+                "bitrate": str(media.bitrate) if media.bitrate else None,
+                "codec": media.codec,
+                "id": media.id,
+            }
             _text(files, "MediaFile", media.url, **attributes)
     if linear.click_through or linear.click_tracking:
         clicks = SubElement(element, "VideoClicks")
@@ -216,8 +220,11 @@ def _companions(parent: Element, companions: list[Companion]) -> None:
 
 
 def _creative(parent: Element, creative: Creative, inline: bool) -> None:
-    attributes = {"id": creative.id, "adId": creative.ad_id,
-                  "sequence": str(creative.sequence) if creative.sequence is not None else None}  # fmt: skip
+    attributes = {
+        "id": creative.id,
+        "adId": creative.ad_id,
+        "sequence": str(creative.sequence) if creative.sequence is not None else None,
+    }
     element = SubElement(parent, "Creative", {k: v for k, v in attributes.items() if v is not None})
     if creative.companions:
         _companions(element, creative.companions)
@@ -305,8 +312,11 @@ def _int(value: str | None) -> int | None:
 
 
 def _read_tracking(element: Element | None) -> list[Tracking]:
-    return [Tracking(event=t.get("event", ""), url=_value(t), offset=t.get("offset"))
-            for t in _children(_child(element, "TrackingEvents"), "Tracking") if _value(t)]  # fmt: skip
+    return [
+        Tracking(event=t.get("event", ""), url=_value(t), offset=t.get("offset"))
+        for t in _children(_child(element, "TrackingEvents"), "Tracking")
+        if _value(t)
+    ]
 
 
 def _read_resources(element: Element) -> list[Resource]:
@@ -316,19 +326,29 @@ def _read_resources(element: Element) -> list[Resource]:
 
 def _read_linear(element: Element) -> Linear:
     media = [
-        MediaFile(url=_value(m), type=m.get("type", ""), width=_int(m.get("width")) or 0,
-                  height=_int(m.get("height")) or 0, delivery=m.get("delivery", "progressive"),
-                  bitrate=_int(m.get("bitrate")), codec=m.get("codec"), id=m.get("id"))
-        for m in _children(_child(element, "MediaFiles"), "MediaFile") if _value(m)
-    ]  # fmt: skip
+        MediaFile(
+            url=_value(m),
+            type=m.get("type", ""),
+            width=_int(m.get("width")) or 0,
+            height=_int(m.get("height")) or 0,
+            delivery=m.get("delivery", "progressive"),
+            bitrate=_int(m.get("bitrate")),
+            codec=m.get("codec"),
+            id=m.get("id"),
+        )
+        for m in _children(_child(element, "MediaFiles"), "MediaFile")
+        if _value(m)
+    ]
     clicks = _child(element, "VideoClicks")
     through = _value(_child(clicks, "ClickThrough")) or None
     return Linear(
-        duration_s=_seconds(_value(_child(element, "Duration"))) or 0.0, media_files=media,
-        tracking=_read_tracking(element), click_through=through,
+        duration_s=_seconds(_value(_child(element, "Duration"))) or 0.0,
+        media_files=media,
+        tracking=_read_tracking(element),
+        click_through=through,
         click_tracking=[_value(c) for c in _children(clicks, "ClickTracking") if _value(c)],
         skip_offset_s=_seconds(element.get("skipoffset")),
-    )  # fmt: skip
+    )
 
 
 def _read_creative(element: Element) -> Creative:
@@ -341,19 +361,29 @@ def _read_creative(element: Element) -> Creative:
     if non_linear_ads is not None:
         creative.non_linear_tracking = _read_tracking(non_linear_ads)
         for item in _children(non_linear_ads, "NonLinear"):
-            creative.non_linears.append(NonLinear(
-                width=_int(item.get("width")) or 0, height=_int(item.get("height")) or 0,
-                resources=_read_resources(item), click_through=_value(_child(item, "NonLinearClickThrough")) or None,
-                click_tracking=[_value(c) for c in _children(item, "NonLinearClickTracking") if _value(c)],
-                min_suggested_duration_s=_seconds(item.get("minSuggestedDuration")), id=item.get("id"),
-            ))  # fmt: skip
+            creative.non_linears.append(
+                NonLinear(
+                    width=_int(item.get("width")) or 0,
+                    height=_int(item.get("height")) or 0,
+                    resources=_read_resources(item),
+                    click_through=_value(_child(item, "NonLinearClickThrough")) or None,
+                    click_tracking=[_value(c) for c in _children(item, "NonLinearClickTracking") if _value(c)],
+                    min_suggested_duration_s=_seconds(item.get("minSuggestedDuration")),
+                    id=item.get("id"),
+                )
+            )
     for item in _children(_child(element, "CompanionAds"), "Companion"):
-        creative.companions.append(Companion(
-            width=_int(item.get("width")) or 0, height=_int(item.get("height")) or 0,
-            resources=_read_resources(item), click_through=_value(_child(item, "CompanionClickThrough")) or None,
-            click_tracking=[_value(c) for c in _children(item, "CompanionClickTracking") if _value(c)],
-            tracking=_read_tracking(item), id=item.get("id"),
-        ))  # fmt: skip
+        creative.companions.append(
+            Companion(
+                width=_int(item.get("width")) or 0,
+                height=_int(item.get("height")) or 0,
+                resources=_read_resources(item),
+                click_through=_value(_child(item, "CompanionClickThrough")) or None,
+                click_tracking=[_value(c) for c in _children(item, "CompanionClickTracking") if _value(c)],
+                tracking=_read_tracking(item),
+                id=item.get("id"),
+            )
+        )
     return creative
 
 
@@ -367,17 +397,22 @@ def _read_ad(element: Element) -> Ad | None:
     system = _child(body, "AdSystem")
     pricing = _child(body, "Pricing")
     return Ad(
-        id=element.get("id"), sequence=_int(element.get("sequence")),
-        ad_system=_value(system), ad_system_version=system.get("version") if system is not None else None,
-        ad_title=_value(_child(body, "AdTitle")), ad_serving_id=_value(_child(body, "AdServingId")),
-        advertiser=_value(_child(body, "Advertiser")) or None, description=_value(_child(body, "Description")) or None,
+        id=element.get("id"),
+        sequence=_int(element.get("sequence")),
+        ad_system=_value(system),
+        ad_system_version=system.get("version") if system is not None else None,
+        ad_title=_value(_child(body, "AdTitle")),
+        ad_serving_id=_value(_child(body, "AdServingId")),
+        advertiser=_value(_child(body, "Advertiser")) or None,
+        description=_value(_child(body, "Description")) or None,
         impressions=[_value(i) for i in _children(body, "Impression") if _value(i)],
         errors=[_value(e) for e in _children(body, "Error") if _value(e)],
         pricing=Pricing(pricing.get("model", ""), pricing.get("currency", ""), _value(pricing))
-        if pricing is not None else None,
+        if pricing is not None
+        else None,
         creatives=[_read_creative(c) for c in _children(_child(body, "Creatives"), "Creative")],
         wrapper_url=_value(_child(body, "VASTAdTagURI")) if wrapper else None,
-    )  # fmt: skip
+    )
 
 
 def read_vast(data: bytes | str) -> Vast:
@@ -391,5 +426,6 @@ def read_vast(data: bytes | str) -> Vast:
     if _name(root) != "VAST":
         raise VastError(f"The document is {_name(root) or 'not'} XML, not VAST.", code=101)
     ads = [ad for ad in (_read_ad(e) for e in _children(root, "Ad")) if ad is not None]
-    return Vast(ads=ads, errors=[_value(e) for e in _children(root, "Error") if _value(e)],
-                version=root.get("version", ""))  # fmt: skip
+    return Vast(
+        ads=ads, errors=[_value(e) for e in _children(root, "Error") if _value(e)], version=root.get("version", "")
+    )

@@ -31,11 +31,15 @@ def write_vmap(breaks: list[AdBreak]) -> bytes:
     """A VMAP 1.0 document of `breaks`, in time order, each with an AdTagURI to a VAST 4 tag."""
     root = Element("vmap:VMAP", {"xmlns:vmap": VMAP_NAMESPACE, "version": "1.0"})
     for number, ad_break in enumerate(breaks, start=1):
-        attributes = {"timeOffset": time_offset(ad_break.offset_s), "breakType": ad_break.break_type,
-                      "breakId": ad_break.break_id}  # fmt: skip
+        attributes = {
+            "timeOffset": time_offset(ad_break.offset_s),
+            "breakType": ad_break.break_type,
+            "breakId": ad_break.break_id,
+        }
         element = SubElement(root, "vmap:AdBreak", attributes)
-        source = SubElement(element, "vmap:AdSource", {"id": str(number), "allowMultipleAds": "false",
-                                                        "followRedirects": "true"})  # fmt: skip
+        source = SubElement(
+            element, "vmap:AdSource", {"id": str(number), "allowMultipleAds": "false", "followRedirects": "true"}
+        )
         # VMAP 1.0 predates VAST 4 and names nothing newer than "vast3"; players read the tag's own version.
         tag = SubElement(source, "vmap:AdTagURI", {"templateType": "vast3"})
         tag.text = ad_break.vast_url

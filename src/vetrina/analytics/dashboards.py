@@ -30,8 +30,11 @@ from vetrina.media.models import Video
 from vetrina.payments import ledger
 
 MAX_DAYS = 366
-PAID = (OrderStatus.WAIT_SELLER_SEND_GOODS.value, OrderStatus.WAIT_BUYER_CONFIRM_GOODS.value,
-        OrderStatus.TRADE_FINISHED.value)  # fmt: skip
+PAID = (
+    OrderStatus.WAIT_SELLER_SEND_GOODS.value,
+    OrderStatus.WAIT_BUYER_CONFIRM_GOODS.value,
+    OrderStatus.TRADE_FINISHED.value,
+)
 
 
 @dataclass
@@ -77,17 +80,23 @@ def merchant(session: Session, user: User, start: date, end: date) -> Dashboard:
     by_day: dict[str, dict[str, Any]] = {}
     for d, orders, revenue in session.execute(
         select(day, func.count(), func.sum(Order.total_amount - Order.refunded_amount))
-        .where(*mine, Order.status.in_(PAID)).group_by(day)
-    ):  # fmt: skip
+        .where(*mine, Order.status.in_(PAID))
+        .group_by(day)
+    ):
         by_day[str(d)[:10]] = {"orders": orders, "revenue": int(revenue or 0)}
     board.series["sales"] = _days(start, end, by_day, ("orders", "revenue"))
     products = select(Product.id).where(Product.merchant_id == user.id)
-    events = dict(session.execute(
-        select(DailyStats.type, func.sum(DailyStats.events))
-        .where(DailyStats.product_id.in_(products), *on_days(DailyStats.day, start, end),
-               DailyStats.type.in_(["card_shown", "card_clicked", "buy_started"]))
-        .group_by(DailyStats.type)
-    ).all())  # fmt: skip
+    events = dict(
+        session.execute(
+            select(DailyStats.type, func.sum(DailyStats.events))
+            .where(
+                DailyStats.product_id.in_(products),
+                *on_days(DailyStats.day, start, end),
+                DailyStats.type.in_(["card_shown", "card_clicked", "buy_started"]),
+            )
+            .group_by(DailyStats.type)
+        ).all()
+    )
     paid = session.scalar(select(func.count()).where(*mine, Order.status.in_(PAID))) or 0
     confirmed = session.scalar(select(func.count()).where(*mine, Order.status == OrderStatus.TRADE_FINISHED.value)) or 0
     board.tables["funnel"] = [
@@ -100,32 +109,42 @@ def merchant(session: Session, user: User, start: date, end: date) -> Dashboard:
     board.tables["top_products"] = [
         {"product_id": pid, "title": title, "units": int(units), "sales": int(sales)}
         for pid, title, units, sales in session.execute(
-            select(OrderItem.product_id, OrderItem.title, func.sum(OrderItem.quantity),
-                   func.sum(OrderItem.quantity * OrderItem.unit_amount))
-            .join(Order, Order.id == OrderItem.order_id).where(*mine, Order.status.in_(PAID))
+            select(
+                OrderItem.product_id,
+                OrderItem.title,
+                func.sum(OrderItem.quantity),
+                func.sum(OrderItem.quantity * OrderItem.unit_amount),
+            )
+            .join(Order, Order.id == OrderItem.order_id)
+            .where(*mine, Order.status.in_(PAID))
             .group_by(OrderItem.product_id, OrderItem.title)
-            .order_by(func.sum(OrderItem.quantity * OrderItem.unit_amount).desc()).limit(10)
+            .order_by(func.sum(OrderItem.quantity * OrderItem.unit_amount).desc())
+            .limit(10)
         )
-    ]  # fmt: skip
+    ]
     board.tables["top_videos"] = [
         {"video_id": vid, "title": title or "", "orders": orders, "sales": int(sales)}
         for vid, title, orders, sales in session.execute(
-            select(Order.source_video_id, Video.title, func.count(),
-                   func.sum(Order.total_amount - Order.refunded_amount))
+            select(
+                Order.source_video_id, Video.title, func.count(), func.sum(Order.total_amount - Order.refunded_amount)
+            )
             .outerjoin(Video, Video.id == Order.source_video_id)
             .where(*mine, Order.status.in_(PAID), Order.source_video_id.is_not(None))
             .group_by(Order.source_video_id, Video.title)
-            .order_by(func.sum(Order.total_amount - Order.refunded_amount).desc()).limit(10)
+            .order_by(func.sum(Order.total_amount - Order.refunded_amount).desc())
+            .limit(10)
         )
-    ]  # fmt: skip
+    ]
     refunds = session.execute(
         select(func.count(), func.coalesce(func.sum(Order.refunded_amount), 0)).where(*mine, Order.refunded_amount > 0)
-    ).one()  # fmt: skip
-    board.totals = {"revenue": sum(d["revenue"] for d in board.series["sales"]),
-                    "orders": sum(d["orders"] for d in board.series["sales"]),
-                    "refunded_orders": refunds[0], "refunded": int(refunds[1]),
-                    "conversion": round(paid / events["card_shown"], 4) if events.get("card_shown") else None,
-                    }  # fmt: skip
+    ).one()
+    board.totals = {
+        "revenue": sum(d["revenue"] for d in board.series["sales"]),
+        "orders": sum(d["orders"] for d in board.series["sales"]),
+        "refunded_orders": refunds[0],
+        "refunded": int(refunds[1]),
+        "conversion": round(paid / events["card_shown"], 4) if events.get("card_shown") else None,
+    }
     return board
 
 
@@ -137,26 +156,32 @@ def owner(session: Session, user: User, start: date, end: date) -> Dashboard:
         select(DailyStats.day, func.sum(DailyStats.events))
         .where(DailyStats.video_id.in_(mine), *on_days(DailyStats.day, start, end), DailyStats.type == "play")
         .group_by(DailyStats.day)
-    ):  # fmt: skip
+    ):
         by_day.setdefault(d, {})["plays"] = int(plays)
     # Watch time: how far each viewer got into each video that day (from whichever territory).
     reached = (
-        select(DailyViewer.day, DailyViewer.video_id, DailyViewer.viewer_key,
-               func.max(DailyViewer.furthest_s).label("furthest"))
+        select(
+            DailyViewer.day,
+            DailyViewer.video_id,
+            DailyViewer.viewer_key,
+            func.max(DailyViewer.furthest_s).label("furthest"),
+        )
         .where(DailyViewer.video_id.in_(mine), *on_days(DailyViewer.day, start, end))
         .group_by(DailyViewer.day, DailyViewer.video_id, DailyViewer.viewer_key)
         .subquery()
-    )  # fmt: skip
+    )
     for d, viewers, seconds in session.execute(
         select(reached.c.day, func.count(), func.sum(reached.c.furthest)).group_by(reached.c.day)
-    ):  # fmt: skip
+    ):
         by_day.setdefault(d, {}).update(viewers=viewers, watch_minutes=round(float(seconds or 0) / 60, 1))
     board.series["audience"] = _days(start, end, by_day, ("plays", "viewers", "watch_minutes"))
-    plays = dict(session.execute(
-        select(DailyStats.video_id, func.sum(DailyStats.events))
-        .where(DailyStats.video_id.in_(mine), *on_days(DailyStats.day, start, end), DailyStats.type == "play")
-        .group_by(DailyStats.video_id)
-    ).all())  # fmt: skip
+    plays = dict(
+        session.execute(
+            select(DailyStats.video_id, func.sum(DailyStats.events))
+            .where(DailyStats.video_id.in_(mine), *on_days(DailyStats.day, start, end), DailyStats.type == "play")
+            .group_by(DailyStats.video_id)
+        ).all()
+    )
     board.tables["top_videos"] = [
         {"video_id": vid, "title": title, "plays": int(plays.get(vid, 0)), "viewers": viewers}
         for vid, title, viewers in session.execute(
@@ -164,11 +189,13 @@ def owner(session: Session, user: User, start: date, end: date) -> Dashboard:
             .join(Video, Video.id == DailyViewer.video_id)
             .where(DailyViewer.video_id.in_(mine), *on_days(DailyViewer.day, start, end))
             .group_by(DailyViewer.video_id, Video.title)
-            .order_by(func.count(distinct(DailyViewer.viewer_key)).desc(), DailyViewer.video_id).limit(10)
+            .order_by(func.count(distinct(DailyViewer.viewer_key)).desc(), DailyViewer.video_id)
+            .limit(10)
         )
-    ]  # fmt: skip
-    board.totals = {name: round(sum(d[name] for d in board.series["audience"]), 1)
-                    for name in ("plays", "viewers", "watch_minutes")}  # fmt: skip
+    ]
+    board.totals = {
+        name: round(sum(d[name] for d in board.series["audience"]), 1) for name in ("plays", "viewers", "watch_minutes")
+    }
     return board
 
 
@@ -178,8 +205,12 @@ def operator(session: Session, start: date, end: date, queue: Any) -> Dashboard:
     board = Dashboard(start, end)
     day = utc_day(Order.created_at, dialect)
     in_range = [Order.created_at >= since, Order.created_at < until, Order.status.in_(PAID)]
-    by_day = {str(d)[:10]: {"orders": n, "gmv": int(v or 0)} for d, n, v in session.execute(
-        select(day, func.count(), func.sum(Order.total_amount)).where(*in_range).group_by(day))}  # fmt: skip
+    by_day = {
+        str(d)[:10]: {"orders": n, "gmv": int(v or 0)}
+        for d, n, v in session.execute(
+            select(day, func.count(), func.sum(Order.total_amount)).where(*in_range).group_by(day)
+        )
+    }
     board.series["gmv"] = _days(start, end, by_day, ("orders", "gmv"))
     money = ledger.platform_totals(session)
     board.tables["money"] = [
@@ -187,14 +218,16 @@ def operator(session: Session, start: date, end: date, queue: Any) -> Dashboard:
         for what, by_currency in money.items()
         for currency, amount in sorted(by_currency.items())
     ]
-    board.tables["jobs"] = [{"job": name, "runs": runs, "failed": failed}
-                            for name, (runs, failed) in sorted(queue.outcomes.items())]  # fmt: skip
+    board.tables["jobs"] = [
+        {"job": name, "runs": runs, "failed": failed} for name, (runs, failed) in sorted(queue.outcomes.items())
+    ]
     board.totals = {
         "users": session.scalar(select(func.count()).select_from(User)) or 0,
         "videos": session.scalar(select(func.count()).select_from(Video)) or 0,
-        "orders": sum(d["orders"] for d in board.series["gmv"]), "gmv": sum(d["gmv"] for d in board.series["gmv"]),
+        "orders": sum(d["orders"] for d in board.series["gmv"]),
+        "gmv": sum(d["gmv"] for d in board.series["gmv"]),
         "queue_depth": queue.pending_count(),
-    }  # fmt: skip
+    }
     return board
 
 

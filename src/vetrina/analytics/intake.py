@@ -91,7 +91,7 @@ def record_events(
             "occurred_at": e.occurred_at if e.occurred_at and abs(e.occurred_at - now) < CLOCK_SKEW else now,
             "received_at": now,
             "territory": territory,
-        }  # fmt: skip
+        }
         for e in events
         if e.video_id in known and e.type in EVENT_TYPES
     ]

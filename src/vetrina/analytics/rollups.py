@@ -90,14 +90,16 @@ def aggregate(session: Session, where: list[Any], by_day: bool = True) -> Deltas
     deltas = Deltas()
     for video_id, at, kind, n in session.execute(
         select(PlayerEvent.video_id, second, PlayerEvent.type, func.count())
-        .where(*where, PlayerEvent.type.in_(COUNTED)).group_by(PlayerEvent.video_id, second, PlayerEvent.type)
-    ):  # fmt: skip
+        .where(*where, PlayerEvent.type.in_(COUNTED))
+        .group_by(PlayerEvent.video_id, second, PlayerEvent.type)
+    ):
         if video_id in last:
             deltas.seconds[(video_id, min(at, last[video_id]))][COUNTED[kind]] += n
     reached = session.execute(
         select(PlayerEvent.video_id, PlayerEvent.viewer_key, func.min(PlayerEvent.second), func.max(PlayerEvent.second))
-        .where(*where).group_by(PlayerEvent.video_id, PlayerEvent.viewer_key)
-    ).all()  # fmt: skip
+        .where(*where)
+        .group_by(PlayerEvent.video_id, PlayerEvent.viewer_key)
+    ).all()
     spans = _spans(session, {(video_id, viewer) for video_id, viewer, _, _ in reached if video_id in last})
     for video_id, viewer, earliest, furthest in reached:
         end = last.get(video_id)
@@ -117,15 +119,21 @@ def aggregate(session: Session, where: list[Any], by_day: bool = True) -> Deltas
         deltas.spans[key] = span
     if not by_day:
         return deltas
-    keys = (day, PlayerEvent.video_id, func.coalesce(PlayerEvent.product_id, 0), func.coalesce(PlayerEvent.tag_id, 0),
-            func.coalesce(PlayerEvent.territory, ""), PlayerEvent.type)  # fmt: skip
+    keys = (
+        day,
+        PlayerEvent.video_id,
+        func.coalesce(PlayerEvent.product_id, 0),
+        func.coalesce(PlayerEvent.tag_id, 0),
+        func.coalesce(PlayerEvent.territory, ""),
+        PlayerEvent.type,
+    )
     for *key, n in session.execute(select(*keys, func.count()).where(*where).group_by(*keys)):
         if key[1] in last:
             deltas.daily[(str(key[0])[:10], *key[1:])] += n  # type: ignore[arg-type]
     seen = (day, PlayerEvent.video_id, func.coalesce(PlayerEvent.territory, ""), PlayerEvent.viewer_key)
     for d, video_id, territory, viewer, furthest in session.execute(
         select(*seen, func.max(PlayerEvent.second)).where(*where).group_by(*seen)
-    ):  # fmt: skip
+    ):
         if video_id in last:
             deltas.viewers[(str(d)[:10], video_id, territory, viewer)] = furthest
     return deltas
@@ -183,9 +191,10 @@ def _spans(session: Session, keys: set[SpanKey]) -> dict[SpanKey, tuple[int, int
     for video_id, viewers in by_video.items():
         for start in range(0, len(viewers), 500):  # within every database's limit on parameters
             for viewer, first, furthest in session.execute(
-                select(ViewerSpan.viewer_key, ViewerSpan.first_second, ViewerSpan.last_second)
-                .where(ViewerSpan.video_id == video_id, ViewerSpan.viewer_key.in_(viewers[start : start + 500]))
-            ):  # fmt: skip
+                select(ViewerSpan.viewer_key, ViewerSpan.first_second, ViewerSpan.last_second).where(
+                    ViewerSpan.video_id == video_id, ViewerSpan.viewer_key.in_(viewers[start : start + 500])
+                )
+            ):
                 spans[(video_id, viewer)] = (first, furthest)
     return spans
 
@@ -193,9 +202,10 @@ def _spans(session: Session, keys: set[SpanKey]) -> dict[SpanKey, tuple[int, int
 def _move_cursor(session: Session, was: int, to: int) -> bool:
     """Compare and set: False when the cursor is no longer where this rollup read it."""
     moved = session.execute(
-        update(RollupState).where(RollupState.name == CURSOR, RollupState.last_event_id == was)
+        update(RollupState)
+        .where(RollupState.name == CURSOR, RollupState.last_event_id == was)
         .values(last_event_id=to, rolled_up_at=clock.now())
-    )  # fmt: skip
+    )
     return moved.rowcount == 1
 
 
@@ -211,16 +221,26 @@ def _add(session: Session, deltas: Deltas) -> None:
         adding = adding.on_conflict_do_update(
             index_elements=["video_id", "second"], set_={c: table.c[c] + adding.excluded[c] for c in SECOND_COLUMNS}
         )
-        session.execute(adding, [{"video_id": video_id, "second": second, **{c: counts[c] for c in SECOND_COLUMNS}}
-                                 for (video_id, second), counts in deltas.seconds.items()])  # fmt: skip
+        session.execute(
+            adding,
+            [
+                {"video_id": video_id, "second": second, **{c: counts[c] for c in SECOND_COLUMNS}}
+                for (video_id, second), counts in deltas.seconds.items()
+            ],
+        )
     if deltas.spans:
         setting = insert(ViewerSpan.__table__)
         setting = setting.on_conflict_do_update(
             index_elements=["video_id", "viewer_key"],
             set_={"first_second": setting.excluded.first_second, "last_second": setting.excluded.last_second},
         )
-        session.execute(setting, [{"video_id": v, "viewer_key": viewer, "first_second": first, "last_second": end}
-                                  for (v, viewer), (first, end) in deltas.spans.items()])  # fmt: skip
+        session.execute(
+            setting,
+            [
+                {"video_id": v, "viewer_key": viewer, "first_second": first, "last_second": end}
+                for (v, viewer), (first, end) in deltas.spans.items()
+            ],
+        )
     if deltas.daily:
         table = DailyStats.__table__
         counting = insert(table)
@@ -228,10 +248,13 @@ def _add(session: Session, deltas: Deltas) -> None:
             index_elements=["day", "video_id", "product_id", "tag_id", "territory", "type"],
             set_={"events": table.c.events + counting.excluded.events},
         )
-        session.execute(counting, [
-            {"day": day, "video_id": v, "product_id": p, "tag_id": t, "territory": terr, "type": kind, "events": n}
-            for (day, v, p, t, terr, kind), n in deltas.daily.items()
-        ])  # fmt: skip
+        session.execute(
+            counting,
+            [
+                {"day": day, "video_id": v, "product_id": p, "tag_id": t, "territory": terr, "type": kind, "events": n}
+                for (day, v, p, t, terr, kind), n in deltas.daily.items()
+            ],
+        )
     if deltas.viewers:
         table = DailyViewer.__table__
         reaching = insert(table)
@@ -240,10 +263,13 @@ def _add(session: Session, deltas: Deltas) -> None:
             index_elements=["day", "video_id", "territory", "viewer_key"],
             set_={"furthest_s": case((further > table.c.furthest_s, further), else_=table.c.furthest_s)},
         )
-        session.execute(reaching, [
-            {"day": day, "video_id": v, "territory": terr, "viewer_key": viewer, "furthest_s": furthest}
-            for (day, v, terr, viewer), furthest in deltas.viewers.items()
-        ])  # fmt: skip
+        session.execute(
+            reaching,
+            [
+                {"day": day, "video_id": v, "territory": terr, "viewer_key": viewer, "furthest_s": furthest}
+                for (day, v, terr, viewer), furthest in deltas.viewers.items()
+            ],
+        )
 
 
 def seconds(session: Session, video_id: int, duration_s: float) -> Seconds:
@@ -287,8 +313,12 @@ def selling_seconds(session: Session, video_id: int, viewer: Any) -> dict[str, A
     rolled = seconds(session, video.id, video.duration_s)
     tags = session.scalars(select(ProductTag).where(ProductTag.video_id == video.id).order_by(ProductTag.start_s))
     return {
-        "video_id": video.id, "title": video.title, "duration_s": round(video.duration_s, 3),
+        "video_id": video.id,
+        "title": video.title,
+        "duration_s": round(video.duration_s, 3),
         "seconds": {name: getattr(rolled, name) for name in ("viewers", *COUNTED.values())},
-        "tags": [{"id": t.id, "product_id": t.product_id, "label": t.label, "start_s": t.start_s, "end_s": t.end_s}
-                 for t in tags],
-    }  # fmt: skip
+        "tags": [
+            {"id": t.id, "product_id": t.product_id, "label": t.label, "start_s": t.start_s, "end_s": t.end_s}
+            for t in tags
+        ],
+    }

@@ -42,9 +42,12 @@ def channel_of(session: Session, merchant: User) -> Channel:
         return channel
     base = re.sub(r"[^a-z0-9]+", "-", merchant.email.split("@")[0].lower()).strip("-")[:30] or "shop"
     channel = Channel(
-        merchant_id=merchant.id, handle=f"{base}-{merchant.id}" if len(base) >= 2 else f"shop-{merchant.id}",
-        name=merchant.email.split("@")[0][:100], description="", created_at=clock.now(),
-    )  # fmt: skip
+        merchant_id=merchant.id,
+        handle=f"{base}-{merchant.id}" if len(base) >= 2 else f"shop-{merchant.id}",
+        name=merchant.email.split("@")[0][:100],
+        description="",
+        created_at=clock.now(),
+    )
     try:
         with session.begin_nested():
             session.add(channel)

@@ -53,10 +53,14 @@ def _record(order: Order, to: OrderStatus | None, action: str, actor: User | Non
         order.status = to.value
     order.history.append(
         OrderEvent(
-            from_status=previous, to_status=order.status, action=action,
-            actor_id=actor.id if actor else None, note=note[:1000], at=clock.now(),
+            from_status=previous,
+            to_status=order.status,
+            action=action,
+            actor_id=actor.id if actor else None,
+            note=note[:1000],
+            at=clock.now(),
         )
-    )  # fmt: skip
+    )
 
 
 def _emit(session: Session, queue: JobQueue, order: Order, event_type: str) -> None:
@@ -121,12 +125,19 @@ def create_order(
         raise InvalidInput("You cannot buy your own products.", field="items")
     now = clock.now()
     order = Order(
-        buyer_id=buyer.id, merchant_id=merchant_id, status=S.WAIT_BUYER_PAY.value, currency=currencies.pop(),
-        total_amount=0, refunded_amount=0, commission_amount=0, created_at=now,
+        buyer_id=buyer.id,
+        merchant_id=merchant_id,
+        status=S.WAIT_BUYER_PAY.value,
+        currency=currencies.pop(),
+        total_amount=0,
+        refunded_amount=0,
+        commission_amount=0,
+        created_at=now,
         expires_at=now + timedelta(minutes=settings.order_ttl_minutes),
         source_video_id=source.video_id if source else None,
-        source_second=round(source.second, 3) if source else None, territory=territory,
-    )  # fmt: skip
+        source_second=round(source.second, 3) if source else None,
+        territory=territory,
+    )
     total = 0
     # Reserve in a fixed order (product, variant) so concurrent orders lock rows in the same sequence.
     for spec in sorted(items, key=lambda s: (s.product_id, s.variant_id or 0)):
@@ -136,10 +147,13 @@ def create_order(
         title = f"{product.title} ({variant.name})" if variant else product.title
         order.items.append(
             OrderItem(
-                product_id=product.id, variant_id=spec.variant_id, title=title,
-                unit_amount=product.price_amount, quantity=spec.quantity,
+                product_id=product.id,
+                variant_id=spec.variant_id,
+                title=title,
+                unit_amount=product.price_amount,
+                quantity=spec.quantity,
             )
-        )  # fmt: skip
+        )
         total += product.price_amount * spec.quantity
     order.total_amount = total
     session.add(order)
@@ -353,10 +367,13 @@ def list_orders(session: Session, user: User, page: int, per_page: int, status: 
         where.append(Order.status == status)
     total = session.scalar(select(func.count()).select_from(Order).where(*where)) or 0
     rows = session.scalars(
-        select(Order).where(*where)
+        select(Order)
+        .where(*where)
         .options(selectinload(Order.items), selectinload(Order.history), selectinload(Order.refunds))
-        .order_by(Order.id.desc()).limit(per_page).offset((page - 1) * per_page)
-    )  # fmt: skip
+        .order_by(Order.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
     return OrderPage(items=list(rows), total=total, page=page, per_page=per_page)
 
 

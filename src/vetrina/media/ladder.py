@@ -84,16 +84,30 @@ def ladder_command(
         if probe.has_audio:
             args += ["-map", "0:a:0"]
     args += [
-        "-c:v", "libx264", "-preset", preset, "-profile:v", "high",
-        "-g", str(plan.gop_frames), "-keyint_min", str(plan.gop_frames), "-sc_threshold", "0",
-        "-force_key_frames", f"expr:gte(t,n_forced*{segment_seconds})",
-    ]  # fmt: skip
+        "-c:v",
+        "libx264",
+        "-preset",
+        preset,
+        "-profile:v",
+        "high",
+        "-g",
+        str(plan.gop_frames),
+        "-keyint_min",
+        str(plan.gop_frames),
+        "-sc_threshold",
+        "0",
+        "-force_key_frames",
+        f"expr:gte(t,n_forced*{segment_seconds})",
+    ]
     for i, r in enumerate(plan.renditions):
         args += [
-            f"-b:v:{i}", f"{r.video_kbps}k",
-            f"-maxrate:v:{i}", f"{int(r.video_kbps * 1.07)}k",
-            f"-bufsize:v:{i}", f"{r.video_kbps * 2}k",
-        ]  # fmt: skip
+            f"-b:v:{i}",
+            f"{r.video_kbps}k",
+            f"-maxrate:v:{i}",
+            f"{int(r.video_kbps * 1.07)}k",
+            f"-bufsize:v:{i}",
+            f"{r.video_kbps * 2}k",
+        ]
     if probe.has_audio:
         args += ["-c:a", "aac", "-b:a", f"{AUDIO_KBPS}k", "-ac", "2", "-ar", "48000"]
     stream_map = " ".join(
@@ -101,15 +115,40 @@ def ladder_command(
         for i, r in enumerate(plan.renditions)
     )
     args += [
-        "-f", "hls", "-hls_time", str(segment_seconds), "-hls_playlist_type", "vod",
-        "-hls_flags", "independent_segments", "-hls_segment_type", "mpegts",
-        "-master_pl_name", MASTER_PLAYLIST,
-        "-hls_segment_filename", str(out_dir / "%v" / "seg_%05d.ts"),
-        "-var_stream_map", stream_map,
+        "-f",
+        "hls",
+        "-hls_time",
+        str(segment_seconds),
+        "-hls_playlist_type",
+        "vod",
+        "-hls_flags",
+        "independent_segments",
+        "-hls_segment_type",
+        "mpegts",
+        "-master_pl_name",
+        MASTER_PLAYLIST,
+        "-hls_segment_filename",
+        str(out_dir / "%v" / "seg_%05d.ts"),
+        "-var_stream_map",
+        stream_map,
         str(out_dir / "%v" / "index.m3u8"),
-        "-map", "[poster]", "-frames:v", "1", "-c:v", "mjpeg", "-q:v", "3", str(out_dir / POSTER),
-        "-map", "[thumbs]", "-c:v", "mjpeg", "-q:v", "5", str(out_dir / "thumbs" / "thumb_%04d.jpg"),
-    ]  # fmt: skip
+        "-map",
+        "[poster]",
+        "-frames:v",
+        "1",
+        "-c:v",
+        "mjpeg",
+        "-q:v",
+        "3",
+        str(out_dir / POSTER),
+        "-map",
+        "[thumbs]",
+        "-c:v",
+        "mjpeg",
+        "-q:v",
+        "5",
+        str(out_dir / "thumbs" / "thumb_%04d.jpg"),
+    ]
     return args
 
 

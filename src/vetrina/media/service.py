@@ -116,9 +116,13 @@ class Page:
 
 
 def list_videos(
-    session: Session, page: int, per_page: int, owner: User | None = None, published_by: int | None = None,
+    session: Session,
+    page: int,
+    per_page: int,
+    owner: User | None = None,
+    published_by: int | None = None,
     shown_if: ColumnElement[bool] | None = None,
-) -> Page:  # fmt: skip
+) -> Page:
     """Published ready videos (of user `published_by` only, and meeting `shown_if`, if given), newest first;
     or all of `owner`'s."""
     if owner is not None:
@@ -131,9 +135,12 @@ def list_videos(
             where.append(shown_if)
     total = session.scalar(select(func.count()).select_from(Video).where(*where)) or 0
     rows = session.scalars(
-        select(Video).where(*where).order_by(Video.created_at.desc(), Video.id.desc())
-        .limit(per_page).offset((page - 1) * per_page)
-    )  # fmt: skip
+        select(Video)
+        .where(*where)
+        .order_by(Video.created_at.desc(), Video.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
     return Page(items=list(rows), total=total, page=page, per_page=per_page)
 
 

@@ -21,9 +21,22 @@ from vetrina.geo import is_territory
 
 MAX_FIELD = 20_000  # characters kept of any one text
 CSV_COLUMNS = (
-    "guid", "title", "description", "media_url", "media_type", "thumbnail_url", "categories", "keywords",
-    "rating", "restriction", "countries", "price", "currency", "price_type", "license",
-)  # fmt: skip
+    "guid",
+    "title",
+    "description",
+    "media_url",
+    "media_type",
+    "thumbnail_url",
+    "categories",
+    "keywords",
+    "rating",
+    "restriction",
+    "countries",
+    "price",
+    "currency",
+    "price_type",
+    "license",
+)
 CSV_REQUIRED = ("guid", "title", "media_url")
 PLAYABLE_TYPES = ("video/", "application/octet-stream")
 
@@ -112,8 +125,11 @@ def _pick_content(contents: list[Any]) -> Any:
 
     def playable(c: Any) -> bool:
         kind = (c.get("type") or "").lower()
-        return (c.get("medium") in (None, "video") and not kind.endswith("mpegurl")
-                and (not kind or kind.startswith(PLAYABLE_TYPES)))  # fmt: skip
+        return (
+            c.get("medium") in (None, "video")
+            and not kind.endswith("mpegurl")
+            and (not kind or kind.startswith(PLAYABLE_TYPES))
+        )
 
     candidates = [c for c in contents if c.get("url") and playable(c)]
     defaults = [c for c in candidates if (c.get("isDefault") or "").lower() == "true"]
@@ -171,15 +187,18 @@ def _entry(item: Any, position: int) -> Entry | ItemError:
             "thumbnail_url": thumbnail.get("url") if thumbnail is not None else None,
             "categories": [_text(c) for c in _all(parents, "category") if _text(c)][:50],
             "keywords": [k.strip() for k in _text(_first(parents, "keywords")).split(",") if k.strip()][:100],
-            "rating": {"scheme": rating.get("scheme", "urn:simple"), "value": _text(rating)} if rating is not None
+            "rating": {"scheme": rating.get("scheme", "urn:simple"), "value": _text(rating)}
+            if rating is not None
             else None,
             "restriction": _restriction(parents),
             "price": {"type": price.get("type"), "price": price.get("price"), "currency": price.get("currency")}
-            if price is not None else None,
+            if price is not None
+            else None,
             "license": {"text": _text(licence), "href": licence.get("href")} if licence is not None else None,
-            "duration_s": float(content.get("duration")) if (content.get("duration") or "").replace(".", "", 1)
-            .isdigit() else None,
-        }  # fmt: skip
+            "duration_s": float(content.get("duration"))
+            if (content.get("duration") or "").replace(".", "", 1).isdigit()
+            else None,
+        }
     except ValueError as exc:
         return ItemError(position, guid or None, str(exc))
     return Entry(position, guid, title[:200], description, content.get("url"), content.get("type"), details)
@@ -187,8 +206,13 @@ def _entry(item: Any, position: int) -> Entry | ItemError:
 
 def _items(path: Path) -> Iterator[Any]:
     """The `<item>` elements of an RSS document, each cleared (and dropped) once the caller has it."""
-    parser_options = {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False,
-                      "remove_comments": True}  # fmt: skip
+    parser_options = {
+        "resolve_entities": False,
+        "no_network": True,
+        "load_dtd": False,
+        "huge_tree": False,
+        "remove_comments": True,
+    }
     try:
         events = etree.iterparse(str(path), events=("start", "end"), **parser_options)
         event, root = next(events)
@@ -263,9 +287,11 @@ def _csv_entry(row: dict[str, Any], position: int) -> Entry | ItemError:
         "rating": {"scheme": "urn:simple", "value": get("rating")} if get("rating") else None,
         "restriction": restriction,
         "price": {"type": get("price_type") or None, "price": get("price"), "currency": get("currency") or None}
-        if get("price") else None,
+        if get("price")
+        else None,
         "license": {"text": get("license"), "href": None} if get("license") else None,
         "duration_s": None,
-    }  # fmt: skip
-    return Entry(position, guid, get("title")[:200], get("description"), get("media_url"), get("media_type") or None,
-                 details)  # fmt: skip
+    }
+    return Entry(
+        position, guid, get("title")[:200], get("description"), get("media_url"), get("media_type") or None, details
+    )

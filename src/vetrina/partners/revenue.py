@@ -34,8 +34,11 @@ from vetrina.rights.models import Licence
 from vetrina.rights.service import Terms, covering
 
 MAX_DAYS = 731
-PAID = (OrderStatus.WAIT_SELLER_SEND_GOODS.value, OrderStatus.WAIT_BUYER_CONFIRM_GOODS.value,
-        OrderStatus.TRADE_FINISHED.value)  # fmt: skip
+PAID = (
+    OrderStatus.WAIT_SELLER_SEND_GOODS.value,
+    OrderStatus.WAIT_BUYER_CONFIRM_GOODS.value,
+    OrderStatus.TRADE_FINISHED.value,
+)
 
 
 @dataclass
@@ -101,8 +104,9 @@ def revenue_share(session: Session, user: User, start: date, end: date, currency
         period = day.isoformat() if by == "day" else day.isoformat()[:7]
         key = (period, licence.id)
         if key not in rows:
-            rows[key] = RevenueRow(period, video_id, titles.get(video_id, ""), licence.id, licence.distributor,
-                                   currency=currency)  # fmt: skip
+            rows[key] = RevenueRow(
+                period, video_id, titles.get(video_id, ""), licence.id, licence.distributor, currency=currency
+            )
         return rows[key]
 
     video_ids = list(terms)
@@ -112,36 +116,50 @@ def revenue_share(session: Session, user: User, start: date, end: date, currency
         select(DailyStats.video_id, DailyStats.territory, DailyStats.day, func.sum(DailyStats.events))
         .where(DailyStats.video_id.in_(video_ids), DailyStats.type == "play", *on_days(DailyStats.day, start, end))
         .group_by(DailyStats.video_id, DailyStats.territory, DailyStats.day)
-    ):  # fmt: skip
+    ):
         if (row := credit(video_id, territory or None, _day(day))) is not None:
             row.views += int(views)
     for video_id, territory, day, seconds in session.execute(
         select(DailyViewer.video_id, DailyViewer.territory, DailyViewer.day, func.sum(DailyViewer.furthest_s))
         .where(DailyViewer.video_id.in_(video_ids), *on_days(DailyViewer.day, start, end))
         .group_by(DailyViewer.video_id, DailyViewer.territory, DailyViewer.day)
-    ):  # fmt: skip
+    ):
         if (row := credit(video_id, territory or None, _day(day))) is not None:
             row.watch_seconds += float(seconds or 0)
     ad_day = utc_day(AdEvent.created_at, dialect)
     for video_id, territory, day, ad_currency, millis in session.execute(
         select(AdDecision.video_id, AdDecision.territory, ad_day, Campaign.currency, func.sum(AdEvent.charged_millis))
-        .join(AdDecision, AdDecision.id == AdEvent.decision_id).join(Campaign, Campaign.id == AdEvent.campaign_id)
-        .where(AdDecision.video_id.in_(video_ids), AdEvent.charged_millis > 0, AdEvent.created_at >= since,
-               AdEvent.created_at < until)
+        .join(AdDecision, AdDecision.id == AdEvent.decision_id)
+        .join(Campaign, Campaign.id == AdEvent.campaign_id)
+        .where(
+            AdDecision.video_id.in_(video_ids),
+            AdEvent.charged_millis > 0,
+            AdEvent.created_at >= since,
+            AdEvent.created_at < until,
+        )
         .group_by(AdDecision.video_id, AdDecision.territory, ad_day, Campaign.currency)
-    ):  # fmt: skip
+    ):
         if ad_currency != currency:
             other += 1
         elif (row := credit(video_id, territory, _day(day))) is not None:
             row.ad_revenue += int(millis) // 1000
     order_day = utc_day(Order.created_at, dialect)
     for video_id, territory, day, order_currency, amount in session.execute(
-        select(Order.source_video_id, Order.territory, order_day, Order.currency,
-               func.sum(Order.total_amount - Order.refunded_amount))
-        .where(Order.source_video_id.in_(video_ids), Order.status.in_(PAID), Order.created_at >= since,
-               Order.created_at < until)
+        select(
+            Order.source_video_id,
+            Order.territory,
+            order_day,
+            Order.currency,
+            func.sum(Order.total_amount - Order.refunded_amount),
+        )
+        .where(
+            Order.source_video_id.in_(video_ids),
+            Order.status.in_(PAID),
+            Order.created_at >= since,
+            Order.created_at < until,
+        )
         .group_by(Order.source_video_id, Order.territory, order_day, Order.currency)
-    ):  # fmt: skip
+    ):
         if order_currency != currency:
             other += 1
         elif (row := credit(video_id, territory, _day(day))) is not None:

@@ -46,8 +46,15 @@ RUN_JOB = "partners.import_feed"
 MEDIA_JOB = "partners.fetch_media"
 BATCH = 250  # items per transaction
 MAX_FAILURES_KEPT = 1000  # per run; the count goes on
-FEED_TYPES = ("application/rss+xml", "application/xml", "text/xml", "application/atom+xml", "text/csv",
-              "text/plain", "application/octet-stream")  # fmt: skip
+FEED_TYPES = (
+    "application/rss+xml",
+    "application/xml",
+    "text/xml",
+    "application/atom+xml",
+    "text/csv",
+    "text/plain",
+    "application/octet-stream",
+)
 MEDIA_TYPES = ("video/", "application/octet-stream")
 NEVER_CLAIMED_AFTER = timedelta(minutes=10)
 FOREVER = datetime(9999, 1, 1, tzinfo=UTC)  # a feed's restriction has no end date
@@ -57,9 +64,16 @@ FOREVER = datetime(9999, 1, 1, tzinfo=UTC)  # a feed's restriction has no end da
 
 
 def create_feed(
-    session: Session, user: User, *, name: str, source: str, fmt: str = "auto", rerun_hours: float | None = None,
-    local_ok: bool = False, allow_private: bool = False,
-) -> PartnerFeed:  # fmt: skip
+    session: Session,
+    user: User,
+    *,
+    name: str,
+    source: str,
+    fmt: str = "auto",
+    rerun_hours: float | None = None,
+    local_ok: bool = False,
+    allow_private: bool = False,
+) -> PartnerFeed:
     """A feed for `user`. Over the API `source` is an http(s) URL to a public address; from the command line
     (`local_ok`) it may be a file on this machine."""
     if user.role not in (Role.partner, Role.merchant, Role.admin):
@@ -71,15 +85,21 @@ def create_feed(
         raise InvalidInput("Re-runs are 1 hour to 90 days apart.", field="rerun_hours")
     if not (local_ok and Path(source).is_file()):
         netguard.check_outgoing_url(source, allow_private)
-    existing = session.scalar(select(PartnerFeed).where(PartnerFeed.partner_id == user.id,
-                                                        PartnerFeed.source == source))  # fmt: skip
+    existing = session.scalar(
+        select(PartnerFeed).where(PartnerFeed.partner_id == user.id, PartnerFeed.source == source)
+    )
     if existing is not None:
         return existing
     now = clock.now()
     feed = PartnerFeed(
-        partner_id=user.id, name=name, source=source, format=fmt, rerun_hours=rerun_hours, created_at=now,
+        partner_id=user.id,
+        name=name,
+        source=source,
+        format=fmt,
+        rerun_hours=rerun_hours,
+        created_at=now,
         next_run_at=now + timedelta(hours=rerun_hours) if rerun_hours else None,
-    )  # fmt: skip
+    )
     session.add(feed)
     session.flush()
     return feed
@@ -99,18 +119,23 @@ def list_feeds(session: Session, user: User) -> list[PartnerFeed]:
     return list(session.scalars(query))
 
 
-def start_run(session: Session, feed: PartnerFeed, trigger: str, fetch_media: bool = True,
-              queue: Any = None) -> FeedRun:  # fmt: skip
+def start_run(
+    session: Session, feed: PartnerFeed, trigger: str, fetch_media: bool = True, queue: Any = None
+) -> FeedRun:
     """A queued run of `feed` (queued for a worker after commit when `queue` is given); 409 while one is
     already queued or running."""
     # Serialise run starts of one feed (PostgreSQL row lock; SQLite's write transaction already is one).
     session.execute(select(PartnerFeed.id).where(PartnerFeed.id == feed.id).with_for_update())
-    busy = session.scalar(select(FeedRun.id).where(
-        FeedRun.feed_id == feed.id, FeedRun.status.in_([RunStatus.queued.value, RunStatus.running.value])))  # fmt: skip
+    busy = session.scalar(
+        select(FeedRun.id).where(
+            FeedRun.feed_id == feed.id, FeedRun.status.in_([RunStatus.queued.value, RunStatus.running.value])
+        )
+    )
     if busy is not None:
         raise Conflict(f"Run {busy} of this feed has not finished yet.", run_id=busy)
-    run = FeedRun(feed_id=feed.id, trigger=trigger, fetch_media=fetch_media, status=RunStatus.queued.value,
-                  created_at=clock.now())  # fmt: skip
+    run = FeedRun(
+        feed_id=feed.id, trigger=trigger, fetch_media=fetch_media, status=RunStatus.queued.value, created_at=clock.now()
+    )
     session.add(run)
     session.flush()
     if queue is not None:
@@ -126,19 +151,28 @@ def get_run(session: Session, feed: PartnerFeed, run_id: int) -> FeedRun:
 
 
 def list_runs(session: Session, feed: PartnerFeed, limit: int = 50) -> list[FeedRun]:
-    return list(session.scalars(select(FeedRun).where(FeedRun.feed_id == feed.id).order_by(FeedRun.id.desc())
-                                .limit(limit)))  # fmt: skip
+    return list(
+        session.scalars(select(FeedRun).where(FeedRun.feed_id == feed.id).order_by(FeedRun.id.desc()).limit(limit))
+    )
 
 
 def failures(session: Session, run: FeedRun, limit: int = MAX_FAILURES_KEPT) -> list[FeedFailure]:
-    return list(session.scalars(select(FeedFailure).where(FeedFailure.run_id == run.id)
-                                .order_by(FeedFailure.position).limit(limit)))  # fmt: skip
+    return list(
+        session.scalars(
+            select(FeedFailure).where(FeedFailure.run_id == run.id).order_by(FeedFailure.position).limit(limit)
+        )
+    )
 
 
 def items(session: Session, feed: PartnerFeed, page: int, per_page: int) -> tuple[list[FeedItem], int]:
     total = session.scalar(select(func.count()).select_from(FeedItem).where(FeedItem.feed_id == feed.id)) or 0
-    rows = session.scalars(select(FeedItem).where(FeedItem.feed_id == feed.id).order_by(FeedItem.id)
-                           .limit(per_page).offset((page - 1) * per_page))  # fmt: skip
+    rows = session.scalars(
+        select(FeedItem)
+        .where(FeedItem.feed_id == feed.id)
+        .order_by(FeedItem.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
     return list(rows), total
 
 
@@ -169,9 +203,14 @@ def _fetch_feed(ctx: JobContext, feed: PartnerFeed, scratch: Path) -> Fetched:
     target = scratch / "feed"
     with target.open("wb") as file:
         try:
-            netguard.fetch(feed.source, ctx.settings.fetch_allow_private, sink=file.write,
-                           max_bytes=ctx.settings.feed_max_bytes, timeout_s=ctx.settings.feed_fetch_timeout_s,
-                           accept=FEED_TYPES)  # fmt: skip
+            netguard.fetch(
+                feed.source,
+                ctx.settings.fetch_allow_private,
+                sink=file.write,
+                max_bytes=ctx.settings.feed_max_bytes,
+                timeout_s=ctx.settings.feed_fetch_timeout_s,
+                accept=FEED_TYPES,
+            )
         except netguard.FetchError as exc:
             raise InvalidInput(f"The feed could not be fetched: {exc.reason}", field="source") from None
     return Fetched(target, None)
@@ -180,8 +219,14 @@ def _fetch_feed(ctx: JobContext, feed: PartnerFeed, scratch: Path) -> Fetched:
 def run_import(ctx: JobContext, run_id: int, on_progress: Callable[[FeedRun], None] | None = None) -> FeedRun | None:
     """Claim the run and import its feed (resuming after its cursor); the finished run, or None when another
     worker holds it. `on_progress` is told after every batch (the CLI's progress bar)."""
-    token = leases.claim(ctx, FeedRun, run_id, waiting=RunStatus.queued.value, running=RunStatus.running.value,
-                         failed=RunStatus.failed.value)  # fmt: skip
+    token = leases.claim(
+        ctx,
+        FeedRun,
+        run_id,
+        waiting=RunStatus.queued.value,
+        running=RunStatus.running.value,
+        failed=RunStatus.failed.value,
+    )
     if token is None:
         return None
     try:
@@ -219,9 +264,15 @@ def _renew(ctx: JobContext, run_id: int, token: str, **values: Any) -> None:
 
 
 def _import_items(
-    ctx: JobContext, run_id: int, token: str, feed: PartnerFeed, fetched: Fetched, total: int, cursor: int,
+    ctx: JobContext,
+    run_id: int,
+    token: str,
+    feed: PartnerFeed,
+    fetched: Fetched,
+    total: int,
+    cursor: int,
     on_progress: Callable[[FeedRun], None] | None,
-) -> None:  # fmt: skip
+) -> None:
     batch: list[feeds.Entry | feeds.ItemError] = []
     for position, entry in enumerate(feeds.read(fetched.path, feed.format), 1):
         if position <= cursor:  # committed before an interruption
@@ -248,17 +299,26 @@ def _media_address(url: str, fetched: Fetched) -> str:
 
 
 def _commit_batch(
-    ctx: JobContext, run_id: int, token: str, feed: PartnerFeed, fetched: Fetched,
-    batch: list[feeds.Entry | feeds.ItemError], cursor: int, total: int, on_progress: Callable[[FeedRun], None] | None,
-) -> None:  # fmt: skip
+    ctx: JobContext,
+    run_id: int,
+    token: str,
+    feed: PartnerFeed,
+    fetched: Fetched,
+    batch: list[feeds.Entry | feeds.ItemError],
+    cursor: int,
+    total: int,
+    on_progress: Callable[[FeedRun], None] | None,
+) -> None:
     now = clock.now()
     counts = {"created": 0, "updated": 0, "unchanged": 0, "failed": 0}
     with ctx.db.session(write=True) as session:
         run = session.get(FeedRun, run_id)
         owner = session.get(User, feed.partner_id)
         guids = [e.guid for e in batch if e.guid]
-        known = {i.guid: i for i in session.scalars(select(FeedItem).where(FeedItem.feed_id == feed.id,
-                                                                           FeedItem.guid.in_(guids)))}  # fmt: skip
+        known = {
+            i.guid: i
+            for i in session.scalars(select(FeedItem).where(FeedItem.feed_id == feed.id, FeedItem.guid.in_(guids)))
+        }
         problems: list[feeds.ItemError] = []
         seen: set[str] = set()
         for entry in batch:
@@ -282,10 +342,20 @@ def _commit_batch(
             seen.add(entry.guid)
             fingerprint = entry.fingerprint()
             if item is None:
-                item = FeedItem(feed_id=feed.id, guid=entry.guid, fingerprint=fingerprint, title=entry.title,
-                                description=entry.description, media_url=entry.media_url, details=entry.details,
-                                media_status=MediaStatus.pending.value, removed=False, last_run_id=run_id,
-                                created_at=now, updated_at=now)  # fmt: skip
+                item = FeedItem(
+                    feed_id=feed.id,
+                    guid=entry.guid,
+                    fingerprint=fingerprint,
+                    title=entry.title,
+                    description=entry.description,
+                    media_url=entry.media_url,
+                    details=entry.details,
+                    media_status=MediaStatus.pending.value,
+                    removed=False,
+                    last_run_id=run_id,
+                    created_at=now,
+                    updated_at=now,
+                )
                 session.add(item)
                 known[entry.guid] = item
                 counts["created"] += 1
@@ -306,13 +376,21 @@ def _commit_batch(
         for problem in problems:
             counts["failed"] += 1
             if run.failed + counts["failed"] <= MAX_FAILURES_KEPT:
-                session.add(FeedFailure(run_id=run_id, position=problem.position, guid=problem.guid,
-                                        reason=problem.reason[:2000]))  # fmt: skip
+                session.add(
+                    FeedFailure(
+                        run_id=run_id, position=problem.position, guid=problem.guid, reason=problem.reason[:2000]
+                    )
+                )
         leases.renew(
-            session, FeedRun, run_id, token, RunStatus.running.value, cursor=cursor,
+            session,
+            FeedRun,
+            run_id,
+            token,
+            RunStatus.running.value,
+            cursor=cursor,
             progress=round(min(cursor / total, 0.99), 4) if total else 0.0,
             **{name: getattr(FeedRun, name) + value for name, value in counts.items()},
-        )  # fmt: skip
+        )
     if on_progress is not None:
         with ctx.db.session() as session:
             on_progress(session.get(FeedRun, run_id))
@@ -345,22 +423,49 @@ def _finish(ctx: JobContext, run_id: int, token: str, feed: PartnerFeed) -> None
     """Mark what the feed no longer lists as removed (its videos unpublished), and end the run."""
     now = clock.now()
     with ctx.db.session(write=True) as session:
-        gone = select(FeedItem.id).where(FeedItem.feed_id == feed.id, FeedItem.last_run_id != run_id,
-                                         FeedItem.removed.is_(False))  # fmt: skip
+        gone = select(FeedItem.id).where(
+            FeedItem.feed_id == feed.id, FeedItem.last_run_id != run_id, FeedItem.removed.is_(False)
+        )
         gone_ids = list(session.scalars(gone))
         for start in range(0, len(gone_ids), 500):
             chunk = gone_ids[start : start + 500]
-            session.execute(update(Video).where(Video.id.in_(
-                select(FeedItem.video_id).where(FeedItem.id.in_(chunk), FeedItem.video_id.is_not(None))
-            )).values(published=False).execution_options(synchronize_session=False))  # fmt: skip
-            session.execute(update(FeedItem).where(FeedItem.id.in_(chunk)).values(removed=True, updated_at=now)
-                            .execution_options(synchronize_session=False))  # fmt: skip
+            session.execute(
+                update(Video)
+                .where(
+                    Video.id.in_(
+                        select(FeedItem.video_id).where(FeedItem.id.in_(chunk), FeedItem.video_id.is_not(None))
+                    )
+                )
+                .values(published=False)
+                .execution_options(synchronize_session=False)
+            )
+            session.execute(
+                update(FeedItem)
+                .where(FeedItem.id.in_(chunk))
+                .values(removed=True, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
         run = session.get(FeedRun, run_id)
-        pending = session.scalar(select(func.count()).select_from(FeedItem).where(
-            FeedItem.feed_id == feed.id, FeedItem.media_status == MediaStatus.pending.value,
-            FeedItem.removed.is_(False)))  # fmt: skip
-        leases.renew(session, FeedRun, run_id, token, RunStatus.running.value, status=RunStatus.done.value,
-                     removed=len(gone_ids), progress=1.0, finished_at=now)  # fmt: skip
+        pending = session.scalar(
+            select(func.count())
+            .select_from(FeedItem)
+            .where(
+                FeedItem.feed_id == feed.id,
+                FeedItem.media_status == MediaStatus.pending.value,
+                FeedItem.removed.is_(False),
+            )
+        )
+        leases.renew(
+            session,
+            FeedRun,
+            run_id,
+            token,
+            RunStatus.running.value,
+            status=RunStatus.done.value,
+            removed=len(gone_ids),
+            progress=1.0,
+            finished_at=now,
+        )
         row = session.get(PartnerFeed, feed.id)
         if row.rerun_hours:
             row.next_run_at = now + timedelta(hours=row.rerun_hours)
@@ -379,21 +484,38 @@ def import_feed_job(ctx: JobContext, run_id: int) -> None:
 def pending_media(ctx: JobContext, feed_id: int) -> int:
     """How many of the feed's titles wait for their media."""
     with ctx.db.session() as session:
-        return session.scalar(select(func.count()).select_from(FeedItem).where(
-            FeedItem.feed_id == feed_id, FeedItem.media_status == MediaStatus.pending.value,
-            FeedItem.removed.is_(False))) or 0  # fmt: skip
+        return (
+            session.scalar(
+                select(func.count())
+                .select_from(FeedItem)
+                .where(
+                    FeedItem.feed_id == feed_id,
+                    FeedItem.media_status == MediaStatus.pending.value,
+                    FeedItem.removed.is_(False),
+                )
+            )
+            or 0
+        )
 
 
-def fetch_media(ctx: JobContext, feed_id: int, limit: int | None = None,
-                on_item: Callable[[FeedItem], None] | None = None) -> int:  # fmt: skip
+def fetch_media(
+    ctx: JobContext, feed_id: int, limit: int | None = None, on_item: Callable[[FeedItem], None] | None = None
+) -> int:
     """Fetch and hand to the transcoder the media of the feed's pending items, one at a time; returns how many
     became videos. An item whose media fails is marked failed with the reason, and the rest go on."""
     made = 0
     while limit is None or made < limit:
         with ctx.db.session(write=True) as session:
-            item = session.scalar(select(FeedItem).where(
-                FeedItem.feed_id == feed_id, FeedItem.media_status == MediaStatus.pending.value,
-                FeedItem.removed.is_(False)).order_by(FeedItem.id).limit(1))  # fmt: skip
+            item = session.scalar(
+                select(FeedItem)
+                .where(
+                    FeedItem.feed_id == feed_id,
+                    FeedItem.media_status == MediaStatus.pending.value,
+                    FeedItem.removed.is_(False),
+                )
+                .order_by(FeedItem.id)
+                .limit(1)
+            )
             if item is None:
                 return made
             item_id, url, known_video = item.id, item.media_url, item.video_id
@@ -422,9 +544,14 @@ def _fetch_into(ctx: JobContext, scratch: Path, feed_id: int, item_id: int, url:
                     while chunk := local.read(1024 * 1024):
                         file.write(chunk)
             else:
-                netguard.fetch(url, ctx.settings.fetch_allow_private, sink=file.write,
-                               max_bytes=ctx.settings.feed_media_max_bytes,
-                               timeout_s=ctx.settings.feed_fetch_timeout_s, accept=MEDIA_TYPES)  # fmt: skip
+                netguard.fetch(
+                    url,
+                    ctx.settings.fetch_allow_private,
+                    sink=file.write,
+                    max_bytes=ctx.settings.feed_media_max_bytes,
+                    timeout_s=ctx.settings.feed_fetch_timeout_s,
+                    accept=MEDIA_TYPES,
+                )
         except (netguard.FetchError, OSError) as exc:
             upload.unlink(missing_ok=True)
             _media_failed(ctx, item_id, url, exc.reason if isinstance(exc, netguard.FetchError) else str(exc))
@@ -437,9 +564,17 @@ def _fetch_into(ctx: JobContext, scratch: Path, feed_id: int, item_id: int, url:
                 return False
             feed = session.get(PartnerFeed, feed_id)
             owner = session.get(User, feed.partner_id)
-            video = media.create_video(session, ctx.store, ctx.settings, ctx.queue, owner, title=item.title,
-                                       description=item.description[:5000], upload=upload,
-                                       filename=Path(urlsplit(url).path).name or "media.mp4")  # fmt: skip
+            video = media.create_video(
+                session,
+                ctx.store,
+                ctx.settings,
+                ctx.queue,
+                owner,
+                title=item.title,
+                description=item.description[:5000],
+                upload=upload,
+                filename=Path(urlsplit(url).path).name or "media.mp4",
+            )
             if known_video is not None:  # a new media address: the old video gives way to the new one
                 old = session.get(Video, known_video)
                 if old is not None:
@@ -468,16 +603,28 @@ def _apply_restriction(session: Session, owner: User, video: Video, item: FeedIt
     if not allowed:
         video.published = False  # allowed nowhere
         return
-    rights.create_licence(session, owner, video.id, distributor=owner.email, territories=allowed,
-                          starts_at=clock.now(), ends_at=FOREVER, uses=["stream", "ads", "commerce"],
-                          from_feed=True)  # fmt: skip
+    rights.create_licence(
+        session,
+        owner,
+        video.id,
+        distributor=owner.email,
+        territories=allowed,
+        starts_at=clock.now(),
+        ends_at=FOREVER,
+        uses=["stream", "ads", "commerce"],
+        from_feed=True,
+    )
 
 
 def _media_failed(ctx: JobContext, item_id: int, url: str, reason: str) -> None:
     with ctx.db.session(write=True) as session:  # unless another worker got it meanwhile, or its address changed
-        session.execute(update(FeedItem).where(FeedItem.id == item_id, FeedItem.media_url == url,
-                                               FeedItem.media_status == MediaStatus.pending.value).values(
-            media_status=MediaStatus.failed.value, media_error=reason[:2000]))  # fmt: skip
+        session.execute(
+            update(FeedItem)
+            .where(
+                FeedItem.id == item_id, FeedItem.media_url == url, FeedItem.media_status == MediaStatus.pending.value
+            )
+            .values(media_status=MediaStatus.failed.value, media_error=reason[:2000])
+        )
 
 
 @job(MEDIA_JOB)
@@ -499,7 +646,7 @@ def partners_sweep(ctx: JobContext, now: datetime | None = None) -> list[int]:
         waiting = or_(
             (FeedRun.status == RunStatus.running.value) & (FeedRun.heartbeat_at < stale),
             (FeedRun.status == RunStatus.queued.value) & (FeedRun.created_at < now - NEVER_CLAIMED_AFTER),
-        )  # fmt: skip
+        )
         for run_id in list(session.scalars(select(FeedRun.id).where(waiting))):
             ctx.queue.enqueue(RUN_JOB, run_id)
         due = list(session.scalars(select(PartnerFeed.id).where(PartnerFeed.next_run_at <= now)))

@@ -90,9 +90,12 @@ def _lock(session: Session, *accounts: LedgerAccount) -> None:
     if not ids:
         return
     session.execute(
-        select(LedgerAccount).where(LedgerAccount.id.in_(ids)).order_by(LedgerAccount.id).with_for_update()
+        select(LedgerAccount)
+        .where(LedgerAccount.id.in_(ids))
+        .order_by(LedgerAccount.id)
+        .with_for_update()
         .execution_options(populate_existing=True)
-    )  # fmt: skip
+    )
 
 
 def _record(
@@ -127,11 +130,13 @@ def _record(
         needs_funds = True
     elif phase == TransferPhase.post_pending:
         debit_change = {
-            "debits_pending": LedgerAccount.debits_pending - x, "debits_posted": LedgerAccount.debits_posted + x,
-        }  # fmt: skip
+            "debits_pending": LedgerAccount.debits_pending - x,
+            "debits_posted": LedgerAccount.debits_posted + x,
+        }
         credit_change = {
-            "credits_pending": LedgerAccount.credits_pending - x, "credits_posted": LedgerAccount.credits_posted + x,
-        }  # fmt: skip
+            "credits_pending": LedgerAccount.credits_pending - x,
+            "credits_posted": LedgerAccount.credits_posted + x,
+        }
         needs_funds = False  # the pending transfer already reserved it
     else:
         debit_change = {"debits_pending": LedgerAccount.debits_pending - x}
@@ -161,9 +166,11 @@ def _record(
         for acct, change in ((debit, debit_change), (credit, credit_change)):
             if keeps_totals(acct):
                 session.execute(
-                    update(LedgerAccount).where(LedgerAccount.id == acct.id).values(**change)
+                    update(LedgerAccount)
+                    .where(LedgerAccount.id == acct.id)
+                    .values(**change)
                     .execution_options(synchronize_session=False)
-                )  # fmt: skip
+                )
                 session.refresh(acct)
     except IntegrityError:
         # A resolution can only break the one-resolution-per-pending rule; anything else broke no_overdraft.
@@ -274,16 +281,21 @@ def check_ledger(session: Session) -> LedgerReport:
             if original is None or original.phase != TransferPhase.pending or original.id > t.id:
                 violations.append(f"transfer {t.id}: resolves {t.pending_id}, which is not an earlier pending transfer")
             elif (original.debit_account_id, original.credit_account_id, original.amount) != (
-                t.debit_account_id, t.credit_account_id, t.amount,
-            ):  # fmt: skip
+                t.debit_account_id,
+                t.credit_account_id,
+                t.amount,
+            ):
                 violations.append(f"transfer {t.id}: does not match the pending transfer {t.pending_id}")
     for aid, acct in accounts.items():
         sums = totals[aid]
         # The platform's accounts keep no running totals (see the module docstring): theirs stay zero.
         expected = sums if keeps_totals(acct) else dict.fromkeys(sums, 0)
         have = {
-            "dp": acct.debits_posted, "cp": acct.credits_posted, "dq": acct.debits_pending, "cq": acct.credits_pending,
-        }  # fmt: skip
+            "dp": acct.debits_posted,
+            "cp": acct.credits_posted,
+            "dq": acct.debits_pending,
+            "cq": acct.credits_pending,
+        }
         if expected != have:
             violations.append(f"account {aid} ({acct.kind}): totals {have}, but its transfers give {expected}")
         if acct.no_overdraft and sums["cp"] - sums["dp"] - sums["dq"] < 0:
@@ -313,10 +325,13 @@ def platform_totals(session: Session) -> dict[str, dict[str, int]]:
     held = session.execute(
         select(LedgerAccount.currency, func.sum(LedgerTransfer.amount))
         .join(LedgerAccount, LedgerAccount.id == LedgerTransfer.credit_account_id)
-        .where(LedgerAccount.kind == AccountKind.escrow.value, LedgerTransfer.phase == TransferPhase.pending.value,
-               LedgerTransfer.id.not_in(resolved))
+        .where(
+            LedgerAccount.kind == AccountKind.escrow.value,
+            LedgerTransfer.phase == TransferPhase.pending.value,
+            LedgerTransfer.id.not_in(resolved),
+        )
         .group_by(LedgerAccount.currency)
-    ).all()  # fmt: skip
+    ).all()
     totals: dict[str, dict[str, int]] = {"escrow_held": {c: int(a) for c, a in held}}
     posted = (TransferPhase.posted.value, TransferPhase.post_pending.value)
     for kind in (AccountKind.commission, AccountKind.advertising):
@@ -325,10 +340,13 @@ def platform_totals(session: Session) -> dict[str, dict[str, int]]:
             for currency, amount in session.execute(
                 select(LedgerAccount.currency, func.sum(LedgerTransfer.amount))
                 .join(LedgerAccount, LedgerAccount.id == side)
-                .where(LedgerAccount.kind == kind.value, LedgerAccount.owner_id == PLATFORM,
-                       LedgerTransfer.phase.in_(posted))
+                .where(
+                    LedgerAccount.kind == kind.value,
+                    LedgerAccount.owner_id == PLATFORM,
+                    LedgerTransfer.phase.in_(posted),
+                )
                 .group_by(LedgerAccount.currency)
-            ):  # fmt: skip
+            ):
                 balance[currency] = balance.get(currency, 0) + sign * int(amount)
         totals[kind.value] = balance
     return totals

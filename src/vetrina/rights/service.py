@@ -45,8 +45,16 @@ class Terms:
 
     @classmethod
     def of(cls, licence: Licence) -> Terms:
-        return cls(licence.id, licence.distributor, frozenset(licence.territories), licence.rest_of_world,
-                   licence.starts_at, licence.ends_at, frozenset(licence.uses), licence.share_bps)  # fmt: skip
+        return cls(
+            licence.id,
+            licence.distributor,
+            frozenset(licence.territories),
+            licence.rest_of_world,
+            licence.starts_at,
+            licence.ends_at,
+            frozenset(licence.uses),
+            licence.share_bps,
+        )
 
     def overlaps(self, other: Terms) -> bool:
         return self.starts_at < other.ends_at and other.starts_at < self.ends_at
@@ -119,9 +127,14 @@ class RightsCache:
 
 
 def check(
-    session: Session, cache: RightsCache, video_id: int, territory: str, use: str, viewer: User | None = None,
+    session: Session,
+    cache: RightsCache,
+    video_id: int,
+    territory: str,
+    use: str,
+    viewer: User | None = None,
     when: datetime | None = None,
-) -> Grant:  # fmt: skip
+) -> Grant:
     """May the video be used for `use` in `territory` now? Its owner (and admins) may always use their own."""
     grant = decide(cache.terms(session, video_id), territory, use, when or clock.now())
     if not grant.allowed and viewer is not None:
@@ -152,23 +165,29 @@ def playable(
 
 def listable(territory: str, when: datetime) -> ColumnElement[bool]:
     """A condition on `Video` (for list queries): not rights-managed, or licensed to stream in `territory` now."""
-    named, row, other, other_named = (aliased(Licence), aliased(Licence), aliased(Licence),
-                                      aliased(LicenceTerritory))  # fmt: skip
+    named, row, other, other_named = (aliased(Licence), aliased(Licence), aliased(Licence), aliased(LicenceTerritory))
     in_force = [named.starts_at <= when, named.ends_at > when, named.for_stream.is_(True)]
     by_name = exists().where(
-        LicenceTerritory.video_id == Video.id, LicenceTerritory.territory == territory,
-        LicenceTerritory.licence_id == named.id, *in_force,
-    )  # fmt: skip
+        LicenceTerritory.video_id == Video.id,
+        LicenceTerritory.territory == territory,
+        LicenceTerritory.licence_id == named.id,
+        *in_force,
+    )
     by_rest = exists().where(
-        row.video_id == Video.id, row.rest_of_world.is_(True), row.starts_at <= when, row.ends_at > when,
+        row.video_id == Video.id,
+        row.rest_of_world.is_(True),
+        row.starts_at <= when,
+        row.ends_at > when,
         row.for_stream.is_(True),
         ~exists().where(
             # row.video_id, not Video.id: two levels down, Video would not be correlated but joined anew.
-            other_named.video_id == row.video_id, other_named.territory == territory,
+            other_named.video_id == row.video_id,
+            other_named.territory == territory,
             other_named.licence_id == other.id,
-            other.starts_at < row.ends_at, row.starts_at < other.ends_at,
+            other.starts_at < row.ends_at,
+            row.starts_at < other.ends_at,
         ),
-    )  # fmt: skip
+    )
     return or_(~exists().where(Licence.video_id == Video.id), by_name, by_rest)
 
 
@@ -180,9 +199,18 @@ def _window(starts_at: datetime, ends_at: datetime) -> None:
 
 
 def create_licence(
-    session: Session, user: User, video_id: int, *, distributor: str, territories: list[str], starts_at: datetime,
-    ends_at: datetime, uses: list[str], share_bps: int = 0, from_feed: bool = False,
-) -> Licence:  # fmt: skip
+    session: Session,
+    user: User,
+    video_id: int,
+    *,
+    distributor: str,
+    territories: list[str],
+    starts_at: datetime,
+    ends_at: datetime,
+    uses: list[str],
+    share_bps: int = 0,
+    from_feed: bool = False,
+) -> Licence:
     """A new licence for a title its owner (or an admin) holds; 409 naming the licence it would overlap."""
     video = media.video_for_change(session, video_id, user)
     distributor = clean_text(distributor, "distributor", 120, required=True)
@@ -206,14 +234,26 @@ def create_licence(
             raise Conflict(
                 f"Overlaps licence {other.id} to {other.distributor} ({other.starts_at:%Y-%m-%d} to "
                 f"{other.ends_at:%Y-%m-%d}) in {where}.",
-                licence_id=other.id, distributor=other.distributor, territories=clash or ["rest of world"],
-            )  # fmt: skip
+                licence_id=other.id,
+                distributor=other.distributor,
+                territories=clash or ["rest of world"],
+            )
     licence = Licence(
-        video_id=video.id, distributor=distributor, territories=sorted(codes), rest_of_world=rest_of_world,
-        named_as=[t.strip() for t in territories], starts_at=starts_at, ends_at=ends_at,
-        for_stream="stream" in uses, for_ads="ads" in uses, for_commerce="commerce" in uses, share_bps=share_bps,
-        from_feed=from_feed, created_by=user.id, created_at=clock.now(),
-    )  # fmt: skip
+        video_id=video.id,
+        distributor=distributor,
+        territories=sorted(codes),
+        rest_of_world=rest_of_world,
+        named_as=[t.strip() for t in territories],
+        starts_at=starts_at,
+        ends_at=ends_at,
+        for_stream="stream" in uses,
+        for_ads="ads" in uses,
+        for_commerce="commerce" in uses,
+        share_bps=share_bps,
+        from_feed=from_feed,
+        created_by=user.id,
+        created_at=clock.now(),
+    )
     session.add(licence)
     session.flush()
     session.add_all(LicenceTerritory(licence_id=licence.id, territory=code, video_id=video.id) for code in codes)

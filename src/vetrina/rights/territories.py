@@ -38,7 +38,7 @@ GROUPS: dict[str, frozenset[str]] = {
             "ES",
             "SE",
         }
-    ),  # fmt: skip
+    ),
     "dach": frozenset({"DE", "AT", "CH"}),
     "nordics": frozenset({"DK", "FI", "IS", "NO", "SE"}),
     "north america": frozenset({"US", "CA"}),
@@ -69,8 +69,9 @@ def parse(names: list[str]) -> tuple[frozenset[str], bool]:
             unknown.append(str(name)[:40])
     if unknown:
         groups = ", ".join(sorted([*GROUPS, REST_OF_WORLD]))
-        raise InvalidInput(f"Not ISO 3166-1 codes or known groups: {', '.join(unknown)} (groups: {groups}).",
-                           field="territories")  # fmt: skip
+        raise InvalidInput(
+            f"Not ISO 3166-1 codes or known groups: {', '.join(unknown)} (groups: {groups}).", field="territories"
+        )
     if rest_of_world and codes:
         raise InvalidInput('"rest of world" is a licence of its own: name it alone.', field="territories")
     return frozenset(codes), rest_of_world

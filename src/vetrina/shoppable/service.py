@@ -91,10 +91,17 @@ def create_tag(session: Session, video_id: int, user: User, spec: TagSpec) -> Pr
         raise InvalidInput(f"A video has at most {MAX_TAGS_PER_VIDEO} tags.")
     now = clock.now()
     tag = ProductTag(
-        video_id=video.id, product_id=product.id, start_s=round(spec.start_s, 3), end_s=round(spec.end_s, 3),
-        box=_check_box(spec.box, "box") if spec.box else None, keyframes=_check_keyframes(spec),
-        label=clean_text(spec.label, "label", 100, required=False), created_by=user.id, created_at=now, updated_at=now,
-    )  # fmt: skip
+        video_id=video.id,
+        product_id=product.id,
+        start_s=round(spec.start_s, 3),
+        end_s=round(spec.end_s, 3),
+        box=_check_box(spec.box, "box") if spec.box else None,
+        keyframes=_check_keyframes(spec),
+        label=clean_text(spec.label, "label", 100, required=False),
+        created_by=user.id,
+        created_at=now,
+        updated_at=now,
+    )
     session.add(tag)
     session.flush()
     return tag
@@ -165,11 +172,16 @@ def product_card(product: Product, store: MediaStore, ttl_s: int) -> dict[str, A
     image = catalog.image_urls(product.images[0], store, ttl_s)["card"] if product.images else None
     variants = [{"id": v.id, "name": v.name, "stock": v.stock} for v in product.variants if v.active]
     return {
-        "id": product.id, "title": product.title, "merchant_id": product.merchant_id,
+        "id": product.id,
+        "title": product.title,
+        "merchant_id": product.merchant_id,
         "price": Money(product.price_amount, product.currency).as_json(),
         "price_display": Money(product.price_amount, product.currency).display(),
-        "image": image, "in_stock": stock > 0, "stock": stock, "variants": variants,
-    }  # fmt: skip
+        "image": image,
+        "in_stock": stock > 0,
+        "stock": stock,
+        "variants": variants,
+    }
 
 
 def timeline(session: Session, video_id: int, viewer: User | None, store: MediaStore, ttl_s: int) -> dict[str, Any]:
@@ -210,10 +222,17 @@ def timeline(session: Session, video_id: int, viewer: User | None, store: MediaS
             options = [p for p in alternatives.get(product.merchant_id, []) if p.id != product.id]
             best = min(options, key=lambda p: (abs(p.price_amount - product.price_amount), p.id), default=None)
             card["alternative"] = product_card(best, store, ttl_s) if best else None
-        items.append({
-            "id": tag.id, "start_s": tag.start_s, "end_s": min(tag.end_s, video.duration_s), "box": tag.box,
-            "keyframes": tag.keyframes, "label": tag.label, "product": card,
-        })  # fmt: skip
+        items.append(
+            {
+                "id": tag.id,
+                "start_s": tag.start_s,
+                "end_s": min(tag.end_s, video.duration_s),
+                "box": tag.box,
+                "keyframes": tag.keyframes,
+                "label": tag.label,
+                "product": card,
+            }
+        )
     return {"video_id": video.id, "duration_s": round(video.duration_s, 3), "tags": items, "ads": []}
 
 

@@ -76,10 +76,14 @@ def _record(session: Session, merchant: User, kind: AssetKind, key: str, filenam
 
 
 def list_assets(session: Session, merchant: User, kind: AssetKind) -> list[StudioAsset]:
-    return list(session.scalars(
-        select(StudioAsset).where(StudioAsset.merchant_id == merchant.id, StudioAsset.kind == kind.value)
-        .order_by(StudioAsset.id.desc()).limit(200)
-    ))  # fmt: skip
+    return list(
+        session.scalars(
+            select(StudioAsset)
+            .where(StudioAsset.merchant_id == merchant.id, StudioAsset.kind == kind.value)
+            .order_by(StudioAsset.id.desc())
+            .limit(200)
+        )
+    )
 
 
 def get_asset(session: Session, merchant: User, asset_id: int, kind: AssetKind, field: str) -> StudioAsset:

@@ -30,9 +30,11 @@ class Box:
 
     def contains(self, other: Box) -> bool:
         return (
-            self.x <= other.x and self.y <= other.y
-            and other.x + other.w <= self.x + self.w and other.y + other.h <= self.y + self.h
-        )  # fmt: skip
+            self.x <= other.x
+            and self.y <= other.y
+            and other.x + other.w <= self.x + self.w
+            and other.y + other.h <= self.y + self.h
+        )
 
 
 @dataclass(frozen=True)
@@ -126,9 +128,15 @@ def lay_out(text: str, area: Box, style: TextStyle, short_side: int, fonts: tupl
 
 
 def _draw(
-    lines: list[str], face: ImageFont.FreeTypeFont, area: Box, style: TextStyle, pad: int, line_height: int,
-    stroke: int, size: int,
-) -> TextBlock:  # fmt: skip
+    lines: list[str],
+    face: ImageFont.FreeTypeFont,
+    area: Box,
+    style: TextStyle,
+    pad: int,
+    line_height: int,
+    stroke: int,
+    size: int,
+) -> TextBlock:
     widths = [_width(face, line, stroke) for line in lines]
     width = min(area.w, max(widths) + 2 * pad)
     height = min(area.h, len(lines) * line_height + 2 * pad)
@@ -141,8 +149,15 @@ def _draw(
         left = face.getbbox(line, stroke_width=stroke)[0]
         x = (width - line_width) // 2 - min(left, 0)
         y = pad + index * line_height + (line_height - 2 * stroke - (ascent + face.getmetrics()[1])) // 2 + stroke
-        draw.text((x, y + ascent), line, font=face, fill=style.color, anchor="ls",
-                  stroke_width=stroke, stroke_fill=(0, 0, 0) if stroke else None)  # fmt: skip
+        draw.text(
+            (x, y + ascent),
+            line,
+            font=face,
+            fill=style.color,
+            anchor="ls",
+            stroke_width=stroke,
+            stroke_fill=(0, 0, 0) if stroke else None,
+        )
     x = area.x + (area.w - width) // 2
     offset = {"top": 0, "middle": (area.h - height) // 2, "bottom": area.h - height}[style.align]
     return TextBlock(image=layer, box=Box(x, area.y + offset, width, height), font_px=size, lines=tuple(lines))

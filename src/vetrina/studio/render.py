@@ -55,12 +55,15 @@ def _zoompan(panel: Panel, frames: int, fps: int) -> str:
     progress = f"(on/{max(1, frames - 1)})"
     eased = f"({progress}*{progress}*(3-2*{progress}))"
     zoom = {
-        "zoom_in": f"1+{ZOOM}*{eased}", "zoom_out": f"{1 + ZOOM}-{ZOOM}*{eased}",
-        "pan_left": f"{1 + ZOOM / 2}", "pan_right": f"{1 + ZOOM / 2}",
-    }[panel.motion]  # fmt: skip
+        "zoom_in": f"1+{ZOOM}*{eased}",
+        "zoom_out": f"{1 + ZOOM}-{ZOOM}*{eased}",
+        "pan_left": f"{1 + ZOOM / 2}",
+        "pan_right": f"{1 + ZOOM / 2}",
+    }[panel.motion]
     x = {
-        "pan_left": f"(iw-iw/zoom)*(1-{eased})", "pan_right": f"(iw-iw/zoom)*{eased}",
-    }.get(panel.motion, "(iw-iw/zoom)/2")  # fmt: skip
+        "pan_left": f"(iw-iw/zoom)*(1-{eased})",
+        "pan_right": f"(iw-iw/zoom)*{eased}",
+    }.get(panel.motion, "(iw-iw/zoom)/2")
     return (
         f"zoompan=z='{zoom}':x='{x}':y='(ih-ih/zoom)/2':d={frames}:s={panel.area.w}x{panel.area.h}:fps={fps},"
         "setsar=1,format=yuv420p"
@@ -122,10 +125,28 @@ def render_plan(
     graph.append(f"[{current}]trim=end_frame={total_frames},format=yuv420p[vout]")
     audio_args = _audio(graph, add_input, sound, plan.duration_s)
     args = [
-        *inputs, "-filter_complex", ";".join(graph), "-map", "[vout]", *audio_args,
-        "-c:v", "libx264", "-preset", encoding.preset, "-crf", str(encoding.crf), "-pix_fmt", "yuv420p",
-        "-r", str(fps), "-frames:v", str(total_frames), "-movflags", "+faststart", str(output),
-    ]  # fmt: skip
+        *inputs,
+        "-filter_complex",
+        ";".join(graph),
+        "-map",
+        "[vout]",
+        *audio_args,
+        "-c:v",
+        "libx264",
+        "-preset",
+        encoding.preset,
+        "-crf",
+        str(encoding.crf),
+        "-pix_fmt",
+        "yuv420p",
+        "-r",
+        str(fps),
+        "-frames:v",
+        str(total_frames),
+        "-movflags",
+        "+faststart",
+        str(output),
+    ]
     run_ffmpeg(args, on_progress=(lambda done: on_progress(min(1.0, done / plan.duration_s))) if on_progress else None)
 
 

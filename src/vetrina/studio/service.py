@@ -101,9 +101,11 @@ def _images(session: Session, merchant: User, request: SpotRequest, products: li
     if not keys:
         # The products' own photos: those big enough, as many as the template and duration can show.
         keys = [
-            (image, f"{image.key}/large.jpg") for product in products for image in product.images
+            (image, f"{image.key}/large.jpg")
+            for product in products
+            for image in product.images
             if min(image.width, image.height) >= assets.MIN_IMAGE_SIDE
-        ][:limit]  # fmt: skip
+        ][:limit]
         if not keys:
             raise InvalidInput(
                 f"The products have no photos of at least {assets.MIN_IMAGE_SIDE} px: add photos to a product or "
@@ -142,18 +144,27 @@ def check_request(session: Session, settings: Settings, merchant: User, request:
     brand_color, text_color = channels.brand_colours(session, merchant.id)
     first = products[0]
     spec: dict[str, Any] = {
-        "template": template.name, "duration_s": request.duration_s, "aspect": request.aspect,
-        "product_ids": list(request.product_ids), "images": images,
+        "template": template.name,
+        "duration_s": request.duration_s,
+        "aspect": request.aspect,
+        "product_ids": list(request.product_ids),
+        "images": images,
         "headline": clean_text(request.headline, "headline", MAX_HEADLINE, required=False),
         "lines": [clean_text(line, f"lines[{i}]", MAX_LINE, required=True) for i, line in enumerate(request.lines)],
         "price": Money(first.price_amount, first.currency).display() if request.show_price else None,
         "cta": clean_text(request.cta, "cta", MAX_CTA, required=False),
         "brand": _colour(request.brand_color or brand_color, "brand_color"),
         "text": _colour(request.text_color or text_color, "text_color"),
-        "music_key": None, "logo_key": None, "voiceover": bool(request.voiceover),
-        "title": clean_text((request.title or request.headline or f"{first.title}: spot")[: media.MAX_TITLE],
-                            "title", media.MAX_TITLE, required=True),
-    }  # fmt: skip
+        "music_key": None,
+        "logo_key": None,
+        "voiceover": bool(request.voiceover),
+        "title": clean_text(
+            (request.title or request.headline or f"{first.title}: spot")[: media.MAX_TITLE],
+            "title",
+            media.MAX_TITLE,
+            required=True,
+        ),
+    }
     if request.music_id is not None:
         spec["music_key"] = assets.get_asset(session, merchant, request.music_id, AssetKind.music, "music_id").key
     if request.logo_id is not None:
@@ -189,9 +200,15 @@ def _logo_layer(store: MediaStore, box: Box, key: str, duration_s: int) -> Layer
 
 
 def render_spec(
-    spec: dict[str, Any], store: MediaStore, settings: Settings, scratch: Path, output: Path, *, preview: bool,
+    spec: dict[str, Any],
+    store: MediaStore,
+    settings: Settings,
+    scratch: Path,
+    output: Path,
+    *,
+    preview: bool,
     on_progress: Any = None,
-) -> list[str]:  # fmt: skip
+) -> list[str]:
     """Render `spec` to `output` (a low-resolution quick encode for a preview); returns notes for the merchant."""
     if preview:
         plan = plan_spot(spec, settings.studio_preview_short_side, 15, settings)
@@ -264,8 +281,14 @@ def create_spot(session: Session, settings: Settings, queue: JobQueue, merchant:
             f"You have {active} spots rendering; wait for one to finish before starting another.", retry_after_s=15
         )
     spec = check_request(session, settings, merchant, request)
-    spot = Spot(merchant_id=merchant.id, spec=spec, status=SpotStatus.queued.value, progress=0.0,
-                notes=notes_for(spec), created_at=clock.now())  # fmt: skip
+    spot = Spot(
+        merchant_id=merchant.id,
+        spec=spec,
+        status=SpotStatus.queued.value,
+        progress=0.0,
+        notes=notes_for(spec),
+        created_at=clock.now(),
+    )
     session.add(spot)
     session.flush()
     queue.enqueue_after_commit(session, RENDER_JOB, spot.id)
@@ -280,9 +303,9 @@ def get_spot(session: Session, spot_id: int, merchant: User) -> Spot:
 
 
 def list_spots(session: Session, merchant: User, limit: int = 50) -> list[Spot]:
-    return list(session.scalars(
-        select(Spot).where(Spot.merchant_id == merchant.id).order_by(Spot.id.desc()).limit(limit)
-    ))  # fmt: skip
+    return list(
+        session.scalars(select(Spot).where(Spot.merchant_id == merchant.id).order_by(Spot.id.desc()).limit(limit))
+    )
 
 
 @dataclass(frozen=True)
@@ -319,8 +342,14 @@ def spot_video_ids(session: Session, merchant_id: int) -> set[int]:
 
 def _claim(ctx: JobContext, spot_id: int) -> str | None:
     """Take the spot's render if it is queued, or rendering under a worker that has gone quiet."""
-    return leases.claim(ctx, Spot, spot_id, waiting=SpotStatus.queued.value, running=SpotStatus.rendering.value,
-                        failed=SpotStatus.failed.value)  # fmt: skip
+    return leases.claim(
+        ctx,
+        Spot,
+        spot_id,
+        waiting=SpotStatus.queued.value,
+        running=SpotStatus.rendering.value,
+        failed=SpotStatus.failed.value,
+    )
 
 
 def _renew(session: Session, spot_id: int, token: str, **values: Any) -> None:
@@ -362,15 +391,25 @@ def _publish(
         merchant = session.get(User, spot.merchant_id)
         _renew(session, spot_id, token)
         video = media.create_video(
-            session, ctx.store, ctx.settings, ctx.queue, merchant, title=spec["title"],
-            description=" · ".join(t for t in (spec["headline"], *spec["lines"]) if t), upload=output,
+            session,
+            ctx.store,
+            ctx.settings,
+            ctx.queue,
+            merchant,
+            title=spec["title"],
+            description=" · ".join(t for t in (spec["headline"], *spec["lines"]) if t),
+            upload=output,
             filename="spot.mp4",
-        )  # fmt: skip
+        )
         session.flush()
         for product_id in spec["product_ids"]:
             product = catalog.product_for_change(session, product_id, merchant)
-            shoppable.create_tag(session, video.id, merchant, shoppable.TagSpec(
-                product_id=product_id, start_s=0.0, end_s=video.duration_s, label=product.title))  # fmt: skip
+            shoppable.create_tag(
+                session,
+                video.id,
+                merchant,
+                shoppable.TagSpec(product_id=product_id, start_s=0.0, end_s=video.duration_s, label=product.title),
+            )
         session.refresh(spot)
         spot.video_id, spot.status, spot.progress = video.id, SpotStatus.published.value, 1.0
         spot.notes = list(dict.fromkeys([*spot.notes, *notes]))  # a fallback noted at request time is not repeated
@@ -393,10 +432,16 @@ def requeue_stalled_spots(ctx: JobContext) -> None:
     now = clock.now()
     stale_before = now - timedelta(seconds=ctx.settings.transcode_stall_seconds)
     with ctx.db.session() as session:
-        ids = list(session.scalars(select(Spot.id).where(or_(
-            and_(Spot.status == SpotStatus.rendering.value, Spot.heartbeat_at < stale_before),
-            and_(Spot.status == SpotStatus.queued.value, Spot.created_at < now - NEVER_CLAIMED_AFTER),
-        ))))  # fmt: skip
+        ids = list(
+            session.scalars(
+                select(Spot.id).where(
+                    or_(
+                        and_(Spot.status == SpotStatus.rendering.value, Spot.heartbeat_at < stale_before),
+                        and_(Spot.status == SpotStatus.queued.value, Spot.created_at < now - NEVER_CLAIMED_AFTER),
+                    )
+                )
+            )
+        )
     for spot_id in ids:
         ctx.queue.enqueue(RENDER_JOB, spot_id)
 

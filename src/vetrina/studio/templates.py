@@ -123,10 +123,14 @@ class Template:
 
     def describe(self) -> dict[str, object]:
         return {
-            "name": self.name, "title": self.title, "description": self.description,
-            "images": {"min": self.min_images, "max": self.max_images}, "durations": list(self.durations),
-            "aspects": list(self.aspects), "max_lines": self.max_lines,
-        }  # fmt: skip
+            "name": self.name,
+            "title": self.title,
+            "description": self.description,
+            "images": {"min": self.min_images, "max": self.max_images},
+            "durations": list(self.durations),
+            "aspects": list(self.aspects),
+            "max_lines": self.max_lines,
+        }
 
 
 _MOTIONS: tuple[Motion, ...] = ("zoom_in", "pan_right", "zoom_out", "pan_left")
@@ -179,8 +183,17 @@ def _styles(brand: Brand) -> dict[str, TextStyle]:
     }
 
 
-def _timed(layers: list[Layer], text: str, area: Box, style: TextStyle, frame: Frame, fonts: tuple[Font, ...],
-           field_name: str, start: float, end: float) -> None:  # fmt: skip
+def _timed(
+    layers: list[Layer],
+    text: str,
+    area: Box,
+    style: TextStyle,
+    frame: Frame,
+    fonts: tuple[Font, ...],
+    field_name: str,
+    start: float,
+    end: float,
+) -> None:
     if text:
         layers.append(Layer(lay_out(text, area, style, frame.short_side, fonts, field_name), start, end))
 
@@ -213,8 +226,17 @@ def plan_showcase(
     """One image after another, each slowly zooming or panning; copy in a lower band, then the end card."""
     plan = _sequence(frame, duration_s, [[(i, _whole(frame))] for i in range(images)])
     styles, d = _styles(brand), float(duration_s)
-    _timed(plan.layers, copy.headline, _band(frame, "bottom", 0.3), styles["headline"], frame, fonts, "headline",
-           0.3, d * 0.34)  # fmt: skip
+    _timed(
+        plan.layers,
+        copy.headline,
+        _band(frame, "bottom", 0.3),
+        styles["headline"],
+        frame,
+        fonts,
+        "headline",
+        0.3,
+        d * 0.34,
+    )
     for i, (line, start, end) in enumerate(_spread(list(copy.lines), d * 0.34, d * 0.68)):
         _timed(plan.layers, line, _band(frame, "bottom", 0.25), styles["line"], frame, fonts, f"lines[{i}]", start, end)
     _end_card(plan, copy, styles, fonts, d * 0.68)
@@ -255,12 +277,30 @@ def plan_countdown(
     reveal = d * 0.6
     tick = min(1.0, reveal * 0.45 / 3)
     count_start = reveal - 3 * tick
-    _timed(plan.layers, copy.headline, _band(frame, "bottom", 0.3), styles["headline"], frame, fonts, "headline",
-           0.3, count_start)  # fmt: skip
+    _timed(
+        plan.layers,
+        copy.headline,
+        _band(frame, "bottom", 0.3),
+        styles["headline"],
+        frame,
+        fonts,
+        "headline",
+        0.3,
+        count_start,
+    )
     for n in range(3):
         start = count_start + n * tick
-        _timed(plan.layers, str(3 - n), _band(frame, "middle", 0.5), styles["count"], frame, fonts, "countdown",
-               start, start + tick)  # fmt: skip
+        _timed(
+            plan.layers,
+            str(3 - n),
+            _band(frame, "middle", 0.5),
+            styles["count"],
+            frame,
+            fonts,
+            "countdown",
+            start,
+            start + tick,
+        )
     lines = list(copy.lines)
     for i, (line, start, end) in enumerate(_spread(lines, reveal + 0.4, d)):
         _timed(plan.layers, line, _band(frame, "bottom", 0.24), styles["line"], frame, fonts, f"lines[{i}]", start, end)
@@ -271,17 +311,35 @@ def plan_countdown(
 TEMPLATES: dict[str, Template] = {
     t.name: t
     for t in (
-        Template("showcase", "Product showcase",
-                 "Your photos one after another with a slow zoom and pan, your copy in a band, then price and call "
-                 "to action.", 1, 10, plan_showcase),
-        Template("split", "Side by side",
-                 "Two photos at a time, side by side (stacked on vertical video): compare colours, models or before "
-                 "and after.", 2, 10, plan_split, images_per_shot=2),
-        Template("countdown", "Price-drop countdown",
-                 "A 3-2-1 countdown over your photos, then the price drops in with your call to action.",
-                 1, 5, plan_countdown),
+        Template(
+            "showcase",
+            "Product showcase",
+            "Your photos one after another with a slow zoom and pan, your copy in a band, then price and call "
+            "to action.",
+            1,
+            10,
+            plan_showcase,
+        ),
+        Template(
+            "split",
+            "Side by side",
+            "Two photos at a time, side by side (stacked on vertical video): compare colours, models or before "
+            "and after.",
+            2,
+            10,
+            plan_split,
+            images_per_shot=2,
+        ),
+        Template(
+            "countdown",
+            "Price-drop countdown",
+            "A 3-2-1 countdown over your photos, then the price drops in with your call to action.",
+            1,
+            5,
+            plan_countdown,
+        ),
     )
-}  # fmt: skip
+}
 
 
 def get_template(name: str) -> Template:

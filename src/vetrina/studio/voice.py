@@ -44,8 +44,10 @@ def speak(text: str, out: Path, fits_s: float) -> tuple[Path | None, list[str]]:
         try:
             completed = subprocess.run(  # noqa: S603  (a fixed binary; the copy is passed as one argument)
                 [engine, "-v", voice, "-s", str(speed), "-w", str(out), "--", text],
-                capture_output=True, timeout=60, check=False,
-            )  # fmt: skip
+                capture_output=True,
+                timeout=60,
+                check=False,
+            )
         except (subprocess.TimeoutExpired, OSError) as exc:
             return None, [f"The voice-over is skipped: the speech engine did not finish ({exc.__class__.__name__})."]
         if completed.returncode != 0 or not out.exists():

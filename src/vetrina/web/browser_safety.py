@@ -39,6 +39,11 @@ class BrowserSafety:
 
     def _csrf_cookie(self, token: str) -> str:
         cookie = Response()  # Starlette's own cookie formatting
-        cookie.set_cookie(CSRF_COOKIE, token, httponly=True, samesite=cookie_samesite(self.settings),
-                          secure=self.settings.secure_cookies)  # fmt: skip
+        cookie.set_cookie(
+            CSRF_COOKIE,
+            token,
+            httponly=True,
+            samesite=cookie_samesite(self.settings),
+            secure=self.settings.secure_cookies,
+        )
         return cookie.headers["set-cookie"]

@@ -34,9 +34,13 @@ class BodySizeLimit:
         declared = Headers(scope=scope).get("content-length", "")
         if declared.isdigit() and int(declared) > limit:
             response = problem(
-                413, "content-too-large", "Content too large",
-                f"The request body is larger than the {limit} byte limit.", scope["path"], max_bytes=limit,
-            )  # fmt: skip
+                413,
+                "content-too-large",
+                "Content too large",
+                f"The request body is larger than the {limit} byte limit.",
+                scope["path"],
+                max_bytes=limit,
+            )
             await response(scope, receive, send)
             return
         received = 0

@@ -73,14 +73,16 @@ class StoresCollector(Collector):
         with self.runtime.db.session() as session:
             count, seconds = session.execute(
                 select(func.count(Video.transcode_seconds), func.coalesce(func.sum(Video.transcode_seconds), 0.0))
-            ).one()  # fmt: skip
+            ).one()
             totals = ledger.platform_totals(session)
         transcodes = SummaryMetricFamily("vetrina_transcode_seconds", "Wall time of finished transcodes.")
         transcodes.add_metric([], count_value=count, sum_value=float(seconds))
         yield transcodes
-        help_of = {"escrow_held": "Buyers' payments held in escrow, in minor units.",
-                   "commission": "Commission earned, in minor units.",
-                   "advertising": "Advertising revenue earned, in minor units."}  # fmt: skip
+        help_of = {
+            "escrow_held": "Buyers' payments held in escrow, in minor units.",
+            "commission": "Commission earned, in minor units.",
+            "advertising": "Advertising revenue earned, in minor units.",
+        }
         for name, by_currency in totals.items():
             gauge = GaugeMetricFamily(f"vetrina_{name}", help_of[name], labels=["currency"])
             for currency, amount in sorted(by_currency.items()):
@@ -100,8 +102,13 @@ def share_between_processes(settings: Settings) -> None:
 def install_metrics(app: Any, runtime: Runtime) -> None:
     """One registry per app (tests build many apps): its request timer, job counter and stores collector."""
     registry = CollectorRegistry()
-    histogram = Histogram("vetrina_http_request_duration_seconds", "HTTP request latency.",
-                          ["method", "route", "status"], registry=registry, buckets=LATENCY_BUCKETS)  # fmt: skip
+    histogram = Histogram(
+        "vetrina_http_request_duration_seconds",
+        "HTTP request latency.",
+        ["method", "route", "status"],
+        registry=registry,
+        buckets=LATENCY_BUCKETS,
+    )
     jobs = Counter("vetrina_jobs", "Jobs run, by outcome.", ["job", "outcome"], registry=registry)
     runtime.queue.observers.append(lambda name, failed: jobs.labels(name, "failed" if failed else "ok").inc())
     stores = StoresCollector(runtime)
@@ -133,5 +140,6 @@ def _may_scrape(request: Request, user: User | None) -> bool:
 def metrics(request: Request, user: User | None = optional_user) -> Response:
     if not _may_scrape(request, user):
         raise Forbidden("Metrics are for the operator: from an allowed address, or with an admin token.")
-    return Response(generate_latest(request.app.state.metrics_registry),
-                    media_type="text/plain; version=0.0.4; charset=utf-8")  # fmt: skip
+    return Response(
+        generate_latest(request.app.state.metrics_registry), media_type="text/plain; version=0.0.4; charset=utf-8"
+    )

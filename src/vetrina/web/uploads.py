@@ -29,9 +29,16 @@ def add_uploaded_video(
     media.ensure_can_upload(user)
     with saved_upload(runtime, upload, runtime.settings.max_upload_bytes) as path:
         return media.create_video(
-            session, runtime.store, runtime.settings, runtime.queue, user,
-            title=title, description=description, upload=path, filename=upload.filename,
-        )  # fmt: skip
+            session,
+            runtime.store,
+            runtime.settings,
+            runtime.queue,
+            user,
+            title=title,
+            description=description,
+            upload=path,
+            filename=upload.filename,
+        )
 
 
 @contextmanager

@@ -49,8 +49,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("name"),
     )
     # The one cursor, there from the start: a report can always lock it (see `rollups.seconds`).
-    cursor = sa.table("rollup_state", sa.column("name"), sa.column("last_event_id"),
-                      sa.column("rolled_up_at", vetrina.db.UTCDateTime()))  # fmt: skip
+    cursor = sa.table(
+        "rollup_state",
+        sa.column("name"),
+        sa.column("last_event_id"),
+        sa.column("rolled_up_at", vetrina.db.UTCDateTime()),
+    )
     op.bulk_insert(cursor, [{"name": "player_events", "last_event_id": 0, "rolled_up_at": datetime.now(UTC)}])
     op.create_table(
         "video_second_stats",

@@ -108,8 +108,9 @@ class FeatureMatcher:
         height, width = frame.shape[:2]
         for ref, _ in votes.most_common(self.settings.candidates):
             detection = self._verify(ref, pairs[ref], frame_points, width, height)
-            if detection and (detection.product_id not in detections
-                              or detection.inliers > detections[detection.product_id].inliers):  # fmt: skip
+            if detection and (
+                detection.product_id not in detections or detection.inliers > detections[detection.product_id].inliers
+            ):
                 detections[detection.product_id] = detection
         return _without_overlaps(sorted(detections.values(), key=lambda d: -d.inliers))
 

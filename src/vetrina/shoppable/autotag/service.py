@@ -68,10 +68,14 @@ def _candidates(
         ids = sorted(allowed)
     else:
         merchant = video.owner_id if owner else user.id
-        ids = list(session.scalars(
-            select(Product.id).where(Product.merchant_id == merchant, Product.deleted.is_(False))
-            .order_by(Product.id).limit(limit + 1)
-        ))  # fmt: skip
+        ids = list(
+            session.scalars(
+                select(Product.id)
+                .where(Product.merchant_id == merchant, Product.deleted.is_(False))
+                .order_by(Product.id)
+                .limit(limit + 1)
+            )
+        )
     if not ids:
         raise InvalidInput("There are no products to look for: add products with photos first.", field="product_ids")
     if len(ids) > limit:
@@ -96,10 +100,11 @@ def start_run(
     candidates = _candidates(session, settings, video, user, product_ids)
     unfinished = session.scalar(
         select(AutotagRun).where(
-            AutotagRun.video_id == video.id, AutotagRun.requested_by == user.id,
+            AutotagRun.video_id == video.id,
+            AutotagRun.requested_by == user.id,
             AutotagRun.status.in_([AutotagStatus.queued.value, AutotagStatus.running.value]),
         )
-    )  # fmt: skip
+    )
     if unfinished is not None:
         return unfinished
     busy = session.scalar(
@@ -115,10 +120,16 @@ def start_run(
             f"You have {busy} auto-tagging runs waiting or running; start more once they finish.", retry_after_s=30
         )
     run = AutotagRun(
-        video_id=video.id, requested_by=user.id, product_ids=candidates,
-        catalogue_key=catalogue_key(session, candidates), status=AutotagStatus.queued.value, progress=0.0,
-        notes=[], proposals=0, created_at=clock.now(),
-    )  # fmt: skip
+        video_id=video.id,
+        requested_by=user.id,
+        product_ids=candidates,
+        catalogue_key=catalogue_key(session, candidates),
+        status=AutotagStatus.queued.value,
+        progress=0.0,
+        notes=[],
+        proposals=0,
+        created_at=clock.now(),
+    )
     session.add(run)
     session.flush()
     queue.enqueue_after_commit(session, AUTOTAG_JOB, run.id)
@@ -136,9 +147,10 @@ def list_proposals(session: Session, video_id: int, user: User, state: str | Non
     """The proposals the user may decide on: its own; the owner and admins see everyone's."""
     video = media.get_video(session, video_id, user)
     query = (
-        select(TagProposal).join(Product, Product.id == TagProposal.product_id)
+        select(TagProposal)
+        .join(Product, Product.id == TagProposal.product_id)
         .where(TagProposal.video_id == video.id, Product.deleted.is_(False))
-    )  # fmt: skip
+    )
     if not _is_owner(user, video):
         query = query.where(TagProposal.requested_by == user.id)
     if state is not None:
@@ -170,9 +182,13 @@ def accept(session: Session, video_id: int, proposal_id: int, user: User, change
     end = float(changes.get("end_s", proposal.end_s))
     keyframes = tuple(k for k in proposal.keyframes if start <= k["t"] <= end) if "box" not in changes else ()
     spec = shoppable.TagSpec(
-        product_id=proposal.product_id, start_s=start, end_s=end, box=changes.get("box", proposal.box),
-        keyframes=keyframes, label=changes.get("label", ""),
-    )  # fmt: skip
+        product_id=proposal.product_id,
+        start_s=start,
+        end_s=end,
+        box=changes.get("box", proposal.box),
+        keyframes=keyframes,
+        label=changes.get("label", ""),
+    )
     tag = shoppable.create_tag(session, video_id, user, spec)
     session.flush()
     proposal.state, proposal.tag_id, proposal.decided_at = ProposalState.accepted.value, tag.id, clock.now()
@@ -194,10 +210,13 @@ def _references(
     """Grayscale reference photos of the candidates, and notes on the products that have none usable."""
     references, without = [], []
     with ctx.db.session() as session:
-        products = list(session.scalars(
-            select(Product).where(Product.id.in_(product_ids), Product.deleted.is_(False))
-            .options(selectinload(Product.images))
-        ))  # fmt: skip
+        products = list(
+            session.scalars(
+                select(Product)
+                .where(Product.id.in_(product_ids), Product.deleted.is_(False))
+                .options(selectinload(Product.images))
+            )
+        )
     for product in products:
         heartbeat(0.0)  # loading thousands of photos takes a while
         found = False
@@ -227,8 +246,14 @@ def build_matcher(references: list[Reference], settings: Settings) -> FeatureMat
 @job(AUTOTAG_JOB)
 def autotag_job(ctx: JobContext, run_id: int) -> None:
     """Recognise the run's candidate products in its video and store the proposals."""
-    token = leases.claim(ctx, AutotagRun, run_id, waiting=AutotagStatus.queued.value,
-                         running=AutotagStatus.running.value, failed=AutotagStatus.failed.value)  # fmt: skip
+    token = leases.claim(
+        ctx,
+        AutotagRun,
+        run_id,
+        waiting=AutotagStatus.queued.value,
+        running=AutotagStatus.running.value,
+        failed=AutotagStatus.failed.value,
+    )
     if token is None:
         return
     with ctx.db.session() as session:
@@ -246,13 +271,21 @@ def autotag_job(ctx: JobContext, run_id: int) -> None:
         found = []
         if matcher.usable_products:
             found = recognize(
-                ctx.store.path(source), duration, matcher,
-                RecognitionSettings(every_s=settings.autotag_every_s, analysis_width=settings.autotag_analysis_width,
-                                    cut_threshold=settings.autotag_cut_threshold),
-                TrackSettings(every_s=settings.autotag_every_s, min_samples=settings.autotag_min_samples,
-                              min_confidence=settings.autotag_min_confidence),
+                ctx.store.path(source),
+                duration,
+                matcher,
+                RecognitionSettings(
+                    every_s=settings.autotag_every_s,
+                    analysis_width=settings.autotag_analysis_width,
+                    cut_threshold=settings.autotag_cut_threshold,
+                ),
+                TrackSettings(
+                    every_s=settings.autotag_every_s,
+                    min_samples=settings.autotag_min_samples,
+                    min_confidence=settings.autotag_min_confidence,
+                ),
                 on_progress,
-            )  # fmt: skip
+            )
         _store(ctx, run_id, token, found, notes)
     except LeaseLost:
         log.info("autotag run %s: lease lost", run_id)
@@ -262,8 +295,16 @@ def autotag_job(ctx: JobContext, run_id: int) -> None:
         reason = exc.detail if isinstance(exc, VetrinaError) else f"Recognition failed ({exc.__class__.__name__})."
         try:
             with ctx.db.session(write=True) as session:
-                leases.renew(session, AutotagRun, run_id, token, AutotagStatus.running.value,
-                             status=AutotagStatus.failed.value, error=reason, finished_at=clock.now())  # fmt: skip
+                leases.renew(
+                    session,
+                    AutotagRun,
+                    run_id,
+                    token,
+                    AutotagStatus.running.value,
+                    status=AutotagStatus.failed.value,
+                    error=reason,
+                    finished_at=clock.now(),
+                )
         except LeaseLost:
             pass
 
@@ -296,12 +337,21 @@ def _store(ctx: JobContext, run_id: int, token: str, found: list[Any], notes: li
             span = (proposal.start_s, proposal.end_s)
             if any(pid == proposal.product_id and _overlaps(span, other) for pid, other in decided):
                 continue
-            session.add(TagProposal(
-                video_id=run.video_id, run_id=run.id, requested_by=run.requested_by, product_id=proposal.product_id,
-                start_s=proposal.start_s, end_s=proposal.end_s, box={k: round(v, 5) for k, v in proposal.box.items()},
-                keyframes=proposal.keyframes, confidence=proposal.confidence, state=ProposalState.proposed.value,
-                created_at=now,
-            ))  # fmt: skip
+            session.add(
+                TagProposal(
+                    video_id=run.video_id,
+                    run_id=run.id,
+                    requested_by=run.requested_by,
+                    product_id=proposal.product_id,
+                    start_s=proposal.start_s,
+                    end_s=proposal.end_s,
+                    box={k: round(v, 5) for k, v in proposal.box.items()},
+                    keyframes=proposal.keyframes,
+                    confidence=proposal.confidence,
+                    state=ProposalState.proposed.value,
+                    created_at=now,
+                )
+            )
             kept += 1
         finished = {"status": AutotagStatus.done.value, "progress": 1.0, "proposals": kept, "notes": notes}
         leases.renew(session, AutotagRun, run_id, token, AutotagStatus.running.value, finished_at=now, **finished)
@@ -325,8 +375,13 @@ def autotag_sweep(ctx: JobContext, now: Any = None, limit: int = 20) -> list[int
     for owner_id in owners:
         with ctx.db.session(write=True) as session:
             owner = session.get(User, owner_id)
-            videos = list(session.scalars(select(Video).where(
-                Video.owner_id == owner_id, Video.status == VideoStatus.ready.value).order_by(Video.id)))  # fmt: skip
+            videos = list(
+                session.scalars(
+                    select(Video)
+                    .where(Video.owner_id == owner_id, Video.status == VideoStatus.ready.value)
+                    .order_by(Video.id)
+                )
+            )
             if not videos:
                 continue
             try:
@@ -335,11 +390,17 @@ def autotag_sweep(ctx: JobContext, now: Any = None, limit: int = 20) -> list[int
                 log.info("auto-tagging for merchant %s skipped: %s", owner_id, exc.detail)
                 continue
             # Up to date, or waiting its turn: either way nothing to start.
-            current = set(session.scalars(select(AutotagRun.video_id).where(
-                AutotagRun.requested_by == owner_id,
-                or_(AutotagRun.catalogue_key == key,
-                    AutotagRun.status.in_([AutotagStatus.queued.value, AutotagStatus.running.value])),
-            )))  # fmt: skip
+            current = set(
+                session.scalars(
+                    select(AutotagRun.video_id).where(
+                        AutotagRun.requested_by == owner_id,
+                        or_(
+                            AutotagRun.catalogue_key == key,
+                            AutotagRun.status.in_([AutotagStatus.queued.value, AutotagStatus.running.value]),
+                        ),
+                    )
+                )
+            )
             for video in videos:
                 if len(started) >= limit:
                     return started

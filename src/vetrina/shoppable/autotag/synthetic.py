@@ -118,9 +118,14 @@ def _background(seed: int, size: tuple[int, int]) -> Image.Image:
 
 
 def make_footage(
-    path: Path, shots: list[Image.Image], scenes: list[tuple[float, list[Appearance]]], size: tuple[int, int],
-    fps: int = 30, crf: int = 26, seed: int = 0,
-) -> list[Truth]:  # fmt: skip
+    path: Path,
+    shots: list[Image.Image],
+    scenes: list[tuple[float, list[Appearance]]],
+    size: tuple[int, int],
+    fps: int = 30,
+    crf: int = 26,
+    seed: int = 0,
+) -> list[Truth]:
     """Render scenes (each: a length and the products in it, times relative to the scene) one after another
     with a cut between them; returns where each product truly is."""
     work = path.parent / f"{path.stem}-parts"
@@ -156,8 +161,9 @@ def make_footage(
             first, last = round(look.start_s * fps), round(look.end_s * fps)
             cx, cy = look.centre[0] * width - sprite.width / 2, look.centre[1] * height - sprite.height / 2
             vx, vy = look.drift[0] * width, look.drift[1] * height
-            graph.append(f"[{index}:v]format=rgba,loop=loop={last - first - 1}:size=1:start=0,"
-                         f"setpts=N+{first}[p{s}a{a}]")  # fmt: skip
+            graph.append(
+                f"[{index}:v]format=rgba,loop=loop={last - first - 1}:size=1:start=0,setpts=N+{first}[p{s}a{a}]"
+            )
             graph.append(
                 f"[{current}][p{s}a{a}]overlay=x='{cx:.2f}+{vx:.4f}*(t-{look.start_s})':"
                 f"y='{cy:.2f}+{vy:.4f}*(t-{look.start_s})':eof_action=pass[s{s}o{a}]"
@@ -172,11 +178,26 @@ def make_footage(
         scene_labels.append(f"[{current}]")
         offset += length
     graph.append(f"{''.join(scene_labels)}concat=n={len(scene_labels)}:v=1:a=0[out]")
-    run_ffmpeg([
-        *[arg for pair in zip(inputs[::2], inputs[1::2], strict=True) for arg in (("-framerate", str(fps)) + pair)],
-        "-filter_complex", ";".join(graph), "-map", "[out]", "-c:v", "libx264", "-preset", "veryfast",
-        "-crf", str(crf), "-pix_fmt", "yuv420p", "-r", str(fps), str(path),
-    ])  # fmt: skip
+    run_ffmpeg(
+        [
+            *[arg for pair in zip(inputs[::2], inputs[1::2], strict=True) for arg in (("-framerate", str(fps)) + pair)],
+            "-filter_complex",
+            ";".join(graph),
+            "-map",
+            "[out]",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "veryfast",
+            "-crf",
+            str(crf),
+            "-pix_fmt",
+            "yuv420p",
+            "-r",
+            str(fps),
+            str(path),
+        ]
+    )
     return truths
 
 
@@ -209,8 +230,11 @@ def score(proposals: list[tuple[int, float, float, tuple[float, ...]]], truths: 
     hits = 0
     for product, start, end, box in proposals:
         for truth in unmatched:
-            if (truth.product == product and span_iou((start, end), (truth.start_s, truth.end_s)) >= 0.5
-                    and box_iou(box, truth.box) >= 0.5):  # fmt: skip
+            if (
+                truth.product == product
+                and span_iou((start, end), (truth.start_s, truth.end_s)) >= 0.5
+                and box_iou(box, truth.box) >= 0.5
+            ):
                 unmatched.remove(truth)
                 hits += 1
                 break

@@ -110,16 +110,29 @@ def campaign_out(campaign: Campaign) -> CampaignOut:
     def money(amount: int) -> MoneyModel:
         return MoneyModel(amount=amount, currency=campaign.currency)
 
-    cap = ({"count": campaign.frequency_cap_count, "per_hours": campaign.frequency_cap_hours}
-           if campaign.frequency_cap_count else None)  # fmt: skip
+    cap = (
+        {"count": campaign.frequency_cap_count, "per_hours": campaign.frequency_cap_hours}
+        if campaign.frequency_cap_count
+        else None
+    )
     return CampaignOut(
-        id=campaign.id, name=campaign.name, kind=campaign.kind, video_id=campaign.video_id,
-        product_id=campaign.product_id, vast_url=campaign.vast_url,
+        id=campaign.id,
+        name=campaign.name,
+        kind=campaign.kind,
+        video_id=campaign.video_id,
+        product_id=campaign.product_id,
+        vast_url=campaign.vast_url,
         bid={"model": campaign.bid_model, "price": money(campaign.bid_amount)},
-        budget_total=money(campaign.budget_total), budget_daily=money(campaign.budget_daily),
-        spent=money(campaign.spent_millis // 1000), starts_at=campaign.starts_at, ends_at=campaign.ends_at,
-        targeting=campaign.targeting, frequency_cap=cap, skippable=campaign.skippable, status=campaign.status,
-    )  # fmt: skip
+        budget_total=money(campaign.budget_total),
+        budget_daily=money(campaign.budget_daily),
+        spent=money(campaign.spent_millis // 1000),
+        starts_at=campaign.starts_at,
+        ends_at=campaign.ends_at,
+        targeting=campaign.targeting,
+        frequency_cap=cap,
+        skippable=campaign.skippable,
+        status=campaign.status,
+    )
 
 
 @router.post("/api/v1/campaigns", status_code=201, response_model=CampaignOut, summary="Create a campaign (draft)")
@@ -127,12 +140,21 @@ def create_campaign(
     request: Request, body: CampaignIn, user: User = required_user, session: Session = db_session
 ) -> CampaignOut:
     spec = ads.CampaignSpec(
-        name=body.name, kind=body.kind, bid_model=body.bid.model, bid=body.bid.price.to_money(),
-        budget_total=body.budget_total.to_money(), budget_daily=body.budget_daily.to_money(),
-        starts_at=body.starts_at, ends_at=body.ends_at, video_id=body.video_id, product_id=body.product_id,
-        vast_url=body.vast_url, targeting=body.targeting, skippable=body.skippable,
+        name=body.name,
+        kind=body.kind,
+        bid_model=body.bid.model,
+        bid=body.bid.price.to_money(),
+        budget_total=body.budget_total.to_money(),
+        budget_daily=body.budget_daily.to_money(),
+        starts_at=body.starts_at,
+        ends_at=body.ends_at,
+        video_id=body.video_id,
+        product_id=body.product_id,
+        vast_url=body.vast_url,
+        targeting=body.targeting,
+        skippable=body.skippable,
         frequency_cap=(body.frequency_cap.count, body.frequency_cap.per_hours) if body.frequency_cap else None,
-    )  # fmt: skip
+    )
     campaign = ads.create_campaign(session, get_runtime(request).settings, user, spec)
     _forget_campaigns_after_commit(request, session)
     return campaign_out(campaign)
@@ -150,9 +172,12 @@ def read_campaign(campaign_id: RowId, user: User = required_user, session: Sessi
 
 @router.patch("/api/v1/campaigns/{campaign_id}", response_model=CampaignOut, summary="Change or start/pause/end")
 def change_campaign(
-    request: Request, campaign_id: RowId, body: CampaignChanges, user: User = required_user,
+    request: Request,
+    campaign_id: RowId,
+    body: CampaignChanges,
+    user: User = required_user,
     session: Session = db_session,
-) -> CampaignOut:  # fmt: skip
+) -> CampaignOut:
     changes: dict[str, Any] = body.model_dump(exclude_unset=True)
     for key in ("bid", "budget_total", "budget_daily"):
         if key in changes:
@@ -220,20 +245,30 @@ def vast(
         else:  # not licensed for ads here: a valid answer with no ad
             document = serve.no_ad(_base_url(request))
     if isinstance(document, serve.ThirdParty):
-        document = serve.resolve_third_party(rt.db, rt.store.signing_key, _base_url(request), document,
-                                             rt.settings.fetch_allow_private)  # fmt: skip
+        document = serve.resolve_third_party(
+            rt.db, rt.store.signing_key, _base_url(request), document, rt.settings.fetch_allow_private
+        )
     response = Response(write_vast(document), media_type=XML, headers={"Cache-Control": "no-store"})
     if new_cookie:
-        response.set_cookie(VIEWER_COOKIE, new_cookie, max_age=365 * 86400, httponly=True, samesite="lax",
-                            secure=rt.settings.secure_cookies)  # fmt: skip
+        response.set_cookie(
+            VIEWER_COOKIE,
+            new_cookie,
+            max_age=365 * 86400,
+            httponly=True,
+            samesite="lax",
+            secure=rt.settings.secure_cookies,
+        )
     return response
 
 
 @router.get("/api/v1/videos/{video_id}/vmap", summary="VMAP 1.0 of the video's ad breaks", response_class=Response)
 def vmap(
-    request: Request, video_id: RowId, user: User | None = optional_user, session: Session = db_session,
+    request: Request,
+    video_id: RowId,
+    user: User | None = optional_user,
+    session: Session = db_session,
     viewer_territory: str = territory,
-) -> Response:  # fmt: skip
+) -> Response:
     video, _ = rights.playable(session, request.app.state.rights_cache, video_id, user, viewer_territory)
     settings = serve.ad_settings(session, video, get_runtime(request).settings.default_currency)
     with_ads = rights.check(session, request.app.state.rights_cache, video.id, viewer_territory, "ads").allowed
@@ -246,11 +281,26 @@ def put_ad_settings(
     request: Request, video_id: RowId, body: AdSettingsIn, user: User = required_user, session: Session = db_session
 ) -> dict[str, Any]:
     floor = body.floor_cpm.to_money() if body.floor_cpm else Money.zero(get_runtime(request).settings.default_currency)
-    row = serve.set_ad_settings(session, video_id, user, body.preroll, body.midrolls_s, body.overlays_s, floor,
-                                get_runtime(request).queue, body.snap_to_scenes)  # fmt: skip
+    row = serve.set_ad_settings(
+        session,
+        video_id,
+        user,
+        body.preroll,
+        body.midrolls_s,
+        body.overlays_s,
+        floor,
+        get_runtime(request).queue,
+        body.snap_to_scenes,
+    )
     _forget_campaigns_after_commit(request, session)  # the book keeps ad settings too
-    return {"video_id": video_id, "preroll": row.preroll, "midrolls_s": row.midrolls_s, "overlays_s": row.overlays_s,
-            "floor_cpm": floor.as_json(), "snap_to_scenes": row.snap_to_scenes}  # fmt: skip
+    return {
+        "video_id": video_id,
+        "preroll": row.preroll,
+        "midrolls_s": row.midrolls_s,
+        "overlays_s": row.overlays_s,
+        "floor_cpm": floor.as_json(),
+        "snap_to_scenes": row.snap_to_scenes,
+    }
 
 
 @router.get("/api/v1/ads/events/{decision_id}/{event}", status_code=204, summary="A player's tracking beacon")

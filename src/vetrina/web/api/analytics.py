@@ -30,11 +30,16 @@ def as_csv(report: dict[str, Any]) -> str:
 
 @router.get("/api/v1/videos/{video_id}/selling-seconds", summary="Audience and card activity per second")
 def selling_seconds(
-    video_id: RowId, format: Literal["json", "csv"] = "json",  # noqa: A002  (the query parameter's name)
-    user: User = required_user, session: Session = db_session,
-) -> Response:  # fmt: skip
+    video_id: RowId,
+    format: Literal["json", "csv"] = "json",  # noqa: A002  (the query parameter's name)
+    user: User = required_user,
+    session: Session = db_session,
+) -> Response:
     report = rollups.selling_seconds(session, video_id, user)
     if format == "csv":
-        return Response(as_csv(report), media_type="text/csv", headers={
-            "Content-Disposition": f'attachment; filename="video-{video_id}-seconds.csv"'})  # fmt: skip
+        return Response(
+            as_csv(report),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="video-{video_id}-seconds.csv"'},
+        )
     return JSONResponse(report)

@@ -64,24 +64,40 @@ class AcceptIn(BaseModel):
 
 def run_out(run: AutotagRun) -> RunOut:
     return RunOut(
-        run_id=run.id, status=run.status, progress=run.progress, proposals=run.proposals, notes=run.notes,
-        error=run.error, created_at=run.created_at, finished_at=run.finished_at,
-    )  # fmt: skip
+        run_id=run.id,
+        status=run.status,
+        progress=run.progress,
+        proposals=run.proposals,
+        notes=run.notes,
+        error=run.error,
+        created_at=run.created_at,
+        finished_at=run.finished_at,
+    )
 
 
 def proposal_out(proposal: TagProposal) -> ProposalOut:
     return ProposalOut(
-        id=proposal.id, product_id=proposal.product_id, start_s=proposal.start_s, end_s=proposal.end_s,
-        box=proposal.box, keyframes=proposal.keyframes, confidence=proposal.confidence, state=proposal.state,
-        tag_id=proposal.tag_id, run_id=proposal.run_id,
-    )  # fmt: skip
+        id=proposal.id,
+        product_id=proposal.product_id,
+        start_s=proposal.start_s,
+        end_s=proposal.end_s,
+        box=proposal.box,
+        keyframes=proposal.keyframes,
+        confidence=proposal.confidence,
+        state=proposal.state,
+        tag_id=proposal.tag_id,
+        run_id=proposal.run_id,
+    )
 
 
 @router.post("/autotag", status_code=202, response_model=RunOut, summary="Find catalogue products in the video")
 def start(
-    request: Request, video_id: RowId, body: RunIn | None = None, user: User = required_user,
+    request: Request,
+    video_id: RowId,
+    body: RunIn | None = None,
+    user: User = required_user,
     session: Session = db_session,
-) -> JSONResponse:  # fmt: skip
+) -> JSONResponse:
     rt = get_runtime(request)
     run = autotag.start_run(session, rt.settings, rt.queue, video_id, user, body.product_ids if body else None)
     session.flush()
@@ -103,9 +119,13 @@ def proposals(
 
 @router.post("/tag-proposals/{proposal_id}/accept", response_model=ProposalOut, summary="Make it a tag")
 def accept(
-    request: Request, video_id: RowId, proposal_id: RowId, body: AcceptIn | None = None, user: User = required_user,
+    request: Request,
+    video_id: RowId,
+    proposal_id: RowId,
+    body: AcceptIn | None = None,
+    user: User = required_user,
     session: Session = db_session,
-) -> ProposalOut:  # fmt: skip
+) -> ProposalOut:
     changes = body.model_dump(exclude_none=True) if body else {}
     proposal = autotag.accept(session, video_id, proposal_id, user, changes)
     forget_timeline_after_commit(request, session, video_id)

@@ -71,12 +71,20 @@ def channel_out(request: Request, session: Session, channel: Channel, viewer: Us
     products = catalog.list_products(session, 1, 48, merchant_id=channel.merchant_id).items
     spot_ids = spot_video_ids(session, channel.merchant_id)
     return ChannelOut(
-        handle=channel.handle, name=channel.name, description=channel.description, merchant_id=channel.merchant_id,
-        brand_color=channel.brand_color, text_color=channel.text_color, auto_tag=channel.auto_tag,
+        handle=channel.handle,
+        name=channel.name,
+        description=channel.description,
+        merchant_id=channel.merchant_id,
+        brand_color=channel.brand_color,
+        text_color=channel.text_color,
+        auto_tag=channel.auto_tag,
         banner_url=channels.banner_url(channel, rt.store, rt.settings.media_url_ttl_s),
-        followers=channels.followers(session, channel), following=channels.is_following(session, channel, viewer),
-        videos=videos, spots=[v for v in videos if v.id in spot_ids], products=[product_out(p, rt) for p in products],
-    )  # fmt: skip
+        followers=channels.followers(session, channel),
+        following=channels.is_following(session, channel, viewer),
+        videos=videos,
+        spots=[v for v in videos if v.id in spot_ids],
+        products=[product_out(p, rt) for p in products],
+    )
 
 
 @router.get("/api/v1/channels/{handle}", response_model=ChannelOut, summary="A merchant's channel")

@@ -123,18 +123,31 @@ def order_out(order: Order) -> OrderOut:
         return MoneyModel(amount=amount, currency=order.currency)
 
     return OrderOut(
-        id=order.id, status=OrderStatus(order.status), buyer_id=order.buyer_id, merchant_id=order.merchant_id,
-        total=money(order.total_amount), refunded=money(order.refunded_amount),
+        id=order.id,
+        status=OrderStatus(order.status),
+        buyer_id=order.buyer_id,
+        merchant_id=order.merchant_id,
+        total=money(order.total_amount),
+        refunded=money(order.refunded_amount),
         commission=money(order.commission_amount),
         items=[
             ItemOut(
-                product_id=i.product_id, variant_id=i.variant_id, title=i.title, unit_price=money(i.unit_amount),
-                quantity=i.quantity, subtotal=money(i.unit_amount * i.quantity),
+                product_id=i.product_id,
+                variant_id=i.variant_id,
+                title=i.title,
+                unit_price=money(i.unit_amount),
+                quantity=i.quantity,
+                subtotal=money(i.unit_amount * i.quantity),
             )
             for i in order.items
         ],
-        created_at=order.created_at, expires_at=order.expires_at, paid_at=order.paid_at, shipped_at=order.shipped_at,
-        carrier=order.carrier, tracking=order.tracking, auto_confirm_at=order.auto_confirm_at,
+        created_at=order.created_at,
+        expires_at=order.expires_at,
+        paid_at=order.paid_at,
+        shipped_at=order.shipped_at,
+        carrier=order.carrier,
+        tracking=order.tracking,
+        auto_confirm_at=order.auto_confirm_at,
         finished_at=order.finished_at,
         refunds=[
             RefundOut(id=r.id, amount=money(r.amount), reason=r.reason, status=r.status, created_at=r.created_at)
@@ -145,8 +158,9 @@ def order_out(order: Order) -> OrderOut:
             for e in order.history
         ],
         source=SourceIn(video_id=order.source_video_id, second=order.source_second)
-        if order.source_video_id is not None else None,
-    )  # fmt: skip
+        if order.source_video_id is not None
+        else None,
+    )
 
 
 @router.post("/api/v1/orders", status_code=201, response_model=OrderOut, summary="Order products (reserves stock)")
@@ -158,10 +172,14 @@ def create_order(
     specs = [orders.ItemSpec(product_id=i.product_id, variant_id=i.variant_id, quantity=i.quantity) for i in body.items]
     source = orders.OrderSource(body.source.video_id, body.source.second) if body.source else None
     return run_once(
-        request, user, body,
-        lambda s: order_out(orders.create_order(s, rt.settings, rt.queue, user, specs, source, viewer_territory,
-                                                cache)), 201,
-    )  # fmt: skip
+        request,
+        user,
+        body,
+        lambda s: order_out(
+            orders.create_order(s, rt.settings, rt.queue, user, specs, source, viewer_territory, cache)
+        ),
+        201,
+    )
 
 
 @router.get("/api/v1/orders", response_model=OrderPage, summary="Orders you bought or sold")
@@ -197,9 +215,11 @@ def cancel_order(request: Request, order_id: RowId, user: User = required_user) 
 def ship_order(request: Request, order_id: RowId, body: ShipIn, user: User = required_user) -> JSONResponse:
     rt = get_runtime(request)
     return run_once(
-        request, user, body,
+        request,
+        user,
+        body,
         lambda s: order_out(orders.ship(s, rt.settings, rt.queue, order_id, user, body.carrier, body.tracking)),
-    )  # fmt: skip
+    )
 
 
 @router.post("/api/v1/orders/{order_id}/confirm", response_model=OrderOut, summary="Confirm receipt: pays the merchant")
@@ -219,9 +239,12 @@ def request_refund(request: Request, order_id: RowId, body: RefundIn, user: User
         refund = orders.request_refund(session, queue, order_id, user, amount, body.reason)
         money = Money(refund.amount, amount.currency if amount else session.get(Order, order_id).currency)
         return RefundOut(
-            id=refund.id, amount=MoneyModel.of(money), reason=refund.reason, status=refund.status,
+            id=refund.id,
+            amount=MoneyModel.of(money),
+            reason=refund.reason,
+            status=refund.status,
             created_at=refund.created_at,
-        )  # fmt: skip
+        )
 
     return run_once(request, user, body, operation, 201)
 

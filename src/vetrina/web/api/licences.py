@@ -51,10 +51,18 @@ class LicenceOut(BaseModel):
 
 def licence_out(licence: Licence) -> LicenceOut:
     return LicenceOut(
-        id=licence.id, video_id=licence.video_id, distributor=licence.distributor, territories=licence.territories,
-        rest_of_world=licence.rest_of_world, named_as=licence.named_as, starts_at=licence.starts_at,
-        ends_at=licence.ends_at, uses=licence.uses, share_bps=licence.share_bps, created_at=licence.created_at,
-    )  # fmt: skip
+        id=licence.id,
+        video_id=licence.video_id,
+        distributor=licence.distributor,
+        territories=licence.territories,
+        rest_of_world=licence.rest_of_world,
+        named_as=licence.named_as,
+        starts_at=licence.starts_at,
+        ends_at=licence.ends_at,
+        uses=licence.uses,
+        share_bps=licence.share_bps,
+        created_at=licence.created_at,
+    )
 
 
 def _forget_after_commit(request: Request, session: Session, video_id: int) -> None:
@@ -68,9 +76,16 @@ def create_licence(
 ) -> LicenceOut:
     territories = [body.territories] if isinstance(body.territories, str) else body.territories
     licence = rights.create_licence(
-        session, user, body.video_id, distributor=body.distributor, territories=territories,
-        starts_at=body.starts_at, ends_at=body.ends_at, uses=list(body.uses), share_bps=body.share_bps,
-    )  # fmt: skip
+        session,
+        user,
+        body.video_id,
+        distributor=body.distributor,
+        territories=territories,
+        starts_at=body.starts_at,
+        ends_at=body.ends_at,
+        uses=list(body.uses),
+        share_bps=body.share_bps,
+    )
     _forget_after_commit(request, session, licence.video_id)
     return licence_out(licence)
 
@@ -120,8 +135,9 @@ class RevenueOut(BaseModel):
     other_currency_items: int = Field(description="Ads and orders in other currencies, left out of the sums.")
 
 
-def revenue_report(request: Request, session: Session, user: User, start: date | None, end: date | None,
-                   by: str) -> revenue.Report:  # fmt: skip
+def revenue_report(
+    request: Request, session: Session, user: User, start: date | None, end: date | None, by: str
+) -> revenue.Report:
     today = clock.now().date()
     end = end or today
     start = start or end.replace(day=1) - timedelta(days=365)
@@ -140,18 +156,31 @@ def revenue_share(
 ) -> Response:
     report = revenue_report(request, session, user, start, end, by)
     if format == "csv":
-        return Response(revenue.as_csv(report), media_type="text/csv",
-                        headers={"Content-Disposition": 'attachment; filename="revenue-share.csv"'})  # fmt: skip
+        return Response(
+            revenue.as_csv(report),
+            media_type="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="revenue-share.csv"'},
+        )
 
     def money(amount: int) -> MoneyModel:
         return MoneyModel.of(Money(amount, report.currency))
 
     rows = [
-        RevenueRowOut(period=r.period, video_id=r.video_id, title=r.title, licence_id=r.licence_id,
-                      distributor=r.distributor, views=r.views, watch_seconds=r.watch_seconds,
-                      ad_revenue=money(r.ad_revenue), sales=money(r.sales), share=money(r.share))
+        RevenueRowOut(
+            period=r.period,
+            video_id=r.video_id,
+            title=r.title,
+            licence_id=r.licence_id,
+            distributor=r.distributor,
+            views=r.views,
+            watch_seconds=r.watch_seconds,
+            ad_revenue=money(r.ad_revenue),
+            sales=money(r.sales),
+            share=money(r.share),
+        )
         for r in report.rows
-    ]  # fmt: skip
-    body = RevenueOut(rows=rows, unlicensed_items=report.unlicensed_items,
-                      other_currency_items=report.other_currency_items)  # fmt: skip
+    ]
+    body = RevenueOut(
+        rows=rows, unlicensed_items=report.unlicensed_items, other_currency_items=report.other_currency_items
+    )
     return Response(body.model_dump_json(), media_type="application/json")

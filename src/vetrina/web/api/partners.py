@@ -84,30 +84,62 @@ class ItemsOut(BaseModel):
 
 
 def feed_out(feed: PartnerFeed) -> FeedOut:
-    return FeedOut(id=feed.id, name=feed.name, url=feed.source, format=feed.format, rerun_hours=feed.rerun_hours,
-                   next_run_at=feed.next_run_at, created_at=feed.created_at)  # fmt: skip
+    return FeedOut(
+        id=feed.id,
+        name=feed.name,
+        url=feed.source,
+        format=feed.format,
+        rerun_hours=feed.rerun_hours,
+        next_run_at=feed.next_run_at,
+        created_at=feed.created_at,
+    )
 
 
 def run_out(session: Session, run: FeedRun, with_failures: bool = True) -> RunOut:
     found = partners.failures(session, run) if with_failures else []
     return RunOut(
-        run_id=run.id, feed_id=run.feed_id, status=run.status, progress=run.progress, total=run.total,
-        done=run.cursor, created=run.created, updated=run.updated, unchanged=run.unchanged, failed=run.failed,
-        removed=run.removed, error=run.error, created_at=run.created_at, finished_at=run.finished_at,
+        run_id=run.id,
+        feed_id=run.feed_id,
+        status=run.status,
+        progress=run.progress,
+        total=run.total,
+        done=run.cursor,
+        created=run.created,
+        updated=run.updated,
+        unchanged=run.unchanged,
+        failed=run.failed,
+        removed=run.removed,
+        error=run.error,
+        created_at=run.created_at,
+        finished_at=run.finished_at,
         failures=[FailureOut(position=f.position, guid=f.guid, reason=f.reason) for f in found],
-    )  # fmt: skip
+    )
 
 
 def item_out(item: FeedItem) -> ItemOut:
-    return ItemOut(guid=item.guid, title=item.title, video_id=item.video_id, media_status=item.media_status,
-                   media_error=item.media_error, removed=item.removed, updated_at=item.updated_at)  # fmt: skip
+    return ItemOut(
+        guid=item.guid,
+        title=item.title,
+        video_id=item.video_id,
+        media_status=item.media_status,
+        media_error=item.media_error,
+        removed=item.removed,
+        updated_at=item.updated_at,
+    )
 
 
 @router.post("", status_code=201, response_model=FeedOut, summary="Register a feed (the same URL twice is one feed)")
 def create_feed(request: Request, body: FeedIn, user: User = required_user, session: Session = db_session) -> FeedOut:
     settings = get_runtime(request).settings
-    feed = partners.create_feed(session, user, name=body.name, source=body.url, fmt=body.format,
-                                rerun_hours=body.rerun_hours, allow_private=settings.fetch_allow_private)  # fmt: skip
+    feed = partners.create_feed(
+        session,
+        user,
+        name=body.name,
+        source=body.url,
+        fmt=body.format,
+        rerun_hours=body.rerun_hours,
+        allow_private=settings.fetch_allow_private,
+    )
     return feed_out(feed)
 
 
@@ -123,9 +155,12 @@ def read_feed(feed_id: RowId, user: User = required_user, session: Session = db_
 
 @router.post("/{feed_id}/runs", status_code=202, response_model=RunOut, summary="Import the feed now")
 def start_run(
-    request: Request, feed_id: RowId, body: RunIn | None = None, user: User = required_user,
+    request: Request,
+    feed_id: RowId,
+    body: RunIn | None = None,
+    user: User = required_user,
     session: Session = db_session,
-) -> RunOut:  # fmt: skip
+) -> RunOut:
     feed = partners.get_feed(session, feed_id, user)
     fetch_media = body.fetch_media if body else True
     run = partners.start_run(session, feed, "api", fetch_media=fetch_media, queue=get_runtime(request).queue)

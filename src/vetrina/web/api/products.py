@@ -124,9 +124,15 @@ def create_product(
     request: Request, body: ProductIn, user: User = required_user, session: Session = db_session
 ) -> ProductOut:
     product = catalog.create_product(
-        session, user, title=body.title, description=body.description, price=body.price.to_money(),
-        stock=body.stock, variants=_variant_specs(body.variants), published=body.published,
-    )  # fmt: skip
+        session,
+        user,
+        title=body.title,
+        description=body.description,
+        price=body.price.to_money(),
+        stock=body.stock,
+        variants=_variant_specs(body.variants),
+        published=body.published,
+    )
     return product_out(product, get_runtime(request))
 
 

@@ -76,9 +76,16 @@ def forget_timeline_after_commit(request: Request, session: Session, video_id: i
 
 def tag_out(tag: ProductTag) -> TagOut:
     return TagOut(
-        id=tag.id, video_id=tag.video_id, product_id=tag.product_id, start_s=tag.start_s, end_s=tag.end_s,
-        box=tag.box, keyframes=tag.keyframes, label=tag.label, created_by=tag.created_by,
-    )  # fmt: skip
+        id=tag.id,
+        video_id=tag.video_id,
+        product_id=tag.product_id,
+        start_s=tag.start_s,
+        end_s=tag.end_s,
+        box=tag.box,
+        keyframes=tag.keyframes,
+        label=tag.label,
+        created_by=tag.created_by,
+    )
 
 
 @router.post("/tags", status_code=201, response_model=TagOut, summary="Tag a product in the video")
@@ -86,10 +93,13 @@ def create_tag(
     request: Request, video_id: RowId, body: TagIn, user: User = required_user, session: Session = db_session
 ) -> TagOut:
     spec = shoppable.TagSpec(
-        product_id=body.product_id, start_s=body.start_s, end_s=body.end_s,
-        box=body.box.model_dump() if body.box else None, keyframes=tuple(k.model_dump() for k in body.keyframes),
+        product_id=body.product_id,
+        start_s=body.start_s,
+        end_s=body.end_s,
+        box=body.box.model_dump() if body.box else None,
+        keyframes=tuple(k.model_dump() for k in body.keyframes),
         label=body.label,
-    )  # fmt: skip
+    )
     created = shoppable.create_tag(session, video_id, user, spec)
     forget_timeline_after_commit(request, session, video_id)
     return tag_out(created)

@@ -96,11 +96,19 @@ def spot_out(session: Session, spot: Spot) -> SpotOut:
     state = studio.spot_state(session, spot)
     spec = spot.spec
     return SpotOut(
-        id=spot.id, status=state.status, progress=state.progress, video_id=spot.video_id, error=state.error,
-        notes=spot.notes, template=spec["template"], duration_s=spec["duration_s"], aspect=spec["aspect"],
-        title=spec["title"], watch_url=f"/watch/{spot.video_id}" if state.status == "ready" else None,
+        id=spot.id,
+        status=state.status,
+        progress=state.progress,
+        video_id=spot.video_id,
+        error=state.error,
+        notes=spot.notes,
+        template=spec["template"],
+        duration_s=spec["duration_s"],
+        aspect=spec["aspect"],
+        title=spec["title"],
+        watch_url=f"/watch/{spot.video_id}" if state.status == "ready" else None,
         created_at=spot.created_at,
-    )  # fmt: skip
+    )
 
 
 def asset_out(request: Request, asset: StudioAsset) -> AssetOut:
@@ -109,9 +117,15 @@ def asset_out(request: Request, asset: StudioAsset) -> AssetOut:
     if asset.kind == AssetKind.image:
         thumb = rt.store.signed_url(asset.key, "thumb.jpg", clock.now().timestamp(), rt.settings.media_url_ttl_s)
     return AssetOut(
-        id=asset.id, kind=asset.kind, filename=asset.filename, width=asset.width, height=asset.height,
-        duration_s=asset.duration_s, thumb_url=thumb, created_at=asset.created_at,
-    )  # fmt: skip
+        id=asset.id,
+        kind=asset.kind,
+        filename=asset.filename,
+        width=asset.width,
+        height=asset.height,
+        duration_s=asset.duration_s,
+        thumb_url=thumb,
+        created_at=asset.created_at,
+    )
 
 
 @router.get("/api/v1/studio/templates", summary="The spot templates")
@@ -169,15 +183,21 @@ def preview(request: Request, body: SpotIn, user: User = required_user) -> Previ
     plan_frame = studio.plan_spot(spec, rt.settings.studio_preview_short_side, 15, rt.settings).frame
     url = rt.store.signed_url(key, "preview.mp4", clock.now().timestamp(), 3600)
     return PreviewOut(
-        url=url, width=plan_frame.width, height=plan_frame.height, duration_s=spec["duration_s"],
+        url=url,
+        width=plan_frame.width,
+        height=plan_frame.height,
+        duration_s=spec["duration_s"],
         notes=notes,
-    )  # fmt: skip
+    )
 
 
 @router.post(
-    "/api/v1/studio/spots", status_code=202, response_model=SpotAccepted, summary="Render and publish a spot",
+    "/api/v1/studio/spots",
+    status_code=202,
+    response_model=SpotAccepted,
+    summary="Render and publish a spot",
     responses={202: {"description": "Queued; poll GET /api/v1/studio/spots/{id}."}},
-)  # fmt: skip
+)
 def create_spot(request: Request, body: SpotIn, user: User = required_user) -> JSONResponse:
     """Checks everything, then renders in the background; an Idempotency-Key makes a retry safe."""
     rt = get_runtime(request)

@@ -130,17 +130,21 @@ def list_videos(
         if user is None:
             raise NotAuthenticated("Sign in to list your own videos.")
         owner = user
-    result = media.list_videos(session, page, per_page, owner=owner,
-                               shown_if=rights.listable(viewer_territory, clock.now()))  # fmt: skip
+    result = media.list_videos(
+        session, page, per_page, owner=owner, shown_if=rights.listable(viewer_territory, clock.now())
+    )
     rt = get_runtime(request)
     return VideoPage(items=[video_out(v, rt) for v in result.items], total=result.total, page=page, per_page=per_page)
 
 
 @router.get("/{video_id}", response_model=VideoOut, summary="One video, with its playback URLs when ready")
 def read_video(
-    request: Request, video_id: RowId, user: User | None = optional_user, session: Session = db_session,
+    request: Request,
+    video_id: RowId,
+    user: User | None = optional_user,
+    session: Session = db_session,
     viewer_territory: str = territory,
-) -> VideoOut:  # fmt: skip
+) -> VideoOut:
     video, grant = rights.playable(session, request.app.state.rights_cache, video_id, user, viewer_territory)
     return video_out(video, get_runtime(request), grant, viewer_territory)
 

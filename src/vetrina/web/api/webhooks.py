@@ -58,10 +58,16 @@ def endpoint_out(endpoint: WebhookEndpoint) -> EndpointOut:
 
 def delivery_out(d: WebhookDelivery) -> DeliveryOut:
     return DeliveryOut(
-        message_id=d.message_id, event_type=d.event_type, status=d.status, attempts=d.attempts,
-        last_status_code=d.last_status_code, last_error=d.last_error, created_at=d.created_at,
-        delivered_at=d.delivered_at, next_attempt_at=d.next_attempt_at,
-    )  # fmt: skip
+        message_id=d.message_id,
+        event_type=d.event_type,
+        status=d.status,
+        attempts=d.attempts,
+        last_status_code=d.last_status_code,
+        last_error=d.last_error,
+        created_at=d.created_at,
+        delivered_at=d.delivered_at,
+        next_attempt_at=d.next_attempt_at,
+    )
 
 
 @router.post("", status_code=201, response_model=EndpointOut, summary="Register an endpoint for order events")

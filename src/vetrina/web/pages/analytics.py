@@ -25,25 +25,48 @@ def chart(report: dict[str, Any]) -> dict[str, Any]:
     step = WIDTH / length
     peak_viewers = max(s["viewers"]) or 1
     peak_actions = max(max(s["clicked"]), max(s["purchases"]), max(s["shown"])) or 1
-    line = " ".join(f"{round(i * step + step / 2, 1)},{round(PLOT - PLOT * v / peak_viewers, 1)}"
-                    for i, v in enumerate(s["viewers"]))  # fmt: skip
+    line = " ".join(
+        f"{round(i * step + step / 2, 1)},{round(PLOT - PLOT * v / peak_viewers, 1)}"
+        for i, v in enumerate(s["viewers"])
+    )
     columns = [
-        {"second": i, "x": round(i * step, 2), "w": round(max(step, 1.0), 2), "viewers": s["viewers"][i],
-         "shown": s["shown"][i], "clicked": s["clicked"][i], "purchases": s["purchases"][i],
-         "ch": round(PLOT * 0.6 * s["clicked"][i] / peak_actions, 1),
-         "ph": round(PLOT * 0.6 * s["purchases"][i] / peak_actions, 1)}
+        {
+            "second": i,
+            "x": round(i * step, 2),
+            "w": round(max(step, 1.0), 2),
+            "viewers": s["viewers"][i],
+            "shown": s["shown"][i],
+            "clicked": s["clicked"][i],
+            "purchases": s["purchases"][i],
+            "ch": round(PLOT * 0.6 * s["clicked"][i] / peak_actions, 1),
+            "ph": round(PLOT * 0.6 * s["purchases"][i] / peak_actions, 1),
+        }
         for i in range(length)
-    ]  # fmt: skip
+    ]
     tags = [
-        {"x": round(t["start_s"] * step, 1), "w": round(max((t["end_s"] - t["start_s"]) * step, 2.0), 1),
-         "y": PLOT + 14 + 12 * (n % 3), "label": t["label"] or f"product {t['product_id']}",
-         "start_s": t["start_s"], "end_s": t["end_s"]}
+        {
+            "x": round(t["start_s"] * step, 1),
+            "w": round(max((t["end_s"] - t["start_s"]) * step, 2.0), 1),
+            "y": PLOT + 14 + 12 * (n % 3),
+            "label": t["label"] or f"product {t['product_id']}",
+            "start_s": t["start_s"],
+            "end_s": t["end_s"],
+        }
         for n, t in enumerate(report["tags"])
-    ]  # fmt: skip
+    ]
     best = max(range(length), key=lambda i: (s["purchases"][i], s["clicked"][i]), default=0)
-    return {"width": WIDTH, "plot": PLOT, "height": PLOT + 60, "line": line, "columns": columns, "tags": tags,
-            "peak_viewers": max(s["viewers"]), "peak_actions": peak_actions, "best": best,
-            "empty": not any(s["viewers"])}  # fmt: skip
+    return {
+        "width": WIDTH,
+        "plot": PLOT,
+        "height": PLOT + 60,
+        "line": line,
+        "columns": columns,
+        "tags": tags,
+        "peak_viewers": max(s["viewers"]),
+        "peak_actions": peak_actions,
+        "best": best,
+        "empty": not any(s["viewers"]),
+    }
 
 
 @router.get("/videos/{video_id}/analytics", response_class=HTMLResponse)

@@ -33,18 +33,23 @@ def _merchant(request: Request, user: User | None) -> User:
 
 
 @router.get("/merchant/campaigns", response_class=HTMLResponse)
-def campaigns_page(request: Request, msg: str = "", user: User | None = optional_user,
-                   session: Session = db_session) -> Response:  # fmt: skip
+def campaigns_page(
+    request: Request, msg: str = "", user: User | None = optional_user, session: Session = db_session
+) -> Response:
     if user is None:
         return RedirectResponse("/login?next=/merchant/campaigns", status_code=303)
     user = _merchant(request, user)
     return render(
-        request, "campaigns.html", user=user, msg=msg, Money=Money,
+        request,
+        "campaigns.html",
+        user=user,
+        msg=msg,
+        Money=Money,
         campaigns=[campaign_out(c) for c in ads.list_campaigns(session, user)],
         videos=[v for v in media.list_videos(session, 1, 100, owner=user).items if v.status == "ready"],
         products=catalog.list_products(session, 1, 100, merchant_id=user.id, viewer=user).items,
         currency=get_runtime(request).settings.default_currency,
-    )  # fmt: skip
+    )
 
 
 @router.post("/merchant/campaigns")
@@ -72,14 +77,18 @@ def create_campaign(
         currency = rt.settings.default_currency
         now = datetime.now(UTC).replace(microsecond=0)
         spec = ads.CampaignSpec(
-            name=name, kind="linear" if kind_of == "video" else "overlay",
-            bid_model="cpm" if kind_of == "video" else "cpc", bid=Money.parse(bid, currency),
-            budget_total=Money.parse(budget_total, currency), budget_daily=Money.parse(budget_daily, currency),
-            starts_at=now, ends_at=now + timedelta(days=days),
+            name=name,
+            kind="linear" if kind_of == "video" else "overlay",
+            bid_model="cpm" if kind_of == "video" else "cpc",
+            bid=Money.parse(bid, currency),
+            budget_total=Money.parse(budget_total, currency),
+            budget_daily=Money.parse(budget_daily, currency),
+            starts_at=now,
+            ends_at=now + timedelta(days=days),
             video_id=int(raw_id) if kind_of == "video" else None,
             product_id=int(raw_id) if kind_of == "product" else None,
             frequency_cap=(cap, 24) if cap else None,
-        )  # fmt: skip
+        )
         ads.create_campaign(session, rt.settings, user, spec)
         after_commit(session, request.app.state.campaign_book.forget)
 
@@ -108,14 +117,22 @@ def change_status(
 
 
 @router.get("/merchant/campaigns/{campaign_id}", response_class=HTMLResponse)
-def campaign_page(request: Request, campaign_id: RowId, user: User | None = optional_user,
-                  session: Session = db_session) -> Response:  # fmt: skip
+def campaign_page(
+    request: Request, campaign_id: RowId, user: User | None = optional_user, session: Session = db_session
+) -> Response:
     user = _merchant(request, user)
     settings = get_runtime(request).settings
     campaign = ads.get_campaign(session, campaign_id, user)
     report = reports.campaign_report(session, campaign, settings.ads_click_window_days, settings.ads_view_window_days)
-    return render(request, "campaign.html", user=user, campaign=campaign_out(campaign), report=report, Money=Money,
-                  chart=_chart(report["daily"]))  # fmt: skip
+    return render(
+        request,
+        "campaign.html",
+        user=user,
+        campaign=campaign_out(campaign),
+        report=report,
+        Money=Money,
+        chart=_chart(report["daily"]),
+    )
 
 
 def _chart(daily: list[dict[str, int]]) -> dict[str, object]:
@@ -125,9 +142,15 @@ def _chart(daily: list[dict[str, int]]) -> dict[str, object]:
     peak = max(d["impressions"] for d in daily) or 1
     width = 600 / len(daily)
     bars = [
-        {"x": round(i * width + 2, 1), "w": round(max(2.0, width - 4), 1), "day": d["day"],
-         "h": round(140 * d["impressions"] / peak, 1), "ch": round(140 * d["clicks"] / peak, 1),
-         "impressions": d["impressions"], "clicks": d["clicks"]}
+        {
+            "x": round(i * width + 2, 1),
+            "w": round(max(2.0, width - 4), 1),
+            "day": d["day"],
+            "h": round(140 * d["impressions"] / peak, 1),
+            "ch": round(140 * d["clicks"] / peak, 1),
+            "impressions": d["impressions"],
+            "clicks": d["clicks"],
+        }
         for i, d in enumerate(daily)
-    ]  # fmt: skip
+    ]
     return {"bars": bars, "peak": peak}

@@ -21,13 +21,18 @@ from vetrina.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 Board = Literal["merchant", "owner", "operator"]
-BOARDS_OF = {Role.merchant: ("merchant", "owner"), Role.partner: ("owner",), Role.admin: ("operator", "owner"),
-             Role.viewer: ()}  # fmt: skip
+BOARDS_OF = {
+    Role.merchant: ("merchant", "owner"),
+    Role.partner: ("owner",),
+    Role.admin: ("operator", "owner"),
+    Role.viewer: (),
+}
 CHARTED = {"merchant": ("sales", "revenue"), "owner": ("audience", "plays"), "operator": ("gmv", "gmv")}
 
 
-def _board(request: Request, session: Session, user: User, board: str, start: date | None,
-           end: date | None) -> dashboards.Dashboard:  # fmt: skip
+def _board(
+    request: Request, session: Session, user: User, board: str, start: date | None, end: date | None
+) -> dashboards.Dashboard:
     if board not in BOARDS_OF[user.role]:
         raise Forbidden(f"The {board} dashboard is not for your account.")
     start, end = dashboards.period(start, end, clock.now().date())
@@ -42,16 +47,30 @@ def bars(series: list[dict[str, Any]], key: str) -> dict[str, Any]:
     """One bar per day of `series[key]`, scaled to a 600x150 SVG."""
     peak = max((d[key] for d in series), default=0)
     width = 600 / max(len(series), 1)
-    return {"peak": peak, "bars": [
-        {"x": round(i * width + 1, 1), "w": round(max(1.0, width - 2), 1), "h": round(140 * d[key] / (peak or 1), 1),
-         "day": d["day"], "value": d[key]} for i, d in enumerate(series)]}  # fmt: skip
+    return {
+        "peak": peak,
+        "bars": [
+            {
+                "x": round(i * width + 1, 1),
+                "w": round(max(1.0, width - 2), 1),
+                "h": round(140 * d[key] / (peak or 1), 1),
+                "day": d["day"],
+                "value": d[key],
+            }
+            for i, d in enumerate(series)
+        ],
+    }
 
 
 @router.get("/dashboard", response_class=HTMLResponse)
 def dashboard(
-    request: Request, board: Board | None = None, start: date | None = None, end: date | None = None,
-    user: User | None = optional_user, session: Session = db_session,
-) -> Response:  # fmt: skip
+    request: Request,
+    board: Board | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    user: User | None = optional_user,
+    session: Session = db_session,
+) -> Response:
     if user is None:
         return RedirectResponse("/login?next=/dashboard", status_code=303)
     available = BOARDS_OF[user.role]
@@ -60,19 +79,36 @@ def dashboard(
     board = board or available[0]
     shown = _board(request, session, user, board, start, end)
     series, key = CHARTED[board]
-    return render(request, "dashboard.html", user=user, board=board, boards=available, data=shown,
-                  chart=bars(shown.series[series], key), key=key, Money=Money,
-                  currency=get_runtime(request).settings.default_currency)  # fmt: skip
+    return render(
+        request,
+        "dashboard.html",
+        user=user,
+        board=board,
+        boards=available,
+        data=shown,
+        chart=bars(shown.series[series], key),
+        key=key,
+        Money=Money,
+        currency=get_runtime(request).settings.default_currency,
+    )
 
 
 @router.get("/dashboard/{board}/{table}.csv")
 def dashboard_csv(
-    request: Request, board: Board, table: str, start: date | None = None, end: date | None = None,
-    user: User | None = optional_user, session: Session = db_session,
-) -> Response:  # fmt: skip
+    request: Request,
+    board: Board,
+    table: str,
+    start: date | None = None,
+    end: date | None = None,
+    user: User | None = optional_user,
+    session: Session = db_session,
+) -> Response:
     shown = _board(request, session, signed_in(user), board, start, end)
     rows = shown.tables.get(table) or shown.series.get(table)
     if rows is None:
         raise NotFound(f"The {board} dashboard has no table {table!r}.")
-    return Response(dashboards.as_csv(rows), media_type="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{board}-{table}.csv"'})  # fmt: skip
+    return Response(
+        dashboards.as_csv(rows),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{board}-{table}.csv"'},
+    )

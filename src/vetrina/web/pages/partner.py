@@ -31,16 +31,28 @@ def _partner(user: User | None) -> User:
 
 
 @router.get("/partner", response_class=HTMLResponse)
-def partner_desk(request: Request, msg: str = "", user: User | None = optional_user,
-                 session: Session = db_session) -> Response:  # fmt: skip
+def partner_desk(
+    request: Request, msg: str = "", user: User | None = optional_user, session: Session = db_session
+) -> Response:
     if user is None:
         return RedirectResponse("/login?next=/partner", status_code=303)
     user = _partner(user)
-    feeds = [(feed, next(iter(partners.list_runs(session, feed, limit=1)), None))
-             for feed in partners.list_feeds(session, user)]  # fmt: skip
+    feeds = [
+        (feed, next(iter(partners.list_runs(session, feed, limit=1)), None))
+        for feed in partners.list_feeds(session, user)
+    ]
     report = revenue_report(request, session, user, None, None, "month")
-    return render(request, "partner.html", user=user, msg=msg, feeds=feeds, report=report, Money=Money,
-                  licences=rights.list_licences(session, user), chart=_chart(report))  # fmt: skip
+    return render(
+        request,
+        "partner.html",
+        user=user,
+        msg=msg,
+        feeds=feeds,
+        report=report,
+        Money=Money,
+        licences=rights.list_licences(session, user),
+        chart=_chart(report),
+    )
 
 
 def _chart(report: revenue.Report) -> dict[str, object]:
@@ -61,10 +73,18 @@ def _chart(report: revenue.Report) -> dict[str, object]:
             amount = by_period[period].get(distributor, 0)
             height = round(140 * amount / peak, 1)
             top -= height
-            parts.append({"y": round(top, 1), "h": height, "tone": index % 4, "distributor": distributor,
-                          "amount": Money(amount, report.currency).display()})  # fmt: skip
-        bars.append({"x": round(i * width + 2, 1), "w": round(max(2.0, width - 4), 1), "period": period,
-                     "parts": parts})  # fmt: skip
+            parts.append(
+                {
+                    "y": round(top, 1),
+                    "h": height,
+                    "tone": index % 4,
+                    "distributor": distributor,
+                    "amount": Money(amount, report.currency).display(),
+                }
+            )
+        bars.append(
+            {"x": round(i * width + 2, 1), "w": round(max(2.0, width - 4), 1), "period": period, "parts": parts}
+        )
     return {"bars": bars, "peak": Money(peak, report.currency).display(), "distributors": distributors}
 
 
@@ -82,8 +102,9 @@ def add_feed(
     rt = get_runtime(request)
 
     def add(session: Session) -> None:
-        feed = partners.create_feed(session, user, name=name, source=url, rerun_hours=rerun_hours,
-                                    allow_private=rt.settings.fetch_allow_private)  # fmt: skip
+        feed = partners.create_feed(
+            session, user, name=name, source=url, rerun_hours=rerun_hours, allow_private=rt.settings.fetch_allow_private
+        )
         partners.start_run(session, feed, "api", queue=rt.queue)
 
     return redirect_back("/partner", run_form_action(request, add) or "Feed added: its first import has started.")

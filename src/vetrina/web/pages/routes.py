@@ -81,9 +81,12 @@ def home(
 
 @router.get("/watch/{video_id}", response_class=HTMLResponse)
 def watch(
-    request: Request, video_id: RowId, user: User | None = optional_user, session: Session = db_session,
+    request: Request,
+    video_id: RowId,
+    user: User | None = optional_user,
+    session: Session = db_session,
     viewer_territory: str = territory,
-) -> Response:  # fmt: skip
+) -> Response:
     found, grant = rights.playable(session, request.app.state.rights_cache, video_id, user, viewer_territory)
     video = video_out(found, get_runtime(request), grant, viewer_territory)
     return render(request, "watch.html", user=user, video=video)
@@ -91,9 +94,12 @@ def watch(
 
 @router.get("/embed/{video_id}", response_class=HTMLResponse)
 def embed(
-    request: Request, video_id: RowId, user: User | None = optional_user, session: Session = db_session,
+    request: Request,
+    video_id: RowId,
+    user: User | None = optional_user,
+    session: Session = db_session,
     viewer_territory: str = territory,
-) -> Response:  # fmt: skip
+) -> Response:
     """The player, cards and drawer alone, for an iframe on another site."""
     found, grant = rights.playable(session, request.app.state.rights_cache, video_id, user, viewer_territory)
     video = video_out(found, get_runtime(request), grant, viewer_territory)
@@ -119,9 +125,16 @@ def login(
         user = accounts.authenticate(session, email, password)
     except VetrinaError as exc:
         return render(
-            request, "login.html", status_code=exc.status, user=None, heading="Sign in", action="/login",
-            next=safe_next(next), error=exc.detail, email=email,
-        )  # fmt: skip
+            request,
+            "login.html",
+            status_code=exc.status,
+            user=None,
+            heading="Sign in",
+            action="/login",
+            next=safe_next(next),
+            error=exc.detail,
+            email=email,
+        )
     return _signed_in_redirect(request, session, user, next)
 
 
@@ -161,9 +174,16 @@ def signup(
         user = accounts.create_user(session, email, password, role)
     except VetrinaError as exc:
         return render(
-            request, "signup.html", status_code=exc.status, user=None, heading="Create your account",
-            action="/signup", error=exc.detail, email=email, role=role,
-        )  # fmt: skip
+            request,
+            "signup.html",
+            status_code=exc.status,
+            user=None,
+            heading="Create your account",
+            action="/signup",
+            error=exc.detail,
+            email=email,
+            role=role,
+        )
     return _signed_in_redirect(request, session, user, "/")
 
 
@@ -184,10 +204,17 @@ def logout(
 def _upload_page(request: Request, user: User, status_code: int = 200, **extra: object) -> Response:
     settings = get_runtime(request).settings
     return render(
-        request, "upload.html", status_code=status_code, user=user, heading="Upload a video",
-        action="/upload", multipart=True, max_mb=settings.max_upload_bytes // 1024**2,
-        max_minutes=int(settings.max_duration_s // 60), **extra,
-    )  # fmt: skip
+        request,
+        "upload.html",
+        status_code=status_code,
+        user=user,
+        heading="Upload a video",
+        action="/upload",
+        multipart=True,
+        max_mb=settings.max_upload_bytes // 1024**2,
+        max_minutes=int(settings.max_duration_s // 60),
+        **extra,
+    )
 
 
 @router.get("/upload", response_class=HTMLResponse)

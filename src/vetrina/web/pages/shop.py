@@ -59,9 +59,14 @@ def product_page(
 ) -> Response:
     product = catalog.get_product(session, product_id, user)
     return render(
-        request, "product.html", user=user, product=product_out(product, get_runtime(request)),
-        json_ld=product_json_ld(product, request), price=Money(product.price_amount, product.currency), msg=msg,
-    )  # fmt: skip
+        request,
+        "product.html",
+        user=user,
+        product=product_out(product, get_runtime(request)),
+        json_ld=product_json_ld(product, request),
+        price=Money(product.price_amount, product.currency),
+        msg=msg,
+    )
 
 
 @router.post("/p/{product_id}/buy")
@@ -89,8 +94,14 @@ def wallet_page(
 ) -> Response:
     user = signed_in(user)
     currency = get_runtime(request).settings.default_currency
-    return render(request, "wallet.html", user=user, wallet=wallet.wallet_view(session, user, currency), msg=msg,
-                  currency=currency)  # fmt: skip
+    return render(
+        request,
+        "wallet.html",
+        user=user,
+        wallet=wallet.wallet_view(session, user, currency),
+        msg=msg,
+        currency=currency,
+    )
 
 
 @router.post("/wallet/topups")
@@ -181,11 +192,17 @@ def merchant_desk(
     products = catalog.list_products(session, 1, 100, merchant_id=user.id, viewer=user).items
     sold = [o for o in orders.list_orders(session, user, 1, 100).items if o.merchant_id == user.id]
     return render(
-        request, "merchant.html", user=user, msg=msg, S=OrderStatus, Money=Money,
-        products=[product_out(p, rt) for p in products], orders=sold,
+        request,
+        "merchant.html",
+        user=user,
+        msg=msg,
+        S=OrderStatus,
+        Money=Money,
+        products=[product_out(p, rt) for p in products],
+        orders=sold,
         balance=wallet.wallet_view(session, user, rt.settings.default_currency),
         channel=channels.channel_of(session, user),
-    )  # fmt: skip
+    )
 
 
 def _variant_lines(text: str) -> list[catalog.VariantSpec]:
@@ -226,8 +243,11 @@ def merchant_save_product(
 
     def save(session: Session) -> None:
         fields = {
-            "title": title, "description": description, "price": Money.parse(price, currency), "published": published,
-        }  # fmt: skip
+            "title": title,
+            "description": description,
+            "price": Money.parse(price, currency),
+            "published": published,
+        }
         if product_id is None:
             catalog.create_product(session, user, stock=stock, variants=_variant_lines(variants), **fields)
             return
@@ -284,8 +304,13 @@ def merchant_save_channel(
 
     def save(session: Session) -> None:
         handle = channels.channel_of(session, user).handle
-        changes = {"name": name, "description": description, "brand_color": brand_color, "text_color": text_color,
-                   "auto_tag": auto_tag}  # fmt: skip
+        changes = {
+            "name": name,
+            "description": description,
+            "brand_color": brand_color,
+            "text_color": text_color,
+            "auto_tag": auto_tag,
+        }
         channels.update_channel(session, handle, user, changes)
 
     return redirect_back("/merchant", run_form_action(request, save) or "Channel saved.")

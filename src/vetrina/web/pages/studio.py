@@ -32,10 +32,16 @@ def studio_page(request: Request, user: User | None = optional_user, session: Se
     rt = get_runtime(request)
     products = catalog.list_products(session, 1, 100, merchant_id=user.id, viewer=user).items
     return render(
-        request, "studio.html", user=user, channel=channels.channel_of(session, user),
-        products=[product_out(p, rt) for p in products], templates=list(TEMPLATES.values()),
-        durations=DURATIONS, aspects=list(ASPECTS), speech=tts_engine() is not None,
+        request,
+        "studio.html",
+        user=user,
+        channel=channels.channel_of(session, user),
+        products=[product_out(p, rt) for p in products],
+        templates=list(TEMPLATES.values()),
+        durations=DURATIONS,
+        aspects=list(ASPECTS),
+        speech=tts_engine() is not None,
         images=[asset_out(request, a) for a in assets.list_assets(session, user, AssetKind.image)],
         music=[asset_out(request, a) for a in assets.list_assets(session, user, AssetKind.music)],
         spots=[spot_out(session, s) for s in studio.list_spots(session, user, limit=20)],
-    )  # fmt: skip
+    )

@@ -43,17 +43,27 @@ def tag_editor(
     visible = or_(Product.published.is_(True), Product.merchant_id == user.id)  # no titles of others' drafts
     titles = dict(session.execute(select(Product.id, Product.title).where(Product.id.in_(product_ids), visible)).all())
     last_run = session.scalar(
-        select(AutotagRun).where(AutotagRun.video_id == video.id, AutotagRun.requested_by == user.id)
-        .order_by(AutotagRun.id.desc()).limit(1)
-    )  # fmt: skip
+        select(AutotagRun)
+        .where(AutotagRun.video_id == video.id, AutotagRun.requested_by == user.id)
+        .order_by(AutotagRun.id.desc())
+        .limit(1)
+    )
     owner = user.id == video.owner_id or user.role == "admin"
     settings = ad_serve.ad_settings(session, video, get_runtime(request).settings.default_currency) if owner else None
     floor = Money(settings.floor_cpm, settings.currency).decimal_string() if settings else ""
     return render(
-        request, "tag_editor.html", user=user, msg=msg, video=video_out(video, get_runtime(request)), titles=titles,
-        proposals=[p for p in proposals if p.state == "proposed"], tags=tags, run=last_run, ad_settings=settings,
+        request,
+        "tag_editor.html",
+        user=user,
+        msg=msg,
+        video=video_out(video, get_runtime(request)),
+        titles=titles,
+        proposals=[p for p in proposals if p.state == "proposed"],
+        tags=tags,
+        run=last_run,
+        ad_settings=settings,
         floor=floor,
-    )  # fmt: skip
+    )
 
 
 def _seconds_list(text: str, field: str) -> list[float]:
