@@ -23,16 +23,16 @@ from vetrina.accounts.models import Role
 from vetrina.catalog import service as catalog
 from vetrina.media.models import Video, VideoStatus
 from vetrina.money import Money
-from vetrina.runtime import build_runtime
+from vetrina.runtime import build_context
 from vetrina.settings import Settings
 from vetrina.shoppable import service as shoppable
 
 
 def seed(settings: Settings, tags: int) -> int:
     """A ready video with `tags` tags over 40 products (a few sold out); returns its id."""
-    runtime = build_runtime(settings)
+    ctx = build_context(settings)
     try:
-        with runtime.db.session(write=True) as session:
+        with ctx.db.session(write=True) as session:
             merchant = accounts.create_user(session, "m@bench.example", "bench password", Role.merchant)
             session.flush()
             video = Video(
@@ -71,10 +71,10 @@ def seed(settings: Settings, tags: int) -> int:
                 start = i * 3600 / tags
                 box = {"x": 0.1, "y": 0.1, "w": 0.3, "h": 0.3}
                 spec = shoppable.TagSpec(product_id=products[i % 40].id, start_s=start, end_s=start + 8, box=box)
-                shoppable.create_tag(session, video.id, merchant, spec)
+                shoppable.create_tag(ctx, session, video.id, merchant, spec)
             return video.id
     finally:
-        runtime.close()
+        ctx.close()
 
 
 def load(base: str, path: str, clients: int, seconds: float) -> tuple[float, float, float]:

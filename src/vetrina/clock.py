@@ -5,15 +5,35 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-_now: Callable[[], datetime] = lambda: datetime.now(UTC)  # noqa: E731
+
+def _wall() -> datetime:
+    return datetime.now(UTC)
+
+
+class Clock:
+    """A time source: the wall clock until a test sets another."""
+
+    def __init__(self) -> None:
+        self._source: Callable[[], datetime] = _wall
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        return self._source()
+
+    def set(self, source: Callable[[], datetime] | None) -> None:
+        """Replace the time source; None restores the wall clock."""
+        self._source = source or _wall
+
+
+# The process's clock: the one every Context carries, so `clock.now()` and `ctx.clock.now()` agree.
+PROCESS_CLOCK = Clock()
 
 
 def now() -> datetime:
     """The current time, timezone-aware UTC."""
-    return _now()
+    return PROCESS_CLOCK.now()
 
 
 def set_clock(source: Callable[[], datetime] | None) -> None:
     """Replace the time source (tests); None restores the wall clock."""
-    global _now
-    _now = source or (lambda: datetime.now(UTC))
+    PROCESS_CLOCK.set(source)

@@ -10,28 +10,16 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.consumer import Consumer
 from sqlalchemy.orm import Session
 
-from vetrina.db import Database, after_commit
+from vetrina.db import after_commit
 from vetrina.settings import Settings
-from vetrina.storage import MediaStore
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class JobContext:
-    """What a running job may use: the same parts the web process has."""
-
-    settings: Settings
-    db: Database
-    store: MediaStore
-    queue: JobQueue
 
 
 JobFunction = Callable[..., Any]
@@ -40,7 +28,8 @@ _periodic: dict[str, tuple[JobFunction, crontab]] = {}
 
 
 def job(name: str) -> Callable[[JobFunction], JobFunction]:
-    """Declare `fn(ctx, *args)` as a job named `name` (names are the queue's wire format)."""
+    """Declare `fn(ctx, *args)` as a job named `name` (names are the queue's wire format); `ctx` is the
+    process's `vetrina.context.Context`."""
 
     def register(fn: JobFunction) -> JobFunction:
         _jobs[name] = fn
@@ -77,9 +66,11 @@ class _QuietConsumer(Consumer):
 class JobQueue:
     """The registered jobs bound to one huey instance."""
 
-    def __init__(self, settings: Settings, db: Database, store: MediaStore) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.huey = build_huey(settings)
-        self.context = JobContext(settings=settings, db=db, store=store, queue=self)
+        self.settings = settings
+        # The Context jobs run with; it sets itself here when it is made (this layer does not know its type).
+        self.context: Any = None
         # Per job name: [runs finished, runs failed] in this process (the operator's dashboard).
         self.outcomes: dict[str, list[int]] = {}
         self._outcomes_lock = threading.Lock()
@@ -141,7 +132,7 @@ class JobQueue:
         Consumer(self.huey, **self._consumer_options()).run()
 
     def _consumer_options(self) -> dict[str, Any]:
-        settings = self.context.settings
+        settings = self.settings
         return {
             "workers": settings.worker_threads,
             "worker_type": "thread",

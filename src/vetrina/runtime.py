@@ -1,8 +1,6 @@
-"""The composition root: builds the parts one process needs from its settings (used by web and cli)."""
+"""The composition root: makes sure every domain's jobs are declared, then builds one process's Context."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import vetrina.ads.serve
 import vetrina.ads.tracking
@@ -13,6 +11,8 @@ import vetrina.partners.service
 import vetrina.payments.webhooks
 import vetrina.shoppable.autotag.service
 import vetrina.studio.service  # noqa: F401  (these register their jobs)
+from vetrina.clock import PROCESS_CLOCK
+from vetrina.context import Context
 from vetrina.db import Database
 from vetrina.geo import GeoLocator
 from vetrina.jobs import JobQueue
@@ -20,21 +20,7 @@ from vetrina.settings import Settings
 from vetrina.storage import MediaStore
 
 
-@dataclass
-class Runtime:
-    settings: Settings
-    db: Database
-    store: MediaStore
-    queue: JobQueue
-    geo: GeoLocator
-
-    def close(self) -> None:
-        self.queue.stop_in_process()
-        self.db.dispose()
-        self.geo.close()
-
-
-def build_runtime(settings: Settings | None = None, migrate: bool = True) -> Runtime:
+def build_context(settings: Settings | None = None, migrate: bool = True) -> Context:
     """Open the database (migrated to the newest schema), the media store, the job queue and the GeoIP locator."""
     settings = settings or Settings()
     # First, so a bad geo setting stops start-up before anything is opened or migrated.
@@ -44,4 +30,4 @@ def build_runtime(settings: Settings | None = None, migrate: bool = True) -> Run
     if migrate:
         db.migrate()
     store = MediaStore(settings.media_dir, settings.signing_key)
-    return Runtime(settings=settings, db=db, store=store, queue=JobQueue(settings, db, store), geo=geo)
+    return Context(settings=settings, db=db, store=store, queue=JobQueue(settings), geo=geo, clock=PROCESS_CLOCK)

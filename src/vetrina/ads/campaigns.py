@@ -14,13 +14,13 @@ from vetrina import clock
 from vetrina.accounts.models import Role, User
 from vetrina.ads.models import Campaign, CampaignStatus
 from vetrina.catalog import service as catalog
+from vetrina.context import Context, Topic
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound
 from vetrina.media import service as media
 from vetrina.media.models import VideoStatus
 from vetrina.money import Money
 from vetrina.netguard import check_outgoing_url
 from vetrina.payments import wallet
-from vetrina.settings import Settings
 from vetrina.text import clean_text
 
 DEVICES = frozenset({"desktop", "mobile", "tablet", "tv"})
@@ -91,7 +91,7 @@ def _check_money(spec: CampaignSpec) -> None:
         raise InvalidInput("A bid is cpm (per thousand impressions) or cpc (per click).", field="bid.model")
 
 
-def _check_creative(session: Session, settings: Settings, merchant: User, spec: CampaignSpec) -> None:
+def _check_creative(ctx: Context, session: Session, merchant: User, spec: CampaignSpec) -> None:
     given = [name for name in ("video_id", "product_id", "vast_url") if getattr(spec, name) is not None]
     if spec.kind == "linear":
         if given not in (["video_id"], ["vast_url"]):
@@ -103,7 +103,7 @@ def _check_creative(session: Session, settings: Settings, merchant: User, spec: 
         if spec.video_id is not None:
             media.video_for_change(session, spec.video_id, merchant)
         else:
-            spec.vast_url = check_outgoing_url(spec.vast_url, settings.fetch_allow_private)
+            spec.vast_url = check_outgoing_url(spec.vast_url, ctx.settings.fetch_allow_private)
     elif spec.kind == "overlay":
         if given != ["product_id"]:
             raise InvalidInput(
@@ -116,12 +116,12 @@ def _check_creative(session: Session, settings: Settings, merchant: User, spec: 
         )
 
 
-def create_campaign(session: Session, settings: Settings, merchant: User, spec: CampaignSpec) -> Campaign:
+def create_campaign(ctx: Context, session: Session, merchant: User, spec: CampaignSpec) -> Campaign:
     """A new campaign, as a draft: nothing is served or spent until it is made active."""
     if merchant.role not in (Role.merchant, Role.admin):
         raise Forbidden("Only merchants run campaigns.")
     _check_money(spec)
-    _check_creative(session, settings, merchant, spec)
+    _check_creative(ctx, session, merchant, spec)
     if spec.ends_at <= spec.starts_at:
         raise InvalidInput("A campaign ends after it starts.", field="ends_at")
     now = clock.now()
@@ -150,6 +150,7 @@ def create_campaign(session: Session, settings: Settings, merchant: User, spec: 
     )
     session.add(campaign)
     session.flush()
+    ctx.caches.forget_after_commit(session, Topic.campaigns)
     return campaign
 
 
@@ -167,9 +168,7 @@ def list_campaigns(session: Session, user: User) -> list[Campaign]:
     )
 
 
-def update_campaign(
-    session: Session, settings: Settings, campaign_id: int, user: User, changes: dict[str, Any]
-) -> Campaign:
+def update_campaign(ctx: Context, session: Session, campaign_id: int, user: User, changes: dict[str, Any]) -> Campaign:
     """Change what may change; a status change follows the allowed transitions and checks what it needs."""
     campaign = get_campaign(session, campaign_id, user, lock=True)
     if campaign.status == CampaignStatus.ended:
@@ -202,6 +201,7 @@ def update_campaign(
     if "status" in changes and changes["status"] != campaign.status:
         _move(session, campaign, user, changes["status"])
     campaign.updated_at = clock.now()
+    ctx.caches.forget_after_commit(session, Topic.campaigns)
     return campaign
 
 

@@ -31,7 +31,9 @@ from vetrina import clock
 from vetrina.ads import tokens
 from vetrina.ads.models import AdDecision, AdEvent, Campaign, CampaignDay, CampaignStatus, VideoAdSettings
 from vetrina.catalog.models import Channel
+from vetrina.context import Topic
 from vetrina.media.models import Video
+from vetrina.settings import Settings
 
 PRIOR_CTR = 0.01  # the click rate assumed for a CPC campaign until it has its own
 PRIOR_WEIGHT = 200  # impressions the prior counts for
@@ -67,6 +69,12 @@ class Candidate:
 class CampaignBook:
     """The active campaigns, re-read at most every `ttl_s` seconds per process (0: on every decision)."""
 
+    topics = frozenset({Topic.campaigns, Topic.video})
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CampaignBook:
+        return cls(ttl_s=settings.ads_campaign_cache_s)
+
     def __init__(self, ttl_s: float) -> None:
         self.ttl_s = ttl_s
         self._lock = threading.Lock()
@@ -80,7 +88,8 @@ class CampaignBook:
         self.spent_today: dict[int, int] = {}  # campaign -> millis spent on the UTC day of the last refresh
         self.day: date | None = None
 
-    def forget(self) -> None:
+    def forget(self, key: int | None = None) -> None:
+        """Re-read everything at the next decision (`key` is ignored: one changed row is reason enough)."""
         with self._lock:
             self._loaded_at, self._stale_ok = float("-inf"), False
             self._generation += 1

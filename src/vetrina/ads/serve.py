@@ -22,14 +22,14 @@ from vetrina.ads.vast import Ad, Creative, Linear, MediaFile, NonLinear, Pricing
 from vetrina.ads.vmap import AdBreak
 from vetrina.catalog import service as catalog
 from vetrina.catalog.models import Product
+from vetrina.context import Context, Topic
 from vetrina.db import Database
 from vetrina.errors import InvalidInput
-from vetrina.jobs import JobContext, JobQueue, job
+from vetrina.jobs import job
 from vetrina.media import service as media
 from vetrina.media.models import Video
 from vetrina.money import Money
 from vetrina.shoppable.autotag.frames import scene_cuts
-from vetrina.storage import MediaStore
 
 LINEAR_EVENTS = ("start", "firstQuartile", "midpoint", "thirdQuartile", "complete", "skip", "pause", "resume")
 NO_AD_ERROR = 303  # VAST: no ad (for a wrapper's request); also what an empty answer reports to its Error URL
@@ -44,6 +44,7 @@ def ad_settings(session: Session, video: Video, currency: str, book: CampaignBoo
 
 
 def set_ad_settings(
+    ctx: Context,
     session: Session,
     video_id: int,
     user: User,
@@ -51,7 +52,6 @@ def set_ad_settings(
     midrolls_s: list[float],
     overlays_s: list[float],
     floor: Money,
-    queue: JobQueue | None = None,
     snap_to_scenes: bool = False,
 ) -> VideoAdSettings:
     """The owner's ad breaks and floor price for a video (breaks inside the video, at most 20 of each); with
@@ -67,8 +67,9 @@ def set_ad_settings(
     row.preroll, row.midrolls_s, row.overlays_s = preroll, sorted(midrolls_s), sorted(overlays_s)
     row.floor_cpm, row.currency, row.snap_to_scenes = floor.amount, floor.currency, snap_to_scenes
     session.add(row)
-    if snap_to_scenes and row.midrolls_s and queue is not None:
-        queue.enqueue_after_commit(session, SNAP_JOB, video.id)
+    ctx.caches.forget_after_commit(session, Topic.campaigns)  # the campaign book keeps ad settings too
+    if snap_to_scenes and row.midrolls_s:
+        ctx.queue.enqueue_after_commit(session, SNAP_JOB, video.id)
     return row
 
 
@@ -86,7 +87,7 @@ def snapped(midrolls_s: list[float], cuts: list[float]) -> list[float]:
 
 
 @job(SNAP_JOB)
-def snap_midrolls_job(ctx: JobContext, video_id: int) -> None:
+def snap_midrolls_job(ctx: Context, video_id: int) -> None:
     """Find the video's scene cuts and move its mid-rolls onto them."""
     with ctx.db.session() as session:
         video = session.get(Video, video_id)
@@ -98,6 +99,7 @@ def snap_midrolls_job(ctx: JobContext, video_id: int) -> None:
         row = session.get(VideoAdSettings, video_id, with_for_update=True)
         if row is not None and row.snap_to_scenes:
             row.midrolls_s = snapped(list(row.midrolls_s), cuts)
+            ctx.caches.forget_after_commit(session, Topic.campaigns)
 
 
 def slot_kind(settings: VideoAdSettings, slot: str) -> str:
@@ -130,24 +132,19 @@ def _events_url(base_url: str, decision_id: str, event: str) -> str:
 
 
 def _linear_creative(
-    session: Session,
-    store: MediaStore,
-    base_url: str,
-    campaign: Candidate,
-    decision: Decision,
-    ttl_s: int,
-    book: CampaignBook,
+    ctx: Context, session: Session, base_url: str, campaign: Candidate, decision: Decision
 ) -> Creative | None:
+    book = ctx.caches.get(CampaignBook)
     video = book.video(session, campaign.video_id) if campaign.video_id else None
     if video is None or video.status != "ready" or not video.output_key:
         return None
-    urls = media.video_media_urls(video, store, ttl_s)
+    urls = media.video_media_urls(ctx, video)
     files = [
         MediaFile(base_url + urls["hls_url"], "application/x-mpegURL", video.width, video.height, delivery="streaming")
     ]
     if video.source_key and PurePosixPath(video.source_key).suffix == ".mp4":
         scope, _, name = video.source_key.rpartition("/")
-        source = store.signed_url(scope, name, clock.now().timestamp(), ttl_s)
+        source = ctx.store.signed_url(scope, name, clock.now().timestamp(), ctx.settings.media_url_ttl_s)
         files.append(MediaFile(base_url + source, "video/mp4", video.width, video.height, codec="avc1"))
     linear = Linear(
         duration_s=round(video.duration_s, 3),
@@ -165,18 +162,12 @@ def _linear_creative(
 
 
 def _overlay_creative(
-    session: Session,
-    store: MediaStore,
-    base_url: str,
-    campaign: Candidate,
-    decision: Decision,
-    ttl_s: int,
-    book: CampaignBook,
+    ctx: Context, session: Session, base_url: str, campaign: Candidate, decision: Decision
 ) -> Creative | None:
     product = session.get(Product, campaign.product_id) if campaign.product_id else None
     if product is None or product.deleted or not product.published or not product.images:
         return None
-    card = base_url + catalog.image_urls(product.images[0], store, ttl_s)["card"]
+    card = base_url + catalog.image_urls(ctx, product.images[0])["card"]
     overlay = NonLinear(
         width=480,
         height=480,
@@ -243,12 +234,10 @@ def no_ad(base_url: str) -> Vast:
     return Vast(errors=[f"{base_url}/api/v1/ads/events/none/error?code={NO_AD_ERROR}"])
 
 
-def answer(
-    session: Session, store: MediaStore, book: CampaignBook, base_url: str, request: Request, ttl_s: int
-) -> Vast | ThirdParty:
+def answer(ctx: Context, session: Session, base_url: str, request: Request) -> Vast | ThirdParty:
     """The VAST answer for one slot: the winner's ad, or a valid document with no ad; a third-party winner is
     returned to be resolved once this transaction has committed."""
-    decision = decide(session, request, book, store.signing_key)
+    decision = decide(session, request, ctx.caches.get(CampaignBook), ctx.store.signing_key)
     if decision is None:
         return no_ad(base_url)
     campaign = decision.campaign
@@ -262,7 +251,7 @@ def answer(
     if campaign.vast_url:
         return _third_party(base_url, campaign, decision, common)
     build = _linear_creative if campaign.kind == "linear" else _overlay_creative
-    creative = build(session, store, base_url, campaign, decision, ttl_s, book)
+    creative = build(ctx, session, base_url, campaign, decision)
     if creative is None:  # its video or product went away since the campaign was checked
         return no_ad(base_url)
     # Pricing is per thousand impressions for CPM (the per-impression millis are exactly that), per click for CPC.

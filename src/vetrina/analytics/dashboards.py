@@ -24,6 +24,7 @@ from vetrina.analytics.models import DailyStats, DailyViewer
 from vetrina.analytics.rollups import on_days
 from vetrina.catalog.models import Product
 from vetrina.commerce.models import Order, OrderItem, OrderStatus
+from vetrina.context import Context
 from vetrina.db import utc_day
 from vetrina.errors import InvalidInput
 from vetrina.media.models import Video
@@ -199,7 +200,7 @@ def owner(session: Session, user: User, start: date, end: date) -> Dashboard:
     return board
 
 
-def operator(session: Session, start: date, end: date, queue: Any) -> Dashboard:
+def operator(ctx: Context, session: Session, start: date, end: date) -> Dashboard:
     since, until = _bounds(start, end)
     dialect = session.get_bind().dialect.name
     board = Dashboard(start, end)
@@ -219,14 +220,14 @@ def operator(session: Session, start: date, end: date, queue: Any) -> Dashboard:
         for currency, amount in sorted(by_currency.items())
     ]
     board.tables["jobs"] = [
-        {"job": name, "runs": runs, "failed": failed} for name, (runs, failed) in sorted(queue.outcomes.items())
+        {"job": name, "runs": runs, "failed": failed} for name, (runs, failed) in sorted(ctx.queue.outcomes.items())
     ]
     board.totals = {
         "users": session.scalar(select(func.count()).select_from(User)) or 0,
         "videos": session.scalar(select(func.count()).select_from(Video)) or 0,
         "orders": sum(d["orders"] for d in board.series["gmv"]),
         "gmv": sum(d["gmv"] for d in board.series["gmv"]),
-        "queue_depth": queue.pending_count(),
+        "queue_depth": ctx.queue.pending_count(),
     }
     return board
 

@@ -15,9 +15,9 @@ from vetrina import clock
 from vetrina.accounts.models import Role, User
 from vetrina.catalog.images import render_sizes
 from vetrina.catalog.models import Channel, ChannelFollow
+from vetrina.context import Context
 from vetrina.db import after_commit, on_rollback
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound
-from vetrina.storage import MediaStore
 from vetrina.text import clean_text
 
 _HANDLE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$")
@@ -103,28 +103,28 @@ def update_channel(session: Session, handle: str, user: User, changes: dict[str,
     return channel
 
 
-def set_banner(session: Session, store: MediaStore, handle: str, user: User, upload: Path) -> Channel:
+def set_banner(ctx: Context, session: Session, handle: str, user: User, upload: Path) -> Channel:
     """Check an uploaded banner image and show it on the channel page (the old one goes after commit)."""
     channel = _channel_for_change(session, handle, user)
     key = f"channels/{channel.id}/banner-{secrets.token_hex(6)}"
-    scratch = store.scratch_dir(key.replace("/", "-"))
+    scratch = ctx.store.scratch_dir(key.replace("/", "-"))
     try:
         render_sizes(upload, scratch, BANNER_SIZES, min_side=100)
-        store.publish_dir(scratch, key)
+        ctx.store.publish_dir(scratch, key)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)  # gone already when published
-    on_rollback(session, lambda: store.delete(key))
+    on_rollback(session, lambda: ctx.store.delete(key))
     if channel.banner_key:
         old = channel.banner_key
-        after_commit(session, lambda: store.delete(old))
+        after_commit(session, lambda: ctx.store.delete(old))
     channel.banner_key = key
     return channel
 
 
-def banner_url(channel: Channel, store: MediaStore, ttl_s: int) -> str | None:
+def banner_url(ctx: Context, channel: Channel) -> str | None:
     if not channel.banner_key:
         return None
-    return store.signed_url(channel.banner_key, "banner.jpg", clock.now().timestamp(), ttl_s)
+    return ctx.store.signed_url(channel.banner_key, "banner.jpg", clock.now().timestamp(), ctx.settings.media_url_ttl_s)
 
 
 def follow(session: Session, handle: str, user: User) -> None:

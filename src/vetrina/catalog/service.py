@@ -15,10 +15,10 @@ from vetrina import clock
 from vetrina.accounts.models import Role, User
 from vetrina.catalog.images import IMAGE_SIZES, render_sizes
 from vetrina.catalog.models import Product, ProductImage, ProductVariant
+from vetrina.context import Context
 from vetrina.db import after_commit, on_rollback
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound
 from vetrina.money import Money, check_currency
-from vetrina.storage import MediaStore
 from vetrina.text import clean_text
 
 SELLER_ROLES = (Role.merchant, Role.admin)
@@ -227,35 +227,38 @@ def release_stock(session: Session, product_id: int, variant_id: int | None, qua
     )
 
 
-def add_image(session: Session, store: MediaStore, product_id: int, user: User, upload: Path) -> ProductImage:
+def add_image(ctx: Context, session: Session, product_id: int, user: User, upload: Path) -> ProductImage:
     """Check and resize an uploaded image into the product's standard sizes."""
     product = product_for_change(session, product_id, user)
     if len(product.images) >= MAX_IMAGES:
         raise InvalidInput(f"A product has at most {MAX_IMAGES} images.", field="file")
     key = f"products/{product.id}/images/{secrets.token_hex(8)}"
-    scratch = store.scratch_dir(key.replace("/", "-"))
+    scratch = ctx.store.scratch_dir(key.replace("/", "-"))
     try:
         width, height = render_sizes(upload, scratch)
-        store.publish_dir(scratch, key)
+        ctx.store.publish_dir(scratch, key)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
         raise
-    on_rollback(session, lambda: store.delete(key))
+    on_rollback(session, lambda: ctx.store.delete(key))
     image = ProductImage(key=key, width=width, height=height, position=len(product.images), created_at=clock.now())
     product.images.append(image)
     session.flush()
     return image
 
 
-def delete_image(session: Session, store: MediaStore, product_id: int, image_id: int, user: User) -> None:
+def delete_image(ctx: Context, session: Session, product_id: int, image_id: int, user: User) -> None:
     product = product_for_change(session, product_id, user)
     image = next((i for i in product.images if i.id == image_id), None)
     if image is None:
         raise NotFound(f"Product {product_id} has no image {image_id}.")
     product.images.remove(image)
-    after_commit(session, lambda: store.delete(image.key))
+    after_commit(session, lambda: ctx.store.delete(image.key))
 
 
-def image_urls(image: ProductImage, store: MediaStore, ttl_s: int) -> dict[str, str]:
+def image_urls(ctx: Context, image: ProductImage) -> dict[str, str]:
     now_ts = clock.now().timestamp()
-    return {name: store.signed_url(image.key, f"{name}.jpg", now_ts, ttl_s) for name in IMAGE_SIZES}
+    return {
+        name: ctx.store.signed_url(image.key, f"{name}.jpg", now_ts, ctx.settings.media_url_ttl_s)
+        for name in IMAGE_SIZES
+    }

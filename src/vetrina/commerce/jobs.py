@@ -8,12 +8,13 @@ from huey import crontab
 
 from vetrina import clock
 from vetrina.commerce import service as orders
-from vetrina.jobs import JobContext, periodic_job
+from vetrina.context import Context
+from vetrina.jobs import periodic_job
 
 log = logging.getLogger(__name__)
 
 
-def sweep_orders(ctx: JobContext) -> tuple[int, int]:
+def sweep_orders(ctx: Context) -> tuple[int, int]:
     """Close expired unpaid orders and auto-confirm due ones, each in its own transaction; returns the counts."""
     now = clock.now()
     with ctx.db.session() as session:
@@ -22,15 +23,15 @@ def sweep_orders(ctx: JobContext) -> tuple[int, int]:
     closed = confirmed = 0
     for order_id in expired:
         with ctx.db.session(write=True) as session:
-            closed += orders.close_if_expired(session, ctx.queue, order_id)
+            closed += orders.close_if_expired(ctx, session, order_id)
     for order_id in due:
         with ctx.db.session(write=True) as session:
-            confirmed += orders.auto_confirm_if_due(session, ctx.settings, ctx.queue, order_id)
+            confirmed += orders.auto_confirm_if_due(ctx, session, order_id)
     if closed or confirmed:
         log.info("orders: %s expired and closed, %s auto-confirmed", closed, confirmed)
     return closed, confirmed
 
 
 @periodic_job("commerce.sweep_orders", crontab(minute="*"))
-def sweep_orders_job(ctx: JobContext) -> None:
+def sweep_orders_job(ctx: Context) -> None:
     sweep_orders(ctx)

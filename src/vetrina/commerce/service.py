@@ -19,14 +19,12 @@ from vetrina.accounts.models import User
 from vetrina.catalog import service as catalog
 from vetrina.catalog.models import Product
 from vetrina.commerce.models import Order, OrderEvent, OrderItem, OrderStatus, RefundRequest, RefundStatus
+from vetrina.context import Context
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound
-from vetrina.jobs import JobQueue
 from vetrina.media.models import Video
 from vetrina.money import Money
 from vetrina.payments import escrow, webhooks
 from vetrina.rights import service as rights
-from vetrina.rights.service import RightsCache
-from vetrina.settings import Settings
 from vetrina.text import clean_text
 
 MAX_ITEMS = 50
@@ -63,8 +61,8 @@ def _record(order: Order, to: OrderStatus | None, action: str, actor: User | Non
     )
 
 
-def _emit(session: Session, queue: JobQueue, order: Order, event_type: str) -> None:
-    webhooks.emit(session, queue, order.merchant_id, event_type, order_summary(order))
+def _emit(ctx: Context, session: Session, order: Order, event_type: str) -> None:
+    webhooks.emit(ctx, session, order.merchant_id, event_type, order_summary(order))
 
 
 def order_summary(order: Order) -> dict:
@@ -86,14 +84,13 @@ class OrderSource:
 
 
 def create_order(
+    ctx: Context,
     session: Session,
-    settings: Settings,
-    queue: JobQueue,
     buyer: User,
     items: list[ItemSpec],
+    *,
+    territory: str,
     source: OrderSource | None = None,
-    territory: str | None = None,
-    rights_cache: RightsCache | None = None,
 ) -> Order:
     """Reserve stock for every item and open an order awaiting payment (one merchant, one currency). An order
     from a licensed video needs its licence for commerce where the buyer is (`territory`)."""
@@ -118,8 +115,8 @@ def create_order(
         raise InvalidInput("An order is in one currency.", field="items")
     if source is not None and session.get(Video, source.video_id) is None:
         raise InvalidInput(f"There is no video {source.video_id} to order from.", field="source.video_id")
-    if source is not None and rights_cache is not None:
-        rights.require(session, rights_cache, source.video_id, territory or "", "commerce", buyer)
+    if source is not None:
+        rights.require(ctx, session, source.video_id, territory, "commerce", buyer)
     merchant_id = merchants.pop()
     if merchant_id == buyer.id:
         raise InvalidInput("You cannot buy your own products.", field="items")
@@ -133,7 +130,7 @@ def create_order(
         refunded_amount=0,
         commission_amount=0,
         created_at=now,
-        expires_at=now + timedelta(minutes=settings.order_ttl_minutes),
+        expires_at=now + timedelta(minutes=ctx.settings.order_ttl_minutes),
         source_video_id=source.video_id if source else None,
         source_second=round(source.second, 3) if source else None,
         territory=territory,
@@ -159,7 +156,7 @@ def create_order(
     session.add(order)
     _record(order, None, "created", buyer)
     session.flush()
-    _emit(session, queue, order, "order.created")
+    _emit(ctx, session, order, "order.created")
     return order
 
 
@@ -196,20 +193,20 @@ def _only(user: User, owner_id: int, who: str, admin_too: bool = False) -> None:
         raise Forbidden(f"Only the order's {who} can do this.")
 
 
-def _close_unpaid(session: Session, queue: JobQueue, order: Order, action: str, actor: User | None) -> None:
+def _close_unpaid(ctx: Context, session: Session, order: Order, action: str, actor: User | None) -> None:
     for item in order.items:
         catalog.release_stock(session, item.product_id, item.variant_id, item.quantity)
     order.finished_at = clock.now()
     _record(order, S.TRADE_CLOSED, action, actor)
-    _emit(session, queue, order, "order.closed")
+    _emit(ctx, session, order, "order.closed")
 
 
-def pay(session: Session, queue: JobQueue, order_id: int, buyer: User) -> Order:
+def pay(ctx: Context, session: Session, order_id: int, buyer: User) -> Order:
     """Move the total from the buyer's wallet into escrow."""
     order = get_order(session, order_id, buyer, lock=True)
     _only(buyer, order.buyer_id, "buyer")
     if order.status == S.WAIT_BUYER_PAY and order.expires_at <= clock.now():
-        _close_unpaid(session, queue, order, "expired", None)
+        _close_unpaid(ctx, session, order, "expired", None)
         session.flush()
         raise IllegalTransition("This order expired before it was paid.", current_status=order.status)
     _expect(order, S.WAIT_BUYER_PAY, action="pay")
@@ -219,22 +216,20 @@ def pay(session: Session, queue: JobQueue, order_id: int, buyer: User) -> Order:
     )
     order.paid_at = clock.now()
     _record(order, S.WAIT_SELLER_SEND_GOODS, "paid", buyer)
-    _emit(session, queue, order, "order.paid")
+    _emit(ctx, session, order, "order.paid")
     return order
 
 
-def cancel(session: Session, queue: JobQueue, order_id: int, user: User) -> Order:
+def cancel(ctx: Context, session: Session, order_id: int, user: User) -> Order:
     """The buyer (or an admin) drops an unpaid order; its stock goes back on sale."""
     order = get_order(session, order_id, user, lock=True)
     _only(user, order.buyer_id, "buyer")
     _expect(order, S.WAIT_BUYER_PAY, action="cancel")
-    _close_unpaid(session, queue, order, "cancelled", user)
+    _close_unpaid(ctx, session, order, "cancelled", user)
     return order
 
 
-def ship(
-    session: Session, settings: Settings, queue: JobQueue, order_id: int, merchant: User, carrier: str, tracking: str
-) -> Order:
+def ship(ctx: Context, session: Session, order_id: int, merchant: User, carrier: str, tracking: str) -> Order:
     order = get_order(session, order_id, merchant, lock=True)
     _only(merchant, order.merchant_id, "merchant")
     _expect(order, S.WAIT_SELLER_SEND_GOODS, action="ship")
@@ -242,9 +237,9 @@ def ship(
     tracking = clean_text(tracking, "tracking number", 100, required=True)
     now = clock.now()
     order.carrier, order.tracking, order.shipped_at = carrier, tracking, now
-    order.auto_confirm_at = now + timedelta(days=settings.auto_confirm_days)
+    order.auto_confirm_at = now + timedelta(days=ctx.settings.auto_confirm_days)
     _record(order, S.WAIT_BUYER_CONFIRM_GOODS, "shipped", merchant, f"{carrier} {tracking}")
-    _emit(session, queue, order, "order.shipped")
+    _emit(ctx, session, order, "order.shipped")
     return order
 
 
@@ -252,33 +247,31 @@ def _open_refund(order: Order) -> RefundRequest | None:
     return next((r for r in order.refunds if r.status == RefundStatus.requested), None)
 
 
-def confirm(session: Session, settings: Settings, queue: JobQueue, order_id: int, buyer: User) -> Order:
+def confirm(ctx: Context, session: Session, order_id: int, buyer: User) -> Order:
     """The buyer confirms receipt: escrow goes to the merchant, less commission, in this one transaction."""
     order = get_order(session, order_id, buyer, lock=True)
     _only(buyer, order.buyer_id, "buyer")
     _expect(order, S.WAIT_BUYER_CONFIRM_GOODS, action="confirm receipt of")
     if _open_refund(order):
         raise IllegalTransition("Settle the open refund request first.", current_status=order.status)
-    _finish(session, settings, queue, order, "confirmed", buyer)
+    _finish(ctx, session, order, "confirmed", buyer)
     return order
 
 
-def _finish(
-    session: Session, settings: Settings, queue: JobQueue, order: Order, action: str, actor: User | None
-) -> None:
+def _finish(ctx: Context, session: Session, order: Order, action: str, actor: User | None) -> None:
     _net, commission = escrow.release_escrow(
-        session, order.escrow_transfer_id, order.merchant_id, settings.commission_bps, f"order:{order.id}"
+        session, order.escrow_transfer_id, order.merchant_id, ctx.settings.commission_bps, f"order:{order.id}"
     )
     order.commission_amount = commission.amount
     order.escrow_transfer_id = None
     order.finished_at = clock.now()
     order.auto_confirm_at = None
     _record(order, S.TRADE_FINISHED, action, actor)
-    _emit(session, queue, order, "order.finished")
+    _emit(ctx, session, order, "order.finished")
 
 
 def request_refund(
-    session: Session, queue: JobQueue, order_id: int, buyer: User, amount: Money | None, reason: str
+    ctx: Context, session: Session, order_id: int, buyer: User, amount: Money | None, reason: str
 ) -> RefundRequest:
     """The buyer asks for money back (all that is still in escrow by default); auto-confirm waits meanwhile."""
     order = get_order(session, order_id, buyer, lock=True)
@@ -304,7 +297,7 @@ def request_refund(
     order.refunds.append(refund)
     _record(order, None, "refund_requested", buyer, f"{amount.display()}: {reason}")
     session.flush()
-    _emit(session, queue, order, "refund.requested")
+    _emit(ctx, session, order, "refund.requested")
     return refund
 
 
@@ -319,7 +312,7 @@ def _refund_for_decision(session: Session, order_id: int, refund_id: int, user: 
     return order, refund
 
 
-def accept_refund(session: Session, queue: JobQueue, order_id: int, refund_id: int, user: User) -> Order:
+def accept_refund(ctx: Context, session: Session, order_id: int, refund_id: int, user: User) -> Order:
     """The merchant (or an admin) gives the money back from escrow; a full refund closes the order."""
     order, refund = _refund_for_decision(session, order_id, refund_id, user)
     _expect(order, S.WAIT_SELLER_SEND_GOODS, S.WAIT_BUYER_CONFIRM_GOODS, action="refund")
@@ -337,18 +330,18 @@ def accept_refund(session: Session, queue: JobQueue, order_id: int, refund_id: i
         order.finished_at = clock.now()
         order.auto_confirm_at = None
         _record(order, S.TRADE_CLOSED, "refunded", user, amount.display())
-        _emit(session, queue, order, "order.closed")
+        _emit(ctx, session, order, "order.closed")
     else:
         _record(order, None, "partly_refunded", user, amount.display())
-    _emit(session, queue, order, "refund.accepted")
+    _emit(ctx, session, order, "refund.accepted")
     return order
 
 
-def reject_refund(session: Session, queue: JobQueue, order_id: int, refund_id: int, user: User, note: str) -> Order:
+def reject_refund(ctx: Context, session: Session, order_id: int, refund_id: int, user: User, note: str) -> Order:
     order, refund = _refund_for_decision(session, order_id, refund_id, user)
     refund.status, refund.decided_at, refund.decided_by = RefundStatus.rejected.value, clock.now(), user.id
     _record(order, None, "refund_rejected", user, note.strip()[:1000])
-    _emit(session, queue, order, "refund.rejected")
+    _emit(ctx, session, order, "refund.rejected")
     return order
 
 
@@ -391,20 +384,20 @@ def due_for_auto_confirm(session: Session, now: datetime) -> list[int]:
     )
 
 
-def close_if_expired(session: Session, queue: JobQueue, order_id: int) -> bool:
+def close_if_expired(ctx: Context, session: Session, order_id: int) -> bool:
     order = _load_order(session, order_id, lock=True)
     if order is None or order.status != S.WAIT_BUYER_PAY or order.expires_at > clock.now():
         return False
-    _close_unpaid(session, queue, order, "expired", None)
+    _close_unpaid(ctx, session, order, "expired", None)
     return True
 
 
-def auto_confirm_if_due(session: Session, settings: Settings, queue: JobQueue, order_id: int) -> bool:
+def auto_confirm_if_due(ctx: Context, session: Session, order_id: int) -> bool:
     """Confirm for the buyer once the window after shipping has passed, unless a refund request is open."""
     order = _load_order(session, order_id, lock=True)
     if order is None or order.status != S.WAIT_BUYER_CONFIRM_GOODS or order.auto_confirm_at > clock.now():
         return False
     if _open_refund(order):
         return False
-    _finish(session, settings, queue, order, "auto_confirmed", None)
+    _finish(ctx, session, order, "auto_confirmed", None)
     return True

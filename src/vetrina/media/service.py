@@ -11,15 +11,13 @@ from sqlalchemy.orm import Session
 
 from vetrina import clock
 from vetrina.accounts.models import Role, User
+from vetrina.context import Context, Topic
 from vetrina.db import after_commit, on_rollback
 from vetrina.errors import Forbidden, NotFound
-from vetrina.jobs import JobQueue
 from vetrina.media.ladder import MASTER_PLAYLIST, POSTER, THUMBS_VTT
 from vetrina.media.models import Video, VideoStatus
 from vetrina.media.probe import probe_video
 from vetrina.media.transcode import TRANSCODE_JOB, output_prefix
-from vetrina.settings import Settings
-from vetrina.storage import MediaStore
 from vetrina.text import clean_text
 
 UPLOADER_ROLES = (Role.merchant, Role.partner, Role.admin)
@@ -34,10 +32,8 @@ def ensure_can_upload(user: User) -> None:
 
 
 def create_video(
+    ctx: Context,
     session: Session,
-    store: MediaStore,
-    settings: Settings,
-    queue: JobQueue,
     owner: User,
     *,
     title: str,
@@ -53,7 +49,7 @@ def create_video(
         ensure_can_upload(owner)
         title = clean_text(title, "title", MAX_TITLE, required=True)
         description = clean_text(description, "description", MAX_DESCRIPTION, required=False)
-        probe = probe_video(upload, settings.max_duration_s)
+        probe = probe_video(upload, ctx.settings.max_duration_s)
     except Exception:
         upload.unlink(missing_ok=True)
         raise
@@ -76,10 +72,10 @@ def create_video(
     session.flush()
     suffix = Path(filename).suffix.lower()
     key = f"{output_prefix(video.id)}/source{suffix if suffix in _SOURCE_SUFFIXES else '.bin'}"
-    on_rollback(session, lambda: store.delete(output_prefix(video.id)))
-    store.put_file(upload, key)
+    on_rollback(session, lambda: ctx.store.delete(output_prefix(video.id)))
+    ctx.store.put_file(upload, key)
     video.source_key = key
-    queue.enqueue_after_commit(session, TRANSCODE_JOB, video.id)
+    ctx.queue.enqueue_after_commit(session, TRANSCODE_JOB, video.id)
     return video
 
 
@@ -144,7 +140,7 @@ def list_videos(
     return Page(items=list(rows), total=total, page=page, per_page=per_page)
 
 
-def update_video(session: Session, video_id: int, user: User, changes: dict[str, Any]) -> Video:
+def update_video(ctx: Context, session: Session, video_id: int, user: User, changes: dict[str, Any]) -> Video:
     """Change a video's title, description or published flag."""
     video = video_for_change(session, video_id, user)
     if "title" in changes:
@@ -155,17 +151,19 @@ def update_video(session: Session, video_id: int, user: User, changes: dict[str,
         video.published = bool(changes["published"])
     if "allow_merchant_tags" in changes:
         video.allow_merchant_tags = bool(changes["allow_merchant_tags"])
+    ctx.caches.forget_after_commit(session, Topic.video, video.id)
     return video
 
 
-def delete_video(session: Session, store: MediaStore, video_id: int, user: User) -> None:
+def delete_video(ctx: Context, session: Session, video_id: int, user: User) -> None:
     """Remove a video; its files go once the deletion has committed."""
     video = video_for_change(session, video_id, user)
     session.delete(video)
-    after_commit(session, lambda: store.delete(output_prefix(video_id)))
+    after_commit(session, lambda: ctx.store.delete(output_prefix(video_id)))
+    ctx.caches.forget_after_commit(session, Topic.video, video_id)
 
 
-def video_media_urls(video: Video, store: MediaStore, ttl_s: int, territory: str = "") -> dict[str, str | None]:
+def video_media_urls(ctx: Context, video: Video, territory: str = "") -> dict[str, str | None]:
     """Signed URLs of the video's playlist, poster and seek thumbnails (None until it is ready); bound to
     `territory` when given."""
     if video.status != VideoStatus.ready or not video.output_key:
@@ -173,6 +171,6 @@ def video_media_urls(video: Video, store: MediaStore, ttl_s: int, territory: str
     now_ts = clock.now().timestamp()
 
     def url(name: str) -> str:
-        return store.signed_url(video.output_key, name, now_ts, ttl_s, territory)
+        return ctx.store.signed_url(video.output_key, name, now_ts, ctx.settings.media_url_ttl_s, territory)
 
     return {"hls_url": url(MASTER_PLAYLIST), "poster_url": url(POSTER), "thumbnails_url": url(THUMBS_VTT)}

@@ -20,11 +20,13 @@ from sqlalchemy.orm import Session, aliased
 
 from vetrina import clock
 from vetrina.accounts.models import Role, User
+from vetrina.context import Context, Topic
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound, UnavailableHere
 from vetrina.media import service as media
 from vetrina.media.models import Video
 from vetrina.rights.models import USES, Licence, LicenceTerritory
 from vetrina.rights.territories import parse
+from vetrina.settings import Settings
 from vetrina.text import clean_text
 
 MAX_LICENCES_PER_TITLE = 500
@@ -101,16 +103,25 @@ def decide(terms: list[Terms], territory: str, use: str, when: datetime) -> Gran
 
 class RightsCache:
     """Each title's licences, re-read at most every `ttl_s` seconds per process (0: on every question);
-    `forget` after a change in this process."""
+    forgotten after a change to them (`Topic.licences`)."""
+
+    topics = frozenset({Topic.licences, Topic.video})
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RightsCache:
+        return cls(ttl_s=settings.rights_cache_s)
 
     def __init__(self, ttl_s: float) -> None:
         self.ttl_s = ttl_s
         self._lock = threading.Lock()
         self._terms: dict[int, tuple[float, list[Terms]]] = {}
 
-    def forget(self, video_id: int) -> None:
+    def forget(self, video_id: int | None) -> None:
         with self._lock:
-            self._terms.pop(video_id, None)
+            if video_id is None:
+                self._terms.clear()
+            else:
+                self._terms.pop(video_id, None)
 
     def terms(self, session: Session, video_id: int) -> list[Terms]:
         now = time.monotonic()
@@ -127,8 +138,8 @@ class RightsCache:
 
 
 def check(
+    ctx: Context,
     session: Session,
-    cache: RightsCache,
     video_id: int,
     territory: str,
     use: str,
@@ -136,7 +147,7 @@ def check(
     when: datetime | None = None,
 ) -> Grant:
     """May the video be used for `use` in `territory` now? Its owner (and admins) may always use their own."""
-    grant = decide(cache.terms(session, video_id), territory, use, when or clock.now())
+    grant = decide(ctx.caches.get(RightsCache).terms(session, video_id), territory, use, when or clock.now())
     if not grant.allowed and viewer is not None:
         owner = session.scalar(select(Video.owner_id).where(Video.id == video_id))
         if viewer.id == owner or viewer.role == Role.admin:
@@ -145,22 +156,20 @@ def check(
 
 
 def require(
-    session: Session, cache: RightsCache, video_id: int, territory: str, use: str, viewer: User | None = None
+    ctx: Context, session: Session, video_id: int, territory: str, use: str, viewer: User | None = None
 ) -> Grant:
     """`check`, raising the 451 problem when the answer is no."""
-    grant = check(session, cache, video_id, territory, use, viewer)
+    grant = check(ctx, session, video_id, territory, use, viewer)
     if not grant.allowed:
         what = {"stream": "shown", "ads": "shown with ads", "commerce": "sold from"}[use]
         raise UnavailableHere(f"This title may not be {what} in your territory ({territory}).", territory=territory)
     return grant
 
 
-def playable(
-    session: Session, cache: RightsCache, video_id: int, viewer: User | None, territory: str
-) -> tuple[Video, Grant]:
+def playable(ctx: Context, session: Session, video_id: int, viewer: User | None, territory: str) -> tuple[Video, Grant]:
     """A video the viewer may see (`media.get_video`) that may be streamed in `territory` now; 451 if not."""
     video = media.get_video(session, video_id, viewer)
-    return video, require(session, cache, video.id, territory, "stream", viewer)
+    return video, require(ctx, session, video.id, territory, "stream", viewer)
 
 
 def listable(territory: str, when: datetime) -> ColumnElement[bool]:
@@ -199,6 +208,7 @@ def _window(starts_at: datetime, ends_at: datetime) -> None:
 
 
 def create_licence(
+    ctx: Context,
     session: Session,
     user: User,
     video_id: int,
@@ -257,6 +267,7 @@ def create_licence(
     session.add(licence)
     session.flush()
     session.add_all(LicenceTerritory(licence_id=licence.id, territory=code, video_id=video.id) for code in codes)
+    ctx.caches.forget_after_commit(session, Topic.licences, video.id)
     return licence
 
 
@@ -281,9 +292,10 @@ def list_licences(session: Session, user: User, video_id: int | None = None) -> 
     return list(session.scalars(query.limit(2000)))
 
 
-def delete_licence(session: Session, licence_id: int, user: User) -> int:
+def delete_licence(ctx: Context, session: Session, licence_id: int, user: User) -> int:
     """Remove a licence; returns its title's id."""
     licence = get_licence(session, licence_id, user)
     session.execute(LicenceTerritory.__table__.delete().where(LicenceTerritory.licence_id == licence.id))
     session.delete(licence)
+    ctx.caches.forget_after_commit(session, Topic.licences, licence.video_id)
     return licence.video_id

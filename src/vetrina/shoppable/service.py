@@ -17,12 +17,13 @@ from vetrina import clock
 from vetrina.accounts.models import Role, User
 from vetrina.catalog import service as catalog
 from vetrina.catalog.models import Product
+from vetrina.context import Context, Topic
 from vetrina.errors import Forbidden, InvalidInput, NotFound
 from vetrina.media import service as media
 from vetrina.media.models import Video
 from vetrina.money import Money
+from vetrina.settings import Settings
 from vetrina.shoppable.models import ProductTag
-from vetrina.storage import MediaStore
 from vetrina.text import clean_text
 
 MAX_TAGS_PER_VIDEO = 1000
@@ -83,7 +84,7 @@ def _tag_source(session: Session, video_id: int, user: User, product_id: int) ->
     return video, product
 
 
-def create_tag(session: Session, video_id: int, user: User, spec: TagSpec) -> ProductTag:
+def create_tag(ctx: Context, session: Session, video_id: int, user: User, spec: TagSpec) -> ProductTag:
     video, product = _tag_source(session, video_id, user, spec.product_id)
     _check_span(spec, video)
     count = len(session.scalars(select(ProductTag.id).where(ProductTag.video_id == video.id)).all())
@@ -104,6 +105,7 @@ def create_tag(session: Session, video_id: int, user: User, spec: TagSpec) -> Pr
     )
     session.add(tag)
     session.flush()
+    ctx.caches.forget_after_commit(session, Topic.tags, video.id)
     return tag
 
 
@@ -131,7 +133,9 @@ def get_tag(session: Session, video_id: int, tag_id: int, viewer: User | None) -
     return _tag(session, video_id, tag_id, viewer)[1]
 
 
-def update_tag(session: Session, video_id: int, tag_id: int, user: User, changes: dict[str, Any]) -> ProductTag:
+def update_tag(
+    ctx: Context, session: Session, video_id: int, tag_id: int, user: User, changes: dict[str, Any]
+) -> ProductTag:
     video, tag = _tag_for_change(session, video_id, tag_id, user)
     spec = TagSpec(
         product_id=changes.get("product_id", tag.product_id),
@@ -150,11 +154,14 @@ def update_tag(session: Session, video_id: int, tag_id: int, user: User, changes
     tag.label = clean_text(spec.label, "label", 100, required=False)
     tag.updated_at = clock.now()
     session.flush()
+    ctx.caches.forget_after_commit(session, Topic.tags, video.id)
     return tag
 
 
-def delete_tag(session: Session, video_id: int, tag_id: int, user: User) -> None:
-    session.delete(_tag_for_change(session, video_id, tag_id, user)[1])
+def delete_tag(ctx: Context, session: Session, video_id: int, tag_id: int, user: User) -> None:
+    video, tag = _tag_for_change(session, video_id, tag_id, user)
+    session.delete(tag)
+    ctx.caches.forget_after_commit(session, Topic.tags, video.id)
 
 
 def list_tags(session: Session, video_id: int, viewer: User | None) -> list[ProductTag]:
@@ -166,10 +173,10 @@ def list_tags(session: Session, video_id: int, viewer: User | None) -> list[Prod
     )
 
 
-def product_card(product: Product, store: MediaStore, ttl_s: int) -> dict[str, Any]:
+def product_card(ctx: Context, product: Product) -> dict[str, Any]:
     """What a card over the picture shows of a product (the timeline's cards, and overlay ads)."""
     stock = catalog.available_stock(product)
-    image = catalog.image_urls(product.images[0], store, ttl_s)["card"] if product.images else None
+    image = catalog.image_urls(ctx, product.images[0])["card"] if product.images else None
     variants = [{"id": v.id, "name": v.name, "stock": v.stock} for v in product.variants if v.active]
     return {
         "id": product.id,
@@ -184,7 +191,7 @@ def product_card(product: Product, store: MediaStore, ttl_s: int) -> dict[str, A
     }
 
 
-def timeline(session: Session, video_id: int, viewer: User | None, store: MediaStore, ttl_s: int) -> dict[str, Any]:
+def timeline(ctx: Context, session: Session, video_id: int, viewer: User | None) -> dict[str, Any]:
     """Everything the player needs for one play: the tags in time order, each with its product's card.
 
     Tags past the video's end are clipped (or dropped when they start after it); tags of deleted or
@@ -201,7 +208,7 @@ def timeline(session: Session, video_id: int, viewer: User | None, store: MediaS
             .options(selectinload(Product.variants), selectinload(Product.images))
         )
     }
-    cards = {pid: product_card(p, store, ttl_s) for pid, p in products.items()}
+    cards = {pid: product_card(ctx, p) for pid, p in products.items()}
     sold_out_merchants = {p.merchant_id for pid, p in products.items() if not cards[pid]["in_stock"]}
     alternatives: dict[int, list[Product]] = {}
     if sold_out_merchants:
@@ -221,7 +228,7 @@ def timeline(session: Session, video_id: int, viewer: User | None, store: MediaS
         if not card["in_stock"]:
             options = [p for p in alternatives.get(product.merchant_id, []) if p.id != product.id]
             best = min(options, key=lambda p: (abs(p.price_amount - product.price_amount), p.id), default=None)
-            card["alternative"] = product_card(best, store, ttl_s) if best else None
+            card["alternative"] = product_card(ctx, best) if best else None
         items.append(
             {
                 "id": tag.id,
@@ -255,6 +262,12 @@ class TimelineCache:
     change (a new tag, a sale that empties stock) may be that many seconds late, as the HTTP
     `max-age` already allows. When an entry goes stale one request rebuilds it while the others keep
     serving the stale copy (no stampede of identical rebuilds)."""
+
+    topics = frozenset({Topic.video, Topic.tags})
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TimelineCache:
+        return cls(ttl_s=settings.timeline_cache_s)
 
     def __init__(self, ttl_s: float, max_entries: int = 10_000) -> None:
         self.ttl_s = ttl_s
@@ -303,13 +316,14 @@ class TimelineCache:
                     self._entries.pop(min(self._entries, key=lambda k: self._entries[k][0]))
             self._entries[video_id] = (time.monotonic() + self.ttl_s, rendered)
 
-    def forget(self, video_id: int) -> None:
-        self._entries.pop(video_id, None)
+    def forget(self, video_id: int | None) -> None:
+        if video_id is None:
+            self._entries = {}
+        else:
+            self._entries.pop(video_id, None)
 
 
-def rendered_timeline(
-    session: Session, cache: TimelineCache, video_id: int, viewer: User | None, store: MediaStore, ttl_s: int
-) -> RenderedTimeline:
+def rendered_timeline(ctx: Context, session: Session, video_id: int, viewer: User | None) -> RenderedTimeline:
     """The timeline as JSON bytes with its ETag, from the cache when the video is public.
 
     Only public videos' timelines are cached, so a cached copy may be shown to anyone; a video made
@@ -317,7 +331,7 @@ def rendered_timeline(
     every rebuild checks access again and a failed one drops the copy."""
 
     def build() -> tuple[RenderedTimeline, bool]:
-        body = timeline(session, video_id, viewer, store, ttl_s)
+        body = timeline(ctx, session, video_id, viewer)
         rendered = RenderedTimeline(
             body=json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode(), etag=timeline_etag(body)
         )
@@ -325,4 +339,4 @@ def rendered_timeline(
         public = video is not None and video.published and video.status == "ready"
         return RenderedTimeline(rendered.body, rendered.etag, public), public
 
-    return cache.get_or_build(video_id, build)
+    return ctx.caches.get(TimelineCache).get_or_build(video_id, build)

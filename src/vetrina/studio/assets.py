@@ -14,10 +14,10 @@ from vetrina import clock
 from vetrina.accounts.models import User
 from vetrina.catalog.images import render_sizes
 from vetrina.catalog.service import ensure_can_sell
+from vetrina.context import Context
 from vetrina.db import on_rollback
 from vetrina.errors import NotFound
 from vetrina.media.probe import probe_audio
-from vetrina.storage import MediaStore
 from vetrina.studio.models import AssetKind, StudioAsset
 from vetrina.text import clean_text
 
@@ -31,18 +31,18 @@ MAX_MUSIC_S = 15 * 60
 _MUSIC_SUFFIXES = {".mp3", ".m4a", ".aac", ".wav", ".flac", ".ogg", ".oga", ".opus", ".mp4"}
 
 
-def add_image(session: Session, store: MediaStore, merchant: User, upload: Path, filename: str) -> StudioAsset:
+def add_image(ctx: Context, session: Session, merchant: User, upload: Path, filename: str) -> StudioAsset:
     """Check an uploaded image and keep it (with a thumbnail) in the merchant's library."""
     ensure_can_sell(merchant)
     key = f"studio/{merchant.id}/images/{secrets.token_hex(8)}"
-    scratch = store.scratch_dir(key.replace("/", "-"))
+    scratch = ctx.store.scratch_dir(key.replace("/", "-"))
     try:
         width, height = render_sizes(upload, scratch, STUDIO_IMAGE_SIZES, MIN_LOGO_SIDE)
         _keep_as_logo(upload, scratch / "logo.png")
-        store.publish_dir(scratch, key)
+        ctx.store.publish_dir(scratch, key)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)  # gone already when published
-    on_rollback(session, lambda: store.delete(key))
+    on_rollback(session, lambda: ctx.store.delete(key))
     return _record(session, merchant, AssetKind.image, key, filename, width=width, height=height)
 
 
@@ -54,14 +54,14 @@ def _keep_as_logo(upload: Path, target: Path) -> None:
     logo.save(target, "PNG", optimize=True)
 
 
-def add_music(session: Session, store: MediaStore, merchant: User, upload: Path, filename: str) -> StudioAsset:
+def add_music(ctx: Context, session: Session, merchant: User, upload: Path, filename: str) -> StudioAsset:
     """Check that an upload is a sound track and keep it in the merchant's library."""
     ensure_can_sell(merchant)
     duration_s = probe_audio(upload, MAX_MUSIC_S)
     suffix = Path(filename).suffix.lower()
     key = f"studio/{merchant.id}/music/{secrets.token_hex(8)}/track{suffix if suffix in _MUSIC_SUFFIXES else ''}"
-    store.put_file(upload, key)
-    on_rollback(session, lambda: store.delete(key.rsplit("/", 1)[0]))
+    ctx.store.put_file(upload, key)
+    on_rollback(session, lambda: ctx.store.delete(key.rsplit("/", 1)[0]))
     return _record(session, merchant, AssetKind.music, key, filename, duration_s=round(duration_s, 3))
 
 

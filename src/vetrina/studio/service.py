@@ -30,8 +30,9 @@ from vetrina.accounts.models import User
 from vetrina.catalog import channels
 from vetrina.catalog import service as catalog
 from vetrina.catalog.models import ProductImage
+from vetrina.context import Context
 from vetrina.errors import Busy, InvalidInput, NotFound, TooManyRequests, VetrinaError
-from vetrina.jobs import JobContext, JobQueue, job, periodic_job
+from vetrina.jobs import job, periodic_job
 from vetrina.leases import LeaseLost
 from vetrina.media import service as media
 from vetrina.media.ffmpeg import FfmpegFailed
@@ -122,13 +123,13 @@ def _images(session: Session, merchant: User, request: SpotRequest, products: li
     return [key for _, key in keys]
 
 
-def check_request(session: Session, settings: Settings, merchant: User, request: SpotRequest) -> dict[str, Any]:
+def check_request(ctx: Context, session: Session, merchant: User, request: SpotRequest) -> dict[str, Any]:
     """The request checked against the merchant's things and the template, as the spec a render works from."""
     catalog.ensure_can_sell(merchant)
     template = get_template(request.template)
     if request.duration_s not in template.durations:
         raise InvalidInput(f"A spot lasts {', '.join(map(str, template.durations))} seconds.", field="duration_s")
-    frame_for(request.aspect, settings.studio_short_side, settings.studio_fps)
+    frame_for(request.aspect, ctx.settings.studio_short_side, ctx.settings.studio_fps)
     if not 1 <= len(request.product_ids) <= MAX_PRODUCTS or len(set(request.product_ids)) != len(request.product_ids):
         raise InvalidInput(f"A spot advertises 1 to {MAX_PRODUCTS} different products.", field="product_ids")
     products = [catalog.product_for_change(session, pid, merchant) for pid in request.product_ids]
@@ -170,7 +171,7 @@ def check_request(session: Session, settings: Settings, merchant: User, request:
     if request.logo_id is not None:
         logo = assets.get_asset(session, merchant, request.logo_id, AssetKind.image, "logo_id")
         spec["logo_key"] = assets.logo_source(logo)
-    plan_spot(spec, settings.studio_short_side, settings.studio_fps, settings)
+    plan_spot(spec, ctx.settings.studio_short_side, ctx.settings.studio_fps, ctx.settings)
     return spec
 
 
@@ -238,9 +239,7 @@ _preview_slots: threading.BoundedSemaphore | None = None
 _preview_lock = threading.Lock()
 
 
-def render_preview(
-    store: MediaStore, settings: Settings, merchant: User, spec: dict[str, Any]
-) -> tuple[str, list[str]]:
+def render_preview(ctx: Context, merchant: User, spec: dict[str, Any]) -> tuple[str, list[str]]:
     """A low-resolution render of `spec` for the studio page; returns its storage key and notes.
 
     Previews run in the request, `studio_preview_slots` at a time per process; beyond that the caller is
@@ -248,18 +247,18 @@ def render_preview(
     global _preview_slots
     with _preview_lock:
         if _preview_slots is None:
-            _preview_slots = threading.BoundedSemaphore(settings.studio_preview_slots)
+            _preview_slots = threading.BoundedSemaphore(ctx.settings.studio_preview_slots)
     if not _preview_slots.acquire(blocking=False):
         # Waiting would hold a web worker thread; the page retries instead.
         raise Busy("Other previews are rendering; try again in a few seconds.", retry_after_s=3)
     try:
         key = f"studio/{merchant.id}/previews/{secrets.token_hex(8)}"
-        scratch = store.scratch_dir(key.replace("/", "-"))
+        scratch = ctx.store.scratch_dir(key.replace("/", "-"))
         result = scratch / "out"
         try:
             result.mkdir()
-            notes = render_spec(spec, store, settings, scratch, result / "preview.mp4", preview=True)
-            store.publish_dir(result, key)
+            notes = render_spec(spec, ctx.store, ctx.settings, scratch, result / "preview.mp4", preview=True)
+            ctx.store.publish_dir(result, key)
         except FfmpegFailed as exc:
             raise InvalidInput(f"The preview could not be rendered ({exc.stderr_tail}).") from None
         finally:
@@ -269,7 +268,7 @@ def render_preview(
         _preview_slots.release()
 
 
-def create_spot(session: Session, settings: Settings, queue: JobQueue, merchant: User, request: SpotRequest) -> Spot:
+def create_spot(ctx: Context, session: Session, merchant: User, request: SpotRequest) -> Spot:
     """Check the request and queue its render (once this transaction commits)."""
     active = session.scalar(
         select(func.count())
@@ -280,7 +279,7 @@ def create_spot(session: Session, settings: Settings, queue: JobQueue, merchant:
         raise TooManyRequests(
             f"You have {active} spots rendering; wait for one to finish before starting another.", retry_after_s=15
         )
-    spec = check_request(session, settings, merchant, request)
+    spec = check_request(ctx, session, merchant, request)
     spot = Spot(
         merchant_id=merchant.id,
         spec=spec,
@@ -291,7 +290,7 @@ def create_spot(session: Session, settings: Settings, queue: JobQueue, merchant:
     )
     session.add(spot)
     session.flush()
-    queue.enqueue_after_commit(session, RENDER_JOB, spot.id)
+    ctx.queue.enqueue_after_commit(session, RENDER_JOB, spot.id)
     return spot
 
 
@@ -340,7 +339,7 @@ def spot_video_ids(session: Session, merchant_id: int) -> set[int]:
 # The render job ---------------------------------------------------------------------------------
 
 
-def _claim(ctx: JobContext, spot_id: int) -> str | None:
+def _claim(ctx: Context, spot_id: int) -> str | None:
     """Take the spot's render if it is queued, or rendering under a worker that has gone quiet."""
     return leases.claim(
         ctx,
@@ -357,7 +356,7 @@ def _renew(session: Session, spot_id: int, token: str, **values: Any) -> None:
 
 
 @job(RENDER_JOB)
-def render_spot_job(ctx: JobContext, spot_id: int) -> None:
+def render_spot_job(ctx: Context, spot_id: int) -> None:
     """Render a queued spot and publish it as a tagged video on the merchant's channel."""
     token = _claim(ctx, spot_id)
     if token is None:
@@ -383,7 +382,7 @@ def render_spot_job(ctx: JobContext, spot_id: int) -> None:
 
 
 def _publish(
-    ctx: JobContext, spot_id: int, token: str, spec: dict[str, Any], output: Path, notes: list[str], took_s: float
+    ctx: Context, spot_id: int, token: str, spec: dict[str, Any], output: Path, notes: list[str], took_s: float
 ) -> None:
     """Hand the render to the media pipeline and tag its products over its whole length, in one transaction."""
     with ctx.db.session(write=True) as session:
@@ -391,10 +390,8 @@ def _publish(
         merchant = session.get(User, spot.merchant_id)
         _renew(session, spot_id, token)
         video = media.create_video(
+            ctx,
             session,
-            ctx.store,
-            ctx.settings,
-            ctx.queue,
             merchant,
             title=spec["title"],
             description=" · ".join(t for t in (spec["headline"], *spec["lines"]) if t),
@@ -405,6 +402,7 @@ def _publish(
         for product_id in spec["product_ids"]:
             product = catalog.product_for_change(session, product_id, merchant)
             shoppable.create_tag(
+                ctx,
                 session,
                 video.id,
                 merchant,
@@ -416,7 +414,7 @@ def _publish(
         spot.render_seconds, spot.lease_token = round(took_s, 3), None
 
 
-def _fail(ctx: JobContext, spot_id: int, token: str, reason: str) -> None:
+def _fail(ctx: Context, spot_id: int, token: str, reason: str) -> None:
     try:
         with ctx.db.session(write=True) as session:
             _renew(session, spot_id, token, status=SpotStatus.failed.value, error=reason)
@@ -426,7 +424,7 @@ def _fail(ctx: JobContext, spot_id: int, token: str, reason: str) -> None:
 
 
 @periodic_job("studio.requeue_stalled", crontab(minute="*"))
-def requeue_stalled_spots(ctx: JobContext) -> None:
+def requeue_stalled_spots(ctx: Context) -> None:
     """Queue again every render whose worker went quiet, or that nobody took for a long while (its task may
     have been lost between commit and enqueue); the claim decides who gets it, so a duplicate is harmless."""
     now = clock.now()
@@ -447,7 +445,7 @@ def requeue_stalled_spots(ctx: JobContext) -> None:
 
 
 @periodic_job("studio.clean_previews", crontab(minute="*/10"))
-def clean_previews(ctx: JobContext) -> None:
+def clean_previews(ctx: Context) -> None:
     """Previews are for the moment of making a spot: remove those older than an hour."""
     cutoff = time.time() - 3600
     for preview in ctx.store.root.glob("studio/*/previews/*"):

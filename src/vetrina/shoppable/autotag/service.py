@@ -24,8 +24,9 @@ from sqlalchemy.orm import Session, selectinload
 from vetrina import clock, leases
 from vetrina.accounts.models import Role, User
 from vetrina.catalog.models import Channel, Product
+from vetrina.context import Context
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, VetrinaError
-from vetrina.jobs import JobContext, JobQueue, job, periodic_job
+from vetrina.jobs import job, periodic_job
 from vetrina.leases import LeaseLost
 from vetrina.media import service as media
 from vetrina.media.models import Video, VideoStatus
@@ -47,14 +48,12 @@ def _is_owner(user: User, video: Video) -> bool:
     return user.role == Role.admin or user.id == video.owner_id
 
 
-def _candidates(
-    session: Session, settings: Settings, video: Video, user: User, product_ids: list[int] | None
-) -> list[int]:
+def _candidates(ctx: Context, session: Session, video: Video, user: User, product_ids: list[int] | None) -> list[int]:
     """The products this user may look for in this video."""
     owner = _is_owner(user, video)
     if not owner and not (video.allow_merchant_tags and user.role == Role.merchant):
         raise Forbidden("Only the video's owner runs auto-tagging here (other merchants may when it allows tags).")
-    limit = settings.autotag_max_candidates
+    limit = ctx.settings.autotag_max_candidates
     if product_ids and len(set(product_ids)) > limit:
         raise InvalidInput(f"A run looks for at most {limit} products.", field="product_ids")
     query = select(Product.id, Product.merchant_id, Product.published).where(Product.deleted.is_(False))
@@ -90,14 +89,12 @@ def catalogue_key(session: Session, product_ids: list[int]) -> str:
     return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
 
-def start_run(
-    session: Session, settings: Settings, queue: JobQueue, video_id: int, user: User, product_ids: list[int] | None
-) -> AutotagRun:
+def start_run(ctx: Context, session: Session, video_id: int, user: User, product_ids: list[int] | None) -> AutotagRun:
     """Queue a run (once this transaction commits); an unfinished run for the same asker is returned instead."""
     video = media.get_video(session, video_id, user)
     if video.status != VideoStatus.ready:
         raise Conflict("The video is still being prepared; run auto-tagging once it is ready.")
-    candidates = _candidates(session, settings, video, user, product_ids)
+    candidates = _candidates(ctx, session, video, user, product_ids)
     unfinished = session.scalar(
         select(AutotagRun).where(
             AutotagRun.video_id == video.id,
@@ -132,7 +129,7 @@ def start_run(
     )
     session.add(run)
     session.flush()
-    queue.enqueue_after_commit(session, AUTOTAG_JOB, run.id)
+    ctx.queue.enqueue_after_commit(session, AUTOTAG_JOB, run.id)
     return run
 
 
@@ -172,7 +169,9 @@ def _proposal_for_decision(session: Session, video_id: int, proposal_id: int, us
     return proposal
 
 
-def accept(session: Session, video_id: int, proposal_id: int, user: User, changes: dict[str, Any]) -> TagProposal:
+def accept(
+    ctx: Context, session: Session, video_id: int, proposal_id: int, user: User, changes: dict[str, Any]
+) -> TagProposal:
     """Make the proposal an ordinary tag, with the user's adjustments (span, box, label)."""
     proposal = _proposal_for_decision(session, video_id, proposal_id, user)
     product = session.get(Product, proposal.product_id)
@@ -189,7 +188,7 @@ def accept(session: Session, video_id: int, proposal_id: int, user: User, change
         keyframes=keyframes,
         label=changes.get("label", ""),
     )
-    tag = shoppable.create_tag(session, video_id, user, spec)
+    tag = shoppable.create_tag(ctx, session, video_id, user, spec)
     session.flush()
     proposal.state, proposal.tag_id, proposal.decided_at = ProposalState.accepted.value, tag.id, clock.now()
     return proposal
@@ -205,7 +204,7 @@ def reject(session: Session, video_id: int, proposal_id: int, user: User) -> Tag
 
 
 def _references(
-    ctx: JobContext, product_ids: list[int], heartbeat: Callable[[float], None]
+    ctx: Context, product_ids: list[int], heartbeat: Callable[[float], None]
 ) -> tuple[list[Reference], list[str]]:
     """Grayscale reference photos of the candidates, and notes on the products that have none usable."""
     references, without = [], []
@@ -244,7 +243,7 @@ def build_matcher(references: list[Reference], settings: Settings) -> FeatureMat
 
 
 @job(AUTOTAG_JOB)
-def autotag_job(ctx: JobContext, run_id: int) -> None:
+def autotag_job(ctx: Context, run_id: int) -> None:
     """Recognise the run's candidate products in its video and store the proposals."""
     token = leases.claim(
         ctx,
@@ -315,7 +314,7 @@ def _overlaps(a: tuple[float, float], b: tuple[float, float]) -> bool:
     return union > 0 and inter / union >= 0.5
 
 
-def _store(ctx: JobContext, run_id: int, token: str, found: list[Any], notes: list[str]) -> None:
+def _store(ctx: Context, run_id: int, token: str, found: list[Any], notes: list[str]) -> None:
     """Replace the asker's open proposals with the new ones, leaving out what was already decided."""
     with ctx.db.session(write=True) as session:
         run = session.get(AutotagRun, run_id)
@@ -358,7 +357,7 @@ def _store(ctx: JobContext, run_id: int, token: str, found: list[Any], notes: li
 
 
 @periodic_job("shoppable.autotag_sweep", crontab(minute="*/5"))
-def autotag_sweep(ctx: JobContext, now: Any = None, limit: int = 20) -> list[int]:
+def autotag_sweep(ctx: Context, now: Any = None, limit: int = 20) -> list[int]:
     """Queue again runs nobody took or whose worker went quiet; and, for channels that auto-tag, start runs for
     ready videos never run, or last run before their catalogue's photos changed. Returns the new runs."""
     now = now or clock.now()
@@ -385,7 +384,7 @@ def autotag_sweep(ctx: JobContext, now: Any = None, limit: int = 20) -> list[int
             if not videos:
                 continue
             try:
-                key = catalogue_key(session, _candidates(session, ctx.settings, videos[0], owner, None))
+                key = catalogue_key(session, _candidates(ctx, session, videos[0], owner, None))
             except VetrinaError as exc:
                 log.info("auto-tagging for merchant %s skipped: %s", owner_id, exc.detail)
                 continue
@@ -407,7 +406,7 @@ def autotag_sweep(ctx: JobContext, now: Any = None, limit: int = 20) -> list[int
                 if video.id in current:
                     continue
                 try:
-                    run = start_run(session, ctx.settings, ctx.queue, video.id, owner, None)
+                    run = start_run(ctx, session, video.id, owner, None)
                 except VetrinaError as exc:  # e.g. too many runs unfinished: the next sweep goes on
                     log.info("auto-tagging video %s deferred: %s", video.id, exc.detail)
                     break

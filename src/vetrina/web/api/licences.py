@@ -11,12 +11,11 @@ from sqlalchemy.orm import Session
 
 from vetrina import clock
 from vetrina.accounts.models import User
-from vetrina.db import after_commit
 from vetrina.money import Money, MoneyModel
 from vetrina.partners import revenue
 from vetrina.rights import service as rights
 from vetrina.rights.models import Licence
-from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_runtime, required_user
+from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_context, required_user
 
 router = APIRouter(prefix="/api/v1/licences", tags=["rights"])
 
@@ -65,17 +64,13 @@ def licence_out(licence: Licence) -> LicenceOut:
     )
 
 
-def _forget_after_commit(request: Request, session: Session, video_id: int) -> None:
-    cache: rights.RightsCache = request.app.state.rights_cache
-    after_commit(session, lambda: cache.forget(video_id))
-
-
 @router.post("", status_code=201, response_model=LicenceOut, summary="License one of your titles")
 def create_licence(
     request: Request, body: LicenceIn, user: User = required_user, session: Session = db_session
 ) -> LicenceOut:
     territories = [body.territories] if isinstance(body.territories, str) else body.territories
     licence = rights.create_licence(
+        get_context(request),
         session,
         user,
         body.video_id,
@@ -86,7 +81,6 @@ def create_licence(
         uses=list(body.uses),
         share_bps=body.share_bps,
     )
-    _forget_after_commit(request, session, licence.video_id)
     return licence_out(licence)
 
 
@@ -108,8 +102,7 @@ def read_licence(licence_id: RowId, user: User = required_user, session: Session
 def delete_licence(
     request: Request, licence_id: RowId, user: User = required_user, session: Session = db_session
 ) -> Response:
-    video_id = rights.delete_licence(session, licence_id, user)
-    _forget_after_commit(request, session, video_id)
+    rights.delete_licence(get_context(request), session, licence_id, user)
     return Response(status_code=204)
 
 
@@ -141,7 +134,7 @@ def revenue_report(
     today = clock.now().date()
     end = end or today
     start = start or end.replace(day=1) - timedelta(days=365)
-    return revenue.revenue_share(session, user, start, end, get_runtime(request).settings.default_currency, by)
+    return revenue.revenue_share(session, user, start, end, get_context(request).settings.default_currency, by)
 
 
 @revenue_router.get("", response_model=RevenueOut, summary="What your licensed titles earned, per distributor")

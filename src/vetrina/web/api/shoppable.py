@@ -9,12 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from vetrina.accounts.models import User
-from vetrina.db import after_commit
 from vetrina.errors import InvalidInput
 from vetrina.rights import service as rights
 from vetrina.shoppable import service as shoppable
 from vetrina.shoppable.models import ProductTag
-from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_runtime, optional_user, required_user, territory
+from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_context, optional_user, required_user, territory
 
 router = APIRouter(prefix="/api/v1/videos/{video_id}", tags=["shoppable"])
 Seconds = Annotated[float, Field(ge=0, le=7 * 24 * 3600, allow_inf_nan=False)]
@@ -68,12 +67,6 @@ class TagOut(BaseModel):
     created_by: int
 
 
-def forget_timeline_after_commit(request: Request, session: Session, video_id: int) -> None:
-    # After the commit: a rebuild in between would otherwise cache the old tags again.
-    cache = request.app.state.timeline_cache
-    after_commit(session, lambda: cache.forget(video_id))
-
-
 def tag_out(tag: ProductTag) -> TagOut:
     return TagOut(
         id=tag.id,
@@ -100,8 +93,7 @@ def create_tag(
         keyframes=tuple(k.model_dump() for k in body.keyframes),
         label=body.label,
     )
-    created = shoppable.create_tag(session, video_id, user, spec)
-    forget_timeline_after_commit(request, session, video_id)
+    created = shoppable.create_tag(get_context(request), session, video_id, user, spec)
     return tag_out(created)
 
 
@@ -130,8 +122,7 @@ def change_tag(
     nulls = sorted(k for k, v in changes.items() if v is None and k != "box")  # a null box removes the box
     if nulls:
         raise InvalidInput(f"{', '.join(nulls)} cannot be null.", field=nulls[0])
-    changed = shoppable.update_tag(session, video_id, tag_id, user, changes)
-    forget_timeline_after_commit(request, session, video_id)
+    changed = shoppable.update_tag(get_context(request), session, video_id, tag_id, user, changes)
     return tag_out(changed)
 
 
@@ -139,8 +130,7 @@ def change_tag(
 def delete_tag(
     request: Request, video_id: RowId, tag_id: RowId, user: User = required_user, session: Session = db_session
 ) -> Response:
-    shoppable.delete_tag(session, video_id, tag_id, user)
-    forget_timeline_after_commit(request, session, video_id)
+    shoppable.delete_tag(get_context(request), session, video_id, tag_id, user)
     return Response(status_code=204)
 
 
@@ -153,11 +143,9 @@ def timeline(
     session: Session = db_session,
     viewer_territory: str = territory,
 ) -> Response:
-    rt = get_runtime(request)
-    grant = rights.require(session, request.app.state.rights_cache, video_id, viewer_territory, "stream", user)
-    rendered = shoppable.rendered_timeline(
-        session, request.app.state.timeline_cache, video_id, user, rt.store, rt.settings.media_url_ttl_s
-    )
+    ctx = get_context(request)
+    grant = rights.require(ctx, session, video_id, viewer_territory, "stream", user)
+    rendered = shoppable.rendered_timeline(ctx, session, video_id, user)
     # Stock changes while people watch: caches revalidate after a few seconds (a 304 costs little).
     # A video only its owner may see must never be stored by a shared cache.
     # A licensed title's answer depends on where the viewer is: shared caches must not keep it either.
