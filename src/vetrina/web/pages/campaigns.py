@@ -2,29 +2,31 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from vetrina import clock
 from vetrina.accounts.models import Role, User
 from vetrina.ads import campaigns as ads
 from vetrina.ads import reports
 from vetrina.catalog import service as catalog
+from vetrina.context import Context
 from vetrina.errors import Forbidden, InvalidInput
 from vetrina.media import service as media
 from vetrina.money import Money
 from vetrina.web.api.ads import campaign_out
-from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_context, optional_user, require_csrf_form
-from vetrina.web.pages.forms import CsrfField, redirect_back, run_form_action, signed_in
+from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_context, optional_user
+from vetrina.web.pages.forms import CsrfField, form_action, signed_in
 from vetrina.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
 
-def _merchant(request: Request, user: User | None) -> User:
+def _merchant(user: User | None) -> User:
     user = signed_in(user)
     if user.role not in (Role.merchant, Role.admin):
         raise Forbidden("Campaigns are for merchants.")
@@ -37,7 +39,7 @@ def campaigns_page(
 ) -> Response:
     if user is None:
         return RedirectResponse("/login?next=/merchant/campaigns", status_code=303)
-    user = _merchant(request, user)
+    user = _merchant(user)
     return render(
         request,
         "campaigns.html",
@@ -65,16 +67,13 @@ def create_campaign(
     user: User | None = optional_user,
 ) -> Response:
     """A campaign from the form: the creative is `video:ID` (linear, CPM) or `product:ID` (overlay, CPC)."""
-    require_csrf_form(request, csrf_token)
-    user = _merchant(request, user)
-    ctx = get_context(request)
 
-    def create(session: Session) -> None:
+    def create(ctx: Context, session: Session, user: User) -> None:
         kind_of, _, raw_id = creative.partition(":")
         if kind_of not in ("video", "product") or not raw_id.isdigit() or not 1 <= int(raw_id) <= MAX_ROW_ID:
             raise InvalidInput("Choose one of your videos or products.", field="creative")
         currency = ctx.settings.default_currency
-        now = datetime.now(UTC).replace(microsecond=0)
+        now = clock.now().replace(microsecond=0)
         spec = ads.CampaignSpec(
             name=name,
             kind="linear" if kind_of == "video" else "overlay",
@@ -90,8 +89,14 @@ def create_campaign(
         )
         ads.create_campaign(ctx, session, user, spec)
 
-    return redirect_back(
-        "/merchant/campaigns", run_form_action(request, create) or "Campaign saved as a draft: start it when ready."
+    return form_action(
+        request,
+        csrf_token,
+        user,
+        back="/merchant/campaigns",
+        done="Campaign saved as a draft: start it when ready.",
+        action=create,
+        who=_merchant,
     )
 
 
@@ -103,21 +108,22 @@ def change_status(
     csrf_token: CsrfField = "",
     user: User | None = optional_user,
 ) -> Response:
-    require_csrf_form(request, csrf_token)
-    user = _merchant(request, user)
-    ctx = get_context(request)
-
-    def move(session: Session) -> None:
-        ads.update_campaign(ctx, session, campaign_id, user, {"status": status})
-
-    return redirect_back("/merchant/campaigns", run_form_action(request, move) or f"Campaign {status}.")
+    return form_action(
+        request,
+        csrf_token,
+        user,
+        back="/merchant/campaigns",
+        done=f"Campaign {status}.",
+        action=lambda ctx, s, merchant: ads.update_campaign(ctx, s, campaign_id, merchant, {"status": status}),
+        who=_merchant,
+    )
 
 
 @router.get("/merchant/campaigns/{campaign_id}", response_class=HTMLResponse)
 def campaign_page(
     request: Request, campaign_id: RowId, user: User | None = optional_user, session: Session = db_session
 ) -> Response:
-    user = _merchant(request, user)
+    user = _merchant(user)
     settings = get_context(request).settings
     campaign = ads.get_campaign(session, campaign_id, user)
     report = reports.campaign_report(session, campaign, settings.ads_click_window_days, settings.ads_view_window_days)

@@ -10,14 +10,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from vetrina.accounts.models import Role, User
+from vetrina.context import Context
 from vetrina.errors import Forbidden
 from vetrina.money import Money
 from vetrina.partners import revenue
 from vetrina.partners import service as partners
 from vetrina.rights import service as rights
 from vetrina.web.api.licences import revenue_report
-from vetrina.web.deps import RowId, db_session, get_context, optional_user, require_csrf_form
-from vetrina.web.pages.forms import CsrfField, redirect_back, run_form_action, signed_in
+from vetrina.web.deps import RowId, db_session, optional_user
+from vetrina.web.pages.forms import CsrfField, form_action, signed_in
 from vetrina.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -97,11 +98,7 @@ def add_feed(
     csrf_token: CsrfField = "",
     user: User | None = optional_user,
 ) -> Response:
-    require_csrf_form(request, csrf_token)
-    user = _partner(user)
-    ctx = get_context(request)
-
-    def add(session: Session) -> None:
+    def add(ctx: Context, session: Session, user: User) -> None:
         feed = partners.create_feed(
             session,
             user,
@@ -112,18 +109,22 @@ def add_feed(
         )
         partners.start_run(session, feed, "api", queue=ctx.queue)
 
-    return redirect_back("/partner", run_form_action(request, add) or "Feed added: its first import has started.")
+    return form_action(
+        request,
+        csrf_token,
+        user,
+        back="/partner",
+        done="Feed added: its first import has started.",
+        action=add,
+        who=_partner,
+    )
 
 
 @router.post("/partner/feeds/{feed_id}/runs")
 def run_feed(
     request: Request, feed_id: RowId, csrf_token: CsrfField = "", user: User | None = optional_user
 ) -> Response:
-    require_csrf_form(request, csrf_token)
-    user = _partner(user)
-    ctx = get_context(request)
-
-    def run(session: Session) -> None:
+    def run(ctx: Context, session: Session, user: User) -> None:
         partners.start_run(session, partners.get_feed(session, feed_id, user), "api", queue=ctx.queue)
 
-    return redirect_back("/partner", run_form_action(request, run) or "Import started.")
+    return form_action(request, csrf_token, user, back="/partner", done="Import started.", action=run, who=_partner)

@@ -7,7 +7,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
@@ -17,23 +17,15 @@ from vetrina.catalog import service as catalog
 from vetrina.catalog.models import Product
 from vetrina.commerce import service as orders
 from vetrina.commerce.models import OrderStatus
-from vetrina.errors import Forbidden, InvalidInput, VetrinaError
+from vetrina.context import Context
+from vetrina.errors import Forbidden, InvalidInput
 from vetrina.money import Money
 from vetrina.payments import wallet
 from vetrina.payments.funding import SandboxFundingProvider
 from vetrina.web.api.products import product_out
-from vetrina.web.deps import (
-    MAX_ROW_ID,
-    RowId,
-    db_session,
-    get_context,
-    optional_user,
-    require_csrf_form,
-    territory,
-)
-from vetrina.web.pages.forms import CsrfField, redirect_back, run_form_action, signed_in
+from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_context, optional_user, territory
+from vetrina.web.pages.forms import CsrfField, form_action, image_upload, signed_in
 from vetrina.web.templating import render
-from vetrina.web.uploads import saved_upload
 
 router = APIRouter(include_in_schema=False)
 
@@ -87,16 +79,17 @@ def buy(
     user: User | None = optional_user,
     viewer_territory: str = territory,
 ) -> Response:
-    require_csrf_form(request, csrf_token)
-    if user is None:
-        return RedirectResponse(f"/login?next=/p/{product_id}", status_code=303)
-    ctx = get_context(request)
     item = orders.ItemSpec(product_id, quantity, variant_id)
-    if error := run_form_action(
-        request, lambda s: orders.create_order(ctx, s, user, [item], territory=viewer_territory)
-    ):
-        return redirect_back(f"/p/{product_id}", error)
-    return redirect_back("/orders", "Ordered. Pay to put the money in escrow.")
+    return form_action(
+        request,
+        csrf_token,
+        user,
+        back=f"/p/{product_id}",
+        done_at="/orders",
+        done="Ordered. Pay to put the money in escrow.",
+        action=lambda ctx, s, buyer: orders.create_order(ctx, s, buyer, [item], territory=viewer_territory),
+        login_first=True,
+    )
 
 
 @router.get("/wallet", response_class=HTMLResponse)
@@ -122,17 +115,22 @@ def wallet_top_up(
     csrf_token: CsrfField = "",
     user: User | None = optional_user,
 ) -> Response:
-    require_csrf_form(request, csrf_token)
-    user = signed_in(user)
-    settings = get_context(request).settings
-    provider = SandboxFundingProvider(settings.sandbox_topup_limit)
-    try:
-        money = Money.parse(amount, settings.default_currency)
-    except VetrinaError as exc:
-        return redirect_back("/wallet", exc.detail)
-    if error := run_form_action(request, lambda s: wallet.top_up(s, provider, user, money, uuid.uuid4().hex)):
-        return redirect_back("/wallet", error)
-    return redirect_back("/wallet", f"Added {money.display()}.")
+    return form_action(
+        request,
+        csrf_token,
+        user,
+        back="/wallet",
+        done=lambda money: f"Added {money.display()}.",
+        action=lambda ctx, s, buyer: _top_up(ctx, s, buyer, amount),
+    )
+
+
+def _top_up(ctx: Context, session: Session, user: User, amount: str) -> Money:
+    """The amount from the form, charged to the sandbox provider and credited to the wallet."""
+    money = Money.parse(amount, ctx.settings.default_currency)
+    provider = SandboxFundingProvider(ctx.settings.sandbox_topup_limit)
+    wallet.top_up(session, provider, user, money, uuid.uuid4().hex)
+    return money
 
 
 @router.get("/orders", response_class=HTMLResponse)
@@ -162,14 +160,11 @@ def order_action(
     user: User | None = optional_user,
 ) -> Response:
     """Every button on the order pages: one domain call each."""
-    require_csrf_form(request, csrf_token)
-    user = signed_in(user)
-    ctx = get_context(request)
     back = back if back in ("/orders", "/merchant") else "/orders"
-    if action not in _ORDER_ACTIONS:
-        return redirect_back(back, "Unknown action.")
 
-    def act(session: Session) -> None:
+    def act(ctx: Context, session: Session, user: User) -> None:
+        if action not in _ORDER_ACTIONS:
+            raise InvalidInput("Unknown action.")
         if action == "pay":
             orders.pay(ctx, session, order_id, user)
         elif action == "cancel":
@@ -189,7 +184,7 @@ def order_action(
         else:
             orders.reject_refund(ctx, session, order_id, refund_id, user, reason)
 
-    return redirect_back(back, run_form_action(request, act) or "Done.")
+    return form_action(request, csrf_token, user, back=back, done="Done.", action=act)
 
 
 @router.get("/merchant", response_class=HTMLResponse)
@@ -249,10 +244,8 @@ def merchant_save_product(
 
     Stock and variants are only written when the merchant changed them on the form: stock sold while
     the page was open must not be put back by saving a new title."""
-    require_csrf_form(request, csrf_token)
-    user = signed_in(user)
 
-    def save(session: Session) -> None:
+    def save(ctx: Context, session: Session, user: User) -> None:
         fields = {
             "title": title,
             "description": description,
@@ -276,7 +269,7 @@ def merchant_save_product(
             ]
         catalog.update_product(session, product_id, user, fields)
 
-    return redirect_back("/merchant", run_form_action(request, save) or "Saved.")
+    return form_action(request, csrf_token, user, back="/merchant", done="Saved.", action=save)
 
 
 @router.post("/merchant/products/{product_id}/images")
@@ -287,16 +280,12 @@ def merchant_add_image(
     file: Annotated[UploadFile | None, File()] = None,
     user: User | None = optional_user,
 ) -> Response:
-    require_csrf_form(request, csrf_token)
-    user = signed_in(user)
-    ctx = get_context(request)
-
-    def add(session: Session) -> None:
-        catalog.product_for_change(session, product_id, user)
-        with saved_upload(ctx, file, ctx.settings.max_image_bytes) as path:
-            catalog.add_image(ctx, session, product_id, user, path)
-
-    return redirect_back("/merchant", run_form_action(request, add) or "Image added.")
+    add = image_upload(
+        file,
+        find=lambda session, merchant: catalog.product_for_change(session, product_id, merchant),
+        store=lambda ctx, session, product, merchant, path: catalog.add_image(ctx, session, product.id, merchant, path),
+    )
+    return form_action(request, csrf_token, user, back="/merchant", done="Image added.", action=add)
 
 
 @router.post("/merchant/channel")
@@ -310,10 +299,7 @@ def merchant_save_channel(
     auto_tag: Annotated[bool, Form()] = False,
     user: User | None = optional_user,
 ) -> Response:
-    require_csrf_form(request, csrf_token)
-    user = signed_in(user)
-
-    def save(session: Session) -> None:
+    def save(ctx: Context, session: Session, user: User) -> None:
         handle = channels.channel_of(session, user).handle
         changes = {
             "name": name,
@@ -324,7 +310,7 @@ def merchant_save_channel(
         }
         channels.update_channel(session, handle, user, changes)
 
-    return redirect_back("/merchant", run_form_action(request, save) or "Channel saved.")
+    return form_action(request, csrf_token, user, back="/merchant", done="Channel saved.", action=save)
 
 
 @router.post("/merchant/channel/banner")
@@ -334,13 +320,11 @@ def merchant_channel_banner(
     file: Annotated[UploadFile | None, File()] = None,
     user: User | None = optional_user,
 ) -> Response:
-    require_csrf_form(request, csrf_token)
-    user = signed_in(user)
-    ctx = get_context(request)
-
-    def add(session: Session) -> None:
-        handle = channels.channel_of(session, user).handle
-        with saved_upload(ctx, file, ctx.settings.max_image_bytes) as path:
-            channels.set_banner(ctx, session, handle, user, path)
-
-    return redirect_back("/merchant", run_form_action(request, add) or "Banner uploaded.")
+    add = image_upload(
+        file,
+        find=channels.channel_of,
+        store=lambda ctx, session, channel, merchant, path: channels.set_banner(
+            ctx, session, channel.handle, merchant, path
+        ),
+    )
+    return form_action(request, csrf_token, user, back="/merchant", done="Banner uploaded.", action=add)
