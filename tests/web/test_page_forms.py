@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import pytest
@@ -11,6 +12,7 @@ from sqlalchemy import select
 
 from tests.conftest import PASSWORD
 from tests.web.test_pages import csrf_from, sign_in
+from vetrina import clock
 from vetrina.accounts import service as accounts
 from vetrina.accounts.models import Role, User
 from vetrina.db import Base
@@ -126,3 +128,27 @@ def test_form_action_runs_the_action_in_its_own_transaction(ctx, make_account):
     done = http.post("/form", params={"csrf": "t", "fail": False}, follow_redirects=False)
     assert done.headers["location"] == "/done?msg=" + quote(f"By {merchant.user.email}.")
     assert users() == count + 1
+
+
+def test_the_campaign_form_starts_a_campaign_at_the_clocks_second(client, make_account):
+    clock.set_clock(lambda: datetime(2031, 5, 6, 7, 8, 9, 654_321, tzinfo=UTC))
+    merchant = make_account(Role.merchant)
+    product = client.post(
+        "/api/v1/products", headers=merchant.auth, json={"title": "Lamp", "price": {"amount": 4500, "currency": "EUR"}}
+    ).json()
+    sign_in(client, merchant.user.email)
+    token = csrf_from(client.get("/merchant/campaigns").text)
+    form = {
+        "name": "C",
+        "creative": f"product:{product['id']}",
+        "bid": "0.50",
+        "budget_total": "9",
+        "budget_daily": "1",
+    }
+    saved = client.post("/merchant/campaigns", data={**form, "days": "3", "csrf_token": token}, follow_redirects=False)
+    assert saved.headers["location"] == "/merchant/campaigns?msg=" + quote(
+        "Campaign saved as a draft: start it when ready."
+    )
+    [campaign] = client.get("/api/v1/campaigns", headers=merchant.auth).json()
+    starts, ends = (datetime.fromisoformat(campaign[k]) for k in ("starts_at", "ends_at"))
+    assert (starts, ends - starts) == (datetime(2031, 5, 6, 7, 8, 9, tzinfo=UTC), timedelta(days=3))
