@@ -265,9 +265,8 @@ def answer(
     creative = build(session, store, base_url, campaign, decision, ttl_s, book)
     if creative is None:  # its video or product went away since the campaign was checked
         return no_ad(base_url)
-    # Pricing is per thousand impressions for CPM (the per-impression millis are exactly that), per click for CPC.
-    minor = decision.price_millis if campaign.bid_model == "cpm" else round(decision.price_millis / 1000)
-    price = Money(minor, campaign.currency).decimal_string()
+    # Pricing is per thousand impressions for CPM, per click for CPC.
+    price = (decision.price.as_cpm() if campaign.bid_model == "cpm" else decision.price.rounded()).decimal_string()
     return Vast(
         ads=[
             Ad(

@@ -125,7 +125,7 @@ def campaign_out(campaign: Campaign) -> CampaignOut:
         bid={"model": campaign.bid_model, "price": money(campaign.bid_amount)},
         budget_total=money(campaign.budget_total),
         budget_daily=money(campaign.budget_daily),
-        spent=money(campaign.spent_millis // 1000),
+        spent=MoneyModel.of(campaign.spent.whole_units()),
         starts_at=campaign.starts_at,
         ends_at=campaign.ends_at,
         targeting=campaign.targeting,
