@@ -26,6 +26,7 @@ from vetrina.web.api import (
     licences,
     partners,
     products,
+    revenue,
     shoppable,
     studio,
     system,
@@ -120,7 +121,7 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
     app.include_router(autotag.router)
     app.include_router(ads.router)
     app.include_router(licences.router)
-    app.include_router(licences.revenue_router)
+    app.include_router(revenue.router)
     app.include_router(partners.router)
     app.include_router(commerce.router)
     app.include_router(webhooks.router)
