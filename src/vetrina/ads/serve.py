@@ -28,6 +28,8 @@ from vetrina.jobs import JobContext, JobQueue, job
 from vetrina.media import service as media
 from vetrina.media.models import Video
 from vetrina.money import Money
+from vetrina.rights import service as rights
+from vetrina.settings import Settings
 from vetrina.shoppable.autotag.frames import scene_cuts
 from vetrina.storage import MediaStore
 
@@ -300,3 +302,61 @@ def request_for(
         floor_cpm=settings.floor_cpm if settings.floor_cpm else 0,
         currency=settings.currency if settings.floor_cpm else None,
     )
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who asks for an ad: the key their frequency caps count under, the signed-in user (if any), where they
+    are and on what device."""
+
+    key: str
+    user: User | None
+    territory: str
+    device: str | None
+
+
+def vast_for_slot(
+    db: Database,
+    store: MediaStore,
+    settings: Settings,
+    book: CampaignBook,
+    rights_cache: rights.RightsCache,
+    base_url: str,
+    video_id: int,
+    slot: str,
+    viewer: Viewer,
+) -> Vast:
+    """The VAST answer for one ad slot of a video: the auction's winner for this viewer, or a valid document with
+    no ad (no winner, or no licence for ads where the viewer is). Deciding only reads; a third-party winner's
+    chain is fetched after that read has ended."""
+    with db.session() as session:
+        video = book.video(session, video_id)
+        if video is None or not (video.status == "ready" and video.published):
+            video = media.get_video(session, video_id, viewer.user)  # not public: the owner's own check, uncached
+        owner_breaks = ad_settings(session, video, settings.default_currency, book)
+        kind = slot_kind(owner_breaks, slot)
+        ask = request_for(video, slot, kind, viewer.key, viewer.territory, viewer.device, clock.now(), owner_breaks)
+        if rights.check(session, rights_cache, video.id, viewer.territory, "ads").allowed:
+            document = answer(session, store, book, base_url, ask, settings.media_url_ttl_s)
+        else:  # not licensed for ads here: a valid answer with no ad
+            document = no_ad(base_url)
+    if isinstance(document, ThirdParty):
+        return resolve_third_party(db, store.signing_key, base_url, document, settings.fetch_allow_private)
+    return document
+
+
+def vmap_breaks(
+    session: Session,
+    rights_cache: rights.RightsCache,
+    base_url: str,
+    video_id: int,
+    user: User | None,
+    territory: str,
+    default_currency: str,
+) -> list[AdBreak]:
+    """The ad breaks of a video the viewer may watch here (451 where it may not be shown): none where it may not
+    be shown with ads."""
+    video, _ = rights.playable(session, rights_cache, video_id, user, territory)
+    if not rights.check(session, rights_cache, video.id, territory, "ads").allowed:
+        return []
+    return breaks(ad_settings(session, video, default_currency), base_url, video.id)

@@ -98,6 +98,15 @@ def record_event(
     return True
 
 
+def record_click(session: Session, signing_key: bytes, token: str, now: datetime) -> str:
+    """Count a click on a served ad (charged when its campaign pays per click); the path it leads to: the
+    campaign's product page, or its video's."""
+    record_event(session, signing_key, token, "click", now)
+    served = tokens.verify(signing_key, token, now.timestamp())
+    campaign = session.get(Campaign, served.campaign_id)
+    return f"/p/{campaign.product_id}" if campaign.product_id else f"/watch/{campaign.video_id}"
+
+
 def charge(session: Session, campaign_id: int, price: MilliMoney, now: datetime) -> MilliMoney:
     """Add `price` (in the campaign's currency) to the campaign's spend if it may still spend; what was charged
     (nothing or the price)."""

@@ -37,6 +37,7 @@ from vetrina.web.browser_safety import BrowserSafety
 from vetrina.web.limits import BodySizeLimit
 from vetrina.web.metrics import install_metrics
 from vetrina.web.metrics import router as metrics_router
+from vetrina.web.pages import ads as ad_pages
 from vetrina.web.pages import analytics as analytics_page
 from vetrina.web.pages import campaigns as campaign_pages
 from vetrina.web.pages import dashboards as dashboard_pages
@@ -132,6 +133,7 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
     app.include_router(shop.router)
     app.include_router(studio_page.router)
     app.include_router(tag_pages.router)
+    app.include_router(ad_pages.router)
     app.include_router(campaign_pages.router)
     app.include_router(partner_page.router)
     app.include_router(analytics_page.router)

@@ -15,14 +15,12 @@ from sqlalchemy.orm import Session
 from vetrina import clock
 from vetrina.accounts.models import User
 from vetrina.ads import campaigns as ads
-from vetrina.ads import reports, serve, tokens, tracking
+from vetrina.ads import reports, serve, tracking
 from vetrina.ads.models import Campaign
 from vetrina.ads.vast import write_vast
 from vetrina.ads.vmap import write_vmap
 from vetrina.db import after_commit
-from vetrina.media import service as media
 from vetrina.money import Money, MoneyModel, PositiveMoneyModel
-from vetrina.rights import service as rights
 from vetrina.web.deps import RowId, db_session, get_runtime, optional_user, required_user, territory
 
 router = APIRouter(tags=["ads"])
@@ -231,23 +229,19 @@ def vast(
     viewer_territory: str = territory,
 ) -> Response:
     rt = get_runtime(request)
-    viewer, new_cookie = _viewer_key(request, user)
-    book = request.app.state.campaign_book
-    with rt.db.session() as session:  # deciding only reads
-        video = book.video(session, video_id)
-        if video is None or not (video.status == "ready" and video.published):
-            video = media.get_video(session, video_id, user)  # not public: the owner's own check, uncached
-        settings = serve.ad_settings(session, video, rt.settings.default_currency, book)
-        kind = serve.slot_kind(settings, slot)
-        ask = serve.request_for(video, slot, kind, viewer, viewer_territory, device, clock.now(), settings)
-        if rights.check(session, request.app.state.rights_cache, video.id, viewer_territory, "ads").allowed:
-            document = serve.answer(session, rt.store, book, _base_url(request), ask, rt.settings.media_url_ttl_s)
-        else:  # not licensed for ads here: a valid answer with no ad
-            document = serve.no_ad(_base_url(request))
-    if isinstance(document, serve.ThirdParty):
-        document = serve.resolve_third_party(
-            rt.db, rt.store.signing_key, _base_url(request), document, rt.settings.fetch_allow_private
-        )
+    viewer_key, new_cookie = _viewer_key(request, user)
+    viewer = serve.Viewer(viewer_key, user, viewer_territory, device)
+    document = serve.vast_for_slot(
+        rt.db,
+        rt.store,
+        rt.settings,
+        request.app.state.campaign_book,
+        request.app.state.rights_cache,
+        _base_url(request),
+        video_id,
+        slot,
+        viewer,
+    )
     response = Response(write_vast(document), media_type=XML, headers={"Cache-Control": "no-store"})
     if new_cookie:
         response.set_cookie(
@@ -269,10 +263,15 @@ def vmap(
     session: Session = db_session,
     viewer_territory: str = territory,
 ) -> Response:
-    video, _ = rights.playable(session, request.app.state.rights_cache, video_id, user, viewer_territory)
-    settings = serve.ad_settings(session, video, get_runtime(request).settings.default_currency)
-    with_ads = rights.check(session, request.app.state.rights_cache, video.id, viewer_territory, "ads").allowed
-    ad_breaks = serve.breaks(settings, _base_url(request), video.id) if with_ads else []
+    ad_breaks = serve.vmap_breaks(
+        session,
+        request.app.state.rights_cache,
+        _base_url(request),
+        video_id,
+        user,
+        viewer_territory,
+        get_runtime(request).settings.default_currency,
+    )
     return Response(write_vmap(ad_breaks), media_type=XML, headers={"Cache-Control": "private, no-store"})
 
 
@@ -324,8 +323,5 @@ def ad_event(
 def ad_click(request: Request, decision_id: str) -> Response:
     rt = get_runtime(request)
     with rt.db.session(write=True) as session:
-        tracking.record_event(session, rt.store.signing_key, decision_id, "click", clock.now())
-        served = tokens.verify(rt.store.signing_key, decision_id, clock.now().timestamp())
-        campaign = session.get(Campaign, served.campaign_id)
-        target = f"/p/{campaign.product_id}" if campaign.product_id else f"/watch/{campaign.video_id}"
+        target = tracking.record_click(session, rt.store.signing_key, decision_id, clock.now())
     return RedirectResponse(target, status_code=302)
