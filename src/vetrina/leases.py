@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from vetrina import clock
-from vetrina.jobs import JobContext
+from vetrina.context import Context
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ class LeaseLost(RuntimeError):
     """Another worker took this row over; stop without touching it."""
 
 
-def claim(ctx: JobContext, model: Any, row_id: int, *, waiting: str, running: str, failed: str) -> str | None:
+def claim(ctx: Context, model: Any, row_id: int, *, waiting: str, running: str, failed: str) -> str | None:
     """Take the row if it is `waiting`, or `running` under a worker gone quiet; its token, or None.
 
     After `max_transcode_attempts` interrupted attempts the row is marked `failed` instead."""
@@ -69,7 +69,7 @@ class Heartbeat:
     """A progress callback that renews the lease at most once a second; a busy database costs a beat, not the
     work, and a lost lease raises LeaseLost (which stops an ffmpeg run that reports through it)."""
 
-    def __init__(self, ctx: JobContext, model: Any, row_id: int, token: str, running: str, every_s: float = 1.0):
+    def __init__(self, ctx: Context, model: Any, row_id: int, token: str, running: str, every_s: float = 1.0):
         self._ctx, self._model, self._row_id, self._token, self._running = ctx, model, row_id, token, running
         self._every_s, self._last = every_s, 0.0
 

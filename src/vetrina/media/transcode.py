@@ -20,7 +20,8 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import OperationalError
 
 from vetrina import clock
-from vetrina.jobs import JobContext, job, periodic_job
+from vetrina.context import Context
+from vetrina.jobs import job, periodic_job
 from vetrina.media.ffmpeg import FfmpegFailed, run_ffmpeg
 from vetrina.media.ladder import (
     LadderIncomplete,
@@ -46,7 +47,7 @@ def output_prefix(video_id: int) -> str:
     return f"videos/{video_id}"
 
 
-def _claim(ctx: JobContext, video_id: int) -> str | None:
+def _claim(ctx: Context, video_id: int) -> str | None:
     """Take the video's lease if nobody live holds it; None if it is done, failed, or in other hands."""
     token = secrets.token_hex(16)
     now = clock.now()
@@ -84,7 +85,7 @@ def _claim(ctx: JobContext, video_id: int) -> str | None:
     return None
 
 
-def _renew(ctx: JobContext, video_id: int, token: str, values: dict[str, Any]) -> None:
+def _renew(ctx: Context, video_id: int, token: str, values: dict[str, Any]) -> None:
     with ctx.db.session(write=True) as session:
         renewed = session.execute(
             update(Video)
@@ -97,7 +98,7 @@ def _renew(ctx: JobContext, video_id: int, token: str, values: dict[str, Any]) -
 
 
 @job(TRANSCODE_JOB)
-def transcode_video(ctx: JobContext, video_id: int) -> None:
+def transcode_video(ctx: Context, video_id: int) -> None:
     """Transcode one uploaded video into its HLS ladder, poster and seek thumbnails."""
     token = _claim(ctx, video_id)
     if token is None:
@@ -132,7 +133,7 @@ def transcode_video(ctx: JobContext, video_id: int) -> None:
 
 
 def _build_ladder(
-    ctx: JobContext, video_id: int, token: str, probe: ProbeResult, source_key: str, scratch: Any
+    ctx: Context, video_id: int, token: str, probe: ProbeResult, source_key: str, scratch: Any
 ) -> list[dict[str, int]]:
     settings = ctx.settings
     plan = plan_ladder(probe, settings.ladder_heights, settings.segment_seconds)
@@ -158,7 +159,7 @@ def _build_ladder(
 
 
 def _publish(
-    ctx: JobContext, video_id: int, token: str, scratch: Any, renditions: list[dict[str, int]], took_s: float
+    ctx: Context, video_id: int, token: str, scratch: Any, renditions: list[dict[str, int]], took_s: float
 ) -> None:
     key = f"{output_prefix(video_id)}/hls-{token[:12]}"
     ctx.store.publish_dir(scratch, key)
@@ -186,7 +187,7 @@ def _publish(
             shutil.rmtree(sibling, ignore_errors=True)
 
 
-def _fail(ctx: JobContext, video_id: int, token: str, reason: str) -> None:
+def _fail(ctx: Context, video_id: int, token: str, reason: str) -> None:
     try:
         _renew(ctx, video_id, token, {"status": VideoStatus.failed.value, "error": reason})
     except LeaseLost:
@@ -200,7 +201,7 @@ def _readable(exc: Exception) -> str:
     return f"The transcode was incomplete: {exc}."
 
 
-def requeue_stalled(ctx: JobContext, now: datetime | None = None) -> list[int]:
+def requeue_stalled(ctx: Context, now: datetime | None = None) -> list[int]:
     """Enqueue every processing video whose worker has gone quiet; returns their ids.
 
     A video never claimed at all is only requeued after NEVER_CLAIMED_AFTER: until then it is most
@@ -225,7 +226,7 @@ def requeue_stalled(ctx: JobContext, now: datetime | None = None) -> list[int]:
 
 
 @periodic_job("media.requeue_stalled", crontab(minute="*"))
-def requeue_stalled_job(ctx: JobContext) -> None:
+def requeue_stalled_job(ctx: Context) -> None:
     requeued = requeue_stalled(ctx)
     if requeued:
         log.info("requeued stalled transcodes: %s", requeued)

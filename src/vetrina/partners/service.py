@@ -28,9 +28,10 @@ from sqlalchemy.orm import Session
 
 from vetrina import clock, leases, netguard
 from vetrina.accounts.models import Role, User
+from vetrina.context import Context
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound, VetrinaError
 from vetrina.geo import TERRITORIES
-from vetrina.jobs import JobContext, job, periodic_job
+from vetrina.jobs import job, periodic_job
 from vetrina.leases import LeaseLost
 from vetrina.media import service as media
 from vetrina.media.models import Video
@@ -186,7 +187,7 @@ class Fetched:
 
 
 @contextlib.contextmanager
-def _own_scratch(ctx: JobContext, name: str) -> Iterator[Path]:
+def _own_scratch(ctx: Context, name: str) -> Iterator[Path]:
     """A working directory of this job's alone (`scratch_dir` empties one of the same name, and imports and
     fetches go on at once), removed afterwards."""
     path = ctx.store.scratch_dir(f"{name}-{secrets.token_hex(6)}")
@@ -196,7 +197,7 @@ def _own_scratch(ctx: JobContext, name: str) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _fetch_feed(ctx: JobContext, feed: PartnerFeed, scratch: Path) -> Fetched:
+def _fetch_feed(ctx: Context, feed: PartnerFeed, scratch: Path) -> Fetched:
     source = Path(feed.source)
     if not feed.source.startswith(("http://", "https://")) and source.is_file():
         return Fetched(source, source.parent.resolve())
@@ -216,7 +217,7 @@ def _fetch_feed(ctx: JobContext, feed: PartnerFeed, scratch: Path) -> Fetched:
     return Fetched(target, None)
 
 
-def run_import(ctx: JobContext, run_id: int, on_progress: Callable[[FeedRun], None] | None = None) -> FeedRun | None:
+def run_import(ctx: Context, run_id: int, on_progress: Callable[[FeedRun], None] | None = None) -> FeedRun | None:
     """Claim the run and import its feed (resuming after its cursor); the finished run, or None when another
     worker holds it. `on_progress` is told after every batch (the CLI's progress bar)."""
     token = leases.claim(
@@ -258,13 +259,13 @@ def run_import(ctx: JobContext, run_id: int, on_progress: Callable[[FeedRun], No
         return session.get(FeedRun, run_id)
 
 
-def _renew(ctx: JobContext, run_id: int, token: str, **values: Any) -> None:
+def _renew(ctx: Context, run_id: int, token: str, **values: Any) -> None:
     with ctx.db.session(write=True) as session:
         leases.renew(session, FeedRun, run_id, token, RunStatus.running.value, **values)
 
 
 def _import_items(
-    ctx: JobContext,
+    ctx: Context,
     run_id: int,
     token: str,
     feed: PartnerFeed,
@@ -299,7 +300,7 @@ def _media_address(url: str, fetched: Fetched) -> str:
 
 
 def _commit_batch(
-    ctx: JobContext,
+    ctx: Context,
     run_id: int,
     token: str,
     feed: PartnerFeed,
@@ -419,7 +420,7 @@ def _update_item(
     item.removed = False
 
 
-def _finish(ctx: JobContext, run_id: int, token: str, feed: PartnerFeed) -> None:
+def _finish(ctx: Context, run_id: int, token: str, feed: PartnerFeed) -> None:
     """Mark what the feed no longer lists as removed (its videos unpublished), and end the run."""
     now = clock.now()
     with ctx.db.session(write=True) as session:
@@ -474,14 +475,14 @@ def _finish(ctx: JobContext, run_id: int, token: str, feed: PartnerFeed) -> None
 
 
 @job(RUN_JOB)
-def import_feed_job(ctx: JobContext, run_id: int) -> None:
+def import_feed_job(ctx: Context, run_id: int) -> None:
     run_import(ctx, run_id)
 
 
 # Media ---------------------------------------------------------------------------------------------
 
 
-def pending_media(ctx: JobContext, feed_id: int) -> int:
+def pending_media(ctx: Context, feed_id: int) -> int:
     """How many of the feed's titles wait for their media."""
     with ctx.db.session() as session:
         return (
@@ -499,7 +500,7 @@ def pending_media(ctx: JobContext, feed_id: int) -> int:
 
 
 def fetch_media(
-    ctx: JobContext, feed_id: int, limit: int | None = None, on_item: Callable[[FeedItem], None] | None = None
+    ctx: Context, feed_id: int, limit: int | None = None, on_item: Callable[[FeedItem], None] | None = None
 ) -> int:
     """Fetch and hand to the transcoder the media of the feed's pending items, one at a time; returns how many
     became videos. An item whose media fails is marked failed with the reason, and the rest go on."""
@@ -527,12 +528,12 @@ def fetch_media(
     return made
 
 
-def _fetch_one(ctx: JobContext, feed_id: int, item_id: int, url: str, known_video: int | None) -> bool:
+def _fetch_one(ctx: Context, feed_id: int, item_id: int, url: str, known_video: int | None) -> bool:
     with _own_scratch(ctx, f"feed-media-{item_id}") as scratch:
         return _fetch_into(ctx, scratch, feed_id, item_id, url, known_video)
 
 
-def _fetch_into(ctx: JobContext, scratch: Path, feed_id: int, item_id: int, url: str, known_video: int | None) -> bool:
+def _fetch_into(ctx: Context, scratch: Path, feed_id: int, item_id: int, url: str, known_video: int | None) -> bool:
     with tempfile.NamedTemporaryFile(dir=scratch, suffix=".media", delete=False) as file:
         upload = Path(file.name)
         try:
@@ -616,7 +617,7 @@ def _apply_restriction(session: Session, owner: User, video: Video, item: FeedIt
     )
 
 
-def _media_failed(ctx: JobContext, item_id: int, url: str, reason: str) -> None:
+def _media_failed(ctx: Context, item_id: int, url: str, reason: str) -> None:
     with ctx.db.session(write=True) as session:  # unless another worker got it meanwhile, or its address changed
         session.execute(
             update(FeedItem)
@@ -628,7 +629,7 @@ def _media_failed(ctx: JobContext, item_id: int, url: str, reason: str) -> None:
 
 
 @job(MEDIA_JOB)
-def fetch_media_job(ctx: JobContext, feed_id: int) -> None:
+def fetch_media_job(ctx: Context, feed_id: int) -> None:
     fetch_media(ctx, feed_id)
 
 
@@ -636,7 +637,7 @@ def fetch_media_job(ctx: JobContext, feed_id: int) -> None:
 
 
 @periodic_job("partners.sweep", crontab(minute="*"))
-def partners_sweep(ctx: JobContext, now: datetime | None = None) -> list[int]:
+def partners_sweep(ctx: Context, now: datetime | None = None) -> list[int]:
     """Start the scheduled runs that are due, and queue again runs nobody took or whose worker went quiet.
     Returns the runs started."""
     now = now or clock.now()

@@ -30,8 +30,9 @@ from vetrina.accounts.models import User
 from vetrina.catalog import channels
 from vetrina.catalog import service as catalog
 from vetrina.catalog.models import ProductImage
+from vetrina.context import Context
 from vetrina.errors import Busy, InvalidInput, NotFound, TooManyRequests, VetrinaError
-from vetrina.jobs import JobContext, JobQueue, job, periodic_job
+from vetrina.jobs import JobQueue, job, periodic_job
 from vetrina.leases import LeaseLost
 from vetrina.media import service as media
 from vetrina.media.ffmpeg import FfmpegFailed
@@ -340,7 +341,7 @@ def spot_video_ids(session: Session, merchant_id: int) -> set[int]:
 # The render job ---------------------------------------------------------------------------------
 
 
-def _claim(ctx: JobContext, spot_id: int) -> str | None:
+def _claim(ctx: Context, spot_id: int) -> str | None:
     """Take the spot's render if it is queued, or rendering under a worker that has gone quiet."""
     return leases.claim(
         ctx,
@@ -357,7 +358,7 @@ def _renew(session: Session, spot_id: int, token: str, **values: Any) -> None:
 
 
 @job(RENDER_JOB)
-def render_spot_job(ctx: JobContext, spot_id: int) -> None:
+def render_spot_job(ctx: Context, spot_id: int) -> None:
     """Render a queued spot and publish it as a tagged video on the merchant's channel."""
     token = _claim(ctx, spot_id)
     if token is None:
@@ -383,7 +384,7 @@ def render_spot_job(ctx: JobContext, spot_id: int) -> None:
 
 
 def _publish(
-    ctx: JobContext, spot_id: int, token: str, spec: dict[str, Any], output: Path, notes: list[str], took_s: float
+    ctx: Context, spot_id: int, token: str, spec: dict[str, Any], output: Path, notes: list[str], took_s: float
 ) -> None:
     """Hand the render to the media pipeline and tag its products over its whole length, in one transaction."""
     with ctx.db.session(write=True) as session:
@@ -416,7 +417,7 @@ def _publish(
         spot.render_seconds, spot.lease_token = round(took_s, 3), None
 
 
-def _fail(ctx: JobContext, spot_id: int, token: str, reason: str) -> None:
+def _fail(ctx: Context, spot_id: int, token: str, reason: str) -> None:
     try:
         with ctx.db.session(write=True) as session:
             _renew(session, spot_id, token, status=SpotStatus.failed.value, error=reason)
@@ -426,7 +427,7 @@ def _fail(ctx: JobContext, spot_id: int, token: str, reason: str) -> None:
 
 
 @periodic_job("studio.requeue_stalled", crontab(minute="*"))
-def requeue_stalled_spots(ctx: JobContext) -> None:
+def requeue_stalled_spots(ctx: Context) -> None:
     """Queue again every render whose worker went quiet, or that nobody took for a long while (its task may
     have been lost between commit and enqueue); the claim decides who gets it, so a duplicate is harmless."""
     now = clock.now()
@@ -447,7 +448,7 @@ def requeue_stalled_spots(ctx: JobContext) -> None:
 
 
 @periodic_job("studio.clean_previews", crontab(minute="*/10"))
-def clean_previews(ctx: JobContext) -> None:
+def clean_previews(ctx: Context) -> None:
     """Previews are for the moment of making a spot: remove those older than an hour."""
     cutoff = time.time() - 3600
     for preview in ctx.store.root.glob("studio/*/previews/*"):

@@ -24,8 +24,9 @@ from sqlalchemy.orm import Session, selectinload
 from vetrina import clock, leases
 from vetrina.accounts.models import Role, User
 from vetrina.catalog.models import Channel, Product
+from vetrina.context import Context
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, VetrinaError
-from vetrina.jobs import JobContext, JobQueue, job, periodic_job
+from vetrina.jobs import JobQueue, job, periodic_job
 from vetrina.leases import LeaseLost
 from vetrina.media import service as media
 from vetrina.media.models import Video, VideoStatus
@@ -205,7 +206,7 @@ def reject(session: Session, video_id: int, proposal_id: int, user: User) -> Tag
 
 
 def _references(
-    ctx: JobContext, product_ids: list[int], heartbeat: Callable[[float], None]
+    ctx: Context, product_ids: list[int], heartbeat: Callable[[float], None]
 ) -> tuple[list[Reference], list[str]]:
     """Grayscale reference photos of the candidates, and notes on the products that have none usable."""
     references, without = [], []
@@ -244,7 +245,7 @@ def build_matcher(references: list[Reference], settings: Settings) -> FeatureMat
 
 
 @job(AUTOTAG_JOB)
-def autotag_job(ctx: JobContext, run_id: int) -> None:
+def autotag_job(ctx: Context, run_id: int) -> None:
     """Recognise the run's candidate products in its video and store the proposals."""
     token = leases.claim(
         ctx,
@@ -315,7 +316,7 @@ def _overlaps(a: tuple[float, float], b: tuple[float, float]) -> bool:
     return union > 0 and inter / union >= 0.5
 
 
-def _store(ctx: JobContext, run_id: int, token: str, found: list[Any], notes: list[str]) -> None:
+def _store(ctx: Context, run_id: int, token: str, found: list[Any], notes: list[str]) -> None:
     """Replace the asker's open proposals with the new ones, leaving out what was already decided."""
     with ctx.db.session(write=True) as session:
         run = session.get(AutotagRun, run_id)
@@ -358,7 +359,7 @@ def _store(ctx: JobContext, run_id: int, token: str, found: list[Any], notes: li
 
 
 @periodic_job("shoppable.autotag_sweep", crontab(minute="*/5"))
-def autotag_sweep(ctx: JobContext, now: Any = None, limit: int = 20) -> list[int]:
+def autotag_sweep(ctx: Context, now: Any = None, limit: int = 20) -> list[int]:
     """Queue again runs nobody took or whose worker went quiet; and, for channels that auto-tag, start runs for
     ready videos never run, or last run before their catalogue's photos changed. Returns the new runs."""
     now = now or clock.now()

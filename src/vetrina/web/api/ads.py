@@ -21,7 +21,7 @@ from vetrina.ads.vast import write_vast
 from vetrina.ads.vmap import write_vmap
 from vetrina.db import after_commit
 from vetrina.money import Money, MoneyModel, PositiveMoneyModel
-from vetrina.web.deps import RowId, db_session, get_runtime, optional_user, required_user, territory
+from vetrina.web.deps import RowId, db_session, get_context, optional_user, required_user, territory
 
 router = APIRouter(tags=["ads"])
 VIEWER_COOKIE = "vetrina_viewer"
@@ -153,7 +153,7 @@ def create_campaign(
         skippable=body.skippable,
         frequency_cap=(body.frequency_cap.count, body.frequency_cap.per_hours) if body.frequency_cap else None,
     )
-    campaign = ads.create_campaign(session, get_runtime(request).settings, user, spec)
+    campaign = ads.create_campaign(session, get_context(request).settings, user, spec)
     _forget_campaigns_after_commit(request, session)
     return campaign_out(campaign)
 
@@ -184,7 +184,7 @@ def change_campaign(
         changes["frequency_cap"] = (
             (body.frequency_cap.count, body.frequency_cap.per_hours) if body.frequency_cap else None
         )
-    campaign = ads.update_campaign(session, get_runtime(request).settings, campaign_id, user, changes)
+    campaign = ads.update_campaign(session, get_context(request).settings, campaign_id, user, changes)
     _forget_campaigns_after_commit(request, session)
     return campaign_out(campaign)
 
@@ -193,7 +193,7 @@ def change_campaign(
 def campaign_report(
     request: Request, campaign_id: RowId, user: User = required_user, session: Session = db_session
 ) -> dict[str, Any]:
-    settings = get_runtime(request).settings
+    settings = get_context(request).settings
     campaign = ads.get_campaign(session, campaign_id, user)
     return reports.campaign_report(session, campaign, settings.ads_click_window_days, settings.ads_view_window_days)
 
@@ -216,7 +216,7 @@ def _viewer_key(request: Request, user: User | None) -> tuple[str, str | None]:
 
 
 def _base_url(request: Request) -> str:
-    return get_runtime(request).settings.base_url or str(request.base_url).rstrip("/")
+    return get_context(request).settings.base_url or str(request.base_url).rstrip("/")
 
 
 @router.get("/api/v1/ads/vast", summary="VAST 4.2 for one ad slot of a video", response_class=Response)
@@ -228,13 +228,13 @@ def vast(
     user: User | None = optional_user,
     viewer_territory: str = territory,
 ) -> Response:
-    rt = get_runtime(request)
+    ctx = get_context(request)
     viewer_key, new_cookie = _viewer_key(request, user)
     viewer = serve.Viewer(viewer_key, user, viewer_territory, device)
     document = serve.vast_for_slot(
-        rt.db,
-        rt.store,
-        rt.settings,
+        ctx.db,
+        ctx.store,
+        ctx.settings,
         request.app.state.campaign_book,
         request.app.state.rights_cache,
         _base_url(request),
@@ -250,7 +250,7 @@ def vast(
             max_age=365 * 86400,
             httponly=True,
             samesite="lax",
-            secure=rt.settings.secure_cookies,
+            secure=ctx.settings.secure_cookies,
         )
     return response
 
@@ -270,7 +270,7 @@ def vmap(
         video_id,
         user,
         viewer_territory,
-        get_runtime(request).settings.default_currency,
+        get_context(request).settings.default_currency,
     )
     return Response(write_vmap(ad_breaks), media_type=XML, headers={"Cache-Control": "private, no-store"})
 
@@ -279,7 +279,7 @@ def vmap(
 def put_ad_settings(
     request: Request, video_id: RowId, body: AdSettingsIn, user: User = required_user, session: Session = db_session
 ) -> dict[str, Any]:
-    floor = body.floor_cpm.to_money() if body.floor_cpm else Money.zero(get_runtime(request).settings.default_currency)
+    floor = body.floor_cpm.to_money() if body.floor_cpm else Money.zero(get_context(request).settings.default_currency)
     row = serve.set_ad_settings(
         session,
         video_id,
@@ -288,7 +288,7 @@ def put_ad_settings(
         body.midrolls_s,
         body.overlays_s,
         floor,
-        get_runtime(request).queue,
+        get_context(request).queue,
         body.snap_to_scenes,
     )
     _forget_campaigns_after_commit(request, session)  # the book keeps ad settings too
@@ -310,18 +310,18 @@ def ad_event(
     code: Annotated[str | None, Query(max_length=16)] = None,
 ) -> Response:
     """Counted once per served ad and event; macros a player did not fill (`[ERRORCODE]`) are ignored."""
-    rt = get_runtime(request)
+    ctx = get_context(request)
     if decision_id == "none":  # the Error URL of an answer with no ad: nothing to count against
         return Response(status_code=204)
     error_code = int(code) if code and code.isdigit() else None
-    with rt.db.session(write=True) as session:
-        tracking.record_event(session, rt.store.signing_key, decision_id, event[:32], clock.now(), error_code)
+    with ctx.db.session(write=True) as session:
+        tracking.record_event(session, ctx.store.signing_key, decision_id, event[:32], clock.now(), error_code)
     return Response(status_code=204, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/api/v1/ads/click/{decision_id}", summary="A click on an ad: counted, then on to the product or video")
 def ad_click(request: Request, decision_id: str) -> Response:
-    rt = get_runtime(request)
-    with rt.db.session(write=True) as session:
-        target = tracking.record_click(session, rt.store.signing_key, decision_id, clock.now())
+    ctx = get_context(request)
+    with ctx.db.session(write=True) as session:
+        target = tracking.record_click(session, ctx.store.signing_key, decision_id, clock.now())
     return RedirectResponse(target, status_code=302)

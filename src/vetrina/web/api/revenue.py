@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from vetrina.accounts.models import User
 from vetrina.money import MoneyModel
 from vetrina.partners import revenue
-from vetrina.web.deps import db_session, get_runtime, required_user
+from vetrina.web.deps import db_session, get_context, required_user
 
 router = APIRouter(prefix="/api/v1/revenue-share", tags=["rights"])
 
@@ -67,7 +67,7 @@ def revenue_share(
     user: User = required_user,
     session: Session = db_session,
 ) -> Response:
-    currency = get_runtime(request).settings.default_currency
+    currency = get_context(request).settings.default_currency
     report = revenue.revenue_share(session, user, start, end, currency, by)
     if format == "csv":
         return Response(

@@ -15,7 +15,7 @@ from vetrina.db import after_commit
 from vetrina.errors import InvalidInput
 from vetrina.media.models import Video
 from vetrina.money import Money
-from vetrina.web.deps import RowId, get_runtime, optional_user, require_csrf_form
+from vetrina.web.deps import RowId, get_context, optional_user, require_csrf_form
 from vetrina.web.pages.forms import CsrfField, redirect_back, run_form_action, signed_in
 
 router = APIRouter(include_in_schema=False)
@@ -50,12 +50,12 @@ def save_ad_settings(
     """The owner's ad breaks, as the API's PUT /api/v1/videos/{id}/ad-settings sets them."""
     require_csrf_form(request, csrf_token)
     user = signed_in(user)
-    currency = get_runtime(request).settings.default_currency
+    currency = get_context(request).settings.default_currency
 
     def save(session: Session) -> None:
         price = Money.parse(floor, currency) if floor.strip() else Money.zero(currency)
         breaks = _seconds_list(midrolls, "midrolls"), _seconds_list(overlays, "overlays")
-        ad_serve.set_ad_settings(session, video_id, user, preroll, *breaks, price, get_runtime(request).queue, snap)
+        ad_serve.set_ad_settings(session, video_id, user, preroll, *breaks, price, get_context(request).queue, snap)
         after_commit(session, request.app.state.campaign_book.forget)
 
     return redirect_back(f"/videos/{video_id}/tags", run_form_action(request, save) or "Ad breaks saved.")

@@ -19,7 +19,7 @@ from vetrina.shoppable.autotag import service as autotag
 from vetrina.shoppable.models import AutotagRun
 from vetrina.web.api.shoppable import forget_timeline_after_commit
 from vetrina.web.api.videos import video_out
-from vetrina.web.deps import RowId, db_session, get_runtime, optional_user, require_csrf_form
+from vetrina.web.deps import RowId, db_session, get_context, optional_user, require_csrf_form
 from vetrina.web.pages import ads as ad_pages
 from vetrina.web.pages.forms import CsrfField, redirect_back, run_form_action, signed_in
 from vetrina.web.templating import render
@@ -48,14 +48,14 @@ def tag_editor(
         .limit(1)
     )
     owner = user.id == video.owner_id or user.role == "admin"
-    currency = get_runtime(request).settings.default_currency
+    currency = get_context(request).settings.default_currency
     ad_settings, floor = ad_pages.ad_breaks_form(session, video, currency) if owner else (None, "")
     return render(
         request,
         "tag_editor.html",
         user=user,
         msg=msg,
-        video=video_out(video, get_runtime(request)),
+        video=video_out(video, get_context(request)),
         titles=titles,
         proposals=[p for p in proposals if p.state == "proposed"],
         tags=tags,
@@ -71,9 +71,9 @@ def start_autotag(
 ) -> Response:
     require_csrf_form(request, csrf_token)
     user = signed_in(user)
-    rt = get_runtime(request)
+    ctx = get_context(request)
     failed = run_form_action(
-        request, lambda session: autotag.start_run(session, rt.settings, rt.queue, video_id, user, None)
+        request, lambda session: autotag.start_run(session, ctx.settings, ctx.queue, video_id, user, None)
     )
     return redirect_back(f"/videos/{video_id}/tags", failed or "Looking for your products: proposals appear here.")
 
