@@ -22,6 +22,10 @@ class InvalidInput(VetrinaError):
     status, slug, title = 422, "invalid-input", "The input is not valid"
 
 
+class CurrencyMismatch(InvalidInput):
+    """Money of two currencies compared or combined; answered like any other invalid input (422)."""
+
+
 class NotAuthenticated(VetrinaError):
     status, slug, title = 401, "not-authenticated", "Sign-in required"
 

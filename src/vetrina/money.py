@@ -1,18 +1,40 @@
-"""Money: integer minor units and an ISO 4217 currency; never a float. JSON: {"amount": 1999, "currency": "EUR"}."""
+"""Money: integer minor units and an ISO 4217 currency; never a float. JSON: {"amount": 1999, "currency": "EUR"}.
+
+Ad spend is finer than a minor unit: `MilliMoney` counts thousandths of one ("millis"), so that one impression
+at a CPM bid (a price per thousand impressions) costs exactly the bid's amount in millis.
+
+Rounding: wherever an amount must become whole minor units (a share, fee or commission in basis points, or
+millis shown as money) it goes to the nearest unit, ties to the even one (`divide_rounded`). Nearest, so a
+share is as close to exact as the currency allows; ties to even, so shares summed over many rows drift neither
+up (as half-up does, on every tie) nor down (as flooring does, on every row), and the share of -x is minus the
+share of x. Python's round() and Decimal round the same way.
+
+Amounts of two currencies never mix: comparing, adding or subtracting them raises `CurrencyMismatch`
+(equality between them is simply False).
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any, overload
 
 from babel.numbers import format_currency, get_currency_precision, is_currency
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from sqlalchemy import ColumnElement
+from sqlalchemy.sql.elements import SQLCoreOperations
 
-from vetrina.errors import InvalidInput
+from vetrina.errors import CurrencyMismatch, InvalidInput
 
 # Codes ISO 4217 reserves for testing and "no currency"; nobody pays in them.
 _NOT_MONEY = {"XXX", "XTS"}
 MAX_AMOUNT = 10**12  # minor units; far above any single price or balance we expect
+BASIS_POINTS = 10_000  # in a whole
+MILLIS_PER_MINOR = 1000
+# What a person may type: digits, commas only between groups of three ("1,299.50"), a point before the decimals.
+# "19,99" is refused rather than read as 1999: a comma is a decimal separator in much of the world.
+_TYPED_AMOUNT = re.compile(r"[+-]?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]*)(?:\.[0-9]*)?")
 
 
 def check_currency(code: str) -> str:
@@ -23,7 +45,20 @@ def check_currency(code: str) -> str:
     return code
 
 
-@dataclass(frozen=True, order=True)
+def divide_rounded(numerator: int, denominator: int) -> int:
+    """numerator / denominator (denominator > 0) to the nearest integer, ties to the even one: the one rounding rule."""
+    quotient, remainder = divmod(numerator, denominator)  # floored, so 0 <= remainder < denominator
+    if 2 * remainder > denominator or (2 * remainder == denominator and quotient % 2):
+        quotient += 1
+    return quotient
+
+
+def _same_currency(this: Money | MilliMoney, other: Money | MilliMoney) -> None:
+    if other.currency != this.currency:
+        raise CurrencyMismatch(f"Cannot combine {this.currency} with {other.currency}.", field="currency")
+
+
+@dataclass(frozen=True)
 class Money:
     amount: int
     currency: str
@@ -33,23 +68,35 @@ class Money:
             raise TypeError("Money amounts are integers of minor units")
 
     def __add__(self, other: Money) -> Money:
-        self._same_currency(other)
+        _same_currency(self, other)
         return Money(self.amount + other.amount, self.currency)
 
     def __sub__(self, other: Money) -> Money:
-        self._same_currency(other)
+        _same_currency(self, other)
         return Money(self.amount - other.amount, self.currency)
 
     def __mul__(self, factor: int) -> Money:
         return Money(self.amount * factor, self.currency)
 
-    def _same_currency(self, other: Money) -> None:
-        if other.currency != self.currency:
-            raise InvalidInput(f"Cannot combine {self.currency} with {other.currency}.", field="currency")
+    def __lt__(self, other: Money) -> bool:
+        _same_currency(self, other)
+        return self.amount < other.amount
+
+    def __le__(self, other: Money) -> bool:
+        _same_currency(self, other)
+        return self.amount <= other.amount
+
+    def __gt__(self, other: Money) -> bool:
+        _same_currency(self, other)
+        return self.amount > other.amount
+
+    def __ge__(self, other: Money) -> bool:
+        _same_currency(self, other)
+        return self.amount >= other.amount
 
     def share_bps(self, basis_points: int) -> Money:
-        """This amount times basis_points / 10 000, rounded half up to a whole minor unit."""
-        return Money((self.amount * basis_points + 5_000) // 10_000, self.currency)
+        """This amount times basis_points / 10 000, rounded to a whole minor unit by the one rule (half to even)."""
+        return Money(divide_rounded(self.amount * basis_points, BASIS_POINTS), self.currency)
 
     def display(self, locale: str = "en") -> str:
         precision = get_currency_precision(self.currency)
@@ -64,26 +111,99 @@ class Money:
 
     @classmethod
     def parse(cls, text: str, currency: str) -> Money:
-        """Money from what a person types in a form ("19.99" EUR, "1500" JPY), exactly, never via a float."""
+        """Money from what a person types in a form ("19.99" EUR, "1,500" JPY), exactly, never via a float."""
         currency = check_currency(currency)
         precision = get_currency_precision(currency)
-        try:
-            value = Decimal(text.strip().replace(",", ""))
-            if not value.is_finite():
-                raise ArithmeticError
-            minor = value.scaleb(precision)
-            if abs(minor) > MAX_AMOUNT:
-                raise InvalidInput("That amount is too large.", field="amount")
-            if minor != minor.to_integral_value():
-                raise InvalidInput(f"{currency} amounts have at most {precision} decimals.", field="amount")
-        except ArithmeticError:
-            raise InvalidInput(f"{text!r} is not an amount.", field="amount") from None
-        return cls(int(minor), currency)
+        typed = text.strip()
+        if not _TYPED_AMOUNT.fullmatch(typed) or not any(c.isdigit() for c in typed):
+            raise InvalidInput(f"{text!r} is not an amount.", field="amount")
+        # Digits, not Decimal: exact however many are typed (Decimal arithmetic rounds to 28 of them).
+        whole, _, decimals = typed.lstrip("+-").replace(",", "").partition(".")
+        whole, decimals = whole.lstrip("0"), decimals.rstrip("0")
+        if len(whole) > len(str(MAX_AMOUNT)):
+            raise InvalidInput("That amount is too large.", field="amount")
+        minor = int((whole or "0") + decimals[:precision].ljust(precision, "0"))
+        if minor > MAX_AMOUNT:
+            raise InvalidInput("That amount is too large.", field="amount")
+        if len(decimals) > precision:
+            raise InvalidInput(f"{currency} amounts have at most {precision} decimals.", field="amount")
+        return cls(-minor if typed.startswith("-") else minor, currency)
 
     def decimal_string(self) -> str:
         """The amount in major units as plain text ("19.99"), for forms and schema.org prices."""
         precision = get_currency_precision(self.currency)
         return f"{Decimal(self.amount).scaleb(-precision):.{precision}f}"
+
+
+@overload
+def in_millis(minor_units: int) -> int: ...
+@overload
+def in_millis(minor_units: float) -> float: ...
+@overload
+def in_millis(minor_units: SQLCoreOperations[Any]) -> ColumnElement[Any]: ...
+def in_millis(minor_units: Any) -> Any:
+    """Minor units counted in millis: an int, the auction's float prices, or a SQL expression of a minor-units
+    column (so a conditional UPDATE can compare spend with a budget)."""
+    return minor_units * MILLIS_PER_MINOR
+
+
+@dataclass(frozen=True)
+class MilliMoney:
+    """Thousandths of a minor unit ("millis") of a currency: ad prices and spend. Stored as integer millis; it
+    becomes Money only through a named conversion, which says how it rounds."""
+
+    millis: int
+    currency: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.millis, int) or isinstance(self.millis, bool):
+            raise TypeError("MilliMoney amounts are integers of millis")
+
+    @classmethod
+    def of(cls, money: Money) -> MilliMoney:
+        """The same amount in millis (exact)."""
+        return cls(in_millis(money.amount), money.currency)
+
+    @classmethod
+    def zero(cls, currency: str) -> MilliMoney:
+        return cls(0, currency)
+
+    def whole_units(self) -> Money:
+        """The whole minor units in it, rounded down: spend to its last complete unit (what settlement bills; the
+        fraction waits for more spend)."""
+        return Money(self.millis // MILLIS_PER_MINOR, self.currency)
+
+    def rounded(self) -> Money:
+        """To the nearest minor unit by the one rule (half to even), for showing a price or a revenue."""
+        return Money(divide_rounded(self.millis, MILLIS_PER_MINOR), self.currency)
+
+    def as_cpm(self) -> Money:
+        """A price per impression as the price of a thousand impressions (exact: the same number, in minor units)."""
+        return Money(self.millis, self.currency)
+
+    def __add__(self, other: MilliMoney) -> MilliMoney:
+        _same_currency(self, other)
+        return MilliMoney(self.millis + other.millis, self.currency)
+
+    def __sub__(self, other: MilliMoney) -> MilliMoney:
+        _same_currency(self, other)
+        return MilliMoney(self.millis - other.millis, self.currency)
+
+    def __lt__(self, other: MilliMoney) -> bool:
+        _same_currency(self, other)
+        return self.millis < other.millis
+
+    def __le__(self, other: MilliMoney) -> bool:
+        _same_currency(self, other)
+        return self.millis <= other.millis
+
+    def __gt__(self, other: MilliMoney) -> bool:
+        _same_currency(self, other)
+        return self.millis > other.millis
+
+    def __ge__(self, other: MilliMoney) -> bool:
+        _same_currency(self, other)
+        return self.millis >= other.millis
 
 
 class MoneyModel(BaseModel):

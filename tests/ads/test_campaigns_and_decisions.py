@@ -19,7 +19,7 @@ from vetrina.ads import tracking
 from vetrina.ads.decide import CampaignBook
 from vetrina.ads.models import AdDecision, Campaign
 from vetrina.ads.vast import read_vast
-from vetrina.money import Money
+from vetrina.money import MilliMoney, Money
 from vetrina.payments import ledger
 from vetrina.payments.models import AccountKind
 
@@ -246,7 +246,7 @@ def active_campaign(ctx, merchant, budget: int, spent_millis: int = 0) -> int:
 def test_concurrent_impressions_never_overspend_by_more_than_one_price(ctx, make_account):
     """Many threads charge one nearly exhausted campaign at once: the spend ends under budget + one price."""
     campaign_id = active_campaign(ctx, make_account(Role.merchant), budget=10)
-    price = 700  # millis: 10 cents of budget = 10,000 millis fit 14.3 impressions
+    price = MilliMoney(700, "EUR")  # 10 cents of budget = 10,000 millis fit 14.3 impressions
     errors: list[Exception] = []
 
     def hammer() -> None:
@@ -265,7 +265,7 @@ def test_concurrent_impressions_never_overspend_by_more_than_one_price(ctx, make
     assert errors == []
     with ctx.db.session() as session:
         final = session.get(Campaign, campaign_id)
-        assert 10_000 <= final.spent_millis < 10_000 + price and final.status == "exhausted"
+        assert 10_000 <= final.spent_millis < 10_000 + price.millis and final.status == "exhausted"
         assert session.query(AdDecision).count() == 0
 
 

@@ -107,20 +107,21 @@ def test_revenue_is_credited_to_the_licence_of_the_viewers_territory(http, ctx, 
     assert (cn["views"], cn["watch_seconds"], cn["ad_revenue"]["amount"], cn["sales"]["amount"]) == (2, 60.0, 12, 0)
     assert (row["views"], row["watch_seconds"], row["ad_revenue"]["amount"]) == (1, 60.0, 0)
     assert row["sales"]["amount"] == 2500
-    assert cn["share"]["amount"] == 12 * 3000 // 10_000 and row["share"]["amount"] == 2500 * 2000 // 10_000
+    # 30 % of 12 cents is 3.6: rounded to the nearest cent (money's one rule), not floored to 3.
+    assert cn["share"]["amount"] == 4 and row["share"]["amount"] == 2500 * 2000 // 10_000
     assert report["unlicensed_items"] == 0
 
     exported = http.get(f"/api/v1/revenue-share?by=day&start={day}&end={day}&format=csv", headers=studio.auth)
     assert exported.headers["content-type"].startswith("text/csv")
     lines = list(csv.DictReader(io.StringIO(exported.text)))
     assert {(r["distributor"], int(r["views"]), int(r["share"])) for r in lines} == {
-        ("Dragon Pictures", 2, 3),
+        ("Dragon Pictures", 2, 4),
         ("Globe Films", 1, 500),
     }
 
     assert sign_in(http, studio.user.email).status_code == 303
     chart = http.get("/partner").text.split('data-testid="revenue-chart"')[1].split("</svg>")[0]
-    assert "Dragon Pictures: €0.03" in chart and "Globe Films: €5.00" in chart
+    assert "Dragon Pictures: €0.04" in chart and "Globe Films: €5.00" in chart
 
     # Nobody else sees these figures; bad periods are 422s.
     assert http.get("/api/v1/revenue-share", headers=make_account(Role.partner).auth).json()["rows"] == []

@@ -18,7 +18,7 @@ from vetrina.context import Context, Topic
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound
 from vetrina.media import service as media
 from vetrina.media.models import VideoStatus
-from vetrina.money import Money
+from vetrina.money import MilliMoney, Money
 from vetrina.netguard import check_outgoing_url
 from vetrina.payments import wallet
 from vetrina.text import clean_text
@@ -183,7 +183,7 @@ def update_campaign(ctx: Context, session: Session, campaign_id: int, user: User
             setattr(campaign, "bid_amount" if money_field == "bid" else money_field, value.amount)
     if campaign.budget_daily > campaign.budget_total:
         raise InvalidInput("The daily budget is at most the total budget.", field="budget_daily")
-    if campaign.budget_total * 1000 < campaign.spent_millis:
+    if MilliMoney.of(campaign.total_budget) < campaign.spent:
         raise InvalidInput("The total budget cannot go below what is already spent.", field="budget_total")
     if "starts_at" in changes:
         campaign.starts_at = changes["starts_at"]
@@ -217,9 +217,9 @@ def _move(session: Session, campaign: Campaign, user: User, status: str) -> None
             video = media.video_for_change(session, campaign.video_id, user)
             if video.status != VideoStatus.ready:
                 raise Conflict("The campaign's video is not ready to stream yet.")
-        remaining = Money(campaign.budget_total - campaign.spent_millis // 1000, campaign.currency)
+        remaining = campaign.total_budget - campaign.spent.whole_units()
         funds = wallet.wallet_view(session, _merchant(session, campaign), campaign.currency).available
-        if funds.amount < remaining.amount:
+        if funds < remaining:
             raise Conflict(f"Your balance ({funds.display()}) does not cover the budget left ({remaining.display()}).")
     campaign.status = target.value
 

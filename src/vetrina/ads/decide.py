@@ -33,16 +33,21 @@ from vetrina.ads.models import AdDecision, AdEvent, Campaign, CampaignDay, Campa
 from vetrina.catalog.models import Channel
 from vetrina.context import Topic
 from vetrina.media.models import Video
+from vetrina.money import MilliMoney, in_millis
 from vetrina.settings import Settings
 
 PRIOR_CTR = 0.01  # the click rate assumed for a CPC campaign until it has its own
 PRIOR_WEIGHT = 200  # impressions the prior counts for
 CHUNK = 8  # candidates checked against the viewer's caps at a time, after the first two
+PER_MILLE = 1000  # impressions a CPM prices
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """What deciding needs of a campaign, read once per refresh of the book."""
+    """What deciding needs of a campaign, read once per refresh of the book.
+
+    Budgets and spend are plain int millis: the auction compares them for every candidate of every decision,
+    so they are converted (`in_millis`) once per refresh, and the price becomes MilliMoney once per decision."""
 
     id: int
     merchant_id: int
@@ -51,8 +56,8 @@ class Candidate:
     bid_model: str
     bid_amount: int
     currency: str
-    budget_total: int
-    budget_daily: int
+    budget_total_millis: int
+    budget_daily_millis: int
     spent_millis: int
     starts_at: datetime
     ends_at: datetime
@@ -131,8 +136,8 @@ class CampaignBook:
                 bid_model=c.bid_model,
                 bid_amount=c.bid_amount,
                 currency=c.currency,
-                budget_total=c.budget_total,
-                budget_daily=c.budget_daily,
+                budget_total_millis=in_millis(c.budget_total),
+                budget_daily_millis=in_millis(c.budget_daily),
                 spent_millis=c.spent_millis,
                 starts_at=c.starts_at,
                 ends_at=c.ends_at,
@@ -143,7 +148,7 @@ class CampaignBook:
                 product_id=c.product_id,
                 vast_url=c.vast_url,
                 skippable=c.skippable,
-                ecpm=float(c.bid_amount) if c.bid_model == "cpm" else c.bid_amount * ctr[c.id] * 1000,
+                ecpm=float(c.bid_amount) if c.bid_model == "cpm" else c.bid_amount * ctr[c.id] * PER_MILLE,
             )
             for c in rows
         ]
@@ -198,7 +203,7 @@ class Request:
 @dataclass(frozen=True)
 class Decision:
     campaign: Candidate
-    price_millis: int  # per impression (cpm) or per click (cpc), thousandths of a minor unit
+    price: MilliMoney  # per impression (cpm) or per click (cpc)
     ecpm: float
     decision_id: str  # the signed token of the served ad
 
@@ -272,8 +277,8 @@ def _paced_out(book: CampaignBook, campaign: Candidate, now: datetime) -> bool:
     `ttl_s` old: pacing may run that far ahead; the total budget is enforced exactly when charging)."""
     spent_today = book.spent_today if book.day == now.date() else {}  # a new day starts from nothing
     return (
-        spent_today.get(campaign.id, 0) >= campaign.budget_daily * 1000 * day_share(now)
-        or campaign.spent_millis >= campaign.budget_total * 1000
+        spent_today.get(campaign.id, 0) >= campaign.budget_daily_millis * day_share(now)
+        or campaign.spent_millis >= campaign.budget_total_millis
     )
 
 
@@ -304,11 +309,12 @@ def decide(session: Session, request: Request, book: CampaignBook, signing_key: 
         return None
     clearing = max(eligible[1].ecpm if len(eligible) > 1 else 0.0, float(request.floor_cpm))
     clearing = min(clearing, winner.ecpm) or winner.ecpm * 0.5
+    # round() is half to even, money's one rounding rule.
     if winner.bid_model == "cpm":
-        price_millis = max(1, round(clearing))  # per impression: CPM / 1000 minor units = CPM millis
+        price_millis = max(1, round(clearing))  # per impression: a CPM in minor units is that many millis
     else:
-        click_rate = winner.ecpm / (winner.bid_amount * 1000)
-        price_millis = max(1, round(clearing / (click_rate * 1000) * 1000))  # per click
+        click_rate = winner.ecpm / (winner.bid_amount * PER_MILLE)
+        price_millis = max(1, round(in_millis(clearing / (click_rate * PER_MILLE))))  # per click
     token = tokens.sign(
         signing_key,
         winner.id,
@@ -319,4 +325,5 @@ def decide(session: Session, request: Request, book: CampaignBook, signing_key: 
         request.now.timestamp(),
         request.territory or "",
     )
-    return Decision(campaign=winner, price_millis=price_millis, ecpm=winner.ecpm, decision_id=token)
+    price = MilliMoney(price_millis, winner.currency)
+    return Decision(campaign=winner, price=price, ecpm=winner.ecpm, decision_id=token)

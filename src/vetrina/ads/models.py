@@ -11,6 +11,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, CheckConstraint, Date, Foreign
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vetrina.db import Base, UTCDateTime
+from vetrina.money import MilliMoney, Money
 
 
 class CampaignStatus(enum.StrEnum):
@@ -24,8 +25,8 @@ class CampaignStatus(enum.StrEnum):
 class Campaign(Base):
     """A merchant's paid placement: what it shows, what it bids, how much it may spend, where and to whom.
 
-    Money is in minor units of `currency`; spend is counted in thousandths of a minor unit ("millis"),
-    because one impression at a CPM bid costs a thousandth of the bid."""
+    Money is in minor units of `currency`; spend is counted in thousandths of a minor unit ("millis",
+    `MilliMoney`), because one impression at a CPM bid costs a thousandth of the bid."""
 
     __tablename__ = "ad_campaigns"
     __table_args__ = (
@@ -58,6 +59,14 @@ class Campaign(Base):
     status: Mapped[str] = mapped_column(String(16), default=CampaignStatus.draft.value, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    @property
+    def spent(self) -> MilliMoney:
+        return MilliMoney(self.spent_millis, self.currency)
+
+    @property
+    def total_budget(self) -> Money:
+        return Money(self.budget_total, self.currency)
 
 
 class CampaignDay(Base):
@@ -115,3 +124,8 @@ class VideoAdSettings(Base):
     # Move each mid-roll to the nearest scene cut (a job finds them), so ads never break a shot.
     snap_to_scenes: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     currency: Mapped[str] = mapped_column(String(3))
+
+    @property
+    def floor(self) -> Money:
+        """The lowest CPM the owner takes."""
+        return Money(self.floor_cpm, self.currency)

@@ -28,7 +28,7 @@ def campaign_report(session: Session, campaign: Campaign, click_days: float, vie
     )
     impressions, clicks = counts.get("impression", 0), counts.get("click", 0)
     purchases = _attributed(session, campaign, click_days, view_days)
-    spend = Money(campaign.spent_millis // 1000, campaign.currency)
+    spend = campaign.spent.whole_units()
     daily: dict[str, dict[str, int]] = defaultdict(lambda: {"impressions": 0, "clicks": 0, "spend_millis": 0})
     rows = session.execute(
         select(func.date(AdEvent.created_at), AdEvent.event, func.count(), func.sum(AdEvent.charged_millis))

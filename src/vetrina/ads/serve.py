@@ -29,6 +29,7 @@ from vetrina.jobs import job
 from vetrina.media import service as media
 from vetrina.media.models import Video
 from vetrina.money import Money
+from vetrina.rights import service as rights
 from vetrina.shoppable.autotag.frames import scene_cuts
 
 LINEAR_EVENTS = ("start", "firstQuartile", "midpoint", "thirdQuartile", "complete", "skip", "pause", "resume")
@@ -254,9 +255,8 @@ def answer(ctx: Context, session: Session, base_url: str, request: Request) -> V
     creative = build(ctx, session, base_url, campaign, decision)
     if creative is None:  # its video or product went away since the campaign was checked
         return no_ad(base_url)
-    # Pricing is per thousand impressions for CPM (the per-impression millis are exactly that), per click for CPC.
-    minor = decision.price_millis if campaign.bid_model == "cpm" else round(decision.price_millis / 1000)
-    price = Money(minor, campaign.currency).decimal_string()
+    # Pricing is per thousand impressions for CPM, per click for CPC.
+    price = (decision.price.as_cpm() if campaign.bid_model == "cpm" else decision.price.rounded()).decimal_string()
     return Vast(
         ads=[
             Ad(
@@ -290,3 +290,52 @@ def request_for(
         floor_cpm=settings.floor_cpm if settings.floor_cpm else 0,
         currency=settings.currency if settings.floor_cpm else None,
     )
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who asks for an ad: the key their frequency caps count under, the signed-in user (if any), where they
+    are and on what device."""
+
+    key: str
+    user: User | None
+    territory: str
+    device: str | None
+
+
+def vast_for_slot(ctx: Context, base_url: str, video_id: int, slot: str, viewer: Viewer) -> Vast:
+    """The VAST answer for one ad slot of a video: the auction's winner for this viewer, or a valid document with
+    no ad (no winner, or no licence for ads where the viewer is). Deciding only reads; a third-party winner's
+    chain is fetched after that read has ended."""
+    book = ctx.caches.get(CampaignBook)
+    with ctx.db.session() as session:
+        video = book.video(session, video_id)
+        if video is None or not (video.status == "ready" and video.published):
+            video = media.get_video(session, video_id, viewer.user)  # not public: the owner's own check, uncached
+        owner_breaks = ad_settings(session, video, ctx.settings.default_currency, book)
+        kind = slot_kind(owner_breaks, slot)
+        ask = request_for(video, slot, kind, viewer.key, viewer.territory, viewer.device, clock.now(), owner_breaks)
+        if rights.check(ctx, session, video.id, viewer.territory, "ads").allowed:
+            document = answer(ctx, session, base_url, ask)
+        else:  # not licensed for ads here: a valid answer with no ad
+            document = no_ad(base_url)
+    if isinstance(document, ThirdParty):
+        return resolve_third_party(ctx.db, ctx.store.signing_key, base_url, document, ctx.settings.fetch_allow_private)
+    return document
+
+
+def vmap_breaks(
+    ctx: Context,
+    session: Session,
+    base_url: str,
+    video_id: int,
+    user: User | None,
+    territory: str,
+    default_currency: str,
+) -> list[AdBreak]:
+    """The ad breaks of a video the viewer may watch here (451 where it may not be shown): none where it may not
+    be shown with ads."""
+    video, _ = rights.playable(ctx, session, video_id, user, territory)
+    if not rights.check(ctx, session, video.id, territory, "ads").allowed:
+        return []
+    return breaks(ad_settings(session, video, default_currency), base_url, video.id)

@@ -21,7 +21,7 @@ from vetrina.ads.models import AdDecision, AdEvent, Campaign, CampaignDay, Campa
 from vetrina.context import Context
 from vetrina.errors import InvalidInput, NotFound
 from vetrina.jobs import periodic_job
-from vetrina.money import Money
+from vetrina.money import MilliMoney, Money, in_millis
 from vetrina.payments import ledger
 from vetrina.payments.ledger import InsufficientFunds
 from vetrina.payments.models import AccountKind
@@ -94,36 +94,47 @@ def record_event(
         event == "click" and campaign.bid_model == "cpc"
     )
     if billable:
-        row.charged_millis = charge(session, campaign.id, served.price_millis, now)
+        price = MilliMoney(served.price_millis, campaign.currency)
+        row.charged_millis = charge(session, campaign.id, price, now).millis
     return True
 
 
-def charge(session: Session, campaign_id: int, price_millis: int, now: datetime) -> int:
-    """Add `price_millis` to the campaign's spend if it may still spend; what was charged (0 or the price)."""
+def record_click(session: Session, signing_key: bytes, token: str, now: datetime) -> str:
+    """Count a click on a served ad (charged when its campaign pays per click); the path it leads to: the
+    campaign's product page, or its video's."""
+    record_event(session, signing_key, token, "click", now)
+    served = tokens.verify(signing_key, token, now.timestamp())
+    campaign = session.get(Campaign, served.campaign_id)
+    return f"/p/{campaign.product_id}" if campaign.product_id else f"/watch/{campaign.video_id}"
+
+
+def charge(session: Session, campaign_id: int, price: MilliMoney, now: datetime) -> MilliMoney:
+    """Add `price` (in the campaign's currency) to the campaign's spend if it may still spend; what was charged
+    (nothing or the price)."""
     admitted = session.execute(
         update(Campaign)
         .where(
             Campaign.id == campaign_id,
             Campaign.status == CampaignStatus.active.value,
-            Campaign.spent_millis < Campaign.budget_total * 1000,
+            Campaign.spent_millis < in_millis(Campaign.budget_total),
         )
-        .values(spent_millis=Campaign.spent_millis + price_millis)
+        .values(spent_millis=Campaign.spent_millis + price.millis)
         .execution_options(synchronize_session=False)
     ).rowcount
     if not admitted:
-        return 0
+        return MilliMoney.zero(price.currency)
     session.execute(
         update(Campaign)
         .where(
             Campaign.id == campaign_id,
-            Campaign.spent_millis >= Campaign.budget_total * 1000,
+            Campaign.spent_millis >= in_millis(Campaign.budget_total),
             Campaign.status == CampaignStatus.active.value,
         )
         .values(status=CampaignStatus.exhausted.value)
         .execution_options(synchronize_session=False)
     )
-    _add_to_day(session, campaign_id, now, price_millis)
-    return price_millis
+    _add_to_day(session, campaign_id, now, price.millis)
+    return price
 
 
 def _add_to_day(session: Session, campaign_id: int, now: datetime, millis: int) -> None:
@@ -149,10 +160,9 @@ def settle(session: Session, campaign: Campaign) -> Money:
     """Move the campaign's unbilled spend (whole minor units) from the merchant's balance to the platform.
 
     A merchant whose balance cannot cover it has its campaign paused; what is owed stays unbilled."""
-    due = campaign.spent_millis // 1000 - campaign.billed
-    if due <= 0:
+    amount = campaign.spent.whole_units() - Money(campaign.billed, campaign.currency)
+    if amount.amount <= 0:
         return Money.zero(campaign.currency)
-    amount = Money(due, campaign.currency)
     payable = ledger.account(session, AccountKind.merchant_payable, campaign.merchant_id, campaign.currency)
     earnings = ledger.platform_account(session, AccountKind.advertising, campaign.currency)
     try:
@@ -163,7 +173,7 @@ def settle(session: Session, campaign: Campaign) -> Money:
             campaign.status = CampaignStatus.paused.value
         log.info("campaign %s paused: the merchant's balance does not cover %s", campaign.id, amount.display())
         return Money.zero(campaign.currency)
-    campaign.billed += due
+    campaign.billed += amount.amount
     return amount
 
 
@@ -171,7 +181,8 @@ def settle(session: Session, campaign: Campaign) -> Money:
 def settle_all(ctx: Context) -> None:
     """Bill every campaign's spend since the last settlement, one transaction per campaign."""
     with ctx.db.session() as session:
-        ids = list(session.scalars(select(Campaign.id).where(Campaign.spent_millis >= (Campaign.billed + 1) * 1000)))
+        unbilled_unit = Campaign.spent_millis >= in_millis(Campaign.billed + 1)  # a whole unit more than billed
+        ids = list(session.scalars(select(Campaign.id).where(unbilled_unit)))
     for campaign_id in ids:
         with ctx.db.session(write=True) as session:
             campaign = session.get(Campaign, campaign_id, with_for_update=True)

@@ -6,8 +6,10 @@ and credited to the licence that covered that territory on that day (at noon UTC
 - views: `play` events; watch time: for each viewer and day, the furthest second reached in the title;
 - ad revenue: what campaigns were charged for ads in the title (impressions and clicks);
 - sales: orders placed from the title and paid, less refunds;
-- share: the licence's `share_bps` of ad revenue plus sales.
-Money in other currencies than the deployment's is left out (and counted in `other_currency_items`).
+- share: the licence's `share_bps` of ad revenue plus sales, rounded by money's one rule (`Money.share_bps`),
+  so it can be recomputed from the figures shown.
+Ad revenue is summed in millis and rounded to the minor unit once per row. Money in other currencies than the
+deployment's is left out (and counted in `other_currency_items`).
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from vetrina import clock
 from vetrina.accounts.models import Role, User
 from vetrina.ads.models import AdDecision, AdEvent, Campaign
 from vetrina.analytics.models import DailyStats, DailyViewer
@@ -30,10 +33,12 @@ from vetrina.commerce.models import Order, OrderStatus
 from vetrina.db import utc_day
 from vetrina.errors import InvalidInput
 from vetrina.media.models import Video
+from vetrina.money import MilliMoney, Money
 from vetrina.rights.models import Licence
 from vetrina.rights.service import Terms, covering
 
 MAX_DAYS = 731
+DEFAULT_DAYS = 365  # before the first of the end's month, when no start is given
 PAID = (
     OrderStatus.WAIT_SELLER_SEND_GOODS.value,
     OrderStatus.WAIT_BUYER_CONFIRM_GOODS.value,
@@ -41,19 +46,52 @@ PAID = (
 )
 
 
-@dataclass
+@dataclass(frozen=True)
 class RevenueRow:
     period: str  # YYYY-MM-DD or YYYY-MM
     video_id: int
     title: str
     licence_id: int
     distributor: str
+    views: int
+    watch_seconds: float
+    ad_revenue: Money  # what campaigns were charged for ads in the title, to the nearest minor unit
+    sales: Money  # paid orders placed from the title, less refunds
+    share: Money  # the licensor's share of ad revenue plus sales
+
+    @property
+    def currency(self) -> str:
+        return self.share.currency
+
+
+@dataclass
+class _Tally:
+    """One row's figures while they are being added up."""
+
+    period: str
+    video_id: int
+    title: str
+    licence: Terms
     views: int = 0
     watch_seconds: float = 0.0
-    ad_revenue: int = 0  # minor units of `currency`
+    ad_millis: int = 0
     sales: int = 0
-    share: int = 0
-    currency: str = ""
+
+    def row(self, currency: str) -> RevenueRow:
+        ad_revenue = MilliMoney(self.ad_millis, currency).rounded()
+        sales = Money(self.sales, currency)
+        return RevenueRow(
+            period=self.period,
+            video_id=self.video_id,
+            title=self.title,
+            licence_id=self.licence.id,
+            distributor=self.licence.distributor,
+            views=self.views,
+            watch_seconds=round(self.watch_seconds, 1),
+            ad_revenue=ad_revenue,
+            sales=sales,
+            share=(ad_revenue + sales).share_bps(self.licence.share_bps),
+        )
 
 
 @dataclass
@@ -76,11 +114,15 @@ def _day(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
-def revenue_share(session: Session, user: User, start: date, end: date, currency: str, by: str = "month") -> Report:
+def revenue_share(
+    session: Session, user: User, start: date | None, end: date | None, currency: str, by: str = "month"
+) -> Report:
     """The report for the titles `user` owns (all licensed titles, for an admin), from `start` to `end`
-    inclusive, by "day" or "month"."""
+    inclusive (by default: today, and a year before the first of this month), by "day" or "month"."""
     if by not in ("day", "month"):
         raise InvalidInput("Group by day or month.", field="by")
+    end = end or clock.now().date()
+    start = start or end.replace(day=1) - timedelta(days=DEFAULT_DAYS)
     since, until = _day_range(start, end)
     query = select(Licence).join(Video, Video.id == Licence.video_id)
     if user.role != Role.admin:
@@ -90,10 +132,10 @@ def revenue_share(session: Session, user: User, start: date, end: date, currency
     for licence in licences:
         terms[licence.video_id].append(Terms.of(licence))
     titles = dict(session.execute(select(Video.id, Video.title).where(Video.id.in_(terms))).all())
-    rows: dict[tuple[str, int], RevenueRow] = {}
+    rows: dict[tuple[str, int], _Tally] = {}
     missed = other = 0
 
-    def credit(video_id: int, territory: str | None, day: date) -> RevenueRow | None:
+    def credit(video_id: int, territory: str | None, day: date) -> _Tally | None:
         nonlocal missed
         noon = datetime.combine(day, time(12), UTC)
         found = covering(terms[video_id], territory or "ZZ", noon)
@@ -104,9 +146,7 @@ def revenue_share(session: Session, user: User, start: date, end: date, currency
         period = day.isoformat() if by == "day" else day.isoformat()[:7]
         key = (period, licence.id)
         if key not in rows:
-            rows[key] = RevenueRow(
-                period, video_id, titles.get(video_id, ""), licence.id, licence.distributor, currency=currency
-            )
+            rows[key] = _Tally(period, video_id, titles.get(video_id, ""), licence)
         return rows[key]
 
     video_ids = list(terms)
@@ -142,7 +182,7 @@ def revenue_share(session: Session, user: User, start: date, end: date, currency
         if ad_currency != currency:
             other += 1
         elif (row := credit(video_id, territory, _day(day))) is not None:
-            row.ad_revenue += int(millis) // 1000
+            row.ad_millis += int(millis)
     order_day = utc_day(Order.created_at, dialect)
     for video_id, territory, day, order_currency, amount in session.execute(
         select(
@@ -164,20 +204,44 @@ def revenue_share(session: Session, user: User, start: date, end: date, currency
             other += 1
         elif (row := credit(video_id, territory, _day(day))) is not None:
             row.sales += int(amount)
-    share_of = {licence.id: licence.share_bps for licence in licences}
-    for row in rows.values():
-        row.share = (row.ad_revenue + row.sales) * share_of[row.licence_id] // 10_000
-        row.watch_seconds = round(row.watch_seconds, 1)
-    ordered = sorted(rows.values(), key=lambda r: (r.period, r.video_id, r.licence_id))
-    return Report(ordered, currency, missed, other)
+    ordered = sorted(rows.values(), key=lambda t: (t.period, t.video_id, t.licence.id))
+    return Report([tally.row(currency) for tally in ordered], currency, missed, other)
+
+
+CSV_COLUMNS = [
+    "period",
+    "video_id",
+    "title",
+    "licence_id",
+    "distributor",
+    "views",
+    "watch_seconds",
+    "ad_revenue",
+    "sales",
+    "share",
+    "currency",
+]
 
 
 def as_csv(report: Report) -> str:
     """The report's rows as CSV with a header; money in minor units of the report's currency."""
     out = io.StringIO()
-    names = [f.name for f in fields(RevenueRow)]
-    writer = csv.DictWriter(out, fieldnames=names)
-    writer.writeheader()
-    for row in report.rows:
-        writer.writerow({name: getattr(row, name) for name in names})
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for r in report.rows:
+        writer.writerow(
+            [
+                r.period,
+                r.video_id,
+                r.title,
+                r.licence_id,
+                r.distributor,
+                r.views,
+                r.watch_seconds,
+                r.ad_revenue.amount,
+                r.sales.amount,
+                r.share.amount,
+                r.currency,
+            ]
+        )
     return out.getvalue()

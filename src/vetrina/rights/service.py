@@ -24,6 +24,7 @@ from vetrina.context import Context, Topic
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound, UnavailableHere
 from vetrina.media import service as media
 from vetrina.media.models import Video
+from vetrina.money import BASIS_POINTS
 from vetrina.rights.models import USES, Licence, LicenceTerritory
 from vetrina.rights.territories import parse
 from vetrina.settings import Settings
@@ -228,7 +229,7 @@ def create_licence(
     _window(starts_at, ends_at)
     if not uses or any(use not in USES for use in uses):
         raise InvalidInput(f"Uses are some of {', '.join(USES)}.", field="uses")
-    if not 0 <= share_bps <= 10_000:
+    if not 0 <= share_bps <= BASIS_POINTS:
         raise InvalidInput("A share is 0 to 10,000 basis points.", field="share_bps")
     # Serialise licences of one title (PostgreSQL row lock; SQLite's write transaction already is one).
     session.execute(select(Video.id).where(Video.id == video.id).with_for_update())

@@ -23,6 +23,7 @@ from vetrina.web.api import (
     licences,
     partners,
     products,
+    revenue,
     shoppable,
     studio,
     system,
@@ -33,6 +34,7 @@ from vetrina.web.browser_safety import BrowserSafety
 from vetrina.web.limits import BodySizeLimit
 from vetrina.web.metrics import install_metrics
 from vetrina.web.metrics import router as metrics_router
+from vetrina.web.pages import ads as ad_pages
 from vetrina.web.pages import analytics as analytics_page
 from vetrina.web.pages import campaigns as campaign_pages
 from vetrina.web.pages import dashboards as dashboard_pages
@@ -114,7 +116,7 @@ def create_app(ctx: Context, run_worker: bool = False) -> FastAPI:
     app.include_router(autotag.router)
     app.include_router(ads.router)
     app.include_router(licences.router)
-    app.include_router(licences.revenue_router)
+    app.include_router(revenue.router)
     app.include_router(partners.router)
     app.include_router(commerce.router)
     app.include_router(webhooks.router)
@@ -125,6 +127,7 @@ def create_app(ctx: Context, run_worker: bool = False) -> FastAPI:
     app.include_router(shop.router)
     app.include_router(studio_page.router)
     app.include_router(tag_pages.router)
+    app.include_router(ad_pages.router)
     app.include_router(campaign_pages.router)
     app.include_router(partner_page.router)
     app.include_router(analytics_page.router)

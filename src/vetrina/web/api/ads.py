@@ -15,14 +15,11 @@ from sqlalchemy.orm import Session
 from vetrina import clock
 from vetrina.accounts.models import User
 from vetrina.ads import campaigns as ads
-from vetrina.ads import reports, serve, tokens, tracking
-from vetrina.ads.decide import CampaignBook
+from vetrina.ads import reports, serve, tracking
 from vetrina.ads.models import Campaign
 from vetrina.ads.vast import write_vast
 from vetrina.ads.vmap import write_vmap
-from vetrina.media import service as media
 from vetrina.money import Money, MoneyModel, PositiveMoneyModel
-from vetrina.rights import service as rights
 from vetrina.web.deps import RowId, db_session, get_context, optional_user, required_user, territory
 
 router = APIRouter(tags=["ads"])
@@ -125,7 +122,7 @@ def campaign_out(campaign: Campaign) -> CampaignOut:
         bid={"model": campaign.bid_model, "price": money(campaign.bid_amount)},
         budget_total=money(campaign.budget_total),
         budget_daily=money(campaign.budget_daily),
-        spent=money(campaign.spent_millis // 1000),
+        spent=MoneyModel.of(campaign.spent.whole_units()),
         starts_at=campaign.starts_at,
         ends_at=campaign.ends_at,
         targeting=campaign.targeting,
@@ -223,23 +220,9 @@ def vast(
     viewer_territory: str = territory,
 ) -> Response:
     ctx = get_context(request)
-    viewer, new_cookie = _viewer_key(request, user)
-    book = ctx.caches.get(CampaignBook)
-    with ctx.db.session() as session:  # deciding only reads
-        video = book.video(session, video_id)
-        if video is None or not (video.status == "ready" and video.published):
-            video = media.get_video(session, video_id, user)  # not public: the owner's own check, uncached
-        settings = serve.ad_settings(session, video, ctx.settings.default_currency, book)
-        kind = serve.slot_kind(settings, slot)
-        ask = serve.request_for(video, slot, kind, viewer, viewer_territory, device, clock.now(), settings)
-        if rights.check(ctx, session, video.id, viewer_territory, "ads").allowed:
-            document = serve.answer(ctx, session, _base_url(request), ask)
-        else:  # not licensed for ads here: a valid answer with no ad
-            document = serve.no_ad(_base_url(request))
-    if isinstance(document, serve.ThirdParty):
-        document = serve.resolve_third_party(
-            ctx.db, ctx.store.signing_key, _base_url(request), document, ctx.settings.fetch_allow_private
-        )
+    viewer_key, new_cookie = _viewer_key(request, user)
+    viewer = serve.Viewer(viewer_key, user, viewer_territory, device)
+    document = serve.vast_for_slot(ctx, _base_url(request), video_id, slot, viewer)
     response = Response(write_vast(document), media_type=XML, headers={"Cache-Control": "no-store"})
     if new_cookie:
         response.set_cookie(
@@ -262,10 +245,9 @@ def vmap(
     viewer_territory: str = territory,
 ) -> Response:
     ctx = get_context(request)
-    video, _ = rights.playable(ctx, session, video_id, user, viewer_territory)
-    settings = serve.ad_settings(session, video, ctx.settings.default_currency)
-    with_ads = rights.check(ctx, session, video.id, viewer_territory, "ads").allowed
-    ad_breaks = serve.breaks(settings, _base_url(request), video.id) if with_ads else []
+    ad_breaks = serve.vmap_breaks(
+        ctx, session, _base_url(request), video_id, user, viewer_territory, ctx.settings.default_currency
+    )
     return Response(write_vmap(ad_breaks), media_type=XML, headers={"Cache-Control": "private, no-store"})
 
 
@@ -317,8 +299,5 @@ def ad_event(
 def ad_click(request: Request, decision_id: str) -> Response:
     ctx = get_context(request)
     with ctx.db.session(write=True) as session:
-        tracking.record_event(session, ctx.store.signing_key, decision_id, "click", clock.now())
-        served = tokens.verify(ctx.store.signing_key, decision_id, clock.now().timestamp())
-        campaign = session.get(Campaign, served.campaign_id)
-        target = f"/p/{campaign.product_id}" if campaign.product_id else f"/watch/{campaign.video_id}"
+        target = tracking.record_click(session, ctx.store.signing_key, decision_id, clock.now())
     return RedirectResponse(target, status_code=302)

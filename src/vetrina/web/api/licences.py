@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from vetrina import clock
 from vetrina.accounts.models import User
-from vetrina.money import Money, MoneyModel
-from vetrina.partners import revenue
+from vetrina.money import BASIS_POINTS
 from vetrina.rights import service as rights
 from vetrina.rights.models import Licence
 from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_context, required_user
@@ -31,7 +29,7 @@ class LicenceIn(BaseModel):
     starts_at: AwareDatetime
     ends_at: AwareDatetime
     uses: list[Literal["stream", "ads", "commerce"]] = Field(["stream"], min_length=1, max_length=3)
-    share_bps: int = Field(0, ge=0, le=10_000, description="The licensor's share of the title's revenue there.")
+    share_bps: int = Field(0, ge=0, le=BASIS_POINTS, description="The licensor's share of the title's revenue there.")
 
 
 class LicenceOut(BaseModel):
@@ -104,76 +102,3 @@ def delete_licence(
 ) -> Response:
     rights.delete_licence(get_context(request), session, licence_id, user)
     return Response(status_code=204)
-
-
-revenue_router = APIRouter(prefix="/api/v1/revenue-share", tags=["rights"])
-
-
-class RevenueRowOut(BaseModel):
-    period: str
-    video_id: int
-    title: str
-    licence_id: int
-    distributor: str
-    views: int
-    watch_seconds: float
-    ad_revenue: MoneyModel
-    sales: MoneyModel
-    share: MoneyModel = Field(description="The licensor's share of ad revenue and sales under the licence.")
-
-
-class RevenueOut(BaseModel):
-    rows: list[RevenueRowOut]
-    unlicensed_items: int = Field(description="Plays, ads and orders where and when no licence covered the title.")
-    other_currency_items: int = Field(description="Ads and orders in other currencies, left out of the sums.")
-
-
-def revenue_report(
-    request: Request, session: Session, user: User, start: date | None, end: date | None, by: str
-) -> revenue.Report:
-    today = clock.now().date()
-    end = end or today
-    start = start or end.replace(day=1) - timedelta(days=365)
-    return revenue.revenue_share(session, user, start, end, get_context(request).settings.default_currency, by)
-
-
-@revenue_router.get("", response_model=RevenueOut, summary="What your licensed titles earned, per distributor")
-def revenue_share(
-    request: Request,
-    start: date | None = None,
-    end: date | None = None,
-    by: Literal["day", "month"] = "month",
-    format: Literal["json", "csv"] = "json",  # noqa: A002  (the query parameter's name)
-    user: User = required_user,
-    session: Session = db_session,
-) -> Response:
-    report = revenue_report(request, session, user, start, end, by)
-    if format == "csv":
-        return Response(
-            revenue.as_csv(report),
-            media_type="text/csv",
-            headers={"Content-Disposition": 'attachment; filename="revenue-share.csv"'},
-        )
-
-    def money(amount: int) -> MoneyModel:
-        return MoneyModel.of(Money(amount, report.currency))
-
-    rows = [
-        RevenueRowOut(
-            period=r.period,
-            video_id=r.video_id,
-            title=r.title,
-            licence_id=r.licence_id,
-            distributor=r.distributor,
-            views=r.views,
-            watch_seconds=r.watch_seconds,
-            ad_revenue=money(r.ad_revenue),
-            sales=money(r.sales),
-            share=money(r.share),
-        )
-        for r in report.rows
-    ]
-    body = RevenueOut(
-        rows=rows, unlicensed_items=report.unlicensed_items, other_currency_items=report.other_currency_items
-    )
-    return Response(body.model_dump_json(), media_type="application/json")

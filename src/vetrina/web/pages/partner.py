@@ -16,8 +16,7 @@ from vetrina.money import Money
 from vetrina.partners import revenue
 from vetrina.partners import service as partners
 from vetrina.rights import service as rights
-from vetrina.web.api.licences import revenue_report
-from vetrina.web.deps import RowId, db_session, optional_user
+from vetrina.web.deps import RowId, db_session, get_context, optional_user
 from vetrina.web.pages.forms import CsrfField, form_action, signed_in
 from vetrina.web.templating import render
 
@@ -42,7 +41,7 @@ def partner_desk(
         (feed, next(iter(partners.list_runs(session, feed, limit=1)), None))
         for feed in partners.list_feeds(session, user)
     ]
-    report = revenue_report(request, session, user, None, None, "month")
+    report = revenue.revenue_share(session, user, None, None, get_context(request).settings.default_currency)
     return render(
         request,
         "partner.html",
@@ -50,7 +49,6 @@ def partner_desk(
         msg=msg,
         feeds=feeds,
         report=report,
-        Money=Money,
         licences=rights.list_licences(session, user),
         chart=_chart(report),
     )
@@ -60,7 +58,7 @@ def _chart(report: revenue.Report) -> dict[str, object]:
     """Bars of the partner's share per month, each split by distributor, scaled to a 600x160 SVG."""
     by_period: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for row in report.rows:
-        by_period[row.period][row.distributor] += row.share
+        by_period[row.period][row.distributor] += row.share.amount
     periods = sorted(by_period)
     if not any(amount for shares in by_period.values() for amount in shares.values()):
         return {"bars": [], "peak": 0, "distributors": []}

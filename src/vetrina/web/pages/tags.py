@@ -1,4 +1,5 @@
-"""The tag editor: a video's tags, its recognition runs and the proposals to accept (adjusted) or reject."""
+"""The tag editor: a video's tags, its recognition runs and the proposals to accept (adjusted) or reject; its
+owner also sets the video's ad breaks there (the form posts to `pages/ads.py`)."""
 
 from __future__ import annotations
 
@@ -10,16 +11,15 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from vetrina.accounts.models import User
-from vetrina.ads import serve as ad_serve
 from vetrina.catalog.models import Product
 from vetrina.errors import InvalidInput
 from vetrina.media import service as media
-from vetrina.money import Money
 from vetrina.shoppable import service as shoppable
 from vetrina.shoppable.autotag import service as autotag
 from vetrina.shoppable.models import AutotagRun
 from vetrina.web.api.videos import video_out
 from vetrina.web.deps import RowId, db_session, get_context, optional_user, require_csrf_form
+from vetrina.web.pages import ads as ad_pages
 from vetrina.web.pages.forms import CsrfField, redirect_back, run_form_action, signed_in
 from vetrina.web.templating import render
 
@@ -47,8 +47,8 @@ def tag_editor(
         .limit(1)
     )
     owner = user.id == video.owner_id or user.role == "admin"
-    settings = ad_serve.ad_settings(session, video, get_context(request).settings.default_currency) if owner else None
-    floor = Money(settings.floor_cpm, settings.currency).decimal_string() if settings else ""
+    currency = get_context(request).settings.default_currency
+    ad_settings, floor = ad_pages.ad_breaks_form(session, video, currency) if owner else (None, "")
     return render(
         request,
         "tag_editor.html",
@@ -59,42 +59,9 @@ def tag_editor(
         proposals=[p for p in proposals if p.state == "proposed"],
         tags=tags,
         run=last_run,
-        ad_settings=settings,
+        ad_settings=ad_settings,
         floor=floor,
     )
-
-
-def _seconds_list(text: str, field: str) -> list[float]:
-    try:
-        values = [float(part) for part in text.replace(";", ",").split(",") if part.strip()]
-    except ValueError:
-        raise InvalidInput("Write the seconds as numbers separated by commas.", field=field) from None
-    return values
-
-
-@router.post("/videos/{video_id}/ad-settings")
-def save_ad_settings(
-    request: Request,
-    video_id: RowId,
-    csrf_token: CsrfField = "",
-    preroll: Annotated[bool, Form()] = False,
-    midrolls: Annotated[str, Form(max_length=500)] = "",
-    overlays: Annotated[str, Form(max_length=500)] = "",
-    floor: Annotated[str, Form(max_length=20)] = "",
-    snap: Annotated[bool, Form()] = False,
-    user: User | None = optional_user,
-) -> Response:
-    """The owner's ad breaks, as the API's PUT /api/v1/videos/{id}/ad-settings sets them."""
-    require_csrf_form(request, csrf_token)
-    user = signed_in(user)
-    currency = get_context(request).settings.default_currency
-
-    def save(session: Session) -> None:
-        price = Money.parse(floor, currency) if floor.strip() else Money.zero(currency)
-        breaks = _seconds_list(midrolls, "midrolls"), _seconds_list(overlays, "overlays")
-        ad_serve.set_ad_settings(get_context(request), session, video_id, user, preroll, *breaks, price, snap)
-
-    return redirect_back(f"/videos/{video_id}/tags", run_form_action(request, save) or "Ad breaks saved.")
 
 
 @router.post("/videos/{video_id}/autotag")
