@@ -25,6 +25,7 @@ from tests.partners.helpers import (
 from vetrina import clock
 from vetrina.accounts.models import Role
 from vetrina.media.models import Video
+from vetrina.partners import runs, schedule
 from vetrina.partners import service as partners
 from vetrina.partners.models import FeedFailure, FeedItem, FeedRun, PartnerFeed
 
@@ -251,7 +252,7 @@ def make_feed(runtime, partner, url: str, rerun_hours: float | None = None) -> i
 
 def start(runtime, feed_id: int) -> int:
     with runtime.db.session(write=True) as session:
-        return partners.start_run(session, session.get(PartnerFeed, feed_id), "api", fetch_media=False).id
+        return runs.start_run(session, session.get(PartnerFeed, feed_id), "api", fetch_media=False).id
 
 
 def outcome(runtime, run_id: int) -> tuple[dict, list, list]:
@@ -273,7 +274,7 @@ def outcome(runtime, run_id: int) -> tuple[dict, list, list]:
                 "error",
             )
         }
-        failures = [(f.position, f.guid, f.reason) for f in partners.failures(session, run)]
+        failures = [(f.position, f.guid, f.reason) for f in runs.failures(session, run)]
         rows = [
             (i.guid, i.fingerprint, i.title, i.media_url, i.removed, i.media_status, i.last_run_id == run_id)
             for i in session.scalars(select(FeedItem).where(FeedItem.feed_id == run.feed_id).order_by(FeedItem.guid))
@@ -282,7 +283,7 @@ def outcome(runtime, run_id: int) -> tuple[dict, list, list]:
 
 
 def test_a_run_whose_worker_died_is_taken_over_and_resumes_after_its_last_batch(runtime, make_account, partner_site):
-    assert partners.BATCH == 250
+    assert runs.BATCH == 250
     partner = make_account(Role.partner)
     body = catalogue(800).replace(b"<title>Title 100</title>", b"").replace(b"<title>Title 700</title>", b"")
     body = body.replace(
@@ -291,7 +292,7 @@ def test_a_run_whose_worker_died_is_taken_over_and_resumes_after_its_last_batch(
     clean_run = start(runtime, make_feed(runtime, partner, partner_site.put("/clean.xml", body)))
     crash_run = start(runtime, make_feed(runtime, partner, partner_site.put("/crash.xml", body)))
     ctx = runtime.queue.context
-    assert partners.run_import(ctx, clean_run).status == "done"
+    assert runs.run_import(ctx, clean_run).status == "done"
 
     seen: list[int] = []
 
@@ -301,21 +302,21 @@ def test_a_run_whose_worker_died_is_taken_over_and_resumes_after_its_last_batch(
             raise WorkerKilled
 
     with pytest.raises(WorkerKilled):
-        partners.run_import(ctx, crash_run, on_progress=die_after_two_batches)
+        runs.run_import(ctx, crash_run, on_progress=die_after_two_batches)
     numbers, failures, rows = outcome(runtime, crash_run)
     assert (numbers["status"], numbers["cursor"], numbers["created"], numbers["failed"]) == ("running", 500, 499, 1)
     assert len(rows) == 499 and failures == [(100, "t-100", "no title (media:title or title)")]
 
     # While its lease is fresh, the run is nobody else's: neither taken nor queued again.
-    assert partners.run_import(ctx, crash_run) is None
-    assert partners.partners_sweep(ctx) == [] and runtime.queue.pending_count() == 0
+    assert runs.run_import(ctx, crash_run) is None
+    assert schedule.partners_sweep(ctx) == [] and runtime.queue.pending_count() == 0
     assert outcome(runtime, crash_run)[0] == numbers
 
     later = datetime.now(UTC) + timedelta(seconds=runtime.settings.transcode_stall_seconds + 5)
     clock.set_clock(lambda: later)
-    assert partners.partners_sweep(ctx) == [] and runtime.queue.pending_count() == 1  # queued again for a worker
+    assert schedule.partners_sweep(ctx) == [] and runtime.queue.pending_count() == 1  # queued again for a worker
     resumed: list[int] = []
-    finished = partners.run_import(ctx, crash_run, on_progress=lambda run: resumed.append(run.cursor))
+    finished = runs.run_import(ctx, crash_run, on_progress=lambda run: resumed.append(run.cursor))
     assert resumed == [750, 801]  # after the last committed batch, not from the start
     assert finished.status == "done" and finished.attempts == 2
 
@@ -353,16 +354,16 @@ def test_a_run_interrupted_by_an_error_is_marked_failed_with_its_progress_kept(r
     def database_trouble(run: FeedRun) -> None:
         raise RuntimeError("disk full")
 
-    finished = partners.run_import(runtime.queue.context, run_id, on_progress=database_trouble)
+    finished = runs.run_import(runtime.queue.context, run_id, on_progress=database_trouble)
     assert (finished.status, finished.cursor, finished.created) == ("failed", 250, 250)
     assert finished.error == "The import failed (RuntimeError)."
 
 
 def test_a_run_keeps_the_first_thousand_failures_and_counts_them_all(runtime, make_account, partner_site):
     partner = make_account(Role.partner)
-    untitled = [item(f"u-{n}", None, f"{CDN}/u-{n}.mp4") for n in range(1, partners.MAX_FAILURES_KEPT + 6)]
+    untitled = [item(f"u-{n}", None, f"{CDN}/u-{n}.mp4") for n in range(1, runs.MAX_FAILURES_KEPT + 6)]
     url = partner_site.put("/feed.xml", mrss(*untitled, title_item(1)))
-    finished = partners.run_import(runtime.queue.context, start(runtime, make_feed(runtime, partner, url)))
+    finished = runs.run_import(runtime.queue.context, start(runtime, make_feed(runtime, partner, url)))
     assert (finished.status, finished.total, finished.failed, finished.created) == ("done", 1006, 1005, 1)
     numbers, failures, rows = outcome(runtime, finished.id)
     assert [f[:2] for f in failures] == [(n, f"u-{n}") for n in range(1, 1001)] and len(rows) == 1
@@ -406,7 +407,7 @@ def test_a_huge_feed_is_imported_in_bounded_memory(runtime, make_account, partne
         rss_before = _peak_rss_kib() if _reset_peak_rss() else None
         tracemalloc.start()
         try:
-            finished = partners.run_import(runtime.queue.context, run_id)
+            finished = runs.run_import(runtime.queue.context, run_id)
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
@@ -436,7 +437,7 @@ def test_a_scheduled_feed_is_run_by_the_sweep_when_due_and_not_before(runtime, m
 
     def sweep_at(when: datetime) -> list[int]:
         clock.set_clock(lambda: when)
-        return partners.partners_sweep(ctx, now=when)
+        return schedule.partners_sweep(ctx, now=when)
 
     def next_run_at() -> datetime:
         with runtime.db.session() as session:
@@ -461,7 +462,7 @@ def test_a_scheduled_feed_is_run_by_the_sweep_when_due_and_not_before(runtime, m
 
     finished_at = due + timedelta(hours=6, minutes=3)
     clock.set_clock(lambda: finished_at)
-    assert partners.run_import(ctx, run_id).created == 3
+    assert runs.run_import(ctx, run_id).created == 3
     assert next_run_at() == finished_at + timedelta(hours=6)
     assert sweep_at(finished_at + timedelta(hours=5)) == []
     assert len(sweep_at(finished_at + timedelta(hours=6))) == 1

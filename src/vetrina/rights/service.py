@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy import ColumnElement, delete, exists, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from vetrina import clock
@@ -287,3 +287,11 @@ def delete_licence(session: Session, licence_id: int, user: User) -> int:
     session.execute(LicenceTerritory.__table__.delete().where(LicenceTerritory.licence_id == licence.id))
     session.delete(licence)
     return licence.video_id
+
+
+def delete_feed_licences(session: Session, video_id: int) -> None:
+    """Remove the licences a partner feed's media:restriction made for a title (a changed restriction makes
+    new ones); licences made by hand stay."""
+    from_feed = select(Licence.id).where(Licence.video_id == video_id, Licence.from_feed.is_(True))
+    session.execute(delete(LicenceTerritory).where(LicenceTerritory.licence_id.in_(from_feed)))
+    session.execute(delete(Licence).where(Licence.video_id == video_id, Licence.from_feed.is_(True)))

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from vetrina.accounts.models import Role, User
 from vetrina.errors import Forbidden
 from vetrina.money import Money
-from vetrina.partners import revenue
+from vetrina.partners import revenue, runs
 from vetrina.partners import service as partners
 from vetrina.rights import service as rights
 from vetrina.web.api.licences import revenue_report
@@ -38,8 +38,7 @@ def partner_desk(
         return RedirectResponse("/login?next=/partner", status_code=303)
     user = _partner(user)
     feeds = [
-        (feed, next(iter(partners.list_runs(session, feed, limit=1)), None))
-        for feed in partners.list_feeds(session, user)
+        (feed, next(iter(runs.list_runs(session, feed, limit=1)), None)) for feed in partners.list_feeds(session, user)
     ]
     report = revenue_report(request, session, user, None, None, "month")
     return render(
@@ -105,7 +104,7 @@ def add_feed(
         feed = partners.create_feed(
             session, user, name=name, source=url, rerun_hours=rerun_hours, allow_private=rt.settings.fetch_allow_private
         )
-        partners.start_run(session, feed, "api", queue=rt.queue)
+        runs.start_run(session, feed, "api", queue=rt.queue)
 
     return redirect_back("/partner", run_form_action(request, add) or "Feed added: its first import has started.")
 
@@ -119,6 +118,6 @@ def run_feed(
     rt = get_runtime(request)
 
     def run(session: Session) -> None:
-        partners.start_run(session, partners.get_feed(session, feed_id, user), "api", queue=rt.queue)
+        runs.start_run(session, partners.get_feed(session, feed_id, user), "api", queue=rt.queue)
 
     return redirect_back("/partner", run_form_action(request, run) or "Import started.")
