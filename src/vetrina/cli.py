@@ -36,8 +36,9 @@ def _log_to_console() -> None:
 
 
 def _recover_interrupted_work(runtime: Runtime) -> None:
-    """On start-up: drop scratch files of work that died, and hand stalled transcodes to a worker."""
-    from vetrina.media.transcode import requeue_stalled
+    """On start-up: drop scratch files of work that died, and hand stalled work (transcodes, renders, imports,
+    auto-tagging) to a worker."""
+    from vetrina.leases import requeue_stalled
 
     runtime.store.clean_scratch(older_than_s=SCRATCH_MAX_AGE_S)
     requeue_stalled(runtime.queue.context)

@@ -22,7 +22,7 @@ from tests.partners.helpers import (
     run_feed,
     title_item,
 )
-from vetrina import clock
+from vetrina import clock, leases
 from vetrina.accounts.models import Role
 from vetrina.media.models import Video
 from vetrina.partners import runs, schedule
@@ -309,12 +309,13 @@ def test_a_run_whose_worker_died_is_taken_over_and_resumes_after_its_last_batch(
 
     # While its lease is fresh, the run is nobody else's: neither taken nor queued again.
     assert runs.run_import(ctx, crash_run) is None
-    assert schedule.partners_sweep(ctx) == [] and runtime.queue.pending_count() == 0
+    assert leases.requeue_stalled(ctx) == {} and runtime.queue.pending_count() == 0
     assert outcome(runtime, crash_run)[0] == numbers
 
-    later = datetime.now(UTC) + timedelta(seconds=runtime.settings.transcode_stall_seconds + 5)
+    later = datetime.now(UTC) + timedelta(seconds=runtime.settings.lease_stall_seconds + 5)
     clock.set_clock(lambda: later)
-    assert schedule.partners_sweep(ctx) == [] and runtime.queue.pending_count() == 1  # queued again for a worker
+    assert leases.requeue_stalled(ctx) == {runs.RUN_JOB: [crash_run]}  # queued again for a worker
+    assert runtime.queue.pending_count() == 1
     resumed: list[int] = []
     finished = runs.run_import(ctx, crash_run, on_progress=lambda run: resumed.append(run.cursor))
     assert resumed == [750, 801]  # after the last committed batch, not from the start
@@ -437,7 +438,7 @@ def test_a_scheduled_feed_is_run_by_the_sweep_when_due_and_not_before(runtime, m
 
     def sweep_at(when: datetime) -> list[int]:
         clock.set_clock(lambda: when)
-        return schedule.partners_sweep(ctx, now=when)
+        return schedule.start_due_runs(ctx, now=when)
 
     def next_run_at() -> datetime:
         with runtime.db.session() as session:
@@ -455,9 +456,12 @@ def test_a_scheduled_feed_is_run_by_the_sweep_when_due_and_not_before(runtime, m
         run = session.get(FeedRun, run_id)
         assert (run.feed_id, run.trigger, run.status, run.fetch_media) == (scheduled, "schedule", "queued", True)
 
-    # Due again while that run still waits: no second run, the next one still planned, the waiting one queued again.
+    # Due again while that run still waits: no second run, the next one still planned; the stalled-work sweep
+    # queues the waiting one again.
     assert sweep_at(due + timedelta(hours=6)) == []
     assert count_rows(runtime, FeedRun) == 1 and next_run_at() == due + timedelta(hours=12)
+    assert runtime.queue.pending_count() == 1
+    assert leases.requeue_stalled(ctx, now=due + timedelta(hours=6)) == {runs.RUN_JOB: [run_id]}
     assert runtime.queue.pending_count() == 2
 
     finished_at = due + timedelta(hours=6, minutes=3)

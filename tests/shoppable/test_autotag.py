@@ -306,7 +306,7 @@ def test_runs_are_bounded_per_requester_and_runs_nobody_took_are_queued_again(cl
     from datetime import UTC, datetime
 
     from tests.conftest import make_clip
-    from vetrina import clock
+    from vetrina import clock, leases
 
     merchant, video_id, products, _bare, _plain = shop
     clip = make_clip(media_dir / "autotag-2s.mp4", 2, size="320x240")
@@ -324,11 +324,11 @@ def test_runs_are_bounded_per_requester_and_runs_nobody_took_are_queued_again(cl
 
     ctx = runtime.queue.context
     pending = runtime.queue.pending_count()
-    autotag.autotag_sweep(ctx)
+    assert leases.requeue_stalled(ctx) == {}
     assert runtime.queue.pending_count() == pending  # fresh runs are waiting their turn
-    later = datetime.now(UTC) + autotag.NEVER_CLAIMED_AFTER + timedelta(minutes=1)
+    later = datetime.now(UTC) + leases.leased_kind(autotag.AUTOTAG_JOB).never_claimed_after + timedelta(minutes=1)
     clock.set_clock(lambda: later)
-    autotag.autotag_sweep(ctx)
+    assert len(leases.requeue_stalled(ctx)[autotag.AUTOTAG_JOB]) == autotag.MAX_UNFINISHED_RUNS
     assert runtime.queue.pending_count() == pending + autotag.MAX_UNFINISHED_RUNS
 
 

@@ -10,11 +10,7 @@ feed has been read. New titles' media is fetched by a separate job (`partners.me
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import secrets
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -24,18 +20,16 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from vetrina import clock, leases, netguard
+from vetrina import clock, netguard
 from vetrina.accounts.models import User
 from vetrina.errors import Conflict, InvalidInput, NotFound, VetrinaError
-from vetrina.jobs import JobContext, job
-from vetrina.leases import LeaseLost
+from vetrina.jobs import JobContext
+from vetrina.leases import Lease, Outcome, leased_job, run_under_lease
 from vetrina.media import service as media
 from vetrina.partners import feeds
 from vetrina.partners.media_fetch import MEDIA_JOB
 from vetrina.partners.models import FeedFailure, FeedItem, FeedRun, MediaStatus, PartnerFeed, RunStatus
 from vetrina.partners.restrictions import replace_restriction
-
-log = logging.getLogger(__name__)
 
 RUN_JOB = "partners.import_feed"
 BATCH = 250  # items per transaction
@@ -125,67 +119,45 @@ def _fetch_feed(ctx: JobContext, feed: PartnerFeed, scratch: Path) -> Fetched:
     return Fetched(target, None)
 
 
-@contextlib.contextmanager
-def _own_scratch(ctx: JobContext, name: str) -> Iterator[Path]:
-    """A working directory of this job's alone (`scratch_dir` empties one of the same name), removed afterwards."""
-    path = ctx.store.scratch_dir(f"{name}-{secrets.token_hex(6)}")
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
 def run_import(ctx: JobContext, run_id: int, on_progress: Callable[[FeedRun], None] | None = None) -> FeedRun | None:
     """Claim the run and import its feed (resuming after its cursor); the finished run, or None when another
     worker holds it. `on_progress` is told after every batch (the CLI's progress bar)."""
-    token = leases.claim(
+    outcome = run_under_lease(
         ctx,
         FeedRun,
         run_id,
-        waiting=RunStatus.queued.value,
-        running=RunStatus.running.value,
-        failed=RunStatus.failed.value,
+        lambda lease: _import(lease, on_progress),
+        explain=_failure,
+        scratch=f"feed-run-{run_id}",
+        failure_values=lambda: {"finished_at": clock.now()},
     )
-    if token is None:
+    if outcome not in (Outcome.done, Outcome.failed):
         return None
-    try:
-        with _own_scratch(ctx, f"feed-run-{run_id}") as tmp:
-            with ctx.db.session() as session:
-                run = session.get(FeedRun, run_id)
-                feed = session.get(PartnerFeed, run.feed_id)
-                fmt, cursor = feed.format, run.cursor
-            fetched = _fetch_feed(ctx, feed, Path(tmp))
-            try:
-                total = feeds.count(fetched.path, fmt)
-            except feeds.FeedError as exc:
-                raise InvalidInput(str(exc), field="source") from None
-            _renew(ctx, run_id, token, total=total, started_at=clock.now())
-            _import_items(ctx, run_id, token, feed, fetched, total, cursor, on_progress)
-            _finish(ctx, run_id, token, feed)
-    except LeaseLost:
-        log.info("feed run %s: lease lost", run_id)
-        return None
-    except Exception as exc:
-        if not isinstance(exc, VetrinaError):
-            log.exception("feed run %s failed", run_id)
-        reason = exc.detail if isinstance(exc, VetrinaError) else f"The import failed ({exc.__class__.__name__})."
-        try:
-            _renew(ctx, run_id, token, status=RunStatus.failed.value, error=reason, finished_at=clock.now())
-        except LeaseLost:
-            return None
     with ctx.db.session() as session:
         return session.get(FeedRun, run_id)
 
 
-def _renew(ctx: JobContext, run_id: int, token: str, **values: Any) -> None:
-    with ctx.db.session(write=True) as session:
-        leases.renew(session, FeedRun, run_id, token, RunStatus.running.value, **values)
+def _failure(exc: Exception) -> str:
+    return exc.detail if isinstance(exc, VetrinaError) else f"The import failed ({exc.__class__.__name__})."
+
+
+def _import(lease: Lease, on_progress: Callable[[FeedRun], None] | None) -> None:
+    with lease.ctx.db.session() as session:
+        run = session.get(FeedRun, lease.row_id)
+        feed = session.get(PartnerFeed, run.feed_id)
+        fmt, cursor = feed.format, run.cursor
+    fetched = _fetch_feed(lease.ctx, feed, lease.scratch)
+    try:
+        total = feeds.count(fetched.path, fmt)
+    except feeds.FeedError as exc:
+        raise InvalidInput(str(exc), field="source") from None
+    lease.renew_now(total=total, started_at=clock.now())
+    _import_items(lease, feed, fetched, total, cursor, on_progress)
+    _finish(lease, feed)
 
 
 def _import_items(
-    ctx: JobContext,
-    run_id: int,
-    token: str,
+    lease: Lease,
     feed: PartnerFeed,
     fetched: Fetched,
     total: int,
@@ -198,10 +170,10 @@ def _import_items(
             continue
         batch.append(entry)
         if len(batch) >= BATCH:
-            _commit_batch(ctx, run_id, token, feed, fetched, batch, position, total, on_progress)
+            _commit_batch(lease, feed, fetched, batch, position, total, on_progress)
             batch = []
     if batch:
-        _commit_batch(ctx, run_id, token, feed, fetched, batch, total, total, on_progress)
+        _commit_batch(lease, feed, fetched, batch, total, total, on_progress)
 
 
 def _media_address(url: str, fetched: Fetched) -> str:
@@ -218,9 +190,7 @@ def _media_address(url: str, fetched: Fetched) -> str:
 
 
 def _commit_batch(
-    ctx: JobContext,
-    run_id: int,
-    token: str,
+    lease: Lease,
     feed: PartnerFeed,
     fetched: Fetched,
     batch: list[feeds.Entry | feeds.ItemError],
@@ -228,9 +198,9 @@ def _commit_batch(
     total: int,
     on_progress: Callable[[FeedRun], None] | None,
 ) -> None:
-    now = clock.now()
+    run_id, now = lease.row_id, clock.now()
     counts = {"created": 0, "updated": 0, "unchanged": 0, "failed": 0}
-    with ctx.db.session(write=True) as session:
+    with lease.ctx.db.session(write=True) as session:
         run = session.get(FeedRun, run_id)
         owner = session.get(User, feed.partner_id)
         guids = [e.guid for e in batch if e.guid]
@@ -300,18 +270,14 @@ def _commit_batch(
                         run_id=run_id, position=problem.position, guid=problem.guid, reason=problem.reason[:2000]
                     )
                 )
-        leases.renew(
+        lease.renew(
             session,
-            FeedRun,
-            run_id,
-            token,
-            RunStatus.running.value,
             cursor=cursor,
             progress=round(min(cursor / total, 0.99), 4) if total else 0.0,
             **{name: getattr(FeedRun, name) + value for name, value in counts.items()},
         )
     if on_progress is not None:
-        with ctx.db.session() as session:
+        with lease.ctx.db.session() as session:
             on_progress(session.get(FeedRun, run_id))
 
 
@@ -337,10 +303,10 @@ def _update_item(
     item.removed = False
 
 
-def _finish(ctx: JobContext, run_id: int, token: str, feed: PartnerFeed) -> None:
+def _finish(lease: Lease, feed: PartnerFeed) -> None:
     """Mark what the feed no longer lists as removed (its videos withdrawn), and end the run."""
-    now = clock.now()
-    with ctx.db.session(write=True) as session:
+    run_id, now = lease.row_id, clock.now()
+    with lease.ctx.db.session(write=True) as session:
         gone = select(FeedItem.id).where(
             FeedItem.feed_id == feed.id, FeedItem.last_run_id != run_id, FeedItem.removed.is_(False)
         )
@@ -367,24 +333,14 @@ def _finish(ctx: JobContext, run_id: int, token: str, feed: PartnerFeed) -> None
                 FeedItem.removed.is_(False),
             )
         )
-        leases.renew(
-            session,
-            FeedRun,
-            run_id,
-            token,
-            RunStatus.running.value,
-            status=RunStatus.done.value,
-            removed=len(gone_ids),
-            progress=1.0,
-            finished_at=now,
-        )
+        lease.renew(session, status=RunStatus.done.value, removed=len(gone_ids), progress=1.0, finished_at=now)
         row = session.get(PartnerFeed, feed.id)
         if row.rerun_hours:
             row.next_run_at = now + timedelta(hours=row.rerun_hours)
         if pending and run.fetch_media:
-            ctx.queue.enqueue_after_commit(session, MEDIA_JOB, feed.id)
+            lease.ctx.queue.enqueue_after_commit(session, MEDIA_JOB, feed.id)
 
 
-@job(RUN_JOB)
+@leased_job(RUN_JOB, FeedRun)
 def import_feed_job(ctx: JobContext, run_id: int) -> None:
     run_import(ctx, run_id)

@@ -1,5 +1,4 @@
-"""The schedule: feeds with `rerun_hours` are run again when they are due; runs nobody took, or whose worker
-went quiet, are queued again."""
+"""The schedule: feeds with `rerun_hours` are run again when they are due."""
 
 from __future__ import annotations
 
@@ -7,31 +6,22 @@ import contextlib
 from datetime import datetime, timedelta
 
 from huey import crontab
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from vetrina import clock
 from vetrina.errors import Conflict
 from vetrina.jobs import JobContext, periodic_job
-from vetrina.partners.models import FeedRun, PartnerFeed, RunStatus
-from vetrina.partners.runs import RUN_JOB, start_run
-
-NEVER_CLAIMED_AFTER = timedelta(minutes=10)
+from vetrina.partners.models import PartnerFeed
+from vetrina.partners.runs import start_run
 
 
-@periodic_job("partners.sweep", crontab(minute="*"))
-def partners_sweep(ctx: JobContext, now: datetime | None = None) -> list[int]:
-    """Start the scheduled runs that are due, and queue again runs nobody took or whose worker went quiet.
-    Returns the runs started."""
+@periodic_job("partners.start_due_runs", crontab(minute="*"))
+def start_due_runs(ctx: JobContext, now: datetime | None = None) -> list[int]:
+    """Start the scheduled runs that are due (and plan the next ones); returns the runs started. (Runs nobody
+    took, or whose worker went quiet, are `leases.requeue_stalled`'s.)"""
     now = now or clock.now()
     started = []
     with ctx.db.session() as session:
-        stale = now - timedelta(seconds=ctx.settings.transcode_stall_seconds)
-        waiting = or_(
-            (FeedRun.status == RunStatus.running.value) & (FeedRun.heartbeat_at < stale),
-            (FeedRun.status == RunStatus.queued.value) & (FeedRun.created_at < now - NEVER_CLAIMED_AFTER),
-        )
-        for run_id in list(session.scalars(select(FeedRun.id).where(waiting))):
-            ctx.queue.enqueue(RUN_JOB, run_id)
         due = list(session.scalars(select(PartnerFeed.id).where(PartnerFeed.next_run_at <= now)))
     for feed_id in due:
         with ctx.db.session(write=True) as session:
