@@ -26,7 +26,7 @@ from vetrina.accounts import service as accounts
 from vetrina.accounts.models import Role
 from vetrina.ads.models import Campaign
 from vetrina.media.models import Video, VideoStatus
-from vetrina.runtime import build_runtime
+from vetrina.runtime import build_context
 from vetrina.settings import Settings
 
 
@@ -53,10 +53,10 @@ def _video(owner_id: int, title: str) -> Video:
 def seed(settings: Settings, campaigns: int) -> int:
     """A publisher's film and `campaigns` active linear campaigns by 50 advertisers; returns the film's id."""
     rng = random.Random(1)  # noqa: S311  (bench data)
-    runtime = build_runtime(settings)
+    ctx = build_context(settings)
     now = clock.now()
     try:
-        with runtime.db.session(write=True) as session:
+        with ctx.db.session(write=True) as session:
             publisher = accounts.create_user(session, "pub@bench.example", "bench password", Role.merchant)
             session.flush()
             film = _video(publisher.id, "film")
@@ -105,7 +105,7 @@ def seed(settings: Settings, campaigns: int) -> int:
             session.flush()
             return film.id
     finally:
-        runtime.close()
+        ctx.close()
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ import psycopg
 
 from vetrina.accounts import service as accounts
 from vetrina.accounts.models import Role
-from vetrina.runtime import build_runtime
+from vetrina.runtime import build_context
 from vetrina.settings import Settings
 
 POSTGRES = os.environ.get("VETRINA_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -82,14 +82,14 @@ def vetrina_paid_orders_per_s(
     settings: Settings, clients: int, seconds: int, processes: int
 ) -> tuple[float, float, dict]:
     """Start `vetrina serve` on `settings`, drive create+pay from `clients` threads; returns (rate, ledger check)."""
-    runtime = build_runtime(settings)
-    with runtime.db.session() as session:
+    ctx = build_context(settings)
+    with ctx.db.session() as session:
         merchant = accounts.create_user(session, "seller@bench.example", "bench password", Role.merchant)
         admin = accounts.create_user(session, "admin@bench.example", "bench password", Role.admin)
         buyers = [accounts.create_user(session, f"b{i}@bench.example", "bench password") for i in range(clients)]
         session.flush()
         tokens = {u.email: accounts.create_api_token(session, u) for u in [merchant, admin, *buyers]}
-    runtime.close()
+    ctx.close()
     port = free_port()
     env = {**os.environ, "VETRINA_DATA_DIR": str(settings.data_dir), "VETRINA_SECRET_KEY": "bench"}
     if settings.database_url:

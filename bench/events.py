@@ -40,7 +40,7 @@ from sqlalchemy import func, select
 from timeline import seed
 
 from vetrina.analytics.models import PlayerEvent
-from vetrina.runtime import build_runtime
+from vetrina.runtime import build_context
 from vetrina.settings import Settings
 
 AUTOCANNON_PACKAGE = AUTOCANNON.parents[1] / "autocannon"
@@ -226,12 +226,12 @@ def resend(base: str, samples: list[str]) -> int:
 
 
 def stored_events(settings: Settings) -> int:
-    runtime = build_runtime(settings)
+    ctx = build_context(settings)
     try:
-        with runtime.db.session() as session:
+        with ctx.db.session() as session:
             return session.scalar(select(func.count()).select_from(PlayerEvent))
     finally:
-        runtime.close()
+        ctx.close()
 
 
 def timeline_load(driver: Driver, base: str, path: str, options: argparse.Namespace, pids: list[int]) -> Load:

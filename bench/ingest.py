@@ -39,7 +39,7 @@ from vetrina.accounts.models import Role
 from vetrina.partners import runs
 from vetrina.partners import service as partners
 from vetrina.partners.models import PartnerFeed, RunStatus
-from vetrina.runtime import build_runtime
+from vetrina.runtime import build_context
 from vetrina.settings import Settings
 
 WORDS = (
@@ -255,19 +255,19 @@ def child(spec: dict[str, Any]) -> None:
     if spec["kind"] == "floor":
         print(json.dumps(_measure(lambda: _parse_alone(spec), spec["traced"])))
         return
-    runtime = build_runtime(Settings(data_dir=Path(spec["data_dir"]), database_url=spec["database_url"]), migrate=False)
+    ctx = build_context(Settings(data_dir=Path(spec["data_dir"]), database_url=spec["database_url"]), migrate=False)
     try:
-        with runtime.db.session(write=True) as session:
+        with ctx.db.session(write=True) as session:
             run_id = runs.start_run(session, session.get(PartnerFeed, spec["feed_id"]), "cli", fetch_media=False).id
         finished: list[Any] = []
 
         def work() -> int:
-            finished.append(runs.run_import(runtime.queue.context, run_id))
+            finished.append(runs.run_import(ctx, run_id))
             return finished[0].cursor
 
         measured = _measure(work, spec["traced"])
     finally:
-        runtime.close()
+        ctx.close()
     run = finished[0]
     assert run.status == RunStatus.done.value, f"the run ended {run.status}: {run.error}"
     expected = spec["items"]
@@ -288,15 +288,15 @@ def measure(spec: dict[str, Any]) -> Measured:
 
 def new_vetrina(data_dir: Path, database_url: str | None, feed: Path) -> dict[str, Any]:
     """A fresh, migrated Vetrina with a partner and its feed of the local file `feed`."""
-    runtime = build_runtime(Settings(data_dir=data_dir, database_url=database_url))
+    ctx = build_context(Settings(data_dir=data_dir, database_url=database_url))
     try:
-        with runtime.db.session(write=True) as session:
+        with ctx.db.session(write=True) as session:
             partner = accounts.create_user(session, "partner@bench.example", "bench password", Role.partner)
             session.flush()
             made = partners.create_feed(session, partner, name="Partner catalogue", source=str(feed), local_ok=True)
             return {"data_dir": str(data_dir), "database_url": database_url, "feed_id": made.id}
     finally:
-        runtime.close()
+        ctx.close()
 
 
 def _short(count: int) -> str:

@@ -21,7 +21,7 @@ import uvicorn
 
 from vetrina.accounts import service as accounts
 from vetrina.accounts.models import Role
-from vetrina.runtime import build_runtime
+from vetrina.runtime import build_context
 from vetrina.settings import Settings
 from vetrina.web.app import create_app
 
@@ -29,15 +29,15 @@ from vetrina.web.app import create_app
 @contextmanager
 def merchant_client(data_dir: Path, timeout_s: float = 600) -> Iterator[httpx.Client]:
     """An HTTP client signed in as a new merchant of a new Vetrina in `data_dir` (in-process job workers)."""
-    runtime = build_runtime(Settings(data_dir=data_dir, job_poll_max_s=0.1))
-    with runtime.db.session() as session:
+    ctx = build_context(Settings(data_dir=data_dir, job_poll_max_s=0.1))
+    with ctx.db.session() as session:
         user = accounts.create_user(session, "bench@example.com", "bench password", Role.merchant)
         session.flush()
         token = accounts.create_api_token(session, user)
     # As `vetrina serve` runs it: request.client is the direct peer, X-Forwarded-For is vetrina.geo's to judge.
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(runtime, run_worker=True), host="127.0.0.1", port=0, log_level="warning", proxy_headers=False
+            create_app(ctx, run_worker=True), host="127.0.0.1", port=0, log_level="warning", proxy_headers=False
         )
     )
     thread = threading.Thread(target=server.run, daemon=True)
@@ -53,7 +53,7 @@ def merchant_client(data_dir: Path, timeout_s: float = 600) -> Iterator[httpx.Cl
     finally:
         server.should_exit = True
         thread.join(timeout=30)
-        runtime.close()
+        ctx.close()
 
 
 AUTOCANNON = Path(__file__).resolve().parents[1] / "node_modules" / ".bin" / "autocannon"

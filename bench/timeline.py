@@ -23,16 +23,16 @@ from vetrina.accounts.models import Role
 from vetrina.catalog import service as catalog
 from vetrina.media.models import Video, VideoStatus
 from vetrina.money import Money
-from vetrina.runtime import build_runtime
+from vetrina.runtime import build_context
 from vetrina.settings import Settings
 from vetrina.shoppable import service as shoppable
 
 
 def seed(settings: Settings, tags: int) -> int:
     """A ready video with `tags` tags over 40 products (a few sold out); returns its id."""
-    runtime = build_runtime(settings)
+    ctx = build_context(settings)
     try:
-        with runtime.db.session(write=True) as session:
+        with ctx.db.session(write=True) as session:
             merchant = accounts.create_user(session, "m@bench.example", "bench password", Role.merchant)
             session.flush()
             video = Video(
@@ -74,7 +74,7 @@ def seed(settings: Settings, tags: int) -> int:
                 shoppable.create_tag(session, video.id, merchant, spec)
             return video.id
     finally:
-        runtime.close()
+        ctx.close()
 
 
 def load(base: str, path: str, clients: int, seconds: float) -> tuple[float, float, float]:

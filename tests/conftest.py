@@ -15,12 +15,13 @@ import psycopg
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
+from vetrina.context import Context
 
 from vetrina import clock
 from vetrina.accounts import service as accounts
 from vetrina.accounts.models import Role, User
 from vetrina.media.ffmpeg import run_ffmpeg
-from vetrina.runtime import Runtime, build_runtime
+from vetrina.runtime import build_context
 from vetrina.settings import Settings
 from vetrina.web.app import create_app
 
@@ -87,16 +88,16 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 
 
 @pytest.fixture
-def runtime(settings: Settings) -> Iterator[Runtime]:
-    rt = build_runtime(settings)
-    yield rt
-    rt.close()
+def ctx(settings: Settings) -> Iterator[Context]:
+    ctx = build_context(settings)
+    yield ctx
+    ctx.close()
 
 
 @pytest.fixture
-def client(runtime: Runtime) -> Iterator[TestClient]:
+def client(ctx: Context) -> Iterator[TestClient]:
     """The app in-process, with its job workers running as threads, as `vetrina serve` runs them."""
-    with TestClient(create_app(runtime, run_worker=True)) as test_client:
+    with TestClient(create_app(ctx, run_worker=True)) as test_client:
         yield test_client
 
 
@@ -111,9 +112,9 @@ class Account:
 
 
 @pytest.fixture
-def make_account(runtime: Runtime):
+def make_account(ctx: Context):
     def make(role: Role = Role.merchant, email: str | None = None) -> Account:
-        with runtime.db.session() as session:
+        with ctx.db.session() as session:
             user = accounts.create_user(session, email or f"{role}-{secrets.token_hex(4)}@example.com", PASSWORD, role)
             session.flush()
             token = accounts.create_api_token(session, user)
@@ -176,21 +177,21 @@ def free_port() -> int:
 @dataclass
 class LiveServer:
     url: str
-    runtime: Runtime
+    ctx: Context
 
 
 @pytest.fixture
-def live_server(runtime: Runtime) -> Iterator[LiveServer]:
+def live_server(ctx: Context) -> Iterator[LiveServer]:
     """The app behind a real uvicorn on a loopback port, for clients that speak real HTTP."""
     port = free_port()
     # As `vetrina serve` runs it: request.client is the direct peer, X-Forwarded-For is vetrina.geo's to judge.
     config = uvicorn.Config(
-        create_app(runtime, run_worker=True), host="127.0.0.1", port=port, log_level="warning", proxy_headers=False
+        create_app(ctx, run_worker=True), host="127.0.0.1", port=port, log_level="warning", proxy_headers=False
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     wait_for(lambda: server.started, timeout_s=15, message="uvicorn to start")
-    yield LiveServer(url=f"http://127.0.0.1:{port}", runtime=runtime)
+    yield LiveServer(url=f"http://127.0.0.1:{port}", ctx=ctx)
     server.should_exit = True
     thread.join(timeout=10)

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from vetrina.accounts import service as accounts
-from vetrina.runtime import build_runtime
+from vetrina.runtime import build_context
 from vetrina.settings import Settings
 
 
@@ -35,12 +35,12 @@ def test_users_and_tokens(tmp_path):
     assert issued.returncode == 0, issued.stderr
     token = issued.stdout.strip()
     assert token.startswith("vtr_")
-    runtime = build_runtime(Settings(data_dir=tmp_path))
+    ctx = build_context(Settings(data_dir=tmp_path))
     try:
-        with runtime.db.session() as session:
+        with ctx.db.session() as session:
             assert accounts.user_for_api_token(session, token)[0].email == "shop@example.com"
     finally:
-        runtime.close()
+        ctx.close()
     missing = vetrina(tmp_path, "tokens", "create", "ghost@example.com")
     assert missing.returncode == 2 and "no user" in missing.stderr
 
@@ -52,20 +52,20 @@ def test_demo_seeds_streamable_films_and_is_idempotent(tmp_path):
     assert "merchant@vetrina.demo" in first.stdout
     second = vetrina(tmp_path, "demo")
     assert second.returncode == 0, second.stderr
-    runtime = build_runtime(Settings(data_dir=tmp_path))
+    ctx = build_context(Settings(data_dir=tmp_path))
     try:
         from sqlalchemy import select
 
         from vetrina.accounts.models import User
         from vetrina.media.models import Video
 
-        with runtime.db.session() as session:
+        with ctx.db.session() as session:
             videos = session.scalars(select(Video)).all()
             assert len(videos) == 7  # three films, the studio spot, the lookbook and the partner's two titles
             assert {v.status for v in videos} == {"ready"}
             assert session.query(User).count() == 4
             for video in videos:
-                assert (runtime.store.path(video.output_key) / "master.m3u8").exists()
+                assert (ctx.store.path(video.output_key) / "master.m3u8").exists()
             from vetrina.catalog.models import Product
             from vetrina.commerce.models import Order
             from vetrina.payments import ledger
@@ -121,4 +121,4 @@ def test_demo_seeds_streamable_films_and_is_idempotent(tmp_path):
                 ("studio@vetrina.demo", False, ("DE", "ES", "FR", "IT"), True),
             ]
     finally:
-        runtime.close()
+        ctx.close()

@@ -8,9 +8,9 @@ from sqlalchemy import text
 from vetrina.db import after_commit, on_rollback
 
 
-def test_hooks_follow_the_outer_transaction_not_savepoints(runtime):
+def test_hooks_follow_the_outer_transaction_not_savepoints(ctx):
     log: list[str] = []
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         on_rollback(session, lambda: log.append("rolled back"))
         after_commit(session, lambda: log.append("committed"))
         with pytest.raises(ValueError), session.begin_nested():
@@ -19,14 +19,14 @@ def test_hooks_follow_the_outer_transaction_not_savepoints(runtime):
         assert log == []
     assert log == ["committed"]
 
-    with pytest.raises(RuntimeError), runtime.db.session() as session:
+    with pytest.raises(RuntimeError), ctx.db.session() as session:
         on_rollback(session, lambda: log.append("rolled back"))
         after_commit(session, lambda: log.append("committed again"))
         raise RuntimeError("the request failed")
     assert log == ["committed", "rolled back"]
 
 
-def test_the_migrations_make_the_schema_the_models_describe(runtime):
+def test_the_migrations_make_the_schema_the_models_describe(ctx):
     """Migrated from nothing, the database has every table, column, type and key the models have, on both
     databases (a model changed without a migration would fail here)."""
     from alembic.autogenerate import compare_metadata
@@ -34,7 +34,7 @@ def test_the_migrations_make_the_schema_the_models_describe(runtime):
 
     from vetrina import models
 
-    with runtime.db.engine.connect() as conn:
+    with ctx.db.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         differences = compare_metadata(context, models.Base.metadata)
     assert differences == []

@@ -13,7 +13,7 @@ from starlette.datastructures import Headers
 
 from tests.conftest import LiveServer
 from vetrina.geo import GeoLocator, is_territory
-from vetrina.runtime import build_runtime
+from vetrina.runtime import build_context
 from vetrina.settings import Settings
 
 PROXIES = ["127.0.0.1/32", "::1/128", "10.0.0.0/8", "2001:db8:cafe::/48"]
@@ -182,7 +182,7 @@ def test_a_bad_geoip_database_fails_at_start_up(tmp_path: Path, content: bytes |
         path.write_bytes(content)
     settings = Settings(data_dir=tmp_path / "data", geoip_db=path)
     with pytest.raises(ValueError, match=r"VETRINA_GEOIP_DB: .*GeoLite2-Country\.mmdb is not a readable MaxMind"):
-        build_runtime(settings)
+        build_context(settings)
     assert not (tmp_path / "data").exists()
 
 

@@ -13,8 +13,9 @@ import uvicorn
 
 from vetrina.accounts import service as accounts
 from vetrina.accounts.models import Role
+from vetrina.context import Context
 from vetrina.errors import VetrinaError
-from vetrina.runtime import Runtime, build_runtime
+from vetrina.runtime import build_context
 
 if TYPE_CHECKING:
     from vetrina.partners.models import FeedFailure, FeedRun
@@ -35,13 +36,13 @@ def _log_to_console() -> None:
     logging.getLogger("huey").setLevel(logging.WARNING)
 
 
-def _recover_interrupted_work(runtime: Runtime) -> None:
+def _recover_interrupted_work(ctx: Context) -> None:
     """On start-up: drop scratch files of work that died, and hand stalled work (transcodes, renders, imports,
     auto-tagging) to a worker."""
     from vetrina.leases import requeue_stalled
 
-    runtime.store.clean_scratch(older_than_s=SCRATCH_MAX_AGE_S)
-    requeue_stalled(runtime.queue.context)
+    ctx.store.clean_scratch(older_than_s=SCRATCH_MAX_AGE_S)
+    requeue_stalled(ctx)
 
 
 def _fail(message: str) -> None:
@@ -61,18 +62,18 @@ def serve(
     from vetrina.web.metrics import share_between_processes
 
     _log_to_console()
-    runtime = build_runtime()
+    ctx = build_context()
     if worker:
-        _recover_interrupted_work(runtime)
-    typer.echo(f"Vetrina on http://{host}:{port}  (data: {runtime.settings.data_dir.resolve()})")
+        _recover_interrupted_work(ctx)
+    typer.echo(f"Vetrina on http://{host}:{port}  (data: {ctx.settings.data_dir.resolve()})")
     # No proxy_headers: request.client stays the direct peer; vetrina.geo decides which X-Forwarded-For hops to trust.
     if workers == 1:
-        uvicorn.run(create_app(runtime, run_worker=worker), host=host, port=port, log_level="info", proxy_headers=False)
+        uvicorn.run(create_app(ctx, run_worker=worker), host=host, port=port, log_level="info", proxy_headers=False)
         return
-    # Several processes: each builds its own runtime from the same VETRINA_* settings.
-    runtime.close()
+    # Several processes: each builds its own ctx from the same VETRINA_* settings.
+    ctx.close()
     os.environ["VETRINA_IN_PROCESS_WORKER"] = "true" if worker else "false"
-    share_between_processes(runtime.settings)
+    share_between_processes(ctx.settings)
     uvicorn.run(
         "vetrina.web.app:create_app_from_env",
         factory=True,
@@ -88,9 +89,9 @@ def serve(
 def worker() -> None:
     """Run job workers in the foreground (for VETRINA_REDIS_URL deployments, on any number of machines)."""
     _log_to_console()
-    runtime = build_runtime()
-    _recover_interrupted_work(runtime)
-    runtime.queue.run_worker()
+    ctx = build_context()
+    _recover_interrupted_work(ctx)
+    ctx.queue.run_worker()
 
 
 @app.command()
@@ -99,11 +100,11 @@ def demo() -> None:
     from vetrina.demo import seed_demo
 
     logging.basicConfig(level=logging.WARNING)
-    runtime = build_runtime()
+    ctx = build_context()
     try:
-        seed_demo(runtime)
+        seed_demo(ctx)
     finally:
-        runtime.close()
+        ctx.close()
 
 
 @app.command("import")
@@ -122,9 +123,9 @@ def import_feed(
     from vetrina.partners import service as partners
 
     logging.basicConfig(level=logging.WARNING)
-    runtime = build_runtime()
+    ctx = build_context()
     try:
-        with runtime.db.session(write=True) as session:
+        with ctx.db.session(write=True) as session:
             user = accounts.get_user_by_email(session, partner)
             if user is None:
                 _fail(f"no user {partner}")
@@ -135,7 +136,7 @@ def import_feed(
                 source=source,
                 fmt=format,
                 local_ok=True,
-                allow_private=runtime.settings.fetch_allow_private,
+                allow_private=ctx.settings.fetch_allow_private,
             )
             run = runs.start_run(session, feed, "cli", fetch_media=False)
             run_id, feed_id = run.id, feed.id
@@ -143,7 +144,7 @@ def import_feed(
         with Progress(*columns, transient=False) as progress:
             task = progress.add_task("importing", total=None)
             finished = runs.run_import(
-                runtime.queue.context,
+                ctx,
                 run_id,
                 on_progress=lambda r: progress.update(task, total=r.total, completed=r.cursor),
             )
@@ -151,23 +152,23 @@ def import_feed(
                 progress.update(task, total=finished.total, completed=finished.total)
         if finished is None:
             _fail(f"run {run_id} is being worked on elsewhere")
-        with runtime.db.session() as session:
+        with ctx.db.session() as session:
             failures = runs.failures(session, finished)
         _print_report(finished, failures)
         if finished.status != "done":
             raise typer.Exit(code=1)
         if media:
             with Progress(*columns) as progress:
-                pending = media_fetch.pending_media(runtime.queue.context, feed_id)
+                pending = media_fetch.pending_media(ctx, feed_id)
                 task = progress.add_task("fetching media", total=pending)
-                made = media_fetch.fetch_media(runtime.queue.context, feed_id, on_item=lambda _: progress.advance(task))
+                made = media_fetch.fetch_media(ctx, feed_id, on_item=lambda _: progress.advance(task))
             typer.echo(
                 f"media: {made} new video(s) queued for transcoding (`vetrina serve` or `vetrina worker` runs it)"
             )
     except VetrinaError as exc:
         _fail(exc.detail)
     finally:
-        runtime.close()
+        ctx.close()
 
 
 def _print_report(run: FeedRun, failures: list[FeedFailure]) -> None:
@@ -194,34 +195,34 @@ def users_create(
         if not sys.stdin.isatty():
             _fail("give --password, or run in a terminal to be prompted")
         password = getpass.getpass("Password: ")
-    runtime = build_runtime()
+    ctx = build_context()
     try:
-        with runtime.db.session() as session:
+        with ctx.db.session() as session:
             user = accounts.create_user(session, email, password, role)
             session.flush()
             typer.echo(f"created {user.role} {user.email} (id {user.id})")
     except VetrinaError as exc:
         _fail(exc.detail)
     finally:
-        runtime.close()
+        ctx.close()
 
 
 @tokens_app.command("create")
 def tokens_create(email: str, name: str = typer.Option("cli", help="A label to recognise the token by.")) -> None:
     """Issue an API bearer token for a user and print it (it is not shown again)."""
-    runtime = build_runtime()
+    ctx = build_context()
     try:
-        with runtime.db.session() as session:
+        with ctx.db.session() as session:
             user = accounts.get_user_by_email(session, email)
             if user is None:
                 _fail(f"no user {email}")
             typer.echo(accounts.create_api_token(session, user, name))
     finally:
-        runtime.close()
+        ctx.close()
 
 
 @app.command()
 def migrate() -> None:
     """Bring the database schema up to date (serve, worker and demo also do this)."""
-    build_runtime().close()
+    build_context().close()
     typer.echo("database is up to date")

@@ -31,6 +31,7 @@ from vetrina.analytics.models import PlayerEvent
 from vetrina.catalog import channels
 from vetrina.catalog import service as catalog
 from vetrina.commerce import service as orders
+from vetrina.context import Context
 from vetrina.media import service as media
 from vetrina.media.ffmpeg import run_ffmpeg
 from vetrina.media.models import Video, VideoStatus
@@ -38,7 +39,6 @@ from vetrina.money import Money
 from vetrina.partners.models import FeedItem
 from vetrina.payments import wallet
 from vetrina.payments.funding import SandboxFundingProvider
-from vetrina.runtime import Runtime
 from vetrina.shoppable import service as shoppable
 from vetrina.shoppable.autotag import service as autotag
 from vetrina.shoppable.autotag.synthetic import FONT, Appearance, make_footage
@@ -89,8 +89,8 @@ DEMO_FILMS = (
 )
 
 
-def _demo_user(runtime: Runtime, email: str, role: Role) -> User:
-    with runtime.db.session() as session:
+def _demo_user(ctx: Context, email: str, role: Role) -> User:
+    with ctx.db.session() as session:
         user = accounts.get_user_by_email(session, email)
         if user is None:
             user = accounts.create_user(session, email, DEMO_PASSWORD, role)
@@ -98,33 +98,33 @@ def _demo_user(runtime: Runtime, email: str, role: Role) -> User:
         return user
 
 
-def seed_demo(runtime: Runtime) -> None:
+def seed_demo(ctx: Context) -> None:
     """Create the demo users and films; transcode the films with the real job queue, showing progress."""
-    users = {email: _demo_user(runtime, email, role) for email, role in DEMO_USERS}
+    users = {email: _demo_user(ctx, email, role) for email, role in DEMO_USERS}
     merchant = users["merchant@vetrina.demo"]
-    runtime.queue.start_in_process()
+    ctx.queue.start_in_process()
     try:
         with Progress(
             TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn()
         ) as progress:
             pending = {}
             for film in DEMO_FILMS:
-                video_id = _existing_film(runtime, merchant, film.title)
+                video_id = _existing_film(ctx, merchant, film.title)
                 if video_id is None:
                     task = progress.add_task(f"generate {film.title}", total=film.seconds)
-                    video_id = _add_film(runtime, merchant, film, lambda s, t=task: progress.update(t, completed=s))
+                    video_id = _add_film(ctx, merchant, film, lambda s, t=task: progress.update(t, completed=s))
                     progress.update(task, completed=film.seconds)
                 pending[video_id] = progress.add_task(f"stream  {film.title}", total=1.0)
-            _wait_until_ready(runtime, pending, progress)
+            _wait_until_ready(ctx, pending, progress)
     finally:
-        runtime.queue.stop_in_process()
-    _seed_shop(runtime, merchant, users["buyer@vetrina.demo"])
-    _tag_demo_film(runtime, merchant)
-    _make_demo_spot(runtime, merchant)
-    _make_lookbook(runtime, merchant)
-    _run_demo_campaigns(runtime, merchant)
-    _import_partner_catalogue(runtime, users["studio@vetrina.demo"])
-    _simulate_audience(runtime, merchant)
+        ctx.queue.stop_in_process()
+    _seed_shop(ctx, merchant, users["buyer@vetrina.demo"])
+    _tag_demo_film(ctx, merchant)
+    _make_demo_spot(ctx, merchant)
+    _make_lookbook(ctx, merchant)
+    _run_demo_campaigns(ctx, merchant)
+    _import_partner_catalogue(ctx, users["studio@vetrina.demo"])
+    _simulate_audience(ctx, merchant)
     for email, _role in DEMO_USERS:
         print(f"  {email:24s} password: {DEMO_PASSWORD}")
 
@@ -148,22 +148,22 @@ DEMO_PRODUCTS = (
 )
 
 
-def _seed_shop(runtime: Runtime, merchant: User, buyer: User) -> None:
+def _seed_shop(ctx: Context, merchant: User, buyer: User) -> None:
     """Demo products with photos, a funded buyer and one finished escrow trade (each only once)."""
-    currency = runtime.settings.default_currency
-    with runtime.db.session(write=True) as session:
+    currency = ctx.settings.default_currency
+    with ctx.db.session(write=True) as session:
         channel = channels.channel_of(session, merchant)
         if channel.handle != DEMO_CHANNEL:
             changes = {"handle": DEMO_CHANNEL, "name": "Vetrina Demo Shop", "description": "Linen, ceramics, canvas."}
             channels.update_channel(session, channel.handle, merchant, changes)
-    with runtime.db.session(write=True) as session:
+    with ctx.db.session(write=True) as session:
         existing = {
             p.title for p in catalog.list_products(session, 1, 100, merchant_id=merchant.id, viewer=merchant).items
         }
     for spec in DEMO_PRODUCTS:
         if spec.title in existing:
             continue
-        with runtime.db.session(write=True) as session:
+        with ctx.db.session(write=True) as session:
             product = catalog.create_product(
                 session,
                 merchant,
@@ -174,16 +174,16 @@ def _seed_shop(runtime: Runtime, merchant: User, buyer: User) -> None:
                 published=True,
                 variants=[catalog.VariantSpec(name=n, stock=s, options={"size": n}) for n, s in spec.variants],
             )
-            photo = runtime.store.scratch_dir(f"demo-photo-{product.id}") / "photo.png"
+            photo = ctx.store.scratch_dir(f"demo-photo-{product.id}") / "photo.png"
             _product_photo(spec).save(photo)
-            catalog.add_image(session, runtime.store, product.id, merchant, photo)
+            catalog.add_image(session, ctx.store, product.id, merchant, photo)
             shutil.rmtree(photo.parent, ignore_errors=True)
-    with runtime.db.session(write=True) as session:
+    with ctx.db.session(write=True) as session:
         if orders.list_orders(session, buyer, 1, 1).total:
             return
         wallet.top_up(
             session,
-            SandboxFundingProvider(runtime.settings.sandbox_topup_limit),
+            SandboxFundingProvider(ctx.settings.sandbox_topup_limit),
             buyer,
             Money(50_000, currency),
             "demo",
@@ -191,16 +191,16 @@ def _seed_shop(runtime: Runtime, merchant: User, buyer: User) -> None:
         mug = next(
             p for p in catalog.list_products(session, 1, 100, merchant_id=merchant.id).items if p.title == "Ceramic mug"
         )
-        order = orders.create_order(session, runtime.settings, runtime.queue, buyer, [orders.ItemSpec(mug.id, 2)])
-        orders.pay(session, runtime.queue, order.id, buyer)
-        orders.ship(session, runtime.settings, runtime.queue, order.id, merchant, "DHL", "DEMO0001")
-        orders.confirm(session, runtime.settings, runtime.queue, order.id, buyer)
+        order = orders.create_order(session, ctx.settings, ctx.queue, buyer, [orders.ItemSpec(mug.id, 2)])
+        orders.pay(session, ctx.queue, order.id, buyer)
+        orders.ship(session, ctx.settings, ctx.queue, order.id, merchant, "DHL", "DEMO0001")
+        orders.confirm(session, ctx.settings, ctx.queue, order.id, buyer)
 
 
-def _tag_demo_film(runtime: Runtime, merchant: User) -> None:
+def _tag_demo_film(ctx: Context, merchant: User) -> None:
     """Tag the shop's products in the first demo film, one after another (only once)."""
-    with runtime.db.session(write=True) as session:
-        video_id = _existing_film(runtime, merchant, DEMO_FILMS[0].title)
+    with ctx.db.session(write=True) as session:
+        video_id = _existing_film(ctx, merchant, DEMO_FILMS[0].title)
         if video_id is None or shoppable.list_tags(session, video_id, merchant):
             return
         products = catalog.list_products(session, 1, 100, merchant_id=merchant.id, viewer=merchant).items
@@ -213,14 +213,14 @@ def _tag_demo_film(runtime: Runtime, merchant: User) -> None:
             shoppable.create_tag(session, video_id, merchant, spec)
 
 
-def _simulate_audience(runtime: Runtime, merchant: User, viewers: int = 60) -> None:
+def _simulate_audience(ctx: Context, merchant: User, viewers: int = 60) -> None:
     """A seeded audience for the first film, sent through the same intake as the player's events (once): they
     drop off as it plays, see the cards, and some click and buy, so `/videos/1/analytics` and the dashboards
     have something to show."""
     from vetrina.analytics import intake, rollups
 
-    video_id = _existing_film(runtime, merchant, DEMO_FILMS[0].title)
-    with runtime.db.session(write=True) as session:
+    video_id = _existing_film(ctx, merchant, DEMO_FILMS[0].title)
+    with ctx.db.session(write=True) as session:
         if video_id is None or session.scalar(select(PlayerEvent.id).where(PlayerEvent.video_id == video_id)):
             return
         tags = shoppable.list_tags(session, video_id, merchant)
@@ -253,16 +253,16 @@ def _simulate_audience(runtime: Runtime, merchant: User, viewers: int = 60) -> N
                 for i, (kind, second, product_id, tag_id) in enumerate(events)
             ]
             intake.record_events(session, f"demo-viewer-{n}", batch, rng.choice(["IT", "FR", "DE", "CN"]))
-    rollups.roll_up_new(runtime.db)  # at once, rather than at the next minute's run
+    rollups.roll_up_new(ctx.db)  # at once, rather than at the next minute's run
     print(f"  a simulated audience watched the first film: /videos/{video_id}/analytics and /dashboard")
 
 
-def _run_demo_campaigns(runtime: Runtime, merchant: User) -> None:
+def _run_demo_campaigns(ctx: Context, merchant: User) -> None:
     """The shop advertises: its studio spot as a pre-roll and its mug as an overlay card on "Colour Drift"."""
-    with runtime.db.session(write=True) as session:
+    with ctx.db.session(write=True) as session:
         if ad_campaigns.list_campaigns(session, merchant):
             return
-        film = _existing_film(runtime, merchant, DEMO_FILMS[1].title)
+        film = _existing_film(ctx, merchant, DEMO_FILMS[1].title)
         spot = next((s.video_id for s in studio.list_spots(session, merchant) if s.video_id), None)
         mug = next(
             (
@@ -281,10 +281,10 @@ def _run_demo_campaigns(runtime: Runtime, merchant: User) -> None:
                 midrolls_s=[],
                 overlays_s=[6.0],
                 floor_cpm=0,
-                currency=runtime.settings.default_currency,
+                currency=ctx.settings.default_currency,
             )
         )
-        currency, now = runtime.settings.default_currency, clock.now()
+        currency, now = ctx.settings.default_currency, clock.now()
         common = {
             "budget_total": Money(1000, currency),
             "budget_daily": Money(300, currency),
@@ -310,23 +310,23 @@ def _run_demo_campaigns(runtime: Runtime, merchant: User) -> None:
             ),
         ]
         for spec in specs:
-            campaign = ad_campaigns.create_campaign(session, runtime.settings, merchant, spec)
-            ad_campaigns.update_campaign(session, runtime.settings, campaign.id, merchant, {"status": "active"})
+            campaign = ad_campaigns.create_campaign(session, ctx.settings, merchant, spec)
+            ad_campaigns.update_campaign(session, ctx.settings, campaign.id, merchant, {"status": "active"})
 
 
 LOOKBOOK_TITLE = "Lookbook: find the products (auto-tagging)"
 
 
-def _make_lookbook(runtime: Runtime, merchant: User) -> None:
+def _make_lookbook(ctx: Context, merchant: User) -> None:
     """A film with the shop's products on screen, untagged, and an auto-tagging run that proposes its tags
     (accept them at /videos/{id}/tags). Only once."""
-    if _existing_film(runtime, merchant, LOOKBOOK_TITLE) is not None:
+    if _existing_film(ctx, merchant, LOOKBOOK_TITLE) is not None:
         return
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         products = sorted(
             catalog.list_products(session, 1, 100, merchant_id=merchant.id, viewer=merchant).items, key=lambda p: p.id
         )[:3]
-        photos = [Image.open(runtime.store.path(f"{p.images[0].key}/large.jpg")).convert("RGB") for p in products]
+        photos = [Image.open(ctx.store.path(f"{p.images[0].key}/large.jpg")).convert("RGB") for p in products]
     scenes = [
         (5.0, [Appearance(0, 0.5, 4.5, (0.35, 0.5), (0.03, 0.0), 0.42, angle=8)]),
         (
@@ -338,16 +338,16 @@ def _make_lookbook(runtime: Runtime, merchant: User) -> None:
         ),
         (4.0, [Appearance(0, 0.3, 3.7, (0.6, 0.5), (-0.03, 0.0), 0.5, angle=-5)]),
     ]
-    scratch = runtime.store.scratch_dir("demo-lookbook")
+    scratch = ctx.store.scratch_dir("demo-lookbook")
     try:
         source = scratch / "lookbook.mp4"
         make_footage(source, photos, scenes, (1280, 720), seed=11)
-        with runtime.db.session() as session:
+        with ctx.db.session() as session:
             video = media.create_video(
                 session,
-                runtime.store,
-                runtime.settings,
-                runtime.queue,
+                ctx.store,
+                ctx.settings,
+                ctx.queue,
                 merchant,
                 title=LOOKBOOK_TITLE,
                 description="The shop's products on screen, found by auto-tagging: accept or reject its proposals.",
@@ -358,12 +358,12 @@ def _make_lookbook(runtime: Runtime, merchant: User) -> None:
             video_id = video.id
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    runtime.queue.start_in_process()
+    ctx.queue.start_in_process()
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn()) as bar:
-            _wait_until_ready(runtime, {video_id: bar.add_task(f"stream  {LOOKBOOK_TITLE}", total=1.0)}, bar)
-            with runtime.db.session() as session:
-                run = autotag.start_run(session, runtime.settings, runtime.queue, video_id, merchant, None)
+            _wait_until_ready(ctx, {video_id: bar.add_task(f"stream  {LOOKBOOK_TITLE}", total=1.0)}, bar)
+            with ctx.db.session() as session:
+                run = autotag.start_run(session, ctx.settings, ctx.queue, video_id, merchant, None)
                 session.flush()
                 run_id = run.id
 
@@ -373,30 +373,30 @@ def _make_lookbook(runtime: Runtime, merchant: User) -> None:
                     return run.progress, None
                 return 1.0, f"{run.proposals} tag proposals" if run.status == "done" else run.error
 
-            outcome = _follow(runtime, bar, "find    the shop's products in the lookbook", run_state)
+            outcome = _follow(ctx, bar, "find    the shop's products in the lookbook", run_state)
             bar.console.print(f"  auto-tagging the lookbook: {outcome} (accept them at /videos/{video_id}/tags)")
     finally:
-        runtime.queue.stop_in_process()
+        ctx.queue.stop_in_process()
 
 
 DEMO_SPOT_HEADLINE = "Made by hand, made to last"
 
 
-def _make_demo_spot(runtime: Runtime, merchant: User) -> None:
+def _make_demo_spot(ctx: Context, merchant: User) -> None:
     """A spot made in the studio from the shop's photos, with music and a banner for the channel (only once)."""
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         if any(s.spec["headline"] == DEMO_SPOT_HEADLINE for s in studio.list_spots(session, merchant)):
             return
-    scratch = runtime.store.scratch_dir("demo-studio")
+    scratch = ctx.store.scratch_dir("demo-studio")
     try:
         banner = scratch / "banner.png"
         _banner().save(banner)
         tune = _demo_tune(scratch / "tune.wav")
         colours = {"brand_color": "#7c2d12", "text_color": "#fff7ed"}
-        with runtime.db.session(write=True) as session:
+        with ctx.db.session(write=True) as session:
             channels.update_channel(session, DEMO_CHANNEL, merchant, colours)
-            channels.set_banner(session, runtime.store, DEMO_CHANNEL, merchant, banner)
-            music = studio_assets.add_music(session, runtime.store, merchant, tune, "demo-tune.wav")
+            channels.set_banner(session, ctx.store, DEMO_CHANNEL, merchant, banner)
+            music = studio_assets.add_music(session, ctx.store, merchant, tune, "demo-tune.wav")
             products = catalog.list_products(session, 1, 100, merchant_id=merchant.id, viewer=merchant).items
             request = studio.SpotRequest(
                 template="showcase",
@@ -411,12 +411,12 @@ def _make_demo_spot(runtime: Runtime, merchant: User) -> None:
                 show_price=False,
                 title="Vetrina Demo Shop: the collection",
             )
-            spot = studio.create_spot(session, runtime.settings, runtime.queue, merchant, request)
+            spot = studio.create_spot(session, ctx.settings, ctx.queue, merchant, request)
             session.flush()
             spot_id = spot.id
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    runtime.queue.start_in_process()
+    ctx.queue.start_in_process()
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn()) as bar:
 
@@ -426,11 +426,11 @@ def _make_demo_spot(runtime: Runtime, merchant: User) -> None:
                     return state.progress, None
                 return 1.0, "ready" if state.status == "ready" else f"failed: {state.error}"
 
-            outcome = _follow(runtime, bar, "studio  render and publish the demo spot", spot_state)
+            outcome = _follow(ctx, bar, "studio  render and publish the demo spot", spot_state)
         if outcome != "ready":
             print(f"the demo spot {outcome}")
     finally:
-        runtime.queue.stop_in_process()
+        ctx.queue.stop_in_process()
 
 
 def _demo_tune(path: Path, seconds: int = 8, rate: int = 22050) -> Path:
@@ -498,7 +498,7 @@ PARTNER_TITLES = (
 )
 
 
-def _import_partner_catalogue(runtime: Runtime, partner: User) -> None:
+def _import_partner_catalogue(ctx: Context, partner: User) -> None:
     """A studio's MRSS feed of two titles, imported like any partner's (`vetrina import`); the first is licensed
     to one distributor for mainland China and another for the rest of the world, the second carries a
     media:restriction. Re-running finds the feed unchanged."""
@@ -506,7 +506,7 @@ def _import_partner_catalogue(runtime: Runtime, partner: User) -> None:
     from vetrina.partners import service as partners
     from vetrina.rights import service as rights
 
-    folder = runtime.settings.data_dir / "demo-feed"
+    folder = ctx.settings.data_dir / "demo-feed"
     folder.mkdir(parents=True, exist_ok=True)
     items = []
     for guid, title, description, source, countries in PARTNER_TITLES:
@@ -554,8 +554,7 @@ def _import_partner_catalogue(runtime: Runtime, partner: User) -> None:
         + "\n".join(items)
         + "\n</channel></rss>\n"
     )
-    ctx = runtime.queue.context
-    with runtime.db.session(write=True) as session:
+    with ctx.db.session(write=True) as session:
         feed = partners.create_feed(
             session,
             session.merge(partner),
@@ -567,21 +566,19 @@ def _import_partner_catalogue(runtime: Runtime, partner: User) -> None:
     run = runs.run_import(ctx, run_id)
     media_fetch.fetch_media(ctx, feed_id)
     print(f"the partner feed: {run.created} created, {run.unchanged} unchanged, {run.failed} failed" if run else "")
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         video_ids = list(
             session.scalars(
                 select(FeedItem.video_id).where(FeedItem.feed_id == feed_id, FeedItem.video_id.is_not(None))
             )
         )
-    runtime.queue.start_in_process()
+    ctx.queue.start_in_process()
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn()) as bar:
-            _wait_until_ready(
-                runtime, {v: bar.add_task(f"stream  partner title {v}", total=1.0) for v in video_ids}, bar
-            )
+            _wait_until_ready(ctx, {v: bar.add_task(f"stream  partner title {v}", total=1.0) for v in video_ids}, bar)
     finally:
-        runtime.queue.stop_in_process()
-    with runtime.db.session(write=True) as session:
+        ctx.queue.stop_in_process()
+    with ctx.db.session(write=True) as session:
         first = session.scalar(
             select(FeedItem.video_id).where(FeedItem.feed_id == feed_id, FeedItem.guid == PARTNER_TITLES[0][0])
         )
@@ -605,8 +602,8 @@ def _import_partner_catalogue(runtime: Runtime, partner: User) -> None:
     )
 
 
-def _existing_film(runtime: Runtime, owner: User, title: str) -> int | None:
-    with runtime.db.session() as session:
+def _existing_film(ctx: Context, owner: User, title: str) -> int | None:
+    with ctx.db.session() as session:
         return session.scalar(
             select(Video.id).where(
                 Video.owner_id == owner.id, Video.title == title, Video.status != VideoStatus.failed.value
@@ -614,8 +611,8 @@ def _existing_film(runtime: Runtime, owner: User, title: str) -> int | None:
         )
 
 
-def _add_film(runtime: Runtime, owner: User, film: DemoFilm, on_progress: object) -> int:
-    scratch = runtime.store.scratch_dir(f"demo-{film.seconds}-{abs(hash(film.title))}")
+def _add_film(ctx: Context, owner: User, film: DemoFilm, on_progress: object) -> int:
+    scratch = ctx.store.scratch_dir(f"demo-{film.seconds}-{abs(hash(film.title))}")
     source = scratch / "source.mp4"
     run_ffmpeg(
         [
@@ -640,12 +637,12 @@ def _add_film(runtime: Runtime, owner: User, film: DemoFilm, on_progress: object
         ],
         on_progress=on_progress,
     )
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         video = media.create_video(
             session,
-            runtime.store,
-            runtime.settings,
-            runtime.queue,
+            ctx.store,
+            ctx.settings,
+            ctx.queue,
             owner,
             title=film.title,
             description=film.description,
@@ -658,11 +655,11 @@ def _add_film(runtime: Runtime, owner: User, film: DemoFilm, on_progress: object
     return video_id
 
 
-def _follow(runtime: Runtime, bar: Progress, label: str, state: Callable[[Session], tuple[float, str | None]]) -> str:
+def _follow(ctx: Context, bar: Progress, label: str, state: Callable[[Session], tuple[float, str | None]]) -> str:
     """Show background work's progress until `state` reports an outcome; returns it."""
     task = bar.add_task(label, total=1.0)
     while True:
-        with runtime.db.session() as session:
+        with ctx.db.session() as session:
             progress, outcome = state(session)
         bar.update(task, completed=progress)
         if outcome is not None:
@@ -670,10 +667,10 @@ def _follow(runtime: Runtime, bar: Progress, label: str, state: Callable[[Sessio
         time.sleep(0.5)
 
 
-def _wait_until_ready(runtime: Runtime, tasks: dict[int, int], progress: Progress) -> None:
+def _wait_until_ready(ctx: Context, tasks: dict[int, int], progress: Progress) -> None:
     waiting = set(tasks)
     while waiting:
-        with runtime.db.session() as session:
+        with ctx.db.session() as session:
             for video in session.scalars(select(Video).where(Video.id.in_(waiting))):
                 progress.update(tasks[video.id], completed=video.progress)
                 if video.status != VideoStatus.processing:

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class JobContext:
+class Context:
     """What a running job may use: the same parts the web process has."""
 
     settings: Settings
@@ -92,7 +92,7 @@ class JobQueue:
 
     def __init__(self, settings: Settings, db: Database, store: MediaStore) -> None:
         self.huey = build_huey(settings)
-        self.context = JobContext(settings=settings, db=db, store=store, queue=self)
+        self.context = Context(settings=settings, db=db, store=store, queue=self)
         # Per job name: [runs finished, runs failed] in this process (the operator's dashboard).
         self.outcomes: dict[str, list[int]] = {}
         self._outcomes_lock = threading.Lock()

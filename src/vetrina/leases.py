@@ -26,9 +26,10 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
 
 from vetrina import clock
+from vetrina.context import Context
 from vetrina.db import UTCDateTime
 from vetrina.errors import VetrinaError
-from vetrina.jobs import JobContext, JobFunction, job, repeating_job
+from vetrina.jobs import JobFunction, job, repeating_job
 
 log = logging.getLogger(__name__)
 HEARTBEAT_EVERY_S = 1.0
@@ -80,9 +81,7 @@ def _takeable(model: type[Leased], stale_before: datetime) -> Any:
     return or_(never_claimed, gone_quiet)
 
 
-def claim(
-    ctx: JobContext, model: type[Leased], row_id: int, failure_values: dict[str, Any] | None = None
-) -> str | None:
+def claim(ctx: Context, model: type[Leased], row_id: int, failure_values: dict[str, Any] | None = None) -> str | None:
     """Take the row if it waits, or its worker has gone quiet; its new lease token, or None.
 
     After `lease_max_attempts` interrupted attempts the row is marked failed instead (with `failure_values`);
@@ -133,7 +132,7 @@ def renew(session: Session, model: type[Leased], row_id: int, token: str, **valu
 class Lease:
     """A lease this worker holds: what the work under it renews, beats and writes its scratch files with."""
 
-    def __init__(self, ctx: JobContext, model: type[Leased], row_id: int, token: str, scratch: Path | None) -> None:
+    def __init__(self, ctx: Context, model: type[Leased], row_id: int, token: str, scratch: Path | None) -> None:
         self.ctx, self.model, self.row_id, self.token = ctx, model, row_id, token
         self._scratch = scratch
         self._last_beat = 0.0
@@ -174,7 +173,7 @@ class Outcome(enum.StrEnum):
 
 
 def run_under_lease(
-    ctx: JobContext,
+    ctx: Context,
     model: type[Leased],
     row_id: int,
     work: Callable[[Lease], None],
@@ -275,7 +274,7 @@ def stalled(kind: LeasedKind, stall_seconds: float, now: datetime) -> Any:
 
 
 @repeating_job("leases.requeue_stalled", every_s=lambda settings: settings.lease_sweep_seconds)
-def requeue_stalled(ctx: JobContext, now: datetime | None = None) -> dict[str, list[int]]:
+def requeue_stalled(ctx: Context, now: datetime | None = None) -> dict[str, list[int]]:
     """Queue again every leased row whose worker went quiet, or that nobody took for a long while (its task may
     have been lost between commit and enqueue); the claim decides who gets it, so a duplicate is harmless.
     Returns the ids queued, by job name."""

@@ -13,13 +13,13 @@ from vetrina.accounts.models import ApiToken, LoginSession, Role
 from vetrina.errors import Conflict, InvalidInput, NotAuthenticated
 
 
-def test_passwords_are_stored_as_argon2id_hashes(runtime):
-    with runtime.db.session() as session:
+def test_passwords_are_stored_as_argon2id_hashes(ctx):
+    with ctx.db.session() as session:
         user = accounts.create_user(session, " Ada@Example.COM ", "a long password", Role.merchant)
     assert user.email == "ada@example.com"
     assert user.password_hash.startswith("$argon2id$")
     assert "a long password" not in user.password_hash
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         assert accounts.authenticate(session, "ADA@example.com", "a long password").id == user.id
         with pytest.raises(NotAuthenticated):
             accounts.authenticate(session, "ada@example.com", "wrong password")
@@ -27,10 +27,10 @@ def test_passwords_are_stored_as_argon2id_hashes(runtime):
             accounts.authenticate(session, "nobody@example.com", "a long password")
 
 
-def test_one_account_per_email_and_valid_input_only(runtime):
-    with runtime.db.session() as session:
+def test_one_account_per_email_and_valid_input_only(ctx):
+    with ctx.db.session() as session:
         accounts.create_user(session, "taken@example.com", "password one")
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         with pytest.raises(Conflict):
             accounts.create_user(session, "TAKEN@example.com", "password two")
         for email, password, role in [
@@ -43,32 +43,32 @@ def test_one_account_per_email_and_valid_input_only(runtime):
                 accounts.create_user(session, email, password, role)
 
 
-def test_api_tokens_are_stored_only_as_hashes(runtime):
-    with runtime.db.session() as session:
+def test_api_tokens_are_stored_only_as_hashes(ctx):
+    with ctx.db.session() as session:
         user = accounts.create_user(session, "t@example.com", "password one")
         session.flush()
         token = accounts.create_api_token(session, user, "laptop")
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         stored = session.scalars(select(ApiToken.token_hash)).all()
         assert token not in stored and len(stored) == 1
         assert accounts.user_for_api_token(session, token)[0].id == user.id
         assert accounts.user_for_api_token(session, token + "x") is None
 
 
-def test_sessions_expire_and_end(runtime):
-    with runtime.db.session() as session:
+def test_sessions_expire_and_end(ctx):
+    with ctx.db.session() as session:
         user = accounts.create_user(session, "s@example.com", "password one")
         session.flush()
         cookie = accounts.start_session(session, user, days=14)
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         assert session.scalars(select(LoginSession.token_hash)).one() != cookie
         assert accounts.user_for_session(session, cookie).id == user.id
     later = clock.now() + timedelta(days=15)
     clock.set_clock(lambda: later)
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         assert accounts.user_for_session(session, cookie) is None
     clock.set_clock(None)
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         accounts.end_session(session, cookie)
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         assert accounts.user_for_session(session, cookie) is None

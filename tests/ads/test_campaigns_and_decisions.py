@@ -32,9 +32,9 @@ def settings(settings):
     return settings.model_copy(update={"ladder_heights": [240], "ads_campaign_cache_s": 0})
 
 
-def fund(runtime, merchant, amount: int = 100_000) -> None:
+def fund(ctx, merchant, amount: int = 100_000) -> None:
     """Give the merchant released money to spend (as sales would)."""
-    with runtime.db.session(write=True) as session:
+    with ctx.db.session(write=True) as session:
         funding = ledger.platform_account(session, AccountKind.funding, "EUR")
         payable = ledger.account(session, AccountKind.merchant_payable, merchant.user.id, "EUR")
         ledger.transfer(session, funding, payable, Money(amount, "EUR"), "test_sales", f"fund:{merchant.user.id}")
@@ -95,7 +95,7 @@ def ask(client, video_id: int, viewer: str, slot: str = "preroll") -> bytes:
     return response.content
 
 
-def test_campaigns_are_checked_and_belong_to_their_merchant(client, ready_video, make_account, runtime):
+def test_campaigns_are_checked_and_belong_to_their_merchant(client, ready_video, make_account, ctx):
     publisher, film, advertiser, spot = ready_video
     viewer = make_account(Role.viewer)
     bad = [
@@ -129,7 +129,7 @@ def test_campaigns_are_checked_and_belong_to_their_merchant(client, ready_video,
     )
     refused = client.patch(f"/api/v1/campaigns/{campaign_id}", headers=advertiser.auth, json={"status": "active"})
     assert refused.status_code == 409 and "balance" in refused.json()["detail"]  # no money to spend yet
-    fund(runtime, advertiser)
+    fund(ctx, advertiser)
     assert (
         client.patch(f"/api/v1/campaigns/{campaign_id}", headers=advertiser.auth, json={"status": "active"}).json()[
             "status"
@@ -143,11 +143,11 @@ def test_campaigns_are_checked_and_belong_to_their_merchant(client, ready_video,
     assert [c["id"] for c in client.get("/api/v1/campaigns", headers=advertiser.auth).json()] == [campaign_id]
 
 
-def test_the_auction_is_second_price_with_the_video_owners_floor(client, ready_video, make_account, runtime):
+def test_the_auction_is_second_price_with_the_video_owners_floor(client, ready_video, make_account, ctx):
     publisher, film, advertiser, spot = ready_video
     rival = make_account(Role.merchant)
-    fund(runtime, advertiser)
-    fund(runtime, rival)
+    fund(ctx, advertiser)
+    fund(ctx, rival)
     high = start(client, advertiser, linear(spot, bid=1000))
     assert client.post("/api/v1/campaigns", headers=rival.auth, json=linear(spot)).status_code == 403  # not its video
     clock.set_clock(lambda: NOON)
@@ -186,9 +186,9 @@ def test_the_auction_is_second_price_with_the_video_owners_floor(client, ready_v
     assert read_vast(empty).ads == []  # nobody bids the floor: a valid VAST with no ad
 
 
-def test_frequency_caps_pacing_and_spend(client, ready_video, runtime):
+def test_frequency_caps_pacing_and_spend(client, ready_video, ctx):
     publisher, film, advertiser, spot = ready_video
-    fund(runtime, advertiser)
+    fund(ctx, advertiser)
     body = linear(
         spot, bid=10_000, budget_daily=eur(100), budget_total=eur(1_000), frequency_cap={"count": 2, "per_hours": 24}
     )
@@ -207,7 +207,7 @@ def test_frequency_caps_pacing_and_spend(client, ready_video, runtime):
             assert client.get(impression).status_code == 204
             assert client.get(impression).status_code == 204  # a repeat is not counted again
             served += 1
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         spent = session.get(Campaign, campaign["id"]).spent_millis
     # Each impression costs half the 100.00 CPM bid: 5 cents. Pacing admits ads until 25 cents are spent.
     assert spent == served * 5_000 and 25_000 <= spent <= 25_000 + 5_000
@@ -217,10 +217,10 @@ def test_frequency_caps_pacing_and_spend(client, ready_video, runtime):
     assert read_vast(ask(client, film, "fresh")).ads
 
 
-def active_campaign(runtime, merchant, budget: int, spent_millis: int = 0) -> int:
+def active_campaign(ctx, merchant, budget: int, spent_millis: int = 0) -> int:
     """An active overlay campaign written straight into the database (no HTTP needed for these tests)."""
     now = clock.now()
-    with runtime.db.session(write=True) as session:
+    with ctx.db.session(write=True) as session:
         campaign = Campaign(
             merchant_id=merchant.user.id,
             name="Direct",
@@ -243,16 +243,16 @@ def active_campaign(runtime, merchant, budget: int, spent_millis: int = 0) -> in
         return campaign.id
 
 
-def test_concurrent_impressions_never_overspend_by_more_than_one_price(runtime, make_account):
+def test_concurrent_impressions_never_overspend_by_more_than_one_price(ctx, make_account):
     """Many threads charge one nearly exhausted campaign at once: the spend ends under budget + one price."""
-    campaign_id = active_campaign(runtime, make_account(Role.merchant), budget=10)
+    campaign_id = active_campaign(ctx, make_account(Role.merchant), budget=10)
     price = 700  # millis: 10 cents of budget = 10,000 millis fit 14.3 impressions
     errors: list[Exception] = []
 
     def hammer() -> None:
         try:
             for _ in range(10):
-                with runtime.db.session(write=True) as session:
+                with ctx.db.session(write=True) as session:
                     tracking.charge(session, campaign_id, price, clock.now())
         except Exception as exc:  # noqa: BLE001  (reported below)
             errors.append(exc)
@@ -263,19 +263,19 @@ def test_concurrent_impressions_never_overspend_by_more_than_one_price(runtime, 
     for thread in threads:
         thread.join()
     assert errors == []
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         final = session.get(Campaign, campaign_id)
         assert 10_000 <= final.spent_millis < 10_000 + price and final.status == "exhausted"
         assert session.query(AdDecision).count() == 0
 
 
-def test_one_thread_rereads_the_campaign_book_while_the_others_decide_from_the_last_read(runtime, make_account):
+def test_one_thread_rereads_the_campaign_book_while_the_others_decide_from_the_last_read(ctx, make_account):
     """An expired book is re-read once, not by every thread that finds it expired (a stampede that stalled
     decisions under load); after `forget` (a committed change) the next decision waits for the new read."""
     merchant = make_account(Role.merchant)
-    active_campaign(runtime, merchant, budget=1000)
+    active_campaign(ctx, merchant, budget=1000)
     book = CampaignBook(ttl_s=0.05)
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         assert len(book.active(session)) == 1
     rereads: list[int] = []
     rereading, finish = threading.Event(), threading.Event()
@@ -292,7 +292,7 @@ def test_one_thread_rereads_the_campaign_book_while_the_others_decide_from_the_l
     seen: list[int] = []
 
     def decide_from_book() -> None:
-        with runtime.db.session() as session:
+        with ctx.db.session() as session:
             seen.append(len(book.active(session)))
 
     first = threading.Thread(target=decide_from_book)
@@ -309,9 +309,9 @@ def test_one_thread_rereads_the_campaign_book_while_the_others_decide_from_the_l
     assert rereads == [0] and seen == [1] * 9
 
     book._reload = reread
-    active_campaign(runtime, merchant, budget=1000)
+    active_campaign(ctx, merchant, budget=1000)
     book.forget()
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         assert len(book.active(session)) == 2  # no stale answer after a change
 
 
@@ -347,33 +347,33 @@ def test_the_vmap_lists_the_owners_breaks_and_validates(client, ready_video):
     assert client.get("/api/v1/ads/events/none/error?code=303").status_code == 204
 
 
-def test_spend_is_settled_from_the_merchants_balance_and_a_short_balance_pauses_the_campaign(runtime, make_account):
+def test_spend_is_settled_from_the_merchants_balance_and_a_short_balance_pauses_the_campaign(ctx, make_account):
     merchant = make_account(Role.merchant)
-    fund(runtime, merchant, amount=10)  # 10 cents
-    campaign_id = active_campaign(runtime, merchant, budget=100, spent_millis=7_999)
-    tracking.settle_all(runtime.queue.context)
-    with runtime.db.session() as session:
+    fund(ctx, merchant, amount=10)  # 10 cents
+    campaign_id = active_campaign(ctx, merchant, budget=100, spent_millis=7_999)
+    tracking.settle_all(ctx)
+    with ctx.db.session() as session:
         campaign = session.get(Campaign, campaign_id)
         assert campaign.billed == 7 and campaign.status == "active"  # whole cents only; the rest next time
         payable = ledger.account(session, AccountKind.merchant_payable, merchant.user.id, "EUR")
         assert payable.credits_posted - payable.debits_posted == 3
         assert ledger.check_ledger(session).ok
-    with runtime.db.session(write=True) as session:
+    with ctx.db.session(write=True) as session:
         session.get(Campaign, campaign_id).spent_millis = 20_000  # 13 cents more than billed; 3 left to pay with
-    tracking.settle_all(runtime.queue.context)
-    with runtime.db.session() as session:
+    tracking.settle_all(ctx)
+    with ctx.db.session() as session:
         campaign = session.get(Campaign, campaign_id)
         assert campaign.billed == 7 and campaign.status == "paused"
         assert ledger.check_ledger(session).ok
 
 
 def test_the_report_counts_events_spend_and_the_purchases_the_campaign_can_claim(
-    client, ready_video, make_account, runtime
+    client, ready_video, make_account, ctx
 ):
     from tests.commerce.helpers import funded_buyer, order, product, step
 
     _publisher, film, advertiser, spot = ready_video
-    fund(runtime, advertiser)
+    fund(ctx, advertiser)
     campaign = start(client, advertiser, linear(spot, bid=2000))
     item = product(client, advertiser, price=500, stock=20)
     clicker, watcher, late = (funded_buyer(client, make_account) for _ in range(3))
@@ -409,11 +409,11 @@ def test_the_report_counts_events_spend_and_the_purchases_the_campaign_can_claim
     assert client.get(f"/api/v1/campaigns/{campaign['id']}/report", headers=clicker.auth).status_code == 404
 
 
-def test_the_campaign_pages_create_start_and_report(client, ready_video, make_account, runtime):
+def test_the_campaign_pages_create_start_and_report(client, ready_video, make_account, ctx):
     from tests.web.test_pages import csrf_from, sign_in
 
     _publisher, film, advertiser, spot = ready_video
-    fund(runtime, advertiser)
+    fund(ctx, advertiser)
     sign_in(client, advertiser.user.email)
     page = client.get("/merchant/campaigns")
     assert page.status_code == 200 and f'value="video:{spot}"' in page.text and f'value="video:{film}"' not in page.text

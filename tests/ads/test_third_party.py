@@ -142,7 +142,7 @@ def settings(settings):
 
 
 def test_a_third_party_campaign_is_served_resolved_with_vetrinas_tracking(
-    client, make_account, runtime, media_dir, ad_server
+    client, make_account, ctx, media_dir, ad_server
 ):
     publisher, advertiser = make_account(Role.merchant), make_account(Role.merchant)
     clip = make_clip(media_dir / "ads-6s.mp4", 6, size="320x240")
@@ -151,7 +151,7 @@ def test_a_third_party_campaign_is_served_resolved_with_vetrinas_tracking(
             "/api/v1/videos", headers=publisher.auth, data={"title": "Film"}, files={"file": ("c.mp4", handle)}
         ).json()["id"]
     wait_for(lambda: client.get(f"/api/v1/videos/{film}").json()["status"] == "ready", timeout_s=60, message="film")
-    fund(runtime, advertiser)
+    fund(ctx, advertiser)
     body = {**linear(None, bid=900), "vast_url": f"{ad_server}/wrap1.xml", "budget_total": eur(10_000)}
     created = client.post("/api/v1/campaigns", headers=advertiser.auth, json=body)
     assert created.status_code == 201, created.text
@@ -165,5 +165,5 @@ def test_a_third_party_campaign_is_served_resolved_with_vetrinas_tracking(
     assert client.get(re.sub(r"^https?://[^/]+", "", ours_first)).status_code == 204
     from vetrina.ads.models import Campaign
 
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         assert session.get(Campaign, created.json()["id"]).spent_millis == 450  # alone: half its 9.00 CPM

@@ -40,12 +40,12 @@ def csv_rows(client, path: str) -> list[dict]:
     return list(csv.DictReader(io.StringIO(response.text)))
 
 
-def test_the_merchant_dashboard_and_its_csv_agree(client, runtime, make_account):
+def test_the_merchant_dashboard_and_its_csv_agree(client, ctx, make_account):
     merchant, buyer = make_account(Role.merchant), funded_buyer(client, make_account, 50_000)
-    film = title(runtime, merchant, "Shop film")
+    film = title(ctx, merchant, "Shop film")
     sell(client, merchant, buyer, film, 1000, finish=True)
     sell(client, merchant, buyer, film, 2500, finish=False)
-    rollups.roll_up_new(runtime.db)  # what the per-minute job does (if it has not yet): the funnel reads rollups
+    rollups.roll_up_new(ctx.db)  # what the per-minute job does (if it has not yet): the funnel reads rollups
     assert sign_in(client, merchant.user.email).status_code == 303
     page = client.get("/dashboard?board=merchant").text
     totals = dict(re.findall(r'data-total="(\w+)">([^<]*)<', page))
@@ -67,15 +67,15 @@ def test_the_merchant_dashboard_and_its_csv_agree(client, runtime, make_account)
     assert client.get("/dashboard/merchant/nothing.csv").status_code == 404
 
 
-def test_the_owner_and_operator_dashboards(client, runtime, make_account):
+def test_the_owner_and_operator_dashboards(client, ctx, make_account):
     owner = make_account(Role.partner)
-    film = title(runtime, owner, "Partner film")
+    film = title(ctx, owner, "Partner film")
     events = [
         {"id": f"p{i}", "type": t, "video_id": film, "second": s}
         for i, (t, s) in enumerate([("play", 0), ("progress", 30), ("progress", 60)])
     ]
     client.post("/api/v1/events", json={"viewer": "viewer-own", "events": events})
-    rollups.roll_up_new(runtime.db)
+    rollups.roll_up_new(ctx.db)
     assert sign_in(client, owner.user.email).status_code == 303
     page = client.get("/dashboard").text
     assert 'data-total="plays">1<' in page and 'data-total="watch_minutes">1.0<' in page
@@ -90,7 +90,7 @@ def test_the_owner_and_operator_dashboards(client, runtime, make_account):
 @pytest.mark.slow
 def test_dashboards_draw_in_chromium_with_data_and_with_none(live_server, make_account, browser):  # noqa: F811
     merchant, buyer = make_account(Role.merchant), make_account(Role.viewer)
-    film = title(live_server.runtime, merchant, "Chromium film")
+    film = title(live_server.ctx, merchant, "Chromium film")
     with httpx.Client(base_url=live_server.url, timeout=30) as http:
         http.post("/api/v1/wallet/topups", headers=buyer.auth, json={"amount": 10_000, "currency": "EUR"})
         sell(http, merchant, buyer, film, 1500, finish=False)

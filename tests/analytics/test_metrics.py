@@ -21,9 +21,9 @@ from vetrina.web.app import create_app
 
 
 @pytest.fixture
-def local(runtime):
+def local(ctx):
     """The app as seen from loopback (allowed to scrape by default)."""
-    with TestClient(create_app(runtime, run_worker=True), client=("127.0.0.1", 50000)) as test_client:
+    with TestClient(create_app(ctx, run_worker=True), client=("127.0.0.1", 50000)) as test_client:
         yield test_client
 
 
@@ -64,8 +64,8 @@ def test_metrics_count_requests_by_route_and_show_escrow_and_commission(local, m
     assert "vetrina_job_queue_depth" in metrics and "vetrina_transcode_seconds" in metrics
 
 
-def test_job_runs_are_counted_by_outcome(local, runtime):
-    runtime.queue.enqueue(TRANSCODE_JOB, 424242)  # no such video: the job finds nothing to claim, and ends
+def test_job_runs_are_counted_by_outcome(local, ctx):
+    ctx.queue.enqueue(TRANSCODE_JOB, 424242)  # no such video: the job finds nothing to claim, and ends
 
     def counted() -> float:
         return value(scrape(local).get("vetrina_jobs", []), job=TRANSCODE_JOB, outcome="ok")
@@ -73,8 +73,8 @@ def test_job_runs_are_counted_by_outcome(local, runtime):
     assert wait_for(counted, timeout_s=30, message="the job to be counted") == 1
 
 
-def test_only_the_operator_may_scrape(runtime, make_account):
-    with TestClient(create_app(runtime, run_worker=False)) as remote:  # "testclient": not an allowed address
+def test_only_the_operator_may_scrape(ctx, make_account):
+    with TestClient(create_app(ctx, run_worker=False)) as remote:  # "testclient": not an allowed address
         assert remote.get("/metrics").status_code == 403
         assert remote.get("/metrics", headers=make_account(Role.merchant).auth).status_code == 403
         assert remote.get("/metrics", headers=make_account(Role.admin).auth).status_code == 200

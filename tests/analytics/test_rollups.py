@@ -57,13 +57,11 @@ def expected(events: list[tuple[int, str, float]]) -> dict[int, dict[str, int]]:
     chunk=st.integers(1, 25),
     every=st.integers(1, 10),
 )
-def test_the_rollup_matches_a_recomputation_from_the_raw_events(
-    runtime, make_account, events, repeats, seed, chunk, every
-):
+def test_the_rollup_matches_a_recomputation_from_the_raw_events(ctx, make_account, events, repeats, seed, chunk, every):
     """Events arrive in batches, out of order and some twice; rollups run between batches, folding what is new
     in chunks of any size; at every point, report and rollup agree with the definition over what arrived."""
     owner = make_account(Role.merchant)
-    film = title(runtime, owner, "Rolled")
+    film = title(ctx, owner, "Rolled")
     numbered = [(i, *e) for i, e in enumerate(events)]
     sent = numbered + [numbered[r] for r in repeats if r < len(numbered)]  # the player re-sends some
     random.Random(seed).shuffle(sent)  # and they arrive out of order
@@ -77,16 +75,16 @@ def test_the_rollup_matches_a_recomputation_from_the_raw_events(
                 for i, v, kind, second in sent[start : start + 7]
                 if v == viewer
             ]
-            with runtime.db.session(write=True) as session:
+            with ctx.db.session(write=True) as session:
                 intake.record_events(session, f"viewer-{film}-{viewer}", batch, "IT")  # ids are per viewer
         arrived.update({i: (v, kind, second) for i, v, kind, second in sent[start : start + 7]})
-        with runtime.db.session() as session:  # the report folds in what the rollup has not yet
+        with ctx.db.session() as session:  # the report folds in what the rollup has not yet
             assert _as_rows(rollups.seconds(session, film, DURATION)) == expected(list(arrived.values()))
         if n % every == 0:
-            rollups.roll_up_new(runtime.db, chunk=chunk)
-    rollups.roll_up_new(runtime.db, chunk=chunk)
-    assert rollups.roll_up_new(runtime.db) == 0  # nothing new: nothing changes
-    with runtime.db.session() as session:
+            rollups.roll_up_new(ctx.db, chunk=chunk)
+    rollups.roll_up_new(ctx.db, chunk=chunk)
+    assert rollups.roll_up_new(ctx.db) == 0  # nothing new: nothing changes
+    with ctx.db.session() as session:
         assert _as_rows(rollups.seconds(session, film, DURATION)) == expected(list(arrived.values()))
         daily = {
             (r.type, r.territory): r.events
@@ -108,26 +106,26 @@ def _as_rows(rolled: rollups.Seconds) -> dict[int, dict[str, int]]:
     return {second: row for second, row in rows.items() if any(row.values())}
 
 
-def test_two_rollups_at_once_count_each_event_once(runtime, make_account):
+def test_two_rollups_at_once_count_each_event_once(ctx, make_account):
     """Rollups racing over the same events (the job in two workers, say): the cursor's compare-and-set lets one
     chunk through, whichever wins."""
     owner = make_account(Role.merchant)
-    film = title(runtime, owner, "Raced")
+    film = title(ctx, owner, "Raced")
     for viewer in range(8):
         batch = [intake.EventIn(client_event_id=f"r{i}", type="card_shown", video_id=film, second=i) for i in range(20)]
-        with runtime.db.session(write=True) as session:
+        with ctx.db.session(write=True) as session:
             intake.record_events(session, f"viewer-race-{viewer}", batch, "IT")
     with ThreadPoolExecutor(4) as pool:
-        folded = list(pool.map(lambda _: rollups.roll_up_new(runtime.db, chunk=7), range(4)))
+        folded = list(pool.map(lambda _: rollups.roll_up_new(ctx.db, chunk=7), range(4)))
     assert sum(folded) == 160
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         rolled = rollups.seconds(session, film, DURATION)
     assert rolled.shown[:20] == [8] * 20 and rolled.viewers[:20] == [8] * 20
 
 
-def test_the_owner_sees_the_selling_seconds_as_json_csv_and_a_page(client, runtime, make_account):
+def test_the_owner_sees_the_selling_seconds_as_json_csv_and_a_page(client, ctx, make_account):
     owner = make_account(Role.merchant)
-    film = title(runtime, owner, "Lookbook")
+    film = title(ctx, owner, "Lookbook")
     empty = client.get(f"/api/v1/videos/{film}/selling-seconds", headers=owner.auth).json()
     assert empty["seconds"]["viewers"] == [0] * 60 and empty["tags"] == []
     assert sign_in(client, owner.user.email).status_code == 303
@@ -164,10 +162,9 @@ def test_the_owner_sees_the_selling_seconds_as_json_csv_and_a_page(client, runti
     assert f'href="/watch/{film}?t=8"' in page
 
 
-def test_the_minute_job_folds_only_what_is_new(client, runtime, make_account):
+def test_the_minute_job_folds_only_what_is_new(client, ctx, make_account):
     owner = make_account(Role.merchant)
-    quiet, busy = title(runtime, owner, "Quiet"), title(runtime, owner, "Busy")
-    ctx = runtime.queue.context
+    quiet, busy = title(ctx, owner, "Quiet"), title(ctx, owner, "Busy")
 
     def send(event_id: str, second: float) -> None:
         body = {
@@ -181,7 +178,7 @@ def test_the_minute_job_folds_only_what_is_new(client, runtime, make_account):
     assert rollups.rollup_job(ctx) == 0  # nothing new
     send("j2", 9)
     assert rollups.rollup_job(ctx) == 1
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         assert rollups.seconds(session, busy, 60.0).viewers[2:11] == [0] + [1] * 7 + [0]
         assert not any(rollups.seconds(session, quiet, 60.0).viewers)
         state = session.get(RollupState, rollups.CURSOR)

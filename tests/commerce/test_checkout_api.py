@@ -190,7 +190,7 @@ def test_refunds_full_and_partial(client, make_account):
     ledger_ok(client, admin)
 
 
-def test_open_refund_pauses_auto_confirm_and_unpaid_orders_expire(client, make_account, runtime):
+def test_open_refund_pauses_auto_confirm_and_unpaid_orders_expire(client, make_account, ctx):
     merchant = make_account(Role.merchant)
     item = product(client, merchant, price=1000, stock=5)
     buyer = funded_buyer(client, make_account, 10_000)
@@ -202,9 +202,9 @@ def test_open_refund_pauses_auto_confirm_and_unpaid_orders_expire(client, make_a
     step(client, buyer, disputed["id"], "refunds", {"reason": "never arrived"}, status=201)
     assert client.get(f"/api/v1/products/{item['id']}").json()["stock"] == 1
 
-    later = clock.now() + timedelta(days=runtime.settings.auto_confirm_days + 1)
+    later = clock.now() + timedelta(days=ctx.settings.auto_confirm_days + 1)
     clock.set_clock(lambda: later)
-    assert sweep_orders(runtime.queue.context) == (1, 1)
+    assert sweep_orders(ctx) == (1, 1)
     clock.set_clock(None)
     get = lambda o: client.get(f"/api/v1/orders/{o['id']}", headers=buyer.auth).json()  # noqa: E731
     assert get(unpaid)["status"] == "TRADE_CLOSED" and get(unpaid)["history"][-1]["action"] == "expired"

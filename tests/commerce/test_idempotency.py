@@ -79,13 +79,13 @@ def test_a_failed_first_attempt_is_replayed_too(client, make_account):
     assert fresh.status_code == 200
 
 
-def test_a_key_still_in_flight_is_409_and_a_stale_one_is_taken_over(client, make_account, runtime):
+def test_a_key_still_in_flight_is_409_and_a_stale_one_is_taken_over(client, make_account, ctx):
     buyer = make_account(Role.viewer)
     from vetrina.payments import idempotency
 
     body = {"amount": 700, "currency": "EUR"}
     fingerprint = idempotency.fingerprint("POST", "/api/v1/wallet/topups", b'{"amount":700,"currency":"EUR"}')
-    assert idempotency.claim(runtime.db, buyer.user.id, "busy", fingerprint).claimed_at  # a request now running
+    assert idempotency.claim(ctx.db, buyer.user.id, "busy", fingerprint).claimed_at  # a request now running
     headers = {**buyer.auth, "Idempotency-Key": "busy"}
     in_flight = client.post("/api/v1/wallet/topups", headers=headers, json=body)
     assert in_flight.status_code == 409
@@ -98,7 +98,7 @@ def test_a_key_still_in_flight_is_409_and_a_stale_one_is_taken_over(client, make
     clock.set_clock(None)
     assert taken_over.status_code == 201
     assert wallet(client, buyer) == (700, 0)
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         rows = session.scalars(select(IdempotencyKey).where(IdempotencyKey.user_id == buyer.user.id)).all()
         assert [(r.key, r.done, r.response_status) for r in rows] == [("busy", True, 201)]
 
@@ -115,21 +115,21 @@ def test_malformed_keys_are_refused(client, make_account):
     assert wallet(client, buyer) == (0, 0)
 
 
-def test_a_stale_claim_is_taken_over_once(runtime, make_account):
+def test_a_stale_claim_is_taken_over_once(ctx, make_account):
     from vetrina.payments import idempotency
 
     buyer = make_account(Role.viewer)
-    first = idempotency.claim(runtime.db, buyer.user.id, "k", "f")
+    first = idempotency.claim(ctx.db, buyer.user.id, "k", "f")
     later = clock.now() + idempotency.STALE_AFTER + timedelta(seconds=1)
     clock.set_clock(lambda: later)
-    retry = idempotency.claim(runtime.db, buyer.user.id, "k", "f")
+    retry = idempotency.claim(ctx.db, buyer.user.id, "k", "f")
     assert retry.claimed_at == later
     with pytest.raises(idempotency.RequestInFlight):
-        idempotency.claim(runtime.db, buyer.user.id, "k", "f")  # a second retry: the first one holds it now
+        idempotency.claim(ctx.db, buyer.user.id, "k", "f")  # a second retry: the first one holds it now
     # The slow original finishing late must not count as well.
-    with pytest.raises(idempotency.RequestInFlight), runtime.db.session(write=True) as session:
+    with pytest.raises(idempotency.RequestInFlight), ctx.db.session(write=True) as session:
         idempotency.complete(session, buyer.user.id, "k", first.claimed_at, 200, {"late": True})
-    with runtime.db.session(write=True) as session:
+    with ctx.db.session(write=True) as session:
         idempotency.complete(session, buyer.user.id, "k", retry.claimed_at, 200, {"ok": True})
     clock.set_clock(None)
-    assert idempotency.claim(runtime.db, buyer.user.id, "k", "f").replay == (200, {"ok": True})
+    assert idempotency.claim(ctx.db, buyer.user.id, "k", "f").replay == (200, {"ok": True})

@@ -13,9 +13,9 @@ from vetrina.payments import escrow, ledger
 from vetrina.payments.models import AccountKind, LedgerAccount
 
 
-def test_two_phase_escrow_and_the_check(runtime, make_account):
+def test_two_phase_escrow_and_the_check(ctx, make_account):
     buyer, merchant = make_account(Role.viewer).user, make_account(Role.merchant).user
-    with runtime.db.session(write=True) as session:
+    with ctx.db.session(write=True) as session:
         funding = ledger.platform_account(session, AccountKind.funding, "EUR")
         wallet = ledger.account(session, AccountKind.wallet, buyer.id, "EUR")
         ledger.transfer(session, funding, wallet, Money(10_000, "EUR"), "topup", "t1")
@@ -23,30 +23,30 @@ def test_two_phase_escrow_and_the_check(runtime, make_account):
         assert ledger.available(wallet) == 6_000 and wallet.debits_pending == 4_000
         with pytest.raises(ledger.InsufficientFunds):
             escrow.pay_into_escrow(session, buyer.id, merchant.id, Money(6_001, "EUR"), "order:2")
-    with runtime.db.session(write=True) as session:
+    with ctx.db.session(write=True) as session:
         net, commission = escrow.release_escrow(session, pending, merchant.id, 500, "order:1")
         assert (net.amount, commission.amount) == (3_800, 200)
-    with runtime.db.session(write=True) as session, pytest.raises(Conflict):
+    with ctx.db.session(write=True) as session, pytest.raises(Conflict):
         ledger.void(session, pending, "escrow_refund")  # already posted: one resolution only
-    with runtime.db.session(snapshot=True) as session:
+    with ctx.db.session(snapshot=True) as session:
         report = ledger.check_ledger(session)
     assert report.ok, report.violations
     assert report.total_debits == report.total_credits == 10_000 + 4_000 + 3_800 + 200
 
 
-def test_the_database_refuses_an_overdraft_even_past_the_code(runtime, make_account):
+def test_the_database_refuses_an_overdraft_even_past_the_code(ctx, make_account):
     buyer = make_account(Role.viewer).user
-    with runtime.db.session(write=True) as session:
+    with ctx.db.session(write=True) as session:
         wallet = ledger.account(session, AccountKind.wallet, buyer.id, "EUR")
         session.flush()
         wallet_id = wallet.id
-    with pytest.raises(IntegrityError), runtime.db.session(write=True) as session:
+    with pytest.raises(IntegrityError), ctx.db.session(write=True) as session:
         session.execute(update(LedgerAccount).where(LedgerAccount.id == wallet_id).values(debits_posted=1))
 
 
-def test_malformed_transfers_are_refused(runtime, make_account):
+def test_malformed_transfers_are_refused(ctx, make_account):
     buyer = make_account(Role.viewer).user
-    with runtime.db.session(write=True) as session:
+    with ctx.db.session(write=True) as session:
         funding = ledger.platform_account(session, AccountKind.funding, "EUR")
         wallet = ledger.account(session, AccountKind.wallet, buyer.id, "EUR")
         usd = ledger.account(session, AccountKind.wallet, buyer.id, "USD")
@@ -60,23 +60,23 @@ def test_malformed_transfers_are_refused(runtime, make_account):
                 ledger.transfer(session, debit, credit, amount, "bad", "x")
 
 
-def test_the_check_finds_tampered_totals_and_transfers(runtime, make_account):
+def test_the_check_finds_tampered_totals_and_transfers(ctx, make_account):
     buyer = make_account(Role.viewer).user
-    with runtime.db.session(write=True) as session:
+    with ctx.db.session(write=True) as session:
         funding = ledger.platform_account(session, AccountKind.funding, "EUR")
         wallet = ledger.account(session, AccountKind.wallet, buyer.id, "EUR")
         ledger.transfer(session, funding, wallet, Money(500, "EUR"), "topup", "t")
         session.flush()
         wallet_id = wallet.id
-    with runtime.db.session(write=True) as session:
+    with ctx.db.session(write=True) as session:
         session.execute(update(LedgerAccount).where(LedgerAccount.id == wallet_id).values(credits_posted=900))
-    with runtime.db.session(snapshot=True) as session:
+    with ctx.db.session(snapshot=True) as session:
         report = ledger.check_ledger(session)
     assert not report.ok
     assert any(f"account {wallet_id}" in v for v in report.violations)
-    with runtime.db.session(write=True) as session:
+    with ctx.db.session(write=True) as session:
         session.execute(update(LedgerAccount).where(LedgerAccount.id == wallet_id).values(credits_posted=500))
         session.execute(text("UPDATE ledger_transfers SET currency = 'USD'"))
-    with runtime.db.session(snapshot=True) as session:
+    with ctx.db.session(snapshot=True) as session:
         report = ledger.check_ledger(session)
     assert any("USD on a EUR account" in v for v in report.violations)

@@ -25,7 +25,7 @@ def png_bytes(size=(640, 480), colour=(200, 40, 40)) -> bytes:
     return buffer.getvalue()
 
 
-def test_merchant_lists_a_product_and_a_buyer_buys_it_through_the_pages(client, make_account, runtime):
+def test_merchant_lists_a_product_and_a_buyer_buys_it_through_the_pages(client, make_account, ctx):
     from fastapi.testclient import TestClient
 
     from vetrina.web.app import create_app
@@ -59,7 +59,7 @@ def test_merchant_lists_a_product_and_a_buyer_buys_it_through_the_pages(client, 
     )
     assert "not a readable image" in bad.text
 
-    with TestClient(create_app(runtime)) as shopper:
+    with TestClient(create_app(ctx)) as shopper:
         buyer_token = sign_in(shopper, buyer.user.email)
         page = shopper.get(f"/p/{product_id}")
         ld = json.loads(re.search(r'<script type="application/ld\+json">(.*?)</script>', page.text, re.S).group(1))

@@ -148,11 +148,11 @@ def test_secret_changes_are_checked_and_replays_change_nothing(client, make_acco
 def test_private_and_odd_addresses_are_refused_by_default(settings, make_account, url):
     from fastapi.testclient import TestClient
 
-    from vetrina.runtime import build_runtime
+    from vetrina.runtime import build_context
     from vetrina.web.app import create_app
 
     merchant = make_account(Role.merchant)
-    production = build_runtime(settings.model_copy(update={"webhook_allow_private": False}))
+    production = build_context(settings.model_copy(update={"webhook_allow_private": False}))
     try:
         with TestClient(create_app(production)) as plain_client:
             response = plain_client.post("/api/v1/webhooks", headers=merchant.auth, json={"url": url})

@@ -68,7 +68,7 @@ def test_a_preroll_plays_then_the_film_and_an_overlay_card_sells_without_pausing
             headers=advertiser.auth,
             files={"file": ("m.jpg", photo_bytes((60, 120, 200)), "image/jpeg")},
         )
-        fund(live_server.runtime, advertiser)
+        fund(live_server.ctx, advertiser)
         campaigns = [
             {
                 "name": "Spot",
@@ -120,14 +120,14 @@ def test_a_preroll_plays_then_the_film_and_an_overlay_card_sells_without_pausing
     assert "Sponsored mug" in page.inner_text(".drawer")
     assert errors == []
 
-    runtime = live_server.runtime
+    ctx = live_server.ctx
 
     def tracked() -> set[tuple[int, str]]:
-        with runtime.db.session() as session:
+        with ctx.db.session() as session:
             return {(e.campaign_id, e.event) for e in session.query(AdEvent)}
 
     wanted = {(ids[0], "impression"), (ids[0], "start"), (ids[0], "skip"), (ids[1], "impression"), (ids[1], "click")}
     wait_for(lambda: wanted <= tracked(), timeout_s=10, message=f"the tracking events (have {tracked()})")
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         linear, overlay = session.get(Campaign, ids[0]), session.get(Campaign, ids[1])
         assert linear.spent_millis > 0 and overlay.spent_millis > 0  # an impression (CPM), a click (CPC)

@@ -95,7 +95,7 @@ def test_buy_from_a_card_while_the_video_plays(live_server, make_account, media_
     from vetrina.analytics.models import PlayerEvent
 
     def reported() -> set[str]:
-        with live_server.runtime.db.session() as session:
+        with live_server.ctx.db.session() as session:
             return set(session.scalars(select(PlayerEvent.type).where(PlayerEvent.video_id == video_id)))
 
     wait_for(

@@ -38,10 +38,10 @@ from vetrina.studio.models import Spot
 from vetrina.studio.service import RENDER_JOB
 
 
-def _feed_run(runtime, make_account, **changes) -> int:
+def _feed_run(ctx, make_account, **changes) -> int:
     """A queued import run of a new feed (no task queued for it), with `changes` to its row."""
     partner = make_account(Role.partner).user
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         feed = PartnerFeed(
             partner_id=partner.id, name="F", source=f"https://partner.example/{partner.id}.xml", created_at=clock.now()
         )
@@ -54,7 +54,7 @@ def _feed_run(runtime, make_account, **changes) -> int:
         return run.id
 
 
-def _video(runtime, owner_id: int, **changes) -> int:
+def _video(ctx, owner_id: int, **changes) -> int:
     """A processing video's row (no file: the lease is what is tested)."""
     fields = {
         "owner_id": owner_id,
@@ -69,15 +69,15 @@ def _video(runtime, owner_id: int, **changes) -> int:
         "created_at": clock.now(),
         **changes,
     }
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         video = Video(**fields)
         session.add(video)
         session.flush()
         return video.id
 
 
-def _row(runtime, model, row_id: int):
-    with runtime.db.session() as session:
+def _row(ctx, model, row_id: int):
+    with ctx.db.session() as session:
         row = session.get(model, row_id)
         session.expunge(row)
         return row
@@ -95,10 +95,9 @@ def _explain(exc: Exception) -> str:
 # Claiming ------------------------------------------------------------------------------------------
 
 
-def test_of_two_racing_workers_exactly_one_claims_the_row(runtime, make_account):
-    ctx = runtime.queue.context
+def test_of_two_racing_workers_exactly_one_claims_the_row(ctx, make_account):
     for _ in range(4):
-        run_id = _feed_run(runtime, make_account)
+        run_id = _feed_run(ctx, make_account)
         start = threading.Barrier(2)
         tokens: list[str | None] = []
 
@@ -113,13 +112,12 @@ def test_of_two_racing_workers_exactly_one_claims_the_row(runtime, make_account)
             thread.join()
         won = [t for t in tokens if t is not None]
         assert len(tokens) == 2 and len(won) == 1, tokens
-        row = _row(runtime, FeedRun, run_id)
+        row = _row(ctx, FeedRun, run_id)
         assert (row.status, row.lease_token, row.attempts) == ("running", won[0], 1)
 
 
-def test_two_workers_given_the_same_task_do_the_work_once(runtime, make_account):
-    ctx = runtime.queue.context
-    run_id = _feed_run(runtime, make_account)
+def test_two_workers_given_the_same_task_do_the_work_once(ctx, make_account):
+    run_id = _feed_run(ctx, make_account)
     start = threading.Barrier(2)
     worked: list[str] = []
     outcomes: list[Outcome] = []
@@ -138,13 +136,12 @@ def test_two_workers_given_the_same_task_do_the_work_once(runtime, make_account)
     for thread in threads:
         thread.join()
     assert sorted(outcomes) == [Outcome.done, Outcome.not_claimed]
-    assert len(worked) == 1 and _row(runtime, FeedRun, run_id).status == "done"
+    assert len(worked) == 1 and _row(ctx, FeedRun, run_id).status == "done"
 
 
-def test_a_silent_lease_is_taken_over_after_the_stall_time_and_only_then(runtime, make_account):
-    ctx = runtime.queue.context
-    stall = runtime.settings.lease_stall_seconds
-    run_id = _feed_run(runtime, make_account)
+def test_a_silent_lease_is_taken_over_after_the_stall_time_and_only_then(ctx, make_account):
+    stall = ctx.settings.lease_stall_seconds
+    run_id = _feed_run(ctx, make_account)
     first = leases.claim(ctx, FeedRun, run_id)
     assert first is not None
     assert leases.claim(ctx, FeedRun, run_id) is None, "a live lease is not taken"
@@ -153,34 +150,32 @@ def test_a_silent_lease_is_taken_over_after_the_stall_time_and_only_then(runtime
     _later(stall + 1)
     second = leases.claim(ctx, FeedRun, run_id)
     assert second not in (None, first)
-    with runtime.db.session(write=True) as session, pytest.raises(LeaseLost):
+    with ctx.db.session(write=True) as session, pytest.raises(LeaseLost):
         leases.renew(session, FeedRun, run_id, first, progress=0.5)
-    with runtime.db.session(write=True) as session:
+    with ctx.db.session(write=True) as session:
         leases.renew(session, FeedRun, run_id, second, progress=0.25)
-    row = _row(runtime, FeedRun, run_id)
+    row = _row(ctx, FeedRun, run_id)
     assert (row.status, row.lease_token, row.attempts, row.progress) == ("running", second, 2, 0.25)
 
 
-def test_a_video_keeps_one_status_for_waiting_and_running(runtime, make_account):
+def test_a_video_keeps_one_status_for_waiting_and_running(ctx, make_account):
     """Videos are `processing` both waiting and transcoding: the lease, not the status, tells them apart."""
-    ctx = runtime.queue.context
-    video_id = _video(runtime, make_account(Role.merchant).user.id)
+    video_id = _video(ctx, make_account(Role.merchant).user.id)
     token = leases.claim(ctx, Video, video_id)
     assert token is not None
-    row = _row(runtime, Video, video_id)
+    row = _row(ctx, Video, video_id)
     assert (row.status, row.lease_token, row.attempts) == ("processing", token, 1)
     assert leases.claim(ctx, Video, video_id) is None
-    _later(runtime.settings.lease_stall_seconds + 1)
+    _later(ctx.settings.lease_stall_seconds + 1)
     assert leases.claim(ctx, Video, video_id) not in (None, token)
 
 
-def test_work_interrupted_too_often_is_given_up_with_its_reason(runtime, make_account):
-    ctx = runtime.queue.context
-    limit = runtime.settings.lease_max_attempts
-    run_id = _feed_run(runtime, make_account)
+def test_work_interrupted_too_often_is_given_up_with_its_reason(ctx, make_account):
+    limit = ctx.settings.lease_max_attempts
+    run_id = _feed_run(ctx, make_account)
     for attempt in range(1, limit + 1):
         assert leases.claim(ctx, FeedRun, run_id) is not None, f"attempt {attempt}"
-        _later(attempt * (runtime.settings.lease_stall_seconds + 1))
+        _later(attempt * (ctx.settings.lease_stall_seconds + 1))
 
     worked: list[int] = []
     outcome = run_under_lease(
@@ -192,26 +187,25 @@ def test_work_interrupted_too_often_is_given_up_with_its_reason(runtime, make_ac
         failure_values=lambda: {"finished_at": clock.now()},
     )
     assert outcome == Outcome.not_claimed and worked == []
-    row = _row(runtime, FeedRun, run_id)
+    row = _row(ctx, FeedRun, run_id)
     assert row.status == "failed" and row.attempts == limit
     assert row.error == f"The import stopped after {limit} interrupted attempts."
     assert row.finished_at == clock.now()
 
     # Each kind names its own work; a video out of attempts whose last worker is still alive is left alone.
     owner = make_account(Role.merchant).user.id
-    quiet = _video(runtime, owner, attempts=limit, heartbeat_at=clock.now() - timedelta(hours=1))
-    alive = _video(runtime, owner, attempts=limit, heartbeat_at=clock.now(), lease_token="alive")
+    quiet = _video(ctx, owner, attempts=limit, heartbeat_at=clock.now() - timedelta(hours=1))
+    alive = _video(ctx, owner, attempts=limit, heartbeat_at=clock.now(), lease_token="alive")
     assert leases.claim(ctx, Video, quiet) is None and leases.claim(ctx, Video, alive) is None
-    assert _row(runtime, Video, quiet).error == f"Transcoding stopped after {limit} interrupted attempts."
-    assert (_row(runtime, Video, alive).status, _row(runtime, Video, alive).lease_token) == ("processing", "alive")
+    assert _row(ctx, Video, quiet).error == f"Transcoding stopped after {limit} interrupted attempts."
+    assert (_row(ctx, Video, alive).status, _row(ctx, Video, alive).lease_token) == ("processing", "alive")
 
 
 # Running under a lease -----------------------------------------------------------------------------
 
 
-def test_a_lost_lease_stops_the_work_and_leaves_the_row_to_its_new_holder(runtime, make_account):
-    ctx = runtime.queue.context
-    run_id = _feed_run(runtime, make_account)
+def test_a_lost_lease_stops_the_work_and_leaves_the_row_to_its_new_holder(ctx, make_account):
+    run_id = _feed_run(ctx, make_account)
     steps: list[str] = []
     taken: list[str | None] = []
     scratch: list[Path] = []
@@ -220,7 +214,7 @@ def test_a_lost_lease_stops_the_work_and_leaves_the_row_to_its_new_holder(runtim
         scratch.append(lease.scratch)
         steps.append("started")
         # Meanwhile this worker's heartbeats stopped reaching the database, and another worker took over.
-        _later(runtime.settings.lease_stall_seconds + 1)
+        _later(ctx.settings.lease_stall_seconds + 1)
         taken.append(leases.claim(ctx, FeedRun, run_id))
         lease.heartbeat(0.5)
         steps.append("went on")  # never: the heartbeat found the lease gone
@@ -228,27 +222,26 @@ def test_a_lost_lease_stops_the_work_and_leaves_the_row_to_its_new_holder(runtim
     outcome = run_under_lease(ctx, FeedRun, run_id, work, explain=_explain, scratch=f"lease-test-{run_id}")
     assert outcome == Outcome.lost and steps == ["started"]
     [new_holder] = taken
-    row = _row(runtime, FeedRun, run_id)
+    row = _row(ctx, FeedRun, run_id)
     assert (row.status, row.lease_token, row.attempts, row.error) == ("running", new_holder, 2, None)
     assert not scratch[0].exists()
 
     # A failure after the lease was lost is not recorded either: the row is the new holder's.
-    other_id = _feed_run(runtime, make_account)
+    other_id = _feed_run(ctx, make_account)
 
     def fail_after_losing(lease: Lease) -> None:
-        _later(2 * (runtime.settings.lease_stall_seconds + 1))
+        _later(2 * (ctx.settings.lease_stall_seconds + 1))
         taken.append(leases.claim(ctx, FeedRun, other_id))
         raise RuntimeError("the disk is full")
 
     assert run_under_lease(ctx, FeedRun, other_id, fail_after_losing, explain=_explain) == Outcome.lost
-    row = _row(runtime, FeedRun, other_id)
+    row = _row(ctx, FeedRun, other_id)
     assert taken[-1] is not None
     assert (row.status, row.lease_token, row.error) == ("running", taken[-1], None)
 
 
-def test_a_failure_marks_the_row_failed_with_its_reason(runtime, make_account, caplog):
-    ctx = runtime.queue.context
-    expected, unexpected = _feed_run(runtime, make_account), _feed_run(runtime, make_account)
+def test_a_failure_marks_the_row_failed_with_its_reason(ctx, make_account, caplog):
+    expected, unexpected = _feed_run(ctx, make_account), _feed_run(ctx, make_account)
 
     def bad_input(lease: Lease) -> None:
         lease.renew_now(progress=0.4)
@@ -264,7 +257,7 @@ def test_a_failure_marks_the_row_failed_with_its_reason(runtime, make_account, c
             run_under_lease(ctx, FeedRun, unexpected, crash, explain=_explain, failure_values=lambda: finished)
             == Outcome.failed
         )
-    first, second = _row(runtime, FeedRun, expected), _row(runtime, FeedRun, unexpected)
+    first, second = _row(ctx, FeedRun, expected), _row(ctx, FeedRun, unexpected)
     assert (first.status, first.error, first.progress, first.finished_at) == (
         "failed",
         "The feed is not MRSS.",
@@ -280,9 +273,8 @@ def test_a_failure_marks_the_row_failed_with_its_reason(runtime, make_account, c
     assert [r.getMessage() for r in tracebacks] == [f"feed_runs {unexpected} failed"], "only the unexpected one"
 
 
-def test_each_attempt_works_in_its_own_scratch_directory_removed_afterwards(runtime, make_account):
-    ctx = runtime.queue.context
-    run_id = _feed_run(runtime, make_account)
+def test_each_attempt_works_in_its_own_scratch_directory_removed_afterwards(ctx, make_account):
+    run_id = _feed_run(ctx, make_account)
     earlier = ctx.store.scratch_dir(f"feed-run-{run_id}-0123456789ab")  # left by an attempt that died
     (earlier / "partial").write_bytes(b"x")
     other = ctx.store.scratch_dir(f"feed-run-{run_id}1-0123456789ab")  # another run's
@@ -301,7 +293,7 @@ def test_each_attempt_works_in_its_own_scratch_directory_removed_afterwards(runt
 # The sweep -------------------------------------------------------------------------------------------
 
 
-def test_every_leased_kind_is_swept_by_the_one_sweep(runtime, make_account):
+def test_every_leased_kind_is_swept_by_the_one_sweep(ctx, make_account):
     assert {kind.job: kind.model for kind in leases.leased_kinds()} == {
         TRANSCODE_JOB: Video,
         RENDER_JOB: Spot,
@@ -309,13 +301,13 @@ def test_every_leased_kind_is_swept_by_the_one_sweep(runtime, make_account):
         runs.RUN_JOB: FeedRun,
     }
     merchant = make_account(Role.merchant).user
-    ready_video = _video(runtime, merchant.id, status="ready")
+    ready_video = _video(ctx, merchant.id, status="ready")
     t0 = clock.now()
-    stale = t0 - timedelta(seconds=runtime.settings.lease_stall_seconds + 1)
+    stale = t0 - timedelta(seconds=ctx.settings.lease_stall_seconds + 1)
     old = t0 - timedelta(minutes=30)  # past the ten minutes of renders, runs and imports; not a video's hour
 
     def insert(model, **fields) -> int:
-        with runtime.db.session() as session:
+        with ctx.db.session() as session:
             row = model(**{"progress": 0.0, "notes": [], "created_at": t0, **fields})
             session.add(row)
             session.flush()
@@ -329,10 +321,10 @@ def test_every_leased_kind_is_swept_by_the_one_sweep(runtime, make_account):
         return insert(AutotagRun, proposals=0, **fields, **changes)
 
     def feed_run(**changes) -> int:
-        return _feed_run(runtime, make_account, **changes)
+        return _feed_run(ctx, make_account, **changes)
 
     makers = {
-        TRANSCODE_JOB: (lambda **c: _video(runtime, merchant.id, **c), "processing", "processing"),
+        TRANSCODE_JOB: (lambda **c: _video(ctx, merchant.id, **c), "processing", "processing"),
         RENDER_JOB: (spot, "queued", "rendering"),
         AUTOTAG_JOB: (autotag_run, "queued", "running"),
         runs.RUN_JOB: (feed_run, "queued", "running"),
@@ -346,20 +338,20 @@ def test_every_leased_kind_is_swept_by_the_one_sweep(runtime, make_account):
         make(status=waiting)
         make(status="failed", heartbeat_at=stale)
 
-    before = runtime.queue.pending_count()
-    assert leases.requeue_stalled(runtime.queue.context) == requeued
-    pending = [(task.name, task.args) for task in runtime.queue.huey.pending()]
+    before = ctx.queue.pending_count()
+    assert leases.requeue_stalled(ctx) == requeued
+    pending = [(task.name, task.args) for task in ctx.queue.huey.pending()]
     assert sorted(pending) == sorted((job, (row_id,)) for job, ids in requeued.items() for row_id in ids)
-    assert runtime.queue.pending_count() == before + 7
+    assert ctx.queue.pending_count() == before + 7
     # A video nobody claimed waits an hour, not ten minutes: uploads queue behind long transcodes.
     later = t0 + timedelta(hours=1, minutes=1)
-    assert forgotten[TRANSCODE_JOB] in leases.requeue_stalled(runtime.queue.context, now=later)[TRANSCODE_JOB]
+    assert forgotten[TRANSCODE_JOB] in leases.requeue_stalled(ctx, now=later)[TRANSCODE_JOB]
 
 
-def _dead_run(runtime, make_account, feed: Path, **changes) -> int:
+def _dead_run(ctx, make_account, feed: Path, **changes) -> int:
     """A run of a local feed (no media fetched), with `changes` to its row."""
     partner = make_account(Role.partner).user
-    with runtime.db.session(write=True) as session:
+    with ctx.db.session(write=True) as session:
         made = partners.create_feed(session, partner, name="F", source=str(feed), local_ok=True)
         run = runs.start_run(session, made, "cli", fetch_media=False)
         for name, value in changes.items():
@@ -374,11 +366,11 @@ def feed_file(tmp_path) -> Path:
     return path
 
 
-def test_workers_sweep_for_stalled_work_every_lease_sweep_seconds(runtime, make_account, feed_file):
+def test_workers_sweep_for_stalled_work_every_lease_sweep_seconds(ctx, make_account, feed_file):
     """In-process workers (as `vetrina serve` runs them) take over a run whose worker died, without a restart:
     their sweeper thread ticks every `lease_sweep_seconds`."""
     run_id = _dead_run(
-        runtime,
+        ctx,
         make_account,
         feed_file,
         status="running",
@@ -389,20 +381,20 @@ def test_workers_sweep_for_stalled_work_every_lease_sweep_seconds(runtime, make_
 
     def workers(sweep_seconds: float) -> JobQueue:
         fast = {"lease_stall_seconds": 1, "lease_sweep_seconds": sweep_seconds}
-        return JobQueue(runtime.settings.model_copy(update=fast), runtime.db, runtime.store)
+        return JobQueue(ctx.settings.model_copy(update=fast), ctx.db, ctx.store)
 
     hourly = workers(3600)
     hourly.start_in_process()
     try:
         time.sleep(2)
-        assert _row(runtime, FeedRun, run_id).lease_token == "dead", "no sweep is due yet"
+        assert _row(ctx, FeedRun, run_id).lease_token == "dead", "no sweep is due yet"
     finally:
         hourly.stop_in_process()
     quick = workers(0.3)
     quick.start_in_process()
     try:
         done = wait_for(
-            lambda: (row := _row(runtime, FeedRun, run_id)).status == "done" and row, timeout_s=30, message="takeover"
+            lambda: (row := _row(ctx, FeedRun, run_id)).status == "done" and row, timeout_s=30, message="takeover"
         )
     finally:
         quick.stop_in_process()
@@ -411,15 +403,15 @@ def test_workers_sweep_for_stalled_work_every_lease_sweep_seconds(runtime, make_
 
 
 @pytest.mark.slow
-def test_vetrina_worker_sweeps_for_stalled_work_while_it_runs(runtime, settings, make_account, feed_file, tmp_path):
+def test_vetrina_worker_sweeps_for_stalled_work_while_it_runs(ctx, settings, make_account, feed_file, tmp_path):
     """`vetrina worker` sweeps at start-up and then every `lease_sweep_seconds`: a run whose worker dies while
     it is up is taken over."""
     other = tmp_path / "other.xml"
     other.write_bytes(catalogue(2))
     # Nobody claimed it a day ago: the start-up sweep queues it, so its being done shows the worker is up.
-    probe = _dead_run(runtime, make_account, other, created_at=clock.now() - timedelta(days=1))
+    probe = _dead_run(ctx, make_account, other, created_at=clock.now() - timedelta(days=1))
     run_id = _dead_run(
-        runtime,
+        ctx,
         make_account,
         feed_file,
         status="running",
@@ -431,7 +423,7 @@ def test_vetrina_worker_sweeps_for_stalled_work_while_it_runs(runtime, settings,
 
     def keep_alive() -> None:  # this test holds the run's lease until the worker is up
         while not alive.wait(0.2):
-            with runtime.db.session(write=True) as session:
+            with ctx.db.session(write=True) as session:
                 leases.renew(session, FeedRun, run_id, "this-test")
 
     beating = threading.Thread(target=keep_alive)
@@ -453,12 +445,12 @@ def test_vetrina_worker_sweeps_for_stalled_work_while_it_runs(runtime, settings,
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for(lambda: _row(runtime, FeedRun, probe).status == "done", timeout_s=60, message="the worker")
-        assert _row(runtime, FeedRun, run_id).lease_token == "this-test"
+        wait_for(lambda: _row(ctx, FeedRun, probe).status == "done", timeout_s=60, message="the worker")
+        assert _row(ctx, FeedRun, run_id).lease_token == "this-test"
         alive.set()  # this test's "worker" dies
         beating.join()
         done = wait_for(
-            lambda: (row := _row(runtime, FeedRun, run_id)).status == "done" and row, timeout_s=30, message="takeover"
+            lambda: (row := _row(ctx, FeedRun, run_id)).status == "done" and row, timeout_s=30, message="takeover"
         )
         assert (done.attempts, done.created) == (2, 3)
     finally:
@@ -519,18 +511,18 @@ def test_the_new_names_alone_raise_no_warning(monkeypatch):
     assert (settings.lease_stall_seconds, settings.lease_max_attempts) == (9, 4)
 
 
-def test_the_old_names_govern_claims(runtime, make_account, monkeypatch):
+def test_the_old_names_govern_claims(ctx, make_account, monkeypatch):
     """Settings given under the old names are the ones claims follow: the takeover time and the attempt limit."""
     monkeypatch.setenv("VETRINA_TRANSCODE_STALL_SECONDS", "5")
     monkeypatch.setenv("VETRINA_MAX_TRANSCODE_ATTEMPTS", "1")
     with pytest.warns(DeprecationWarning):
-        old_names = Settings(data_dir=runtime.settings.data_dir, database_url=runtime.settings.database_url)
-    ctx = JobQueue(old_names, runtime.db, runtime.store).context
-    run_id = _feed_run(runtime, make_account)
+        old_names = Settings(data_dir=ctx.settings.data_dir, database_url=ctx.settings.database_url)
+    ctx = JobQueue(old_names, ctx.db, ctx.store).context
+    run_id = _feed_run(ctx, make_account)
     assert leases.claim(ctx, FeedRun, run_id) is not None
     _later(4)
     assert leases.claim(ctx, FeedRun, run_id) is None, "5 s have not passed"
     _later(6)
     assert leases.claim(ctx, FeedRun, run_id) is None, "one attempt, and it was interrupted"
-    row = _row(runtime, FeedRun, run_id)
+    row = _row(ctx, FeedRun, run_id)
     assert (row.status, row.error) == ("failed", "The import stopped after 1 interrupted attempts.")

@@ -11,26 +11,26 @@ from tests.conftest import REDIS_URL, redis_skip_reason, wait_for
 from vetrina.accounts.models import Role
 from vetrina.jobs import RedisHuey, SqliteHuey
 from vetrina.media.transcode import TRANSCODE_JOB
-from vetrina.runtime import build_runtime
+from vetrina.runtime import build_context
 from vetrina.web.app import create_app
 
 
-def test_a_job_is_enqueued_only_when_its_transaction_commits(runtime):
-    assert isinstance(runtime.queue.huey, SqliteHuey)
-    before = runtime.queue.pending_count()
-    with pytest.raises(RuntimeError), runtime.db.session() as session:
-        runtime.queue.enqueue_after_commit(session, TRANSCODE_JOB, 1)
+def test_a_job_is_enqueued_only_when_its_transaction_commits(ctx):
+    assert isinstance(ctx.queue.huey, SqliteHuey)
+    before = ctx.queue.pending_count()
+    with pytest.raises(RuntimeError), ctx.db.session() as session:
+        ctx.queue.enqueue_after_commit(session, TRANSCODE_JOB, 1)
         raise RuntimeError("the request failed after queuing work")
-    assert runtime.queue.pending_count() == before
-    with runtime.db.session() as session:
-        runtime.queue.enqueue_after_commit(session, TRANSCODE_JOB, 1)
-        assert runtime.queue.pending_count() == before  # not yet: still inside the transaction
-    assert runtime.queue.pending_count() == before + 1
+    assert ctx.queue.pending_count() == before
+    with ctx.db.session() as session:
+        ctx.queue.enqueue_after_commit(session, TRANSCODE_JOB, 1)
+        assert ctx.queue.pending_count() == before  # not yet: still inside the transaction
+    assert ctx.queue.pending_count() == before + 1
 
 
-def test_unknown_jobs_are_refused_at_once(runtime):
-    with pytest.raises(KeyError), runtime.db.session() as session:
-        runtime.queue.enqueue_after_commit(session, "no.such.job")
+def test_unknown_jobs_are_refused_at_once(ctx):
+    with pytest.raises(KeyError), ctx.db.session() as session:
+        ctx.queue.enqueue_after_commit(session, "no.such.job")
 
 
 @pytest.mark.slow
@@ -38,17 +38,17 @@ def test_videos_transcode_through_the_redis_queue(settings, short_clip):
     if reason := redis_skip_reason():
         pytest.skip(reason)
     settings = settings.model_copy(update={"redis_url": REDIS_URL, "queue_name": f"vtr-test-{secrets.token_hex(4)}"})
-    runtime = build_runtime(settings)
+    ctx = build_context(settings)
     try:
-        assert isinstance(runtime.queue.huey, RedisHuey)
+        assert isinstance(ctx.queue.huey, RedisHuey)
         from vetrina.accounts import service as accounts
 
-        with runtime.db.session() as session:
+        with ctx.db.session() as session:
             user = accounts.create_user(session, "r@example.com", "password one", Role.merchant)
             session.flush()
             token = accounts.create_api_token(session, user)
         auth = {"Authorization": f"Bearer {token}"}
-        with TestClient(create_app(runtime, run_worker=True)) as client, short_clip.open("rb") as handle:
+        with TestClient(create_app(ctx, run_worker=True)) as client, short_clip.open("rb") as handle:
             video_id = client.post(
                 "/api/v1/videos", headers=auth, data={"title": "Via Redis"}, files={"file": ("c.mp4", handle)}
             ).json()["id"]
@@ -60,7 +60,7 @@ def test_videos_transcode_through_the_redis_queue(settings, short_clip):
                 message="the Redis-queued transcode",
             )
         assert done["status"] == "ready", done["error"]
-        assert runtime.queue.pending_count() == 0
+        assert ctx.queue.pending_count() == 0
     finally:
-        runtime.queue.huey.storage.flush_all()
-        runtime.close()
+        ctx.queue.huey.storage.flush_all()
+        ctx.close()

@@ -41,21 +41,21 @@ def _worker(settings, stall_seconds: float) -> subprocess.Popen:
     )
 
 
-def _video(runtime, video_id) -> Video:
-    with runtime.db.session() as session:
+def _video(ctx, video_id) -> Video:
+    with ctx.db.session() as session:
         return session.get(Video, video_id)
 
 
-def _queued_video(runtime, owner, clip, title: str, **row_changes) -> Video:
+def _queued_video(ctx, owner, clip, title: str, **row_changes) -> Video:
     """A video created through the media service (its transcode queued), with optional row changes."""
-    upload = runtime.settings.data_dir / f"upload-{title}.mp4"
+    upload = ctx.settings.data_dir / f"upload-{title}.mp4"
     upload.write_bytes(clip.read_bytes())
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         video = media.create_video(
             session,
-            runtime.store,
-            runtime.settings,
-            runtime.queue,
+            ctx.store,
+            ctx.settings,
+            ctx.queue,
             owner,
             title=title,
             description="",
@@ -67,83 +67,83 @@ def _queued_video(runtime, owner, clip, title: str, **row_changes) -> Video:
     return video
 
 
-def test_killed_worker_leaves_video_processing_and_the_retry_publishes_it(runtime, settings, make_account, media_dir):
+def test_killed_worker_leaves_video_processing_and_the_retry_publishes_it(ctx, settings, make_account, media_dir):
     clip = make_clip(media_dir / "long-480p.mp4", 24, size="854x480", rate=30)
-    video_id = _queued_video(runtime, make_account(Role.merchant).user, clip, "Interrupted").id
+    video_id = _queued_video(ctx, make_account(Role.merchant).user, clip, "Interrupted").id
 
     first = _worker(settings, stall_seconds=2)
     try:
-        wait_for(lambda: _video(runtime, video_id).progress > 0.05, timeout_s=120, message="transcode progress")
+        wait_for(lambda: _video(ctx, video_id).progress > 0.05, timeout_s=120, message="transcode progress")
         os.killpg(first.pid, signal.SIGKILL)
         first.wait(timeout=10)
     finally:
         if first.poll() is None:
             os.killpg(first.pid, signal.SIGKILL)
 
-    stuck = _video(runtime, video_id)
+    stuck = _video(ctx, video_id)
     assert stuck.status == "processing"
     assert stuck.output_key is None
     assert stuck.attempts == 1
-    assert not list(runtime.store.path(f"videos/{video_id}").glob("hls-*"))
+    assert not list(ctx.store.path(f"videos/{video_id}").glob("hls-*"))
 
     # Once the dead worker's lease has gone stale, a new worker's start-up sweep takes the video over.
     wait_for(
-        lambda: clock.now() - _video(runtime, video_id).heartbeat_at > timedelta(seconds=2.5),
+        lambda: clock.now() - _video(ctx, video_id).heartbeat_at > timedelta(seconds=2.5),
         timeout_s=10,
         message="the lease to go stale",
     )
     second = _worker(settings, stall_seconds=2)
     try:
         done = wait_for(
-            lambda: (v := _video(runtime, video_id)).status != "processing" and v, timeout_s=240, message="retry"
+            lambda: (v := _video(ctx, video_id)).status != "processing" and v, timeout_s=240, message="retry"
         )
     finally:
         os.killpg(second.pid, signal.SIGKILL)
         second.wait(timeout=10)
     assert done.status == "ready", done.error
     assert done.attempts == 2
-    published = list(runtime.store.path(f"videos/{video_id}").glob("hls-*"))
+    published = list(ctx.store.path(f"videos/{video_id}").glob("hls-*"))
     assert [p.name for p in published] == [done.output_key.rsplit("/", 1)[1]]
     assert (published[0] / "master.m3u8").exists()
-    assert not list((runtime.store.root / ".work").glob(f"video-{video_id}-*"))
+    assert not list((ctx.store.root / ".work").glob(f"video-{video_id}-*"))
 
 
-def test_a_live_lease_is_not_taken_over(runtime, make_account, short_clip):
+def test_a_live_lease_is_not_taken_over(ctx, make_account, short_clip):
     owner = make_account(Role.merchant).user
-    video = _queued_video(runtime, owner, short_clip, "Leased", heartbeat_at=clock.now(), lease_token="someone-else")
-    assert requeue_stalled(runtime.queue.context) == {}
-    later = clock.now() + timedelta(seconds=runtime.settings.lease_stall_seconds + 1)
-    before = runtime.queue.pending_count()
-    assert requeue_stalled(runtime.queue.context, now=later) == {TRANSCODE_JOB: [video.id]}
-    assert runtime.queue.pending_count() == before + 1
+    video = _queued_video(ctx, owner, short_clip, "Leased", heartbeat_at=clock.now(), lease_token="someone-else")
+    assert requeue_stalled(ctx) == {}
+    later = clock.now() + timedelta(seconds=ctx.settings.lease_stall_seconds + 1)
+    before = ctx.queue.pending_count()
+    assert requeue_stalled(ctx, now=later) == {TRANSCODE_JOB: [video.id]}
+    assert ctx.queue.pending_count() == before + 1
 
-    transcode_video(runtime.queue.context, video.id)  # the lease is fresh: this worker must walk away
-    assert _video(runtime, video.id).lease_token == "someone-else"
-    assert _video(runtime, video.id).status == "processing"
+    transcode_video(ctx, video.id)  # the lease is fresh: this worker must walk away
+    assert _video(ctx, video.id).lease_token == "someone-else"
+    assert _video(ctx, video.id).status == "processing"
 
 
-def test_a_live_last_attempt_is_not_failed_by_a_duplicate_task(runtime, make_account, short_clip):
-    attempts = runtime.settings.lease_max_attempts
+def test_a_live_last_attempt_is_not_failed_by_a_duplicate_task(ctx, make_account, short_clip):
+    attempts = ctx.settings.lease_max_attempts
     owner = make_account(Role.merchant).user
     video = _queued_video(
-        runtime, owner, short_clip, "Last try", attempts=attempts, heartbeat_at=clock.now(), lease_token="live-worker"
+        ctx, owner, short_clip, "Last try", attempts=attempts, heartbeat_at=clock.now(), lease_token="live-worker"
     )
-    transcode_video(runtime.queue.context, video.id)
-    assert _video(runtime, video.id).status == "processing"
-    assert _video(runtime, video.id).lease_token == "live-worker"
+    transcode_video(ctx, video.id)
+    assert _video(ctx, video.id).status == "processing"
+    assert _video(ctx, video.id).lease_token == "live-worker"
 
 
-def test_never_claimed_videos_wait_their_turn_before_a_second_task(runtime, make_account, short_clip):
-    video = _queued_video(runtime, make_account(Role.merchant).user, short_clip, "Queued")
-    later = clock.now() + timedelta(seconds=runtime.settings.lease_stall_seconds * 2)
-    assert requeue_stalled(runtime.queue.context, now=later) == {}
-    assert requeue_stalled(runtime.queue.context, now=clock.now() + timedelta(hours=2)) == {TRANSCODE_JOB: [video.id]}
+def test_never_claimed_videos_wait_their_turn_before_a_second_task(ctx, make_account, short_clip):
+    video = _queued_video(ctx, make_account(Role.merchant).user, short_clip, "Queued")
+    later = clock.now() + timedelta(seconds=ctx.settings.lease_stall_seconds * 2)
+    assert requeue_stalled(ctx, now=later) == {}
+    assert requeue_stalled(ctx, now=clock.now() + timedelta(hours=2)) == {TRANSCODE_JOB: [video.id]}
 
 
-def test_gives_up_after_the_attempt_limit(runtime, make_account, short_clip):
-    attempts = runtime.settings.lease_max_attempts
-    video = _queued_video(runtime, make_account(Role.merchant).user, short_clip, "Cursed", attempts=attempts)
-    transcode_video(runtime.queue.context, video.id)
-    failed = _video(runtime, video.id)
+def test_gives_up_after_the_attempt_limit(ctx, make_account, short_clip):
+    attempts = ctx.settings.lease_max_attempts
+    video = _queued_video(ctx, make_account(Role.merchant).user, short_clip, "Cursed", attempts=attempts)
+    transcode_video(ctx, video.id)
+    failed = _video(ctx, video.id)
     assert failed.status == "failed"
     assert "attempts" in failed.error

@@ -35,8 +35,8 @@ def settings(settings):
     return settings.model_copy(update={"fetch_allow_private": True})
 
 
-def count_rows(runtime, model) -> int:
-    with runtime.db.session() as session:
+def count_rows(ctx, model) -> int:
+    with ctx.db.session() as session:
         return session.scalar(select(func.count()).select_from(model))
 
 
@@ -44,7 +44,7 @@ def counts(report: dict) -> dict:
     return {k: report[k] for k in ("status", "total", "done", "created", "updated", "unchanged", "failed", "removed")}
 
 
-def test_importing_the_same_feed_twice_changes_nothing_the_second_time(client, make_account, runtime, partner_site):
+def test_importing_the_same_feed_twice_changes_nothing_the_second_time(client, make_account, ctx, partner_site):
     partner = make_account(Role.partner)
     feed = create_feed(client, partner, partner_site.put("/catalogue.xml", catalogue(30)))
     assert create_feed(client, partner, feed["url"])["id"] == feed["id"]  # the same URL is the same feed
@@ -77,12 +77,12 @@ def test_importing_the_same_feed_twice_changes_nothing_the_second_time(client, m
         "removed": 0,
     }
     assert feed_items(client, partner, feed["id"]) == before  # not even touched
-    assert count_rows(runtime, FeedItem) == 30 and count_rows(runtime, Video) == 0
+    assert count_rows(ctx, FeedItem) == 30 and count_rows(ctx, Video) == 0
     runs = client.get(f"/api/v1/partners/feeds/{feed['id']}/runs", headers=partner.auth).json()
     assert [r["run_id"] for r in runs] == [second["run_id"], first["run_id"]]
 
 
-def test_a_changed_feed_updates_removes_and_creates(client, make_account, runtime, partner_site):
+def test_a_changed_feed_updates_removes_and_creates(client, make_account, ctx, partner_site):
     partner = make_account(Role.partner)
     feed = create_feed(client, partner, partner_site.put("/catalogue.xml", catalogue(5)))
     run_feed(client, partner, feed["id"])
@@ -118,10 +118,10 @@ def test_a_changed_feed_updates_removes_and_creates(client, make_account, runtim
     }
     items = feed_items(client, partner, feed["id"])
     assert not any(i["removed"] for i in items.values()) and items["t-2"]["title"] == "Title 2"
-    assert count_rows(runtime, FeedItem) == 6
+    assert count_rows(ctx, FeedItem) == 6
 
 
-def test_broken_items_are_reported_and_the_rest_imported(client, make_account, runtime, partner_site):
+def test_broken_items_are_reported_and_the_rest_imported(client, make_account, ctx, partner_site):
     partner = make_account(Role.partner)
     cdn, nowhere = CDN, '<media:restriction relationship="allow" type="country">QQ</media:restriction>'
     body = mrss(
@@ -212,7 +212,7 @@ MALFORMED = [
 ]
 
 
-def test_a_malformed_feed_fails_the_run_and_changes_nothing(client, make_account, runtime, partner_site):
+def test_a_malformed_feed_fails_the_run_and_changes_nothing(client, make_account, ctx, partner_site):
     partner = make_account(Role.partner)
     feed = create_feed(client, partner, partner_site.put("/catalogue.xml", catalogue(12)))
     assert run_feed(client, partner, feed["id"])["created"] == 12
@@ -232,7 +232,7 @@ def test_a_malformed_feed_fails_the_run_and_changes_nothing(client, make_account
             [],
         )
         assert feed_items(client, partner, feed["id"]) == before
-    assert count_rows(runtime, FeedFailure) == 0 and count_rows(runtime, FeedItem) == 12
+    assert count_rows(ctx, FeedFailure) == 0 and count_rows(ctx, FeedItem) == 12
 
 
 # Crash and resume --------------------------------------------------------------------------------
@@ -242,22 +242,22 @@ class WorkerKilled(BaseException):
     """Like the worker process dying: not an error the import could catch and record."""
 
 
-def make_feed(runtime, partner, url: str, rerun_hours: float | None = None) -> int:
-    with runtime.db.session(write=True) as session:
+def make_feed(ctx, partner, url: str, rerun_hours: float | None = None) -> int:
+    with ctx.db.session(write=True) as session:
         feed = partners.create_feed(
             session, partner.user, name="Catalogue", source=url, rerun_hours=rerun_hours, allow_private=True
         )
         return feed.id
 
 
-def start(runtime, feed_id: int) -> int:
-    with runtime.db.session(write=True) as session:
+def start(ctx, feed_id: int) -> int:
+    with ctx.db.session(write=True) as session:
         return runs.start_run(session, session.get(PartnerFeed, feed_id), "api", fetch_media=False).id
 
 
-def outcome(runtime, run_id: int) -> tuple[dict, list, list]:
+def outcome(ctx, run_id: int) -> tuple[dict, list, list]:
     """A run's counters, its failures and the feed's items: everything a clean run and a resumed one must share."""
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         run = session.get(FeedRun, run_id)
         numbers = {
             k: getattr(run, k)
@@ -282,16 +282,15 @@ def outcome(runtime, run_id: int) -> tuple[dict, list, list]:
     return numbers, failures, rows
 
 
-def test_a_run_whose_worker_died_is_taken_over_and_resumes_after_its_last_batch(runtime, make_account, partner_site):
+def test_a_run_whose_worker_died_is_taken_over_and_resumes_after_its_last_batch(ctx, make_account, partner_site):
     assert runs.BATCH == 250
     partner = make_account(Role.partner)
     body = catalogue(800).replace(b"<title>Title 100</title>", b"").replace(b"<title>Title 700</title>", b"")
     body = body.replace(
         b"</channel>", item("t-5", "Doubled", "https://cdn.partner.example/x.mp4").encode() + b"</channel>"
     )
-    clean_run = start(runtime, make_feed(runtime, partner, partner_site.put("/clean.xml", body)))
-    crash_run = start(runtime, make_feed(runtime, partner, partner_site.put("/crash.xml", body)))
-    ctx = runtime.queue.context
+    clean_run = start(ctx, make_feed(ctx, partner, partner_site.put("/clean.xml", body)))
+    crash_run = start(ctx, make_feed(ctx, partner, partner_site.put("/crash.xml", body)))
     assert runs.run_import(ctx, clean_run).status == "done"
 
     seen: list[int] = []
@@ -303,25 +302,25 @@ def test_a_run_whose_worker_died_is_taken_over_and_resumes_after_its_last_batch(
 
     with pytest.raises(WorkerKilled):
         runs.run_import(ctx, crash_run, on_progress=die_after_two_batches)
-    numbers, failures, rows = outcome(runtime, crash_run)
+    numbers, failures, rows = outcome(ctx, crash_run)
     assert (numbers["status"], numbers["cursor"], numbers["created"], numbers["failed"]) == ("running", 500, 499, 1)
     assert len(rows) == 499 and failures == [(100, "t-100", "no title (media:title or title)")]
 
     # While its lease is fresh, the run is nobody else's: neither taken nor queued again.
     assert runs.run_import(ctx, crash_run) is None
-    assert leases.requeue_stalled(ctx) == {} and runtime.queue.pending_count() == 0
-    assert outcome(runtime, crash_run)[0] == numbers
+    assert leases.requeue_stalled(ctx) == {} and ctx.queue.pending_count() == 0
+    assert outcome(ctx, crash_run)[0] == numbers
 
-    later = datetime.now(UTC) + timedelta(seconds=runtime.settings.lease_stall_seconds + 5)
+    later = datetime.now(UTC) + timedelta(seconds=ctx.settings.lease_stall_seconds + 5)
     clock.set_clock(lambda: later)
     assert leases.requeue_stalled(ctx) == {runs.RUN_JOB: [crash_run]}  # queued again for a worker
-    assert runtime.queue.pending_count() == 1
+    assert ctx.queue.pending_count() == 1
     resumed: list[int] = []
     finished = runs.run_import(ctx, crash_run, on_progress=lambda run: resumed.append(run.cursor))
     assert resumed == [750, 801]  # after the last committed batch, not from the start
     assert finished.status == "done" and finished.attempts == 2
 
-    clean, crashed = outcome(runtime, clean_run), outcome(runtime, crash_run)
+    clean, crashed = outcome(ctx, clean_run), outcome(ctx, crash_run)
     assert crashed[0] == clean[0]
     assert crashed[0] == {
         "status": "done",
@@ -345,28 +344,28 @@ def test_a_run_whose_worker_died_is_taken_over_and_resumes_after_its_last_batch(
         ]
     )
     assert crashed[2] == clean[2] and len(crashed[2]) == 798 and all(row[-1] for row in crashed[2])
-    assert count_rows(runtime, FeedFailure) == 6
+    assert count_rows(ctx, FeedFailure) == 6
 
 
-def test_a_run_interrupted_by_an_error_is_marked_failed_with_its_progress_kept(runtime, make_account, partner_site):
+def test_a_run_interrupted_by_an_error_is_marked_failed_with_its_progress_kept(ctx, make_account, partner_site):
     partner = make_account(Role.partner)
-    run_id = start(runtime, make_feed(runtime, partner, partner_site.put("/c.xml", catalogue(600))))
+    run_id = start(ctx, make_feed(ctx, partner, partner_site.put("/c.xml", catalogue(600))))
 
     def database_trouble(run: FeedRun) -> None:
         raise RuntimeError("disk full")
 
-    finished = runs.run_import(runtime.queue.context, run_id, on_progress=database_trouble)
+    finished = runs.run_import(ctx, run_id, on_progress=database_trouble)
     assert (finished.status, finished.cursor, finished.created) == ("failed", 250, 250)
     assert finished.error == "The import failed (RuntimeError)."
 
 
-def test_a_run_keeps_the_first_thousand_failures_and_counts_them_all(runtime, make_account, partner_site):
+def test_a_run_keeps_the_first_thousand_failures_and_counts_them_all(ctx, make_account, partner_site):
     partner = make_account(Role.partner)
     untitled = [item(f"u-{n}", None, f"{CDN}/u-{n}.mp4") for n in range(1, runs.MAX_FAILURES_KEPT + 6)]
     url = partner_site.put("/feed.xml", mrss(*untitled, title_item(1)))
-    finished = runs.run_import(runtime.queue.context, start(runtime, make_feed(runtime, partner, url)))
+    finished = runs.run_import(ctx, start(ctx, make_feed(ctx, partner, url)))
     assert (finished.status, finished.total, finished.failed, finished.created) == ("done", 1006, 1005, 1)
-    numbers, failures, rows = outcome(runtime, finished.id)
+    numbers, failures, rows = outcome(ctx, finished.id)
     assert [f[:2] for f in failures] == [(n, f"u-{n}") for n in range(1, 1001)] and len(rows) == 1
 
 
@@ -392,10 +391,10 @@ def _reset_peak_rss() -> bool:
         return False
 
 
-def test_a_huge_feed_is_imported_in_bounded_memory(runtime, make_account, partner_site, tmp_path):
+def test_a_huge_feed_is_imported_in_bounded_memory(ctx, make_account, partner_site, tmp_path):
     """4x the items, (nearly) the same peak: the feed is read as a stream and written in batches. Python's
     allocations (tracemalloc) and the whole process's (peak RSS, where lxml's tree would show) are measured."""
-    if not runtime.db.is_sqlite:
+    if not ctx.db.is_sqlite:
         pytest.skip("streaming is the reader's and the batches', the same on both databases: measured on SQLite")
     partner = make_account(Role.partner)
     synopsis = b"A long synopsis of the film, as partners write them. " * 10
@@ -403,12 +402,12 @@ def test_a_huge_feed_is_imported_in_bounded_memory(runtime, make_account, partne
     def import_measured(count: int) -> tuple[int, int | None]:
         path = tmp_path / f"feed-{count}.xml"
         path.write_bytes(catalogue(count).replace(b"</description>", synopsis + b"</description>"))
-        run_id = start(runtime, make_feed(runtime, partner, partner_site.put(f"/feed-{count}.xml", path)))
+        run_id = start(ctx, make_feed(ctx, partner, partner_site.put(f"/feed-{count}.xml", path)))
         gc.collect()
         rss_before = _peak_rss_kib() if _reset_peak_rss() else None
         tracemalloc.start()
         try:
-            finished = runs.run_import(runtime.queue.context, run_id)
+            finished = runs.run_import(ctx, run_id)
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
@@ -419,7 +418,7 @@ def test_a_huge_feed_is_imported_in_bounded_memory(runtime, make_account, partne
     import_measured(300)  # imports, compiled statements and connections warmed
     small, small_rss = import_measured(2_500)
     large, large_rss = import_measured(10_000)
-    assert count_rows(runtime, FeedItem) == 12_800
+    assert count_rows(ctx, FeedItem) == 12_800
     assert large < 2 * small, (small, large)
     if small_rss is not None:  # 7,500 more items held as a tree would be some 16 MB more
         assert large_rss < small_rss + 8 * 1024, (small_rss, large_rss)
@@ -428,41 +427,40 @@ def test_a_huge_feed_is_imported_in_bounded_memory(runtime, make_account, partne
 # Schedule ----------------------------------------------------------------------------------------
 
 
-def test_a_scheduled_feed_is_run_by_the_sweep_when_due_and_not_before(runtime, make_account, partner_site):
+def test_a_scheduled_feed_is_run_by_the_sweep_when_due_and_not_before(ctx, make_account, partner_site):
     partner = make_account(Role.partner)
     t0 = datetime(2031, 3, 1, 9, 0, tzinfo=UTC)
     clock.set_clock(lambda: t0)
-    scheduled = make_feed(runtime, partner, partner_site.put("/daily.xml", catalogue(3)), rerun_hours=6)
-    make_feed(runtime, partner, partner_site.put("/manual.xml", catalogue(3)))
-    ctx = runtime.queue.context
+    scheduled = make_feed(ctx, partner, partner_site.put("/daily.xml", catalogue(3)), rerun_hours=6)
+    make_feed(ctx, partner, partner_site.put("/manual.xml", catalogue(3)))
 
     def sweep_at(when: datetime) -> list[int]:
         clock.set_clock(lambda: when)
         return schedule.start_due_runs(ctx, now=when)
 
     def next_run_at() -> datetime:
-        with runtime.db.session() as session:
+        with ctx.db.session() as session:
             return session.get(PartnerFeed, scheduled).next_run_at
 
     assert next_run_at() == t0 + timedelta(hours=6)
     assert sweep_at(t0 + timedelta(hours=5, minutes=59)) == []
-    assert count_rows(runtime, FeedRun) == 0 and runtime.queue.pending_count() == 0
+    assert count_rows(ctx, FeedRun) == 0 and ctx.queue.pending_count() == 0
 
     due = t0 + timedelta(hours=6)
     [run_id] = sweep_at(due)
     assert sweep_at(due + timedelta(minutes=1)) == []  # once
-    assert next_run_at() == due + timedelta(hours=6) and runtime.queue.pending_count() == 1
-    with runtime.db.session() as session:
+    assert next_run_at() == due + timedelta(hours=6) and ctx.queue.pending_count() == 1
+    with ctx.db.session() as session:
         run = session.get(FeedRun, run_id)
         assert (run.feed_id, run.trigger, run.status, run.fetch_media) == (scheduled, "schedule", "queued", True)
 
     # Due again while that run still waits: no second run, the next one still planned; the stalled-work sweep
     # queues the waiting one again.
     assert sweep_at(due + timedelta(hours=6)) == []
-    assert count_rows(runtime, FeedRun) == 1 and next_run_at() == due + timedelta(hours=12)
-    assert runtime.queue.pending_count() == 1
+    assert count_rows(ctx, FeedRun) == 1 and next_run_at() == due + timedelta(hours=12)
+    assert ctx.queue.pending_count() == 1
     assert leases.requeue_stalled(ctx, now=due + timedelta(hours=6)) == {runs.RUN_JOB: [run_id]}
-    assert runtime.queue.pending_count() == 2
+    assert ctx.queue.pending_count() == 2
 
     finished_at = due + timedelta(hours=6, minutes=3)
     clock.set_clock(lambda: finished_at)

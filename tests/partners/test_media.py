@@ -27,8 +27,8 @@ def settings(settings):
     )
 
 
-def videos(runtime) -> dict[int, Video]:
-    with runtime.db.session() as session:
+def videos(ctx) -> dict[int, Video]:
+    with ctx.db.session() as session:
         return {v.id: v for v in session.scalars(select(Video))}
 
 
@@ -46,9 +46,7 @@ def settled(client, partner, feed_id: int) -> dict[str, dict]:
     return wait_for(done, timeout_s=90, interval_s=0.2, message="media fetched and transcoded")
 
 
-def test_media_is_fetched_transcoded_and_kept_in_step_with_the_feed(
-    client, make_account, runtime, media_dir, partner_site
-):
+def test_media_is_fetched_transcoded_and_kept_in_step_with_the_feed(client, make_account, ctx, media_dir, partner_site):
     partner = make_account(Role.partner)
     clip = make_clip(media_dir / "partner-2s.mp4", 2, size="320x240")
     assert clip.stat().st_size < MEDIA_LIMIT
@@ -89,7 +87,7 @@ def test_media_is_fetched_transcoded_and_kept_in_step_with_the_feed(
     }
     assert failed["junk"].startswith("This file is not a readable video")
     assert all(items[g]["video_id"] is None for g in failed)
-    made = videos(runtime)
+    made = videos(ctx)
     a, b = made[items["a"]["video_id"]], made[items["b"]["video_id"]]
     assert len(made) == 2 and items["a"]["media_status"] == items["b"]["media_status"] == "done"
     assert [(v.owner_id, v.title, v.status, v.published) for v in (a, b)] == [
@@ -108,7 +106,7 @@ def test_media_is_fetched_transcoded_and_kept_in_step_with_the_feed(
     again = run_feed(client, partner, feed["id"], fetch_media=True)
     assert (again["created"], again["updated"], again["unchanged"], again["removed"]) == (0, 0, 7, 0)
     assert len(site.requests) == fetched + 1  # the feed only
-    assert set(videos(runtime)) == {a.id, b.id}
+    assert set(videos(ctx)) == {a.id, b.id}
 
     # A changed feed: A retitled, B gone, C new.
     v2 = [v1[0].replace("Film A", "Film A (director's cut)"), *v1[2:], item("c", "Film C", f"{site.url}/media/a.mp4")]
@@ -116,7 +114,7 @@ def test_media_is_fetched_transcoded_and_kept_in_step_with_the_feed(
     changed = run_feed(client, partner, feed["id"], fetch_media=True)
     assert (changed["created"], changed["updated"], changed["unchanged"], changed["removed"]) == (1, 1, 5, 1)
     items = settled(client, partner, feed["id"])
-    made = videos(runtime)
+    made = videos(ctx)
     assert made[a.id].title == "Film A (director's cut)" and made[a.id].published
     assert items["b"]["removed"] and not made[b.id].published
     assert client.get(f"/api/v1/videos/{b.id}").status_code == 404  # no longer public
@@ -127,21 +125,20 @@ def test_media_is_fetched_transcoded_and_kept_in_step_with_the_feed(
     site.put("/feed.xml", mrss(*v2, v1[1]))
     back = run_feed(client, partner, feed["id"], fetch_media=True)
     assert (back["created"], back["updated"], back["removed"]) == (0, 1, 0)
-    assert videos(runtime)[b.id].published and len(videos(runtime)) == 3
-    with runtime.db.session() as session:
+    assert videos(ctx)[b.id].published and len(videos(ctx)) == 3
+    with ctx.db.session() as session:
         assert session.scalar(select(func.count()).select_from(Video).where(Video.owner_id == partner.user.id)) == 3
 
 
-def test_two_workers_fetching_the_same_title_make_one_video(runtime, make_account, media_dir, partner_site):
+def test_two_workers_fetching_the_same_title_make_one_video(ctx, make_account, media_dir, partner_site):
     """Two media jobs of one feed (a scheduled run's and `vetrina import`'s, say) reach the same title at once."""
     partner = make_account(Role.partner)
     partner_site.put("/media/a.mp4", make_clip(media_dir / "partner-2s.mp4", 2, size="320x240"), "video/mp4")
     partner_site.hold("/media/a.mp4", requests=2)
     url = partner_site.put("/feed.xml", mrss(item("a", "Film A", f"{partner_site.url}/media/a.mp4")))
-    with runtime.db.session(write=True) as session:
+    with ctx.db.session(write=True) as session:
         feed = partners.create_feed(session, partner.user, name="F", source=url, allow_private=True)
         run_id, feed_id = runs.start_run(session, feed, "api", fetch_media=False).id, feed.id
-    ctx = runtime.queue.context
     assert runs.run_import(ctx, run_id).created == 1
     made: list[int] = []
     workers = [threading.Thread(target=lambda: made.append(media_fetch.fetch_media(ctx, feed_id))) for _ in range(2)]
@@ -150,8 +147,8 @@ def test_two_workers_fetching_the_same_title_make_one_video(runtime, make_accoun
     for worker in workers:
         worker.join(timeout=60)
     assert sorted(made) == [0, 1] and partner_site.requests.count("/media/a.mp4") == 2
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         [video] = session.scalars(select(Video)).all()
         [title] = session.scalars(select(FeedItem).where(FeedItem.feed_id == feed_id)).all()
         assert (title.video_id, title.media_status, title.media_error) == (video.id, "done", None)
-    assert list((runtime.store.root / ".work").iterdir()) == []  # each fetch worked in, and removed, its own
+    assert list((ctx.store.root / ".work").iterdir()) == []  # each fetch worked in, and removed, its own

@@ -26,9 +26,9 @@ FEEDS = "/api/v1/partners/feeds"
 
 
 @pytest.fixture
-def api(runtime) -> Iterator[TestClient]:
+def api(ctx) -> Iterator[TestClient]:
     """The app without its job workers: runs stay queued, transcodes wait, nothing moves unless a test says so."""
-    with TestClient(create_app(runtime, run_worker=False)) as test_client:
+    with TestClient(create_app(ctx, run_worker=False)) as test_client:
         yield test_client
 
 
@@ -47,16 +47,16 @@ REFUSED_FEED_URLS = [
 ]
 
 
-def test_a_feed_on_a_private_address_or_not_over_http_is_refused(api, make_account, runtime):
+def test_a_feed_on_a_private_address_or_not_over_http_is_refused(api, make_account, ctx):
     partner = make_account(Role.partner)
     for url in REFUSED_FEED_URLS:
         response = api.post(FEEDS, headers=partner.auth, json={"name": "Mine", "url": url})
         assert assert_problem(response, 422, "invalid-input")["field"] == "url", url
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         assert session.scalar(select(func.count()).select_from(PartnerFeed)) == 0
 
 
-def test_only_partners_merchants_and_admins_keep_feeds_and_each_sees_only_their_own(api, make_account, runtime):
+def test_only_partners_merchants_and_admins_keep_feeds_and_each_sees_only_their_own(api, make_account, ctx):
     feed_url = "https://93.184.215.14/catalogue.xml"  # a public address (nothing is fetched in this test)
     viewer, mine, theirs, admin = (
         make_account(Role.viewer),
@@ -87,36 +87,36 @@ def test_only_partners_merchants_and_admins_keep_feeds_and_each_sees_only_their_
     assert_problem(api.get(f"{FEEDS}/{feed['id']}/runs/{run.json()['run_id']}", headers=theirs.auth), 404, "not-found")
     again = assert_problem(api.post(f"{FEEDS}/{feed['id']}/runs", headers=mine.auth), 409, "conflict")
     assert again["run_id"] == run.json()["run_id"]
-    with runtime.db.session(write=True) as session:  # a worker has it now: still one at a time
+    with ctx.db.session(write=True) as session:  # a worker has it now: still one at a time
         session.get(FeedRun, run.json()["run_id"]).status = "running"
     assert_problem(api.post(f"{FEEDS}/{feed['id']}/runs", headers=mine.auth), 409, "conflict")
-    with runtime.db.session(write=True) as session:
+    with ctx.db.session(write=True) as session:
         session.get(FeedRun, run.json()["run_id"]).status = "done"
     assert api.post(f"{FEEDS}/{feed['id']}/runs", headers=mine.auth, json={"fetch_media": False}).status_code == 202
 
 
-def test_two_runs_asked_for_at_the_same_moment_make_one(runtime, make_account):
+def test_two_runs_asked_for_at_the_same_moment_make_one(ctx, make_account):
     """The second request arrives while the first has not committed: it must wait for it and get a 409."""
     partner = make_account(Role.partner)
-    with runtime.db.session(write=True) as session:
+    with ctx.db.session(write=True) as session:
         feed_id = partners.create_feed(session, partner.user, name="F", source="https://93.184.215.14/f.xml").id
     outcome: dict[str, object] = {}
 
     def second_request() -> None:
         try:
-            with runtime.db.session(write=True) as session:
+            with ctx.db.session(write=True) as session:
                 outcome["second"] = runs.start_run(session, session.get(PartnerFeed, feed_id), "api").id
         except Conflict as exc:
             outcome["second"] = exc
 
-    with runtime.db.session(write=True) as session:
+    with ctx.db.session(write=True) as session:
         first = runs.start_run(session, session.get(PartnerFeed, feed_id), "api").id
         racer = threading.Thread(target=second_request)
         racer.start()
         racer.join(timeout=0.5)  # it waits for this transaction (or, unguarded, commits a run of its own)
     racer.join(timeout=20)
     assert isinstance(outcome["second"], Conflict) and outcome["second"].extra["run_id"] == first
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         assert session.scalar(select(func.count()).select_from(FeedRun)) == 1
 
 
@@ -139,7 +139,7 @@ BAD_BODIES = [
 ]
 
 
-def test_bad_bodies_are_422_problems_naming_the_field(api, make_account, runtime):
+def test_bad_bodies_are_422_problems_naming_the_field(api, make_account, ctx):
     partner = make_account(Role.partner)
     runs = f"{FEEDS}/{create_feed(api, partner, 'https://93.184.215.14/f.xml')['id']}/runs"
     for path, body, field in BAD_BODIES:
@@ -147,7 +147,7 @@ def test_bad_bodies_are_422_problems_naming_the_field(api, make_account, runtime
             api.post(runs if path == "runs" else path, headers=partner.auth, json=body), 422, "invalid-input"
         )
         assert field in [e["field"] for e in problem["errors"]], (body, problem)
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         assert session.scalar(select(func.count()).select_from(PartnerFeed)) == 1
         assert session.scalar(select(func.count()).select_from(FeedRun)) == 0
 
@@ -169,9 +169,9 @@ def test_bad_paths_and_pages_are_problems_too(api, make_account):
 
 
 def test_media_on_private_addresses_is_refused_and_restrictions_become_licences(
-    api, runtime, make_account, media_dir, partner_site, tmp_path
+    api, ctx, make_account, media_dir, partner_site, tmp_path
 ):
-    assert runtime.settings.fetch_allow_private is False
+    assert ctx.settings.fetch_allow_private is False
     partner = make_account(Role.partner)
     folder = tmp_path / "delivery"
     folder.mkdir()
@@ -195,14 +195,13 @@ def test_media_on_private_addresses_is_refused_and_restrictions_become_licences(
             item("absolute", "Absolute", "/etc/passwd"),
         )
     )
-    with runtime.db.session(write=True) as session:
+    with ctx.db.session(write=True) as session:
         feed = partners.create_feed(session, partner.user, name="Drop", source=str(folder / "feed.xml"), local_ok=True)
         run_id = runs.start_run(session, feed, "cli", fetch_media=False).id
         feed_id = feed.id
-    ctx = runtime.queue.context
     report = runs.run_import(ctx, run_id)
     assert (report.status, report.created, report.failed) == ("done", 7, 2)
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         reasons = {f.guid: f.reason for f in runs.failures(session, report)}
     assert reasons == {
         "escape": "a local media file must exist inside the feed's own folder",
@@ -233,7 +232,7 @@ def test_media_on_private_addresses_is_refused_and_restrictions_become_licences(
     [rest] = licences("deny-cn")
     assert set(rest["territories"]) == TERRITORIES - {"CN"} and not rest["rest_of_world"]
     assert licences("allow-none") == [] and licences("deny-none") == []
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         videos = {v.id: v for v in session.scalars(select(Video))}
     made = {g: videos[items[g]["video_id"]] for g in ("allow-cn", "deny-cn", "allow-none", "deny-none")}
     assert {g: (v.owner_id, v.title, v.published) for g, v in made.items()} == {
@@ -247,7 +246,7 @@ def test_media_on_private_addresses_is_refused_and_restrictions_become_licences(
 
 
 def test_a_changed_restriction_moves_the_titles_licence_and_a_clash_is_reported(
-    api, runtime, make_account, media_dir, tmp_path
+    api, ctx, make_account, media_dir, tmp_path
 ):
     partner = make_account(Role.partner)
     folder = tmp_path / "delivery"
@@ -257,13 +256,13 @@ def test_a_changed_restriction_moves_the_titles_licence_and_a_clash_is_reported(
     def deliver(countries: str) -> FeedRun:
         restriction = f'<media:restriction relationship="allow" type="country">{countries}</media:restriction>'
         (folder / "feed.xml").write_bytes(mrss(item("film", "Film", "clip.mp4", restriction)))
-        with runtime.db.session(write=True) as session:
+        with ctx.db.session(write=True) as session:
             feed = partners.create_feed(
                 session, partner.user, name="Drop", source=str(folder / "feed.xml"), local_ok=True
             )
             run_id, feed_id = runs.start_run(session, feed, "cli", fetch_media=False).id, feed.id
-        report = runs.run_import(runtime.queue.context, run_id)
-        media_fetch.fetch_media(runtime.queue.context, feed_id)
+        report = runs.run_import(ctx, run_id)
+        media_fetch.fetch_media(ctx, feed_id)
         return report
 
     def licences() -> list[tuple[list[str], bool]]:
@@ -290,7 +289,7 @@ def test_a_changed_restriction_moves_the_titles_licence_and_a_clash_is_reported(
     assert by_hand.status_code == 201, by_hand.text
     clash = deliver("CN IT")
     assert (clash.status, clash.updated, clash.failed) == ("done", 0, 1)
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         [failure] = runs.failures(session, clash)
     assert "media:restriction" in failure.reason and "Dragon Pictures" in failure.reason
     assert licences() == [(["CN"], False), (["FR", "IT"], True)]  # kept as it was

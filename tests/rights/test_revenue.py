@@ -25,9 +25,9 @@ def played(http, film: int, territory: str, viewer: str, furthest: float) -> Non
     assert response.json()["accepted"] == 3
 
 
-def charged_ad(runtime, advertiser, film: int, territory: str, millis: int) -> None:
+def charged_ad(ctx, advertiser, film: int, territory: str, millis: int) -> None:
     """An ad served in the film and charged (written directly: the ad path has its own tests)."""
-    with runtime.db.session(write=True) as session:
+    with ctx.db.session(write=True) as session:
         campaign = Campaign(
             merchant_id=advertiser.user.id,
             name="Spot",
@@ -71,14 +71,14 @@ def charged_ad(runtime, advertiser, film: int, territory: str, millis: int) -> N
         )
 
 
-def test_revenue_is_credited_to_the_licence_of_the_viewers_territory(http, runtime, studio, make_account):  # noqa: F811
-    film = title(runtime, studio)
+def test_revenue_is_credited_to_the_licence_of_the_viewers_territory(http, ctx, studio, make_account):  # noqa: F811
+    film = title(ctx, studio)
     china = licence(http, studio, film, ["CN"], distributor="Dragon Pictures", share_bps=3000).json()
     world = licence(http, studio, film, "rest of world", distributor="Globe Films", share_bps=2000).json()
     played(http, film, "CN", "viewer-cn-1", 40)
     played(http, film, "CN", "viewer-cn-2", 20)
     played(http, film, "IT", "viewer-it-1", 60)
-    charged_ad(runtime, make_account(Role.merchant), film, "CN", 12_000)  # 12.000 cents = 12 cents
+    charged_ad(ctx, make_account(Role.merchant), film, "CN", 12_000)  # 12.000 cents = 12 cents
 
     merchant = make_account(Role.merchant)
     scarf = product(http, merchant, price=2500)
@@ -97,7 +97,7 @@ def test_revenue_is_credited_to_the_licence_of_the_viewers_territory(http, runti
     )
     assert unpaid.status_code == 201  # never paid: not a sale
 
-    rollups.roll_up_new(runtime.db)  # views and watch time are read from the rollups
+    rollups.roll_up_new(ctx.db)  # views and watch time are read from the rollups
     day = NOW.date().isoformat()
     report = http.get(f"/api/v1/revenue-share?by=day&start={day}&end={day}", headers=studio.auth).json()
     rows = {r["distributor"]: r for r in report["rows"]}
@@ -129,8 +129,8 @@ def test_revenue_is_credited_to_the_licence_of_the_viewers_territory(http, runti
     assert http.get("/api/v1/revenue-share?by=week", headers=studio.auth).status_code == 422
 
 
-def test_the_partner_desk_shows_feeds_licences_and_the_revenue_chart(http, runtime, studio):  # noqa: F811
-    film = title(runtime, studio)
+def test_the_partner_desk_shows_feeds_licences_and_the_revenue_chart(http, ctx, studio):  # noqa: F811
+    film = title(ctx, studio)
     licence(http, studio, film, ["CN"], distributor="Dragon Pictures", share_bps=5000)
     played(http, film, "CN", "viewer-cn-1", 30)
     assert http.get("/partner", follow_redirects=False).status_code == 303  # signed out: to the sign-in page

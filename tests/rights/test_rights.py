@@ -28,10 +28,10 @@ def at(days: float) -> str:
 
 
 @pytest.fixture
-def http(runtime):
+def http(ctx):
     """The app seen from loopback, whose CF-IPCountry header is believed (the default trusted proxies)."""
     clock.set_clock(lambda: NOW)
-    with TestClient(create_app(runtime, run_worker=False), client=("127.0.0.1", 50000)) as test_client:
+    with TestClient(create_app(ctx, run_worker=False), client=("127.0.0.1", 50000)) as test_client:
         yield test_client
 
 
@@ -39,9 +39,9 @@ def from_(territory: str, auth: dict | None = None) -> dict:
     return {"CF-IPCountry": territory, **(auth or {})}
 
 
-def title(runtime, owner, name: str = "Licensed film") -> int:
+def title(ctx, owner, name: str = "Licensed film") -> int:
     """A ready title with a real (tiny) playlist in the store, written directly: no transcode needed here."""
-    with runtime.db.session(write=True) as session:
+    with ctx.db.session(write=True) as session:
         video = Video(
             owner_id=owner.user.id,
             title=name,
@@ -62,7 +62,7 @@ def title(runtime, owner, name: str = "Licensed film") -> int:
         session.flush()
         video.output_key = f"videos/{video.id}/hls-test"
         video_id = video.id
-    playlist = runtime.store.path(f"videos/{video_id}/hls-test/master.m3u8")
+    playlist = ctx.store.path(f"videos/{video_id}/hls-test/master.m3u8")
     playlist.parent.mkdir(parents=True, exist_ok=True)
     playlist.write_text("#EXTM3U\n")
     return video_id
@@ -86,8 +86,8 @@ def studio(make_account):
     return make_account(Role.partner)
 
 
-def test_one_title_two_distributors_by_territory(http, runtime, studio, make_account):
-    film = title(runtime, studio)
+def test_one_title_two_distributors_by_territory(http, ctx, studio, make_account):
+    film = title(ctx, studio)
     assert licence(http, studio, film, ["CN"], distributor="Dragon Pictures").status_code == 201
     assert licence(http, studio, film, "rest of world", distributor="Globe Films").status_code == 201
 
@@ -112,8 +112,8 @@ def test_one_title_two_distributors_by_territory(http, runtime, studio, make_acc
     assert own["hls_url"] and http.get(own["hls_url"], headers=from_("BR")).status_code == 200
 
 
-def test_a_group_and_the_rest_of_the_world(http, runtime, studio):
-    film = title(runtime, studio)
+def test_a_group_and_the_rest_of_the_world(http, ctx, studio):
+    film = title(ctx, studio)
     assert licence(http, studio, film, ["Greater China"], distributor="A").json()["territories"] == [
         "CN",
         "HK",
@@ -125,8 +125,8 @@ def test_a_group_and_the_rest_of_the_world(http, runtime, studio):
         assert http.get(f"/api/v1/videos/{film}", headers=from_(territory)).json()["distributor"] == distributor
 
 
-def test_overlapping_licences_are_refused_with_the_conflict_named(http, runtime, studio):
-    film = title(runtime, studio)
+def test_overlapping_licences_are_refused_with_the_conflict_named(http, ctx, studio):
+    film = title(ctx, studio)
     first = licence(http, studio, film, ["CN", "HK"], distributor="Dragon Pictures").json()
     clash = assert_problem(licence(http, studio, film, ["Greater China"], start=10, end=60), 409, "conflict")
     assert "Dragon Pictures" in clash["detail"] and "CN, HK" in clash["detail"]
@@ -135,7 +135,7 @@ def test_overlapping_licences_are_refused_with_the_conflict_named(http, runtime,
     assert licence(http, studio, film, ["TW"]).status_code == 201  # another territory
     assert licence(http, studio, film, "rest of world", distributor="Globe").status_code == 201
     assert_problem(licence(http, studio, film, "rest of world", start=-1, end=1), 409, "conflict")
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         assert len(list(session.scalars(select(Licence).where(Licence.video_id == film)))) == 4
 
 
@@ -154,17 +154,17 @@ def test_overlapping_licences_are_refused_with_the_conflict_named(http, runtime,
         ({"unknown": 1}, "unknown"),
     ],
 )
-def test_bad_licences_are_422_problems(http, runtime, studio, change, field):
-    film = title(runtime, studio)
+def test_bad_licences_are_422_problems(http, ctx, studio, change, field):
+    film = title(ctx, studio)
     body = {"video_id": film, "distributor": "D", "territories": ["CN"], "starts_at": at(0), "ends_at": at(1), **change}
     problem = assert_problem(http.post("/api/v1/licences", headers=studio.auth, json=body), 422, "invalid-input")
     assert field in str(problem)
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         assert session.scalar(select(Licence.id)) is None
 
 
-def test_only_the_titles_owner_licenses_it_and_sees_its_licences(http, runtime, studio, make_account):
-    film = title(runtime, studio)
+def test_only_the_titles_owner_licenses_it_and_sees_its_licences(http, ctx, studio, make_account):
+    film = title(ctx, studio)
     mine = licence(http, studio, film, ["CN"]).json()
     rival, viewer = make_account(Role.partner), make_account(Role.viewer)
     assert_problem(licence(http, rival, film, ["IT"]), 403, "forbidden")
@@ -179,8 +179,8 @@ def test_only_the_titles_owner_licenses_it_and_sees_its_licences(http, runtime, 
     assert http.get(f"/api/v1/videos/{film}", headers=from_("BR")).json()["distributor"] is None
 
 
-def test_timeline_ads_and_orders_ask_the_licence_for_their_use(http, runtime, studio, make_account):
-    film = title(runtime, studio)
+def test_timeline_ads_and_orders_ask_the_licence_for_their_use(http, ctx, studio, make_account):
+    film = title(ctx, studio)
     licence(http, studio, film, ["IT"], uses=["stream"])
     licence(http, studio, film, ["FR"], uses=["stream", "ads", "commerce"])
     assert http.get(f"/api/v1/videos/{film}/timeline", headers=from_("IT")).status_code == 200
@@ -211,13 +211,13 @@ def test_timeline_ads_and_orders_ask_the_licence_for_their_use(http, runtime, st
     )
 
 
-def test_the_list_filter_in_sql_agrees_with_the_rule_in_python(runtime, studio):
+def test_the_list_filter_in_sql_agrees_with_the_rule_in_python(ctx, studio):
     """Random licences on random titles: `listable` (SQL, for lists) and `decide` (Python, for one title) give
     the same answer for every territory and moment."""
     rng = random.Random(7)  # noqa: S311  (test data)
     territories = ["CN", "HK", "IT", "FR", "US", "ZZ"]
-    films = [title(runtime, studio, f"film {i}") for i in range(12)]
-    with runtime.db.session(write=True) as session:
+    films = [title(ctx, studio, f"film {i}") for i in range(12)]
+    with ctx.db.session(write=True) as session:
         owner = session.get(type(studio.user), studio.user.id)
         for film in films:
             for _ in range(rng.randrange(0, 4)):
@@ -238,7 +238,7 @@ def test_the_list_filter_in_sql_agrees_with_the_rule_in_python(runtime, studio):
                 except Conflict:
                     pass
     cache = rights.RightsCache(ttl_s=0)
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         for territory, offset in itertools.product(territories, (-15, -1, 0, 5, 12)):
             when = NOW + timedelta(days=offset)
             listed = set(session.scalars(select(Video.id).where(Video.id.in_(films), rights.listable(territory, when))))

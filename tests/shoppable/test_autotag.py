@@ -198,7 +198,7 @@ def test_the_owner_runs_auto_tagging_and_accepts_or_rejects_what_it_proposes(cli
     assert only["proposals"] == 1
 
 
-def test_auto_tagging_is_for_the_owner_and_for_merchants_the_owner_lets_tag(client, shop, make_account, runtime):
+def test_auto_tagging_is_for_the_owner_and_for_merchants_the_owner_lets_tag(client, shop, make_account, ctx):
     merchant, video_id, products, _bare, _plain = shop
     rival, viewer = make_account(Role.merchant), make_account(Role.viewer)
     assert client.post(f"/api/v1/videos/{video_id}/autotag", headers=rival.auth).status_code == 403
@@ -247,17 +247,16 @@ def test_auto_tagging_is_for_the_owner_and_for_merchants_the_owner_lets_tag(clie
     assert theirs["id"] in {p["id"] for p in owner_sees}
 
 
-def test_channels_that_auto_tag_get_runs_for_new_videos_and_changed_catalogues(client, shop, runtime):
+def test_channels_that_auto_tag_get_runs_for_new_videos_and_changed_catalogues(client, shop, ctx):
     merchant, video_id, products, _bare, _plain = shop
-    ctx = runtime.queue.context
-    runtime.queue.stop_in_process()
+    ctx.queue.stop_in_process()
     assert autotag.autotag_sweep(ctx) == []  # the channel has not asked for it
     handle = client.get("/api/v1/me/channel", headers=merchant.auth).json()["handle"]
     assert client.patch(f"/api/v1/channels/{handle}", headers=merchant.auth, json={"auto_tag": True}).json()["auto_tag"]
     [run_id] = autotag.autotag_sweep(ctx)
     assert autotag.autotag_sweep(ctx) == []  # queued already
     autotag.autotag_job(ctx, run_id)
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         assert session.get(AutotagRun, run_id).status == "done"
     assert autotag.autotag_sweep(ctx) == []  # nothing changed
     photo = {"file": ("p.jpg", _jpeg(packshot(9)), "image/jpeg")}
@@ -302,7 +301,7 @@ def test_the_tag_editor_page_runs_recognition_and_decides_proposals(client, shop
     assert "owner" in refused.text
 
 
-def test_runs_are_bounded_per_requester_and_runs_nobody_took_are_queued_again(client, shop, runtime, media_dir):
+def test_runs_are_bounded_per_requester_and_runs_nobody_took_are_queued_again(client, shop, ctx, media_dir):
     from datetime import UTC, datetime
 
     from tests.conftest import make_clip
@@ -311,7 +310,7 @@ def test_runs_are_bounded_per_requester_and_runs_nobody_took_are_queued_again(cl
     merchant, video_id, products, _bare, _plain = shop
     clip = make_clip(media_dir / "autotag-2s.mp4", 2, size="320x240")
     others = [ready_clip(client, merchant, clip) for _ in range(autotag.MAX_UNFINISHED_RUNS)]
-    runtime.queue.stop_in_process()  # runs wait in the queue from here on
+    ctx.queue.stop_in_process()  # runs wait in the queue from here on
     first = client.post(f"/api/v1/videos/{video_id}/autotag", headers=merchant.auth)
     again = client.post(f"/api/v1/videos/{video_id}/autotag", headers=merchant.auth)
     assert first.status_code == again.status_code == 202 and first.json()["run_id"] == again.json()["run_id"]
@@ -319,20 +318,18 @@ def test_runs_are_bounded_per_requester_and_runs_nobody_took_are_queued_again(cl
         assert client.post(f"/api/v1/videos/{other}/autotag", headers=merchant.auth).status_code == 202
     refused = client.post(f"/api/v1/videos/{others[-1]}/autotag", headers=merchant.auth)
     assert refused.status_code == 429 and refused.headers["retry-after"] == "30"
-    huge = {"product_ids": list(range(1, runtime.settings.autotag_max_candidates + 2))}
+    huge = {"product_ids": list(range(1, ctx.settings.autotag_max_candidates + 2))}
     assert client.post(f"/api/v1/videos/{others[-1]}/autotag", headers=merchant.auth, json=huge).status_code == 422
-
-    ctx = runtime.queue.context
-    pending = runtime.queue.pending_count()
+    pending = ctx.queue.pending_count()
     assert leases.requeue_stalled(ctx) == {}
-    assert runtime.queue.pending_count() == pending  # fresh runs are waiting their turn
+    assert ctx.queue.pending_count() == pending  # fresh runs are waiting their turn
     later = datetime.now(UTC) + leases.leased_kind(autotag.AUTOTAG_JOB).never_claimed_after + timedelta(minutes=1)
     clock.set_clock(lambda: later)
     assert len(leases.requeue_stalled(ctx)[autotag.AUTOTAG_JOB]) == autotag.MAX_UNFINISHED_RUNS
-    assert runtime.queue.pending_count() == pending + autotag.MAX_UNFINISHED_RUNS
+    assert ctx.queue.pending_count() == pending + autotag.MAX_UNFINISHED_RUNS
 
 
-def test_a_proposal_for_a_product_deleted_since_is_hidden_and_cannot_be_accepted(client, shop, runtime):
+def test_a_proposal_for_a_product_deleted_since_is_hidden_and_cannot_be_accepted(client, shop, ctx):
     merchant, video_id, products, _bare, _plain = shop
     run = _finish(client, merchant, video_id)
     assert run["proposals"] == 3

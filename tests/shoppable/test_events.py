@@ -16,7 +16,7 @@ from vetrina.analytics.models import PlayerEvent
 from vetrina.web.app import create_app
 
 
-def test_batches_are_stored_once_and_bad_events_dropped(client, video, runtime):  # noqa: F811
+def test_batches_are_stored_once_and_bad_events_dropped(client, video, ctx):  # noqa: F811
     _owner, video_id = video
     batch = {
         "viewer": "viewer-0001",
@@ -30,7 +30,7 @@ def test_batches_are_stored_once_and_bad_events_dropped(client, video, runtime):
     assert first.status_code == 202 and first.json() == {"accepted": 2, "duplicates": 0, "rejected": 1}
     again = client.post("/api/v1/events", json=batch)  # the player resent it
     assert again.json() == {"accepted": 0, "duplicates": 2, "rejected": 1}
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         stored = session.scalars(select(PlayerEvent).order_by(PlayerEvent.id)).all()
     assert [(e.type, e.second, e.product_id) for e in stored] == [("play", 0, None), ("card_shown", 5.25, 3)]
 
@@ -58,7 +58,7 @@ def test_times_without_a_zone_are_taken_as_utc(client, video):  # noqa: F811
     assert client.post("/api/v1/events", json=batch).status_code == 202
 
 
-def test_times_are_kept_within_a_day_and_stamped_on_arrival_beyond(client, video, runtime):  # noqa: F811
+def test_times_are_kept_within_a_day_and_stamped_on_arrival_beyond(client, video, ctx):  # noqa: F811
     _owner, video_id = video
     now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
     clock.set_clock(lambda: now)
@@ -73,7 +73,7 @@ def test_times_are_kept_within_a_day_and_stamped_on_arrival_beyond(client, video
         ],
     }
     assert client.post("/api/v1/events", json=batch).json() == {"accepted": 5, "duplicates": 0, "rejected": 0}
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         stored = {e.client_event_id: e for e in session.scalars(select(PlayerEvent))}
     assert {key: e.occurred_at for key, e in stored.items()} == {
         "naive": datetime(2026, 11, 27, 10, 0, tzinfo=UTC),
@@ -85,21 +85,21 @@ def test_times_are_kept_within_a_day_and_stamped_on_arrival_beyond(client, video
     assert {e.received_at for e in stored.values()} == {now}
 
 
-def test_the_viewers_territory_is_stored_with_each_event(runtime, video):  # noqa: F811
+def test_the_viewers_territory_is_stored_with_each_event(ctx, video):  # noqa: F811
     _owner, video_id = video
     batch = {"viewer": "viewer-0004", "events": [{"id": "t1", "type": "play", "video_id": video_id, "second": 0}]}
     # From a trusted proxy (loopback), the CDN's country header is believed; from anyone else it is not.
-    with TestClient(create_app(runtime), client=("127.0.0.1", 40000)) as proxied:
+    with TestClient(create_app(ctx), client=("127.0.0.1", 40000)) as proxied:
         assert proxied.post("/api/v1/events", json=batch, headers={"CF-IPCountry": "it"}).status_code == 202
-    with TestClient(create_app(runtime), client=("203.0.113.9", 40000)) as direct:
+    with TestClient(create_app(ctx), client=("203.0.113.9", 40000)) as direct:
         other = {**batch, "viewer": "viewer-0005"}
         assert direct.post("/api/v1/events", json=other, headers={"CF-IPCountry": "IT"}).status_code == 202
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         stored = session.execute(select(PlayerEvent.viewer_key, PlayerEvent.territory)).all()
-    assert sorted(stored) == [("viewer-0004", "IT"), ("viewer-0005", runtime.settings.default_territory)]
+    assert sorted(stored) == [("viewer-0004", "IT"), ("viewer-0005", ctx.settings.default_territory)]
 
 
-def test_concurrent_batches_are_each_answered_and_stored_once(client, video, runtime):  # noqa: F811
+def test_concurrent_batches_are_each_answered_and_stored_once(client, video, ctx):  # noqa: F811
     """Batches arriving together share a transaction; each still gets its own counts, a batch repeated by a
     concurrent request is stored once, and a malformed batch among them changes nothing for the others."""
     _owner, video_id = video
@@ -121,24 +121,24 @@ def test_concurrent_batches_are_each_answered_and_stored_once(client, video, run
     assert {status for status, _ in answers} == {202, 422}
     counted = [body for status, body in answers if status == 202]
     assert {body["accepted"] + body["duplicates"] for body in counted} == {10}
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         stored = session.execute(select(PlayerEvent.viewer_key, PlayerEvent.client_event_id)).all()
     # Four viewers, six batches of ten each, every one sent well by at least one of the pair.
     assert len(stored) == len(set(stored)) == sum(body["accepted"] for body in counted) == 4 * 6 * 10
     assert sum(body["duplicates"] for body in counted) == 4 * 6 * 10 - 3 * 10
 
 
-def test_the_writer_commits_a_group_once_and_one_failure_spares_the_others(runtime, video, monkeypatch):  # noqa: F811
+def test_the_writer_commits_a_group_once_and_one_failure_spares_the_others(ctx, video, monkeypatch):  # noqa: F811
     _owner, video_id = video
     transactions = []
-    opened = runtime.db.session
-    monkeypatch.setattr(runtime.db, "session", lambda **kw: transactions.append(kw) or opened(**kw))
+    opened = ctx.db.session
+    monkeypatch.setattr(ctx.db, "session", lambda **kw: transactions.append(kw) or opened(**kw))
 
     def batch(n: int) -> list[intake.EventIn]:
         return [intake.EventIn(client_event_id=f"{n}.{i}", type="play", video_id=video_id, second=i) for i in range(5)]
 
     async def record_together(viewers: list[str]) -> list[intake.IntakeResult | BaseException]:
-        writer = intake.EventWriter(runtime.db)
+        writer = intake.EventWriter(ctx.db)
         jobs = [writer.record(viewer, batch(n), "IT") for n, viewer in enumerate(viewers)]
         return await asyncio.gather(*jobs, return_exceptions=True)
 
@@ -157,6 +157,6 @@ def test_the_writer_commits_a_group_once_and_one_failure_spares_the_others(runti
     results = asyncio.run(record_together(["viewer-0100", "viewer-bad1", "viewer-0102"]))
     assert isinstance(results[1], RuntimeError)
     assert results[0] == results[2] == intake.IntakeResult(accepted=5, duplicates=0, rejected=0)
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         viewers = set(session.scalars(select(PlayerEvent.viewer_key)))
     assert "viewer-0100" in viewers and "viewer-0102" in viewers and "viewer-bad1" not in viewers

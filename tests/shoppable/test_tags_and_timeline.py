@@ -11,10 +11,10 @@ from vetrina.media.models import Video, VideoStatus
 
 
 @pytest.fixture
-def video(runtime, make_account):
+def video(ctx, make_account):
     """A ready 60 s video row (the tag tests need no transcode); its owner is a merchant."""
     owner = make_account(Role.merchant)
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         row = Video(
             owner_id=owner.user.id,
             title="Lookbook",

@@ -34,7 +34,7 @@ def wait_for_spot(client, merchant, spot_id: int) -> dict:
     return wait_for(done, timeout_s=120, message=f"spot {spot_id} to finish")
 
 
-def test_a_spot_is_rendered_published_on_the_channel_and_shoppable(client, make_account, runtime, media_dir):
+def test_a_spot_is_rendered_published_on_the_channel_and_shoppable(client, make_account, ctx, media_dir):
     merchant = make_account(Role.merchant)
     mug = product_with_photos(client, merchant, photos=3)
     tune = {"file": ("tune.mp3", music_file(media_dir / "tune.mp3").read_bytes(), "audio/mpeg")}
@@ -61,9 +61,9 @@ def test_a_spot_is_rendered_published_on_the_channel_and_shoppable(client, make_
     assert tag["product"]["id"] == mug["id"] and tag["start_s"] == 0 and tag["end_s"] == pytest.approx(6, abs=0.1)
     channel = client.get("/api/v1/me/channel", headers=merchant.auth).json()
     assert [v["id"] for v in channel["videos"]] == [v["id"] for v in channel["spots"]] == [spot["video_id"]]
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         source = session.get(Video, spot["video_id"]).source_key
-    with av.open(str(runtime.store.path(source))) as rendered:
+    with av.open(str(ctx.store.path(source))) as rendered:
         assert rendered.streams.audio, "the music is in the spot"
     page = client.get(f"/c/{channel['handle']}").text
     assert "<h2>Spots</h2>" in page and f'href="/watch/{spot["video_id"]}"' in page
@@ -102,7 +102,7 @@ def _problem(response, status: int, field: str | None = None) -> dict:
     return body
 
 
-def test_bad_spot_requests_are_refused_before_rendering(client, make_account, runtime):
+def test_bad_spot_requests_are_refused_before_rendering(client, make_account, ctx):
     merchant, rival, viewer = make_account(Role.merchant), make_account(Role.merchant), make_account(Role.viewer)
     mug = product_with_photos(client, merchant, photos=1)
     bare = product_with_photos(client, merchant, photos=0)
@@ -145,7 +145,7 @@ def test_bad_spot_requests_are_refused_before_rendering(client, make_account, ru
     spot(422, lines=["a", "b", "c", "d"])  # schema: three lines at most
     spot(422, duration_s="six")
     assert client.post("/api/v1/studio/spots", json=spot_body(mug["id"])).status_code == 401
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         assert session.query(Spot).count() == 0
 
 
@@ -192,7 +192,7 @@ def _silent_video(clip) -> bytes:
     return target.read_bytes()
 
 
-def test_a_failed_render_publishes_nothing(client, make_account, runtime):
+def test_a_failed_render_publishes_nothing(client, make_account, ctx):
     merchant = make_account(Role.merchant)
     mug = product_with_photos(client, merchant, photos=1)
     image = client.post(
@@ -200,33 +200,33 @@ def test_a_failed_render_publishes_nothing(client, make_account, runtime):
         headers=merchant.auth,
         files={"file": ("u.jpg", photo_bytes((5, 90, 200)), "image/jpeg")},
     ).json()
-    runtime.queue.stop_in_process()
+    ctx.queue.stop_in_process()
     accepted = client.post(
         "/api/v1/studio/spots", headers=merchant.auth, json=spot_body(mug["id"], image_ids=[image["id"]])
     )
     assert accepted.status_code == 202
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         spec = session.get(Spot, accepted.json()["id"]).spec
-    runtime.store.path(spec["images"][0]).unlink()  # the image is gone by the time the render runs
-    runtime.queue.start_in_process()
+    ctx.store.path(spec["images"][0]).unlink()  # the image is gone by the time the render runs
+    ctx.queue.start_in_process()
     spot = wait_for_spot(client, merchant, accepted.json()["id"])
     assert spot["status"] == "failed" and "removed" in spot["error"] and spot["video_id"] is None
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         assert session.query(Video).count() == 0
-    assert not list(runtime.store.root.glob("videos/*")) and not list((runtime.store.root / ".work").glob("spot-*"))
+    assert not list(ctx.store.root.glob("videos/*")) and not list((ctx.store.root / ".work").glob("spot-*"))
 
 
-def test_spots_are_private_to_their_merchant_and_a_retried_request_renders_once(client, make_account, runtime):
+def test_spots_are_private_to_their_merchant_and_a_retried_request_renders_once(client, make_account, ctx):
     merchant, rival, viewer = make_account(Role.merchant), make_account(Role.merchant), make_account(Role.viewer)
     mug = product_with_photos(client, merchant, photos=1)
-    runtime.queue.stop_in_process()  # nothing renders: this is about the requests
+    ctx.queue.stop_in_process()  # nothing renders: this is about the requests
     headers = {**merchant.auth, "Idempotency-Key": "spot-retry-0001"}
     first = client.post("/api/v1/studio/spots", headers=headers, json=spot_body(mug["id"]))
     again = client.post("/api/v1/studio/spots", headers=headers, json=spot_body(mug["id"]))
     assert first.status_code == again.status_code == 202 and first.json() == again.json()
     changed = client.post("/api/v1/studio/spots", headers=headers, json=spot_body(mug["id"], headline="Other"))
     assert changed.status_code == 422  # the same key with another body
-    with runtime.db.session() as session:
+    with ctx.db.session() as session:
         assert session.query(Spot).count() == 1
     spot_id = first.json()["id"]
     assert client.get(f"/api/v1/studio/spots/{spot_id}", headers=rival.auth).status_code == 404
@@ -238,7 +238,7 @@ def test_spots_are_private_to_their_merchant_and_a_retried_request_renders_once(
     assert page.status_code == 200 and mug["title"] in page.text and 'value="split"' in page.text
 
 
-def test_the_products_own_photos_are_chosen_to_suit_the_template_and_length(client, make_account, runtime):
+def test_the_products_own_photos_are_chosen_to_suit_the_template_and_length(client, make_account, ctx):
     merchant = make_account(Role.merchant)
     shirt = product_with_photos(client, merchant, photos=5)
     tiny = client.post(
@@ -247,13 +247,13 @@ def test_the_products_own_photos_are_chosen_to_suit_the_template_and_length(clie
         files={"file": ("t.jpg", photo_bytes((1, 1, 1), size=(200, 200)), "image/jpeg")},
     )
     assert tiny.status_code == 201  # fine for the shop, too small for a video
-    runtime.queue.stop_in_process()
+    ctx.queue.stop_in_process()
     long_title = {"title": None, "headline": "", "lines": []}
     for template, duration, shown in (("showcase", 6, 4), ("showcase", 15, 5), ("split", 6, 5), ("countdown", 30, 5)):
         body = spot_body(shirt["id"], template=template, duration_s=duration, **long_title)
         accepted = client.post("/api/v1/studio/spots", headers=merchant.auth, json=body)
         assert accepted.status_code == 202, accepted.text
-        with runtime.db.session() as session:
+        with ctx.db.session() as session:
             spot = session.get(Spot, accepted.json()["id"])
             assert len(spot.spec["images"]) == shown, (template, duration)
             assert spot.spec["title"] == f"{shirt['title']}: spot"

@@ -42,13 +42,13 @@ def assert_problem(response, status: int, slug: str) -> dict:
     return body
 
 
-def leftovers(runtime) -> list[Path]:
+def leftovers(ctx) -> list[Path]:
     """Files in the store outside the published videos: scratch files and sources of rejected uploads."""
-    root = runtime.store.root
+    root = ctx.store.root
     return [p for p in root.rglob("*") if p.is_file()]
 
 
-def test_upload_transcodes_to_an_hls_ladder(client, make_account, short_clip, runtime):
+def test_upload_transcodes_to_an_hls_ladder(client, make_account, short_clip, ctx):
     merchant = make_account(Role.merchant)
     response = upload(client, merchant, short_clip, title="Spring lookbook", description="Linen and light.")
     assert response.status_code == 202, response.text
@@ -97,7 +97,7 @@ def test_upload_transcodes_to_an_hls_ladder(client, make_account, short_clip, ru
     listed = client.get("/api/v1/videos").json()
     assert [item["id"] for item in listed["items"]] == [video["id"]]
     assert listed["total"] == 1
-    assert not list((runtime.store.root / ".work").iterdir())
+    assert not list((ctx.store.root / ".work").iterdir())
 
 
 def test_media_is_served_with_ranges_and_refused_without_a_valid_signature(client, make_account, short_clip):
@@ -124,7 +124,7 @@ def test_media_is_served_with_ranges_and_refused_without_a_valid_signature(clien
     assert_problem(client.get(f"/media/{expires}.1.{bound_to}.{signature}/videos/%2e%2e/secret_key"), 403, "forbidden")
 
 
-def test_processing_and_failed_videos_are_visible_only_to_their_owner(client, make_account, media_dir, runtime):
+def test_processing_and_failed_videos_are_visible_only_to_their_owner(client, make_account, media_dir, ctx):
     owner, other = make_account(), make_account()
     # A faststart MP4 cut in half probes fine (its index is up front) but runs out of picture while transcoding.
     whole = make_clip(media_dir / "faststart.mp4", 8, faststart=True)
@@ -141,8 +141,8 @@ def test_processing_and_failed_videos_are_visible_only_to_their_owner(client, ma
     assert "truncated or damaged" in failed["error"]
     assert failed["hls_url"] is None
     assert client.get("/api/v1/videos").json()["total"] == 0
-    assert not list(runtime.store.path(f"videos/{video_id}").glob("hls-*"))
-    assert not list((runtime.store.root / ".work").iterdir())
+    assert not list(ctx.store.path(f"videos/{video_id}").glob("hls-*"))
+    assert not list((ctx.store.root / ".work").iterdir())
 
 
 @pytest.mark.parametrize(
@@ -156,7 +156,7 @@ def test_processing_and_failed_videos_are_visible_only_to_their_owner(client, ma
     ],
 )
 def test_unusable_files_are_refused_and_leave_nothing(
-    client, make_account, runtime, media_dir, kind, status, slug, fragment
+    client, make_account, ctx, media_dir, kind, status, slug, fragment
 ):
     merchant = make_account()
     path = media_dir / f"bad-{kind}"
@@ -181,8 +181,8 @@ def test_unusable_files_are_refused_and_leave_nothing(
         path.write_bytes(b"")
     body = assert_problem(upload(client, merchant, path), status, slug)
     assert fragment in body["detail"]
-    assert leftovers(runtime) == []
-    with runtime.db.session() as session:
+    assert leftovers(ctx) == []
+    with ctx.db.session() as session:
         assert session.query(Video).count() == 0
     assert client.get("/healthz").json()["status"] == "ok"
 
@@ -192,7 +192,7 @@ def test_size_and_duration_limits(tmp_path, database_url, media_dir, short_clip)
 
     from tests.conftest import Account
     from vetrina.accounts import service as accounts
-    from vetrina.runtime import build_runtime
+    from vetrina.runtime import build_context
     from vetrina.settings import Settings
     from vetrina.web.app import create_app
 
@@ -203,13 +203,13 @@ def test_size_and_duration_limits(tmp_path, database_url, media_dir, short_clip)
         max_upload_bytes=short_clip.stat().st_size - 1,
         max_duration_s=5,
     )
-    runtime = build_runtime(settings)
+    ctx = build_context(settings)
     try:
-        with runtime.db.session() as session:
+        with ctx.db.session() as session:
             user = accounts.create_user(session, "m@example.com", "password123", Role.merchant)
             session.flush()
             account = Account(user=user, token=accounts.create_api_token(session, user))
-        with TestClient(create_app(runtime)) as client:
+        with TestClient(create_app(ctx)) as client:
             body = assert_problem(upload(client, account, short_clip), 413, "payload-too-large")
             assert "limit" in body["detail"]
             # Far past the limit, the body is refused from its Content-Length before it is read.
@@ -219,9 +219,9 @@ def test_size_and_duration_limits(tmp_path, database_url, media_dir, short_clip)
             small = make_clip(media_dir / "six-seconds-small.mp4", 6, size="160x120")
             body = assert_problem(upload(client, account, small), 422, "invalid-input")
             assert "limit is 5 s" in body["detail"]
-        assert leftovers(runtime) == []
+        assert leftovers(ctx) == []
     finally:
-        runtime.close()
+        ctx.close()
 
 
 def test_upload_needs_an_uploader_and_well_formed_fields(client, make_account, short_clip):
@@ -249,7 +249,7 @@ def test_upload_needs_an_uploader_and_well_formed_fields(client, make_account, s
     assert_problem(client.get("/api/v1/videos?per_page=1000"), 422, "invalid-input")
 
 
-def test_a_merchant_changes_only_its_own_videos(client, make_account, short_clip, runtime):
+def test_a_merchant_changes_only_its_own_videos(client, make_account, short_clip, ctx):
     owner, rival, admin = make_account(), make_account(), make_account(Role.admin)
     video_id = upload(client, owner, short_clip, title="Mine").json()["id"]
     wait_until_done(client, owner, video_id)
@@ -271,4 +271,4 @@ def test_a_merchant_changes_only_its_own_videos(client, make_account, short_clip
     assert client.patch(url, headers=admin.auth, json={"published": True}).status_code == 200
     assert client.delete(url, headers=owner.auth).status_code == 204
     assert_problem(client.get(url, headers=owner.auth), 404, "not-found")
-    assert not runtime.store.path(f"videos/{video_id}").exists()
+    assert not ctx.store.path(f"videos/{video_id}").exists()

@@ -22,9 +22,10 @@ from vetrina.ads.vast import Ad, Creative, Linear, MediaFile, NonLinear, Pricing
 from vetrina.ads.vmap import AdBreak
 from vetrina.catalog import service as catalog
 from vetrina.catalog.models import Product
+from vetrina.context import Context
 from vetrina.db import Database
 from vetrina.errors import InvalidInput
-from vetrina.jobs import JobContext, JobQueue, job
+from vetrina.jobs import JobQueue, job
 from vetrina.media import service as media
 from vetrina.media.models import Video
 from vetrina.money import Money
@@ -86,7 +87,7 @@ def snapped(midrolls_s: list[float], cuts: list[float]) -> list[float]:
 
 
 @job(SNAP_JOB)
-def snap_midrolls_job(ctx: JobContext, video_id: int) -> None:
+def snap_midrolls_job(ctx: Context, video_id: int) -> None:
     """Find the video's scene cuts and move its mid-rolls onto them."""
     with ctx.db.session() as session:
         video = session.get(Video, video_id)

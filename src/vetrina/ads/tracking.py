@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 
 from vetrina.ads import tokens
 from vetrina.ads.models import AdDecision, AdEvent, Campaign, CampaignDay, CampaignStatus
+from vetrina.context import Context
 from vetrina.errors import InvalidInput, NotFound
-from vetrina.jobs import JobContext, periodic_job
+from vetrina.jobs import periodic_job
 from vetrina.money import Money
 from vetrina.payments import ledger
 from vetrina.payments.ledger import InsufficientFunds
@@ -167,7 +168,7 @@ def settle(session: Session, campaign: Campaign) -> Money:
 
 
 @periodic_job("ads.settle", crontab(minute="*/5"))
-def settle_all(ctx: JobContext) -> None:
+def settle_all(ctx: Context) -> None:
     """Bill every campaign's spend since the last settlement, one transaction per campaign."""
     with ctx.db.session() as session:
         ids = list(session.scalars(select(Campaign.id).where(Campaign.spent_millis >= (Campaign.billed + 1) * 1000)))

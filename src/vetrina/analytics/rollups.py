@@ -33,8 +33,9 @@ from sqlalchemy.orm import Session
 from vetrina import clock
 from vetrina.analytics.intake import INTAKE_LOCK
 from vetrina.analytics.models import DailyStats, DailyViewer, PlayerEvent, RollupState, SecondStats, ViewerSpan
+from vetrina.context import Context
 from vetrina.db import Database, utc_day
-from vetrina.jobs import JobContext, periodic_job
+from vetrina.jobs import periodic_job
 
 CURSOR = "player_events"
 CHUNK = 50_000  # event ids folded per write transaction
@@ -299,7 +300,7 @@ def seconds(session: Session, video_id: int, duration_s: float) -> Seconds:
 
 
 @periodic_job("analytics.rollups", crontab(minute="*"))
-def rollup_job(ctx: JobContext) -> int:
+def rollup_job(ctx: Context) -> int:
     """Fold the events that arrived since the last run into the rollups; returns how many."""
     return roll_up_new(ctx.db)
 

@@ -8,12 +8,13 @@ from huey import crontab
 
 from vetrina import clock
 from vetrina.commerce import service as orders
-from vetrina.jobs import JobContext, periodic_job
+from vetrina.context import Context
+from vetrina.jobs import periodic_job
 
 log = logging.getLogger(__name__)
 
 
-def sweep_orders(ctx: JobContext) -> tuple[int, int]:
+def sweep_orders(ctx: Context) -> tuple[int, int]:
     """Close expired unpaid orders and auto-confirm due ones, each in its own transaction; returns the counts."""
     now = clock.now()
     with ctx.db.session() as session:
@@ -32,5 +33,5 @@ def sweep_orders(ctx: JobContext) -> tuple[int, int]:
 
 
 @periodic_job("commerce.sweep_orders", crontab(minute="*"))
-def sweep_orders_job(ctx: JobContext) -> None:
+def sweep_orders_job(ctx: Context) -> None:
     sweep_orders(ctx)

@@ -13,7 +13,7 @@ import time
 from datetime import timedelta
 
 from vetrina import clock
-from vetrina.jobs import JobContext
+from vetrina.context import Context
 from vetrina.leases import Lease, LeaseLost, leased_job, run_under_lease
 from vetrina.media.ffmpeg import FfmpegFailed, run_ffmpeg
 from vetrina.media.ladder import (
@@ -37,7 +37,7 @@ def output_prefix(video_id: int) -> str:
 
 
 @leased_job(TRANSCODE_JOB, Video, never_claimed_after=NEVER_CLAIMED_AFTER)
-def transcode_video(ctx: JobContext, video_id: int) -> None:
+def transcode_video(ctx: Context, video_id: int) -> None:
     """Transcode one uploaded video into its HLS ladder, poster and seek thumbnails."""
     run_under_lease(
         ctx,

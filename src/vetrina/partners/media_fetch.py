@@ -15,8 +15,9 @@ from sqlalchemy import func, select, update
 
 from vetrina import netguard
 from vetrina.accounts.models import User
+from vetrina.context import Context
 from vetrina.errors import VetrinaError
-from vetrina.jobs import JobContext, job
+from vetrina.jobs import job
 from vetrina.media import service as media
 from vetrina.partners.models import FeedItem, MediaStatus, PartnerFeed
 from vetrina.partners.restrictions import apply_restriction
@@ -26,7 +27,7 @@ MEDIA_TYPES = ("video/", "application/octet-stream")
 
 
 @contextlib.contextmanager
-def _own_scratch(ctx: JobContext, name: str) -> Iterator[Path]:
+def _own_scratch(ctx: Context, name: str) -> Iterator[Path]:
     """A working directory of this fetch's alone (`scratch_dir` empties one of the same name, and fetches of
     one feed may go on at once), removed afterwards."""
     path = ctx.store.scratch_dir(f"{name}-{secrets.token_hex(6)}")
@@ -36,7 +37,7 @@ def _own_scratch(ctx: JobContext, name: str) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def pending_media(ctx: JobContext, feed_id: int) -> int:
+def pending_media(ctx: Context, feed_id: int) -> int:
     """How many of the feed's titles wait for their media."""
     with ctx.db.session() as session:
         return (
@@ -54,7 +55,7 @@ def pending_media(ctx: JobContext, feed_id: int) -> int:
 
 
 def fetch_media(
-    ctx: JobContext, feed_id: int, limit: int | None = None, on_item: Callable[[FeedItem], None] | None = None
+    ctx: Context, feed_id: int, limit: int | None = None, on_item: Callable[[FeedItem], None] | None = None
 ) -> int:
     """Fetch and hand to the transcoder the media of the feed's pending items, one at a time; returns how many
     became videos. An item whose media fails is marked failed with the reason, and the rest go on."""
@@ -82,12 +83,12 @@ def fetch_media(
     return made
 
 
-def _fetch_one(ctx: JobContext, feed_id: int, item_id: int, url: str, known_video: int | None) -> bool:
+def _fetch_one(ctx: Context, feed_id: int, item_id: int, url: str, known_video: int | None) -> bool:
     with _own_scratch(ctx, f"feed-media-{item_id}") as scratch:
         return _fetch_into(ctx, scratch, feed_id, item_id, url, known_video)
 
 
-def _fetch_into(ctx: JobContext, scratch: Path, feed_id: int, item_id: int, url: str, known_video: int | None) -> bool:
+def _fetch_into(ctx: Context, scratch: Path, feed_id: int, item_id: int, url: str, known_video: int | None) -> bool:
     with tempfile.NamedTemporaryFile(dir=scratch, suffix=".media", delete=False) as file:
         upload = Path(file.name)
         try:
@@ -140,7 +141,7 @@ def _fetch_into(ctx: JobContext, scratch: Path, feed_id: int, item_id: int, url:
         return False
 
 
-def _media_failed(ctx: JobContext, item_id: int, url: str, reason: str) -> None:
+def _media_failed(ctx: Context, item_id: int, url: str, reason: str) -> None:
     with ctx.db.session(write=True) as session:  # unless another worker got it meanwhile, or its address changed
         session.execute(
             update(FeedItem)
@@ -152,5 +153,5 @@ def _media_failed(ctx: JobContext, item_id: int, url: str, reason: str) -> None:
 
 
 @job(MEDIA_JOB)
-def fetch_media_job(ctx: JobContext, feed_id: int) -> None:
+def fetch_media_job(ctx: Context, feed_id: int) -> None:
     fetch_media(ctx, feed_id)

@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 
 from vetrina import clock, netguard
 from vetrina.accounts.models import User
+from vetrina.context import Context
 from vetrina.errors import Conflict, InvalidInput, NotFound, VetrinaError
-from vetrina.jobs import JobContext
 from vetrina.leases import Lease, Outcome, leased_job, run_under_lease
 from vetrina.media import service as media
 from vetrina.partners import feeds
@@ -99,7 +99,7 @@ class Fetched:
     local_dir: Path | None  # set when the feed is a local file: its media may be files beside it
 
 
-def _fetch_feed(ctx: JobContext, feed: PartnerFeed, scratch: Path) -> Fetched:
+def _fetch_feed(ctx: Context, feed: PartnerFeed, scratch: Path) -> Fetched:
     source = Path(feed.source)
     if not feed.source.startswith(("http://", "https://")) and source.is_file():
         return Fetched(source, source.parent.resolve())
@@ -119,7 +119,7 @@ def _fetch_feed(ctx: JobContext, feed: PartnerFeed, scratch: Path) -> Fetched:
     return Fetched(target, None)
 
 
-def run_import(ctx: JobContext, run_id: int, on_progress: Callable[[FeedRun], None] | None = None) -> FeedRun | None:
+def run_import(ctx: Context, run_id: int, on_progress: Callable[[FeedRun], None] | None = None) -> FeedRun | None:
     """Claim the run and import its feed (resuming after its cursor); the finished run, or None when another
     worker holds it. `on_progress` is told after every batch (the CLI's progress bar)."""
     outcome = run_under_lease(
@@ -342,5 +342,5 @@ def _finish(lease: Lease, feed: PartnerFeed) -> None:
 
 
 @leased_job(RUN_JOB, FeedRun)
-def import_feed_job(ctx: JobContext, run_id: int) -> None:
+def import_feed_job(ctx: Context, run_id: int) -> None:
     run_import(ctx, run_id)

@@ -9,14 +9,15 @@ from huey import crontab
 from sqlalchemy import select
 
 from vetrina import clock
+from vetrina.context import Context
 from vetrina.errors import Conflict
-from vetrina.jobs import JobContext, periodic_job
+from vetrina.jobs import periodic_job
 from vetrina.partners.models import PartnerFeed
 from vetrina.partners.runs import start_run
 
 
 @periodic_job("partners.start_due_runs", crontab(minute="*"))
-def start_due_runs(ctx: JobContext, now: datetime | None = None) -> list[int]:
+def start_due_runs(ctx: Context, now: datetime | None = None) -> list[int]:
     """Start the scheduled runs that are due (and plan the next ones); returns the runs started. (Runs nobody
     took, or whose worker went quiet, are `leases.requeue_stalled`'s.)"""
     now = now or clock.now()

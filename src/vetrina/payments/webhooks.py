@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session
 
 from vetrina import clock
 from vetrina.accounts.models import Role, User
+from vetrina.context import Context
 from vetrina.errors import Forbidden, InvalidInput, NotFound
-from vetrina.jobs import JobContext, JobQueue, job, periodic_job
+from vetrina.jobs import JobQueue, job, periodic_job
 from vetrina.netguard import check_outgoing_url
 from vetrina.payments.models import WebhookDelivery, WebhookEndpoint
 
@@ -128,7 +129,7 @@ def emit(session: Session, queue: JobQueue, merchant_id: int, event_type: str, d
 
 
 @job(DELIVER_JOB)
-def deliver(ctx: JobContext, delivery_id: int) -> None:
+def deliver(ctx: Context, delivery_id: int) -> None:
     """One delivery attempt; schedules the next with backoff when the receiver does not answer 2xx."""
     with ctx.db.session(write=True) as session:
         delivery = session.get(WebhookDelivery, delivery_id)
@@ -164,7 +165,7 @@ def deliver(ctx: JobContext, delivery_id: int) -> None:
     _record_attempt(ctx, delivery_id, status_code, error)
 
 
-def _record_attempt(ctx: JobContext, delivery_id: int, status_code: int | None, error: str | None) -> None:
+def _record_attempt(ctx: Context, delivery_id: int, status_code: int | None, error: str | None) -> None:
     now = clock.now()
     with ctx.db.session(write=True) as session:
         delivery = session.get(WebhookDelivery, delivery_id)
@@ -183,7 +184,7 @@ def _record_attempt(ctx: JobContext, delivery_id: int, status_code: int | None, 
 
 
 @periodic_job("payments.redeliver_due_webhooks", crontab(minute="*"))
-def redeliver_due(ctx: JobContext) -> None:
+def redeliver_due(ctx: Context) -> None:
     """Re-enqueue pending deliveries that are overdue (their job was lost to a crash)."""
     overdue = clock.now() - timedelta(seconds=30)
     with ctx.db.session() as session:

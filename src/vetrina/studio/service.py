@@ -28,8 +28,9 @@ from vetrina.accounts.models import User
 from vetrina.catalog import channels
 from vetrina.catalog import service as catalog
 from vetrina.catalog.models import ProductImage
+from vetrina.context import Context
 from vetrina.errors import Busy, InvalidInput, NotFound, TooManyRequests, VetrinaError
-from vetrina.jobs import JobContext, JobQueue, periodic_job
+from vetrina.jobs import JobQueue, periodic_job
 from vetrina.leases import Lease, leased_job, run_under_lease
 from vetrina.media import service as media
 from vetrina.media.ffmpeg import FfmpegFailed
@@ -337,7 +338,7 @@ def spot_video_ids(session: Session, merchant_id: int) -> set[int]:
 
 
 @leased_job(RENDER_JOB, Spot)
-def render_spot_job(ctx: JobContext, spot_id: int) -> None:
+def render_spot_job(ctx: Context, spot_id: int) -> None:
     """Render a queued spot and publish it as a tagged video on the merchant's channel."""
     run_under_lease(
         ctx,
@@ -404,7 +405,7 @@ def _publish(lease: Lease, spec: dict[str, Any], output: Path, notes: list[str],
 
 
 @periodic_job("studio.clean_previews", crontab(minute="*/10"))
-def clean_previews(ctx: JobContext) -> None:
+def clean_previews(ctx: Context) -> None:
     """Previews are for the moment of making a spot: remove those older than an hour."""
     cutoff = time.time() - 3600
     for preview in ctx.store.root.glob("studio/*/previews/*"):

@@ -13,8 +13,8 @@ from fastapi.staticfiles import StaticFiles
 
 import vetrina
 from vetrina.ads.decide import CampaignBook
+from vetrina.context import Context
 from vetrina.rights.service import RightsCache
-from vetrina.runtime import Runtime
 from vetrina.shoppable.service import TimelineCache
 from vetrina.web.api import (
     ads,
@@ -59,13 +59,13 @@ def vendor_dir() -> Path:
     return Path(vetrina.__file__).resolve().parents[2] / "node_modules"
 
 
-def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
-    """The app over `runtime`; with `run_worker`, job workers run as threads of this process."""
+def create_app(ctx: Context, run_worker: bool = False) -> FastAPI:
+    """The app over `ctx`; with `run_worker`, job workers run as threads of this process."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if run_worker:
-            runtime.queue.start_in_process()
+            ctx.queue.start_in_process()
         # What start-up made (modules, the app, caches) lives as long as the process: kept out of the
         # collector's full passes, which would otherwise walk it all and pause every request meanwhile.
         gc.collect()
@@ -73,7 +73,7 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
         try:
             yield
         finally:
-            runtime.queue.stop_in_process()
+            ctx.queue.stop_in_process()
 
     app = FastAPI(
         title="Vetrina",
@@ -81,18 +81,18 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
         summary="Self-hosted shoppable video streaming.",
         lifespan=lifespan,
     )
-    app.state.runtime = runtime
-    app.state.timeline_cache = TimelineCache(ttl_s=runtime.settings.timeline_cache_s)
-    app.state.campaign_book = CampaignBook(ttl_s=runtime.settings.ads_campaign_cache_s)
-    app.state.rights_cache = RightsCache(ttl_s=runtime.settings.rights_cache_s)
+    app.state.ctx = ctx
+    app.state.timeline_cache = TimelineCache(ttl_s=ctx.settings.timeline_cache_s)
+    app.state.campaign_book = CampaignBook(ttl_s=ctx.settings.ads_campaign_cache_s)
+    app.state.rights_cache = RightsCache(ttl_s=ctx.settings.rights_cache_s)
     install_problem_handlers(
         app,
         lambda request, status, title, detail: render(
             request, "error.html", status_code=status, title=title, detail=detail
         ),
     )
-    video_max = runtime.settings.max_upload_bytes + MULTIPART_OVERHEAD
-    image_max = runtime.settings.max_image_bytes + MULTIPART_OVERHEAD
+    video_max = ctx.settings.max_upload_bytes + MULTIPART_OVERHEAD
+    image_max = ctx.settings.max_image_bytes + MULTIPART_OVERHEAD
     app.add_middleware(
         BodySizeLimit,
         default_max=DEFAULT_MAX_BODY,
@@ -104,13 +104,13 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
             ("POST", r"/api/v1/studio/images/?", image_max),
             ("POST", r"/api/v1/channels/[^/]+/banner/?", image_max),
             ("POST", r"/merchant/channel/banner/?", image_max),
-            ("POST", r"/api/v1/studio/music/?", runtime.settings.max_music_bytes + MULTIPART_OVERHEAD),
+            ("POST", r"/api/v1/studio/music/?", ctx.settings.max_music_bytes + MULTIPART_OVERHEAD),
         ],
     )
 
-    app.add_middleware(BrowserSafety, settings=runtime.settings)
+    app.add_middleware(BrowserSafety, settings=ctx.settings)
 
-    install_metrics(app, runtime)  # outermost: times the whole request
+    install_metrics(app, ctx)  # outermost: times the whole request
     app.include_router(system.router)
     app.include_router(metrics_router)
     app.include_router(videos.router)
@@ -142,10 +142,10 @@ def create_app(runtime: Runtime, run_worker: bool = False) -> FastAPI:
 
 def create_app_from_env() -> FastAPI:
     """The app of one `vetrina serve --workers N` process, built from VETRINA_* settings."""
-    from vetrina.runtime import build_runtime
+    from vetrina.runtime import build_context
 
-    runtime = build_runtime(migrate=False)
-    return create_app(runtime, run_worker=runtime.settings.in_process_worker)
+    ctx = build_context(migrate=False)
+    return create_app(ctx, run_worker=ctx.settings.in_process_worker)
 
 
 def _hls_dist() -> Path:

@@ -1,4 +1,4 @@
-"""Request-scoped dependencies: the runtime, a database session, who is asking, where from, and CSRF checks."""
+"""Request-scoped dependencies: the ctx, a database session, who is asking, where from, and CSRF checks."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from vetrina.accounts import service as accounts
 from vetrina.accounts.models import User
+from vetrina.context import Context
 from vetrina.errors import Forbidden, NotAuthenticated
-from vetrina.runtime import Runtime
 from vetrina.settings import Settings
 
 SESSION_COOKIE = "vetrina_session"
@@ -26,12 +26,12 @@ MAX_ROW_ID = 2**31 - 1
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
 
 
-def get_runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
+def get_context(request: Request) -> Context:
+    return request.app.state.ctx
 
 
 def _open_session(request: Request) -> Iterator[Session]:
-    with get_runtime(request).db.session(write=request.method not in _SAFE_METHODS) as session:
+    with get_context(request).db.session(write=request.method not in _SAFE_METHODS) as session:
         yield session
 
 
@@ -44,7 +44,7 @@ def viewer_territory(request: Request) -> str:
     cached = getattr(request.state, "territory", None)
     if cached is None:
         peer = request.client.host if request.client else ""
-        cached = get_runtime(request).geo.territory(peer, request.headers)
+        cached = get_context(request).geo.territory(peer, request.headers)
         request.state.territory = cached
     return cached
 
@@ -62,7 +62,7 @@ def _current_user(request: Request) -> User | None:
 
     Looked up in a short session of its own, so the request's own unit of work (which may hold
     SQLite's write lock) is not opened before it is needed."""
-    db = get_runtime(request).db
+    db = get_context(request).db
     token = _bearer_token(request)
     if token is not None:
         with db.session() as session:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from vetrina.accounts.models import User
 from vetrina.errors import VetrinaError
 from vetrina.payments import idempotency
-from vetrina.web.deps import get_runtime
+from vetrina.web.deps import get_context
 from vetrina.web.problems import PROBLEM_MEDIA_TYPE, problem_body
 
 Operation = Callable[[Session], BaseModel]
@@ -26,7 +26,7 @@ def run_once(request: Request, user: User, payload: Any, operation: Operation, s
 
     The first answer, success or problem, is stored in the same transaction as the work and replayed
     for a retry with the same key and body."""
-    db = get_runtime(request).db
+    db = get_context(request).db
     key = request.headers.get("idempotency-key")
     if key is None:
         with db.session(write=True) as session:

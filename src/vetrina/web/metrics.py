@@ -23,12 +23,12 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from vetrina.accounts.models import Role, User
+from vetrina.context import Context
 from vetrina.errors import Forbidden
 from vetrina.media.models import Video
 from vetrina.payments import ledger
-from vetrina.runtime import Runtime
 from vetrina.settings import Settings
-from vetrina.web.deps import get_runtime, optional_user
+from vetrina.web.deps import get_context, optional_user
 
 MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -63,14 +63,14 @@ class RequestTimer:
 class StoresCollector(Collector):
     """What is read from the database and the queue when Prometheus scrapes."""
 
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
 
     def collect(self) -> Iterator[Any]:
         depth = GaugeMetricFamily("vetrina_job_queue_depth", "Jobs waiting in the queue.")
-        depth.add_metric([], self.runtime.queue.pending_count())
+        depth.add_metric([], self.ctx.queue.pending_count())
         yield depth
-        with self.runtime.db.session() as session:
+        with self.ctx.db.session() as session:
             count, seconds = session.execute(
                 select(func.count(Video.transcode_seconds), func.coalesce(func.sum(Video.transcode_seconds), 0.0))
             ).one()
@@ -99,7 +99,7 @@ def share_between_processes(settings: Settings) -> None:
     os.environ[MULTIPROCESS_ENV] = str(folder)
 
 
-def install_metrics(app: Any, runtime: Runtime) -> None:
+def install_metrics(app: Any, ctx: Context) -> None:
     """One registry per app (tests build many apps): its request timer, job counter and stores collector."""
     registry = CollectorRegistry()
     histogram = Histogram(
@@ -110,8 +110,8 @@ def install_metrics(app: Any, runtime: Runtime) -> None:
         buckets=LATENCY_BUCKETS,
     )
     jobs = Counter("vetrina_jobs", "Jobs run, by outcome.", ["job", "outcome"], registry=registry)
-    runtime.queue.observers.append(lambda name, failed: jobs.labels(name, "failed" if failed else "ok").inc())
-    stores = StoresCollector(runtime)
+    ctx.queue.observers.append(lambda name, failed: jobs.labels(name, "failed" if failed else "ok").inc())
+    stores = StoresCollector(ctx)
     registry.register(stores)
     if os.environ.get(MULTIPROCESS_ENV):
         # What a scrape reads: every process's files, and the stores.
@@ -132,7 +132,7 @@ def _may_scrape(request: Request, user: User | None) -> bool:
         peer = ipaddress.ip_address(request.client.host if request.client else "")
     except ValueError:
         return False
-    allowed = get_runtime(request).settings.metrics_allow
+    allowed = get_context(request).settings.metrics_allow
     return any(peer in ipaddress.ip_network(cidr, strict=False) for cidr in allowed)
 
 

@@ -12,10 +12,10 @@ from fastapi import UploadFile
 from sqlalchemy.orm import Session
 
 from vetrina.accounts.models import User
+from vetrina.context import Context
 from vetrina.errors import InvalidInput, PayloadTooLarge
 from vetrina.media import service as media
 from vetrina.media.models import Video
-from vetrina.runtime import Runtime
 
 _CHUNK = 1024 * 1024
 # Multipart framing and the other form fields ride in the same body as the file.
@@ -23,16 +23,16 @@ MULTIPART_OVERHEAD = 1024 * 1024
 
 
 def add_uploaded_video(
-    runtime: Runtime, session: Session, user: User, upload: UploadFile | None, title: str, description: str
+    ctx: Context, session: Session, user: User, upload: UploadFile | None, title: str, description: str
 ) -> Video:
     """Take a video upload off the request and hand it to the media domain; nothing is left behind on error."""
     media.ensure_can_upload(user)
-    with saved_upload(runtime, upload, runtime.settings.max_upload_bytes) as path:
+    with saved_upload(ctx, upload, ctx.settings.max_upload_bytes) as path:
         return media.create_video(
             session,
-            runtime.store,
-            runtime.settings,
-            runtime.queue,
+            ctx.store,
+            ctx.settings,
+            ctx.queue,
             user,
             title=title,
             description=description,
@@ -42,11 +42,11 @@ def add_uploaded_video(
 
 
 @contextmanager
-def saved_upload(runtime: Runtime, upload: UploadFile | None, limit: int) -> Iterator[Path]:
+def saved_upload(ctx: Context, upload: UploadFile | None, limit: int) -> Iterator[Path]:
     """The upload copied into the store's volume (so it can be moved, not copied again), removed afterwards."""
     if upload is None or not upload.filename:
         raise InvalidInput("Choose a file to upload.", field="file")
-    target = runtime.store.scratch_dir(f"upload-{secrets.token_hex(8)}") / "source"
+    target = ctx.store.scratch_dir(f"upload-{secrets.token_hex(8)}") / "source"
     try:
         written = 0
         with target.open("wb") as out:

@@ -23,8 +23,9 @@ from sqlalchemy.orm import Session, selectinload
 from vetrina import clock
 from vetrina.accounts.models import Role, User
 from vetrina.catalog.models import Channel, Product
+from vetrina.context import Context
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, VetrinaError
-from vetrina.jobs import JobContext, JobQueue, periodic_job
+from vetrina.jobs import JobQueue, periodic_job
 from vetrina.leases import Lease, leased_job, run_under_lease
 from vetrina.media import service as media
 from vetrina.media.models import Video, VideoStatus
@@ -203,7 +204,7 @@ def reject(session: Session, video_id: int, proposal_id: int, user: User) -> Tag
 
 
 def _references(
-    ctx: JobContext, product_ids: list[int], heartbeat: Callable[[float], None]
+    ctx: Context, product_ids: list[int], heartbeat: Callable[[float], None]
 ) -> tuple[list[Reference], list[str]]:
     """Grayscale reference photos of the candidates, and notes on the products that have none usable."""
     references, without = [], []
@@ -242,7 +243,7 @@ def build_matcher(references: list[Reference], settings: Settings) -> FeatureMat
 
 
 @leased_job(AUTOTAG_JOB, AutotagRun)
-def autotag_job(ctx: JobContext, run_id: int) -> None:
+def autotag_job(ctx: Context, run_id: int) -> None:
     """Recognise the run's candidate products in its video and store the proposals."""
     run_under_lease(
         ctx,
@@ -339,7 +340,7 @@ def _store(lease: Lease, found: list[Any], notes: list[str]) -> None:
 
 
 @periodic_job("shoppable.autotag_sweep", crontab(minute="*/5"))
-def autotag_sweep(ctx: JobContext, limit: int = 20) -> list[int]:
+def autotag_sweep(ctx: Context, limit: int = 20) -> list[int]:
     """For channels that auto-tag, start runs for ready videos never run, or last run before their catalogue's
     photos changed. Returns the new runs. (Runs whose worker went quiet are `leases.requeue_stalled`'s.)"""
     started: list[int] = []

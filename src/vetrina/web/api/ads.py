@@ -23,7 +23,7 @@ from vetrina.db import after_commit
 from vetrina.media import service as media
 from vetrina.money import Money, MoneyModel, PositiveMoneyModel
 from vetrina.rights import service as rights
-from vetrina.web.deps import RowId, db_session, get_runtime, optional_user, required_user, territory
+from vetrina.web.deps import RowId, db_session, get_context, optional_user, required_user, territory
 
 router = APIRouter(tags=["ads"])
 VIEWER_COOKIE = "vetrina_viewer"
@@ -155,7 +155,7 @@ def create_campaign(
         skippable=body.skippable,
         frequency_cap=(body.frequency_cap.count, body.frequency_cap.per_hours) if body.frequency_cap else None,
     )
-    campaign = ads.create_campaign(session, get_runtime(request).settings, user, spec)
+    campaign = ads.create_campaign(session, get_context(request).settings, user, spec)
     _forget_campaigns_after_commit(request, session)
     return campaign_out(campaign)
 
@@ -186,7 +186,7 @@ def change_campaign(
         changes["frequency_cap"] = (
             (body.frequency_cap.count, body.frequency_cap.per_hours) if body.frequency_cap else None
         )
-    campaign = ads.update_campaign(session, get_runtime(request).settings, campaign_id, user, changes)
+    campaign = ads.update_campaign(session, get_context(request).settings, campaign_id, user, changes)
     _forget_campaigns_after_commit(request, session)
     return campaign_out(campaign)
 
@@ -195,7 +195,7 @@ def change_campaign(
 def campaign_report(
     request: Request, campaign_id: RowId, user: User = required_user, session: Session = db_session
 ) -> dict[str, Any]:
-    settings = get_runtime(request).settings
+    settings = get_context(request).settings
     campaign = ads.get_campaign(session, campaign_id, user)
     return reports.campaign_report(session, campaign, settings.ads_click_window_days, settings.ads_view_window_days)
 
@@ -218,7 +218,7 @@ def _viewer_key(request: Request, user: User | None) -> tuple[str, str | None]:
 
 
 def _base_url(request: Request) -> str:
-    return get_runtime(request).settings.base_url or str(request.base_url).rstrip("/")
+    return get_context(request).settings.base_url or str(request.base_url).rstrip("/")
 
 
 @router.get("/api/v1/ads/vast", summary="VAST 4.2 for one ad slot of a video", response_class=Response)
@@ -230,23 +230,23 @@ def vast(
     user: User | None = optional_user,
     viewer_territory: str = territory,
 ) -> Response:
-    rt = get_runtime(request)
+    ctx = get_context(request)
     viewer, new_cookie = _viewer_key(request, user)
     book = request.app.state.campaign_book
-    with rt.db.session() as session:  # deciding only reads
+    with ctx.db.session() as session:  # deciding only reads
         video = book.video(session, video_id)
         if video is None or not (video.status == "ready" and video.published):
             video = media.get_video(session, video_id, user)  # not public: the owner's own check, uncached
-        settings = serve.ad_settings(session, video, rt.settings.default_currency, book)
+        settings = serve.ad_settings(session, video, ctx.settings.default_currency, book)
         kind = serve.slot_kind(settings, slot)
         ask = serve.request_for(video, slot, kind, viewer, viewer_territory, device, clock.now(), settings)
         if rights.check(session, request.app.state.rights_cache, video.id, viewer_territory, "ads").allowed:
-            document = serve.answer(session, rt.store, book, _base_url(request), ask, rt.settings.media_url_ttl_s)
+            document = serve.answer(session, ctx.store, book, _base_url(request), ask, ctx.settings.media_url_ttl_s)
         else:  # not licensed for ads here: a valid answer with no ad
             document = serve.no_ad(_base_url(request))
     if isinstance(document, serve.ThirdParty):
         document = serve.resolve_third_party(
-            rt.db, rt.store.signing_key, _base_url(request), document, rt.settings.fetch_allow_private
+            ctx.db, ctx.store.signing_key, _base_url(request), document, ctx.settings.fetch_allow_private
         )
     response = Response(write_vast(document), media_type=XML, headers={"Cache-Control": "no-store"})
     if new_cookie:
@@ -256,7 +256,7 @@ def vast(
             max_age=365 * 86400,
             httponly=True,
             samesite="lax",
-            secure=rt.settings.secure_cookies,
+            secure=ctx.settings.secure_cookies,
         )
     return response
 
@@ -270,7 +270,7 @@ def vmap(
     viewer_territory: str = territory,
 ) -> Response:
     video, _ = rights.playable(session, request.app.state.rights_cache, video_id, user, viewer_territory)
-    settings = serve.ad_settings(session, video, get_runtime(request).settings.default_currency)
+    settings = serve.ad_settings(session, video, get_context(request).settings.default_currency)
     with_ads = rights.check(session, request.app.state.rights_cache, video.id, viewer_territory, "ads").allowed
     ad_breaks = serve.breaks(settings, _base_url(request), video.id) if with_ads else []
     return Response(write_vmap(ad_breaks), media_type=XML, headers={"Cache-Control": "private, no-store"})
@@ -280,7 +280,7 @@ def vmap(
 def put_ad_settings(
     request: Request, video_id: RowId, body: AdSettingsIn, user: User = required_user, session: Session = db_session
 ) -> dict[str, Any]:
-    floor = body.floor_cpm.to_money() if body.floor_cpm else Money.zero(get_runtime(request).settings.default_currency)
+    floor = body.floor_cpm.to_money() if body.floor_cpm else Money.zero(get_context(request).settings.default_currency)
     row = serve.set_ad_settings(
         session,
         video_id,
@@ -289,7 +289,7 @@ def put_ad_settings(
         body.midrolls_s,
         body.overlays_s,
         floor,
-        get_runtime(request).queue,
+        get_context(request).queue,
         body.snap_to_scenes,
     )
     _forget_campaigns_after_commit(request, session)  # the book keeps ad settings too
@@ -311,21 +311,21 @@ def ad_event(
     code: Annotated[str | None, Query(max_length=16)] = None,
 ) -> Response:
     """Counted once per served ad and event; macros a player did not fill (`[ERRORCODE]`) are ignored."""
-    rt = get_runtime(request)
+    ctx = get_context(request)
     if decision_id == "none":  # the Error URL of an answer with no ad: nothing to count against
         return Response(status_code=204)
     error_code = int(code) if code and code.isdigit() else None
-    with rt.db.session(write=True) as session:
-        tracking.record_event(session, rt.store.signing_key, decision_id, event[:32], clock.now(), error_code)
+    with ctx.db.session(write=True) as session:
+        tracking.record_event(session, ctx.store.signing_key, decision_id, event[:32], clock.now(), error_code)
     return Response(status_code=204, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/api/v1/ads/click/{decision_id}", summary="A click on an ad: counted, then on to the product or video")
 def ad_click(request: Request, decision_id: str) -> Response:
-    rt = get_runtime(request)
-    with rt.db.session(write=True) as session:
-        tracking.record_event(session, rt.store.signing_key, decision_id, "click", clock.now())
-        served = tokens.verify(rt.store.signing_key, decision_id, clock.now().timestamp())
+    ctx = get_context(request)
+    with ctx.db.session(write=True) as session:
+        tracking.record_event(session, ctx.store.signing_key, decision_id, "click", clock.now())
+        served = tokens.verify(ctx.store.signing_key, decision_id, clock.now().timestamp())
         campaign = session.get(Campaign, served.campaign_id)
         target = f"/p/{campaign.product_id}" if campaign.product_id else f"/watch/{campaign.video_id}"
     return RedirectResponse(target, status_code=302)

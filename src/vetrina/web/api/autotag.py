@@ -14,7 +14,7 @@ from vetrina.accounts.models import User
 from vetrina.shoppable.autotag import service as autotag
 from vetrina.shoppable.models import AutotagRun, TagProposal
 from vetrina.web.api.shoppable import BoxIn, KeyframeIn, Seconds, forget_timeline_after_commit
-from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_runtime, required_user
+from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_context, required_user
 
 router = APIRouter(prefix="/api/v1/videos/{video_id}", tags=["auto-tagging"])
 
@@ -98,8 +98,8 @@ def start(
     user: User = required_user,
     session: Session = db_session,
 ) -> JSONResponse:
-    rt = get_runtime(request)
-    run = autotag.start_run(session, rt.settings, rt.queue, video_id, user, body.product_ids if body else None)
+    ctx = get_context(request)
+    run = autotag.start_run(session, ctx.settings, ctx.queue, video_id, user, body.product_ids if body else None)
     session.flush()
     body_out = run_out(run).model_dump(mode="json")
     return JSONResponse(body_out, status_code=202, headers={"Location": f"/api/v1/videos/{video_id}/autotag/{run.id}"})

@@ -23,7 +23,7 @@ from vetrina.web.api.videos import VideoOut, video_out
 from vetrina.web.deps import (
     CSRF_FIELD,
     db_session,
-    get_runtime,
+    get_context,
     optional_user,
     require_csrf_form,
     required_user,
@@ -64,10 +64,10 @@ class ChannelOut(BaseModel):
 
 
 def channel_out(request: Request, session: Session, channel: Channel, viewer: User | None) -> ChannelOut:
-    rt = get_runtime(request)
+    ctx = get_context(request)
     shown_if = rights.listable(viewer_territory(request), clock.now())
     listed = media.list_videos(session, 1, 48, published_by=channel.merchant_id, shown_if=shown_if)
-    videos = [video_out(v, rt) for v in listed.items]
+    videos = [video_out(v, ctx) for v in listed.items]
     products = catalog.list_products(session, 1, 48, merchant_id=channel.merchant_id).items
     spot_ids = spot_video_ids(session, channel.merchant_id)
     return ChannelOut(
@@ -78,12 +78,12 @@ def channel_out(request: Request, session: Session, channel: Channel, viewer: Us
         brand_color=channel.brand_color,
         text_color=channel.text_color,
         auto_tag=channel.auto_tag,
-        banner_url=channels.banner_url(channel, rt.store, rt.settings.media_url_ttl_s),
+        banner_url=channels.banner_url(channel, ctx.store, ctx.settings.media_url_ttl_s),
         followers=channels.followers(session, channel),
         following=channels.is_following(session, channel, viewer),
         videos=videos,
         spots=[v for v in videos if v.id in spot_ids],
-        products=[product_out(p, rt) for p in products],
+        products=[product_out(p, ctx) for p in products],
     )
 
 
@@ -110,9 +110,9 @@ def upload_banner(
     user: User = required_user,
     session: Session = db_session,
 ) -> ChannelOut:
-    rt = get_runtime(request)
-    with saved_upload(rt, file, rt.settings.max_image_bytes) as path:
-        channel = channels.set_banner(session, rt.store, handle[:64], user, path)
+    ctx = get_context(request)
+    with saved_upload(ctx, file, ctx.settings.max_image_bytes) as path:
+        channel = channels.set_banner(session, ctx.store, handle[:64], user, path)
     return channel_out(request, session, channel, user)
 
 

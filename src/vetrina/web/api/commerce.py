@@ -19,7 +19,7 @@ from vetrina.money import Money, MoneyModel, PositiveMoneyModel
 from vetrina.payments import ledger, wallet
 from vetrina.payments.funding import SandboxFundingProvider
 from vetrina.web.api.schemas import Page
-from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_runtime, required_user, territory
+from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_context, required_user, territory
 from vetrina.web.idempotent import run_once
 
 router = APIRouter(tags=["checkout"])
@@ -167,7 +167,7 @@ def order_out(order: Order) -> OrderOut:
 def create_order(
     request: Request, body: OrderIn, user: User = required_user, viewer_territory: str = territory
 ) -> JSONResponse:
-    rt = get_runtime(request)
+    ctx = get_context(request)
     cache = request.app.state.rights_cache
     specs = [orders.ItemSpec(product_id=i.product_id, variant_id=i.variant_id, quantity=i.quantity) for i in body.items]
     source = orders.OrderSource(body.source.video_id, body.source.second) if body.source else None
@@ -176,7 +176,7 @@ def create_order(
         user,
         body,
         lambda s: order_out(
-            orders.create_order(s, rt.settings, rt.queue, user, specs, source, viewer_territory, cache)
+            orders.create_order(s, ctx.settings, ctx.queue, user, specs, source, viewer_territory, cache)
         ),
         201,
     )
@@ -201,38 +201,38 @@ def read_order(order_id: RowId, user: User = required_user, session: Session = d
 
 @router.post("/api/v1/orders/{order_id}/pay", response_model=OrderOut, summary="Pay into escrow from the wallet")
 def pay_order(request: Request, order_id: RowId, user: User = required_user) -> JSONResponse:
-    queue = get_runtime(request).queue
+    queue = get_context(request).queue
     return run_once(request, user, {}, lambda s: order_out(orders.pay(s, queue, order_id, user)))
 
 
 @router.post("/api/v1/orders/{order_id}/cancel", response_model=OrderOut, summary="Cancel an unpaid order")
 def cancel_order(request: Request, order_id: RowId, user: User = required_user) -> JSONResponse:
-    queue = get_runtime(request).queue
+    queue = get_context(request).queue
     return run_once(request, user, {}, lambda s: order_out(orders.cancel(s, queue, order_id, user)))
 
 
 @router.post("/api/v1/orders/{order_id}/ship", response_model=OrderOut, summary="The merchant ships")
 def ship_order(request: Request, order_id: RowId, body: ShipIn, user: User = required_user) -> JSONResponse:
-    rt = get_runtime(request)
+    ctx = get_context(request)
     return run_once(
         request,
         user,
         body,
-        lambda s: order_out(orders.ship(s, rt.settings, rt.queue, order_id, user, body.carrier, body.tracking)),
+        lambda s: order_out(orders.ship(s, ctx.settings, ctx.queue, order_id, user, body.carrier, body.tracking)),
     )
 
 
 @router.post("/api/v1/orders/{order_id}/confirm", response_model=OrderOut, summary="Confirm receipt: pays the merchant")
 def confirm_order(request: Request, order_id: RowId, user: User = required_user) -> JSONResponse:
-    rt = get_runtime(request)
-    return run_once(request, user, {}, lambda s: order_out(orders.confirm(s, rt.settings, rt.queue, order_id, user)))
+    ctx = get_context(request)
+    return run_once(request, user, {}, lambda s: order_out(orders.confirm(s, ctx.settings, ctx.queue, order_id, user)))
 
 
 @router.post(
     "/api/v1/orders/{order_id}/refunds", status_code=201, response_model=RefundOut, summary="Ask for money back"
 )
 def request_refund(request: Request, order_id: RowId, body: RefundIn, user: User = required_user) -> JSONResponse:
-    queue = get_runtime(request).queue
+    queue = get_context(request).queue
     amount = body.amount.to_money() if body.amount else None
 
     def operation(session: Session) -> RefundOut:
@@ -253,7 +253,7 @@ def request_refund(request: Request, order_id: RowId, body: RefundIn, user: User
     "/api/v1/orders/{order_id}/refunds/{refund_id}/accept", response_model=OrderOut, summary="Give the money back"
 )
 def accept_refund(request: Request, order_id: RowId, refund_id: RowId, user: User = required_user) -> JSONResponse:
-    queue = get_runtime(request).queue
+    queue = get_context(request).queue
     return run_once(request, user, {}, lambda s: order_out(orders.accept_refund(s, queue, order_id, refund_id, user)))
 
 
@@ -261,7 +261,7 @@ def accept_refund(request: Request, order_id: RowId, refund_id: RowId, user: Use
 def reject_refund(
     request: Request, order_id: RowId, refund_id: RowId, body: RejectIn, user: User = required_user
 ) -> JSONResponse:
-    queue = get_runtime(request).queue
+    queue = get_context(request).queue
     return run_once(
         request, user, body, lambda s: order_out(orders.reject_refund(s, queue, order_id, refund_id, user, body.note))
     )
@@ -283,12 +283,12 @@ def read_wallet(
     user: User = required_user,
     session: Session = db_session,
 ) -> WalletOut:
-    return wallet_out(wallet.wallet_view(session, user, currency or get_runtime(request).settings.default_currency))
+    return wallet_out(wallet.wallet_view(session, user, currency or get_context(request).settings.default_currency))
 
 
 @router.post("/api/v1/wallet/topups", status_code=201, response_model=WalletOut, summary="Add money to your wallet")
 def top_up(request: Request, body: PositiveMoneyModel, user: User = required_user) -> JSONResponse:
-    settings = get_runtime(request).settings
+    settings = get_context(request).settings
     provider = SandboxFundingProvider(settings.sandbox_topup_limit)
     # The provider de-duplicates charges by this key: the client's own, or one for this request alone.
     key = request.headers.get("idempotency-key") or uuid.uuid4().hex
@@ -310,6 +310,6 @@ class LedgerCheckOut(BaseModel):
 def check_ledger(request: Request, user: User = required_user) -> LedgerCheckOut:
     if not user.is_admin:
         raise Forbidden("Only admins check the ledger.")
-    with get_runtime(request).db.session(snapshot=True) as session:
+    with get_context(request).db.session(snapshot=True) as session:
         report = ledger.check_ledger(session)
     return LedgerCheckOut(**report.__dict__)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from vetrina.analytics import intake
-from vetrina.web.deps import MAX_ROW_ID, get_runtime, viewer_territory
+from vetrina.web.deps import MAX_ROW_ID, get_context, viewer_territory
 
 router = APIRouter(tags=["analytics"])
 Id = Field(None, ge=1, le=MAX_ROW_ID)
@@ -52,7 +52,7 @@ def _event_writer(request: Request) -> intake.EventWriter:
     state = request.app.state
     writer = getattr(state, "event_writer", None)
     if writer is None or writer.loop is not asyncio.get_running_loop():
-        writer = state.event_writer = intake.EventWriter(get_runtime(request).db)
+        writer = state.event_writer = intake.EventWriter(get_context(request).db)
     return writer
 
 

@@ -16,7 +16,7 @@ from vetrina.money import Money, MoneyModel
 from vetrina.partners import revenue
 from vetrina.rights import service as rights
 from vetrina.rights.models import Licence
-from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_runtime, required_user
+from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_context, required_user
 
 router = APIRouter(prefix="/api/v1/licences", tags=["rights"])
 
@@ -141,7 +141,7 @@ def revenue_report(
     today = clock.now().date()
     end = end or today
     start = start or end.replace(day=1) - timedelta(days=365)
-    return revenue.revenue_share(session, user, start, end, get_runtime(request).settings.default_currency, by)
+    return revenue.revenue_share(session, user, start, end, get_context(request).settings.default_currency, by)
 
 
 @revenue_router.get("", response_model=RevenueOut, summary="What your licensed titles earned, per distributor")

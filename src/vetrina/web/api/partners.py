@@ -13,7 +13,7 @@ from vetrina.accounts.models import User
 from vetrina.partners import runs
 from vetrina.partners import service as partners
 from vetrina.partners.models import FeedItem, FeedRun, PartnerFeed
-from vetrina.web.deps import RowId, db_session, get_runtime, required_user
+from vetrina.web.deps import RowId, db_session, get_context, required_user
 
 router = APIRouter(prefix="/api/v1/partners/feeds", tags=["partners"])
 
@@ -131,7 +131,7 @@ def item_out(item: FeedItem) -> ItemOut:
 
 @router.post("", status_code=201, response_model=FeedOut, summary="Register a feed (the same URL twice is one feed)")
 def create_feed(request: Request, body: FeedIn, user: User = required_user, session: Session = db_session) -> FeedOut:
-    settings = get_runtime(request).settings
+    settings = get_context(request).settings
     feed = partners.create_feed(
         session,
         user,
@@ -164,7 +164,7 @@ def start_run(
 ) -> RunOut:
     feed = partners.get_feed(session, feed_id, user)
     fetch_media = body.fetch_media if body else True
-    run = runs.start_run(session, feed, "api", fetch_media=fetch_media, queue=get_runtime(request).queue)
+    run = runs.start_run(session, feed, "api", fetch_media=fetch_media, queue=get_context(request).queue)
     return run_out(session, run, with_failures=False)
 
 

@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 from vetrina.accounts.models import User
 from vetrina.catalog import service as catalog
 from vetrina.catalog.models import Product, ProductImage
+from vetrina.context import Context
 from vetrina.money import MoneyModel, PositiveMoneyModel
-from vetrina.runtime import Runtime
 from vetrina.shoppable import service as shoppable
 from vetrina.web.api.schemas import Page
-from vetrina.web.deps import RowId, db_session, get_runtime, optional_user, required_user
+from vetrina.web.deps import RowId, db_session, get_context, optional_user, required_user
 from vetrina.web.uploads import saved_upload
 
 
@@ -83,12 +83,12 @@ class ProductPage(Page):
     items: list[ProductOut]
 
 
-def image_out(image: ProductImage, runtime: Runtime) -> ImageOut:
-    urls = catalog.image_urls(image, runtime.store, runtime.settings.media_url_ttl_s)
+def image_out(image: ProductImage, ctx: Context) -> ImageOut:
+    urls = catalog.image_urls(image, ctx.store, ctx.settings.media_url_ttl_s)
     return ImageOut(id=image.id, width=image.width, height=image.height, urls=urls)
 
 
-def product_out(product: Product, runtime: Runtime) -> ProductOut:
+def product_out(product: Product, ctx: Context) -> ProductOut:
     stock = catalog.available_stock(product)
     return ProductOut(
         id=product.id,
@@ -101,14 +101,14 @@ def product_out(product: Product, runtime: Runtime) -> ProductOut:
         variants=[
             VariantOut(id=v.id, name=v.name, options=v.options, stock=v.stock) for v in product.variants if v.active
         ],
-        images=[image_out(i, runtime) for i in product.images],
+        images=[image_out(i, ctx) for i in product.images],
         published=product.published,
         created_at=product.created_at,
     )
 
 
-def _page_out(result: catalog.ProductPage, runtime: Runtime) -> ProductPage:
-    items = [product_out(p, runtime) for p in result.items]
+def _page_out(result: catalog.ProductPage, ctx: Context) -> ProductPage:
+    items = [product_out(p, ctx) for p in result.items]
     return ProductPage(items=items, total=result.total, page=result.page, per_page=result.per_page)
 
 
@@ -133,7 +133,7 @@ def create_product(
         variants=_variant_specs(body.variants),
         published=body.published,
     )
-    return product_out(product, get_runtime(request))
+    return product_out(product, get_context(request))
 
 
 @router.get("/api/v1/products", response_model=ProductPage, summary="Products on sale, newest first")
@@ -144,9 +144,9 @@ def list_products(
     session: Session = db_session,
 ) -> ProductPage:
     result = catalog.list_products(session, page, per_page)
-    rt = get_runtime(request)
+    ctx = get_context(request)
     return ProductPage(
-        items=[product_out(p, rt) for p in result.items], total=result.total, page=page, per_page=per_page
+        items=[product_out(p, ctx) for p in result.items], total=result.total, page=page, per_page=per_page
     )
 
 
@@ -160,9 +160,9 @@ def merchant_products(
     session: Session = db_session,
 ) -> ProductPage:
     result = catalog.list_products(session, page, per_page, merchant_id=merchant_id, viewer=user)
-    rt = get_runtime(request)
+    ctx = get_context(request)
     return ProductPage(
-        items=[product_out(p, rt) for p in result.items], total=result.total, page=page, per_page=per_page
+        items=[product_out(p, ctx) for p in result.items], total=result.total, page=page, per_page=per_page
     )
 
 
@@ -170,7 +170,7 @@ def merchant_products(
 def read_product(
     request: Request, product_id: RowId, user: User | None = optional_user, session: Session = db_session
 ) -> ProductOut:
-    return product_out(catalog.get_product(session, product_id, user), get_runtime(request))
+    return product_out(catalog.get_product(session, product_id, user), get_context(request))
 
 
 @router.patch("/api/v1/products/{product_id}", response_model=ProductOut, summary="Change a product")
@@ -183,7 +183,7 @@ def change_product(
     if body.variants is not None:
         changes["variants"] = _variant_specs(body.variants)
     product = catalog.update_product(session, product_id, user, changes)
-    return product_out(product, get_runtime(request))
+    return product_out(product, get_context(request))
 
 
 @router.delete("/api/v1/products/{product_id}", status_code=204, summary="Take a product off sale for good")
@@ -202,18 +202,18 @@ def add_image(
     user: User = required_user,
     session: Session = db_session,
 ) -> ImageOut:
-    rt = get_runtime(request)
+    ctx = get_context(request)
     catalog.product_for_change(session, product_id, user)
-    with saved_upload(rt, file, rt.settings.max_image_bytes) as path:
-        image = catalog.add_image(session, rt.store, product_id, user, path)
-    return image_out(image, rt)
+    with saved_upload(ctx, file, ctx.settings.max_image_bytes) as path:
+        image = catalog.add_image(session, ctx.store, product_id, user, path)
+    return image_out(image, ctx)
 
 
 @router.delete("/api/v1/products/{product_id}/images/{image_id}", status_code=204, summary="Remove a product image")
 def delete_image(
     request: Request, product_id: RowId, image_id: RowId, user: User = required_user, session: Session = db_session
 ) -> Response:
-    catalog.delete_image(session, get_runtime(request).store, product_id, image_id, user)
+    catalog.delete_image(session, get_context(request).store, product_id, image_id, user)
     return Response(status_code=204)
 
 
@@ -221,6 +221,6 @@ def delete_image(
 def product_card(
     request: Request, product_id: RowId, user: User | None = optional_user, session: Session = db_session
 ) -> dict[str, Any]:
-    rt = get_runtime(request)
+    ctx = get_context(request)
     product = catalog.get_product(session, product_id, user)
-    return shoppable.product_card(product, rt.store, rt.settings.media_url_ttl_s)
+    return shoppable.product_card(product, ctx.store, ctx.settings.media_url_ttl_s)

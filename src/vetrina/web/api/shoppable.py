@@ -14,7 +14,7 @@ from vetrina.errors import InvalidInput
 from vetrina.rights import service as rights
 from vetrina.shoppable import service as shoppable
 from vetrina.shoppable.models import ProductTag
-from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_runtime, optional_user, required_user, territory
+from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_context, optional_user, required_user, territory
 
 router = APIRouter(prefix="/api/v1/videos/{video_id}", tags=["shoppable"])
 Seconds = Annotated[float, Field(ge=0, le=7 * 24 * 3600, allow_inf_nan=False)]
@@ -153,10 +153,10 @@ def timeline(
     session: Session = db_session,
     viewer_territory: str = territory,
 ) -> Response:
-    rt = get_runtime(request)
+    ctx = get_context(request)
     grant = rights.require(session, request.app.state.rights_cache, video_id, viewer_territory, "stream", user)
     rendered = shoppable.rendered_timeline(
-        session, request.app.state.timeline_cache, video_id, user, rt.store, rt.settings.media_url_ttl_s
+        session, request.app.state.timeline_cache, video_id, user, ctx.store, ctx.settings.media_url_ttl_s
     )
     # Stock changes while people watch: caches revalidate after a few seconds (a 304 costs little).
     # A video only its owner may see must never be stored by a shared cache.

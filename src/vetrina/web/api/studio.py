@@ -19,7 +19,7 @@ from vetrina.studio import assets
 from vetrina.studio import service as studio
 from vetrina.studio.models import AssetKind, Spot, StudioAsset
 from vetrina.studio.templates import TEMPLATES
-from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_runtime, required_user
+from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_context, required_user
 from vetrina.web.idempotent import run_once
 from vetrina.web.uploads import saved_upload
 
@@ -112,10 +112,10 @@ def spot_out(session: Session, spot: Spot) -> SpotOut:
 
 
 def asset_out(request: Request, asset: StudioAsset) -> AssetOut:
-    rt = get_runtime(request)
+    ctx = get_context(request)
     thumb = None
     if asset.kind == AssetKind.image:
-        thumb = rt.store.signed_url(asset.key, "thumb.jpg", clock.now().timestamp(), rt.settings.media_url_ttl_s)
+        thumb = ctx.store.signed_url(asset.key, "thumb.jpg", clock.now().timestamp(), ctx.settings.media_url_ttl_s)
     return AssetOut(
         id=asset.id,
         kind=asset.kind,
@@ -135,10 +135,10 @@ def list_templates() -> list[dict[str, object]]:
 
 def _upload(request: Request, file: UploadFile | None, user: User, limit: int, add: Any) -> AssetOut:
     """An upload into the merchant's studio library through `add(store, merchant, path, filename)`."""
-    rt = get_runtime(request)
+    ctx = get_context(request)
     ensure_can_sell(user)
-    with saved_upload(rt, file, limit) as path:
-        return asset_out(request, add(rt.store, user, path, file.filename))
+    with saved_upload(ctx, file, limit) as path:
+        return asset_out(request, add(ctx.store, user, path, file.filename))
 
 
 @router.post("/api/v1/studio/images", status_code=201, response_model=AssetOut, summary="Upload an image")
@@ -148,7 +148,7 @@ def upload_image(
     user: User = required_user,
     session: Session = db_session,
 ) -> AssetOut:
-    limit = get_runtime(request).settings.max_image_bytes
+    limit = get_context(request).settings.max_image_bytes
     return _upload(request, file, user, limit, partial(assets.add_image, session))
 
 
@@ -159,7 +159,7 @@ def upload_music(
     user: User = required_user,
     session: Session = db_session,
 ) -> AssetOut:
-    limit = get_runtime(request).settings.max_music_bytes
+    limit = get_context(request).settings.max_music_bytes
     return _upload(request, file, user, limit, partial(assets.add_music, session))
 
 
@@ -176,12 +176,12 @@ def list_music(request: Request, user: User = required_user, session: Session = 
 @router.post("/api/v1/studio/previews", response_model=PreviewOut, summary="A quick low-resolution render")
 def preview(request: Request, body: SpotIn, user: User = required_user) -> PreviewOut:
     """Rendered while you wait (a few seconds), at low resolution; nothing is published."""
-    rt = get_runtime(request)
-    with rt.db.session() as session:
-        spec = studio.check_request(session, rt.settings, user, body.to_request())
-    key, notes = studio.render_preview(rt.store, rt.settings, user, spec)
-    plan_frame = studio.plan_spot(spec, rt.settings.studio_preview_short_side, 15, rt.settings).frame
-    url = rt.store.signed_url(key, "preview.mp4", clock.now().timestamp(), 3600)
+    ctx = get_context(request)
+    with ctx.db.session() as session:
+        spec = studio.check_request(session, ctx.settings, user, body.to_request())
+    key, notes = studio.render_preview(ctx.store, ctx.settings, user, spec)
+    plan_frame = studio.plan_spot(spec, ctx.settings.studio_preview_short_side, 15, ctx.settings).frame
+    url = ctx.store.signed_url(key, "preview.mp4", clock.now().timestamp(), 3600)
     return PreviewOut(
         url=url,
         width=plan_frame.width,
@@ -200,10 +200,10 @@ def preview(request: Request, body: SpotIn, user: User = required_user) -> Previ
 )
 def create_spot(request: Request, body: SpotIn, user: User = required_user) -> JSONResponse:
     """Checks everything, then renders in the background; an Idempotency-Key makes a retry safe."""
-    rt = get_runtime(request)
+    ctx = get_context(request)
 
     def operation(session: Session) -> dict[str, object]:
-        spot = studio.create_spot(session, rt.settings, rt.queue, user, body.to_request())
+        spot = studio.create_spot(session, ctx.settings, ctx.queue, user, body.to_request())
         return {"id": spot.id, "status": "rendering"}
 
     response = run_once(request, user, body.model_dump(), operation, status_code=202)

@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from vetrina import clock
 from vetrina.errors import Forbidden, NotFound, UnavailableHere
 from vetrina.storage import MEDIA_URL_PREFIX
-from vetrina.web.deps import get_runtime, territory, viewer_territory
+from vetrina.web.deps import get_context, territory, viewer_territory
 
 _MEDIA_TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl",
@@ -32,7 +32,7 @@ router = APIRouter(tags=["system"])
 @router.get("/healthz", summary="Liveness, including a database round trip")
 def healthz(request: Request) -> JSONResponse:
     try:
-        get_runtime(request).db.ping()
+        get_context(request).db.ping()
     except Exception:
         return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
     return JSONResponse({"status": "ok", "database": "ok"})
@@ -46,7 +46,7 @@ def whereami(viewer_territory: str = territory) -> JSONResponse:
 
 @router.api_route(MEDIA_URL_PREFIX + "/{token}/{key:path}", methods=["GET", "HEAD"], include_in_schema=False)
 def media_file(request: Request, token: str, key: str) -> FileResponse:
-    store = get_runtime(request).store
+    store = get_context(request).store
     verified = store.verify(token, key, clock.now().timestamp())
     if verified is None:
         raise Forbidden("This media link is not valid or has expired.")

@@ -11,14 +11,14 @@ from sqlalchemy.orm import Session
 
 from vetrina import clock
 from vetrina.accounts.models import User
+from vetrina.context import Context
 from vetrina.db import after_commit
 from vetrina.errors import NotAuthenticated
 from vetrina.media import service as media
 from vetrina.media.models import Video
 from vetrina.rights import service as rights
 from vetrina.rights.service import Grant
-from vetrina.runtime import Runtime
-from vetrina.web.deps import RowId, db_session, get_runtime, optional_user, required_user, territory
+from vetrina.web.deps import RowId, db_session, get_context, optional_user, required_user, territory
 from vetrina.web.uploads import add_uploaded_video
 
 
@@ -70,10 +70,10 @@ class VideoChanges(BaseModel):
     allow_merchant_tags: bool | None = Field(None, description="Let other merchants tag their own products.")
 
 
-def video_out(video: Video, runtime: Runtime, grant: Grant | None = None, territory: str = "") -> VideoOut:
+def video_out(video: Video, ctx: Context, grant: Grant | None = None, territory: str = "") -> VideoOut:
     """The video; played under a licence (`grant.licence`), its media URLs work only in `territory`."""
     bound_to = territory if grant is not None and grant.licence is not None else ""
-    urls = media.video_media_urls(video, runtime.store, runtime.settings.media_url_ttl_s, bound_to)
+    urls = media.video_media_urls(video, ctx.store, ctx.settings.media_url_ttl_s, bound_to)
     return VideoOut(
         id=video.id,
         title=video.title,
@@ -111,7 +111,7 @@ def upload_video(
     user: User = required_user,
     session: Session = db_session,
 ) -> VideoAccepted:
-    video = add_uploaded_video(get_runtime(request), session, user, file, title, description)
+    video = add_uploaded_video(get_context(request), session, user, file, title, description)
     return VideoAccepted(id=video.id, status=video.status)
 
 
@@ -133,8 +133,8 @@ def list_videos(
     result = media.list_videos(
         session, page, per_page, owner=owner, shown_if=rights.listable(viewer_territory, clock.now())
     )
-    rt = get_runtime(request)
-    return VideoPage(items=[video_out(v, rt) for v in result.items], total=result.total, page=page, per_page=per_page)
+    ctx = get_context(request)
+    return VideoPage(items=[video_out(v, ctx) for v in result.items], total=result.total, page=page, per_page=per_page)
 
 
 @router.get("/{video_id}", response_model=VideoOut, summary="One video, with its playback URLs when ready")
@@ -146,7 +146,7 @@ def read_video(
     viewer_territory: str = territory,
 ) -> VideoOut:
     video, grant = rights.playable(session, request.app.state.rights_cache, video_id, user, viewer_territory)
-    return video_out(video, get_runtime(request), grant, viewer_territory)
+    return video_out(video, get_context(request), grant, viewer_territory)
 
 
 @router.patch("/{video_id}", response_model=VideoOut, summary="Change a video's title, description or visibility")
@@ -161,14 +161,14 @@ def change_video(
     session.flush()
     cache = request.app.state.timeline_cache
     after_commit(session, lambda: cache.forget(video_id))
-    return video_out(video, get_runtime(request))
+    return video_out(video, get_context(request))
 
 
 @router.delete("/{video_id}", status_code=204, summary="Remove a video and its media")
 def remove_video(
     request: Request, video_id: RowId, user: User = required_user, session: Session = db_session
 ) -> Response:
-    media.delete_video(session, get_runtime(request).store, video_id, user)
+    media.delete_video(session, get_context(request).store, video_id, user)
     cache = request.app.state.timeline_cache
     after_commit(session, lambda: cache.forget(video_id))
     return Response(status_code=204)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from vetrina.accounts.models import User
 from vetrina.payments import webhooks
 from vetrina.payments.models import WebhookDelivery, WebhookEndpoint
-from vetrina.web.deps import RowId, db_session, get_runtime, required_user
+from vetrina.web.deps import RowId, db_session, get_context, required_user
 from vetrina.web.idempotent import run_once
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"])
@@ -74,7 +74,7 @@ def delivery_out(d: WebhookDelivery) -> DeliveryOut:
 def register(
     request: Request, body: EndpointIn, user: User = required_user, session: Session = db_session
 ) -> EndpointOut:
-    allow_private = get_runtime(request).settings.webhook_allow_private
+    allow_private = get_context(request).settings.webhook_allow_private
     return endpoint_out(webhooks.register_endpoint(session, user, body.url, allow_private))
 
 

@@ -18,7 +18,7 @@ from vetrina.errors import Forbidden, InvalidInput
 from vetrina.media import service as media
 from vetrina.money import Money
 from vetrina.web.api.ads import campaign_out
-from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_runtime, optional_user, require_csrf_form
+from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_context, optional_user, require_csrf_form
 from vetrina.web.pages.forms import CsrfField, redirect_back, run_form_action, signed_in
 from vetrina.web.templating import render
 
@@ -48,7 +48,7 @@ def campaigns_page(
         campaigns=[campaign_out(c) for c in ads.list_campaigns(session, user)],
         videos=[v for v in media.list_videos(session, 1, 100, owner=user).items if v.status == "ready"],
         products=catalog.list_products(session, 1, 100, merchant_id=user.id, viewer=user).items,
-        currency=get_runtime(request).settings.default_currency,
+        currency=get_context(request).settings.default_currency,
     )
 
 
@@ -68,13 +68,13 @@ def create_campaign(
     """A campaign from the form: the creative is `video:ID` (linear, CPM) or `product:ID` (overlay, CPC)."""
     require_csrf_form(request, csrf_token)
     user = _merchant(request, user)
-    rt = get_runtime(request)
+    ctx = get_context(request)
 
     def create(session: Session) -> None:
         kind_of, _, raw_id = creative.partition(":")
         if kind_of not in ("video", "product") or not raw_id.isdigit() or not 1 <= int(raw_id) <= MAX_ROW_ID:
             raise InvalidInput("Choose one of your videos or products.", field="creative")
-        currency = rt.settings.default_currency
+        currency = ctx.settings.default_currency
         now = datetime.now(UTC).replace(microsecond=0)
         spec = ads.CampaignSpec(
             name=name,
@@ -89,7 +89,7 @@ def create_campaign(
             product_id=int(raw_id) if kind_of == "product" else None,
             frequency_cap=(cap, 24) if cap else None,
         )
-        ads.create_campaign(session, rt.settings, user, spec)
+        ads.create_campaign(session, ctx.settings, user, spec)
         after_commit(session, request.app.state.campaign_book.forget)
 
     return redirect_back(
@@ -107,10 +107,10 @@ def change_status(
 ) -> Response:
     require_csrf_form(request, csrf_token)
     user = _merchant(request, user)
-    rt = get_runtime(request)
+    ctx = get_context(request)
 
     def move(session: Session) -> None:
-        ads.update_campaign(session, rt.settings, campaign_id, user, {"status": status})
+        ads.update_campaign(session, ctx.settings, campaign_id, user, {"status": status})
         after_commit(session, request.app.state.campaign_book.forget)
 
     return redirect_back("/merchant/campaigns", run_form_action(request, move) or f"Campaign {status}.")
@@ -121,7 +121,7 @@ def campaign_page(
     request: Request, campaign_id: RowId, user: User | None = optional_user, session: Session = db_session
 ) -> Response:
     user = _merchant(request, user)
-    settings = get_runtime(request).settings
+    settings = get_context(request).settings
     campaign = ads.get_campaign(session, campaign_id, user)
     report = reports.campaign_report(session, campaign, settings.ads_click_window_days, settings.ads_view_window_days)
     return render(

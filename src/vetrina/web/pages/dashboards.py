@@ -15,7 +15,7 @@ from vetrina.accounts.models import Role, User
 from vetrina.analytics import dashboards
 from vetrina.errors import Forbidden, NotFound
 from vetrina.money import Money
-from vetrina.web.deps import db_session, get_runtime, optional_user
+from vetrina.web.deps import db_session, get_context, optional_user
 from vetrina.web.pages.forms import signed_in
 from vetrina.web.templating import render
 
@@ -40,7 +40,7 @@ def _board(
         return dashboards.merchant(session, user, start, end)
     if board == "owner":
         return dashboards.owner(session, user, start, end)
-    return dashboards.operator(session, start, end, get_runtime(request).queue)
+    return dashboards.operator(session, start, end, get_context(request).queue)
 
 
 def bars(series: list[dict[str, Any]], key: str) -> dict[str, Any]:
@@ -89,7 +89,7 @@ def dashboard(
         chart=bars(shown.series[series], key),
         key=key,
         Money=Money,
-        currency=get_runtime(request).settings.default_currency,
+        currency=get_context(request).settings.default_currency,
     )
 
 

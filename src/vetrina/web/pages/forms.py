@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from vetrina.accounts.models import User
 from vetrina.errors import NotAuthenticated, VetrinaError
-from vetrina.web.deps import CSRF_FIELD, get_runtime
+from vetrina.web.deps import CSRF_FIELD, get_context
 
 CsrfField = Annotated[str, Form(alias=CSRF_FIELD, max_length=200)]
 
@@ -30,7 +30,7 @@ def redirect_back(path: str, message: str = "") -> RedirectResponse:
 def run_form_action(request: Request, action: Callable[[Session], object]) -> str | None:
     """Run a form's action in its own write transaction; the problem's text if it failed (nothing kept)."""
     try:
-        with get_runtime(request).db.session(write=True) as session:
+        with get_context(request).db.session(write=True) as session:
             action(session)
     except VetrinaError as exc:
         return exc.detail

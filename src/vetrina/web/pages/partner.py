@@ -16,7 +16,7 @@ from vetrina.partners import revenue, runs
 from vetrina.partners import service as partners
 from vetrina.rights import service as rights
 from vetrina.web.api.licences import revenue_report
-from vetrina.web.deps import RowId, db_session, get_runtime, optional_user, require_csrf_form
+from vetrina.web.deps import RowId, db_session, get_context, optional_user, require_csrf_form
 from vetrina.web.pages.forms import CsrfField, redirect_back, run_form_action, signed_in
 from vetrina.web.templating import render
 
@@ -98,13 +98,18 @@ def add_feed(
 ) -> Response:
     require_csrf_form(request, csrf_token)
     user = _partner(user)
-    rt = get_runtime(request)
+    ctx = get_context(request)
 
     def add(session: Session) -> None:
         feed = partners.create_feed(
-            session, user, name=name, source=url, rerun_hours=rerun_hours, allow_private=rt.settings.fetch_allow_private
+            session,
+            user,
+            name=name,
+            source=url,
+            rerun_hours=rerun_hours,
+            allow_private=ctx.settings.fetch_allow_private,
         )
-        runs.start_run(session, feed, "api", queue=rt.queue)
+        runs.start_run(session, feed, "api", queue=ctx.queue)
 
     return redirect_back("/partner", run_form_action(request, add) or "Feed added: its first import has started.")
 
@@ -115,9 +120,9 @@ def run_feed(
 ) -> Response:
     require_csrf_form(request, csrf_token)
     user = _partner(user)
-    rt = get_runtime(request)
+    ctx = get_context(request)
 
     def run(session: Session) -> None:
-        runs.start_run(session, partners.get_feed(session, feed_id, user), "api", queue=rt.queue)
+        runs.start_run(session, partners.get_feed(session, feed_id, user), "api", queue=ctx.queue)
 
     return redirect_back("/partner", run_form_action(request, run) or "Import started.")

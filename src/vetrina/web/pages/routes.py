@@ -26,7 +26,7 @@ from vetrina.web.deps import (
     RowId,
     cookie_samesite,
     db_session,
-    get_runtime,
+    get_context,
     optional_user,
     require_csrf_form,
     require_csrf_header,
@@ -48,15 +48,15 @@ def _signed_in_redirect(request: Request, session: Session, user: User, target: 
 
 
 def _with_session_cookie(request: Request, session: Session, user: User, response: Response) -> Response:
-    rt = get_runtime(request)
-    token = accounts.start_session(session, user, rt.settings.session_days)
+    ctx = get_context(request)
+    token = accounts.start_session(session, user, ctx.settings.session_days)
     response.set_cookie(
         SESSION_COOKIE,
         token,
-        max_age=rt.settings.session_days * 86400,
+        max_age=ctx.settings.session_days * 86400,
         httponly=True,
-        samesite=cookie_samesite(rt.settings),
-        secure=rt.settings.secure_cookies,
+        samesite=cookie_samesite(ctx.settings),
+        secure=ctx.settings.secure_cookies,
     )
     return response
 
@@ -73,9 +73,9 @@ def home(
     viewer_territory: str = territory,
 ) -> Response:
     result = media.list_videos(session, page, 24, shown_if=rights.listable(viewer_territory, clock.now()))
-    rt = get_runtime(request)
-    videos = [video_out(v, rt) for v in result.items]
-    products = [product_out(p, rt) for p in catalog.list_products(session, 1, 12).items] if page == 1 else []
+    ctx = get_context(request)
+    videos = [video_out(v, ctx) for v in result.items]
+    products = [product_out(p, ctx) for p in catalog.list_products(session, 1, 12).items] if page == 1 else []
     return render(request, "home.html", user=user, videos=videos, page=result, products=products, Money=Money)
 
 
@@ -88,7 +88,7 @@ def watch(
     viewer_territory: str = territory,
 ) -> Response:
     found, grant = rights.playable(session, request.app.state.rights_cache, video_id, user, viewer_territory)
-    video = video_out(found, get_runtime(request), grant, viewer_territory)
+    video = video_out(found, get_context(request), grant, viewer_territory)
     return render(request, "watch.html", user=user, video=video)
 
 
@@ -102,7 +102,7 @@ def embed(
 ) -> Response:
     """The player, cards and drawer alone, for an iframe on another site."""
     found, grant = rights.playable(session, request.app.state.rights_cache, video_id, user, viewer_territory)
-    video = video_out(found, get_runtime(request), grant, viewer_territory)
+    video = video_out(found, get_context(request), grant, viewer_territory)
     return render(request, "embed.html", user=user, video=video, embedded=True)
 
 
@@ -202,7 +202,7 @@ def logout(
 
 
 def _upload_page(request: Request, user: User, status_code: int = 200, **extra: object) -> Response:
-    settings = get_runtime(request).settings
+    settings = get_context(request).settings
     return render(
         request,
         "upload.html",
@@ -240,7 +240,7 @@ def upload(
         return RedirectResponse("/login?next=" + quote("/upload"), status_code=303)
     media.ensure_can_upload(user)
     try:
-        video = add_uploaded_video(get_runtime(request), session, user, file, title, description)
+        video = add_uploaded_video(get_context(request), session, user, file, title, description)
     except VetrinaError as exc:
         return _upload_page(
             request, user, status_code=exc.status, error=exc.detail, title=title, description=description

@@ -22,7 +22,7 @@ from vetrina.money import Money
 from vetrina.payments import wallet
 from vetrina.payments.funding import SandboxFundingProvider
 from vetrina.web.api.products import product_out
-from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_runtime, optional_user, require_csrf_form
+from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_context, optional_user, require_csrf_form
 from vetrina.web.pages.forms import CsrfField, redirect_back, run_form_action, signed_in
 from vetrina.web.templating import render
 from vetrina.web.uploads import saved_upload
@@ -32,7 +32,7 @@ router = APIRouter(include_in_schema=False)
 
 def product_json_ld(product: Product, request: Request) -> Markup:
     """schema.org Product with its Offer, for search engines and shopping crawlers."""
-    view = product_out(product, get_runtime(request))
+    view = product_out(product, get_context(request))
     price = Money(product.price_amount, product.currency)
     data = {
         "@context": "https://schema.org",
@@ -62,7 +62,7 @@ def product_page(
         request,
         "product.html",
         user=user,
-        product=product_out(product, get_runtime(request)),
+        product=product_out(product, get_context(request)),
         json_ld=product_json_ld(product, request),
         price=Money(product.price_amount, product.currency),
         msg=msg,
@@ -81,9 +81,9 @@ def buy(
     require_csrf_form(request, csrf_token)
     if user is None:
         return RedirectResponse(f"/login?next=/p/{product_id}", status_code=303)
-    rt = get_runtime(request)
+    ctx = get_context(request)
     item = orders.ItemSpec(product_id, quantity, variant_id)
-    if error := run_form_action(request, lambda s: orders.create_order(s, rt.settings, rt.queue, user, [item])):
+    if error := run_form_action(request, lambda s: orders.create_order(s, ctx.settings, ctx.queue, user, [item])):
         return redirect_back(f"/p/{product_id}", error)
     return redirect_back("/orders", "Ordered. Pay to put the money in escrow.")
 
@@ -93,7 +93,7 @@ def wallet_page(
     request: Request, msg: str = "", user: User | None = optional_user, session: Session = db_session
 ) -> Response:
     user = signed_in(user)
-    currency = get_runtime(request).settings.default_currency
+    currency = get_context(request).settings.default_currency
     return render(
         request,
         "wallet.html",
@@ -113,7 +113,7 @@ def wallet_top_up(
 ) -> Response:
     require_csrf_form(request, csrf_token)
     user = signed_in(user)
-    settings = get_runtime(request).settings
+    settings = get_context(request).settings
     provider = SandboxFundingProvider(settings.sandbox_topup_limit)
     try:
         money = Money.parse(amount, settings.default_currency)
@@ -153,30 +153,30 @@ def order_action(
     """Every button on the order pages: one domain call each."""
     require_csrf_form(request, csrf_token)
     user = signed_in(user)
-    rt = get_runtime(request)
+    ctx = get_context(request)
     back = back if back in ("/orders", "/merchant") else "/orders"
     if action not in _ORDER_ACTIONS:
         return redirect_back(back, "Unknown action.")
 
     def act(session: Session) -> None:
         if action == "pay":
-            orders.pay(session, rt.queue, order_id, user)
+            orders.pay(session, ctx.queue, order_id, user)
         elif action == "cancel":
-            orders.cancel(session, rt.queue, order_id, user)
+            orders.cancel(session, ctx.queue, order_id, user)
         elif action == "confirm":
-            orders.confirm(session, rt.settings, rt.queue, order_id, user)
+            orders.confirm(session, ctx.settings, ctx.queue, order_id, user)
         elif action == "ship":
-            orders.ship(session, rt.settings, rt.queue, order_id, user, carrier, tracking)
+            orders.ship(session, ctx.settings, ctx.queue, order_id, user, carrier, tracking)
         elif action == "refund":
             order = orders.get_order(session, order_id, user)
             money = Money.parse(amount, order.currency) if amount.strip() else None
-            orders.request_refund(session, rt.queue, order_id, user, money, reason)
+            orders.request_refund(session, ctx.queue, order_id, user, money, reason)
         elif refund_id is None:
             raise InvalidInput("Which refund request?")
         elif action == "accept":
-            orders.accept_refund(session, rt.queue, order_id, refund_id, user)
+            orders.accept_refund(session, ctx.queue, order_id, refund_id, user)
         else:
-            orders.reject_refund(session, rt.queue, order_id, refund_id, user, reason)
+            orders.reject_refund(session, ctx.queue, order_id, refund_id, user, reason)
 
     return redirect_back(back, run_form_action(request, act) or "Done.")
 
@@ -188,7 +188,7 @@ def merchant_desk(
     user = signed_in(user)
     if user.role not in (Role.merchant, Role.admin):
         raise Forbidden("The merchant desk is for merchants.")
-    rt = get_runtime(request)
+    ctx = get_context(request)
     products = catalog.list_products(session, 1, 100, merchant_id=user.id, viewer=user).items
     sold = [o for o in orders.list_orders(session, user, 1, 100).items if o.merchant_id == user.id]
     return render(
@@ -198,9 +198,9 @@ def merchant_desk(
         msg=msg,
         S=OrderStatus,
         Money=Money,
-        products=[product_out(p, rt) for p in products],
+        products=[product_out(p, ctx) for p in products],
         orders=sold,
-        balance=wallet.wallet_view(session, user, rt.settings.default_currency),
+        balance=wallet.wallet_view(session, user, ctx.settings.default_currency),
         channel=channels.channel_of(session, user),
     )
 
@@ -278,12 +278,12 @@ def merchant_add_image(
 ) -> Response:
     require_csrf_form(request, csrf_token)
     user = signed_in(user)
-    rt = get_runtime(request)
+    ctx = get_context(request)
 
     def add(session: Session) -> None:
         catalog.product_for_change(session, product_id, user)
-        with saved_upload(rt, file, rt.settings.max_image_bytes) as path:
-            catalog.add_image(session, rt.store, product_id, user, path)
+        with saved_upload(ctx, file, ctx.settings.max_image_bytes) as path:
+            catalog.add_image(session, ctx.store, product_id, user, path)
 
     return redirect_back("/merchant", run_form_action(request, add) or "Image added.")
 
@@ -325,11 +325,11 @@ def merchant_channel_banner(
 ) -> Response:
     require_csrf_form(request, csrf_token)
     user = signed_in(user)
-    rt = get_runtime(request)
+    ctx = get_context(request)
 
     def add(session: Session) -> None:
         handle = channels.channel_of(session, user).handle
-        with saved_upload(rt, file, rt.settings.max_image_bytes) as path:
-            channels.set_banner(session, rt.store, handle, user, path)
+        with saved_upload(ctx, file, ctx.settings.max_image_bytes) as path:
+            channels.set_banner(session, ctx.store, handle, user, path)
 
     return redirect_back("/merchant", run_form_action(request, add) or "Banner uploaded.")

@@ -17,7 +17,7 @@ from vetrina.studio.templates import ASPECTS, DURATIONS, TEMPLATES
 from vetrina.studio.voice import tts_engine
 from vetrina.web.api.products import product_out
 from vetrina.web.api.studio import asset_out, spot_out
-from vetrina.web.deps import db_session, get_runtime, optional_user
+from vetrina.web.deps import db_session, get_context, optional_user
 from vetrina.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -29,14 +29,14 @@ def studio_page(request: Request, user: User | None = optional_user, session: Se
         return RedirectResponse("/login?next=/studio", status_code=303)
     if user.role not in (Role.merchant, Role.admin):
         raise Forbidden("The studio is for merchants.")
-    rt = get_runtime(request)
+    ctx = get_context(request)
     products = catalog.list_products(session, 1, 100, merchant_id=user.id, viewer=user).items
     return render(
         request,
         "studio.html",
         user=user,
         channel=channels.channel_of(session, user),
-        products=[product_out(p, rt) for p in products],
+        products=[product_out(p, ctx) for p in products],
         templates=list(TEMPLATES.values()),
         durations=DURATIONS,
         aspects=list(ASPECTS),

@@ -21,7 +21,7 @@ from vetrina.shoppable.autotag import service as autotag
 from vetrina.shoppable.models import AutotagRun
 from vetrina.web.api.shoppable import forget_timeline_after_commit
 from vetrina.web.api.videos import video_out
-from vetrina.web.deps import RowId, db_session, get_runtime, optional_user, require_csrf_form
+from vetrina.web.deps import RowId, db_session, get_context, optional_user, require_csrf_form
 from vetrina.web.pages.forms import CsrfField, redirect_back, run_form_action, signed_in
 from vetrina.web.templating import render
 
@@ -49,14 +49,14 @@ def tag_editor(
         .limit(1)
     )
     owner = user.id == video.owner_id or user.role == "admin"
-    settings = ad_serve.ad_settings(session, video, get_runtime(request).settings.default_currency) if owner else None
+    settings = ad_serve.ad_settings(session, video, get_context(request).settings.default_currency) if owner else None
     floor = Money(settings.floor_cpm, settings.currency).decimal_string() if settings else ""
     return render(
         request,
         "tag_editor.html",
         user=user,
         msg=msg,
-        video=video_out(video, get_runtime(request)),
+        video=video_out(video, get_context(request)),
         titles=titles,
         proposals=[p for p in proposals if p.state == "proposed"],
         tags=tags,
@@ -89,12 +89,12 @@ def save_ad_settings(
     """The owner's ad breaks, as the API's PUT /api/v1/videos/{id}/ad-settings sets them."""
     require_csrf_form(request, csrf_token)
     user = signed_in(user)
-    currency = get_runtime(request).settings.default_currency
+    currency = get_context(request).settings.default_currency
 
     def save(session: Session) -> None:
         price = Money.parse(floor, currency) if floor.strip() else Money.zero(currency)
         breaks = _seconds_list(midrolls, "midrolls"), _seconds_list(overlays, "overlays")
-        ad_serve.set_ad_settings(session, video_id, user, preroll, *breaks, price, get_runtime(request).queue, snap)
+        ad_serve.set_ad_settings(session, video_id, user, preroll, *breaks, price, get_context(request).queue, snap)
         after_commit(session, request.app.state.campaign_book.forget)
 
     return redirect_back(f"/videos/{video_id}/tags", run_form_action(request, save) or "Ad breaks saved.")
@@ -106,9 +106,9 @@ def start_autotag(
 ) -> Response:
     require_csrf_form(request, csrf_token)
     user = signed_in(user)
-    rt = get_runtime(request)
+    ctx = get_context(request)
     failed = run_form_action(
-        request, lambda session: autotag.start_run(session, rt.settings, rt.queue, video_id, user, None)
+        request, lambda session: autotag.start_run(session, ctx.settings, ctx.queue, video_id, user, None)
     )
     return redirect_back(f"/videos/{video_id}/tags", failed or "Looking for your products: proposals appear here.")
 
