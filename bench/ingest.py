@@ -36,6 +36,7 @@ from databases import databases
 
 from vetrina.accounts import service as accounts
 from vetrina.accounts.models import Role
+from vetrina.partners import runs
 from vetrina.partners import service as partners
 from vetrina.partners.models import PartnerFeed, RunStatus
 from vetrina.runtime import build_context
@@ -257,17 +258,19 @@ def child(spec: dict[str, Any]) -> None:
     ctx = build_context(Settings(data_dir=Path(spec["data_dir"]), database_url=spec["database_url"]), migrate=False)
     try:
         with ctx.db.session(write=True) as session:
-            run_id = partners.start_run(session, session.get(PartnerFeed, spec["feed_id"]), "cli", fetch_media=False).id
-        runs: list[Any] = []
+            run_id = runs.start_run(
+                ctx, session, session.get(PartnerFeed, spec["feed_id"]), "cli", fetch_media=False, for_worker=False
+            ).id
+        finished: list[Any] = []
 
         def work() -> int:
-            runs.append(partners.run_import(ctx, run_id))
-            return runs[0].cursor
+            finished.append(runs.run_import(ctx, run_id))
+            return finished[0].cursor
 
         measured = _measure(work, spec["traced"])
     finally:
         ctx.close()
-    run = runs[0]
+    run = finished[0]
     assert run.status == RunStatus.done.value, f"the run ended {run.status}: {run.error}"
     expected = spec["items"]
     assert run.failed == 0 and run.cursor == expected, f"{run.failed} failed, {run.cursor} of {expected} read"

@@ -37,8 +37,9 @@ def _log_to_console() -> None:
 
 
 def _recover_interrupted_work(ctx: Context) -> None:
-    """On start-up: drop scratch files of work that died, and hand stalled transcodes to a worker."""
-    from vetrina.media.transcode import requeue_stalled
+    """On start-up: drop scratch files of work that died, and hand stalled work (transcodes, renders, imports,
+    auto-tagging) to a worker."""
+    from vetrina.leases import requeue_stalled
 
     ctx.store.clean_scratch(older_than_s=SCRATCH_MAX_AGE_S)
     requeue_stalled(ctx)
@@ -118,6 +119,7 @@ def import_feed(
     are matched by their GUID)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from vetrina.partners import media_fetch, runs
     from vetrina.partners import service as partners
 
     logging.basicConfig(level=logging.WARNING)
@@ -136,12 +138,12 @@ def import_feed(
                 local_ok=True,
                 allow_private=ctx.settings.fetch_allow_private,
             )
-            run = partners.start_run(session, feed, "cli", fetch_media=False)
+            run = runs.start_run(ctx, session, feed, "cli", fetch_media=False, for_worker=False)
             run_id, feed_id = run.id, feed.id
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
         with Progress(*columns, transient=False) as progress:
             task = progress.add_task("importing", total=None)
-            finished = partners.run_import(
+            finished = runs.run_import(
                 ctx,
                 run_id,
                 on_progress=lambda r: progress.update(task, total=r.total, completed=r.cursor),
@@ -151,15 +153,15 @@ def import_feed(
         if finished is None:
             _fail(f"run {run_id} is being worked on elsewhere")
         with ctx.db.session() as session:
-            failures = partners.failures(session, finished)
+            failures = runs.failures(session, finished)
         _print_report(finished, failures)
         if finished.status != "done":
             raise typer.Exit(code=1)
         if media:
             with Progress(*columns) as progress:
-                pending = partners.pending_media(ctx, feed_id)
+                pending = media_fetch.pending_media(ctx, feed_id)
                 task = progress.add_task("fetching media", total=pending)
-                made = partners.fetch_media(ctx, feed_id, on_item=lambda _: progress.advance(task))
+                made = media_fetch.fetch_media(ctx, feed_id, on_item=lambda _: progress.advance(task))
             typer.echo(
                 f"media: {made} new video(s) queued for transcoding (`vetrina serve` or `vetrina worker` runs it)"
             )

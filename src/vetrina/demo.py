@@ -502,6 +502,7 @@ def _import_partner_catalogue(ctx: Context, partner: User) -> None:
     """A studio's MRSS feed of two titles, imported like any partner's (`vetrina import`); the first is licensed
     to one distributor for mainland China and another for the rest of the world, the second carries a
     media:restriction. Re-running finds the feed unchanged."""
+    from vetrina.partners import media_fetch, runs
     from vetrina.partners import service as partners
     from vetrina.rights import service as rights
 
@@ -561,9 +562,9 @@ def _import_partner_catalogue(ctx: Context, partner: User) -> None:
             source=str(feed_file.resolve()),
             local_ok=True,
         )
-        run_id, feed_id = partners.start_run(session, feed, "cli", fetch_media=False).id, feed.id
-    run = partners.run_import(ctx, run_id)
-    partners.fetch_media(ctx, feed_id)
+        run_id, feed_id = runs.start_run(ctx, session, feed, "cli", fetch_media=False, for_worker=False).id, feed.id
+    run = runs.run_import(ctx, run_id)
+    media_fetch.fetch_media(ctx, feed_id)
     print(f"the partner feed: {run.created} created, {run.unchanged} unchanged, {run.failed} failed" if run else "")
     with ctx.db.session() as session:
         video_ids = list(

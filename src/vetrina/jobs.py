@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 JobFunction = Callable[..., Any]
 _jobs: dict[str, JobFunction] = {}
 _periodic: dict[str, tuple[JobFunction, crontab]] = {}
+_repeating: dict[str, tuple[JobFunction, Callable[[Settings], float]]] = {}
 
 
 def job(name: str) -> Callable[[JobFunction], JobFunction]:
@@ -43,6 +45,17 @@ def periodic_job(name: str, schedule: crontab) -> Callable[[JobFunction], JobFun
 
     def register(fn: JobFunction) -> JobFunction:
         _periodic[name] = (fn, schedule)
+        return fn
+
+    return register
+
+
+def repeating_job(name: str, every_s: Callable[[Settings], float]) -> Callable[[JobFunction], JobFunction]:
+    """Declare `fn(ctx)` to run every `every_s(settings)` seconds, in a thread wherever job workers run: for
+    work that must come round sooner than huey's crontab allows (once a minute at best)."""
+
+    def register(fn: JobFunction) -> JobFunction:
+        _repeating[name] = (fn, every_s)
         return fn
 
     return register
@@ -80,6 +93,8 @@ class JobQueue:
         for name, (fn, schedule) in _periodic.items():
             self.huey.periodic_task(schedule, name=name)(self._with_context(name, fn))
         self._consumer: Consumer | None = None
+        self._repeaters: list[threading.Thread] = []
+        self._stop_repeating = threading.Event()
 
     def _with_context(self, name: str, fn: JobFunction) -> JobFunction:
         def run(*args: Any) -> Any:
@@ -121,15 +136,50 @@ class JobQueue:
         """Run workers as threads of this process (the embedded default)."""
         self._consumer = _QuietConsumer(self.huey, **self._consumer_options())
         self._consumer.start()
+        self._start_repeating()
 
     def stop_in_process(self) -> None:
         if self._consumer is not None:
             threading.Thread(target=self._consumer.stop, kwargs={"graceful": False}, daemon=True).start()
             self._consumer = None
+        self._stop_repeating_jobs()
 
     def run_worker(self) -> None:
         """Run workers in the foreground until interrupted (`vetrina worker`)."""
-        Consumer(self.huey, **self._consumer_options()).run()
+        self._start_repeating()
+        try:
+            Consumer(self.huey, **self._consumer_options()).run()
+        finally:
+            self._stop_repeating_jobs()
+
+    def _start_repeating(self) -> None:
+        if self._repeaters:
+            return
+        self._stop_repeating = threading.Event()
+        for name, (fn, every_s) in _repeating.items():
+            run, interval = self._with_context(name, fn), every_s(self.context.settings)
+            thread = threading.Thread(
+                target=self._repeat, args=(name, run, interval, self._stop_repeating), name=name, daemon=True
+            )
+            thread.start()
+            self._repeaters.append(thread)
+
+    def _stop_repeating_jobs(self) -> None:
+        self._stop_repeating.set()
+        for thread in self._repeaters:
+            # A run in progress is short (a sweep): waiting for it means nothing is enqueued after stopping.
+            thread.join(timeout=10)
+        self._repeaters = []
+
+    @staticmethod
+    def _repeat(name: str, run: JobFunction, interval_s: float, stop: threading.Event) -> None:
+        next_at = time.monotonic() + interval_s
+        while not stop.wait(max(0.0, next_at - time.monotonic())):
+            next_at = time.monotonic() + interval_s
+            try:
+                run()
+            except Exception:
+                log.exception("repeating job %s failed", name)
 
     def _consumer_options(self) -> dict[str, Any]:
         settings = self.settings

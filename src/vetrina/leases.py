@@ -1,45 +1,105 @@
 """Leases for background work on a row: one worker at a time, taken over when its heartbeat stops.
 
-A row that a job works on has `status`, `lease_token`, `heartbeat_at`, `attempts` and `progress`. The
-worker claims it (a conditional UPDATE: only one can win), renews the lease with every heartbeat, and
-finishes by renewing with the final values; a renewal that finds another worker's token raises LeaseLost.
+A leased table (a model with the `Leased` columns) names its waiting, running and failed statuses once, in
+`lease_statuses`. Its job is declared with `@leased_job`, which also enters the kind in the one sweep that
+requeues stalled work. The job runs `run_under_lease`: the row is claimed (a conditional UPDATE: only one
+worker can win), the work renews the lease with every heartbeat and finishes by renewing with the final
+values; a renewal that finds another worker's token raises LeaseLost, which stops the work and leaves the
+row to its new holder. After `lease_max_attempts` interrupted attempts the row is marked failed.
 """
 
 from __future__ import annotations
 
+import enum
 import logging
 import secrets
+import shutil
 import time
-from datetime import timedelta
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import and_, or_, update
+from sqlalchemy import Float, Integer, String, Text, and_, or_, select, update
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
 
 from vetrina import clock
 from vetrina.context import Context
+from vetrina.db import UTCDateTime
+from vetrina.errors import VetrinaError
+from vetrina.jobs import JobFunction, job, repeating_job
 
 log = logging.getLogger(__name__)
+HEARTBEAT_EVERY_S = 1.0
 
 
 class LeaseLost(RuntimeError):
     """Another worker took this row over; stop without touching it."""
 
 
-def claim(ctx: Context, model: Any, row_id: int, *, waiting: str, running: str, failed: str) -> str | None:
-    """Take the row if it is `waiting`, or `running` under a worker gone quiet; its token, or None.
+@dataclass(frozen=True)
+class LeaseStatuses:
+    """The `status` values of one leased kind (the API shows them, so each kind keeps its own words)."""
 
-    After `max_transcode_attempts` interrupted attempts the row is marked `failed` instead."""
+    waiting: str  # queued for a worker
+    running: str  # a worker holds the lease (may equal `waiting`, as for videos: both are `processing`)
+    failed: str
+
+
+class Leased:
+    """The lease columns of a table whose rows background jobs work on, declared once for every such table.
+
+    A subclass sets `lease_statuses` and `lease_work` (what the work is called in a failure message), and has
+    a `created_at` column (a row nobody claimed is requeued only long after it)."""
+
+    lease_statuses: ClassVar[LeaseStatuses]
+    lease_work: ClassVar[str] = "The work"
+
+    @declared_attr
+    def status(cls) -> Mapped[str]:
+        return mapped_column(String(16), default=cls.lease_statuses.waiting, index=True)
+
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    if TYPE_CHECKING:
+        __tablename__: str
+        id: Mapped[int]
+        created_at: Mapped[datetime]
+
+
+def _takeable(model: type[Leased], stale_before: datetime) -> Any:
+    """Rows a worker may claim: waiting and never claimed, or waiting/running under a worker gone quiet."""
+    statuses = model.lease_statuses
+    never_claimed = and_(model.status == statuses.waiting, model.heartbeat_at.is_(None))
+    gone_quiet = and_(model.status.in_({statuses.waiting, statuses.running}), model.heartbeat_at < stale_before)
+    return or_(never_claimed, gone_quiet)
+
+
+def claim(ctx: Context, model: type[Leased], row_id: int, failure_values: dict[str, Any] | None = None) -> str | None:
+    """Take the row if it waits, or its worker has gone quiet; its new lease token, or None.
+
+    After `lease_max_attempts` interrupted attempts the row is marked failed instead (with `failure_values`);
+    a row whose last attempt is still alive is left alone."""
     token, now = secrets.token_hex(16), clock.now()
-    stale_before = now - timedelta(seconds=ctx.settings.transcode_stall_seconds)
-    takeable = or_(model.status == waiting, and_(model.status == running, model.heartbeat_at < stale_before))
-    limit = ctx.settings.max_transcode_attempts
+    takeable = _takeable(model, now - timedelta(seconds=ctx.settings.lease_stall_seconds))
+    limit = ctx.settings.lease_max_attempts
     with ctx.db.session(write=True) as session:
         claimed = session.execute(
             update(model)
             .where(model.id == row_id, takeable, model.attempts < limit)
-            .values(status=running, lease_token=token, heartbeat_at=now, attempts=model.attempts + 1, progress=0.0)
+            .values(
+                status=model.lease_statuses.running,
+                lease_token=token,
+                heartbeat_at=now,
+                attempts=model.attempts + 1,
+                progress=0.0,
+            )
             .execution_options(synchronize_session=False)
         ).rowcount
         if claimed:
@@ -47,17 +107,21 @@ def claim(ctx: Context, model: Any, row_id: int, *, waiting: str, running: str, 
         session.execute(
             update(model)
             .where(model.id == row_id, takeable, model.attempts >= limit)
-            .values(status=failed, error=f"The work stopped after {limit} interrupted attempts.")
+            .values(
+                status=model.lease_statuses.failed,
+                error=f"{model.lease_work} stopped after {limit} interrupted attempts.",
+                **(failure_values or {}),
+            )
             .execution_options(synchronize_session=False)
         )
     return None
 
 
-def renew(session: Session, model: Any, row_id: int, token: str, running: str, **values: Any) -> None:
+def renew(session: Session, model: type[Leased], row_id: int, token: str, **values: Any) -> None:
     """Heartbeat (and set `values`) while this worker still holds the lease; LeaseLost otherwise."""
     renewed = session.execute(
         update(model)
-        .where(model.id == row_id, model.lease_token == token, model.status == running)
+        .where(model.id == row_id, model.lease_token == token, model.status == model.lease_statuses.running)
         .values(heartbeat_at=clock.now(), **values)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -65,27 +129,166 @@ def renew(session: Session, model: Any, row_id: int, token: str, running: str, *
         raise LeaseLost(f"{model.__tablename__} {row_id} was taken over")
 
 
-class Heartbeat:
-    """A progress callback that renews the lease at most once a second; a busy database costs a beat, not the
-    work, and a lost lease raises LeaseLost (which stops an ffmpeg run that reports through it)."""
+class Lease:
+    """A lease this worker holds: what the work under it renews, beats and writes its scratch files with."""
 
-    def __init__(self, ctx: Context, model: Any, row_id: int, token: str, running: str, every_s: float = 1.0):
-        self._ctx, self._model, self._row_id, self._token, self._running = ctx, model, row_id, token, running
-        self._every_s, self._last = every_s, 0.0
+    def __init__(self, ctx: Context, model: type[Leased], row_id: int, token: str, scratch: Path | None) -> None:
+        self.ctx, self.model, self.row_id, self.token = ctx, model, row_id, token
+        self._scratch = scratch
+        self._last_beat = 0.0
 
-    def __call__(self, progress: float) -> None:
-        if time.monotonic() - self._last < self._every_s:
+    @property
+    def scratch(self) -> Path:
+        """This attempt's own working directory (removed when the work ends)."""
+        if self._scratch is None:
+            raise RuntimeError("run_under_lease was not asked for a scratch directory")
+        return self._scratch
+
+    def renew(self, session: Session, **values: Any) -> None:
+        """Renew (and set `values`) in the caller's transaction; LeaseLost if another worker took the row."""
+        renew(session, self.model, self.row_id, self.token, **values)
+
+    def renew_now(self, **values: Any) -> None:
+        """Renew (and set `values`) in a transaction of its own."""
+        with self.ctx.db.session(write=True) as session:
+            self.renew(session, **values)
+
+    def heartbeat(self, progress: float) -> None:
+        """A progress callback that renews at most once a second; a busy database costs a beat, not the work,
+        and a lost lease raises LeaseLost (which stops an ffmpeg run that reports through it)."""
+        if time.monotonic() - self._last_beat < HEARTBEAT_EVERY_S:
             return
-        self._last = time.monotonic()
+        self._last_beat = time.monotonic()
         try:
-            with self._ctx.db.session(write=True) as session:
-                renew(
-                    session,
-                    self._model,
-                    self._row_id,
-                    self._token,
-                    self._running,
-                    progress=round(min(progress, 0.99), 4),
-                )
+            self.renew_now(progress=round(min(max(progress, 0.0), 0.99), 4))
         except OperationalError as exc:
-            log.warning("%s %s: heartbeat skipped (%s)", self._model.__tablename__, self._row_id, exc)
+            log.warning("%s %s: heartbeat skipped (%s)", self.model.__tablename__, self.row_id, exc)
+
+
+class Outcome(enum.StrEnum):
+    not_claimed = "not_claimed"  # done, failed, or in another worker's hands
+    lost = "lost"  # taken over while working: the new holder finishes it
+    done = "done"
+    failed = "failed"
+
+
+def run_under_lease(
+    ctx: Context,
+    model: type[Leased],
+    row_id: int,
+    work: Callable[[Lease], None],
+    *,
+    explain: Callable[[Exception], str],
+    expected: tuple[type[Exception], ...] = (VetrinaError,),
+    scratch: str | None = None,
+    failure_values: Callable[[], dict[str, Any]] | None = None,
+) -> Outcome:
+    """Claim the row and run `work` under its lease.
+
+    A failure marks the row failed with `explain(exc)` (and `failure_values()`), unless the lease was lost
+    meanwhile; failures not of an `expected` kind are logged with their traceback. With `scratch`, the work
+    gets `lease.scratch`, a directory named `<scratch>-<token>` that is removed afterwards, as are those of
+    this row's earlier attempts."""
+    token = claim(ctx, model, row_id, failure_values() if failure_values else None)
+    if token is None:
+        return Outcome.not_claimed
+    name = f"{model.__tablename__} {row_id}"
+    directory = None
+    if scratch is not None:
+        for earlier in (ctx.store.root / ".work").glob(f"{scratch}-*"):
+            shutil.rmtree(earlier, ignore_errors=True)
+        directory = ctx.store.scratch_dir(f"{scratch}-{token[:12]}")
+    lease = Lease(ctx, model, row_id, token, directory)
+    try:
+        work(lease)
+        return Outcome.done
+    except LeaseLost:
+        log.info("%s: lease lost, leaving it to its new worker", name)
+        return Outcome.lost
+    except Exception as exc:
+        if not isinstance(exc, expected):
+            log.exception("%s failed", name)
+        reason = explain(exc)
+        try:
+            lease.renew_now(
+                status=model.lease_statuses.failed, error=reason, **(failure_values() if failure_values else {})
+            )
+        except LeaseLost:
+            return Outcome.lost
+        log.warning("%s failed: %s", name, reason)
+        return Outcome.failed
+    finally:
+        if directory is not None:
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+# Stalled work ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LeasedKind:
+    model: type[Leased]
+    job: str  # the job that works on one row: job(ctx, row_id)
+    # A row nobody claimed is most likely still waiting its turn in the queue; a second task before this
+    # long would only be a duplicate.
+    never_claimed_after: timedelta
+
+
+_kinds: dict[str, LeasedKind] = {}
+
+
+def leased_job(
+    name: str, model: type[Leased], never_claimed_after: timedelta = timedelta(minutes=10)
+) -> Callable[[JobFunction], JobFunction]:
+    """Declare `fn(ctx, row_id)` as the job named `name` that works on rows of `model` under their lease; the
+    stalled-work sweep queues it again for rows whose worker went quiet."""
+
+    def register(fn: JobFunction) -> JobFunction:
+        _kinds[name] = LeasedKind(model, name, never_claimed_after)
+        return job(name)(fn)
+
+    return register
+
+
+def leased_kinds() -> list[LeasedKind]:
+    return list(_kinds.values())
+
+
+def leased_kind(job_name: str) -> LeasedKind:
+    return _kinds[job_name]
+
+
+def stalled(kind: LeasedKind, stall_seconds: float, now: datetime) -> Any:
+    """The condition on `kind.model` for rows to queue again."""
+    model, statuses = kind.model, kind.model.lease_statuses
+    quiet = and_(
+        model.status.in_({statuses.waiting, statuses.running}),
+        model.heartbeat_at < now - timedelta(seconds=stall_seconds),
+    )
+    forgotten = and_(
+        model.status == statuses.waiting,
+        model.heartbeat_at.is_(None),
+        model.created_at < now - kind.never_claimed_after,
+    )
+    return or_(quiet, forgotten)
+
+
+@repeating_job("leases.requeue_stalled", every_s=lambda settings: settings.lease_sweep_seconds)
+def requeue_stalled(ctx: Context, now: datetime | None = None) -> dict[str, list[int]]:
+    """Queue again every leased row whose worker went quiet, or that nobody took for a long while (its task may
+    have been lost between commit and enqueue); the claim decides who gets it, so a duplicate is harmless.
+    Returns the ids queued, by job name."""
+    now = now or clock.now()
+    requeued: dict[str, list[int]] = {}
+    with ctx.db.session() as session:
+        for kind in _kinds.values():
+            where = stalled(kind, ctx.settings.lease_stall_seconds, now)
+            ids = list(session.scalars(select(kind.model.id).where(where).order_by(kind.model.id)))
+            if ids:
+                requeued[kind.job] = ids
+    for job_name, ids in requeued.items():
+        for row_id in ids:
+            ctx.queue.enqueue(job_name, row_id)
+    if requeued:
+        log.info("requeued stalled work: %s", requeued)
+    return requeued

@@ -7,7 +7,9 @@ import vetrina.ads.tracking
 import vetrina.analytics.rollups
 import vetrina.commerce.jobs
 import vetrina.media.transcode
-import vetrina.partners.service
+import vetrina.partners.media_fetch
+import vetrina.partners.runs
+import vetrina.partners.schedule
 import vetrina.payments.webhooks
 import vetrina.shoppable.autotag.service
 import vetrina.studio.service  # noqa: F401  (these register their jobs)

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
+import warnings
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+# Old name -> new name: the old environment variables are still read, with a deprecation warning.
+RENAMED = {"transcode_stall_seconds": "lease_stall_seconds", "max_transcode_attempts": "lease_max_attempts"}
 
 
 class Settings(BaseSettings):
@@ -31,10 +37,24 @@ class Settings(BaseSettings):
     ladder_heights: list[int] = Field([1080, 720, 480, 360], description="HLS rendition heights.")
     segment_seconds: int = Field(4, ge=1, le=10, description="Target HLS segment length.")
     x264_preset: str = Field("veryfast", description="libx264 preset for the ladder.")
-    transcode_stall_seconds: float = Field(
-        60, gt=0, description="A transcode with no heartbeat for this long is taken over by another worker."
+    lease_stall_seconds: float = Field(
+        60,
+        gt=0,
+        description="Background work (transcodes, renders, imports, auto-tagging) with no heartbeat for this long "
+        "is taken over by another worker.",
     )
-    max_transcode_attempts: int = Field(3, ge=1, description="Attempts before a video is marked failed.")
+    lease_max_attempts: int = Field(
+        3, ge=1, description="Interrupted attempts at a piece of background work before it is marked failed."
+    )
+    lease_sweep_seconds: float = Field(
+        60, gt=0, description="Seconds between sweeps that queue stalled background work again, per worker process."
+    )
+    transcode_stall_seconds: float | None = Field(
+        None, gt=0, deprecated="Use lease_stall_seconds", description="Deprecated name of lease_stall_seconds."
+    )
+    max_transcode_attempts: int | None = Field(
+        None, ge=1, deprecated="Use lease_max_attempts", description="Deprecated name of lease_max_attempts."
+    )
     in_process_worker: bool = Field(True, description="`vetrina serve` runs job workers in its own process(es).")
     worker_threads: int = Field(1, ge=1, description="Job worker threads per process.")
     job_poll_max_s: float = Field(1.0, gt=0, le=60, description="Longest pause between queue polls when idle.")
@@ -91,6 +111,20 @@ class Settings(BaseSettings):
     )
     session_days: int = Field(14, ge=1, description="Lifetime of a sign-in session.")
     secure_cookies: bool = Field(False, description="Mark cookies Secure (set behind HTTPS).")
+
+    @model_validator(mode="after")
+    def _read_renamed(self) -> Settings:
+        """Settings given under their old names still count, with a warning naming the new ones."""
+        for old, new in RENAMED.items():
+            value = self.__dict__[old]
+            if value is None:
+                continue
+            message = f"VETRINA_{old.upper()} is deprecated: set VETRINA_{new.upper()} instead"
+            warnings.warn(message, DeprecationWarning, stacklevel=2)
+            log.warning(message)
+            if new not in self.model_fields_set:
+                self.__dict__[new] = value
+        return self
 
     @field_validator("ladder_heights")
     @classmethod

@@ -13,9 +13,10 @@ import pytest
 from tests.conftest import make_clip, wait_for
 from vetrina import clock
 from vetrina.accounts.models import Role
+from vetrina.leases import requeue_stalled
 from vetrina.media import service as media
 from vetrina.media.models import Video
-from vetrina.media.transcode import requeue_stalled, transcode_video
+from vetrina.media.transcode import TRANSCODE_JOB, transcode_video
 
 pytestmark = pytest.mark.slow
 
@@ -27,7 +28,7 @@ def _worker(settings, stall_seconds: float) -> subprocess.Popen:
         "VETRINA_DATABASE_URL": settings.database_url,
         "VETRINA_SECRET_KEY": settings.secret_key,
         "VETRINA_X264_PRESET": "veryfast",
-        "VETRINA_TRANSCODE_STALL_SECONDS": str(stall_seconds),
+        "VETRINA_LEASE_STALL_SECONDS": str(stall_seconds),
         "VETRINA_JOB_POLL_MAX_S": "0.2",
     }
     # A process group of its own, so the kill takes its ffmpeg child down with it.
@@ -100,10 +101,10 @@ def test_killed_worker_leaves_video_processing_and_the_retry_publishes_it(ctx, s
 def test_a_live_lease_is_not_taken_over(ctx, make_account, short_clip):
     owner = make_account(Role.merchant).user
     video = _queued_video(ctx, owner, short_clip, "Leased", heartbeat_at=clock.now(), lease_token="someone-else")
-    assert requeue_stalled(ctx) == []
-    later = clock.now() + timedelta(seconds=ctx.settings.transcode_stall_seconds + 1)
+    assert requeue_stalled(ctx) == {}
+    later = clock.now() + timedelta(seconds=ctx.settings.lease_stall_seconds + 1)
     before = ctx.queue.pending_count()
-    assert requeue_stalled(ctx, now=later) == [video.id]
+    assert requeue_stalled(ctx, now=later) == {TRANSCODE_JOB: [video.id]}
     assert ctx.queue.pending_count() == before + 1
 
     transcode_video(ctx, video.id)  # the lease is fresh: this worker must walk away
@@ -112,7 +113,7 @@ def test_a_live_lease_is_not_taken_over(ctx, make_account, short_clip):
 
 
 def test_a_live_last_attempt_is_not_failed_by_a_duplicate_task(ctx, make_account, short_clip):
-    attempts = ctx.settings.max_transcode_attempts
+    attempts = ctx.settings.lease_max_attempts
     owner = make_account(Role.merchant).user
     video = _queued_video(
         ctx, owner, short_clip, "Last try", attempts=attempts, heartbeat_at=clock.now(), lease_token="live-worker"
@@ -124,13 +125,13 @@ def test_a_live_last_attempt_is_not_failed_by_a_duplicate_task(ctx, make_account
 
 def test_never_claimed_videos_wait_their_turn_before_a_second_task(ctx, make_account, short_clip):
     video = _queued_video(ctx, make_account(Role.merchant).user, short_clip, "Queued")
-    later = clock.now() + timedelta(seconds=ctx.settings.transcode_stall_seconds * 2)
-    assert requeue_stalled(ctx, now=later) == []
-    assert requeue_stalled(ctx, now=clock.now() + timedelta(hours=2)) == [video.id]
+    later = clock.now() + timedelta(seconds=ctx.settings.lease_stall_seconds * 2)
+    assert requeue_stalled(ctx, now=later) == {}
+    assert requeue_stalled(ctx, now=clock.now() + timedelta(hours=2)) == {TRANSCODE_JOB: [video.id]}
 
 
 def test_gives_up_after_the_attempt_limit(ctx, make_account, short_clip):
-    attempts = ctx.settings.max_transcode_attempts
+    attempts = ctx.settings.lease_max_attempts
     video = _queued_video(ctx, make_account(Role.merchant).user, short_clip, "Cursed", attempts=attempts)
     transcode_video(ctx, video.id)
     failed = _video(ctx, video.id)

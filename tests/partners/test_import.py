@@ -22,9 +22,10 @@ from tests.partners.helpers import (
     run_feed,
     title_item,
 )
-from vetrina import clock
+from vetrina import clock, leases
 from vetrina.accounts.models import Role
 from vetrina.media.models import Video
+from vetrina.partners import runs, schedule
 from vetrina.partners import service as partners
 from vetrina.partners.models import FeedFailure, FeedItem, FeedRun, PartnerFeed
 
@@ -251,7 +252,9 @@ def make_feed(ctx, partner, url: str, rerun_hours: float | None = None) -> int:
 
 def start(ctx, feed_id: int) -> int:
     with ctx.db.session(write=True) as session:
-        return partners.start_run(session, session.get(PartnerFeed, feed_id), "api", fetch_media=False).id
+        return runs.start_run(
+            ctx, session, session.get(PartnerFeed, feed_id), "api", fetch_media=False, for_worker=False
+        ).id
 
 
 def outcome(ctx, run_id: int) -> tuple[dict, list, list]:
@@ -273,7 +276,7 @@ def outcome(ctx, run_id: int) -> tuple[dict, list, list]:
                 "error",
             )
         }
-        failures = [(f.position, f.guid, f.reason) for f in partners.failures(session, run)]
+        failures = [(f.position, f.guid, f.reason) for f in runs.failures(session, run)]
         rows = [
             (i.guid, i.fingerprint, i.title, i.media_url, i.removed, i.media_status, i.last_run_id == run_id)
             for i in session.scalars(select(FeedItem).where(FeedItem.feed_id == run.feed_id).order_by(FeedItem.guid))
@@ -282,7 +285,7 @@ def outcome(ctx, run_id: int) -> tuple[dict, list, list]:
 
 
 def test_a_run_whose_worker_died_is_taken_over_and_resumes_after_its_last_batch(ctx, make_account, partner_site):
-    assert partners.BATCH == 250
+    assert runs.BATCH == 250
     partner = make_account(Role.partner)
     body = catalogue(800).replace(b"<title>Title 100</title>", b"").replace(b"<title>Title 700</title>", b"")
     body = body.replace(
@@ -290,7 +293,7 @@ def test_a_run_whose_worker_died_is_taken_over_and_resumes_after_its_last_batch(
     )
     clean_run = start(ctx, make_feed(ctx, partner, partner_site.put("/clean.xml", body)))
     crash_run = start(ctx, make_feed(ctx, partner, partner_site.put("/crash.xml", body)))
-    assert partners.run_import(ctx, clean_run).status == "done"
+    assert runs.run_import(ctx, clean_run).status == "done"
 
     seen: list[int] = []
 
@@ -300,21 +303,22 @@ def test_a_run_whose_worker_died_is_taken_over_and_resumes_after_its_last_batch(
             raise WorkerKilled
 
     with pytest.raises(WorkerKilled):
-        partners.run_import(ctx, crash_run, on_progress=die_after_two_batches)
+        runs.run_import(ctx, crash_run, on_progress=die_after_two_batches)
     numbers, failures, rows = outcome(ctx, crash_run)
     assert (numbers["status"], numbers["cursor"], numbers["created"], numbers["failed"]) == ("running", 500, 499, 1)
     assert len(rows) == 499 and failures == [(100, "t-100", "no title (media:title or title)")]
 
     # While its lease is fresh, the run is nobody else's: neither taken nor queued again.
-    assert partners.run_import(ctx, crash_run) is None
-    assert partners.partners_sweep(ctx) == [] and ctx.queue.pending_count() == 0
+    assert runs.run_import(ctx, crash_run) is None
+    assert leases.requeue_stalled(ctx) == {} and ctx.queue.pending_count() == 0
     assert outcome(ctx, crash_run)[0] == numbers
 
-    later = datetime.now(UTC) + timedelta(seconds=ctx.settings.transcode_stall_seconds + 5)
+    later = datetime.now(UTC) + timedelta(seconds=ctx.settings.lease_stall_seconds + 5)
     clock.set_clock(lambda: later)
-    assert partners.partners_sweep(ctx) == [] and ctx.queue.pending_count() == 1  # queued again for a worker
+    assert leases.requeue_stalled(ctx) == {runs.RUN_JOB: [crash_run]}  # queued again for a worker
+    assert ctx.queue.pending_count() == 1
     resumed: list[int] = []
-    finished = partners.run_import(ctx, crash_run, on_progress=lambda run: resumed.append(run.cursor))
+    finished = runs.run_import(ctx, crash_run, on_progress=lambda run: resumed.append(run.cursor))
     assert resumed == [750, 801]  # after the last committed batch, not from the start
     assert finished.status == "done" and finished.attempts == 2
 
@@ -352,16 +356,16 @@ def test_a_run_interrupted_by_an_error_is_marked_failed_with_its_progress_kept(c
     def database_trouble(run: FeedRun) -> None:
         raise RuntimeError("disk full")
 
-    finished = partners.run_import(ctx, run_id, on_progress=database_trouble)
+    finished = runs.run_import(ctx, run_id, on_progress=database_trouble)
     assert (finished.status, finished.cursor, finished.created) == ("failed", 250, 250)
     assert finished.error == "The import failed (RuntimeError)."
 
 
 def test_a_run_keeps_the_first_thousand_failures_and_counts_them_all(ctx, make_account, partner_site):
     partner = make_account(Role.partner)
-    untitled = [item(f"u-{n}", None, f"{CDN}/u-{n}.mp4") for n in range(1, partners.MAX_FAILURES_KEPT + 6)]
+    untitled = [item(f"u-{n}", None, f"{CDN}/u-{n}.mp4") for n in range(1, runs.MAX_FAILURES_KEPT + 6)]
     url = partner_site.put("/feed.xml", mrss(*untitled, title_item(1)))
-    finished = partners.run_import(ctx, start(ctx, make_feed(ctx, partner, url)))
+    finished = runs.run_import(ctx, start(ctx, make_feed(ctx, partner, url)))
     assert (finished.status, finished.total, finished.failed, finished.created) == ("done", 1006, 1005, 1)
     numbers, failures, rows = outcome(ctx, finished.id)
     assert [f[:2] for f in failures] == [(n, f"u-{n}") for n in range(1, 1001)] and len(rows) == 1
@@ -405,7 +409,7 @@ def test_a_huge_feed_is_imported_in_bounded_memory(ctx, make_account, partner_si
         rss_before = _peak_rss_kib() if _reset_peak_rss() else None
         tracemalloc.start()
         try:
-            finished = partners.run_import(ctx, run_id)
+            finished = runs.run_import(ctx, run_id)
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
@@ -434,7 +438,7 @@ def test_a_scheduled_feed_is_run_by_the_sweep_when_due_and_not_before(ctx, make_
 
     def sweep_at(when: datetime) -> list[int]:
         clock.set_clock(lambda: when)
-        return partners.partners_sweep(ctx, now=when)
+        return schedule.start_due_runs(ctx, now=when)
 
     def next_run_at() -> datetime:
         with ctx.db.session() as session:
@@ -452,14 +456,17 @@ def test_a_scheduled_feed_is_run_by_the_sweep_when_due_and_not_before(ctx, make_
         run = session.get(FeedRun, run_id)
         assert (run.feed_id, run.trigger, run.status, run.fetch_media) == (scheduled, "schedule", "queued", True)
 
-    # Due again while that run still waits: no second run, the next one still planned, the waiting one queued again.
+    # Due again while that run still waits: no second run, the next one still planned; the stalled-work sweep
+    # queues the waiting one again.
     assert sweep_at(due + timedelta(hours=6)) == []
     assert count_rows(ctx, FeedRun) == 1 and next_run_at() == due + timedelta(hours=12)
+    assert ctx.queue.pending_count() == 1
+    assert leases.requeue_stalled(ctx, now=due + timedelta(hours=6)) == {runs.RUN_JOB: [run_id]}
     assert ctx.queue.pending_count() == 2
 
     finished_at = due + timedelta(hours=6, minutes=3)
     clock.set_clock(lambda: finished_at)
-    assert partners.run_import(ctx, run_id).created == 3
+    assert runs.run_import(ctx, run_id).created == 3
     assert next_run_at() == finished_at + timedelta(hours=6)
     assert sweep_at(finished_at + timedelta(hours=5)) == []
     assert len(sweep_at(finished_at + timedelta(hours=6))) == 1

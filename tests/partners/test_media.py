@@ -13,6 +13,7 @@ from tests.conftest import make_clip, wait_for
 from tests.partners.helpers import create_feed, feed_items, item, mrss, run_feed
 from vetrina.accounts.models import Role
 from vetrina.media.models import Video
+from vetrina.partners import media_fetch, runs
 from vetrina.partners import service as partners
 from vetrina.partners.models import FeedItem
 
@@ -137,10 +138,10 @@ def test_two_workers_fetching_the_same_title_make_one_video(ctx, make_account, m
     url = partner_site.put("/feed.xml", mrss(item("a", "Film A", f"{partner_site.url}/media/a.mp4")))
     with ctx.db.session(write=True) as session:
         feed = partners.create_feed(session, partner.user, name="F", source=url, allow_private=True)
-        run_id, feed_id = partners.start_run(session, feed, "api", fetch_media=False).id, feed.id
-    assert partners.run_import(ctx, run_id).created == 1
+        run_id, feed_id = runs.start_run(ctx, session, feed, "api", fetch_media=False, for_worker=False).id, feed.id
+    assert runs.run_import(ctx, run_id).created == 1
     made: list[int] = []
-    workers = [threading.Thread(target=lambda: made.append(partners.fetch_media(ctx, feed_id))) for _ in range(2)]
+    workers = [threading.Thread(target=lambda: made.append(media_fetch.fetch_media(ctx, feed_id))) for _ in range(2)]
     for worker in workers:
         worker.start()
     for worker in workers:

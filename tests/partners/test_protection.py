@@ -17,6 +17,7 @@ from vetrina.accounts.models import Role
 from vetrina.errors import Conflict
 from vetrina.geo import TERRITORIES
 from vetrina.media.models import Video
+from vetrina.partners import media_fetch, runs
 from vetrina.partners import service as partners
 from vetrina.partners.models import FeedRun, PartnerFeed
 from vetrina.web.app import create_app
@@ -104,12 +105,14 @@ def test_two_runs_asked_for_at_the_same_moment_make_one(ctx, make_account):
     def second_request() -> None:
         try:
             with ctx.db.session(write=True) as session:
-                outcome["second"] = partners.start_run(session, session.get(PartnerFeed, feed_id), "api").id
+                outcome["second"] = runs.start_run(
+                    ctx, session, session.get(PartnerFeed, feed_id), "api", for_worker=False
+                ).id
         except Conflict as exc:
             outcome["second"] = exc
 
     with ctx.db.session(write=True) as session:
-        first = partners.start_run(session, session.get(PartnerFeed, feed_id), "api").id
+        first = runs.start_run(ctx, session, session.get(PartnerFeed, feed_id), "api", for_worker=False).id
         racer = threading.Thread(target=second_request)
         racer.start()
         racer.join(timeout=0.5)  # it waits for this transaction (or, unguarded, commits a run of its own)
@@ -196,19 +199,19 @@ def test_media_on_private_addresses_is_refused_and_restrictions_become_licences(
     )
     with ctx.db.session(write=True) as session:
         feed = partners.create_feed(session, partner.user, name="Drop", source=str(folder / "feed.xml"), local_ok=True)
-        run_id = partners.start_run(session, feed, "cli", fetch_media=False).id
+        run_id = runs.start_run(ctx, session, feed, "cli", fetch_media=False, for_worker=False).id
         feed_id = feed.id
-    report = partners.run_import(ctx, run_id)
+    report = runs.run_import(ctx, run_id)
     assert (report.status, report.created, report.failed) == ("done", 7, 2)
     with ctx.db.session() as session:
-        reasons = {f.guid: f.reason for f in partners.failures(session, report)}
+        reasons = {f.guid: f.reason for f in runs.failures(session, report)}
     assert reasons == {
         "escape": "a local media file must exist inside the feed's own folder",
         "absolute": "a local media file must exist inside the feed's own folder",
     }
 
-    assert partners.pending_media(ctx, feed_id) == 7
-    assert partners.fetch_media(ctx, feed_id) == 4
+    assert media_fetch.pending_media(ctx, feed_id) == 7
+    assert media_fetch.fetch_media(ctx, feed_id) == 4
     assert partner_site.requests == []  # refused before any connection
     items = feed_items(api, partner, feed_id)
     for guid, address in (("loopback", "127.0.0.1"), ("metadata", "169.254.169.254"), ("intranet", "10.0.0.1")):
@@ -241,7 +244,7 @@ def test_media_on_private_addresses_is_refused_and_restrictions_become_licences(
         "deny-none": (partner.user.id, "Everywhere", True),
     }
     assert len(videos) == 4 and all(v.status == "processing" for v in videos.values())  # its transcode is queued
-    assert partners.pending_media(ctx, feed_id) == 0 and partners.fetch_media(ctx, feed_id) == 0
+    assert media_fetch.pending_media(ctx, feed_id) == 0 and media_fetch.fetch_media(ctx, feed_id) == 0
 
 
 def test_a_changed_restriction_moves_the_titles_licence_and_a_clash_is_reported(
@@ -259,9 +262,9 @@ def test_a_changed_restriction_moves_the_titles_licence_and_a_clash_is_reported(
             feed = partners.create_feed(
                 session, partner.user, name="Drop", source=str(folder / "feed.xml"), local_ok=True
             )
-            run_id, feed_id = partners.start_run(session, feed, "cli", fetch_media=False).id, feed.id
-        report = partners.run_import(ctx, run_id)
-        partners.fetch_media(ctx, feed_id)
+            run_id, feed_id = runs.start_run(ctx, session, feed, "cli", fetch_media=False, for_worker=False).id, feed.id
+        report = runs.run_import(ctx, run_id)
+        media_fetch.fetch_media(ctx, feed_id)
         return report
 
     def licences() -> list[tuple[list[str], bool]]:
@@ -289,6 +292,6 @@ def test_a_changed_restriction_moves_the_titles_licence_and_a_clash_is_reported(
     clash = deliver("CN IT")
     assert (clash.status, clash.updated, clash.failed) == ("done", 0, 1)
     with ctx.db.session() as session:
-        [failure] = partners.failures(session, clash)
+        [failure] = runs.failures(session, clash)
     assert "media:restriction" in failure.reason and "Dragon Pictures" in failure.reason
     assert licences() == [(["CN"], False), (["FR", "IT"], True)]  # kept as it was

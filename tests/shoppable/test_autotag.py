@@ -305,7 +305,7 @@ def test_runs_are_bounded_per_requester_and_runs_nobody_took_are_queued_again(cl
     from datetime import UTC, datetime
 
     from tests.conftest import make_clip
-    from vetrina import clock
+    from vetrina import clock, leases
 
     merchant, video_id, products, _bare, _plain = shop
     clip = make_clip(media_dir / "autotag-2s.mp4", 2, size="320x240")
@@ -321,11 +321,11 @@ def test_runs_are_bounded_per_requester_and_runs_nobody_took_are_queued_again(cl
     huge = {"product_ids": list(range(1, ctx.settings.autotag_max_candidates + 2))}
     assert client.post(f"/api/v1/videos/{others[-1]}/autotag", headers=merchant.auth, json=huge).status_code == 422
     pending = ctx.queue.pending_count()
-    autotag.autotag_sweep(ctx)
+    assert leases.requeue_stalled(ctx) == {}
     assert ctx.queue.pending_count() == pending  # fresh runs are waiting their turn
-    later = datetime.now(UTC) + autotag.NEVER_CLAIMED_AFTER + timedelta(minutes=1)
+    later = datetime.now(UTC) + leases.leased_kind(autotag.AUTOTAG_JOB).never_claimed_after + timedelta(minutes=1)
     clock.set_clock(lambda: later)
-    autotag.autotag_sweep(ctx)
+    assert len(leases.requeue_stalled(ctx)[autotag.AUTOTAG_JOB]) == autotag.MAX_UNFINISHED_RUNS
     assert ctx.queue.pending_count() == pending + autotag.MAX_UNFINISHED_RUNS
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import wait_for
 from tests.studio.helpers import product_with_photos, spot_body
-from vetrina import clock
+from vetrina import clock, leases
 from vetrina.accounts.models import Role
 from vetrina.leases import LeaseLost
 from vetrina.media.models import Video
@@ -46,25 +46,25 @@ def _spot(ctx, spot_id: int) -> Spot:
 
 def test_one_worker_holds_a_render_and_a_silent_one_is_taken_over(queued_spot, ctx):
     _merchant, _mug, spot_id = queued_spot
-    first = studio._claim(ctx, spot_id)
+    first = leases.claim(ctx, Spot, spot_id)
     assert first is not None and _spot(ctx, spot_id).status == "rendering"
-    assert studio._claim(ctx, spot_id) is None, "a live lease is not taken"
-    clock.set_clock(lambda: datetime.now(UTC) + timedelta(seconds=ctx.settings.transcode_stall_seconds + 1))
-    second = studio._claim(ctx, spot_id)
+    assert leases.claim(ctx, Spot, spot_id) is None, "a live lease is not taken"
+    clock.set_clock(lambda: datetime.now(UTC) + timedelta(seconds=ctx.settings.lease_stall_seconds + 1))
+    second = leases.claim(ctx, Spot, spot_id)
     assert second not in (None, first), "a silent lease is taken over"
     with ctx.db.session(write=True) as session, pytest.raises(LeaseLost):
-        studio._renew(session, spot_id, first)
+        leases.renew(session, Spot, spot_id, first)
     assert _spot(ctx, spot_id).attempts == 2
 
 
 def test_a_render_interrupted_too_often_fails(queued_spot, ctx):
     _merchant, _mug, spot_id = queued_spot
     later = datetime.now(UTC)
-    for _ in range(ctx.settings.max_transcode_attempts):
-        assert studio._claim(ctx, spot_id) is not None
-        later += timedelta(seconds=ctx.settings.transcode_stall_seconds + 1)
+    for _ in range(ctx.settings.lease_max_attempts):
+        assert leases.claim(ctx, Spot, spot_id) is not None
+        later += timedelta(seconds=ctx.settings.lease_stall_seconds + 1)
         clock.set_clock(lambda moment=later: moment)
-    assert studio._claim(ctx, spot_id) is None
+    assert leases.claim(ctx, Spot, spot_id) is None
     spot = _spot(ctx, spot_id)
     assert spot.status == "failed" and "interrupted attempts" in spot.error
 
@@ -72,10 +72,11 @@ def test_a_render_interrupted_too_often_fails(queued_spot, ctx):
 def test_spots_nobody_took_or_whose_worker_went_quiet_are_queued_again(queued_spot, ctx):
     _merchant, _mug, spot_id = queued_spot
     before = ctx.queue.pending_count()
-    studio.requeue_stalled_spots(ctx)
+    assert leases.requeue_stalled(ctx) == {}
     assert ctx.queue.pending_count() == before, "a fresh queued spot is still waiting its turn"
-    clock.set_clock(lambda: datetime.now(UTC) + studio.NEVER_CLAIMED_AFTER + timedelta(minutes=1))
-    studio.requeue_stalled_spots(ctx)
+    waited = leases.leased_kind(studio.RENDER_JOB).never_claimed_after + timedelta(minutes=1)
+    clock.set_clock(lambda: datetime.now(UTC) + waited)
+    assert leases.requeue_stalled(ctx) == {studio.RENDER_JOB: [spot_id]}
     assert ctx.queue.pending_count() == before + 1
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vetrina.db import Base, UTCDateTime
+from vetrina.leases import Leased, LeaseStatuses
 
 
 class VideoStatus(enum.StrEnum):
@@ -18,18 +19,22 @@ class VideoStatus(enum.StrEnum):
     failed = "failed"
 
 
-class Video(Base):
+class Video(Leased, Base):
+    """An uploaded video; its transcode runs under the row's lease."""
+
     __tablename__ = "videos"
     # Never reuse the id of a deleted row: ids appear in URLs, caches and other domains' rows.
     __table_args__ = {"sqlite_autoincrement": True}
+    # One status for waiting and running: a video is `processing` until its ladder is ready or it failed.
+    lease_statuses: ClassVar[LeaseStatuses] = LeaseStatuses(
+        waiting=VideoStatus.processing.value, running=VideoStatus.processing.value, failed=VideoStatus.failed.value
+    )
+    lease_work: ClassVar[str] = "Transcoding"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(16), default=VideoStatus.processing.value, index=True)
-    progress: Mapped[float] = mapped_column(Float, default=0.0)
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
     published: Mapped[bool] = mapped_column(Boolean, default=True)
     # Whether merchants other than the owner may tag their own products in this video.
     allow_merchant_tags: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
@@ -43,10 +48,6 @@ class Video(Base):
     # Where the finished ladder lives; set only once all of it is in place.
     output_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
     renditions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    # The transcode lease: one worker at a time, taken over when its heartbeat stops.
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    lease_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     transcode_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

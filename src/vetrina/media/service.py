@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from vetrina import clock
@@ -153,6 +154,26 @@ def update_video(ctx: Context, session: Session, video_id: int, user: User, chan
         video.allow_merchant_tags = bool(changes["allow_merchant_tags"])
     ctx.caches.forget_after_commit(session, Topic.video, video.id)
     return video
+
+
+def describe_video(ctx: Context, session: Session, video_id: int, *, title: str, description: str) -> bool:
+    """Set a video's title and description as the one who supplies it now gives them (a partner's feed: no
+    user's permission is asked), cut to the limits; False if the video has been deleted."""
+    video = session.get(Video, video_id)
+    if video is None:
+        return False
+    video.title, video.description = title[:MAX_TITLE], description[:MAX_DESCRIPTION]
+    ctx.caches.forget_after_commit(session, Topic.video, video_id)
+    return True
+
+
+def set_published(ctx: Context, session: Session, video_ids: Collection[int], published: bool) -> None:
+    """Publish or withdraw these videos for the one who supplies them (a partner's feed listing or dropping
+    titles, a title licensed nowhere); no user's permission is asked, and deleted ones are skipped."""
+    if video_ids:
+        session.execute(update(Video).where(Video.id.in_(video_ids)).values(published=published))
+        for video_id in video_ids:
+            ctx.caches.forget_after_commit(session, Topic.video, video_id)
 
 
 def delete_video(ctx: Context, session: Session, video_id: int, user: User) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vetrina.db import Base, UTCDateTime
+from vetrina.leases import Leased, LeaseStatuses
 
 
 class RunStatus(enum.StrEnum):
@@ -41,21 +42,19 @@ class PartnerFeed(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class FeedRun(Base):
+class FeedRun(Leased, Base):
     """One import of a feed: its lease, its progress (durable up to `cursor` items), and its report."""
 
     __tablename__ = "feed_runs"
+    lease_statuses: ClassVar[LeaseStatuses] = LeaseStatuses(
+        waiting=RunStatus.queued.value, running=RunStatus.running.value, failed=RunStatus.failed.value
+    )
+    lease_work: ClassVar[str] = "The import"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     feed_id: Mapped[int] = mapped_column(ForeignKey("partner_feeds.id", ondelete="CASCADE"), index=True)
     trigger: Mapped[str] = mapped_column(String(16))  # cli | api | schedule
     fetch_media: Mapped[bool] = mapped_column(Boolean, default=True)
-    status: Mapped[str] = mapped_column(String(16), default=RunStatus.queued.value, index=True)
-    lease_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    progress: Mapped[float] = mapped_column(Float, default=0.0)
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)  # why the whole run failed
     total: Mapped[int | None] = mapped_column(Integer, nullable=True)  # items in the feed, once counted
     cursor: Mapped[int] = mapped_column(Integer, default=0)  # items done (committed) so far, in feed order
     created: Mapped[int] = mapped_column(Integer, default=0)

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy import ColumnElement, delete, exists, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from vetrina import clock
@@ -300,3 +300,12 @@ def delete_licence(ctx: Context, session: Session, licence_id: int, user: User) 
     session.delete(licence)
     ctx.caches.forget_after_commit(session, Topic.licences, licence.video_id)
     return licence.video_id
+
+
+def delete_feed_licences(ctx: Context, session: Session, video_id: int) -> None:
+    """Remove the licences a partner feed's media:restriction made for a title (a changed restriction makes
+    new ones); licences made by hand stay."""
+    from_feed = select(Licence.id).where(Licence.video_id == video_id, Licence.from_feed.is_(True))
+    session.execute(delete(LicenceTerritory).where(LicenceTerritory.licence_id.in_(from_feed)))
+    session.execute(delete(Licence).where(Licence.video_id == video_id, Licence.from_feed.is_(True)))
+    ctx.caches.forget_after_commit(session, Topic.licences, video_id)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vetrina.db import Base, UTCDateTime
+from vetrina.leases import Leased, LeaseStatuses
 
 
 class ProductTag(Base):
@@ -42,11 +43,15 @@ class AutotagStatus(enum.StrEnum):
     failed = "failed"
 
 
-class AutotagRun(Base):
+class AutotagRun(Leased, Base):
     """One recognition pass over a video for a set of candidate products, on behalf of `requested_by`."""
 
     __tablename__ = "autotag_runs"
     __table_args__ = {"sqlite_autoincrement": True}
+    lease_statuses: ClassVar[LeaseStatuses] = LeaseStatuses(
+        waiting=AutotagStatus.queued.value, running=AutotagStatus.running.value, failed=AutotagStatus.failed.value
+    )
+    lease_work: ClassVar[str] = "Recognition"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
@@ -54,14 +59,8 @@ class AutotagRun(Base):
     product_ids: Mapped[list[int]] = mapped_column(JSON)
     # What the candidates' photos were when the run started; a changed catalogue gets a new run.
     catalogue_key: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16), default=AutotagStatus.queued.value, index=True)
-    progress: Mapped[float] = mapped_column(Float, default=0.0)
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
     notes: Mapped[list[str]] = mapped_column(JSON, default=list)
     proposals: Mapped[int] = mapped_column(Integer, default=0)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    lease_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 

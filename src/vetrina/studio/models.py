@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vetrina.db import Base, UTCDateTime
+from vetrina.leases import Leased, LeaseStatuses
 
 
 class AssetKind(enum.StrEnum):
@@ -41,24 +42,23 @@ class SpotStatus(enum.StrEnum):
     failed = "failed"
 
 
-class Spot(Base):
-    """A video ad spot made in the studio: what was asked for, and how its render is going."""
+class Spot(Leased, Base):
+    """A video ad spot made in the studio: what was asked for, and how its render (under the row's lease) is
+    going."""
 
     __tablename__ = "studio_spots"
     __table_args__ = {"sqlite_autoincrement": True}
+    lease_statuses: ClassVar[LeaseStatuses] = LeaseStatuses(
+        waiting=SpotStatus.queued.value, running=SpotStatus.rendering.value, failed=SpotStatus.failed.value
+    )
+    lease_work: ClassVar[str] = "The render"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     # The checked request: template, copy, duration, aspect, product ids and the media keys to use.
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16), default=SpotStatus.queued.value, index=True)
-    progress: Mapped[float] = mapped_column(Float, default=0.0)
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
     # What the merchant should know: fallbacks taken (no voice engine, a voice-over cut short, ...).
     notes: Mapped[list[str]] = mapped_column(JSON, default=list)
     video_id: Mapped[int | None] = mapped_column(ForeignKey("videos.id", ondelete="SET NULL"), nullable=True)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    lease_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     render_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

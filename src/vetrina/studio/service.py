@@ -9,31 +9,29 @@ that tags its products: a spot is published whole or not at all.
 
 from __future__ import annotations
 
-import logging
 import re
 import secrets
 import shutil
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from huey import crontab
 from PIL import Image, ImageOps
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from vetrina import clock, leases
+from vetrina import clock
 from vetrina.accounts.models import User
 from vetrina.catalog import channels
 from vetrina.catalog import service as catalog
 from vetrina.catalog.models import ProductImage
 from vetrina.context import Context
 from vetrina.errors import Busy, InvalidInput, NotFound, TooManyRequests, VetrinaError
-from vetrina.jobs import job, periodic_job
-from vetrina.leases import LeaseLost
+from vetrina.jobs import periodic_job
+from vetrina.leases import Lease, leased_job, run_under_lease
 from vetrina.media import service as media
 from vetrina.media.ffmpeg import FfmpegFailed
 from vetrina.media.models import Video, VideoStatus
@@ -50,14 +48,12 @@ from vetrina.studio.templates import Brand, Copy, Layer, Plan, frame_for, get_te
 from vetrina.studio.voice import NO_SPEECH_NOTE, speak, tts_engine
 from vetrina.text import clean_text
 
-log = logging.getLogger(__name__)
 RENDER_JOB = "studio.render"
 MAX_PRODUCTS = 5
 MAX_HEADLINE = 120
 MAX_LINE = 120
 MAX_CTA = 40
 MAX_ACTIVE_SPOTS = 3  # per merchant, queued or rendering: one merchant cannot fill everyone's job queue
-NEVER_CLAIMED_AFTER = timedelta(minutes=10)
 RENDER_SHARE = 0.85  # of a spot's progress: the render; the rest is the video's transcode
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -339,56 +335,47 @@ def spot_video_ids(session: Session, merchant_id: int) -> set[int]:
 # The render job ---------------------------------------------------------------------------------
 
 
-def _claim(ctx: Context, spot_id: int) -> str | None:
-    """Take the spot's render if it is queued, or rendering under a worker that has gone quiet."""
-    return leases.claim(
+@leased_job(RENDER_JOB, Spot)
+def render_spot_job(ctx: Context, spot_id: int) -> None:
+    """Render a queued spot and publish it as a tagged video on the merchant's channel."""
+    run_under_lease(
         ctx,
         Spot,
         spot_id,
-        waiting=SpotStatus.queued.value,
-        running=SpotStatus.rendering.value,
-        failed=SpotStatus.failed.value,
+        _render,
+        explain=_render_failure,
+        expected=(VetrinaError, FfmpegFailed),
+        scratch=f"spot-{spot_id}",
     )
 
 
-def _renew(session: Session, spot_id: int, token: str, **values: Any) -> None:
-    leases.renew(session, Spot, spot_id, token, SpotStatus.rendering.value, **values)
-
-
-@job(RENDER_JOB)
-def render_spot_job(ctx: Context, spot_id: int) -> None:
-    """Render a queued spot and publish it as a tagged video on the merchant's channel."""
-    token = _claim(ctx, spot_id)
-    if token is None:
-        return
+def _render(lease: Lease) -> None:
+    ctx = lease.ctx
     with ctx.db.session() as session:
-        spec = dict(session.get(Spot, spot_id).spec)
-    scratch = ctx.store.scratch_dir(f"spot-{spot_id}-{token[:12]}")
+        spec = dict(session.get(Spot, lease.row_id).spec)
     started = time.monotonic()
-    on_progress = leases.Heartbeat(ctx, Spot, spot_id, token, SpotStatus.rendering.value)
-    try:
-        output = scratch / "spot.mp4"
-        notes = render_spec(spec, ctx.store, ctx.settings, scratch, output, preview=False, on_progress=on_progress)
-        _publish(ctx, spot_id, token, spec, output, notes, time.monotonic() - started)
-    except LeaseLost:
-        log.info("spot %s: lease lost, leaving it to its new worker", spot_id)
-    except (VetrinaError, FfmpegFailed) as exc:
-        _fail(ctx, spot_id, token, exc.detail if isinstance(exc, VetrinaError) else f"The render failed: {exc}")
-    except Exception as exc:
-        log.exception("spot %s: render failed", spot_id)
-        _fail(ctx, spot_id, token, f"The render failed unexpectedly ({exc.__class__.__name__}).")
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    output = lease.scratch / "spot.mp4"
+    notes = render_spec(
+        spec, ctx.store, ctx.settings, lease.scratch, output, preview=False, on_progress=lease.heartbeat
+    )
+    _publish(lease, spec, output, notes, time.monotonic() - started)
 
 
-def _publish(
-    ctx: Context, spot_id: int, token: str, spec: dict[str, Any], output: Path, notes: list[str], took_s: float
-) -> None:
+def _render_failure(exc: Exception) -> str:
+    if isinstance(exc, VetrinaError):
+        return exc.detail
+    if isinstance(exc, FfmpegFailed):
+        return f"The render failed: {exc}"
+    return f"The render failed unexpectedly ({exc.__class__.__name__})."
+
+
+def _publish(lease: Lease, spec: dict[str, Any], output: Path, notes: list[str], took_s: float) -> None:
     """Hand the render to the media pipeline and tag its products over its whole length, in one transaction."""
+    ctx = lease.ctx
     with ctx.db.session(write=True) as session:
-        spot = session.get(Spot, spot_id)
+        spot = session.get(Spot, lease.row_id)
         merchant = session.get(User, spot.merchant_id)
-        _renew(session, spot_id, token)
+        lease.renew(session)
         video = media.create_video(
             ctx,
             session,
@@ -412,36 +399,6 @@ def _publish(
         spot.video_id, spot.status, spot.progress = video.id, SpotStatus.published.value, 1.0
         spot.notes = list(dict.fromkeys([*spot.notes, *notes]))  # a fallback noted at request time is not repeated
         spot.render_seconds, spot.lease_token = round(took_s, 3), None
-
-
-def _fail(ctx: Context, spot_id: int, token: str, reason: str) -> None:
-    try:
-        with ctx.db.session(write=True) as session:
-            _renew(session, spot_id, token, status=SpotStatus.failed.value, error=reason)
-    except LeaseLost:
-        return
-    log.warning("spot %s failed: %s", spot_id, reason)
-
-
-@periodic_job("studio.requeue_stalled", crontab(minute="*"))
-def requeue_stalled_spots(ctx: Context) -> None:
-    """Queue again every render whose worker went quiet, or that nobody took for a long while (its task may
-    have been lost between commit and enqueue); the claim decides who gets it, so a duplicate is harmless."""
-    now = clock.now()
-    stale_before = now - timedelta(seconds=ctx.settings.transcode_stall_seconds)
-    with ctx.db.session() as session:
-        ids = list(
-            session.scalars(
-                select(Spot.id).where(
-                    or_(
-                        and_(Spot.status == SpotStatus.rendering.value, Spot.heartbeat_at < stale_before),
-                        and_(Spot.status == SpotStatus.queued.value, Spot.created_at < now - NEVER_CLAIMED_AFTER),
-                    )
-                )
-            )
-        )
-    for spot_id in ids:
-        ctx.queue.enqueue(RENDER_JOB, spot_id)
 
 
 @periodic_job("studio.clean_previews", crontab(minute="*/10"))

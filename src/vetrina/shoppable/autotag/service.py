@@ -12,22 +12,21 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 import numpy as np
 from huey import crontab
 from PIL import Image, UnidentifiedImageError
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from vetrina import clock, leases
+from vetrina import clock
 from vetrina.accounts.models import Role, User
 from vetrina.catalog.models import Channel, Product
 from vetrina.context import Context
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, VetrinaError
-from vetrina.jobs import job, periodic_job
-from vetrina.leases import LeaseLost
+from vetrina.jobs import periodic_job
+from vetrina.leases import Lease, leased_job, run_under_lease
 from vetrina.media import service as media
 from vetrina.media.models import Video, VideoStatus
 from vetrina.settings import Settings
@@ -40,7 +39,6 @@ from vetrina.shoppable.models import AutotagRun, AutotagStatus, ProductTag, Prop
 log = logging.getLogger(__name__)
 AUTOTAG_JOB = "shoppable.autotag"
 MAX_UNFINISHED_RUNS = 3  # per requester: runs are heavy and share the queue with transcodes
-NEVER_CLAIMED_AFTER = timedelta(minutes=10)
 _REFERENCE_SIZE = "card"  # 480 px: the size the matcher works at, so nothing bigger is decoded
 
 
@@ -242,70 +240,53 @@ def build_matcher(references: list[Reference], settings: Settings) -> FeatureMat
     )
 
 
-@job(AUTOTAG_JOB)
+@leased_job(AUTOTAG_JOB, AutotagRun)
 def autotag_job(ctx: Context, run_id: int) -> None:
     """Recognise the run's candidate products in its video and store the proposals."""
-    token = leases.claim(
+    run_under_lease(
         ctx,
         AutotagRun,
         run_id,
-        waiting=AutotagStatus.queued.value,
-        running=AutotagStatus.running.value,
-        failed=AutotagStatus.failed.value,
+        _recognise,
+        explain=_failure,
+        failure_values=lambda: {"finished_at": clock.now()},
     )
-    if token is None:
-        return
+
+
+def _recognise(lease: Lease) -> None:
+    ctx, settings = lease.ctx, lease.ctx.settings
     with ctx.db.session() as session:
-        run = session.get(AutotagRun, run_id)
+        run = session.get(AutotagRun, lease.row_id)
         video = session.get(Video, run.video_id)
         product_ids, source, duration = list(run.product_ids), video.source_key, video.duration_s
-    settings = ctx.settings
-    on_progress = leases.Heartbeat(ctx, AutotagRun, run_id, token, AutotagStatus.running.value)
-    try:
-        references, notes = _references(ctx, product_ids, on_progress)
-        matcher = build_matcher(references, settings)
-        unusable = {r.product_id for r in references} - matcher.usable_products
-        if unusable:
-            notes.append(f"{len(unusable)} product(s) have photos too plain to recognise (no distinct detail).")
-        found = []
-        if matcher.usable_products:
-            found = recognize(
-                ctx.store.path(source),
-                duration,
-                matcher,
-                RecognitionSettings(
-                    every_s=settings.autotag_every_s,
-                    analysis_width=settings.autotag_analysis_width,
-                    cut_threshold=settings.autotag_cut_threshold,
-                ),
-                TrackSettings(
-                    every_s=settings.autotag_every_s,
-                    min_samples=settings.autotag_min_samples,
-                    min_confidence=settings.autotag_min_confidence,
-                ),
-                on_progress,
-            )
-        _store(ctx, run_id, token, found, notes)
-    except LeaseLost:
-        log.info("autotag run %s: lease lost", run_id)
-    except Exception as exc:
-        if not isinstance(exc, VetrinaError):
-            log.exception("autotag run %s failed", run_id)
-        reason = exc.detail if isinstance(exc, VetrinaError) else f"Recognition failed ({exc.__class__.__name__})."
-        try:
-            with ctx.db.session(write=True) as session:
-                leases.renew(
-                    session,
-                    AutotagRun,
-                    run_id,
-                    token,
-                    AutotagStatus.running.value,
-                    status=AutotagStatus.failed.value,
-                    error=reason,
-                    finished_at=clock.now(),
-                )
-        except LeaseLost:
-            pass
+    references, notes = _references(ctx, product_ids, lease.heartbeat)
+    matcher = build_matcher(references, settings)
+    unusable = {r.product_id for r in references} - matcher.usable_products
+    if unusable:
+        notes.append(f"{len(unusable)} product(s) have photos too plain to recognise (no distinct detail).")
+    found = []
+    if matcher.usable_products:
+        found = recognize(
+            ctx.store.path(source),
+            duration,
+            matcher,
+            RecognitionSettings(
+                every_s=settings.autotag_every_s,
+                analysis_width=settings.autotag_analysis_width,
+                cut_threshold=settings.autotag_cut_threshold,
+            ),
+            TrackSettings(
+                every_s=settings.autotag_every_s,
+                min_samples=settings.autotag_min_samples,
+                min_confidence=settings.autotag_min_confidence,
+            ),
+            lease.heartbeat,
+        )
+    _store(lease, found, notes)
+
+
+def _failure(exc: Exception) -> str:
+    return exc.detail if isinstance(exc, VetrinaError) else f"Recognition failed ({exc.__class__.__name__})."
 
 
 def _overlaps(a: tuple[float, float], b: tuple[float, float]) -> bool:
@@ -314,11 +295,11 @@ def _overlaps(a: tuple[float, float], b: tuple[float, float]) -> bool:
     return union > 0 and inter / union >= 0.5
 
 
-def _store(ctx: Context, run_id: int, token: str, found: list[Any], notes: list[str]) -> None:
+def _store(lease: Lease, found: list[Any], notes: list[str]) -> None:
     """Replace the asker's open proposals with the new ones, leaving out what was already decided."""
-    with ctx.db.session(write=True) as session:
-        run = session.get(AutotagRun, run_id)
-        leases.renew(session, AutotagRun, run_id, token, AutotagStatus.running.value)
+    with lease.ctx.db.session(write=True) as session:
+        run = session.get(AutotagRun, lease.row_id)
+        lease.renew(session)
         mine = (TagProposal.video_id == run.video_id, TagProposal.requested_by == run.requested_by)
         session.execute(delete(TagProposal).where(*mine, TagProposal.state == ProposalState.proposed.value))
         decided = [(p.product_id, (p.start_s, p.end_s)) for p in session.scalars(select(TagProposal).where(*mine))]
@@ -353,23 +334,15 @@ def _store(ctx: Context, run_id: int, token: str, found: list[Any], notes: list[
             )
             kept += 1
         finished = {"status": AutotagStatus.done.value, "progress": 1.0, "proposals": kept, "notes": notes}
-        leases.renew(session, AutotagRun, run_id, token, AutotagStatus.running.value, finished_at=now, **finished)
+        lease.renew(session, finished_at=now, **finished)
 
 
 @periodic_job("shoppable.autotag_sweep", crontab(minute="*/5"))
-def autotag_sweep(ctx: Context, now: Any = None, limit: int = 20) -> list[int]:
-    """Queue again runs nobody took or whose worker went quiet; and, for channels that auto-tag, start runs for
-    ready videos never run, or last run before their catalogue's photos changed. Returns the new runs."""
-    now = now or clock.now()
+def autotag_sweep(ctx: Context, limit: int = 20) -> list[int]:
+    """For channels that auto-tag, start runs for ready videos never run, or last run before their catalogue's
+    photos changed. Returns the new runs. (Runs whose worker went quiet are `leases.requeue_stalled`'s.)"""
     started: list[int] = []
     with ctx.db.session() as session:
-        stale = now - timedelta(seconds=ctx.settings.transcode_stall_seconds)
-        waiting = or_(
-            and_(AutotagRun.status == AutotagStatus.running.value, AutotagRun.heartbeat_at < stale),
-            and_(AutotagRun.status == AutotagStatus.queued.value, AutotagRun.created_at < now - NEVER_CLAIMED_AFTER),
-        )
-        for run_id in list(session.scalars(select(AutotagRun.id).where(waiting))):
-            ctx.queue.enqueue(AUTOTAG_JOB, run_id)
         owners = list(session.scalars(select(Channel.merchant_id).where(Channel.auto_tag.is_(True))))
     for owner_id in owners:
         with ctx.db.session(write=True) as session:

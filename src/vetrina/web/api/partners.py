@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from vetrina.accounts.models import User
+from vetrina.partners import runs
 from vetrina.partners import service as partners
 from vetrina.partners.models import FeedItem, FeedRun, PartnerFeed
 from vetrina.web.deps import RowId, db_session, get_context, required_user
@@ -96,7 +97,7 @@ def feed_out(feed: PartnerFeed) -> FeedOut:
 
 
 def run_out(session: Session, run: FeedRun, with_failures: bool = True) -> RunOut:
-    found = partners.failures(session, run) if with_failures else []
+    found = runs.failures(session, run) if with_failures else []
     return RunOut(
         run_id=run.id,
         feed_id=run.feed_id,
@@ -163,20 +164,20 @@ def start_run(
 ) -> RunOut:
     feed = partners.get_feed(session, feed_id, user)
     fetch_media = body.fetch_media if body else True
-    run = partners.start_run(session, feed, "api", fetch_media=fetch_media, queue=get_context(request).queue)
+    run = runs.start_run(get_context(request), session, feed, "api", fetch_media=fetch_media)
     return run_out(session, run, with_failures=False)
 
 
 @router.get("/{feed_id}/runs", response_model=list[RunOut], summary="The feed's runs, newest first")
 def list_runs(feed_id: RowId, user: User = required_user, session: Session = db_session) -> list[RunOut]:
     feed = partners.get_feed(session, feed_id, user)
-    return [run_out(session, r, with_failures=False) for r in partners.list_runs(session, feed)]
+    return [run_out(session, r, with_failures=False) for r in runs.list_runs(session, feed)]
 
 
 @router.get("/{feed_id}/runs/{run_id}", response_model=RunOut, summary="A run's progress and report")
 def read_run(feed_id: RowId, run_id: RowId, user: User = required_user, session: Session = db_session) -> RunOut:
     feed = partners.get_feed(session, feed_id, user)
-    return run_out(session, partners.get_run(session, feed, run_id))
+    return run_out(session, runs.get_run(session, feed, run_id))
 
 
 @router.get("/{feed_id}/items", response_model=ItemsOut, summary="The titles the feed has delivered")

@@ -13,7 +13,7 @@ from vetrina.accounts.models import Role, User
 from vetrina.context import Context
 from vetrina.errors import Forbidden
 from vetrina.money import Money
-from vetrina.partners import revenue
+from vetrina.partners import revenue, runs
 from vetrina.partners import service as partners
 from vetrina.rights import service as rights
 from vetrina.web.deps import RowId, db_session, get_context, optional_user
@@ -38,8 +38,7 @@ def partner_desk(
         return RedirectResponse("/login?next=/partner", status_code=303)
     user = _partner(user)
     feeds = [
-        (feed, next(iter(partners.list_runs(session, feed, limit=1)), None))
-        for feed in partners.list_feeds(session, user)
+        (feed, next(iter(runs.list_runs(session, feed, limit=1)), None)) for feed in partners.list_feeds(session, user)
     ]
     report = revenue.revenue_share(session, user, None, None, get_context(request).settings.default_currency)
     return render(
@@ -105,7 +104,7 @@ def add_feed(
             rerun_hours=rerun_hours,
             allow_private=ctx.settings.fetch_allow_private,
         )
-        partners.start_run(session, feed, "api", queue=ctx.queue)
+        runs.start_run(ctx, session, feed, "api")
 
     return form_action(
         request,
@@ -123,6 +122,6 @@ def run_feed(
     request: Request, feed_id: RowId, csrf_token: CsrfField = "", user: User | None = optional_user
 ) -> Response:
     def run(ctx: Context, session: Session, user: User) -> None:
-        partners.start_run(session, partners.get_feed(session, feed_id, user), "api", queue=ctx.queue)
+        runs.start_run(ctx, session, partners.get_feed(session, feed_id, user), "api")
 
     return form_action(request, csrf_token, user, back="/partner", done="Import started.", action=run, who=_partner)
