@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import ClassVar, cast
 
 from sqlalchemy import ColumnElement, Table, exists, or_, select
 from sqlalchemy.orm import Session, aliased
@@ -106,7 +106,7 @@ class RightsCache:
     """Each title's licences, re-read at most every `ttl_s` seconds per process (0: on every question);
     forgotten after a change to them (`Topic.licences`)."""
 
-    topics = frozenset({Topic.licences, Topic.video})
+    topics: ClassVar[frozenset[Topic]] = frozenset({Topic.licences, Topic.video})
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RightsCache:
