@@ -7,14 +7,13 @@ PORT ?= 8000
 export VETRINA_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export VETRINA_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test install system-packages browser lint bench clean
+.PHONY: run test check install system-packages browser lint bench clean
 
 run: install  ## install, seed the demo, and serve on http://$(HOST):$(PORT)
 	$(BIN)/vetrina demo
 	$(BIN)/vetrina serve --host $(HOST) --port $(PORT)
 
-test: install browser  ## install, then run the linter and the whole test suite
-	$(BIN)/ruff check src tests bench
+test: install browser check  ## install, then run the checks (below) and the whole test suite
 	@$(BIN)/pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$status
 
@@ -60,6 +59,12 @@ browser:
 lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
+
+# The quick checks, no tests: the linter and the formatting, the package arrows of docs/architecture.md
+# (import-linter, contracts in pyproject.toml) and the types (mypy). `make test` runs them first.
+check: lint
+	PYTHONPATH=src $(BIN)/lint-imports
+	$(BIN)/mypy
 
 bench: install  ## the benchmarks (several minutes each)
 	$(BIN)/python bench/transcode.py

@@ -6,7 +6,7 @@ import getpass
 import logging
 import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
 import uvicorn
@@ -45,7 +45,7 @@ def _recover_interrupted_work(ctx: Context) -> None:
     requeue_stalled(ctx)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code=2)
 

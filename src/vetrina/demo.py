@@ -229,7 +229,8 @@ def _simulate_audience(ctx: Context, merchant: User, viewers: int = 60) -> None:
         rng = random.Random(7)  # noqa: S311  (demo data)
         for n in range(viewers):
             stays = min(DEMO_FILMS[0].seconds - 0.5, rng.expovariate(1 / 14))
-            events = [("play", 0.0, None, None)] + [("progress", float(t), None, None) for t in range(5, int(stays), 5)]
+            events: list[tuple[str, float, int | None, int | None]] = [("play", 0.0, None, None)]
+            events += [("progress", float(t), None, None) for t in range(5, int(stays), 5)]
             events.append(("pause", stays, None, None))  # where they left
             for tag in tags:
                 if tag.start_s < stays:
@@ -368,7 +369,7 @@ def _make_lookbook(ctx: Context, merchant: User) -> None:
                 run_id = run.id
 
             def run_state(session: Session) -> tuple[float, str | None]:
-                run = session.get(AutotagRun, run_id)
+                run = session.get_one(AutotagRun, run_id)
                 if run.status not in ("done", "failed"):
                     return run.progress, None
                 return 1.0, f"{run.proposals} tag proposals" if run.status == "done" else run.error
@@ -421,7 +422,7 @@ def _make_demo_spot(ctx: Context, merchant: User) -> None:
         with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn()) as bar:
 
             def spot_state(session: Session) -> tuple[float, str | None]:
-                state = studio.spot_state(session, session.get(Spot, spot_id))
+                state = studio.spot_state(session, session.get_one(Spot, spot_id))
                 if state.status == "rendering":
                     return state.progress, None
                 return 1.0, "ready" if state.status == "ready" else f"failed: {state.error}"

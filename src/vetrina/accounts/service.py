@@ -112,7 +112,7 @@ def user_for_api_token(session: Session, token: str) -> tuple[User, bool] | None
         return None
     # Touched at most once a minute, in its own write, so that reads stay reads.
     stale = row.last_used_at is None or clock.now() - row.last_used_at > timedelta(minutes=1)
-    return session.get(User, row.user_id), stale
+    return session.get_one(User, row.user_id), stale
 
 
 def touch_api_token(session: Session, token: str) -> None:

@@ -176,7 +176,7 @@ def owner(session: Session, user: User, start: date, end: date) -> Dashboard:
     ):
         by_day.setdefault(d, {}).update(viewers=viewers, watch_minutes=round(float(seconds or 0) / 60, 1))
     board.series["audience"] = _days(start, end, by_day, ("plays", "viewers", "watch_minutes"))
-    plays = dict(
+    plays_by_video = dict(
         session.execute(
             select(DailyStats.video_id, func.sum(DailyStats.events))
             .where(DailyStats.video_id.in_(mine), *on_days(DailyStats.day, start, end), DailyStats.type == "play")
@@ -184,7 +184,7 @@ def owner(session: Session, user: User, start: date, end: date) -> Dashboard:
         ).all()
     )
     board.tables["top_videos"] = [
-        {"video_id": vid, "title": title, "plays": int(plays.get(vid, 0)), "viewers": viewers}
+        {"video_id": vid, "title": title, "plays": int(plays_by_video.get(vid, 0)), "viewers": viewers}
         for vid, title, viewers in session.execute(
             select(DailyViewer.video_id, Video.title, func.count(distinct(DailyViewer.viewer_key)))
             .join(Video, Video.id == DailyViewer.video_id)

@@ -7,8 +7,9 @@ import functools
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import Insert, select, text
+from sqlalchemy import CursorResult, Insert, Table, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -54,6 +55,8 @@ def existing_videos(session: Session, video_ids: Iterable[int]) -> set[int]:
 
 def _as_utc(event: EventIn) -> EventIn:
     """A time without a zone is taken as UTC (what JavaScript's toISOString sends anyway)."""
+    if event.occurred_at is None or event.occurred_at.tzinfo:
+        return event
     return replace(event, occurred_at=event.occurred_at.replace(tzinfo=UTC))
 
 
@@ -62,7 +65,9 @@ def _insert_skipping_repeats(dialect: str) -> Insert:
     """INSERT ... ON CONFLICT (viewer_key, client_event_id) DO NOTHING, run as an executemany of a batch's rows:
     one statement, compiled once (a multi-row VALUES made from the rows would be compiled anew for each batch)."""
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    return insert(PlayerEvent.__table__).on_conflict_do_nothing(index_elements=["viewer_key", "client_event_id"])
+    return insert(cast(Table, PlayerEvent.__table__)).on_conflict_do_nothing(
+        index_elements=["viewer_key", "client_event_id"]
+    )
 
 
 def record_events(
@@ -76,7 +81,7 @@ def record_events(
     (viewer_key, client_event_id) is skipped. `known_videos`: those of the batch's videos that exist, when the
     caller has asked already (in the same transaction)."""
     now = clock.now()
-    events = [e if e.occurred_at is None or e.occurred_at.tzinfo else _as_utc(e) for e in events]
+    events = [_as_utc(e) for e in events]
     known = existing_videos(session, {e.video_id for e in events}) if known_videos is None else known_videos
     rows = [
         {
@@ -102,8 +107,13 @@ def record_events(
         session.execute(text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": INTAKE_LOCK})
     # Skipped conflicts are not counted as changed rows: the sum over the executemany is what was stored
     # (sqlite3 and psycopg both sum it; SQLAlchemy passes it on when asked to preserve it).
-    stored = session.execute(
-        _insert_skipping_repeats(session.get_bind().dialect.name), rows, execution_options={"preserve_rowcount": True}
+    stored = cast(
+        CursorResult[Any],
+        session.execute(
+            _insert_skipping_repeats(session.get_bind().dialect.name),
+            rows,
+            execution_options={"preserve_rowcount": True},
+        ),
     )
     return IntakeResult(accepted=stored.rowcount, duplicates=len(rows) - stored.rowcount, rejected=rejected)
 

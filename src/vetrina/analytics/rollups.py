@@ -22,10 +22,10 @@ import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from huey import crontab
-from sqlalchemy import Integer, case, func, select, text, update
+from sqlalchemy import CursorResult, Integer, case, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -128,9 +128,9 @@ def aggregate(session: Session, where: list[Any], by_day: bool = True) -> Deltas
         func.coalesce(PlayerEvent.territory, ""),
         PlayerEvent.type,
     )
-    for *key, n in session.execute(select(*keys, func.count()).where(*where).group_by(*keys)):
-        if key[1] in last:
-            deltas.daily[(str(key[0])[:10], *key[1:])] += n  # type: ignore[arg-type]
+    for *group, n in session.execute(select(*keys, func.count()).where(*where).group_by(*keys)):
+        if group[1] in last:
+            deltas.daily[(str(group[0])[:10], *group[1:])] += n
     seen = (day, PlayerEvent.video_id, func.coalesce(PlayerEvent.territory, ""), PlayerEvent.viewer_key)
     for d, video_id, territory, viewer, furthest in session.execute(
         select(*seen, func.max(PlayerEvent.second)).where(*where).group_by(*seen)
@@ -202,10 +202,13 @@ def _spans(session: Session, keys: set[SpanKey]) -> dict[SpanKey, tuple[int, int
 
 def _move_cursor(session: Session, was: int, to: int) -> bool:
     """Compare and set: False when the cursor is no longer where this rollup read it."""
-    moved = session.execute(
-        update(RollupState)
-        .where(RollupState.name == CURSOR, RollupState.last_event_id == was)
-        .values(last_event_id=to, rolled_up_at=clock.now())
+    moved = cast(
+        CursorResult[Any],
+        session.execute(
+            update(RollupState)
+            .where(RollupState.name == CURSOR, RollupState.last_event_id == was)
+            .values(last_event_id=to, rolled_up_at=clock.now())
+        ),
     )
     return moved.rowcount == 1
 

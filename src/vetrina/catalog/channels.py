@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 import secrets
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -52,7 +54,7 @@ def channel_of(session: Session, merchant: User) -> Channel:
         with session.begin_nested():
             session.add(channel)
     except IntegrityError:
-        return session.scalar(select(Channel).where(Channel.merchant_id == merchant.id))
+        return session.scalars(select(Channel).where(Channel.merchant_id == merchant.id)).one()  # made meanwhile
     return channel
 
 
@@ -80,7 +82,7 @@ def _channel_for_change(session: Session, handle: str, user: User) -> Channel:
     return channel
 
 
-def update_channel(session: Session, handle: str, user: User, changes: dict[str, str | bool]) -> Channel:
+def update_channel(session: Session, handle: str, user: User, changes: Mapping[str, Any]) -> Channel:
     channel = _channel_for_change(session, handle, user)
     if "handle" in changes:
         new_handle = check_handle(changes["handle"])

@@ -6,9 +6,9 @@ import secrets
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, CursorResult, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from vetrina import clock
@@ -114,7 +114,7 @@ def _replace_variants(product: Product, specs: list[VariantSpec]) -> None:
             variant.stock = 0
 
 
-def _visible(product: Product | None, viewer: User | None) -> bool:
+def _visible(product: Product | None, viewer: User | None) -> TypeGuard[Product]:
     if product is None or product.deleted:
         return False
     return product.published or (viewer is not None and (viewer.id == product.merchant_id or viewer.is_admin))
@@ -173,7 +173,7 @@ def list_products(
     session: Session, page: int, per_page: int, merchant_id: int | None = None, viewer: User | None = None
 ) -> ProductPage:
     """Published products (newest first); a merchant looking at its own list also sees unpublished ones."""
-    where = [Product.deleted.is_(False)]
+    where: list[ColumnElement[bool]] = [Product.deleted.is_(False)]
     if merchant_id is not None:
         where.append(Product.merchant_id == merchant_id)
     own = viewer is not None and merchant_id is not None and (viewer.id == merchant_id or viewer.is_admin)
@@ -207,11 +207,14 @@ def reserve_stock(session: Session, product: Product, variant_id: int | None, qu
     table = ProductVariant if variant_id is not None else Product
     row_id = variant_id if variant_id is not None else product.id
     # One conditional UPDATE: two buyers of the last unit cannot both succeed, on SQLite or PostgreSQL.
-    taken = session.execute(
-        update(table)
-        .where(table.id == row_id, table.stock >= quantity)
-        .values(stock=table.stock - quantity)
-        .execution_options(synchronize_session=False)
+    taken = cast(
+        CursorResult[Any],
+        session.execute(
+            update(table)
+            .where(table.id == row_id, table.stock >= quantity)
+            .values(stock=table.stock - quantity)
+            .execution_options(synchronize_session=False)
+        ),
     ).rowcount
     if not taken:
         raise Conflict(f"Not enough stock of “{product.title}” for {quantity}.", product_id=product.id)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -65,7 +66,7 @@ def _emit(ctx: Context, session: Session, order: Order, event_type: str) -> None
     webhooks.emit(ctx, session, order.merchant_id, event_type, order_summary(order))
 
 
-def order_summary(order: Order) -> dict:
+def order_summary(order: Order) -> dict[str, Any]:
     return {
         "order_id": order.id,
         "status": order.status,
@@ -395,7 +396,9 @@ def close_if_expired(ctx: Context, session: Session, order_id: int) -> bool:
 def auto_confirm_if_due(ctx: Context, session: Session, order_id: int) -> bool:
     """Confirm for the buyer once the window after shipping has passed, unless a refund request is open."""
     order = _load_order(session, order_id, lock=True)
-    if order is None or order.status != S.WAIT_BUYER_CONFIRM_GOODS or order.auto_confirm_at > clock.now():
+    if order is None or order.status != S.WAIT_BUYER_CONFIRM_GOODS:
+        return False
+    if order.auto_confirm_at is None or order.auto_confirm_at > clock.now():
         return False
     if _open_refund(order):
         return False

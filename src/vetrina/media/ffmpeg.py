@@ -36,11 +36,13 @@ def run_ffmpeg(
     process = subprocess.Popen(
         [*command, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, errors="replace"
     )
+    stdout, stderr = process.stdout, process.stderr
+    assert stdout is not None and stderr is not None  # both are pipes (for the type checker)
     stderr_chunks: list[str] = []
-    drain = threading.Thread(target=lambda: stderr_chunks.append(process.stderr.read()), daemon=True)
+    drain = threading.Thread(target=lambda: stderr_chunks.append(stderr.read()), daemon=True)
     drain.start()
     try:
-        for line in process.stdout:
+        for line in stdout:
             key, _, value = line.strip().partition("=")
             if on_progress is not None and key == "out_time_us" and value.isdigit():
                 on_progress(int(value) / 1_000_000)

@@ -192,8 +192,11 @@ def check_ladder(out_dir: Path, plan: LadderPlan, duration_s: float) -> list[dic
     found = []
     for line in master.read_text().splitlines():
         if line.startswith("#EXT-X-STREAM-INF"):
-            width, height = map(int, _RESOLUTION.search(line).groups())
-            found.append({"height": height, "width": width, "bandwidth": int(_BANDWIDTH.search(line).group(1))})
+            resolution, bandwidth = _RESOLUTION.search(line), _BANDWIDTH.search(line)
+            if resolution is None or bandwidth is None:
+                raise LadderIncomplete(f"a variant without RESOLUTION or BANDWIDTH: {line}")
+            width, height = map(int, resolution.groups())
+            found.append({"height": height, "width": width, "bandwidth": int(bandwidth.group(1))})
     if len(found) != len(plan.renditions):
         raise LadderIncomplete(f"expected {len(plan.renditions)} renditions, found {len(found)}")
     for rendition in plan.renditions:

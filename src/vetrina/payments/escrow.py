@@ -48,5 +48,5 @@ def refund_from_escrow(
     remainder = Money(voided.amount, voided.currency) - refund
     if remainder.amount == 0:
         return None
-    buyer_wallet = session.get(LedgerAccount, voided.debit_account_id)
+    buyer_wallet = session.get_one(LedgerAccount, voided.debit_account_id)
     return pay_into_escrow(session, buyer_wallet.owner_id, merchant_id, remainder, reference)

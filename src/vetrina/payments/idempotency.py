@@ -12,9 +12,9 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -70,18 +70,23 @@ def claim(db: Database, user_id: int, key: str, request_fingerprint: str) -> Cla
             return Claim(claimed_at=now)
         if row.fingerprint != request_fingerprint:
             raise KeyReused("This Idempotency-Key was used for a different request.")
-        if row.done:
+        if row.done and row.response_status is not None:  # complete() sets both
             return Claim(replay=(row.response_status, row.response_body))
         if row.created_at > now - STALE_AFTER:
             raise in_flight
         # Its first request died mid-way: take it over, unless another retry just did.
-        taken = session.execute(
-            update(IdempotencyKey)
-            .where(
-                IdempotencyKey.id == row.id, IdempotencyKey.created_at == row.created_at, IdempotencyKey.done.is_(False)
-            )
-            .values(created_at=now)
-            .execution_options(synchronize_session=False)
+        taken = cast(
+            CursorResult[Any],
+            session.execute(
+                update(IdempotencyKey)
+                .where(
+                    IdempotencyKey.id == row.id,
+                    IdempotencyKey.created_at == row.created_at,
+                    IdempotencyKey.done.is_(False),
+                )
+                .values(created_at=now)
+                .execution_options(synchronize_session=False)
+            ),
         ).rowcount
         if not taken:
             raise in_flight
@@ -90,16 +95,19 @@ def claim(db: Database, user_id: int, key: str, request_fingerprint: str) -> Cla
 
 def complete(session: Session, user_id: int, key: str, claimed_at: datetime, status: int, body: Any) -> None:
     """Store the response, in the same transaction as the work it reports; only while the claim is ours."""
-    stored = session.execute(
-        update(IdempotencyKey)
-        .where(
-            IdempotencyKey.user_id == user_id,
-            IdempotencyKey.key == key,
-            IdempotencyKey.created_at == claimed_at,
-            IdempotencyKey.done.is_(False),
-        )
-        .values(done=True, response_status=status, response_body=body)
-        .execution_options(synchronize_session=False)
+    stored = cast(
+        CursorResult[Any],
+        session.execute(
+            update(IdempotencyKey)
+            .where(
+                IdempotencyKey.user_id == user_id,
+                IdempotencyKey.key == key,
+                IdempotencyKey.created_at == claimed_at,
+                IdempotencyKey.done.is_(False),
+            )
+            .values(done=True, response_status=status, response_body=body)
+            .execution_options(synchronize_session=False)
+        ),
     ).rowcount
     if not stored:
         # A slow first run was taken over by a retry meanwhile: this one must not also count.

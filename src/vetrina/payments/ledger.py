@@ -34,7 +34,7 @@ class InsufficientFunds(Conflict):
     slug, title = "insufficient-funds", "Insufficient funds"
 
 
-def _account_query(kind: AccountKind, owner_id: int, currency: str) -> Select[tuple[LedgerAccount]]:
+def _account_query(kind: AccountKind, owner_id: int, currency: str) -> Select[LedgerAccount]:
     return select(LedgerAccount).where(
         LedgerAccount.kind == kind.value, LedgerAccount.owner_id == owner_id, LedgerAccount.currency == currency
     )
@@ -66,7 +66,7 @@ def account(session: Session, kind: AccountKind, owner_id: int, currency: str) -
         with session.begin_nested():
             session.add(created)
     except IntegrityError:
-        return session.scalar(query)  # another request created it first
+        return session.scalars(query).one()  # another request created it first
     return created
 
 
@@ -206,8 +206,8 @@ def _pending(session: Session, pending_id: int) -> tuple[LedgerTransfer, LedgerA
         raise NotFound(f"There is no pending transfer {pending_id}.")
     return (
         pending,
-        session.get(LedgerAccount, pending.debit_account_id),
-        session.get(LedgerAccount, pending.credit_account_id),
+        session.get_one(LedgerAccount, pending.debit_account_id),
+        session.get_one(LedgerAccount, pending.credit_account_id),
     )
 
 

@@ -135,7 +135,7 @@ def deliver(ctx: Context, delivery_id: int) -> None:
         delivery = session.get(WebhookDelivery, delivery_id)
         if delivery is None or delivery.status != "pending" or delivery.next_attempt_at > clock.now():
             return
-        endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
+        endpoint = session.get_one(WebhookEndpoint, delivery.endpoint_id)
         # Claim the attempt: a second copy of this job arriving meanwhile finds it not yet due.
         delivery.next_attempt_at = clock.now() + timedelta(seconds=60)
         url, secret, message_id = endpoint.url, endpoint.secret, delivery.message_id
@@ -169,6 +169,8 @@ def _record_attempt(ctx: Context, delivery_id: int, status_code: int | None, err
     now = clock.now()
     with ctx.db.session(write=True) as session:
         delivery = session.get(WebhookDelivery, delivery_id)
+        if delivery is None:
+            return  # its endpoint was removed during the attempt (deliveries go with it)
         delivery.attempts += 1
         delivery.last_status_code = status_code
         delivery.last_error = error

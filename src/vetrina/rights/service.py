@@ -14,8 +14,9 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import ClassVar, cast
 
-from sqlalchemy import ColumnElement, delete, exists, or_, select
+from sqlalchemy import ColumnElement, Table, delete, exists, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from vetrina import clock
@@ -106,7 +107,7 @@ class RightsCache:
     """Each title's licences, re-read at most every `ttl_s` seconds per process (0: on every question);
     forgotten after a change to them (`Topic.licences`)."""
 
-    topics = frozenset({Topic.licences, Topic.video})
+    topics: ClassVar[frozenset[Topic]] = frozenset({Topic.licences, Topic.video})
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RightsCache:
@@ -296,7 +297,7 @@ def list_licences(session: Session, user: User, video_id: int | None = None) -> 
 def delete_licence(ctx: Context, session: Session, licence_id: int, user: User) -> int:
     """Remove a licence; returns its title's id."""
     licence = get_licence(session, licence_id, user)
-    session.execute(LicenceTerritory.__table__.delete().where(LicenceTerritory.licence_id == licence.id))
+    session.execute(cast(Table, LicenceTerritory.__table__).delete().where(LicenceTerritory.licence_id == licence.id))
     session.delete(licence)
     ctx.caches.forget_after_commit(session, Topic.licences, licence.video_id)
     return licence.video_id

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -263,7 +263,7 @@ class TimelineCache:
     `max-age` already allows. When an entry goes stale one request rebuilds it while the others keep
     serving the stale copy (no stampede of identical rebuilds)."""
 
-    topics = frozenset({Topic.video, Topic.tags})
+    topics: ClassVar[frozenset[Topic]] = frozenset({Topic.video, Topic.tags})
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TimelineCache:

@@ -81,7 +81,7 @@ def _break_units(text: str) -> list[str]:
 
 def _width(font: ImageFont.FreeTypeFont, text: str, stroke: int) -> int:
     left, _, right, _ = font.getbbox(text, stroke_width=stroke)
-    return right - min(left, 0)
+    return int(right - min(left, 0))
 
 
 def _wrap(text: str, font: ImageFont.FreeTypeFont, max_width: int, stroke: int) -> list[str] | None:

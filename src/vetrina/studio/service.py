@@ -404,7 +404,7 @@ def _publish(lease: Lease, spec: dict[str, Any], output: Path, notes: list[str],
 @periodic_job("studio.clean_previews", crontab(minute="*/10"))
 def clean_previews(ctx: Context) -> None:
     """Previews are for the moment of making a spot: remove those older than an hour."""
-    cutoff = time.time() - 3600
+    cutoff = time.time() - 3600  # noqa: TID251  (compared with file mtimes, which are wall-clock)
     for preview in ctx.store.root.glob("studio/*/previews/*"):
         if preview.stat().st_mtime < cutoff:
             shutil.rmtree(preview, ignore_errors=True)

@@ -82,11 +82,11 @@ def _current_user(request: Request) -> User | None:
     if not cookie:
         return None
     with db.session() as session:
-        user = accounts.user_for_session(session, cookie)
+        cookie_user = accounts.user_for_session(session, cookie)
     # Cookies ride along on cross-site requests; a cookie-authenticated write must prove it came from us.
-    if user is not None and request.method not in _SAFE_METHODS and request.url.path.startswith("/api/"):
+    if cookie_user is not None and request.method not in _SAFE_METHODS and request.url.path.startswith("/api/"):
         require_csrf_header(request)
-    return user
+    return cookie_user
 
 
 optional_user = Depends(_current_user)
@@ -117,7 +117,9 @@ def csrf_token_for(request: Request) -> str:
 
 def _matches_cookie(request: Request, submitted: str | None) -> bool:
     cookie = request.cookies.get(CSRF_COOKIE)
-    return bool(cookie and submitted) and hmac.compare_digest(cookie.encode(), submitted.encode())
+    if not cookie or not submitted:
+        return False
+    return hmac.compare_digest(cookie.encode(), submitted.encode())
 
 
 def require_csrf_header(request: Request) -> None:

@@ -18,7 +18,7 @@ from vetrina.payments import idempotency
 from vetrina.web.deps import get_context
 from vetrina.web.problems import PROBLEM_MEDIA_TYPE, problem_body
 
-Operation = Callable[[Session], BaseModel]
+Operation = Callable[[Session], BaseModel | dict[str, Any]]
 
 
 def run_once(request: Request, user: User, payload: Any, operation: Operation, status_code: int = 200) -> JSONResponse:
@@ -40,18 +40,20 @@ def run_once(request: Request, user: User, payload: Any, operation: Operation, s
         status, body = claim.replay
         media_type = PROBLEM_MEDIA_TYPE if status >= 400 else "application/json"
         return JSONResponse(body, status_code=status, media_type=media_type, headers={"Idempotent-Replayed": "true"})
+    claimed_at = claim.claimed_at
+    assert claimed_at is not None  # no replay: the key is claimed for this request
     try:
         with db.session(write=True) as session:
             body = jsonable_encoder(operation(session))
-            idempotency.complete(session, user.id, key, claim.claimed_at, status_code, body)
+            idempotency.complete(session, user.id, key, claimed_at, status_code, body)
     except idempotency.RequestInFlight:
         raise  # taken over by a retry: that one answers for the key
     except VetrinaError as exc:
         body = problem_body(exc.status, exc.slug, exc.title, exc.detail, request.url.path, **exc.extra)
         with db.session(write=True) as session:
-            idempotency.complete(session, user.id, key, claim.claimed_at, exc.status, body)
+            idempotency.complete(session, user.id, key, claimed_at, exc.status, body)
         raise
     except BaseException:
-        idempotency.release(db, user.id, key, claim.claimed_at)
+        idempotency.release(db, user.id, key, claimed_at)
         raise
     return JSONResponse(body, status_code=status_code)

@@ -76,7 +76,7 @@ class StoresCollector(Collector):
             ).one()
             totals = ledger.platform_totals(session)
         transcodes = SummaryMetricFamily("vetrina_transcode_seconds", "Wall time of finished transcodes.")
-        transcodes.add_metric([], count_value=count, sum_value=float(seconds))
+        transcodes.add_metric([], count_value=count, sum_value=float(seconds or 0))
         yield transcodes
         help_of = {
             "escrow_held": "Buyers' payments held in escrow, in minor units.",

@@ -52,7 +52,7 @@ class MatcherSettings:
 
 
 def _sift(features: int) -> cv2.SIFT:
-    return cv2.SIFT_create(nfeatures=features, contrastThreshold=0.03)
+    return cv2.SIFT.create(nfeatures=features, contrastThreshold=0.03)
 
 
 class FeatureMatcher:
@@ -71,7 +71,7 @@ class FeatureMatcher:
                 continue  # a blank or featureless image cannot be found in a frame
             owners.append(np.full(len(keypoints), len(self.references), dtype=np.int32))
             descriptors.append(found)
-            points = np.float32([k.pt for k in keypoints])
+            points = np.array([k.pt for k in keypoints], dtype=np.float32)
             self.references.append((reference.product_id, points, (pixels.shape[1], pixels.shape[0])))
         self._owner = np.concatenate(owners) if owners else np.empty(0, dtype=np.int32)
         self._index = None
@@ -92,7 +92,7 @@ class FeatureMatcher:
         keypoints, found = self._sift_frame.detectAndCompute(frame, None)
         if found is None or len(keypoints) < self.settings.min_inliers:
             return []
-        frame_points = np.float32([k.pt for k in keypoints])
+        frame_points = np.array([k.pt for k in keypoints], dtype=np.float32)
         pairs = defaultdict(list)  # reference -> [(reference keypoint, frame keypoint)]
         for query, neighbours in enumerate(self._index.knnMatch(found, k=2)):
             if len(neighbours) < 2:
@@ -130,7 +130,7 @@ class FeatureMatcher:
             return None
         if not _spread(source[mask.ravel() == 1], ref_w, ref_h):
             return None  # only one detail agrees (a shared logo or label): a look-alike, not the product
-        corners = np.float32([[0, 0], [ref_w, 0], [ref_w, ref_h], [0, ref_h]]).reshape(-1, 1, 2)
+        corners = np.array([[0, 0], [ref_w, 0], [ref_w, ref_h], [0, ref_h]], dtype=np.float32).reshape(-1, 1, 2)
         outline = cv2.perspectiveTransform(corners, homography).reshape(-1, 2)
         if not _plausible(outline, width, height):
             return None

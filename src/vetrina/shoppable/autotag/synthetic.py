@@ -170,7 +170,7 @@ def make_footage(
             )
             current = f"s{s}o{a}"
             middle = (look.start_s + look.end_s) / 2
-            left, top, right, bottom = sprite.getchannel("A").getbbox()
+            left, top, right, bottom = sprite.getchannel("A").getbbox() or (0, 0, sprite.width, sprite.height)
             x = cx + vx * (middle - look.start_s) + left
             y = cy + vy * (middle - look.start_s) + top
             box = _clip(x / width, y / height, (right - left) / width, (bottom - top) / height)

@@ -58,8 +58,8 @@ def build_proposals(
     finished: list[_Open] = []
     open_runs: dict[int, _Open] = {}
     for number, (t, shot, detections) in enumerate(samples):
-        for product_id, run in list(open_runs.items()):
-            if run.shot != shot or number - run.last_seen > settings.max_missing + 1:
+        for product_id, ended in list(open_runs.items()):
+            if ended.shot != shot or number - ended.last_seen > settings.max_missing + 1:
                 finished.append(open_runs.pop(product_id))
         for detection in detections:
             x, y, w, h = detection.box

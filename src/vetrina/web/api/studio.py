@@ -207,7 +207,7 @@ def create_spot(request: Request, body: SpotIn, user: User = required_user) -> J
 
     response = run_once(request, user, body.model_dump(), operation, status_code=202)
     if response.status_code == 202:
-        response.headers["Location"] = f"/api/v1/studio/spots/{json.loads(response.body)['id']}"
+        response.headers["Location"] = f"/api/v1/studio/spots/{json.loads(bytes(response.body))['id']}"
     return response
 
 

@@ -21,7 +21,7 @@ from vetrina.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 Board = Literal["merchant", "owner", "operator"]
-BOARDS_OF = {
+BOARDS_OF: dict[str, tuple[Board, ...]] = {  # keyed by User.role (a Role's value)
     Role.merchant: ("merchant", "owner"),
     Role.partner: ("owner",),
     Role.admin: ("operator", "owner"),

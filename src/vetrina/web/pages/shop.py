@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
@@ -246,7 +246,7 @@ def merchant_save_product(
     the page was open must not be put back by saving a new title."""
 
     def save(ctx: Context, session: Session, user: User) -> None:
-        fields = {
+        fields: dict[str, Any] = {
             "title": title,
             "description": description,
             "price": Money.parse(price, currency),
