@@ -16,9 +16,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -112,7 +113,7 @@ def seed_demo(ctx: Context) -> None:
                 video_id = _existing_film(ctx, merchant, film.title)
                 if video_id is None:
                     task = progress.add_task(f"generate {film.title}", total=film.seconds)
-                    video_id = _add_film(ctx, merchant, film, lambda s, t=task: progress.update(t, completed=s))
+                    video_id = _add_film(ctx, merchant, film, _advance(progress, task))
                     progress.update(task, completed=film.seconds)
                 pending[video_id] = progress.add_task(f"stream  {film.title}", total=1.0)
             _wait_until_ready(ctx, pending, progress)
@@ -288,7 +289,7 @@ def _run_demo_campaigns(ctx: Context, merchant: User) -> None:
             )
         )
         currency, now = ctx.settings.default_currency, clock.now()
-        common = {
+        common: dict[str, Any] = {
             "budget_total": Money(1000, currency),
             "budget_daily": Money(300, currency),
             "starts_at": now - timedelta(hours=1),
@@ -568,11 +569,13 @@ def _import_partner_catalogue(ctx: Context, partner: User) -> None:
     media_fetch.fetch_media(ctx, feed_id)
     print(f"the partner feed: {run.created} created, {run.unchanged} unchanged, {run.failed} failed" if run else "")
     with ctx.db.session() as session:
-        video_ids = list(
-            session.scalars(
+        video_ids = [
+            video_id
+            for video_id in session.scalars(
                 select(FeedItem.video_id).where(FeedItem.feed_id == feed_id, FeedItem.video_id.is_not(None))
             )
-        )
+            if video_id is not None  # (the query leaves None out already)
+        ]
     ctx.queue.start_in_process()
     try:
         with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn()) as bar:
@@ -613,7 +616,12 @@ def _existing_film(ctx: Context, owner: User, title: str) -> int | None:
         )
 
 
-def _add_film(ctx: Context, owner: User, film: DemoFilm, on_progress: object) -> int:
+def _advance(bar: Progress, task: TaskID) -> Callable[[float], None]:
+    """A progress callback that moves `task` on `bar` to the seconds done."""
+    return lambda done_s: bar.update(task, completed=done_s)
+
+
+def _add_film(ctx: Context, owner: User, film: DemoFilm, on_progress: Callable[[float], None]) -> int:
     scratch = ctx.store.scratch_dir(f"demo-{film.seconds}-{abs(hash(film.title))}")
     source = scratch / "source.mp4"
     run_ffmpeg(
@@ -661,7 +669,7 @@ def _follow(ctx: Context, bar: Progress, label: str, state: Callable[[Session], 
         time.sleep(0.5)
 
 
-def _wait_until_ready(ctx: Context, tasks: dict[int, int], progress: Progress) -> None:
+def _wait_until_ready(ctx: Context, tasks: dict[int, TaskID], progress: Progress) -> None:
     waiting = set(tasks)
     while waiting:
         with ctx.db.session() as session:

@@ -19,9 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
-from sqlalchemy import Float, Integer, String, Text, and_, or_, select, update
+from sqlalchemy import CursorResult, Float, Integer, String, Text, and_, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
 
@@ -36,7 +36,7 @@ HEARTBEAT_EVERY_S = 1.0
 
 
 class LeaseLost(RuntimeError):
-    """Another worker took this row over; stop without touching it."""
+    """Another worker took this row over, or it was deleted; stop without touching it."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,9 @@ class Leased:
         created_at: Mapped[datetime]
 
 
+LeasedT = TypeVar("LeasedT", bound=Leased)
+
+
 def _takeable(model: type[Leased], stale_before: datetime) -> Any:
     """Rows a worker may claim: waiting and never claimed, or waiting/running under a worker gone quiet."""
     statuses = model.lease_statuses
@@ -90,17 +93,20 @@ def claim(ctx: Context, model: type[Leased], row_id: int, failure_values: dict[s
     takeable = _takeable(model, now - timedelta(seconds=ctx.settings.lease_stall_seconds))
     limit = ctx.settings.lease_max_attempts
     with ctx.db.session(write=True) as session:
-        claimed = session.execute(
-            update(model)
-            .where(model.id == row_id, takeable, model.attempts < limit)
-            .values(
-                status=model.lease_statuses.running,
-                lease_token=token,
-                heartbeat_at=now,
-                attempts=model.attempts + 1,
-                progress=0.0,
-            )
-            .execution_options(synchronize_session=False)
+        claimed = cast(
+            CursorResult[Any],
+            session.execute(
+                update(model)
+                .where(model.id == row_id, takeable, model.attempts < limit)
+                .values(
+                    status=model.lease_statuses.running,
+                    lease_token=token,
+                    heartbeat_at=now,
+                    attempts=model.attempts + 1,
+                    progress=0.0,
+                )
+                .execution_options(synchronize_session=False)
+            ),
         ).rowcount
         if claimed:
             return token
@@ -119,11 +125,14 @@ def claim(ctx: Context, model: type[Leased], row_id: int, failure_values: dict[s
 
 def renew(session: Session, model: type[Leased], row_id: int, token: str, **values: Any) -> None:
     """Heartbeat (and set `values`) while this worker still holds the lease; LeaseLost otherwise."""
-    renewed = session.execute(
-        update(model)
-        .where(model.id == row_id, model.lease_token == token, model.status == model.lease_statuses.running)
-        .values(heartbeat_at=clock.now(), **values)
-        .execution_options(synchronize_session=False)
+    renewed = cast(
+        CursorResult[Any],
+        session.execute(
+            update(model)
+            .where(model.id == row_id, model.lease_token == token, model.status == model.lease_statuses.running)
+            .values(heartbeat_at=clock.now(), **values)
+            .execution_options(synchronize_session=False)
+        ),
     ).rowcount
     if not renewed:
         raise LeaseLost(f"{model.__tablename__} {row_id} was taken over")
@@ -143,6 +152,13 @@ class Lease:
         if self._scratch is None:
             raise RuntimeError("run_under_lease was not asked for a scratch directory")
         return self._scratch
+
+    def get(self, session: Session, model: type[LeasedT]) -> LeasedT:
+        """The leased row, read in `session`; LeaseLost when it was deleted meanwhile (nothing is left to do)."""
+        row = session.get(model, self.row_id)
+        if row is None:
+            raise LeaseLost(f"{self.model.__tablename__} {self.row_id} was deleted")
+        return row
 
     def renew(self, session: Session, **values: Any) -> None:
         """Renew (and set `values`) in the caller's transaction; LeaseLost if another worker took the row."""

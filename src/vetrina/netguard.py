@@ -59,7 +59,7 @@ def fetch(
     url: str,
     allow_private: bool,
     *,
-    sink: Callable[[bytes], None],
+    sink: Callable[[bytes], object],  # what it returns is ignored (a file's write returns a count)
     max_bytes: int,
     timeout_s: float,
     accept: tuple[str, ...] = (),

@@ -102,10 +102,10 @@ def _check_creative(ctx: Context, session: Session, merchant: User, spec: Campai
             raise InvalidInput("Linear ads are bought per thousand impressions (cpm).", field="bid.model")
         if spec.video_id is not None:
             media.video_for_change(session, spec.video_id, merchant)
-        else:
+        elif spec.vast_url is not None:
             spec.vast_url = check_outgoing_url(spec.vast_url, ctx.settings.fetch_allow_private)
     elif spec.kind == "overlay":
-        if given != ["product_id"]:
+        if given != ["product_id"] or spec.product_id is None:
             raise InvalidInput(
                 "An overlay campaign shows one of your products as a card (product_id).", field="product_id"
             )
@@ -225,4 +225,4 @@ def _move(session: Session, campaign: Campaign, user: User, status: str) -> None
 
 
 def _merchant(session: Session, campaign: Campaign) -> User:
-    return session.get(User, campaign.merchant_id)
+    return session.get_one(User, campaign.merchant_id)  # a foreign key (deleting the merchant deletes the campaign)

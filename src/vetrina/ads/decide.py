@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from itertools import islice
-from typing import Any
+from typing import Any, ClassVar, TypeVar, cast
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
@@ -40,6 +40,7 @@ PRIOR_CTR = 0.01  # the click rate assumed for a CPC campaign until it has its o
 PRIOR_WEIGHT = 200  # impressions the prior counts for
 CHUNK = 8  # candidates checked against the viewer's caps at a time, after the first two
 PER_MILLE = 1000  # impressions a CPM prices
+RowT = TypeVar("RowT")
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ class Candidate:
 class CampaignBook:
     """The active campaigns, re-read at most every `ttl_s` seconds per process (0: on every decision)."""
 
-    topics = frozenset({Topic.campaigns, Topic.video})
+    topics: ClassVar[frozenset[Topic]] = frozenset({Topic.campaigns, Topic.video})
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CampaignBook:
@@ -89,7 +90,7 @@ class CampaignBook:
         self._loaded_at = float("-inf")
         self._campaigns: list[Candidate] = []
         self._channels: dict[int, str | None] = {}
-        self._rows: dict[tuple[Any, int], tuple[float, Any]] = {}
+        self._rows: dict[tuple[type, int], tuple[float, Any]] = {}
         self.spent_today: dict[int, int] = {}  # campaign -> millis spent on the UTC day of the last refresh
         self.day: date | None = None
 
@@ -166,11 +167,11 @@ class CampaignBook:
     def ad_settings(self, session: Session, video_id: int) -> VideoAdSettings | None:
         return self._cached(session, VideoAdSettings, video_id)
 
-    def _cached(self, session: Session, model: Any, key: int) -> Any:
+    def _cached(self, session: Session, model: type[RowT], key: int) -> RowT | None:
         now = time.monotonic()
         hit = self._rows.get((model, key))
         if hit is not None and now - hit[0] < self.ttl_s:
-            return hit[1]
+            return cast(RowT | None, hit[1])  # stored under its model's key just below
         row = session.get(model, key)
         if row is not None:
             session.expunge(row)  # kept across sessions and threads, read only
@@ -252,23 +253,23 @@ _RECENTLY_SEEN = select(AdDecision.campaign_id, AdDecision.created_at).where(
 
 def _capped(session: Session, campaigns: list[Candidate], viewer_key: str, now: datetime) -> set[int]:
     """Of `campaigns`, those this viewer has seen as often as their frequency cap allows."""
-    capped = [c for c in campaigns if c.cap_count]
-    if not capped:
+    caps = [(c.id, c.cap_count, c.cap_hours or 24) for c in campaigns if c.cap_count]  # (campaign, views, hours)
+    if not caps:
         return set()
-    longest = max(c.cap_hours or 24 for c in capped)
+    longest = max(hours for _, _, hours in caps)
     rows = session.execute(
         _RECENTLY_SEEN,
         {
             "viewer": viewer_key,
-            "campaigns": [c.id for c in capped],
+            "campaigns": [campaign_id for campaign_id, _, _ in caps],
             "since": now - timedelta(hours=longest),
         },
     ).all()
     out = set()
-    for campaign in capped:
-        since = now - timedelta(hours=campaign.cap_hours or 24)
-        if sum(1 for cid, at in rows if cid == campaign.id and at >= since) >= campaign.cap_count:
-            out.add(campaign.id)
+    for campaign_id, cap_count, hours in caps:
+        since = now - timedelta(hours=hours)
+        if sum(1 for cid, at in rows if cid == campaign_id and at >= since) >= cap_count:
+            out.add(campaign_id)
     return out
 
 

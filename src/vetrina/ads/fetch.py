@@ -70,6 +70,8 @@ def resolve(first: Ad, allow_private: bool, timeout_s: float = TIMEOUT_S) -> Res
     chain: list[Ad] = [first]
     seen: set[str] = set()
     url = first.wrapper_url
+    if url is None:
+        raise ValueError("resolve() follows a Wrapper; this ad is InLine")
     for _ in range(MAX_DEPTH):
         errors = [e for ad in chain for e in ad.errors]
         if url in seen:

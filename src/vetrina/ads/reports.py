@@ -86,6 +86,7 @@ def _attributed(session: Session, campaign: Campaign, click_days: float, view_da
     ).all()
     click_through = view_through = revenue = 0
     for buyer, paid_at, total in orders:
+        assert paid_at is not None  # the query takes paid orders only
         touches = seen[buyer]
         if any(e == "click" and at <= paid_at <= at + timedelta(days=click_days) for at, e in touches):
             click_through += 1

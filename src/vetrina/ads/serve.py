@@ -137,12 +137,12 @@ def _linear_creative(
 ) -> Creative | None:
     book = ctx.caches.get(CampaignBook)
     video = book.video(session, campaign.video_id) if campaign.video_id else None
-    if video is None or video.status != "ready" or not video.output_key:
+    if video is None:
         return None
-    urls = media.video_media_urls(ctx, video)
-    files = [
-        MediaFile(base_url + urls["hls_url"], "application/x-mpegURL", video.width, video.height, delivery="streaming")
-    ]
+    hls_url = media.video_media_urls(ctx, video)["hls_url"]
+    if hls_url is None:  # not ready to stream
+        return None
+    files = [MediaFile(base_url + hls_url, "application/x-mpegURL", video.width, video.height, delivery="streaming")]
     if video.source_key and PurePosixPath(video.source_key).suffix == ".mp4":
         scope, _, name = video.source_key.rpartition("/")
         source = ctx.store.signed_url(scope, name, clock.now().timestamp(), ctx.settings.media_url_ttl_s)
@@ -242,7 +242,7 @@ def answer(ctx: Context, session: Session, base_url: str, request: Request) -> V
     if decision is None:
         return no_ad(base_url)
     campaign = decision.campaign
-    common = {
+    common: dict[str, Any] = {
         "id": str(campaign.id),
         "ad_system": "Vetrina",
         "ad_serving_id": decision.decision_id,

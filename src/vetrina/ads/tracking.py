@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Any, cast
 
 from huey import crontab
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -89,7 +90,7 @@ def record_event(
             session.add(row)
     except IntegrityError:
         return False
-    campaign = session.get(Campaign, served.campaign_id)
+    campaign = session.get_one(Campaign, served.campaign_id)  # the decision recorded above refers to it
     billable = (event == "impression" and campaign.bid_model == "cpm") or (
         event == "click" and campaign.bid_model == "cpc"
     )
@@ -104,22 +105,25 @@ def record_click(session: Session, signing_key: bytes, token: str, now: datetime
     campaign's product page, or its video's."""
     record_event(session, signing_key, token, "click", now)
     served = tokens.verify(signing_key, token, now.timestamp())
-    campaign = session.get(Campaign, served.campaign_id)
+    campaign = session.get_one(Campaign, served.campaign_id)  # its decision was recorded by record_event
     return f"/p/{campaign.product_id}" if campaign.product_id else f"/watch/{campaign.video_id}"
 
 
 def charge(session: Session, campaign_id: int, price: MilliMoney, now: datetime) -> MilliMoney:
     """Add `price` (in the campaign's currency) to the campaign's spend if it may still spend; what was charged
     (nothing or the price)."""
-    admitted = session.execute(
-        update(Campaign)
-        .where(
-            Campaign.id == campaign_id,
-            Campaign.status == CampaignStatus.active.value,
-            Campaign.spent_millis < in_millis(Campaign.budget_total),
-        )
-        .values(spent_millis=Campaign.spent_millis + price.millis)
-        .execution_options(synchronize_session=False)
+    admitted = cast(
+        CursorResult[Any],
+        session.execute(
+            update(Campaign)
+            .where(
+                Campaign.id == campaign_id,
+                Campaign.status == CampaignStatus.active.value,
+                Campaign.spent_millis < in_millis(Campaign.budget_total),
+            )
+            .values(spent_millis=Campaign.spent_millis + price.millis)
+            .execution_options(synchronize_session=False)
+        ),
     ).rowcount
     if not admitted:
         return MilliMoney.zero(price.currency)
@@ -140,11 +144,14 @@ def charge(session: Session, campaign_id: int, price: MilliMoney, now: datetime)
 def _add_to_day(session: Session, campaign_id: int, now: datetime, millis: int) -> None:
     day = now.date()
     for _ in range(2):
-        counted = session.execute(
-            update(CampaignDay)
-            .where(CampaignDay.campaign_id == campaign_id, CampaignDay.day == day)
-            .values(spent_millis=CampaignDay.spent_millis + millis)
-            .execution_options(synchronize_session=False)
+        counted = cast(
+            CursorResult[Any],
+            session.execute(
+                update(CampaignDay)
+                .where(CampaignDay.campaign_id == campaign_id, CampaignDay.day == day)
+                .values(spent_millis=CampaignDay.spent_millis + millis)
+                .execution_options(synchronize_session=False)
+            ),
         ).rowcount
         if counted:
             return
@@ -186,4 +193,6 @@ def settle_all(ctx: Context) -> None:
     for campaign_id in ids:
         with ctx.db.session(write=True) as session:
             campaign = session.get(Campaign, campaign_id, with_for_update=True)
+            if campaign is None:  # deleted (with its merchant) since the list was read
+                continue
             settle(session, campaign)

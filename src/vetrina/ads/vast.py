@@ -260,7 +260,7 @@ def _ad(parent: Element, ad: Ad) -> None:
             _creative(creatives, creative, inline)
     if inline and ad.description:
         _text(body, "Description", ad.description)
-    if not inline:
+    if ad.wrapper_url is not None:
         _text(body, "VASTAdTagURI", ad.wrapper_url)
 
 
@@ -271,7 +271,8 @@ def write_vast(document: Vast) -> bytes:
         _text(root, "Error", url)
     for ad in document.ads:
         _ad(root, ad)
-    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + tostring(root, encoding="utf-8", xml_declaration=False)
+    xml: bytes = tostring(root, encoding="utf-8", xml_declaration=False)  # typeshed: Any for a named encoding
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + xml
 
 
 # Reading ----------------------------------------------------------------------------------------

@@ -48,4 +48,5 @@ def write_vmap(breaks: list[AdBreak]) -> bytes:
             for event, url in ad_break.tracking:
                 tracking = SubElement(events, "vmap:Tracking", {"event": event})
                 tracking.text = url
-    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + tostring(root, encoding="utf-8")
+    xml: bytes = tostring(root, encoding="utf-8")  # typeshed: Any for a named encoding
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + xml

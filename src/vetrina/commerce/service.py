@@ -259,9 +259,17 @@ def confirm(ctx: Context, session: Session, order_id: int, buyer: User) -> Order
     return order
 
 
+def _held_in_escrow(order: Order) -> int:
+    """The pending transfer holding a paid order's money: set at payment, cleared once released or all refunded
+    (which also ends the order), so an order awaiting shipment or confirmation always has one."""
+    if order.escrow_transfer_id is None:
+        raise IllegalTransition("This order holds no money in escrow.", current_status=order.status)
+    return order.escrow_transfer_id
+
+
 def _finish(ctx: Context, session: Session, order: Order, action: str, actor: User | None) -> None:
     _net, commission = escrow.release_escrow(
-        session, order.escrow_transfer_id, order.merchant_id, ctx.settings.commission_bps, f"order:{order.id}"
+        session, _held_in_escrow(order), order.merchant_id, ctx.settings.commission_bps, f"order:{order.id}"
     )
     order.commission_amount = commission.amount
     order.escrow_transfer_id = None
@@ -319,7 +327,7 @@ def accept_refund(ctx: Context, session: Session, order_id: int, refund_id: int,
     _expect(order, S.WAIT_SELLER_SEND_GOODS, S.WAIT_BUYER_CONFIRM_GOODS, action="refund")
     amount = Money(refund.amount, order.currency)
     order.escrow_transfer_id = escrow.refund_from_escrow(
-        session, order.escrow_transfer_id, amount, order.merchant_id, f"order:{order.id}"
+        session, _held_in_escrow(order), amount, order.merchant_id, f"order:{order.id}"
     )
     order.refunded_amount += refund.amount
     refund.status, refund.decided_at, refund.decided_by = RefundStatus.accepted.value, clock.now(), user.id

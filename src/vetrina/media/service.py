@@ -187,11 +187,12 @@ def delete_video(ctx: Context, session: Session, video_id: int, user: User) -> N
 def video_media_urls(ctx: Context, video: Video, territory: str = "") -> dict[str, str | None]:
     """Signed URLs of the video's playlist, poster and seek thumbnails (None until it is ready); bound to
     `territory` when given."""
-    if video.status != VideoStatus.ready or not video.output_key:
+    output_key = video.output_key
+    if video.status != VideoStatus.ready or not output_key:
         return {"hls_url": None, "poster_url": None, "thumbnails_url": None}
     now_ts = clock.now().timestamp()
 
     def url(name: str) -> str:
-        return ctx.store.signed_url(video.output_key, name, now_ts, ctx.settings.media_url_ttl_s, territory)
+        return ctx.store.signed_url(output_key, name, now_ts, ctx.settings.media_url_ttl_s, territory)
 
     return {"hls_url": url(MASTER_PLAYLIST), "poster_url": url(POSTER), "thumbnails_url": url(THUMBS_VTT)}

@@ -51,9 +51,8 @@ def transcode_video(ctx: Context, video_id: int) -> None:
 
 
 def _transcode(lease: Lease) -> None:
-    ctx, video_id = lease.ctx, lease.row_id
-    with ctx.db.session() as session:
-        video = session.get(Video, video_id)
+    with lease.ctx.db.session() as session:
+        video = lease.get(session, Video)
         probe = ProbeResult(
             duration_s=video.duration_s,
             width=video.width,
@@ -63,6 +62,7 @@ def _transcode(lease: Lease) -> None:
             format_name="",
         )
         source_key = video.source_key
+    assert source_key is not None  # set by create_video in the transaction that made the row
     started = time.monotonic()
     renditions = _build_ladder(lease, probe, source_key)
     _publish(lease, renditions, time.monotonic() - started)

@@ -79,7 +79,9 @@ def fetch_media(
         made += ok
         if on_item is not None:
             with ctx.db.session() as session:
-                on_item(session.get(FeedItem, item_id))
+                row = session.get(FeedItem, item_id)
+                if row is not None:  # else deleted (with its feed) meanwhile
+                    on_item(row)
     return made
 
 
@@ -118,8 +120,8 @@ def _fetch_into(ctx: Context, scratch: Path, feed_id: int, item_id: int, url: st
             if item is None or item.media_status != MediaStatus.pending.value or item.media_url != url:
                 upload.unlink(missing_ok=True)  # changed meanwhile: the next pass takes it
                 return False
-            feed = session.get(PartnerFeed, feed_id)
-            owner = session.get(User, feed.partner_id)
+            feed = session.get_one(PartnerFeed, feed_id)  # the item locked above belongs to it
+            owner = session.get_one(User, feed.partner_id)  # a foreign key
             video = media.create_video(
                 ctx,
                 session,

@@ -148,8 +148,8 @@ def _failure(exc: Exception) -> str:
 
 def _import(lease: Lease, on_progress: Callable[[FeedRun], None] | None) -> None:
     with lease.ctx.db.session() as session:
-        run = session.get(FeedRun, lease.row_id)
-        feed = session.get(PartnerFeed, run.feed_id)
+        run = lease.get(session, FeedRun)
+        feed = session.get_one(PartnerFeed, run.feed_id)  # a foreign key: deleting the feed deletes its runs
         fmt, cursor = feed.format, run.cursor
     fetched = _fetch_feed(lease.ctx, feed, lease.scratch)
     try:
@@ -206,8 +206,8 @@ def _commit_batch(
     run_id, now = lease.row_id, clock.now()
     counts = {"created": 0, "updated": 0, "unchanged": 0, "failed": 0}
     with lease.ctx.db.session(write=True) as session:
-        run = session.get(FeedRun, run_id)
-        owner = session.get(User, feed.partner_id)
+        run = lease.get(session, FeedRun)
+        owner = session.get_one(User, feed.partner_id)  # a foreign key
         guids = [e.guid for e in batch if e.guid]
         known = {
             i.guid: i
@@ -225,7 +225,7 @@ def _commit_batch(
                     entry = feeds.ItemError(entry.position, entry.guid, str(exc))
             if isinstance(entry, feeds.ItemError):
                 problems.append(entry)
-                kept = known.get(entry.guid)
+                kept = known.get(entry.guid) if entry.guid is not None else None
                 if kept is not None:  # still listed, only broken now: kept as it was, not removed
                     kept.last_run_id = run_id
                 continue
@@ -283,7 +283,9 @@ def _commit_batch(
         )
     if on_progress is not None:
         with lease.ctx.db.session() as session:
-            on_progress(session.get(FeedRun, run_id))
+            latest = session.get(FeedRun, run_id)
+            if latest is not None:  # else deleted (with its feed) meanwhile
+                on_progress(latest)
 
 
 def _update_item(
@@ -321,14 +323,15 @@ def _finish(lease: Lease, feed: PartnerFeed) -> None:
             videos = session.scalars(
                 select(FeedItem.video_id).where(FeedItem.id.in_(chunk), FeedItem.video_id.is_not(None))
             )
-            media.set_published(lease.ctx, session, list(videos), False)
+            # (the query leaves None out already)
+            media.set_published(lease.ctx, session, [v for v in videos if v is not None], False)
             session.execute(
                 update(FeedItem)
                 .where(FeedItem.id.in_(chunk))
                 .values(removed=True, updated_at=now)
                 .execution_options(synchronize_session=False)
             )
-        run = session.get(FeedRun, run_id)
+        run = lease.get(session, FeedRun)
         pending = session.scalar(
             select(func.count())
             .select_from(FeedItem)
@@ -339,7 +342,7 @@ def _finish(lease: Lease, feed: PartnerFeed) -> None:
             )
         )
         lease.renew(session, status=RunStatus.done.value, removed=len(gone_ids), progress=1.0, finished_at=now)
-        row = session.get(PartnerFeed, feed.id)
+        row = session.get_one(PartnerFeed, feed.id)  # its run is still there
         if row.rerun_hours:
             row.next_run_at = now + timedelta(hours=row.rerun_hours)
         if pending and run.fetch_media:

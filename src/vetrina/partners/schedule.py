@@ -27,6 +27,8 @@ def start_due_runs(ctx: Context, now: datetime | None = None) -> list[int]:
     for feed_id in due:
         with ctx.db.session(write=True) as session:
             feed = session.get(PartnerFeed, feed_id)
+            if feed is None:  # deleted since the due feeds were read
+                continue
             feed.next_run_at = now + timedelta(hours=feed.rerun_hours or ctx.settings.feed_rerun_hours)
             with contextlib.suppress(Conflict):  # still running from last time
                 started.append(start_run(ctx, session, feed, "schedule").id)

@@ -86,19 +86,20 @@ def _colour(value: str, field_name: str) -> list[int]:
 
 def _images(session: Session, merchant: User, request: SpotRequest, products: list[Any], limit: int) -> list[str]:
     """Storage keys of the images to show, in order: the chosen product photos, then the chosen uploads."""
-    keys = []
+    keys: list[tuple[int, int, str]] = []  # (width, height, storage key)
     for image_id in request.product_image_ids:
         image = session.get(ProductImage, image_id)
         if image is None or image.product.merchant_id != merchant.id:
             raise InvalidInput(f"You have no product image {image_id}.", field="product_image_ids")
-        keys.append((image, f"{image.key}/large.jpg"))
+        keys.append((image.width, image.height, f"{image.key}/large.jpg"))
     for image_id in request.image_ids:
         asset = assets.get_asset(session, merchant, image_id, AssetKind.image, "image_ids")
-        keys.append((asset, assets.image_source(asset)))
+        assert asset.width is not None and asset.height is not None  # add_image records every image's size
+        keys.append((asset.width, asset.height, assets.image_source(asset)))
     if not keys:
         # The products' own photos: those big enough, as many as the template and duration can show.
         keys = [
-            (image, f"{image.key}/large.jpg")
+            (image.width, image.height, f"{image.key}/large.jpg")
             for product in products
             for image in product.images
             if min(image.width, image.height) >= assets.MIN_IMAGE_SIDE
@@ -109,14 +110,13 @@ def _images(session: Session, merchant: User, request: SpotRequest, products: li
                 "upload images to the studio.",
                 field="image_ids",
             )
-    for source, _ in keys:
-        if min(source.width, source.height) < assets.MIN_IMAGE_SIDE:
+    for width, height, _ in keys:
+        if min(width, height) < assets.MIN_IMAGE_SIDE:
             raise InvalidInput(
-                f"An image is {source.width}×{source.height} px; the studio needs at least "
-                f"{assets.MIN_IMAGE_SIDE} px on each side.",
+                f"An image is {width}×{height} px; the studio needs at least {assets.MIN_IMAGE_SIDE} px on each side.",
                 field="image_ids",
             )
-    return [key for _, key in keys]
+    return [key for _, _, key in keys]
 
 
 def check_request(ctx: Context, session: Session, merchant: User, request: SpotRequest) -> dict[str, Any]:
@@ -266,10 +266,15 @@ def render_preview(ctx: Context, merchant: User, spec: dict[str, Any]) -> tuple[
 
 def create_spot(ctx: Context, session: Session, merchant: User, request: SpotRequest) -> Spot:
     """Check the request and queue its render (once this transaction commits)."""
-    active = session.scalar(
-        select(func.count())
-        .select_from(Spot)
-        .where(Spot.merchant_id == merchant.id, Spot.status.in_([SpotStatus.queued.value, SpotStatus.rendering.value]))
+    active = (
+        session.scalar(
+            select(func.count())
+            .select_from(Spot)
+            .where(
+                Spot.merchant_id == merchant.id, Spot.status.in_([SpotStatus.queued.value, SpotStatus.rendering.value])
+            )
+        )
+        or 0
     )
     if active >= MAX_ACTIVE_SPOTS:
         raise TooManyRequests(
@@ -329,7 +334,7 @@ def spot_state(session: Session, spot: Spot) -> SpotState:
 def spot_video_ids(session: Session, merchant_id: int) -> set[int]:
     """Which of a merchant's videos are studio spots."""
     rows = session.scalars(select(Spot.video_id).where(Spot.merchant_id == merchant_id, Spot.video_id.is_not(None)))
-    return set(rows)
+    return {video_id for video_id in rows if video_id is not None}  # the query leaves None out already
 
 
 # The render job ---------------------------------------------------------------------------------
@@ -352,7 +357,7 @@ def render_spot_job(ctx: Context, spot_id: int) -> None:
 def _render(lease: Lease) -> None:
     ctx = lease.ctx
     with ctx.db.session() as session:
-        spec = dict(session.get(Spot, lease.row_id).spec)
+        spec = dict(lease.get(session, Spot).spec)
     started = time.monotonic()
     output = lease.scratch / "spot.mp4"
     notes = render_spec(
@@ -373,8 +378,8 @@ def _publish(lease: Lease, spec: dict[str, Any], output: Path, notes: list[str],
     """Hand the render to the media pipeline and tag its products over its whole length, in one transaction."""
     ctx = lease.ctx
     with ctx.db.session(write=True) as session:
-        spot = session.get(Spot, lease.row_id)
-        merchant = session.get(User, spot.merchant_id)
+        spot = lease.get(session, Spot)
+        merchant = session.get_one(User, spot.merchant_id)  # a foreign key: deleting the merchant deletes the spot
         lease.renew(session)
         video = media.create_video(
             ctx,

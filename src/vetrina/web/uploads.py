@@ -27,17 +27,24 @@ def add_uploaded_video(
 ) -> Video:
     """Take a video upload off the request and hand it to the media domain; nothing is left behind on error."""
     media.ensure_can_upload(user)
+    upload, filename = chosen_upload(upload)
     with saved_upload(ctx, upload, ctx.settings.max_upload_bytes) as path:
         return media.create_video(
-            ctx, session, user, title=title, description=description, upload=path, filename=upload.filename
+            ctx, session, user, title=title, description=description, upload=path, filename=filename
         )
+
+
+def chosen_upload(upload: UploadFile | None) -> tuple[UploadFile, str]:
+    """The upload and the name it was sent under; InvalidInput when no file was chosen."""
+    if upload is None or not upload.filename:
+        raise InvalidInput("Choose a file to upload.", field="file")
+    return upload, upload.filename
 
 
 @contextmanager
 def saved_upload(ctx: Context, upload: UploadFile | None, limit: int) -> Iterator[Path]:
     """The upload copied into the store's volume (so it can be moved, not copied again), removed afterwards."""
-    if upload is None or not upload.filename:
-        raise InvalidInput("Choose a file to upload.", field="file")
+    upload, _filename = chosen_upload(upload)
     target = ctx.store.scratch_dir(f"upload-{secrets.token_hex(8)}") / "source"
     try:
         written = 0

@@ -102,13 +102,16 @@ def start_run(ctx: Context, session: Session, video_id: int, user: User, product
     )
     if unfinished is not None:
         return unfinished
-    busy = session.scalar(
-        select(func.count())
-        .select_from(AutotagRun)
-        .where(
-            AutotagRun.requested_by == user.id,
-            AutotagRun.status.in_([AutotagStatus.queued.value, AutotagStatus.running.value]),
+    busy = (
+        session.scalar(
+            select(func.count())
+            .select_from(AutotagRun)
+            .where(
+                AutotagRun.requested_by == user.id,
+                AutotagRun.status.in_([AutotagStatus.queued.value, AutotagStatus.running.value]),
+            )
         )
+        or 0
     )
     if busy >= MAX_UNFINISHED_RUNS:
         raise TooManyRequests(
@@ -256,9 +259,10 @@ def autotag_job(ctx: Context, run_id: int) -> None:
 def _recognise(lease: Lease) -> None:
     ctx, settings = lease.ctx, lease.ctx.settings
     with ctx.db.session() as session:
-        run = session.get(AutotagRun, lease.row_id)
-        video = session.get(Video, run.video_id)
+        run = lease.get(session, AutotagRun)
+        video = session.get_one(Video, run.video_id)  # a foreign key: deleting the video deletes its runs
         product_ids, source, duration = list(run.product_ids), video.source_key, video.duration_s
+    assert source is not None  # set by create_video in the transaction that made the video
     references, notes = _references(ctx, product_ids, lease.heartbeat)
     matcher = build_matcher(references, settings)
     unusable = {r.product_id for r in references} - matcher.usable_products
@@ -298,7 +302,7 @@ def _overlaps(a: tuple[float, float], b: tuple[float, float]) -> bool:
 def _store(lease: Lease, found: list[Any], notes: list[str]) -> None:
     """Replace the asker's open proposals with the new ones, leaving out what was already decided."""
     with lease.ctx.db.session(write=True) as session:
-        run = session.get(AutotagRun, lease.row_id)
+        run = lease.get(session, AutotagRun)
         lease.renew(session)
         mine = (TagProposal.video_id == run.video_id, TagProposal.requested_by == run.requested_by)
         session.execute(delete(TagProposal).where(*mine, TagProposal.state == ProposalState.proposed.value))
@@ -347,6 +351,8 @@ def autotag_sweep(ctx: Context, limit: int = 20) -> list[int]:
     for owner_id in owners:
         with ctx.db.session(write=True) as session:
             owner = session.get(User, owner_id)
+            if owner is None:  # deleted since the channels were read
+                continue
             videos = list(
                 session.scalars(
                     select(Video)

@@ -234,7 +234,7 @@ def request_refund(request: Request, order_id: RowId, body: RefundIn, user: User
 
     def operation(session: Session) -> RefundOut:
         refund = orders.request_refund(ctx, session, order_id, user, amount, body.reason)
-        money = Money(refund.amount, amount.currency if amount else session.get(Order, order_id).currency)
+        money = Money(refund.amount, amount.currency if amount else session.get_one(Order, order_id).currency)
         return RefundOut(
             id=refund.id,
             amount=MoneyModel.of(money),

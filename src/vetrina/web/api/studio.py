@@ -20,7 +20,7 @@ from vetrina.studio.models import AssetKind, Spot, StudioAsset
 from vetrina.studio.templates import TEMPLATES
 from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_context, required_user
 from vetrina.web.idempotent import run_once
-from vetrina.web.uploads import saved_upload
+from vetrina.web.uploads import chosen_upload, saved_upload
 
 router = APIRouter(tags=["studio"])
 Id = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
@@ -136,8 +136,9 @@ def _upload(request: Request, session: Session, file: UploadFile | None, user: U
     """An upload into the merchant's studio library through `add(ctx, session, merchant, path, filename)`."""
     ctx = get_context(request)
     ensure_can_sell(user)
+    file, filename = chosen_upload(file)
     with saved_upload(ctx, file, limit) as path:
-        return asset_out(request, add(ctx, session, user, path, file.filename))
+        return asset_out(request, add(ctx, session, user, path, filename))
 
 
 @router.post("/api/v1/studio/images", status_code=201, response_model=AssetOut, summary="Upload an image")
