@@ -23,6 +23,7 @@ from tests.conftest import wait_for
 from tests.partners.helpers import catalogue
 from vetrina import clock, leases
 from vetrina.accounts.models import Role
+from vetrina.context import Context
 from vetrina.errors import InvalidInput
 from vetrina.jobs import JobQueue
 from vetrina.leases import Lease, LeaseLost, Outcome, run_under_lease
@@ -381,7 +382,7 @@ def test_workers_sweep_for_stalled_work_every_lease_sweep_seconds(ctx, make_acco
 
     def workers(sweep_seconds: float) -> JobQueue:
         fast = {"lease_stall_seconds": 1, "lease_sweep_seconds": sweep_seconds}
-        return JobQueue(ctx.settings.model_copy(update=fast), ctx.db, ctx.store)
+        return _beside(ctx, ctx.settings.model_copy(update=fast)).queue
 
     hourly = workers(3600)
     hourly.start_in_process()
@@ -511,13 +512,20 @@ def test_the_new_names_alone_raise_no_warning(monkeypatch):
     assert (settings.lease_stall_seconds, settings.lease_max_attempts) == (9, 4)
 
 
+def _beside(ctx: Context, settings: Settings) -> Context:
+    """A second context over the same database and store, with other settings and job workers of its own."""
+    return Context(
+        settings=settings, db=ctx.db, store=ctx.store, queue=JobQueue(settings), geo=ctx.geo, clock=ctx.clock
+    )
+
+
 def test_the_old_names_govern_claims(ctx, make_account, monkeypatch):
     """Settings given under the old names are the ones claims follow: the takeover time and the attempt limit."""
     monkeypatch.setenv("VETRINA_TRANSCODE_STALL_SECONDS", "5")
     monkeypatch.setenv("VETRINA_MAX_TRANSCODE_ATTEMPTS", "1")
     with pytest.warns(DeprecationWarning):
         old_names = Settings(data_dir=ctx.settings.data_dir, database_url=ctx.settings.database_url)
-    ctx = JobQueue(old_names, ctx.db, ctx.store).context
+    ctx = _beside(ctx, old_names)
     run_id = _feed_run(ctx, make_account)
     assert leases.claim(ctx, FeedRun, run_id) is not None
     _later(4)
