@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from tests.ads.test_campaigns_and_decisions import fund
+from tests.ads.helpers import fund
 from tests.conftest import make_clip, wait_for
 from tests.e2e.test_watch_in_chromium import browser, database_url  # noqa: F401 (shared fixtures)
 from tests.studio.helpers import photo_bytes
