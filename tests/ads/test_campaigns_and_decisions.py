@@ -12,7 +12,7 @@ import pytest
 from lxml import etree
 
 from tests.ads.helpers import NOON, eur, fund, linear
-from tests.conftest import make_clip, wait_for
+from tests.helpers import make_clip, wait_for
 from vetrina import clock
 from vetrina.accounts.models import Role
 from vetrina.ads import tracking
@@ -380,7 +380,7 @@ def test_the_report_counts_events_spend_and_the_purchases_the_campaign_can_claim
 
 
 def test_the_campaign_pages_create_start_and_report(client, ready_video, make_account, ctx):
-    from tests.web.test_pages import csrf_from, sign_in
+    from tests.web.helpers import csrf_from, sign_in
 
     _publisher, film, advertiser, spot = ready_video
     fund(ctx, advertiser)
@@ -416,7 +416,7 @@ def test_the_campaign_pages_create_start_and_report(client, ready_video, make_ac
 
 
 def test_the_owner_sets_ad_breaks_on_the_tag_editor_page(client, ready_video, make_account):
-    from tests.web.test_pages import csrf_from, sign_in
+    from tests.web.helpers import csrf_from, sign_in
 
     publisher, film, advertiser, _spot = ready_video
     sign_in(client, publisher.user.email)

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from tests.ads.helpers import BILLION_LAUGHS, eur, fund, linear
-from tests.conftest import make_clip, wait_for
+from tests.helpers import make_clip, wait_for
 from vetrina.accounts.models import Role
 from vetrina.ads.fetch import NO_ADS_AFTER_WRAPPER, WRAPPER_LIMIT, WRAPPER_TIMEOUT, XML_ERROR, resolve, wrapper_for
 from vetrina.ads.vast import read_vast
