@@ -1,14 +1,12 @@
-"""Shared fixtures: real SQLite and PostgreSQL databases, real huey queues, real ffmpeg clips, a real server."""
+"""Shared fixtures: real SQLite and PostgreSQL databases, real huey queues, real ffmpeg clips, a real server, real
+Chromium. Plain helpers (no fixtures) are in tests/helpers.py."""
 
 from __future__ import annotations
 
 import os
 import secrets
-import socket
 import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -16,18 +14,16 @@ import pytest
 import uvicorn
 from fastapi.testclient import TestClient
 
+from tests.helpers import PASSWORD, Account, LiveServer, free_port, make_clip, wait_for
 from vetrina import clock
 from vetrina.accounts import service as accounts
-from vetrina.accounts.models import Role, User
+from vetrina.accounts.models import Role
 from vetrina.context import Context
-from vetrina.media.ffmpeg import run_ffmpeg
 from vetrina.runtime import build_context
 from vetrina.settings import Settings
 from vetrina.web.app import create_app
 
 POSTGRES_URL = os.environ.get("VETRINA_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("VETRINA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-PASSWORD = "correct horse battery"
 
 
 def _postgres_reachable() -> str | None:
@@ -39,16 +35,6 @@ def _postgres_reachable() -> str | None:
 
 
 POSTGRES_SKIP = _postgres_reachable()
-
-
-def redis_skip_reason() -> str | None:
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except redis.RedisError as exc:
-        return f"Redis at {REDIS_URL} is not reachable ({exc.__class__.__name__}); its tests are skipped"
-    return None
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -101,16 +87,6 @@ def client(ctx: Context) -> Iterator[TestClient]:
         yield test_client
 
 
-@dataclass
-class Account:
-    user: User
-    token: str
-
-    @property
-    def auth(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-
 @pytest.fixture
 def make_account(ctx: Context):
     def make(role: Role = Role.merchant, email: str | None = None) -> Account:
@@ -135,49 +111,10 @@ def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("media-samples")
 
 
-def make_clip(
-    path: Path, seconds: float, size: str = "640x480", audio: bool = True, faststart: bool = False, rate: int = 25
-) -> Path:
-    if path.exists():
-        return path
-    args = ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}"]
-    if audio:
-        args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}"]
-    args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
-    if audio:
-        args += ["-c:a", "aac", "-shortest"]
-    if faststart:
-        args += ["-movflags", "+faststart"]
-    run_ffmpeg([*args, str(path)])
-    return path
-
-
 @pytest.fixture(scope="session")
 def short_clip(media_dir: Path) -> Path:
     """6 s of 640x480 with sound: two renditions (480p, 360p), two segments."""
     return make_clip(media_dir / "short.mp4", 6)
-
-
-def wait_for(condition, timeout_s: float = 60, interval_s: float = 0.2, message: str = "condition"):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval_s)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {message}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class LiveServer:
-    url: str
-    ctx: Context
 
 
 @pytest.fixture
@@ -195,3 +132,28 @@ def live_server(ctx: Context) -> Iterator[LiveServer]:
     yield LiveServer(url=f"http://127.0.0.1:{port}", ctx=ctx)
     server.should_exit = True
     thread.join(timeout=10)
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
+@pytest.fixture
+def browser():
+    """Debian's Chromium driven by Playwright (the e2e tests and the dashboards' drawing test)."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed (make test installs it where it can)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield instance
+        instance.close()

@@ -11,7 +11,7 @@ from mmdb_writer import MMDBWriter
 from netaddr import IPSet
 from starlette.datastructures import Headers
 
-from tests.conftest import LiveServer
+from tests.helpers import LiveServer
 from vetrina.geo import GeoLocator, is_territory
 from vetrina.runtime import build_context
 from vetrina.settings import Settings

@@ -6,38 +6,28 @@ from __future__ import annotations
 import re
 import threading
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from lxml import etree
 
-from tests.ads.test_vast_vmap import CONFORMANCE, assert_valid_vast
-from tests.conftest import make_clip, wait_for
+from tests.ads.helpers import NOON, eur, fund, linear
+from tests.helpers import make_clip, wait_for
 from vetrina import clock
 from vetrina.accounts.models import Role
 from vetrina.ads import tracking
 from vetrina.ads.decide import CampaignBook
 from vetrina.ads.models import AdDecision, Campaign
 from vetrina.ads.vast import read_vast
-from vetrina.money import MilliMoney, Money
+from vetrina.money import MilliMoney
 from vetrina.payments import ledger
 from vetrina.payments.models import AccountKind
-
-NOON = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def settings(settings):
     # Decide from fresh campaign figures every time (in production a process keeps them for 2 s).
     return settings.model_copy(update={"ladder_heights": [240], "ads_campaign_cache_s": 0})
-
-
-def fund(ctx, merchant, amount: int = 100_000) -> None:
-    """Give the merchant released money to spend (as sales would)."""
-    with ctx.db.session(write=True) as session:
-        funding = ledger.platform_account(session, AccountKind.funding, "EUR")
-        payable = ledger.account(session, AccountKind.merchant_payable, merchant.user.id, "EUR")
-        ledger.transfer(session, funding, payable, Money(amount, "EUR"), "test_sales", f"fund:{merchant.user.id}")
 
 
 @pytest.fixture
@@ -59,25 +49,6 @@ def ready_video(client, make_account, media_dir):
 
     publisher, advertiser = make_account(Role.merchant), make_account(Role.merchant)
     return publisher, upload(publisher), advertiser, upload(advertiser)
-
-
-def linear(video_id: int | None, bid: int = 1000, **changes) -> dict:
-    """A linear campaign's body; `changes` replace any of its fields (video_id included)."""
-    body = {
-        "name": "Summer spot",
-        "kind": "linear",
-        "video_id": video_id,
-        "bid": {"model": "cpm", "price": eur(bid)},
-        "budget_total": eur(50_000),
-        "budget_daily": eur(10_000),
-        "starts_at": (NOON - timedelta(days=1)).isoformat(),
-        "ends_at": (NOON + timedelta(days=30)).isoformat(),
-    }
-    return {**body, **changes}
-
-
-def eur(amount: int) -> dict:
-    return {"amount": amount, "currency": "EUR"}
 
 
 def start(client, account, body: dict) -> dict:
@@ -143,7 +114,9 @@ def test_campaigns_are_checked_and_belong_to_their_merchant(client, ready_video,
     assert [c["id"] for c in client.get("/api/v1/campaigns", headers=advertiser.auth).json()] == [campaign_id]
 
 
-def test_the_auction_is_second_price_with_the_video_owners_floor(client, ready_video, make_account, ctx):
+def test_the_auction_is_second_price_with_the_video_owners_floor(
+    client, ready_video, make_account, ctx, assert_valid_vast
+):
     publisher, film, advertiser, spot = ready_video
     rival = make_account(Role.merchant)
     fund(ctx, advertiser)
@@ -315,9 +288,7 @@ def test_one_thread_rereads_the_campaign_book_while_the_others_decide_from_the_l
         assert len(book.active(session)) == 2  # no stale answer after a change
 
 
-def test_the_vmap_lists_the_owners_breaks_and_validates(client, ready_video):
-    import xmlschema
-
+def test_the_vmap_lists_the_owners_breaks_and_validates(client, ready_video, vmap_schema):
     publisher, film, _advertiser, _spot = ready_video
     client.put(
         f"/api/v1/videos/{film}/ad-settings",
@@ -332,8 +303,7 @@ def test_the_vmap_lists_the_owners_breaks_and_validates(client, ready_video):
     )  # past the end
     response = client.get(f"/api/v1/videos/{film}/vmap")
     assert response.status_code == 200
-    if CONFORMANCE.is_dir():
-        xmlschema.XMLSchema(str(CONFORMANCE / "xsd" / "vmap.xsd")).validate(response.text)
+    vmap_schema.validate(response.text)
     breaks = etree.fromstring(response.content)
     assert [(b.get("breakId"), b.get("timeOffset")) for b in breaks] == [
         ("preroll", "start"),
@@ -410,7 +380,7 @@ def test_the_report_counts_events_spend_and_the_purchases_the_campaign_can_claim
 
 
 def test_the_campaign_pages_create_start_and_report(client, ready_video, make_account, ctx):
-    from tests.web.test_pages import csrf_from, sign_in
+    from tests.web.helpers import csrf_from, sign_in
 
     _publisher, film, advertiser, spot = ready_video
     fund(ctx, advertiser)
@@ -446,7 +416,7 @@ def test_the_campaign_pages_create_start_and_report(client, ready_video, make_ac
 
 
 def test_the_owner_sets_ad_breaks_on_the_tag_editor_page(client, ready_video, make_account):
-    from tests.web.test_pages import csrf_from, sign_in
+    from tests.web.helpers import csrf_from, sign_in
 
     publisher, film, advertiser, _spot = ready_video
     sign_in(client, publisher.user.email)

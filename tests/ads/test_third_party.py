@@ -11,14 +11,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from tests.ads.test_campaigns_and_decisions import eur, fund, linear
-from tests.ads.test_vast_vmap import BILLION_LAUGHS, CONFORMANCE, assert_valid_vast
-from tests.conftest import make_clip, wait_for
+from tests.ads.helpers import BILLION_LAUGHS, eur, fund, linear
+from tests.helpers import make_clip, wait_for
 from vetrina.accounts.models import Role
 from vetrina.ads.fetch import NO_ADS_AFTER_WRAPPER, WRAPPER_LIMIT, WRAPPER_TIMEOUT, XML_ERROR, resolve, wrapper_for
 from vetrina.ads.vast import read_vast
-
-INLINE = (CONFORMANCE / "samples" / "4.2" / "Inline_Linear_Tag-test.xml") if CONFORMANCE.is_dir() else None
 
 
 def _wrapper(target: str, name: str) -> bytes:
@@ -32,8 +29,8 @@ def _wrapper(target: str, name: str) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def ad_server() -> Iterator[str]:
-    """A third-party ad server: answers by path."""
+def ad_server(iab_inline_tag) -> Iterator[str]:
+    """A third-party ad server: answers by path; its inline ad is the IAB's VAST 4.2 inline linear sample."""
     base = {}
 
     class Handler(BaseHTTPRequestHandler):
@@ -47,7 +44,7 @@ def ad_server() -> Iterator[str]:
             if path == "/slow.xml":
                 time.sleep(1.5)
             bodies = {
-                "/inline.xml": INLINE.read_bytes() if INLINE else b"",
+                "/inline.xml": iab_inline_tag,
                 "/wrap1.xml": _wrapper(f"{url}/inline.xml", "agency"),
                 "/wrap2.xml": _wrapper(f"{url}/wrap1.xml", "network"),
                 "/loop-a.xml": _wrapper(f"{url}/loop-b.xml", "a"),
@@ -55,7 +52,7 @@ def ad_server() -> Iterator[str]:
                 "/empty.xml": b'<VAST version="4.2"><Error>https://x.example/none</Error></VAST>',
                 "/bomb.xml": BILLION_LAUGHS,
                 "/big.xml": b"<VAST>" + b" " * (2 * 1024 * 1024) + b"</VAST>",
-                "/slow.xml": INLINE.read_bytes() if INLINE else b"",
+                "/slow.xml": iab_inline_tag,
             }
             match = re.fullmatch(r"/deep-(\d+)\.xml", path)
             if match:
@@ -82,9 +79,6 @@ def ours(url: str):
     ad.impressions.append("https://vetrina.example/imp")
     ad.creatives[0].linear.tracking.append(read_vast(_wrapper("x", "v")).ads[0].creatives[0].linear.tracking[0])
     return ad
-
-
-pytestmark = pytest.mark.skipif(INLINE is None, reason="the IAB conformance files are not available")
 
 
 def test_a_wrapper_chain_resolves_to_the_inline_ad_with_everyones_tracking(ad_server):
@@ -142,7 +136,7 @@ def settings(settings):
 
 
 def test_a_third_party_campaign_is_served_resolved_with_vetrinas_tracking(
-    client, make_account, ctx, media_dir, ad_server
+    client, make_account, ctx, media_dir, ad_server, assert_valid_vast
 ):
     publisher, advertiser = make_account(Role.merchant), make_account(Role.merchant)
     clip = make_clip(media_dir / "ads-6s.mp4", 6, size="320x240")

@@ -11,10 +11,9 @@ import httpx
 import pytest
 
 from tests.commerce.helpers import funded_buyer, product, step
-from tests.conftest import PASSWORD
-from tests.e2e.test_watch_in_chromium import browser  # noqa: F401 (shared fixture)
-from tests.rights.test_rights import title
-from tests.web.test_pages import sign_in
+from tests.helpers import PASSWORD
+from tests.rights.helpers import title
+from tests.web.helpers import sign_in
 from vetrina.accounts.models import Role
 from vetrina.analytics import rollups
 
@@ -88,7 +87,7 @@ def test_the_owner_and_operator_dashboards(client, ctx, make_account):
 
 
 @pytest.mark.slow
-def test_dashboards_draw_in_chromium_with_data_and_with_none(live_server, make_account, browser):  # noqa: F811
+def test_dashboards_draw_in_chromium_with_data_and_with_none(live_server, make_account, browser):
     merchant, buyer = make_account(Role.merchant), make_account(Role.viewer)
     film = title(live_server.ctx, merchant, "Chromium film")
     with httpx.Client(base_url=live_server.url, timeout=30) as http:

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.commerce.helpers import funded_buyer, product, step
-from tests.conftest import free_port, wait_for
+from tests.helpers import free_port, wait_for
 from vetrina.accounts.models import Role
 from vetrina.media.transcode import TRANSCODE_JOB
 from vetrina.web.app import create_app

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from tests.rights.test_rights import title
-from tests.web.test_pages import sign_in
+from tests.rights.helpers import title
+from tests.web.helpers import sign_in
 from vetrina.accounts.models import Role
 from vetrina.analytics import intake, rollups
 from vetrina.analytics.models import DailyStats, DailyViewer, RollupState

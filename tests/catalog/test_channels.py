@@ -79,7 +79,7 @@ def test_a_channel_has_brand_colours_and_a_banner_only_its_merchant_sets(client,
 
 def test_the_merchant_desk_edits_the_channel_and_its_banner(client, make_account):
     from tests.studio.helpers import photo_bytes
-    from tests.web.test_pages import csrf_from, sign_in
+    from tests.web.helpers import csrf_from, sign_in
 
     merchant = make_account(Role.merchant)
     sign_in(client, merchant.user.email)

@@ -1,4 +1,5 @@
-"""Shop helpers for the commerce tests: a merchant with products, buyers with money."""
+"""Shop helpers for the commerce and payments tests (and any other that needs a shop): a merchant with products,
+buyers with money, order steps, wallets and the ledger check."""
 
 from __future__ import annotations
 

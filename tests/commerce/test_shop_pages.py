@@ -8,7 +8,7 @@ import re
 
 from PIL import Image
 
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 from vetrina.accounts.models import Role
 
 

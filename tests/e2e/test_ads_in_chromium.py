@@ -8,9 +8,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from tests.ads.test_campaigns_and_decisions import fund
-from tests.conftest import make_clip, wait_for
-from tests.e2e.test_watch_in_chromium import browser, database_url  # noqa: F401 (shared fixtures)
+from tests.ads.helpers import fund
+from tests.helpers import make_clip, wait_for
 from tests.studio.helpers import photo_bytes
 from vetrina.accounts.models import Role
 from vetrina.ads.models import AdEvent, Campaign
@@ -27,7 +26,7 @@ def test_a_preroll_plays_then_the_film_and_an_overlay_card_sells_without_pausing
     live_server,
     make_account,
     media_dir,
-    browser,  # noqa: F811
+    browser,
 ):
     publisher, advertiser = make_account(Role.merchant), make_account(Role.merchant)
     film_clip = make_clip(media_dir / "e2e-12s.mp4", 12, size="854x480")

@@ -6,8 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.conftest import PASSWORD
-from tests.e2e.test_watch_in_chromium import browser, database_url  # noqa: F401 (shared fixtures)
+from tests.helpers import PASSWORD
 from tests.studio.helpers import photo_bytes
 from vetrina.accounts.models import Role
 
@@ -20,7 +19,7 @@ def settings(settings):
     return settings.model_copy(update=small)
 
 
-def test_a_merchant_makes_a_spot_in_the_studio_and_it_plays_shoppable(live_server, make_account, browser):  # noqa: F811
+def test_a_merchant_makes_a_spot_in_the_studio_and_it_plays_shoppable(live_server, make_account, browser):
     merchant = make_account(Role.merchant)
     with httpx.Client(base_url=live_server.url, headers=merchant.auth, timeout=30) as http:
         mug = http.post(

@@ -6,8 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.conftest import PASSWORD, make_clip, wait_for
-from tests.e2e.test_watch_in_chromium import browser, database_url  # noqa: F401 (shared fixtures)
+from tests.helpers import PASSWORD, make_clip, wait_for
 from vetrina.accounts.models import Role
 
 pytestmark = pytest.mark.slow
@@ -47,7 +46,7 @@ def shop_the_look(live_server, make_account, media_dir):
     return merchant, buyer, video_id, shirt, mug
 
 
-def test_buy_from_a_card_while_the_video_plays(live_server, make_account, media_dir, browser):  # noqa: F811
+def test_buy_from_a_card_while_the_video_plays(live_server, make_account, media_dir, browser):
     _merchant, buyer, video_id, shirt, _mug = shop_the_look(live_server, make_account, media_dir)
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     errors: list[str] = []
@@ -109,7 +108,7 @@ def test_hold_then_check_out_at_the_end_after_signing_in_inside_the_drawer(
     live_server,
     make_account,
     media_dir,
-    browser,  # noqa: F811
+    browser,
 ):
     _merchant, buyer, video_id, shirt, mug = shop_the_look(live_server, make_account, media_dir)
     page = browser.new_page(viewport={"width": 390, "height": 844}, has_touch=True)  # a phone
@@ -141,7 +140,7 @@ def test_hold_then_check_out_at_the_end_after_signing_in_inside_the_drawer(
     assert order["source"]["video_id"] == video_id
 
 
-def test_the_player_works_embedded_in_another_site(live_server, make_account, media_dir, browser):  # noqa: F811
+def test_the_player_works_embedded_in_another_site(live_server, make_account, media_dir, browser):
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 

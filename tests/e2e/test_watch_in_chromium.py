@@ -2,40 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 
 import httpx
 import m3u8
 import pytest
 
-from tests.conftest import wait_for
+from tests.helpers import make_clip, wait_for
 from vetrina.accounts.models import Role
 from vetrina.media.ffmpeg import ffmpeg_exe
 
 pytestmark = pytest.mark.slow
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
-
-
-@pytest.fixture(params=["sqlite"])
-def database_url(request, tmp_path):
-    """End-to-end runs once, on the embedded default; the API suite covers PostgreSQL."""
-    return f"sqlite:///{tmp_path / 'vetrina.db'}"
 
 
 @pytest.fixture
 def ready_video(live_server, make_account, media_dir):
-    from tests.conftest import make_clip
-
     clip = make_clip(media_dir / "e2e-12s.mp4", 12, size="854x480")
     merchant = make_account(Role.merchant)
     with httpx.Client(base_url=live_server.url, headers=merchant.auth, timeout=30) as http, clip.open("rb") as f:
@@ -88,18 +69,6 @@ def test_ffmpeg_decodes_every_rendition_over_http(live_server, ready_video):
     assert probe.returncode == 0, probe.stderr
     frames = [int(line.split("=")[1]) for line in probe.stdout.splitlines() if line.startswith("frame=")]
     assert frames[-1] == 12 * 25
-
-
-@pytest.fixture
-def browser():
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("Debian's chromium is not installed (make test installs it where it can)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield instance
-        instance.close()
 
 
 def test_chromium_plays_the_watch_page(live_server, ready_video, browser):

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from tests.conftest import wait_for
+from tests.helpers import wait_for
 from tests.partners.helpers import catalogue
 from vetrina import clock, leases
 from vetrina.accounts.models import Role

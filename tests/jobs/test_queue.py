@@ -7,7 +7,7 @@ import secrets
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.conftest import REDIS_URL, redis_skip_reason, wait_for
+from tests.helpers import REDIS_URL, redis_skip_reason, wait_for
 from vetrina.accounts.models import Role
 from vetrina.jobs import RedisHuey, SqliteHuey
 from vetrina.media.transcode import TRANSCODE_JOB

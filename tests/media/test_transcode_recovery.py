@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.conftest import make_clip, wait_for
+from tests.helpers import make_clip, wait_for
 from vetrina import clock
 from vetrina.accounts.models import Role
 from vetrina.leases import requeue_stalled

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from xml.sax.saxutils import escape, quoteattr
 
-from tests.conftest import wait_for
+from tests.helpers import wait_for
 
 MRSS = "http://search.yahoo.com/mrss/"
 CDN = "https://cdn.partner.example"

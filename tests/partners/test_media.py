@@ -9,7 +9,7 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from tests.conftest import make_clip, wait_for
+from tests.helpers import make_clip, wait_for
 from tests.partners.helpers import create_feed, feed_items, item, mrss, run_feed
 from vetrina.accounts.models import Role
 from vetrina.media.models import Video

@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from tests.conftest import make_clip
+from tests.helpers import make_clip
 from tests.partners.helpers import create_feed, feed_items, item, mrss
-from tests.web.test_videos_api import assert_problem
+from tests.web.helpers import assert_problem
 from vetrina.accounts.models import Role
 from vetrina.errors import Conflict
 from vetrina.geo import TERRITORIES

@@ -8,14 +8,14 @@ import io
 from datetime import timedelta
 
 from tests.commerce.helpers import funded_buyer, product, step
-from tests.rights.test_rights import NOW, at, from_, http, licence, studio, title  # noqa: F401  (fixtures)
-from tests.web.test_pages import csrf_from, sign_in
+from tests.rights.helpers import NOW, from_, licence, title
+from tests.web.helpers import csrf_from, sign_in
 from vetrina.accounts.models import Role
 from vetrina.ads.models import AdDecision, AdEvent, Campaign
 from vetrina.analytics import rollups
 
 
-def played(http, film: int, territory: str, viewer: str, furthest: float) -> None:  # noqa: F811
+def played(http, film: int, territory: str, viewer: str, furthest: float) -> None:
     events = [
         {"id": f"{viewer}-play", "type": "play", "video_id": film, "second": 0},
         {"id": f"{viewer}-p1", "type": "progress", "video_id": film, "second": furthest / 2},
@@ -71,7 +71,7 @@ def charged_ad(ctx, advertiser, film: int, territory: str, millis: int) -> None:
         )
 
 
-def test_revenue_is_credited_to_the_licence_of_the_viewers_territory(http, ctx, studio, make_account):  # noqa: F811
+def test_revenue_is_credited_to_the_licence_of_the_viewers_territory(http, ctx, studio, make_account):
     film = title(ctx, studio)
     china = licence(http, studio, film, ["CN"], distributor="Dragon Pictures", share_bps=3000).json()
     world = licence(http, studio, film, "rest of world", distributor="Globe Films", share_bps=2000).json()
@@ -130,7 +130,7 @@ def test_revenue_is_credited_to_the_licence_of_the_viewers_territory(http, ctx, 
     assert http.get("/api/v1/revenue-share?by=week", headers=studio.auth).status_code == 422
 
 
-def test_the_partner_desk_shows_feeds_licences_and_the_revenue_chart(http, ctx, studio):  # noqa: F811
+def test_the_partner_desk_shows_feeds_licences_and_the_revenue_chart(http, ctx, studio):
     film = title(ctx, studio)
     licence(http, studio, film, ["CN"], distributor="Dragon Pictures", share_bps=5000)
     played(http, film, "CN", "viewer-cn-1", 30)

@@ -4,86 +4,20 @@ from __future__ import annotations
 
 import itertools
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from tests.web.test_videos_api import assert_problem
+from tests.rights.helpers import NOW, at, from_, licence, title
+from tests.web.helpers import assert_problem
 from vetrina import clock
 from vetrina.accounts.models import Role
 from vetrina.ads.vast import read_vast
 from vetrina.errors import Conflict
-from vetrina.media.models import Video, VideoStatus
+from vetrina.media.models import Video
 from vetrina.rights import service as rights
 from vetrina.rights.models import Licence
-from vetrina.web.app import create_app
-
-NOW = datetime(2027, 3, 1, 12, tzinfo=UTC)
-
-
-def at(days: float) -> str:
-    return (NOW + timedelta(days=days)).isoformat()
-
-
-@pytest.fixture
-def http(ctx):
-    """The app seen from loopback, whose CF-IPCountry header is believed (the default trusted proxies)."""
-    clock.set_clock(lambda: NOW)
-    with TestClient(create_app(ctx, run_worker=False), client=("127.0.0.1", 50000)) as test_client:
-        yield test_client
-
-
-def from_(territory: str, auth: dict | None = None) -> dict:
-    return {"CF-IPCountry": territory, **(auth or {})}
-
-
-def title(ctx, owner, name: str = "Licensed film") -> int:
-    """A ready title with a real (tiny) playlist in the store, written directly: no transcode needed here."""
-    with ctx.db.session(write=True) as session:
-        video = Video(
-            owner_id=owner.user.id,
-            title=name,
-            description="",
-            status=VideoStatus.ready.value,
-            progress=1.0,
-            duration_s=60.0,
-            width=640,
-            height=360,
-            frame_rate=25.0,
-            has_audio=True,
-            renditions=[],
-            published=True,
-            allow_merchant_tags=False,
-            created_at=NOW - timedelta(days=9),
-        )
-        session.add(video)
-        session.flush()
-        video.output_key = f"videos/{video.id}/hls-test"
-        video_id = video.id
-    playlist = ctx.store.path(f"videos/{video_id}/hls-test/master.m3u8")
-    playlist.parent.mkdir(parents=True, exist_ok=True)
-    playlist.write_text("#EXTM3U\n")
-    return video_id
-
-
-def licence(http, owner, video_id: int, territories, start: float = -30, end: float = 30, **extra):
-    body = {
-        "video_id": video_id,
-        "distributor": extra.pop("distributor", "Dist"),
-        "territories": territories,
-        "starts_at": at(start),
-        "ends_at": at(end),
-        "uses": extra.pop("uses", ["stream", "ads", "commerce"]),
-        **extra,
-    }
-    return http.post("/api/v1/licences", headers=owner.auth, json=body)
-
-
-@pytest.fixture
-def studio(make_account):
-    return make_account(Role.partner)
 
 
 def test_one_title_two_distributors_by_territory(http, ctx, studio, make_account):

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import wait_for
+from tests.helpers import wait_for
 from vetrina.accounts.models import Role
 from vetrina.shoppable.autotag import service as autotag
 from vetrina.shoppable.autotag.matcher import FeatureMatcher, Reference
@@ -265,7 +265,7 @@ def test_channels_that_auto_tag_get_runs_for_new_videos_and_changed_catalogues(c
 
 
 def test_the_tag_editor_page_runs_recognition_and_decides_proposals(client, shop, make_account):
-    from tests.web.test_pages import csrf_from, sign_in
+    from tests.web.helpers import csrf_from, sign_in
 
     merchant, video_id, products, _bare, _plain = shop
     sign_in(client, merchant.user.email)
@@ -304,7 +304,7 @@ def test_the_tag_editor_page_runs_recognition_and_decides_proposals(client, shop
 def test_runs_are_bounded_per_requester_and_runs_nobody_took_are_queued_again(client, shop, ctx, media_dir):
     from datetime import UTC, datetime
 
-    from tests.conftest import make_clip
+    from tests.helpers import make_clip
     from vetrina import clock, leases
 
     merchant, video_id, products, _bare, _plain = shop

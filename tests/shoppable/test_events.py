@@ -9,14 +9,13 @@ from datetime import UTC, datetime
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from tests.shoppable.test_tags_and_timeline import video  # noqa: F401 (fixture)
 from vetrina import clock
 from vetrina.analytics import intake
 from vetrina.analytics.models import PlayerEvent
 from vetrina.web.app import create_app
 
 
-def test_batches_are_stored_once_and_bad_events_dropped(client, video, ctx):  # noqa: F811
+def test_batches_are_stored_once_and_bad_events_dropped(client, video, ctx):
     _owner, video_id = video
     batch = {
         "viewer": "viewer-0001",
@@ -35,7 +34,7 @@ def test_batches_are_stored_once_and_bad_events_dropped(client, video, ctx):  # 
     assert [(e.type, e.second, e.product_id) for e in stored] == [("play", 0, None), ("card_shown", 5.25, 3)]
 
 
-def test_malformed_batches_are_422(client, video):  # noqa: F811
+def test_malformed_batches_are_422(client, video):
     _owner, video_id = video
     good = {"id": "x", "type": "play", "video_id": video_id, "second": 1}
     for batch in [
@@ -49,7 +48,7 @@ def test_malformed_batches_are_422(client, video):  # noqa: F811
         assert client.post("/api/v1/events", json=batch).status_code == 422
 
 
-def test_times_without_a_zone_are_taken_as_utc(client, video):  # noqa: F811
+def test_times_without_a_zone_are_taken_as_utc(client, video):
     _owner, video_id = video
     batch = {
         "viewer": "viewer-0002",
@@ -58,7 +57,7 @@ def test_times_without_a_zone_are_taken_as_utc(client, video):  # noqa: F811
     assert client.post("/api/v1/events", json=batch).status_code == 202
 
 
-def test_times_are_kept_within_a_day_and_stamped_on_arrival_beyond(client, video, ctx):  # noqa: F811
+def test_times_are_kept_within_a_day_and_stamped_on_arrival_beyond(client, video, ctx):
     _owner, video_id = video
     now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
     clock.set_clock(lambda: now)
@@ -85,7 +84,7 @@ def test_times_are_kept_within_a_day_and_stamped_on_arrival_beyond(client, video
     assert {e.received_at for e in stored.values()} == {now}
 
 
-def test_the_viewers_territory_is_stored_with_each_event(ctx, video):  # noqa: F811
+def test_the_viewers_territory_is_stored_with_each_event(ctx, video):
     _owner, video_id = video
     batch = {"viewer": "viewer-0004", "events": [{"id": "t1", "type": "play", "video_id": video_id, "second": 0}]}
     # From a trusted proxy (loopback), the CDN's country header is believed; from anyone else it is not.
@@ -99,7 +98,7 @@ def test_the_viewers_territory_is_stored_with_each_event(ctx, video):  # noqa: F
     assert sorted(stored) == [("viewer-0004", "IT"), ("viewer-0005", ctx.settings.default_territory)]
 
 
-def test_concurrent_batches_are_each_answered_and_stored_once(client, video, ctx):  # noqa: F811
+def test_concurrent_batches_are_each_answered_and_stored_once(client, video, ctx):
     """Batches arriving together share a transaction; each still gets its own counts, a batch repeated by a
     concurrent request is stored once, and a malformed batch among them changes nothing for the others."""
     _owner, video_id = video
@@ -128,7 +127,7 @@ def test_concurrent_batches_are_each_answered_and_stored_once(client, video, ctx
     assert sum(body["duplicates"] for body in counted) == 4 * 6 * 10 - 3 * 10
 
 
-def test_the_writer_commits_a_group_once_and_one_failure_spares_the_others(ctx, video, monkeypatch):  # noqa: F811
+def test_the_writer_commits_a_group_once_and_one_failure_spares_the_others(ctx, video, monkeypatch):
     _owner, video_id = video
     transactions = []
     opened = ctx.db.session

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.conftest import wait_for
+from tests.helpers import wait_for
 from tests.studio.helpers import product_with_photos, spot_body
 from vetrina import clock, leases
 from vetrina.accounts.models import Role

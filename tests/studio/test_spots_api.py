@@ -11,7 +11,7 @@ import av
 import pytest
 from PIL import Image
 
-from tests.conftest import wait_for
+from tests.helpers import wait_for
 from tests.studio.helpers import music_file, photo_bytes, product_with_photos, spot_body
 from vetrina.accounts.models import Role
 from vetrina.media.models import Video

@@ -10,8 +10,8 @@ from fastapi import FastAPI, Request, Response
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from tests.conftest import PASSWORD
-from tests.web.test_pages import csrf_from, sign_in
+from tests.helpers import PASSWORD
+from tests.web.helpers import csrf_from, sign_in
 from vetrina import clock
 from vetrina.accounts import service as accounts
 from vetrina.accounts.models import Role, User

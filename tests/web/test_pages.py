@@ -2,32 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
+from tests.web.helpers import csrf_from, form_token, sign_in
 from vetrina.accounts.models import Role
 from vetrina.web.deps import CSRF_COOKIE, SESSION_COOKIE
-
-
-def csrf_from(html: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-
-
-def form_token(client, path: str) -> str:
-    page = client.get(path)
-    assert page.status_code == 200
-    return csrf_from(page.text)
-
-
-def sign_in(client, email: str, password: str = PASSWORD, next_path: str = "/"):
-    token = form_token(client, "/login")
-    return client.post(
-        "/login",
-        data={"email": email, "password": password, "csrf_token": token, "next": next_path},
-        follow_redirects=False,
-    )
 
 
 def test_sign_up_then_sign_out_then_sign_in(client):

@@ -7,7 +7,8 @@ from pathlib import Path
 import m3u8
 import pytest
 
-from tests.conftest import make_clip, wait_for
+from tests.helpers import make_clip, wait_for
+from tests.web.helpers import assert_problem
 from vetrina.accounts.models import Role
 from vetrina.media.models import Video
 
@@ -30,16 +31,6 @@ def wait_until_done(client, account, video_id: int, timeout_s: float = 90) -> di
         return body if body["status"] != "processing" else None
 
     return wait_for(done, timeout_s=timeout_s, message=f"video {video_id} to finish processing")
-
-
-def assert_problem(response, status: int, slug: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["status"] == status
-    assert body["type"].endswith("/" + slug)
-    assert body["detail"]
-    return body
 
 
 def leftovers(ctx) -> list[Path]:
@@ -190,7 +181,7 @@ def test_unusable_files_are_refused_and_leave_nothing(
 def test_size_and_duration_limits(tmp_path, database_url, media_dir, short_clip):
     from fastapi.testclient import TestClient
 
-    from tests.conftest import Account
+    from tests.helpers import Account
     from vetrina.accounts import service as accounts
     from vetrina.runtime import build_context
     from vetrina.settings import Settings

@@ -13,7 +13,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.conftest import free_port, wait_for
+from tests.helpers import free_port, wait_for
 from vetrina.accounts.models import Role
 
 pytestmark = pytest.mark.slow

@@ -1,6 +1,7 @@
 """The bank test: 20+ concurrent HTTP clients buy, pay, ship, confirm and refund at random for a few thousand
-operations. At every read the ledger balances and no wallet is negative; stock is conserved and never
-oversold; every idempotent retry returns the first answer and creates nothing twice."""
+operations. At every read the ledger balances; stock is conserved and never oversold; every idempotent retry
+returns the first answer and creates nothing twice; at the end every wallet holds exactly what the test's own
+record of top-ups and orders says, and all of it together is what was topped up."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections import Counter
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from vetrina.accounts.models import Role
 
@@ -19,6 +21,9 @@ BUYERS = 20
 MERCHANTS = 3
 OPS_PER_BUYER = 100
 STOCK = 40
+TOPUP = 20_000
+# Paid and not yet settled: the money is held in escrow.
+IN_ESCROW = {"WAIT_SELLER_SEND_GOODS", "WAIT_BUYER_CONFIRM_GOODS"}
 
 
 class Client:
@@ -65,10 +70,13 @@ def test_bank(live_server, make_account):
         for _ in range(3):
             body = {"title": "Item", "price": {"amount": rng.randint(100, 2500), "currency": "EUR"}, "stock": STOCK}
             products.append(seller.http.post("/api/v1/products", json=body).json()["id"])
+    topped_up = Counter()  # buyer's user id -> what the funding provider put in that wallet (only 201s count)
     for buyer in buyers:
-        Client(live_server.url, buyer.token, random.Random(2), []).http.post(
-            "/api/v1/wallet/topups", json={"amount": 20_000, "currency": "EUR"}
+        response = Client(live_server.url, buyer.token, random.Random(2), []).http.post(
+            "/api/v1/wallet/topups", json={"amount": TOPUP, "currency": "EUR"}
         )
+        assert response.status_code == 201, response.text
+        topped_up[buyer.user.id] += TOPUP
 
     failures: list[str] = []
     done = threading.Event()
@@ -99,9 +107,10 @@ def test_bank(live_server, make_account):
             order_id = client.rng.choice(mine)
             action = client.rng.choice(["pay", "pay", "confirm", "refunds", "cancel", "topup"])
             if action == "topup":
-                response = client.post(
-                    "/api/v1/wallet/topups", {"amount": client.rng.randint(1, 3000), "currency": "EUR"}
-                )
+                amount = client.rng.randint(1, 3000)
+                response = client.post("/api/v1/wallet/topups", {"amount": amount, "currency": "EUR"})
+                if response.status_code == 201:
+                    topped_up[account.user.id] += amount  # this thread's own key
             elif action == "refunds":
                 response = client.post(f"/api/v1/orders/{order_id}/refunds", {"reason": "changed my mind"})
             else:
@@ -168,10 +177,53 @@ def test_bank(live_server, make_account):
     statuses = Counter(o["status"] for o in all_orders)
     assert statuses["TRADE_FINISHED"] > 0 and statuses["TRADE_CLOSED"] > 0, statuses
 
-    # Money: wallets are what they were given, less what they paid and still hold in escrow.
+    # Money, from the test's own record: a buyer's wallet holds what it was topped up with, less what its
+    # finished orders kept (their total less accepted refunds) and less what its paid, unsettled orders still
+    # hold in escrow (its `held`); a merchant's holds what its finished orders kept less their commission,
+    # with its unsettled sales as `held`. Unpaid orders moved nothing; paid orders closed since were refunded
+    # in full.
     report = setup.get("/api/v1/admin/ledger/check")
     assert report["ok"], report["violations"]
+
+    def kept(order: dict) -> int:
+        return order["total"]["amount"] - order["refunded"]["amount"]
+
+    for order in all_orders:
+        assert order["total"]["currency"] == "EUR", order
+        if order["status"] == "TRADE_FINISHED":
+            assert 0 <= order["commission"]["amount"] <= kept(order), order
+        else:
+            assert order["commission"]["amount"] == 0, order
+        if not order["paid_at"]:
+            assert order["refunded"]["amount"] == 0, order
+        elif order["status"] == "TRADE_CLOSED":
+            assert kept(order) == 0, order
+    expected, actual = {}, {}
     for buyer in buyers:
-        client = Client(live_server.url, buyer.token, rng, [])
-        wallet = client.get("/api/v1/wallet")
-        assert wallet["available"]["amount"] >= 0 and wallet["held"]["amount"] >= 0
+        mine = [o for o in all_orders if o["buyer_id"] == buyer.user.id]
+        held = sum(kept(o) for o in mine if o["status"] in IN_ESCROW)
+        spent = sum(kept(o) for o in mine if o["status"] == "TRADE_FINISHED")
+        expected[buyer.user.id] = {"available": topped_up[buyer.user.id] - spent - held, "held": held}
+    for merchant in merchants:
+        sold = [o for o in all_orders if o["merchant_id"] == merchant.user.id]
+        earned = sum(kept(o) - o["commission"]["amount"] for o in sold if o["status"] == "TRADE_FINISHED")
+        expected[merchant.user.id] = {
+            "available": earned,
+            "held": sum(kept(o) for o in sold if o["status"] in IN_ESCROW),
+        }
+    for account in [*buyers, *merchants]:
+        wallet = Client(live_server.url, account.token, rng, []).get("/api/v1/wallet")
+        actual[account.user.id] = {"available": wallet["available"]["amount"], "held": wallet["held"]["amount"]}
+    assert actual == expected
+
+    # The platform's side, read from the ledger's own accounts: what escrow holds and the commission earned.
+    platform = {
+        family.name: sum(sample.value for sample in family.samples if sample.labels.get("currency") == "EUR")
+        for family in text_string_to_metric_families(setup.http.get("/metrics").text)
+    }
+    in_escrow = sum(actual[b.user.id]["held"] for b in buyers)
+    assert in_escrow == sum(actual[m.user.id]["held"] for m in merchants) == platform["vetrina_escrow_held"]
+    commission = sum(o["commission"]["amount"] for o in all_orders)
+    assert platform["vetrina_commission"] == commission
+    # Nothing was made or lost: the wallets and the commission together hold every cent that was topped up.
+    assert sum(w["available"] for w in actual.values()) + in_escrow + commission == sum(topped_up.values())

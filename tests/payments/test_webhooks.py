@@ -10,7 +10,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from tests.commerce.helpers import funded_buyer, order, product, step
-from tests.conftest import wait_for
+from tests.helpers import wait_for
 from vetrina.accounts.models import Role
 
 

@@ -1,0 +1,76 @@
+"""Plain helpers for every test package (no fixtures: those live in the conftest.py files): the test services'
+addresses, the accounts' password, ffmpeg-made clips, polling, free ports, and the shapes fixtures return."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from vetrina.accounts.models import User
+from vetrina.context import Context
+from vetrina.media.ffmpeg import run_ffmpeg
+
+REDIS_URL = os.environ.get("VETRINA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+PASSWORD = "correct horse battery"
+
+
+def redis_skip_reason() -> str | None:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        return f"Redis at {REDIS_URL} is not reachable ({exc.__class__.__name__}); its tests are skipped"
+    return None
+
+
+@dataclass
+class Account:
+    user: User
+    token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def make_clip(
+    path: Path, seconds: float, size: str = "640x480", audio: bool = True, faststart: bool = False, rate: int = 25
+) -> Path:
+    if path.exists():
+        return path
+    args = ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}"]
+    if audio:
+        args += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}"]
+    args += ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p"]
+    if audio:
+        args += ["-c:a", "aac", "-shortest"]
+    if faststart:
+        args += ["-movflags", "+faststart"]
+    run_ffmpeg([*args, str(path)])
+    return path
+
+
+def wait_for(condition, timeout_s: float = 60, interval_s: float = 0.2, message: str = "condition"):
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {message}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    url: str
+    ctx: Context

@@ -1,0 +1,60 @@
+"""Rights test helpers: the fixed "now" of the licence tests, a ready title written straight to the database,
+licences over the API, and the territory a request comes from."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from vetrina.media.models import Video, VideoStatus
+
+NOW = datetime(2027, 3, 1, 12, tzinfo=UTC)
+
+
+def at(days: float) -> str:
+    return (NOW + timedelta(days=days)).isoformat()
+
+
+def from_(territory: str, auth: dict | None = None) -> dict:
+    return {"CF-IPCountry": territory, **(auth or {})}
+
+
+def title(ctx, owner, name: str = "Licensed film") -> int:
+    """A ready title with a real (tiny) playlist in the store, written directly: no transcode needed here."""
+    with ctx.db.session(write=True) as session:
+        video = Video(
+            owner_id=owner.user.id,
+            title=name,
+            description="",
+            status=VideoStatus.ready.value,
+            progress=1.0,
+            duration_s=60.0,
+            width=640,
+            height=360,
+            frame_rate=25.0,
+            has_audio=True,
+            renditions=[],
+            published=True,
+            allow_merchant_tags=False,
+            created_at=NOW - timedelta(days=9),
+        )
+        session.add(video)
+        session.flush()
+        video.output_key = f"videos/{video.id}/hls-test"
+        video_id = video.id
+    playlist = ctx.store.path(f"videos/{video_id}/hls-test/master.m3u8")
+    playlist.parent.mkdir(parents=True, exist_ok=True)
+    playlist.write_text("#EXTM3U\n")
+    return video_id
+
+
+def licence(http, owner, video_id: int, territories, start: float = -30, end: float = 30, **extra):
+    body = {
+        "video_id": video_id,
+        "distributor": extra.pop("distributor", "Dist"),
+        "territories": territories,
+        "starts_at": at(start),
+        "ends_at": at(end),
+        "uses": extra.pop("uses", ["stream", "ads", "commerce"]),
+        **extra,
+    }
+    return http.post("/api/v1/licences", headers=owner.auth, json=body)

@@ -1,0 +1,37 @@
+"""Browser-side helpers for tests that drive pages and the API: the CSRF token of a form, signing in through
+the login form, and the RFC 9457 problem an API answer must be."""
+
+from __future__ import annotations
+
+import re
+
+from tests.helpers import PASSWORD
+
+
+def csrf_from(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+def form_token(client, path: str) -> str:
+    page = client.get(path)
+    assert page.status_code == 200
+    return csrf_from(page.text)
+
+
+def sign_in(client, email: str, password: str = PASSWORD, next_path: str = "/"):
+    token = form_token(client, "/login")
+    return client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": token, "next": next_path},
+        follow_redirects=False,
+    )
+
+
+def assert_problem(response, status: int, slug: str) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["status"] == status
+    assert body["type"].endswith("/" + slug)
+    assert body["detail"]
+    return body
