@@ -8,10 +8,13 @@ import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from vetrina import clock
 from vetrina.accounts.models import User
 from vetrina.context import Context
 from vetrina.media.ffmpeg import run_ffmpeg
+from vetrina.media.models import Video, VideoStatus
 
 REDIS_URL = os.environ.get("VETRINA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 PASSWORD = "correct horse battery"
@@ -74,3 +77,25 @@ def free_port() -> int:
 class LiveServer:
     url: str
     ctx: Context
+
+
+def ready_video_row(owner_id: int, **overrides: Any) -> Video:
+    """A ready, published video row written directly, for tests that need no transcode (60 s of 1280x720)."""
+    fields: dict[str, Any] = {
+        "owner_id": owner_id,
+        "title": "Lookbook",
+        "description": "",
+        "status": VideoStatus.ready.value,
+        "progress": 1.0,
+        "duration_s": 60.0,
+        "width": 1280,
+        "height": 720,
+        "frame_rate": 30.0,
+        "has_audio": True,
+        "renditions": [],
+        "published": True,
+        "allow_merchant_tags": False,
+        "output_key": "videos/x/hls-y",
+        "created_at": clock.now(),
+    }
+    return Video(**{**fields, **overrides})

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from tests.helpers import ready_video_row
 from vetrina import clock
 from vetrina.accounts.models import Role
 from vetrina.ads.decide import CampaignBook
@@ -16,7 +17,6 @@ from vetrina.commerce import service as orders
 from vetrina.context import Topic
 from vetrina.errors import UnavailableHere
 from vetrina.media import service as media
-from vetrina.media.models import Video, VideoStatus
 from vetrina.money import Money
 from vetrina.rights import service as rights
 from vetrina.rights.service import RightsCache
@@ -26,23 +26,7 @@ from vetrina.shoppable.service import TimelineCache
 
 def _ready_video(ctx, owner_id: int) -> int:
     with ctx.db.session() as session:
-        row = Video(
-            owner_id=owner_id,
-            title="Context",
-            description="",
-            status=VideoStatus.ready.value,
-            progress=1.0,
-            duration_s=30.0,
-            width=640,
-            height=360,
-            frame_rate=25.0,
-            has_audio=False,
-            renditions=[],
-            published=True,
-            allow_merchant_tags=False,
-            output_key="videos/x/hls-y",
-            created_at=clock.now(),
-        )
+        row = ready_video_row(owner_id, duration_s=30.0)
         session.add(row)
         session.flush()
         return row.id
@@ -60,6 +44,22 @@ def _product(ctx, merchant) -> int:
             variants=[],
             published=True,
         ).id
+
+
+def _licence_in_italy(ctx, partner, video_id: int, uses: list[str]) -> None:
+    now = clock.now()
+    with ctx.db.session(write=True) as session:
+        rights.create_licence(
+            ctx,
+            session,
+            partner,
+            video_id,
+            distributor="Globe Films",
+            territories=["IT"],
+            starts_at=now - timedelta(days=1),
+            ends_at=now + timedelta(days=1),
+            uses=uses,
+        )
 
 
 def _timeline_tags(ctx, video_id: int) -> int:
@@ -118,19 +118,7 @@ def test_a_new_licence_is_asked_at_once_though_the_rights_cache_is_long_lived(ct
     video_id = _ready_video(ctx, partner.id)
     with ctx.db.session() as session:
         assert rights.check(ctx, session, video_id, "CN", "stream").allowed  # not rights-managed yet
-    now = clock.now()
-    with ctx.db.session(write=True) as session:
-        rights.create_licence(
-            ctx,
-            session,
-            partner,
-            video_id,
-            distributor="Globe Films",
-            territories=["IT"],
-            starts_at=now - timedelta(days=1),
-            ends_at=now + timedelta(days=1),
-            uses=["stream", "commerce"],
-        )
+    _licence_in_italy(ctx, partner, video_id, ["stream", "commerce"])
     with ctx.db.session() as session:
         assert not rights.check(ctx, session, video_id, "CN", "stream").allowed
         assert rights.check(ctx, session, video_id, "IT", "stream").allowed
@@ -139,19 +127,7 @@ def test_a_new_licence_is_asked_at_once_though_the_rights_cache_is_long_lived(ct
 def test_an_order_from_a_video_always_asks_the_licence(ctx, make_account):
     partner, merchant, buyer = (make_account(r).user for r in (Role.partner, Role.merchant, Role.viewer))
     video_id, product_id = _ready_video(ctx, partner.id), _product(ctx, merchant)
-    now = clock.now()
-    with ctx.db.session(write=True) as session:
-        rights.create_licence(
-            ctx,
-            session,
-            partner,
-            video_id,
-            distributor="Globe Films",
-            territories=["IT"],
-            starts_at=now - timedelta(days=1),
-            ends_at=now + timedelta(days=1),
-            uses=["stream"],  # not for commerce, anywhere
-        )
+    _licence_in_italy(ctx, partner, video_id, ["stream"])  # not for commerce, anywhere
     source = orders.OrderSource(video_id=video_id, second=3.0)
     with pytest.raises(UnavailableHere), ctx.db.session(write=True) as session:
         orders.create_order(ctx, session, buyer, [orders.ItemSpec(product_id, 1)], territory="IT", source=source)

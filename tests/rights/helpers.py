@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from vetrina.media.models import Video, VideoStatus
+from tests.helpers import ready_video_row
 
 NOW = datetime(2027, 3, 1, 12, tzinfo=UTC)
 
@@ -21,20 +21,13 @@ def from_(territory: str, auth: dict | None = None) -> dict:
 def title(ctx, owner, name: str = "Licensed film") -> int:
     """A ready title with a real (tiny) playlist in the store, written directly: no transcode needed here."""
     with ctx.db.session(write=True) as session:
-        video = Video(
-            owner_id=owner.user.id,
+        video = ready_video_row(
+            owner.user.id,
             title=name,
-            description="",
-            status=VideoStatus.ready.value,
-            progress=1.0,
-            duration_s=60.0,
             width=640,
             height=360,
             frame_rate=25.0,
-            has_audio=True,
-            renditions=[],
-            published=True,
-            allow_merchant_tags=False,
+            output_key=None,
             created_at=NOW - timedelta(days=9),
         )
         session.add(video)
