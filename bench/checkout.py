@@ -91,7 +91,12 @@ def vetrina_paid_orders_per_s(
         tokens = {u.email: accounts.create_api_token(session, u) for u in [merchant, admin, *buyers]}
     ctx.close()
     port = free_port()
-    env = {**os.environ, "VETRINA_DATA_DIR": str(settings.data_dir), "VETRINA_SECRET_KEY": "bench"}
+    env = {
+        **os.environ,
+        "VETRINA_DATA_DIR": str(settings.data_dir),
+        "VETRINA_SECRET_KEY": "bench",
+        "VETRINA_FUNDING_PROVIDERS": '["sandbox"]',
+    }
     if settings.database_url:
         env["VETRINA_DATABASE_URL"] = settings.database_url
     server = subprocess.Popen(

@@ -23,6 +23,9 @@ from vetrina.runtime import build_context
 from vetrina.settings import Settings
 from vetrina.web.app import create_app
 
+# The suite funds its buyers with sandbox money, as `make run` does; tests of a site with no funding provider
+# configure none explicitly. Set here, so servers the tests start in subprocesses inherit it.
+os.environ.setdefault("VETRINA_FUNDING_PROVIDERS", '["sandbox"]')
 POSTGRES_URL = os.environ.get("VETRINA_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 

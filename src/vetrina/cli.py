@@ -15,6 +15,7 @@ from vetrina.accounts import service as accounts
 from vetrina.accounts.models import Role
 from vetrina.context import Context
 from vetrina.errors import VetrinaError
+from vetrina.payments.funding import uses_sandbox_money
 from vetrina.runtime import build_context
 
 if TYPE_CHECKING:
@@ -101,6 +102,14 @@ def demo() -> None:
 
     logging.basicConfig(level=logging.WARNING)
     ctx = build_context()
+    if not uses_sandbox_money(ctx):
+        ctx.close()
+        _fail(
+            _fail(
+                "the demo funds its buyers with sandbox money: run it with "
+                "VETRINA_FUNDING_PROVIDERS='[\"sandbox\"]' (make run does)"
+            )
+        )
     try:
         seed_demo(ctx)
     finally:

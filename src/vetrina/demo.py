@@ -39,7 +39,7 @@ from vetrina.media.models import Video, VideoStatus
 from vetrina.money import Money
 from vetrina.partners.models import FeedItem
 from vetrina.payments import wallet
-from vetrina.payments.funding import SandboxFundingProvider
+from vetrina.payments.funding import funding_provider
 from vetrina.shoppable import service as shoppable
 from vetrina.shoppable.autotag import service as autotag
 from vetrina.shoppable.autotag.synthetic import FONT, Appearance, make_footage
@@ -182,13 +182,7 @@ def _seed_shop(ctx: Context, merchant: User, buyer: User) -> None:
     with ctx.db.session(write=True) as session:
         if orders.list_orders(session, buyer, 1, 1).total:
             return
-        wallet.top_up(
-            session,
-            SandboxFundingProvider(ctx.settings.sandbox_topup_limit),
-            buyer,
-            Money(50_000, currency),
-            "demo",
-        )
+        wallet.top_up(session, funding_provider(ctx, "sandbox"), buyer, Money(50_000, currency), "demo")
         mug = next(
             p for p in catalog.list_products(session, 1, 100, merchant_id=merchant.id).items if p.title == "Ceramic mug"
         )

@@ -14,6 +14,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = logging.getLogger(__name__)
 # Old name -> new name: the old environment variables are still read, with a deprecation warning.
+# The funding providers Vetrina has (a real provider joins this list when it is built).
+FUNDING_PROVIDERS = ("sandbox",)
 RENAMED = {"transcode_stall_seconds": "lease_stall_seconds", "max_transcode_attempts": "lease_max_attempts"}
 
 
@@ -64,6 +66,10 @@ class Settings(BaseSettings):
     order_ttl_minutes: int = Field(30, ge=1, description="An unpaid order closes and frees its stock after this.")
     auto_confirm_days: float = Field(
         10, gt=0, description="Days after shipping before receipt is confirmed for the buyer."
+    )
+    funding_providers: list[str] = Field(
+        default_factory=list,
+        description='Where wallet money may come from, e.g. ["sandbox"] (development only); none: no top-ups.',
     )
     sandbox_topup_limit: int = Field(1_000_000, gt=0, description="Largest top-up the sandbox approves (minor units).")
     ads_click_window_days: float = Field(7, gt=0, description="Days after an ad click a purchase is credited to it.")
@@ -125,6 +131,14 @@ class Settings(BaseSettings):
             if new not in self.model_fields_set:
                 self.__dict__[new] = value
         return self
+
+    @field_validator("funding_providers")
+    @classmethod
+    def _known_providers(cls, names: list[str]) -> list[str]:
+        unknown = sorted(set(names) - set(FUNDING_PROVIDERS))
+        if unknown:
+            raise ValueError(f"unknown funding providers {unknown}: Vetrina has {list(FUNDING_PROVIDERS)}")
+        return list(dict.fromkeys(names))
 
     @field_validator("ladder_heights")
     @classmethod

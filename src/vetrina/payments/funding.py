@@ -1,4 +1,7 @@
-"""Where top-up money comes from. The sandbox provider is the default; a real one implements the same interface."""
+"""Where top-up money comes from: only the providers the operator configured (`VETRINA_FUNDING_PROVIDERS`).
+
+With none configured no money can enter a wallet (no money from nowhere); the sandbox is for development and tests.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +9,17 @@ import secrets
 from dataclasses import dataclass
 from typing import Protocol
 
-from vetrina.errors import VetrinaError
+from vetrina.context import Context
+from vetrina.errors import Conflict, InvalidInput, VetrinaError
 from vetrina.money import Money
 
 
 class PaymentDeclined(VetrinaError):
     status, slug, title = 402, "payment-declined", "Payment declined"
+
+
+class NoFundingProvider(Conflict):
+    slug, title = "no-funding-provider", "No funding provider is configured"
 
 
 @dataclass(frozen=True)
@@ -39,3 +47,23 @@ class SandboxFundingProvider:
         if amount.amount > self.limit:
             raise PaymentDeclined(f"The sandbox declines top-ups over {Money(self.limit, amount.currency).display()}.")
         return FundingResult(provider_reference=f"sandbox_{secrets.token_hex(8)}")
+
+
+def funding_provider(ctx: Context, name: str | None = None) -> FundingProvider:
+    """The configured provider called `name` (the first configured one when not given); 409 when the operator has
+    configured none, 422 when `name` is not among them."""
+    configured = ctx.settings.funding_providers
+    if not configured:
+        raise NoFundingProvider(
+            "No money can be added here: the operator has configured no funding provider. Set "
+            "VETRINA_FUNDING_PROVIDERS, e.g. '[\"sandbox\"]' for development (sandbox money is not real)."
+        )
+    chosen = name or configured[0]
+    if chosen not in configured:
+        raise InvalidInput(f"Pay with one of {', '.join(configured)}.", field="provider")
+    return SandboxFundingProvider(ctx.settings.sandbox_topup_limit)  # the only provider built so far
+
+
+def uses_sandbox_money(ctx: Context) -> bool:
+    """Whether the sandbox is configured: then every page says that its money is not real."""
+    return "sandbox" in ctx.settings.funding_providers

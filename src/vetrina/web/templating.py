@@ -9,7 +9,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from vetrina.web.deps import csrf_token_for
+from vetrina.payments.funding import uses_sandbox_money
+from vetrina.web.deps import csrf_token_for, get_context
 
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
@@ -26,6 +27,8 @@ templates.env.filters["duration"] = _duration
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     context.setdefault("user", None)
+    ctx = get_context(request)
+    money = {"sandbox_money": uses_sandbox_money(ctx), "can_top_up": bool(ctx.settings.funding_providers)}
     return templates.TemplateResponse(
-        request, name, {"csrf_token": csrf_token_for(request), **context}, status_code=status_code
+        request, name, {"csrf_token": csrf_token_for(request), **money, **context}, status_code=status_code
     )

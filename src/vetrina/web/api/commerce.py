@@ -17,7 +17,7 @@ from vetrina.commerce.models import Order, OrderStatus
 from vetrina.errors import Forbidden
 from vetrina.money import Money, MoneyModel, PositiveMoneyModel
 from vetrina.payments import ledger, wallet
-from vetrina.payments.funding import SandboxFundingProvider
+from vetrina.payments.funding import funding_provider
 from vetrina.web.api.schemas import Page
 from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_context, required_user, territory
 from vetrina.web.idempotent import run_once
@@ -283,10 +283,15 @@ def read_wallet(
     return wallet_out(wallet.wallet_view(session, user, currency or get_context(request).settings.default_currency))
 
 
+class TopUpIn(PositiveMoneyModel):
+    provider: str | None = Field(None, max_length=32, description="One of the configured funding providers.")
+
+
 @router.post("/api/v1/wallet/topups", status_code=201, response_model=WalletOut, summary="Add money to your wallet")
-def top_up(request: Request, body: PositiveMoneyModel, user: User = required_user) -> JSONResponse:
-    settings = get_context(request).settings
-    provider = SandboxFundingProvider(settings.sandbox_topup_limit)
+def top_up(request: Request, body: TopUpIn, user: User = required_user) -> JSONResponse:
+    """Through a configured funding provider (`VETRINA_FUNDING_PROVIDERS`); 409 `no-funding-provider` when there
+    is none."""
+    provider = funding_provider(get_context(request), body.provider)
     # The provider de-duplicates charges by this key: the client's own, or one for this request alone.
     key = request.headers.get("idempotency-key") or uuid.uuid4().hex
     return run_once(

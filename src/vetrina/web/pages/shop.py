@@ -21,7 +21,7 @@ from vetrina.context import Context
 from vetrina.errors import Forbidden, InvalidInput
 from vetrina.money import Money
 from vetrina.payments import wallet
-from vetrina.payments.funding import SandboxFundingProvider
+from vetrina.payments.funding import funding_provider
 from vetrina.web.api.products import product_out
 from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_context, optional_user, territory
 from vetrina.web.pages.forms import CsrfField, form_action, image_upload, signed_in
@@ -126,9 +126,9 @@ def wallet_top_up(
 
 
 def _top_up(ctx: Context, session: Session, user: User, amount: str) -> Money:
-    """The amount from the form, charged to the sandbox provider and credited to the wallet."""
+    """The amount from the form, charged to the configured funding provider and credited to the wallet."""
     money = Money.parse(amount, ctx.settings.default_currency)
-    provider = SandboxFundingProvider(ctx.settings.sandbox_topup_limit)
+    provider = funding_provider(ctx)
     wallet.top_up(session, provider, user, money, uuid.uuid4().hex)
     return money
 
