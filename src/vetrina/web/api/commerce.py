@@ -294,8 +294,10 @@ def top_up(request: Request, body: TopUpIn, user: User = required_user) -> JSONR
     provider = funding_provider(get_context(request), body.provider)
     # The provider de-duplicates charges by this key: the client's own, or one for this request alone.
     key = request.headers.get("idempotency-key") or uuid.uuid4().hex
+    # An absent provider and a null one are one request: the same fingerprint as before `provider` existed.
+    payload = body.model_dump(exclude_none=True)
     return run_once(
-        request, user, body, lambda s: wallet_out(wallet.top_up(s, provider, user, body.to_money(), key)), 201
+        request, user, payload, lambda s: wallet_out(wallet.top_up(s, provider, user, body.to_money(), key)), 201
     )
 
 
