@@ -30,10 +30,6 @@ def get_context(request: Request) -> Context:
     return request.app.state.ctx
 
 
-# What a route hands to domain functions: the process's one Context.
-context = Depends(get_context)
-
-
 def _open_session(request: Request) -> Iterator[Session]:
     with get_context(request).db.session(write=request.method not in _SAFE_METHODS) as session:
         yield session
