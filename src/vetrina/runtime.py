@@ -5,6 +5,7 @@ from __future__ import annotations
 import vetrina.ads.serve
 import vetrina.ads.tracking
 import vetrina.analytics.rollups
+import vetrina.commerce.checkout
 import vetrina.commerce.jobs
 import vetrina.media.transcode
 import vetrina.partners.media_fetch

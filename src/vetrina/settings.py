@@ -13,9 +13,14 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 log = logging.getLogger(__name__)
+# The funding providers Vetrina has; sandbox is for development and tests.
+FUNDING_PROVIDERS = ("sandbox", "alipay", "stripe")
+# What each real provider needs set before it may be configured.
+PROVIDER_SETTINGS = {
+    "alipay": ("alipay_app_id", "alipay_private_key", "alipay_public_key"),
+    "stripe": ("stripe_secret_key", "stripe_webhook_secret"),
+}
 # Old name -> new name: the old environment variables are still read, with a deprecation warning.
-# The funding providers Vetrina has (a real provider joins this list when it is built).
-FUNDING_PROVIDERS = ("sandbox",)
 RENAMED = {"transcode_stall_seconds": "lease_stall_seconds", "max_transcode_attempts": "lease_max_attempts"}
 
 
@@ -72,6 +77,34 @@ class Settings(BaseSettings):
         description='Where wallet money may come from, e.g. ["sandbox"] (development only); none: no top-ups.',
     )
     sandbox_topup_limit: int = Field(1_000_000, gt=0, description="Largest top-up the sandbox approves (minor units).")
+    alipay_app_id: str = Field("", description="Your Alipay application's APPID.")
+    alipay_private_key: str = Field(
+        "", description="Your application's RSA private key (PEM text, or the path of a PEM file): signs requests."
+    )
+    alipay_public_key: str = Field(
+        "", description="Alipay's RSA public key (PEM text or path): verifies its answers and notifications."
+    )
+    alipay_gateway: str = Field(
+        "https://openapi.alipay.com/gateway.do",
+        description="Alipay's gateway (the sandbox: https://openapi-sandbox.dl.alipaydev.com/gateway.do).",
+    )
+    alipay_app_cert: str = Field(
+        "", description="Public-key-certificate mode, for payouts: your app's certificate (PEM text or path)."
+    )
+    alipay_cert: str = Field("", description="Public-key-certificate mode: Alipay's public certificate (PEM or path).")
+    alipay_root_cert: str = Field("", description="Public-key-certificate mode: Alipay's root certificate chain.")
+    stripe_secret_key: str = Field("", description="Your Stripe secret API key (sk_live_... or sk_test_...).")
+    stripe_webhook_secret: str = Field(
+        "", description="The signing secret (whsec_...) of your Stripe webhook endpoint."
+    )
+    stripe_api_base: str = Field("https://api.stripe.com", description="Stripe's API origin (tests point it here).")
+    stripe_webhook_tolerance_s: int = Field(
+        300, ge=1, description="Oldest Stripe webhook signature timestamp accepted, in seconds (replay window)."
+    )
+    payout_minimum: int = Field(1000, ge=1, description="Smallest payout a merchant may ask for (minor units).")
+    provider_payment_timeout_minutes: int = Field(
+        30, ge=1, description="A provider payment still unpaid after this is asked about, then expired."
+    )
     ads_click_window_days: float = Field(7, gt=0, description="Days after an ad click a purchase is credited to it.")
     ads_view_window_days: float = Field(1, gt=0, description="Days after an ad is seen a purchase is credited to it.")
     ads_campaign_cache_s: float = Field(2.0, ge=0, description="Seconds a process decides from its copy of campaigns.")
@@ -130,6 +163,16 @@ class Settings(BaseSettings):
             log.warning(message)
             if new not in self.model_fields_set:
                 self.__dict__[new] = value
+        return self
+
+    @model_validator(mode="after")
+    def _providers_have_keys(self) -> Settings:
+        """A real provider named in VETRINA_FUNDING_PROVIDERS without its keys is a start-up error, not a 500 later."""
+        for provider in self.funding_providers:
+            missing = [name for name in PROVIDER_SETTINGS.get(provider, ()) if not getattr(self, name)]
+            if missing:
+                names = ", ".join(f"VETRINA_{name.upper()}" for name in missing)
+                raise ValueError(f"the funding provider {provider} needs {names}")
         return self
 
     @field_validator("funding_providers")

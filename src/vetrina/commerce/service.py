@@ -206,6 +206,21 @@ def pay(ctx: Context, session: Session, order_id: int, buyer: User) -> Order:
     """Move the total from the buyer's wallet into escrow."""
     order = get_order(session, order_id, buyer, lock=True)
     _only(buyer, order.buyer_id, "buyer")
+    _pay_from_wallet(ctx, session, order, buyer, "paid")
+    return order
+
+
+def pay_with_arrived_money(ctx: Context, session: Session, order_id: int, via: str) -> Order:
+    """Pay the order from its buyer's wallet, which a provider's payment has just credited in this same
+    transaction; IllegalTransition (the money stays in the wallet) when the order can no longer be paid."""
+    order = _load_order(session, order_id, lock=True)
+    if order is None:
+        raise IllegalTransition(f"There is no order {order_id} any more.", current_status=None)
+    _pay_from_wallet(ctx, session, order, None, f"paid_by_{via}")
+    return order
+
+
+def _pay_from_wallet(ctx: Context, session: Session, order: Order, actor: User | None, action: str) -> None:
     if order.status == S.WAIT_BUYER_PAY and order.expires_at <= clock.now():
         _close_unpaid(ctx, session, order, "expired", None)
         session.flush()
@@ -216,9 +231,8 @@ def pay(ctx: Context, session: Session, order_id: int, buyer: User) -> Order:
         session, order.buyer_id, order.merchant_id, Money(order.total_amount, order.currency), reference
     )
     order.paid_at = clock.now()
-    _record(order, S.WAIT_SELLER_SEND_GOODS, "paid", buyer)
+    _record(order, S.WAIT_SELLER_SEND_GOODS, action, actor)
     _emit(ctx, session, order, "order.paid")
-    return order
 
 
 def cancel(ctx: Context, session: Session, order_id: int, user: User) -> Order:

@@ -12,6 +12,9 @@ from typing import Protocol
 from vetrina.context import Context
 from vetrina.errors import Conflict, InvalidInput, VetrinaError
 from vetrina.money import Money
+from vetrina.payments.alipay_gateway import AlipayGateway
+from vetrina.payments.gateways import Gateway
+from vetrina.payments.stripe_gateway import StripeGateway
 
 
 class PaymentDeclined(VetrinaError):
@@ -49,19 +52,39 @@ class SandboxFundingProvider:
         return FundingResult(provider_reference=f"sandbox_{secrets.token_hex(8)}")
 
 
-def funding_provider(ctx: Context, name: str | None = None) -> FundingProvider:
+def chosen_provider(ctx: Context, name: str | None = None) -> str:
     """The configured provider called `name` (the first configured one when not given); 409 when the operator has
     configured none, 422 when `name` is not among them."""
     configured = ctx.settings.funding_providers
     if not configured:
         raise NoFundingProvider(
             "No money can be added here: the operator has configured no funding provider. Set "
-            "VETRINA_FUNDING_PROVIDERS, e.g. '[\"sandbox\"]' for development (sandbox money is not real)."
+            "VETRINA_FUNDING_PROVIDERS, e.g. '[\"alipay\"]' with its keys, or '[\"sandbox\"]' for development "
+            "(sandbox money is not real)."
         )
     chosen = name or configured[0]
     if chosen not in configured:
         raise InvalidInput(f"Pay with one of {', '.join(configured)}.", field="provider")
-    return SandboxFundingProvider(ctx.settings.sandbox_topup_limit)  # the only provider built so far
+    return chosen
+
+
+def funding_provider(ctx: Context, name: str | None = None) -> FundingProvider:
+    """The sandbox, which settles at once, when it is the provider chosen; the real ones settle by notification
+    (`gateway`)."""
+    chosen = chosen_provider(ctx, name)
+    if chosen != "sandbox":
+        raise InvalidInput(f"{chosen} settles by notification: open a payment with it instead.", field="provider")
+    return SandboxFundingProvider(ctx.settings.sandbox_topup_limit)
+
+
+def gateway(ctx: Context, name: str) -> Gateway:
+    """The adapter of a configured real provider."""
+    chosen = chosen_provider(ctx, name)
+    if chosen == "alipay":
+        return AlipayGateway.from_settings(ctx.settings)
+    if chosen == "stripe":
+        return StripeGateway.from_settings(ctx.settings)
+    raise InvalidInput("The sandbox settles at once: it opens no trade.", field="provider")
 
 
 def uses_sandbox_money(ctx: Context) -> bool:

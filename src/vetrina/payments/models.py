@@ -29,6 +29,7 @@ class AccountKind(enum.StrEnum):
     commission = "commission"  # the platform's earnings
     funding = "funding"  # the outside world: top-ups come from here, so it may go negative
     advertising = "advertising"  # the platform's earnings from ad campaigns
+    payouts = "payouts"  # the outside world again: merchants' money paid out to them
 
 
 PLATFORM = 0  # owner_id of the platform's own accounts
@@ -138,3 +139,127 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class PaymentPurpose(enum.StrEnum):
+    topup = "topup"  # credits the buyer's wallet
+    order = "order"  # credits the wallet and pays the order into escrow, in one transaction
+
+
+class PaymentState(enum.StrEnum):
+    created = "created"  # the trade is open at the provider; nothing credited yet
+    succeeded = "succeeded"  # the verified notification came: credited
+    failed = "failed"
+    expired = "expired"  # left unpaid past VETRINA_PROVIDER_PAYMENT_TIMEOUT_MINUTES, and the provider agrees
+
+
+class ProviderPayment(Base):
+    """A payment opened at a provider (Alipay, Stripe), credited only when its verified notification arrives."""
+
+    __tablename__ = "provider_payments"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="provider_payment_amount_positive"),
+        CheckConstraint("refunded_amount >= 0 AND refunded_amount <= amount", name="provider_refund_within_amount"),
+        UniqueConstraint("user_id", "idempotency_key", name="one_provider_payment_per_user_key"),
+        UniqueConstraint("provider", "provider_reference", name="one_payment_per_provider_reference"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    # Ours, sent to the provider (Alipay's out_trade_no, Stripe's client_reference_id): unguessable, unique.
+    reference: Mapped[str] = mapped_column(String(64), unique=True)
+    # Theirs (Alipay's trade_no, Stripe's Checkout Session id, then its PaymentIntent id), once known.
+    provider_reference: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[str] = mapped_column(String(8))
+    order_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    method: Mapped[str] = mapped_column(String(8))  # page (a redirect) or qr (scanned with a phone)
+    state: Mapped[str] = mapped_column(String(10), index=True)
+    pay_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    qr_code: Mapped[str | None] = mapped_column(Text, nullable=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    refunded_amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    disputed_amount: Mapped[int] = mapped_column(BigInteger, default=0)  # frozen while a dispute is open
+    # What happened that the buyer should know (e.g. the order expired, so the money stayed in the wallet).
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ProviderNotice(Base):
+    """Every verified notification a provider sent, kept whole for audit; a repeat of one is recognised by its id."""
+
+    __tablename__ = "provider_notices"
+    __table_args__ = (UniqueConstraint("provider", "event_id", name="one_notice_per_provider_event"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(24))
+    payment_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    payout_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    amount: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    currency: Mapped[str | None] = mapped_column(String(3), nullable=True)
+    outcome: Mapped[str] = mapped_column(Text, default="")  # what Vetrina did with it
+    raw: Mapped[Any] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class PayoutState(enum.StrEnum):
+    requested = "requested"  # held in the ledger (merchant -> payouts, pending)
+    paid = "paid"  # posted: the money left
+    failed = "failed"  # voided: the money is back on the merchant's balance
+
+
+class Payout(Base):
+    """Released sales leaving for the merchant's own account: by a provider's transfer, or by hand."""
+
+    __tablename__ = "payouts"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="payout_amount_positive"),
+        UniqueConstraint("merchant_id", "idempotency_key", name="one_payout_per_merchant_key"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    method: Mapped[str] = mapped_column(String(8))  # alipay, stripe or manual (a bank transfer an admin makes)
+    destination: Mapped[str] = mapped_column(String(255), default="")
+    state: Mapped[str] = mapped_column(String(10), index=True)
+    pending_transfer_id: Mapped[int] = mapped_column(Integer)
+    provider_reference: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    failure: Mapped[str] = mapped_column(Text, default="")
+    decided_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class AdminCredit(Base):
+    """Money received outside any provider (a bank transfer), credited by an admin; one per reference."""
+
+    __tablename__ = "admin_credits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(100), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    credited_by: Mapped[str] = mapped_column(String(255))  # "user 7 (admin@example.com)" or "cli (root)"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PayoutAccount(Base):
+    """Where a merchant's payouts go: an Alipay account (login id) or a Stripe connected account; none: by hand."""
+
+    __tablename__ = "payout_accounts"
+
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    alipay_identity: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    alipay_name: Mapped[str | None] = mapped_column(String(100), nullable=True)  # the real name Alipay checks
+    stripe_account: Mapped[str | None] = mapped_column(String(255), nullable=True)  # acct_...
+    bank_details: Mapped[str] = mapped_column(Text, default="")  # for a payout by hand: the CSV for the bank
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

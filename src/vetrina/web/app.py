@@ -22,6 +22,7 @@ from vetrina.web.api import (
     events,
     licences,
     partners,
+    payments,
     products,
     revenue,
     shoppable,
@@ -119,6 +120,7 @@ def create_app(ctx: Context, run_worker: bool = False) -> FastAPI:
     app.include_router(revenue.router)
     app.include_router(partners.router)
     app.include_router(commerce.router)
+    app.include_router(payments.router)
     app.include_router(webhooks.router)
     app.include_router(events.router)
     app.include_router(analytics.router)

@@ -30,6 +30,11 @@ def get_context(request: Request) -> Context:
     return request.app.state.ctx
 
 
+def public_base_url(request: Request) -> str:
+    """The origin for absolute URLs handed to others (ad servers, payment providers): VETRINA_BASE_URL if set."""
+    return get_context(request).settings.base_url or str(request.base_url).rstrip("/")
+
+
 def _open_session(request: Request) -> Iterator[Session]:
     with get_context(request).db.session(write=request.method not in _SAFE_METHODS) as session:
         yield session

@@ -20,7 +20,7 @@ from vetrina.ads.models import Campaign
 from vetrina.ads.vast import write_vast
 from vetrina.ads.vmap import write_vmap
 from vetrina.money import Money, MoneyModel, PositiveMoneyModel
-from vetrina.web.deps import RowId, db_session, get_context, optional_user, required_user, territory
+from vetrina.web.deps import RowId, db_session, get_context, optional_user, public_base_url, required_user, territory
 
 router = APIRouter(tags=["ads"])
 VIEWER_COOKIE = "vetrina_viewer"
@@ -206,10 +206,6 @@ def _viewer_key(request: Request, user: User | None) -> tuple[str, str | None]:
     return f"anon:{hashlib.sha256(fresh.encode()).hexdigest()[:32]}", fresh
 
 
-def _base_url(request: Request) -> str:
-    return get_context(request).settings.base_url or str(request.base_url).rstrip("/")
-
-
 @router.get("/api/v1/ads/vast", summary="VAST 4.2 for one ad slot of a video", response_class=Response)
 def vast(
     request: Request,
@@ -222,7 +218,7 @@ def vast(
     ctx = get_context(request)
     viewer_key, new_cookie = _viewer_key(request, user)
     viewer = serve.Viewer(viewer_key, user, viewer_territory, device)
-    document = serve.vast_for_slot(ctx, _base_url(request), video_id, slot, viewer)
+    document = serve.vast_for_slot(ctx, public_base_url(request), video_id, slot, viewer)
     response = Response(write_vast(document), media_type=XML, headers={"Cache-Control": "no-store"})
     if new_cookie:
         response.set_cookie(
@@ -246,7 +242,7 @@ def vmap(
 ) -> Response:
     ctx = get_context(request)
     ad_breaks = serve.vmap_breaks(
-        ctx, session, _base_url(request), video_id, user, viewer_territory, ctx.settings.default_currency
+        ctx, session, public_base_url(request), video_id, user, viewer_territory, ctx.settings.default_currency
     )
     return Response(write_vmap(ad_breaks), media_type=XML, headers={"Cache-Control": "private, no-store"})
 

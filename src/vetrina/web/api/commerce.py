@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
@@ -17,7 +16,6 @@ from vetrina.commerce.models import Order, OrderStatus
 from vetrina.errors import Forbidden
 from vetrina.money import Money, MoneyModel, PositiveMoneyModel
 from vetrina.payments import ledger, wallet
-from vetrina.payments.funding import funding_provider
 from vetrina.web.api.schemas import Page
 from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_context, required_user, territory
 from vetrina.web.idempotent import run_once
@@ -281,24 +279,6 @@ def read_wallet(
     session: Session = db_session,
 ) -> WalletOut:
     return wallet_out(wallet.wallet_view(session, user, currency or get_context(request).settings.default_currency))
-
-
-class TopUpIn(PositiveMoneyModel):
-    provider: str | None = Field(None, max_length=32, description="One of the configured funding providers.")
-
-
-@router.post("/api/v1/wallet/topups", status_code=201, response_model=WalletOut, summary="Add money to your wallet")
-def top_up(request: Request, body: TopUpIn, user: User = required_user) -> JSONResponse:
-    """Through a configured funding provider (`VETRINA_FUNDING_PROVIDERS`); 409 `no-funding-provider` when there
-    is none."""
-    provider = funding_provider(get_context(request), body.provider)
-    # The provider de-duplicates charges by this key: the client's own, or one for this request alone.
-    key = request.headers.get("idempotency-key") or uuid.uuid4().hex
-    # An absent provider and a null one are one request: the same fingerprint as before `provider` existed.
-    payload = body.model_dump(exclude_none=True)
-    return run_once(
-        request, user, payload, lambda s: wallet_out(wallet.top_up(s, provider, user, body.to_money(), key)), 201
-    )
 
 
 class LedgerCheckOut(BaseModel):
