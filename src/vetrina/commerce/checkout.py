@@ -188,6 +188,7 @@ def _apply(ctx: Context, session: Session, payment: ProviderPayment, notice: Not
         with session.begin_nested():
             orders.pay_with_arrived_money(ctx, session, payment.order_id, payment.provider)
     except VetrinaError as refused:
+        orders.close_if_expired(ctx, session, payment.order_id)  # its stock goes back on sale now, not at the sweep
         payment.note = f"The order could not be paid ({refused.detail}): the money is in your wallet."
         return "credited to the wallet: the order could not be paid"
     return "credited and paid the order into escrow"

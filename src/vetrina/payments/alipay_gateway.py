@@ -1,37 +1,195 @@
-"""Alipay as a funding provider (being built: issue 15)."""
+"""Alipay as a funding provider, through python-alipay-sdk (RSA2): page payments, QR payments (precreate), trade
+queries, refunds, and the verified asynchronous notification.
+
+Alipay takes CNY only here. The SDK fixes its gateway from its debug flag; we set it from VETRINA_ALIPAY_GATEWAY.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.error import URLError
+from urllib.parse import parse_qsl
+
+from alipay import AliPay
+from alipay.exceptions import AliPayException, AliPayValidationError
+from alipay.utils import AliPayConfig
 
 from vetrina.errors import InvalidInput
 from vetrina.money import Money
-from vetrina.payments.gateways import Notice, Opened, ProviderUnavailable, TradeRequest
+from vetrina.payments.gateways import (
+    ForgedNotification,
+    Notice,
+    NoticeKind,
+    Opened,
+    PayMethod,
+    ProviderUnavailable,
+    TradeRequest,
+)
 from vetrina.payments.models import ProviderPayment
 from vetrina.settings import Settings
+
+log = logging.getLogger(__name__)
+CURRENCY = "CNY"
+SUCCESS = "10000"  # Alipay's code for a call that did what was asked
+TIMEOUT_S = 10
+PAID = {"TRADE_SUCCESS", "TRADE_FINISHED"}
+
+
+def pem(value: str) -> str:
+    """A key or certificate setting: the PEM text itself, or the path of a file holding it."""
+    if value.lstrip().startswith("-----BEGIN"):
+        return value
+    return Path(value).read_text()
 
 
 class AlipayGateway:
     name = "alipay"
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, client: AliPay, app_id: str, gateway_url: str) -> None:
+        self.client = client
+        self.app_id = app_id
+        self.gateway_url = gateway_url
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AlipayGateway:
-        return cls(settings)
+        client = AliPay(
+            appid=settings.alipay_app_id,
+            app_private_key_string=pem(settings.alipay_private_key),
+            alipay_public_key_string=pem(settings.alipay_public_key),
+            sign_type="RSA2",
+            config=AliPayConfig(timeout=TIMEOUT_S),
+        )
+        client._gateway = settings.alipay_gateway  # the SDK has no setter: it picks production or its sandbox
+        return cls(client, settings.alipay_app_id, settings.alipay_gateway)
 
     def check_currency(self, currency: str) -> None:
-        raise InvalidInput("Alipay is not built yet.", field="provider")
+        if currency != CURRENCY:
+            raise InvalidInput(f"Alipay takes CNY only, not {currency}.", field="currency")
 
     def open(self, trade: TradeRequest) -> Opened:
-        raise ProviderUnavailable("Alipay is not built yet.")
+        self.check_currency(trade.amount.currency)
+        amount = trade.amount.decimal_string()
+        if trade.method == PayMethod.page:
+            signed = self.client.api_alipay_trade_page_pay(
+                subject=trade.subject,
+                out_trade_no=trade.reference,
+                total_amount=amount,
+                return_url=trade.return_url,
+                notify_url=trade.notify_url,
+            )
+            return Opened(provider_reference=None, pay_url=f"{self.gateway_url}?{signed}")
+        answer = self._call(
+            "precreate",
+            lambda: self.client.api_alipay_trade_precreate(
+                subject=trade.subject, out_trade_no=trade.reference, total_amount=amount, notify_url=trade.notify_url
+            ),
+        )
+        if answer.get("code") != SUCCESS or not answer.get("qr_code"):
+            raise ProviderUnavailable(f"Alipay refused the QR payment: {_why(answer)}")
+        return Opened(provider_reference=None, qr_code=str(answer["qr_code"]))
 
     def query(self, payment: ProviderPayment) -> Notice | None:
-        raise ProviderUnavailable("Alipay is not built yet.")
+        answer = self._call("query", lambda: self.client.api_alipay_trade_query(out_trade_no=payment.reference))
+        if answer.get("code") != SUCCESS:
+            if answer.get("sub_code") == "ACQ.TRADE_NOT_EXIST":
+                return None  # never scanned or opened: nothing to close
+            raise ProviderUnavailable(f"Alipay could not say what became of the trade: {_why(answer)}")
+        status = answer.get("trade_status")
+        if status == "WAIT_BUYER_PAY":
+            # Past our timeout: close it, so a late payment cannot arrive for a trade we gave up on.
+            self._call("close", lambda: self.client.api_alipay_trade_close(out_trade_no=payment.reference))
+            return None
+        kind = NoticeKind.succeeded if status in PAID else NoticeKind.failed
+        return Notice(
+            provider=self.name,
+            event_id=f"query:{answer.get('trade_no')}:{status}",
+            kind=kind,
+            reference=payment.reference,
+            provider_reference=answer.get("trade_no"),
+            amount=_amount(answer.get("total_amount"), CURRENCY),
+            raw=dict(answer),
+        )
 
     def refund(self, payment: ProviderPayment, amount: Money, refund_reference: str) -> str:
-        raise ProviderUnavailable("Alipay is not built yet.")
+        answer = self._call(
+            "refund",
+            lambda: self.client.api_alipay_trade_refund(
+                refund_amount=amount.decimal_string(),
+                out_trade_no=payment.reference,
+                out_request_no=refund_reference,  # Alipay's idempotency key for a partial refund
+            ),
+        )
+        if answer.get("code") != SUCCESS:
+            raise ProviderUnavailable(f"Alipay refused the refund: {_why(answer)}")
+        return f"{answer.get('trade_no')}:{refund_reference}"
 
     def parse_notification(self, headers: Mapping[str, str], body: bytes) -> list[Notice]:
-        raise ProviderUnavailable("Alipay is not built yet.")
+        try:
+            fields = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True))
+        except (UnicodeDecodeError, ValueError):
+            raise ForgedNotification("An Alipay notification is a UTF-8 form.") from None
+        signature = fields.pop("sign", "")
+        raw = dict(fields)
+        if not signature or not self._verifies(fields, signature):
+            raise ForgedNotification("The notification's RSA2 signature does not verify with Alipay's public key.")
+        if raw.get("app_id") != self.app_id:
+            raise ForgedNotification("The notification is for another Alipay application.")
+        status = raw.get("trade_status", "")
+        if raw.get("refund_fee") and raw.get("gmt_refund"):
+            kind, amount = NoticeKind.refunded, _amount(raw.get("refund_fee"), _currency(raw))
+        elif status in PAID:
+            kind, amount = NoticeKind.succeeded, _amount(raw.get("total_amount"), _currency(raw))
+        elif status == "TRADE_CLOSED":
+            kind, amount = NoticeKind.failed, None
+        else:
+            return []  # WAIT_BUYER_PAY and the like: nothing to do
+        return [
+            Notice(
+                provider=self.name,
+                event_id=raw.get("notify_id") or f"{raw.get('trade_no')}:{status}:{raw.get('gmt_refund', '')}",
+                kind=kind,
+                reference=raw.get("out_trade_no") or None,
+                provider_reference=raw.get("trade_no") or None,
+                amount=amount,
+                raw=raw,
+            )
+        ]
+
+    def _verifies(self, fields: dict[str, str], signature: str) -> bool:
+        try:
+            return bool(self.client.verify(fields, signature))
+        except (AliPayException, ValueError, TypeError):
+            return False
+
+    def _call(self, what: str, call: Any) -> dict[str, Any]:
+        """One server API call; anything but a verified answer is the provider being unavailable."""
+        try:
+            answer: dict[str, Any] = call()
+        except AliPayValidationError:
+            raise ProviderUnavailable(f"Alipay's answer to {what} did not verify with its public key.") from None
+        except AliPayException as exc:
+            raise ProviderUnavailable(f"Alipay refused {what}: {exc}") from None
+        except (URLError, OSError, ValueError) as exc:
+            raise ProviderUnavailable(f"Alipay did not answer {what}: {exc}") from None
+        return answer
+
+
+def _why(answer: Mapping[str, Any]) -> str:
+    return str(answer.get("sub_msg") or answer.get("msg") or answer.get("code") or "no reason given")
+
+
+def _currency(fields: Mapping[str, str]) -> str:
+    # Domestic trades carry no currency (they are CNY); cross-border ones name it.
+    return (fields.get("trans_currency") or fields.get("currency") or CURRENCY).upper()
+
+
+def _amount(text: Any, currency: str) -> Money | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return Money.parse(text, currency)
+    except InvalidInput:
+        return None
