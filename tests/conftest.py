@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import os
 import secrets
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
-from tests.helpers import PASSWORD, Account, LiveServer, free_port, make_clip, wait_for
+from tests.helpers import PASSWORD, Account, LiveServer, make_clip, served
 from vetrina import clock
 from vetrina.accounts import service as accounts
 from vetrina.accounts.models import Role
@@ -123,18 +121,8 @@ def short_clip(media_dir: Path) -> Path:
 @pytest.fixture
 def live_server(ctx: Context) -> Iterator[LiveServer]:
     """The app behind a real uvicorn on a loopback port, for clients that speak real HTTP."""
-    port = free_port()
-    # As `vetrina serve` runs it: request.client is the direct peer, X-Forwarded-For is vetrina.geo's to judge.
-    config = uvicorn.Config(
-        create_app(ctx, run_worker=True), host="127.0.0.1", port=port, log_level="warning", proxy_headers=False
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_for(lambda: server.started, timeout_s=15, message="uvicorn to start")
-    yield LiveServer(url=f"http://127.0.0.1:{port}", ctx=ctx)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with served(ctx) as url:
+        yield LiveServer(url=url, ctx=ctx)
 
 
 CHROMIUM = "/usr/bin/chromium"

@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import os
 import socket
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import uvicorn
 
 from vetrina import clock
 from vetrina.accounts.models import User
 from vetrina.context import Context
 from vetrina.media.ffmpeg import run_ffmpeg
 from vetrina.media.models import Video, VideoStatus
+from vetrina.web.app import create_app
 
 REDIS_URL = os.environ.get("VETRINA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 PASSWORD = "correct horse battery"
@@ -99,3 +105,22 @@ def ready_video_row(owner_id: int, **overrides: Any) -> Video:
         "created_at": clock.now(),
     }
     return Video(**{**fields, **overrides})
+
+
+@contextmanager
+def served(ctx: Context) -> Iterator[str]:
+    """The app of `ctx` behind a real uvicorn on a loopback port, with its job workers; yields its URL."""
+    port = free_port()
+    # As `vetrina serve` runs it: request.client is the direct peer, X-Forwarded-For is vetrina.geo's to judge.
+    config = uvicorn.Config(
+        create_app(ctx, run_worker=True), host="127.0.0.1", port=port, log_level="warning", proxy_headers=False
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, timeout_s=15, message="uvicorn to start")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

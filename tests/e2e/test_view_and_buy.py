@@ -12,23 +12,23 @@ from vetrina.accounts.models import Role
 pytestmark = pytest.mark.slow
 
 
-def shop_the_look(live_server, make_account, media_dir):
+def shop_the_look(url, make_account, media_dir, currency="EUR"):
     """A ready 12 s video by a merchant, with a shirt tagged over 1–9 s and a mug over 9–12 s; a funded buyer."""
     merchant, buyer = make_account(Role.merchant), make_account(Role.viewer)
     clip = make_clip(media_dir / "e2e-12s.mp4", 12, size="854x480")
-    with httpx.Client(base_url=live_server.url, timeout=30) as http, clip.open("rb") as handle:
+    with httpx.Client(base_url=url, timeout=30) as http, clip.open("rb") as handle:
         video_id = http.post(
             "/api/v1/videos", headers=merchant.auth, data={"title": "Shop the look"}, files={"file": ("c.mp4", handle)}
         ).json()["id"]
         shirt = http.post(
             "/api/v1/products",
             headers=merchant.auth,
-            json={"title": "Linen shirt", "price": {"amount": 5900, "currency": "EUR"}, "stock": 3},
+            json={"title": "Linen shirt", "price": {"amount": 5900, "currency": currency}, "stock": 3},
         ).json()
         mug = http.post(
             "/api/v1/products",
             headers=merchant.auth,
-            json={"title": "Mug", "price": {"amount": 1800, "currency": "EUR"}, "stock": 3},
+            json={"title": "Mug", "price": {"amount": 1800, "currency": currency}, "stock": 3},
         ).json()
         http.post("/api/v1/wallet/topups", headers=buyer.auth, json={"amount": 20_000, "currency": "EUR"})
         wait_for(
@@ -47,7 +47,7 @@ def shop_the_look(live_server, make_account, media_dir):
 
 
 def test_buy_from_a_card_while_the_video_plays(live_server, make_account, media_dir, browser):
-    _merchant, buyer, video_id, shirt, _mug = shop_the_look(live_server, make_account, media_dir)
+    _merchant, buyer, video_id, shirt, _mug = shop_the_look(live_server.url, make_account, media_dir)
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -110,7 +110,7 @@ def test_hold_then_check_out_at_the_end_after_signing_in_inside_the_drawer(
     media_dir,
     browser,
 ):
-    _merchant, buyer, video_id, shirt, mug = shop_the_look(live_server, make_account, media_dir)
+    _merchant, buyer, video_id, shirt, mug = shop_the_look(live_server.url, make_account, media_dir)
     page = browser.new_page(viewport={"width": 390, "height": 844}, has_touch=True)  # a phone
     page.goto(f"{live_server.url}/watch/{video_id}")  # not signed in
     page.wait_for_function("window.vetrinaPlayer && window.vetrinaPlayer.hls && window.vetrinaShop")
@@ -144,7 +144,7 @@ def test_the_player_works_embedded_in_another_site(live_server, make_account, me
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    _merchant, _buyer, video_id, _shirt, _mug = shop_the_look(live_server, make_account, media_dir)
+    _merchant, _buyer, video_id, _shirt, _mug = shop_the_look(live_server.url, make_account, media_dir)
     assert httpx.get(f"{live_server.url}/embed/{video_id}").headers["content-security-policy"] == "frame-ancestors *"
     assert (
         httpx.get(f"{live_server.url}/watch/{video_id}").headers["content-security-policy"] == "frame-ancestors 'self'"
@@ -180,3 +180,55 @@ def test_the_player_works_embedded_in_another_site(live_server, make_account, me
         assert errors == []
     finally:
         blog.shutdown()
+
+
+def test_the_drawers_alipay_qr_payment_completes_while_the_video_keeps_playing(
+    alipay_live, make_account, media_dir, browser
+):
+    _merchant, buyer, video_id, shirt, _mug = shop_the_look(alipay_live.url, make_account, media_dir, "CNY")
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{alipay_live.url}/login?next=/watch/{video_id}")
+    page.fill("input[name=email]", buyer.user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"**/watch/{video_id}")
+    page.wait_for_function("window.vetrinaPlayer && window.vetrinaPlayer.hls && window.vetrinaShop")
+    page.evaluate("""() => {
+        const v = document.querySelector('video'); v.muted = true; v.loop = true; v.play();
+        window.samples = []; window.sampler = setInterval(() => window.samples.push([v.paused, v.currentTime]), 100);
+    }""")
+    page.wait_for_selector('.product-card:has-text("Linen shirt")', timeout=20_000)
+    page.click('.product-card:has-text("Linen shirt") .card-buy')
+    page.click('.drawer:not([hidden]) .drawer-provider[data-provider="alipay"]')
+    page.wait_for_function("() => { const i = document.querySelector('.drawer-qr'); return i && i.naturalWidth > 0; }")
+    (out_trade_no,) = alipay_live.fake.trades  # the precreate call opened one trade
+    assert alipay_live.fake.trades[out_trade_no].total_amount == "59.00"
+    page.wait_for_timeout(1000)  # the buyer takes out a phone...
+    answer = httpx.post(
+        f"{alipay_live.url}/api/v1/providers/alipay/notify",
+        content=alipay_live.fake.notification(out_trade_no),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert answer.text == "success"
+    page.wait_for_selector(".drawer-done", timeout=20_000)
+    samples = page.evaluate("() => { clearInterval(window.sampler); return window.samples; }")
+    assert errors == []
+    started = next(i for i, (_, t) in enumerate(samples) if t > 0)
+    assert not any(paused for paused, _ in samples[started:]), "the video paused during the QR payment"
+    (order,) = httpx.get(f"{alipay_live.url}/api/v1/orders", headers=buyer.auth).json()["items"]
+    assert order["status"] == "WAIT_SELLER_SEND_GOODS" and order["items"][0]["product_id"] == shirt["id"]
+
+
+def test_with_no_provider_the_top_up_and_provider_buttons_are_gone(unfunded_live, make_account, browser):
+    buyer = make_account(Role.viewer)
+    page = browser.new_page()
+    page.goto(f"{unfunded_live}/login?next=/wallet")
+    page.fill("input[name=email]", buyer.user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/wallet")
+    assert page.locator('form[action="/wallet/topups"]').count() == 0
+    assert page.locator('[data-testid="no-funding"]').is_visible()
+    assert page.locator('[data-testid="sandbox-banner"]').count() == 0

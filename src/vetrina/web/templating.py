@@ -28,7 +28,11 @@ templates.env.filters["duration"] = _duration
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     context.setdefault("user", None)
     ctx = get_context(request)
-    money = {"sandbox_money": uses_sandbox_money(ctx), "can_top_up": bool(ctx.settings.funding_providers)}
+    money = {
+        "sandbox_money": uses_sandbox_money(ctx),
+        "can_top_up": bool(ctx.settings.funding_providers),
+        "pay_providers": [p for p in ctx.settings.funding_providers if p != "sandbox"],  # settle by notification
+    }
     return templates.TemplateResponse(
         request, name, {"csrf_token": csrf_token_for(request), **money, **context}, status_code=status_code
     )

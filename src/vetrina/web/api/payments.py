@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
+import segno
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -161,6 +163,20 @@ def pay_order_through_provider(
 @router.get("/api/v1/payments/{payment_id}", response_model=PaymentOut, summary="One provider payment and its state")
 def read_payment(payment_id: RowId, user: User = required_user, session: Session = db_session) -> PaymentOut:
     return payment_out(provider_payments.get_payment(session, payment_id, user))
+
+
+@router.get(
+    "/api/v1/payments/{payment_id}/qr.svg",
+    summary="The payment's QR code, to scan with the provider's app",
+    response_class=Response,
+)
+def payment_qr(payment_id: RowId, user: User = required_user, session: Session = db_session) -> Response:
+    payment = provider_payments.get_payment(session, payment_id, user)
+    if not payment.qr_code:
+        raise NotFound(f"Payment {payment_id} has no QR code.")
+    svg = io.BytesIO()
+    segno.make(payment.qr_code, error="m").save(svg, kind="svg", scale=6, border=2, title="Scan to pay")
+    return Response(svg.getvalue(), media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=300"})
 
 
 async def _notification(request: Request, provider: str) -> Response:

@@ -7,7 +7,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
@@ -15,16 +15,27 @@ from vetrina.accounts.models import Role, User
 from vetrina.catalog import channels
 from vetrina.catalog import service as catalog
 from vetrina.catalog.models import Product
+from vetrina.commerce import checkout
 from vetrina.commerce import service as orders
 from vetrina.commerce.models import OrderStatus
 from vetrina.context import Context
-from vetrina.errors import Forbidden, InvalidInput
+from vetrina.errors import Forbidden, InvalidInput, VetrinaError
 from vetrina.money import Money
 from vetrina.payments import wallet
 from vetrina.payments.funding import funding_provider
+from vetrina.payments.gateways import PayMethod
 from vetrina.web.api.products import product_out
-from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_context, optional_user, territory
-from vetrina.web.pages.forms import CsrfField, form_action, image_upload, signed_in
+from vetrina.web.deps import (
+    MAX_ROW_ID,
+    RowId,
+    db_session,
+    get_context,
+    optional_user,
+    public_base_url,
+    require_csrf_form,
+    territory,
+)
+from vetrina.web.pages.forms import CsrfField, form_action, image_upload, redirect_back, signed_in
 from vetrina.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -112,9 +123,24 @@ def wallet_page(
 def wallet_top_up(
     request: Request,
     amount: Annotated[str, Form(max_length=30)],
+    provider: Annotated[str, Form(max_length=32)] = "",
+    currency: Annotated[str, Form(max_length=3)] = "",
     csrf_token: CsrfField = "",
     user: User | None = optional_user,
 ) -> Response:
+    """The sandbox credits at once; a real provider's page is where the buyer goes to pay (a redirect there)."""
+    ctx = get_context(request)
+    if provider and provider != "sandbox":
+        require_csrf_form(request, csrf_token)
+        buyer = signed_in(user)
+        try:
+            money = Money.parse(amount, currency or ctx.settings.default_currency)
+            payment = checkout.start_top_up(
+                ctx, buyer, money, provider, PayMethod.page, base_url=public_base_url(request), idempotency_key=None
+            )
+        except VetrinaError as exc:
+            return redirect_back("/wallet", exc.detail)
+        return RedirectResponse(payment.pay_url or "/wallet", status_code=303)
     return form_action(
         request,
         csrf_token,
@@ -143,6 +169,35 @@ def orders_page(
 
 
 _ORDER_ACTIONS = {"pay", "cancel", "confirm", "ship", "refund", "accept", "reject"}
+
+
+@router.post("/orders/{order_id}/pay-with")
+def order_pay_with(
+    request: Request,
+    order_id: RowId,
+    provider: Annotated[str, Form(max_length=32)],
+    csrf_token: CsrfField = "",
+    user: User | None = optional_user,
+) -> Response:
+    """Pay the order through a provider's own page (a redirect there); the order is paid when its notification
+    arrives. Registered before the generic order actions, which would otherwise take `pay-with`."""
+    require_csrf_form(request, csrf_token)
+    buyer = signed_in(user)
+    try:
+        payment = checkout.start_order_payment(
+            get_context(request),
+            order_id,
+            buyer,
+            provider,
+            PayMethod.page,
+            base_url=public_base_url(request),
+            idempotency_key=None,
+        )
+    except VetrinaError as exc:
+        return redirect_back("/orders", exc.detail)
+    if payment.pay_url:
+        return RedirectResponse(payment.pay_url, status_code=303)
+    return redirect_back("/orders", "Paid." if payment.state == "succeeded" else "The payment is on its way.")
 
 
 @router.post("/orders/{order_id}/{action}")

@@ -17,6 +17,8 @@ function newKey() {
   return (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random()).replace(/-/g, "");
 }
 
+const PROVIDER_LABELS = { alipay: "Pay with Alipay (scan)", stripe: "Pay by card (Stripe)", sandbox: "Pay (sandbox)" };
+
 async function api(method, path, body) {
   const response = await fetch(path, {
     method, credentials: "same-origin",
@@ -103,6 +105,7 @@ class ShopLayer {
     this.drawer = document.querySelector(".drawer");
     this.shelf = document.querySelector(".shelf");
     this.signedIn = document.querySelector(".watch").dataset.signedIn === "true";
+    this.providers = JSON.parse(document.querySelector(".watch").dataset.providers || "[]");
     this.videoId = Number(root.dataset.videoId);
     this.tags = [];
     this.shown = new Map();
@@ -327,9 +330,17 @@ class ShopLayer {
       const quantity = el("input", { type: "number", name: "quantity", min: "1", max: String(product.stock), value: "1" });
       const status = el("p", { class: "drawer-status", role: "status" });
       const pay = el("button", { type: "button", class: "drawer-pay" }, "Pay from wallet");
-      pay.addEventListener("click", () => this.buy(product, variant, quantity, status, pay));
+      pay.addEventListener("click", () => this.buy(product, variant, quantity, status, pay, null));
+      // The configured providers pay exactly the order's total; Alipay by a QR code beside the playing video.
+      const direct = this.providers.map((provider) => {
+        const button = el("button", { type: "button", class: "drawer-provider", "data-provider": provider },
+                          PROVIDER_LABELS[provider] || provider);
+        button.addEventListener("click", () => this.buy(product, variant, quantity, status, button, provider));
+        return button;
+      });
       body.append(variant ? el("label", {}, "Option ", variant) : null, el("label", {}, "Quantity ", quantity),
-                  pay, status, el("p", { class: "hint" }, "Paid into escrow: the merchant is paid when you confirm receipt."));
+                  pay, ...direct, status,
+                  el("p", { class: "hint" }, "Paid into escrow: the merchant is paid when you confirm receipt."));
     }
     this.drawer.hidden = false;
     document.querySelector(".watch").classList.add("drawer-open");
@@ -340,7 +351,7 @@ class ShopLayer {
     document.querySelector(".watch").classList.remove("drawer-open");
   }
 
-  async buy(product, variant, quantity, status, button) {
+  async buy(product, variant, quantity, status, button, provider) {
     button.disabled = true;
     this.events.report("buy_started", { product_id: product.id });
     status.textContent = "Paying…";
@@ -349,16 +360,44 @@ class ShopLayer {
       if (variant) item.variant_id = Number(variant.value);
       const order = await api("POST", "/api/v1/orders", {
         items: [item], source: { video_id: this.videoId, second: Math.round(this.video.currentTime * 1000) / 1000 } });
-      const paid = await api("POST", "/api/v1/orders/" + order.id + "/pay");
-      this.events.report("purchase", { product_id: product.id, order_id: paid.id });
+      if (provider) {
+        await this.payThrough(provider, order, status);
+      } else {
+        await api("POST", "/api/v1/orders/" + order.id + "/pay");
+      }
+      this.events.report("purchase", { product_id: product.id, order_id: order.id });
       this.events.flush();
       status.textContent = "";
-      status.append(el("strong", { class: "drawer-done" }, "Paid " + formatMoney(paid.total) + " into escrow. Order #" +
-                       paid.id + "."), " ", el("a", { href: "/orders", target: "_blank" }, "Your orders"));
+      status.append(el("strong", { class: "drawer-done" }, "Paid " + formatMoney(order.total) + " into escrow. Order #" +
+                       order.id + "."), " ", el("a", { href: "/orders", target: "_blank" }, "Your orders"));
     } catch (error) {
       status.textContent = error.message;
       button.disabled = false;
     }
+  }
+
+  // Open the payment at the provider and wait for its verified notification; the video never stops meanwhile.
+  async payThrough(provider, order, status) {
+    const method = provider === "alipay" ? "qr" : "page";
+    let payment = await api("POST", "/api/v1/orders/" + order.id + "/payments", { provider, method });
+    status.textContent = "";
+    if (payment.qr_code) {
+      status.append(el("img", { class: "drawer-qr", src: "/api/v1/payments/" + payment.id + "/qr.svg",
+                                alt: "QR code: scan it with the " + provider + " app to pay" }),
+                    el("p", {}, "Scan with your phone to pay " + formatMoney(order.total) + "."),
+                    el("a", { class: "drawer-qr-link", href: payment.qr_code, target: "_blank", rel: "noopener" },
+                       "Or open it here"));
+    } else if (payment.pay_url) {
+      window.open(payment.pay_url, "_blank", "noopener");
+      status.append(el("a", { href: payment.pay_url, target: "_blank", rel: "noopener" }, "Finish paying in the new window"));
+    }
+    const deadline = Date.now() + 30 * 60 * 1000;
+    while (payment.state === "created" && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      payment = await api("GET", "/api/v1/payments/" + payment.id);
+    }
+    if (payment.state !== "succeeded") throw new Error("The payment did not go through (" + payment.state + ").");
+    if (payment.note) throw new Error(payment.note);
   }
 }
 
