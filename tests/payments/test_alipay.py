@@ -7,14 +7,16 @@ import threading
 from datetime import timedelta
 from urllib.parse import parse_qsl
 
+from sqlalchemy import select
+
 from tests.commerce.helpers import ledger_ok, order, product, step
 from tests.payments.alipay_helpers import register_page_trade
 from tests.web.helpers import assert_problem
 from vetrina import clock
 from vetrina.accounts.models import Role
 from vetrina.commerce import checkout
-from vetrina.payments import funding
-from vetrina.payments.models import ProviderNotice
+from vetrina.payments import funding, source_refunds
+from vetrina.payments.models import LedgerTransfer, ProviderNotice, ProviderPayment
 
 CNY_50 = {"amount": 5000, "currency": "CNY"}
 NOTIFY = "/api/v1/providers/alipay/notify"
@@ -226,3 +228,63 @@ def test_reconciliation_asks_alipay_about_trades_left_open(alipay, make_account)
 
 def test_notifications_are_refused_where_alipay_is_not_configured(client):
     assert_problem(client.post(NOTIFY, content=b"a=b", headers=FORM), 404, "not-found")
+
+
+def _run_queued_jobs(site) -> list[str]:
+    """Run what the site queued, as a worker would (one pass)."""
+    ran = []
+    while (task := site.ctx.queue.huey.dequeue()) is not None:
+        ran.append(task.name)
+        site.ctx.queue.huey.execute(task)
+    return ran
+
+
+def test_an_order_paid_through_alipay_is_refunded_through_alipay(alipay, make_account):
+    merchant, buyer, admin = make_account(Role.merchant), make_account(Role.viewer), make_account(Role.admin)
+    item = product(alipay.client, merchant, price=10_000, currency="CNY")
+    placed = order(alipay.client, buyer, item["id"])
+    alipay.client.post(
+        f"/api/v1/orders/{placed['id']}/payments", headers=buyer.auth, json={"provider": "alipay", "method": "qr"}
+    )
+    (out_trade_no,) = alipay.fake.trades
+    _notify(alipay, alipay.fake.notification(out_trade_no))
+    refund = step(
+        alipay.client,
+        buyer,
+        placed["id"],
+        "refunds",
+        {"amount": {"amount": 2500, "currency": "CNY"}, "reason": "one of two missing"},
+        status=201,
+    )
+    step(alipay.client, merchant, placed["id"], f"refunds/{refund['id']}/accept")
+    assert _cny(alipay, buyer) == 0  # reserved for Alipay, not spendable twice
+    assert "payments.refund_to_source" in _run_queued_jobs(alipay)
+    assert alipay.fake.trades[out_trade_no].refunds == {f"refund-{refund['id']}": "25.00"}
+    assert (
+        _cny(alipay, buyer) == 0
+        and alipay.client.get("/api/v1/wallet?currency=CNY", headers=buyer.auth).json()["held"]["amount"] == 7500
+    )
+    ledger_ok(alipay.client, admin)
+
+
+def test_a_refund_alipay_keeps_refusing_stays_in_the_wallet(alipay, make_account):
+    merchant, buyer, admin = make_account(Role.merchant), make_account(Role.viewer), make_account(Role.admin)
+    item = product(alipay.client, merchant, price=4_000, currency="CNY")
+    placed = order(alipay.client, buyer, item["id"])
+    alipay.client.post(
+        f"/api/v1/orders/{placed['id']}/payments", headers=buyer.auth, json={"provider": "alipay", "method": "qr"}
+    )
+    (out_trade_no,) = alipay.fake.trades
+    _notify(alipay, alipay.fake.notification(out_trade_no))
+    refund = step(alipay.client, buyer, placed["id"], "refunds", {"reason": "never came"}, status=201)
+    alipay.fake.unreachable = True
+    step(alipay.client, merchant, placed["id"], f"refunds/{refund['id']}/accept")
+    with alipay.ctx.db.session() as session:
+        pending = session.scalars(select(LedgerTransfer).where(LedgerTransfer.kind == "refund_to_source")).one()
+        payment_id = session.scalars(select(ProviderPayment.id)).one()
+    source_refunds.send_refund(
+        alipay.ctx, payment_id, pending.id, f"refund-{refund['id']}", source_refunds.MAX_ATTEMPTS
+    )
+    assert _cny(alipay, buyer) == 4_000  # back to spend here, and said so
+    assert "could not be refunded" in _payment(alipay, buyer, payment_id)["note"]
+    ledger_ok(alipay.client, admin)

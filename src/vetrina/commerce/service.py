@@ -24,7 +24,7 @@ from vetrina.context import Context
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound
 from vetrina.media.models import Video
 from vetrina.money import Money
-from vetrina.payments import escrow, webhooks
+from vetrina.payments import escrow, source_refunds, webhooks
 from vetrina.rights import service as rights
 from vetrina.text import clean_text
 
@@ -345,6 +345,8 @@ def accept_refund(ctx: Context, session: Session, order_id: int, refund_id: int,
     )
     order.refunded_amount += refund.amount
     refund.status, refund.decided_at, refund.decided_by = RefundStatus.accepted.value, clock.now(), user.id
+    if source_refunds.refund_to_source(ctx, session, order.id, amount, f"refund-{refund.id}"):
+        _record(order, None, "refunding_to_source", user, amount.display())
     if order.escrow_transfer_id is None:
         if order.shipped_at is None:
             # Fully refunded before it left: the goods are still on the shelf.
