@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 from urllib.error import URLError
 from urllib.parse import parse_qsl
@@ -19,6 +18,7 @@ from alipay.utils import AliPayConfig
 
 from vetrina.errors import InvalidInput
 from vetrina.money import Money
+from vetrina.payments.alipay_payouts import read_pem
 from vetrina.payments.gateways import (
     ForgedNotification,
     Notice,
@@ -38,13 +38,6 @@ TIMEOUT_S = 10
 PAID = {"TRADE_SUCCESS", "TRADE_FINISHED"}
 
 
-def pem(value: str) -> str:
-    """A key or certificate setting: the PEM text itself, or the path of a file holding it."""
-    if value.lstrip().startswith("-----BEGIN"):
-        return value
-    return Path(value).read_text()
-
-
 class AlipayGateway:
     name = "alipay"
 
@@ -57,8 +50,8 @@ class AlipayGateway:
     def from_settings(cls, settings: Settings) -> AlipayGateway:
         client = AliPay(
             appid=settings.alipay_app_id,
-            app_private_key_string=pem(settings.alipay_private_key),
-            alipay_public_key_string=pem(settings.alipay_public_key),
+            app_private_key_string=read_pem(settings.alipay_private_key),
+            alipay_public_key_string=read_pem(settings.alipay_public_key),
             sign_type="RSA2",
             config=AliPayConfig(timeout=TIMEOUT_S),
         )

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import OpenSSL
-from alipay import DCAliPay  # type: ignore[import-untyped]
-from alipay.exceptions import AliPayException, AliPayValidationError  # type: ignore[import-untyped]
+from alipay import DCAliPay
+from alipay.exceptions import AliPayException, AliPayValidationError
 
 from vetrina.payments.gateways import PayoutRefused, ProviderUnavailable
 from vetrina.payments.models import Payout
