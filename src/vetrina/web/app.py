@@ -21,6 +21,7 @@ from vetrina.web.api import (
     commerce,
     events,
     licences,
+    money_admin,
     partners,
     payments,
     products,
@@ -121,6 +122,7 @@ def create_app(ctx: Context, run_worker: bool = False) -> FastAPI:
     app.include_router(partners.router)
     app.include_router(commerce.router)
     app.include_router(payments.router)
+    app.include_router(money_admin.router)
     app.include_router(webhooks.router)
     app.include_router(events.router)
     app.include_router(analytics.router)
