@@ -1,4 +1,4 @@
-"""The one command line: `vetrina serve | worker | demo | import | users | tokens`."""
+"""The one command line: `vetrina serve | worker | demo | import | users | tokens | wallets`."""
 
 from __future__ import annotations
 
@@ -27,8 +27,10 @@ SCRATCH_MAX_AGE_S = 6 * 3600
 app = typer.Typer(help="Vetrina: self-hosted shoppable video streaming.", no_args_is_help=True)
 users_app = typer.Typer(help="Manage user accounts.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Manage API bearer tokens.", no_args_is_help=True)
+wallets_app = typer.Typer(help="Credit wallets with money received outside any provider.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(wallets_app, name="wallets")
 
 
 def _log_to_console() -> None:
@@ -228,6 +230,47 @@ def tokens_create(email: str, name: str = typer.Option("cli", help="A label to r
             typer.echo(accounts.create_api_token(session, user, name))
     finally:
         ctx.close()
+
+
+@wallets_app.command("credit")
+def wallets_credit(
+    email: str = typer.Argument(..., help="The account whose wallet receives the money."),
+    amount: str = typer.Argument(..., help="What was received, as a decimal: 120.50"),
+    currency: str = typer.Argument(..., help="Its ISO 4217 currency: EUR"),
+    reference: str = typer.Option(..., help="The transfer's own reference: one credit per reference."),
+) -> None:
+    """Credit money received by bank transfer (or any way outside a provider) to a user's wallet, once per
+    reference: re-running with the same reference, user and amount credits nothing more."""
+    from vetrina.money import Money
+    from vetrina.payments import credits
+
+    ctx = build_context()
+    try:
+        with ctx.db.session(write=True) as session:
+            user = accounts.get_user_by_email(session, email)
+            if user is None:
+                _fail(f"no user {email}")
+            money = Money.parse(amount, currency)
+            row, created = credits.credit(session, user, money, reference, f"cli ({_os_user()})")
+            shown = Money(row.amount, row.currency).display()
+            if created:
+                typer.echo(f"credited {shown} to {user.email} (credit {row.id}, reference {row.reference})")
+            else:
+                typer.echo(
+                    f"already credited: {shown} to {user.email} (credit {row.id}, reference {row.reference}, "
+                    f"by {row.credited_by}); nothing more credited"
+                )
+    except VetrinaError as exc:
+        _fail(exc.detail)
+    finally:
+        ctx.close()
+
+
+def _os_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name in the environment and none in the password database
+        return f"uid {os.getuid()}"
 
 
 @app.command()
