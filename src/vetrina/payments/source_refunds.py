@@ -50,7 +50,9 @@ def refund_to_source(ctx: Context, session: Session, order_id: int, amount: Mone
         return False
     wallet = ledger.account(session, AccountKind.wallet, payment.user_id, amount.currency)
     outside = ledger.platform_account(session, AccountKind.funding, amount.currency)
-    pending = ledger.hold(session, wallet, outside, amount, "refund_to_source", refund_reference)
+    # The ledger names the payment (reconciliation matches it to the provider); the provider gets the refund's own.
+    reference = f"refund:{payment.id}:{refund_reference}"
+    pending = ledger.hold(session, wallet, outside, amount, "refund_to_source", reference)
     ctx.queue.enqueue_after_commit(session, REFUND_JOB, payment.id, pending.id, refund_reference, 1)
     return True
 
