@@ -1,5 +1,5 @@
 """Stripe: Checkout Sessions opened through the real SDK (pointed at a local Stripe), money credited only by the
-webhook's signed events, once, whatever order or how often they arrive."""
+webhook's signed events, once, whatever order or how often they arrive; disputes freeze what they dispute."""
 
 from __future__ import annotations
 
@@ -12,16 +12,18 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from tests.commerce.helpers import ledger_ok, order, product, wallet
+from tests.commerce.helpers import ledger_ok, order, product, step, wallet
 from tests.helpers import free_port
-from tests.payments.stripe_server import deliver, event, signature
+from tests.payments.stripe_server import deliver, dispute, event, signature
 from tests.web.helpers import assert_problem
 from vetrina import clock
 from vetrina.accounts.models import Role
-from vetrina.commerce import checkout
+from vetrina.commerce import checkout, disputes
+from vetrina.commerce.models import Order
 from vetrina.money import Money
+from vetrina.payments import ledger
 from vetrina.payments.gateways import ProviderUnavailable
-from vetrina.payments.models import ProviderNotice, ProviderPayment
+from vetrina.payments.models import AccountKind, ProviderNotice, ProviderPayment
 from vetrina.payments.stripe_gateway import StripeGateway
 from vetrina.runtime import build_context
 from vetrina.web.app import create_app
@@ -332,3 +334,144 @@ def test_a_refund_goes_back_through_stripe_once_per_reference(stripe_client, str
     assert stripe_server.refunds[first]["payment_intent"] == session["payment_intent"]
     with pytest.raises(ProviderUnavailable, match="greater than unrefunded"):
         gateway.refund(row, Money(1, "EUR"), "refund-3")
+
+
+# Disputes
+
+
+def dispute_event(session: dict, status: str | None = None, amount: int | None = None) -> dict:
+    if status is None:
+        return event("charge.dispute.created", dispute(session, amount=amount))
+    return event("charge.dispute.closed", dispute(session, status, amount))
+
+
+def outcome_of(ctx, kind: str) -> str:
+    [notice] = notices(ctx, kind=kind)
+    return notice.outcome
+
+
+@pytest.mark.parametrize("ending", ["won", "lost"])
+def test_a_disputed_top_up_is_frozen_in_the_wallet_until_the_dispute_ends(
+    stripe_client, stripe_server, stripe_ctx, make_account, ending
+):
+    buyer, admin = make_account(Role.viewer), make_account(Role.admin)
+    _payment, session = paid_top_up(stripe_client, stripe_server, buyer)
+    accepted(deliver(stripe_client, completed(session)))
+    opened = dispute_event(session)
+    accepted(deliver(stripe_client, opened))
+    accepted(deliver(stripe_client, opened))
+    assert wallet(stripe_client, buyer) == (0, 5000)
+    assert (
+        outcome_of(stripe_ctx, "dispute_opened") == "dispute opened: €50.00 of €50.00 frozen in the wallet it credited"
+    )
+    ledger_ok(stripe_client, admin)
+
+    accepted(deliver(stripe_client, dispute_event(session, ending)))
+    if ending == "won":
+        assert wallet(stripe_client, buyer) == (5000, 0)
+    else:
+        assert wallet(stripe_client, buyer) == (0, 0)
+        assert outcome_of(stripe_ctx, "dispute_lost").startswith("dispute lost: €50.00 went back to the buyer's bank")
+    # A late duplicate of the other ending changes nothing.
+    other = "lost" if ending == "won" else "won"
+    accepted(deliver(stripe_client, dispute_event(session, other)))
+    assert wallet(stripe_client, buyer) == ((5000, 0) if ending == "won" else (0, 0))
+    ledger_ok(stripe_client, admin)
+
+
+def test_a_dispute_on_a_spent_top_up_freezes_what_is_left_and_says_so(
+    stripe_client, stripe_server, stripe_ctx, make_account
+):
+    merchant, buyer, admin = make_account(Role.merchant), make_account(Role.viewer), make_account(Role.admin)
+    _payment, session = paid_top_up(stripe_client, stripe_server, buyer)
+    accepted(deliver(stripe_client, completed(session)))
+    placed = order(stripe_client, buyer, product(stripe_client, merchant, price=3000)["id"])
+    step(stripe_client, buyer, placed["id"], "pay")
+    accepted(deliver(stripe_client, dispute_event(session)))
+    assert wallet(stripe_client, buyer) == (0, 5000)  # 3000 in escrow for the order, 2000 frozen
+    assert outcome_of(stripe_ctx, "dispute_opened").endswith("; it held only €20.00")
+    accepted(deliver(stripe_client, dispute_event(session, "lost")))
+    assert outcome_of(stripe_ctx, "dispute_lost").endswith("€30.00 could not be recovered: the platform bears it")
+    assert wallet(stripe_client, buyer) == (0, 3000)
+    ledger_ok(stripe_client, admin)
+
+
+def direct_order_paid(client, server, buyer, merchant, price: int = 4000) -> tuple[dict, dict, dict]:
+    placed = order(client, buyer, product(client, merchant, price=price, stock=1)["id"])
+    answer = client.post(f"/api/v1/orders/{placed['id']}/payments", headers=buyer.auth, json={"provider": "stripe"})
+    assert answer.status_code == 202, answer.text
+    session = server.pay(server.session_at(answer.json()["pay_url"])["id"])
+    accepted(deliver(client, completed(session)))
+    return placed, answer.json(), session
+
+
+def test_a_disputed_order_in_escrow_is_not_released_and_a_lost_dispute_closes_it(
+    stripe_client, stripe_server, stripe_ctx, make_account
+):
+    merchant, buyer, admin = make_account(Role.merchant), make_account(Role.viewer), make_account(Role.admin)
+    placed, _payment, session = direct_order_paid(stripe_client, stripe_server, buyer, merchant)
+    step(stripe_client, merchant, placed["id"], "ship", {"carrier": "DHL", "tracking": "1"})
+    accepted(deliver(stripe_client, dispute_event(session)))
+    assert outcome_of(stripe_ctx, "dispute_opened") == f"dispute opened: €40.00 frozen in order {placed['id']}'s escrow"
+    disputed = stripe_client.get(f"/api/v1/orders/{placed['id']}", headers=buyer.auth).json()
+    assert disputed["history"][-1]["action"] == "dispute_opened" and "€40.00" in disputed["history"][-1]["note"]
+    with stripe_ctx.db.session() as db, pytest.raises(disputes.DisputeOpen, match="stays in escrow"):
+        disputes.refuse_while_disputed(db, db.get_one(Order, placed["id"]))
+    assert wallet(stripe_client, buyer) == (0, 4000)
+    ledger_ok(stripe_client, admin)
+
+    accepted(deliver(stripe_client, dispute_event(session, "lost")))
+    closed = stripe_client.get(f"/api/v1/orders/{placed['id']}", headers=buyer.auth).json()
+    assert closed["status"] == "TRADE_CLOSED" and closed["refunded"]["amount"] == 4000
+    assert closed["history"][-1]["action"] == "dispute_lost"
+    assert wallet(stripe_client, buyer) == (0, 0)  # the money is back on the buyer's card, not in the wallet
+    assert wallet(stripe_client, merchant) == (0, 0)
+    with stripe_ctx.db.session() as db:
+        disputes.refuse_while_disputed(db, db.get_one(Order, placed["id"]))  # nothing frozen any more
+    ledger_ok(stripe_client, admin)
+
+
+def test_a_won_dispute_lets_the_order_be_released(stripe_client, stripe_server, stripe_ctx, make_account):
+    merchant, buyer, admin = make_account(Role.merchant), make_account(Role.viewer), make_account(Role.admin)
+    placed, _payment, session = direct_order_paid(stripe_client, stripe_server, buyer, merchant)
+    accepted(deliver(stripe_client, dispute_event(session)))
+    accepted(deliver(stripe_client, dispute_event(session, "won")))
+    assert outcome_of(stripe_ctx, "dispute_won") == f"dispute won: €40.00 unfrozen in order {placed['id']}'s escrow"
+    with stripe_ctx.db.session() as db:
+        disputes.refuse_while_disputed(db, db.get_one(Order, placed["id"]))
+    step(stripe_client, merchant, placed["id"], "ship", {"carrier": "DHL", "tracking": "1"})
+    assert step(stripe_client, buyer, placed["id"], "confirm")["status"] == "TRADE_FINISHED"
+    assert wallet(stripe_client, merchant) == (3800, 0)
+    ledger_ok(stripe_client, admin)
+
+
+def test_a_dispute_after_release_freezes_the_merchants_balance(stripe_client, stripe_server, stripe_ctx, make_account):
+    merchant, buyer, admin = make_account(Role.merchant), make_account(Role.viewer), make_account(Role.admin)
+    placed, _payment, session = direct_order_paid(stripe_client, stripe_server, buyer, merchant)
+    step(stripe_client, merchant, placed["id"], "ship", {"carrier": "DHL", "tracking": "1"})
+    step(stripe_client, buyer, placed["id"], "confirm")
+
+    def payable() -> tuple[int, int]:
+        with stripe_ctx.db.session() as db:
+            account = ledger.find_account(db, AccountKind.merchant_payable, merchant.user.id, "EUR")
+            return ledger.available(account), account.debits_pending
+
+    assert payable() == (3800, 0)  # 4000 less the 5 % commission
+    accepted(deliver(stripe_client, dispute_event(session)))
+    assert payable() == (0, 3800)
+    assert outcome_of(stripe_ctx, "dispute_opened").endswith("; it held only €38.00")
+    ledger_ok(stripe_client, admin)
+    accepted(deliver(stripe_client, dispute_event(session, "lost")))
+    assert payable() == (0, 0)
+    lost = outcome_of(stripe_ctx, "dispute_lost")
+    assert "€38.00 went back" in lost and lost.endswith("€2.00 could not be recovered: the platform bears it")
+    assert wallet(stripe_client, buyer) == (0, 0)
+    ledger_ok(stripe_client, admin)
+
+
+def test_a_dispute_for_no_payment_of_ours_is_kept_and_changes_nothing(stripe_client, stripe_ctx, make_account):
+    admin = make_account(Role.admin)
+    stranger = {"payment_intent": "pi_not_ours", "amount_total": 100, "currency": "eur"}
+    accepted(deliver(stripe_client, dispute_event(stranger)))
+    assert outcome_of(stripe_ctx, "dispute_opened").startswith("unknown reference")
+    ledger_ok(stripe_client, admin)

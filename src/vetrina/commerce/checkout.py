@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from vetrina import clock
 from vetrina.accounts.models import User
+from vetrina.commerce import disputes
 from vetrina.commerce import service as orders
 from vetrina.commerce.models import OrderStatus
 from vetrina.context import Context
@@ -170,6 +171,8 @@ def _apply(ctx: Context, session: Session, payment: ProviderPayment, notice: Not
             payment.state, payment.settled_at = S.failed.value, clock.now()
             return "failed"
         return f"ignored: the payment is already {payment.state}"
+    if notice.kind in disputes.DISPUTE_NOTICES:
+        return disputes.settle_dispute(session, payment, notice)
     if notice.kind != NoticeKind.succeeded:
         return f"recorded: {notice.kind.value}"
     expected = Money(payment.amount, payment.currency)
