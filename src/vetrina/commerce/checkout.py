@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from vetrina import clock
 from vetrina.accounts.models import User
+from vetrina.commerce import disputes
 from vetrina.commerce import service as orders
 from vetrina.commerce.models import OrderStatus
 from vetrina.context import Context
@@ -170,6 +171,8 @@ def _apply(ctx: Context, session: Session, payment: ProviderPayment, notice: Not
             payment.state, payment.settled_at = S.failed.value, clock.now()
             return "failed"
         return f"ignored: the payment is already {payment.state}"
+    if notice.kind in disputes.DISPUTE_NOTICES:
+        return disputes.settle_dispute(session, payment, notice)
     if notice.kind != NoticeKind.succeeded:
         return f"recorded: {notice.kind.value}"
     expected = Money(payment.amount, payment.currency)
@@ -191,7 +194,7 @@ def _apply(ctx: Context, session: Session, payment: ProviderPayment, notice: Not
         orders.close_if_expired(ctx, session, payment.order_id)  # its stock goes back on sale now, not at the sweep
         payment.note = f"The order could not be paid ({refused.detail}): the money is in your wallet."
         return "credited to the wallet: the order could not be paid"
-    return "credited and paid the order into escrow"
+    return provider_payments.PAID_THE_ORDER
 
 
 @periodic_job("payments.reconcile", crontab(minute="*"))

@@ -19,6 +19,7 @@ from vetrina import clock
 from vetrina.accounts.models import User
 from vetrina.catalog import service as catalog
 from vetrina.catalog.models import Product
+from vetrina.commerce import disputes
 from vetrina.commerce.models import Order, OrderEvent, OrderItem, OrderStatus, RefundRequest, RefundStatus
 from vetrina.context import Context
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -269,6 +270,7 @@ def confirm(ctx: Context, session: Session, order_id: int, buyer: User) -> Order
     _expect(order, S.WAIT_BUYER_CONFIRM_GOODS, action="confirm receipt of")
     if _open_refund(order):
         raise IllegalTransition("Settle the open refund request first.", current_status=order.status)
+    disputes.refuse_while_disputed(session, order)
     _finish(ctx, session, order, "confirmed", buyer)
     return order
 
@@ -339,6 +341,7 @@ def accept_refund(ctx: Context, session: Session, order_id: int, refund_id: int,
     """The merchant (or an admin) gives the money back from escrow; a full refund closes the order."""
     order, refund = _refund_for_decision(session, order_id, refund_id, user)
     _expect(order, S.WAIT_SELLER_SEND_GOODS, S.WAIT_BUYER_CONFIRM_GOODS, action="refund")
+    disputes.refuse_while_disputed(session, order)
     amount = Money(refund.amount, order.currency)
     order.escrow_transfer_id = escrow.refund_from_escrow(
         session, _held_in_escrow(order), amount, order.merchant_id, f"order:{order.id}"
@@ -424,7 +427,7 @@ def auto_confirm_if_due(ctx: Context, session: Session, order_id: int) -> bool:
         return False
     if order.auto_confirm_at is None or order.auto_confirm_at > clock.now():
         return False
-    if _open_refund(order):
+    if _open_refund(order) or disputes.frozen_in_escrow(session, order.id):
         return False
     _finish(ctx, session, order, "auto_confirmed", None)
     return True

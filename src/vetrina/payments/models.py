@@ -30,6 +30,7 @@ class AccountKind(enum.StrEnum):
     funding = "funding"  # the outside world: top-ups come from here, so it may go negative
     advertising = "advertising"  # the platform's earnings from ad campaigns
     payouts = "payouts"  # the outside world again: merchants' money paid out to them
+    disputes = "disputes"  # the platform holding money a provider's dispute froze, until it is resolved
 
 
 PLATFORM = 0  # owner_id of the platform's own accounts

@@ -23,7 +23,8 @@ from vetrina.payments.gateways import Notice, PayMethod
 from vetrina.payments.idempotency import KeyReused
 from vetrina.payments.models import AccountKind, PaymentPurpose, PaymentState, ProviderNotice, ProviderPayment
 
-MAX_KEY_LENGTH = 255
+# The outcome kept on a success notice whose money paid its order (disputes look for it).
+PAID_THE_ORDER = "credited and paid the order into escrow"
 
 
 def new_reference() -> str:
