@@ -13,6 +13,7 @@ import vetrina.partners.runs
 import vetrina.partners.schedule
 import vetrina.payments.source_refunds
 import vetrina.payments.webhooks
+import vetrina.payouts.service
 import vetrina.shoppable.autotag.service
 import vetrina.studio.service  # noqa: F401  (these register their jobs)
 from vetrina.clock import PROCESS_CLOCK

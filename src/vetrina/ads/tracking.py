@@ -25,7 +25,7 @@ from vetrina.jobs import periodic_job
 from vetrina.money import MilliMoney, Money, in_millis
 from vetrina.payments import ledger
 from vetrina.payments.ledger import InsufficientFunds
-from vetrina.payments.models import AccountKind
+from vetrina.payments.models import AccountKind, LedgerAccount
 
 log = logging.getLogger(__name__)
 EVENTS = frozenset(
@@ -164,17 +164,36 @@ def _add_to_day(session: Session, campaign_id: int, now: datetime, millis: int) 
 
 
 def settle(session: Session, campaign: Campaign) -> Money:
-    """Move the campaign's unbilled spend (whole minor units) from the merchant's balance to the platform.
+    """Move the campaign's unbilled spend (whole minor units) from the merchant's money to the platform: from its
+    own top-ups (its wallet) first, the rest from its released sales (merchant_payable), one transfer each under one
+    reference, so what can be paid out is drawn on last.
 
-    A merchant whose balance cannot cover it has its campaign paused; what is owed stays unbilled."""
+    A merchant whose two balances together cannot cover it has its campaign paused; what is owed stays unbilled."""
     amount = campaign.spent.whole_units() - Money(campaign.billed, campaign.currency)
     if amount.amount <= 0:
         return Money.zero(campaign.currency)
     payable = ledger.account(session, AccountKind.merchant_payable, campaign.merchant_id, campaign.currency)
+    top_ups = ledger.find_account(session, AccountKind.wallet, campaign.merchant_id, campaign.currency)
     earnings = ledger.platform_account(session, AccountKind.advertising, campaign.currency)
+    # Read both under their row locks (in id order, as the ledger locks), so the split is made on current figures;
+    # fetched, not only executed, so that populate_existing refreshes them.
+    session.scalars(
+        select(LedgerAccount)
+        .where(LedgerAccount.id.in_(sorted(a.id for a in (payable, top_ups) if a is not None)))
+        .order_by(LedgerAccount.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    spendable_top_ups = ledger.available(top_ups) if top_ups is not None else 0
+    from_top_ups = Money(min(max(0, spendable_top_ups), amount.amount), amount.currency)
+    from_sales = amount - from_top_ups
+    reference = f"campaign:{campaign.id}"
     try:
         with session.begin_nested():
-            ledger.transfer(session, payable, earnings, amount, "ad_spend", f"campaign:{campaign.id}")
+            if top_ups is not None and from_top_ups.amount:
+                ledger.transfer(session, top_ups, earnings, from_top_ups, "ad_spend", reference)
+            if from_sales.amount:
+                ledger.transfer(session, payable, earnings, from_sales, "ad_spend", reference)
     except InsufficientFunds:
         if campaign.status == CampaignStatus.active:
             campaign.status = CampaignStatus.paused.value

@@ -89,13 +89,14 @@ def _lock(session: Session, *accounts: LedgerAccount) -> None:
     ids = sorted({a.id for a in accounts if keeps_totals(a)})
     if not ids:
         return
-    session.execute(
+    # Fetched, not just executed: populate_existing refreshes the accounts only as their rows are loaded.
+    session.scalars(
         select(LedgerAccount)
         .where(LedgerAccount.id.in_(ids))
         .order_by(LedgerAccount.id)
         .with_for_update()
         .execution_options(populate_existing=True)
-    )
+    ).all()
 
 
 def _record(

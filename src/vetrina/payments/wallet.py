@@ -21,20 +21,23 @@ class WalletView:
 
 
 def wallet_view(session: Session, user: User, currency: str) -> WalletView:
-    """A buyer's spendable money and its payments in escrow; a merchant's released money and its escrow."""
+    """A buyer's spendable money and its payments in escrow. A merchant's money in both its accounts, its released
+    sales (`merchant_payable`) and its own top-ups (its `wallet`), and what escrow holds for it; ad spend not yet
+    billed is not taken off here (`payouts.balances` does, knowing the campaigns)."""
     currency = check_currency(currency)
+    wallet = ledger.find_account(session, AccountKind.wallet, user.id, currency)
+    topped_up = ledger.available(wallet) if wallet is not None else 0
     if user.role == Role.merchant:
         payable = ledger.find_account(session, AccountKind.merchant_payable, user.id, currency)
         if payable is None:
-            return WalletView(Money.zero(currency), Money.zero(currency))
+            return WalletView(Money(topped_up, currency), Money.zero(currency))
         return WalletView(
-            available=Money(payable.credits_posted - payable.debits_posted, currency),
+            available=Money(ledger.available(payable) + topped_up, currency),
             held=Money(ledger.held_for(session, payable), currency),
         )
-    wallet = ledger.find_account(session, AccountKind.wallet, user.id, currency)
     if wallet is None:
         return WalletView(Money.zero(currency), Money.zero(currency))
-    return WalletView(available=Money(ledger.available(wallet), currency), held=Money(wallet.debits_pending, currency))
+    return WalletView(available=Money(topped_up, currency), held=Money(wallet.debits_pending, currency))
 
 
 def top_up(session: Session, provider: FundingProvider, user: User, amount: Money, key: str) -> WalletView:

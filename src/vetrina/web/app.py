@@ -24,6 +24,7 @@ from vetrina.web.api import (
     money_admin,
     partners,
     payments,
+    payouts,
     products,
     revenue,
     shoppable,
@@ -41,6 +42,7 @@ from vetrina.web.pages import analytics as analytics_page
 from vetrina.web.pages import campaigns as campaign_pages
 from vetrina.web.pages import dashboards as dashboard_pages
 from vetrina.web.pages import partner as partner_page
+from vetrina.web.pages import payouts as payout_pages
 from vetrina.web.pages import reconciliation as reconciliation_page
 from vetrina.web.pages import routes as pages
 from vetrina.web.pages import shop
@@ -124,6 +126,7 @@ def create_app(ctx: Context, run_worker: bool = False) -> FastAPI:
     app.include_router(commerce.router)
     app.include_router(payments.router)
     app.include_router(money_admin.router)
+    app.include_router(payouts.router)
     app.include_router(webhooks.router)
     app.include_router(events.router)
     app.include_router(analytics.router)
@@ -135,6 +138,7 @@ def create_app(ctx: Context, run_worker: bool = False) -> FastAPI:
     app.include_router(ad_pages.router)
     app.include_router(campaign_pages.router)
     app.include_router(partner_page.router)
+    app.include_router(payout_pages.router)
     app.include_router(analytics_page.router)
     app.include_router(dashboard_pages.router)
     app.include_router(reconciliation_page.router)

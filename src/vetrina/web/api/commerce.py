@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, StrictInt, model_serializer
 from sqlalchemy.orm import Session
 
-from vetrina.accounts.models import User
+from vetrina.accounts.models import Role, User
 from vetrina.commerce import service as orders
 from vetrina.commerce.models import Order, OrderStatus
 from vetrina.errors import Forbidden
 from vetrina.money import Money, MoneyModel, PositiveMoneyModel
 from vetrina.payments import ledger, wallet
+from vetrina.payouts import balances
 from vetrina.web.api.schemas import Page
 from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_context, required_user, territory
 from vetrina.web.idempotent import run_once
@@ -263,12 +264,35 @@ def reject_refund(
 
 
 class WalletOut(BaseModel):
-    available: MoneyModel
+    available: MoneyModel = Field(
+        description="A buyer's spendable money; a merchant's released sales plus its top-ups, less ad spend not "
+        "yet billed."
+    )
     held: MoneyModel = Field(description="In escrow: a buyer's unconfirmed payments, or a merchant's pending sales.")
+    withdrawable: MoneyModel | None = Field(
+        None, description="Merchants only: what a payout may take (released sales; top-ups can only be spent)."
+    )
+
+    # No return annotation: with one, pydantic documents the response as that type instead of this model.
+    @model_serializer(mode="wrap")
+    def _withdrawable_for_merchants_only(self, serialize: SerializerFunctionWrapHandler):
+        shown: dict[str, Any] = serialize(self)
+        if self.withdrawable is None:
+            shown.pop("withdrawable", None)  # a buyer's wallet reads as it always did
+        return shown
 
 
-def wallet_out(view: wallet.WalletView) -> WalletOut:
-    return WalletOut(available=MoneyModel.of(view.available), held=MoneyModel.of(view.held))
+def wallet_out(session: Session, user: User, currency: str) -> WalletOut:
+    """A buyer's wallet; a merchant's one balance, with what a payout may take."""
+    if user.role != Role.merchant:
+        view = wallet.wallet_view(session, user, currency)
+        return WalletOut(available=MoneyModel.of(view.available), held=MoneyModel.of(view.held))
+    balance = balances.merchant_balance(session, user.id, currency)
+    return WalletOut(
+        available=MoneyModel.of(balance.available),
+        held=MoneyModel.of(balance.held),
+        withdrawable=MoneyModel.of(balance.withdrawable),
+    )
 
 
 @router.get("/api/v1/wallet", response_model=WalletOut, summary="Your balance and what escrow holds")
@@ -278,7 +302,7 @@ def read_wallet(
     user: User = required_user,
     session: Session = db_session,
 ) -> WalletOut:
-    return wallet_out(wallet.wallet_view(session, user, currency or get_context(request).settings.default_currency))
+    return wallet_out(session, user, currency or get_context(request).settings.default_currency)
 
 
 class LedgerCheckOut(BaseModel):

@@ -105,9 +105,13 @@ def top_up(request: Request, body: TopUpIn, user: User = required_user) -> JSONR
     key = request.headers.get("idempotency-key") or uuid.uuid4().hex
     # An absent provider and a null one are one request: the same fingerprint as before `provider` existed.
     payload = body.model_dump(exclude_none=True, exclude={"method"})
-    return run_once(
-        request, user, payload, lambda s: wallet_out(wallet.top_up(s, sandbox, user, body.to_money(), key)), 201
-    )
+    money = body.to_money()
+
+    def credit(session: Session) -> WalletOut:
+        wallet.top_up(session, sandbox, user, money, key)
+        return wallet_out(session, user, money.currency)
+
+    return run_once(request, user, payload, credit, 201)
 
 
 @router.get("/api/v1/wallet/topups", response_model=PaymentPage, summary="Your top-ups through a provider")

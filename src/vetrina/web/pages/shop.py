@@ -24,6 +24,7 @@ from vetrina.money import Money
 from vetrina.payments import wallet
 from vetrina.payments.funding import funding_provider
 from vetrina.payments.gateways import PayMethod
+from vetrina.payouts import balances
 from vetrina.web.api.products import product_out
 from vetrina.web.deps import (
     MAX_ROW_ID,
@@ -113,7 +114,7 @@ def wallet_page(
         request,
         "wallet.html",
         user=user,
-        wallet=wallet.wallet_view(session, user, currency),
+        wallet=balances.wallet_view(session, user, currency),
         msg=msg,
         currency=currency,
     )
@@ -261,7 +262,7 @@ def merchant_desk(
         Money=Money,
         products=[product_out(p, ctx) for p in products],
         orders=sold,
-        balance=wallet.wallet_view(session, user, ctx.settings.default_currency),
+        balance=balances.wallet_view(session, user, ctx.settings.default_currency),
         channel=channels.channel_of(session, user),
     )
 
