@@ -113,7 +113,7 @@ def request_payout(
             withdrawable=withdrawable.as_json(),
         )
     account = session.get(PayoutAccount, merchant.id)
-    method = payout_method(ctx, account)
+    method = payout_method(ctx, account, currency)
     payout = Payout(
         merchant_id=merchant.id,
         amount=amount.amount,
