@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -13,6 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.helpers import PASSWORD, Account, LiveServer, make_clip, served
+from tests.payments.alipay_helpers import FakeAlipay
 from vetrina import clock
 from vetrina.accounts import service as accounts
 from vetrina.accounts.models import Role
@@ -123,6 +125,26 @@ def live_server(ctx: Context) -> Iterator[LiveServer]:
     """The app behind a real uvicorn on a loopback port, for clients that speak real HTTP."""
     with served(ctx) as url:
         yield LiveServer(url=url, ctx=ctx)
+
+
+@dataclass
+class AlipayLive:
+    url: str
+    fake: FakeAlipay
+    ctx: Context
+
+
+@pytest.fixture
+def alipay_live(settings: Settings) -> Iterator[AlipayLive]:
+    """A real server taking Alipay (its gateway a local stand-in) beside the sandbox, over the test's database."""
+    fake = FakeAlipay()
+    site = build_context(settings.model_copy(update={**fake.settings(), "funding_providers": ["alipay", "sandbox"]}))
+    try:
+        with served(site) as url:
+            yield AlipayLive(url, fake, site)
+    finally:
+        site.close()
+        fake.close()
 
 
 CHROMIUM = "/usr/bin/chromium"

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import pytest
 
 from tests.helpers import served
-from tests.payments.alipay_helpers import FakeAlipay
-from vetrina.context import Context
 from vetrina.runtime import build_context
 from vetrina.settings import Settings
 
@@ -18,26 +15,6 @@ from vetrina.settings import Settings
 def database_url(request, tmp_path):
     """End-to-end runs once, on the embedded default; the API suite covers PostgreSQL."""
     return f"sqlite:///{tmp_path / 'vetrina.db'}"
-
-
-@dataclass
-class AlipayLive:
-    url: str
-    fake: FakeAlipay
-    ctx: Context
-
-
-@pytest.fixture
-def alipay_live(settings: Settings) -> Iterator[AlipayLive]:
-    """A real server taking Alipay (its gateway a local stand-in) beside the sandbox, over the test's database."""
-    fake = FakeAlipay()
-    site = build_context(settings.model_copy(update={**fake.settings(), "funding_providers": ["alipay", "sandbox"]}))
-    try:
-        with served(site) as url:
-            yield AlipayLive(url, fake, site)
-    finally:
-        site.close()
-        fake.close()
 
 
 @pytest.fixture

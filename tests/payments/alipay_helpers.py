@@ -63,6 +63,7 @@ class Trade:
     out_trade_no: str
     total_amount: str
     status: str = "WAIT_BUYER_PAY"
+    qr_code: str = ""
     trade_no: str = field(default_factory=lambda: "2026" + secrets.token_hex(10))
     refunds: dict[str, str] = field(default_factory=dict)
 
@@ -135,16 +136,9 @@ class FakeAlipay:
         no = biz.get("out_trade_no", "")
         trade = self.trades.get(no)
         if method == "alipay.trade.precreate":
-            self.trades[no] = Trade(no, biz["total_amount"])
-            return self._answer(
-                method,
-                {
-                    "code": "10000",
-                    "msg": "Success",
-                    "out_trade_no": no,
-                    "qr_code": f"https://qr.alipay.com/bax{secrets.token_hex(8)}",
-                },
-            )
+            qr_code = f"https://qr.alipay.com/bax{secrets.token_hex(8)}"
+            self.trades[no] = Trade(no, biz["total_amount"], qr_code=qr_code)
+            return self._answer(method, {"code": "10000", "msg": "Success", "out_trade_no": no, "qr_code": qr_code})
         if trade is None:
             return self._answer(
                 method,
@@ -212,3 +206,8 @@ def register_page_trade(fake: FakeAlipay, pay_url: str) -> Trade:
     trade = Trade(biz["out_trade_no"], biz["total_amount"])
     fake.trades[trade.out_trade_no] = trade
     return trade
+
+
+def trade_for(fake: FakeAlipay, payment: dict) -> Trade:
+    """The trade at Alipay that a payment's QR code opened."""
+    return next(t for t in list(fake.trades.values()) if t.qr_code == payment["qr_code"])
