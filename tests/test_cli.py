@@ -73,6 +73,11 @@ def test_demo_seeds_streamable_films_and_is_idempotent(tmp_path):
             assert session.query(Product).count() == 3
             assert [o.status for o in session.scalars(select(Order))] == ["TRADE_FINISHED"]
             assert ledger.check_ledger(session).ok
+            from vetrina.payments.models import AdminCredit, Payout
+
+            # Money that left and money from outside a provider, each once though the demo ran twice.
+            assert [(p.state, p.amount) for p in session.scalars(select(Payout))] == [("paid", 2_000)]
+            assert [c.reference for c in session.scalars(select(AdminCredit))] == ["DEMO-BANK-TRANSFER-0001"]
             from vetrina.shoppable.models import ProductTag
             from vetrina.studio.models import Spot
 

@@ -38,8 +38,9 @@ from vetrina.media.ffmpeg import run_ffmpeg
 from vetrina.media.models import Video, VideoStatus
 from vetrina.money import Money
 from vetrina.partners.models import FeedItem
-from vetrina.payments import wallet
+from vetrina.payments import credits, wallet
 from vetrina.payments.funding import funding_provider
+from vetrina.payouts import service as payouts
 from vetrina.shoppable import service as shoppable
 from vetrina.shoppable.autotag import service as autotag
 from vetrina.shoppable.autotag.synthetic import FONT, Appearance, make_footage
@@ -120,6 +121,7 @@ def seed_demo(ctx: Context) -> None:
     finally:
         ctx.queue.stop_in_process()
     _seed_shop(ctx, merchant, users["buyer@vetrina.demo"])
+    _seed_merchant_money(ctx, merchant, users["buyer@vetrina.demo"], users["admin@vetrina.demo"])
     _tag_demo_film(ctx, merchant)
     _make_demo_spot(ctx, merchant)
     _make_lookbook(ctx, merchant)
@@ -192,6 +194,19 @@ def _seed_shop(ctx: Context, merchant: User, buyer: User) -> None:
         orders.pay(ctx, session, order.id, buyer)
         orders.ship(ctx, session, order.id, merchant, "DHL", "DEMO0001")
         orders.confirm(ctx, session, order.id, buyer)
+
+
+def _seed_merchant_money(ctx: Context, merchant: User, buyer: User, admin: User) -> None:
+    """The merchant tops up for its ads and is paid out part of its sales (by hand, as a bank would); the buyer is
+    credited a bank transfer by the admin. Each only once: credits by their reference, the rest by the payout."""
+    currency = ctx.settings.default_currency
+    with ctx.db.session(write=True) as session:
+        credits.credit(session, buyer, Money(10_000, currency), "DEMO-BANK-TRANSFER-0001", by="vetrina demo")
+        if payouts.list_payouts(session, merchant, 1, 1).total:
+            return
+        wallet.top_up(session, funding_provider(ctx, "sandbox"), merchant, Money(20_000, currency), "demo-ads")
+        payout = payouts.request_payout(ctx, session, merchant, Money(2_000, currency))
+        payouts.mark_paid(ctx, session, payout.id, admin, "DEMO-SEPA-0001")
 
 
 def _tag_demo_film(ctx: Context, merchant: User) -> None:
