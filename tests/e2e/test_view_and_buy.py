@@ -56,6 +56,7 @@ def test_buy_from_a_card_while_the_video_plays(live_server, make_account, media_
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
     page.wait_for_url(f"**/watch/{video_id}")
+    assert page.locator('[data-testid="sandbox-banner"]').is_visible()  # the demo's money is not real, and says so
     page.wait_for_function("window.vetrinaPlayer && window.vetrinaPlayer.hls && window.vetrinaShop")
     # The shop layer draws its markers once the timeline has been fetched.
     page.wait_for_function("document.querySelectorAll('.seek .marker').length > 0")

@@ -145,6 +145,7 @@ def test_an_order_paid_by_qr_goes_into_escrow_with_the_notification(alipay, make
     assert _notify(alipay, alipay.fake.notification(out_trade_no)).text == "success"
     paid = alipay.client.get(f"/api/v1/orders/{placed['id']}", headers=buyer.auth).json()
     assert paid["status"] == "WAIT_SELLER_SEND_GOODS"
+    assert [(p["id"], p["provider"], p["state"]) for p in paid["payments"]] == [(started["id"], "alipay", "succeeded")]
     assert _cny(alipay, buyer) == 0  # straight on into escrow
     assert _payment(alipay, buyer, started["id"])["state"] == "succeeded"
     step(alipay.client, merchant, placed["id"], "ship", {"carrier": "SF", "tracking": "SF1"})

@@ -9,6 +9,7 @@ from sqlalchemy import BigInteger, CheckConstraint, Float, ForeignKey, Integer, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from vetrina.db import Base, UTCDateTime
+from vetrina.payments.models import ProviderPayment
 
 
 class OrderStatus(enum.StrEnum):
@@ -53,6 +54,10 @@ class Order(Base):
     items: Mapped[list[OrderItem]] = relationship(order_by="OrderItem.id", cascade="all, delete-orphan")
     history: Mapped[list[OrderEvent]] = relationship(order_by="OrderEvent.id", cascade="all, delete-orphan")
     refunds: Mapped[list[RefundRequest]] = relationship(order_by="RefundRequest.id", cascade="all, delete-orphan")
+    # Payments opened at a provider for this order (read only: checkout writes them).
+    provider_payments: Mapped[list[ProviderPayment]] = relationship(
+        primaryjoin="Order.id == foreign(ProviderPayment.order_id)", order_by="ProviderPayment.id", viewonly=True
+    )
 
 
 class OrderItem(Base):

@@ -167,7 +167,12 @@ def _load_order(session: Session, order_id: int, lock: bool) -> Order | None:
     query = (
         select(Order)
         .where(Order.id == order_id)
-        .options(selectinload(Order.items), selectinload(Order.history), selectinload(Order.refunds))
+        .options(
+            selectinload(Order.items),
+            selectinload(Order.history),
+            selectinload(Order.refunds),
+            selectinload(Order.provider_payments),
+        )
     )
     if lock:
         query = query.with_for_update().execution_options(populate_existing=True)
@@ -390,7 +395,12 @@ def list_orders(session: Session, user: User, page: int, per_page: int, status: 
     rows = session.scalars(
         select(Order)
         .where(*where)
-        .options(selectinload(Order.items), selectinload(Order.history), selectinload(Order.refunds))
+        .options(
+            selectinload(Order.items),
+            selectinload(Order.history),
+            selectinload(Order.refunds),
+            selectinload(Order.provider_payments),
+        )
         .order_by(Order.id.desc())
         .limit(per_page)
         .offset((page - 1) * per_page)

@@ -91,6 +91,14 @@ class RefundOut(BaseModel):
     created_at: datetime
 
 
+class OrderPaymentOut(BaseModel):
+    id: int
+    provider: str
+    state: str = Field(description="created, succeeded, failed or expired (GET /api/v1/payments/{id} has the rest).")
+    amount: MoneyModel
+    note: str
+
+
 class OrderOut(BaseModel):
     id: int
     status: OrderStatus
@@ -110,6 +118,9 @@ class OrderOut(BaseModel):
     finished_at: datetime | None
     refunds: list[RefundOut]
     history: list[EventOut]
+    payments: list[OrderPaymentOut] = Field(
+        description="Payments opened at a provider for this order, and their state."
+    )
     source: SourceIn | None
 
 
@@ -155,6 +166,10 @@ def order_out(order: Order) -> OrderOut:
         history=[
             EventOut(from_status=e.from_status, to_status=e.to_status, action=e.action, note=e.note, at=e.at)
             for e in order.history
+        ],
+        payments=[
+            OrderPaymentOut(id=p.id, provider=p.provider, state=p.state, amount=money(p.amount), note=p.note)
+            for p in order.provider_payments
         ],
         source=SourceIn(video_id=order.source_video_id, second=order.source_second)
         if order.source_video_id is not None
