@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.helpers import PASSWORD, Account, LiveServer, make_clip, served
+from tests.helpers import PASSWORD, Account, LiveServer, free_port, make_clip, served
 from tests.payments.alipay_helpers import FakeAlipay
 from vetrina import clock
 from vetrina.accounts import service as accounts
@@ -136,11 +136,12 @@ class AlipayLive:
 
 @pytest.fixture
 def alipay_live(settings: Settings) -> Iterator[AlipayLive]:
-    """A real server taking Alipay (its gateway a local stand-in) beside the sandbox, over the test's database."""
+    """A real server taking Alipay (its gateway a local stand-in), over the test's database."""
     fake = FakeAlipay()
-    site = build_context(settings.model_copy(update={**fake.settings(), "funding_providers": ["alipay", "sandbox"]}))
+    port = free_port()
+    site = build_context(settings.model_copy(update={**fake.settings(), "base_url": f"http://127.0.0.1:{port}"}))
     try:
-        with served(site) as url:
+        with served(site, port) as url:
             yield AlipayLive(url, fake, site)
     finally:
         site.close()

@@ -108,9 +108,10 @@ def ready_video_row(owner_id: int, **overrides: Any) -> Video:
 
 
 @contextmanager
-def served(ctx: Context) -> Iterator[str]:
-    """The app of `ctx` behind a real uvicorn on a loopback port, with its job workers; yields its URL."""
-    port = free_port()
+def served(ctx: Context, port: int | None = None) -> Iterator[str]:
+    """The app of `ctx` behind a real uvicorn on a loopback port (a free one by default), with its job workers;
+    yields its URL."""
+    port = port or free_port()
     # As `vetrina serve` runs it: request.client is the direct peer, X-Forwarded-For is vetrina.geo's to judge.
     config = uvicorn.Config(
         create_app(ctx, run_worker=True), host="127.0.0.1", port=port, log_level="warning", proxy_headers=False

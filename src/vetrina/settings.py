@@ -168,8 +168,13 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _providers_have_keys(self) -> Settings:
         """A real provider named in VETRINA_FUNDING_PROVIDERS without its keys is a start-up error, not a 500 later."""
+        if "sandbox" in self.funding_providers and len(self.funding_providers) > 1:
+            # Sandbox money spent at a shop would become that shop's real, withdrawable sales.
+            raise ValueError("the sandbox cannot be configured beside a real funding provider")
         for provider in self.funding_providers:
             missing = [name for name in PROVIDER_SETTINGS.get(provider, ()) if not getattr(self, name)]
+            if provider in PROVIDER_SETTINGS and not self.base_url:
+                missing.append("base_url")  # else notify URLs would follow a request's Host header
             if missing:
                 names = ", ".join(f"VETRINA_{name.upper()}" for name in missing)
                 raise ValueError(f"the funding provider {provider} needs {names}")

@@ -78,6 +78,7 @@ class FakeAlipay:
         self.calls: list[str] = []
         self.unreachable = False
         self.forge_answers = False
+        self.refuse_refunds = False
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/gateway.do"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
@@ -93,6 +94,7 @@ class FakeAlipay:
             "alipay_private_key": self.app.private_pem,
             "alipay_public_key": self.alipay.public_pem,
             "alipay_gateway": self.url,
+            "base_url": "http://testserver",  # the TestClient's origin: where notify URLs point
         }
 
     def notification(self, out_trade_no: str, status: str = "TRADE_SUCCESS", **overrides: str) -> bytes:
@@ -159,6 +161,16 @@ class FakeAlipay:
         if method == "alipay.trade.close":
             trade.status = "TRADE_CLOSED"
             return self._answer(method, {"code": "10000", "msg": "Success", "out_trade_no": no})
+        if method == "alipay.trade.refund" and self.refuse_refunds:
+            return self._answer(
+                method,
+                {
+                    "code": "40004",
+                    "msg": "Business Failed",
+                    "sub_code": "ACQ.TRADE_HAS_CLOSE",
+                    "sub_msg": "交易已经关闭",
+                },
+            )
         if method == "alipay.trade.refund":
             trade.refunds[biz.get("out_request_no", "")] = biz["refund_amount"]
             return self._answer(

@@ -26,11 +26,9 @@ class AlipaySite:
 
 @pytest.fixture
 def alipay(settings: Settings) -> Iterator[AlipaySite]:
-    """A site taking Alipay (and the sandbox, for funded buyers), over the same database as `ctx`."""
+    """A site taking Alipay, over the same database as `ctx`."""
     fake = FakeAlipay()
-    update = fake.settings()
-    update["funding_providers"] = ["alipay", "sandbox"]
-    site = build_context(settings.model_copy(update=update))
+    site = build_context(settings.model_copy(update=fake.settings()))
     try:
         with TestClient(create_app(site)) as client:
             yield AlipaySite(fake, site, client)
@@ -55,6 +53,7 @@ def stripe_settings(settings: Settings, stripe_server: StripeServer) -> Settings
             "stripe_secret_key": API_KEY,
             "stripe_webhook_secret": WEBHOOK_SECRET,
             "stripe_api_base": stripe_server.url,
+            "base_url": "http://testserver",
         }
     )
 

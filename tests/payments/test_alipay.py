@@ -268,9 +268,9 @@ def test_an_order_paid_through_alipay_is_refunded_through_alipay(alipay, make_ac
     ledger_ok(alipay.client, admin)
 
 
-def test_a_refund_alipay_keeps_refusing_stays_in_the_wallet(alipay, make_account):
-    merchant, buyer, admin = make_account(Role.merchant), make_account(Role.viewer), make_account(Role.admin)
-    item = product(alipay.client, merchant, price=4_000, currency="CNY")
+def _refund_paid_order(alipay, make_account, price: int):
+    merchant, buyer = make_account(Role.merchant), make_account(Role.viewer)
+    item = product(alipay.client, merchant, price=price, currency="CNY")
     placed = order(alipay.client, buyer, item["id"])
     alipay.client.post(
         f"/api/v1/orders/{placed['id']}/payments", headers=buyer.auth, json={"provider": "alipay", "method": "qr"}
@@ -278,14 +278,33 @@ def test_a_refund_alipay_keeps_refusing_stays_in_the_wallet(alipay, make_account
     (out_trade_no,) = alipay.fake.trades
     _notify(alipay, alipay.fake.notification(out_trade_no))
     refund = step(alipay.client, buyer, placed["id"], "refunds", {"reason": "never came"}, status=201)
-    alipay.fake.unreachable = True
     step(alipay.client, merchant, placed["id"], f"refunds/{refund['id']}/accept")
     with alipay.ctx.db.session() as session:
         pending = session.scalars(select(LedgerTransfer).where(LedgerTransfer.kind == "refund_to_source")).one()
         payment_id = session.scalars(select(ProviderPayment.id)).one()
-    source_refunds.send_refund(
-        alipay.ctx, payment_id, pending.id, f"refund-{refund['id']}", source_refunds.MAX_ATTEMPTS
-    )
+    return buyer, payment_id, pending.id, f"refund-{refund['id']}"
+
+
+def test_a_refund_alipay_refuses_goes_back_to_the_wallet(alipay, make_account):
+    admin = make_account(Role.admin)
+    alipay.fake.refuse_refunds = True
+    buyer, payment_id, pending_id, reference = _refund_paid_order(alipay, make_account, 4_000)
+    source_refunds.send_refund(alipay.ctx, payment_id, pending_id, reference, 1)
     assert _cny(alipay, buyer) == 4_000  # back to spend here, and said so
     assert "could not be refunded" in _payment(alipay, buyer, payment_id)["note"]
+    ledger_ok(alipay.client, admin)
+
+
+def test_a_refund_of_unknown_outcome_stays_reserved_and_is_asked_again(alipay, make_account):
+    admin = make_account(Role.admin)
+    buyer, payment_id, pending_id, reference = _refund_paid_order(alipay, make_account, 4_000)
+    alipay.fake.unreachable = True
+    source_refunds.send_refund(alipay.ctx, payment_id, pending_id, reference, 9)  # long after the first try
+    assert _cny(alipay, buyer) == 0  # not spendable: Alipay may have refunded it
+    assert alipay.ctx.queue.pending_count() >= 1  # asked again later
+    alipay.fake.unreachable = False
+    _run_queued_jobs(alipay)
+    source_refunds.send_refund(alipay.ctx, payment_id, pending_id, reference, 10)  # the scheduled retry, now due
+    (trade,) = alipay.fake.trades.values()
+    assert trade.refunds == {reference: "40.00"} and _cny(alipay, buyer) == 0
     ledger_ok(alipay.client, admin)

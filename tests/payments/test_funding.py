@@ -74,6 +74,17 @@ def test_providers_are_named_in_the_setting_as_a_json_list(monkeypatch, tmp_path
         Settings(data_dir=tmp_path, funding_providers=["paypal"])
 
 
+def test_a_real_provider_needs_its_keys_and_a_public_origin_and_never_sits_beside_the_sandbox(tmp_path):
+    with pytest.raises(ValidationError, match="VETRINA_ALIPAY_APP_ID.*VETRINA_BASE_URL"):
+        Settings(data_dir=tmp_path, funding_providers=["alipay"])
+    keys = {"stripe_secret_key": "sk_test_x", "stripe_webhook_secret": "whsec_x"}
+    with pytest.raises(ValidationError, match="VETRINA_BASE_URL"):
+        Settings(data_dir=tmp_path, funding_providers=["stripe"], **keys)
+    assert Settings(data_dir=tmp_path, funding_providers=["stripe"], base_url="https://shop.example", **keys)
+    with pytest.raises(ValidationError, match="sandbox cannot be configured beside"):
+        Settings(data_dir=tmp_path, funding_providers=["stripe", "sandbox"], base_url="https://shop.example", **keys)
+
+
 def test_the_demo_refuses_to_run_without_sandbox_money(tmp_path):
     env = {**os.environ, "VETRINA_DATA_DIR": str(tmp_path / "data"), "VETRINA_FUNDING_PROVIDERS": "[]"}
     done = subprocess.run(

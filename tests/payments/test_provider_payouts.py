@@ -43,7 +43,9 @@ def alipay(ca: ThrowawayCA) -> Iterator[AlipayTransferGateway]:
 
 @pytest.fixture
 def stripe_api() -> Iterator[StripeConnectApi]:
-    api = StripeConnectApi(STRIPE_KEY, connected_accounts={CONNECTED}, balance={"eur": 500_000, "cny": 500_000})
+    api = StripeConnectApi(
+        STRIPE_KEY, connected_accounts={CONNECTED}, balance={"eur": 500_000, "cny": 500_000, "huf": 500_000}
+    )
     yield api
     api.close()
 
@@ -295,6 +297,17 @@ def test_a_stripe_payout_is_a_connect_transfer_made_once_per_payout(ctx, make_ac
     # Asked again: Stripe replays the first transfer for the same idempotency key.
     assert gateway.pay_out(payout, CONNECTED, None) == transfer_id
     assert stripe_api.received == {CONNECTED: 4250}
+
+
+def test_a_stripe_payout_in_a_zero_decimal_currency_stripe_counts_in_hundredths_is_sent_whole(
+    ctx, make_account, stripe_api
+):
+    merchant = make_account(Role.merchant)
+    payout = payout_row(ctx, merchant.user.id, Money(100, "HUF"), "stripe", CONNECTED)  # 100 forints
+    gateway = payout_gateway(ctx, "stripe")
+    gateway.pay_out(payout, CONNECTED, None)
+    _headers, form = stripe_api.requests[0]
+    assert form["amount"] == "10000" and form["currency"] == "huf"
 
 
 def test_stripes_refusal_is_payout_refused_with_its_message(ctx, make_account, stripe_api):

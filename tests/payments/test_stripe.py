@@ -22,7 +22,7 @@ from vetrina.commerce import checkout, disputes
 from vetrina.commerce.models import Order
 from vetrina.money import Money
 from vetrina.payments import ledger
-from vetrina.payments.gateways import ProviderUnavailable
+from vetrina.payments.gateways import RefundRefused
 from vetrina.payments.models import AccountKind, ProviderNotice, ProviderPayment
 from vetrina.payments.stripe_gateway import StripeGateway
 from vetrina.runtime import build_context
@@ -175,6 +175,11 @@ def test_an_unknown_reference_is_answered_200_credits_nothing_and_is_kept(
     [kept] = notices(stripe_ctx, event_id="evt_stranger")
     assert kept.payment_id is None and kept.outcome.startswith("unknown reference")
     assert kept.raw["data"]["object"]["client_reference_id"] == "vp_not_ours"  # whole, for audit
+    # A Payment Link of the same account, its URL given our reference (anyone can add ?client_reference_id=),
+    # for the same amount: another session, without our metadata, credits nothing.
+    link = {**session, "id": "cs_link", "payment_intent": "pi_link", "metadata": {}}
+    accepted(deliver(stripe_client, completed(link, "evt_link")))
+    assert wallet(stripe_client, buyer) == (0, 0)
     # An event Vetrina does not act on is answered 200 too, so Stripe stops sending it.
     accepted(deliver(stripe_client, event("customer.created", {"id": "cus_1", "object": "customer"})))
     ledger_ok(stripe_client, admin)
@@ -332,7 +337,7 @@ def test_a_refund_goes_back_through_stripe_once_per_reference(stripe_client, str
     second = gateway.refund(row, Money(3000, "EUR"), "refund-2")
     assert first != second and len(stripe_server.refunds) == 2
     assert stripe_server.refunds[first]["payment_intent"] == session["payment_intent"]
-    with pytest.raises(ProviderUnavailable, match="greater than unrefunded"):
+    with pytest.raises(RefundRefused, match="greater than unrefunded"):  # verified: safe to give back
         gateway.refund(row, Money(1, "EUR"), "refund-3")
 
 

@@ -39,8 +39,9 @@ def test_sales_and_top_ups_are_one_balance_that_pays_for_ads_top_ups_first(clien
     assert balance(client, merchant) == {"available": 12_500, "held": 0, "withdrawable": 9_500}
 
     campaign_id = campaign_with_spend(ctx, merchant, spent=4_000)
-    # Unbilled spend counts at once; what the top-ups cannot cover comes off what can be paid out.
-    assert balance(client, merchant) == {"available": 8_500, "held": 0, "withdrawable": 8_500}
+    # Unbilled spend counts at once, and all of it comes off what can be paid out until it is billed: nothing
+    # reserves the top-ups for it, so they could be spent on something else after a payout.
+    assert balance(client, merchant) == {"available": 8_500, "held": 0, "withdrawable": 5_500}
     assert _settle(ctx, campaign_id).amount == 4_000
     assert _ad_spend_transfers(ctx, campaign_id) == [("merchant_payable", 1_000), ("wallet", 3_000)]
     assert balance(client, merchant) == {"available": 8_500, "held": 0, "withdrawable": 8_500}

@@ -198,6 +198,9 @@ def test_the_bank_csv_lists_bank_payouts_and_defuses_formulas(client, make_accou
     sell(client, make_account, third, price=2_000)
     last = ask(client, third, 1_900).json()
 
+    # Whoever changes the bank details after a payout was asked for does not redirect it.
+    client.put("/api/v1/payouts/account", headers=plain.auth, json={"bank_details": "Mallory, GB00EVIL"})
+
     rows = _csv_rows(client.get("/api/v1/admin/payouts.csv", headers=admin.auth))
     assert rows[0] == ["id", "merchant_email", "amount", "currency", "bank_details", "created_at", "state"]
     by_id = {row[0]: row for row in rows[1:]}

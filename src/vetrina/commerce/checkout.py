@@ -9,6 +9,7 @@ and an order still unpaid. An order that expired or was cancelled meanwhile leav
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
 
 from huey import crontab
@@ -136,6 +137,11 @@ def _open_at_provider(
         session.flush()
         session.expunge(stored)
     return stored
+
+
+def verify_and_settle(ctx: Context, provider: str, headers: Mapping[str, str], body: bytes) -> list[str]:
+    """A provider's notification: verified (ForgedNotification otherwise), then settled."""
+    return settle(ctx, funding.gateway(ctx, provider).parse_notification(headers, body))
 
 
 def settle(ctx: Context, notices: list[Notice]) -> list[str]:

@@ -6,7 +6,9 @@ Alipay takes CNY only here. The SDK fixes its gateway from its debug flag; we se
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.error import URLError
@@ -26,6 +28,7 @@ from vetrina.payments.gateways import (
     Opened,
     PayMethod,
     ProviderUnavailable,
+    RefundRefused,
     TradeRequest,
 )
 from vetrina.payments.models import ProviderPayment
@@ -36,6 +39,10 @@ CURRENCY = "CNY"
 SUCCESS = "10000"  # Alipay's code for a call that did what was asked
 TIMEOUT_S = 10
 PAID = {"TRADE_SUCCESS", "TRADE_FINISHED"}
+BUSY = "20000"  # the gateway could not serve the call: whether it acted is unknown
+OUTCOME_UNKNOWN = {"SYSTEM_ERROR", "ACQ.SYSTEM_ERROR"}  # ask again with the same out_request_no
+# Alipay forbids these in a subject; `&` and `=` would also let a subject pose as other fields of the signed text.
+SUBJECT_FORBIDDEN = re.compile(r"[&=/\\\"'<>\x00-\x1f]")
 
 
 class AlipayGateway:
@@ -48,14 +55,8 @@ class AlipayGateway:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AlipayGateway:
-        client = AliPay(
-            appid=settings.alipay_app_id,
-            app_private_key_string=read_pem(settings.alipay_private_key),
-            alipay_public_key_string=read_pem(settings.alipay_public_key),
-            sign_type="RSA2",
-            config=AliPayConfig(timeout=TIMEOUT_S),
-        )
-        client._gateway = settings.alipay_gateway  # the SDK has no setter: it picks production or its sandbox
+        keys = (settings.alipay_private_key, settings.alipay_public_key)
+        client = _client(settings.alipay_app_id, *keys, settings.alipay_gateway)
         return cls(client, settings.alipay_app_id, settings.alipay_gateway)
 
     def check_currency(self, currency: str) -> None:
@@ -65,9 +66,10 @@ class AlipayGateway:
     def open(self, trade: TradeRequest) -> Opened:
         self.check_currency(trade.amount.currency)
         amount = trade.amount.decimal_string()
+        subject = SUBJECT_FORBIDDEN.sub(" ", trade.subject).strip() or "Vetrina"
         if trade.method == PayMethod.page:
             signed = self.client.api_alipay_trade_page_pay(
-                subject=trade.subject,
+                subject=subject,
                 out_trade_no=trade.reference,
                 total_amount=amount,
                 return_url=trade.return_url,
@@ -77,7 +79,7 @@ class AlipayGateway:
         answer = self._call(
             "precreate",
             lambda: self.client.api_alipay_trade_precreate(
-                subject=trade.subject, out_trade_no=trade.reference, total_amount=amount, notify_url=trade.notify_url
+                subject=subject, out_trade_no=trade.reference, total_amount=amount, notify_url=trade.notify_url
             ),
         )
         if answer.get("code") != SUCCESS or not answer.get("qr_code"):
@@ -115,9 +117,11 @@ class AlipayGateway:
                 out_request_no=refund_reference,  # Alipay's idempotency key for a partial refund
             ),
         )
-        if answer.get("code") != SUCCESS:
-            raise ProviderUnavailable(f"Alipay refused the refund: {_why(answer)}")
-        return f"{answer.get('trade_no')}:{refund_reference}"
+        if answer.get("code") == SUCCESS:
+            return f"{answer.get('trade_no')}:{refund_reference}"
+        if answer.get("code") == BUSY or answer.get("sub_code") in OUTCOME_UNKNOWN:
+            raise ProviderUnavailable(f"Alipay could not say whether it refunded: {_why(answer)}")
+        raise RefundRefused(f"Alipay refused the refund: {_why(answer)}")
 
     def parse_notification(self, headers: Mapping[str, str], body: bytes) -> list[Notice]:
         try:
@@ -168,6 +172,20 @@ class AlipayGateway:
         except (URLError, OSError, ValueError) as exc:
             raise ProviderUnavailable(f"Alipay did not answer {what}: {exc}") from None
         return answer
+
+
+@functools.lru_cache(maxsize=8)
+def _client(app_id: str, private_key: str, public_key: str, gateway: str) -> AliPay:
+    """One SDK client per configuration and process: loading the RSA keys costs ~25 ms, too much per notification."""
+    client = AliPay(
+        appid=app_id,
+        app_private_key_string=read_pem(private_key),
+        alipay_public_key_string=read_pem(public_key),
+        sign_type="RSA2",
+        config=AliPayConfig(timeout=TIMEOUT_S),
+    )
+    client._gateway = gateway  # the SDK has no setter: it picks production or its sandbox from its debug flag
+    return client
 
 
 def _why(answer: Mapping[str, Any]) -> str:

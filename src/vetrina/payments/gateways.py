@@ -86,7 +86,8 @@ class Gateway(Protocol):
         ...
 
     def refund(self, payment: ProviderPayment, amount: Money, refund_reference: str) -> str:
-        """Give `amount` of a succeeded payment back to its source; the provider's refund id."""
+        """Give `amount` of a succeeded payment back to its source; the provider's refund id. RefundRefused when the
+        provider verifiably will not, ProviderUnavailable when the outcome is unknown (ask again, same reference)."""
         ...
 
     def parse_notification(self, headers: Mapping[str, str], body: bytes) -> list[Notice]:
@@ -101,6 +102,12 @@ class PayoutGateway(Protocol):
     def pay_out(self, payout: Payout, destination: str, name: str | None) -> str:
         """Send a payout; the provider's transfer id. Raise ProviderUnavailable (retry later) or PayoutRefused."""
         ...
+
+
+class RefundRefused(VetrinaError):
+    """The provider's verified answer: it will not refund (unlike ProviderUnavailable, where it may have)."""
+
+    status, slug, title = 422, "refund-refused", "The provider refused the refund"
 
 
 class PayoutRefused(VetrinaError):

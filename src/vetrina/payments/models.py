@@ -228,7 +228,7 @@ class Payout(Base):
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     method: Mapped[str] = mapped_column(String(8))  # alipay, stripe or manual (a bank transfer an admin makes)
-    destination: Mapped[str] = mapped_column(String(255), default="")
+    destination: Mapped[str] = mapped_column(Text, default="")  # an account id, or bank details for a bank payout
     state: Mapped[str] = mapped_column(String(10), index=True)
     pending_transfer_id: Mapped[int] = mapped_column(Integer)
     provider_reference: Mapped[str | None] = mapped_column(String(255), nullable=True)

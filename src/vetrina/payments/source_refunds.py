@@ -3,8 +3,8 @@
 
 The escrow refund puts the money in the buyer's wallet first (as for any order); from there a pending transfer
 reserves it for the provider (wallet -> funding), posted once the provider confirms the refund, voided (the money
-stays in the wallet, spendable) if the provider keeps refusing. The provider de-duplicates by the refund's own
-reference, so a retried job never refunds twice.
+stays in the wallet, spendable) only on the provider's verified refusal. An unknown outcome (no answer, a busy
+gateway) is asked again, with the same reference, by which the provider de-duplicates: never refunded twice.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from vetrina.errors import Conflict
 from vetrina.jobs import job
 from vetrina.money import Money
 from vetrina.payments import funding, ledger
-from vetrina.payments.gateways import ProviderUnavailable
+from vetrina.payments.gateways import ProviderUnavailable, RefundRefused
 from vetrina.payments.models import (
     AccountKind,
     LedgerTransfer,
@@ -30,7 +30,7 @@ from vetrina.payments.models import (
 
 log = logging.getLogger(__name__)
 REFUND_JOB = "payments.refund_to_source"
-MAX_ATTEMPTS = 6
+MAX_BACKOFF_STEPS = 8  # then once every ~2 hours, until the provider gives a verified answer
 
 
 def refund_to_source(ctx: Context, session: Session, order_id: int, amount: Money, refund_reference: str) -> bool:
@@ -67,13 +67,18 @@ def send_refund(ctx: Context, payment_id: int, pending_id: int, refund_reference
         session.expunge(payment)
     try:
         funding.gateway(ctx, payment.provider).refund(payment, amount, refund_reference)
-    except ProviderUnavailable as exc:
-        if attempt < MAX_ATTEMPTS:
-            log.warning("refund %s: %s; trying again", refund_reference, exc.detail)
-            ctx.queue.enqueue_in(30 * 2**attempt, REFUND_JOB, payment_id, pending_id, refund_reference, attempt + 1)
-            return
-        log.error("refund %s: the provider refused %s times; the money stays in the wallet", refund_reference, attempt)
+    except RefundRefused as exc:
+        log.warning("refund %s: %s; the money goes back to the wallet", refund_reference, exc.detail)
         _resolve(ctx, pending_id, payment_id, amount, sent=False)
+        return
+    except ProviderUnavailable as exc:
+        # The provider may have refunded: never void on this (the buyer would have the money twice); ask again.
+        delay = 30 * 2 ** min(attempt, MAX_BACKOFF_STEPS)
+        if attempt == MAX_BACKOFF_STEPS:
+            log.error("refund %s: no verified answer after %s attempts; still asking", refund_reference, attempt)
+        else:
+            log.warning("refund %s: %s; asking again in %s s", refund_reference, exc.detail, delay)
+        ctx.queue.enqueue_in(delay, REFUND_JOB, payment_id, pending_id, refund_reference, attempt + 1)
         return
     _resolve(ctx, pending_id, payment_id, amount, sent=True)
 

@@ -25,6 +25,7 @@ from vetrina.payments.gateways import (
     Opened,
     PayMethod,
     ProviderUnavailable,
+    RefundRefused,
     TradeRequest,
 )
 from vetrina.payments.models import ProviderPayment
@@ -192,6 +193,8 @@ class StripeGateway:
                 },
                 {"idempotency_key": refund_reference},
             )
+        except (stripe.CardError, stripe.InvalidRequestError) as exc:
+            raise RefundRefused(f"Stripe refused the refund: {exc.user_message or exc.code}") from exc
         except stripe.StripeError as exc:
             raise _unavailable("refund the payment", exc) from exc
         return refund.id
@@ -238,9 +241,9 @@ class StripeGateway:
 
     def _session_notice(self, event_id: str, kind: NoticeKind, session: dict[str, Any], raw: dict[str, Any]) -> Notice:
         metadata = session.get("metadata")
-        reference = _text(session.get("client_reference_id"))
-        if reference is None and isinstance(metadata, dict):
-            reference = _text(metadata.get("vetrina_reference"))
+        ours = _text(metadata.get("vetrina_reference")) if isinstance(metadata, dict) else None
+        # Both, as open() set them: anyone may put a client_reference_id on a Payment Link's URL, not its metadata.
+        reference = ours if ours is not None and ours == _text(session.get("client_reference_id")) else None
         return Notice(
             provider=self.name,
             event_id=event_id,

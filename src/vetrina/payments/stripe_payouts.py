@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import stripe
 
+from vetrina.errors import InvalidInput
+from vetrina.money import Money
 from vetrina.payments.gateways import PayoutRefused, ProviderUnavailable
 from vetrina.payments.models import Payout
+from vetrina.payments.stripe_gateway import to_stripe
 from vetrina.settings import Settings
 
 # The SDK's own quick retries (same idempotency key) before the payout is left for a later attempt.
@@ -45,8 +48,12 @@ class StripePayouts:
 
     def pay_out(self, payout: Payout, destination: str, name: str | None) -> str:
         """Transfer the payout to `destination` (acct_...); Stripe's transfer id (tr_...)."""
+        try:
+            amount = to_stripe(Money(payout.amount, payout.currency))  # ISK, HUF: Stripe counts hundredths
+        except InvalidInput as exc:
+            raise PayoutRefused(exc.detail) from exc
         params: stripe.params.TransferCreateParams = {
-            "amount": payout.amount,
+            "amount": amount,
             "currency": payout.currency.lower(),
             "destination": destination,
             "description": f"Vetrina payout {payout.id}",

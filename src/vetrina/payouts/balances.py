@@ -36,9 +36,10 @@ class MerchantBalance:
 
     @property
     def withdrawable(self) -> Money:
-        """What a payout may take: released sales less the unbilled spend its top-ups do not cover, never below 0."""
-        owed_from_sales = max(0, self.unbilled.amount - self.top_ups.amount)
-        return Money(max(0, self.sales.amount - owed_from_sales), self.sales.currency)
+        """What a payout may take: released sales less all unbilled ad spend, never below 0. The top-ups are not
+        counted on to cover that spend: nothing reserves them, so the merchant could spend them on an order after
+        the payout and leave the spend unbillable."""
+        return Money(max(0, self.sales.amount - self.unbilled.amount), self.sales.currency)
 
 
 def unbilled_ad_spend(session: Session, merchant_id: int, currency: str) -> Money:

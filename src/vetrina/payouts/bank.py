@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from vetrina.accounts.models import User
 from vetrina.money import Money
-from vetrina.payments.models import Payout, PayoutAccount, PayoutState
+from vetrina.payments.models import Payout, PayoutState
 from vetrina.payments.payout_gateways import MANUAL
 
 COLUMNS = ("id", "merchant_email", "amount", "currency", "bank_details", "created_at", "state")
@@ -26,22 +26,21 @@ def safe_cell(value: str) -> str:
 def bank_csv(session: Session, state: PayoutState = PayoutState.requested) -> str:
     """The payouts made by hand in `state` (by default those still to pay), oldest first."""
     rows = session.execute(
-        select(Payout, User.email, PayoutAccount.bank_details)
+        select(Payout, User.email)
         .join(User, User.id == Payout.merchant_id)
-        .outerjoin(PayoutAccount, PayoutAccount.merchant_id == Payout.merchant_id)
         .where(Payout.method == MANUAL, Payout.state == state.value)
         .order_by(Payout.id)
     )
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
-    for payout, email, bank_details in rows:
+    for payout, email in rows:
         cells = (
             str(payout.id),
             email,
             Money(payout.amount, payout.currency).decimal_string(),
             payout.currency,
-            bank_details or "",
+            payout.destination,  # the bank details as they were when the payout was asked for
             payout.created_at.isoformat(),
             payout.state,
         )

@@ -64,9 +64,12 @@ def _same_request(earlier: Payout, amount: Money) -> Payout:
 
 
 def _destination(method: str, account: PayoutAccount | None) -> str:
-    """Where a provider sends it, fixed when asked for: a later change of account does not redirect it."""
-    if account is None or method == MANUAL:
+    """Where it goes, fixed when asked for (for a bank payout, the bank details): a later change of account, by
+    whoever took it over, does not redirect a payout already asked for."""
+    if account is None:
         return ""
+    if method == MANUAL:
+        return account.bank_details
     found = account.alipay_identity if method == "alipay" else account.stripe_account if method == "stripe" else None
     return found or ""
 

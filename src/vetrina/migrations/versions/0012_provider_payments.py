@@ -71,7 +71,7 @@ def upgrade() -> None:
         sa.Column("amount", sa.BigInteger(), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
         sa.Column("method", sa.String(length=8), nullable=False),
-        sa.Column("destination", sa.String(length=255), nullable=False),
+        sa.Column("destination", sa.Text(), nullable=False),
         sa.Column("state", sa.String(length=10), nullable=False),
         sa.Column("pending_transfer_id", sa.Integer(), nullable=False),
         sa.Column("provider_reference", sa.String(length=255), nullable=True),

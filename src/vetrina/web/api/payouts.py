@@ -36,7 +36,9 @@ class PayoutOut(BaseModel):
     merchant_id: int
     amount: MoneyModel
     method: str = Field(description="manual (a bank transfer an admin makes), alipay or stripe.")
-    destination: str = Field(description="The provider account it is sent to (empty for a bank transfer).")
+    destination: str = Field(
+        description="Where it goes, as it was when asked for: the provider account, or a bank transfer's bank details."
+    )
     state: Literal["requested", "paid", "failed"]
     reference: str | None = Field(description="The bank transfer's or the provider's reference, once paid.")
     failure: str = Field(description="Why it failed (the money is back on the balance).")
