@@ -9,7 +9,10 @@ from datetime import UTC, datetime
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from tests.helpers import ready_video_row
+from tests.rights.helpers import licence
 from vetrina import clock
+from vetrina.accounts.models import Role
 from vetrina.analytics import intake
 from vetrina.analytics.models import PlayerEvent
 from vetrina.web.app import create_app
@@ -159,3 +162,34 @@ def test_the_writer_commits_a_group_once_and_one_failure_spares_the_others(ctx, 
     with ctx.db.session() as session:
         viewers = set(session.scalars(select(PlayerEvent.viewer_key)))
     assert "viewer-0100" in viewers and "viewer-0102" in viewers and "viewer-bad1" not in viewers
+
+
+def test_events_for_videos_the_viewer_may_not_watch_are_dropped_like_unknown_ones(client, ctx, make_account):
+    """No id oracle: an unpublished, a processing, an unlicensed-here and a missing video are answered alike."""
+    owner = make_account(Role.merchant)
+    with ctx.db.session() as session:
+        rows = {
+            "public": ready_video_row(owner.user.id),
+            "private": ready_video_row(owner.user.id, published=False),
+            "processing": ready_video_row(owner.user.id, status="processing"),
+            "elsewhere": ready_video_row(owner.user.id),
+        }
+        session.add_all(rows.values())
+        session.flush()
+        ids = {name: row.id for name, row in rows.items()}
+    licensed = licence(client, owner, ids["elsewhere"], ["CN"])
+    assert licensed.status_code == 201, licensed.text
+
+    def answer(video_id: int) -> dict:
+        batch = {
+            "viewer": "viewer-0002",
+            "events": [{"id": f"p{video_id}", "type": "play", "video_id": video_id, "second": 1}],
+        }
+        return client.post("/api/v1/events", json=batch, headers={"CF-IPCountry": "IT"}).json()
+
+    assert answer(ids["public"]) == {"accepted": 1, "duplicates": 0, "rejected": 0}
+    refused = {"accepted": 0, "duplicates": 0, "rejected": 1}
+    assert [answer(ids[name]) for name in ("private", "processing", "elsewhere")] == [refused] * 3
+    assert answer(ids["public"] + 1000) == refused
+    with ctx.db.session() as session:
+        assert session.scalars(select(PlayerEvent.video_id)).all() == [ids["public"]]

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from vetrina import clock
 from vetrina.analytics.models import PlayerEvent
 from vetrina.db import Database
-from vetrina.media.models import Video
+from vetrina.media.models import Video, VideoStatus
+from vetrina.rights import service as rights
 
 EVENT_TYPES = frozenset(
     {"play", "pause", "progress", "quartile", "ended", "card_shown", "card_clicked", "hold", "buy_started", "purchase"}
@@ -48,9 +49,13 @@ class IntakeResult:
     rejected: int
 
 
-def existing_videos(session: Session, video_ids: Iterable[int]) -> set[int]:
-    """Which of `video_ids` are videos (events for others are rejected)."""
-    return set(session.scalars(select(Video.id).where(Video.id.in_(set(video_ids)))))
+def visible_videos(session: Session, video_ids: Iterable[int], territory: str | None) -> set[int]:
+    """Which of `video_ids` anyone may watch in `territory` now: published, ready, and licensed to stream there.
+    Events for any other video are rejected alike, whether it exists or not, so the answer reveals no private id."""
+    where = [Video.id.in_(set(video_ids)), Video.published.is_(True), Video.status == VideoStatus.ready.value]
+    if territory is not None:
+        where.append(rights.listable(territory, clock.now()))
+    return set(session.scalars(select(Video.id).where(*where)))
 
 
 def _as_utc(event: EventIn) -> EventIn:
@@ -77,12 +82,12 @@ def record_events(
     territory: str | None = None,
     known_videos: Collection[int] | None = None,
 ) -> IntakeResult:
-    """Store the batch's events for videos that exist, with where the viewer was; a repeated
-    (viewer_key, client_event_id) is skipped. `known_videos`: those of the batch's videos that exist, when the
-    caller has asked already (in the same transaction)."""
+    """Store the batch's events for videos the viewer may watch, with where the viewer was; a repeated
+    (viewer_key, client_event_id) is skipped. `known_videos`: those of the batch's videos that are visible there,
+    when the caller has asked already (in the same transaction)."""
     now = clock.now()
     events = [_as_utc(e) for e in events]
-    known = existing_videos(session, {e.video_id for e in events}) if known_videos is None else known_videos
+    known = visible_videos(session, {e.video_id for e in events}, territory) if known_videos is None else known_videos
     rows = [
         {
             "viewer_key": viewer_key,
@@ -171,9 +176,14 @@ class EventWriter:
     def _write(self, group: list[_Pending]) -> list[IntakeResult | BaseException]:
         try:
             with self.db.session(write=True) as session:
-                known = existing_videos(session, (e.video_id for pending in group for e in pending.events))
+                known: dict[str | None, set[int]] = {}
+                for territory in {pending.territory for pending in group}:
+                    ids = (e.video_id for pending in group if pending.territory == territory for e in pending.events)
+                    known[territory] = visible_videos(session, ids, territory)
                 return [
-                    record_events(session, pending.viewer_key, pending.events, pending.territory, known)
+                    record_events(
+                        session, pending.viewer_key, pending.events, pending.territory, known[pending.territory]
+                    )
                     for pending in group
                 ]
         except Exception as exc:  # noqa: BLE001

@@ -38,7 +38,7 @@ class EventBatch(BaseModel):
 class IntakeOut(BaseModel):
     accepted: int
     duplicates: int
-    rejected: int = Field(description="Unknown video or event type: dropped.")
+    rejected: int = Field(description="Dropped: an unknown event type, or a video not visible here (unknown alike).")
 
 
 async def _territory(request: Request) -> str:
