@@ -13,6 +13,7 @@ import pytest
 from tests.commerce.helpers import funded_buyer, product, step
 from tests.helpers import PASSWORD
 from tests.rights.helpers import title
+from tests.shoppable.helpers import tag
 from tests.web.helpers import sign_in
 from vetrina.accounts.models import Role
 from vetrina.analytics import rollups
@@ -20,6 +21,7 @@ from vetrina.analytics import rollups
 
 def sell(client, merchant, buyer, film: int, price: int, finish: bool) -> None:
     item = product(client, merchant, price=price)
+    assert tag(client, merchant, film, item["id"], 1, 10).status_code == 201
     events = [
         {"id": f"s{item['id']}-{k}", "type": k, "video_id": film, "second": 4, "product_id": item["id"]}
         for k in ("card_shown", "card_clicked", "buy_started")

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from tests.commerce.helpers import funded_buyer, product, step
 from tests.rights.helpers import NOW, from_, licence, title
+from tests.shoppable.helpers import tag
 from tests.web.helpers import csrf_from, sign_in
 from vetrina.accounts.models import Role
 from vetrina.ads.models import AdDecision, AdEvent, Campaign
@@ -82,6 +83,7 @@ def test_revenue_is_credited_to_the_licence_of_the_viewers_territory(http, ctx, 
 
     merchant = make_account(Role.merchant)
     scarf = product(http, merchant, price=2500)
+    assert tag(http, studio, film, scarf["id"], 10, 20).status_code == 201  # sold from the film: it is shown there
     buyer = funded_buyer(http, make_account)
     placed = http.post(
         "/api/v1/orders",

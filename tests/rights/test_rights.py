@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.rights.helpers import NOW, at, from_, licence, title
+from tests.shoppable.helpers import tag
 from tests.web.helpers import assert_problem
 from vetrina import clock
 from vetrina.accounts.models import Role
@@ -134,6 +135,7 @@ def test_timeline_ads_and_orders_ask_the_licence_for_their_use(http, ctx, studio
         headers=merchant.auth,
         json={"title": "Scarf", "price": {"amount": 1500, "currency": "EUR"}, "stock": 5},
     ).json()
+    assert tag(http, studio, film, product["id"], 1, 5).status_code == 201
     order = {"items": [{"product_id": product["id"], "quantity": 1}], "source": {"video_id": film, "second": 3}}
     refused = http.post("/api/v1/orders", headers=from_("IT", buyer.auth), json=order)
     assert_problem(refused, 451, "unavailable-in-territory")

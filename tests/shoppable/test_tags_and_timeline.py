@@ -5,15 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tests.commerce.helpers import funded_buyer, product
+from tests.helpers import ready_video_row
+from tests.shoppable.helpers import tag
+from tests.web.helpers import assert_problem
 from vetrina.accounts.models import Role
-
-
-def tag(client, account, video_id, product_id, start, end, **extra):
-    return client.post(
-        f"/api/v1/videos/{video_id}/tags",
-        headers=account.auth,
-        json={"product_id": product_id, "start_s": start, "end_s": end, **extra},
-    )
 
 
 def test_the_owner_tags_and_the_timeline_shows_cards_in_time_order(client, video):
@@ -106,19 +101,30 @@ def test_bad_tags_are_refused(client, video, body):
     assert client.get(f"/api/v1/videos/{video_id}/tags").json() == []
 
 
-def test_orders_record_the_video_and_second(client, video, make_account):
+def test_orders_record_the_video_and_second(client, ctx, video, make_account):
     owner, video_id = video
-    item = product(client, owner)
+    item, untagged = product(client, owner), product(client, owner)
+    assert tag(client, owner, video_id, item["id"], 1, 20).status_code == 201
     buyer = funded_buyer(client, make_account)
-    items = [{"product_id": item["id"], "quantity": 1}]
-    placed = client.post(
-        "/api/v1/orders", headers=buyer.auth, json={"items": items, "source": {"video_id": video_id, "second": 12.34}}
-    )
+
+    def order_from(video_id: int, product_id: int = item["id"]):
+        body = {"items": [{"product_id": product_id, "quantity": 1}], "source": {"video_id": video_id, "second": 12.34}}
+        return client.post("/api/v1/orders", headers=buyer.auth, json=body)
+
+    placed = order_from(video_id)
     assert placed.status_code == 201 and placed.json()["source"] == {"video_id": video_id, "second": 12.34}
-    unknown = client.post(
-        "/api/v1/orders", headers=buyer.auth, json={"items": items, "source": {"video_id": 999999, "second": 1}}
-    )
-    assert unknown.status_code == 422
+    # A source counts towards a video's sales and a title's revenue share: it must be one the buyer saw.
+    assert_problem(order_from(999999), 422, "invalid-input")
+    not_shown = assert_problem(order_from(video_id, untagged["id"]), 422, "invalid-input")
+    assert not_shown["field"] == "source.video_id"
+    with ctx.db.session() as session:
+        private = ready_video_row(owner.user.id, published=False)
+        session.add(private)
+        session.flush()
+        private_id = private.id
+    assert tag(client, owner, private_id, item["id"], 1, 20).status_code == 201
+    hidden = assert_problem(order_from(private_id), 422, "invalid-input")  # as if it did not exist
+    assert hidden["detail"] == f"There is no video {private_id} to order from."
 
 
 def test_a_video_made_private_stops_serving_its_cached_timeline(client, video):

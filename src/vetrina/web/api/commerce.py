@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, StrictInt, model_serializer
 from sqlalchemy.orm import Session
 
+from vetrina import video_orders
 from vetrina.accounts.models import Role, User
 from vetrina.commerce import service as orders
 from vetrina.commerce.models import Order, OrderStatus
@@ -188,7 +189,7 @@ def create_order(
         request,
         user,
         body,
-        lambda s: order_out(orders.create_order(ctx, s, user, specs, territory=viewer_territory, source=source)),
+        lambda s: order_out(video_orders.place_order(ctx, s, user, specs, territory=viewer_territory, source=source)),
         201,
     )
 
