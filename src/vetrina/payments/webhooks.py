@@ -15,17 +15,15 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
-import httpx
 from huey import crontab
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vetrina import clock
+from vetrina import clock, netguard
 from vetrina.accounts.models import Role, User
 from vetrina.context import Context
 from vetrina.errors import Forbidden, InvalidInput, NotFound
 from vetrina.jobs import job, periodic_job
-from vetrina.netguard import check_outgoing_url
 from vetrina.payments.models import WebhookDelivery, WebhookEndpoint
 
 DELIVER_JOB = "payments.deliver_webhook"
@@ -65,7 +63,7 @@ def register_endpoint(session: Session, merchant: User, url: str, allow_private:
         raise InvalidInput(f"A merchant has at most {MAX_ENDPOINTS} webhook endpoints.", field="url")
     endpoint = WebhookEndpoint(
         merchant_id=merchant.id,
-        url=check_outgoing_url(url, allow_private),
+        url=netguard.check_outgoing_url(url, allow_private),
         secret=new_secret(),
         active=True,
         created_at=clock.now(),
@@ -143,9 +141,9 @@ def deliver(ctx: Context, delivery_id: int) -> None:
     timestamp = int(clock.now().timestamp())
     status_code, error = None, None
     try:
-        check_outgoing_url(url, ctx.settings.webhook_allow_private)
-        response = httpx.post(
+        status_code = netguard.post(
             url,
+            ctx.settings.webhook_allow_private,
             content=body,
             headers={
                 "content-type": "application/json",
@@ -154,13 +152,13 @@ def deliver(ctx: Context, delivery_id: int) -> None:
                 "webhook-signature": sign(secret, message_id, timestamp, body),
                 "user-agent": "Vetrina-Webhooks/1",
             },
-            timeout=10,
-            follow_redirects=False,
+            timeout_s=10,
         )
-        status_code = response.status_code
         if not 200 <= status_code < 300:
             error = f"HTTP {status_code}"
-    except (httpx.HTTPError, InvalidInput) as exc:
+    except netguard.FetchError as exc:
+        error = exc.reason[:500]
+    except InvalidInput as exc:  # a stored secret that no longer reads
         error = str(exc)[:500] or exc.__class__.__name__
     _record_attempt(ctx, delivery_id, status_code, error)
 
