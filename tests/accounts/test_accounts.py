@@ -104,9 +104,14 @@ def test_api_tokens_expire_and_are_refused_once_expired(ctx):
 
 @pytest.mark.parametrize(
     "name, days, field",
-    [("", 30, "name"), ("   ", 30, "name"), ("n" * 101, 30, "name"), ("ok", 0, "expires_in_days"),
-     ("ok", accounts.MAX_TOKEN_DAYS + 1, "expires_in_days")],
-)  # fmt: skip
+    [
+        ("", 30, "name"),
+        ("   ", 30, "name"),
+        ("n" * 101, 30, "name"),
+        ("ok", 0, "expires_in_days"),
+        ("ok", accounts.MAX_TOKEN_DAYS + 1, "expires_in_days"),
+    ],
+)
 def test_a_token_needs_a_name_and_a_lifetime_within_bounds(ctx, name, days, field):
     with ctx.db.session() as session:
         user = accounts.create_user(session, "b@example.com", "password one")
