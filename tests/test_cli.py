@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
 
@@ -43,6 +44,18 @@ def test_users_and_tokens(tmp_path):
         ctx.close()
     missing = vetrina(tmp_path, "tokens", "create", "ghost@example.com")
     assert missing.returncode == 2 and "no user" in missing.stderr
+    week = vetrina(tmp_path, "tokens", "create", "shop@example.com", "--name", "week", "--days", "7")
+    assert week.returncode == 0, week.stderr
+    never = vetrina(tmp_path, "tokens", "create", "shop@example.com", "--days", "0")
+    assert never.returncode == 2 and "1 to 3650 days" in never.stderr
+    ctx = build_context(Settings(data_dir=tmp_path))
+    try:
+        with ctx.db.session() as session:
+            user, _ = accounts.user_for_api_token(session, token)
+            lifetimes = {t.name: t.expires_at - t.created_at for t in accounts.list_api_tokens(session, user)}
+        assert lifetimes == {"cli": timedelta(days=90), "week": timedelta(days=7)}
+    finally:
+        ctx.close()
 
 
 @pytest.mark.slow

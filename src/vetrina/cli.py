@@ -219,7 +219,11 @@ def users_create(
 
 
 @tokens_app.command("create")
-def tokens_create(email: str, name: str = typer.Option("cli", help="A label to recognise the token by.")) -> None:
+def tokens_create(
+    email: str,
+    name: str = typer.Option("cli", help="A label to recognise the token by."),
+    days: int | None = typer.Option(None, help="Days until it expires; default VETRINA_TOKEN_TTL_DAYS."),
+) -> None:
     """Issue an API bearer token for a user and print it (it is not shown again)."""
     ctx = build_context()
     try:
@@ -227,7 +231,10 @@ def tokens_create(email: str, name: str = typer.Option("cli", help="A label to r
             user = accounts.get_user_by_email(session, email)
             if user is None:
                 _fail(f"no user {email}")
-            typer.echo(accounts.create_api_token(session, user, name))
+            lifetime = ctx.settings.token_ttl_days if days is None else days
+            typer.echo(accounts.create_api_token(session, user, name, lifetime))
+    except VetrinaError as exc:
+        _fail(exc.detail)
     finally:
         ctx.close()
 

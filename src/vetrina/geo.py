@@ -94,6 +94,10 @@ class GeoLocator:
     def _is_trusted(self, address: _IPAddress | None) -> bool:
         return address is not None and any(address in network for network in self._trusted)
 
+    def is_trusted_proxy(self, peer: str) -> bool:
+        """Is the direct peer one of VETRINA_TRUSTED_PROXIES, whose forwarding headers are believed?"""
+        return self._is_trusted(_parse_ip(peer))
+
     def _client_ip(self, peer: _IPAddress | None, headers: Mapping[str, str]) -> _IPAddress | None:
         if not self._is_trusted(peer):
             return peer

@@ -149,7 +149,14 @@ class Settings(BaseSettings):
         ["127.0.0.1/32", "::1/128"], description="Addresses (CIDR) that may read /metrics (admins always may)."
     )
     session_days: int = Field(14, ge=1, description="Lifetime of a sign-in session.")
-    secure_cookies: bool = Field(False, description="Mark cookies Secure (set behind HTTPS).")
+    secure_cookies: bool = Field(
+        False,
+        description="Mark cookies Secure on every request; without it, only requests that came over HTTPS (directly, "
+        "or X-Forwarded-Proto from a trusted proxy) get Secure cookies.",
+    )
+    token_ttl_days: int = Field(
+        90, ge=1, le=3650, description="Lifetime of an API token unless its maker chooses another (1 to 3650 days)."
+    )
 
     @model_validator(mode="after")
     def _read_renamed(self) -> Settings:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Integer, column, insert, select, table
 
 from vetrina import clock
 from vetrina.accounts import service as accounts
 from vetrina.accounts.models import ApiToken, LoginSession, Role
-from vetrina.errors import Conflict, InvalidInput, NotAuthenticated
+from vetrina.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 
 
 def test_passwords_are_stored_as_argon2id_hashes(ctx):
@@ -72,3 +72,147 @@ def test_sessions_expire_and_end(ctx):
         accounts.end_session(session, cookie)
     with ctx.db.session() as session:
         assert accounts.user_for_session(session, cookie) is None
+
+
+def _user_with_sessions(ctx, email: str, count: int) -> tuple:
+    with ctx.db.session() as session:
+        user = accounts.create_user(session, email, "password one")
+        session.flush()
+        cookies = [accounts.start_session(session, user, days=14) for _ in range(count)]
+    return user, cookies
+
+
+def test_api_tokens_expire_and_are_refused_once_expired(ctx):
+    with ctx.db.session() as session:
+        user = accounts.create_user(session, "e@example.com", "password one")
+        session.flush()
+        row, token = accounts.issue_api_token(session, user, " laptop ", days=7)
+        default = accounts.create_api_token(session, user, "cli")
+    assert row.name == "laptop"
+    assert row.expires_at - row.created_at == timedelta(days=7)
+    with ctx.db.session() as session:
+        assert accounts.user_for_api_token(session, token)[0].id == user.id
+        by_name = {t.name: t for t in accounts.list_api_tokens(session, user)}
+        assert by_name["cli"].expires_at - by_name["cli"].created_at == timedelta(days=accounts.DEFAULT_TOKEN_DAYS)
+    later = clock.now() + timedelta(days=7)
+    clock.set_clock(lambda: later)
+    with ctx.db.session() as session:
+        assert accounts.user_for_api_token(session, token) is None
+        assert accounts.user_for_api_token(session, default)[0].id == user.id
+        assert accounts.is_expired(session.get(ApiToken, row.id))
+
+
+@pytest.mark.parametrize(
+    "name, days, field",
+    [
+        ("", 30, "name"),
+        ("   ", 30, "name"),
+        ("n" * 101, 30, "name"),
+        ("ok", 0, "expires_in_days"),
+        ("ok", accounts.MAX_TOKEN_DAYS + 1, "expires_in_days"),
+    ],
+)
+def test_a_token_needs_a_name_and_a_lifetime_within_bounds(ctx, name, days, field):
+    with ctx.db.session() as session:
+        user = accounts.create_user(session, "b@example.com", "password one")
+        session.flush()
+        with pytest.raises(InvalidInput) as refused:
+            accounts.issue_api_token(session, user, name, days)
+    assert refused.value.extra["field"] == field
+    with ctx.db.session() as session:
+        assert session.scalars(select(ApiToken)).all() == []
+
+
+def test_tokens_are_listed_and_revoked_by_their_owner_only(ctx):
+    with ctx.db.session() as session:
+        owner = accounts.create_user(session, "o@example.com", "password one")
+        other = accounts.create_user(session, "x@example.com", "password one")
+        session.flush()
+        mine, token = accounts.issue_api_token(session, owner, "mine")
+        theirs, _ = accounts.issue_api_token(session, other, "theirs")
+    with ctx.db.session() as session:
+        assert [t.name for t in accounts.list_api_tokens(session, owner)] == ["mine"]
+        for token_id in (theirs.id, 999_999):
+            with pytest.raises(NotFound):
+                accounts.revoke_api_token(session, owner, token_id)
+    with ctx.db.session() as session:
+        assert session.get(ApiToken, theirs.id) is not None
+        accounts.revoke_api_token(session, owner, mine.id)
+    with ctx.db.session() as session:
+        assert accounts.user_for_api_token(session, token) is None
+        assert accounts.list_api_tokens(session, owner) == []
+
+
+def test_a_password_change_proves_the_current_one_and_ends_the_other_sessions(ctx):
+    user, (kept, other) = _user_with_sessions(ctx, "p@example.com", 2)
+    _, (someone_elses,) = _user_with_sessions(ctx, "q@example.com", 1)
+    with ctx.db.session() as session:
+        token = accounts.create_api_token(session, user)
+    with ctx.db.session() as session:
+        with pytest.raises(Forbidden):
+            accounts.change_password(session, user, "wrong password", "a new password", kept)
+        with pytest.raises(InvalidInput):
+            accounts.change_password(session, user, "password one", "short", kept)
+    with ctx.db.session() as session:
+        assert accounts.user_for_session(session, other) is not None  # refusals end nothing
+        assert accounts.change_password(session, user, "password one", "a new password", kept) == 1
+    with ctx.db.session() as session:
+        assert accounts.user_for_session(session, kept).id == user.id
+        assert accounts.user_for_session(session, other) is None
+        assert accounts.user_for_session(session, someone_elses) is not None
+        assert accounts.user_for_api_token(session, token) is not None
+        assert accounts.authenticate(session, "p@example.com", "a new password").id == user.id
+        with pytest.raises(NotAuthenticated):
+            accounts.authenticate(session, "p@example.com", "password one")
+
+
+def test_signing_out_everywhere_ends_every_session_of_the_user_only(ctx):
+    user, cookies = _user_with_sessions(ctx, "r@example.com", 3)
+    _, (someone_elses,) = _user_with_sessions(ctx, "s2@example.com", 1)
+    with ctx.db.session() as session:
+        assert accounts.end_all_sessions(session, user) == 3
+    with ctx.db.session() as session:
+        assert all(accounts.user_for_session(session, cookie) is None for cookie in cookies)
+        assert accounts.user_for_session(session, someone_elses) is not None
+
+
+def test_the_migration_gives_existing_tokens_their_creation_plus_the_lifetime(database_url):
+    """Tokens made before expiry existed (schema 0012) expire VETRINA_TOKEN_TTL_DAYS (90) after they were made."""
+    from alembic import command
+    from alembic.config import Config
+
+    from vetrina.db import MIGRATIONS_DIR, Database, UTCDateTime
+
+    db = Database(database_url)
+    config = Config(str(MIGRATIONS_DIR / "alembic.ini"))
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["engine"] = db.engine
+    made = datetime(2024, 1, 31, 12, 0, tzinfo=UTC)
+    try:
+        command.upgrade(config, "0012")
+        # The tables as they were at 0012, written with the same column types the application uses.
+        users = table(
+            "users",
+            column("id", Integer()),
+            column("email"),
+            column("password_hash"),
+            column("role"),
+            column("created_at", UTCDateTime()),
+        )
+        tokens = table(
+            "api_tokens",
+            column("token_hash"),
+            column("user_id", Integer()),
+            column("name"),
+            column("created_at", UTCDateTime()),
+        )
+        with db.engine.begin() as conn:
+            conn.execute(
+                insert(users).values(id=1, email="m@example.com", password_hash="x", role="viewer", created_at=made)
+            )
+            conn.execute(insert(tokens).values(token_hash="abc", user_id=1, name="old", created_at=made))
+        command.upgrade(config, "0013")
+        with db.session() as session:
+            assert session.scalars(select(ApiToken.expires_at)).one() == made + timedelta(days=90)
+    finally:
+        db.dispose()

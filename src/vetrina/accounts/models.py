@@ -47,7 +47,7 @@ class LoginSession(Base):
 
 
 class ApiToken(Base):
-    """A bearer token for the API; stored as its SHA-256, shown to its owner once."""
+    """A bearer token for the API; stored as its SHA-256, shown to its owner once, refused once expired."""
 
     __tablename__ = "api_tokens"
 
@@ -56,4 +56,5 @@ class ApiToken(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -6,16 +6,17 @@ import hashlib
 import re
 import secrets
 from datetime import timedelta
+from typing import Any, cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select, update
+from sqlalchemy import CursorResult, Result, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vetrina import clock
 from vetrina.accounts.models import ApiToken, LoginSession, Role, User
-from vetrina.errors import Conflict, InvalidInput, NotAuthenticated
+from vetrina.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 
 _hasher = PasswordHasher()
 # Verifying against this when the email is unknown keeps sign-in time the same either way.
@@ -24,6 +25,14 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 1024
 SELF_SERVICE_ROLES = (Role.viewer, Role.merchant)
+DEFAULT_TOKEN_DAYS = 90
+MAX_TOKEN_DAYS = 3650
+MAX_TOKEN_NAME = 100
+
+
+def _changed(result: Result[Any]) -> int:
+    """Rows a DELETE or UPDATE matched."""
+    return cast(CursorResult[Any], result).rowcount or 0
 
 
 def _token_hash(token: str) -> str:
@@ -44,10 +53,7 @@ def create_user(session: Session, email: str, password: str, role: Role | str = 
         role = Role(role)
     except ValueError:
         raise InvalidInput(f"Unknown role {role!r}.", field="role") from None
-    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
-        raise InvalidInput(
-            f"Passwords are {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters long.", field="password"
-        )
+    _check_new_password(password, "password")
     user = User(email=email, password_hash=_hasher.hash(password), role=role.value, created_at=clock.now())
     try:
         with session.begin_nested():
@@ -55,6 +61,13 @@ def create_user(session: Session, email: str, password: str, role: Role | str = 
     except IntegrityError:
         raise Conflict("An account with this email already exists.", field="email") from None
     return user
+
+
+def _check_new_password(password: str, field: str) -> None:
+    if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
+        raise InvalidInput(
+            f"Passwords are {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters long.", field=field
+        )
 
 
 def get_user_by_email(session: Session, email: str) -> User | None:
@@ -98,17 +111,76 @@ def end_session(session: Session, token: str) -> None:
     session.execute(delete(LoginSession).where(LoginSession.token_hash == _token_hash(token)))
 
 
-def create_api_token(session: Session, user: User, name: str = "cli") -> str:
-    """Issue a bearer token; returns it in clear once (only its hash is stored)."""
+def end_all_sessions(session: Session, user: User, keep: str | None = None) -> int:
+    """Sign `user` out everywhere, except the session whose cookie token is `keep`; how many sessions ended."""
+    query = delete(LoginSession).where(LoginSession.user_id == user.id)
+    if keep is not None:
+        query = query.where(LoginSession.token_hash != _token_hash(keep))
+    return _changed(session.execute(query))
+
+
+def change_password(session: Session, user: User, current: str, new: str, keep_session: str | None) -> int:
+    """Set a new password once the current one is proven; every other sign-in session ends (API tokens stay).
+
+    Forbidden (403) when `current` is wrong; returns how many sessions ended."""
+    row = session.get_one(User, user.id)
+    try:
+        _hasher.verify(row.password_hash, current[:MAX_PASSWORD_LENGTH])
+    except (VerificationError, InvalidHashError):
+        raise Forbidden("The current password is not right.", field="current") from None
+    _check_new_password(new, "new")
+    row.password_hash = _hasher.hash(new)
+    return end_all_sessions(session, row, keep=keep_session)
+
+
+def issue_api_token(session: Session, user: User, name: str, days: int = DEFAULT_TOKEN_DAYS) -> tuple[ApiToken, str]:
+    """Issue a bearer token that expires after `days`; returns its row and the token in clear, shown once (only
+    its hash is stored)."""
+    name = name.strip()
+    if not 1 <= len(name) <= MAX_TOKEN_NAME:
+        raise InvalidInput(f"Name the token in 1 to {MAX_TOKEN_NAME} characters.", field="name")
+    if not 1 <= days <= MAX_TOKEN_DAYS:
+        raise InvalidInput(f"Tokens last 1 to {MAX_TOKEN_DAYS} days.", field="expires_in_days")
     token = "vtr_" + secrets.token_urlsafe(32)
-    session.add(ApiToken(token_hash=_token_hash(token), user_id=user.id, name=name[:100], created_at=clock.now()))
-    return token
+    now = clock.now()
+    row = ApiToken(
+        token_hash=_token_hash(token),
+        user_id=user.id,
+        name=name,
+        created_at=now,
+        expires_at=now + timedelta(days=days),
+    )
+    session.add(row)
+    session.flush()
+    return row, token
+
+
+def create_api_token(session: Session, user: User, name: str = "cli", days: int = DEFAULT_TOKEN_DAYS) -> str:
+    """Issue a bearer token; returns it in clear once (only its hash is stored)."""
+    return issue_api_token(session, user, name, days)[1]
+
+
+def is_expired(token: ApiToken) -> bool:
+    return token.expires_at <= clock.now()
+
+
+def list_api_tokens(session: Session, user: User) -> list[ApiToken]:
+    """The user's own tokens, newest first, expired ones included (until revoked)."""
+    query = select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())
+    return list(session.scalars(query))
+
+
+def revoke_api_token(session: Session, user: User, token_id: int) -> None:
+    """Delete one of the user's tokens; another user's id is NotFound, as an unknown one is."""
+    if not _changed(session.execute(delete(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user.id))):
+        raise NotFound("No such token.")
 
 
 def user_for_api_token(session: Session, token: str) -> tuple[User, bool] | None:
-    """The token's owner, and whether its last-used time is due for a refresh (see `touch_api_token`)."""
+    """The token's owner, and whether its last-used time is due for a refresh (see `touch_api_token`); None for
+    an unknown or expired token."""
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
-    if row is None:
+    if row is None or is_expired(row):
         return None
     # Touched at most once a minute, in its own write, so that reads stay reads.
     stale = row.last_used_at is None or clock.now() - row.last_used_at > timedelta(minutes=1)

@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 import vetrina
 from vetrina.context import Context
 from vetrina.web.api import (
+    account,
     ads,
     analytics,
     autotag,
@@ -37,6 +38,7 @@ from vetrina.web.browser_safety import BrowserSafety
 from vetrina.web.limits import BodySizeLimit
 from vetrina.web.metrics import install_metrics
 from vetrina.web.metrics import router as metrics_router
+from vetrina.web.pages import account as account_page
 from vetrina.web.pages import ads as ad_pages
 from vetrina.web.pages import analytics as analytics_page
 from vetrina.web.pages import campaigns as campaign_pages
@@ -131,6 +133,7 @@ def create_app(ctx: Context, run_worker: bool = False) -> FastAPI:
     app.include_router(events.router)
     app.include_router(analytics.router)
     app.include_router(studio.router)
+    app.include_router(account.router)
     app.include_router(pages.router)
     app.include_router(shop.router)
     app.include_router(studio_page.router)
@@ -142,6 +145,7 @@ def create_app(ctx: Context, run_worker: bool = False) -> FastAPI:
     app.include_router(analytics_page.router)
     app.include_router(dashboard_pages.router)
     app.include_router(reconciliation_page.router)
+    app.include_router(account_page.router)
     app.mount("/static/vendor", StaticFiles(directory=_hls_dist(), check_dir=False), name="vendor")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -6,11 +6,12 @@ each request in a task of its own with streams between: a cost every request pai
 from __future__ import annotations
 
 from starlette.datastructures import MutableHeaders
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vetrina.settings import Settings
-from vetrina.web.deps import CSRF_COOKIE, cookie_samesite
+from vetrina.web.deps import CSRF_COOKIE, cookie_samesite, cookie_secure
 
 
 class BrowserSafety:
@@ -32,18 +33,18 @@ class BrowserSafety:
                 # Set by `deps.csrf_token` (request.state lives in the scope) when a form got a new token.
                 token = scope.get("state", {}).get("new_csrf_token")
                 if token:
-                    headers.append("set-cookie", self._csrf_cookie(token))
+                    headers.append("set-cookie", self._csrf_cookie(token, cookie_secure(Request(scope))))
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
 
-    def _csrf_cookie(self, token: str) -> str:
+    def _csrf_cookie(self, token: str, secure: bool) -> str:
         cookie = Response()  # Starlette's own cookie formatting
         cookie.set_cookie(
             CSRF_COOKIE,
             token,
             httponly=True,
             samesite=cookie_samesite(self.settings),
-            secure=self.settings.secure_cookies,
+            secure=secure,
         )
         return cookie.headers["set-cookie"]

@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Iterator
 from typing import Annotated, Literal
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Request, Response
 from sqlalchemy.orm import Session
 
 from vetrina.accounts import service as accounts
@@ -100,6 +100,51 @@ def _require_user(user: User | None = optional_user) -> User:
 
 
 required_user = Depends(_require_user)
+
+
+def came_over_https(request: Request) -> bool:
+    """Did the browser reach us over HTTPS: directly, or through a trusted proxy that says so in
+    X-Forwarded-Proto?"""
+    if request.url.scheme == "https":
+        return True
+    peer = request.client.host if request.client else ""
+    if not get_context(request).geo.is_trusted_proxy(peer):
+        return False
+    # The first entry is what the proxy facing the browser saw; proxies behind it may append their own.
+    forwarded = ",".join(request.headers.getlist("x-forwarded-proto")).split(",")[0]
+    return forwarded.strip().lower() == "https"
+
+
+def cookie_secure(request: Request) -> bool:
+    """Cookies are Secure whenever the request came over HTTPS, and always with VETRINA_SECURE_COOKIES."""
+    return get_context(request).settings.secure_cookies or came_over_https(request)
+
+
+def clear_session_cookie(request: Request, response: Response) -> Response:
+    """Tell the browser to drop its session cookie (with the attributes it was set with)."""
+    samesite = cookie_samesite(get_context(request).settings)
+    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite=samesite, secure=cookie_secure(request))
+    return response
+
+
+def signed_in_session(request: Request) -> str | None:
+    """The cookie token of the sign-in session this request runs in; None when a bearer token authenticates it."""
+    return None if _bearer_token(request) is not None else request.cookies.get(SESSION_COOKIE)
+
+
+def refuse_bearer_token(request: Request) -> None:
+    """For what only a signed-in browser may do: making API tokens (a leaked token that could mint more would
+    outlive its own expiry)."""
+    if _bearer_token(request) is not None:
+        raise Forbidden("API tokens are made from a signed-in browser session (or `vetrina tokens create`).")
+
+
+def _require_browser_session(request: Request, user: User = required_user) -> User:
+    refuse_bearer_token(request)
+    return user
+
+
+browser_session_user = Depends(_require_browser_session)
 
 
 def cookie_samesite(settings: Settings) -> Literal["lax", "none"]:

@@ -20,7 +20,16 @@ from vetrina.ads.models import Campaign
 from vetrina.ads.vast import write_vast
 from vetrina.ads.vmap import write_vmap
 from vetrina.money import Money, MoneyModel, PositiveMoneyModel
-from vetrina.web.deps import RowId, db_session, get_context, optional_user, public_base_url, required_user, territory
+from vetrina.web.deps import (
+    RowId,
+    cookie_secure,
+    db_session,
+    get_context,
+    optional_user,
+    public_base_url,
+    required_user,
+    territory,
+)
 
 router = APIRouter(tags=["ads"])
 VIEWER_COOKIE = "vetrina_viewer"
@@ -227,7 +236,7 @@ def vast(
             max_age=365 * 86400,
             httponly=True,
             samesite="lax",
-            secure=ctx.settings.secure_cookies,
+            secure=cookie_secure(request),
         )
     return response
 

@@ -24,7 +24,9 @@ from vetrina.web.deps import (
     CSRF_FIELD,
     SESSION_COOKIE,
     RowId,
+    clear_session_cookie,
     cookie_samesite,
+    cookie_secure,
     db_session,
     get_context,
     optional_user,
@@ -56,7 +58,7 @@ def _with_session_cookie(request: Request, session: Session, user: User, respons
         max_age=ctx.settings.session_days * 86400,
         httponly=True,
         samesite=cookie_samesite(ctx.settings),
-        secure=ctx.settings.secure_cookies,
+        secure=cookie_secure(request),
     )
     return response
 
@@ -198,9 +200,7 @@ def logout(
     require_csrf_form(request, csrf_token)
     if cookie := request.cookies.get(SESSION_COOKIE):
         accounts.end_session(session, cookie)
-    response = RedirectResponse("/", status_code=303)
-    response.delete_cookie(SESSION_COOKIE)
-    return response
+    return clear_session_cookie(request, RedirectResponse("/", status_code=303))
 
 
 def _upload_page(request: Request, user: User, status_code: int = 200, **extra: object) -> Response:

@@ -1,0 +1,137 @@
+"""/account: your API tokens (make, list, revoke), your password, and signing out everywhere."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from vetrina.accounts import service as accounts
+from vetrina.accounts.models import User
+from vetrina.context import Context
+from vetrina.errors import InvalidInput, VetrinaError
+from vetrina.web.deps import (
+    RowId,
+    clear_session_cookie,
+    db_session,
+    get_context,
+    optional_user,
+    refuse_bearer_token,
+    require_csrf_form,
+    signed_in_session,
+)
+from vetrina.web.pages.forms import CsrfField, form_action, redirect_back, signed_in
+from vetrina.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+BACK = "/account"
+
+
+def _account_page(request: Request, session: Session, user: User, msg: str = "", new_token: str = "") -> Response:
+    response = render(
+        request,
+        "account.html",
+        user=user,
+        msg=msg,
+        tokens=accounts.list_api_tokens(session, user),
+        is_expired=accounts.is_expired,
+        new_token=new_token,
+        default_days=get_context(request).settings.token_ttl_days,
+        max_days=accounts.MAX_TOKEN_DAYS,
+        min_password=accounts.MIN_PASSWORD_LENGTH,
+    )
+    # The page may show a new token's secret: never kept by a cache.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account_page(
+    request: Request, msg: str = "", user: User | None = optional_user, session: Session = db_session
+) -> Response:
+    if user is None:
+        return RedirectResponse("/login?next=" + quote(BACK), status_code=303)
+    return _account_page(request, session, user, msg)
+
+
+@router.post("/account/tokens", response_class=HTMLResponse)
+def account_create_token(
+    request: Request,
+    name: Annotated[str, Form(max_length=accounts.MAX_TOKEN_NAME * 4)] = "",
+    expires_in_days: Annotated[str, Form(max_length=10)] = "",
+    csrf_token: CsrfField = "",
+    user: User | None = optional_user,
+) -> Response:
+    """Answers with the page itself, the new token on it once: a redirect would carry the secret in its URL."""
+    require_csrf_form(request, csrf_token)
+    refuse_bearer_token(request)
+    owner = signed_in(user)
+    ctx = get_context(request)
+    try:
+        days = int(expires_in_days) if expires_in_days.strip() else ctx.settings.token_ttl_days
+    except ValueError:
+        return redirect_back(BACK, "Give the token's lifetime as a number of days.")
+    try:
+        with ctx.db.session(write=True) as session:
+            _, token = accounts.issue_api_token(session, owner, name, days)
+    except VetrinaError as exc:
+        return redirect_back(BACK, exc.detail)
+    with ctx.db.session() as session:
+        return _account_page(request, session, owner, "Token made: copy it now, it is not shown again.", token)
+
+
+@router.post("/account/tokens/{token_id}/revoke")
+def account_revoke_token(
+    request: Request, token_id: RowId, csrf_token: CsrfField = "", user: User | None = optional_user
+) -> Response:
+    return form_action(
+        request,
+        csrf_token,
+        user,
+        back=BACK,
+        done="Token revoked.",
+        action=lambda ctx, session, owner: accounts.revoke_api_token(session, owner, token_id),
+    )
+
+
+@router.post("/account/password")
+def account_change_password(
+    request: Request,
+    current: Annotated[str, Form(max_length=accounts.MAX_PASSWORD_LENGTH)] = "",
+    new: Annotated[str, Form(max_length=accounts.MAX_PASSWORD_LENGTH)] = "",
+    repeat: Annotated[str, Form(max_length=accounts.MAX_PASSWORD_LENGTH)] = "",
+    csrf_token: CsrfField = "",
+    user: User | None = optional_user,
+) -> Response:
+    def change(ctx: Context, session: Session, owner: User) -> int:
+        if new != repeat:
+            raise InvalidInput("The new password and its repetition differ.", field="repeat")
+        return accounts.change_password(session, owner, current, new, signed_in_session(request))
+
+    return form_action(
+        request,
+        csrf_token,
+        user,
+        back=BACK,
+        done=lambda ended: f"Password changed; signed out of {ended} other session(s).",
+        action=change,
+    )
+
+
+@router.post("/account/sessions/revoke")
+def account_sign_out_everywhere(
+    request: Request, csrf_token: CsrfField = "", user: User | None = optional_user
+) -> Response:
+    response = form_action(
+        request,
+        csrf_token,
+        user,
+        back=BACK,
+        done="Signed out everywhere.",
+        done_at="/login",
+        action=lambda ctx, session, owner: accounts.end_all_sessions(session, owner),
+    )
+    return clear_session_cookie(request, response)
