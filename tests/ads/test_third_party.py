@@ -1,5 +1,6 @@
 """Third-party VAST tags, from a real HTTP server on this machine: wrapper chains resolved with every party's
-tracking kept; loops, endless chains, timeouts, oversized and hostile documents, and private addresses refused."""
+tracking kept; loops, endless chains, timeouts, oversized and hostile documents, and private addresses refused;
+javascript:, data: and vbscript: URLs never served."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Every request (redirects included) goes only to public http(s) addresses unless 
 private ones (`VETRINA_FETCH_ALLOW_PRIVATE`), within a time limit and a size limit; the document is read
 with the defused, lenient reader. A chain is followed to its InLine ad at most `MAX_DEPTH` wrappers deep,
 and a tag met twice is a loop. The wrappers' impressions, errors, tracking and click tracking are kept,
-so everyone in the chain is told what the player did.
+so everyone in the chain is told what the player did. Only http(s) URLs of a fetched document are kept.
 """
 
 from __future__ import annotations
