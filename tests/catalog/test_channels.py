@@ -95,3 +95,23 @@ def test_the_merchant_desk_edits_the_channel_and_its_banner(client, make_account
     banner = {"file": ("b.jpg", photo_bytes((9, 9, 9), size=(1200, 300)), "image/jpeg")}
     uploaded = client.post("/merchant/channel/banner", data={"csrf_token": token}, files=banner, follow_redirects=False)
     assert uploaded.status_code == 303 and client.get("/api/v1/me/channel").json()["banner_url"]
+
+
+def test_a_channel_renamed_to_another_merchants_default_handle_leaves_that_merchant_a_working_channel(
+    client, make_account
+):
+    from tests.web.helpers import sign_in
+
+    squatter, victim = make_account(Role.merchant), make_account(Role.merchant, email="Bottega.Neri@example.com")
+    squatted = f"bottega-neri-{victim.user.id}"  # the victim's default handle, before its channel is made
+    handle = client.get("/api/v1/me/channel", headers=squatter.auth).json()["handle"]
+    renamed = client.patch(f"/api/v1/channels/{handle}", headers=squatter.auth, json={"handle": squatted})
+    assert renamed.status_code == 200, renamed.text
+    own = client.get("/api/v1/me/channel", headers=victim.auth)
+    assert own.status_code == 200, own.text
+    assert own.json()["handle"].startswith("bottega-neri-") and own.json()["handle"] != squatted
+    assert own.json()["merchant_id"] == victim.user.id
+    assert client.get("/api/v1/me/channel", headers=victim.auth).json()["handle"] == own.json()["handle"]
+    assert client.get(f"/api/v1/channels/{squatted}").json()["merchant_id"] == squatter.user.id
+    sign_in(client, victim.user.email)
+    assert client.get("/merchant").status_code == 200

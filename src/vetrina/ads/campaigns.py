@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -54,6 +54,20 @@ class CampaignSpec:
     skippable: bool = True
 
 
+def _words(key: str, values: list[Any]) -> list[str]:
+    """Targeted names (channels, categories): strings of typed text, lower-cased."""
+    field = f"targeting.{key}"
+    if not all(isinstance(v, str) for v in values):
+        raise InvalidInput(f"{field} is a list of names.", field=field)
+    try:
+        words = {clean_text(v, field, 60, required=True).lower() for v in values}
+        for word in words:
+            word.encode()  # a lone surrogate (JSON allows "\ud800") cannot be stored
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{field} holds characters that are not text.", field=field) from None
+    return sorted(words)
+
+
 def check_targeting(targeting: dict[str, Any]) -> dict[str, Any]:
     """Targeting as stored: known keys only, each a bounded list of checked values."""
     unknown = set(targeting) - {"channels", "territories", "devices", "hours", "categories"}
@@ -64,22 +78,31 @@ def check_targeting(targeting: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(values, list) or len(values) > MAX_LIST:
             raise InvalidInput(f"targeting.{key} is a list of at most {MAX_LIST} values.", field=f"targeting.{key}")
         if key == "territories":
-            values = sorted({str(v).upper() for v in values})
-            if not all(_TERRITORY.match(v) for v in values):
+            if not all(isinstance(v, str) and _TERRITORY.match(v.upper()) for v in values):
                 raise InvalidInput("Territories are ISO 3166-1 two-letter codes.", field="targeting.territories")
+            values = sorted({v.upper() for v in values})
         elif key == "devices":
-            values = sorted(set(values))
-            if not set(values) <= DEVICES:
+            if not all(isinstance(v, str) and v in DEVICES for v in values):
                 raise InvalidInput(f"Devices are {', '.join(sorted(DEVICES))}.", field="targeting.devices")
+            values = sorted(set(values))
         elif key == "hours":
-            if not all(isinstance(v, int) and 0 <= v <= 23 for v in values):
+            # bool is an int in Python, but true is not an hour
+            if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 23 for v in values):
                 raise InvalidInput("Hours are 0 to 23 (UTC).", field="targeting.hours")
             values = sorted(set(values))
         else:
-            values = sorted({clean_text(str(v), f"targeting.{key}", 60, required=True).lower() for v in values})
+            values = _words(key, values)
         if values:
             out[key] = values
     return out
+
+
+def _instant(value: datetime, field: str) -> datetime:
+    """`value` in UTC, as it is stored; InvalidInput when UTC has no such date (before year 1 or after 9999)."""
+    try:
+        return value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise InvalidInput("The date lies outside the years 1 to 9999 in UTC.", field=field) from None
 
 
 def _check_money(spec: CampaignSpec) -> None:
@@ -122,6 +145,7 @@ def create_campaign(ctx: Context, session: Session, merchant: User, spec: Campai
         raise Forbidden("Only merchants run campaigns.")
     _check_money(spec)
     _check_creative(ctx, session, merchant, spec)
+    spec.starts_at, spec.ends_at = _instant(spec.starts_at, "starts_at"), _instant(spec.ends_at, "ends_at")
     if spec.ends_at <= spec.starts_at:
         raise InvalidInput("A campaign ends after it starts.", field="ends_at")
     now = clock.now()
@@ -186,9 +210,9 @@ def update_campaign(ctx: Context, session: Session, campaign_id: int, user: User
     if MilliMoney.of(campaign.total_budget) < campaign.spent:
         raise InvalidInput("The total budget cannot go below what is already spent.", field="budget_total")
     if "starts_at" in changes:
-        campaign.starts_at = changes["starts_at"]
+        campaign.starts_at = _instant(changes["starts_at"], "starts_at")
     if "ends_at" in changes:
-        campaign.ends_at = changes["ends_at"]
+        campaign.ends_at = _instant(changes["ends_at"], "ends_at")
     if campaign.ends_at <= campaign.starts_at:
         raise InvalidInput("A campaign ends after it starts.", field="ends_at")
     if "targeting" in changes:

@@ -4,20 +4,22 @@ Every request (redirects included) goes only to public http(s) addresses unless 
 private ones (`VETRINA_FETCH_ALLOW_PRIVATE`), within a time limit and a size limit; the document is read
 with the defused, lenient reader. A chain is followed to its InLine ad at most `MAX_DEPTH` wrappers deep,
 and a tag met twice is a loop. The wrappers' impressions, errors, tracking and click tracking are kept,
-so everyone in the chain is told what the player did.
+so everyone in the chain is told what the player did. Only http(s) URLs of a fetched document are kept.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass
 
 from vetrina import netguard
-from vetrina.ads.vast import Ad, Creative, Linear, Vast, VastError, read_vast
+from vetrina.ads.vast import Ad, Creative, Linear, Vast, VastError, is_web_url, read_vast, web_urls_only
 
 MAX_DEPTH = 5
 MAX_BYTES = 1024 * 1024
 TIMEOUT_S = 3.0
+log = logging.getLogger(__name__)
 # VAST error codes
 WRAPPER_TIMEOUT, WRAPPER_LIMIT, NO_ADS_AFTER_WRAPPER, XML_ERROR = 301, 302, 303, 100
 
@@ -44,6 +46,20 @@ def fetch(url: str, allow_private: bool, timeout_s: float = TIMEOUT_S, max_bytes
     except netguard.FetchError as exc:
         raise VastError(f"The tag could not be used: {exc.reason}", WRAPPER_TIMEOUT) from None
     return bytes(body)
+
+
+def read_third_party(data: bytes, url: str) -> Vast:
+    """A third-party document, read leniently, without the URLs a player must not fetch or open (javascript:,
+    data:, vbscript:...): those are dropped and logged with the tag they came from."""
+    document = read_vast(data)
+    ads, dropped = [], [u for u in document.errors if not is_web_url(u)]
+    for ad in document.ads:
+        clean, dropped_here = web_urls_only(ad)
+        ads.append(clean)
+        dropped += dropped_here
+    if dropped:
+        log.warning("third-party VAST %.200s: %d non-http(s) URLs dropped: %.300r", url, len(dropped), dropped)
+    return dataclasses.replace(document, ads=ads, errors=[u for u in document.errors if is_web_url(u)])
 
 
 def _merge(inline: Ad, wrappers: list[Ad]) -> Ad:
@@ -78,7 +94,7 @@ def resolve(first: Ad, allow_private: bool, timeout_s: float = TIMEOUT_S) -> Res
             return Resolution(None, WRAPPER_LIMIT, errors)
         seen.add(url)
         try:
-            document: Vast = read_vast(fetch(url, allow_private, timeout_s))
+            document = read_third_party(fetch(url, allow_private, timeout_s), url)
         except VastError as exc:
             return Resolution(None, exc.code if exc.code != 101 else XML_ERROR, errors)
         if not document.ads:

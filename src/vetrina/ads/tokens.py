@@ -60,7 +60,8 @@ def sign(
 def verify(key: bytes, token: str, now: float) -> Served:
     """The decision a token carries; NotFound for a forged, malformed or expired one."""
     payload, _, mac = token.partition(".")
-    if not payload or len(token) > 400 or not hmac.compare_digest(mac, _mac(key, payload.encode())):
+    # Compared as bytes: compare_digest refuses str with non-ASCII characters (which a URL can carry).
+    if not payload or len(token) > 400 or not hmac.compare_digest(mac.encode(), _mac(key, payload.encode()).encode()):
         raise NotFound("There is no such served ad.")
     try:
         nonce, campaign, video, slot, viewer, price, issued, territory = (

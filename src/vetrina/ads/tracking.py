@@ -102,10 +102,12 @@ def record_event(
 
 def record_click(session: Session, signing_key: bytes, token: str, now: datetime) -> str:
     """Count a click on a served ad (charged when its campaign pays per click); the path it leads to: the
-    campaign's product page, or its video's."""
-    record_event(session, signing_key, token, "click", now)
+    campaign's product page, or its video's. A third-party ad has neither: its clicks go to its own ClickThrough."""
     served = tokens.verify(signing_key, token, now.timestamp())
-    campaign = session.get_one(Campaign, served.campaign_id)  # its decision was recorded by record_event
+    campaign = session.get(Campaign, served.campaign_id)
+    if campaign is None or (campaign.product_id is None and campaign.video_id is None):
+        raise NotFound("This ad has no page here.")
+    record_event(session, signing_key, token, "click", now)
     return f"/p/{campaign.product_id}" if campaign.product_id else f"/watch/{campaign.video_id}"
 
 

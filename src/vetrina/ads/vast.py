@@ -8,7 +8,11 @@ entities is refused rather than expanded. Reading what the writer wrote gives ba
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+import re
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element, SubElement, tostring  # noqa: S405  (writing only; reading is defused)
 
 from defusedxml import ElementTree as SafeTree
@@ -16,6 +20,10 @@ from defusedxml.common import DefusedXmlException
 
 VAST_NAMESPACE = "http://www.iab.com/VAST"
 VERSION = "4.2"
+WEB_SCHEMES = frozenset({"http", "https"})
+# Browsers drop tabs and newlines inside a URL ("java\tscript:" runs as "javascript:"): no control character passes.
+_NOT_IN_URL = re.compile(r"[\x00-\x1f\x7f]")
+log = logging.getLogger(__name__)
 
 
 class VastError(ValueError):
@@ -129,6 +137,83 @@ class Vast:
     ads: list[Ad] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # for a response with no ad
     version: str = VERSION
+
+
+def is_web_url(url: str) -> bool:
+    """An absolute http(s) URL: the only kind a player is given to fetch or open (never javascript:, data:...)."""
+    if _NOT_IN_URL.search(url):
+        return False
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme.lower() in WEB_SCHEMES and bool(parts.netloc)
+
+
+def web_urls_only(ad: Ad) -> tuple[Ad, list[str]]:
+    """The ad without the URLs a player must not fetch or open (see `is_web_url`), and the URLs dropped. The
+    wrapper's VASTAdTagURI is left to the fetcher, which follows http(s) alone; HTML resources are not URLs."""
+    dropped: list[str] = []
+
+    def keep(url: str) -> bool:
+        if is_web_url(url):
+            return True
+        dropped.append(url)
+        return False
+
+    def urls(found: list[str]) -> list[str]:
+        return [url for url in found if keep(url)]
+
+    def click(url: str | None) -> str | None:
+        return url if url is None or keep(url) else None
+
+    def events(found: list[Tracking]) -> list[Tracking]:
+        return [t for t in found if keep(t.url)]
+
+    def shown(found: list[Resource]) -> list[Resource]:
+        return [r for r in found if r.kind == "html" or keep(r.content)]
+
+    creatives = []
+    for creative in ad.creatives:
+        linear = creative.linear
+        if linear is not None:
+            linear = dataclasses.replace(
+                linear,
+                media_files=[m for m in linear.media_files if keep(m.url)],
+                tracking=events(linear.tracking),
+                click_through=click(linear.click_through),
+                click_tracking=urls(linear.click_tracking),
+            )
+        non_linears = [
+            dataclasses.replace(
+                n,
+                resources=shown(n.resources),
+                click_through=click(n.click_through),
+                click_tracking=urls(n.click_tracking),
+            )
+            for n in creative.non_linears
+        ]
+        companions = [
+            dataclasses.replace(
+                c,
+                resources=shown(c.resources),
+                click_through=click(c.click_through),
+                click_tracking=urls(c.click_tracking),
+                tracking=events(c.tracking),
+            )
+            for c in creative.companions
+        ]
+        creatives.append(
+            dataclasses.replace(
+                creative,
+                linear=linear,
+                non_linears=non_linears,
+                non_linear_tracking=events(creative.non_linear_tracking),
+                companions=companions,
+            )
+        )
+    clean = dataclasses.replace(ad, impressions=urls(ad.impressions), errors=urls(ad.errors), creatives=creatives)
+    return clean, dropped
 
 
 # Writing ----------------------------------------------------------------------------------------
@@ -265,12 +350,18 @@ def _ad(parent: Element, ad: Ad) -> None:
 
 
 def write_vast(document: Vast) -> bytes:
-    """The document as VAST 4.2 XML (UTF-8)."""
+    """The document as VAST 4.2 XML (UTF-8), with only http(s) URLs (any other is dropped and logged)."""
     root = Element("VAST", {"version": document.version, "xmlns": VAST_NAMESPACE})
     for url in document.errors if not document.ads else ():
-        _text(root, "Error", url)
+        if is_web_url(url):
+            _text(root, "Error", url)
+        else:
+            log.warning("VAST written without a non-http(s) Error URL: %.100r", url)
     for ad in document.ads:
-        _ad(root, ad)
+        clean, dropped = web_urls_only(ad)
+        if dropped:
+            log.warning("VAST ad %s written without %d non-http(s) URLs: %.300r", ad.id, len(dropped), dropped)
+        _ad(root, clean)
     xml: bytes = tostring(root, encoding="utf-8", xml_declaration=False)  # typeshed: Any for a named encoding
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + xml
 

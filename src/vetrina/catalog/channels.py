@@ -35,27 +35,44 @@ def check_handle(handle: str) -> str:
     return handle
 
 
+def _default_handle(merchant: User) -> str:
+    """The handle a merchant's channel is first given: from its email address and id."""
+    base = re.sub(r"[^a-z0-9]+", "-", merchant.email.split("@")[0].lower()).strip("-")[:30].strip("-")
+    return f"{base}-{merchant.id}" if len(base) >= 2 else f"shop-{merchant.id}"
+
+
+def _spare_handle(default: str) -> str:
+    """`default` with a random suffix, for when another merchant has renamed its channel to `default`."""
+    suffix = secrets.token_hex(4)
+    return f"{default[: 39 - len(suffix)].rstrip('-')}-{suffix}"
+
+
 def channel_of(session: Session, merchant: User) -> Channel:
-    """The merchant's channel, made on first use with a handle from its email address."""
+    """The merchant's channel, made on first use with its default handle, or a spare one when that is taken."""
     if merchant.role not in (Role.merchant, Role.admin):
         raise Forbidden("Only merchants have channels.")
     channel = session.scalar(select(Channel).where(Channel.merchant_id == merchant.id))
     if channel is not None:
         return channel
-    base = re.sub(r"[^a-z0-9]+", "-", merchant.email.split("@")[0].lower()).strip("-")[:30] or "shop"
-    channel = Channel(
-        merchant_id=merchant.id,
-        handle=f"{base}-{merchant.id}" if len(base) >= 2 else f"shop-{merchant.id}",
-        name=merchant.email.split("@")[0][:100],
-        description="",
-        created_at=clock.now(),
-    )
-    try:
-        with session.begin_nested():
-            session.add(channel)
-    except IntegrityError:
-        return session.scalars(select(Channel).where(Channel.merchant_id == merchant.id)).one()  # made meanwhile
-    return channel
+    default = _default_handle(merchant)
+    for handle in (default, _spare_handle(default), _spare_handle(default)):
+        channel = Channel(
+            merchant_id=merchant.id,
+            handle=handle,
+            name=merchant.email.split("@")[0][:100],
+            description="",
+            created_at=clock.now(),
+        )
+        try:
+            with session.begin_nested():
+                session.add(channel)
+        except IntegrityError:
+            made = session.scalar(select(Channel).where(Channel.merchant_id == merchant.id))
+            if made is not None:
+                return made  # made meanwhile by another request
+            continue  # another channel holds this handle
+        return channel
+    raise Conflict("No free handle was found for your channel; try again.")
 
 
 def brand_colours(session: Session, merchant_id: int) -> tuple[str, str]:
@@ -89,7 +106,11 @@ def update_channel(session: Session, handle: str, user: User, changes: Mapping[s
         taken = session.scalar(select(Channel.id).where(Channel.handle == new_handle, Channel.id != channel.id))
         if taken:
             raise Conflict(f"@{new_handle} is taken.", field="handle")
-        channel.handle = new_handle
+        try:
+            with session.begin_nested():
+                channel.handle = new_handle
+        except IntegrityError:
+            raise Conflict(f"@{new_handle} is taken.", field="handle") from None  # taken meanwhile
     if "name" in changes:
         channel.name = clean_text(changes["name"], "name", 100, required=True)
     if "description" in changes:

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import Session
 
 from vetrina import clock
@@ -69,6 +69,9 @@ class CampaignIn(BaseModel):
 
 
 class CampaignChanges(BaseModel):
+    """Only what is given changes. null would erase a required field, so it is refused, except for
+    frequency_cap, where it removes the cap."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(None, max_length=120)
@@ -81,6 +84,15 @@ class CampaignChanges(BaseModel):
     frequency_cap: FrequencyCap | None = None
     skippable: bool | None = None
     status: Literal["draft", "active", "paused", "ended"] | None = None
+
+    @field_validator(
+        "name", "bid", "budget_total", "budget_daily", "starts_at", "ends_at", "targeting", "skippable", "status"
+    )
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("may be left out, but not null")
+        return value
 
 
 class CampaignOut(BaseModel):

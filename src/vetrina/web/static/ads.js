@@ -8,6 +8,17 @@
   const byName = (node, name) => (node ? [...node.getElementsByTagNameNS("*", name)] : []);
   const first = (node, name) => byName(node, name)[0] || null;
   const text = (node) => (node ? node.textContent.trim() : "");
+  // Only http(s) URLs are fetched, played or opened: a tag's javascript:, data: or vbscript: URL is dropped.
+  const webUrl = (url) => {
+    if (!url || /[\u0000-\u001f\u007f]/.test(url)) return null;
+    try {
+      const parsed = new URL(url);
+      return parsed.protocol === "http:" || parsed.protocol === "https:" ? url : null;
+    } catch (error) {
+      return null;
+    }
+  };
+  const webUrls = (urls) => urls.map(webUrl).filter(Boolean);
 
   function seconds(clock) {
     const parts = (clock || "").trim().split(":").map(Number);
@@ -16,7 +27,7 @@
 
   // Fill the macros a player is asked to fill, then fire and forget.
   function fire(url, errorCode) {
-    if (!url) return;
+    if (!webUrl(url)) return;
     const filled = url.replace("[CACHEBUSTING]", String(Math.floor(Math.random() * 1e8)))
       .replace("[ERRORCODE]", String(errorCode || 900));
     fetch(filled, { credentials: "include", keepalive: true, mode: "no-cors" }).catch(() => {});
@@ -29,30 +40,34 @@
     const tracking = (node) => {
       const events = {};
       for (const t of byName(first(node, "TrackingEvents"), "Tracking")) {
-        (events[t.getAttribute("event")] = events[t.getAttribute("event")] || []).push(text(t));
+        const url = webUrl(text(t));
+        if (url) (events[t.getAttribute("event")] = events[t.getAttribute("event")] || []).push(url);
       }
       return events;
     };
     const result = {
-      impressions: byName(ad, "Impression").map(text), errors: byName(first(ad, "InLine"), "Error").map(text),
+      impressions: webUrls(byName(ad, "Impression").map(text)),
+      errors: webUrls(byName(first(ad, "InLine"), "Error").map(text)),
       title: text(first(ad, "AdTitle")), linear: null, overlay: null,
     };
     const linear = first(ad, "Linear");
     if (linear) {
-      const files = byName(linear, "MediaFile").map((m) => ({ url: text(m), type: m.getAttribute("type") }));
+      const files = byName(linear, "MediaFile").map((m) => ({ url: webUrl(text(m)), type: m.getAttribute("type") }))
+        .filter((f) => f.url);
       result.linear = {
         duration: seconds(text(first(linear, "Duration"))) || 0, files, tracking: tracking(linear),
         skipOffset: seconds(linear.getAttribute("skipoffset")),
-        clickThrough: text(first(linear, "ClickThrough")), clickTracking: byName(linear, "ClickTracking").map(text),
+        clickThrough: webUrl(text(first(linear, "ClickThrough"))),
+        clickTracking: webUrls(byName(linear, "ClickTracking").map(text)),
       };
     }
     const nonLinear = first(ad, "NonLinear");
     if (nonLinear) {
       const registry = byName(ad, "UniversalAdId").find((u) => u.getAttribute("idRegistry") === "vetrina.product");
       result.overlay = {
-        productId: registry ? Number(text(registry)) : null, image: text(first(nonLinear, "StaticResource")),
-        clickThrough: text(first(nonLinear, "NonLinearClickThrough")),
-        clickTracking: byName(nonLinear, "NonLinearClickTracking").map(text),
+        productId: registry ? Number(text(registry)) : null, image: webUrl(text(first(nonLinear, "StaticResource"))),
+        clickThrough: webUrl(text(first(nonLinear, "NonLinearClickThrough"))),
+        clickTracking: webUrls(byName(nonLinear, "NonLinearClickTracking").map(text)),
         duration: seconds(nonLinear.getAttribute("minSuggestedDuration")) || 8,
         tracking: tracking(first(ad, "NonLinearAds")),
       };
@@ -188,7 +203,7 @@
       const clicked = () => overlay.clickTracking.forEach((url) => fire(url));
       const card = document.createElement("div");
       card.className = "product-card ad-card";
-      const image = Object.assign(document.createElement("img"), { src: (product && product.image) || overlay.image, alt: "" });
+      const image = Object.assign(document.createElement("img"), { src: (product && product.image) || overlay.image || "", alt: "" });
       const words = document.createElement("div");
       words.className = "card-text";
       words.append(Object.assign(document.createElement("small"), { className: "ad-sponsored", textContent: "Sponsored" }),
