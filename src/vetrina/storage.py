@@ -1,21 +1,40 @@
 """MediaStore: where media files live, and the signed, expiring URLs that reach them.
 
-A signed URL covers a whole directory ("scope") rather than one file, so an HLS playlist's relative
-segment URLs inherit its signature: `/media/{expires}.{depth}.{signature}/{key}` where the scope is
-the first `depth` path parts of `key`. A CDN can verify the same token at its edge.
+A signed URL is `/media/{expires}.{depth}.{territory}.{covers}.{signature}/{key}`: the scope is the first `depth`
+path parts of `key`, and what the token `covers` inside it is signed with it. An HLS token covers the rendition set
+(the master playlist, the variant playlists, their segments and keys), so the playlists' relative URLs inherit it;
+a thumbnails token covers the seek-preview track and its images; any other token covers its one file. A poster's
+token with the file name changed therefore unlocks nothing else. A CDN can verify the same token at its edge.
 """
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import hmac
 import os
+import re
 import shutil
 import time
 from pathlib import Path
 
 MEDIA_URL_PREFIX = "/media"
 _EXPIRY_BUCKET_S = 3600
+
+
+class Covers(enum.StrEnum):
+    """What a signed URL unlocks inside its scope."""
+
+    file = "f"  # the one file it names
+    hls = "h"  # an HLS rendition set: master playlist, variant playlists, segments, keys
+    thumbnails = "t"  # the seek-preview track and its images
+
+
+# The files each set-wide token may reach, relative to its scope (the layout media/ladder.py writes).
+_SET_FILES = {
+    Covers.hls: re.compile(r"master\.m3u8|[\w-]+/(index\.m3u8|seg_\d+\.(ts|m4s|aac)|init\.mp4|[\w-]+\.key)", re.ASCII),
+    Covers.thumbnails: re.compile(r"thumbs/(thumbs\.vtt|thumb_\d+\.jpg)", re.ASCII),
+}
 
 
 class InvalidKey(ValueError):
@@ -89,31 +108,41 @@ class MediaStore:
         else:
             path.unlink(missing_ok=True)
 
-    def _signature(self, scope: str, expires: int, territory: str) -> str:
-        message = f"{expires}:{scope}:{territory}".encode()
+    def _signature(self, scope: str, expires: int, territory: str, covers: Covers, name: str) -> str:
+        # A one-file token signs its file's name; a set-wide one signs what set it covers.
+        covered = name if covers == Covers.file else covers.value
+        message = f"{expires}:{scope}:{territory}:{covers.value}:{covered}".encode()
         return hmac.new(self._signing_key, message, hashlib.sha256).hexdigest()[:32]
 
-    def signed_url(self, scope: str, name: str, now_ts: float, ttl_s: int, territory: str = "") -> str:
-        """A URL for `scope/name`, valid for at least `ttl_s` and stable within an hour (cacheable); with a
-        `territory`, valid only for viewers there (a licensed title's link copied abroad does not play)."""
+    def signed_url(
+        self, scope: str, name: str, now_ts: float, ttl_s: int, territory: str = "", covers: Covers = Covers.file
+    ) -> str:
+        """A URL for `scope/name` that unlocks what `covers` says (by default that file alone), valid for at least
+        `ttl_s` and stable within an hour (cacheable); with a `territory`, valid only for viewers there (a
+        licensed title's link copied abroad does not play)."""
         depth = len(_key_parts(scope))
+        if covers != Covers.file and not _SET_FILES[covers].fullmatch(name):
+            raise InvalidKey(f"{name!r} is not part of what a {covers.name} token covers")
         expires = int(now_ts // _EXPIRY_BUCKET_S) * _EXPIRY_BUCKET_S + ttl_s + _EXPIRY_BUCKET_S
-        token = f"{expires}.{depth}.{territory or '-'}.{self._signature(scope, expires, territory)}"
+        signature = self._signature(scope, expires, territory, covers, name)
+        token = f"{expires}.{depth}.{territory or '-'}.{covers.value}.{signature}"
         return f"{MEDIA_URL_PREFIX}/{token}/{scope}/{name}"
 
     def verify(self, token: str, key: str, now_ts: float) -> tuple[int, str] | None:
         """The seconds left on `token` for `key` and the territory it is bound to ("" for none), or None when
-        it is forged, malformed or expired."""
+        it is forged, malformed, expired, or does not cover `key`."""
         try:
-            expires_s, depth_s, territory, signature = token.split(".")
-            expires, depth = int(expires_s), int(depth_s)
+            expires_s, depth_s, territory, covers_s, signature = token.split(".")
+            expires, depth, covers = int(expires_s), int(depth_s), Covers(covers_s)
             parts = _key_parts(key)
         except (ValueError, InvalidKey):
             return None
         territory = "" if territory == "-" else territory
         if depth < 1 or depth >= len(parts) or expires <= now_ts:
             return None
-        scope = "/".join(parts[:depth])
-        if not hmac.compare_digest(signature, self._signature(scope, expires, territory)):
+        scope, name = "/".join(parts[:depth]), "/".join(parts[depth:])
+        if covers != Covers.file and not _SET_FILES[covers].fullmatch(name):
+            return None
+        if not hmac.compare_digest(signature, self._signature(scope, expires, territory, covers, name)):
             return None
         return int(expires - now_ts), territory

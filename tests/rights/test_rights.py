@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import re
 from datetime import timedelta
 
 import pytest
@@ -42,9 +43,40 @@ def test_one_title_two_distributors_by_territory(http, ctx, studio, make_account
     assert film not in [v["id"] for v in http.get("/api/v1/videos", headers=from_("IT")).json()["items"]]
     page = http.get(f"/watch/{film}", headers=from_("IT"))
     assert page.status_code == 451 and "not available in your territory" in page.text.lower()
-    # Its owner still sees it (to manage it), with links that are not bound anywhere.
+    # Its owner still sees it (to manage it), with links bound, like everyone's, to where the owner is.
     own = http.get(f"/api/v1/videos/{film}", headers=from_("IT", studio.auth)).json()
-    assert own["hls_url"] and http.get(own["hls_url"], headers=from_("BR")).status_code == 200
+    assert own["hls_url"] and http.get(own["hls_url"], headers=from_("IT")).status_code == 200
+    assert_problem(http.get(own["hls_url"], headers=from_("BR")), 451, "unavailable-in-territory")
+
+
+def test_every_path_hands_out_links_bound_to_the_viewers_territory(http, ctx, make_account):
+    """The hole: lists, the channel, the home page and the embed handed out links that played anywhere."""
+    shop = make_account(Role.merchant)  # a merchant's own licensed film, so that its channel lists it too
+    film = title(ctx, shop)
+    ctx.store.path(f"videos/{film}/hls-test/poster.jpg").write_bytes(b"\xff\xd8 a poster")
+    assert licence(http, shop, film, ["IT"], distributor="Italia Film").status_code == 201
+    channel = http.get("/api/v1/me/channel", headers=shop.auth).json()["handle"]
+    listed = {
+        "list": next(v for v in http.get("/api/v1/videos", headers=from_("IT")).json()["items"] if v["id"] == film),
+        "channel": next(v for v in http.get(f"/api/v1/channels/{channel}", headers=from_("IT")).json()["videos"]),
+    }
+    for path, video in listed.items():
+        for url in (video["hls_url"], video["poster_url"]):
+            assert http.get(url, headers=from_("IT")).status_code == 200, path
+            assert_problem(http.get(url, headers=from_("FR")), 451, "unavailable-in-territory")
+    for page in (f"/embed/{film}", "/"):
+        html = http.get(page, headers=from_("IT")).text
+        media = re.findall(r'(/media/[^"\s]+/master\.m3u8)', html) + re.findall(r'(/media/[^"\s]+/poster\.jpg)', html)
+        assert media, page
+        for url in media:
+            assert_problem(http.get(url, headers=from_("FR")), 451, "unavailable-in-territory")
+
+
+def test_a_poster_link_does_not_play_the_film(http, ctx, studio):
+    film = title(ctx, studio)
+    poster = http.get(f"/api/v1/videos/{film}").json()["poster_url"]
+    swapped = poster.rsplit("/", 1)[0] + "/master.m3u8"
+    assert_problem(http.get(swapped), 403, "forbidden")
 
 
 def test_a_group_and_the_rest_of_the_world(http, ctx, studio):

@@ -103,16 +103,17 @@ def test_media_is_served_with_ranges_and_refused_without_a_valid_signature(clien
     assert partial.headers["content-range"] == f"bytes 188-375/{len(whole.content)}"
 
     token, _, key = segment_url.removeprefix("/media/").partition("/")
-    expires, depth, bound_to, signature = token.split(".")
-    forged = f"/media/{expires}.{depth}.{bound_to}.{'0' * len(signature)}/{key}"
+    expires, depth, bound_to, covers, signature = token.split(".")
+    forged = f"/media/{expires}.{depth}.{bound_to}.{covers}.{'0' * len(signature)}/{key}"
     assert_problem(client.get(forged), 403, "forbidden")
-    extended = f"/media/{int(expires) + 3600}.{depth}.{bound_to}.{signature}/{key}"
+    extended = f"/media/{int(expires) + 3600}.{depth}.{bound_to}.{covers}.{signature}/{key}"
     assert_problem(client.get(extended), 403, "forbidden")
     source_key = key.split("/hls-")[0] + "/source.mp4"
     assert_problem(client.get(f"/media/{token}/{source_key}"), 403, "forbidden")
     # Encoded dots reach the server as "..": the key check, not the client, must stop them.
     assert_problem(client.get(f"/media/{token}/videos/%2e%2e/%2e%2e/secret_key"), 403, "forbidden")
-    assert_problem(client.get(f"/media/{expires}.1.{bound_to}.{signature}/videos/%2e%2e/secret_key"), 403, "forbidden")
+    shallow = f"/media/{expires}.1.{bound_to}.{covers}.{signature}/videos/%2e%2e/secret_key"
+    assert_problem(client.get(shallow), 403, "forbidden")
 
 
 def test_processing_and_failed_videos_are_visible_only_to_their_owner(client, make_account, media_dir, ctx):

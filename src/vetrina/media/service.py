@@ -19,6 +19,7 @@ from vetrina.media.ladder import MASTER_PLAYLIST, POSTER, THUMBS_VTT
 from vetrina.media.models import Video, VideoStatus
 from vetrina.media.probe import probe_video
 from vetrina.media.transcode import TRANSCODE_JOB, output_prefix
+from vetrina.storage import Covers
 from vetrina.text import clean_text
 
 UPLOADER_ROLES = (Role.merchant, Role.partner, Role.admin)
@@ -185,14 +186,18 @@ def delete_video(ctx: Context, session: Session, video_id: int, user: User) -> N
 
 
 def video_media_urls(ctx: Context, video: Video, territory: str = "") -> dict[str, str | None]:
-    """Signed URLs of the video's playlist, poster and seek thumbnails (None until it is ready); bound to
-    `territory` when given."""
+    """Signed URLs of the video's playlist (covering its rendition set), poster (that file alone) and seek
+    thumbnails (their track and images); None until it is ready; bound to `territory` when given."""
     output_key = video.output_key
     if video.status != VideoStatus.ready or not output_key:
         return {"hls_url": None, "poster_url": None, "thumbnails_url": None}
     now_ts = clock.now().timestamp()
 
-    def url(name: str) -> str:
-        return ctx.store.signed_url(output_key, name, now_ts, ctx.settings.media_url_ttl_s, territory)
+    def url(name: str, covers: Covers) -> str:
+        return ctx.store.signed_url(output_key, name, now_ts, ctx.settings.media_url_ttl_s, territory, covers)
 
-    return {"hls_url": url(MASTER_PLAYLIST), "poster_url": url(POSTER), "thumbnails_url": url(THUMBS_VTT)}
+    return {
+        "hls_url": url(MASTER_PLAYLIST, Covers.hls),
+        "poster_url": url(POSTER, Covers.file),
+        "thumbnails_url": url(THUMBS_VTT, Covers.thumbnails),
+    }

@@ -65,9 +65,11 @@ class ChannelOut(BaseModel):
 
 def channel_out(request: Request, session: Session, channel: Channel, viewer: User | None) -> ChannelOut:
     ctx = get_context(request)
-    shown_if = rights.listable(viewer_territory(request), clock.now())
-    listed = media.list_videos(session, 1, 48, published_by=channel.merchant_id, shown_if=shown_if)
-    videos = [video_out(v, ctx) for v in listed.items]
+    where = viewer_territory(request)
+    listed = media.list_videos(
+        session, 1, 48, published_by=channel.merchant_id, shown_if=rights.listable(where, clock.now())
+    )
+    videos = [video_out(v, ctx, territory=where) for v in listed.items]
     products = catalog.list_products(session, 1, 48, merchant_id=channel.merchant_id).items
     spot_ids = spot_video_ids(session, channel.merchant_id)
     return ChannelOut(

@@ -69,10 +69,10 @@ class VideoChanges(BaseModel):
     allow_merchant_tags: bool | None = Field(None, description="Let other merchants tag their own products.")
 
 
-def video_out(video: Video, ctx: Context, grant: Grant | None = None, territory: str = "") -> VideoOut:
-    """The video; played under a licence (`grant.licence`), its media URLs work only in `territory`."""
-    bound_to = territory if grant is not None and grant.licence is not None else ""
-    urls = media.video_media_urls(ctx, video, bound_to)
+def video_out(video: Video, ctx: Context, *, territory: str, grant: Grant | None = None) -> VideoOut:
+    """The video, with media URLs that play only where the viewer is (`territory`), on every path that hands them
+    out: a link copied abroad does not play a title licensed territory by territory."""
+    urls = media.video_media_urls(ctx, video, territory)
     return VideoOut(
         id=video.id,
         title=video.title,
@@ -133,7 +133,8 @@ def list_videos(
         session, page, per_page, owner=owner, shown_if=rights.listable(viewer_territory, clock.now())
     )
     ctx = get_context(request)
-    return VideoPage(items=[video_out(v, ctx) for v in result.items], total=result.total, page=page, per_page=per_page)
+    items = [video_out(v, ctx, territory=viewer_territory) for v in result.items]
+    return VideoPage(items=items, total=result.total, page=page, per_page=per_page)
 
 
 @router.get("/{video_id}", response_model=VideoOut, summary="One video, with its playback URLs when ready")
@@ -146,7 +147,7 @@ def read_video(
 ) -> VideoOut:
     ctx = get_context(request)
     video, grant = rights.playable(ctx, session, video_id, user, viewer_territory)
-    return video_out(video, ctx, grant, viewer_territory)
+    return video_out(video, ctx, territory=viewer_territory, grant=grant)
 
 
 @router.patch("/{video_id}", response_model=VideoOut, summary="Change a video's title, description or visibility")
@@ -156,11 +157,12 @@ def change_video(
     changes: VideoChanges,
     user: User = required_user,
     session: Session = db_session,
+    viewer_territory: str = territory,
 ) -> VideoOut:
     ctx = get_context(request)
     video = media.update_video(ctx, session, video_id, user, changes.model_dump(exclude_none=True))
     session.flush()
-    return video_out(video, ctx)
+    return video_out(video, ctx, territory=viewer_territory)
 
 
 @router.delete("/{video_id}", status_code=204, summary="Remove a video and its media")

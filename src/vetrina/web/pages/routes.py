@@ -76,7 +76,7 @@ def home(
 ) -> Response:
     result = media.list_videos(session, page, 24, shown_if=rights.listable(viewer_territory, clock.now()))
     ctx = get_context(request)
-    videos = [video_out(v, ctx) for v in result.items]
+    videos = [video_out(v, ctx, territory=viewer_territory) for v in result.items]
     products = [product_out(p, ctx) for p in catalog.list_products(session, 1, 12).items] if page == 1 else []
     return render(request, "home.html", user=user, videos=videos, page=result, products=products, Money=Money)
 
@@ -91,7 +91,7 @@ def watch(
 ) -> Response:
     ctx = get_context(request)
     found, grant = rights.playable(ctx, session, video_id, user, viewer_territory)
-    video = video_out(found, ctx, grant, viewer_territory)
+    video = video_out(found, ctx, territory=viewer_territory, grant=grant)
     return render(request, "watch.html", user=user, video=video)
 
 
@@ -106,7 +106,7 @@ def embed(
     """The player, cards and drawer alone, for an iframe on another site."""
     ctx = get_context(request)
     found, grant = rights.playable(ctx, session, video_id, user, viewer_territory)
-    video = video_out(found, ctx, grant, viewer_territory)
+    video = video_out(found, ctx, territory=viewer_territory, grant=grant)
     return render(request, "embed.html", user=user, video=video, embedded=True)
 
 

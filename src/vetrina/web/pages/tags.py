@@ -18,7 +18,7 @@ from vetrina.shoppable import service as shoppable
 from vetrina.shoppable.autotag import service as autotag
 from vetrina.shoppable.models import AutotagRun
 from vetrina.web.api.videos import video_out
-from vetrina.web.deps import RowId, db_session, get_context, optional_user, require_csrf_form
+from vetrina.web.deps import RowId, db_session, get_context, optional_user, require_csrf_form, viewer_territory
 from vetrina.web.pages import ads as ad_pages
 from vetrina.web.pages.forms import CsrfField, redirect_back, run_form_action, signed_in
 from vetrina.web.templating import render
@@ -54,7 +54,7 @@ def tag_editor(
         "tag_editor.html",
         user=user,
         msg=msg,
-        video=video_out(video, get_context(request)),
+        video=video_out(video, get_context(request), territory=viewer_territory(request)),
         titles=titles,
         proposals=[p for p in proposals if p.state == "proposed"],
         tags=tags,
