@@ -188,6 +188,8 @@ def _apply(ctx: Context, session: Session, payment: ProviderPayment, notice: Not
         return f"refused: notified {got}, expected {expected.display()}; nothing credited"
     if payment.state == S.succeeded:
         return "already credited"
+    if payment.purpose == PaymentPurpose.order and payment.order_id is not None:
+        orders.lock_order(session, payment.order_id)  # before the wallet's lock, as the buyer's own `pay` takes them
     # A failure or expiry seen first does not stop money that did arrive: credit it.
     provider_payments.credit_wallet(session, payment)
     payment.state, payment.settled_at = S.succeeded.value, clock.now()

@@ -216,6 +216,12 @@ def pay(ctx: Context, session: Session, order_id: int, buyer: User) -> Order:
     return order
 
 
+def lock_order(session: Session, order_id: int) -> None:
+    """Take the order's row lock before moving its buyer's money: `pay` locks the order, then the accounts, and
+    every path that pays an order must lock in that order too (or two of them deadlock)."""
+    _load_order(session, order_id, lock=True)
+
+
 def pay_with_arrived_money(ctx: Context, session: Session, order_id: int, via: str) -> Order:
     """Pay the order from its buyer's wallet, which a provider's payment has just credited in this same
     transaction; IllegalTransition (the money stays in the wallet) when the order can no longer be paid."""

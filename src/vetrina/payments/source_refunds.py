@@ -37,15 +37,13 @@ def refund_to_source(ctx: Context, session: Session, order_id: int, amount: Mone
     """If the order was paid through a real provider, send `amount` (just refunded to the buyer's wallet) back
     through it, after commit; False when it was paid from the wallet (the money stays there)."""
     payment = session.scalar(
-        select(ProviderPayment)
-        .where(
+        select(ProviderPayment).where(
             ProviderPayment.order_id == order_id,
             ProviderPayment.purpose == PaymentPurpose.order.value,
             ProviderPayment.state == PaymentState.succeeded.value,
             ProviderPayment.provider != "sandbox",
         )
-        .with_for_update()
-    )
+    )  # read, not locked: the caller holds the order's lock, and notices lock the payment before the order
     if payment is None or payment.note:  # a note: the money stayed in the wallet, the order was not paid with it
         return False
     wallet = ledger.account(session, AccountKind.wallet, payment.user_id, amount.currency)
