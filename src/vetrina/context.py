@@ -18,6 +18,7 @@ from vetrina.clock import Clock
 from vetrina.db import Database, after_commit
 from vetrina.geo import GeoLocator
 from vetrina.jobs import JobQueue
+from vetrina.ratelimit import RateLimits
 from vetrina.settings import Settings
 from vetrina.storage import MediaStore
 
@@ -81,9 +82,11 @@ class Context:
     geo: GeoLocator
     clock: Clock
     caches: Caches = field(init=False)
+    rate_limits: RateLimits = field(init=False)
 
     def __post_init__(self) -> None:
         self.caches = Caches(self.settings)
+        self.rate_limits = RateLimits.from_settings(self.settings)
         self.queue.context = self
 
     def close(self) -> None:

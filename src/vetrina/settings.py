@@ -9,6 +9,7 @@ import warnings
 from functools import cached_property
 from pathlib import Path
 
+import limits
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -19,6 +20,17 @@ FUNDING_PROVIDERS = ("sandbox", "alipay", "stripe")
 PROVIDER_SETTINGS = {
     "alipay": ("alipay_app_id", "alipay_private_key", "alipay_public_key"),
     "stripe": ("stripe_secret_key", "stripe_webhook_secret"),
+}
+# How often one key may do each action (limits' notation); VETRINA_RATE_LIMITS is merged over these.
+# login counts per account and per address, signup and events per address, token per user and address,
+# topup and upload per user.
+DEFAULT_RATE_LIMITS = {
+    "login": "10/minute",
+    "signup": "5/hour",
+    "token": "10/hour",
+    "topup": "20/hour",
+    "events": "600/minute",
+    "upload": "30/hour",
 }
 # Old name -> new name: the old environment variables are still read, with a deprecation warning.
 RENAMED = {"transcode_stall_seconds": "lease_stall_seconds", "max_transcode_attempts": "lease_max_attempts"}
@@ -31,7 +43,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(Path("vetrina-data"), description="Where the embedded database and media live.")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite vetrina.db in data_dir.")
-    redis_url: str | None = Field(None, description="Redis URL for the job queue; default: SQLite queue.")
+    redis_url: str | None = Field(None, description="Redis URL for the job queue and rate limits; default: SQLite.")
     queue_name: str = Field("vetrina", description="Names this deployment's queue (several may share a Redis).")
     secret_key: str | None = Field(
         None, description="Signs media URLs; default: a random key kept in data_dir/secret_key."
@@ -157,6 +169,14 @@ class Settings(BaseSettings):
     token_ttl_days: int = Field(
         90, ge=1, le=3650, description="Lifetime of an API token unless its maker chooses another (1 to 3650 days)."
     )
+    rate_limits: dict[str, str] = Field(
+        default_factory=lambda: dict(DEFAULT_RATE_LIMITS),
+        description='Limits per action, merged over the defaults, e.g. {"login": "5/minute", "signup": "5/hour"}.',
+    )
+    rate_limits_enabled: bool = Field(True, description="Switch rate limits off (load benchmarks on loopback).")
+    uploads_per_day: int = Field(100, ge=1, description="Uploads (videos and images) one user may make in 24 hours.")
+    upload_bytes_per_day: int = Field(50 * 1024**3, gt=0, description="Bytes of video one user may upload in 24 hours.")
+    processing_per_user: int = Field(5, ge=1, description="Videos of one user transcoding at once.")
 
     @model_validator(mode="after")
     def _read_renamed(self) -> Settings:
@@ -194,6 +214,22 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown funding providers {unknown}: Vetrina has {list(FUNDING_PROVIDERS)}")
         return list(dict.fromkeys(names))
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _known_rate_limits(cls, given: dict[str, str]) -> dict[str, str]:
+        """Each limit in `limits`' notation ("5/minute", "100 per hour") for an action Vetrina limits."""
+        unknown = sorted(set(given) - set(DEFAULT_RATE_LIMITS))
+        if unknown:
+            raise ValueError(f"unknown rate-limited actions {unknown}: Vetrina limits {sorted(DEFAULT_RATE_LIMITS)}")
+        for action, limit in given.items():
+            try:
+                item = limits.parse(limit)
+            except ValueError:
+                item = None
+            if item is None or item.amount < 1:
+                raise ValueError(f"the rate limit of {action}, {limit!r}, is not like 5/minute")
+        return {**DEFAULT_RATE_LIMITS, **given}
 
     @field_validator("ladder_heights")
     @classmethod

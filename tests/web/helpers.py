@@ -1,11 +1,20 @@
 """Browser-side helpers for tests that drive pages and the API: the CSRF token of a form, signing in through
-the login form, and the RFC 9457 problem an API answer must be."""
+the login form, the RFC 9457 problem an API answer must be, and the app with other settings."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from fastapi.testclient import TestClient
 
 from tests.helpers import PASSWORD
+from vetrina.context import Context
+from vetrina.runtime import build_context
+from vetrina.settings import Settings
+from vetrina.web.app import create_app
 
 
 def csrf_from(html: str) -> str:
@@ -35,3 +44,14 @@ def assert_problem(response, status: int, slug: str) -> dict:
     assert body["type"].endswith("/" + slug)
     assert body["detail"]
     return body
+
+
+@contextmanager
+def app_with(settings: Settings, peer: str = "testclient", **changes: Any) -> Iterator[tuple[TestClient, Context]]:
+    """The app over the test's database and media with some settings changed, its requests coming from `peer`."""
+    ctx = build_context(settings.model_copy(update=changes))
+    try:
+        with TestClient(create_app(ctx), client=(peer, 50000)) as client:
+            yield client, ctx
+    finally:
+        ctx.close()

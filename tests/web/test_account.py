@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tests.helpers import PASSWORD
-from tests.web.helpers import assert_problem, csrf_from, sign_in
+from tests.web.helpers import app_with, assert_problem, csrf_from, sign_in
 from vetrina import clock
 from vetrina.accounts.models import Role
 from vetrina.web.deps import CSRF_COOKIE, SESSION_COOKIE
@@ -249,3 +249,24 @@ def test_the_secure_cookies_setting_forces_secure_over_plain_http(settings):
         assert "; secure" in TestClient(create_app(forced)).get("/login").headers["set-cookie"].lower()
     finally:
         forced.close()
+
+
+def test_making_tokens_and_guessing_the_current_password_are_rate_limited(settings, make_account):
+    account = make_account(Role.viewer)
+    limits = {"token": "2/minute", "login": "3/minute"}
+    with app_with(settings, rate_limits={**settings.rate_limits, **limits}) as (client, _ctx):
+        assert sign_in(client, account.user.email).status_code == 303
+        for _ in range(2):
+            make_token(client)
+        refused = client.post("/api/v1/tokens", json={"name": "third"}, headers=csrf(client))
+        assert_problem(refused, 429, "too-many-requests") and refused.headers["Retry-After"]
+        # Two guesses (the sign-in above counted for this address too), then even the right password waits.
+        for _ in range(2):
+            wrong = client.post(
+                "/api/v1/me/password", json={"current": "not it", "new": "a new password 1"}, headers=csrf(client)
+            )
+            assert wrong.status_code == 403, wrong.text
+        right = client.post(
+            "/api/v1/me/password", json={"current": PASSWORD, "new": "a new password 1"}, headers=csrf(client)
+        )
+        assert_problem(right, 429, "too-many-requests")

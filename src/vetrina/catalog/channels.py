@@ -184,3 +184,8 @@ def is_following(session: Session, channel: Channel, user: User | None) -> bool:
         select(ChannelFollow.id).where(ChannelFollow.channel_id == channel.id, ChannelFollow.user_id == user.id)
     )
     return found is not None
+
+
+def check_can_change(session: Session, handle: str, user: User) -> None:
+    """404 or 403 unless `user` may change the channel `handle` (asked before its banner upload is read)."""
+    _channel_for_change(session, handle, user)

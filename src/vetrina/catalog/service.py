@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import shutil
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeGuard, cast
 
@@ -265,3 +266,16 @@ def image_urls(ctx: Context, image: ProductImage) -> dict[str, str]:
         name: ctx.store.signed_url(image.key, f"{name}.jpg", now_ts, ctx.settings.media_url_ttl_s)
         for name in IMAGE_SIZES
     }
+
+
+def images_added_since(session: Session, merchant_id: int, since: datetime) -> tuple[int, datetime | None]:
+    """How many images `merchant_id` has added to its products since `since`, and when the oldest of them was
+    (for the upload quotas)."""
+    query = (
+        select(func.count(), func.min(ProductImage.created_at))
+        .select_from(ProductImage)
+        .join(Product, Product.id == ProductImage.product_id)
+        .where(Product.merchant_id == merchant_id, ProductImage.created_at >= since)
+    )
+    count, oldest = session.execute(query).one()
+    return count, oldest

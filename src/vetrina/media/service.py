@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -201,3 +202,23 @@ def video_media_urls(ctx: Context, video: Video, territory: str = "") -> dict[st
         "poster_url": url(POSTER, Covers.file),
         "thumbnails_url": url(THUMBS_VTT, Covers.thumbnails),
     }
+
+
+def videos_since(ctx: Context, session: Session, owner_id: int, since: datetime) -> tuple[int, datetime | None, int]:
+    """The videos `owner_id` has made since `since` (uploaded, rendered or imported): how many, when the oldest
+    was made, and the bytes their sources take in the store; what the upload quotas count."""
+    rows = session.execute(
+        select(Video.source_key, Video.created_at).where(Video.owner_id == owner_id, Video.created_at >= since)
+    ).all()
+    stored = 0
+    for key, _created_at in rows:
+        # A source already removed (the video deleted meanwhile) takes no room.
+        if key is not None and ctx.store.exists(key):
+            stored += ctx.store.path(key).stat().st_size
+    return len(rows), min((created_at for _key, created_at in rows), default=None), stored
+
+
+def processing_count(session: Session, owner_id: int) -> int:
+    """How many of `owner_id`'s videos are waiting for or in their transcode."""
+    query = select(func.count()).where(Video.owner_id == owner_id, Video.status == VideoStatus.processing.value)
+    return session.scalar(query) or 0

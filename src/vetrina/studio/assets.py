@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import secrets
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 from PIL import Image, ImageOps
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vetrina import clock
@@ -100,3 +101,13 @@ def image_source(asset: StudioAsset) -> str:
 
 def logo_source(asset: StudioAsset) -> str:
     return f"{asset.key}/logo.png"
+
+
+def assets_added_since(session: Session, merchant_id: int, since: datetime) -> tuple[int, datetime | None]:
+    """How many images and tracks `merchant_id` has uploaded to its library since `since`, and when the oldest of
+    them was (for the upload quotas)."""
+    query = select(func.count(), func.min(StudioAsset.created_at)).where(
+        StudioAsset.merchant_id == merchant_id, StudioAsset.created_at >= since
+    )
+    count, oldest = session.execute(query).one()
+    return count, oldest

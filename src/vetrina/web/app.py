@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
 import vetrina
@@ -52,7 +52,7 @@ from vetrina.web.pages import studio as studio_page
 from vetrina.web.pages import tags as tag_pages
 from vetrina.web.problems import install_problem_handlers
 from vetrina.web.templating import render
-from vetrina.web.uploads import MULTIPART_OVERHEAD
+from vetrina.web.uploads import UploadGate, upload_routes
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
@@ -88,27 +88,13 @@ def create_app(ctx: Context, run_worker: bool = False) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.ctx = ctx
-    install_problem_handlers(
-        app,
-        lambda request, status, title, detail: render(
-            request, "error.html", status_code=status, title=title, detail=detail
-        ),
-    )
-    video_max = ctx.settings.max_upload_bytes + MULTIPART_OVERHEAD
-    image_max = ctx.settings.max_image_bytes + MULTIPART_OVERHEAD
+    install_problem_handlers(app, html_error_page)
+    uploads = upload_routes(ctx.settings)
+    app.add_middleware(UploadGate, routes=uploads, html_page=html_error_page)
     app.add_middleware(
         BodySizeLimit,
         default_max=DEFAULT_MAX_BODY,
-        route_max=[
-            ("POST", r"/api/v1/videos/?", video_max),
-            ("POST", r"/upload/?", video_max),
-            ("POST", r"/api/v1/products/\d+/images/?", image_max),
-            ("POST", r"/merchant/products/\d+/images/?", image_max),
-            ("POST", r"/api/v1/studio/images/?", image_max),
-            ("POST", r"/api/v1/channels/[^/]+/banner/?", image_max),
-            ("POST", r"/merchant/channel/banner/?", image_max),
-            ("POST", r"/api/v1/studio/music/?", ctx.settings.max_music_bytes + MULTIPART_OVERHEAD),
-        ],
+        route_max=[(route.method, route.path, route.max_bytes) for route in uploads],
     )
 
     app.add_middleware(BrowserSafety, settings=ctx.settings)
@@ -149,6 +135,11 @@ def create_app(ctx: Context, run_worker: bool = False) -> FastAPI:
     app.mount("/static/vendor", StaticFiles(directory=_hls_dist(), check_dir=False), name="vendor")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+def html_error_page(request: Request, status: int, title: str, detail: str) -> Response:
+    """A problem as a page, for browsers."""
+    return render(request, "error.html", status_code=status, title=title, detail=detail)
 
 
 def create_app_from_env() -> FastAPI:

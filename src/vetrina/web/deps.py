@@ -93,6 +93,11 @@ def _current_user(request: Request) -> User | None:
 optional_user = Depends(_current_user)
 
 
+def headers_user(request: Request) -> User | None:
+    """Who is asking, from the headers alone (the body is not read): for checks that run before a route's."""
+    return _current_user(request)
+
+
 def _require_user(user: User | None = optional_user) -> User:
     if user is None:
         raise NotAuthenticated("Sign in, or send an API bearer token.")

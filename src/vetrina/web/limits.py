@@ -1,13 +1,19 @@
-"""Request body limits: small for JSON and forms, the upload limit for upload routes, answered as problems."""
+"""Request limits: body sizes (small for JSON and forms, the upload limit for upload routes) and rate limits
+(`vetrina.ratelimit`) on sign-in, sign-up, token creation, top-ups, event intake and uploads; answered as problems."""
 
 from __future__ import annotations
 
 import re
 
+from anyio import to_thread
+from fastapi import Request
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from vetrina.accounts.models import User
+from vetrina.ratelimit import hashed
+from vetrina.web.deps import get_context
 from vetrina.web.problems import problem
 
 
@@ -55,3 +61,62 @@ class BodySizeLimit:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+def client_address(request: Request) -> str:
+    """The client's address as `vetrina.geo` decides it (X-Forwarded-For believed from trusted proxies only)."""
+    peer = request.client.host if request.client else ""
+    return get_context(request).geo.client_address(peer, request.headers)
+
+
+def _account_key(email: str) -> str:
+    # As the sign-in looks the account up, so "A@x.org " and "a@x.org" are one account's guesses.
+    return hashed(email.strip().lower())
+
+
+def limit_sign_in(request: Request, email: str) -> None:
+    """Count a sign-in attempt for the client's address and for the account, before the password is checked
+    (each check costs an argon2 hash); 429 when either has used up VETRINA_RATE_LIMITS["login"]."""
+    limits = get_context(request).rate_limits
+    limits.hit("login", "address", client_address(request))
+    limits.hit("login", "account", _account_key(email))
+
+
+def signed_in_well(request: Request, email: str) -> None:
+    """The right password: the account's count starts again (the address's does not: one attacker, many
+    accounts)."""
+    get_context(request).rate_limits.reset("login", "account", _account_key(email))
+
+
+def limit_sign_up(request: Request) -> None:
+    """Count an account made from the client's address (VETRINA_RATE_LIMITS["signup"])."""
+    get_context(request).rate_limits.hit("signup", "address", client_address(request))
+
+
+def limit_token_creation(request: Request, user: User) -> None:
+    """Count an API token made by `user` from a signed-in session, per user and per address
+    (VETRINA_RATE_LIMITS["token"]); `vetrina tokens create`, the operator's command, is not counted."""
+    limits = get_context(request).rate_limits
+    limits.hit("token", "address", client_address(request))
+    limits.hit("token", "user", str(user.id))
+
+
+def limit_top_up(request: Request, user: User) -> None:
+    """Count a top-up `user` starts, through the API or the wallet page (VETRINA_RATE_LIMITS["topup"])."""
+    get_context(request).rate_limits.hit("topup", "user", str(user.id))
+
+
+def limit_upload(request: Request, user: User) -> None:
+    """Count an upload by `user` (VETRINA_RATE_LIMITS["upload"]); the daily quotas are `vetrina.web.uploads`'."""
+    get_context(request).rate_limits.hit("upload", "user", str(user.id))
+
+
+async def limit_events(request: Request) -> None:
+    """Count a batch of player events from the client's address (VETRINA_RATE_LIMITS["events"]), on the event
+    loop when the counts are in memory, in a worker thread when they are a Redis round trip away."""
+    limits = get_context(request).rate_limits
+    address = client_address(request)
+    if limits.shared:
+        await to_thread.run_sync(limits.hit, "events", "address", address)
+    else:
+        limits.hit("events", "address", address)

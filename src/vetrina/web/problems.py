@@ -33,20 +33,32 @@ def problem(status: int, slug: str, title: str, detail: str, instance: str, **ex
 HtmlErrorPage = Callable[[Request, int, str, str], Response]
 
 
+def retry_after(exc: VetrinaError) -> dict[str, str]:
+    """The Retry-After header a 429 or 503 carries (seconds), or none."""
+    seconds = exc.extra.get("retry_after_s")
+    return {"Retry-After": str(int(seconds))} if seconds is not None else {}
+
+
+def wants_html(request: Request) -> bool:
+    return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
+
+
+def error_response(request: Request, exc: VetrinaError, html_page: HtmlErrorPage) -> Response:
+    """`exc` as a problem document, or as `html_page` for a browser asking for a page."""
+    if wants_html(request):
+        response = html_page(request, exc.status, exc.title, exc.detail)
+    else:
+        response = problem(exc.status, exc.slug, exc.title, exc.detail, request.url.path, **exc.extra)
+    response.headers.update(retry_after(exc))
+    return response
+
+
 def install_problem_handlers(app: FastAPI, html_page: HtmlErrorPage) -> None:
     """Map errors to problem documents; a browser asking for a page gets `html_page` instead."""
 
-    def wants_html(request: Request) -> bool:
-        return not request.url.path.startswith("/api/") and "text/html" in request.headers.get("accept", "")
-
     @app.exception_handler(VetrinaError)
     async def domain_error(request: Request, exc: VetrinaError) -> Response:
-        if wants_html(request):
-            return html_page(request, exc.status, exc.title, exc.detail)
-        response = problem(exc.status, exc.slug, exc.title, exc.detail, request.url.path, **exc.extra)
-        if "retry_after_s" in exc.extra:
-            response.headers["Retry-After"] = str(int(exc.extra["retry_after_s"]))
-        return response
+        return error_response(request, exc, html_page)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -1,21 +1,38 @@
-"""Taking an uploaded file off the request into the media store's scratch space, within the size limit."""
+"""Uploads: who may send one, decided from the headers before the body is read (`UploadGate`), with per-user
+quotas; and taking an uploaded file off the request into the media store's scratch space, within the size limit."""
 
 from __future__ import annotations
 
+import re
 import secrets
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 
-from fastapi import UploadFile
+from anyio import to_thread
+from fastapi import Request, UploadFile
+from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from vetrina import clock
 from vetrina.accounts.models import User
+from vetrina.catalog import channels
+from vetrina.catalog import service as catalog
 from vetrina.context import Context
-from vetrina.errors import InvalidInput, PayloadTooLarge
+from vetrina.errors import InvalidInput, NotAuthenticated, NotFound, PayloadTooLarge, TooManyRequests, VetrinaError
 from vetrina.media import service as media
 from vetrina.media.models import Video
+from vetrina.settings import Settings
+from vetrina.studio import assets
+from vetrina.web.deps import MAX_ROW_ID, get_context, headers_user
+from vetrina.web.limits import limit_upload
+from vetrina.web.problems import HtmlErrorPage, error_response
 
 _CHUNK = 1024 * 1024
 # Multipart framing and the other form fields ride in the same body as the file.
@@ -28,7 +45,9 @@ def add_uploaded_video(
     """Take a video upload off the request and hand it to the media domain; nothing is left behind on error."""
     media.ensure_can_upload(user)
     upload, filename = chosen_upload(upload)
-    with saved_upload(ctx, upload, ctx.settings.max_upload_bytes) as path:
+    # Asked again with the body in hand: a body without a Content-Length was only bounded while it streamed.
+    allowed = check_upload_quotas(ctx, session, user, 0, video=True)
+    with saved_upload(ctx, upload, min(ctx.settings.max_upload_bytes, allowed or 0)) as path:
         return media.create_video(
             ctx, session, user, title=title, description=description, upload=path, filename=filename
         )
@@ -59,3 +78,178 @@ def saved_upload(ctx: Context, upload: UploadFile | None, limit: int) -> Iterato
         yield target
     finally:
         shutil.rmtree(target.parent, ignore_errors=True)
+
+
+# Checks that `user` may upload to a route, given the route's path parameters; raise VetrinaError if not.
+Authorize = Callable[[Session, User, Mapping[str, str]], object]
+_DAY = timedelta(days=1)
+# Seconds a client at its limit of videos in processing is asked to wait before trying again.
+_PROCESSING_RETRY_S = 60
+
+
+@dataclass(frozen=True)
+class UploadRoute:
+    """A route that takes an upload: its method, path (a regular expression; named groups go to `authorize`),
+    largest body, and who may send one."""
+
+    method: str
+    path: str
+    max_bytes: int
+    authorize: Authorize
+    # A video: counted against the bytes per day and the videos processing at once.
+    video: bool = False
+    # A page's form: a signed-out visitor is sent to sign in and come back, not answered 401.
+    sign_in_first: bool = False
+
+
+def _may_upload_videos(session: Session, user: User, params: Mapping[str, str]) -> None:
+    media.ensure_can_upload(user)
+
+
+def _may_sell(session: Session, user: User, params: Mapping[str, str]) -> None:
+    catalog.ensure_can_sell(user)
+
+
+def _may_change_product(session: Session, user: User, params: Mapping[str, str]) -> None:
+    product_id = int(params["product_id"])
+    if product_id > MAX_ROW_ID:
+        raise NotFound(f"There is no product {product_id}.")
+    catalog.product_for_change(session, product_id, user)
+
+
+def _may_change_channel(session: Session, user: User, params: Mapping[str, str]) -> None:
+    channels.check_can_change(session, params["handle"][:64], user)
+
+
+def upload_routes(settings: Settings) -> list[UploadRoute]:
+    """Every route that takes a file, with the body limit of each."""
+    video_max = settings.max_upload_bytes + MULTIPART_OVERHEAD
+    image_max = settings.max_image_bytes + MULTIPART_OVERHEAD
+    music_max = settings.max_music_bytes + MULTIPART_OVERHEAD
+    return [
+        UploadRoute("POST", r"/api/v1/videos/?", video_max, _may_upload_videos, video=True),
+        UploadRoute("POST", r"/upload/?", video_max, _may_upload_videos, video=True, sign_in_first=True),
+        UploadRoute("POST", r"/api/v1/products/(?P<product_id>\d{1,12})/images/?", image_max, _may_change_product),
+        UploadRoute("POST", r"/merchant/products/(?P<product_id>\d{1,12})/images/?", image_max, _may_change_product),
+        UploadRoute("POST", r"/api/v1/studio/images/?", image_max, _may_sell),
+        UploadRoute("POST", r"/api/v1/studio/music/?", music_max, _may_sell),
+        UploadRoute("POST", r"/api/v1/channels/(?P<handle>[^/]+)/banner/?", image_max, _may_change_channel),
+        UploadRoute("POST", r"/merchant/channel/banner/?", image_max, _may_sell),
+    ]
+
+
+def _retry_after(oldest: datetime | None, now: datetime) -> int:
+    # When the oldest upload counted leaves the 24 hours, one more is allowed.
+    return max(1, int(((oldest or now) + _DAY - now).total_seconds()) + 1)
+
+
+def check_upload_quotas(ctx: Context, session: Session, user: User, incoming: int, video: bool) -> int | None:
+    """Refuse an upload over `user`'s quotas: uploads in the last 24 hours (429), and for a video the bytes of video
+    in the last 24 hours with the `incoming` ones of the file (413) and the videos processing at once (429).
+    Counted from the database and the store, so every process sees the same counts. For a video, the bytes of
+    video still allowed."""
+    settings = ctx.settings
+    now = clock.now()
+    since = now - _DAY
+    videos, oldest_video, stored = media.videos_since(ctx, session, user.id, since)
+    images, oldest_image = catalog.images_added_since(session, user.id, since)
+    library, oldest_asset = assets.assets_added_since(session, user.id, since)
+    uploads = videos + images + library
+    if uploads >= settings.uploads_per_day:
+        oldest = min((t for t in (oldest_video, oldest_image, oldest_asset) if t is not None), default=None)
+        raise TooManyRequests(
+            f"You have uploaded {uploads} files in the last 24 hours, the most one account may "
+            f"(VETRINA_UPLOADS_PER_DAY = {settings.uploads_per_day}).",
+            quota="uploads_per_day",
+            retry_after_s=_retry_after(oldest, now),
+        )
+    if not video:
+        return None
+    allowed = settings.upload_bytes_per_day - stored
+    if incoming > allowed or allowed <= 0:
+        raise PayloadTooLarge(
+            f"This upload would take you over the {settings.upload_bytes_per_day} bytes of video one account may "
+            f"upload in 24 hours; {max(allowed, 0)} bytes are left.",
+            quota="upload_bytes_per_day",
+            max_bytes=max(allowed, 0),
+        )
+    processing = media.processing_count(session, user.id)
+    if processing >= settings.processing_per_user:
+        raise TooManyRequests(
+            f"You have {processing} videos processing, the most one account may at once; upload more once one is "
+            "ready.",
+            quota="processing_per_user",
+            retry_after_s=_PROCESSING_RETRY_S,
+        )
+    return allowed
+
+
+class UploadGate:
+    """An upload's sender is identified and checked (who may, the rate limit, the quotas) from the headers alone,
+    before a byte of the body is read: a refusal is answered at once and the connection closed, so an anonymous
+    client or a bad token cannot make the server take in up to VETRINA_MAX_UPLOAD_BYTES first."""
+
+    def __init__(self, app: ASGIApp, routes: list[UploadRoute], html_page: HtmlErrorPage) -> None:
+        self.app = app
+        self.routes = [(route, re.compile(route.path)) for route in routes]
+        self.html_page = html_page
+
+    def _match(self, scope: Scope) -> tuple[UploadRoute, dict[str, str]] | None:
+        for route, pattern in self.routes:
+            if scope["method"] == route.method and (found := pattern.fullmatch(scope["path"])):
+                return route, found.groupdict()
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        matched = self._match(scope) if scope["type"] == "http" else None
+        if matched is None:
+            await self.app(scope, receive, send)
+            return
+        route, params = matched
+        request = Request(scope)
+        try:
+            # The checks read the database: in a worker thread, as the routes' own dependencies run.
+            allowed = await to_thread.run_sync(self._admit, request, route, params)
+        except VetrinaError as exc:
+            await self._refuse(request, route, exc)(scope, receive, send)
+            return
+        if allowed is None:
+            await self.app(scope, receive, send)
+            return
+        budget = allowed + MULTIPART_OVERHEAD
+        received = 0
+
+        async def within_quota() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > budget:
+                # A body without a Content-Length (or one that lies) is stopped where the day's quota ends.
+                raise HTTPException(413, f"This upload goes over the {allowed} bytes of video left for today.")
+            return message
+
+        await self.app(scope, within_quota, send)
+
+    @staticmethod
+    def _admit(request: Request, route: UploadRoute, params: Mapping[str, str]) -> int | None:
+        user = headers_user(request)
+        if user is None:
+            raise NotAuthenticated("Sign in, or send an API bearer token, before uploading.")
+        ctx = get_context(request)
+        declared = request.headers.get("content-length", "")
+        # At least this much of the body is the file (the rest is multipart framing and the other fields).
+        incoming = max(0, int(declared) - MULTIPART_OVERHEAD) if declared.isdigit() else 0
+        with ctx.db.session() as session:
+            route.authorize(session, user, params)
+            allowed = check_upload_quotas(ctx, session, user, incoming, route.video)
+        limit_upload(request, user)
+        return allowed
+
+    def _refuse(self, request: Request, route: UploadRoute, exc: VetrinaError) -> Response:
+        if isinstance(exc, NotAuthenticated) and route.sign_in_first:
+            response: Response = RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+        else:
+            response = error_response(request, exc, self.html_page)
+        # The body is not wanted: the server closes the connection after the answer rather than read it all.
+        response.headers["Connection"] = "close"
+        return response

@@ -20,6 +20,7 @@ from vetrina.web.deps import (
     required_user,
     signed_in_session,
 )
+from vetrina.web.limits import limit_sign_in, limit_token_creation
 
 router = APIRouter(tags=["accounts"])
 # Writes open their transaction in the handler, not through `db_session` (see web/api/payouts.py).
@@ -77,6 +78,7 @@ def token_out(token: ApiToken) -> TokenOut:
 def create_token(request: Request, body: TokenIn, user: User = browser_session_user) -> NewTokenOut:
     """From a signed-in browser session only (with X-CSRF-Token), never with another token. The token is in this
     answer once; only its hash is kept."""
+    limit_token_creation(request, user)
     ctx = get_context(request)
     days = body.expires_in_days or ctx.settings.token_ttl_days
     with ctx.db.session(write=True) as session:
@@ -100,7 +102,9 @@ def revoke_token(request: Request, token_id: RowId, user: User = required_user) 
 @router.post("/api/v1/me/password", response_model=SessionsEnded, summary="Change your password")
 def change_password(request: Request, body: PasswordChange, user: User = required_user) -> SessionsEnded:
     """A wrong `current` is a 403. Every other sign-in session ends; the one this request came in stays signed in
-    (with a bearer token, every session ends). API tokens stay until revoked."""
+    (with a bearer token, every session ends). API tokens stay until revoked. Each try counts as a sign-in's
+    password guess (VETRINA_RATE_LIMITS["login"]), before the password is checked."""
+    limit_sign_in(request, user.email)
     with get_context(request).db.session(write=True) as session:
         ended = accounts.change_password(session, user, body.current, body.new, signed_in_session(request))
     return SessionsEnded(sessions_ended=ended)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vetrina.analytics import intake
 from vetrina.web.deps import MAX_ROW_ID, get_context, viewer_territory
+from vetrina.web.limits import limit_events
 
 router = APIRouter(tags=["analytics"])
 Id = Field(None, ge=1, le=MAX_ROW_ID)
@@ -58,6 +59,7 @@ def _event_writer(request: Request) -> intake.EventWriter:
 
 @router.post("/api/v1/events", status_code=202, response_model=IntakeOut, summary="Report what happened in the player")
 async def post_events(request: Request, batch: EventBatch, territory: str = Depends(_territory)) -> IntakeOut:
+    await limit_events(request)
     events = [
         intake.EventIn(
             client_event_id=e.id,

@@ -25,6 +25,7 @@ from vetrina.web.api.commerce import WalletOut, wallet_out
 from vetrina.web.api.schemas import Page
 from vetrina.web.deps import RowId, db_session, get_context, public_base_url, required_user
 from vetrina.web.idempotent import run_once
+from vetrina.web.limits import limit_top_up
 
 router = APIRouter(tags=["payments"])
 MAX_NOTIFICATION_BYTES = 64 * 1024
@@ -87,6 +88,7 @@ def top_up(request: Request, body: TopUpIn, user: User = required_user) -> JSONR
     """Through a configured funding provider (`VETRINA_FUNDING_PROVIDERS`; 409 `no-funding-provider` when there
     is none). The sandbox credits at once (201, the wallet); a real provider answers 202 with the payment to
     complete there, and the wallet is credited when the provider's verified notification arrives."""
+    limit_top_up(request, user)
     ctx = get_context(request)
     chosen = funding.chosen_provider(ctx, body.provider)
     if chosen != "sandbox":

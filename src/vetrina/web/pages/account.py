@@ -23,6 +23,7 @@ from vetrina.web.deps import (
     require_csrf_form,
     signed_in_session,
 )
+from vetrina.web.limits import limit_sign_in, limit_token_creation
 from vetrina.web.pages.forms import CsrfField, form_action, redirect_back, signed_in
 from vetrina.web.templating import render
 
@@ -69,6 +70,7 @@ def account_create_token(
     require_csrf_form(request, csrf_token)
     refuse_bearer_token(request)
     owner = signed_in(user)
+    limit_token_creation(request, owner)
     ctx = get_context(request)
     try:
         days = int(expires_in_days) if expires_in_days.strip() else ctx.settings.token_ttl_days
@@ -106,6 +108,9 @@ def account_change_password(
     csrf_token: CsrfField = "",
     user: User | None = optional_user,
 ) -> Response:
+    if user is not None:
+        limit_sign_in(request, user.email)  # a password guess like a sign-in's, counted before it is checked
+
     def change(ctx: Context, session: Session, owner: User) -> int:
         if new != repeat:
             raise InvalidInput("The new password and its repetition differ.", field="repeat")

@@ -34,6 +34,8 @@ from vetrina.web.deps import (
     require_csrf_header,
     territory,
 )
+from vetrina.web.limits import limit_sign_in, limit_sign_up, signed_in_well
+from vetrina.web.problems import retry_after
 from vetrina.web.templating import render
 from vetrina.web.uploads import add_uploaded_video
 
@@ -126,9 +128,10 @@ def login(
 ) -> Response:
     require_csrf_form(request, csrf_token)
     try:
+        limit_sign_in(request, email)
         user = accounts.authenticate(session, email, password)
     except VetrinaError as exc:
-        return render(
+        page = render(
             request,
             "login.html",
             status_code=exc.status,
@@ -139,6 +142,9 @@ def login(
             error=exc.detail,
             email=email,
         )
+        page.headers.update(retry_after(exc))
+        return page
+    signed_in_well(request, email)
     return _signed_in_redirect(request, session, user, next)
 
 
@@ -153,7 +159,9 @@ class SignIn(BaseModel):
 def sign_in_json(request: Request, body: SignIn, session: Session = db_session) -> Response:
     """Sign in without leaving the page (the buy drawer): sets the session cookie; needs X-CSRF-Token."""
     require_csrf_header(request)
+    limit_sign_in(request, body.email)
     user = accounts.authenticate(session, body.email, body.password)
+    signed_in_well(request, body.email)
     return _with_session_cookie(request, session, user, JSONResponse({"id": user.id, "email": user.email}))
 
 
@@ -175,9 +183,10 @@ def signup(
     try:
         if role not in accounts.SELF_SERVICE_ROLES:
             raise InvalidInput("Choose to watch or to sell.", field="role")
+        limit_sign_up(request)
         user = accounts.create_user(session, email, password, role)
     except VetrinaError as exc:
-        return render(
+        page = render(
             request,
             "signup.html",
             status_code=exc.status,
@@ -188,6 +197,8 @@ def signup(
             email=email,
             role=role,
         )
+        page.headers.update(retry_after(exc))
+        return page
     return _signed_in_redirect(request, session, user, "/")
 
 

@@ -36,6 +36,7 @@ from vetrina.web.deps import (
     require_csrf_form,
     territory,
 )
+from vetrina.web.limits import limit_top_up
 from vetrina.web.pages.forms import CsrfField, form_action, image_upload, redirect_back, signed_in
 from vetrina.web.templating import render
 
@@ -131,8 +132,9 @@ def wallet_top_up(
 ) -> Response:
     """The sandbox credits at once; a real provider's page is where the buyer goes to pay (a redirect there)."""
     ctx = get_context(request)
+    require_csrf_form(request, csrf_token)
+    limit_top_up(request, signed_in(user))
     if provider and provider != "sandbox":
-        require_csrf_form(request, csrf_token)
         buyer = signed_in(user)
         try:
             money = Money.parse(amount, currency or ctx.settings.default_currency)
