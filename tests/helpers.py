@@ -125,3 +125,13 @@ def served(ctx: Context, port: int | None = None) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def wait_in_page(page: Any, expression: str, timeout_ms: float = 30_000) -> None:
+    """Wait until `expression` is truthy in the page. Playwright's wait_for_function compiles its predicate with
+    eval inside the page, which the pages' Content-Security-Policy forbids; evaluating from outside is allowed."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout_ms / 1000:.0f} s: {expression}")
+        page.wait_for_timeout(100)

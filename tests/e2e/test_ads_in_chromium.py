@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.ads.helpers import fund
-from tests.helpers import make_clip, wait_for
+from tests.helpers import make_clip, wait_for, wait_in_page
 from tests.studio.helpers import photo_bytes
 from vetrina.accounts.models import Role
 from vetrina.ads.models import AdEvent, Campaign
@@ -100,18 +100,18 @@ def test_a_preroll_plays_then_the_film_and_an_overlay_card_sells_without_pausing
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(f"{live_server.url}/watch/{film}")
-    page.wait_for_function("window.vetrinaPlayer && window.vetrinaAds && window.vetrinaAds.breaks.length === 2")
+    wait_in_page(page, "window.vetrinaPlayer && window.vetrinaAds && window.vetrinaAds.breaks.length === 2")
     # The pre-roll pauses the film at once, so play()'s promise is interrupted: do not wait for it.
     page.evaluate("() => { const v = document.querySelector('#video'); v.muted = true; v.play().catch(() => {}); }")
     page.wait_for_selector(".ad-layer .ad-label", timeout=20_000)
     assert page.inner_text(".ad-label").startswith("Ad")
-    page.wait_for_function("document.querySelector('.ad-layer video').currentTime > 1", timeout=20_000)
+    wait_in_page(page, "document.querySelector('.ad-layer video').currentTime > 1", timeout_ms=20_000)
     assert page.evaluate("document.querySelector('#video').paused"), "the film waits for the linear ad"
     page.wait_for_selector(".ad-skip:not([disabled])", timeout=20_000)  # skippable after 5 s
     page.click(".ad-skip")
     page.wait_for_selector(".ad-layer", state="detached")
     film_plays = "!document.querySelector('#video').paused && document.querySelector('#video').currentTime > 2.5"
-    page.wait_for_function(film_plays, timeout=20_000)
+    wait_in_page(page, film_plays, timeout_ms=20_000)
     page.wait_for_selector('.ad-card:has-text("Sponsored mug")', timeout=20_000)
     assert not page.evaluate("document.querySelector('#video').paused"), "an overlay never pauses the film"
     page.click('.ad-card:has-text("Sponsored mug") .card-buy')

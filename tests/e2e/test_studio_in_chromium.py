@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, wait_in_page
 from tests.studio.helpers import photo_bytes
 from vetrina.accounts.models import Role
 
@@ -46,16 +46,16 @@ def test_a_merchant_makes_a_spot_in_the_studio_and_it_plays_shoppable(live_serve
     page.click("#preview-button")
     page.wait_for_selector("#preview-video:not([hidden])", timeout=30_000)
     assert page.eval_on_selector("#preview-video", "v => v.src").startswith(f"{live_server.url}/media/")
-    page.wait_for_function("document.querySelector('#preview-video').readyState >= 2", timeout=15_000)
+    wait_in_page(page, "document.querySelector('#preview-video').readyState >= 2", timeout_ms=15_000)
 
     page.click("#render-button")
     page.wait_for_selector("a.spot-ready", timeout=120_000)
     page.click("a.spot-ready")
     page.wait_for_url("**/watch/*")
-    page.wait_for_function("window.vetrinaPlayer && window.vetrinaPlayer.hls && window.vetrinaShop")
+    wait_in_page(page, "window.vetrinaPlayer && window.vetrinaPlayer.hls && window.vetrinaShop")
     page.evaluate("() => { const v = document.querySelector('video'); v.muted = true; return v.play(); }")
     page.wait_for_selector('.product-card:has-text("Stoneware mug")', timeout=20_000)
-    page.wait_for_function("document.querySelector('video').currentTime > 1", timeout=20_000)
+    wait_in_page(page, "document.querySelector('video').currentTime > 1", timeout_ms=20_000)
     assert errors == []
 
     # Bad input is shown on the page, not swallowed: a template that needs more photos than were ticked.

@@ -8,7 +8,7 @@ import httpx
 import m3u8
 import pytest
 
-from tests.helpers import make_clip, wait_for
+from tests.helpers import make_clip, wait_for, wait_in_page
 from vetrina.accounts.models import Role
 from vetrina.media.ffmpeg import ffmpeg_exe
 
@@ -75,18 +75,21 @@ def test_chromium_plays_the_watch_page(live_server, ready_video, browser):
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     errors = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # The page plays under its Content-Security-Policy: nothing it needs is refused (hls.js's blob: worker...).
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
     page.goto(f"{live_server.url}/watch/{ready_video['id']}")
-    page.wait_for_function("window.vetrinaPlayer && window.vetrinaPlayer.hls && window.vetrinaPlayer.hls.levels.length")
+    wait_in_page(page, "window.vetrinaPlayer && window.vetrinaPlayer.hls && window.vetrinaPlayer.hls.levels.length")
     page.evaluate("() => { const v = document.querySelector('video'); v.muted = true; return v.play(); }")
-    page.wait_for_function("document.querySelector('video').currentTime > 3", timeout=30_000)
+    wait_in_page(page, "document.querySelector('video').currentTime > 3", timeout_ms=30_000)
     assert errors == []
 
     options = page.eval_on_selector_all(".quality option", "els => els.map(e => e.textContent)")
     assert options[0].startswith("Auto") and options[1:] == ["480p", "360p"]
     page.select_option(".quality", label="360p")
-    page.wait_for_function(
+    wait_in_page(
+        page,
         "window.vetrinaPlayer.hls.currentLevel >= 0 && "
-        "window.vetrinaPlayer.hls.levels[window.vetrinaPlayer.hls.currentLevel].height === 360"
+        "window.vetrinaPlayer.hls.levels[window.vetrinaPlayer.hls.currentLevel].height === 360",
     )
 
     box = page.locator(".seek").bounding_box()
@@ -106,4 +109,4 @@ def test_watch_page_works_at_phone_width(live_server, ready_video, browser):
     assert player_box["width"] <= 375
     assert page.evaluate("document.documentElement.scrollWidth") <= 375
     page.tap(".controls .play")
-    page.wait_for_function("document.querySelector('video').currentTime > 1", timeout=30_000)
+    wait_in_page(page, "document.querySelector('video').currentTime > 1", timeout_ms=30_000)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, ready_video_row
 from tests.web.helpers import csrf_from, form_token, sign_in
 from vetrina.accounts.models import Role
 from vetrina.web.deps import CSRF_COOKIE, SESSION_COOKIE
@@ -145,3 +147,27 @@ def test_sign_in_from_a_script_needs_the_csrf_header(client, make_account):
     signed_in = client.post("/api/v1/session", json=body, headers={"X-CSRF-Token": token})
     assert signed_in.status_code == 200 and signed_in.json()["email"] == account.user.email
     assert client.cookies.get(SESSION_COOKIE)
+
+
+def test_every_answer_carries_the_security_headers_and_pages_run_no_inline_script(client, ctx, make_account):
+    merchant = make_account(Role.merchant)
+    for path in ("/", "/login", "/signup", "/api/v1/videos", "/nowhere"):
+        headers = client.get(path).headers
+        policy = dict(d.strip().split(" ", 1) for d in headers["content-security-policy"].split(";"))
+        assert policy["script-src"] == "'self'" and "'unsafe-inline'" not in policy["script-src"], path
+        assert policy["frame-ancestors"] == "'self'" and policy["object-src"] == "'none'", path
+        assert "blob:" in policy["worker-src"], path  # hls.js
+        assert headers["x-content-type-options"] == "nosniff", path
+        assert headers["referrer-policy"] == "strict-origin-when-cross-origin", path
+    assert sign_in(client, merchant.user.email).status_code == 303
+    with ctx.db.session() as session:
+        video = ready_video_row(merchant.user.id)
+        session.add(video)
+        session.flush()
+        watch = f"/watch/{video.id}"
+    for path in ("/", "/merchant", "/wallet", "/orders", "/account", "/studio", "/payouts", watch):
+        page = client.get(path)
+        assert page.status_code == 200, path
+        scripts = re.findall(r"<script(?![^>]*\bsrc=)(?![^>]*application/ld\+json)[^>]*>", page.text)
+        assert scripts == [], f"{path} has inline script: {scripts}"
+        assert not re.search(r"\son[a-z]+=", page.text), f"{path} has an inline event handler"

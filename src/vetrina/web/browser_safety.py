@@ -1,4 +1,7 @@
-"""Headers every browser answer gets: the CSRF cookie a form was given, and who may frame the page.
+"""Headers every browser answer gets: the Content-Security-Policy (who may frame the page among it), the CSRF
+cookie a form was given, `Referrer-Policy` and `X-Content-Type-Options`. The one place they are built: later
+features (widgets, SIMID creatives, live pages) add their sources to `POLICY` rather than setting headers of
+their own.
 
 Plain ASGI (it only adds headers to the response's start), not Starlette's `BaseHTTPMiddleware`, which runs
 each request in a task of its own with streams between: a cost every request paid."""
@@ -13,6 +16,28 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from vetrina.settings import Settings
 from vetrina.web.deps import CSRF_COOKIE, cookie_samesite, cookie_secure
 
+# No inline script anywhere: scripts come from this origin only.
+POLICY: dict[str, tuple[str, ...]] = {
+    "default-src": ("'self'",),
+    "script-src": ("'self'",),
+    "style-src": ("'self'",),
+    "style-src-attr": ("'unsafe-inline'",),  # a channel's brand colours, as CSS variables on its page
+    "img-src": ("'self'", "data:", "blob:", "http:", "https:"),  # third-party ads' images
+    "media-src": ("'self'", "blob:", "http:", "https:"),  # hls.js plays from blob: URLs; third-party ads' files
+    "worker-src": ("'self'", "blob:"),  # hls.js's worker
+    "connect-src": ("'self'", "http:", "https:"),  # playlists and segments; third-party ads' tracking
+    "object-src": ("'none'",),
+    "base-uri": ("'self'",),
+}
+
+
+def content_security_policy(path: str) -> str:
+    """The policy of the answer to `path`: only the embed page may be framed by other sites; every other page
+    (forms!) refuses framing."""
+    framing = "*" if path.startswith("/embed/") else "'self'"
+    directives = [f"{name} {' '.join(sources)}" for name, sources in POLICY.items()]
+    return "; ".join([*directives, f"frame-ancestors {framing}"])
+
 
 class BrowserSafety:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
@@ -23,13 +48,14 @@ class BrowserSafety:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        # Only the embed page may be framed by other sites; every other page (forms!) refuses framing.
-        framing = "*" if scope["path"].startswith("/embed/") else "'self'"
+        policy = content_security_policy(scope["path"])
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers.setdefault("Content-Security-Policy", f"frame-ancestors {framing}")
+                headers.setdefault("Content-Security-Policy", policy)
+                headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+                headers.setdefault("X-Content-Type-Options", "nosniff")
                 # Set by `deps.csrf_token` (request.state lives in the scope) when a form got a new token.
                 token = scope.get("state", {}).get("new_csrf_token")
                 if token:

@@ -128,6 +128,9 @@ class ShopLayer {
     this.drawer.querySelector(".drawer-close").addEventListener("click", () => this.closeDrawer());
     root.addEventListener("vetrina:time", (event) => this.render(event.detail.currentTime));
     this.video.addEventListener("ended", () => this.offerHeld());
+    // Wired here, not by an onclick attribute: the page's Content-Security-Policy runs no inline script.
+    const checkout = document.querySelector(".held-checkout");
+    if (checkout) checkout.addEventListener("click", () => this.offerHeld());
     // Leaving with items held: the browser asks first, and a tab put aside shows the checkout on return.
     window.addEventListener("beforeunload", (event) => { if (this.held.length) event.preventDefault(); });
     document.addEventListener("visibilitychange", () => { if (document.hidden) this.offerHeld(); });
