@@ -181,7 +181,12 @@ def test_the_player_works_embedded_in_another_site(live_server, make_account, me
         card = frame.locator('.product-card:has-text("Linen shirt")')
         card.wait_for(timeout=20_000)
         card.locator(".card-buy").click()
-        frame.locator(".drawer:not([hidden]) .drawer-signin").wait_for()  # the drawer opens inside the frame
+        # The drawer opens inside the frame, but buying goes on in a top-level window of ours: no sign-in and no pay
+        # button in another site's frame, where a hostile page could lead a signed-in viewer into paying.
+        link = frame.locator(".drawer:not([hidden]) .drawer-top-level")
+        link.wait_for()
+        assert link.get_attribute("href") == f"/watch/{video_id}" and link.get_attribute("target") == "_blank"
+        assert frame.locator(".drawer-signin, .drawer-pay, .drawer-provider").count() == 0
         inner = page.frames[1]
         assert inner.evaluate("document.querySelector('video').paused") is False
         assert errors == []

@@ -240,15 +240,17 @@ def test_cookies_are_secure_whenever_the_request_came_over_https(
     assert ("; secure" in session_cookie_header(out)) is secure
 
 
-def test_the_secure_cookies_setting_forces_secure_over_plain_http(settings):
-    from vetrina.runtime import build_context
-    from vetrina.web.app import create_app
-
-    forced = build_context(settings.model_copy(update={"secure_cookies": True}))
-    try:
-        assert "; secure" in TestClient(create_app(forced)).get("/login").headers["set-cookie"].lower()
-    finally:
-        forced.close()
+def test_the_secure_cookies_setting_forces_secure_over_plain_http_and_cookies_stay_lax(settings, make_account):
+    """SameSite stays Lax with Secure cookies too: a session must never travel into another site's frame."""
+    account = make_account(Role.viewer)
+    with app_with(settings, secure_cookies=True) as (client, ctx):
+        csrf_cookie = client.get("/login").headers["set-cookie"].lower()
+        assert "; secure" in csrf_cookie and "samesite=lax" in csrf_cookie
+        browser = TestClient(client.app, base_url="https://testserver")  # Secure cookies go back over HTTPS only
+        session_cookie = sign_in(browser, account.user.email).headers["set-cookie"].lower()
+        assert (
+            "vetrina_session=" in session_cookie and "samesite=lax" in session_cookie and "; secure" in session_cookie
+        )
 
 
 def test_making_tokens_and_guessing_the_current_password_are_rate_limited(settings, make_account):

@@ -14,7 +14,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vetrina.settings import Settings
-from vetrina.web.deps import CSRF_COOKIE, cookie_samesite, cookie_secure
+from vetrina.web.deps import COOKIE_SAMESITE, CSRF_COOKIE, cookie_secure
 
 # No inline script anywhere: scripts come from this origin only.
 POLICY: dict[str, tuple[str, ...]] = {
@@ -70,7 +70,7 @@ class BrowserSafety:
             CSRF_COOKIE,
             token,
             httponly=True,
-            samesite=cookie_samesite(self.settings),
+            samesite=COOKIE_SAMESITE,
             secure=secure,
         )
         return cookie.headers["set-cookie"]

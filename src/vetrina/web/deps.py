@@ -14,7 +14,6 @@ from vetrina.accounts import service as accounts
 from vetrina.accounts.models import User
 from vetrina.context import Context
 from vetrina.errors import Forbidden, NotAuthenticated
-from vetrina.settings import Settings
 
 SESSION_COOKIE = "vetrina_session"
 CSRF_COOKIE = "vetrina_csrf"
@@ -127,8 +126,7 @@ def cookie_secure(request: Request) -> bool:
 
 def clear_session_cookie(request: Request, response: Response) -> Response:
     """Tell the browser to drop its session cookie (with the attributes it was set with)."""
-    samesite = cookie_samesite(get_context(request).settings)
-    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite=samesite, secure=cookie_secure(request))
+    response.delete_cookie(SESSION_COOKIE, httponly=True, samesite=COOKIE_SAMESITE, secure=cookie_secure(request))
     return response
 
 
@@ -152,9 +150,9 @@ def _require_browser_session(request: Request, user: User = required_user) -> Us
 browser_session_user = Depends(_require_browser_session)
 
 
-def cookie_samesite(settings: Settings) -> Literal["lax", "none"]:
-    """Behind HTTPS the embed's drawer needs its cookies inside other sites' iframes; on plain HTTP, Lax."""
-    return "none" if settings.secure_cookies else "lax"
+# Lax always: a session must never travel into another site's frame of the player, where a hostile page could
+# lead a signed-in viewer into paying (the embed sends buyers to a top-level window instead).
+COOKIE_SAMESITE: Literal["lax"] = "lax"
 
 
 def csrf_token_for(request: Request) -> str:

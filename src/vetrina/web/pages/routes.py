@@ -21,11 +21,11 @@ from vetrina.rights import service as rights
 from vetrina.web.api.products import product_out
 from vetrina.web.api.videos import video_out
 from vetrina.web.deps import (
+    COOKIE_SAMESITE,
     CSRF_FIELD,
     SESSION_COOKIE,
     RowId,
     clear_session_cookie,
-    cookie_samesite,
     cookie_secure,
     db_session,
     get_context,
@@ -59,7 +59,7 @@ def _with_session_cookie(request: Request, session: Session, user: User, respons
         token,
         max_age=ctx.settings.session_days * 86400,
         httponly=True,
-        samesite=cookie_samesite(ctx.settings),
+        samesite=COOKIE_SAMESITE,
         secure=cookie_secure(request),
     )
     return response

@@ -106,6 +106,7 @@ class ShopLayer {
     this.shelf = document.querySelector(".shelf");
     this.signedIn = document.querySelector(".watch").dataset.signedIn === "true";
     this.providers = JSON.parse(document.querySelector(".watch").dataset.providers || "[]");
+    this.framed = window.top !== window.self;
     this.videoId = Number(root.dataset.videoId);
     this.tags = [];
     this.shown = new Map();
@@ -249,13 +250,23 @@ class ShopLayer {
       el("button", { type: "button", class: "link", onclick: () => { this.held = this.held.filter((i) => i.id !== item.id); } }, "remove"))));
   }
 
+  // Inside another site's frame nothing is bought: that site could lead a signed-in viewer into paying. The buyer
+  // goes on in a top-level window of ours (the session cookie never travels into the frame anyway).
+  buyOnVetrina(body) {
+    const link = el("a", { class: "drawer-top-level", href: "/watch/" + this.videoId, target: "_blank", rel: "noopener" },
+                    "Buy on Vetrina (opens a new window)");
+    body.append(el("p", {}, "The video keeps playing here."), link);
+  }
+
   // At the end (or on leaving), offer to check out everything held: one order per merchant.
   offerHeld() {
     if (!this.held.length) return;
     const body = this.drawer.querySelector(".drawer-body");
     body.replaceChildren(el("h2", {}, "Your held items"));
     body.append(el("ul", {}, ...this.held.map((i) => el("li", {}, i.quantity + " × " + i.title + " — " + i.price))));
-    if (!this.signedIn) {
+    if (this.framed) {
+      this.buyOnVetrina(body);
+    } else if (!this.signedIn) {
       this.signInForm(body, () => this.offerHeld());
     } else {
       const status = el("p", { class: "drawer-status", role: "status" });
@@ -323,7 +334,9 @@ class ShopLayer {
     const body = this.drawer.querySelector(".drawer-body");
     body.replaceChildren();
     body.append(el("h2", {}, product.title), el("p", { class: "price" }, product.price_display));
-    if (!this.signedIn) {
+    if (this.framed) {
+      this.buyOnVetrina(body);
+    } else if (!this.signedIn) {
       this.signInForm(body, () => this.openDrawer(product));
     } else {
       const variant = product.variants.length
