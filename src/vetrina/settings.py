@@ -23,7 +23,8 @@ PROVIDER_SETTINGS = {
 }
 # How often one key may do each action (limits' notation); VETRINA_RATE_LIMITS is merged over these.
 # login counts per account and per address, signup and events per address, token per user and address,
-# topup and upload per user.
+# topup and upload per user; ads per viewer and ads_address per address, each for ad requests (refused over it) and,
+# counted apart, for impression and click beacons (over it: recorded, not charged).
 DEFAULT_RATE_LIMITS = {
     "login": "10/minute",
     "signup": "5/hour",
@@ -31,6 +32,8 @@ DEFAULT_RATE_LIMITS = {
     "topup": "20/hour",
     "events": "600/minute",
     "upload": "30/hour",
+    "ads": "60/minute",
+    "ads_address": "600/minute",
 }
 # Old name -> new name: the old environment variables are still read, with a deprecation warning.
 RENAMED = {"transcode_stall_seconds": "lease_stall_seconds", "max_transcode_attempts": "lease_max_attempts"}

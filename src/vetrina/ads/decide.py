@@ -199,6 +199,7 @@ class Request:
     now: datetime
     floor_cpm: int = 0
     currency: str | None = None
+    address_tag: str = ""  # the viewer's address, as `traffic.address_tag` hides it, carried by the token
 
 
 @dataclass(frozen=True)
@@ -230,7 +231,11 @@ def _ctr(session: Session, campaign_ids: list[int]) -> dict[int, float]:
         return {}
     counts = session.execute(
         select(AdEvent.campaign_id, AdEvent.event, func.count())
-        .where(AdEvent.campaign_id.in_(campaign_ids), AdEvent.event.in_(["impression", "click"]))
+        .where(
+            AdEvent.campaign_id.in_(campaign_ids),
+            AdEvent.event.in_(["impression", "click"]),
+            AdEvent.filtered_reason.is_(None),  # invalid clicks must not raise a campaign's expected click rate
+        )
         .group_by(AdEvent.campaign_id, AdEvent.event)
     ).all()
     seen: dict[int, dict[str, int]] = {}
@@ -325,6 +330,7 @@ def decide(session: Session, request: Request, book: CampaignBook, signing_key: 
         price_millis,
         request.now.timestamp(),
         request.territory or "",
+        request.address_tag,
     )
     price = MilliMoney(price_millis, winner.currency)
     return Decision(campaign=winner, price=price, ecpm=winner.ecpm, decision_id=token)

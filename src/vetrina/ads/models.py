@@ -97,7 +97,8 @@ class AdDecision(Base):
 
 
 class AdEvent(Base):
-    """A tracked event of a served ad, once per kind (the player may fire it again; it counts once)."""
+    """A tracked event of a served ad, once per kind (the player may fire it again; it counts once). Invalid traffic
+    (`vetrina.ads.traffic`) is recorded with the reason it was not charged, and reported apart."""
 
     __tablename__ = "ad_events"
     __table_args__ = (UniqueConstraint("decision_id", "event", name="ad_event_once"),)
@@ -108,6 +109,8 @@ class AdEvent(Base):
     event: Mapped[str] = mapped_column(String(32))
     charged_millis: Mapped[int] = mapped_column(BigInteger, default=0)
     error_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Why it was not charged (a `traffic.Filtered` value: bot, burst, other_viewer, late); None: valid traffic.
+    filtered_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

@@ -2,7 +2,10 @@
 
 A purchase is attributed to a campaign when a signed-in viewer who clicked one of its ads paid an order
 from the campaign's merchant within `ads_click_window_days` of the click (click-through), or, without a
-click, within `ads_view_window_days` of seeing it (view-through). Each order counts once."""
+click, within `ads_view_window_days` of seeing it (view-through). Each order counts once.
+
+Everything counts valid traffic only; what `traffic` filtered out (bots, bursts, beacons from another viewer, late
+ones) is reported apart, by reason, and never charged."""
 
 from __future__ import annotations
 
@@ -21,18 +24,28 @@ QUARTILES = ("start", "firstQuartile", "midpoint", "thirdQuartile", "complete")
 
 
 def campaign_report(session: Session, campaign: Campaign, click_days: float, view_days: float) -> dict[str, Any]:
-    counts = dict(
-        session.execute(
-            select(AdEvent.event, func.count()).where(AdEvent.campaign_id == campaign.id).group_by(AdEvent.event)
-        ).all()
-    )
+    counts: dict[str, int] = {}
+    filtered: dict[str, dict[str, int]] = defaultdict(dict)  # reason -> event -> count
+    for event, reason, count in session.execute(
+        select(AdEvent.event, AdEvent.filtered_reason, func.count())
+        .where(AdEvent.campaign_id == campaign.id)
+        .group_by(AdEvent.event, AdEvent.filtered_reason)
+    ):
+        if reason is None:
+            counts[event] = count
+        else:
+            filtered[reason][event] = count
     impressions, clicks = counts.get("impression", 0), counts.get("click", 0)
     purchases = _attributed(session, campaign, click_days, view_days)
     spend = campaign.spent.whole_units()
     daily: dict[str, dict[str, int]] = defaultdict(lambda: {"impressions": 0, "clicks": 0, "spend_millis": 0})
     rows = session.execute(
         select(func.date(AdEvent.created_at), AdEvent.event, func.count(), func.sum(AdEvent.charged_millis))
-        .where(AdEvent.campaign_id == campaign.id, AdEvent.event.in_(["impression", "click"]))
+        .where(
+            AdEvent.campaign_id == campaign.id,
+            AdEvent.event.in_(["impression", "click"]),
+            AdEvent.filtered_reason.is_(None),
+        )
         .group_by(func.date(AdEvent.created_at), AdEvent.event)
     ).all()
     for day, event, count, charged in rows:
@@ -57,6 +70,12 @@ def campaign_report(session: Session, campaign: Campaign, click_days: float, vie
         if purchases[0] + purchases[1]
         else None,
         "daily": [{"day": day, **values} for day, values in sorted(daily.items())],
+        "filtered": {
+            "impressions": sum(by_event.get("impression", 0) for by_event in filtered.values()),
+            "clicks": sum(by_event.get("click", 0) for by_event in filtered.values()),
+            # Every recorded event not charged nor counted above, by why (traffic.Filtered).
+            "by_reason": {reason: sum(by_event.values()) for reason, by_event in sorted(filtered.items())},
+        },
     }
 
 
@@ -69,6 +88,7 @@ def _attributed(session: Session, campaign: Campaign, click_days: float, view_da
         .where(
             AdDecision.campaign_id == campaign.id,
             AdEvent.event.in_(["impression", "click"]),
+            AdEvent.filtered_reason.is_(None),
             AdDecision.viewer_key.like("user:%"),
         )
     ):

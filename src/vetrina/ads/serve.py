@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from vetrina import clock
 from vetrina.accounts.models import User
-from vetrina.ads import tracking
+from vetrina.ads import tracking, traffic
 from vetrina.ads.decide import CampaignBook, Candidate, Decision, Request, decide
 from vetrina.ads.fetch import resolve
 from vetrina.ads.models import VideoAdSettings
@@ -278,6 +278,7 @@ def request_for(
     device: str | None,
     now: datetime,
     settings: VideoAdSettings,
+    address_tag: str = "",
 ) -> Request:
     return Request(
         video=video,
@@ -289,24 +290,28 @@ def request_for(
         now=now,
         floor_cpm=settings.floor_cpm if settings.floor_cpm else 0,
         currency=settings.currency if settings.floor_cpm else None,
+        address_tag=address_tag,
     )
 
 
 @dataclass(frozen=True)
 class Viewer:
-    """Who asks for an ad: the key their frequency caps count under, the signed-in user (if any), where they
-    are and on what device."""
+    """Who asks for an ad: the key their frequency caps count under (`traffic.viewer_identity`), the signed-in user
+    (if any), where they are and on what device, and their client address (rate limits and beacons check it)."""
 
     key: str
     user: User | None
     territory: str
     device: str | None
+    address: str = ""
 
 
 def vast_for_slot(ctx: Context, base_url: str, video_id: int, slot: str, viewer: Viewer) -> Vast:
     """The VAST answer for one ad slot of a video: the auction's winner for this viewer, or a valid document with
     no ad (no winner, or no licence for ads where the viewer is). Deciding only reads; a third-party winner's
-    chain is fetched after that read has ended."""
+    chain is fetched after that read has ended. TooManyRequests when this viewer or address asks too often."""
+    traffic.limit_ad_requests(ctx.rate_limits, viewer.key, viewer.address)
+    served_from = traffic.address_tag(ctx.store.signing_key, viewer.address) if viewer.address else ""
     book = ctx.caches.get(CampaignBook)
     with ctx.db.session() as session:
         video = book.video(session, video_id)
@@ -314,7 +319,9 @@ def vast_for_slot(ctx: Context, base_url: str, video_id: int, slot: str, viewer:
             video = media.get_video(session, video_id, viewer.user)  # not public: the owner's own check, uncached
         owner_breaks = ad_settings(session, video, ctx.settings.default_currency, book)
         kind = slot_kind(owner_breaks, slot)
-        ask = request_for(video, slot, kind, viewer.key, viewer.territory, viewer.device, clock.now(), owner_breaks)
+        ask = request_for(
+            video, slot, kind, viewer.key, viewer.territory, viewer.device, clock.now(), owner_breaks, served_from
+        )
         if rights.check(ctx, session, video.id, viewer.territory, "ads").allowed:
             document = answer(ctx, session, base_url, ask)
         else:  # not licensed for ads here: a valid answer with no ad

@@ -26,6 +26,7 @@ class Served:
     price_millis: int
     issued_at: int  # unix seconds
     territory: str  # where the viewer was ("" when unknown)
+    address_tag: str = ""  # a keyed hash of the viewer's address (`traffic.address_tag`); "" in older tokens
 
 
 def _mac(key: bytes, payload: bytes) -> str:
@@ -42,6 +43,7 @@ def sign(
     price_millis: int,
     now: float,
     territory: str = "",
+    address_tag: str = "",
 ) -> str:
     fields = [
         secrets.token_hex(8),
@@ -52,6 +54,7 @@ def sign(
         str(price_millis),
         str(int(now)),
         territory,
+        address_tag,
     ]
     payload = base64.urlsafe_b64encode("|".join(fields).encode()).decode().rstrip("=")
     return f"{payload}.{_mac(key, payload.encode())}"
@@ -64,10 +67,12 @@ def verify(key: bytes, token: str, now: float) -> Served:
     if not payload or len(token) > 400 or not hmac.compare_digest(mac.encode(), _mac(key, payload.encode()).encode()):
         raise NotFound("There is no such served ad.")
     try:
-        nonce, campaign, video, slot, viewer, price, issued, territory = (
-            base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode().split("|")
+        fields = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode().split("|")
+        # Tokens signed before served addresses were carried have eight fields.
+        nonce, campaign, video, slot, viewer, price, issued, territory, address = (
+            fields if len(fields) == 9 else [*fields, ""]
         )
-        served = Served(nonce, int(campaign), int(video), slot, viewer, int(price), int(issued), territory)
+        served = Served(nonce, int(campaign), int(video), slot, viewer, int(price), int(issued), territory, address)
     except ValueError:
         raise NotFound("There is no such served ad.") from None
     if now - served.issued_at > TOKEN_TTL_S:

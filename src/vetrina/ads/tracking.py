@@ -9,6 +9,7 @@ are serialised by the row, so the last one admitted can overshoot the budget by 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -49,15 +50,27 @@ EVENTS = frozenset(
 )
 
 
+# Why a beacon of a served ad is not charged (`traffic.Screen`), or None; absent for events Vetrina itself records.
+Screen = Callable[[tokens.Served, str, datetime], str | None]
+
+
 def record_event(
-    session: Session, signing_key: bytes, token: str, event: str, now: datetime, error_code: int | None = None
+    session: Session,
+    signing_key: bytes,
+    token: str,
+    event: str,
+    now: datetime,
+    error_code: int | None = None,
+    screen: Screen | None = None,
 ) -> bool:
-    """Count `event` of a served ad once (True), or recognise a repeat (False); charge it when it is billable.
+    """Count `event` of a served ad once (True), or recognise a repeat (False); charge it when it is billable and
+    `screen` finds nothing wrong with it (otherwise it is recorded with the reason, and not charged).
 
     The first event of an ad records the decision its signed token carries (frequency caps count these)."""
     if event not in EVENTS:
         raise InvalidInput(f"Unknown ad event {event!r}.", field="event")
     served = tokens.verify(signing_key, token, now.timestamp())
+    filtered_reason = screen(served, event, now) if screen is not None else None
     if session.get(AdDecision, served.nonce) is None:
         try:
             with session.begin_nested():
@@ -83,6 +96,7 @@ def record_event(
         event=event,
         error_code=error_code,
         charged_millis=0,
+        filtered_reason=filtered_reason,
         created_at=now,
     )
     try:
@@ -91,8 +105,8 @@ def record_event(
     except IntegrityError:
         return False
     campaign = session.get_one(Campaign, served.campaign_id)  # the decision recorded above refers to it
-    billable = (event == "impression" and campaign.bid_model == "cpm") or (
-        event == "click" and campaign.bid_model == "cpc"
+    billable = filtered_reason is None and (
+        (event == "impression" and campaign.bid_model == "cpm") or (event == "click" and campaign.bid_model == "cpc")
     )
     if billable:
         price = MilliMoney(served.price_millis, campaign.currency)
@@ -100,14 +114,14 @@ def record_event(
     return True
 
 
-def record_click(session: Session, signing_key: bytes, token: str, now: datetime) -> str:
+def record_click(session: Session, signing_key: bytes, token: str, now: datetime, screen: Screen | None = None) -> str:
     """Count a click on a served ad (charged when its campaign pays per click); the path it leads to: the
     campaign's product page, or its video's. A third-party ad has neither: its clicks go to its own ClickThrough."""
     served = tokens.verify(signing_key, token, now.timestamp())
     campaign = session.get(Campaign, served.campaign_id)
     if campaign is None or (campaign.product_id is None and campaign.video_id is None):
         raise NotFound("This ad has no page here.")
-    record_event(session, signing_key, token, "click", now)
+    record_event(session, signing_key, token, "click", now, screen=screen)
     return f"/p/{campaign.product_id}" if campaign.product_id else f"/watch/{campaign.video_id}"
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -15,7 +13,7 @@ from sqlalchemy.orm import Session
 from vetrina import clock
 from vetrina.accounts.models import User
 from vetrina.ads import campaigns as ads
-from vetrina.ads import reports, serve, tracking
+from vetrina.ads import reports, serve, tracking, traffic
 from vetrina.ads.models import Campaign
 from vetrina.ads.vast import write_vast
 from vetrina.ads.vmap import write_vmap
@@ -30,6 +28,7 @@ from vetrina.web.deps import (
     required_user,
     territory,
 )
+from vetrina.web.limits import client_address
 
 router = APIRouter(tags=["ads"])
 VIEWER_COOKIE = "vetrina_viewer"
@@ -216,15 +215,28 @@ def campaign_report(
     return reports.campaign_report(session, campaign, settings.ads_click_window_days, settings.ads_view_window_days)
 
 
-def _viewer_key(request: Request, user: User | None) -> tuple[str, str | None]:
-    """Who is watching, for frequency caps: the user, else a first-party cookie (set when absent)."""
-    if user is not None:
-        return f"user:{user.id}", None
-    cookie = request.cookies.get(VIEWER_COOKIE)
-    if cookie and len(cookie) <= 64 and cookie.isalnum():
-        return f"anon:{hashlib.sha256(cookie.encode()).hexdigest()[:32]}", None
-    fresh = secrets.token_hex(16)
-    return f"anon:{hashlib.sha256(fresh.encode()).hexdigest()[:32]}", fresh
+def _viewer(request: Request, user: User | None) -> tuple[str, str, str | None]:
+    """(who is watching, for frequency caps, rate limits and beacons; their client address; a viewer cookie to set
+    or None): see `traffic.viewer_identity`."""
+    address = client_address(request)
+    key, new_cookie = traffic.viewer_identity(
+        get_context(request).store.signing_key,
+        user.id if user is not None else None,
+        request.cookies.get(VIEWER_COOKIE),
+        address,
+        request.headers.get("user-agent", ""),
+    )
+    return key, address, new_cookie
+
+
+def _screen(request: Request, user: User | None) -> traffic.Screen:
+    """What judges this request's beacons: who sent them, from where, as what agent."""
+    ctx = get_context(request)
+    key, address, _ = _viewer(request, user)
+    sender = traffic.Sender(
+        key, address, traffic.address_tag(ctx.store.signing_key, address), request.headers.get("user-agent", "")
+    )
+    return traffic.Screen(ctx.rate_limits, sender)
 
 
 @router.get("/api/v1/ads/vast", summary="VAST 4.2 for one ad slot of a video", response_class=Response)
@@ -237,8 +249,8 @@ def vast(
     viewer_territory: str = territory,
 ) -> Response:
     ctx = get_context(request)
-    viewer_key, new_cookie = _viewer_key(request, user)
-    viewer = serve.Viewer(viewer_key, user, viewer_territory, device)
+    viewer_key, address, new_cookie = _viewer(request, user)
+    viewer = serve.Viewer(viewer_key, user, viewer_territory, device, address)
     document = serve.vast_for_slot(ctx, public_base_url(request), video_id, slot, viewer)
     response = Response(write_vast(document), media_type=XML, headers={"Cache-Control": "no-store"})
     if new_cookie:
@@ -301,20 +313,32 @@ def ad_event(
     decision_id: str,
     event: str,
     code: Annotated[str | None, Query(max_length=16)] = None,
+    user: User | None = optional_user,
 ) -> Response:
-    """Counted once per served ad and event; macros a player did not fill (`[ERRORCODE]`) are ignored."""
+    """Counted once per served ad and event, charged only when it is valid traffic (`vetrina.ads.traffic`); macros
+    a player did not fill (`[ERRORCODE]`) are ignored."""
     ctx = get_context(request)
     if decision_id == "none":  # the Error URL of an answer with no ad: nothing to count against
         return Response(status_code=204)
     error_code = int(code) if code and code.isdigit() else None
     with ctx.db.session(write=True) as session:
-        tracking.record_event(session, ctx.store.signing_key, decision_id, event[:32], clock.now(), error_code)
+        tracking.record_event(
+            session,
+            ctx.store.signing_key,
+            decision_id,
+            event[:32],
+            clock.now(),
+            error_code,
+            screen=_screen(request, user),
+        )
     return Response(status_code=204, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/api/v1/ads/click/{decision_id}", summary="A click on an ad: counted, then on to the product or video")
-def ad_click(request: Request, decision_id: str) -> Response:
+def ad_click(request: Request, decision_id: str, user: User | None = optional_user) -> Response:
     ctx = get_context(request)
     with ctx.db.session(write=True) as session:
-        target = tracking.record_click(session, ctx.store.signing_key, decision_id, clock.now())
+        target = tracking.record_click(
+            session, ctx.store.signing_key, decision_id, clock.now(), screen=_screen(request, user)
+        )
     return RedirectResponse(target, status_code=302)
