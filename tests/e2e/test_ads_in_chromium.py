@@ -97,7 +97,9 @@ def test_a_preroll_plays_then_the_film_and_an_overlay_card_sells_without_pausing
             ids.append(created.json()["id"])
 
     # Headless Chromium says "HeadlessChrome", which ad tracking filters out as a bot: speak as the browser it is.
-    agent = f"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{browser.version} Safari/537.36"
+    agent = (
+        f"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{browser.version} Safari/537.36"
+    )
     page = browser.new_page(viewport={"width": 1280, "height": 800}, user_agent=agent)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
