@@ -22,7 +22,7 @@ from vetrina.commerce import disputes
 from vetrina.commerce import service as orders
 from vetrina.commerce.models import OrderStatus
 from vetrina.context import Context
-from vetrina.errors import VetrinaError
+from vetrina.errors import Forbidden, VetrinaError
 from vetrina.jobs import periodic_job
 from vetrina.money import Money
 from vetrina.payments import funding, provider_payments
@@ -69,7 +69,7 @@ def start_order_payment(
     with ctx.db.session(write=True) as session:
         order = orders.get_order(session, order_id, buyer)
         if order.buyer_id != buyer.id:
-            raise orders.IllegalTransition("Only the order's buyer pays it.", current_status=order.status)
+            raise Forbidden("Only the order's buyer pays it.")
         if order.status != OrderStatus.WAIT_BUYER_PAY or order.expires_at <= clock.now():
             raise orders.IllegalTransition("This order is not awaiting payment.", current_status=order.status)
         total = Money(order.total_amount, order.currency)
