@@ -29,7 +29,7 @@ DEFAULT_RATE_LIMITS = {
     "login": "10/minute",
     "signup": "5/hour",
     "token": "10/hour",
-    "topup": "20/hour",
+    "topup": "120/hour",
     "events": "600/minute",
     "upload": "30/hour",
     "ads": "60/minute",

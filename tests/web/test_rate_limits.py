@@ -7,12 +7,14 @@ import secrets
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import select
 
 from tests.helpers import PASSWORD, redis_skip_reason, wait_for
 from tests.helpers import REDIS_URL as TEST_REDIS_URL
 from tests.web.helpers import app_with, assert_problem, csrf_from, form_token, sign_in
 from vetrina.accounts.models import Role
 from vetrina.errors import TooManyRequests
+from vetrina.payments.models import IdempotencyKey
 from vetrina.ratelimit import RateLimits
 from vetrina.settings import DEFAULT_RATE_LIMITS, Settings
 from vetrina.web.deps import CSRF_COOKIE
@@ -153,6 +155,26 @@ def test_top_ups_are_limited_per_user_on_the_api_and_the_wallet_page(settings, m
         )
         assert page.status_code == 429 and "Retry-After" in page.headers
         assert client.get("/api/v1/wallet", headers=other.auth).json()["available"]["amount"] == 1000
+
+
+def test_a_replayed_top_up_is_answered_without_counting_against_the_limit(settings, make_account):
+    """The bank test's retries: a retry with the same Idempotency-Key is the first answer again, never a 429."""
+    buyer = make_account(Role.viewer)
+    with app_with(settings, rate_limits={"topup": "2/hour"}) as (client, ctx):
+        money = {"amount": 500, "currency": "EUR"}
+        keyed = {**buyer.auth, "Idempotency-Key": "once"}
+        first = client.post("/api/v1/wallet/topups", headers=keyed, json=money)
+        for _ in range(3):
+            again = client.post("/api/v1/wallet/topups", headers=keyed, json=money)
+            assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true"
+            assert again.json() == first.json()
+        assert client.post("/api/v1/wallet/topups", headers=buyer.auth, json=money).status_code == 201
+        refused = client.post("/api/v1/wallet/topups", headers={**buyer.auth, "Idempotency-Key": "late"}, json=money)
+        assert_problem(refused, 429, "too-many-requests")
+        # The refused attempt left its key free: once the hour is up, a retry with it is a new top-up, not a 429.
+        with ctx.db.session() as session:
+            assert session.scalar(select(IdempotencyKey).where(IdempotencyKey.key == "late")) is None
+        assert client.get("/api/v1/wallet", headers=buyer.auth).json()["available"]["amount"] == 1000
 
 
 def test_player_events_are_limited_per_address(settings):

@@ -21,14 +21,24 @@ from vetrina.web.problems import PROBLEM_MEDIA_TYPE, problem_body
 Operation = Callable[[Session], BaseModel | dict[str, Any]]
 
 
-def run_once(request: Request, user: User, payload: Any, operation: Operation, status_code: int = 200) -> JSONResponse:
+def run_once(
+    request: Request,
+    user: User,
+    payload: Any,
+    operation: Operation,
+    status_code: int = 200,
+    limit: Callable[[], None] | None = None,
+) -> JSONResponse:
     """Run `operation` in one write transaction; with an Idempotency-Key, at most once for that key.
 
     The first answer, success or problem, is stored in the same transaction as the work and replayed
-    for a retry with the same key and body."""
+    for a retry with the same key and body. `limit` (a rate limit) counts attempts, never replays: a refused
+    attempt leaves the key free for a retry."""
     db = get_context(request).db
     key = request.headers.get("idempotency-key")
     if key is None:
+        if limit is not None:
+            limit()
         with db.session(write=True) as session:
             body = jsonable_encoder(operation(session))
         return JSONResponse(body, status_code=status_code)
@@ -42,6 +52,12 @@ def run_once(request: Request, user: User, payload: Any, operation: Operation, s
         return JSONResponse(body, status_code=status, media_type=media_type, headers={"Idempotent-Replayed": "true"})
     claimed_at = claim.claimed_at
     assert claimed_at is not None  # no replay: the key is claimed for this request
+    if limit is not None:
+        try:
+            limit()
+        except BaseException:
+            idempotency.release(db, user.id, key, claimed_at)
+            raise
     try:
         with db.session(write=True) as session:
             body = jsonable_encoder(operation(session))

@@ -88,10 +88,10 @@ def top_up(request: Request, body: TopUpIn, user: User = required_user) -> JSONR
     """Through a configured funding provider (`VETRINA_FUNDING_PROVIDERS`; 409 `no-funding-provider` when there
     is none). The sandbox credits at once (201, the wallet); a real provider answers 202 with the payment to
     complete there, and the wallet is credited when the provider's verified notification arrives."""
-    limit_top_up(request, user)
     ctx = get_context(request)
     chosen = funding.chosen_provider(ctx, body.provider)
     if chosen != "sandbox":
+        limit_top_up(request, user)
         payment = checkout.start_top_up(
             ctx,
             user,
@@ -113,7 +113,7 @@ def top_up(request: Request, body: TopUpIn, user: User = required_user) -> JSONR
         wallet.top_up(session, sandbox, user, money, key)
         return wallet_out(session, user, money.currency)
 
-    return run_once(request, user, payload, credit, 201)
+    return run_once(request, user, payload, credit, 201, limit=lambda: limit_top_up(request, user))
 
 
 @router.get("/api/v1/wallet/topups", response_model=PaymentPage, summary="Your top-ups through a provider")
