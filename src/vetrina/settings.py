@@ -22,11 +22,13 @@ PROVIDER_SETTINGS = {
     "stripe": ("stripe_secret_key", "stripe_webhook_secret"),
 }
 # How often one key may do each action (limits' notation); VETRINA_RATE_LIMITS is merged over these.
-# login counts per account and per address, signup and events per address, token per user and address,
+# login counts per account and login_address per address (many people may share one address: a NAT, an office),
+# signup and events per address, token per user and address,
 # topup and upload per user; ads per viewer and ads_address per address, each for ad requests (refused over it) and,
 # counted apart, for impression and click beacons (over it: recorded, not charged).
 DEFAULT_RATE_LIMITS = {
     "login": "10/minute",
+    "login_address": "60/minute",
     "signup": "5/hour",
     "token": "10/hour",
     "topup": "120/hour",

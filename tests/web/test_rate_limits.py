@@ -67,7 +67,7 @@ def test_guesses_at_one_account_from_many_addresses_are_refused_before_the_passw
 
 
 def test_guesses_from_one_address_across_accounts_are_refused(settings, make_account):
-    with app_with(settings, peer="127.0.0.1", rate_limits={"login": "3/minute"}) as (client, _ctx):
+    with app_with(settings, peer="127.0.0.1", rate_limits={"login_address": "3/minute"}) as (client, _ctx):
         for n in range(3):
             guessed = sign_in_json(client, f"someone-{n}@example.com", "wrong guess", "203.0.113.7")
             assert guessed.status_code == 401
@@ -78,7 +78,7 @@ def test_guesses_from_one_address_across_accounts_are_refused(settings, make_acc
 
 
 def test_an_untrusted_peer_cannot_spread_its_guesses_over_forged_forwarded_addresses(settings):
-    with app_with(settings, peer="192.0.2.50", rate_limits={"login": "3/minute"}) as (client, _ctx):
+    with app_with(settings, peer="192.0.2.50", rate_limits={"login_address": "3/minute"}) as (client, _ctx):
         for n in range(3):
             guessed = sign_in_json(client, f"someone-{n}@example.com", "wrong guess", f"198.51.100.{n}")
             assert guessed.status_code == 401

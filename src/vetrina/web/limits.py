@@ -76,9 +76,10 @@ def _account_key(email: str) -> str:
 
 def limit_sign_in(request: Request, email: str) -> None:
     """Count a sign-in attempt for the client's address and for the account, before the password is checked
-    (each check costs an argon2 hash); 429 when either has used up VETRINA_RATE_LIMITS["login"]."""
+    (each check costs an argon2 hash); 429 when the address has used up VETRINA_RATE_LIMITS["login_address"] or the
+    account VETRINA_RATE_LIMITS["login"]."""
     limits = get_context(request).rate_limits
-    limits.hit("login", "address", client_address(request))
+    limits.hit("login_address", "address", client_address(request))
     limits.hit("login", "account", _account_key(email))
 
 
