@@ -29,7 +29,7 @@ PROVIDER_SETTINGS = {
 DEFAULT_RATE_LIMITS = {
     "login": "10/minute",
     "login_address": "60/minute",
-    "signup": "5/hour",
+    "signup": "20/hour",
     "token": "10/hour",
     "topup": "120/hour",
     "events": "600/minute",
@@ -181,7 +181,7 @@ class Settings(BaseSettings):
     rate_limits_enabled: bool = Field(True, description="Switch rate limits off (load benchmarks on loopback).")
     uploads_per_day: int = Field(100, ge=1, description="Uploads (videos and images) one user may make in 24 hours.")
     upload_bytes_per_day: int = Field(50 * 1024**3, gt=0, description="Bytes of video one user may upload in 24 hours.")
-    processing_per_user: int = Field(5, ge=1, description="Videos of one user transcoding at once.")
+    processing_per_user: int = Field(20, ge=1, description="Videos of one user transcoding at once.")
 
     @model_validator(mode="after")
     def _read_renamed(self) -> Settings:
