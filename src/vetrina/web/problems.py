@@ -53,8 +53,70 @@ def error_response(request: Request, exc: VetrinaError, html_page: HtmlErrorPage
     return response
 
 
+# What every problem document carries (RFC 9457 section 3.1); more members carry details, e.g. a 422's `errors`.
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "An RFC 9457 problem document.",
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "instance"],
+    "properties": {
+        "type": {"type": "string", "format": "uri", "description": "Names the kind of problem."},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string", "description": "What went wrong with this request."},
+        "instance": {"type": "string", "description": "The path the request was made to."},
+        "errors": {
+            "type": "array",
+            "description": "A 422's fields that are not valid.",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+    "additionalProperties": True,
+}
+# FastAPI documents its own 422 body for every operation with parameters; ours is a problem instead.
+FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+
+
+def problem_responses() -> dict[str, Any]:
+    """The responses every operation may give besides its own: a problem for any 4xx or 5xx."""
+    content = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    return {
+        "422": {"description": "The input is not valid.", "content": content},
+        "4XX": {"description": "The request is refused: see the problem's type and detail.", "content": content},
+        "5XX": {"description": "The server failed or is busy.", "content": content},
+    }
+
+
+def document_problems(openapi: dict[str, Any]) -> dict[str, Any]:
+    """`openapi` with the problem responses on every operation, replacing FastAPI's own 422."""
+    schemas = openapi.setdefault("components", {}).setdefault("schemas", {})
+    for name in FASTAPI_VALIDATION_SCHEMAS:
+        schemas.pop(name, None)
+    schemas["Problem"] = PROBLEM_SCHEMA
+    for path_item in openapi.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.setdefault("responses", {})
+            for status, response in problem_responses().items():
+                if status == "422" or status not in responses:
+                    responses[status] = response
+    return openapi
+
+
 def install_problem_handlers(app: FastAPI, html_page: HtmlErrorPage) -> None:
-    """Map errors to problem documents; a browser asking for a page gets `html_page` instead."""
+    """Map errors to problem documents; a browser asking for a page gets `html_page` instead. The OpenAPI
+    document says so for every operation."""
+    build_openapi = app.openapi
+
+    def openapi_with_problems() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(build_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi_with_problems  # type: ignore[method-assign]
 
     @app.exception_handler(VetrinaError)
     async def domain_error(request: Request, exc: VetrinaError) -> Response:
