@@ -183,6 +183,12 @@ def test_bad_periods_and_providers_are_422_and_only_admins_reconcile(client, mak
         assert problem["field"] == field
     for params in ({"start": "10/03/2031"}, {"format": "xlsx"}, {"end": "2031-02-30"}):
         assert_problem(client.get(URL, headers=admin.auth, params=params), 422, "invalid-input")
+    # The calendar's ends (found by tests/web/test_api_fuzz.py): a 422 past them, never a 500.
+    for params in ({"end": "9999-12-31"}, {"start": "9999-12-31"}):
+        problem = assert_problem(client.get(URL, headers=admin.auth, params=params), 422, "invalid-input")
+        assert problem["field"] == "end"
+    first_week = client.get(URL, headers=admin.auth, params={"end": "0001-01-01"})
+    assert first_week.status_code == 200 and first_week.json()["start"] == "0001-01-01"
     year = client.get(URL, headers=admin.auth, params={"start": "2030-03-10", "end": "2031-03-10"})
     assert year.status_code == 200  # 366 days, both ends included
     assert_problem(client.get(URL, headers=merchant.auth), 403, "forbidden")

@@ -117,7 +117,9 @@ def period(start: date | None, end: date | None, today: date) -> tuple[date, dat
     """The days asked for (both included): by default the last 7; at most 366, else a 422."""
     if end is None:
         end = today if start is None else max(today, start)
-    start = start or end - timedelta(days=DEFAULT_DAYS - 1)
+    if end >= date.max:  # reconcile() reads up to the start of the day after the last
+        raise InvalidInput("The period ends after the calendar does.", field="end")
+    start = start or date.fromordinal(max(1, end.toordinal() - (DEFAULT_DAYS - 1)))
     if end < start:
         raise InvalidInput("The period ends before it starts.", field="end")
     if (end - start).days + 1 > MAX_DAYS:
