@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 
 def _wall() -> datetime:
@@ -37,3 +37,8 @@ def now() -> datetime:
 def set_clock(source: Callable[[], datetime] | None) -> None:
     """Replace the time source (tests); None restores the wall clock."""
     PROCESS_CLOCK.set(source)
+
+
+def days_before(day: date, days: int) -> date:
+    """The day `days` before `day`, or the calendar's first when that comes earlier (no overflow on odd input)."""
+    return date.fromordinal(max(1, day.toordinal() - days))

@@ -65,6 +65,9 @@ def test_the_merchant_dashboard_and_its_csv_agree(client, ctx, make_account):
     assert client.get("/dashboard?board=operator").status_code == 403
     assert client.get("/dashboard?start=2027-01-02&end=2027-01-01").status_code == 422
     assert client.get("/dashboard?start=2020-01-01&end=2027-01-01").status_code == 422
+    # The calendar's ends: a 422 past them, never a 500.
+    assert client.get("/dashboard?end=9999-12-31").status_code == 422
+    assert client.get("/dashboard?end=0001-01-01").status_code == 200
     assert client.get("/dashboard/merchant/nothing.csv").status_code == 404
 
 

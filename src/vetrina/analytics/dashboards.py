@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
+from vetrina import clock
 from vetrina.accounts.models import User
 from vetrina.analytics.models import DailyStats, DailyViewer
 from vetrina.analytics.rollups import on_days
@@ -51,7 +52,9 @@ class Dashboard:
 
 def period(start: date | None, end: date | None, today: date) -> tuple[date, date]:
     end = end or today
-    start = start or end - timedelta(days=29)
+    if end >= date.max:  # a dashboard reads up to the start of the day after the last
+        raise InvalidInput("The period ends after the calendar does.", field="end")
+    start = start or clock.days_before(end, 29)
     if end < start:
         raise InvalidInput("The period ends after it starts.", field="end")
     if (end - start).days >= MAX_DAYS:

@@ -122,7 +122,9 @@ def revenue_share(
     if by not in ("day", "month"):
         raise InvalidInput("Group by day or month.", field="by")
     end = end or clock.now().date()
-    start = start or end.replace(day=1) - timedelta(days=DEFAULT_DAYS)
+    if end >= date.max:  # the report reads up to the start of the day after the last
+        raise InvalidInput("The period ends after the calendar does.", field="end")
+    start = start or clock.days_before(end.replace(day=1), DEFAULT_DAYS)
     since, until = _day_range(start, end)
     query = select(Licence).join(Video, Video.id == Licence.video_id)
     if user.role != Role.admin:

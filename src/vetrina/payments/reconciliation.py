@@ -119,7 +119,7 @@ def period(start: date | None, end: date | None, today: date) -> tuple[date, dat
         end = today if start is None else max(today, start)
     if end >= date.max:  # reconcile() reads up to the start of the day after the last
         raise InvalidInput("The period ends after the calendar does.", field="end")
-    start = start or date.fromordinal(max(1, end.toordinal() - (DEFAULT_DAYS - 1)))
+    start = start or clock.days_before(end, DEFAULT_DAYS - 1)
     if end < start:
         raise InvalidInput("The period ends before it starts.", field="end")
     if (end - start).days + 1 > MAX_DAYS:
