@@ -32,6 +32,7 @@ from vetrina.payments.idempotency import KeyReused
 from vetrina.payments.models import AccountKind, LedgerAccount, Payout, PayoutAccount, PayoutState
 from vetrina.payments.payout_gateways import MANUAL, payout_gateway, payout_method
 from vetrina.payouts import balances
+from vetrina.text import clean_text
 
 log = logging.getLogger(__name__)
 SEND_JOB = "payouts.send"
@@ -199,19 +200,10 @@ def _requested(session: Session, payout_id: int, admin: User | None) -> Payout:
     return payout
 
 
-def _text(value: str, field: str, limit: int) -> str:
-    value = value.strip()
-    if not value:
-        raise InvalidInput(f"Give the {field}.", field=field)
-    if len(value) > limit:
-        raise InvalidInput(f"The {field} is at most {limit} characters.", field=field)
-    return value
-
-
 def mark_paid(ctx: Context, session: Session, payout_id: int, admin: User | None, reference: str) -> Payout:
     """The money left: post the hold. `reference` is the bank transfer's (by an admin) or the provider's (None)."""
     payout = _requested(session, payout_id, admin)
-    reference = _text(reference, "reference", MAX_REFERENCE)
+    reference = clean_text(reference, "reference", MAX_REFERENCE, required=True)
     ledger.post(session, payout.pending_transfer_id, "payout")
     payout.state = PayoutState.paid.value
     payout.provider_reference = reference
@@ -223,7 +215,7 @@ def mark_paid(ctx: Context, session: Session, payout_id: int, admin: User | None
 def mark_failed(ctx: Context, session: Session, payout_id: int, admin: User | None, reason: str) -> Payout:
     """The money did not leave: void the hold, so it is back on the merchant's balance."""
     payout = _requested(session, payout_id, admin)
-    reason = _text(reason, "reason", MAX_REASON)
+    reason = clean_text(reason, "reason", MAX_REASON, required=True)
     ledger.void(session, payout.pending_transfer_id, "payout_failed")
     payout.state = PayoutState.failed.value
     payout.failure = reason
@@ -288,10 +280,8 @@ def payout_account(session: Session, merchant: User) -> PayoutAccount | None:
 
 
 def _optional(value: str | None, field: str, limit: int) -> str | None:
-    value = (value or "").strip()
-    if len(value) > limit:
-        raise InvalidInput(f"{field} is at most {limit} characters.", field=field)
-    return value or None
+    """Typed text that may be left out: None when empty."""
+    return clean_text(value or "", field, limit, required=False) or None
 
 
 def save_payout_account(session: Session, merchant: User, changes: dict[str, str | None]) -> PayoutAccount:
