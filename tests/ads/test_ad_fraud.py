@@ -9,7 +9,7 @@ import re
 from datetime import timedelta
 from urllib.parse import quote
 
-from tests.ads.helpers import NOON
+from tests.ads.helpers import NOON, campaign_row
 from tests.helpers import ready_video_row
 from tests.web.helpers import app_with, assert_problem
 from vetrina import clock
@@ -32,25 +32,16 @@ def film_and_campaign(ctx, make_account, frequency_cap: int | None = None) -> tu
         film, spot = ready_video_row(publisher.user.id), ready_video_row(advertiser.user.id, title="Spot")
         session.add_all([film, spot])
         session.flush()
-        campaign = Campaign(
-            merchant_id=advertiser.user.id,
-            name="Spot",
+        campaign = campaign_row(
+            advertiser.user.id,
+            now,
+            budget=10_000,
             kind="linear",
+            name="Spot",
             video_id=spot.id,
-            bid_model="cpm",
             bid_amount=100,
-            currency="EUR",
-            budget_total=10_000,
-            budget_daily=10_000,
-            spent_millis=0,
-            starts_at=now - timedelta(days=1),
-            ends_at=now + timedelta(days=1),
-            targeting={},
             frequency_cap_count=frequency_cap,
             frequency_cap_hours=24 if frequency_cap else None,
-            status="active",
-            created_at=now,
-            updated_at=now,
         )
         session.add(campaign)
         session.flush()

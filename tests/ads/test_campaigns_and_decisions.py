@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from lxml import etree
 
-from tests.ads.helpers import NOON, eur, fund, linear
+from tests.ads.helpers import NOON, campaign_row, eur, fund, linear
 from tests.helpers import make_clip, wait_for
 from vetrina import clock
 from vetrina.accounts.models import Role
@@ -192,25 +192,8 @@ def test_frequency_caps_pacing_and_spend(client, ready_video, ctx):
 
 def active_campaign(ctx, merchant, budget: int, spent_millis: int = 0) -> int:
     """An active overlay campaign written straight into the database (no HTTP needed for these tests)."""
-    now = clock.now()
     with ctx.db.session(write=True) as session:
-        campaign = Campaign(
-            merchant_id=merchant.user.id,
-            name="Direct",
-            kind="overlay",
-            bid_model="cpm",
-            bid_amount=1000,
-            currency="EUR",
-            budget_total=budget,
-            budget_daily=budget,
-            spent_millis=spent_millis,
-            starts_at=now - timedelta(days=1),
-            ends_at=now + timedelta(days=1),
-            targeting={},
-            status="active",
-            created_at=now,
-            updated_at=now,
-        )
+        campaign = campaign_row(merchant.user.id, clock.now(), budget=budget, spent_millis=spent_millis)
         session.add(campaign)
         session.flush()
         return campaign.id

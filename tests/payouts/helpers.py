@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
+from tests.ads.helpers import campaign_row
 from tests.commerce.helpers import funded_buyer, order, product, step
 from vetrina import clock
-from vetrina.ads.models import Campaign
 from vetrina.money import MILLIS_PER_MINOR
 
 
@@ -48,24 +46,11 @@ def payouts_of(client, account, **params) -> dict:
 def campaign_with_spend(ctx, merchant, spent: int, currency: str = "EUR") -> int:
     """An active campaign that has spent `spent` minor units (and a fraction more) not yet billed, written straight
     into the database as the ad tests do."""
-    now = clock.now()
+    # The fraction waits for more spend.
+    spent_millis = spent * MILLIS_PER_MINOR + 400
     with ctx.db.session(write=True) as session:
-        campaign = Campaign(
-            merchant_id=merchant.user.id,
-            name="Spring spot",
-            kind="overlay",
-            bid_model="cpm",
-            bid_amount=1000,
-            currency=currency,
-            budget_total=100_000,
-            budget_daily=100_000,
-            spent_millis=spent * MILLIS_PER_MINOR + 400,  # the fraction waits for more spend
-            starts_at=now - timedelta(days=1),
-            ends_at=now + timedelta(days=1),
-            targeting={},
-            status="active",
-            created_at=now,
-            updated_at=now,
+        campaign = campaign_row(
+            merchant.user.id, clock.now(), spent_millis=spent_millis, currency=currency, name="Spring spot"
         )
         session.add(campaign)
         session.flush()

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
 
+from tests.ads.helpers import campaign_row
 from tests.commerce.helpers import funded_buyer, product, step
 from tests.rights.helpers import NOW, from_, licence, title
 from tests.shoppable.helpers import tag
 from tests.web.helpers import csrf_from, sign_in
 from vetrina.accounts.models import Role
-from vetrina.ads.models import AdDecision, AdEvent, Campaign
+from vetrina.ads.models import AdDecision, AdEvent
 from vetrina.analytics import rollups
 
 
@@ -29,23 +29,7 @@ def played(http, film: int, territory: str, viewer: str, furthest: float) -> Non
 def charged_ad(ctx, advertiser, film: int, territory: str, millis: int) -> None:
     """An ad served in the film and charged (written directly: the ad path has its own tests)."""
     with ctx.db.session(write=True) as session:
-        campaign = Campaign(
-            merchant_id=advertiser.user.id,
-            name="Spot",
-            kind="linear",
-            bid_model="cpm",
-            bid_amount=1000,
-            currency="EUR",
-            budget_total=10_000,
-            budget_daily=10_000,
-            spent_millis=0,
-            starts_at=NOW - timedelta(days=1),
-            ends_at=NOW + timedelta(days=1),
-            targeting={},
-            status="active",
-            created_at=NOW,
-            updated_at=NOW,
-        )
+        campaign = campaign_row(advertiser.user.id, NOW, budget=10_000, kind="linear", name="Spot")
         session.add(campaign)
         session.flush()
         session.add(
