@@ -29,6 +29,13 @@ def get_context(request: Request) -> Context:
     return request.app.state.ctx
 
 
+def admin_only(user: User, what: str) -> User:
+    """`user` if an admin; 403 saying "Only admins {what}." otherwise."""
+    if not user.is_admin:
+        raise Forbidden(f"Only admins {what}.")
+    return user
+
+
 def public_base_url(request: Request) -> str:
     """The origin for absolute URLs handed to others (ad servers, payment providers): VETRINA_BASE_URL if set."""
     return get_context(request).settings.base_url or str(request.base_url).rstrip("/")

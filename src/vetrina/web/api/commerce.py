@@ -14,12 +14,11 @@ from vetrina import video_orders
 from vetrina.accounts.models import Role, User
 from vetrina.commerce import service as orders
 from vetrina.commerce.models import Order, OrderStatus
-from vetrina.errors import Forbidden
 from vetrina.money import Money, MoneyModel, PositiveMoneyModel
 from vetrina.payments import ledger, wallet
 from vetrina.payouts import balances
 from vetrina.web.api.schemas import Page
-from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_context, required_user, territory
+from vetrina.web.deps import MAX_ROW_ID, RowId, admin_only, db_session, get_context, required_user, territory
 from vetrina.web.idempotent import run_once
 
 router = APIRouter(tags=["checkout"])
@@ -332,8 +331,7 @@ class LedgerCheckOut(BaseModel):
 
 @router.get("/api/v1/admin/ledger/check", response_model=LedgerCheckOut, summary="Recompute every ledger invariant")
 def check_ledger(request: Request, user: User = required_user) -> LedgerCheckOut:
-    if not user.is_admin:
-        raise Forbidden("Only admins check the ledger.")
+    admin_only(user, "check the ledger")
     with get_context(request).db.session(snapshot=True) as session:
         report = ledger.check_ledger(session)
     return LedgerCheckOut(**report.__dict__)

@@ -11,19 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vetrina import clock
 from vetrina.accounts.models import User
-from vetrina.errors import Forbidden, NotFound
+from vetrina.errors import NotFound
 from vetrina.money import MoneyModel
 from vetrina.payments import credits, reconciliation
 from vetrina.payments.models import AdminCredit
-from vetrina.web.deps import RowId, get_context, required_user
+from vetrina.web.deps import RowId, admin_only, get_context, required_user
 
 router = APIRouter(tags=["admin"])
-
-
-def admin_only(user: User, what: str) -> User:
-    if not user.is_admin:
-        raise Forbidden(f"Only admins {what}.")
-    return user
 
 
 class AdminCreditIn(BaseModel):

@@ -11,14 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from vetrina.accounts.models import User
-from vetrina.errors import Forbidden
 from vetrina.money import MoneyModel
 from vetrina.payments import idempotency
 from vetrina.payments.models import Payout, PayoutAccount, PayoutState
 from vetrina.payouts import bank
 from vetrina.payouts import service as payouts
 from vetrina.web.api.schemas import Page
-from vetrina.web.deps import RowId, db_session, get_context, required_user
+from vetrina.web.deps import RowId, admin_only, db_session, get_context, required_user
 
 router = APIRouter(tags=["payouts"])
 # Writes open their transaction in the handler, not through `db_session`: FastAPI may leave a dependency in another
@@ -176,8 +175,7 @@ def bank_csv(
 ) -> Response:
     """Admins only: the payouts made by hand (id, merchant_email, amount, currency, bank_details, created_at,
     state); cells a spreadsheet would run as a formula start with '."""
-    if not user.is_admin:
-        raise Forbidden("Only admins export payouts.")
+    admin_only(user, "export payouts")
     return Response(
         bank.bank_csv(session, state),
         media_type="text/csv",

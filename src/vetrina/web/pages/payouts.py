@@ -17,7 +17,7 @@ from vetrina.payments import idempotency
 from vetrina.payments.models import Payout, PayoutState
 from vetrina.payouts import balances
 from vetrina.payouts import service as payouts
-from vetrina.web.deps import RowId, db_session, get_context, optional_user
+from vetrina.web.deps import RowId, admin_only, db_session, get_context, optional_user
 from vetrina.web.pages.forms import CsrfField, form_action, signed_in
 from vetrina.web.templating import render
 
@@ -32,10 +32,7 @@ def _merchant(user: User | None) -> User:
 
 
 def _admin(user: User | None) -> User:
-    user = signed_in(user)
-    if not user.is_admin:
-        raise Forbidden("This page is for admins.")
-    return user
+    return admin_only(signed_in(user), "settle payouts")
 
 
 @router.get("/payouts", response_class=HTMLResponse)

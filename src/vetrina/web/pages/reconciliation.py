@@ -10,10 +10,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from vetrina import clock
 from vetrina.accounts.models import User
-from vetrina.errors import Forbidden
 from vetrina.money import Money
 from vetrina.payments import reconciliation
-from vetrina.web.deps import get_context, optional_user
+from vetrina.web.deps import admin_only, get_context, optional_user
 from vetrina.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -29,8 +28,7 @@ def reconciliation_page(
 ) -> Response:
     if user is None:
         return RedirectResponse("/login?next=/admin/reconciliation", status_code=303)
-    if not user.is_admin:
-        raise Forbidden("Only admins reconcile the accounts.")
+    admin_only(user, "reconcile the accounts")
     shown_provider = reconciliation.check_provider(provider)
     first, last = reconciliation.period(start, end, clock.now().date())
     ctx = get_context(request)
