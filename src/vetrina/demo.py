@@ -6,6 +6,7 @@ Idempotent: users and videos that already exist are left as they are.
 
 from __future__ import annotations
 
+import html
 import math
 import random
 import shutil
@@ -123,6 +124,7 @@ def seed_demo(ctx: Context) -> None:
     _seed_shop(ctx, merchant, users["buyer@vetrina.demo"])
     _seed_merchant_money(ctx, merchant, users["buyer@vetrina.demo"], users["admin@vetrina.demo"])
     _tag_demo_film(ctx, merchant)
+    _let_a_shop_sell_in_frames(ctx, merchant)
     _make_demo_spot(ctx, merchant)
     _make_lookbook(ctx, merchant)
     _run_demo_campaigns(ctx, merchant)
@@ -223,6 +225,31 @@ def _tag_demo_film(ctx: Context, merchant: User) -> None:
                 product_id=product.id, start_s=start, end_s=start + 6, box=box, label=product.title
             )
             shoppable.create_tag(ctx, session, video_id, merchant, spec)
+
+
+# The shop's own site (another origin than the demo server's), allowed to sell inside its frames of the player.
+DEMO_SHOP_SITE = "http://localhost:8080"
+
+
+def _let_a_shop_sell_in_frames(ctx: Context, merchant: User) -> None:
+    """Allow the shop's own site to sell in frames of the demo channel's player, and write that site's page: the
+    first film framed, with the drawer's sign-in and payment inside the frame."""
+    video_id = _existing_film(ctx, merchant, DEMO_FILMS[0].title)
+    if video_id is None:
+        return
+    with ctx.db.session(write=True) as session:
+        channel = channels.channel_of(session, merchant)
+        if DEMO_SHOP_SITE not in channel.embed_origins:
+            changes = {"embed_origins": [*channel.embed_origins, DEMO_SHOP_SITE]}
+            channels.update_channel(session, channel.handle, merchant, changes)
+    site = ctx.settings.data_dir / "demo-site"
+    site.mkdir(parents=True, exist_ok=True)
+    player = f"{ctx.settings.base_url or 'http://127.0.0.1:8000'}/embed/{video_id}?origin={DEMO_SHOP_SITE}"
+    (site / "index.html").write_text(
+        "<!doctype html><title>Vetrina Demo Shop</title><h1>Vetrina Demo Shop: our summer film</h1>"
+        f'<iframe src="{html.escape(player)}" width="960" height="640" allow="autoplay; fullscreen"></iframe>\n'
+    )
+    print(f"  the shop's own site sells inside its frame: python3 -m http.server 8080 -d {site}, then {DEMO_SHOP_SITE}")
 
 
 def _simulate_audience(ctx: Context, merchant: User, viewers: int = 60) -> None:

@@ -13,6 +13,9 @@ import limits
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from vetrina.errors import InvalidInput
+from vetrina.text import web_origin
+
 log = logging.getLogger(__name__)
 # The funding providers Vetrina has; sandbox is for development and tests.
 FUNDING_PROVIDERS = ("sandbox", "alipay", "stripe")
@@ -178,6 +181,10 @@ class Settings(BaseSettings):
         default_factory=lambda: dict(DEFAULT_RATE_LIMITS),
         description='Limits per action, merged over the defaults, e.g. {"login": "5/minute", "signup": "5/hour"}.',
     )
+    embed_origins: list[str] = Field(
+        default_factory=list,
+        description='Sites whose pages may frame a player that sells, for every merchant, e.g. ["https://shop.example"].',
+    )
     rate_limits_enabled: bool = Field(True, description="Switch rate limits off (load benchmarks on loopback).")
     uploads_per_day: int = Field(100, ge=1, description="Uploads (videos and images) one user may make in 24 hours.")
     upload_bytes_per_day: int = Field(50 * 1024**3, gt=0, description="Bytes of video one user may upload in 24 hours.")
@@ -219,6 +226,14 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown funding providers {unknown}: Vetrina has {list(FUNDING_PROVIDERS)}")
         return list(dict.fromkeys(names))
+
+    @field_validator("embed_origins")
+    @classmethod
+    def _web_origins(cls, given: list[str]) -> list[str]:
+        try:
+            return list(dict.fromkeys(web_origin(origin, "embed_origins") for origin in given))
+        except InvalidInput as exc:
+            raise ValueError(exc.detail) from None
 
     @field_validator("rate_limits")
     @classmethod

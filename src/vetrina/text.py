@@ -20,3 +20,23 @@ def clean_text(value: str, field: str, limit: int, required: bool) -> str:
     if len(value) > limit:
         raise InvalidInput(f"The {field} is longer than {limit} characters.", field=field)
     return value
+
+
+_LOOPBACK_HOSTS = re.compile(r"^(localhost|127(\.\d{1,3}){3}|\[::1\])$")
+_HOST = re.compile(r"^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*)$")
+
+
+def web_origin(value: str, field: str) -> str:
+    """`value` as a web origin, `scheme://host[:port]` in lower case with a default port dropped, as browsers send it.
+
+    HTTPS only, except for loopback hosts (development): a page that frames a player that sells must itself be
+    safe from tampering. InvalidInput naming `field` for anything else (paths, wildcards, user names)."""
+    text = clean_text(value, field, 300, required=True).lower().rstrip("/")
+    scheme, sep, rest = text.partition("://")
+    host, _, port = rest.rpartition(":") if re.search(r":\d+$", rest) else (rest, "", "")
+    if not sep or not _HOST.match(host) or (port and not 0 < int(port) < 65536):
+        raise InvalidInput(f"{value!r} is not an origin like https://shop.example.", field=field)
+    if scheme != "https" and not (scheme == "http" and _LOOPBACK_HOSTS.match(host)):
+        raise InvalidInput(f"{value!r} is not an https:// origin.", field=field)
+    default_port = {"https": "443", "http": "80"}[scheme]
+    return f"{scheme}://{host}" + (f":{port}" if port and port != default_port else "")

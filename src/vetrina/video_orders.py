@@ -8,12 +8,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vetrina.accounts.models import User
+from vetrina.accounts.service import FramedSignIn
 from vetrina.ads.models import AdDecision, Campaign
 from vetrina.commerce import service as orders
 from vetrina.commerce.models import Order
 from vetrina.context import Context
-from vetrina.errors import InvalidInput, NotFound
+from vetrina.errors import Forbidden, InvalidInput, NotFound
 from vetrina.media import service as media
+from vetrina.media.models import Video
 from vetrina.shoppable.models import ProductTag
 
 
@@ -25,11 +27,28 @@ def place_order(
     *,
     territory: str,
     source: orders.OrderSource | None,
+    framed: FramedSignIn | None = None,
 ) -> Order:
-    """`commerce.create_order`, once the source (if any) is one the buyer could have ordered from."""
+    """`commerce.create_order`, once the source (if any) is one the buyer could have ordered from. `framed`: the
+    buyer signed in inside another site's frame of the player, and orders only from the videos there may sell."""
+    if framed is not None:
+        _check_framed(session, framed, source)
     if source is not None:
         _check_source(session, buyer, source.video_id, {item.product_id for item in items})
     return orders.create_order(ctx, session, buyer, items, territory=territory, source=source)
+
+
+def _check_framed(session: Session, framed: FramedSignIn, source: orders.OrderSource | None) -> None:
+    """A sign-in made in a frame buys from the player there: an order names its video, which must be one of the
+    merchant that allowed the site (any video, when the operator did)."""
+    if source is None:
+        raise Forbidden("Inside another site's frame, an order names the video it is bought from.", field="source")
+    if framed.merchant_id is not None:
+        owner = session.scalar(select(Video.owner_id).where(Video.id == source.video_id))
+        if owner != framed.merchant_id:
+            raise Forbidden(
+                f"{framed.origin} may sell inside its frames only from its merchant's videos.", field="source.video_id"
+            )
 
 
 def _check_source(session: Session, buyer: User, video_id: int, product_ids: set[int]) -> None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.helpers import PASSWORD, make_clip, wait_for, wait_in_page
+from tests.e2e.helpers import framing_site
+from tests.helpers import PASSWORD, free_port, make_clip, wait_for, wait_in_page
 from vetrina.accounts.models import Role
 
 pytestmark = pytest.mark.slow
@@ -142,9 +143,6 @@ def test_hold_then_check_out_at_the_end_after_signing_in_inside_the_drawer(
 
 
 def test_the_player_works_embedded_in_another_site(live_server, make_account, media_dir, browser):
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     _merchant, _buyer, video_id, _shirt, _mug = shop_the_look(live_server.url, make_account, media_dir)
     assert (
         httpx.get(f"{live_server.url}/embed/{video_id}")
@@ -156,26 +154,12 @@ def test_the_player_works_embedded_in_another_site(live_server, make_account, me
         .headers["content-security-policy"]
         .endswith("frame-ancestors 'self'")
     )
-    frame_html = f'<iframe src="{live_server.url}/embed/{video_id}" width="960" height="640"></iframe>'
-    outer = f"<html><body><h1>A blog</h1>{frame_html}</body></html>"
-
-    class Blog(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            self.send_response(200)
-            self.send_header("content-type", "text/html")
-            self.end_headers()
-            self.wfile.write(outer.encode())
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    blog = ThreadingHTTPServer(("localhost", 0), Blog)  # "localhost", not 127.0.0.1: another origin
-    threading.Thread(target=blog.serve_forever, daemon=True).start()
-    try:
+    # "localhost", not 127.0.0.1: another origin.
+    with framing_site("localhost", f"{live_server.url}/embed/{video_id}") as blog:
         page = browser.new_page(viewport={"width": 1100, "height": 800})
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(f"http://localhost:{blog.server_address[1]}/")
+        page.goto(blog)
         frame = page.frame_locator("iframe")
         frame.locator(".controls .play").click()
         card = frame.locator('.product-card:has-text("Linen shirt")')
@@ -190,8 +174,44 @@ def test_the_player_works_embedded_in_another_site(live_server, make_account, me
         inner = page.frames[1]
         assert inner.evaluate("document.querySelector('video').paused") is False
         assert errors == []
-    finally:
-        blog.shutdown()
+
+
+def test_a_site_the_merchant_allowed_sells_inside_its_frame(live_server, make_account, media_dir, browser):
+    merchant, buyer, video_id, shirt, _mug = shop_the_look(live_server.url, make_account, media_dir)
+    shop_port = free_port()
+    shop_origin = f"http://127.0.0.2:{shop_port}"  # another site: browsers take each IP address for a site
+    handle = httpx.get(f"{live_server.url}/api/v1/me/channel", headers=merchant.auth).json()["handle"]
+    allowed = httpx.patch(
+        f"{live_server.url}/api/v1/channels/{handle}", headers=merchant.auth, json={"embed_origins": [shop_origin]}
+    )
+    assert allowed.status_code == 200, allowed.text
+    selling = f"{live_server.url}/embed/{video_id}?origin={shop_origin}"
+    with framing_site("127.0.0.2", selling, shop_port) as shop, framing_site("127.0.0.3", selling) as hostile:
+        page = browser.new_page(viewport={"width": 1100, "height": 800})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(shop)
+        frame = page.frame_locator("iframe")
+        frame.locator(".controls .play").click()
+        card = frame.locator('.product-card:has-text("Linen shirt")')
+        card.wait_for(timeout=20_000)
+        card.locator(".card-buy").click()
+        frame.locator(".drawer-signin input[name=email]").fill(buyer.user.email)
+        frame.locator(".drawer-signin input[name=password]").fill(PASSWORD)
+        frame.locator(".drawer-signin button[type=submit]").click()
+        frame.locator(".drawer-pay").click()
+        frame.locator(".drawer-done").wait_for(timeout=20_000)
+        assert page.frames[1].evaluate("document.querySelector('video').paused") is False
+        assert errors == []
+        (order,) = httpx.get(f"{live_server.url}/api/v1/orders", headers=buyer.auth).json()["items"]
+        assert order["status"] == "WAIT_SELLER_SEND_GOODS" and order["items"][0]["product_id"] == shirt["id"]
+        assert order["source"]["video_id"] == video_id
+
+        # Another site framing the selling player gets nothing: the browser refuses to show it there.
+        other = browser.new_page()
+        other.goto(hostile)
+        other.wait_for_timeout(1500)
+        assert other.frame_locator("iframe").locator(".watch").count() == 0
 
 
 def test_the_drawers_alipay_qr_payment_completes_while_the_video_keeps_playing(

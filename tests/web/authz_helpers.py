@@ -232,6 +232,7 @@ class Call:
     params: dict[str, str] | None = None
     # API routes only a signed-in browser may use: sent with the session cookie and the CSRF header.
     browser: bool = False
+    headers: dict[str, str] | None = None
 
 
 def fill(template: str, ids: dict[str, str], names: dict[str, str]) -> str:
@@ -256,7 +257,7 @@ def with_ids(value: Any, ids: dict[str, str]) -> Any:
 
 
 def send(role: Party, method: str, path: str, call: Call, ids: dict[str, str]) -> Any:
-    headers: dict[str, str] = {}
+    headers: dict[str, str] = dict(call.headers or {})
     data = {key: str(value) for key, value in with_ids(call.data, ids).items()} if call.data is not None else None
     if path.startswith("/api/") and not call.browser:
         headers.update(role.bearer)  # a bearer token is who asks, whatever cookies come along

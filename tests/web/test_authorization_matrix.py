@@ -137,6 +137,14 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/session"): row(
         cells("401"), browser=True, json={"email": "nobody@example.com", "password": "wrong password"}
     ),
+    # Signing in inside a frame, for a site nobody allowed to sell in frames (tests/web/test_selling_frames.py has
+    # the sites that may); signing out there is only for a sign-in made in a frame.
+    ("POST", "/api/v1/embed/session"): row(
+        cells("403"),
+        headers={"X-Vetrina-Embed-Origin": "https://shop.example"},
+        json={"email": "nobody@example.com", "password": "wrong password", "video_id": "{video_id}"},
+    ),
+    ("DELETE", "/api/v1/embed/session"): row(cells("403", anonymous="401")),
     ("GET", "/signup"): row(PUBLIC),
     ("POST", "/signup"): row(cells("422"), data={"email": "x", "password": "short", "role": "viewer"}),
     # Each account's own things.

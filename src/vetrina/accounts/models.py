@@ -44,6 +44,10 @@ class LoginSession(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # A sign-in made inside another site's frame of the player: good only there (`framed_session`), for buying
+    # from the videos of `framed_merchant_id` (every merchant's when the operator allowed the site).
+    framed_origin: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    framed_merchant_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=True)
 
 
 class ApiToken(Base):

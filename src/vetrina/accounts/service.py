@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
 
@@ -88,23 +89,48 @@ def authenticate(session: Session, email: str, password: str) -> User:
     return user
 
 
-def start_session(session: Session, user: User, days: int) -> str:
-    """Open a sign-in session; returns the cookie token (only its hash is stored)."""
+def start_session(session: Session, user: User, days: int, framed: FramedSignIn | None = None) -> str:
+    """Open a sign-in session; returns the cookie token (only its hash is stored). `framed`: made inside another
+    site's frame of the player, and good only there (`framed_session`), never as a site-wide sign-in."""
     token = secrets.token_urlsafe(32)
     now = clock.now()
     session.add(
         LoginSession(
-            token_hash=_token_hash(token), user_id=user.id, created_at=now, expires_at=now + timedelta(days=days)
+            token_hash=_token_hash(token),
+            user_id=user.id,
+            created_at=now,
+            expires_at=now + timedelta(days=days),
+            framed_origin=framed.origin if framed else None,
+            framed_merchant_id=framed.merchant_id if framed else None,
         )
     )
     return token
 
 
 def user_for_session(session: Session, token: str) -> User | None:
+    """The user of a site-wide sign-in session (not of one made in a frame)."""
     row = session.scalar(select(LoginSession).where(LoginSession.token_hash == _token_hash(token)))
-    if row is None or row.expires_at <= clock.now():
+    if row is None or row.expires_at <= clock.now() or row.framed_origin is not None:
         return None
     return session.get(User, row.user_id)
+
+
+@dataclass(frozen=True)
+class FramedSignIn:
+    """Where a sign-in made inside a frame may be used: in frames on `origin`, buying from the videos of
+    `merchant_id` (of every merchant when None: the operator allowed the site)."""
+
+    origin: str
+    merchant_id: int | None
+
+
+def framed_session(session: Session, token: str) -> tuple[User, FramedSignIn] | None:
+    """The user of a sign-in session made in a frame, and where it may be used."""
+    row = session.scalar(select(LoginSession).where(LoginSession.token_hash == _token_hash(token)))
+    if row is None or row.expires_at <= clock.now() or row.framed_origin is None:
+        return None
+    user = session.get(User, row.user_id)
+    return (user, FramedSignIn(row.framed_origin, row.framed_merchant_id)) if user is not None else None
 
 
 def end_session(session: Session, token: str) -> None:

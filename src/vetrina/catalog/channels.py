@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from vetrina import clock
 from vetrina.accounts.models import Role, User
+from vetrina.catalog.embedding import check_origins
 from vetrina.catalog.images import render_sizes
 from vetrina.catalog.models import Channel, ChannelFollow
 from vetrina.context import Context
@@ -117,6 +118,8 @@ def update_channel(session: Session, handle: str, user: User, changes: Mapping[s
         channel.description = clean_text(changes["description"], "description", 5000, required=False)
     if "auto_tag" in changes:
         channel.auto_tag = bool(changes["auto_tag"])
+    if "embed_origins" in changes:
+        channel.embed_origins = check_origins(changes["embed_origins"])
     for colour in ("brand_color", "text_color"):
         if colour in changes:
             if not _COLOUR.match(changes[colour]):

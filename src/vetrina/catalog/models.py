@@ -85,6 +85,8 @@ class Channel(Base):
     banner_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
     # Recognise the catalogue's products in each new video (and again when the catalogue changes).
     auto_tag: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Sites whose pages may frame this merchant's player with buying inside it (`catalog.embedding`).
+    embed_origins: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

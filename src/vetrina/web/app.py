@@ -28,6 +28,7 @@ from vetrina.web.api import (
     payouts,
     products,
     revenue,
+    sessions,
     shoppable,
     studio,
     system,
@@ -120,6 +121,7 @@ def create_app(ctx: Context, run_worker: bool = False) -> FastAPI:
     app.include_router(analytics.router)
     app.include_router(studio.router)
     app.include_router(account.router)
+    app.include_router(sessions.router)
     app.include_router(pages.router)
     app.include_router(shop.router)
     app.include_router(studio_page.router)

@@ -31,12 +31,17 @@ POLICY: dict[str, tuple[str, ...]] = {
 }
 
 
-def content_security_policy(path: str) -> str:
+def content_security_policy(path: str, frame_ancestors: str | None = None) -> str:
     """The policy of the answer to `path`: only the embed page may be framed by other sites; every other page
-    (forms!) refuses framing."""
-    framing = "*" if path.startswith("/embed/") else "'self'"
+    (forms!) refuses framing. `frame_ancestors`: the one site a route allows instead (`allow_framing_by`)."""
+    framing = frame_ancestors or ("*" if path.startswith("/embed/") else "'self'")
     directives = [f"{name} {' '.join(sources)}" for name, sources in POLICY.items()]
     return "; ".join([*directives, f"frame-ancestors {framing}"])
+
+
+def allow_framing_by(request: Request, origin: str) -> None:
+    """Let only `origin` frame this answer (the browser enforces it): for the player that sells inside a frame."""
+    request.state.frame_ancestors = origin
 
 
 class BrowserSafety:
@@ -48,16 +53,17 @@ class BrowserSafety:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        policy = content_security_policy(scope["path"])
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
+                state = scope.get("state", {})
+                policy = content_security_policy(scope["path"], state.get("frame_ancestors"))
                 headers.setdefault("Content-Security-Policy", policy)
                 headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
                 headers.setdefault("X-Content-Type-Options", "nosniff")
                 # Set by `deps.csrf_token` (request.state lives in the scope) when a form got a new token.
-                token = scope.get("state", {}).get("new_csrf_token")
+                token = state.get("new_csrf_token")
                 if token:
                     headers.append("set-cookie", self._csrf_cookie(token, cookie_secure(Request(scope))))
             await send(message)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Iterator
 from typing import Annotated, Literal
@@ -12,10 +14,17 @@ from sqlalchemy.orm import Session
 
 from vetrina.accounts import service as accounts
 from vetrina.accounts.models import User
+from vetrina.catalog import embedding
 from vetrina.context import Context
 from vetrina.errors import Forbidden, NotAuthenticated
 
 SESSION_COOKIE = "vetrina_session"
+# The sign-in made inside an allowed site's frame of the player: SameSite=None (it must travel into that frame),
+# Partitioned (kept apart per top-level site by browsers that know CHIPS), and honoured only by `_FRAMED_SCOPE`.
+FRAMED_COOKIE = "vetrina_framed"
+EMBED_ORIGIN_HEADER = "x-vetrina-embed-origin"
+# What a sign-in made in a frame may do: order, pay (from the wallet or through a provider) and sign out there.
+_FRAMED_SCOPE = re.compile(r"^/api/v1/(orders|orders/\d+/(pay|payments)|payments/\d+(/qr\.svg)?|embed/session)$")
 CSRF_COOKIE = "vetrina_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
@@ -86,14 +95,58 @@ def _current_user(request: Request) -> User | None:
                 accounts.touch_api_token(session, token)
         return user
     cookie = request.cookies.get(SESSION_COOKIE)
-    if not cookie:
-        return None
-    with db.session() as session:
-        cookie_user = accounts.user_for_session(session, cookie)
+    cookie_user = None
+    if cookie:
+        with db.session() as session:
+            cookie_user = accounts.user_for_session(session, cookie)
     # Cookies ride along on cross-site requests; a cookie-authenticated write must prove it came from us.
     if cookie_user is not None and request.method not in _SAFE_METHODS and request.url.path.startswith("/api/"):
         require_csrf_header(request)
+    if cookie_user is None and _FRAMED_SCOPE.match(request.url.path):
+        return _framed_user(request)
     return cookie_user
+
+
+def _framed_user(request: Request) -> User | None:
+    """The buyer signed in inside an allowed site's frame of the player, for the calls the player's drawer makes
+    there: only with the site's origin in X-Vetrina-Embed-Origin, and X-CSRF-Token for writes."""
+    origin = request.headers.get(EMBED_ORIGIN_HEADER)
+    found = framed_viewer(request, origin) if origin else None
+    if found is None:
+        return None
+    if request.method not in _SAFE_METHODS:
+        submitted = request.headers.get(CSRF_HEADER) or ""
+        if not hmac.compare_digest(submitted.encode(), framed_csrf_token(request).encode()):
+            raise Forbidden("This request needs the X-CSRF-Token header from the player that sent it.")
+    user, grant = found
+    request.state.framed_sign_in = grant
+    return user
+
+
+def framed_viewer(request: Request, origin: str) -> tuple[User, accounts.FramedSignIn] | None:
+    """Who signed in inside a frame on `origin` (the frame's cookie), while that site may still sell in frames."""
+    token = request.cookies.get(FRAMED_COOKIE)
+    if not token:
+        return None
+    ctx = get_context(request)
+    with ctx.db.session() as session:
+        found = accounts.framed_session(session, token)
+        if found is None or found[1].origin != origin or not embedding.still_allowed(ctx, session, found[1]):
+            return None
+    return found
+
+
+def framed_sign_in(request: Request) -> accounts.FramedSignIn | None:
+    """Where the request's sign-in may buy, when it was made inside another site's frame (after `_current_user`)."""
+    return getattr(request.state, "framed_sign_in", None)
+
+
+def framed_csrf_token(request: Request, token: str | None = None) -> str:
+    """The CSRF token of a sign-in made in a frame (`token`, else the request's): derived from its session token,
+    since a cookie to double-submit could not be set in another site's frame. Only the player there holds it."""
+    token = token or request.cookies.get(FRAMED_COOKIE) or ""
+    key = get_context(request).settings.signing_key
+    return hmac.new(key, b"framed-csrf:" + token.encode(), hashlib.sha256).hexdigest()
 
 
 optional_user = Depends(_current_user)
@@ -131,10 +184,45 @@ def cookie_secure(request: Request) -> bool:
     return get_context(request).settings.secure_cookies or came_over_https(request)
 
 
+def set_session_cookie(
+    request: Request, session: Session, user: User, response: Response, framed: accounts.FramedSignIn | None = None
+) -> str:
+    """Sign `user` in: a new session and its cookie on `response`; returns the session's token. `framed`: a sign-in
+    inside that site's frame of the player, whose cookie must travel into a third-party frame (SameSite=None, so
+    Secure, and Partitioned per top-level site where browsers know how)."""
+    settings = get_context(request).settings
+    token = accounts.start_session(session, user, settings.session_days, framed)
+    max_age = settings.session_days * 86400
+    if framed is None:
+        response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            max_age=max_age,
+            httponly=True,
+            samesite=COOKIE_SAMESITE,
+            secure=cookie_secure(request),
+        )
+    else:
+        _set_framed_cookie(response, token, max_age)
+    return token
+
+
 def clear_session_cookie(request: Request, response: Response) -> Response:
     """Tell the browser to drop its session cookie (with the attributes it was set with)."""
     response.delete_cookie(SESSION_COOKIE, httponly=True, samesite=COOKIE_SAMESITE, secure=cookie_secure(request))
     return response
+
+
+def clear_framed_cookie(response: Response) -> Response:
+    _set_framed_cookie(response, "", 0)
+    return response
+
+
+def _set_framed_cookie(response: Response, value: str, max_age: int) -> None:
+    formatted = Response()  # Starlette's own cookie formatting
+    formatted.set_cookie(FRAMED_COOKIE, value, max_age=max_age, httponly=True, samesite="none", secure=True)
+    # Python before 3.14 cannot write the Partitioned attribute (CHIPS), so it is appended here.
+    response.headers.append("set-cookie", formatted.headers["set-cookie"] + "; Partitioned")
 
 
 def signed_in_session(request: Request) -> str | None:
@@ -157,8 +245,8 @@ def _require_browser_session(request: Request, user: User = required_user) -> Us
 browser_session_user = Depends(_require_browser_session)
 
 
-# Lax always: a session must never travel into another site's frame of the player, where a hostile page could
-# lead a signed-in viewer into paying (the embed sends buyers to a top-level window instead).
+# Lax: a site-wide session must never travel into another site's frame of the player, where a hostile page could
+# lead a signed-in viewer into paying. Allowed sites' frames get a sign-in of their own (FRAMED_COOKIE).
 COOKIE_SAMESITE: Literal["lax"] = "lax"
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from vetrina import clock
 from vetrina.accounts.models import User
-from vetrina.catalog import channels
+from vetrina.catalog import channels, embedding
 from vetrina.catalog import service as catalog
 from vetrina.catalog.models import Channel
 from vetrina.media import service as media
@@ -45,6 +45,11 @@ class ChannelChanges(BaseModel):
     brand_color: str | None = Field(None, max_length=7, description="#rrggbb: panels of spots, the page's accent")
     text_color: str | None = Field(None, max_length=7, description="#rrggbb: copy on the brand colour")
     auto_tag: bool | None = Field(None, description="Recognise your products in each of your videos")
+    embed_origins: list[Annotated[str, Field(max_length=300)]] | None = Field(
+        None,
+        max_length=embedding.MAX_ORIGINS,
+        description="Sites whose pages may frame your player with buying inside it, e.g. https://shop.example",
+    )
 
 
 class ChannelOut(BaseModel):
@@ -55,6 +60,9 @@ class ChannelOut(BaseModel):
     brand_color: str
     text_color: str
     auto_tag: bool
+    embed_origins: list[str] | None = Field(
+        description="Sites that may sell inside frames of your player (shown to the channel's merchant only)."
+    )
     banner_url: str | None
     followers: int
     following: bool
@@ -80,6 +88,7 @@ def channel_out(request: Request, session: Session, channel: Channel, viewer: Us
         brand_color=channel.brand_color,
         text_color=channel.text_color,
         auto_tag=channel.auto_tag,
+        embed_origins=channel.embed_origins if viewer is not None and viewer.id == channel.merchant_id else None,
         banner_url=channels.banner_url(ctx, channel),
         followers=channels.followers(session, channel),
         following=channels.is_following(session, channel, viewer),

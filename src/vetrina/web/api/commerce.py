@@ -18,7 +18,16 @@ from vetrina.money import Money, MoneyModel, PositiveMoneyModel
 from vetrina.payments import ledger, wallet
 from vetrina.payouts import balances
 from vetrina.web.api.schemas import Page
-from vetrina.web.deps import MAX_ROW_ID, RowId, admin_only, db_session, get_context, required_user, territory
+from vetrina.web.deps import (
+    MAX_ROW_ID,
+    RowId,
+    admin_only,
+    db_session,
+    framed_sign_in,
+    get_context,
+    required_user,
+    territory,
+)
 from vetrina.web.idempotent import run_once
 
 router = APIRouter(tags=["checkout"])
@@ -188,7 +197,11 @@ def create_order(
         request,
         user,
         body,
-        lambda s: order_out(video_orders.place_order(ctx, s, user, specs, territory=viewer_territory, source=source)),
+        lambda s: order_out(
+            video_orders.place_order(
+                ctx, s, user, specs, territory=viewer_territory, source=source, framed=framed_sign_in(request)
+            )
+        ),
         201,
     )
 

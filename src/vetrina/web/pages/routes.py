@@ -6,32 +6,35 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from vetrina import clock
 from vetrina.accounts import service as accounts
 from vetrina.accounts.models import Role, User
+from vetrina.catalog import embedding
 from vetrina.catalog import service as catalog
+from vetrina.context import Context
 from vetrina.errors import InvalidInput, VetrinaError
 from vetrina.media import service as media
 from vetrina.money import Money
 from vetrina.rights import service as rights
+from vetrina.text import web_origin
 from vetrina.web.api.products import product_out
 from vetrina.web.api.videos import video_out
+from vetrina.web.browser_safety import allow_framing_by
 from vetrina.web.deps import (
-    COOKIE_SAMESITE,
     CSRF_FIELD,
     SESSION_COOKIE,
     RowId,
     clear_session_cookie,
-    cookie_secure,
     db_session,
+    framed_csrf_token,
+    framed_viewer,
     get_context,
     optional_user,
     require_csrf_form,
-    require_csrf_header,
+    set_session_cookie,
     territory,
 )
 from vetrina.web.limits import limit_sign_in, limit_sign_up, signed_in_well
@@ -48,20 +51,8 @@ def safe_next(target: str | None) -> str:
 
 
 def _signed_in_redirect(request: Request, session: Session, user: User, target: str) -> Response:
-    return _with_session_cookie(request, session, user, RedirectResponse(safe_next(target), status_code=303))
-
-
-def _with_session_cookie(request: Request, session: Session, user: User, response: Response) -> Response:
-    ctx = get_context(request)
-    token = accounts.start_session(session, user, ctx.settings.session_days)
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=ctx.settings.session_days * 86400,
-        httponly=True,
-        samesite=COOKIE_SAMESITE,
-        secure=cookie_secure(request),
-    )
+    response = RedirectResponse(safe_next(target), status_code=303)
+    set_session_cookie(request, session, user, response)
     return response
 
 
@@ -101,15 +92,42 @@ def watch(
 def embed(
     request: Request,
     video_id: RowId,
+    origin: Annotated[str, Query(max_length=300, description="The framing site, when it may sell in frames")] = "",
     user: User | None = optional_user,
     session: Session = db_session,
     viewer_territory: str = territory,
 ) -> Response:
-    """The player, cards and drawer alone, for an iframe on another site."""
+    """The player, cards and drawer alone, for an iframe on another site. Any site may frame it; buying inside
+    the frame only when `origin` may sell in frames of this video's merchant, and then only that site may frame it."""
     ctx = get_context(request)
     found, grant = rights.playable(ctx, session, video_id, user, viewer_territory)
     video = video_out(found, ctx, territory=viewer_territory, grant=grant)
-    return render(request, "embed.html", user=user, video=video, embedded=True)
+    selling = _selling_origin(ctx, session, origin, found.owner_id)
+    if selling is None:
+        return render(request, "embed.html", user=user, video=video, embedded=True)
+    allow_framing_by(request, selling)
+    buyer = framed_viewer(request, selling)
+    csrf = framed_csrf_token(request) if buyer else ""
+    return render(
+        request,
+        "embed.html",
+        user=buyer[0] if buyer else None,
+        video=video,
+        embedded=True,
+        sell_in_frame=selling,
+        csrf_token=csrf,
+    )
+
+
+def _selling_origin(ctx: Context, session: Session, origin: str, merchant_id: int) -> str | None:
+    """`origin` written as browsers send it, if that site may sell in frames of `merchant_id`'s player."""
+    if not origin:
+        return None
+    try:
+        checked = web_origin(origin, "origin")
+    except InvalidInput:
+        return None  # a plain embed still plays: buying then goes on at Vetrina
+    return checked if embedding.sign_in_grant(ctx, session, checked, merchant_id) else None
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -146,23 +164,6 @@ def login(
         return page
     signed_in_well(request, email)
     return _signed_in_redirect(request, session, user, next)
-
-
-class SignIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    email: str = Field(max_length=320)
-    password: str = Field(max_length=accounts.MAX_PASSWORD_LENGTH)
-
-
-@router.post("/api/v1/session", include_in_schema=True, tags=["accounts"], summary="Sign in from a page's script")
-def sign_in_json(request: Request, body: SignIn, session: Session = db_session) -> Response:
-    """Sign in without leaving the page (the buy drawer): sets the session cookie; needs X-CSRF-Token."""
-    require_csrf_header(request)
-    limit_sign_in(request, body.email)
-    user = accounts.authenticate(session, body.email, body.password)
-    signed_in_well(request, body.email)
-    return _with_session_cookie(request, session, user, JSONResponse({"id": user.id, "email": user.email}))
 
 
 @router.get("/signup", response_class=HTMLResponse)

@@ -355,6 +355,7 @@ def merchant_save_channel(
     brand_color: Annotated[str, Form(max_length=7)] = "#1e293b",
     text_color: Annotated[str, Form(max_length=7)] = "#ffffff",
     auto_tag: Annotated[bool, Form()] = False,
+    embed_origins: Annotated[str, Form(max_length=8000)] = "",
     user: User | None = optional_user,
 ) -> Response:
     def save(ctx: Context, session: Session, user: User) -> None:
@@ -365,6 +366,7 @@ def merchant_save_channel(
             "brand_color": brand_color,
             "text_color": text_color,
             "auto_tag": auto_tag,
+            "embed_origins": embed_origins.split(),
         }
         channels.update_channel(session, handle, user, changes)
 

@@ -17,17 +17,38 @@ function newKey() {
   return (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random()).replace(/-/g, "");
 }
 
+// Set when this player sells inside the frame of a site the operator or the merchant allowed (the server let only
+// that site frame this page): the drawer's calls then name that site and use the sign-in made in the frame.
+const SELLING_FRAME_ORIGIN = (() => {
+  const watch = document.querySelector(".watch");
+  return window.top !== window.self && watch ? watch.dataset.sellInFrame || "" : "";
+})();
+
+function apiHeaders(extra) {
+  const headers = { "X-CSRF-Token": csrfToken(), ...(extra || {}) };
+  if (SELLING_FRAME_ORIGIN) headers["X-Vetrina-Embed-Origin"] = SELLING_FRAME_ORIGIN;
+  return headers;
+}
+
 const PROVIDER_LABELS = { alipay: "Pay with Alipay (scan)", stripe: "Pay by card (Stripe)", sandbox: "Pay (sandbox)" };
 
 async function api(method, path, body) {
   const response = await fetch(path, {
     method, credentials: "same-origin",
-    headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken(), "Idempotency-Key": newKey() },
+    headers: apiHeaders({ "Content-Type": "application/json", "Idempotency-Key": newKey() }),
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const data = await response.json().catch(() => ({}));
   if (!response.ok) throw new Error(data.detail || "Something went wrong (" + response.status + ").");
   return data;
+}
+
+// An image our API draws, as a URL an <img> can show: fetched with the drawer's headers inside a selling frame.
+async function apiImage(path) {
+  if (!SELLING_FRAME_ORIGIN) return path;
+  const response = await fetch(path, { credentials: "same-origin", headers: apiHeaders() });
+  if (!response.ok) throw new Error("The QR code could not be loaded (" + response.status + ").");
+  return URL.createObjectURL(await response.blob());
 }
 
 // sessionStorage, or memory where a browser denies storage to a third-party frame (the embed).
@@ -106,7 +127,8 @@ class ShopLayer {
     this.shelf = document.querySelector(".shelf");
     this.signedIn = document.querySelector(".watch").dataset.signedIn === "true";
     this.providers = JSON.parse(document.querySelector(".watch").dataset.providers || "[]");
-    this.framed = window.top !== window.self;
+    // In another site's frame, buying goes on in a top-level window unless that site may sell in frames.
+    this.framed = window.top !== window.self && !SELLING_FRAME_ORIGIN;
     this.videoId = Number(root.dataset.videoId);
     this.tags = [];
     this.shown = new Map();
@@ -320,7 +342,13 @@ class ShopLayer {
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       try {
-        await api("POST", "/api/v1/session", { email: email.value, password: password.value });
+        if (SELLING_FRAME_ORIGIN) {
+          const signedIn = await api("POST", "/api/v1/embed/session",
+                                     { email: email.value, password: password.value, video_id: this.videoId });
+          document.querySelector('meta[name="csrf-token"]').content = signedIn.csrf_token;
+        } else {
+          await api("POST", "/api/v1/session", { email: email.value, password: password.value });
+        }
         this.signedIn = true;
         then();
       } catch (error) {
@@ -398,7 +426,7 @@ class ShopLayer {
     let payment = await api("POST", "/api/v1/orders/" + order.id + "/payments", { provider, method });
     status.textContent = "";
     if (payment.qr_code) {
-      status.append(el("img", { class: "drawer-qr", src: "/api/v1/payments/" + payment.id + "/qr.svg",
+      status.append(el("img", { class: "drawer-qr", src: await apiImage("/api/v1/payments/" + payment.id + "/qr.svg"),
                                 alt: "QR code: scan it with the " + provider + " app to pay" }),
                     el("p", {}, "Scan with your phone to pay " + formatMoney(order.total) + "."),
                     el("a", { class: "drawer-qr-link", href: payment.qr_code, target: "_blank", rel: "noopener" },
