@@ -22,7 +22,7 @@ def clean_text(value: str, field: str, limit: int, required: bool) -> str:
     return value
 
 
-_LOOPBACK_HOSTS = re.compile(r"^(localhost|127(\.\d{1,3}){3}|\[::1\])$")
+_LOOPBACK_HOSTS = re.compile(r"^(localhost|127(\.[0-9]{1,3}){3}|\[::1\])$")
 _HOST = re.compile(r"^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*)$")
 
 
@@ -33,10 +33,11 @@ def web_origin(value: str, field: str) -> str:
     safe from tampering. InvalidInput naming `field` for anything else (paths, wildcards, user names)."""
     text = clean_text(value, field, 300, required=True).lower().rstrip("/")
     scheme, sep, rest = text.partition("://")
-    host, _, port = rest.rpartition(":") if re.search(r":\d+$", rest) else (rest, "", "")
+    host, _, port = rest.rpartition(":") if re.search(r":[0-9]+$", rest) else (rest, "", "")
     if not sep or not _HOST.match(host) or (port and not 0 < int(port) < 65536):
         raise InvalidInput(f"{value!r} is not an origin like https://shop.example.", field=field)
     if scheme != "https" and not (scheme == "http" and _LOOPBACK_HOSTS.match(host)):
         raise InvalidInput(f"{value!r} is not an https:// origin.", field=field)
     default_port = {"https": "443", "http": "80"}[scheme]
+    port = str(int(port)) if port else ""
     return f"{scheme}://{host}" + (f":{port}" if port and port != default_port else "")

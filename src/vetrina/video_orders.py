@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from vetrina.accounts.models import User
 from vetrina.accounts.service import FramedSignIn
 from vetrina.ads.models import AdDecision, Campaign
+from vetrina.catalog.models import Product
 from vetrina.commerce import service as orders
 from vetrina.commerce.models import Order
 from vetrina.context import Context
@@ -31,24 +32,35 @@ def place_order(
 ) -> Order:
     """`commerce.create_order`, once the source (if any) is one the buyer could have ordered from. `framed`: the
     buyer signed in inside another site's frame of the player, and orders only from the videos there may sell."""
-    if framed is not None:
-        _check_framed(session, framed, source)
+    product_ids = {item.product_id for item in items}
+    if framed is not None and source is None:
+        raise Forbidden("Inside another site's frame, an order names the video it is bought from.", field="source")
     if source is not None:
-        _check_source(session, buyer, source.video_id, {item.product_id for item in items})
+        _check_source(session, buyer, source.video_id, product_ids)  # first: unknown and invisible answer alike
+    if framed is not None and source is not None:
+        _check_framed(session, framed, source.video_id, product_ids)
     return orders.create_order(ctx, session, buyer, items, territory=territory, source=source)
 
 
-def _check_framed(session: Session, framed: FramedSignIn, source: orders.OrderSource | None) -> None:
-    """A sign-in made in a frame buys from the player there: an order names its video, which must be one of the
-    merchant that allowed the site (any video, when the operator did)."""
-    if source is None:
-        raise Forbidden("Inside another site's frame, an order names the video it is bought from.", field="source")
-    if framed.merchant_id is not None:
-        owner = session.scalar(select(Video.owner_id).where(Video.id == source.video_id))
-        if owner != framed.merchant_id:
-            raise Forbidden(
-                f"{framed.origin} may sell inside its frames only from its merchant's videos.", field="source.video_id"
-            )
+def _check_framed(session: Session, framed: FramedSignIn, video_id: int, product_ids: set[int]) -> None:
+    """A sign-in made in a merchant's allowed site's frame buys from that merchant's videos, its products only
+    (any, when the operator allowed the site)."""
+    if framed.merchant_id is None:
+        return
+    owner = session.scalar(select(Video.owner_id).where(Video.id == video_id))
+    sellers = set(session.scalars(select(Product.merchant_id).where(Product.id.in_(product_ids))))
+    if owner != framed.merchant_id or sellers - {framed.merchant_id}:
+        raise Forbidden(f"{framed.origin} sells inside its frames only its own merchant's products.", field="source")
+
+
+def check_framed_payment(session: Session, buyer: User, framed: FramedSignIn | None, order_id: int) -> None:
+    """Paying from a sign-in made in a merchant's allowed site's frame: only that merchant's orders (another's
+    order is left to the payment's own checks, which answer as for an unknown one)."""
+    if framed is None or framed.merchant_id is None:
+        return
+    seller = session.scalar(select(Order.merchant_id).where(Order.id == order_id, Order.buyer_id == buyer.id))
+    if seller is not None and seller != framed.merchant_id:
+        raise Forbidden(f"{framed.origin} takes payment inside its frames only for its own merchant's orders.")
 
 
 def _check_source(session: Session, buyer: User, video_id: int, product_ids: set[int]) -> None:

@@ -59,7 +59,7 @@ def test_sessions_expire_and_end(ctx):
     with ctx.db.session() as session:
         user = accounts.create_user(session, "s@example.com", "password one")
         session.flush()
-        cookie = accounts.start_session(session, user, days=14)
+        cookie = accounts.start_session(session, user, timedelta(days=14))
     with ctx.db.session() as session:
         assert session.scalars(select(LoginSession.token_hash)).one() != cookie
         assert accounts.user_for_session(session, cookie).id == user.id
@@ -78,7 +78,7 @@ def _user_with_sessions(ctx, email: str, count: int) -> tuple:
     with ctx.db.session() as session:
         user = accounts.create_user(session, email, "password one")
         session.flush()
-        cookies = [accounts.start_session(session, user, days=14) for _ in range(count)]
+        cookies = [accounts.start_session(session, user, timedelta(days=14)) for _ in range(count)]
     return user, cookies
 
 

@@ -84,7 +84,7 @@ def order_body(item: dict, video_id: int | None) -> dict:
 
 def test_a_merchant_lists_its_own_sites_checked_and_written_as_browsers_send_them(client, make_account):
     merchant = make_account(Role.merchant)
-    channel = allow(client, merchant, "https://Shop.Example/", "https://shop.example:443", "http://127.0.0.2:8080")
+    channel = allow(client, merchant, "https://Shop.Example/", "https://shop.example:0443", "http://127.0.0.2:08080")
     assert channel["embed_origins"] == [SHOP, "http://127.0.0.2:8080"]
     handle = channel["handle"]
     # Only the merchant sees its list.
@@ -93,7 +93,17 @@ def test_a_merchant_lists_its_own_sites_checked_and_written_as_browsers_send_the
         client.get(f"/api/v1/channels/{handle}", headers=make_account(Role.merchant).auth).json()["embed_origins"]
         is None
     )
-    for bad in (["*"], ["https://shop.example/path"], ["http://shop.example"], ["javascript:alert(1)"], ["a" * 301]):
+    bad_origins = (
+        ["*"],
+        ["https://shop.example/path"],
+        ["http://shop.example"],
+        ["javascript:alert(1)"],
+        ["a" * 301],
+        ["https://shop.example:\u0664\u0664\u0663"],  # Arabic-Indic digits: no port a header can carry
+        ["https://shop.example:\uff18\uff10"],
+        ["https://shop.example:0"],
+    )
+    for bad in bad_origins:
         response = client.patch(f"/api/v1/channels/{handle}", headers=merchant.auth, json={"embed_origins": bad})
         assert response.status_code == 422, (bad, response.text)
     too_many = [f"https://s{n}.example" for n in range(21)]
@@ -150,8 +160,9 @@ def test_a_sign_in_made_in_a_frame_buys_there_and_nowhere_else(ctx, https_client
     assert signed_in.status_code == 200, signed_in.text
     cookie = signed_in.headers["set-cookie"]
     assert cookie.startswith(f"{FRAMED_COOKIE}=")
-    for attribute in ("HttpOnly", "Secure", "SameSite=none", "Partitioned"):
-        assert attribute.lower() in cookie.lower(), cookie
+    for attribute in ("HttpOnly", "Secure", "SameSite=none", "Partitioned", "Path=/", "Max-Age=14400"):
+        assert attribute.lower() in cookie.lower(), cookie  # a shopping visit's four hours, not the site's days
+    assert "domain=" not in cookie.lower()
     csrf = signed_in.json()["csrf_token"]
 
     # It buys from the framed player: with the site's origin and the frame's CSRF token.
@@ -171,8 +182,16 @@ def test_a_sign_in_made_in_a_frame_buys_there_and_nowhere_else(ctx, https_client
     )
     bare = client.post("/api/v1/orders", headers={"X-CSRF-Token": csrf}, json=order_body(item, video_id))
     assert_problem(bare, 401, "not-authenticated")
-    # Nothing but buying: the wallet, tokens and the password are out of its reach.
-    for method, path in (("GET", "/api/v1/wallet"), ("GET", "/api/v1/tokens"), ("GET", "/api/v1/me/channel")):
+    # Nothing but buying: orders' lists, the wallet, tokens and the password are out of its reach.
+    out_of_reach = (
+        ("GET", "/api/v1/orders"),
+        ("GET", f"/api/v1/orders/{made.json()['id']}"),
+        ("POST", f"/api/v1/orders/{made.json()['id']}/cancel"),
+        ("GET", "/api/v1/wallet"),
+        ("GET", "/api/v1/tokens"),
+        ("GET", "/api/v1/me/channel"),
+    )
+    for method, path in out_of_reach:
         assert client.request(method, path, headers=framed(csrf=csrf)).status_code == 401, path
     # An order from it names the video it is bought from.
     assert_problem(
@@ -192,14 +211,32 @@ def test_a_merchants_site_sells_only_that_merchants_videos(ctx, https_client, ma
     video_id, _item = shop_video(ctx, client, merchant)
     other_video, other_item = shop_video(ctx, client, other)
     allow(client, merchant, SHOP)
+    allow(client, other, SHOP)  # the same site, allowed by both: a sign-in made for one buys from that one
     buyer = funded_buyer(client, make_account)
     csrf = sign_in_framed(client, buyer, video_id).json()["csrf_token"]
     refused = client.post("/api/v1/orders", headers=framed(csrf=csrf), json=order_body(other_item, other_video))
     assert_problem(refused, 403, "forbidden")
+    # Nor pays the buyer's orders of other merchants, made at Vetrina.
+    elsewhere = client.post("/api/v1/orders", headers=buyer.auth, json=order_body(other_item, None)).json()
+    not_here = client.post(f"/api/v1/orders/{elsewhere['id']}/pay", headers=framed(csrf=csrf))
+    assert_problem(not_here, 403, "forbidden")
+    provider = client.post(
+        f"/api/v1/orders/{elsewhere['id']}/payments", headers=framed(csrf=csrf), json={"provider": "sandbox"}
+    )
+    assert_problem(provider, 403, "forbidden")
+    assert client.get(f"/api/v1/orders/{elsewhere['id']}", headers=buyer.auth).json()["status"] == "WAIT_BUYER_PAY"
+    # A private video of the merchant is answered as one that does not exist.
+    with ctx.db.session(write=True) as session:
+        hidden = ready_video_row(merchant.user.id, published=False)
+        session.add(hidden)
+        session.flush()
+        hidden_id = hidden.id
+    for source in (hidden_id, 2**31 - 2):
+        unseen = client.post("/api/v1/orders", headers=framed(csrf=csrf), json=order_body(_item, source))
+        assert_problem(unseen, 422, "invalid-input")
     # A site no list names cannot sign in at all, and nothing is written.
     with ctx.db.session() as session:
         before = session.scalar(select(func.count()).select_from(LoginSession))
-    assert_problem(sign_in_framed(client, buyer, other_video), 403, "forbidden")
     assert_problem(sign_in_framed(client, buyer, video_id, EVIL), 403, "forbidden")
     assert_problem(sign_in_framed(client, buyer, video_id, "javascript:x"), 422, "invalid-input")
     assert_problem(sign_in_framed(client, buyer, 2**31 - 2), 422, "invalid-input")
@@ -216,11 +253,12 @@ def test_removing_a_site_ends_its_frames_sign_ins_and_signing_out_ends_one(ctx, 
     allow(client, merchant, SHOP)
     buyer = funded_buyer(client, make_account)
     csrf = sign_in_framed(client, buyer, video_id).json()["csrf_token"]
-    assert client.get("/api/v1/orders", headers=framed()).status_code == 200
+    payment = "/api/v1/payments/2147483000"  # signed in: "no such payment"; signed out: "sign in"
+    assert client.get(payment, headers=framed()).status_code == 404
     allow(client, merchant)  # the merchant takes the site off its list
-    assert client.get("/api/v1/orders", headers=framed()).status_code == 401
+    assert client.get(payment, headers=framed()).status_code == 401
     allow(client, merchant, SHOP)
-    assert client.get("/api/v1/orders", headers=framed()).status_code == 200
+    assert client.get(payment, headers=framed()).status_code == 404
     # Signing out there needs the frame's CSRF token, then the cookie is worth nothing.
     assert_problem(client.delete("/api/v1/embed/session", headers=framed()), 403, "forbidden")
     assert client.delete("/api/v1/embed/session", headers=framed(csrf=csrf)).status_code == 204
@@ -243,6 +281,11 @@ def test_the_selling_player_shows_who_signed_in_there(ctx, https_client, make_ac
     page = client.get(f"/embed/{video_id}", params={"origin": SHOP})
     assert 'data-signed-in="true"' in page.text
     assert f'<meta name="csrf-token" content="{csrf}">' in page.text
+    # A sign-in made for this merchant does not show on another merchant's player on the same site.
+    other = make_account(Role.merchant)
+    other_video, _other_item = shop_video(ctx, client, other)
+    allow(client, other, SHOP)
+    assert 'data-signed-in="false"' in client.get(f"/embed/{other_video}", params={"origin": SHOP}).text
     # The same cookie in a frame on another site's page (a browser without partitioned cookies) signs nobody in.
     allow(client, merchant, SHOP, EVIL)
     other = client.get(f"/embed/{video_id}", params={"origin": EVIL})

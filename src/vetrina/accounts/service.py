@@ -89,7 +89,7 @@ def authenticate(session: Session, email: str, password: str) -> User:
     return user
 
 
-def start_session(session: Session, user: User, days: int, framed: FramedSignIn | None = None) -> str:
+def start_session(session: Session, user: User, lifetime: timedelta, framed: FramedSignIn | None = None) -> str:
     """Open a sign-in session; returns the cookie token (only its hash is stored). `framed`: made inside another
     site's frame of the player, and good only there (`framed_session`), never as a site-wide sign-in."""
     token = secrets.token_urlsafe(32)
@@ -99,7 +99,7 @@ def start_session(session: Session, user: User, days: int, framed: FramedSignIn 
             token_hash=_token_hash(token),
             user_id=user.id,
             created_at=now,
-            expires_at=now + timedelta(days=days),
+            expires_at=now + lifetime,
             framed_origin=framed.origin if framed else None,
             framed_merchant_id=framed.merchant_id if framed else None,
         )

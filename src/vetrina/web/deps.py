@@ -7,6 +7,7 @@ import hmac
 import re
 import secrets
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from fastapi import Depends, Path, Request, Response
@@ -21,10 +22,17 @@ from vetrina.errors import Forbidden, NotAuthenticated
 SESSION_COOKIE = "vetrina_session"
 # The sign-in made inside an allowed site's frame of the player: SameSite=None (it must travel into that frame),
 # Partitioned (kept apart per top-level site by browsers that know CHIPS), and honoured only by `_FRAMED_SCOPE`.
-FRAMED_COOKIE = "vetrina_framed"
+FRAMED_COOKIE = "__Host-vetrina_framed"  # __Host-: Secure, this host only, so no sibling domain can plant one
+# A sign-in in a frame lasts a shopping visit, not the site-wide session's days.
+FRAMED_SESSION_HOURS = 4
 EMBED_ORIGIN_HEADER = "x-vetrina-embed-origin"
-# What a sign-in made in a frame may do: order, pay (from the wallet or through a provider) and sign out there.
-_FRAMED_SCOPE = re.compile(r"^/api/v1/(orders|orders/\d+/(pay|payments)|payments/\d+(/qr\.svg)?|embed/session)$")
+# What a sign-in made in a frame may do: order, pay (from the wallet or through a provider), follow a provider
+# payment, and sign out there.
+_FRAMED_SCOPE = {
+    "POST": re.compile(r"/api/v1/(orders|orders/\d+/(pay|payments))"),
+    "GET": re.compile(r"/api/v1/payments/\d+(/qr\.svg)?"),
+    "DELETE": re.compile(r"/api/v1/embed/session"),
+}
 CSRF_COOKIE = "vetrina_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
@@ -102,7 +110,8 @@ def _current_user(request: Request) -> User | None:
     # Cookies ride along on cross-site requests; a cookie-authenticated write must prove it came from us.
     if cookie_user is not None and request.method not in _SAFE_METHODS and request.url.path.startswith("/api/"):
         require_csrf_header(request)
-    if cookie_user is None and _FRAMED_SCOPE.match(request.url.path):
+    framed_scope = _FRAMED_SCOPE.get(request.method)
+    if cookie_user is None and framed_scope is not None and framed_scope.fullmatch(request.url.path):
         return _framed_user(request)
     return cookie_user
 
@@ -123,8 +132,11 @@ def _framed_user(request: Request) -> User | None:
     return user
 
 
-def framed_viewer(request: Request, origin: str) -> tuple[User, accounts.FramedSignIn] | None:
-    """Who signed in inside a frame on `origin` (the frame's cookie), while that site may still sell in frames."""
+def framed_viewer(
+    request: Request, origin: str, merchant_id: int | None = None
+) -> tuple[User, accounts.FramedSignIn] | None:
+    """Who signed in inside a frame on `origin` (the frame's cookie), while that site may still sell in frames;
+    with `merchant_id`, only a sign-in that may buy from that merchant."""
     token = request.cookies.get(FRAMED_COOKIE)
     if not token:
         return None
@@ -133,6 +145,8 @@ def framed_viewer(request: Request, origin: str) -> tuple[User, accounts.FramedS
         found = accounts.framed_session(session, token)
         if found is None or found[1].origin != origin or not embedding.still_allowed(ctx, session, found[1]):
             return None
+    if merchant_id is not None and found[1].merchant_id not in (None, merchant_id):
+        return None
     return found
 
 
@@ -191,8 +205,9 @@ def set_session_cookie(
     inside that site's frame of the player, whose cookie must travel into a third-party frame (SameSite=None, so
     Secure, and Partitioned per top-level site where browsers know how)."""
     settings = get_context(request).settings
-    token = accounts.start_session(session, user, settings.session_days, framed)
-    max_age = settings.session_days * 86400
+    lifetime = timedelta(days=settings.session_days) if framed is None else timedelta(hours=FRAMED_SESSION_HOURS)
+    token = accounts.start_session(session, user, lifetime, framed)
+    max_age = int(lifetime.total_seconds())
     if framed is None:
         response.set_cookie(
             SESSION_COOKIE,

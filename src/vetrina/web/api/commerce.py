@@ -226,7 +226,12 @@ def read_order(order_id: RowId, user: User = required_user, session: Session = d
 @router.post("/api/v1/orders/{order_id}/pay", response_model=OrderOut, summary="Pay into escrow from the wallet")
 def pay_order(request: Request, order_id: RowId, user: User = required_user) -> JSONResponse:
     ctx = get_context(request)
-    return run_once(request, user, {}, lambda s: order_out(orders.pay(ctx, s, order_id, user)))
+
+    def pay(session: Session) -> OrderOut:
+        video_orders.check_framed_payment(session, user, framed_sign_in(request), order_id)
+        return order_out(orders.pay(ctx, session, order_id, user))
+
+    return run_once(request, user, {}, pay)
 
 
 @router.post("/api/v1/orders/{order_id}/cancel", response_model=OrderOut, summary="Cancel an unpaid order")

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from vetrina import video_orders
 from vetrina.accounts.models import User
 from vetrina.commerce import checkout
 from vetrina.errors import NotFound, PayloadTooLarge
@@ -23,7 +24,7 @@ from vetrina.payments.gateways import PayMethod
 from vetrina.payments.models import PaymentPurpose, ProviderPayment
 from vetrina.web.api.commerce import WalletOut, wallet_out
 from vetrina.web.api.schemas import Page
-from vetrina.web.deps import RowId, db_session, get_context, public_base_url, required_user
+from vetrina.web.deps import RowId, db_session, framed_sign_in, get_context, public_base_url, required_user
 from vetrina.web.idempotent import run_once
 from vetrina.web.limits import limit_top_up
 
@@ -154,6 +155,8 @@ def pay_order_through_provider(
     """Opens a payment of exactly the order's total. The order is paid into escrow when the provider's verified
     notification arrives (the sandbox: at once). If the order expired or was cancelled meanwhile, the money stays
     in the buyer's wallet and the payment's note says so."""
+    with get_context(request).db.session() as session:
+        video_orders.check_framed_payment(session, user, framed_sign_in(request), order_id)
     payment = checkout.start_order_payment(
         get_context(request),
         order_id,

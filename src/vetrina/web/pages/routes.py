@@ -106,7 +106,7 @@ def embed(
     if selling is None:
         return render(request, "embed.html", user=user, video=video, embedded=True)
     allow_framing_by(request, selling)
-    buyer = framed_viewer(request, selling)
+    buyer = framed_viewer(request, selling, found.owner_id)
     csrf = framed_csrf_token(request) if buyer else ""
     return render(
         request,
