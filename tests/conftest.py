@@ -3,6 +3,7 @@ Chromium. Plain helpers (no fixtures) are in tests/helpers.py."""
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from collections.abc import Iterator
@@ -26,6 +27,10 @@ from vetrina.web.app import create_app
 # The suite funds its buyers with sandbox money, as `make run` does; tests of a site with no funding provider
 # configure none explicitly. Set here, so servers the tests start in subprocesses inherit it.
 os.environ.setdefault("VETRINA_FUNDING_PROVIDERS", '["sandbox"]')
+# Object-storage tests talk to moto's S3 in server mode, which takes any credentials: these, never real ones.
+for name, value in (("AWS_ACCESS_KEY_ID", "vetrina-test"), ("AWS_SECRET_ACCESS_KEY", "vetrina-test")):
+    os.environ[name] = value
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 POSTGRES_URL = os.environ.get("VETRINA_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
@@ -118,6 +123,31 @@ def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def short_clip(media_dir: Path) -> Path:
     """6 s of 640x480 with sound: two renditions (480p, 360p), two segments."""
     return make_clip(media_dir / "short.mp4", 6)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """S3 as moto serves it (its server mode, on a loopback port): the real protocol, to the real boto3."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
+    port = free_port()
+    server = ThreadedMotoServer("127.0.0.1", port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str) -> str:
+    """A new, empty bucket of the test's own."""
+    import boto3
+
+    name = f"vetrina-{secrets.token_hex(6)}"
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=name)
+    return name
 
 
 @pytest.fixture

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import json
+import secrets
+import time
 from datetime import timedelta
 
 import pytest
 
-from tests.helpers import ready_video_row
+from tests.helpers import REDIS_URL, ready_video_row, redis_skip_reason, wait_for
 from vetrina import clock
 from vetrina.accounts.models import Role
 from vetrina.ads.decide import CampaignBook
@@ -20,6 +22,7 @@ from vetrina.media import service as media
 from vetrina.money import Money
 from vetrina.rights import service as rights
 from vetrina.rights.service import RightsCache
+from vetrina.runtime import build_context
 from vetrina.shoppable import service as shoppable
 from vetrina.shoppable.service import TimelineCache
 
@@ -133,3 +136,30 @@ def test_an_order_from_a_video_always_asks_the_licence(ctx, make_account):
         orders.create_order(ctx, session, buyer, [orders.ItemSpec(product_id, 1)], territory="IT", source=source)
     with pytest.raises(TypeError, match="territory"), ctx.db.session(write=True) as session:
         orders.create_order(ctx, session, buyer, [orders.ItemSpec(product_id, 1)], source=source)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("bus", [True, False], ids=["redis", "no-redis"])
+def test_a_change_on_one_node_reaches_the_others_caches_within_a_second(settings, make_account, bus):
+    """Two web nodes over one database: with Redis, a tag added on one drops the other's cached timeline at once;
+    without it, the other node keeps its copy until the time-to-live (an hour here) runs out."""
+    if bus and (reason := redis_skip_reason()):
+        pytest.skip(reason)
+    shared = {"timeline_cache_s": 3600.0, "queue_name": f"vtr-test-{secrets.token_hex(4)}"}
+    if bus:
+        shared["redis_url"] = REDIS_URL
+    node_a = build_context(settings.model_copy(update=shared))
+    node_b = build_context(settings.model_copy(update=shared), migrate=False)
+    try:
+        merchant = make_account(Role.merchant).user
+        video_id, product_id = _ready_video(node_a, merchant.id), _product(node_a, merchant)
+        assert _timeline_tags(node_b, video_id) == 0  # node B caches the timeline
+        with node_a.db.session(write=True) as session:
+            shoppable.create_tag(node_a, session, video_id, merchant, shoppable.TagSpec(product_id, 1.0, 5.0))
+        if bus:
+            wait_for(lambda: _timeline_tags(node_b, video_id) == 1, timeout_s=1.0, message="node B to hear")
+        else:
+            time.sleep(1.0)
+            assert _timeline_tags(node_b, video_id) == 0
+    finally:
+        node_a.close()
+        node_b.close()

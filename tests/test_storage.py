@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from vetrina.storage import Covers, InvalidKey, MediaStore
+from vetrina.storage import Covers, InvalidKey, LocalStore
 
 
 @pytest.fixture
 def store(tmp_path):
-    return MediaStore(tmp_path / "media", b"k" * 32)
+    return LocalStore(tmp_path / "media", b"k" * 32)
 
 
 def _split(url: str) -> tuple[str, str]:
@@ -78,7 +78,7 @@ def test_malformed_tokens_are_refused(store, token):
 
 
 def test_another_key_signs_differently(tmp_path, store):
-    other = MediaStore(tmp_path / "other", b"z" * 32)
+    other = LocalStore(tmp_path / "other", b"z" * 32)
     token, key = _split(other.signed_url("videos/1/hls-a", "master.m3u8", 1_800_000_000, 3600))
     assert store.verify(token, key, 1_800_000_000) is None
 

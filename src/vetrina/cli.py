@@ -1,4 +1,4 @@
-"""The one command line: `vetrina serve | worker | demo | import | users | tokens | wallets`."""
+"""The one command line: `vetrina serve | worker | demo | import | users | tokens | wallets | storage`."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from vetrina.context import Context
 from vetrina.errors import VetrinaError
 from vetrina.payments.funding import uses_sandbox_money
 from vetrina.runtime import build_context
+from vetrina.storage import StorageMisconfigured
 
 if TYPE_CHECKING:
     from vetrina.partners.models import FeedFailure, FeedRun
@@ -30,7 +31,9 @@ tokens_app = typer.Typer(help="Manage API bearer tokens.", no_args_is_help=True)
 wallets_app = typer.Typer(help="Credit wallets with money received outside any provider.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(tokens_app, name="tokens")
+storage_app = typer.Typer(help="Move media between stores.", no_args_is_help=True)
 app.add_typer(wallets_app, name="wallets")
+app.add_typer(storage_app, name="storage")
 
 
 def _log_to_console() -> None:
@@ -46,6 +49,14 @@ def _recover_interrupted_work(ctx: Context) -> None:
 
     ctx.store.clean_scratch(older_than_s=SCRATCH_MAX_AGE_S)
     requeue_stalled(ctx)
+
+
+def _context() -> Context:
+    """This process's context; a store that cannot be used (no such bucket, refused credentials) stops here."""
+    try:
+        return build_context()
+    except StorageMisconfigured as exc:
+        _fail(str(exc))
 
 
 def _fail(message: str) -> NoReturn:
@@ -65,7 +76,7 @@ def serve(
     from vetrina.web.metrics import share_between_processes
 
     _log_to_console()
-    ctx = build_context()
+    ctx = _context()
     if worker:
         _recover_interrupted_work(ctx)
     typer.echo(f"Vetrina on http://{host}:{port}  (data: {ctx.settings.data_dir.resolve()})")
@@ -92,7 +103,7 @@ def serve(
 def worker() -> None:
     """Run job workers in the foreground (for VETRINA_REDIS_URL deployments, on any number of machines)."""
     _log_to_console()
-    ctx = build_context()
+    ctx = _context()
     _recover_interrupted_work(ctx)
     ctx.queue.run_worker()
 
@@ -103,7 +114,7 @@ def demo() -> None:
     from vetrina.demo import seed_demo
 
     logging.basicConfig(level=logging.WARNING)
-    ctx = build_context()
+    ctx = _context()
     if not uses_sandbox_money(ctx):
         ctx.close()
         _fail(
@@ -134,7 +145,7 @@ def import_feed(
     from vetrina.partners import service as partners
 
     logging.basicConfig(level=logging.WARNING)
-    ctx = build_context()
+    ctx = _context()
     try:
         with ctx.db.session(write=True) as session:
             user = accounts.get_user_by_email(session, partner)
@@ -206,7 +217,7 @@ def users_create(
         if not sys.stdin.isatty():
             _fail("give --password, or run in a terminal to be prompted")
         password = getpass.getpass("Password: ")
-    ctx = build_context()
+    ctx = _context()
     try:
         with ctx.db.session() as session:
             user = accounts.create_user(session, email, password, role)
@@ -225,7 +236,7 @@ def tokens_create(
     days: int | None = typer.Option(None, help="Days until it expires; default VETRINA_TOKEN_TTL_DAYS."),
 ) -> None:
     """Issue an API bearer token for a user and print it (it is not shown again)."""
-    ctx = build_context()
+    ctx = _context()
     try:
         with ctx.db.session() as session:
             user = accounts.get_user_by_email(session, email)
@@ -251,7 +262,7 @@ def wallets_credit(
     from vetrina.money import Money
     from vetrina.payments import credits
 
-    ctx = build_context()
+    ctx = _context()
     try:
         with ctx.db.session(write=True) as session:
             user = accounts.get_user_by_email(session, email)
@@ -283,5 +294,33 @@ def _os_user() -> str:
 @app.command()
 def migrate() -> None:
     """Bring the database schema up to date (serve, worker and demo also do this)."""
-    build_context().close()
+    _context().close()
     typer.echo("database is up to date")
+
+
+@storage_app.command("migrate")
+def storage_migrate(
+    to: str = typer.Option(..., "--to", help="The bucket to copy into: s3://bucket/prefix."),
+    endpoint_url: str = typer.Option("", help="The object store's endpoint, when it is not AWS S3."),
+) -> None:
+    """Copy the local media directory into object storage, checking every object's checksum; run it again to
+    resume. Then set VETRINA_STORAGE_URL to the same URL."""
+    from vetrina.settings import Settings
+    from vetrina.storage import LocalStore
+    from vetrina.storage.migrate import migrate
+    from vetrina.storage.s3 import S3Store
+
+    settings = Settings()
+    try:
+        target = S3Store.from_url(to, settings.data_dir / "work", settings.signing_key, endpoint_url or None)
+        target.check()
+    except (ValueError, StorageMisconfigured) as exc:
+        _fail(str(exc))
+    source = LocalStore(settings.media_dir, settings.signing_key)
+    report = migrate(source, target, lambda key, outcome: typer.echo(f"{outcome:14s} {key}"))
+    typer.echo(
+        f"{report.copied} copied ({report.bytes_copied} bytes), {report.already_there} already there, "
+        f"{len(report.mismatched)} not matching their checksum"
+    )
+    if report.mismatched:
+        _fail("some objects did not arrive intact; run the command again")

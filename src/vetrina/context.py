@@ -14,6 +14,7 @@ from typing import ClassVar, Protocol, Self, TypeVar
 
 from sqlalchemy.orm import Session
 
+from vetrina.changebus import ChangeBus
 from vetrina.clock import Clock
 from vetrina.db import Database, after_commit
 from vetrina.geo import GeoLocator
@@ -54,19 +55,37 @@ class Caches:
         self._settings = settings
         self._made: dict[type, ProcessCache] = {}
         self._lock = threading.Lock()
+        # Other processes' changes, heard from the moment this one first caches (Redis deployments).
+        self._bus = (
+            ChangeBus(settings.redis_url, f"{settings.queue_name}:changes", self._forget_here)
+            if settings.redis_url
+            else None
+        )
 
     def get(self, kind: type[CacheT]) -> CacheT:
         found = self._made.get(kind)
         if found is None:
+            if self._bus is not None:
+                self._bus.listen()  # before the first read, so no change made meanwhile goes unheard
             with self._lock:
                 found = self._made.setdefault(kind, kind.from_settings(self._settings))
         return found  # type: ignore[return-value]
 
     def forget(self, topic: Topic, key: int | None = None) -> None:
-        """Drop what every cache listening to `topic` holds for `key` (None: all of it)."""
+        """Drop what every cache listening to `topic` holds for `key` (None: all of it), in this process and,
+        through the change bus, in every other."""
+        self._forget_here(topic, key)
+        if self._bus is not None:
+            self._bus.publish(topic, key)
+
+    def _forget_here(self, topic: str, key: int | None) -> None:
         for cache in list(self._made.values()):
             if topic in cache.topics:
                 cache.forget(key)
+
+    def close(self) -> None:
+        if self._bus is not None:
+            self._bus.close()
 
     def forget_after_commit(self, session: Session, topic: Topic, key: int | None = None) -> None:
         """Forget once `session` commits: a reader must not re-cache the old rows before the change is visible."""
@@ -90,6 +109,7 @@ class Context:
         self.queue.context = self
 
     def close(self) -> None:
+        self.caches.close()
         self.queue.stop_in_process()
         self.db.dispose()
         self.geo.close()

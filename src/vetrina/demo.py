@@ -366,7 +366,10 @@ def _make_lookbook(ctx: Context, merchant: User) -> None:
         products = sorted(
             catalog.list_products(session, 1, 100, merchant_id=merchant.id, viewer=merchant).items, key=lambda p: p.id
         )[:3]
-        photos = [Image.open(ctx.store.path(f"{p.images[0].key}/large.jpg")).convert("RGB") for p in products]
+        photos = []
+        for product in products:
+            with ctx.store.local_copy(f"{product.images[0].key}/large.jpg") as path, Image.open(path) as photo:
+                photos.append(photo.convert("RGB"))
     scenes = [
         (5.0, [Appearance(0, 0.5, 4.5, (0.35, 0.5), (0.03, 0.0), 0.42, angle=8)]),
         (

@@ -11,13 +11,17 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from huey import Huey, RedisHuey, SqliteHuey, crontab
 from huey.consumer import Consumer
-from sqlalchemy.orm import Session
+from sqlalchemy import String, delete
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from vetrina.db import after_commit
+from vetrina import clock
+from vetrina.db import Base, UTCDateTime, after_commit
 from vetrina.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -61,6 +65,33 @@ def repeating_job(name: str, every_s: Callable[[Settings], float]) -> Callable[[
     return register
 
 
+class PeriodicRun(Base):
+    """A periodic job's run in one minute. Every process's scheduler queues periodic jobs; the first run to write
+    this row does the work and the others of that minute skip it, so a job runs once per deployment."""
+
+    __tablename__ = "periodic_runs"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    minute: Mapped[str] = mapped_column(String(16), primary_key=True)  # 2026-12-05T09:41, UTC
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+def once_a_minute_per_deployment(name: str, fn: JobFunction) -> JobFunction:
+    def run(ctx: Any) -> Any:
+        now = clock.now()
+        try:
+            with ctx.db.session(write=True) as session:
+                session.add(PeriodicRun(name=name, minute=now.strftime("%Y-%m-%dT%H:%M"), created_at=now))
+                if now.minute == 0:  # an hour's pruning: a day of runs is plenty to look back on
+                    session.execute(delete(PeriodicRun).where(PeriodicRun.created_at < now - timedelta(days=1)))
+        except IntegrityError:
+            log.debug("%s already ran this minute elsewhere", name)
+            return None
+        return fn(ctx)
+
+    return run
+
+
 def build_huey(settings: Settings) -> Huey:
     """Redis when VETRINA_REDIS_URL is set, else a SQLite file beside the embedded database."""
     if settings.redis_url:
@@ -91,7 +122,8 @@ class JobQueue:
         self.observers: list[Callable[[str, bool], None]] = []
         self._tasks = {name: self._bind(name, fn) for name, fn in _jobs.items()}
         for name, (fn, schedule) in _periodic.items():
-            self.huey.periodic_task(schedule, name=name)(self._with_context(name, fn))
+            once = once_a_minute_per_deployment(name, fn)
+            self.huey.periodic_task(schedule, name=name)(self._with_context(name, once))
         self._consumer: Consumer | None = None
         self._repeaters: list[threading.Thread] = []
         self._stop_repeating = threading.Event()

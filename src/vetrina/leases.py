@@ -30,6 +30,7 @@ from vetrina.context import Context
 from vetrina.db import UTCDateTime
 from vetrina.errors import VetrinaError
 from vetrina.jobs import JobFunction, job, repeating_job
+from vetrina.storage import StorageUnavailable
 
 log = logging.getLogger(__name__)
 HEARTBEAT_EVERY_S = 1.0
@@ -186,6 +187,7 @@ class Outcome(enum.StrEnum):
     lost = "lost"  # taken over while working: the new holder finishes it
     done = "done"
     failed = "failed"
+    deferred = "deferred"  # the store was down: the stalled-work sweep hands the row on later (an attempt counted)
 
 
 def run_under_lease(
@@ -211,7 +213,7 @@ def run_under_lease(
     name = f"{model.__tablename__} {row_id}"
     directory = None
     if scratch is not None:
-        for earlier in (ctx.store.root / ".work").glob(f"{scratch}-*"):
+        for earlier in ctx.store.scratch_dirs(f"{scratch}-"):
             shutil.rmtree(earlier, ignore_errors=True)
         directory = ctx.store.scratch_dir(f"{scratch}-{token[:12]}")
     lease = Lease(ctx, model, row_id, token, directory)
@@ -221,6 +223,11 @@ def run_under_lease(
     except LeaseLost:
         log.info("%s: lease lost, leaving it to its new worker", name)
         return Outcome.lost
+    except StorageUnavailable as exc:
+        # Nothing was published (a set becomes visible by its last file): once the lease goes stale, the sweep
+        # queues the row again, so the wait grows with the stall time and ends after lease_max_attempts.
+        log.warning("%s: %s; left for a later attempt", name, exc.detail)
+        return Outcome.deferred
     except Exception as exc:
         if not isinstance(exc, expected):
             log.exception("%s failed", name)

@@ -6,6 +6,7 @@ from vetrina.analytics.models import DailyStats, DailyViewer, PlayerEvent, Rollu
 from vetrina.catalog.models import Channel, ChannelFollow, Product, ProductImage, ProductVariant
 from vetrina.commerce.models import Order, OrderEvent, OrderItem, RefundRequest
 from vetrina.db import Base
+from vetrina.jobs import PeriodicRun
 from vetrina.media.models import Video
 from vetrina.partners.models import FeedFailure, FeedItem, FeedRun, PartnerFeed
 from vetrina.payments.models import IdempotencyKey, LedgerAccount, LedgerTransfer, WebhookDelivery, WebhookEndpoint
@@ -28,6 +29,7 @@ __all__ = [
     "FeedFailure",
     "FeedItem",
     "FeedRun",
+    "PeriodicRun",
     "IdempotencyKey",
     "LedgerAccount",
     "LedgerTransfer",

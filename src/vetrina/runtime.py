@@ -22,7 +22,7 @@ from vetrina.db import Database
 from vetrina.geo import GeoLocator
 from vetrina.jobs import JobQueue
 from vetrina.settings import Settings
-from vetrina.storage import MediaStore
+from vetrina.storage import open_store
 
 
 def build_context(settings: Settings | None = None, migrate: bool = True) -> Context:
@@ -34,5 +34,6 @@ def build_context(settings: Settings | None = None, migrate: bool = True) -> Con
     db = Database(settings.resolved_database_url)
     if migrate:
         db.migrate()
-    store = MediaStore(settings.media_dir, settings.signing_key)
+    store = open_store(settings)
+    store.check()  # a missing bucket or refused credentials stop start-up here, not the first upload
     return Context(settings=settings, db=db, store=store, queue=JobQueue(settings), geo=geo, clock=PROCESS_CLOCK)

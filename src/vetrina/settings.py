@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import secrets
 import warnings
 from functools import cached_property
@@ -55,6 +56,12 @@ class Settings(BaseSettings):
     queue_name: str = Field("vetrina", description="Names this deployment's queue (several may share a Redis).")
     secret_key: str | None = Field(
         None, description="Signs media URLs; default: a random key kept in data_dir/secret_key."
+    )
+    storage_url: str | None = Field(
+        None, description="s3://bucket/prefix: media in S3-compatible object storage; default: data_dir/media."
+    )
+    s3_endpoint_url: str | None = Field(
+        None, description="The object store's endpoint when it is not AWS S3 (MinIO, Ceph RGW, R2, ...)."
     )
     base_url: str = Field("", description="Public origin for absolute URLs, e.g. https://vetrina.example.")
     max_upload_bytes: int = Field(2 * 1024**3, gt=0, description="Largest accepted video upload.")
@@ -226,6 +233,13 @@ class Settings(BaseSettings):
         if unknown:
             raise ValueError(f"unknown funding providers {unknown}: Vetrina has {list(FUNDING_PROVIDERS)}")
         return list(dict.fromkeys(names))
+
+    @field_validator("storage_url")
+    @classmethod
+    def _s3_url(cls, url: str | None) -> str | None:
+        if url and not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[\w!.*'()/-]*)?", url):
+            raise ValueError(f"{url!r} is not a storage URL like s3://bucket/prefix")
+        return url or None
 
     @field_validator("embed_origins")
     @classmethod

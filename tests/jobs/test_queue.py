@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
 from tests.helpers import REDIS_URL, redis_skip_reason, wait_for
+from vetrina import clock
 from vetrina.accounts.models import Role
-from vetrina.jobs import RedisHuey, SqliteHuey
+from vetrina.jobs import RedisHuey, SqliteHuey, once_a_minute_per_deployment
 from vetrina.media.transcode import TRANSCODE_JOB
 from vetrina.runtime import build_context
 from vetrina.web.app import create_app
@@ -64,3 +66,24 @@ def test_videos_transcode_through_the_redis_queue(settings, short_clip):
     finally:
         ctx.queue.huey.storage.flush_all()
         ctx.close()
+
+
+def test_a_periodic_job_runs_once_a_minute_however_many_processes_queue_it(settings):
+    """Every process's scheduler queues each periodic job; one run a minute does the work, across machines."""
+    node_a, node_b = build_context(settings), build_context(settings, migrate=False)
+    runs: list[object] = []
+    tick = once_a_minute_per_deployment("test.tick", runs.append)
+    minute = clock.now().replace(second=10, microsecond=0)
+    try:
+        clock.set_clock(lambda: minute)
+        tick(node_a)
+        tick(node_b)
+        tick(node_a)
+        assert runs == [node_a]
+        clock.set_clock(lambda: minute + timedelta(minutes=1))
+        tick(node_b)
+        assert runs == [node_a, node_b]
+    finally:
+        clock.set_clock(None)
+        node_a.close()
+        node_b.close()

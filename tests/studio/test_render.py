@@ -12,7 +12,7 @@ from PIL import Image, ImageChops, ImageDraw
 
 from tests.studio.helpers import music_file, photo_bytes
 from vetrina.settings import Settings
-from vetrina.storage import MediaStore
+from vetrina.storage import LocalStore, MediaStore
 from vetrina.studio.render import TEXT_FADE_S
 from vetrina.studio.service import plan_spot, render_spec
 from vetrina.studio.templates import ASPECTS, TEMPLATES
@@ -24,7 +24,7 @@ GREY = (128, 128, 128)
 @pytest.fixture
 def studio(tmp_path: Path) -> tuple[Settings, MediaStore]:
     settings = Settings(data_dir=tmp_path / "data", secret_key="test", x264_preset="ultrafast")
-    store = MediaStore(tmp_path / "media", b"k")
+    store = LocalStore(tmp_path / "media", b"k")
     for index in range(4):
         path = store.path(f"images/{index}.jpg")
         path.parent.mkdir(parents=True, exist_ok=True)

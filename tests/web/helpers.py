@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, wait_for
 from vetrina.context import Context
 from vetrina.runtime import build_context
 from vetrina.settings import Settings
@@ -55,3 +56,21 @@ def app_with(settings: Settings, peer: str = "testclient", **changes: Any) -> It
             yield client, ctx
     finally:
         ctx.close()
+
+
+def upload(client, account, path: Path, title: str = "A film", **extra):
+    with path.open("rb") as handle:
+        return client.post(
+            "/api/v1/videos",
+            headers=account.auth,
+            data={"title": title, **extra},
+            files={"file": (path.name, handle, "video/mp4")},
+        )
+
+
+def wait_until_done(client, account, video_id: int, timeout_s: float = 90) -> dict:
+    def done():
+        body = client.get(f"/api/v1/videos/{video_id}", headers=account.auth).json()
+        return body if body["status"] != "processing" else None
+
+    return wait_for(done, timeout_s=timeout_s, message=f"video {video_id} to finish processing")

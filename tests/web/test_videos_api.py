@@ -7,30 +7,12 @@ from pathlib import Path
 import m3u8
 import pytest
 
-from tests.helpers import make_clip, wait_for
-from tests.web.helpers import assert_problem
+from tests.helpers import make_clip
+from tests.web.helpers import assert_problem, upload, wait_until_done
 from vetrina.accounts.models import Role
 from vetrina.media.models import Video
 
 pytestmark = pytest.mark.slow
-
-
-def upload(client, account, path: Path, title: str = "A film", **extra):
-    with path.open("rb") as handle:
-        return client.post(
-            "/api/v1/videos",
-            headers=account.auth,
-            data={"title": title, **extra},
-            files={"file": (path.name, handle, "video/mp4")},
-        )
-
-
-def wait_until_done(client, account, video_id: int, timeout_s: float = 90) -> dict:
-    def done():
-        body = client.get(f"/api/v1/videos/{video_id}", headers=account.auth).json()
-        return body if body["status"] != "processing" else None
-
-    return wait_for(done, timeout_s=timeout_s, message=f"video {video_id} to finish processing")
 
 
 def leftovers(ctx) -> list[Path]:

@@ -94,8 +94,9 @@ def snap_midrolls_job(ctx: Context, video_id: int) -> None:
         video = session.get(Video, video_id)
         if video is None or not video.source_key:
             return
-        source = ctx.store.path(video.source_key)
-    cuts = scene_cuts(source, cut_threshold=ctx.settings.autotag_cut_threshold)
+        source_key = video.source_key
+    with ctx.store.local_copy(source_key) as source:
+        cuts = scene_cuts(source, cut_threshold=ctx.settings.autotag_cut_threshold)
     with ctx.db.session(write=True) as session:
         row = session.get(VideoAdSettings, video_id, with_for_update=True)
         if row is not None and row.snap_to_scenes:

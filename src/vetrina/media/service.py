@@ -213,8 +213,8 @@ def videos_since(ctx: Context, session: Session, owner_id: int, since: datetime)
     stored = 0
     for key, _created_at in rows:
         # A source already removed (the video deleted meanwhile) takes no room.
-        if key is not None and ctx.store.exists(key):
-            stored += ctx.store.path(key).stat().st_size
+        if key is not None:
+            stored += ctx.store.size(key) or 0
     return len(rows), min((created_at for _key, created_at in rows), default=None), stored
 
 

@@ -8,7 +8,6 @@ published with one rename, so a crash never leaves a partial ladder where a play
 
 from __future__ import annotations
 
-import shutil
 import time
 from datetime import timedelta
 
@@ -72,10 +71,9 @@ def _build_ladder(lease: Lease, probe: ProbeResult, source_key: str) -> list[dic
     settings, scratch = lease.ctx.settings, lease.scratch
     plan = plan_ladder(probe, settings.ladder_heights, settings.segment_seconds)
     (scratch / "thumbs").mkdir()
-    command = ladder_command(
-        lease.ctx.store.path(source_key), scratch, probe, plan, settings.segment_seconds, settings.x264_preset
-    )
-    run_ffmpeg(command, on_progress=lambda done_s: lease.heartbeat(done_s / probe.duration_s))
+    with lease.ctx.store.local_copy(source_key) as source:
+        command = ladder_command(source, scratch, probe, plan, settings.segment_seconds, settings.x264_preset)
+        run_ffmpeg(command, on_progress=lambda done_s: lease.heartbeat(done_s / probe.duration_s))
     write_thumbnail_track(scratch, plan, probe.duration_s)
     return check_ladder(scratch, plan, probe.duration_s)
 
@@ -83,7 +81,7 @@ def _build_ladder(lease: Lease, probe: ProbeResult, source_key: str) -> list[dic
 def _publish(lease: Lease, renditions: list[dict[str, int]], took_s: float) -> None:
     store, video_id = lease.ctx.store, lease.row_id
     key = f"{output_prefix(video_id)}/hls-{lease.token[:12]}"
-    store.publish_dir(lease.scratch, key)
+    store.publish_dir(lease.scratch, key, last="master.m3u8")
     try:
         lease.renew_now(
             status=VideoStatus.ready.value,
@@ -98,9 +96,9 @@ def _publish(lease: Lease, renditions: list[dict[str, int]], took_s: float) -> N
         store.delete(key)
         raise
     # Ladders from interrupted attempts that got as far as publishing are never referenced: remove them.
-    for sibling in store.path(output_prefix(video_id)).glob("hls-*"):
-        if sibling.name != key.rsplit("/", 1)[1]:
-            shutil.rmtree(sibling, ignore_errors=True)
+    for sibling in store.children(output_prefix(video_id)):
+        if sibling.startswith("hls-") and sibling != key.rsplit("/", 1)[1]:
+            store.delete(f"{output_prefix(video_id)}/{sibling}")
 
 
 def _readable(exc: Exception) -> str:

@@ -14,6 +14,7 @@ import secrets
 import shutil
 import threading
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -190,7 +191,7 @@ def plan_spot(spec: dict[str, Any], short_side: int, fps: int, settings: Setting
 
 def _logo_layer(store: MediaStore, box: Box, key: str, duration_s: int) -> Layer:
     """The logo fitted into its box (kept to the box's top right), the whole spot long."""
-    with Image.open(store.path(key)) as opened:
+    with store.local_copy(key) as path, Image.open(path) as opened:
         logo = ImageOps.contain(opened.convert("RGBA"), (box.w, box.h), Image.Resampling.LANCZOS)
     placed = Box(box.x + box.w - logo.width, box.y, logo.width, logo.height)
     return Layer(TextBlock(image=logo, box=placed, font_px=0, lines=()), 0.0, float(duration_s))
@@ -222,12 +223,14 @@ def render_spec(
         voice, notes = speak(script, scratch / "voice.wav", plan.duration_s - 0.6)
         if on_progress is not None:
             on_progress(0.0)  # a heartbeat: speech synthesis can take a while
-    music = store.path(spec["music_key"]) if spec["music_key"] else None
-    images = [store.path(key) for key in spec["images"]]
-    missing = [key for key, path in zip(spec["images"], images, strict=True) if not path.is_file()]
-    if missing or (music is not None and not music.is_file()):
-        raise InvalidInput("An image or track of this spot has been removed since it was chosen.", field="image_ids")
-    render_plan(plan, images, Sound(music=music, voice=voice), scratch, output, encoding, on_progress)
+    with ExitStack() as copies:
+        try:
+            music = copies.enter_context(store.local_copy(spec["music_key"])) if spec["music_key"] else None
+            images = [copies.enter_context(store.local_copy(key)) for key in spec["images"]]
+        except FileNotFoundError:
+            message = "An image or track of this spot has been removed since it was chosen."
+            raise InvalidInput(message, field="image_ids") from None
+        render_plan(plan, images, Sound(music=music, voice=voice), scratch, output, encoding, on_progress)
     return notes
 
 
@@ -409,7 +412,11 @@ def _publish(lease: Lease, spec: dict[str, Any], output: Path, notes: list[str],
 @periodic_job("studio.clean_previews", crontab(minute="*/10"))
 def clean_previews(ctx: Context) -> None:
     """Previews are for the moment of making a spot: remove those older than an hour."""
-    cutoff = time.time() - 3600  # noqa: TID251  (compared with file mtimes, which are wall-clock)
-    for preview in ctx.store.root.glob("studio/*/previews/*"):
-        if preview.stat().st_mtime < cutoff:
-            shutil.rmtree(preview, ignore_errors=True)
+    cutoff = time.time() - 3600  # noqa: TID251  (compared with the store's file times, which are wall-clock)
+    old = set()
+    for found in ctx.store.list("studio"):
+        parts = found.key.split("/")  # studio/{merchant}/previews/{preview}/preview.mp4
+        if len(parts) > 4 and parts[2] == "previews" and found.modified_ts < cutoff:
+            old.add("/".join(parts[:4]))
+    for key in old:
+        ctx.store.delete(key)

@@ -222,7 +222,8 @@ def _references(
         found = False
         for image in product.images:
             try:
-                with Image.open(ctx.store.path(f"{image.key}/{_REFERENCE_SIZE}.jpg")) as opened:
+                key = f"{image.key}/{_REFERENCE_SIZE}.jpg"
+                with ctx.store.local_copy(key) as path, Image.open(path) as opened:
                     references.append(Reference(product.id, np.asarray(opened.convert("L"))))
                 found = True
             except (OSError, UnidentifiedImageError):
@@ -270,22 +271,23 @@ def _recognise(lease: Lease) -> None:
         notes.append(f"{len(unusable)} product(s) have photos too plain to recognise (no distinct detail).")
     found = []
     if matcher.usable_products:
-        found = recognize(
-            ctx.store.path(source),
-            duration,
-            matcher,
-            RecognitionSettings(
-                every_s=settings.autotag_every_s,
-                analysis_width=settings.autotag_analysis_width,
-                cut_threshold=settings.autotag_cut_threshold,
-            ),
-            TrackSettings(
-                every_s=settings.autotag_every_s,
-                min_samples=settings.autotag_min_samples,
-                min_confidence=settings.autotag_min_confidence,
-            ),
-            lease.heartbeat,
-        )
+        with ctx.store.local_copy(source) as source_path:
+            found = recognize(
+                source_path,
+                duration,
+                matcher,
+                RecognitionSettings(
+                    every_s=settings.autotag_every_s,
+                    analysis_width=settings.autotag_analysis_width,
+                    cut_threshold=settings.autotag_cut_threshold,
+                ),
+                TrackSettings(
+                    every_s=settings.autotag_every_s,
+                    min_samples=settings.autotag_min_samples,
+                    min_confidence=settings.autotag_min_confidence,
+                ),
+                lease.heartbeat,
+            )
     _store(lease, found, notes)
 
 

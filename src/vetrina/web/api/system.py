@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import mimetypes
+import re
+from pathlib import PurePosixPath
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
 from vetrina import clock
 from vetrina.errors import Forbidden, NotFound, UnavailableHere
-from vetrina.storage import MEDIA_URL_PREFIX
+from vetrina.storage import MEDIA_URL_PREFIX, LocalStore, MediaStore
 from vetrina.web.deps import get_context, territory, viewer_territory
 
 _MEDIA_TYPES = {
@@ -25,6 +27,7 @@ _MEDIA_TYPES = {
 # Published ladders never change (a new transcode gets a new directory), so caches may keep them
 # for as long as the URL's signature lasts, up to a day.
 _MAX_CACHE_S = 86400
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 
 router = APIRouter(tags=["system"])
 
@@ -45,7 +48,7 @@ def whereami(viewer_territory: str = territory) -> JSONResponse:
 
 
 @router.api_route(MEDIA_URL_PREFIX + "/{token}/{key:path}", methods=["GET", "HEAD"], include_in_schema=False)
-def media_file(request: Request, token: str, key: str) -> FileResponse:
+def media_file(request: Request, token: str, key: str) -> Response:
     store = get_context(request).store
     verified = store.verify(token, key, clock.now().timestamp())
     if verified is None:
@@ -53,17 +56,46 @@ def media_file(request: Request, token: str, key: str) -> FileResponse:
     remaining_s, bound_to = verified
     if bound_to and bound_to != viewer_territory(request):
         raise UnavailableHere(f"This link plays only in {bound_to}.", territory=viewer_territory(request))
-    path = store.path(key)
-    if not path.is_file():
+    name = key.rsplit("/", 1)[-1]
+    suffix = PurePosixPath(name).suffix.lower()
+    media_type = _MEDIA_TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    headers = {
+        "Cache-Control": f"public, max-age={min(remaining_s, _MAX_CACHE_S)}, immutable",
+        "Access-Control-Allow-Origin": "*",
+    }
+    if isinstance(store, LocalStore):  # sendfile, ranges and validators from Starlette
+        path = store.path(key)
+        if not path.is_file():
+            raise NotFound("There is no such media file.")
+        return FileResponse(path, media_type=media_type, headers=headers)
+    return _streamed(request, store, key, media_type, headers)
+
+
+def _streamed(request: Request, store: MediaStore, key: str, media_type: str, headers: dict[str, str]) -> Response:
+    """A file of a remote store, passed through (one byte range at most, as players ask)."""
+    wanted = _RANGE.fullmatch(request.headers.get("range", "").strip())
+    first = int(wanted.group(1)) if wanted and wanted.group(1) else 0
+    last = int(wanted.group(2)) if wanted and wanted.group(2) else None
+    if wanted and not wanted.group(1) and last is not None:
+        size = store.size(key)
+        if size is None:
+            raise NotFound("There is no such media file.")
+        first, last = max(size - last, 0), None  # "bytes=-N": the last N bytes
+    if request.method == "HEAD":  # the size alone, without opening the object
+        size = store.size(key)
+        if size is None:
+            raise NotFound("There is no such media file.")
+        return Response(
+            headers={**headers, "Accept-Ranges": "bytes", "Content-Length": str(size)}, media_type=media_type
+        )
+    stream = store.open_stream(key, first, last)
+    if stream is None:
         raise NotFound("There is no such media file.")
-    suffix = path.suffix.lower()
-    media_type = _MEDIA_TYPES.get(suffix) or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    max_age = min(remaining_s, _MAX_CACHE_S)
-    return FileResponse(
-        path,
-        media_type=media_type,
-        headers={
-            "Cache-Control": f"public, max-age={max_age}, immutable",
-            "Access-Control-Allow-Origin": "*",
-        },
-    )
+    headers = {**headers, "Accept-Ranges": "bytes", "Content-Length": str(stream.length)}
+    status = 200
+    if wanted:
+        if stream.length == 0:
+            return Response(status_code=416, headers={"Content-Range": f"bytes */{stream.total}"})
+        status = 206
+        headers["Content-Range"] = f"bytes {stream.first}-{stream.first + stream.length - 1}/{stream.total}"
+    return StreamingResponse(stream.chunks, status_code=status, headers=headers, media_type=media_type)

@@ -1,4 +1,4 @@
-"""MediaStore: where media files live, and the signed, expiring URLs that reach them.
+"""The signed, expiring URLs that reach stored media.
 
 A signed URL is `/media/{expires}.{depth}.{territory}.{covers}.{signature}/{key}`: the scope is the first `depth`
 path parts of `key`, and what the token `covers` inside it is signed with it. An HLS token covers the rendition set
@@ -12,11 +12,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
-import os
 import re
-import shutil
-import time
-from pathlib import Path
 
 MEDIA_URL_PREFIX = "/media"
 _EXPIRY_BUCKET_S = 3600
@@ -41,72 +37,24 @@ class InvalidKey(ValueError):
     """A storage key that could escape the store or name nothing."""
 
 
-def _key_parts(key: str) -> tuple[str, ...]:
+def key_parts(key: str) -> tuple[str, ...]:
+    """The slash-separated parts of a storage key; InvalidKey for one that could escape the store or names nothing."""
     parts = tuple(key.split("/"))
     if any(p in ("..", ".", "") for p in parts) or "\\" in key or "\0" in key:
         raise InvalidKey(f"invalid media key {key!r}")
     return parts
 
 
-class MediaStore:
-    """Media in a local directory (the embedded default), addressed by slash-separated keys."""
+class UrlSigner:
+    """Signs and checks media URLs with the deployment's secret (every store is one)."""
 
-    def __init__(self, root: Path, signing_key: bytes) -> None:
-        self.root = root
+    def __init__(self, signing_key: bytes) -> None:
         self._signing_key = signing_key
-        root.mkdir(parents=True, exist_ok=True)
 
     @property
     def signing_key(self) -> bytes:
         """The deployment's secret, also what signs served-ad tokens."""
         return self._signing_key
-
-    def path(self, key: str) -> Path:
-        return self.root.joinpath(*_key_parts(key))
-
-    def exists(self, key: str) -> bool:
-        return self.path(key).exists()
-
-    def scratch_dir(self, name: str) -> Path:
-        """A private working directory inside the store's volume, so publishing is a rename."""
-        path = self.root / ".work" / name
-        shutil.rmtree(path, ignore_errors=True)
-        path.mkdir(parents=True)
-        return path
-
-    def clean_scratch(self, older_than_s: float) -> int:
-        """Remove scratch entries left by crashed work (untouched for `older_than_s`); returns how many."""
-        work = self.root / ".work"
-        if not work.is_dir():
-            return 0
-        cutoff = time.time() - older_than_s  # noqa: TID251  (compared with file mtimes, which are wall-clock)
-        removed = 0
-        for entry in work.iterdir():
-            if entry.stat().st_mtime < cutoff:
-                shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
-                removed += 1
-        return removed
-
-    def put_file(self, source: Path, key: str) -> None:
-        """Move a finished file into place atomically."""
-        target = self.path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(source, target)
-
-    def publish_dir(self, source: Path, key: str) -> None:
-        """Move a finished directory into place in one rename: readers see all of it or none."""
-        target = self.path(key)
-        if target.exists():
-            raise FileExistsError(f"{key} is already published")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.rename(source, target)
-
-    def delete(self, key: str) -> None:
-        path = self.path(key)
-        if path.is_dir():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
 
     def _signature(self, scope: str, expires: int, territory: str, covers: Covers, name: str) -> str:
         # A one-file token signs its file's name; a set-wide one signs what set it covers.
@@ -120,7 +68,7 @@ class MediaStore:
         """A URL for `scope/name` that unlocks what `covers` says (by default that file alone), valid for at least
         `ttl_s` and stable within an hour (cacheable); with a `territory`, valid only for viewers there (a
         licensed title's link copied abroad does not play)."""
-        depth = len(_key_parts(scope))
+        depth = len(key_parts(scope))
         if covers != Covers.file and not _SET_FILES[covers].fullmatch(name):
             raise InvalidKey(f"{name!r} is not part of what a {covers.name} token covers")
         expires = int(now_ts // _EXPIRY_BUCKET_S) * _EXPIRY_BUCKET_S + ttl_s + _EXPIRY_BUCKET_S
@@ -134,7 +82,7 @@ class MediaStore:
         try:
             expires_s, depth_s, territory, covers_s, signature = token.split(".")
             expires, depth, covers = int(expires_s), int(depth_s), Covers(covers_s)
-            parts = _key_parts(key)
+            parts = key_parts(key)
         except (ValueError, InvalidKey):
             return None
         territory = "" if territory == "-" else territory
