@@ -22,7 +22,8 @@ test: install browser check  ## install, then run the checks (below) and the who
 install: system-packages $(VENV)/.installed node_modules/.installed
 
 # What a stock Debian/Ubuntu lacks: venv support (python3-venv) and Node.js with npm; and, wanted but not
-# required, the studio's Noto CJK fonts (Chinese, Japanese, Korean copy) and espeak-ng (voice-overs).
+# required, the studio's Noto CJK fonts (Chinese, Japanese, Korean copy) and espeak-ng (voice-overs), and nginx
+# with njs (the caching edge of deploy/nginx, which its tests start).
 # Installed with apt-get when we are root or may sudo; otherwise we say what to install.
 system-packages:
 	@missing=""; wanted=""; \
@@ -30,11 +31,13 @@ system-packages:
 	command -v npm >/dev/null || missing="$$missing nodejs npm"; \
 	ls /usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc >/dev/null 2>&1 || wanted="$$wanted fonts-noto-cjk"; \
 	command -v espeak-ng >/dev/null || wanted="$$wanted espeak-ng"; \
+	{ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } || wanted="$$wanted nginx"; \
+	[ -e /usr/lib/nginx/modules/ngx_http_js_module.so ] || wanted="$$wanted libnginx-mod-http-js"; \
 	if [ -n "$$missing$$wanted" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing $$wanted; \
 	  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing $$wanted; \
 	  elif [ -n "$$missing" ]; then echo "please install:$$missing$$wanted"; exit 1; \
-	  else echo "the studio works better with:$$wanted (CJK copy, voice-overs)"; fi; \
+	  else echo "wanted, not required:$$wanted (the studio's CJK copy and voice-overs; the edge's tests)"; fi; \
 	fi
 
 $(VENV)/.installed: requirements.lock pyproject.toml

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from sqlalchemy import text
 
@@ -38,3 +41,14 @@ def test_the_migrations_make_the_schema_the_models_describe(ctx):
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         differences = compare_metadata(context, models.Base.metadata)
     assert differences == []
+
+
+@pytest.mark.postgres
+def test_nodes_starting_together_migrate_one_at_a_time(database_url):
+    """Several web nodes and workers start at once on an empty PostgreSQL database: each migrates, none fails."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one machine, and its own write lock")
+    code = f"from vetrina.db import Database; Database({database_url!r}).migrate()"
+    starts = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    failures = [(p.wait(), p.stderr.read()[-500:]) for p in starts]
+    assert [code for code, _ in failures] == [0, 0, 0, 0], failures

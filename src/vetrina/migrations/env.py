@@ -1,6 +1,7 @@
 """Alembic environment: runs against the engine Vetrina hands in (see Database.migrate)."""
 
 from alembic import context
+from sqlalchemy import text
 
 from vetrina.models import Base
 
@@ -20,4 +21,7 @@ with engine.connect() as connection:
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Nodes starting together migrate one at a time; the others then find the schema up to date.
+            connection.execute(text("SELECT pg_advisory_xact_lock(7407110501)"))
         context.run_migrations()

@@ -1,0 +1,121 @@
+"""Running the shipped nginx edge config (deploy/nginx) with Debian's nginx: filled in as an operator would
+(envsubst), under a main config of the test's own, in a directory of its own."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.helpers import free_port, wait_for
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+JS_MODULE = Path("/usr/lib/nginx/modules/ngx_http_js_module.so")
+
+
+def nginx_missing() -> str | None:
+    if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
+        return "Debian's nginx is not installed (make test installs it where it can)"
+    if not JS_MODULE.exists():
+        return "libnginx-mod-http-js is not installed (make test installs it where it can)"
+    return None
+
+
+def filled(template: str, values: dict[str, str]) -> str:
+    """`template` with each ${NAME} of `values` replaced, as `envsubst '$NAME ...'` does; nginx's own $vars stay."""
+    text = template
+    for name, value in values.items():
+        text = text.replace("${" + name + "}", value)
+    left = re.findall(r"\$\{(\w+)\}", text)
+    assert not left, f"unfilled values in the edge config: {left}"
+    return text
+
+
+@contextmanager
+def edge(directory: Path, secret: str, origin: str, store_host: str, store_path: str) -> Iterator[str]:
+    """The edge on a loopback port, in front of `origin` (host:port) and the bucket at `store_host` + `store_path`;
+    yields its URL. Its access log (directory/access.log) names the upstream each request reached, if any."""
+    directory.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    site = filled(
+        (DEPLOY / "nginx" / "vetrina-edge.conf").read_text(),
+        {
+            "VETRINA_EDGE_LISTEN": f"127.0.0.1:{port}",
+            "VETRINA_EDGE_CACHE": str(directory / "cache"),
+            "VETRINA_EDGE_JS": str(DEPLOY / "nginx"),
+            "VETRINA_ORIGIN": origin,
+            "VETRINA_STORE_HOST": store_host,
+            "VETRINA_STORE_PATH": store_path,
+        },
+    )
+    (directory / "vetrina-edge.conf").write_text(site)
+    temp = directory / "temp"
+    temp.mkdir(exist_ok=True)
+    # As root (a test machine), workers would switch to nobody, who cannot enter the test's private directory.
+    (directory / "nginx.conf").write_text(
+        f"""load_module {JS_MODULE};
+{"user root;" if os.geteuid() == 0 else ""}
+daemon off;
+worker_processes 1;
+pid {directory}/nginx.pid;
+error_log {directory}/error.log warn;
+env VETRINA_SECRET_KEY;
+events {{ worker_connections 1024; }}
+http {{
+    log_format edge '$uri $status upstream=$upstream_addr cache=$upstream_cache_status';
+    access_log {directory}/access.log edge;
+    client_body_temp_path {temp}/body;
+    proxy_temp_path {temp}/proxy;
+    fastcgi_temp_path {temp}/fastcgi;
+    uwsgi_temp_path {temp}/uwsgi;
+    scgi_temp_path {temp}/scgi;
+    include {directory}/vetrina-edge.conf;
+}}
+"""
+    )
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    env = {**os.environ, "VETRINA_SECRET_KEY": secret}
+    check = subprocess.run(
+        [nginx, "-t", "-p", str(directory), "-c", str(directory / "nginx.conf"), "-e", str(directory / "error.log")],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert check.returncode == 0, check.stderr
+    process = subprocess.Popen(
+        [nginx, "-p", str(directory), "-c", str(directory / "nginx.conf"), "-e", str(directory / "error.log")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _answers(url), timeout_s=10, message="nginx to listen")
+        yield url
+    finally:
+        process.send_signal(signal.SIGQUIT)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _answers(url: str) -> bool:
+    try:
+        httpx.get(f"{url}/media/x/y/z", timeout=1)
+        return True
+    except httpx.TransportError:
+        return False
+
+
+def upstream_calls(directory: Path, key_suffix: str) -> list[str]:
+    """The upstream each logged request for a URI ending in `key_suffix` reached ("-": none)."""
+    lines = (directory / "access.log").read_text().splitlines() if (directory / "access.log").exists() else []
+    return [line.split("upstream=")[1].split()[0] for line in lines if line.split()[0].endswith(key_suffix)]
