@@ -56,6 +56,23 @@ def edge(directory: Path, secret: str, origin: str, store_host: str, store_path:
         },
     )
     (directory / "vetrina-edge.conf").write_text(site)
+    with _nginx(directory, f"include {directory}/vetrina-edge.conf;", {"VETRINA_SECRET_KEY": secret}, port) as url:
+        yield url
+
+
+@contextmanager
+def static_nginx(directory: Path, root: Path) -> Iterator[str]:
+    """The same nginx serving the files under `root` straight from disk (the edge benchmark's reference)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    server = f"server {{ listen 127.0.0.1:{port}; location / {{ root {root}; }} }}"
+    with _nginx(directory, server, {}, port) as url:
+        yield url
+
+
+@contextmanager
+def _nginx(directory: Path, http_block: str, env: dict[str, str], port: int) -> Iterator[str]:
+    """nginx with one worker, its files in `directory`, serving `http_block`, until the block ends."""
     temp = directory / "temp"
     temp.mkdir(exist_ok=True)
     # As root (a test machine), workers would switch to nobody, who cannot enter the test's private directory.
@@ -67,7 +84,7 @@ worker_processes 1;
 pid {directory}/nginx.pid;
 error_log {directory}/error.log warn;
 env VETRINA_SECRET_KEY;
-events {{ worker_connections 1024; }}
+events {{ worker_connections 4096; }}
 http {{
     log_format edge '$uri $status upstream=$upstream_addr cache=$upstream_cache_status';
     access_log {directory}/access.log edge;
@@ -76,25 +93,16 @@ http {{
     fastcgi_temp_path {temp}/fastcgi;
     uwsgi_temp_path {temp}/uwsgi;
     scgi_temp_path {temp}/scgi;
-    include {directory}/vetrina-edge.conf;
+    {http_block}
 }}
 """
     )
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
-    env = {**os.environ, "VETRINA_SECRET_KEY": secret}
-    check = subprocess.run(
-        [nginx, "-t", "-p", str(directory), "-c", str(directory / "nginx.conf"), "-e", str(directory / "error.log")],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    command = [nginx, "-p", str(directory), "-c", str(directory / "nginx.conf"), "-e", str(directory / "error.log")]
+    full_env = {**os.environ, **env}
+    check = subprocess.run([*command[:1], "-t", *command[1:]], env=full_env, capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
-    process = subprocess.Popen(
-        [nginx, "-p", str(directory), "-c", str(directory / "nginx.conf"), "-e", str(directory / "error.log")],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = subprocess.Popen(command, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: _answers(url), timeout_s=10, message="nginx to listen")
