@@ -18,6 +18,7 @@ import redis
 log = logging.getLogger(__name__)
 
 OnChange = Callable[[str, int | None], None]
+EVERYTHING = "*"  # the topic of "drop every cached copy"
 
 
 class ChangeBus:
@@ -53,10 +54,14 @@ class ChangeBus:
         self._client.close()
 
     def _run(self) -> None:
+        heard_before = False
         while not self._stop.is_set():
             try:
                 pubsub = self._client.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(self.channel)
+                if heard_before:  # changes made while we were deaf went unheard: forget everything once
+                    self._on_change(EVERYTHING, None)
+                heard_before = True
                 self._subscribed.set()
                 while not self._stop.is_set():
                     message = pubsub.get_message(timeout=0.5)

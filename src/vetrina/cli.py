@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 import typer
 import uvicorn
+from pydantic import ValidationError
 
 from vetrina.accounts import service as accounts
 from vetrina.accounts.models import Role
@@ -52,11 +53,14 @@ def _recover_interrupted_work(ctx: Context) -> None:
 
 
 def _context() -> Context:
-    """This process's context; a store that cannot be used (no such bucket, refused credentials) stops here."""
+    """This process's context; settings that cannot work, or a store that cannot be used (no such bucket, refused
+    credentials), stop here with what is wrong."""
     try:
         return build_context()
     except StorageMisconfigured as exc:
         _fail(str(exc))
+    except ValidationError as exc:
+        _fail("; ".join(error["msg"].removeprefix("Value error, ") for error in exc.errors()))
 
 
 def _fail(message: str) -> NoReturn:
@@ -79,6 +83,8 @@ def serve(
     ctx = _context()
     if worker:
         _recover_interrupted_work(ctx)
+    else:  # no worker here, but uploads still leave scratch behind when a node dies mid-upload
+        ctx.store.clean_scratch(older_than_s=SCRATCH_MAX_AGE_S)
     typer.echo(f"Vetrina on http://{host}:{port}  (data: {ctx.settings.data_dir.resolve()})")
     # No proxy_headers: request.client stays the direct peer; vetrina.geo decides which X-Forwarded-For hops to trust.
     if workers == 1:
@@ -301,7 +307,7 @@ def migrate() -> None:
 @storage_app.command("migrate")
 def storage_migrate(
     to: str = typer.Option(..., "--to", help="The bucket to copy into: s3://bucket/prefix."),
-    endpoint_url: str = typer.Option("", help="The object store's endpoint, when it is not AWS S3."),
+    endpoint_url: str = typer.Option("", help="The object store's endpoint (default: VETRINA_S3_ENDPOINT_URL)."),
 ) -> None:
     """Copy the local media directory into object storage, checking every object's checksum; run it again to
     resume. Then set VETRINA_STORAGE_URL to the same URL."""
@@ -311,8 +317,9 @@ def storage_migrate(
     from vetrina.storage.s3 import S3Store
 
     settings = Settings()
+    endpoint = endpoint_url or settings.s3_endpoint_url
     try:
-        target = S3Store.from_url(to, settings.data_dir / "work", settings.signing_key, endpoint_url or None)
+        target = S3Store.from_url(to, settings.data_dir / "work", settings.signing_key, endpoint)
         target.check()
     except (ValueError, StorageMisconfigured) as exc:
         _fail(str(exc))

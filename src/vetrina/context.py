@@ -14,7 +14,7 @@ from typing import ClassVar, Protocol, Self, TypeVar
 
 from sqlalchemy.orm import Session
 
-from vetrina.changebus import ChangeBus
+from vetrina.changebus import EVERYTHING, ChangeBus
 from vetrina.clock import Clock
 from vetrina.db import Database, after_commit
 from vetrina.geo import GeoLocator
@@ -80,8 +80,8 @@ class Caches:
 
     def _forget_here(self, topic: str, key: int | None) -> None:
         for cache in list(self._made.values()):
-            if topic in cache.topics:
-                cache.forget(key)
+            if topic == EVERYTHING or topic in cache.topics:
+                cache.forget(None if topic == EVERYTHING else key)
 
     def close(self) -> None:
         if self._bus is not None:

@@ -33,6 +33,8 @@ from vetrina.jobs import JobFunction, job, repeating_job
 from vetrina.storage import StorageUnavailable
 
 log = logging.getLogger(__name__)
+# How long work waits for an object store that was down before it tries again.
+STORE_RETRY_S = 30.0
 HEARTBEAT_EVERY_S = 1.0
 
 
@@ -139,6 +141,25 @@ def renew(session: Session, model: type[Leased], row_id: int, token: str, **valu
         raise LeaseLost(f"{model.__tablename__} {row_id} was taken over")
 
 
+def _release(session: Session, model: type[Leased], row_id: int, token: str) -> bool:
+    """Give the row back as waiting, never claimed, the attempt uncounted; False if another worker holds it."""
+    released = cast(
+        CursorResult[Any],
+        session.execute(
+            update(model)
+            .where(model.id == row_id, model.lease_token == token, model.status == model.lease_statuses.running)
+            .values(
+                status=model.lease_statuses.waiting,
+                lease_token=None,
+                heartbeat_at=None,
+                attempts=model.attempts - 1,
+            )
+            .execution_options(synchronize_session=False)
+        ),
+    ).rowcount
+    return bool(released)
+
+
 class Lease:
     """A lease this worker holds: what the work under it renews, beats and writes its scratch files with."""
 
@@ -187,7 +208,7 @@ class Outcome(enum.StrEnum):
     lost = "lost"  # taken over while working: the new holder finishes it
     done = "done"
     failed = "failed"
-    deferred = "deferred"  # the store was down: the stalled-work sweep hands the row on later (an attempt counted)
+    deferred = "deferred"  # the store was down: the row waits again and its job is queued for later
 
 
 def run_under_lease(
@@ -224,9 +245,15 @@ def run_under_lease(
         log.info("%s: lease lost, leaving it to its new worker", name)
         return Outcome.lost
     except StorageUnavailable as exc:
-        # Nothing was published (a set becomes visible by its last file): once the lease goes stale, the sweep
-        # queues the row again, so the wait grows with the stall time and ends after lease_max_attempts.
-        log.warning("%s: %s; left for a later attempt", name, exc.detail)
+        # Nothing was published (a set becomes visible by its last file). The store's outage is not the work's
+        # failure: the row waits again, this attempt uncounted, and its job is queued to try after a pause.
+        log.warning("%s: %s; trying again in %ss", name, exc.detail, STORE_RETRY_S)
+        with ctx.db.session(write=True) as session:
+            if not _release(session, model, row_id, token):
+                return Outcome.lost
+        kind = next((k for k in _kinds.values() if k.model is model), None)
+        if kind is not None:
+            ctx.queue.enqueue_in(STORE_RETRY_S, kind.job, row_id)
         return Outcome.deferred
     except Exception as exc:
         if not isinstance(exc, expected):

@@ -226,6 +226,16 @@ class Settings(BaseSettings):
                 raise ValueError(f"the funding provider {provider} needs {names}")
         return self
 
+    @model_validator(mode="after")
+    def _shared_secret(self) -> Settings:
+        """Nodes that share a store or a queue must share the secret too: each would make its own otherwise, and
+        links signed on one would not open on another (nor at the edge)."""
+        if (self.storage_url or self.redis_url) and not self.secret_key:
+            raise ValueError(
+                "VETRINA_SECRET_KEY must be set (the same on every node) with VETRINA_STORAGE_URL or VETRINA_REDIS_URL"
+            )
+        return self
+
     @field_validator("funding_providers")
     @classmethod
     def _known_providers(cls, names: list[str]) -> list[str]:

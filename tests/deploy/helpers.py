@@ -50,6 +50,7 @@ def edge(directory: Path, secret: str, origin: str, store_host: str, store_path:
             "VETRINA_EDGE_LISTEN": f"127.0.0.1:{port}",
             "VETRINA_EDGE_CACHE": str(directory / "cache"),
             "VETRINA_EDGE_JS": str(DEPLOY / "nginx"),
+            "VETRINA_EDGE_CDN": "127.0.0.1/32",  # the test's "CDN": requests from 127.0.0.1 may say their country
             "VETRINA_ORIGIN": origin,
             "VETRINA_STORE_HOST": store_host,
             "VETRINA_STORE_PATH": store_path,

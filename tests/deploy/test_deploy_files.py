@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from tests.deploy.helpers import DEPLOY
 from vetrina.cli import app as cli
 from vetrina.settings import Settings
+from vetrina.web.app import vendor_dir
 
 SETTINGS = {f"VETRINA_{name.upper()}" for name in Settings.model_fields}
 AWS = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"}
@@ -64,3 +65,12 @@ def test_the_systemd_units_run_commands_and_options_the_cli_has():
         for option in options:
             assert option in help_text, (unit, option)
         assert "EnvironmentFile=/etc/vetrina/vetrina.env" in text
+
+
+def test_the_image_carries_the_front_end_packages_where_the_app_looks_for_them():
+    """hls.js comes from npm into node_modules beside src/ (web/app.vendor_dir), as in a checkout."""
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert "npm ci --omit=dev" in dockerfile and "pip install --no-cache-dir --no-deps -e ." in dockerfile
+    workdir = re.findall(r"^WORKDIR (\S+)", dockerfile, re.M)[-1]
+    assert f"COPY --from=front {workdir}/node_modules ./node_modules" in dockerfile
+    assert vendor_dir() == DEPLOY.parent / "node_modules"  # src/vetrina -> the checkout's root

@@ -103,6 +103,10 @@ def test_the_edge_serves_media_from_its_cache_and_refuses_bad_links_itself(
                 in_china = site.store.signed_url(scope, name, time.time(), 3600, territory="CN", covers=Covers.hls)  # noqa: TID251
                 assert httpx.get(url + in_china, headers={"CF-IPCountry": "CN"}).status_code == 200
                 assert httpx.get(url + in_china, headers={"CF-IPCountry": "IT"}).status_code == 451
+                # A client that is not the CDN cannot claim a country.
+                with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2")) as stranger:
+                    assert stranger.get(url + in_china, headers={"CF-IPCountry": "CN"}).status_code == 451
+                    assert stranger.put(segment_url, content=b"x").status_code == 403  # GET and HEAD only
                 # None of the refusals reached the bucket or the web nodes.
                 calls = upstream_calls(logs, "source.mp4") + upstream_calls(logs, "poster.jpg")
                 assert calls and set(calls) == {"-"}

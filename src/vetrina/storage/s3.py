@@ -7,7 +7,6 @@ up after all the others, so a reader who finds it finds everything it names."""
 
 from __future__ import annotations
 
-import mimetypes
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -22,7 +21,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from vetrina.storage.base import MediaStore, ObjectStream, StorageMisconfigured, StorageUnavailable, StoredObject
-from vetrina.storage.signing import key_parts
+from vetrina.storage.signing import key_parts, media_type
 
 PART_SIZE = 8 * 1024**2
 TRANSFER = TransferConfig(multipart_threshold=PART_SIZE, multipart_chunksize=PART_SIZE, max_concurrency=4)
@@ -45,8 +44,14 @@ def parse_url(url: str) -> tuple[str, str]:
 
 def s3_client(endpoint_url: str | None) -> Any:
     # Bounded retries and timeouts: a store that is down answers 503 soon, it does not hang a request.
+    # Checksums only where S3 requires them: boto3's newer defaults break MinIO, Ceph RGW and other S3-compatibles.
     config = Config(
-        retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=60, max_pool_connections=20
+        retries={"max_attempts": 3, "mode": "standard"},
+        connect_timeout=5,
+        read_timeout=60,
+        max_pool_connections=20,
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
     )
     return boto3.session.Session().client("s3", endpoint_url=endpoint_url or None, config=config)
 
@@ -76,7 +81,13 @@ class S3Store(MediaStore):
             self.client.head_bucket(Bucket=self.bucket)
         except ClientError as exc:
             code = exc.response.get("Error", {}).get("Code", "")
-            reason = "does not exist" if code in _MISSING | {"NoSuchBucket"} else f"refused the credentials ({code})"
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if code in _MISSING | {"NoSuchBucket"}:
+                reason = "does not exist"
+            elif status >= 500:
+                reason = f"could not be checked: the store answered {status}"
+            else:
+                reason = f"refused the credentials ({code})"
             raise StorageMisconfigured(
                 f"The bucket {self.bucket!r} {reason}: check VETRINA_STORAGE_URL, "
                 "VETRINA_S3_ENDPOINT_URL and the AWS credentials."
@@ -97,7 +108,7 @@ class S3Store(MediaStore):
             raise StorageUnavailable(_DOWN, retry_after_s=5) from exc
 
     def _upload(self, path: Path, key: str) -> None:
-        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        content_type = media_type(path.name)
         self._call(
             lambda: self.client.upload_file(
                 str(path), self.bucket, self.object_name(key), ExtraArgs={"ContentType": content_type}, Config=TRANSFER
@@ -127,6 +138,7 @@ class S3Store(MediaStore):
         shutil.rmtree(source, ignore_errors=True)
 
     def delete(self, key: str) -> None:
+        key_parts(key)  # never "": that would be the whole store
         name = self.object_name(key)
         self._call(lambda: self.client.delete_object(Bucket=self.bucket, Key=name))
         batch: list[dict[str, str]] = []

@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+import mimetypes
 import re
 
 MEDIA_URL_PREFIX = "/media"
@@ -31,6 +32,27 @@ _SET_FILES = {
     Covers.hls: re.compile(r"master\.m3u8|[\w-]+/(index\.m3u8|seg_\d+\.(ts|m4s|aac)|init\.mp4|[\w-]+\.key)", re.ASCII),
     Covers.thumbnails: re.compile(r"thumbs/(thumbs\.vtt|thumb_\d+\.jpg)", re.ASCII),
 }
+
+
+# What each media file is, for the store's objects and the answers that serve them (the platform's own mimetypes
+# table may call .ts Qt translations).
+MEDIA_TYPES = {
+    ".m3u8": "application/vnd.apple.mpegurl",
+    ".ts": "video/mp2t",
+    ".m4s": "video/iso.segment",
+    ".mp4": "video/mp4",
+    ".aac": "audio/aac",
+    ".vtt": "text/vtt; charset=utf-8",
+    ".jpg": "image/jpeg",
+    ".png": "image/png",
+    ".webp": "image/webp",
+    ".key": "application/octet-stream",
+}
+
+
+def media_type(name: str) -> str:
+    suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    return MEDIA_TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
 
 
 class InvalidKey(ValueError):
@@ -91,6 +113,8 @@ class UrlSigner:
         scope, name = "/".join(parts[:depth]), "/".join(parts[depth:])
         if covers != Covers.file and not _SET_FILES[covers].fullmatch(name):
             return None
-        if not hmac.compare_digest(signature, self._signature(scope, expires, territory, covers, name)):
+        if not signature.isascii() or not hmac.compare_digest(
+            signature, self._signature(scope, expires, territory, covers, name)
+        ):
             return None
         return int(expires - now_ts), territory

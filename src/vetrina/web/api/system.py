@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import mimetypes
 import re
-from pathlib import PurePosixPath
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
 from vetrina import clock
 from vetrina.errors import Forbidden, NotFound, UnavailableHere
-from vetrina.storage import MEDIA_URL_PREFIX, LocalStore, MediaStore
+from vetrina.storage import MEDIA_URL_PREFIX, LocalStore, MediaStore, media_type
 from vetrina.web.deps import get_context, territory, viewer_territory
 
-_MEDIA_TYPES = {
-    ".m3u8": "application/vnd.apple.mpegurl",
-    ".ts": "video/mp2t",
-    ".m4s": "video/iso.segment",
-    ".mp4": "video/mp4",
-    ".vtt": "text/vtt; charset=utf-8",
-    ".jpg": "image/jpeg",
-    ".png": "image/png",
-    ".webp": "image/webp",
-}
 # Published ladders never change (a new transcode gets a new directory), so caches may keep them
 # for as long as the URL's signature lasts, up to a day.
 _MAX_CACHE_S = 86400
@@ -56,9 +44,7 @@ def media_file(request: Request, token: str, key: str) -> Response:
     remaining_s, bound_to = verified
     if bound_to and bound_to != viewer_territory(request):
         raise UnavailableHere(f"This link plays only in {bound_to}.", territory=viewer_territory(request))
-    name = key.rsplit("/", 1)[-1]
-    suffix = PurePosixPath(name).suffix.lower()
-    media_type = _MEDIA_TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    content_type = media_type(key.rsplit("/", 1)[-1])
     headers = {
         "Cache-Control": f"public, max-age={min(remaining_s, _MAX_CACHE_S)}, immutable",
         "Access-Control-Allow-Origin": "*",
@@ -67,15 +53,19 @@ def media_file(request: Request, token: str, key: str) -> Response:
         path = store.path(key)
         if not path.is_file():
             raise NotFound("There is no such media file.")
-        return FileResponse(path, media_type=media_type, headers=headers)
-    return _streamed(request, store, key, media_type, headers)
+        return FileResponse(path, media_type=content_type, headers=headers)
+    return _streamed(request, store, key, content_type, headers)
 
 
-def _streamed(request: Request, store: MediaStore, key: str, media_type: str, headers: dict[str, str]) -> Response:
+def _streamed(request: Request, store: MediaStore, key: str, content_type: str, headers: dict[str, str]) -> Response:
     """A file of a remote store, passed through (one byte range at most, as players ask)."""
     wanted = _RANGE.fullmatch(request.headers.get("range", "").strip())
+    if wanted and (wanted.group(1), wanted.group(2)) == ("", ""):
+        wanted = None  # "bytes=-" names no range: the whole file
     first = int(wanted.group(1)) if wanted and wanted.group(1) else 0
     last = int(wanted.group(2)) if wanted and wanted.group(2) else None
+    if last is not None and wanted and wanted.group(1) and last < first:
+        wanted, first, last = None, 0, None  # an invalid range is ignored (RFC 9110): the whole file
     if wanted and not wanted.group(1) and last is not None:
         size = store.size(key)
         if size is None:
@@ -86,7 +76,7 @@ def _streamed(request: Request, store: MediaStore, key: str, media_type: str, he
         if size is None:
             raise NotFound("There is no such media file.")
         return Response(
-            headers={**headers, "Accept-Ranges": "bytes", "Content-Length": str(size)}, media_type=media_type
+            headers={**headers, "Accept-Ranges": "bytes", "Content-Length": str(size)}, media_type=content_type
         )
     stream = store.open_stream(key, first, last)
     if stream is None:
@@ -95,7 +85,8 @@ def _streamed(request: Request, store: MediaStore, key: str, media_type: str, he
     status = 200
     if wanted:
         if stream.length == 0:
-            return Response(status_code=416, headers={"Content-Range": f"bytes */{stream.total}"})
+            unsatisfiable = {"Content-Range": f"bytes */{stream.total}", "Access-Control-Allow-Origin": "*"}
+            return Response(status_code=416, headers=unsatisfiable)
         status = 206
         headers["Content-Range"] = f"bytes {stream.first}-{stream.first + stream.length - 1}/{stream.total}"
-    return StreamingResponse(stream.chunks, status_code=status, headers=headers, media_type=media_type)
+    return StreamingResponse(stream.chunks, status_code=status, headers=headers, media_type=content_type)
