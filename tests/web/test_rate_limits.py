@@ -200,7 +200,11 @@ def test_with_redis_every_process_shares_the_counts(tmp_path):
         pytest.skip(reason)
     # Two processes of one deployment (a queue name of its own, so no other test's counts are seen).
     settings = Settings(
-        data_dir=tmp_path, redis_url=TEST_REDIS_URL, queue_name=f"test-{secrets.token_hex(4)}", rate_limits={}
+        data_dir=tmp_path,
+        redis_url=TEST_REDIS_URL,
+        secret_key="shared by the deployment",
+        queue_name=f"test-{secrets.token_hex(4)}",
+        rate_limits={},
     )
     first, second = RateLimits.from_settings(settings), RateLimits.from_settings(settings)
     assert first.shared and second.shared
