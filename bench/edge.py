@@ -6,7 +6,7 @@ The object store is moto's S3 in server mode, in this process; load comes from a
 measured closed-loop with 200 connections (200 simulated viewers on loopback); latency at a fixed offered rate
 below saturation, where p99 measures the server rather than a queue.
 
-    .venv/bin/python bench/edge.py [--segments 50] [--segment-kb 400] [--seconds 8] [--rate 1500] [--rounds 3]
+    .venv/bin/python bench/edge.py [--segments 50] [--segment-kb 400] [--seconds 8] [--rate 100] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def main() -> None:
     parser.add_argument("--segments", type=int, default=50)
     parser.add_argument("--segment-kb", type=int, default=400)
     parser.add_argument("--seconds", type=float, default=8)
-    parser.add_argument("--rate", type=int, default=1500, help="the fixed offered rate for latency")
+    parser.add_argument("--rate", type=int, default=100, help="the fixed offered rate for latency (below saturation)")
     parser.add_argument("--connections", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=3)
     options = parser.parse_args()
