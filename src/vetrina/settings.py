@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = Field(
         None, description="The object store's endpoint when it is not AWS S3 (MinIO, Ceph RGW, R2, ...)."
     )
+    edge_url: str = Field(
+        "", description="The caching edge's origin (deploy/nginx), e.g. https://media.example: media links point there."
+    )
     base_url: str = Field("", description="Public origin for absolute URLs, e.g. https://vetrina.example.")
     max_upload_bytes: int = Field(2 * 1024**3, gt=0, description="Largest accepted video upload.")
     max_image_bytes: int = Field(20 * 1024**2, gt=0, description="Largest accepted product image upload.")
@@ -250,6 +253,14 @@ class Settings(BaseSettings):
         if url and not re.fullmatch(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[\w!.*'()/-]*)?", url):
             raise ValueError(f"{url!r} is not a storage URL like s3://bucket/prefix")
         return url or None
+
+    @field_validator("edge_url")
+    @classmethod
+    def _edge_origin(cls, url: str) -> str:
+        try:
+            return web_origin(url, "edge_url") if url else ""
+        except InvalidInput as exc:
+            raise ValueError(exc.detail) from None
 
     @field_validator("embed_origins")
     @classmethod

@@ -39,11 +39,14 @@ def filled(template: str, values: dict[str, str]) -> str:
 
 
 @contextmanager
-def edge(directory: Path, secret: str, origin: str, store_host: str, store_path: str) -> Iterator[str]:
-    """The edge on a loopback port, in front of `origin` (host:port) and the bucket at `store_host` + `store_path`;
-    yields its URL. Its access log (directory/access.log) names the upstream each request reached, if any."""
+def edge(
+    directory: Path, secret: str, origin: str, store_host: str, store_path: str, port: int | None = None
+) -> Iterator[str]:
+    """The edge on a loopback port (a free one by default), in front of `origin` (host:port) and the bucket at
+    `store_host` + `store_path`; yields its URL. Its access log (directory/access.log) names the upstream each
+    request reached, if any."""
     directory.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     site = filled(
         (DEPLOY / "nginx" / "vetrina-edge.conf").read_text(),
         {

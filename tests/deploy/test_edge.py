@@ -15,7 +15,7 @@ import m3u8
 import pytest
 
 from tests.deploy.helpers import edge, nginx_missing, upstream_calls
-from tests.helpers import served, wait_for
+from tests.helpers import free_port, served, wait_for
 from vetrina.accounts.models import Role
 from vetrina.runtime import build_context
 from vetrina.storage import Covers
@@ -34,9 +34,9 @@ def needs_nginx() -> None:
 def test_the_edge_serves_media_from_its_cache_and_refuses_bad_links_itself(
     needs_nginx, settings, s3_endpoint, s3_bucket, make_account, short_clip, tmp_path
 ):
-    site = build_context(
-        settings.model_copy(update={"storage_url": f"s3://{s3_bucket}/prod", "s3_endpoint_url": s3_endpoint})
-    )
+    edge_port = free_port()  # known before the site starts: its media links point at the edge (VETRINA_EDGE_URL)
+    changes = {"storage_url": f"s3://{s3_bucket}/prod", "s3_endpoint_url": s3_endpoint}
+    site = build_context(settings.model_copy(update={**changes, "edge_url": f"http://127.0.0.1:{edge_port}"}))
     bucket = boto3.client("s3", endpoint_url=s3_endpoint)
     try:
         with served(site) as origin:
@@ -72,10 +72,13 @@ def test_the_edge_serves_media_from_its_cache_and_refuses_bad_links_itself(
             )
             store_host = urlsplit(s3_endpoint).netloc
             logs = tmp_path / "edge"
-            with edge(logs, settings.secret_key, urlsplit(origin).netloc, store_host, f"/{s3_bucket}/prod") as url:
+            with edge(
+                logs, settings.secret_key, urlsplit(origin).netloc, store_host, f"/{s3_bucket}/prod", edge_port
+            ) as url:
                 assert httpx.get(f"{url}/healthz").json()["status"] == "ok"  # the rest goes to the web nodes
 
-                master_url = url + video["hls_url"]
+                master_url = video["hls_url"]
+                assert master_url.startswith(f"{url}/media/")  # handed out on the edge, not the web nodes
                 master = m3u8.loads(httpx.get(master_url).text, uri=master_url)
                 variant_url = master.playlists[0].absolute_uri
                 variant = m3u8.loads(httpx.get(variant_url).text, uri=variant_url)
@@ -99,13 +102,13 @@ def test_the_edge_serves_media_from_its_cache_and_refuses_bad_links_itself(
                 scope, name = key.rsplit("/", 2)[0], "/".join(key.rsplit("/", 2)[1:])
                 long_ago = time.time() - 10 * 86400  # noqa: TID251
                 expired = site.store.signed_url(scope, name, long_ago, 60, covers=Covers.hls)
-                assert httpx.get(url + expired).status_code == 403
+                assert httpx.get(expired).status_code == 403
                 in_china = site.store.signed_url(scope, name, time.time(), 3600, territory="CN", covers=Covers.hls)  # noqa: TID251
-                assert httpx.get(url + in_china, headers={"CF-IPCountry": "CN"}).status_code == 200
-                assert httpx.get(url + in_china, headers={"CF-IPCountry": "IT"}).status_code == 451
+                assert httpx.get(in_china, headers={"CF-IPCountry": "CN"}).status_code == 200
+                assert httpx.get(in_china, headers={"CF-IPCountry": "IT"}).status_code == 451
                 # A client that is not the CDN cannot claim a country.
                 with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2")) as stranger:
-                    assert stranger.get(url + in_china, headers={"CF-IPCountry": "CN"}).status_code == 451
+                    assert stranger.get(in_china, headers={"CF-IPCountry": "CN"}).status_code == 451
                     assert stranger.put(segment_url, content=b"x").status_code == 403  # GET and HEAD only
                 # None of the refusals reached the bucket or the web nodes.
                 calls = upstream_calls(logs, "source.mp4") + upstream_calls(logs, "poster.jpg")

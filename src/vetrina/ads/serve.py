@@ -128,6 +128,11 @@ def breaks(settings: VideoAdSettings, base_url: str, video_id: int) -> list[AdBr
     return sorted(out, key=lambda b: b.offset_s or 0)
 
 
+def _absolute(base_url: str, url: str) -> str:
+    """A link of ours for another party's player: media links are already absolute when an edge serves them."""
+    return url if url.startswith(("http://", "https://")) else base_url + url
+
+
 def _events_url(base_url: str, decision_id: str, event: str) -> str:
     macros = "code=[ERRORCODE]&cb=[CACHEBUSTING]" if event == "error" else "cb=[CACHEBUSTING]"
     return f"{base_url}/api/v1/ads/events/{decision_id}/{event}?{macros}"
@@ -143,11 +148,15 @@ def _linear_creative(
     hls_url = media.video_media_urls(ctx, video)["hls_url"]
     if hls_url is None:  # not ready to stream
         return None
-    files = [MediaFile(base_url + hls_url, "application/x-mpegURL", video.width, video.height, delivery="streaming")]
+    files = [
+        MediaFile(
+            _absolute(base_url, hls_url), "application/x-mpegURL", video.width, video.height, delivery="streaming"
+        )
+    ]
     if video.source_key and PurePosixPath(video.source_key).suffix == ".mp4":
         scope, _, name = video.source_key.rpartition("/")
         source = ctx.store.signed_url(scope, name, clock.now().timestamp(), ctx.settings.media_url_ttl_s)
-        files.append(MediaFile(base_url + source, "video/mp4", video.width, video.height, codec="avc1"))
+        files.append(MediaFile(_absolute(base_url, source), "video/mp4", video.width, video.height, codec="avc1"))
     linear = Linear(
         duration_s=round(video.duration_s, 3),
         media_files=files,
@@ -169,7 +178,7 @@ def _overlay_creative(
     product = session.get(Product, campaign.product_id) if campaign.product_id else None
     if product is None or product.deleted or not product.published or not product.images:
         return None
-    card = base_url + catalog.image_urls(ctx, product.images[0])["card"]
+    card = _absolute(base_url, catalog.image_urls(ctx, product.images[0])["card"])
     overlay = NonLinear(
         width=480,
         height=480,

@@ -30,6 +30,10 @@ def open_store(settings: Settings) -> MediaStore:
         from vetrina.storage.s3 import S3Store  # boto3 is loaded only by deployments that use it
 
         return S3Store.from_url(
-            settings.storage_url, settings.data_dir / "work", settings.signing_key, settings.s3_endpoint_url
+            settings.storage_url,
+            settings.data_dir / "work",
+            settings.signing_key,
+            settings.s3_endpoint_url,
+            settings.edge_url,
         )
-    return LocalStore(settings.media_dir, settings.signing_key)
+    return LocalStore(settings.media_dir, settings.signing_key, settings.edge_url)

@@ -46,8 +46,8 @@ class MediaStore(UrlSigner, ABC):
     """Media by key. Work happens in `scratch_dir`s on this machine's disk (`work_root`), and finished files and
     sets go into the store with `put_file` and `publish_dir`."""
 
-    def __init__(self, work_root: Path, signing_key: bytes) -> None:
-        super().__init__(signing_key)
+    def __init__(self, work_root: Path, signing_key: bytes, url_base: str = "") -> None:
+        super().__init__(signing_key, url_base)
         self.work_root = work_root
         work_root.mkdir(parents=True, exist_ok=True)
 

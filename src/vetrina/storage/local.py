@@ -15,8 +15,8 @@ _CHUNK = 256 * 1024
 
 
 class LocalStore(MediaStore):
-    def __init__(self, root: Path, signing_key: bytes) -> None:
-        super().__init__(root / ".work", signing_key)
+    def __init__(self, root: Path, signing_key: bytes, url_base: str = "") -> None:
+        super().__init__(root / ".work", signing_key, url_base)
         self.root = root
 
     def describe(self) -> str:

@@ -57,14 +57,18 @@ def s3_client(endpoint_url: str | None) -> Any:
 
 
 class S3Store(MediaStore):
-    def __init__(self, bucket: str, prefix: str, client: Any, work_root: Path, signing_key: bytes) -> None:
-        super().__init__(work_root, signing_key)
+    def __init__(
+        self, bucket: str, prefix: str, client: Any, work_root: Path, signing_key: bytes, url_base: str = ""
+    ) -> None:
+        super().__init__(work_root, signing_key, url_base)
         self.bucket, self.prefix, self.client = bucket, prefix, client
 
     @classmethod
-    def from_url(cls, url: str, work_root: Path, signing_key: bytes, endpoint_url: str | None) -> S3Store:
+    def from_url(
+        cls, url: str, work_root: Path, signing_key: bytes, endpoint_url: str | None, url_base: str = ""
+    ) -> S3Store:
         bucket, prefix = parse_url(url)
-        return cls(bucket, prefix, s3_client(endpoint_url), work_root, signing_key)
+        return cls(bucket, prefix, s3_client(endpoint_url), work_root, signing_key, url_base)
 
     def describe(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}".rstrip("/")

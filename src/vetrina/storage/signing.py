@@ -70,8 +70,9 @@ def key_parts(key: str) -> tuple[str, ...]:
 class UrlSigner:
     """Signs and checks media URLs with the deployment's secret (every store is one)."""
 
-    def __init__(self, signing_key: bytes) -> None:
+    def __init__(self, signing_key: bytes, url_base: str = "") -> None:
         self._signing_key = signing_key
+        self.url_base = url_base  # the edge's origin (VETRINA_EDGE_URL): links are absolute there; "" for ours
 
     @property
     def signing_key(self) -> bytes:
@@ -96,7 +97,7 @@ class UrlSigner:
         expires = int(now_ts // _EXPIRY_BUCKET_S) * _EXPIRY_BUCKET_S + ttl_s + _EXPIRY_BUCKET_S
         signature = self._signature(scope, expires, territory, covers, name)
         token = f"{expires}.{depth}.{territory or '-'}.{covers.value}.{signature}"
-        return f"{MEDIA_URL_PREFIX}/{token}/{scope}/{name}"
+        return f"{self.url_base}{MEDIA_URL_PREFIX}/{token}/{scope}/{name}"
 
     def verify(self, token: str, key: str, now_ts: float) -> tuple[int, str] | None:
         """The seconds left on `token` for `key` and the territory it is bound to ("" for none), or None when
