@@ -135,3 +135,57 @@ def wait_in_page(page: Any, expression: str, timeout_ms: float = 30_000) -> None
         if time.monotonic() > deadline:
             raise AssertionError(f"still false after {timeout_ms / 1000:.0f} s: {expression}")
         page.wait_for_timeout(100)
+
+
+@dataclass(frozen=True)
+class S3WithAuth:
+    endpoint: str
+    access_key: str
+    secret_key: str
+
+
+@contextmanager
+def s3_that_checks_credentials(bucket: str) -> Iterator[S3WithAuth]:
+    """moto's S3 server in a process of its own that checks credentials (the shared one takes any): an IAM user
+    allowed S3, its access key, and `bucket`; yields where it is and the user's keys."""
+    import json
+    import subprocess
+    import sys
+
+    import boto3
+    import httpx
+
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    # The first three requests (making the user, its key and its policy) go unchecked; every later one is checked.
+    env = {**os.environ, "INITIAL_NO_AUTH_ACTION_COUNT": "3"}
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: _answers(f"{endpoint}/moto-api/", httpx), timeout_s=20, message="moto to listen")
+        iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1")
+        iam.create_user(UserName="vetrina")
+        key = iam.create_access_key(UserName="vetrina")["AccessKey"]
+        allow_s3 = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+        iam.put_user_policy(UserName="vetrina", PolicyName="s3", PolicyDocument=json.dumps(allow_s3))
+        keys = S3WithAuth(endpoint, key["AccessKeyId"], key["SecretAccessKey"])
+        s3 = boto3.client(
+            "s3", endpoint_url=endpoint, aws_access_key_id=keys.access_key, aws_secret_access_key=keys.secret_key
+        )
+        s3.create_bucket(Bucket=bucket)
+        yield keys
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _answers(url: str, httpx: Any) -> bool:
+    try:
+        httpx.get(url, timeout=1)
+        return True
+    except httpx.TransportError:
+        return False

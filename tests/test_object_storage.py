@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from tests.helpers import free_port, wait_for
+from tests.helpers import free_port, s3_that_checks_credentials, wait_for
 from tests.web.helpers import assert_problem, upload, wait_until_done
 from vetrina.accounts.models import Role
 from vetrina.cli import app as cli
@@ -283,3 +283,28 @@ def test_a_transcode_while_the_store_is_down_waits_for_it_and_then_finishes(
         assert site.store.exists(f"{done.output_key}/master.m3u8")
     finally:
         site.close()
+
+
+def test_refused_credentials_stop_start_up_with_a_clear_message(tmp_path):
+    with s3_that_checks_credentials("vetrina-private") as s3:
+        granted = boto3.client(
+            "s3", endpoint_url=s3.endpoint, aws_access_key_id=s3.access_key, aws_secret_access_key=s3.secret_key
+        )
+        S3Store("vetrina-private", "", granted, tmp_path / "work", KEY).check()  # the right keys open it
+        wrong = boto3.client(
+            "s3", endpoint_url=s3.endpoint, aws_access_key_id=s3.access_key, aws_secret_access_key="not-the-secret"
+        )
+        with pytest.raises(StorageMisconfigured, match="vetrina-private.*refused the credentials"):
+            S3Store("vetrina-private", "", wrong, tmp_path / "work", KEY).check()
+        env = {
+            "VETRINA_DATA_DIR": str(tmp_path / "data"),
+            "VETRINA_SECRET_KEY": "shared",
+            "VETRINA_STORAGE_URL": "s3://vetrina-private/media",
+            "VETRINA_S3_ENDPOINT_URL": s3.endpoint,
+            "AWS_ACCESS_KEY_ID": s3.access_key,
+            "AWS_SECRET_ACCESS_KEY": "not-the-secret",
+        }
+        refused = CliRunner().invoke(cli, ["migrate"], env=env)
+        assert refused.exit_code == 2 and "refused the credentials" in refused.output
+        allowed = CliRunner().invoke(cli, ["migrate"], env={**env, "AWS_SECRET_ACCESS_KEY": s3.secret_key})
+        assert allowed.exit_code == 0, allowed.output
