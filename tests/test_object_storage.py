@@ -193,7 +193,10 @@ def test_a_video_uploaded_into_a_bucket_transcodes_there_and_plays_from_it(
             video = wait_until_done(client, merchant, accepted.json()["id"])
             assert video["status"] == "ready", video["error"]
 
-            master = m3u8.loads(client.get(video["hls_url"]).text, uri=video["hls_url"])
+            answer = client.get(video["hls_url"])
+            assert answer.headers["etag"] and "max-age=10" in answer.headers["cache-control"]
+            assert client.get(video["hls_url"], headers={"If-None-Match": answer.headers["etag"]}).status_code == 304
+            master = m3u8.loads(answer.text, uri=video["hls_url"])
             playlist_url = master.playlists[0].absolute_uri
             variant = m3u8.loads(client.get(playlist_url).text, uri=playlist_url)
             segment_url = variant.segments[0].absolute_uri

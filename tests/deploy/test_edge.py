@@ -79,7 +79,10 @@ def test_the_edge_serves_media_from_its_cache_and_refuses_bad_links_itself(
 
                 master_url = video["hls_url"]
                 assert master_url.startswith(f"{url}/media/")  # handed out on the edge, not the web nodes
-                master = m3u8.loads(httpx.get(master_url).text, uri=master_url)
+                playlist = httpx.get(master_url)
+                assert playlist.headers["cache-control"] == "public, max-age=10" and playlist.headers["etag"]
+                assert upstream_calls(logs, "master.m3u8")[-1] == urlsplit(origin).netloc  # rendered by Vetrina
+                master = m3u8.loads(playlist.text, uri=master_url)
                 variant_url = master.playlists[0].absolute_uri
                 variant = m3u8.loads(httpx.get(variant_url).text, uri=variant_url)
                 segment_url = variant.segments[0].absolute_uri

@@ -35,8 +35,13 @@ def test_upload_transcodes_to_an_hls_ladder(client, make_account, short_clip, ct
     assert [r["height"] for r in video["renditions"]] == [480, 360]
     assert all(r["bandwidth"] > 0 for r in video["renditions"])
 
-    master = m3u8.loads(client.get(video["hls_url"]).text, uri=video["hls_url"])
+    answer = client.get(video["hls_url"])
+    master = m3u8.loads(answer.text, uri=video["hls_url"])
     assert master.is_variant
+    # Playlists are Vetrina's answers (an ETag, a short max-age); segments are immutable objects.
+    assert answer.headers["cache-control"] == "public, max-age=10" and answer.headers["etag"]
+    again = client.get(video["hls_url"], headers={"If-None-Match": answer.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
     heights = sorted(p.stream_info.resolution[1] for p in master.playlists)
     assert heights == [360, 480]
     for playlist in master.playlists:

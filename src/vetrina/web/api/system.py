@@ -9,6 +9,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 
 from vetrina import clock
 from vetrina.errors import Forbidden, NotFound, UnavailableHere
+from vetrina.media import playlists
 from vetrina.storage import MEDIA_URL_PREFIX, LocalStore, MediaStore, media_type
 from vetrina.web.deps import get_context, territory, viewer_territory
 
@@ -45,6 +46,8 @@ def media_file(request: Request, token: str, key: str) -> Response:
     if bound_to and bound_to != viewer_territory(request):
         raise UnavailableHere(f"This link plays only in {bound_to}.", territory=viewer_territory(request))
     content_type = media_type(key.rsplit("/", 1)[-1])
+    if playlists.is_playlist(key):
+        return _playlist(request, store, key, content_type, remaining_s)
     headers = {
         "Cache-Control": f"public, max-age={min(remaining_s, _MAX_CACHE_S)}, immutable",
         "Access-Control-Allow-Origin": "*",
@@ -55,6 +58,22 @@ def media_file(request: Request, token: str, key: str) -> Response:
             raise NotFound("There is no such media file.")
         return FileResponse(path, media_type=content_type, headers=headers)
     return _streamed(request, store, key, content_type, headers)
+
+
+def _playlist(request: Request, store: MediaStore, key: str, content_type: str, remaining_s: int) -> Response:
+    """A playlist, rendered by Vetrina: an ETag and a short max-age (never past its link's expiry)."""
+    playlist = playlists.rendered(store, key)
+    if playlist is None:
+        raise NotFound("There is no such media file.")
+    headers = {
+        "Cache-Control": f"public, max-age={min(remaining_s, playlists.PLAYLIST_MAX_AGE_S)}",
+        "ETag": playlist.etag,
+        "Access-Control-Allow-Origin": "*",
+    }
+    if playlist.etag in {tag.strip() for tag in request.headers.get("if-none-match", "").split(",")}:
+        return Response(status_code=304, headers=headers)
+    body = b"" if request.method == "HEAD" else playlist.body
+    return Response(body, headers={**headers, "Content-Length": str(len(playlist.body))}, media_type=content_type)
 
 
 def _streamed(request: Request, store: MediaStore, key: str, content_type: str, headers: dict[str, str]) -> Response:
