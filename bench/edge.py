@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,25 +30,6 @@ from tests.helpers import free_port  # noqa: E402
 from vetrina.storage import Covers, LocalStore  # noqa: E402
 
 SECRET = "bench-" + secrets.token_hex(16)
-
-
-def fixed_rate(base: str, path: str, rate: int, seconds: float, pids: list[int]) -> Load:
-    """`rate` requests per second offered whatever the answers' speed (autocannon --overallRate)."""
-    from live import AUTOCANNON, _cpu_s
-
-    started = _cpu_s(pids)
-    out = subprocess.run(
-        [str(AUTOCANNON), "--json", "-c", "50", "--overallRate", str(rate), "-d", str(seconds), base + path],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    used = _cpu_s(pids) - started
-    result = json.loads(out)
-    answers = result["requests"]["total"]
-    if result["non2xx"] or result["errors"] or not answers:
-        raise RuntimeError(f"{path}: {result['non2xx']} non-2xx, {result['errors']} errors, of {answers}")
-    return Load(answers / seconds, result["latency"]["p50"], result["latency"]["p99"], used * 1000 / answers)
 
 
 def main() -> None:
@@ -107,8 +87,12 @@ def main() -> None:
             for _ in range(options.rounds):  # alternating, so both see the same machine
                 runs["edge"].append(autocannon(edge_url, segment, options.connections, options.seconds, edge_pids))
                 runs["static"].append(autocannon(static_url, plain, options.connections, options.seconds, static_pids))
-                runs["edge_rate"].append(fixed_rate(edge_url, segment, options.rate, options.seconds, edge_pids))
-                runs["static_rate"].append(fixed_rate(static_url, plain, options.rate, options.seconds, static_pids))
+                runs["edge_rate"].append(
+                    autocannon(edge_url, segment, 50, options.seconds, edge_pids, rate=options.rate)
+                )
+                runs["static_rate"].append(
+                    autocannon(static_url, plain, 50, options.seconds, static_pids, rate=options.rate)
+                )
             after = sum(1 for name in names for call in upstream_calls(logs, name) if call != "-")
     moto.stop()
     loads = {key: median_load(value) for key, value in runs.items()}

@@ -101,11 +101,19 @@ def server_pids(root: int) -> list[int]:
 
 
 def autocannon(
-    base: str, path: str, connections: int, seconds: float, pids: list[int], headers: dict[str, str] | None = None
+    base: str,
+    path: str,
+    connections: int,
+    seconds: float,
+    pids: list[int],
+    headers: dict[str, str] | None = None,
+    rate: int | None = None,
 ) -> Load:
-    """GET `path` over `connections` keep-alive connections for `seconds` (closed loop); every answer must be
-    a 2xx."""
+    """GET `path` over `connections` keep-alive connections for `seconds`: closed loop, or with `rate`, that many
+    requests a second offered whatever the answers' speed (latency below saturation); every answer must be a 2xx."""
     args = [str(AUTOCANNON), "--json", "-c", str(connections), "-d", str(seconds)]
+    if rate is not None:
+        args += ["--overallRate", str(rate)]
     for name, value in (headers or {}).items():
         args += ["-H", f"{name}={value}"]
     started = _cpu_s(pids)

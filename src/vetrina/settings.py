@@ -45,6 +45,14 @@ DEFAULT_RATE_LIMITS = {
 RENAMED = {"transcode_stall_seconds": "lease_stall_seconds", "max_transcode_attempts": "lease_max_attempts"}
 
 
+def _origin(value: str, field: str) -> str:
+    """`text.web_origin` for a setting: what is wrong with it as a start-up error."""
+    try:
+        return web_origin(value, field)
+    except InvalidInput as exc:
+        raise ValueError(exc.detail) from None
+
+
 class Settings(BaseSettings):
     """Every setting Vetrina reads; each maps to the env var VETRINA_<NAME>."""
 
@@ -257,18 +265,12 @@ class Settings(BaseSettings):
     @field_validator("edge_url")
     @classmethod
     def _edge_origin(cls, url: str) -> str:
-        try:
-            return web_origin(url, "edge_url") if url else ""
-        except InvalidInput as exc:
-            raise ValueError(exc.detail) from None
+        return _origin(url, "edge_url") if url else ""
 
     @field_validator("embed_origins")
     @classmethod
     def _web_origins(cls, given: list[str]) -> list[str]:
-        try:
-            return list(dict.fromkeys(web_origin(origin, "embed_origins") for origin in given))
-        except InvalidInput as exc:
-            raise ValueError(exc.detail) from None
+        return list(dict.fromkeys(_origin(origin, "embed_origins") for origin in given))
 
     @field_validator("rate_limits")
     @classmethod

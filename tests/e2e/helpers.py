@@ -1,4 +1,4 @@
-"""Helpers of the browser tests: another site's page that frames the player."""
+"""Helpers of the browser tests: another site's page that frames the player, and buying in that frame."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from html import escape
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 
 @contextmanager
@@ -33,3 +34,18 @@ def framing_site(host: str, frame_url: str, port: int = 0) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+def buy_in_frame(browser: Any, site: str, product: str = "Linen shirt") -> tuple[Any, Any, list[str]]:
+    """`site`'s page in Chromium: play the framed video and press Buy on `product`'s card; the page, the frame
+    and the page errors seen (collected until the test ends)."""
+    page = browser.new_page(viewport={"width": 1100, "height": 800})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(site)
+    frame = page.frame_locator("iframe")
+    frame.locator(".controls .play").click()
+    card = frame.locator(f'.product-card:has-text("{product}")')
+    card.wait_for(timeout=20_000)
+    card.locator(".card-buy").click()
+    return page, frame, errors

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.e2e.helpers import framing_site
+from tests.e2e.helpers import buy_in_frame, framing_site
 from tests.helpers import PASSWORD, free_port, make_clip, wait_for, wait_in_page
 from vetrina.accounts.models import Role
 
@@ -156,15 +156,7 @@ def test_the_player_works_embedded_in_another_site(live_server, make_account, me
     )
     # "localhost", not 127.0.0.1: another origin.
     with framing_site("localhost", f"{live_server.url}/embed/{video_id}") as blog:
-        page = browser.new_page(viewport={"width": 1100, "height": 800})
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(blog)
-        frame = page.frame_locator("iframe")
-        frame.locator(".controls .play").click()
-        card = frame.locator('.product-card:has-text("Linen shirt")')
-        card.wait_for(timeout=20_000)
-        card.locator(".card-buy").click()
+        page, frame, errors = buy_in_frame(browser, blog)
         # The drawer opens inside the frame, but buying goes on in a top-level window of ours: no sign-in and no pay
         # button in another site's frame, where a hostile page could lead a signed-in viewer into paying.
         link = frame.locator(".drawer:not([hidden]) .drawer-top-level")
@@ -187,15 +179,7 @@ def test_a_site_the_merchant_allowed_sells_inside_its_frame(live_server, make_ac
     assert allowed.status_code == 200, allowed.text
     selling = f"{live_server.url}/embed/{video_id}?origin={shop_origin}"
     with framing_site("127.0.0.2", selling, shop_port) as shop, framing_site("127.0.0.3", selling) as hostile:
-        page = browser.new_page(viewport={"width": 1100, "height": 800})
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(shop)
-        frame = page.frame_locator("iframe")
-        frame.locator(".controls .play").click()
-        card = frame.locator('.product-card:has-text("Linen shirt")')
-        card.wait_for(timeout=20_000)
-        card.locator(".card-buy").click()
+        page, frame, errors = buy_in_frame(browser, shop)
         frame.locator(".drawer-signin input[name=email]").fill(buyer.user.email)
         frame.locator(".drawer-signin input[name=password]").fill(PASSWORD)
         frame.locator(".drawer-signin button[type=submit]").click()

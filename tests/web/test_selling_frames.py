@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 from fastapi.testclient import TestClient
@@ -54,6 +55,23 @@ def allow(client: TestClient, merchant: Account, *origins: str) -> dict:
     response = client.patch(f"/api/v1/channels/{handle}", headers=merchant.auth, json={"embed_origins": list(origins)})
     assert response.status_code == 200, response.text
     return response.json()
+
+
+@dataclass(frozen=True)
+class FramedShop:
+    merchant: Account
+    video_id: int
+    item: dict
+    buyer: Account
+
+
+def framed_shop(ctx: Context, client: TestClient, make_account) -> FramedShop:
+    """A merchant's video with one of its products tagged in it, SHOP allowed to sell in its frames, and a buyer
+    with money."""
+    merchant = make_account(Role.merchant)
+    video_id, item = shop_video(ctx, client, merchant)
+    allow(client, merchant, SHOP)
+    return FramedShop(merchant, video_id, item, funded_buyer(client, make_account))
 
 
 def frame_policy(response) -> str:
@@ -151,10 +169,8 @@ def test_the_operators_sites_may_sell_in_frames_of_every_merchants_player(ctx, s
 
 def test_a_sign_in_made_in_a_frame_buys_there_and_nowhere_else(ctx, https_client, make_account):
     client = https_client
-    merchant = make_account(Role.merchant)
-    video_id, item = shop_video(ctx, client, merchant)
-    allow(client, merchant, SHOP)
-    buyer = funded_buyer(client, make_account)
+    shop = framed_shop(ctx, client, make_account)
+    video_id, item, buyer = shop.video_id, shop.item, shop.buyer
 
     signed_in = sign_in_framed(client, buyer, video_id)
     assert signed_in.status_code == 200, signed_in.text
@@ -248,10 +264,8 @@ def test_a_merchants_site_sells_only_that_merchants_videos(ctx, https_client, ma
 
 def test_removing_a_site_ends_its_frames_sign_ins_and_signing_out_ends_one(ctx, https_client, make_account):
     client = https_client
-    merchant = make_account(Role.merchant)
-    video_id, item = shop_video(ctx, client, merchant)
-    allow(client, merchant, SHOP)
-    buyer = funded_buyer(client, make_account)
+    shop = framed_shop(ctx, client, make_account)
+    merchant, video_id, item, buyer = shop.merchant, shop.video_id, shop.item, shop.buyer
     csrf = sign_in_framed(client, buyer, video_id).json()["csrf_token"]
     payment = "/api/v1/payments/2147483000"  # signed in: "no such payment"; signed out: "sign in"
     assert client.get(payment, headers=framed()).status_code == 404
@@ -273,10 +287,8 @@ def test_removing_a_site_ends_its_frames_sign_ins_and_signing_out_ends_one(ctx, 
 
 def test_the_selling_player_shows_who_signed_in_there(ctx, https_client, make_account):
     client = https_client
-    merchant = make_account(Role.merchant)
-    video_id, _item = shop_video(ctx, client, merchant)
-    allow(client, merchant, SHOP)
-    buyer = funded_buyer(client, make_account)
+    shop = framed_shop(ctx, client, make_account)
+    merchant, video_id, _item, buyer = shop.merchant, shop.video_id, shop.item, shop.buyer
     csrf = sign_in_framed(client, buyer, video_id).json()["csrf_token"]
     page = client.get(f"/embed/{video_id}", params={"origin": SHOP})
     assert 'data-signed-in="true"' in page.text

@@ -31,6 +31,14 @@ _DOWN = "The media store is not answering; try again shortly."
 T = TypeVar("T")
 
 
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _status(exc: ClientError) -> int:
+    return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0))
+
+
 def parse_url(url: str) -> tuple[str, str]:
     """`s3://bucket/prefix` as (bucket, prefix); ValueError for anything else."""
     parts = urlsplit(url)
@@ -84,8 +92,8 @@ class S3Store(MediaStore):
         try:
             self.client.head_bucket(Bucket=self.bucket)
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            code = _code(exc)
+            status = _status(exc)
             if code in _MISSING | {"NoSuchBucket"}:
                 reason = "does not exist"
             elif status >= 500:
@@ -104,7 +112,7 @@ class S3Store(MediaStore):
         try:
             return action()
         except ClientError as exc:
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            status = _status(exc)
             if status >= 500 or status == 0:
                 raise StorageUnavailable(_DOWN, retry_after_s=5) from exc
             raise
@@ -161,7 +169,7 @@ class S3Store(MediaStore):
         try:
             return self._call(lambda: self.client.head_object(Bucket=self.bucket, Key=self.object_name(key)))
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code", "") in _MISSING:
+            if _code(exc) in _MISSING:
                 return None
             raise
 
@@ -195,7 +203,7 @@ class S3Store(MediaStore):
                     lambda: self.client.download_file(self.bucket, self.object_name(key), str(target), Config=TRANSFER)
                 )
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code", "") in _MISSING:
+                if _code(exc) in _MISSING:
                     raise FileNotFoundError(key) from None
                 raise
             yield target
@@ -209,7 +217,7 @@ class S3Store(MediaStore):
                 lambda: self.client.get_object(Bucket=self.bucket, Key=self.object_name(key), Range=wanted)
             )
         except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
+            code = _code(exc)
             if code in _MISSING:
                 return None
             if code == "InvalidRange":

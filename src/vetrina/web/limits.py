@@ -49,18 +49,26 @@ class BodySizeLimit:
             )
             await response(scope, receive, send)
             return
-        received = 0
+        await self.app(
+            scope, receive_at_most(receive, limit, f"The request body is larger than the {limit} byte limit."), send
+        )
 
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > limit:
-                # An HTTPException passes through body parsing unchanged and reaches the problem handler.
-                raise HTTPException(413, f"The request body is larger than the {limit} byte limit.")
-            return message
 
-        await self.app(scope, limited_receive, send)
+def receive_at_most(receive: Receive, limit: int, too_large: str) -> Receive:
+    """`receive`, stopping a body (one without a Content-Length, or one that lies) once it passes `limit` bytes:
+    a 413 saying `too_large`."""
+    received = 0
+
+    async def limited_receive() -> Message:
+        nonlocal received
+        message = await receive()
+        received += len(message.get("body", b""))
+        if received > limit:
+            # An HTTPException passes through body parsing unchanged and reaches the problem handler.
+            raise HTTPException(413, too_large)
+        return message
+
+    return limited_receive
 
 
 def client_address(request: Request) -> str:

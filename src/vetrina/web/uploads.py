@@ -17,8 +17,7 @@ from anyio import to_thread
 from fastapi import Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy.orm import Session
-from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vetrina import clock
 from vetrina.accounts.models import User
@@ -31,7 +30,7 @@ from vetrina.media.models import Video
 from vetrina.settings import Settings
 from vetrina.studio import assets
 from vetrina.web.deps import MAX_ROW_ID, get_context, headers_user
-from vetrina.web.limits import limit_upload
+from vetrina.web.limits import limit_upload, receive_at_most
 from vetrina.web.problems import HtmlErrorPage, error_response
 
 _CHUNK = 1024 * 1024
@@ -216,19 +215,8 @@ class UploadGate:
         if allowed is None:
             await self.app(scope, receive, send)
             return
-        budget = allowed + MULTIPART_OVERHEAD
-        received = 0
-
-        async def within_quota() -> Message:
-            nonlocal received
-            message = await receive()
-            received += len(message.get("body", b""))
-            if received > budget:
-                # A body without a Content-Length (or one that lies) is stopped where the day's quota ends.
-                raise HTTPException(413, f"This upload goes over the {allowed} bytes of video left for today.")
-            return message
-
-        await self.app(scope, within_quota, send)
+        too_large = f"This upload goes over the {allowed} bytes of video left for today."
+        await self.app(scope, receive_at_most(receive, allowed + MULTIPART_OVERHEAD, too_large), send)
 
     @staticmethod
     def _admit(request: Request, route: UploadRoute, params: Mapping[str, str]) -> int | None:

@@ -76,6 +76,13 @@ def _playlist(request: Request, store: MediaStore, key: str, content_type: str, 
     return Response(body, headers={**headers, "Content-Length": str(len(playlist.body))}, media_type=content_type)
 
 
+def _size(store: MediaStore, key: str) -> int:
+    size = store.size(key)
+    if size is None:
+        raise NotFound("There is no such media file.")
+    return size
+
+
 def _streamed(request: Request, store: MediaStore, key: str, content_type: str, headers: dict[str, str]) -> Response:
     """A file of a remote store, passed through (one byte range at most, as players ask)."""
     wanted = _RANGE.fullmatch(request.headers.get("range", "").strip())
@@ -86,14 +93,9 @@ def _streamed(request: Request, store: MediaStore, key: str, content_type: str, 
     if last is not None and wanted and wanted.group(1) and last < first:
         wanted, first, last = None, 0, None  # an invalid range is ignored (RFC 9110): the whole file
     if wanted and not wanted.group(1) and last is not None:
-        size = store.size(key)
-        if size is None:
-            raise NotFound("There is no such media file.")
-        first, last = max(size - last, 0), None  # "bytes=-N": the last N bytes
+        first, last = max(_size(store, key) - last, 0), None  # "bytes=-N": the last N bytes
     if request.method == "HEAD":  # the size alone, without opening the object
-        size = store.size(key)
-        if size is None:
-            raise NotFound("There is no such media file.")
+        size = _size(store, key)
         return Response(
             headers={**headers, "Accept-Ranges": "bytes", "Content-Length": str(size)}, media_type=content_type
         )
