@@ -191,16 +191,39 @@ class Lease:
         with self.ctx.db.session(write=True) as session:
             self.renew(session, **values)
 
-    def heartbeat(self, progress: float) -> None:
-        """A progress callback that renews at most once a second; a busy database costs a beat, not the work,
-        and a lost lease raises LeaseLost (which stops an ffmpeg run that reports through it)."""
+    def heartbeat(self, progress: float) -> bool:
+        """A progress callback that renews at most once a second (True when it did); a busy database costs a
+        beat, not the work, and a lost lease raises LeaseLost (which stops an ffmpeg run that reports through it)."""
         if time.monotonic() - self._last_beat < HEARTBEAT_EVERY_S:
-            return
+            return False
         self._last_beat = time.monotonic()
         try:
             self.renew_now(progress=round(min(max(progress, 0.0), 0.99), 4))
         except OperationalError as exc:
             log.warning("%s %s: heartbeat skipped (%s)", self.model.__tablename__, self.row_id, exc)
+            return False
+        return True
+
+    def hand_off(self, session: Session) -> None:
+        """Let go of the row while work elsewhere carries it on (a chunked transcode's parts, each leased on its
+        own): it stays running, held by no worker, this attempt uncounted. That work keeps its heartbeat, and
+        clears it to have the row taken again at once; if the heartbeat stops, the stalled-work sweep requeues it."""
+        model = self.model
+        handed = cast(
+            CursorResult[Any],
+            session.execute(
+                update(model)
+                .where(
+                    model.id == self.row_id,
+                    model.lease_token == self.token,
+                    model.status == model.lease_statuses.running,
+                )
+                .values(lease_token=None, heartbeat_at=clock.now(), attempts=model.attempts - 1)
+                .execution_options(synchronize_session=False)
+            ),
+        ).rowcount
+        if not handed:
+            raise LeaseLost(f"{model.__tablename__} {self.row_id} was taken over")
 
 
 class Outcome(enum.StrEnum):

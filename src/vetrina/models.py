@@ -7,7 +7,7 @@ from vetrina.catalog.models import Channel, ChannelFollow, Product, ProductImage
 from vetrina.commerce.models import Order, OrderEvent, OrderItem, RefundRequest
 from vetrina.db import Base
 from vetrina.jobs import PeriodicRun
-from vetrina.media.models import Video
+from vetrina.media.models import TranscodeChunk, Video
 from vetrina.partners.models import FeedFailure, FeedItem, FeedRun, PartnerFeed
 from vetrina.payments.models import IdempotencyKey, LedgerAccount, LedgerTransfer, WebhookDelivery, WebhookEndpoint
 from vetrina.rights.models import Licence, LicenceTerritory
@@ -52,6 +52,7 @@ __all__ = [
     "StudioAsset",
     "TagProposal",
     "User",
+    "TranscodeChunk",
     "Video",
     "VideoAdSettings",
     "ViewerSpan",

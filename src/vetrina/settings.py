@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     ladder_heights: list[int] = Field([1080, 720, 480, 360], description="HLS rendition heights.")
     segment_seconds: int = Field(4, ge=1, le=10, description="Target HLS segment length.")
     x264_preset: str = Field("veryfast", description="libx264 preset for the ladder.")
+    transcode_chunk_seconds: int = Field(
+        60,
+        ge=0,
+        description="Sources longer than two of these are transcoded in chunks this long (a multiple of "
+        "segment_seconds), spread over the workers; 0: always in one pass.",
+    )
     lease_stall_seconds: float = Field(
         60,
         gt=0,
@@ -220,6 +226,16 @@ class Settings(BaseSettings):
             log.warning(message)
             if new not in self.model_fields_set:
                 self.__dict__[new] = value
+        return self
+
+    @model_validator(mode="after")
+    def _chunks_on_segment_grid(self) -> Settings:
+        """A chunk must end where a segment does, so the joined ladder has no short segment at a join."""
+        if self.transcode_chunk_seconds % self.segment_seconds:
+            raise ValueError(
+                f"VETRINA_TRANSCODE_CHUNK_SECONDS ({self.transcode_chunk_seconds}) must be a multiple of "
+                f"VETRINA_SEGMENT_SECONDS ({self.segment_seconds})"
+            )
         return self
 
     @model_validator(mode="after")

@@ -27,8 +27,8 @@ from vetrina.context import Context
 from vetrina.errors import InvalidInput
 from vetrina.jobs import JobQueue
 from vetrina.leases import Lease, LeaseLost, Outcome, run_under_lease
-from vetrina.media.models import Video
-from vetrina.media.transcode import TRANSCODE_JOB
+from vetrina.media.models import TranscodeChunk, Video
+from vetrina.media.transcode import PART_JOB, TRANSCODE_JOB
 from vetrina.partners import runs
 from vetrina.partners import service as partners
 from vetrina.partners.models import FeedRun, PartnerFeed
@@ -297,6 +297,7 @@ def test_each_attempt_works_in_its_own_scratch_directory_removed_afterwards(ctx,
 def test_every_leased_kind_is_swept_by_the_one_sweep(ctx, make_account):
     assert {kind.job: kind.model for kind in leases.leased_kinds()} == {
         TRANSCODE_JOB: Video,
+        PART_JOB: TranscodeChunk,
         RENDER_JOB: Spot,
         AUTOTAG_JOB: AutotagRun,
         runs.RUN_JOB: FeedRun,
@@ -309,23 +310,30 @@ def test_every_leased_kind_is_swept_by_the_one_sweep(ctx, make_account):
 
     def insert(model, **fields) -> int:
         with ctx.db.session() as session:
-            row = model(**{"progress": 0.0, "notes": [], "created_at": t0, **fields})
+            row = model(**{"progress": 0.0, "created_at": t0, **fields})
             session.add(row)
             session.flush()
             return row.id
 
     def spot(**changes) -> int:
-        return insert(Spot, merchant_id=merchant.id, spec={}, **changes)
+        return insert(Spot, merchant_id=merchant.id, spec={}, notes=[], **changes)
 
     def autotag_run(**changes) -> int:
         fields = {"video_id": ready_video, "requested_by": merchant.id, "product_ids": [], "catalogue_key": "k"}
-        return insert(AutotagRun, proposals=0, **fields, **changes)
+        return insert(AutotagRun, proposals=0, notes=[], **fields, **changes)
 
     def feed_run(**changes) -> int:
         return _feed_run(ctx, make_account, **changes)
 
+    parts = iter(range(100))
+
+    def part(**changes) -> int:
+        fields = {"video_id": ready_video, "part": next(parts), "start_s": 0.0, "duration_s": 60.0, "until_end": False}
+        return insert(TranscodeChunk, output_key="videos/x/hls-a", result={}, **fields, **changes)
+
     makers = {
         TRANSCODE_JOB: (lambda **c: _video(ctx, merchant.id, **c), "processing", "processing"),
+        PART_JOB: (part, "queued", "encoding"),
         RENDER_JOB: (spot, "queued", "rendering"),
         AUTOTAG_JOB: (autotag_run, "queued", "running"),
         runs.RUN_JOB: (feed_run, "queued", "running"),
@@ -334,7 +342,7 @@ def test_every_leased_kind_is_swept_by_the_one_sweep(ctx, make_account):
     for job, (make, waiting, running) in makers.items():
         gone_quiet = make(status=running, lease_token="dead", heartbeat_at=stale, attempts=1)
         forgotten[job] = make(status=waiting, created_at=old)
-        requeued[job] = [gone_quiet] if job == TRANSCODE_JOB else [gone_quiet, forgotten[job]]
+        requeued[job] = [gone_quiet] if job in (TRANSCODE_JOB, PART_JOB) else [gone_quiet, forgotten[job]]
         make(status=running, lease_token="alive", heartbeat_at=t0, attempts=1)  # these three are left alone
         make(status=waiting)
         make(status="failed", heartbeat_at=stale)
@@ -343,10 +351,11 @@ def test_every_leased_kind_is_swept_by_the_one_sweep(ctx, make_account):
     assert leases.requeue_stalled(ctx) == requeued
     pending = [(task.name, task.args) for task in ctx.queue.huey.pending()]
     assert sorted(pending) == sorted((job, (row_id,)) for job, ids in requeued.items() for row_id in ids)
-    assert ctx.queue.pending_count() == before + 7
-    # A video nobody claimed waits an hour, not ten minutes: uploads queue behind long transcodes.
+    assert ctx.queue.pending_count() == before + 8
+    # A video (or a part of one) nobody claimed waits an hour, not ten minutes: they queue behind long transcodes.
     later = t0 + timedelta(hours=1, minutes=1)
     assert forgotten[TRANSCODE_JOB] in leases.requeue_stalled(ctx, now=later)[TRANSCODE_JOB]
+    assert forgotten[PART_JOB] in leases.requeue_stalled(ctx, now=later)[PART_JOB]
 
 
 def _dead_run(ctx, make_account, feed: Path, **changes) -> int:

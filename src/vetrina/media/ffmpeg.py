@@ -26,7 +26,7 @@ def ffmpeg_exe() -> str:
 
 def run_ffmpeg(
     args: Sequence[str],
-    on_progress: Callable[[float], None] | None = None,
+    on_progress: Callable[[float], object] | None = None,
     timeout_s: float | None = None,
 ) -> None:
     """Run ffmpeg with `args`; `on_progress` gets the seconds of output written so far."""

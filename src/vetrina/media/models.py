@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vetrina.db import Base, UTCDateTime
@@ -51,3 +51,38 @@ class Video(Leased, Base):
     transcode_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ready_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ChunkStatus(enum.StrEnum):
+    queued = "queued"
+    encoding = "encoding"
+    done = "done"
+    failed = "failed"
+
+
+# The part number of a chunked transcode's audio, encoded once for the whole file.
+AUDIO_PART = -1
+
+
+class TranscodeChunk(Leased, Base):
+    """One part of a long video's transcode, encoded under its own lease by whichever worker takes it: the whole
+    ladder of one span of the picture, or (part AUDIO_PART) the audio of the whole file."""
+
+    __tablename__ = "transcode_chunks"
+    __table_args__ = (UniqueConstraint("video_id", "part"),)
+    lease_statuses: ClassVar[LeaseStatuses] = LeaseStatuses(
+        waiting=ChunkStatus.queued.value, running=ChunkStatus.encoding.value, failed=ChunkStatus.failed.value
+    )
+    lease_work: ClassVar[str] = "Encoding this part of the video"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    part: Mapped[int] = mapped_column(Integer)
+    start_s: Mapped[float] = mapped_column(Float)
+    duration_s: Mapped[float] = mapped_column(Float)
+    until_end: Mapped[bool] = mapped_column(Boolean)  # the last span reads to the end of the source
+    # The ladder's key: every part writes its segments there, and the join its playlists, the master last.
+    output_key: Mapped[str] = mapped_column(String(300))
+    # What the part wrote, for the join: per rendition, its segments as [name, seconds, bytes], and its codecs.
+    result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

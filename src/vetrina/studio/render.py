@@ -77,7 +77,7 @@ def render_plan(
     scratch: Path,
     output: Path,
     encoding: Encoding,
-    on_progress: Callable[[float], None] | None = None,
+    on_progress: Callable[[float], object] | None = None,
 ) -> None:
     """Render `plan` to `output` (H.264/AAC MP4) with one ffmpeg run; `on_progress` gets a fraction done."""
     frame, fps = plan.frame, plan.frame.fps

@@ -24,7 +24,7 @@ def recognize(
     matcher: Matcher,
     settings: RecognitionSettings,
     tracks: TrackSettings,
-    on_progress: Callable[[float], None] | None = None,
+    on_progress: Callable[[float], object] | None = None,
 ) -> list[Proposal]:
     """Proposals for every candidate product the matcher finds in `video`."""
     samples = []

@@ -205,7 +205,7 @@ def reject(session: Session, video_id: int, proposal_id: int, user: User) -> Tag
 
 
 def _references(
-    ctx: Context, product_ids: list[int], heartbeat: Callable[[float], None]
+    ctx: Context, product_ids: list[int], heartbeat: Callable[[float], object]
 ) -> tuple[list[Reference], list[str]]:
     """Grayscale reference photos of the candidates, and notes on the products that have none usable."""
     references, without = [], []
