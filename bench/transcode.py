@@ -1,18 +1,29 @@
-"""Transcode benchmark: Vetrina's upload-to-ready path against the bare ffmpeg command for the same ladder.
+"""Transcode benchmarks, two of them (`--mode`):
 
-For a generated 60 s 1080p30 clip, in one process, one after another on the same machine:
+`chunks` (the default): a long source transcoded in one pass by one `vetrina worker` (the reference) against the
+same source in parts (VETRINA_TRANSCODE_CHUNK_SECONDS) on two `vetrina worker` processes, one after the other, on
+the same machine and with the same CPU budget (both cores). Each run is a real Vetrina: the video is created through
+the media service, the workers are separate processes sharing its SQLite database and data directory. Reports the
+wall time, the CPU-seconds of the workers and their ffmpeg children (from wait4), and each part's wall time; then
+projects the wall time with N workers on N machines of this one's size, from the parts' measured CPU-seconds.
+
+`ladder`: for a generated clip, one after another:
   1. bare ffmpeg, one pass: exactly the command Vetrina's job runs (one decode, every encode);
   2. Vetrina: HTTP upload to a real uvicorn server, probe, queue, transcode, publish, until the API says ready;
   3. bare ffmpeg, one run per rendition: the ladder made the naive way (each run decodes the source again).
-Prints wall times, the realtime factor (media seconds per wall second) and the ratios.
 
-    .venv/bin/python bench/transcode.py [--seconds 60] [--height 1080] [--repeat 1]
+    .venv/bin/python bench/transcode.py [--mode chunks] [--seconds 600] [--height 1080] [--chunk-seconds 60]
+    .venv/bin/python bench/transcode.py --mode ladder [--seconds 60] [--height 1080] [--repeat 1]
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
+import secrets
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -22,13 +33,20 @@ from pathlib import Path
 
 from live import merchant_client
 
+from vetrina.accounts import service as accounts
+from vetrina.accounts.models import Role
+from vetrina.media import service as media
 from vetrina.media.ffmpeg import ffmpeg_exe, run_ffmpeg
 from vetrina.media.ladder import LadderPlan, ladder_command, plan_ladder
+from vetrina.media.models import AUDIO_PART, TranscodeChunk, Video
 from vetrina.media.probe import probe_video
+from vetrina.runtime import build_context
 from vetrina.settings import Settings
 
+SECRET = "bench-" + secrets.token_hex(16)
 
-def make_source(path: Path, seconds: int, height: int) -> None:
+
+def make_source(path: Path, seconds: int, height: int, preset: str = "veryfast") -> None:
     width = height * 16 // 9
     run_ffmpeg(
         [
@@ -43,7 +61,7 @@ def make_source(path: Path, seconds: int, height: int) -> None:
             "-c:v",
             "libx264",
             "-preset",
-            "veryfast",
+            preset,
             "-crf",
             "18",
             "-pix_fmt",
@@ -150,12 +168,7 @@ def vetrina_upload_to_ready(source: Path, work: Path) -> float:
     return elapsed
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=int, default=60)
-    parser.add_argument("--height", type=int, default=1080)
-    parser.add_argument("--repeat", type=int, default=1, help="runs of each path; the median is reported")
-    options = parser.parse_args()
+def ladder_mode(options: argparse.Namespace) -> None:
 
     settings = Settings()
     with tempfile.TemporaryDirectory(prefix="vetrina-bench-") as tmp:
@@ -187,6 +200,155 @@ def main() -> None:
         print(f"| {name:<46} | {seconds:7.2f} | {options.seconds / seconds:10.2f} | {seconds / bare:16.3f} |")
     print(f"\nVetrina overhead ratio: {ours / bare:.3f} (goal <= 1.10)")
     print(f"one pass vs one run per rendition: {per / bare:.2f}x faster")
+
+
+# Chunked transcoding -------------------------------------------------------------------------------------------------
+
+
+class Run:
+    """One transcode by `workers` real `vetrina worker` processes: wall time, CPU-seconds, and each part's span."""
+
+    def __init__(self, source: Path, data_dir: Path, workers: int, chunk_seconds: int) -> None:
+        self.env = {
+            **os.environ,
+            "VETRINA_DATA_DIR": str(data_dir),
+            "VETRINA_SECRET_KEY": SECRET,
+            "VETRINA_TRANSCODE_CHUNK_SECONDS": str(chunk_seconds),
+            "VETRINA_JOB_POLL_MAX_S": "0.2",
+            "VETRINA_LEASE_STALL_SECONDS": "600",  # a part is minutes long; nothing dies here
+        }
+        self.settings = Settings(data_dir=data_dir, secret_key=SECRET, transcode_chunk_seconds=chunk_seconds)
+        self.source, self.workers = source, workers
+        self.parts: dict[int, list[float]] = {}  # part -> [first seen encoding, seen done] (monotonic)
+
+    def go(self) -> tuple[float, float]:
+        """Wall seconds from queueing to ready, and the CPU-seconds the workers and their ffmpeg children spent."""
+        ctx = build_context(self.settings)
+        with ctx.db.session() as session:
+            owner = accounts.create_user(session, "bench@example.com", "bench password", Role.merchant)
+            session.flush()
+        upload = self.settings.data_dir / "upload.mp4"
+        shutil.copyfile(self.source, upload)
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-m", "vetrina", "worker"],
+                env=self.env,
+                start_new_session=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            for _ in range(self.workers)
+        ]
+        try:
+            started = time.monotonic()
+            with ctx.db.session() as session:
+                video_id = media.create_video(
+                    ctx, session, owner, title="bench", description="", upload=upload, filename="s.mp4"
+                ).id
+            status, error = self._wait(ctx, video_id)
+            wall = time.monotonic() - started
+        finally:
+            cpu = 0.0
+            for process in processes:
+                os.killpg(process.pid, signal.SIGTERM)
+            for process in processes:
+                _, _, usage = os.wait4(process.pid, 0)
+                cpu += usage.ru_utime + usage.ru_stime
+            ctx.close()
+        if status != "ready":
+            raise SystemExit(f"the transcode failed: {error}")
+        return wall, cpu
+
+    def _wait(self, ctx, video_id: int) -> tuple[str, str | None]:
+        while True:
+            now = time.monotonic()
+            with ctx.db.session() as session:
+                video = session.get(Video, video_id)
+                for part in session.query(TranscodeChunk).filter_by(video_id=video_id):
+                    if part.status == "encoding":
+                        self.parts.setdefault(part.part, [now, now])
+                    elif (
+                        part.status == "done"
+                        and part.part in self.parts
+                        and self.parts[part.part][1] == self.parts[part.part][0]
+                    ):
+                        self.parts[part.part][1] = now
+                if video.status != "processing":
+                    for span in self.parts.values():  # parts still encoding at the last look ended by now
+                        span[1] = now if span[1] == span[0] else span[1]
+                    return video.status, video.error
+            time.sleep(0.25)
+
+
+def chunks_mode(options: argparse.Namespace) -> None:
+    with tempfile.TemporaryDirectory(prefix="vetrina-bench-") as tmp:
+        work = Path(tmp)
+        source = work / "source.mp4"
+        print(f"generating a {options.seconds} s {options.height}p30 clip ...", file=sys.stderr)
+        make_source(source, options.seconds, options.height, preset="ultrafast")
+        print("one pass, one worker ...", file=sys.stderr)
+        one = Run(source, work / "one-pass", workers=1, chunk_seconds=0)
+        one_wall, one_cpu = one.go()
+        print(f"  {one_wall:.1f} s wall, {one_cpu:.1f} CPU-s", file=sys.stderr)
+        print(f"in {options.chunk_seconds} s parts, {options.workers} workers ...", file=sys.stderr)
+        parted = Run(source, work / "chunked", workers=options.workers, chunk_seconds=options.chunk_seconds)
+        parted_wall, parted_cpu = parted.go()
+        print(f"  {parted_wall:.1f} s wall, {parted_cpu:.1f} CPU-s", file=sys.stderr)
+
+    settings = Settings()
+    ladder = ", ".join(f"{h}p" for h in settings.ladder_heights if h <= options.height)
+    print(
+        f"\nChunked transcoding: {options.seconds} s {options.height}p30 source -> HLS ladder [{ladder}], "
+        f"preset {settings.x264_preset}, {options.chunk_seconds} s parts, {os.cpu_count()} cores\n"
+    )
+    print(f"| {'run':<40} | {'wall s':>8} | {'CPU-s':>8} | {'CPU vs one pass':>15} | {'realtime x':>10} |")
+    print(f"|{'-' * 42}|{'-' * 10}|{'-' * 10}|{'-' * 17}|{'-' * 12}|")
+    for name, wall, cpu in [
+        ("one pass, one worker (reference)", one_wall, one_cpu),
+        (f"in parts, {options.workers} workers", parted_wall, parted_cpu),
+    ]:
+        print(f"| {name:<40} | {wall:8.1f} | {cpu:8.1f} | {cpu / one_cpu:15.3f} | {options.seconds / wall:10.2f} |")
+    print(f"\nCPU of the parted run over the one pass: {parted_cpu / one_cpu:.3f} (goal <= 1.10)")
+
+    video_parts = {k: v for k, v in parted.parts.items() if k != AUDIO_PART}
+    spans = sorted(end - start for start, end in video_parts.values())
+    audio = parted.parts.get(AUDIO_PART)
+    print(
+        f"\nMeasured: {len(video_parts)} picture parts, wall {min(spans):.1f}-{max(spans):.1f} s each "
+        f"(median {statistics.median(spans):.1f} s, two at a time on these cores)"
+        + (f"; the audio part {audio[1] - audio[0]:.1f} s" if audio else "")
+    )
+    # Projection: a machine like this one runs one part at a time with both cores as busy as the one pass kept them.
+    busy_cores = one_cpu / one_wall
+    part_cpu = parted_cpu / len(video_parts)
+    part_alone = part_cpu / busy_cores
+    first, last = min(s for s, _ in video_parts.values()), max(e for _, e in video_parts.values())
+    overhead = max(0.0, parted_wall - (last - first))  # queueing, planning and the join, as measured
+    print(
+        f"Projected (not measured): one part alone on a {os.cpu_count()}-core machine ~{part_alone:.1f} s "
+        f"(its {part_cpu:.1f} CPU-s at the one pass's {busy_cores:.2f} busy cores), plus {overhead:.1f} s "
+        "of planning, queueing and joining measured above\n"
+    )
+    print(f"| {'workers (one per machine)':<26} | {'projected wall s':>16} | {'vs one pass':>11} |")
+    print(f"|{'-' * 28}|{'-' * 18}|{'-' * 13}|")
+    for machines in sorted({1, 2, 4, 8, len(video_parts)}):
+        wall = math.ceil(len(video_parts) / machines) * part_alone + overhead
+        print(f"| {machines:<26} | {wall:16.1f} | {one_wall / wall:10.2f}x |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mode", choices=["chunks", "ladder"], default="chunks")
+    parser.add_argument("--seconds", type=int, default=600)
+    parser.add_argument("--height", type=int, default=1080)
+    parser.add_argument("--chunk-seconds", type=int, default=60)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=1, help="ladder mode: runs of each path; the median is reported")
+    options = parser.parse_args()
+    if options.mode == "chunks":
+        chunks_mode(options)
+    else:
+        ladder_mode(options)
 
 
 if __name__ == "__main__":

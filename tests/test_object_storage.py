@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import boto3
+import httpx
 import m3u8
 import pytest
 from fastapi.testclient import TestClient
@@ -18,11 +20,13 @@ from typer.testing import CliRunner
 
 from tests.helpers import free_port, s3_that_checks_credentials, wait_for
 from tests.web.helpers import assert_problem, upload, wait_until_done
+from vetrina import clock
 from vetrina.accounts.models import Role
 from vetrina.cli import app as cli
 from vetrina.media import service as media
 from vetrina.media.models import Video
 from vetrina.media.transcode import transcode_video
+from vetrina.rights import service as rights
 from vetrina.runtime import build_context
 from vetrina.storage import LocalStore, MediaStore, StorageMisconfigured, StorageUnavailable
 from vetrina.storage.migrate import expected_etag
@@ -198,13 +202,37 @@ def test_a_video_uploaded_into_a_bucket_transcodes_there_and_plays_from_it(
             assert client.get(video["hls_url"], headers={"If-None-Match": answer.headers["etag"]}).status_code == 304
             master = m3u8.loads(answer.text, uri=video["hls_url"])
             playlist_url = master.playlists[0].absolute_uri
-            variant = m3u8.loads(client.get(playlist_url).text, uri=playlist_url)
-            segment_url = variant.segments[0].absolute_uri
+            variant_answer = client.get(playlist_url)
+            variant = m3u8.loads(variant_answer.text, uri=playlist_url)
+            # The title may play anywhere and no edge is configured: its segments come straight from the bucket,
+            # by presigned URLs, and the playlist holds its ETag while players poll it.
+            direct = variant.segments[0].absolute_uri
+            assert direct.startswith(f"{s3_endpoint}/{s3_bucket}/site/videos/") and "X-Amz-Signature=" in direct
+            assert client.get(playlist_url).headers["etag"] == variant_answer.headers["etag"]
+            key = urlsplit(direct).path.split("/", 2)[2]
+            stored = bucket.get_object(Bucket=s3_bucket, Key=key)["Body"].read()
+            assert httpx.get(direct).content == stored and len(stored) > 1000
+            # A title licensed territory by territory keeps its segments behind its territory-bound token.
+            with site.db.session() as session:
+                year = timedelta(days=365)
+                rights.create_licence(
+                    site,
+                    session,
+                    merchant.user,
+                    video["id"],
+                    distributor="Studio",
+                    territories=["rest of world"],
+                    starts_at=clock.now() - year,
+                    ends_at=clock.now() + year,
+                    uses=["stream"],
+                )
+            licensed = client.get(playlist_url)
+            assert m3u8.loads(licensed.text).segments[0].uri == "seg_00000.ts"
+            assert licensed.headers["etag"] != variant_answer.headers["etag"]
+            segment_url = urljoin(playlist_url, "seg_00000.ts")
             served = client.get(segment_url)
             assert served.status_code == 200 and served.headers["content-type"] == "video/mp2t"
-            key = "site/" + urlsplit(segment_url).path.split("/", 3)[3]  # /media/{token}/{key}
-            stored = bucket.get_object(Bucket=s3_bucket, Key=key)["Body"].read()
-            assert served.content == stored and len(stored) > 1000
+            assert served.content == stored
             part = client.get(segment_url, headers={"Range": "bytes=100-199"})
             assert part.status_code == 206 and part.content == stored[100:200]
             assert part.headers["content-range"] == f"bytes 100-199/{len(stored)}"

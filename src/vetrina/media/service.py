@@ -186,6 +186,12 @@ def delete_video(ctx: Context, session: Session, video_id: int, user: User) -> N
     ctx.caches.forget_after_commit(session, Topic.video, video_id)
 
 
+def video_of_key(key: str) -> int | None:
+    """The video a media key belongs to (`videos/{id}/…`); None for any other key."""
+    parts = key.split("/", 2)
+    return int(parts[1]) if len(parts) == 3 and parts[0] == "videos" and parts[1].isdigit() else None
+
+
 def video_media_urls(ctx: Context, video: Video, territory: str = "") -> dict[str, str | None]:
     """Signed URLs of the video's playlist (covering its rendition set), poster (that file alone) and seek
     thumbnails (their track and images); None until it is ready; bound to `territory` when given."""

@@ -157,6 +157,12 @@ def check(
     return grant
 
 
+def plays_anywhere(ctx: Context, video_id: int) -> bool:
+    """Whether the title is licensed nowhere in particular (it has no licences), so may play in every territory."""
+    with ctx.db.session() as session:
+        return not ctx.caches.get(RightsCache).terms(session, video_id)
+
+
 def require(
     ctx: Context, session: Session, video_id: int, territory: str, use: str, viewer: User | None = None
 ) -> Grant:

@@ -85,6 +85,13 @@ class MediaStore(UrlSigner, ABC):
     def check(self) -> None:
         """Raise StorageMisconfigured when the store cannot be used (checked once at start-up)."""
 
+    has_direct_urls = False  # whether `direct_url` gives URLs
+
+    def direct_url(self, key: str, expires_in_s: int) -> str | None:
+        """A URL that reaches the file straight from the store, valid for `expires_in_s`, with no Vetrina process
+        on the way (a presigned GET); None for a store that has none (the local directory)."""
+        return None
+
     @abstractmethod
     def put_file(self, source: Path, key: str) -> None:
         """Store a finished file under `key` (the source file is moved or uploaded, then gone)."""

@@ -8,8 +8,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 
 from vetrina import clock
+from vetrina.context import Context
 from vetrina.errors import Forbidden, NotFound, UnavailableHere
 from vetrina.media import playlists
+from vetrina.media import service as media
+from vetrina.rights import service as rights
 from vetrina.storage import MEDIA_URL_PREFIX, LocalStore, MediaStore, media_type
 from vetrina.web.deps import get_context, territory, viewer_territory
 
@@ -38,8 +41,10 @@ def whereami(viewer_territory: str = territory) -> JSONResponse:
 
 @router.api_route(MEDIA_URL_PREFIX + "/{token}/{key:path}", methods=["GET", "HEAD"], include_in_schema=False)
 def media_file(request: Request, token: str, key: str) -> Response:
-    store = get_context(request).store
-    verified = store.verify(token, key, clock.now().timestamp())
+    ctx = get_context(request)
+    store = ctx.store
+    now_ts = clock.now().timestamp()
+    verified = store.verify(token, key, now_ts)
     if verified is None:
         raise Forbidden("This media link is not valid or has expired.")
     remaining_s, bound_to = verified
@@ -47,7 +52,8 @@ def media_file(request: Request, token: str, key: str) -> Response:
         raise UnavailableHere(f"This link plays only in {bound_to}.", territory=viewer_territory(request))
     content_type = media_type(key.rsplit("/", 1)[-1])
     if playlists.is_playlist(key):
-        return _playlist(request, store, key, content_type, remaining_s)
+        direct_until = int(now_ts) + remaining_s if _straight_from_store(ctx, key) else None
+        return _playlist(request, store, key, content_type, remaining_s, direct_until)
     headers = {
         "Cache-Control": f"public, max-age={min(remaining_s, _MAX_CACHE_S)}, immutable",
         "Access-Control-Allow-Origin": "*",
@@ -60,9 +66,21 @@ def media_file(request: Request, token: str, key: str) -> Response:
     return _streamed(request, store, key, content_type, headers)
 
 
-def _playlist(request: Request, store: MediaStore, key: str, content_type: str, remaining_s: int) -> Response:
+def _straight_from_store(ctx: Context, key: str) -> bool:
+    """Whether a playlist's segments are fetched straight from the object store: with a store that can presign,
+    no edge to serve them, and a title licensed nowhere in particular (a licensed one stays behind the token,
+    which is bound to the viewer's territory)."""
+    if not ctx.store.has_direct_urls or ctx.store.url_base or key.rsplit("/", 1)[-1] == "master.m3u8":
+        return False
+    video_id = media.video_of_key(key)
+    return video_id is not None and rights.plays_anywhere(ctx, video_id)
+
+
+def _playlist(
+    request: Request, store: MediaStore, key: str, content_type: str, remaining_s: int, direct_until: int | None
+) -> Response:
     """A playlist, rendered by Vetrina: an ETag and a short max-age (never past its link's expiry)."""
-    playlist = playlists.rendered(store, key)
+    playlist = playlists.rendered(store, key, direct_until)
     if playlist is None:
         raise NotFound("There is no such media file.")
     headers = {
