@@ -10,11 +10,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.helpers import PASSWORD, Account, LiveServer, free_port, make_clip, served
+from tests.helpers import (
+    PASSWORD,
+    POSTGRES_URL,
+    Account,
+    LiveServer,
+    free_port,
+    make_clip,
+    postgres_schema,
+    postgres_unreachable,
+    served,
+)
 from tests.payments.alipay_helpers import FakeAlipay
 from vetrina import clock
 from vetrina.accounts import service as accounts
@@ -31,18 +40,7 @@ os.environ.setdefault("VETRINA_FUNDING_PROVIDERS", '["sandbox"]')
 for name, value in (("AWS_ACCESS_KEY_ID", "vetrina-test"), ("AWS_SECRET_ACCESS_KEY", "vetrina-test")):
     os.environ[name] = value
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-POSTGRES_URL = os.environ.get("VETRINA_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def _postgres_reachable() -> str | None:
-    try:
-        with psycopg.connect(POSTGRES_URL.replace("+psycopg", ""), connect_timeout=3):
-            return None
-    except psycopg.Error as exc:
-        return f"PostgreSQL at {POSTGRES_URL} is not reachable ({exc.__class__.__name__}); its tests are skipped"
-
-
-POSTGRES_SKIP = _postgres_reachable()
+POSTGRES_SKIP = postgres_unreachable()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -53,21 +51,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         return
     if POSTGRES_SKIP:
         pytest.skip(POSTGRES_SKIP)
-    schema = f"vtr_test_{secrets.token_hex(6)}"
-    plain = POSTGRES_URL.replace("+psycopg", "")
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        # Named after the schema, so that its connections can be found when it is dropped.
-        yield f"{POSTGRES_URL}?application_name={schema}&options=-csearch_path%3D{schema}"
-    finally:
-        with psycopg.connect(plain, autocommit=True) as conn:
-            # A job thread of the test's app may still be at work (workers stop without waiting): its
-            # connection would deadlock with the DROP.
-            conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s", (schema,)
-            )
-            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    with postgres_schema(POSTGRES_URL) as url:
+        yield url
 
 
 @pytest.fixture

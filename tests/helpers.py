@@ -4,6 +4,7 @@ addresses, the accounts' password, ffmpeg-made clips, polling, free ports, and t
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import threading
 import time
@@ -61,6 +62,42 @@ def make_clip(
         args += ["-movflags", "+faststart"]
     run_ffmpeg([*args, str(path)])
     return path
+
+
+POSTGRES_URL = os.environ.get("VETRINA_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def postgres_unreachable() -> str | None:
+    """Why PostgreSQL cannot be used here (its tests are then skipped), or None."""
+    import psycopg
+
+    try:
+        with psycopg.connect(POSTGRES_URL.replace("+psycopg", ""), connect_timeout=3):
+            return None
+    except psycopg.Error as exc:
+        return f"PostgreSQL at {POSTGRES_URL} is not reachable ({exc.__class__.__name__}); its tests are skipped"
+
+
+@contextmanager
+def postgres_schema(server_url: str) -> Iterator[str]:
+    """A database URL on `server_url` whose tables go in a new schema of their own, dropped afterwards."""
+    import psycopg
+
+    schema = f"vtr_test_{secrets.token_hex(6)}"
+    plain = server_url.replace("+psycopg", "")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        # Named after the schema, so that its connections can be found when it is dropped.
+        yield f"{server_url}?application_name={schema}&options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(plain, autocommit=True) as conn:
+            # A job thread or a process of the test may still be at work (workers stop without waiting): its
+            # connection would deadlock with the DROP.
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s", (schema,)
+            )
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
 
 
 def wait_for(condition, timeout_s: float = 60, interval_s: float = 0.2, message: str = "condition"):

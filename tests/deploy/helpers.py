@@ -8,6 +8,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,7 +41,13 @@ def filled(template: str, values: dict[str, str]) -> str:
 
 @contextmanager
 def edge(
-    directory: Path, secret: str, origin: str, store_host: str, store_path: str, port: int | None = None
+    directory: Path,
+    secret: str,
+    origin: str,
+    store_host: str,
+    store_path: str,
+    port: int | None = None,
+    host: str = "127.0.0.1",
 ) -> Iterator[str]:
     """The edge on a loopback port (a free one by default), in front of `origin` (host:port) and the bucket at
     `store_host` + `store_path`; yields its URL. Its access log (directory/access.log) names the upstream each
@@ -50,7 +57,7 @@ def edge(
     site = filled(
         (DEPLOY / "nginx" / "vetrina-edge.conf").read_text(),
         {
-            "VETRINA_EDGE_LISTEN": f"127.0.0.1:{port}",
+            "VETRINA_EDGE_LISTEN": f"{host}:{port}",
             "VETRINA_EDGE_CACHE": str(directory / "cache"),
             "VETRINA_EDGE_JS": str(DEPLOY / "nginx"),
             "VETRINA_EDGE_CDN": "127.0.0.1/32",  # the test's "CDN": requests from 127.0.0.1 may say their country
@@ -60,7 +67,9 @@ def edge(
         },
     )
     (directory / "vetrina-edge.conf").write_text(site)
-    with _nginx(directory, f"include {directory}/vetrina-edge.conf;", {"VETRINA_SECRET_KEY": secret}, port) as url:
+    with _nginx(
+        directory, f"include {directory}/vetrina-edge.conf;", {"VETRINA_SECRET_KEY": secret}, port, host
+    ) as url:
         yield url
 
 
@@ -75,7 +84,7 @@ def static_nginx(directory: Path, root: Path) -> Iterator[str]:
 
 
 @contextmanager
-def _nginx(directory: Path, http_block: str, env: dict[str, str], port: int) -> Iterator[str]:
+def _nginx(directory: Path, http_block: str, env: dict[str, str], port: int, host: str = "127.0.0.1") -> Iterator[str]:
     """nginx with one worker, its files in `directory`, serving `http_block`, until the block ends."""
     temp = directory / "temp"
     temp.mkdir(exist_ok=True)
@@ -107,7 +116,7 @@ http {{
     check = subprocess.run([*command[:1], "-t", *command[1:]], env=full_env, capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
     process = subprocess.Popen(command, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{host}:{port}"
     try:
         wait_for(lambda: _answers(url), timeout_s=10, message="nginx to listen")
         yield url
@@ -131,3 +140,64 @@ def upstream_calls(directory: Path, key_suffix: str) -> list[str]:
     """The upstream each logged request for a URI ending in `key_suffix` reached ("-": none)."""
     lines = (directory / "access.log").read_text().splitlines() if (directory / "access.log").exists() else []
     return [line.split("upstream=")[1].split()[0] for line in lines if line.split()[0].endswith(key_suffix)]
+
+
+class Cluster:
+    """Vetrina processes that share nothing but the network (the database, Redis, the bucket): web nodes, each on
+    its own loopback address, and workers, each with its own empty data directory and its own log."""
+
+    def __init__(self, root: Path, settings: dict[str, str]) -> None:
+        self.root, self.settings = root, settings
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def _start(self, name: str, *command: str) -> subprocess.Popen[bytes]:
+        data = self.root / name / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **self.settings, "VETRINA_DATA_DIR": str(data)}
+        log = (self.root / f"{name}.log").open("ab")
+        # A process group of its own, so a kill takes its ffmpeg children down with it.
+        process = subprocess.Popen(
+            [sys.executable, "-m", "vetrina", *command],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.processes[name] = process
+        return process
+
+    def web(self, name: str, host: str, port: int) -> str:
+        """A web node with no job workers (`vetrina serve --no-worker`); its URL once it answers."""
+        self._start(name, "serve", "--host", host, "--port", str(port), "--no-worker")
+        url = f"http://{host}:{port}"
+
+        def healthy() -> bool:
+            try:
+                return httpx.get(f"{url}/healthz", timeout=2).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_for(healthy, timeout_s=60, message=f"{name} to answer")
+        return url
+
+    def worker(self, name: str) -> None:
+        self._start(name, "worker")
+
+    def kill(self, name: str) -> None:
+        """SIGKILL the process and its children: no clean-up of any kind."""
+        process = self.processes.pop(name)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+    def log(self, name: str) -> str:
+        return (self.root / f"{name}.log").read_text(errors="replace")
+
+    def stop(self) -> None:
+        for name in list(self.processes):
+            process = self.processes.pop(name)
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=10)

@@ -5,7 +5,6 @@ miss from the bucket, and refuses a tampered, expired or out-of-territory URL wi
 from __future__ import annotations
 
 import json
-import os
 import time
 from urllib.parse import urlsplit
 
@@ -14,21 +13,13 @@ import httpx
 import m3u8
 import pytest
 
-from tests.deploy.helpers import edge, nginx_missing, upstream_calls
+from tests.deploy.helpers import edge, upstream_calls
 from tests.helpers import free_port, served, wait_for
 from vetrina.accounts.models import Role
 from vetrina.runtime import build_context
 from vetrina.storage import Covers
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def needs_nginx() -> None:
-    if reason := nginx_missing():
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
 
 
 def test_the_edge_serves_media_from_its_cache_and_refuses_bad_links_itself(

@@ -6,45 +6,11 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.e2e.helpers import buy_in_frame, framing_site
-from tests.helpers import PASSWORD, free_port, make_clip, wait_for, wait_in_page
+from tests.e2e.helpers import buy_in_frame, buy_while_playing, framing_site, shop_the_look
+from tests.helpers import PASSWORD, free_port, wait_for, wait_in_page
 from vetrina.accounts.models import Role
 
 pytestmark = pytest.mark.slow
-
-
-def shop_the_look(url, make_account, media_dir, currency="EUR"):
-    """A ready 12 s video by a merchant, with a shirt tagged over 1–9 s and a mug over 9–12 s; a funded buyer."""
-    merchant, buyer = make_account(Role.merchant), make_account(Role.viewer)
-    clip = make_clip(media_dir / "e2e-12s.mp4", 12, size="854x480")
-    with httpx.Client(base_url=url, timeout=30) as http, clip.open("rb") as handle:
-        video_id = http.post(
-            "/api/v1/videos", headers=merchant.auth, data={"title": "Shop the look"}, files={"file": ("c.mp4", handle)}
-        ).json()["id"]
-        shirt = http.post(
-            "/api/v1/products",
-            headers=merchant.auth,
-            json={"title": "Linen shirt", "price": {"amount": 5900, "currency": currency}, "stock": 3},
-        ).json()
-        mug = http.post(
-            "/api/v1/products",
-            headers=merchant.auth,
-            json={"title": "Mug", "price": {"amount": 1800, "currency": currency}, "stock": 3},
-        ).json()
-        http.post("/api/v1/wallet/topups", headers=buyer.auth, json={"amount": 20_000, "currency": "EUR"})
-        wait_for(
-            lambda: http.get(f"/api/v1/videos/{video_id}", headers=merchant.auth).json()["status"] == "ready",
-            timeout_s=120,
-            message="the video to be ready",
-        )
-        for product_id, start, end in ((shirt["id"], 1, 9), (mug["id"], 9, 12)):
-            created = http.post(
-                f"/api/v1/videos/{video_id}/tags",
-                headers=merchant.auth,
-                json={"product_id": product_id, "start_s": start, "end_s": end},
-            )
-            assert created.status_code == 201, created.text
-    return merchant, buyer, video_id, shirt, mug
 
 
 def test_buy_from_a_card_while_the_video_plays(live_server, make_account, media_dir, browser):
@@ -63,25 +29,8 @@ def test_buy_from_a_card_while_the_video_plays(live_server, make_account, media_
     wait_in_page(page, "document.querySelectorAll('.seek .marker').length > 0")
     assert page.locator(".seek .marker").count() == 2
     assert page.locator(".shelf-item").count() == 2
-    # Sample the playhead every 100 ms from inside the page for the whole purchase.
-    page.evaluate("""() => {
-        const v = document.querySelector('video'); v.muted = true; v.play();
-        window.samples = []; window.sampler = setInterval(() => window.samples.push([v.paused, v.currentTime]), 100);
-    }""")
-    page.wait_for_selector('.product-card:has-text("Linen shirt")', timeout=20_000)
-    page.click('.product-card:has-text("Linen shirt") .card-buy')
-    page.wait_for_selector(".drawer:not([hidden]) .drawer-pay")
-    page.click(".drawer-pay")
-    page.wait_for_selector(".drawer-done", timeout=20_000)
-    page.wait_for_timeout(500)
-    samples = page.evaluate("() => { clearInterval(window.sampler); return window.samples; }")
+    buy_while_playing(page, "Linen shirt")
     assert errors == []
-    started = next(i for i, (_, t) in enumerate(samples) if t > 0)
-    during = samples[started:]
-    assert len(during) > 10
-    assert not any(paused for paused, _ in during), "the video paused during the purchase"
-    times = [t for _, t in during]
-    assert all(b >= a for a, b in zip(times, times[1:], strict=False)) and times[-1] > times[0] + 1
 
     orders = httpx.get(f"{live_server.url}/api/v1/orders", headers=buyer.auth).json()["items"]
     assert len(orders) == 1
