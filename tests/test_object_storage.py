@@ -95,6 +95,28 @@ def test_scratch_lives_on_this_machine_and_old_scratch_is_cleaned(store: MediaSt
     assert store.clean_scratch(older_than_s=60) == 1 and not scratch.exists()
 
 
+def test_a_source_many_parts_read_is_downloaded_once_per_machine_and_dropped_when_idle(
+    s3_endpoint, s3_bucket, tmp_path
+):
+    store = S3Store(s3_bucket, "kept", boto3.client("s3", endpoint_url=s3_endpoint), tmp_path / "work", KEY)
+    for name in ("a", "b"):
+        store.upload_copy(
+            made(tmp_path / name, {"source.mp4": name.encode() * 1000}) / "source.mp4", f"videos/{name}/source.mp4"
+        )
+    with store.shared_copy("videos/a/source.mp4") as first:
+        assert first.read_bytes() == b"a" * 1000
+    store.delete("videos/a")  # the next part of the same transcode reads this machine's copy
+    with store.shared_copy("videos/a/source.mp4") as again:
+        assert again == first and again.read_bytes() == b"a" * 1000
+    old = 1_000_000_000
+    os.utime(first, (old, old))  # no part has read it for long: the next copy made drops it
+    with store.shared_copy("videos/b/source.mp4") as other:
+        assert other.read_bytes() == b"b" * 1000
+    assert not first.exists() and other.exists()
+    with pytest.raises(FileNotFoundError), store.shared_copy("videos/c/source.mp4"):
+        pass
+
+
 def test_a_large_file_goes_up_in_parts_and_a_set_shows_its_last_file_last(s3_endpoint, s3_bucket, tmp_path):
     store = S3Store.from_url(f"s3://{s3_bucket}", tmp_path / "work", KEY, s3_endpoint)
     calls: list[tuple[str, str]] = []

@@ -117,7 +117,7 @@ def encode_part(lease: Lease) -> None:
         if lease.heartbeat(done_s / max(span.duration_s, 0.001)):
             report_progress(ctx, video_id)
 
-    with ctx.store.local_copy(source_key) as source:
+    with ctx.store.shared_copy(source_key) as source:
         if number == AUDIO_PART:
             (scratch / AUDIO_DIR).mkdir()
             command = audio_command(source, scratch, settings.segment_seconds)

@@ -123,6 +123,11 @@ class MediaStore(UrlSigner, ABC):
         """The file as a path on this machine's disk for the `with` block (a download for a remote store);
         FileNotFoundError when there is none."""
 
+    def shared_copy(self, key: str) -> AbstractContextManager[Path]:
+        """`local_copy`, kept on this machine's disk for the next work on the same file (the parts of one chunked
+        transcode read one source): a remote store downloads it once per machine, not once per part."""
+        return self.local_copy(key)
+
     @abstractmethod
     def open_stream(self, key: str, first: int = 0, last: int | None = None) -> ObjectStream | None:
         """Bytes `first`..`last` (inclusive; to the end by default) of the file, streamed; None when there is none."""

@@ -7,8 +7,11 @@ up after all the others, so a reader who finds it finds everything it names."""
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,6 +69,9 @@ def s3_client(endpoint_url: str | None) -> Any:
 
 
 _PRESIGN_MAX_S = 7 * 86400
+# Sources kept for the next part of a chunked transcode; gone once no part has read them for an hour.
+_KEPT_PREFIX = "kept-"
+_KEPT_IDLE_S = 3600
 
 
 class S3Store(MediaStore):
@@ -225,6 +231,20 @@ class S3Store(MediaStore):
             yield target
         finally:
             shutil.rmtree(directory, ignore_errors=True)
+
+    @contextmanager
+    def shared_copy(self, key: str) -> Iterator[Path]:
+        digest = hashlib.sha256(self.object_name(key).encode()).hexdigest()[:24]
+        kept = self.work_root / f"{_KEPT_PREFIX}{digest}{Path(key).suffix}"
+        now = time.time()  # noqa: TID251  (compared with file mtimes, which are wall-clock)
+        for other in self.work_root.glob(f"{_KEPT_PREFIX}*"):
+            if other != kept and other.stat().st_mtime < now - _KEPT_IDLE_S:
+                other.unlink(missing_ok=True)
+        if not kept.exists():
+            with self.local_copy(key) as downloaded:
+                os.replace(downloaded, kept)  # whole or not at all (a second thread's copy simply replaces it)
+        os.utime(kept)
+        yield kept
 
     def open_stream(self, key: str, first: int = 0, last: int | None = None) -> ObjectStream | None:
         wanted = f"bytes={first}-{'' if last is None else last}"
