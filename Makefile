@@ -11,6 +11,7 @@ export VETRINA_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
 # The demo runs on sandbox money (every page says so); a real shop configures its own funding providers.
 run: export VETRINA_FUNDING_PROVIDERS ?= ["sandbox"]
+run: export VETRINA_TRANSCODE_CHUNK_SECONDS ?= 8
 run: install  ## install, seed the demo, and serve on http://$(HOST):$(PORT)
 	$(BIN)/vetrina demo
 	$(BIN)/vetrina serve --host $(HOST) --port $(PORT)
