@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from datetime import timedelta
 from fractions import Fraction
 
@@ -90,6 +91,7 @@ def test_a_long_source_is_encoded_in_parts_and_joined_seamlessly(chunked, make_a
 
     # Parts are taken in any order, by any worker; the video's progress sums them.
     progress = [0.0]
+    started = time.monotonic()
     for part in reversed(planned):
         transcode_part(ctx, part.id)
         progress.append(_video(ctx, video_id).progress)
@@ -97,10 +99,12 @@ def test_a_long_source_is_encoded_in_parts_and_joined_seamlessly(chunked, make_a
     assert progress == sorted(progress) and progress[-2] > 0.5
     assert _video(ctx, video_id).heartbeat_at is None  # the last part made it takeable at once
 
+    encoded_s = time.monotonic() - started
     transcode_video(ctx, video_id)  # the join
     video = _video(ctx, video_id)
     assert video.status == "ready", video.error
     assert [r["height"] for r in video.renditions] == [360, 240]
+    assert video.transcode_seconds >= encoded_s  # from the plan to the join, every part's encode included
     assert _parts(ctx, video_id) == []
     key = video.output_key
 

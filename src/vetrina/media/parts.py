@@ -91,13 +91,14 @@ class SettledPart:
     error: str | None
     result: dict[str, Any]
     output_key: str
+    planned_at: datetime
 
 
 def settled_parts(session: Session, video_id: int) -> list[SettledPart]:
     rows = session.scalars(
         select(TranscodeChunk).where(TranscodeChunk.video_id == video_id).order_by(TranscodeChunk.part)
     )
-    return [SettledPart(r.part, r.status, r.error, r.result, r.output_key) for r in rows]
+    return [SettledPart(r.part, r.status, r.error, r.result, r.output_key, r.created_at) for r in rows]
 
 
 def encode_part(lease: Lease) -> None:

@@ -99,9 +99,9 @@ def _advance_in_parts(lease: Lease, probe: ProbeResult) -> None:
         if any(part.status != ChunkStatus.done for part in parts):
             lease.hand_off(session)  # woken early (by the sweep, say): the parts carry on
             return
-    started = time.monotonic()
     key, renditions = join_parts(lease, probe, parts)
-    _publish(lease, key, renditions, time.monotonic() - started, on_lost=lambda: None)
+    took_s = (clock.now() - parts[0].planned_at).total_seconds()  # from the plan to the join: every part's time
+    _publish(lease, key, renditions, took_s, on_lost=lambda: None)
 
 
 @leased_job(PART_JOB, TranscodeChunk, never_claimed_after=NEVER_CLAIMED_AFTER)
