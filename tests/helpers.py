@@ -144,6 +144,12 @@ def ready_video_row(owner_id: int, **overrides: Any) -> Video:
     return Video(**{**fields, **overrides})
 
 
+def in_bucket(settings: Any, endpoint: str, bucket: str, prefix: str = "", **more: Any) -> Any:
+    """`settings` with media in `bucket` (under `prefix`) of the S3 endpoint, and `more` changes."""
+    url = f"s3://{bucket}/{prefix}" if prefix else f"s3://{bucket}"
+    return settings.model_copy(update={"storage_url": url, "s3_endpoint_url": endpoint, **more})
+
+
 @contextmanager
 def served(ctx: Context, port: int | None = None) -> Iterator[str]:
     """The app of `ctx` behind a real uvicorn on a loopback port (a free one by default), with its job workers;

@@ -18,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from tests.helpers import free_port, s3_that_checks_credentials, wait_for
+from tests.helpers import free_port, in_bucket, s3_that_checks_credentials, wait_for
 from tests.web.helpers import assert_problem, upload, wait_until_done
 from vetrina import clock
 from vetrina.accounts.models import Role
@@ -208,8 +208,7 @@ def test_a_local_data_dir_moves_into_a_bucket_resumably_and_checked(s3_endpoint,
 def test_a_video_uploaded_into_a_bucket_transcodes_there_and_plays_from_it(
     settings, s3_endpoint, s3_bucket, make_account, short_clip
 ):
-    changes = {"storage_url": f"s3://{s3_bucket}/site", "s3_endpoint_url": s3_endpoint}
-    site = build_context(settings.model_copy(update=changes))
+    site = build_context(in_bucket(settings, s3_endpoint, s3_bucket, "site"))
     bucket = boto3.client("s3", endpoint_url=s3_endpoint)
     try:
         with TestClient(create_app(site, run_worker=True)) as client:
@@ -284,8 +283,7 @@ def test_a_video_uploaded_into_a_bucket_transcodes_there_and_plays_from_it(
 def test_an_upload_while_the_store_is_down_is_a_503_and_leaves_nothing(
     settings, s3_endpoint, s3_bucket, make_account, short_clip
 ):
-    changes = {"storage_url": f"s3://{s3_bucket}", "s3_endpoint_url": s3_endpoint}
-    site = build_context(settings.model_copy(update=changes))
+    site = build_context(in_bucket(settings, s3_endpoint, s3_bucket))
     try:
         with TestClient(create_app(site)) as client:
             merchant = make_account(Role.merchant)
@@ -303,8 +301,7 @@ def test_an_upload_while_the_store_is_down_is_a_503_and_leaves_nothing(
 def test_a_transcode_while_the_store_is_down_waits_for_it_and_then_finishes(
     settings, s3_endpoint, s3_bucket, make_account, short_clip
 ):
-    changes = {"storage_url": f"s3://{s3_bucket}", "s3_endpoint_url": s3_endpoint}
-    site = build_context(settings.model_copy(update=changes))
+    site = build_context(in_bucket(settings, s3_endpoint, s3_bucket))
     try:
         upload_path = settings.data_dir / "upload.mp4"
         upload_path.write_bytes(short_clip.read_bytes())

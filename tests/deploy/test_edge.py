@@ -14,7 +14,7 @@ import m3u8
 import pytest
 
 from tests.deploy.helpers import edge, upstream_calls
-from tests.helpers import free_port, served, wait_for
+from tests.helpers import free_port, in_bucket, served, wait_for
 from vetrina.accounts.models import Role
 from vetrina.runtime import build_context
 from vetrina.storage import Covers
@@ -26,8 +26,7 @@ def test_the_edge_serves_media_from_its_cache_and_refuses_bad_links_itself(
     needs_nginx, settings, s3_endpoint, s3_bucket, make_account, short_clip, tmp_path
 ):
     edge_port = free_port()  # known before the site starts: its media links point at the edge (VETRINA_EDGE_URL)
-    changes = {"storage_url": f"s3://{s3_bucket}/prod", "s3_endpoint_url": s3_endpoint}
-    site = build_context(settings.model_copy(update={**changes, "edge_url": f"http://127.0.0.1:{edge_port}"}))
+    site = build_context(in_bucket(settings, s3_endpoint, s3_bucket, "prod", edge_url=f"http://127.0.0.1:{edge_port}"))
     bucket = boto3.client("s3", endpoint_url=s3_endpoint)
     try:
         with served(site) as origin:
