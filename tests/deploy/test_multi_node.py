@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.deploy.helpers import Cluster, edge
-from tests.e2e.helpers import buy_while_playing, shop_the_look
+from tests.e2e.helpers import buy_while_playing, shop_the_look, watch_signed_in
 from tests.helpers import PASSWORD, Account, free_port, wait_for, wait_in_page
 from vetrina.accounts import service as accounts
 from vetrina.accounts.models import Role
@@ -177,12 +177,7 @@ def test_two_web_nodes_and_two_workers_share_nothing_but_the_network_and_lose_no
                     played[response.url] = response.body()
 
             page.on("response", keep_segment)
-            page.goto(f"{node_b}/login?next=/watch/{video_id}")
-            page.fill("input[name=email]", buyer.user.email)
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
-            page.wait_for_url(f"**/watch/{video_id}")
-            wait_in_page(page, "window.vetrinaPlayer && window.vetrinaPlayer.hls && window.vetrinaShop")
+            watch_signed_in(page, node_b, buyer, video_id)
             wait_in_page(page, "document.querySelectorAll('.seek .marker').length > 0")
             buy_while_playing(page, "Linen shirt")
             assert errors == []

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.e2e.helpers import buy_in_frame, buy_while_playing, framing_site, shop_the_look
+from tests.e2e.helpers import buy_in_frame, buy_while_playing, framing_site, shop_the_look, watch_signed_in
 from tests.helpers import PASSWORD, free_port, wait_for, wait_in_page
 from vetrina.accounts.models import Role
 
@@ -18,13 +18,8 @@ def test_buy_from_a_card_while_the_video_plays(live_server, make_account, media_
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{live_server.url}/login?next=/watch/{video_id}")
-    page.fill("input[name=email]", buyer.user.email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"**/watch/{video_id}")
+    watch_signed_in(page, live_server.url, buyer, video_id)
     assert page.locator('[data-testid="sandbox-banner"]').is_visible()  # the demo's money is not real, and says so
-    wait_in_page(page, "window.vetrinaPlayer && window.vetrinaPlayer.hls && window.vetrinaShop")
     # The shop layer draws its markers once the timeline has been fetched.
     wait_in_page(page, "document.querySelectorAll('.seek .marker').length > 0")
     assert page.locator(".seek .marker").count() == 2
@@ -154,12 +149,7 @@ def test_the_drawers_alipay_qr_payment_completes_while_the_video_keeps_playing(
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{alipay_live.url}/login?next=/watch/{video_id}")
-    page.fill("input[name=email]", buyer.user.email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"**/watch/{video_id}")
-    wait_in_page(page, "window.vetrinaPlayer && window.vetrinaPlayer.hls && window.vetrinaShop")
+    watch_signed_in(page, alipay_live.url, buyer, video_id)
     page.evaluate("""() => {
         const v = document.querySelector('video'); v.muted = true; v.loop = true; v.play();
         window.samples = []; window.sampler = setInterval(() => window.samples.push([v.paused, v.currentTime]), 100);

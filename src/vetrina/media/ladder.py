@@ -177,19 +177,7 @@ def chunk_command(
 def audio_command(source: Path, out_dir: Path, segment_seconds: int) -> list[str]:
     """ffmpeg arguments that write the whole file's audio, once, as the ladder's one audio rendition."""
     args = ["-i", str(source), "-map", "0:a:0", "-vn", *AUDIO_ENCODING, "-output_ts_offset", f"{TS_LEAD_S:.3f}"]
-    return args + [
-        "-f",
-        "hls",
-        "-hls_time",
-        str(segment_seconds),
-        "-hls_playlist_type",
-        "vod",
-        "-hls_segment_type",
-        "mpegts",
-        "-hls_segment_filename",
-        str(out_dir / AUDIO_DIR / "seg_%05d.ts"),
-        str(out_dir / AUDIO_DIR / "index.m3u8"),
-    ]
+    return args + _hls_output(out_dir, segment_seconds, f"a:0,name:{AUDIO_DIR}", CHUNK_MASTER)
 
 
 def _scaled(plan: LadderPlan) -> list[str]:
