@@ -106,10 +106,17 @@ def serve(
 
 
 @app.command()
-def worker() -> None:
+def worker(
+    metrics_port: int = typer.Option(0, min=0, max=65535, help="Serve this worker's job metrics on this port."),
+    metrics_host: str = typer.Option("127.0.0.1", help="Interface for --metrics-port."),
+) -> None:
     """Run job workers in the foreground (for VETRINA_REDIS_URL deployments, on any number of machines)."""
     _log_to_console()
     ctx = _context()
+    if metrics_port:
+        from vetrina.web.metrics import serve_worker_metrics
+
+        serve_worker_metrics(ctx, metrics_host, metrics_port)
     _recover_interrupted_work(ctx)
     ctx.queue.run_worker()
 

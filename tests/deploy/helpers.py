@@ -180,8 +180,10 @@ class Cluster:
         wait_for(healthy, timeout_s=60, message=f"{name} to answer")
         return url
 
-    def worker(self, name: str) -> None:
-        self._start(name, "worker")
+    def worker(self, name: str, metrics_port: int) -> str:
+        """A job worker; the URL of its own metrics."""
+        self._start(name, "worker", "--metrics-port", str(metrics_port))
+        return f"http://127.0.0.1:{metrics_port}/"
 
     def kill(self, name: str) -> None:
         """SIGKILL the process and its children: no clean-up of any kind."""

@@ -117,6 +117,7 @@ def test_two_web_nodes_and_two_workers_share_nothing_but_the_network_and_lose_no
 
     attempts: dict[int, int] = {}
     killed_part: list[int] = []
+    worker_metrics: list[str] = []
 
     def watch_parts(video_id: int) -> None:
         """Record each part's attempts until the video is no longer processing (its parts' rows then go)."""
@@ -148,13 +149,13 @@ def test_two_web_nodes_and_two_workers_share_nothing_but_the_network_and_lose_no
             dead = session.get(TranscodeChunk, part.id)
             assert (dead.status, dead.attempts) == ("encoding", 1)  # killed mid-part
         killed_part.append(part.part)
-        cluster.worker("worker-2")
-        cluster.worker("worker-3")  # worker-1's machine, restarted
+        worker_metrics.append(cluster.worker("worker-2", free_port()))
+        worker_metrics.append(cluster.worker("worker-3", free_port()))  # worker-1's machine, restarted
 
     try:
         node_a = cluster.web("web-a", NODE_A, port)
         node_b = cluster.web("web-b", NODE_B, port)
-        cluster.worker("worker-1")
+        cluster.worker("worker-1", free_port())
         store_host = urlsplit(store_process).netloc
         with edge(
             tmp_path / "edge", secret, f"{NODE_A}:{port}", store_host, f"/{bucket_name}/prod", edge_port, EDGE_HOST
@@ -165,6 +166,15 @@ def test_two_web_nodes_and_two_workers_share_nothing_but_the_network_and_lose_no
             # The dead worker's part was taken over and encoded again; no other part was encoded twice.
             assert attempts.pop(killed_part[0]) == 2
             assert set(attempts.values()) == {1}
+            # Each worker counts the jobs it ran, for a scraper.
+            ran = [
+                m
+                for url in worker_metrics
+                for m in httpx.get(url).text.splitlines()
+                if m.startswith("vetrina_jobs_total")
+            ]
+            assert any('job="media.transcode_part",outcome="ok"' in m for m in ran), ran
+            assert any('job="media.transcode",outcome="ok"' in m for m in ran), ran
 
             # Chromium plays on node B, its media through the edge; it buys through node B while the film plays.
             page = browser.new_page(viewport={"width": 1280, "height": 800})

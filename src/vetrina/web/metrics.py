@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess, start_http_server
 from prometheus_client.core import GaugeMetricFamily, SummaryMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -109,8 +109,7 @@ def install_metrics(app: Any, ctx: Context) -> None:
         registry=registry,
         buckets=LATENCY_BUCKETS,
     )
-    jobs = Counter("vetrina_jobs", "Jobs run, by outcome.", ["job", "outcome"], registry=registry)
-    ctx.queue.observers.append(lambda name, failed: jobs.labels(name, "failed" if failed else "ok").inc())
+    _count_jobs(ctx, registry)
     stores = StoresCollector(ctx)
     registry.register(stores)
     if os.environ.get(MULTIPROCESS_ENV):
@@ -120,6 +119,19 @@ def install_metrics(app: Any, ctx: Context) -> None:
         registry.register(stores)
     app.state.metrics_registry = registry
     app.add_middleware(RequestTimer, histogram=histogram)
+
+
+def _count_jobs(ctx: Context, registry: CollectorRegistry) -> None:
+    jobs = Counter("vetrina_jobs", "Jobs run, by outcome.", ["job", "outcome"], registry=registry)
+    ctx.queue.observers.append(lambda name, failed: jobs.labels(name, "failed" if failed else "ok").inc())
+
+
+def serve_worker_metrics(ctx: Context, host: str, port: int) -> None:
+    """A `vetrina worker`'s own metrics (the jobs it ran, by outcome) on http://host:port/ for a scraper; the
+    stores' figures are the web nodes' to give."""
+    registry = CollectorRegistry()
+    _count_jobs(ctx, registry)
+    start_http_server(port, addr=host, registry=registry)
 
 
 router = APIRouter(include_in_schema=False)
