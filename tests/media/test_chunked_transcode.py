@@ -11,7 +11,7 @@ import av
 import pytest
 from pydantic import ValidationError
 
-from tests.helpers import make_clip
+from tests.helpers import free_port, in_bucket, make_clip
 from vetrina import clock
 from vetrina.accounts.models import Role
 from vetrina.leases import claim
@@ -20,16 +20,18 @@ from vetrina.media.models import AUDIO_PART, TranscodeChunk, Video
 from vetrina.media.transcode import transcode_part, transcode_video
 from vetrina.runtime import build_context
 from vetrina.settings import Settings
+from vetrina.storage.s3 import s3_client
 
 FPS = 30
 SECONDS = 13  # spans 0-4, 4-8 and 8-13 (a 1 s tail joins the last), with 2 s segments
 
 
+IN_PARTS = {"segment_seconds": 2, "transcode_chunk_seconds": 4, "ladder_heights": [360, 240]}
+
+
 @pytest.fixture
 def chunked(settings: Settings):
-    ctx = build_context(
-        settings.model_copy(update={"segment_seconds": 2, "transcode_chunk_seconds": 4, "ladder_heights": [360, 240]})
-    )
+    ctx = build_context(settings.model_copy(update=IN_PARTS))
     yield ctx
     ctx.close()
 
@@ -70,8 +72,8 @@ def _packets(path, kind: str) -> list[tuple[float, bool]]:
 
 
 def _media_segments(store, key: str, rendition: str) -> list[str]:
-    text = store.path(f"{key}/{rendition}/index.m3u8").read_text()
-    return [line for line in text.splitlines() if line and not line.startswith("#")]
+    with store.local_copy(f"{key}/{rendition}/index.m3u8") as playlist:
+        return [line for line in playlist.read_text().splitlines() if line and not line.startswith("#")]
 
 
 def test_a_long_source_is_encoded_in_parts_and_joined_seamlessly(chunked, make_account, long_clip):
@@ -192,3 +194,33 @@ def test_chunks_must_end_on_the_segment_grid(tmp_path):
     with pytest.raises(ValidationError, match="multiple of VETRINA_SEGMENT_SECONDS"):
         Settings(data_dir=tmp_path, segment_seconds=4, transcode_chunk_seconds=30)
     assert Settings(data_dir=tmp_path, segment_seconds=4, transcode_chunk_seconds=0).transcode_chunk_seconds == 0
+
+
+@pytest.mark.slow
+def test_a_part_that_meets_a_store_outage_waits_for_it_uncounted(
+    settings, s3_endpoint, s3_bucket, make_account, long_clip
+):
+    ctx = build_context(in_bucket(settings, s3_endpoint, s3_bucket, **IN_PARTS))
+    try:
+        video_id = _upload(ctx, make_account(Role.merchant).user, long_clip)
+        transcode_video(ctx, video_id)
+        parts = _parts(ctx, video_id)
+        working = ctx.store.client
+        ctx.store.client = s3_client(f"http://127.0.0.1:{free_port()}")  # the store goes down
+        queued = ctx.queue.pending_count()
+        transcode_part(ctx, parts[1].id)
+        waiting = next(p for p in _parts(ctx, video_id) if p.id == parts[1].id)
+        assert (waiting.status, waiting.attempts, waiting.lease_token) == ("queued", 0, None)
+        assert ctx.queue.pending_count() == queued + 1  # to try again after a pause
+        assert _video(ctx, video_id).status == "processing"
+
+        ctx.store.client = working  # back
+        for part in parts:
+            transcode_part(ctx, part.id)
+        transcode_video(ctx, video_id)
+        video = _video(ctx, video_id)
+        assert video.status == "ready", video.error
+        for name in _media_segments(ctx.store, video.output_key, "360p"):
+            assert ctx.store.size(f"{video.output_key}/360p/{name}") > 0
+    finally:
+        ctx.close()
