@@ -177,6 +177,25 @@ def test_a_part_that_fails_for_good_fails_the_video_with_its_reason(chunked, mak
     assert "interrupted attempts" in failed.error and failed.output_key is None
 
 
+def test_a_part_failed_for_good_stops_the_parts_not_yet_encoded(chunked, make_account, long_clip):
+    ctx = chunked
+    video_id = _upload(ctx, make_account(Role.merchant).user, long_clip)
+    transcode_video(ctx, video_id)
+    audio, first, second, last = _parts(ctx, video_id)
+    with ctx.db.session() as session:
+        session.get(TranscodeChunk, last.id).attempts = ctx.settings.lease_max_attempts
+    transcode_part(ctx, last.id)  # fails for good; three parts are still to do, so nobody is woken yet
+    assert _video(ctx, video_id).status == "processing"
+    # The sweep finds the video quiet and wakes it: it fails, and so do the parts nobody has encoded yet.
+    later = clock.now() + timedelta(seconds=ctx.settings.lease_stall_seconds + 1)
+    clock.set_clock(lambda: later)
+    transcode_video(ctx, video_id)
+    assert _video(ctx, video_id).status == "failed"
+    assert {p.status for p in _parts(ctx, video_id)} == {"failed"}
+    transcode_part(ctx, first.id)  # its task was queued before: nothing is encoded
+    assert not ctx.store.exists(f"{last.output_key}/360p")
+
+
 def test_deleting_a_video_mid_transcode_drops_its_parts(chunked, make_account, long_clip):
     ctx = chunked
     owner = make_account(Role.merchant).user

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -255,14 +256,18 @@ def _hls_output(out_dir: Path, segment_seconds: int, stream_map: str, master: st
 
 def write_thumbnail_track(out_dir: Path, plan: LadderPlan, duration_s: float) -> None:
     """The WebVTT track of the thumbnails the one-pass transcode wrote into `out_dir`."""
-    count = len(list((out_dir / "thumbs").glob("thumb_*.jpg")))
-    (out_dir / THUMBS_VTT).write_text(thumbnail_track(plan, duration_s, count))
+    (out_dir / THUMBS_VTT).write_text(thumbnail_track(plan, duration_s, thumbnail_indexes(out_dir)))
 
 
-def thumbnail_track(plan: LadderPlan, duration_s: float, count: int) -> str:
-    """The WebVTT track that maps each span of the video to the thumbnail taken at its start."""
+def thumbnail_indexes(out_dir: Path) -> list[int]:
+    """Which thumbnails are in `out_dir/thumbs` (thumbnail k, shown from second k * interval, is thumb_{k+1})."""
+    return sorted(int(path.stem.removeprefix("thumb_")) - 1 for path in (out_dir / "thumbs").glob("thumb_*.jpg"))
+
+
+def thumbnail_track(plan: LadderPlan, duration_s: float, indexes: Iterable[int]) -> str:
+    """The WebVTT track that maps each span of the video to the thumbnail taken at its start (those there are)."""
     lines = ["WEBVTT", ""]
-    for index in range(count):
+    for index in sorted(indexes):
         start = index * plan.thumb_interval_s
         if start >= duration_s:
             break

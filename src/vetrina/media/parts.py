@@ -9,11 +9,13 @@ writes the playlists, the master last, and the video row names the key.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from vetrina import clock
@@ -35,12 +37,14 @@ from vetrina.media.ladder import (
     plan_spans,
     read_part,
     read_part_codecs,
+    thumbnail_indexes,
     thumbnail_track,
 )
 from vetrina.media.models import AUDIO_PART, ChunkStatus, TranscodeChunk, Video, VideoStatus
 from vetrina.media.probe import ProbeResult
 from vetrina.settings import Settings
 
+log = logging.getLogger(__name__)
 # The audio's share of a video's progress: encoding it costs a small fraction of encoding the picture.
 _AUDIO_WEIGHT = 0.05
 
@@ -116,7 +120,10 @@ def encode_part(lease: Lease) -> None:
 
     def beat(done_s: float) -> None:
         if lease.heartbeat(done_s / max(span.duration_s, 0.001)):
-            report_progress(ctx, video_id)
+            try:
+                report_progress(ctx, video_id)
+            except (OperationalError, TimeoutError) as exc:  # a busy database costs a progress report, not the part
+                log.warning("video %s: progress not reported (%s)", video_id, exc)
 
     with ctx.store.shared_copy(source_key) as source:
         if number == AUDIO_PART:
@@ -130,7 +137,14 @@ def encode_part(lease: Lease) -> None:
     for path in sorted(scratch.rglob("*")):
         if path.is_file() and path.suffix != ".m3u8":
             ctx.store.put_file(path, f"{key}/{path.relative_to(scratch).as_posix()}")
-    lease.renew_now(status=ChunkStatus.done.value, progress=1.0, result=result, error=None)
+    try:
+        lease.renew_now(status=ChunkStatus.done.value, progress=1.0, result=result, error=None)
+    except LeaseLost:
+        with ctx.db.session() as session:
+            deleted = session.get(Video, video_id) is None
+        if deleted:  # its files went with it, before this part's arrived: these go too
+            ctx.store.delete(key)
+        raise
 
 
 def _checked_output(lease: Lease, number: int, span: Span, renditions: list[str]) -> dict[str, Any]:
@@ -142,6 +156,10 @@ def _checked_output(lease: Lease, number: int, span: Span, renditions: list[str]
         written = {name: read_part(scratch, name) for name in renditions}
     for name, segments in written.items():
         media_s = sum(seconds for _, seconds, _ in segments)
+        if number == AUDIO_PART:
+            if not segments:  # a sound track may end before the picture (the one pass never asked more)
+                raise LadderIncomplete("the audio could not be decoded")
+            continue
         if not span.until_end and len(segments) != round(span.duration_s / segment_s):
             raise LadderIncomplete(
                 f"the {name} rendition from {span.start_s:.0f} s has {len(segments)} segments, "
@@ -157,7 +175,7 @@ def _checked_output(lease: Lease, number: int, span: Span, renditions: list[str]
     return {
         "renditions": written,
         "codecs": read_part_codecs(scratch),
-        "thumbnails": len(list((scratch / "thumbs").glob("thumb_*.jpg"))),
+        "thumbnails": thumbnail_indexes(scratch),
     }
 
 
@@ -188,7 +206,7 @@ def join_parts(lease: Lease, probe: ProbeResult, parts: list[SettledPart]) -> tu
     plan = plan_ladder(probe, settings.ladder_heights, settings.segment_seconds)
     video: dict[str, list[list[Any]]] = {r.name: [] for r in plan.renditions}
     codecs: dict[str, str] = {}
-    audio, thumbnails = None, 0
+    audio, thumbnails = None, set[int]()
     for part in parts:
         if part.part == AUDIO_PART:
             audio = part.result["renditions"][AUDIO_DIR]
@@ -196,7 +214,7 @@ def join_parts(lease: Lease, probe: ProbeResult, parts: list[SettledPart]) -> tu
         for name, segments in video.items():
             segments += part.result["renditions"][name]
         codecs = codecs or part.result["codecs"]
-        thumbnails += part.result["thumbnails"]
+        thumbnails.update(part.result["thumbnails"])
     for name, segments in video.items():
         names = [segment[0] for segment in segments]
         if len(set(names)) != len(names) or names != sorted(names):

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
 
 from vetrina import clock
 from vetrina.context import Context
@@ -63,8 +64,10 @@ def _transcode(lease: Lease) -> None:
     with lease.ctx.db.session() as session:
         video = lease.get(session, Video)
         probe, source_key = probe_of(video), video.source_key
+        # Once planned, a video stays in parts, whatever this worker's own setting says.
+        planned = session.scalar(select(TranscodeChunk.id).where(TranscodeChunk.video_id == video.id).limit(1))
     assert source_key is not None  # set by create_video in the transaction that made the row
-    if is_chunked(lease.ctx.settings, probe.duration_s):
+    if planned is not None or is_chunked(lease.ctx.settings, probe.duration_s):
         _advance_in_parts(lease, probe)
         return
     started = time.monotonic()
@@ -82,7 +85,9 @@ def _advance_in_parts(lease: Lease, probe: ProbeResult) -> None:
     """The video's job in a chunked transcode: plan the parts and hand the lease off to them; or, once every part
     has settled, join them (or fail the video with a failed part's error)."""
     ctx, video_id = lease.ctx, lease.row_id
+    failed = None
     with ctx.db.session(write=True) as session:
+        _lock_video(session, video_id)
         parts = settled_parts(session, video_id)
         if not parts:
             key = f"{output_prefix(video_id)}/hls-{lease.token[:12]}"
@@ -95,10 +100,18 @@ def _advance_in_parts(lease: Lease, probe: ProbeResult) -> None:
             return
         failed = next((part for part in parts if part.status == ChunkStatus.failed), None)
         if failed is not None:
-            raise PartFailed(failed.error or "a part of the transcode failed")
-        if any(part.status != ChunkStatus.done for part in parts):
+            # The rest need not be encoded: those still at work lose their lease at their next heartbeat.
+            session.execute(
+                update(TranscodeChunk)
+                .where(TranscodeChunk.video_id == video_id, TranscodeChunk.status.in_(_UNSETTLED))
+                .values(status=ChunkStatus.failed.value, error="Another part of the video failed.")
+                .execution_options(synchronize_session=False)
+            )
+        elif any(part.status != ChunkStatus.done for part in parts):
             lease.hand_off(session)  # woken early (by the sweep, say): the parts carry on
             return
+    if failed is not None:
+        raise PartFailed(failed.error or "a part of the transcode failed")
     key, renditions = join_parts(lease, probe, parts)
     took_s = (clock.now() - parts[0].planned_at).total_seconds()  # from the plan to the join: every part's time
     _publish(lease, key, renditions, took_s, on_lost=lambda: None)
@@ -122,15 +135,15 @@ def transcode_part(ctx: Context, part_id: int) -> None:
 
 def _wake_video_when_settled(ctx: Context, part_id: int) -> None:
     """When none of the video's parts is left to encode, make the video takeable at once and queue its job."""
-    unsettled = (ChunkStatus.queued.value, ChunkStatus.encoding.value)
     with ctx.db.session(write=True) as session:
         video_id = session.scalar(select(TranscodeChunk.video_id).where(TranscodeChunk.id == part_id))
         if video_id is None:
             return  # the video was deleted
+        _lock_video(session, video_id)
         left = session.scalar(
             select(func.count())
             .select_from(TranscodeChunk)
-            .where(TranscodeChunk.video_id == video_id, TranscodeChunk.status.in_(unsettled))
+            .where(TranscodeChunk.video_id == video_id, TranscodeChunk.status.in_(_UNSETTLED))
         )
         if left:
             return
@@ -141,6 +154,16 @@ def _wake_video_when_settled(ctx: Context, part_id: int) -> None:
             .execution_options(synchronize_session=False)
         )
         ctx.queue.enqueue_after_commit(session, TRANSCODE_JOB, video_id)
+
+
+_UNSETTLED = (ChunkStatus.queued.value, ChunkStatus.encoding.value)
+
+
+def _lock_video(session: Session, video_id: int) -> None:
+    """Take the video's row lock (PostgreSQL; SQLite has one writer anyway), so that the video's job reading its
+    parts and the last part's wake-up happen one after the other: a part that ends while the job hands the lease
+    off still finds the lease free to clear, and the job that reads after it sees it done."""
+    session.execute(select(Video.id).where(Video.id == video_id).with_for_update())
 
 
 def _build_ladder(lease: Lease, probe: ProbeResult, source_key: str) -> list[dict[str, int]]:

@@ -238,12 +238,16 @@ class S3Store(MediaStore):
         kept = self.work_root / f"{_KEPT_PREFIX}{digest}{Path(key).suffix}"
         now = time.time()  # noqa: TID251  (compared with file mtimes, which are wall-clock)
         for other in self.work_root.glob(f"{_KEPT_PREFIX}*"):
-            if other != kept and other.stat().st_mtime < now - _KEPT_IDLE_S:
-                other.unlink(missing_ok=True)
-        if not kept.exists():
+            try:
+                if other != kept and other.stat().st_mtime < now - _KEPT_IDLE_S:
+                    other.unlink()
+            except FileNotFoundError:
+                pass  # another worker on this machine dropped it first
+        try:
+            os.utime(kept)  # in use again: not idle for another hour
+        except FileNotFoundError:  # not here yet, or dropped as idle a moment ago
             with self.local_copy(key) as downloaded:
                 os.replace(downloaded, kept)  # whole or not at all (a second thread's copy simply replaces it)
-        os.utime(kept)
         yield kept
 
     def open_stream(self, key: str, first: int = 0, last: int | None = None) -> ObjectStream | None:
