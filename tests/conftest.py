@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,9 @@ from tests.helpers import (
     LiveServer,
     free_port,
     make_clip,
+    migrated_postgres_template,
+    migrated_sqlite,
+    postgres_database,
     postgres_schema,
     postgres_unreachable,
     served,
@@ -43,11 +47,41 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 POSTGRES_SKIP = postgres_unreachable()
 
 
+@pytest.fixture(scope="session")
+def migrated_sqlite_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SQLite database migrated once per session; each test gets a copy (migrating takes over a second)."""
+    return migrated_sqlite(tmp_path_factory.mktemp("template") / "vetrina.db")
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres() -> Iterator[str]:
+    """One PostgreSQL database migrated once per session, the template of each test's own."""
+    if POSTGRES_SKIP:
+        pytest.skip(POSTGRES_SKIP)
+    with migrated_postgres_template() as name:
+        yield name
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """Each test that takes this runs once on SQLite and once on real PostgreSQL (in a schema of its own)."""
+    """Each test that takes this runs once on SQLite and once on real PostgreSQL, on a database of its own that is
+    already at the newest schema (the migrations themselves are tested in tests/test_db.py)."""
     if request.param == "sqlite":
+        shutil.copyfile(request.getfixturevalue("migrated_sqlite_file"), tmp_path / "vetrina.db")
         yield f"sqlite:///{tmp_path / 'vetrina.db'}"
+        return
+    if POSTGRES_SKIP:
+        pytest.skip(POSTGRES_SKIP)
+    with postgres_database(request.getfixturevalue("migrated_postgres")) as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database with nothing migrated yet, on SQLite and on PostgreSQL (a new, empty schema): for the migrations'
+    own tests."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
     if POSTGRES_SKIP:
         pytest.skip(POSTGRES_SKIP)
@@ -90,6 +124,21 @@ def make_account(ctx: Context):
         return Account(user=user, token=token)
 
     return make
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _light_password_hashes() -> Iterator[None]:
+    """argon2id with its lightest parameters inside the test process: the same algorithm and code paths at a hundredth
+    of the cost (a default hash takes a quarter of a second on these machines, and the suite makes thousands).
+    Processes the tests start (servers, workers, the command line) keep the defaults."""
+    from argon2 import PasswordHasher
+
+    from vetrina.accounts import service as account_service
+
+    default = account_service._hasher
+    account_service._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    account_service._hasher = default
 
 
 @pytest.fixture(autouse=True)

@@ -44,11 +44,11 @@ def test_the_migrations_make_the_schema_the_models_describe(ctx):
 
 
 @pytest.mark.postgres
-def test_nodes_starting_together_migrate_one_at_a_time(database_url):
+def test_nodes_starting_together_migrate_one_at_a_time(empty_database_url):
     """Several web nodes and workers start at once on an empty PostgreSQL database: each migrates, none fails."""
-    if not database_url.startswith("postgresql"):
+    if not empty_database_url.startswith("postgresql"):
         pytest.skip("SQLite has one machine, and its own write lock")
-    code = f"from vetrina.db import Database; Database({database_url!r}).migrate()"
+    code = f"from vetrina.db import Database; Database({empty_database_url!r}).migrate()"
     starts = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True) for _ in range(4)]
     failures = [(p.wait(), p.stderr.read()[-500:]) for p in starts]
     assert [code for code, _ in failures] == [0, 0, 0, 0], failures

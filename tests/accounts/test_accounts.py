@@ -176,14 +176,14 @@ def test_signing_out_everywhere_ends_every_session_of_the_user_only(ctx):
         assert accounts.user_for_session(session, someone_elses) is not None
 
 
-def test_the_migration_gives_existing_tokens_their_creation_plus_the_lifetime(database_url):
+def test_the_migration_gives_existing_tokens_their_creation_plus_the_lifetime(empty_database_url):
     """Tokens made before expiry existed (schema 0012) expire VETRINA_TOKEN_TTL_DAYS (90) after they were made."""
     from alembic import command
     from alembic.config import Config
 
     from vetrina.db import MIGRATIONS_DIR, Database, UTCDateTime
 
-    db = Database(database_url)
+    db = Database(empty_database_url)
     config = Config(str(MIGRATIONS_DIR / "alembic.ini"))
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.attributes["engine"] = db.engine
