@@ -67,6 +67,16 @@ def _open_session(request: Request) -> Iterator[Session]:
 db_session = Depends(_open_session, scope="function")
 
 
+def _open_write_session(request: Request) -> Iterator[Session]:
+    with get_context(request).db.session(write=True) as session:
+        yield session
+
+
+# For a GET that may write (a merchant's channel is made on first use): on SQLite a read transaction that then
+# writes fails at once ("database is locked") if another writer committed since it began.
+write_session = Depends(_open_write_session, scope="function")
+
+
 def viewer_territory(request: Request) -> str:
     """The viewer's ISO 3166-1 alpha-2 territory (`vetrina.geo`), worked out once per request."""
     cached = getattr(request.state, "territory", None)

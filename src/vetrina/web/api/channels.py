@@ -28,6 +28,7 @@ from vetrina.web.deps import (
     require_csrf_form,
     required_user,
     viewer_territory,
+    write_session,
 )
 from vetrina.web.templating import render
 from vetrina.web.uploads import saved_upload
@@ -128,7 +129,7 @@ def upload_banner(
 
 
 @router.get("/api/v1/me/channel", response_model=ChannelOut, summary="Your own channel (made on first use)")
-def my_channel(request: Request, user: User = required_user, session: Session = db_session) -> ChannelOut:
+def my_channel(request: Request, user: User = required_user, session: Session = write_session) -> ChannelOut:
     return channel_out(request, session, channels.channel_of(session, user), user)
 
 

@@ -35,6 +35,7 @@ from vetrina.web.deps import (
     public_base_url,
     require_csrf_form,
     territory,
+    write_session,
 )
 from vetrina.web.limits import limit_top_up
 from vetrina.web.pages.forms import CsrfField, form_action, image_upload, redirect_back, signed_in
@@ -107,7 +108,7 @@ def buy(
 
 @router.get("/wallet", response_class=HTMLResponse)
 def wallet_page(
-    request: Request, msg: str = "", user: User | None = optional_user, session: Session = db_session
+    request: Request, msg: str = "", user: User | None = optional_user, session: Session = write_session
 ) -> Response:
     user = signed_in(user)
     currency = get_context(request).settings.default_currency
@@ -164,7 +165,7 @@ def _top_up(ctx: Context, session: Session, user: User, amount: str) -> Money:
 
 @router.get("/orders", response_class=HTMLResponse)
 def orders_page(
-    request: Request, msg: str = "", user: User | None = optional_user, session: Session = db_session
+    request: Request, msg: str = "", user: User | None = optional_user, session: Session = write_session
 ) -> Response:
     user = signed_in(user)
     page = orders.list_orders(session, user, 1, 50)
@@ -247,7 +248,7 @@ def order_action(
 
 @router.get("/merchant", response_class=HTMLResponse)
 def merchant_desk(
-    request: Request, msg: str = "", user: User | None = optional_user, session: Session = db_session
+    request: Request, msg: str = "", user: User | None = optional_user, session: Session = write_session
 ) -> Response:
     user = signed_in(user)
     if user.role not in (Role.merchant, Role.admin):

@@ -17,14 +17,14 @@ from vetrina.studio.templates import ASPECTS, DURATIONS, TEMPLATES
 from vetrina.studio.voice import tts_engine
 from vetrina.web.api.products import product_out
 from vetrina.web.api.studio import asset_out, spot_out
-from vetrina.web.deps import db_session, get_context, optional_user
+from vetrina.web.deps import get_context, optional_user, write_session
 from vetrina.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/studio", response_class=HTMLResponse)
-def studio_page(request: Request, user: User | None = optional_user, session: Session = db_session) -> Response:
+def studio_page(request: Request, user: User | None = optional_user, session: Session = write_session) -> Response:
     if user is None:
         return RedirectResponse("/login?next=/studio", status_code=303)
     if user.role not in (Role.merchant, Role.admin):
