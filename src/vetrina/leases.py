@@ -128,36 +128,36 @@ def claim(ctx: Context, model: type[Leased], row_id: int, failure_values: dict[s
 
 def renew(session: Session, model: type[Leased], row_id: int, token: str, **values: Any) -> None:
     """Heartbeat (and set `values`) while this worker still holds the lease; LeaseLost otherwise."""
-    renewed = cast(
+    if not _update_held(session, model, row_id, token, heartbeat_at=clock.now(), **values):
+        raise LeaseLost(f"{model.__tablename__} {row_id} was taken over")
+
+
+def _update_held(session: Session, model: type[Leased], row_id: int, token: str, **values: Any) -> bool:
+    """Set `values` on the row while this worker's `token` holds it running; False if another worker took it."""
+    updated = cast(
         CursorResult[Any],
         session.execute(
             update(model)
             .where(model.id == row_id, model.lease_token == token, model.status == model.lease_statuses.running)
-            .values(heartbeat_at=clock.now(), **values)
+            .values(**values)
             .execution_options(synchronize_session=False)
         ),
     ).rowcount
-    if not renewed:
-        raise LeaseLost(f"{model.__tablename__} {row_id} was taken over")
+    return bool(updated)
 
 
 def _release(session: Session, model: type[Leased], row_id: int, token: str) -> bool:
     """Give the row back as waiting, never claimed, the attempt uncounted; False if another worker holds it."""
-    released = cast(
-        CursorResult[Any],
-        session.execute(
-            update(model)
-            .where(model.id == row_id, model.lease_token == token, model.status == model.lease_statuses.running)
-            .values(
-                status=model.lease_statuses.waiting,
-                lease_token=None,
-                heartbeat_at=None,
-                attempts=model.attempts - 1,
-            )
-            .execution_options(synchronize_session=False)
-        ),
-    ).rowcount
-    return bool(released)
+    return _update_held(
+        session,
+        model,
+        row_id,
+        token,
+        status=model.lease_statuses.waiting,
+        lease_token=None,
+        heartbeat_at=None,
+        attempts=model.attempts - 1,
+    )
 
 
 class Lease:
@@ -209,20 +209,15 @@ class Lease:
         own): it stays running, held by no worker, this attempt uncounted. That work keeps its heartbeat, and
         clears it to have the row taken again at once; if the heartbeat stops, the stalled-work sweep requeues it."""
         model = self.model
-        handed = cast(
-            CursorResult[Any],
-            session.execute(
-                update(model)
-                .where(
-                    model.id == self.row_id,
-                    model.lease_token == self.token,
-                    model.status == model.lease_statuses.running,
-                )
-                .values(lease_token=None, heartbeat_at=clock.now(), attempts=model.attempts - 1)
-                .execution_options(synchronize_session=False)
-            ),
-        ).rowcount
-        if not handed:
+        if not _update_held(
+            session,
+            model,
+            self.row_id,
+            self.token,
+            lease_token=None,
+            heartbeat_at=clock.now(),
+            attempts=model.attempts - 1,
+        ):
             raise LeaseLost(f"{model.__tablename__} {self.row_id} was taken over")
 
 
