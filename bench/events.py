@@ -35,7 +35,7 @@ from typing import Any
 
 import httpx
 from databases import databases
-from live import AUTOCANNON, Load, _cpu_s, autocannon, median_load, served, server_pids
+from live import AUTOCANNON, Load, autocannon, cpu_s, median_load, served, server_pids
 from sqlalchemy import func, select
 from timeline import seed
 
@@ -187,20 +187,20 @@ class Driver:
             raise RuntimeError(f"{what}: {seen['non2xx']} non-2xx answers, {seen['errors']} errors, of {seen['total']}")
         return result
 
-    def finish(self, process: subprocess.Popen[str], cpu_s: float = 0.0) -> Burst:
+    def finish(self, process: subprocess.Popen[str], cpu_used_s: float = 0.0) -> Burst:
         """The burst's figures, once every answer has been checked: all 202, every event accepted."""
         result = self._answers(process, "POST /api/v1/events")
         seen, tally = result["seen"], result["tally"]
         if tally["answers"] != seen["total"] or tally["accepted"] != tally["answers"] * self.config["batchSize"]:
             raise RuntimeError(f"every event of every batch is new and valid, yet the server answered {tally}")
-        load = Load(seen["total"] / seen["seconds"], seen["p50"], seen["p99"], cpu_s * 1000 / seen["total"])
+        load = Load(seen["total"] / seen["seconds"], seen["p50"], seen["p99"], cpu_used_s * 1000 / seen["total"])
         return Burst(load, seen["seconds"], tally["accepted"] / seen["seconds"], tally["accepted"], result["samples"])
 
     def burst(self, batches: int, pids: list[int]) -> Burst:
-        started = _cpu_s(pids)
+        started = cpu_s(pids)
         process = self.start(batches)
         process.wait()
-        return self.finish(process, _cpu_s(pids) - started)
+        return self.finish(process, cpu_s(pids) - started)
 
     def paced_gets(self, path: str, per_second: float, seconds: float) -> Load:
         """GET `path` `per_second` for `seconds`, evenly; every answer must be a 2xx."""

@@ -83,7 +83,7 @@ def median_load(runs: list[Load]) -> Load:
     )
 
 
-def _cpu_s(pids: list[int]) -> float:
+def cpu_s(pids: list[int]) -> float:
     total = 0
     for pid in pids:
         try:
@@ -116,15 +116,30 @@ def autocannon(
         args += ["--overallRate", str(rate)]
     for name, value in (headers or {}).items():
         args += ["-H", f"{name}={value}"]
-    started = _cpu_s(pids)
+    started = cpu_s(pids)
     out = subprocess.run([*args, base + path], capture_output=True, text=True, check=True).stdout
-    used = _cpu_s(pids) - started
+    used = cpu_s(pids) - started
     result = json.loads(out)
     answers = result["requests"]["total"]
     if result["non2xx"] or result["errors"] or not answers:
         raise RuntimeError(f"{path}: {result['non2xx']} non-2xx answers, {result['errors']} errors, of {answers}")
     latency = result["latency"]
     return Load(answers / seconds, latency["p50"], latency["p99"], used * 1000 / answers)
+
+
+LOAD_SCRIPT = Path(__file__).resolve().parent / "load.mjs"
+
+
+def node_load(mode: str, base: str, pids: list[int], *args: str) -> dict:
+    """One run of bench/load.mjs (`mode`: ceiling, open or burst; see its header) against `base`: its JSON, with
+    `cpu_ms`, the server processes' CPU per answer, beside."""
+    started = cpu_s(pids)
+    out = subprocess.run(
+        ["node", str(LOAD_SCRIPT), mode, "--url", base, *args], capture_output=True, text=True, check=True
+    ).stdout
+    result = json.loads(out)
+    result["cpu_ms"] = (cpu_s(pids) - started) * 1000 / max(1, result["answers"])
+    return result
 
 
 @contextmanager

@@ -9,10 +9,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy.exc
 from sqlalchemy import DateTime, create_engine, event, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from vetrina.errors import Busy
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -56,14 +61,15 @@ def _begin_sqlite(connection: Any) -> None:
 
 
 AfterCommit = Callable[[], None]
-WRITER_WAIT_S = 30
+QUEUE_TIMEOUT_S = 30  # how long a unit of work waits for a connection or the write turn, unless told otherwise
 
 
 class Database:
     """One engine and session factory. `session()` commits on success and runs after-commit hooks."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, queue_timeout_s: float = QUEUE_TIMEOUT_S) -> None:
         self.url = url
+        self.queue_timeout_s = queue_timeout_s
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
             path = url.removeprefix("sqlite:///")
@@ -72,7 +78,7 @@ class Database:
         connect_args = {"check_same_thread": False} if self.is_sqlite else {}
         # SQLite connections are cheap file handles: one kept for each of the web server's 40 worker threads,
         # so that busy spells do not open and close connections (each open re-runs `_tune_sqlite`).
-        pool = {"pool_size": 40, "max_overflow": 10} if self.is_sqlite else {}
+        pool = {"pool_size": 40, "max_overflow": 10} if self.is_sqlite else {"pool_timeout": queue_timeout_s}
         self.engine: Engine = create_engine(url, pool_pre_ping=not self.is_sqlite, connect_args=connect_args, **pool)
         if self.is_sqlite:
             event.listen(self.engine, "connect", _tune_sqlite)
@@ -104,6 +110,10 @@ class Database:
         """
         maker = self.write_sessions if write else self.snapshot_sessions if snapshot else self.sessions
         with self._writer_turn(write), maker() as session, session.begin():
+            try:
+                session.connection()  # the pool's wait happens here, where it can be answered as Busy
+            except sqlalchemy.exc.TimeoutError:
+                raise _busy(f"no database connection came free within {self.queue_timeout_s:g} s") from None
             yield session
 
     @contextmanager
@@ -113,8 +123,8 @@ class Database:
         if not (write and self.is_sqlite):
             yield
             return
-        if not self._sqlite_writer.acquire(timeout=WRITER_WAIT_S):
-            raise TimeoutError(f"no turn to write to the database within {WRITER_WAIT_S} s")
+        if not self._sqlite_writer.acquire(timeout=self.queue_timeout_s):
+            raise _busy(f"no turn to write to the database within {self.queue_timeout_s:g} s")
         try:
             yield
         finally:
@@ -136,6 +146,11 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _busy(why: str) -> Busy:
+    """Overload shed, not queued: 503 with Retry-After (a retry with the same Idempotency-Key is safe)."""
+    return Busy(f"The server is busy ({why}); try again in a moment.", retry_after_s=1)
 
 
 def after_commit(session: Session, action: AfterCommit) -> None:
@@ -161,6 +176,11 @@ def _drop_after_commit(session: Session, previous_transaction: SessionTransactio
     session.info.pop("after_commit", None)
     for action in session.info.pop("on_rollback", []):
         action()
+
+
+def dialect_insert(session: Session) -> Any:
+    """INSERT with the database's own ON CONFLICT clauses (`on_conflict_do_nothing`/`_update`, the same API on both)."""
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 def utc_day(column: Any, dialect: str) -> Any:

@@ -31,7 +31,7 @@ def build_context(settings: Settings | None = None, migrate: bool = True) -> Con
     # First, so a bad geo setting stops start-up before anything is opened or migrated.
     geo = GeoLocator.from_settings(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.resolved_database_url)
+    db = Database(settings.resolved_database_url, queue_timeout_s=settings.queue_timeout_ms / 1000)
     if migrate:
         db.migrate()
     store = open_store(settings)

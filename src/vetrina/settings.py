@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("vetrina-data"), description="Where the embedded database and media live.")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite vetrina.db in data_dir.")
     redis_url: str | None = Field(None, description="Redis URL for the job queue and rate limits; default: SQLite.")
+    queue_timeout_ms: int = Field(
+        5000,
+        ge=10,
+        le=120_000,
+        description="How long a request waits for a database connection (or SQLite's write turn) before it is "
+        "answered 503 with Retry-After: under overload, load is shed instead of queued for ever.",
+    )
     queue_name: str = Field("vetrina", description="Names this deployment's queue (several may share a Redis).")
     secret_key: str | None = Field(
         None, description="Signs media URLs; default: a random key kept in data_dir/secret_key."

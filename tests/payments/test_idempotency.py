@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from concurrent.futures import ThreadPoolExecutor
 
-import pytest
+import httpx
 from sqlalchemy import select
 
 from tests.commerce.helpers import funded_buyer, order, product, wallet
-from vetrina import clock
 from vetrina.accounts.models import Role
+from vetrina.payments import ledger
 from vetrina.payments.models import IdempotencyKey
 
 
@@ -79,28 +79,42 @@ def test_a_failed_first_attempt_is_replayed_too(client, make_account):
     assert fresh.status_code == 200
 
 
-def test_a_key_still_in_flight_is_409_and_a_stale_one_is_taken_over(client, make_account, ctx):
+def test_concurrent_requests_with_one_key_pay_once_and_all_get_the_first_answer(live_server, make_account):
+    merchant = make_account(Role.merchant)
+    with httpx.Client(base_url=live_server.url) as http:
+        item = product(http, merchant, price=3000)
+        buyer = funded_buyer(http, make_account, 10_000)
+        placed = order(http, buyer, item["id"])
+    headers = {**buyer.auth, "Idempotency-Key": "tapped-eight-times"}
+
+    def pay(_: int) -> httpx.Response:
+        with httpx.Client(base_url=live_server.url, timeout=30) as http:
+            return http.post(f"/api/v1/orders/{placed['id']}/pay", headers=headers, json={})
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(pay, range(8)))
+    assert [a.status_code for a in answers] == [200] * 8, [a.text for a in answers]
+    assert len({a.text for a in answers}) == 1
+    assert sum("idempotent-replayed" not in a.headers for a in answers) == 1
+    with httpx.Client(base_url=live_server.url) as http:
+        assert wallet(http, buyer) == (7000, 3000)
+        history = http.get(f"/api/v1/orders/{placed['id']}", headers=buyer.auth).json()["history"]
+    assert [e["action"] for e in history] == ["created", "paid"]
+    with live_server.ctx.db.session() as session:
+        assert len(ledger.transfers_for(session, f"order:{placed['id']}")) == 1
+
+
+def test_a_key_is_stored_only_with_its_answer(client, make_account, ctx):
+    """No claim is written ahead of the work: a request that dies leaves nothing for its retry to wait out."""
     buyer = make_account(Role.viewer)
-    from vetrina.payments import idempotency
-
-    body = {"amount": 700, "currency": "EUR"}
-    fingerprint = idempotency.fingerprint("POST", "/api/v1/wallet/topups", b'{"amount":700,"currency":"EUR"}')
-    assert idempotency.claim(ctx.db, buyer.user.id, "busy", fingerprint).claimed_at  # a request now running
-    headers = {**buyer.auth, "Idempotency-Key": "busy"}
-    in_flight = client.post("/api/v1/wallet/topups", headers=headers, json=body)
-    assert in_flight.status_code == 409
-    assert in_flight.json()["type"].endswith("idempotency-key-in-flight")
-    assert wallet(client, buyer) == (0, 0)
-
-    later = clock.now() + idempotency.STALE_AFTER + timedelta(seconds=1)
-    clock.set_clock(lambda: later)
-    taken_over = client.post("/api/v1/wallet/topups", headers=headers, json=body)
-    clock.set_clock(None)
-    assert taken_over.status_code == 201
-    assert wallet(client, buyer) == (700, 0)
+    headers = {**buyer.auth, "Idempotency-Key": "topped"}
+    first = client.post("/api/v1/wallet/topups", headers=headers, json={"amount": 700, "currency": "EUR"})
+    assert first.status_code == 201
     with ctx.db.session() as session:
         rows = session.scalars(select(IdempotencyKey).where(IdempotencyKey.user_id == buyer.user.id)).all()
-        assert [(r.key, r.done, r.response_status) for r in rows] == [("busy", True, 201)]
+        assert [(r.key, r.done, r.response_status, r.response_body) for r in rows] == [
+            ("topped", True, 201, first.json())
+        ]
 
 
 def test_malformed_keys_are_refused(client, make_account):
@@ -113,23 +127,3 @@ def test_malformed_keys_are_refused(client, make_account):
         )
         assert response.status_code == 422, key
     assert wallet(client, buyer) == (0, 0)
-
-
-def test_a_stale_claim_is_taken_over_once(ctx, make_account):
-    from vetrina.payments import idempotency
-
-    buyer = make_account(Role.viewer)
-    first = idempotency.claim(ctx.db, buyer.user.id, "k", "f")
-    later = clock.now() + idempotency.STALE_AFTER + timedelta(seconds=1)
-    clock.set_clock(lambda: later)
-    retry = idempotency.claim(ctx.db, buyer.user.id, "k", "f")
-    assert retry.claimed_at == later
-    with pytest.raises(idempotency.RequestInFlight):
-        idempotency.claim(ctx.db, buyer.user.id, "k", "f")  # a second retry: the first one holds it now
-    # The slow original finishing late must not count as well.
-    with pytest.raises(idempotency.RequestInFlight), ctx.db.session(write=True) as session:
-        idempotency.complete(session, buyer.user.id, "k", first.claimed_at, 200, {"late": True})
-    with ctx.db.session(write=True) as session:
-        idempotency.complete(session, buyer.user.id, "k", retry.claimed_at, 200, {"ok": True})
-    clock.set_clock(None)
-    assert idempotency.claim(ctx.db, buyer.user.id, "k", "f").replay == (200, {"ok": True})

@@ -108,11 +108,16 @@ def start_session(session: Session, user: User, lifetime: timedelta, framed: Fra
 
 
 def user_for_session(session: Session, token: str) -> User | None:
-    """The user of a site-wide sign-in session (not of one made in a frame)."""
-    row = session.scalar(select(LoginSession).where(LoginSession.token_hash == _token_hash(token)))
-    if row is None or row.expires_at <= clock.now() or row.framed_origin is not None:
-        return None
-    return session.get(User, row.user_id)
+    """The user of a site-wide sign-in session (not of one made in a frame): one query."""
+    return session.scalar(
+        select(User)
+        .join(LoginSession, LoginSession.user_id == User.id)
+        .where(
+            LoginSession.token_hash == _token_hash(token),
+            LoginSession.expires_at > clock.now(),
+            LoginSession.framed_origin.is_(None),
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -204,13 +209,18 @@ def revoke_api_token(session: Session, user: User, token_id: int) -> None:
 
 def user_for_api_token(session: Session, token: str) -> tuple[User, bool] | None:
     """The token's owner, and whether its last-used time is due for a refresh (see `touch_api_token`); None for
-    an unknown or expired token."""
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
-    if row is None or is_expired(row):
+    an unknown or expired token. One query."""
+    row = session.execute(
+        select(User, ApiToken.last_used_at)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == _token_hash(token), ApiToken.expires_at > clock.now())
+    ).first()
+    if row is None:
         return None
+    user, last_used_at = row
     # Touched at most once a minute, in its own write, so that reads stay reads.
-    stale = row.last_used_at is None or clock.now() - row.last_used_at > timedelta(minutes=1)
-    return session.get_one(User, row.user_id), stale
+    stale = last_used_at is None or clock.now() - last_used_at > timedelta(minutes=1)
+    return user, stale
 
 
 def touch_api_token(session: Session, token: str) -> None:

@@ -26,15 +26,13 @@ from typing import Any, cast
 
 from huey import crontab
 from sqlalchemy import CursorResult, Integer, case, func, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from vetrina import clock
 from vetrina.analytics.intake import INTAKE_LOCK
 from vetrina.analytics.models import DailyStats, DailyViewer, PlayerEvent, RollupState, SecondStats, ViewerSpan
 from vetrina.context import Context
-from vetrina.db import Database, utc_day
+from vetrina.db import Database, dialect_insert, utc_day
 from vetrina.jobs import periodic_job
 
 CURSOR = "player_events"
@@ -213,12 +211,8 @@ def _move_cursor(session: Session, was: int, to: int) -> bool:
     return moved.rowcount == 1
 
 
-def _insert(session: Session) -> Any:
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-
-
 def _add(session: Session, deltas: Deltas) -> None:
-    insert = _insert(session)
+    insert = dialect_insert(session)
     if deltas.seconds:
         table = SecondStats.__table__
         adding = insert(table)

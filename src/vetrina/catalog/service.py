@@ -7,9 +7,9 @@ import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeGuard, cast
+from typing import Any, NoReturn, TypeGuard
 
-from sqlalchemy import ColumnElement, CursorResult, func, select, update
+from sqlalchemy import ColumnElement, exists, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from vetrina import clock
@@ -198,27 +198,74 @@ def available_stock(product: Product) -> int:
     return product.stock
 
 
-def reserve_stock(session: Session, product: Product, variant_id: int | None, quantity: int) -> None:
-    """Take `quantity` units out of stock atomically; Conflict when there are not enough."""
+@dataclass(frozen=True)
+class Reserved:
+    """What an order line needs of the product whose stock it took, as of the moment it took it."""
+
+    product_id: int
+    variant_id: int | None
+    merchant_id: int
+    currency: str
+    unit_amount: int
+    title: str
+
+
+def reserve_stock(session: Session, product_id: int, variant_id: int | None, quantity: int) -> Reserved:
+    """Take `quantity` units of a product for sale (or of its active variant) out of stock atomically, with no
+    read before: one conditional UPDATE ... RETURNING, so two buyers of the last unit cannot both succeed and a
+    hot product's row is locked for the rest of the transaction only. NotFound, InvalidInput or Conflict
+    (not enough stock) otherwise."""
+    for_sale = (Product.published.is_(True), Product.deleted.is_(False))
+    if variant_id is None:
+        has_active_variants = exists().where(ProductVariant.product_id == Product.id, ProductVariant.active.is_(True))
+        taken = session.execute(
+            update(Product)
+            .where(Product.id == product_id, Product.stock >= quantity, *for_sale, ~has_active_variants)
+            .values(stock=Product.stock - quantity)
+            .returning(Product.merchant_id, Product.currency, Product.price_amount, Product.title)
+            .execution_options(synchronize_session=False)
+        ).first()
+        if taken is not None:
+            return Reserved(product_id, None, taken.merchant_id, taken.currency, taken.price_amount, taken.title)
+    else:
+        product = session.execute(
+            select(Product.merchant_id, Product.currency, Product.price_amount, Product.title).where(
+                Product.id == product_id, *for_sale
+            )
+        ).first()
+        name = (
+            session.scalar(
+                update(ProductVariant)
+                .where(
+                    ProductVariant.id == variant_id,
+                    ProductVariant.product_id == product_id,
+                    ProductVariant.active.is_(True),
+                    ProductVariant.stock >= quantity,
+                )
+                .values(stock=ProductVariant.stock - quantity)
+                .returning(ProductVariant.name)
+                .execution_options(synchronize_session=False)
+            )
+            if product is not None
+            else None
+        )
+        if product is not None and name is not None:
+            title = f"{product.title} ({name})"
+            return Reserved(product_id, variant_id, product.merchant_id, product.currency, product.price_amount, title)
+    _refuse_reservation(session, product_id, variant_id, quantity)
+
+
+def _refuse_reservation(session: Session, product_id: int, variant_id: int | None, quantity: int) -> NoReturn:
+    """Why nothing was taken (read only once a reservation failed): the same answers as a check made before."""
+    product = session.get(Product, product_id, options=[selectinload(Product.variants)])
+    if product is None or product.deleted or not product.published:
+        raise NotFound(f"There is no product {product_id} for sale.")
     active_variants = [v for v in product.variants if v.active]
     if active_variants and variant_id is None:
         raise InvalidInput(f"Choose a variant of “{product.title}”.", field="variant_id")
     if variant_id is not None and variant_id not in {v.id for v in active_variants}:
         raise InvalidInput(f"Variant {variant_id} is not offered for “{product.title}”.", field="variant_id")
-    table = ProductVariant if variant_id is not None else Product
-    row_id = variant_id if variant_id is not None else product.id
-    # One conditional UPDATE: two buyers of the last unit cannot both succeed, on SQLite or PostgreSQL.
-    taken = cast(
-        CursorResult[Any],
-        session.execute(
-            update(table)
-            .where(table.id == row_id, table.stock >= quantity)
-            .values(stock=table.stock - quantity)
-            .execution_options(synchronize_session=False)
-        ),
-    ).rowcount
-    if not taken:
-        raise Conflict(f"Not enough stock of “{product.title}” for {quantity}.", product_id=product.id)
+    raise Conflict(f"Not enough stock of “{product.title}” for {quantity}.", product_id=product.id)
 
 
 def release_stock(session: Session, product_id: int, variant_id: int | None, quantity: int) -> None:

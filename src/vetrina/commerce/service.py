@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from vetrina import clock
 from vetrina.accounts.models import User
 from vetrina.catalog import service as catalog
-from vetrina.catalog.models import Product
 from vetrina.commerce import disputes
 from vetrina.commerce.models import Order, OrderEvent, OrderItem, OrderStatus, RefundRequest, RefundStatus
 from vetrina.context import Context
@@ -100,35 +100,36 @@ def create_order(
         raise InvalidInput("An order has at least one item.", field="items")
     if len(items) > MAX_ITEMS:
         raise InvalidInput(f"An order has at most {MAX_ITEMS} items.", field="items")
-    products: dict[int, Product] = {}
     for spec in items:
         if not 1 <= spec.quantity <= MAX_QUANTITY:
             raise InvalidInput(f"Quantities are 1 to {MAX_QUANTITY}.", field="items.quantity")
-        if spec.product_id not in products:
-            product = session.get(Product, spec.product_id, options=[selectinload(Product.variants)])
-            if product is None or product.deleted or not product.published:
-                raise NotFound(f"There is no product {spec.product_id} for sale.")
-            products[spec.product_id] = product
-    merchants = {p.merchant_id for p in products.values()}
-    currencies = {p.currency for p in products.values()}
-    if len(merchants) > 1:
-        raise InvalidInput("An order holds one merchant's products; place one order per merchant.", field="items")
-    if len(currencies) > 1:
-        raise InvalidInput("An order is in one currency.", field="items")
     if source is not None and session.get(Video, source.video_id) is None:
         raise InvalidInput(f"There is no video {source.video_id} to order from.", field="source.video_id")
     if source is not None:
         rights.require(ctx, session, source.video_id, territory, "commerce", buyer)
+    # Reserve in a fixed order (product, variant) so concurrent orders lock rows in the same sequence. Each
+    # reservation reads the product as it takes the stock; anything refused below rolls them all back.
+    lines = [
+        catalog.reserve_stock(session, spec.product_id, spec.variant_id, spec.quantity)
+        for spec in sorted(items, key=lambda s: (s.product_id, s.variant_id or 0))
+    ]
+    merchants = {line.merchant_id for line in lines}
+    currencies = {line.currency for line in lines}
+    if len(merchants) > 1:
+        raise InvalidInput("An order holds one merchant's products; place one order per merchant.", field="items")
+    if len(currencies) > 1:
+        raise InvalidInput("An order is in one currency.", field="items")
     merchant_id = merchants.pop()
     if merchant_id == buyer.id:
         raise InvalidInput("You cannot buy your own products.", field="items")
     now = clock.now()
+    quantities = [spec.quantity for spec in sorted(items, key=lambda s: (s.product_id, s.variant_id or 0))]
     order = Order(
         buyer_id=buyer.id,
         merchant_id=merchant_id,
         status=S.WAIT_BUYER_PAY.value,
         currency=currencies.pop(),
-        total_amount=0,
+        total_amount=sum(line.unit_amount * quantity for line, quantity in zip(lines, quantities, strict=True)),
         refunded_amount=0,
         commission_amount=0,
         created_at=now,
@@ -136,25 +137,20 @@ def create_order(
         source_video_id=source.video_id if source else None,
         source_second=round(source.second, 3) if source else None,
         territory=territory,
-    )
-    total = 0
-    # Reserve in a fixed order (product, variant) so concurrent orders lock rows in the same sequence.
-    for spec in sorted(items, key=lambda s: (s.product_id, s.variant_id or 0)):
-        product = products[spec.product_id]
-        catalog.reserve_stock(session, product, spec.variant_id, spec.quantity)
-        variant = next((v for v in product.variants if v.id == spec.variant_id), None)
-        title = f"{product.title} ({variant.name})" if variant else product.title
-        order.items.append(
+        items=[
             OrderItem(
-                product_id=product.id,
-                variant_id=spec.variant_id,
-                title=title,
-                unit_amount=product.price_amount,
-                quantity=spec.quantity,
+                product_id=line.product_id,
+                variant_id=line.variant_id,
+                title=line.title,
+                unit_amount=line.unit_amount,
+                quantity=quantity,
             )
-        )
-        total += product.price_amount * spec.quantity
-    order.total_amount = total
+            for line, quantity in zip(lines, quantities, strict=True)
+        ],
+        # A new order has none: said here, so that answering does not ask the database.
+        refunds=[],
+        provider_payments=[],
+    )
     session.add(order)
     _record(order, None, "created", buyer)
     session.flush()
@@ -177,6 +173,25 @@ def _load_order(session: Session, order_id: int, lock: bool) -> Order | None:
     if lock:
         query = query.with_for_update().execution_options(populate_existing=True)
     return session.scalar(query)
+
+
+def _load_for_payment(session: Session, order_id: int) -> Order | None:
+    """The order row-locked, with what its answer shows, in one query: an order awaiting payment has no refunds
+    (none is asked for) and, usually, one history entry and no provider payment, so joining them costs little."""
+    order = (
+        session.execute(
+            select(Order)
+            .where(Order.id == order_id)
+            .options(joinedload(Order.items), joinedload(Order.history), joinedload(Order.provider_payments))
+            .with_for_update(of=Order)
+            .execution_options(populate_existing=True)
+        )
+        .unique()
+        .scalar_one_or_none()
+    )
+    if order is not None and order.status == S.WAIT_BUYER_PAY:
+        set_committed_value(order, "refunds", [])  # refunds are requested of paid orders only
+    return order
 
 
 def get_order(session: Session, order_id: int, user: User, lock: bool = False) -> Order:
@@ -210,7 +225,9 @@ def _close_unpaid(ctx: Context, session: Session, order: Order, action: str, act
 
 def pay(ctx: Context, session: Session, order_id: int, buyer: User) -> Order:
     """Move the total from the buyer's wallet into escrow."""
-    order = get_order(session, order_id, buyer, lock=True)
+    order = _load_for_payment(session, order_id)
+    if order is None or buyer.id not in (order.buyer_id, order.merchant_id) and not buyer.is_admin:
+        raise NotFound(f"There is no order {order_id}.")
     _only(buyer, order.buyer_id, "buyer")
     _pay_from_wallet(ctx, session, order, buyer, "paid")
     return order

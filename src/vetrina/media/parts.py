@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from vetrina import clock
 from vetrina.context import Context
+from vetrina.errors import Busy
 from vetrina.leases import Lease, LeaseLost
 from vetrina.media.ffmpeg import run_ffmpeg
 from vetrina.media.ladder import (
@@ -122,7 +123,7 @@ def encode_part(lease: Lease) -> None:
         if lease.heartbeat(done_s / max(span.duration_s, 0.001)):
             try:
                 report_progress(ctx, video_id)
-            except (OperationalError, TimeoutError) as exc:  # a busy database costs a progress report, not the part
+            except (OperationalError, Busy) as exc:  # a busy database costs a progress report, not the part
                 log.warning("video %s: progress not reported (%s)", video_id, exc)
 
     with ctx.store.shared_copy(source_key) as source:

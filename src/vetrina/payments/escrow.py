@@ -6,14 +6,14 @@ from sqlalchemy.orm import Session
 
 from vetrina.money import Money
 from vetrina.payments import ledger
-from vetrina.payments.models import AccountKind, LedgerAccount
+from vetrina.payments.models import PLATFORM, AccountKind, LedgerAccount
 
 
 def pay_into_escrow(session: Session, buyer_id: int, merchant_id: int, total: Money, reference: str) -> int:
     """Hold the buyer's money in escrow for the merchant; returns the pending transfer's id."""
-    wallet = ledger.account(session, AccountKind.wallet, buyer_id, total.currency)
-    escrow = ledger.platform_account(session, AccountKind.escrow, total.currency)
-    payable = ledger.account(session, AccountKind.merchant_payable, merchant_id, total.currency)
+    wallet = ledger.account_ref(session, AccountKind.wallet, buyer_id, total.currency)
+    escrow = ledger.account_ref(session, AccountKind.escrow, PLATFORM, total.currency)
+    payable = ledger.account_ref(session, AccountKind.merchant_payable, merchant_id, total.currency)
     return ledger.hold(session, wallet, escrow, total, "escrow_hold", reference, held_for=payable).id
 
 

@@ -1,38 +1,33 @@
 """Idempotency keys (IETF httpapi "Idempotency-Key" draft), kept per user under a unique constraint.
 
-Same key, same request: the first response again. Same key, another request: 422. Same key while the
-first is still running: 409. The first response is stored in the same transaction as the work it
-reports, so after a crash either both are there or neither is; a claim left behind by a crash is
-taken over once it is older than `STALE_AFTER`.
+Same key, same request: the first response again. Same key, another request: 422. A key is written once, with
+its response, in the same transaction as the work it reports: after a crash either both are there or neither is,
+and no claim is left behind for a retry to wait out. Two concurrent requests with one key may both do the work;
+the second to commit finds the key taken, rolls its work back and answers with the first's response (PostgreSQL
+makes its insert wait for the first's commit; SQLite runs one writer at a time).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from vetrina import clock
-from vetrina.db import Database
-from vetrina.errors import Conflict, InvalidInput
+from vetrina.db import dialect_insert
+from vetrina.errors import InvalidInput
 from vetrina.payments.models import IdempotencyKey
 
-STALE_AFTER = timedelta(seconds=60)
+_KEYS = cast(Table, IdempotencyKey.__table__)  # written with Core: the row is never loaded back
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+Answer = tuple[int, Any]
 
 
 class KeyReused(InvalidInput):
     slug, title = "idempotency-key-reused", "Idempotency key reused"
-
-
-class RequestInFlight(Conflict):
-    slug, title = "idempotency-key-in-flight", "The first request with this key is still running"
 
 
 def fingerprint(method: str, path: str, body: bytes) -> str:
@@ -45,83 +40,34 @@ def check_key(key: str) -> str:
     return key
 
 
-@dataclass(frozen=True)
-class Claim:
-    """Either the stored first response (`replay`), or the right to run the request (`claimed_at`)."""
-
-    replay: tuple[int, Any] | None = None
-    claimed_at: datetime | None = None
-
-
-def claim(db: Database, user_id: int, key: str, request_fingerprint: str) -> Claim:
-    """Claim `key` for this request (committed at once), or return the stored response of its first run."""
-    now = clock.now()
-    in_flight = RequestInFlight("A request with this Idempotency-Key is still running.")
-    with db.session(write=True) as session:
-        row = session.scalar(select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key))
-        if row is None:
-            try:
-                with session.begin_nested():
-                    session.add(
-                        IdempotencyKey(user_id=user_id, key=key, fingerprint=request_fingerprint, created_at=now)
-                    )
-            except IntegrityError:
-                raise in_flight from None
-            return Claim(claimed_at=now)
-        if row.fingerprint != request_fingerprint:
-            raise KeyReused("This Idempotency-Key was used for a different request.")
-        if row.done and row.response_status is not None:  # complete() sets both
-            return Claim(replay=(row.response_status, row.response_body))
-        if row.created_at > now - STALE_AFTER:
-            raise in_flight
-        # Its first request died mid-way: take it over, unless another retry just did.
-        taken = cast(
-            CursorResult[Any],
-            session.execute(
-                update(IdempotencyKey)
-                .where(
-                    IdempotencyKey.id == row.id,
-                    IdempotencyKey.created_at == row.created_at,
-                    IdempotencyKey.done.is_(False),
-                )
-                .values(created_at=now)
-                .execution_options(synchronize_session=False)
-            ),
-        ).rowcount
-        if not taken:
-            raise in_flight
-        return Claim(claimed_at=now)
-
-
-def complete(session: Session, user_id: int, key: str, claimed_at: datetime, status: int, body: Any) -> None:
-    """Store the response, in the same transaction as the work it reports; only while the claim is ours."""
-    stored = cast(
-        CursorResult[Any],
-        session.execute(
-            update(IdempotencyKey)
-            .where(
-                IdempotencyKey.user_id == user_id,
-                IdempotencyKey.key == key,
-                IdempotencyKey.created_at == claimed_at,
-                IdempotencyKey.done.is_(False),
-            )
-            .values(done=True, response_status=status, response_body=body)
-            .execution_options(synchronize_session=False)
-        ),
-    ).rowcount
-    if not stored:
-        # A slow first run was taken over by a retry meanwhile: this one must not also count.
-        raise RequestInFlight("This request took too long and was taken over by a retry with the same key.")
-
-
-def release(db: Database, user_id: int, key: str, claimed_at: datetime) -> None:
-    """Forget our unfinished claim (the request failed unexpectedly; a retry may run it again)."""
-    with db.session(write=True) as session:
-        session.execute(
-            delete(IdempotencyKey).where(
-                IdempotencyKey.user_id == user_id,
-                IdempotencyKey.key == key,
-                IdempotencyKey.created_at == claimed_at,
-                IdempotencyKey.done.is_(False),
-            )
+def first_answer(session: Session, user_id: int, key: str, request_fingerprint: str) -> Answer | None:
+    """The stored response of the first request with `key`; None when there was none; KeyReused when the key
+    was used for a different request."""
+    row = session.execute(
+        select(IdempotencyKey.fingerprint, IdempotencyKey.response_status, IdempotencyKey.response_body).where(
+            IdempotencyKey.user_id == user_id, IdempotencyKey.key == key
         )
+    ).first()
+    if row is None:
+        return None
+    if row.fingerprint != request_fingerprint:
+        raise KeyReused("This Idempotency-Key was used for a different request.")
+    return row.response_status, row.response_body
+
+
+def remember(session: Session, user_id: int, key: str, request_fingerprint: str, status: int, body: Any) -> bool:
+    """Store the response under `key` in the caller's transaction (one statement); False when another request
+    with the key committed first (its answer is the one to give: roll back and read it with `first_answer`)."""
+    statement = dialect_insert(session)(_KEYS).values(
+        user_id=user_id,
+        key=key,
+        fingerprint=request_fingerprint,
+        done=True,
+        response_status=status,
+        response_body=body,
+        created_at=clock.now(),
+    )
+    stored = session.execute(
+        statement.on_conflict_do_nothing(index_elements=["user_id", "key"]).returning(_KEYS.c.id)
+    ).first()
+    return stored is not None

@@ -17,21 +17,35 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Select, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
+from sqlalchemy.pool import Pool
 
 from vetrina import clock
+from vetrina.db import after_commit
 from vetrina.errors import Conflict, InvalidInput, NotFound
 from vetrina.money import Money
 from vetrina.payments.models import PLATFORM, AccountKind, LedgerAccount, LedgerTransfer, TransferPhase
 
 _OVERDRAFT_ALLOWED = {AccountKind.funding}
+_CREATED_HERE = "ledger_accounts_created"  # session.info: ids of the accounts this transaction created
 
 
 class InsufficientFunds(Conflict):
     slug, title = "insufficient-funds", "Insufficient funds"
+
+
+_TOTALS = (
+    LedgerAccount.debits_posted,
+    LedgerAccount.credits_posted,
+    LedgerAccount.debits_pending,
+    LedgerAccount.credits_pending,
+)
 
 
 def _account_query(kind: AccountKind, owner_id: int, currency: str) -> Select[LedgerAccount]:
@@ -67,6 +81,8 @@ def account(session: Session, kind: AccountKind, owner_id: int, currency: str) -
             session.add(created)
     except IntegrityError:
         return session.scalars(query).one()  # another request created it first
+    # Not to be remembered as an AccountRef by this transaction: a savepoint around it may yet roll it back.
+    session.info.setdefault(_CREATED_HERE, set()).add(created.id)
     return created
 
 
@@ -74,7 +90,37 @@ def platform_account(session: Session, kind: AccountKind, currency: str) -> Ledg
     return account(session, kind, PLATFORM, currency)
 
 
-def keeps_totals(acct: LedgerAccount) -> bool:
+@dataclass(frozen=True)
+class AccountRef:
+    """What a transfer needs of an account, without its row: accounts are never deleted or re-keyed, so this
+    is kept for the process's life once its transaction committed (a hot path then asks nothing to find it)."""
+
+    id: int
+    kind: str
+    owner_id: int
+    currency: str
+    no_overdraft: bool
+
+
+# Per connection pool, so that two databases in one process (tests) never share ids.
+_refs: WeakKeyDictionary[Pool, dict[tuple[str, int, str], AccountRef]] = WeakKeyDictionary()
+
+
+def account_ref(session: Session, kind: AccountKind, owner_id: int, currency: str) -> AccountRef:
+    """The account of this kind, owner and currency as an AccountRef (created on first use, like `account`)."""
+    known = _refs.setdefault(session.get_bind().engine.pool, {})
+    key = (kind.value, owner_id, currency)
+    ref = known.get(key)
+    if ref is not None:
+        return ref
+    row = account(session, kind, owner_id, currency)
+    ref = AccountRef(row.id, row.kind, row.owner_id, row.currency, row.no_overdraft)
+    if row.id not in session.info.get(_CREATED_HERE, ()):
+        after_commit(session, lambda: known.update({key: ref}))
+    return ref
+
+
+def keeps_totals(acct: LedgerAccount | AccountRef) -> bool:
     """Users' accounts keep running totals (and are locked per transfer); the platform's hot ones do not."""
     return acct.owner_id != PLATFORM
 
@@ -84,31 +130,43 @@ def available(acct: LedgerAccount) -> int:
     return acct.credits_posted - acct.debits_posted - acct.debits_pending
 
 
-def _lock(session: Session, *accounts: LedgerAccount) -> None:
-    """Re-read the accounts under a row lock, always in id order so two transfers cannot deadlock."""
-    ids = sorted({a.id for a in accounts if keeps_totals(a)})
-    if not ids:
-        return
-    # Fetched, not just executed: populate_existing refreshes the accounts only as their rows are loaded.
-    session.scalars(
-        select(LedgerAccount)
-        .where(LedgerAccount.id.in_(ids))
-        .order_by(LedgerAccount.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).all()
+Account = LedgerAccount | AccountRef
+
+
+def _move_totals(session: Session, acct: Account, change: dict[str, Any], needs: int) -> None:
+    """Lock the account's row, check that it can give `needs` (0: no check) and move its totals: one UPDATE ...
+    RETURNING, so the check and the write see the same row under the same lock."""
+    where = [LedgerAccount.id == acct.id]
+    if needs:
+        where.append(LedgerAccount.credits_posted - LedgerAccount.debits_posted - LedgerAccount.debits_pending >= needs)
+    totals = session.execute(
+        update(LedgerAccount)
+        .where(*where)
+        .values(**change)
+        .returning(*_TOTALS)
+        .execution_options(synchronize_session=False)
+    ).first()
+    if totals is None:
+        left = session.execute(select(*_TOTALS).where(LedgerAccount.id == acct.id)).one()
+        money = Money(left.credits_posted - left.debits_posted - left.debits_pending, acct.currency)
+        raise InsufficientFunds(f"Not enough money: {money.display()} available.", available=money.as_json())
+    # A row this session has loaded (whether `acct` is it or a ref to it) is kept true without reading it again.
+    loaded = acct if isinstance(acct, LedgerAccount) else session.identity_map.get(identity_key(LedgerAccount, acct.id))
+    if loaded is not None:
+        for column, value in zip(_TOTALS, totals, strict=True):
+            set_committed_value(loaded, column.key, value)
 
 
 def _record(
     session: Session,
-    debit: LedgerAccount,
-    credit: LedgerAccount,
+    debit: Account,
+    credit: Account,
     amount: Money,
     phase: TransferPhase,
     kind: str,
     reference: str,
     pending: LedgerTransfer | None = None,
-    held_for: LedgerAccount | None = None,
+    held_for: Account | None = None,
 ) -> LedgerTransfer:
     """The one function that writes a transfer and moves the accounts' totals with it."""
     if not isinstance(amount.amount, int) or amount.amount <= 0:
@@ -117,7 +175,6 @@ def _record(
         raise InvalidInput("A transfer needs two different accounts.")
     if not debit.currency == credit.currency == amount.currency:
         raise InvalidInput(f"{amount.currency} cannot move between {debit.currency} and {credit.currency} accounts.")
-    _lock(session, debit, credit)
     x = amount.amount
     debit_change: dict[str, Any]
     credit_change: dict[str, Any]
@@ -143,36 +200,27 @@ def _record(
         debit_change = {"debits_pending": LedgerAccount.debits_pending - x}
         credit_change = {"credits_pending": LedgerAccount.credits_pending - x}
         needs_funds = False
-    if needs_funds and debit.no_overdraft and keeps_totals(debit) and available(debit) < x:
-        raise InsufficientFunds(
-            f"Not enough money: {Money(available(debit), debit.currency).display()} available.",
-            available=Money(available(debit), debit.currency).as_json(),
-        )
-    transfer = LedgerTransfer(
-        debit_account_id=debit.id,
-        credit_account_id=credit.id,
-        amount=x,
-        currency=amount.currency,
-        phase=phase.value,
-        pending_id=pending.id if pending else None,
-        held_for_account_id=held_for.id if held_for else None,
-        kind=kind,
-        reference=reference,
-        created_at=clock.now(),
-    )
     # No savepoint: a violated constraint fails the caller's whole transaction, which is what we want.
     try:
+        # Rows locked in id order, so two transfers cannot deadlock; the platform's keep no totals (no lock).
+        for acct, change in sorted(((debit, debit_change), (credit, credit_change)), key=lambda pair: pair[0].id):
+            if keeps_totals(acct):
+                needs = x if acct is debit and needs_funds and acct.no_overdraft else 0
+                _move_totals(session, acct, change, needs)
+        transfer = LedgerTransfer(
+            debit_account_id=debit.id,
+            credit_account_id=credit.id,
+            amount=x,
+            currency=amount.currency,
+            phase=phase.value,
+            pending_id=pending.id if pending else None,
+            held_for_account_id=held_for.id if held_for else None,
+            kind=kind,
+            reference=reference,
+            created_at=clock.now(),
+        )
         session.add(transfer)
         session.flush()
-        for acct, change in ((debit, debit_change), (credit, credit_change)):
-            if keeps_totals(acct):
-                session.execute(
-                    update(LedgerAccount)
-                    .where(LedgerAccount.id == acct.id)
-                    .values(**change)
-                    .execution_options(synchronize_session=False)
-                )
-                session.refresh(acct)
     except IntegrityError:
         # A resolution can only break the one-resolution-per-pending rule; anything else broke no_overdraft.
         if pending is not None:
@@ -182,7 +230,7 @@ def _record(
 
 
 def transfer(
-    session: Session, debit: LedgerAccount, credit: LedgerAccount, amount: Money, kind: str, reference: str
+    session: Session, debit: Account, credit: Account, amount: Money, kind: str, reference: str
 ) -> LedgerTransfer:
     """Move money now (a posted transfer)."""
     return _record(session, debit, credit, amount, TransferPhase.posted, kind, reference)
@@ -190,12 +238,12 @@ def transfer(
 
 def hold(
     session: Session,
-    debit: LedgerAccount,
-    credit: LedgerAccount,
+    debit: Account,
+    credit: Account,
     amount: Money,
     kind: str,
     reference: str,
-    held_for: LedgerAccount | None = None,
+    held_for: Account | None = None,
 ) -> LedgerTransfer:
     """Reserve money (phase one of two): it leaves the debit account's available balance, nothing moves yet."""
     return _record(session, debit, credit, amount, TransferPhase.pending, kind, reference, held_for=held_for)

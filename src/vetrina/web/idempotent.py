@@ -13,12 +13,17 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from vetrina.accounts.models import User
-from vetrina.errors import VetrinaError
+from vetrina.db import Database
+from vetrina.errors import Busy, VetrinaError
 from vetrina.payments import idempotency
 from vetrina.web.deps import get_context
 from vetrina.web.problems import PROBLEM_MEDIA_TYPE, problem_body
 
 Operation = Callable[[Session], BaseModel | dict[str, Any]]
+
+
+class _AnsweredBefore(Exception):
+    """Another request with the key committed first: this one's work is rolled back and its answer given."""
 
 
 def run_once(
@@ -31,45 +36,57 @@ def run_once(
 ) -> JSONResponse:
     """Run `operation` in one write transaction; with an Idempotency-Key, at most once for that key.
 
-    The first answer, success or problem, is stored in the same transaction as the work and replayed
-    for a retry with the same key and body. `limit` (a rate limit) counts attempts, never replays: a refused
-    attempt leaves the key free for a retry."""
+    The first answer, success or problem, is stored in the same transaction as the work (one statement) and
+    replayed for a retry with the same key and body. `limit` (a rate limit) counts attempts, never replays: a
+    limited route looks for a stored answer before it counts."""
     db = get_context(request).db
     key = request.headers.get("idempotency-key")
     if key is None:
         if limit is not None:
             limit()
         with db.session(write=True) as session:
-            body = jsonable_encoder(operation(session))
+            body = _as_json(operation(session))
         return JSONResponse(body, status_code=status_code)
     idempotency.check_key(key)
     canonical = json.dumps(jsonable_encoder(payload), sort_keys=True, separators=(",", ":")).encode()
     fingerprint = idempotency.fingerprint(request.method, request.url.path, canonical)
-    claim = idempotency.claim(db, user.id, key, fingerprint)
-    if claim.replay is not None:
-        status, body = claim.replay
-        media_type = PROBLEM_MEDIA_TYPE if status >= 400 else "application/json"
-        return JSONResponse(body, status_code=status, media_type=media_type, headers={"Idempotent-Replayed": "true"})
-    claimed_at = claim.claimed_at
-    assert claimed_at is not None  # no replay: the key is claimed for this request
     if limit is not None:
-        try:
-            limit()
-        except BaseException:
-            idempotency.release(db, user.id, key, claimed_at)
-            raise
+        with db.session() as session:
+            answered = idempotency.first_answer(session, user.id, key, fingerprint)
+        if answered is not None:
+            return _replay(answered)
+        limit()
     try:
         with db.session(write=True) as session:
-            body = jsonable_encoder(operation(session))
-            idempotency.complete(session, user.id, key, claimed_at, status_code, body)
-    except idempotency.RequestInFlight:
-        raise  # taken over by a retry: that one answers for the key
+            body = _as_json(operation(session))
+            if not idempotency.remember(session, user.id, key, fingerprint, status_code, body):
+                raise _AnsweredBefore
+    except _AnsweredBefore:
+        return _replay_first(db, user, key, fingerprint)
+    except Busy:
+        raise  # shed before any work: not an answer to keep, so a retry with the key runs it
     except VetrinaError as exc:
-        body = problem_body(exc.status, exc.slug, exc.title, exc.detail, request.url.path, **exc.extra)
+        problem = problem_body(exc.status, exc.slug, exc.title, exc.detail, request.url.path, **exc.extra)
         with db.session(write=True) as session:
-            idempotency.complete(session, user.id, key, claimed_at, exc.status, body)
-        raise
-    except BaseException:
-        idempotency.release(db, user.id, key, claimed_at)
-        raise
+            stored = idempotency.remember(session, user.id, key, fingerprint, exc.status, problem)
+        if stored:
+            raise
+        return _replay_first(db, user, key, fingerprint)
     return JSONResponse(body, status_code=status_code)
+
+
+def _as_json(answer: BaseModel | dict[str, Any]) -> Any:
+    return answer.model_dump(mode="json") if isinstance(answer, BaseModel) else jsonable_encoder(answer)
+
+
+def _replay_first(db: Database, user: User, key: str, fingerprint: str) -> JSONResponse:
+    with db.session() as session:
+        answered = idempotency.first_answer(session, user.id, key, fingerprint)
+    assert answered is not None  # remember() found it there, and keys are never deleted
+    return _replay(answered)
+
+
+def _replay(answered: idempotency.Answer) -> JSONResponse:
+    status, body = answered
+    media_type = PROBLEM_MEDIA_TYPE if status >= 400 else "application/json"
+    return JSONResponse(body, status_code=status, media_type=media_type, headers={"Idempotent-Replayed": "true"})

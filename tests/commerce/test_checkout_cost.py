@@ -1,0 +1,107 @@
+"""What a checkout request costs the database: statements and round trips of a create-order and of a pay, counted
+with SQLAlchemy's events on the engine the server uses. A count above the ceiling fails: checkout got dearer."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import event
+
+from tests.commerce.helpers import funded_buyer, product
+from vetrina.accounts.models import Role
+
+# Each request: 1 statement signs the bearer token in, the rest is the request's one transaction.
+CREATE_STATEMENTS = 7  # reserve stock (UPDATE ... RETURNING), order, item, history, webhooks, idempotency key
+PAY_STATEMENTS = 8  # lock the order with its lines, hold the wallet's money, transfer, order, history, webhooks, key
+TRANSACTIONS = 2  # the sign-in's read and the work
+
+
+@dataclass
+class Cost:
+    statements: int = 0
+    transactions: int = 0
+    checkouts: int = 0
+
+    @property
+    def round_trips(self) -> int:
+        """psycopg outside pipeline mode: each statement, BEGIN and COMMIT, and the pool's ping at checkout."""
+        return self.statements + 2 * self.transactions + self.checkouts
+
+
+@contextmanager
+def counted(engine) -> Iterator[Cost]:
+    cost = Cost()
+
+    def statement(_conn, _cursor, sql: str, *_args) -> None:
+        if not sql.startswith("BEGIN"):  # SQLite's BEGIN IMMEDIATE goes as a statement; it is counted as a transaction
+            cost.statements += 1
+
+    def begin(*_args) -> None:
+        cost.transactions += 1
+
+    def checkout(*_args) -> None:
+        cost.checkouts += 1
+
+    listeners = [
+        (engine, "before_cursor_execute", statement),
+        (engine, "begin", begin),
+        (engine.pool, "checkout", checkout),
+    ]
+    for target, name, listener in listeners:
+        event.listen(target, name, listener)
+    try:
+        yield cost
+    finally:
+        for target, name, listener in listeners:
+            event.remove(target, name, listener)
+
+
+def test_a_paid_order_costs_few_statements(client, make_account, ctx):
+    ctx.queue.stop_in_process()  # the in-process job workers' own queries would be counted too
+    merchant = make_account(Role.merchant)
+    item = product(client, merchant, price=100, stock=10)
+    buyer = funded_buyer(client, make_account)
+    costs = []
+    for _ in range(3):  # the third order is the steady state: the accounts it pays between are known by then
+        with counted(ctx.db.engine) as create:
+            placed = client.post(
+                "/api/v1/orders",
+                headers={**buyer.auth, "Idempotency-Key": uuid.uuid4().hex},
+                json={"items": [{"product_id": item["id"], "quantity": 1}]},
+            )
+        assert placed.status_code == 201, placed.text
+        with counted(ctx.db.engine) as pay:
+            paid = client.post(
+                f"/api/v1/orders/{placed.json()['id']}/pay", headers={**buyer.auth, "Idempotency-Key": uuid.uuid4().hex}
+            )
+        assert paid.status_code == 200, paid.text
+        assert paid.json()["status"] == "WAIT_SELLER_SEND_GOODS"
+        assert [e["action"] for e in paid.json()["history"]] == ["created", "paid"]
+        costs.append((create, pay))
+    create, pay = costs[-1]
+    assert create.statements <= CREATE_STATEMENTS, create
+    assert pay.statements <= PAY_STATEMENTS, pay
+    assert create.transactions == pay.transactions == TRANSACTIONS
+    assert create.round_trips <= CREATE_STATEMENTS + 3 * TRANSACTIONS
+    assert pay.round_trips <= PAY_STATEMENTS + 3 * TRANSACTIONS
+
+
+def test_a_replayed_payment_costs_no_second_transfer(client, make_account, ctx):
+    merchant = make_account(Role.merchant)
+    item = product(client, merchant, price=100, stock=10)
+    buyer = funded_buyer(client, make_account)
+    placed = client.post(
+        "/api/v1/orders", headers=buyer.auth, json={"items": [{"product_id": item["id"], "quantity": 1}]}
+    )
+    headers = {**buyer.auth, "Idempotency-Key": "once"}
+    first = client.post(f"/api/v1/orders/{placed.json()['id']}/pay", headers=headers)
+    written = []
+    with counted(ctx.db.engine):
+        event.listen(ctx.db.engine, "before_cursor_execute", lambda *a: written.append(a[2]))
+        replay = client.post(f"/api/v1/orders/{placed.json()['id']}/pay", headers=headers)
+    assert replay.status_code == 200 and replay.json() == first.json()
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert not [s for s in written if s.lstrip().upper().startswith("INSERT INTO LEDGER_TRANSFERS")]
