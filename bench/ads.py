@@ -1,5 +1,6 @@
 """Ad decision benchmark: VAST answers per second and their latency with 1,000 active campaigns, from 32
-concurrent clients, beside a trivial route of the same server (the ceiling) in the same run.
+concurrent clients, beside a trivial route of the same server (the ceiling) in the same run; then both routes'
+latency at a fixed offered rate of half the decision's ceiling (open loop, from bench/load.mjs).
 
 Each answer runs the whole decision: eligibility and targeting, frequency caps, pacing, the second-price
 auction, recording the served ad, and writing the VAST document.
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import httpx
 from databases import databases
-from live import Load, autocannon, median_load, served, server_pids
+from live import Load, autocannon, latency_at_half_ceiling, median_load, print_latency_table, served, server_pids
 
 from vetrina import clock
 from vetrina.accounts import service as accounts
@@ -141,6 +142,9 @@ def main() -> None:
                     ("light decision", path, 4),
                 ):
                     runs[key].append(autocannon(base, route, clients, options.seconds, pids, italy))
+            paced = latency_at_half_ceiling(
+                base, pids, "GET /api/v1/ads/vast", path, options.clients, options.seconds, italy
+            )
     ceiling, decision, light_ceiling, light = (median_load(r) for r in runs.values())
     print(
         f"\nAd decisions: {options.campaigns} active campaigns, autocannon, {options.seconds} s x {options.rounds} "
@@ -162,6 +166,8 @@ def main() -> None:
             f"| {name:<36} | {clients:5d} | {load.rate:7.1f} | {load.p50_ms:6.1f} | {load.p99_ms:6.1f} | "
             f"{load.cpu_ms:10.2f} | {load.rate / versus.rate:10.3f} |"
         )
+    print("\nLatency below saturation: Node's open-loop sender (bench/load.mjs) at half the decision's ceiling\n")
+    print_latency_table(paced)
     print(
         f"\ngoal: ratio >= 0.4 at {options.clients} connections (measured {decision.rate / ceiling.rate:.3f}; "
         f"by server CPU per answer {ceiling.cpu_ms / decision.cpu_ms:.3f}); p99 <= 25 ms (measured "

@@ -197,6 +197,23 @@ def run_on(database: str, database_url: str | None, work: Path, options: argpars
                 headers={"Authorization": f"Bearer {shop.admin_token}"},
                 timeout=300,
             ).json()
+        if database_url:
+            # The most batching commits (group commit) could save: the same load with commits not waited for.
+            print(f"{database}: ceiling with synchronous_commit=off ...", file=sys.stderr)
+            unsynced = {**env, "VETRINA_DATABASE_URL": database_url + "%20-csynchronous_commit%3Doff"}
+            with served(unsynced, options.processes) as (base, server):
+                rows["checkout_unsynced"] = node_load(
+                    "ceiling",
+                    base,
+                    server_pids(server),
+                    "--checkout",
+                    "--buyers",
+                    buyers_file,
+                    "--connections",
+                    str(options.connections),
+                    "--seconds",
+                    str(options.seconds),
+                )
         rows["ledger_ok"] = check["ok"]
         rows["flash_sold"], rows["flash_left"] = shop.sold(flash)
         rows["half_rate"] = half
@@ -229,6 +246,12 @@ def print_tables(options: argparse.Namespace, tps: float | None, results: dict[s
             f"| {'paid orders':<46} | {paid_per_s:10.1f} | {2 * checkout['cpu_ms']:13.2f} | "
             f"{2 * checkout['cpu_ms'] / healthz['cpu_ms']:>10.2f}x |"
         )
+        if "checkout_unsynced" in r:
+            unsynced = r["checkout_unsynced"]
+            print(
+                f"| {'checkout requests, synchronous_commit=off':<46} | {unsynced['rate']:10.1f} | "
+                f"{unsynced['cpu_ms']:13.2f} | {unsynced['rate'] / healthz['rate']:11.3f} |"
+            )
         if tps:
             print(f"| {'  paid orders vs pgbench tps':<46} | {'':>10} | {'':>13} | {paid_per_s / tps:11.3f} |")
         print(f"\nopen loop at {r['half_rate']}/s (half the checkout ceiling), {options.seconds} s:\n")

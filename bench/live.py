@@ -142,6 +142,40 @@ def node_load(mode: str, base: str, pids: list[int], *args: str) -> dict:
     return result
 
 
+def latency_at_half_ceiling(
+    base: str, pids: list[int], name: str, path: str, connections: int, seconds: float, headers: dict[str, str]
+) -> list[tuple[str, dict]]:
+    """The route's ceiling and /healthz's (closed loop, `connections`), then both at half the route's ceiling
+    (open loop): the rows of `print_latency_table`."""
+    sent = [arg for key, value in headers.items() for arg in ("--header", f"{key}={value}")]
+    span = ("--connections", str(connections), "--seconds", str(seconds))
+    healthz = node_load("ceiling", base, pids, "--path", "/healthz", *span)
+    route = node_load("ceiling", base, pids, "--path", path, *sent, *span)
+    half = str(max(1, int(route["rate"] / 2)))
+    paced = ("--rate", half, "--seconds", str(seconds))
+    return [
+        ("GET /healthz, closed loop", healthz),
+        (f"{name}, closed loop", route),
+        (f"{name}, {half}/s open loop", node_load("open", base, pids, "--path", path, *sent, *paced)),
+        (f"GET /healthz, {half}/s open loop", node_load("open", base, pids, "--path", "/healthz", *paced)),
+    ]
+
+
+def print_latency_table(rows: list[tuple[str, dict]]) -> None:
+    """Rate, latency percentiles and the server's CPU per answer, from `latency_at_half_ceiling`'s rows."""
+    print(f"| {'load':<44} | {'req/s':>7} | {'p50 ms':>6} | {'p99 ms':>6} | {'p99.9 ms':>8} | {'CPU ms/req':>10} |")
+    print(f"|{'-' * 46}|{'-' * 9}|{'-' * 8}|{'-' * 8}|{'-' * 10}|{'-' * 12}|")
+    for name, row in rows:
+        rate = row.get("rate") or row.get("offered_rate") or 0.0
+        p999 = f"{row['p999_ms']:8.1f}" if row.get("p999_ms") is not None else f"{'-':>8}"
+        print(
+            f"| {name:<44} | {rate:7.1f} | {row['p50_ms']:6.1f} | {row['p99_ms']:6.1f} | {p999} | "
+            f"{row['cpu_ms']:10.2f} |"
+        )
+    route_p99, healthz_p99 = rows[2][1]["p99_ms"], rows[3][1]["p99_ms"]
+    print(f"\nat half the route's ceiling, its p99 is {route_p99 / healthz_p99:.2f}x /healthz's at the same rate")
+
+
 @contextmanager
 def served(env: dict[str, str], processes: int, *options: str) -> Iterator[tuple[str, int]]:
     """`vetrina serve --workers N [options]` as a newcomer runs it, on a free loopback port; yields its base URL

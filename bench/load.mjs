@@ -8,8 +8,9 @@
 //   burst    every buyer at once: GET a path once each, or `--checkout` one order each (create, then pay if
 //            created); reports the time until every buyer has its answer
 //
-//   node bench/load.mjs ceiling --url U [--path P | --checkout] --connections N --seconds S --buyers FILE
-//   node bench/load.mjs open --url U [--path P | --pay FILE] --rate R --seconds S
+//   node bench/load.mjs ceiling --url U [--path P [--header name=value] | --checkout] --connections N --seconds S
+//                               [--buyers FILE]
+//   node bench/load.mjs open --url U [--path P [--header name=value] | --pay FILE] --rate R --seconds S
 //   node bench/load.mjs burst --url U [--path P | --checkout] --buyers FILE
 // A buyers FILE is JSON: {"product_id": 1, "tokens": ["..."]}; a pay FILE: {"orders": [[token, order_id], ...]}.
 
@@ -30,12 +31,15 @@ const { positionals, values: options } = parseArgs({
     connections: { type: "string", default: "16" },
     seconds: { type: "string", default: "10" },
     rate: { type: "string" },
+    header: { type: "string", multiple: true, default: [] },
   },
 });
 const mode = positionals[0];
 const base = new URL(options.url);
 const seconds = Number(options.seconds);
 const readJson = (file) => JSON.parse(readFileSync(file, "utf8"));
+// --header name=value (repeatable): sent with every GET
+const getHeaders = Object.fromEntries(options.header.map((pair) => [pair.split("=")[0], pair.slice(pair.indexOf("=") + 1)]));
 
 function percentile(sorted, p) {
   if (!sorted.length) return null;
@@ -115,7 +119,7 @@ async function ceiling() {
           }),
         },
       ]
-    : [{ method: "GET", path: options.path }];
+    : [{ method: "GET", path: options.path, headers: getHeaders }];
   const result = await autocannon({
     url: base.origin,
     connections: Number(options.connections),
@@ -152,7 +156,7 @@ async function openLoop() {
               authorization: `Bearer ${orders[sent][0]}`,
               "idempotency-key": randomUUID(),
             })
-          : send("GET", options.path);
+          : send("GET", options.path, getHeaders);
         pending.push(
           request.then(({ status }) => {
             latencies.push(performance.now() - due);
