@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 from vetrina.accounts import service as accounts
+from vetrina.accounts import sign_ins
 from vetrina.runtime import build_context
 from vetrina.settings import Settings
 
@@ -38,8 +39,7 @@ def test_users_and_tokens(tmp_path):
     assert token.startswith("vtr_")
     ctx = build_context(Settings(data_dir=tmp_path))
     try:
-        with ctx.db.session() as session:
-            assert accounts.user_for_api_token(session, token)[0].email == "shop@example.com"
+        assert sign_ins.api_token_user(ctx, token).email == "shop@example.com"
     finally:
         ctx.close()
     missing = vetrina(tmp_path, "tokens", "create", "ghost@example.com")
@@ -50,8 +50,8 @@ def test_users_and_tokens(tmp_path):
     assert never.returncode == 2 and "1 to 3650 days" in never.stderr
     ctx = build_context(Settings(data_dir=tmp_path))
     try:
+        user = sign_ins.api_token_user(ctx, token)
         with ctx.db.session() as session:
-            user, _ = accounts.user_for_api_token(session, token)
             lifetimes = {t.name: t.expires_at - t.created_at for t in accounts.list_api_tokens(session, user)}
         assert lifetimes == {"cli": timedelta(days=90), "week": timedelta(days=7)}
     finally:

@@ -31,6 +31,7 @@ class Topic(StrEnum):
     tags = "tags"  # a video's product tags
     licences = "licences"  # a title's licences
     campaigns = "campaigns"  # campaigns and videos' ad settings
+    sign_ins = "sign_ins"  # a user's tokens and sessions (keyed by user id)
 
 
 class ProcessCache(Protocol):

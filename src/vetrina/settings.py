@@ -164,6 +164,9 @@ class Settings(BaseSettings):
     )
     webhook_allow_private: bool = Field(False, description="Allow webhook URLs on private addresses (development).")
     webhook_backoff_scale: float = Field(1.0, gt=0, description="Multiplies webhook retry delays (tests shorten them).")
+    sign_in_cache_s: float = Field(
+        2.0, ge=0, le=60, description="Seconds a process remembers who a bearer token or sign-in cookie belongs to."
+    )
     rights_cache_s: float = Field(
         2.0, ge=0, description="Seconds a process answers from its copy of a title's licences."
     )

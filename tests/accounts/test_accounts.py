@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Integer, column, insert, select, table
+from sqlalchemy import Integer, column, delete, insert, select, table
 
 from vetrina import clock
 from vetrina.accounts import service as accounts
+from vetrina.accounts import sign_ins
 from vetrina.accounts.models import ApiToken, LoginSession, Role
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 
@@ -51,8 +53,8 @@ def test_api_tokens_are_stored_only_as_hashes(ctx):
     with ctx.db.session() as session:
         stored = session.scalars(select(ApiToken.token_hash)).all()
         assert token not in stored and len(stored) == 1
-        assert accounts.user_for_api_token(session, token)[0].id == user.id
-        assert accounts.user_for_api_token(session, token + "x") is None
+        assert sign_ins.api_token_user(ctx, token).id == user.id
+        assert sign_ins.api_token_user(ctx, token + "x") is None
 
 
 def test_sessions_expire_and_end(ctx):
@@ -62,16 +64,16 @@ def test_sessions_expire_and_end(ctx):
         cookie = accounts.start_session(session, user, timedelta(days=14))
     with ctx.db.session() as session:
         assert session.scalars(select(LoginSession.token_hash)).one() != cookie
-        assert accounts.user_for_session(session, cookie).id == user.id
+        assert sign_ins.session_user(ctx, cookie).id == user.id
     later = clock.now() + timedelta(days=15)
     clock.set_clock(lambda: later)
     with ctx.db.session() as session:
-        assert accounts.user_for_session(session, cookie) is None
+        assert sign_ins.session_user(ctx, cookie) is None
     clock.set_clock(None)
     with ctx.db.session() as session:
-        accounts.end_session(session, cookie)
+        accounts.end_session(ctx, session, cookie)
     with ctx.db.session() as session:
-        assert accounts.user_for_session(session, cookie) is None
+        assert sign_ins.session_user(ctx, cookie) is None
 
 
 def _user_with_sessions(ctx, email: str, count: int) -> tuple:
@@ -91,14 +93,14 @@ def test_api_tokens_expire_and_are_refused_once_expired(ctx):
     assert row.name == "laptop"
     assert row.expires_at - row.created_at == timedelta(days=7)
     with ctx.db.session() as session:
-        assert accounts.user_for_api_token(session, token)[0].id == user.id
+        assert sign_ins.api_token_user(ctx, token).id == user.id
         by_name = {t.name: t for t in accounts.list_api_tokens(session, user)}
         assert by_name["cli"].expires_at - by_name["cli"].created_at == timedelta(days=accounts.DEFAULT_TOKEN_DAYS)
     later = clock.now() + timedelta(days=7)
     clock.set_clock(lambda: later)
     with ctx.db.session() as session:
-        assert accounts.user_for_api_token(session, token) is None
-        assert accounts.user_for_api_token(session, default)[0].id == user.id
+        assert sign_ins.api_token_user(ctx, token) is None
+        assert sign_ins.api_token_user(ctx, default).id == user.id
         assert accounts.is_expired(session.get(ApiToken, row.id))
 
 
@@ -134,12 +136,12 @@ def test_tokens_are_listed_and_revoked_by_their_owner_only(ctx):
         assert [t.name for t in accounts.list_api_tokens(session, owner)] == ["mine"]
         for token_id in (theirs.id, 999_999):
             with pytest.raises(NotFound):
-                accounts.revoke_api_token(session, owner, token_id)
+                accounts.revoke_api_token(ctx, session, owner, token_id)
     with ctx.db.session() as session:
         assert session.get(ApiToken, theirs.id) is not None
-        accounts.revoke_api_token(session, owner, mine.id)
+        accounts.revoke_api_token(ctx, session, owner, mine.id)
     with ctx.db.session() as session:
-        assert accounts.user_for_api_token(session, token) is None
+        assert sign_ins.api_token_user(ctx, token) is None
         assert accounts.list_api_tokens(session, owner) == []
 
 
@@ -150,17 +152,17 @@ def test_a_password_change_proves_the_current_one_and_ends_the_other_sessions(ct
         token = accounts.create_api_token(session, user)
     with ctx.db.session() as session:
         with pytest.raises(Forbidden):
-            accounts.change_password(session, user, "wrong password", "a new password", kept)
+            accounts.change_password(ctx, session, user, "wrong password", "a new password", kept)
         with pytest.raises(InvalidInput):
-            accounts.change_password(session, user, "password one", "short", kept)
+            accounts.change_password(ctx, session, user, "password one", "short", kept)
     with ctx.db.session() as session:
-        assert accounts.user_for_session(session, other) is not None  # refusals end nothing
-        assert accounts.change_password(session, user, "password one", "a new password", kept) == 1
+        assert sign_ins.session_user(ctx, other) is not None  # refusals end nothing
+        assert accounts.change_password(ctx, session, user, "password one", "a new password", kept) == 1
     with ctx.db.session() as session:
-        assert accounts.user_for_session(session, kept).id == user.id
-        assert accounts.user_for_session(session, other) is None
-        assert accounts.user_for_session(session, someone_elses) is not None
-        assert accounts.user_for_api_token(session, token) is not None
+        assert sign_ins.session_user(ctx, kept).id == user.id
+        assert sign_ins.session_user(ctx, other) is None
+        assert sign_ins.session_user(ctx, someone_elses) is not None
+        assert sign_ins.api_token_user(ctx, token) is not None
         assert accounts.authenticate(session, "p@example.com", "a new password").id == user.id
         with pytest.raises(NotAuthenticated):
             accounts.authenticate(session, "p@example.com", "password one")
@@ -170,10 +172,10 @@ def test_signing_out_everywhere_ends_every_session_of_the_user_only(ctx):
     user, cookies = _user_with_sessions(ctx, "r@example.com", 3)
     _, (someone_elses,) = _user_with_sessions(ctx, "s2@example.com", 1)
     with ctx.db.session() as session:
-        assert accounts.end_all_sessions(session, user) == 3
+        assert accounts.end_all_sessions(ctx, session, user) == 3
     with ctx.db.session() as session:
-        assert all(accounts.user_for_session(session, cookie) is None for cookie in cookies)
-        assert accounts.user_for_session(session, someone_elses) is not None
+        assert all(sign_ins.session_user(ctx, cookie) is None for cookie in cookies)
+        assert sign_ins.session_user(ctx, someone_elses) is not None
 
 
 def test_the_migration_gives_existing_tokens_their_creation_plus_the_lifetime(empty_database_url):
@@ -216,3 +218,32 @@ def test_the_migration_gives_existing_tokens_their_creation_plus_the_lifetime(em
             assert session.scalars(select(ApiToken.expires_at)).one() == made + timedelta(days=90)
     finally:
         db.dispose()
+
+
+def test_a_sign_in_is_remembered_briefly_and_forgotten_when_revoked(ctx):
+    """A process answers who a token belongs to from memory for VETRINA_SIGN_IN_CACHE_S; a revocation made through
+    Vetrina is honoured at once, one made behind its back (another process without Redis) within that time."""
+    ctx.settings.sign_in_cache_s = 0.5
+    with ctx.db.session() as session:
+        user = accounts.create_user(session, "c@example.com", "password one")
+        session.flush()
+        first, token = accounts.issue_api_token(session, user, "one")
+        _, other = accounts.issue_api_token(session, user, "two")
+    seen = sign_ins.api_token_user(ctx, token)
+    again = sign_ins.api_token_user(ctx, token)
+    assert seen.id == again.id == user.id and seen is not again  # each request its own User
+    with ctx.db.session(write=True) as session:
+        session.execute(delete(ApiToken).where(ApiToken.token_hash == accounts.token_hash(other)))
+    assert sign_ins.api_token_user(ctx, other) is None  # never remembered: refused at once
+    with ctx.db.session(write=True) as session:
+        accounts.revoke_api_token(ctx, session, user, first.id)
+    assert sign_ins.api_token_user(ctx, token) is None  # revoked through Vetrina: forgotten on commit
+
+    with ctx.db.session() as session:
+        _, third = accounts.issue_api_token(session, user, "three")
+    assert sign_ins.api_token_user(ctx, third) is not None
+    with ctx.db.session(write=True) as session:
+        session.execute(delete(ApiToken).where(ApiToken.token_hash == accounts.token_hash(third)))
+    assert sign_ins.api_token_user(ctx, third) is not None  # deleted behind our back: remembered a moment
+    time.sleep(0.6)
+    assert sign_ins.api_token_user(ctx, third) is None

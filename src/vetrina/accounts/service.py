@@ -11,12 +11,13 @@ from typing import Any, cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import CursorResult, Result, delete, select, update
+from sqlalchemy import CursorResult, Result, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vetrina import clock
 from vetrina.accounts.models import ApiToken, LoginSession, Role, User
+from vetrina.context import Context, Topic
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
 
 _hasher = PasswordHasher()
@@ -36,7 +37,7 @@ def _changed(result: Result[Any]) -> int:
     return cast(CursorResult[Any], result).rowcount or 0
 
 
-def _token_hash(token: str) -> str:
+def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -96,7 +97,7 @@ def start_session(session: Session, user: User, lifetime: timedelta, framed: Fra
     now = clock.now()
     session.add(
         LoginSession(
-            token_hash=_token_hash(token),
+            token_hash=token_hash(token),
             user_id=user.id,
             created_at=now,
             expires_at=now + lifetime,
@@ -105,19 +106,6 @@ def start_session(session: Session, user: User, lifetime: timedelta, framed: Fra
         )
     )
     return token
-
-
-def user_for_session(session: Session, token: str) -> User | None:
-    """The user of a site-wide sign-in session (not of one made in a frame): one query."""
-    return session.scalar(
-        select(User)
-        .join(LoginSession, LoginSession.user_id == User.id)
-        .where(
-            LoginSession.token_hash == _token_hash(token),
-            LoginSession.expires_at > clock.now(),
-            LoginSession.framed_origin.is_(None),
-        )
-    )
 
 
 @dataclass(frozen=True)
@@ -131,26 +119,38 @@ class FramedSignIn:
 
 def framed_session(session: Session, token: str) -> tuple[User, FramedSignIn] | None:
     """The user of a sign-in session made in a frame, and where it may be used."""
-    row = session.scalar(select(LoginSession).where(LoginSession.token_hash == _token_hash(token)))
+    row = session.scalar(select(LoginSession).where(LoginSession.token_hash == token_hash(token)))
     if row is None or row.expires_at <= clock.now() or row.framed_origin is None:
         return None
     user = session.get(User, row.user_id)
     return (user, FramedSignIn(row.framed_origin, row.framed_merchant_id)) if user is not None else None
 
 
-def end_session(session: Session, token: str) -> None:
-    session.execute(delete(LoginSession).where(LoginSession.token_hash == _token_hash(token)))
+def end_session(ctx: Context, session: Session, token: str) -> None:
+    ended = session.scalars(
+        delete(LoginSession).where(LoginSession.token_hash == token_hash(token)).returning(LoginSession.user_id)
+    )
+    for user_id in ended:
+        _forget_sign_ins(ctx, session, user_id)
 
 
-def end_all_sessions(session: Session, user: User, keep: str | None = None) -> int:
+def _forget_sign_ins(ctx: Context, session: Session, user_id: int) -> None:
+    """Every process stops honouring the user's remembered sign-ins once this change commits (accounts.sign_ins)."""
+    ctx.caches.forget_after_commit(session, Topic.sign_ins, user_id)
+
+
+def end_all_sessions(ctx: Context, session: Session, user: User, keep: str | None = None) -> int:
     """Sign `user` out everywhere, except the session whose cookie token is `keep`; how many sessions ended."""
+    _forget_sign_ins(ctx, session, user.id)
     query = delete(LoginSession).where(LoginSession.user_id == user.id)
     if keep is not None:
-        query = query.where(LoginSession.token_hash != _token_hash(keep))
+        query = query.where(LoginSession.token_hash != token_hash(keep))
     return _changed(session.execute(query))
 
 
-def change_password(session: Session, user: User, current: str, new: str, keep_session: str | None) -> int:
+def change_password(
+    ctx: Context, session: Session, user: User, current: str, new: str, keep_session: str | None
+) -> int:
     """Set a new password once the current one is proven; every other sign-in session ends (API tokens stay).
 
     Forbidden (403) when `current` is wrong; returns how many sessions ended."""
@@ -161,7 +161,7 @@ def change_password(session: Session, user: User, current: str, new: str, keep_s
         raise Forbidden("The current password is not right.", field="current") from None
     _check_new_password(new, "new")
     row.password_hash = _hasher.hash(new)
-    return end_all_sessions(session, row, keep=keep_session)
+    return end_all_sessions(ctx, session, row, keep=keep_session)
 
 
 def issue_api_token(session: Session, user: User, name: str, days: int = DEFAULT_TOKEN_DAYS) -> tuple[ApiToken, str]:
@@ -175,7 +175,7 @@ def issue_api_token(session: Session, user: User, name: str, days: int = DEFAULT
     token = "vtr_" + secrets.token_urlsafe(32)
     now = clock.now()
     row = ApiToken(
-        token_hash=_token_hash(token),
+        token_hash=token_hash(token),
         user_id=user.id,
         name=name,
         created_at=now,
@@ -201,27 +201,8 @@ def list_api_tokens(session: Session, user: User) -> list[ApiToken]:
     return list(session.scalars(query))
 
 
-def revoke_api_token(session: Session, user: User, token_id: int) -> None:
+def revoke_api_token(ctx: Context, session: Session, user: User, token_id: int) -> None:
     """Delete one of the user's tokens; another user's id is NotFound, as an unknown one is."""
+    _forget_sign_ins(ctx, session, user.id)
     if not _changed(session.execute(delete(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user.id))):
         raise NotFound("No such token.")
-
-
-def user_for_api_token(session: Session, token: str) -> tuple[User, bool] | None:
-    """The token's owner, and whether its last-used time is due for a refresh (see `touch_api_token`); None for
-    an unknown or expired token. One query."""
-    row = session.execute(
-        select(User, ApiToken.last_used_at)
-        .join(ApiToken, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == _token_hash(token), ApiToken.expires_at > clock.now())
-    ).first()
-    if row is None:
-        return None
-    user, last_used_at = row
-    # Touched at most once a minute, in its own write, so that reads stay reads.
-    stale = last_used_at is None or clock.now() - last_used_at > timedelta(minutes=1)
-    return user, stale
-
-
-def touch_api_token(session: Session, token: str) -> None:
-    session.execute(update(ApiToken).where(ApiToken.token_hash == _token_hash(token)).values(last_used_at=clock.now()))

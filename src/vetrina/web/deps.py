@@ -14,6 +14,7 @@ from fastapi import Depends, Path, Request, Response
 from sqlalchemy.orm import Session
 
 from vetrina.accounts import service as accounts
+from vetrina.accounts import sign_ins
 from vetrina.accounts.models import User
 from vetrina.catalog import embedding
 from vetrina.context import Context
@@ -99,24 +100,16 @@ def _current_user(request: Request) -> User | None:
     """The signed-in user: a bearer token for API clients, or the session cookie for pages.
 
     Looked up in a short session of its own, so the request's own unit of work (which may hold
-    SQLite's write lock) is not opened before it is needed."""
-    db = get_context(request).db
+    SQLite's write lock) is not opened before it is needed; remembered for a moment (`accounts.sign_ins`)."""
+    ctx = get_context(request)
     token = _bearer_token(request)
     if token is not None:
-        with db.session() as session:
-            found = accounts.user_for_api_token(session, token)
-        if found is None:
+        user = sign_ins.api_token_user(ctx, token)
+        if user is None:
             raise NotAuthenticated("The bearer token is not valid.")
-        user, stale = found
-        if stale:
-            with db.session(write=True) as session:
-                accounts.touch_api_token(session, token)
         return user
     cookie = request.cookies.get(SESSION_COOKIE)
-    cookie_user = None
-    if cookie:
-        with db.session() as session:
-            cookie_user = accounts.user_for_session(session, cookie)
+    cookie_user = sign_ins.session_user(ctx, cookie) if cookie else None
     # Cookies ride along on cross-site requests; a cookie-authenticated write must prove it came from us.
     if cookie_user is not None and request.method not in _SAFE_METHODS and request.url.path.startswith("/api/"):
         require_csrf_header(request)

@@ -95,7 +95,7 @@ def list_tokens(user: User = required_user, session: Session = db_session) -> To
 def revoke_token(request: Request, token_id: RowId, user: User = required_user) -> Response:
     """Another user's token is a 404, as an unknown one is."""
     with get_context(request).db.session(write=True) as session:
-        accounts.revoke_api_token(session, user, token_id)
+        accounts.revoke_api_token(get_context(request), session, user, token_id)
     return Response(status_code=204)
 
 
@@ -106,7 +106,9 @@ def change_password(request: Request, body: PasswordChange, user: User = require
     password guess (VETRINA_RATE_LIMITS["login"]), before the password is checked."""
     limit_sign_in(request, user.email)
     with get_context(request).db.session(write=True) as session:
-        ended = accounts.change_password(session, user, body.current, body.new, signed_in_session(request))
+        ended = accounts.change_password(
+            get_context(request), session, user, body.current, body.new, signed_in_session(request)
+        )
     return SessionsEnded(sessions_ended=ended)
 
 
@@ -114,6 +116,6 @@ def change_password(request: Request, body: PasswordChange, user: User = require
 def revoke_sessions(request: Request, user: User = required_user) -> Response:
     """Ends every sign-in session, this one too; API tokens stay until revoked."""
     with get_context(request).db.session(write=True) as session:
-        ended = accounts.end_all_sessions(session, user)
+        ended = accounts.end_all_sessions(get_context(request), session, user)
     response = JSONResponse(SessionsEnded(sessions_ended=ended).model_dump())
     return clear_session_cookie(request, response)

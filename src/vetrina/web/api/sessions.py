@@ -90,5 +90,5 @@ def sign_out_framed(request: Request, user: User = required_user, session: Sessi
     """End the sign-in made in this frame (like every framed write, it needs the frame's X-CSRF-Token)."""
     if framed_sign_in(request) is None:
         raise Forbidden("Only a sign-in made inside a frame ends here; sign out of Vetrina from its pages.")
-    accounts.end_session(session, request.cookies[FRAMED_COOKIE])
+    accounts.end_session(get_context(request), session, request.cookies[FRAMED_COOKIE])
     return clear_framed_cookie(Response(status_code=204))

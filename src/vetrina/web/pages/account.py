@@ -95,7 +95,7 @@ def account_revoke_token(
         user,
         back=BACK,
         done="Token revoked.",
-        action=lambda ctx, session, owner: accounts.revoke_api_token(session, owner, token_id),
+        action=lambda ctx, session, owner: accounts.revoke_api_token(ctx, session, owner, token_id),
     )
 
 
@@ -114,7 +114,7 @@ def account_change_password(
     def change(ctx: Context, session: Session, owner: User) -> int:
         if new != repeat:
             raise InvalidInput("The new password and its repetition differ.", field="repeat")
-        return accounts.change_password(session, owner, current, new, signed_in_session(request))
+        return accounts.change_password(ctx, session, owner, current, new, signed_in_session(request))
 
     return form_action(
         request,
@@ -137,6 +137,6 @@ def account_sign_out_everywhere(
         back=BACK,
         done="Signed out everywhere.",
         done_at="/login",
-        action=lambda ctx, session, owner: accounts.end_all_sessions(session, owner),
+        action=lambda ctx, session, owner: accounts.end_all_sessions(ctx, session, owner),
     )
     return clear_session_cookie(request, response)

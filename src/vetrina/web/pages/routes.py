@@ -211,7 +211,7 @@ def logout(
 ) -> Response:
     require_csrf_form(request, csrf_token)
     if cookie := request.cookies.get(SESSION_COOKIE):
-        accounts.end_session(session, cookie)
+        accounts.end_session(get_context(request), session, cookie)
     return clear_session_cookie(request, RedirectResponse("/", status_code=303))
 
 

@@ -1,0 +1,151 @@
+"""Who a bearer token or a sign-in cookie belongs to, remembered per process for `VETRINA_SIGN_IN_CACHE_S` seconds.
+
+Every authenticated request asks; a checkout request spent a fifth of its CPU on that question's own transaction.
+The answer is remembered by the token's hash (never the token), checked against its expiry on every use, and
+forgotten at once, here and (through the change bus) in every other process, when the user's tokens or sessions
+are revoked or their password changes. Without Redis another process may honour a revoked token for at most the
+time-to-live (2 s by default; 0 turns remembering off)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import ClassVar
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import make_transient_to_detached
+
+from vetrina import clock
+from vetrina.accounts.models import ApiToken, LoginSession, User
+from vetrina.accounts.service import token_hash
+from vetrina.context import Context, Topic
+from vetrina.settings import Settings
+
+MAX_REMEMBERED = 50_000  # past this many sign-ins, the cache starts over rather than grow
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A user as their sign-in found them, and until when that sign-in holds."""
+
+    user_id: int
+    email: str
+    password_hash: str
+    role: str
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime | None
+    read_at: float  # time.monotonic()
+
+    @classmethod
+    def of(cls, user: User, expires_at: datetime, last_used_at: datetime | None) -> SignedIn:
+        return cls(
+            user.id,
+            user.email,
+            user.password_hash,
+            user.role,
+            user.created_at,
+            expires_at,
+            last_used_at,
+            time.monotonic(),
+        )
+
+    def user(self) -> User:
+        """A detached User of its own for this request (never one shared between requests)."""
+        user = User(
+            id=self.user_id,
+            email=self.email,
+            password_hash=self.password_hash,
+            role=self.role,
+            created_at=self.created_at,
+        )
+        make_transient_to_detached(user)
+        return user
+
+
+class SignInCache:
+    """Sign-ins by token hash; forgotten per user (`Topic.sign_ins`)."""
+
+    topics: ClassVar[frozenset[Topic]] = frozenset({Topic.sign_ins})
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SignInCache:
+        return cls(ttl_s=settings.sign_in_cache_s)
+
+    def __init__(self, ttl_s: float) -> None:
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._entries: dict[str, SignedIn] = {}
+
+    def get(self, key: str) -> SignedIn | None:
+        with self._lock:
+            hit = self._entries.get(key)
+        if hit is None or time.monotonic() - hit.read_at >= self.ttl_s or hit.expires_at <= clock.now():
+            return None
+        return hit
+
+    def put(self, key: str, entry: SignedIn) -> None:
+        if self.ttl_s <= 0:
+            return
+        with self._lock:
+            if len(self._entries) >= MAX_REMEMBERED:
+                self._entries.clear()
+            self._entries[key] = entry
+
+    def forget(self, user_id: int | None) -> None:
+        with self._lock:
+            if user_id is None:
+                self._entries.clear()
+            else:
+                for key in [k for k, e in self._entries.items() if e.user_id == user_id]:
+                    del self._entries[key]
+
+
+def api_token_user(ctx: Context, token: str) -> User | None:
+    """The owner of a valid bearer token, or None. Its last-used time is written at most once a minute, in its own
+    write, so that reads stay reads."""
+    cache = ctx.caches.get(SignInCache)
+    key = "token:" + token_hash(token)
+    found = cache.get(key)
+    if found is None:
+        with ctx.db.session() as session:
+            row = session.execute(
+                select(User, ApiToken.expires_at, ApiToken.last_used_at)
+                .join(ApiToken, ApiToken.user_id == User.id)
+                .where(ApiToken.token_hash == key.removeprefix("token:"), ApiToken.expires_at > clock.now())
+            ).first()
+        if row is None:
+            return None
+        found = SignedIn.of(*row)
+    now = clock.now()
+    if found.last_used_at is None or now - found.last_used_at > timedelta(minutes=1):
+        with ctx.db.session(write=True) as session:
+            session.execute(update(ApiToken).where(ApiToken.token_hash == token_hash(token)).values(last_used_at=now))
+        found = replace(found, last_used_at=now)
+    cache.put(key, found)
+    return found.user()
+
+
+def session_user(ctx: Context, token: str) -> User | None:
+    """The user of a site-wide sign-in session (a cookie; not one made in a frame), or None."""
+    cache = ctx.caches.get(SignInCache)
+    key = "session:" + token_hash(token)
+    found = cache.get(key)
+    if found is None:
+        with ctx.db.session() as session:
+            row = session.execute(
+                select(User, LoginSession.expires_at)
+                .join(LoginSession, LoginSession.user_id == User.id)
+                .where(
+                    LoginSession.token_hash == key.removeprefix("session:"),
+                    LoginSession.expires_at > clock.now(),
+                    LoginSession.framed_origin.is_(None),
+                )
+            ).first()
+        if row is None:
+            return None
+        found = SignedIn.of(row[0], row[1], None)
+        cache.put(key, found)
+    return found.user()
