@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -247,3 +248,16 @@ def test_a_sign_in_is_remembered_briefly_and_forgotten_when_revoked(ctx):
     assert sign_ins.api_token_user(ctx, third) is not None  # deleted behind our back: remembered a moment
     time.sleep(0.6)
     assert sign_ins.api_token_user(ctx, third) is None
+
+
+def test_a_sign_in_read_before_a_revocation_is_not_remembered_after_it():
+    """A request that read a sign-in just before it was revoked must not put it back once the revocation's forget
+    has run (the two interleave in any order)."""
+    cache = sign_ins.SignInCache(ttl_s=60)
+    entry = sign_ins.SignedIn(7, "a@example.com", "!", "viewer", clock.now(), clock.now() + timedelta(days=1), None, 0)
+    read_at = cache.generation()
+    cache.forget(7)  # the revocation commits while the request is between its read and its put
+    cache.put("token:x", replace(entry, read_at=time.monotonic()), read_at)
+    assert cache.get("token:x") is None
+    cache.put("token:x", replace(entry, read_at=time.monotonic()), cache.generation())
+    assert cache.get("token:x") is not None

@@ -80,3 +80,21 @@ def test_the_check_finds_tampered_totals_and_transfers(ctx, make_account):
     with ctx.db.session(snapshot=True) as session:
         report = ledger.check_ledger(session)
     assert any("USD on a EUR account" in v for v in report.violations)
+
+
+def test_a_refused_transfer_leaves_the_credited_account_untouched(ctx, make_account):
+    """Rows are locked in id order, so a credit to the older account moves before the debit's funds check: a refusal
+    must undo it even for a caller that goes on and commits."""
+    older, newer = make_account(Role.viewer).user, make_account(Role.viewer).user
+    with ctx.db.session(write=True) as session:
+        credit = ledger.account(session, AccountKind.wallet, older.id, "EUR")
+        debit = ledger.account(session, AccountKind.wallet, newer.id, "EUR")
+        assert credit.id < debit.id
+    with ctx.db.session(write=True) as session:
+        credit = ledger.account(session, AccountKind.wallet, older.id, "EUR")
+        debit = ledger.account(session, AccountKind.wallet, newer.id, "EUR")
+        with pytest.raises(ledger.InsufficientFunds):
+            ledger.transfer(session, debit, credit, Money(500, "EUR"), "gift", "g1")
+    with ctx.db.session() as session:
+        assert ledger.find_account(session, AccountKind.wallet, older.id, "EUR").credits_posted == 0
+        assert ledger.check_ledger(session).ok

@@ -78,6 +78,14 @@ class SignInCache:
         self.ttl_s = ttl_s
         self._lock = threading.Lock()
         self._entries: dict[str, SignedIn] = {}
+        # Counts forgettings: a reader that saw an older count may have read a sign-in revoked since, so it must
+        # not remember it (its read and the revocation's forget can interleave in either order).
+        self._generation = 0
+
+    def generation(self) -> int:
+        """Take before reading the database; hand to `put`."""
+        with self._lock:
+            return self._generation
 
     def get(self, key: str) -> SignedIn | None:
         with self._lock:
@@ -86,16 +94,20 @@ class SignInCache:
             return None
         return hit
 
-    def put(self, key: str, entry: SignedIn) -> None:
+    def put(self, key: str, entry: SignedIn, generation: int) -> None:
+        """Remember `entry`, read after `generation()` answered `generation`, unless anything was forgotten since."""
         if self.ttl_s <= 0:
             return
         with self._lock:
+            if generation != self._generation:
+                return
             if len(self._entries) >= MAX_REMEMBERED:
                 self._entries.clear()
             self._entries[key] = entry
 
     def forget(self, user_id: int | None) -> None:
         with self._lock:
+            self._generation += 1
             if user_id is None:
                 self._entries.clear()
             else:
@@ -108,7 +120,9 @@ def api_token_user(ctx: Context, token: str) -> User | None:
     write, so that reads stay reads."""
     cache = ctx.caches.get(SignInCache)
     key = "token:" + token_hash(token)
+    generation = cache.generation()
     found = cache.get(key)
+    remember = found is None
     if found is None:
         with ctx.db.session() as session:
             row = session.execute(
@@ -123,8 +137,9 @@ def api_token_user(ctx: Context, token: str) -> User | None:
     if found.last_used_at is None or now - found.last_used_at > timedelta(minutes=1):
         with ctx.db.session(write=True) as session:
             session.execute(update(ApiToken).where(ApiToken.token_hash == token_hash(token)).values(last_used_at=now))
-        found = replace(found, last_used_at=now)
-    cache.put(key, found)
+        found, remember = replace(found, last_used_at=now), True
+    if remember:
+        cache.put(key, found, generation)
     return found.user()
 
 
@@ -132,6 +147,7 @@ def session_user(ctx: Context, token: str) -> User | None:
     """The user of a site-wide sign-in session (a cookie; not one made in a frame), or None."""
     cache = ctx.caches.get(SignInCache)
     key = "session:" + token_hash(token)
+    generation = cache.generation()
     found = cache.get(key)
     if found is None:
         with ctx.db.session() as session:
@@ -147,5 +163,5 @@ def session_user(ctx: Context, token: str) -> User | None:
         if row is None:
             return None
         found = SignedIn.of(row[0], row[1], None)
-        cache.put(key, found)
+        cache.put(key, found, generation)
     return found.user()

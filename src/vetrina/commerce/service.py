@@ -177,13 +177,18 @@ def _load_order(session: Session, order_id: int, lock: bool) -> Order | None:
 
 def _load_for_payment(session: Session, order_id: int) -> Order | None:
     """The order row-locked, with what its answer shows, in one query: an order awaiting payment has no refunds
-    (none is asked for) and, usually, one history entry and no provider payment, so joining them costs little."""
+    (none is asked for) and, usually, one history entry and no provider payment, so joining them costs little.
+
+    PostgreSQL takes the lock first, on its own: a joined `FOR UPDATE` that waited for another transaction
+    re-reads only the order's row, and would answer with the lines and history as they were before that wait.
+    SQLite runs one writer at a time, so its one query sees everything committed."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(Order.id).where(Order.id == order_id).with_for_update())
     order = (
         session.execute(
             select(Order)
             .where(Order.id == order_id)
             .options(joinedload(Order.items), joinedload(Order.history), joinedload(Order.provider_payments))
-            .with_for_update(of=Order)
             .execution_options(populate_existing=True)
         )
         .unique()

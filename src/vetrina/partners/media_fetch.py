@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from vetrina import netguard
 from vetrina.accounts.models import User
 from vetrina.context import Context
-from vetrina.errors import VetrinaError
+from vetrina.errors import Busy, VetrinaError
 from vetrina.jobs import job
 from vetrina.media import service as media
 from vetrina.partners.models import FeedItem, MediaStatus, PartnerFeed
@@ -136,6 +136,9 @@ def _fetch_into(ctx: Context, scratch: Path, feed_id: int, item_id: int, url: st
             item.video_id, item.media_status, item.media_error = video.id, MediaStatus.done.value, None
             apply_restriction(ctx, session, owner, video.id, item)
         return True
+    except Busy:
+        upload.unlink(missing_ok=True)  # the database was too busy to wait for: the item stays pending for next pass
+        raise
     except VetrinaError as exc:
         _media_failed(ctx, item_id, url, exc.detail)
         return False

@@ -15,6 +15,7 @@ sums over their transfers, computed when asked (the "hot account" problem of led
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -102,6 +103,7 @@ class AccountRef:
     no_overdraft: bool
 
 
+MAX_REMEMBERED_REFS = 1_000_000
 # Per connection pool, so that two databases in one process (tests) never share ids.
 _refs: WeakKeyDictionary[Pool, dict[tuple[str, int, str], AccountRef]] = WeakKeyDictionary()
 
@@ -116,8 +118,14 @@ def account_ref(session: Session, kind: AccountKind, owner_id: int, currency: st
     row = account(session, kind, owner_id, currency)
     ref = AccountRef(row.id, row.kind, row.owner_id, row.currency, row.no_overdraft)
     if row.id not in session.info.get(_CREATED_HERE, ()):
-        after_commit(session, lambda: known.update({key: ref}))
+        after_commit(session, lambda: _remember_ref(known, key, ref))
     return ref
+
+
+def _remember_ref(known: dict[tuple[str, int, str], AccountRef], key: tuple[str, int, str], ref: AccountRef) -> None:
+    if len(known) >= MAX_REMEMBERED_REFS:
+        known.clear()  # bounded: a process that has paid between a million accounts starts over
+    known[key] = ref
 
 
 def keeps_totals(acct: LedgerAccount | AccountRef) -> bool:
@@ -203,10 +211,14 @@ def _record(
     # No savepoint: a violated constraint fails the caller's whole transaction, which is what we want.
     try:
         # Rows locked in id order, so two transfers cannot deadlock; the platform's keep no totals (no lock).
-        for acct, change in sorted(((debit, debit_change), (credit, credit_change)), key=lambda pair: pair[0].id):
-            if keeps_totals(acct):
-                needs = x if acct is debit and needs_funds and acct.no_overdraft else 0
-                _move_totals(session, acct, change, needs)
+        moves = sorted(((debit, debit_change), (credit, credit_change)), key=lambda pair: pair[0].id)
+        checks_funds = needs_funds and debit.no_overdraft
+        # A credit moved before the debit's funds check fails must not stay moved for a caller that goes on.
+        credit_first = checks_funds and keeps_totals(credit) and keeps_totals(debit) and credit.id < debit.id
+        with session.begin_nested() if credit_first else nullcontext():
+            for acct, change in moves:
+                if keeps_totals(acct):
+                    _move_totals(session, acct, change, x if acct is debit and checks_funds else 0)
         transfer = LedgerTransfer(
             debit_account_id=debit.id,
             credit_account_id=credit.id,

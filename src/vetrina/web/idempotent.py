@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from vetrina.accounts.models import User
 from vetrina.db import Database
-from vetrina.errors import Busy, VetrinaError
+from vetrina.errors import VetrinaError
 from vetrina.payments import idempotency
 from vetrina.web.deps import get_context
 from vetrina.web.problems import PROBLEM_MEDIA_TYPE, problem_body
@@ -63,9 +63,9 @@ def run_once(
                 raise _AnsweredBefore
     except _AnsweredBefore:
         return _replay_first(db, user, key, fingerprint)
-    except Busy:
-        raise  # shed before any work: not an answer to keep, so a retry with the key runs it
     except VetrinaError as exc:
+        if exc.status in (429, 503):
+            raise  # "try again later" (a 429, a shed 503) is no answer to keep: a retry with the key runs it
         problem = problem_body(exc.status, exc.slug, exc.title, exc.detail, request.url.path, **exc.extra)
         with db.session(write=True) as session:
             stored = idempotency.remember(session, user.id, key, fingerprint, exc.status, problem)
@@ -82,7 +82,8 @@ def _as_json(answer: BaseModel | dict[str, Any]) -> Any:
 def _replay_first(db: Database, user: User, key: str, fingerprint: str) -> JSONResponse:
     with db.session() as session:
         answered = idempotency.first_answer(session, user.id, key, fingerprint)
-    assert answered is not None  # remember() found it there, and keys are never deleted
+    if answered is None:  # remember() found it there, and keys are never deleted
+        raise RuntimeError(f"the answer stored under Idempotency-Key {key!r} is gone")
     return _replay(answered)
 
 
