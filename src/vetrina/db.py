@@ -180,7 +180,12 @@ def _drop_after_commit(session: Session, previous_transaction: SessionTransactio
 
 def dialect_insert(session: Session) -> Any:
     """INSERT with the database's own ON CONFLICT clauses (`on_conflict_do_nothing`/`_update`, the same API on both)."""
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return insert_for(session.get_bind().dialect.name)
+
+
+def insert_for(dialect: str) -> Any:
+    """`dialect_insert` by the dialect's name, for statements built once per dialect."""
+    return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
 def utc_day(column: Any, dialect: str) -> Any:

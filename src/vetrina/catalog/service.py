@@ -7,9 +7,9 @@ import shutil
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn, TypeGuard
+from typing import Any, NoReturn, TypeGuard, cast
 
-from sqlalchemy import ColumnElement, exists, func, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, exists, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from vetrina import clock
@@ -210,45 +210,50 @@ class Reserved:
     title: str
 
 
+_PRODUCTS = cast(Table, Product.__table__)
+_VARIANTS = cast(Table, ProductVariant.__table__)
+# Built once (checkout runs them on every order); bound per execution (names apart from the columns', as Core asks).
+_TAKE_PRODUCT = (
+    update(_PRODUCTS)
+    .where(
+        _PRODUCTS.c.id == bindparam("wanted_product"),
+        _PRODUCTS.c.stock >= bindparam("wanted_quantity"),
+        _PRODUCTS.c.published.is_(True),
+        _PRODUCTS.c.deleted.is_(False),
+        ~exists().where(_VARIANTS.c.product_id == _PRODUCTS.c.id, _VARIANTS.c.active.is_(True)),
+    )
+    .values(stock=_PRODUCTS.c.stock - bindparam("wanted_quantity"))
+    .returning(_PRODUCTS.c.merchant_id, _PRODUCTS.c.currency, _PRODUCTS.c.price_amount, _PRODUCTS.c.title)
+)
+_READ_FOR_SALE = select(
+    _PRODUCTS.c.merchant_id, _PRODUCTS.c.currency, _PRODUCTS.c.price_amount, _PRODUCTS.c.title
+).where(_PRODUCTS.c.id == bindparam("wanted_product"), _PRODUCTS.c.published.is_(True), _PRODUCTS.c.deleted.is_(False))
+_TAKE_VARIANT = (
+    update(_VARIANTS)
+    .where(
+        _VARIANTS.c.id == bindparam("wanted_variant"),
+        _VARIANTS.c.product_id == bindparam("wanted_product"),
+        _VARIANTS.c.active.is_(True),
+        _VARIANTS.c.stock >= bindparam("wanted_quantity"),
+    )
+    .values(stock=_VARIANTS.c.stock - bindparam("wanted_quantity"))
+    .returning(_VARIANTS.c.name)
+)
+
+
 def reserve_stock(session: Session, product_id: int, variant_id: int | None, quantity: int) -> Reserved:
     """Take `quantity` units of a product for sale (or of its active variant) out of stock atomically, with no
     read before: one conditional UPDATE ... RETURNING, so two buyers of the last unit cannot both succeed and a
     hot product's row is locked for the rest of the transaction only. NotFound, InvalidInput or Conflict
     (not enough stock) otherwise."""
-    for_sale = (Product.published.is_(True), Product.deleted.is_(False))
+    asked = {"wanted_product": product_id, "wanted_variant": variant_id, "wanted_quantity": quantity}
     if variant_id is None:
-        has_active_variants = exists().where(ProductVariant.product_id == Product.id, ProductVariant.active.is_(True))
-        taken = session.execute(
-            update(Product)
-            .where(Product.id == product_id, Product.stock >= quantity, *for_sale, ~has_active_variants)
-            .values(stock=Product.stock - quantity)
-            .returning(Product.merchant_id, Product.currency, Product.price_amount, Product.title)
-            .execution_options(synchronize_session=False)
-        ).first()
+        taken = session.execute(_TAKE_PRODUCT, asked).first()
         if taken is not None:
             return Reserved(product_id, None, taken.merchant_id, taken.currency, taken.price_amount, taken.title)
     else:
-        product = session.execute(
-            select(Product.merchant_id, Product.currency, Product.price_amount, Product.title).where(
-                Product.id == product_id, *for_sale
-            )
-        ).first()
-        name = (
-            session.scalar(
-                update(ProductVariant)
-                .where(
-                    ProductVariant.id == variant_id,
-                    ProductVariant.product_id == product_id,
-                    ProductVariant.active.is_(True),
-                    ProductVariant.stock >= quantity,
-                )
-                .values(stock=ProductVariant.stock - quantity)
-                .returning(ProductVariant.name)
-                .execution_options(synchronize_session=False)
-            )
-            if product is not None
-            else None
-        )
+        product = session.execute(_READ_FOR_SALE, asked).first()
+        name = session.scalar(_TAKE_VARIANT, asked) if product is not None else None
         if product is not None and name is not None:
             title = f"{product.title} ({name})"
             return Reserved(product_id, variant_id, product.merchant_id, product.currency, product.price_amount, title)

@@ -9,6 +9,7 @@ makes its insert wait for the first's commit; SQLite runs one writer at a time).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from typing import Any, cast
@@ -17,7 +18,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from vetrina import clock
-from vetrina.db import dialect_insert
+from vetrina.db import insert_for
 from vetrina.errors import InvalidInput
 from vetrina.payments.models import IdempotencyKey
 
@@ -58,16 +59,23 @@ def first_answer(session: Session, user_id: int, key: str, request_fingerprint: 
 def remember(session: Session, user_id: int, key: str, request_fingerprint: str, status: int, body: Any) -> bool:
     """Store the response under `key` in the caller's transaction (one statement); False when another request
     with the key committed first (its answer is the one to give: roll back and read it with `first_answer`)."""
-    statement = dialect_insert(session)(_KEYS).values(
-        user_id=user_id,
-        key=key,
-        fingerprint=request_fingerprint,
-        done=True,
-        response_status=status,
-        response_body=body,
-        created_at=clock.now(),
-    )
     stored = session.execute(
-        statement.on_conflict_do_nothing(index_elements=["user_id", "key"]).returning(_KEYS.c.id)
+        _remembering(session.get_bind().dialect.name),
+        {
+            "user_id": user_id,
+            "key": key,
+            "fingerprint": request_fingerprint,
+            "done": True,
+            "response_status": status,
+            "response_body": body,
+            "created_at": clock.now(),
+        },
     ).first()
     return stored is not None
+
+
+@functools.cache
+def _remembering(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT (user_id, key) DO NOTHING RETURNING id, built once per dialect (its values come with
+    each execution)."""
+    return insert_for(dialect)(_KEYS).on_conflict_do_nothing(index_elements=["user_id", "key"]).returning(_KEYS.c.id)

@@ -15,12 +15,13 @@ sums over their transfers, computed when asked (the "hot account" problem of led
 
 from __future__ import annotations
 
+import functools
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import BigInteger, BindParameter, Select, Table, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
@@ -41,12 +42,26 @@ class InsufficientFunds(Conflict):
     slug, title = "insufficient-funds", "Insufficient funds"
 
 
+_ACCOUNTS = cast(Table, LedgerAccount.__table__)
 _TOTALS = (
-    LedgerAccount.debits_posted,
-    LedgerAccount.credits_posted,
-    LedgerAccount.debits_pending,
-    LedgerAccount.credits_pending,
+    _ACCOUNTS.c.debits_posted,
+    _ACCOUNTS.c.credits_posted,
+    _ACCOUNTS.c.debits_pending,
+    _ACCOUNTS.c.credits_pending,
 )
+# What each phase adds to (+1) or takes from (-1) the debit's and the credit's totals.
+Change = tuple[tuple[str, int], ...]
+_CHANGES: dict[TransferPhase, tuple[Change, Change]] = {
+    TransferPhase.posted: ((("debits_posted", 1),), (("credits_posted", 1),)),
+    TransferPhase.pending: ((("debits_pending", 1),), (("credits_pending", 1),)),
+    TransferPhase.post_pending: (
+        (("debits_pending", -1), ("debits_posted", 1)),
+        (("credits_pending", -1), ("credits_posted", 1)),
+    ),
+    TransferPhase.void_pending: ((("debits_pending", -1),), (("credits_pending", -1),)),
+}
+# A posted or pending transfer needs the debit's funds; completing or cancelling a pending one was reserved already.
+_NEEDS_FUNDS = {TransferPhase.posted, TransferPhase.pending}
 
 
 def _account_query(kind: AccountKind, owner_id: int, currency: str) -> Select[LedgerAccount]:
@@ -141,21 +156,25 @@ def available(acct: LedgerAccount) -> int:
 Account = LedgerAccount | AccountRef
 
 
-def _move_totals(session: Session, acct: Account, change: dict[str, Any], needs: int) -> None:
-    """Lock the account's row, check that it can give `needs` (0: no check) and move its totals: one UPDATE ...
-    RETURNING, so the check and the write see the same row under the same lock."""
-    where = [LedgerAccount.id == acct.id]
-    if needs:
-        where.append(LedgerAccount.credits_posted - LedgerAccount.debits_posted - LedgerAccount.debits_pending >= needs)
-    totals = session.execute(
-        update(LedgerAccount)
-        .where(*where)
-        .values(**change)
-        .returning(*_TOTALS)
-        .execution_options(synchronize_session=False)
-    ).first()
+@functools.cache
+def _moving(change: Change, checks_funds: bool) -> Any:
+    """UPDATE ... RETURNING totals for one kind of change, built once; bound to move_account and move_amount."""
+    amount: BindParameter[int] = bindparam("move_amount", type_=BigInteger())
+    moved = {
+        column: _ACCOUNTS.c[column] + amount if sign > 0 else _ACCOUNTS.c[column] - amount for column, sign in change
+    }
+    where = [_ACCOUNTS.c.id == bindparam("move_account")]
+    if checks_funds:
+        where.append(_ACCOUNTS.c.credits_posted - _ACCOUNTS.c.debits_posted - _ACCOUNTS.c.debits_pending >= amount)
+    return update(_ACCOUNTS).where(*where).values(moved).returning(*_TOTALS)
+
+
+def _move_totals(session: Session, acct: Account, change: Change, amount: int, checks_funds: bool) -> None:
+    """Lock the account's row, check that it can give `amount` (with `checks_funds`) and move its totals: one
+    UPDATE ... RETURNING, so the check and the write see the same row under the same lock."""
+    totals = session.execute(_moving(change, checks_funds), {"move_account": acct.id, "move_amount": amount}).first()
     if totals is None:
-        left = session.execute(select(*_TOTALS).where(LedgerAccount.id == acct.id)).one()
+        left = session.execute(select(*_TOTALS).where(_ACCOUNTS.c.id == acct.id)).one()
         money = Money(left.credits_posted - left.debits_posted - left.debits_pending, acct.currency)
         raise InsufficientFunds(f"Not enough money: {money.display()} available.", available=money.as_json())
     # A row this session has loaded (whether `acct` is it or a ref to it) is kept true without reading it again.
@@ -184,41 +203,18 @@ def _record(
     if not debit.currency == credit.currency == amount.currency:
         raise InvalidInput(f"{amount.currency} cannot move between {debit.currency} and {credit.currency} accounts.")
     x = amount.amount
-    debit_change: dict[str, Any]
-    credit_change: dict[str, Any]
-    if phase == TransferPhase.posted:
-        debit_change = {"debits_posted": LedgerAccount.debits_posted + x}
-        credit_change = {"credits_posted": LedgerAccount.credits_posted + x}
-        needs_funds = True
-    elif phase == TransferPhase.pending:
-        debit_change = {"debits_pending": LedgerAccount.debits_pending + x}
-        credit_change = {"credits_pending": LedgerAccount.credits_pending + x}
-        needs_funds = True
-    elif phase == TransferPhase.post_pending:
-        debit_change = {
-            "debits_pending": LedgerAccount.debits_pending - x,
-            "debits_posted": LedgerAccount.debits_posted + x,
-        }
-        credit_change = {
-            "credits_pending": LedgerAccount.credits_pending - x,
-            "credits_posted": LedgerAccount.credits_posted + x,
-        }
-        needs_funds = False  # the pending transfer already reserved it
-    else:
-        debit_change = {"debits_pending": LedgerAccount.debits_pending - x}
-        credit_change = {"credits_pending": LedgerAccount.credits_pending - x}
-        needs_funds = False
+    debit_change, credit_change = _CHANGES[phase]
     # No savepoint: a violated constraint fails the caller's whole transaction, which is what we want.
     try:
         # Rows locked in id order, so two transfers cannot deadlock; the platform's keep no totals (no lock).
         moves = sorted(((debit, debit_change), (credit, credit_change)), key=lambda pair: pair[0].id)
-        checks_funds = needs_funds and debit.no_overdraft
+        checks_funds = phase in _NEEDS_FUNDS and debit.no_overdraft
         # A credit moved before the debit's funds check fails must not stay moved for a caller that goes on.
         credit_first = checks_funds and keeps_totals(credit) and keeps_totals(debit) and credit.id < debit.id
         with session.begin_nested() if credit_first else nullcontext():
             for acct, change in moves:
                 if keeps_totals(acct):
-                    _move_totals(session, acct, change, x if acct is debit and checks_funds else 0)
+                    _move_totals(session, acct, change, x, checks_funds and acct is debit)
         transfer = LedgerTransfer(
             debit_account_id=debit.id,
             credit_account_id=credit.id,

@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from huey import crontab
-from sqlalchemy import JSON, String, Table, cast, insert, literal, select
+from sqlalchemy import JSON, String, Table, bindparam, cast, insert, literal, select
 from sqlalchemy.orm import Session
 
 from vetrina import clock, netguard
@@ -107,35 +107,40 @@ def deliveries_for(session: Session, endpoint: WebhookEndpoint, limit: int = 100
 
 
 DELIVERIES = typing.cast(Table, WebhookDelivery.__table__)
-_DELIVERY_FIELDS = [
-    *("message_id", "endpoint_id", "event_type", "payload"),
-    *("status", "attempts", "next_attempt_at", "created_at"),
-]
+_NOW = bindparam("now", type_=UTCDateTime())
+# Built once: checkout runs it on every step, and making the statement cost as much as running it.
+_RECORD_DELIVERIES = (
+    insert(DELIVERIES)
+    .from_select(
+        ["message_id", "endpoint_id", "event_type", "payload", "status", "attempts", "next_attempt_at", "created_at"],
+        select(
+            bindparam("message_prefix", type_=String()) + cast(WebhookEndpoint.id, String),
+            WebhookEndpoint.id,
+            bindparam("event_type", type_=String()),
+            bindparam("payload", type_=JSON()),
+            literal("pending"),
+            literal(0),
+            _NOW,
+            _NOW,
+        ).where(WebhookEndpoint.merchant_id == bindparam("merchant_id"), WebhookEndpoint.active.is_(True)),
+    )
+    .returning(DELIVERIES.c.id)
+)
 
 
 def emit(ctx: Context, session: Session, merchant_id: int, event_type: str, data: dict[str, Any]) -> None:
     """Record `event_type` for every active endpoint of the merchant; delivery starts after commit. One
-    INSERT ... SELECT, which writes nothing (and reads nothing else) for a merchant with no endpoint."""
+    INSERT ... SELECT (Core: nothing is loaded back), which writes nothing for a merchant with no endpoint."""
     now = clock.now()
-    payload = {"type": event_type, "timestamp": now.isoformat(), "data": data}
-    message_prefix = "msg_" + secrets.token_hex(12) + "_"  # + the endpoint's id: unique per delivery
-    # Core, not the ORM's bulk insert: nothing here needs loading back, and checkout runs this on every step.
     recorded = session.scalars(
-        insert(DELIVERIES)
-        .from_select(
-            _DELIVERY_FIELDS,
-            select(
-                literal(message_prefix) + cast(WebhookEndpoint.id, String),
-                WebhookEndpoint.id,
-                literal(event_type),
-                literal(payload, JSON),
-                literal("pending"),
-                literal(0),
-                literal(now, UTCDateTime()),
-                literal(now, UTCDateTime()),
-            ).where(WebhookEndpoint.merchant_id == merchant_id, WebhookEndpoint.active.is_(True)),
-        )
-        .returning(DELIVERIES.c.id)
+        _RECORD_DELIVERIES,
+        {
+            "message_prefix": "msg_" + secrets.token_hex(12) + "_",  # + the endpoint's id: unique per delivery
+            "event_type": event_type,
+            "payload": {"type": event_type, "timestamp": now.isoformat(), "data": data},
+            "now": now,
+            "merchant_id": merchant_id,
+        },
     )
     for delivery_id in recorded:
         ctx.queue.enqueue_after_commit(session, DELIVER_JOB, delivery_id)
