@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -175,6 +175,16 @@ def _load_order(session: Session, order_id: int, lock: bool) -> Order | None:
     return session.scalar(query)
 
 
+# Built once, as payment runs them on every order.
+_LOCK_ORDER = select(Order.id).where(Order.id == bindparam("paying")).with_for_update()
+_ORDER_TO_PAY = (
+    select(Order)
+    .where(Order.id == bindparam("paying"))
+    .options(joinedload(Order.items), joinedload(Order.history), joinedload(Order.provider_payments))
+    .execution_options(populate_existing=True)
+)
+
+
 def _load_for_payment(session: Session, order_id: int) -> Order | None:
     """The order row-locked, with what its answer shows, in one query: an order awaiting payment has no refunds
     (none is asked for) and, usually, one history entry and no provider payment, so joining them costs little.
@@ -183,17 +193,8 @@ def _load_for_payment(session: Session, order_id: int) -> Order | None:
     re-reads only the order's row, and would answer with the lines and history as they were before that wait.
     SQLite runs one writer at a time, so its one query sees everything committed."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(Order.id).where(Order.id == order_id).with_for_update())
-    order = (
-        session.execute(
-            select(Order)
-            .where(Order.id == order_id)
-            .options(joinedload(Order.items), joinedload(Order.history), joinedload(Order.provider_payments))
-            .execution_options(populate_existing=True)
-        )
-        .unique()
-        .scalar_one_or_none()
-    )
+        session.execute(_LOCK_ORDER, {"paying": order_id})
+    order = session.execute(_ORDER_TO_PAY, {"paying": order_id}).unique().scalar_one_or_none()
     if order is not None and order.status == S.WAIT_BUYER_PAY:
         set_committed_value(order, "refunds", [])  # refunds are requested of paid orders only
     return order
