@@ -125,6 +125,12 @@ class RightsCache:
             else:
                 self._terms.pop(video_id, None)
 
+    def remembered(self, video_id: int) -> list[Terms] | None:
+        """The title's licences if this process read them within `ttl_s`; None otherwise (nothing is read)."""
+        with self._lock:
+            hit = self._terms.get(video_id)
+        return hit[1] if hit is not None and time.monotonic() - hit[0] < self.ttl_s else None
+
     def terms(self, session: Session, video_id: int) -> list[Terms]:
         now = time.monotonic()
         with self._lock:

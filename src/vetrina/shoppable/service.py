@@ -276,6 +276,11 @@ class TimelineCache:
         self._rebuilding: dict[int, threading.Lock] = {}
         self._lock = threading.Lock()
 
+    def fresh(self, video_id: int) -> RenderedTimeline | None:
+        """The cached timeline while it is fresh; None otherwise (nothing is built)."""
+        entry = self._entries.get(video_id)
+        return entry[1] if entry and entry[0] > time.monotonic() else None
+
     def get_or_build(self, video_id: int, build: Callable[[], tuple[RenderedTimeline, bool]]) -> RenderedTimeline:
         """The cached timeline, or `build()`'s (which also says whether it may be cached)."""
         entry = self._entries.get(video_id)

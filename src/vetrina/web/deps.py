@@ -169,6 +169,12 @@ def framed_csrf_token(request: Request, token: str | None = None) -> str:
 optional_user = Depends(_current_user)
 
 
+def signed_out(request: Request) -> bool:
+    """The request carries no sign-in at all (no bearer token, no session cookie): it is anyone's, and its answer
+    may be one every viewer gets."""
+    return "authorization" not in request.headers and SESSION_COOKIE not in request.cookies
+
+
 def headers_user(request: Request) -> User | None:
     """Who is asking, from the headers alone (the body is not read): for checks that run before a route's."""
     return _current_user(request)

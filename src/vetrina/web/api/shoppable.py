@@ -7,13 +7,24 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from vetrina.accounts.models import User
 from vetrina.errors import InvalidInput
 from vetrina.rights import service as rights
 from vetrina.shoppable import service as shoppable
 from vetrina.shoppable.models import ProductTag
-from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_context, optional_user, required_user, territory
+from vetrina.web.deps import (
+    MAX_ROW_ID,
+    RowId,
+    db_session,
+    get_context,
+    headers_user,
+    optional_user,
+    required_user,
+    signed_out,
+    viewer_territory,
+)
 
 router = APIRouter(prefix="/api/v1/videos/{video_id}", tags=["shoppable"])
 Seconds = Annotated[float, Field(ge=0, le=7 * 24 * 3600, allow_inf_nan=False)]
@@ -135,21 +146,34 @@ def delete_tag(
 
 
 @router.get("/timeline", summary="Everything the player needs for one play (ETag-cached)")
-def timeline(
-    request: Request,
-    video_id: RowId,
-    if_none_match: Annotated[str | None, Header()] = None,
-    user: User | None = optional_user,
-    session: Session = db_session,
-    viewer_territory: str = territory,
+async def timeline(
+    request: Request, video_id: RowId, if_none_match: Annotated[str | None, Header()] = None
 ) -> Response:
+    """Read on every play. An anonymous viewer of a public title that plays everywhere is answered from this
+    process's memory on the event loop: no worker thread, whose hand-offs on the GIL made the tail of this route's
+    latency. Everyone else, and anything not in memory, is answered in a worker thread as any route is."""
+    if signed_out(request):
+        ctx = get_context(request)
+        if ctx.caches.get(rights.RightsCache).remembered(video_id) == []:  # no licences: the same answer anywhere
+            rendered = ctx.caches.get(shoppable.TimelineCache).fresh(video_id)  # cached only while public
+            if rendered is not None:
+                return _timeline_answer(rendered, True, if_none_match)
+    return await run_in_threadpool(_timeline_in_thread, request, video_id, if_none_match)
+
+
+def _timeline_in_thread(request: Request, video_id: int, if_none_match: str | None) -> Response:
     ctx = get_context(request)
-    grant = rights.require(ctx, session, video_id, viewer_territory, "stream", user)
-    rendered = shoppable.rendered_timeline(ctx, session, video_id, user)
-    # Stock changes while people watch: caches revalidate after a few seconds (a 304 costs little).
+    user = headers_user(request)
+    with ctx.db.session() as session:
+        grant = rights.require(ctx, session, video_id, viewer_territory(request), "stream", user)
+        rendered = shoppable.rendered_timeline(ctx, session, video_id, user)
     # A video only its owner may see must never be stored by a shared cache.
     # A licensed title's answer depends on where the viewer is: shared caches must not keep it either.
-    shareable = rendered.public and not grant.managed
+    return _timeline_answer(rendered, rendered.public and not grant.managed, if_none_match)
+
+
+def _timeline_answer(rendered: shoppable.RenderedTimeline, shareable: bool, if_none_match: str | None) -> Response:
+    # Stock changes while people watch: caches revalidate after a few seconds (a 304 costs little).
     cache_control = "public, max-age=5, must-revalidate" if shareable else "private, no-store"
     headers = {"ETag": rendered.etag, "Cache-Control": cache_control}
     if if_none_match and rendered.etag in {t.strip() for t in if_none_match.split(",")}:
