@@ -119,7 +119,8 @@ def api_token_user(ctx: Context, token: str) -> User | None:
     """The owner of a valid bearer token, or None. Its last-used time is written at most once a minute, in its own
     write, so that reads stay reads."""
     cache = ctx.caches.get(SignInCache)
-    key = "token:" + token_hash(token)
+    hashed = token_hash(token)
+    key = "token:" + hashed
     generation = cache.generation()
     found = cache.get(key)
     remember = found is None
@@ -128,7 +129,7 @@ def api_token_user(ctx: Context, token: str) -> User | None:
             row = session.execute(
                 select(User, ApiToken.expires_at, ApiToken.last_used_at)
                 .join(ApiToken, ApiToken.user_id == User.id)
-                .where(ApiToken.token_hash == key.removeprefix("token:"), ApiToken.expires_at > clock.now())
+                .where(ApiToken.token_hash == hashed, ApiToken.expires_at > clock.now())
             ).first()
         if row is None:
             return None
@@ -136,7 +137,7 @@ def api_token_user(ctx: Context, token: str) -> User | None:
     now = clock.now()
     if found.last_used_at is None or now - found.last_used_at > timedelta(minutes=1):
         with ctx.db.session(write=True) as session:
-            session.execute(update(ApiToken).where(ApiToken.token_hash == token_hash(token)).values(last_used_at=now))
+            session.execute(update(ApiToken).where(ApiToken.token_hash == hashed).values(last_used_at=now))
         found, remember = replace(found, last_used_at=now), True
     if remember:
         cache.put(key, found, generation)
@@ -146,7 +147,8 @@ def api_token_user(ctx: Context, token: str) -> User | None:
 def session_user(ctx: Context, token: str) -> User | None:
     """The user of a site-wide sign-in session (a cookie; not one made in a frame), or None."""
     cache = ctx.caches.get(SignInCache)
-    key = "session:" + token_hash(token)
+    hashed = token_hash(token)
+    key = "session:" + hashed
     generation = cache.generation()
     found = cache.get(key)
     if found is None:
@@ -155,7 +157,7 @@ def session_user(ctx: Context, token: str) -> User | None:
                 select(User, LoginSession.expires_at)
                 .join(LoginSession, LoginSession.user_id == User.id)
                 .where(
-                    LoginSession.token_hash == key.removeprefix("session:"),
+                    LoginSession.token_hash == hashed,
                     LoginSession.expires_at > clock.now(),
                     LoginSession.framed_origin.is_(None),
                 )

@@ -10,13 +10,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Insert, Table, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from vetrina import clock
 from vetrina.analytics.models import PlayerEvent
-from vetrina.db import Database
+from vetrina.db import Database, insert_for
 from vetrina.media.models import Video, VideoStatus
 from vetrina.rights import service as rights
 
@@ -69,8 +67,7 @@ def _as_utc(event: EventIn) -> EventIn:
 def _insert_skipping_repeats(dialect: str) -> Insert:
     """INSERT ... ON CONFLICT (viewer_key, client_event_id) DO NOTHING, run as an executemany of a batch's rows:
     one statement, compiled once (a multi-row VALUES made from the rows would be compiled anew for each batch)."""
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    return insert(cast(Table, PlayerEvent.__table__)).on_conflict_do_nothing(
+    return insert_for(dialect)(cast(Table, PlayerEvent.__table__)).on_conflict_do_nothing(
         index_elements=["viewer_key", "client_event_id"]
     )
 

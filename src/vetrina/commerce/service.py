@@ -109,10 +109,8 @@ def create_order(
         rights.require(ctx, session, source.video_id, territory, "commerce", buyer)
     # Reserve in a fixed order (product, variant) so concurrent orders lock rows in the same sequence. Each
     # reservation reads the product as it takes the stock; anything refused below rolls them all back.
-    lines = [
-        catalog.reserve_stock(session, spec.product_id, spec.variant_id, spec.quantity)
-        for spec in sorted(items, key=lambda s: (s.product_id, s.variant_id or 0))
-    ]
+    ordered = sorted(items, key=lambda s: (s.product_id, s.variant_id or 0))
+    lines = [catalog.reserve_stock(session, spec.product_id, spec.variant_id, spec.quantity) for spec in ordered]
     merchants = {line.merchant_id for line in lines}
     currencies = {line.currency for line in lines}
     if len(merchants) > 1:
@@ -123,13 +121,12 @@ def create_order(
     if merchant_id == buyer.id:
         raise InvalidInput("You cannot buy your own products.", field="items")
     now = clock.now()
-    quantities = [spec.quantity for spec in sorted(items, key=lambda s: (s.product_id, s.variant_id or 0))]
     order = Order(
         buyer_id=buyer.id,
         merchant_id=merchant_id,
         status=S.WAIT_BUYER_PAY.value,
         currency=currencies.pop(),
-        total_amount=sum(line.unit_amount * quantity for line, quantity in zip(lines, quantities, strict=True)),
+        total_amount=sum(line.unit_amount * spec.quantity for line, spec in zip(lines, ordered, strict=True)),
         refunded_amount=0,
         commission_amount=0,
         created_at=now,
@@ -143,9 +140,9 @@ def create_order(
                 variant_id=line.variant_id,
                 title=line.title,
                 unit_amount=line.unit_amount,
-                quantity=quantity,
+                quantity=spec.quantity,
             )
-            for line, quantity in zip(lines, quantities, strict=True)
+            for line, spec in zip(lines, ordered, strict=True)
         ],
         # A new order has none: said here, so that answering does not ask the database.
         refunds=[],
@@ -202,7 +199,11 @@ def _load_for_payment(session: Session, order_id: int) -> Order | None:
 
 def get_order(session: Session, order_id: int, user: User, lock: bool = False) -> Order:
     """The order if `user` is its buyer, its merchant or an admin (locked for update when asked)."""
-    order = _load_order(session, order_id, lock)
+    return _seen_by(_load_order(session, order_id, lock), order_id, user)
+
+
+def _seen_by(order: Order | None, order_id: int, user: User) -> Order:
+    """`order` if `user` is its buyer, its merchant or an admin; NotFound otherwise, as for no order at all."""
     if order is None or user.id not in (order.buyer_id, order.merchant_id) and not user.is_admin:
         raise NotFound(f"There is no order {order_id}.")
     return order
@@ -231,9 +232,7 @@ def _close_unpaid(ctx: Context, session: Session, order: Order, action: str, act
 
 def pay(ctx: Context, session: Session, order_id: int, buyer: User) -> Order:
     """Move the total from the buyer's wallet into escrow."""
-    order = _load_for_payment(session, order_id)
-    if order is None or buyer.id not in (order.buyer_id, order.merchant_id) and not buyer.is_admin:
-        raise NotFound(f"There is no order {order_id}.")
+    order = _seen_by(_load_for_payment(session, order_id), order_id, buyer)
     _only(buyer, order.buyer_id, "buyer")
     _pay_from_wallet(ctx, session, order, buyer, "paid")
     return order

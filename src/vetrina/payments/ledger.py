@@ -204,7 +204,7 @@ def _record(
         raise InvalidInput(f"{amount.currency} cannot move between {debit.currency} and {credit.currency} accounts.")
     x = amount.amount
     debit_change, credit_change = _CHANGES[phase]
-    # No savepoint: a violated constraint fails the caller's whole transaction, which is what we want.
+    # No savepoint around the whole: a violated constraint fails the caller's whole transaction, as it should.
     try:
         # Rows locked in id order, so two transfers cannot deadlock; the platform's keep no totals (no lock).
         moves = sorted(((debit, debit_change), (credit, credit_change)), key=lambda pair: pair[0].id)
