@@ -115,6 +115,18 @@ class SignInCache:
                     del self._entries[key]
 
 
+def _fresh_use(found: SignedIn, now: datetime) -> bool:
+    """A token's last use is written at most once a minute: within that minute, using it again writes nothing."""
+    return found.last_used_at is not None and now - found.last_used_at <= timedelta(minutes=1)
+
+
+def remembered_api_token_user(ctx: Context, token: str) -> User | None:
+    """The owner of a bearer token when this process remembers it and using it writes nothing; None when only the
+    database can say (`api_token_user`). Never blocks: the event loop may ask."""
+    found = ctx.caches.get(SignInCache).get("token:" + token_hash(token))
+    return found.user() if found is not None and _fresh_use(found, clock.now()) else None
+
+
 def api_token_user(ctx: Context, token: str) -> User | None:
     """The owner of a valid bearer token, or None. Its last-used time is written at most once a minute, in its own
     write, so that reads stay reads."""
@@ -135,13 +147,20 @@ def api_token_user(ctx: Context, token: str) -> User | None:
             return None
         found = SignedIn.of(*row)
     now = clock.now()
-    if found.last_used_at is None or now - found.last_used_at > timedelta(minutes=1):
+    if not _fresh_use(found, now):
         with ctx.db.session(write=True) as session:
             session.execute(update(ApiToken).where(ApiToken.token_hash == hashed).values(last_used_at=now))
         found, remember = replace(found, last_used_at=now), True
     if remember:
         cache.put(key, found, generation)
     return found.user()
+
+
+def remembered_session_user(ctx: Context, token: str) -> User | None:
+    """The user of a sign-in cookie when this process remembers it; None when only the database can say
+    (`session_user`). Never blocks."""
+    found = ctx.caches.get(SignInCache).get("session:" + token_hash(token))
+    return found.user() if found is not None else None
 
 
 def session_user(ctx: Context, token: str) -> User | None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import BigInteger, BindParameter, Select, Table, bindparam, func, select, update
+from sqlalchemy import BigInteger, BindParameter, Select, Table, bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
@@ -43,6 +43,8 @@ class InsufficientFunds(Conflict):
 
 
 _ACCOUNTS = cast(Table, LedgerAccount.__table__)
+# Written by Core, not the unit of work, whose flush cost more CPU than the statement it sends.
+_INSERT_TRANSFER = insert(cast(Table, LedgerTransfer.__table__)).returning(LedgerTransfer.__table__.c.id)
 _TOTALS = (
     _ACCOUNTS.c.debits_posted,
     _ACCOUNTS.c.credits_posted,
@@ -215,26 +217,26 @@ def _record(
             for acct, change in moves:
                 if keeps_totals(acct):
                     _move_totals(session, acct, change, x, checks_funds and acct is debit)
-        transfer = LedgerTransfer(
-            debit_account_id=debit.id,
-            credit_account_id=credit.id,
-            amount=x,
-            currency=amount.currency,
-            phase=phase.value,
-            pending_id=pending.id if pending else None,
-            held_for_account_id=held_for.id if held_for else None,
-            kind=kind,
-            reference=reference,
-            created_at=clock.now(),
-        )
-        session.add(transfer)
-        session.flush()
+        written = {
+            "debit_account_id": debit.id,
+            "credit_account_id": credit.id,
+            "amount": x,
+            "currency": amount.currency,
+            "phase": phase.value,
+            "pending_id": pending.id if pending else None,
+            "held_for_account_id": held_for.id if held_for else None,
+            "kind": kind,
+            "reference": reference,
+            "created_at": clock.now(),
+        }
+        transfer_id = session.execute(_INSERT_TRANSFER, written).scalar_one()
     except IntegrityError:
         # A resolution can only break the one-resolution-per-pending rule; anything else broke no_overdraft.
         if pending is not None:
             raise Conflict("This pending transfer was already completed or cancelled.") from None
         raise InsufficientFunds("Not enough money for this transfer.") from None
-    return transfer
+    # The row as written, outside the session: transfers are never changed, so there is nothing to flush.
+    return LedgerTransfer(id=transfer_id, **written)
 
 
 def transfer(

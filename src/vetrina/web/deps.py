@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Annotated, Literal
 
 from fastapi import Depends, Path, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
 from vetrina.accounts import service as accounts
@@ -88,7 +89,11 @@ def viewer_territory(request: Request) -> str:
     return cached
 
 
-territory = Depends(viewer_territory)
+async def _territory(request: Request) -> str:
+    return viewer_territory(request)  # on the event loop: an in-memory lookup needs no worker thread
+
+
+territory = Depends(_territory)
 
 
 def _bearer_token(request: Request) -> str | None:
@@ -96,11 +101,32 @@ def _bearer_token(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def _current_user(request: Request) -> User | None:
+async def _current_user(request: Request) -> User | None:
     """The signed-in user: a bearer token for API clients, or the session cookie for pages.
 
-    Looked up in a short session of its own, so the request's own unit of work (which may hold
-    SQLite's write lock) is not opened before it is needed; remembered for a moment (`accounts.sign_ins`)."""
+    Answered on the event loop when memory can say (no sign-in at all, or one remembered by `accounts.sign_ins`):
+    a worker thread for each sync dependency was an eighth of a checkout request's CPU. Anything else is asked of
+    the database in a worker thread (`headers_user`)."""
+    ctx = get_context(request)
+    token = _bearer_token(request)
+    if token is not None:
+        user = sign_ins.remembered_api_token_user(ctx, token)
+    else:
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if cookie is None and not _may_be_framed(request):
+            return None
+        user = sign_ins.remembered_session_user(ctx, cookie) if cookie else None
+        if user is not None:
+            return _cookie_checked(request, user)
+    return user if user is not None else await run_in_threadpool(headers_user, request)
+
+
+def headers_user(request: Request) -> User | None:
+    """Who is asking, from the headers alone (the body is not read), asking the database when memory cannot say:
+    for `_current_user`, and for checks that run before a route's.
+
+    Looked up in a short session of its own, so the request's own unit of work (which may hold SQLite's write
+    lock) is not opened before it is needed."""
     ctx = get_context(request)
     token = _bearer_token(request)
     if token is not None:
@@ -110,13 +136,28 @@ def _current_user(request: Request) -> User | None:
         return user
     cookie = request.cookies.get(SESSION_COOKIE)
     cookie_user = sign_ins.session_user(ctx, cookie) if cookie else None
-    # Cookies ride along on cross-site requests; a cookie-authenticated write must prove it came from us.
-    if cookie_user is not None and request.method not in _SAFE_METHODS and request.url.path.startswith("/api/"):
+    if cookie_user is not None:
+        return _cookie_checked(request, cookie_user)
+    return _framed_user(request) if _may_be_framed(request) else None
+
+
+def _cookie_checked(request: Request, user: User) -> User:
+    """Cookies ride along on cross-site requests; a cookie-authenticated write must prove it came from us."""
+    if request.method not in _SAFE_METHODS and request.url.path.startswith("/api/"):
         require_csrf_header(request)
+    return user
+
+
+def _may_be_framed(request: Request) -> bool:
+    """The request could carry a sign-in made in another site's frame: a call the player's drawer makes there,
+    with the frame's cookie and the site's origin."""
     framed_scope = _FRAMED_SCOPE.get(request.method)
-    if cookie_user is None and framed_scope is not None and framed_scope.fullmatch(request.url.path):
-        return _framed_user(request)
-    return cookie_user
+    return (
+        framed_scope is not None
+        and FRAMED_COOKIE in request.cookies
+        and EMBED_ORIGIN_HEADER in request.headers
+        and framed_scope.fullmatch(request.url.path) is not None
+    )
 
 
 def _framed_user(request: Request) -> User | None:
@@ -175,12 +216,7 @@ def signed_out(request: Request) -> bool:
     return "authorization" not in request.headers and SESSION_COOKIE not in request.cookies
 
 
-def headers_user(request: Request) -> User | None:
-    """Who is asking, from the headers alone (the body is not read): for checks that run before a route's."""
-    return _current_user(request)
-
-
-def _require_user(user: User | None = optional_user) -> User:
+async def _require_user(user: User | None = optional_user) -> User:
     if user is None:
         raise NotAuthenticated("Sign in, or send an API bearer token.")
     return user
@@ -261,7 +297,7 @@ def refuse_bearer_token(request: Request) -> None:
         raise Forbidden("API tokens are made from a signed-in browser session (or `vetrina tokens create`).")
 
 
-def _require_browser_session(request: Request, user: User = required_user) -> User:
+async def _require_browser_session(request: Request, user: User = required_user) -> User:
     refuse_bearer_token(request)
     return user
 
