@@ -11,6 +11,9 @@ class VetrinaError(Exception):
     status = 400
     slug = "bad-request"
     title = "Bad request"
+    # Set by whoever raises it when the failing transaction had written nothing yet: the refusal's own records
+    # (an idempotency key's answer) may then be written in that same transaction instead of a second one.
+    wrote_nothing = False
 
     def __init__(self, detail: str, **extra: Any) -> None:
         super().__init__(detail)

@@ -108,3 +108,28 @@ def test_a_replayed_payment_costs_no_second_transfer(client, make_account, ctx):
     assert replay.status_code == 200 and replay.json() == first.json()
     assert replay.headers["idempotent-replayed"] == "true"
     assert not [s for s in written if s.lstrip().upper().startswith("INSERT INTO LEDGER_TRANSFERS")]
+
+
+def test_a_sold_out_order_is_refused_in_one_transaction_and_its_refusal_replayed(client, make_account, ctx):
+    """A flash sale refuses most of its buyers: the refusal and its key's stored answer share one transaction, and
+    a retry with the key gets that same answer without taking stock that came back since."""
+    ctx.queue.stop_in_process()
+    merchant = make_account(Role.merchant)
+    item = product(client, merchant, price=100, stock=1)
+    first, second = funded_buyer(client, make_account), funded_buyer(client, make_account)
+    order = {"items": [{"product_id": item["id"], "quantity": 1}]}
+    won = client.post("/api/v1/orders", headers={**first.auth, "Idempotency-Key": uuid.uuid4().hex}, json=order)
+    assert won.status_code == 201, won.text
+    late = {**second.auth, "Idempotency-Key": uuid.uuid4().hex}
+    with counted(ctx.db.engine) as refusal:
+        refused = client.post("/api/v1/orders", headers=late, json=order)
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["type"].endswith("/conflict") and "stock" in refused.json()["detail"]
+    assert refusal.transactions == TRANSACTIONS, refusal
+
+    assert client.post(f"/api/v1/orders/{won.json()['id']}/cancel", headers=first.auth).status_code == 200
+    again = client.post("/api/v1/orders", headers=late, json=order)
+    assert again.status_code == 409 and again.json() == refused.json()
+    assert again.headers["idempotent-replayed"] == "true"
+    fresh = client.post("/api/v1/orders", headers={**second.auth, "Idempotency-Key": uuid.uuid4().hex}, json=order)
+    assert fresh.status_code == 201, fresh.text  # the unit the cancel gave back was not taken by the replay

@@ -22,7 +22,7 @@ from vetrina.catalog import service as catalog
 from vetrina.commerce import disputes
 from vetrina.commerce.models import Order, OrderEvent, OrderItem, OrderStatus, RefundRequest, RefundStatus
 from vetrina.context import Context
-from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound
+from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound, VetrinaError
 from vetrina.media.models import Video
 from vetrina.money import Money
 from vetrina.payments import escrow, source_refunds, webhooks
@@ -110,7 +110,13 @@ def create_order(
     # Reserve in a fixed order (product, variant) so concurrent orders lock rows in the same sequence. Each
     # reservation reads the product as it takes the stock; anything refused below rolls them all back.
     ordered = sorted(items, key=lambda s: (s.product_id, s.variant_id or 0))
-    lines = [catalog.reserve_stock(session, spec.product_id, spec.variant_id, spec.quantity) for spec in ordered]
+    lines: list[catalog.Reserved] = []
+    for spec in ordered:
+        try:
+            lines.append(catalog.reserve_stock(session, spec.product_id, spec.variant_id, spec.quantity))
+        except VetrinaError as refused:
+            refused.wrote_nothing = not lines  # a sold-out flash sale refuses most buyers right here
+            raise
     merchants = {line.merchant_id for line in lines}
     currencies = {line.currency for line in lines}
     if len(merchants) > 1:

@@ -22,6 +22,10 @@ from vetrina.web.problems import PROBLEM_MEDIA_TYPE, problem_body
 Operation = Callable[[Session], BaseModel | dict[str, Any]]
 
 
+# "Try again later" (a 429, a shed 503) is no answer to keep: a retry with the key runs the work.
+_NOT_AN_ANSWER = (429, 503)
+
+
 class _AnsweredBefore(Exception):
     """Another request with the key committed first: this one's work is rolled back and its answer given."""
 
@@ -56,23 +60,35 @@ def run_once(
         if answered is not None:
             return _replay(answered)
         limit()
+    refused: VetrinaError | None = None
     try:
         with db.session(write=True) as session:
-            body = _as_json(operation(session))
-            if not idempotency.remember(session, user.id, key, fingerprint, status_code, body):
+            try:
+                status, body = status_code, _as_json(operation(session))
+            except VetrinaError as exc:
+                if not exc.wrote_nothing or exc.status in _NOT_AN_ANSWER:
+                    raise
+                # Refused before it wrote anything: the refusal is kept in this same transaction, not a second.
+                refused, status, body = exc, exc.status, _problem(request, exc)
+            if not idempotency.remember(session, user.id, key, fingerprint, status, body):
                 raise _AnsweredBefore
     except _AnsweredBefore:
         return _replay_first(db, user, key, fingerprint)
     except VetrinaError as exc:
-        if exc.status in (429, 503):
-            raise  # "try again later" (a 429, a shed 503) is no answer to keep: a retry with the key runs it
-        problem = problem_body(exc.status, exc.slug, exc.title, exc.detail, request.url.path, **exc.extra)
+        if exc.status in _NOT_AN_ANSWER:
+            raise
         with db.session(write=True) as session:
-            stored = idempotency.remember(session, user.id, key, fingerprint, exc.status, problem)
+            stored = idempotency.remember(session, user.id, key, fingerprint, exc.status, _problem(request, exc))
         if stored:
             raise
         return _replay_first(db, user, key, fingerprint)
+    if refused is not None:
+        raise refused
     return JSONResponse(body, status_code=status_code)
+
+
+def _problem(request: Request, exc: VetrinaError) -> dict[str, Any]:
+    return problem_body(exc.status, exc.slug, exc.title, exc.detail, request.url.path, **exc.extra)
 
 
 def _as_json(answer: BaseModel | dict[str, Any]) -> Any:
