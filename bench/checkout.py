@@ -3,15 +3,18 @@ beside a trivial route of the same server and pgbench on the same PostgreSQL, in
 
 Load comes from Node (bench/load.mjs: autocannon for the ceilings, an open-loop sender for latency), so the server
 keeps the cores, and each row gives the server's own CPU per answer. Per database:
-  1. ceilings, closed loop: GET /healthz, and create-then-pay sequences (each connection its own buyer);
+  1. ceilings, closed loop: GET /healthz, and create-then-pay sequences (each connection its own buyer), in
+     alternating rounds, medians (this machine's speed drifts by the minute);
   2. latency at a fixed offered rate of half the checkout ceiling: pay (orders made beforehand) and /healthz at
      that same rate, p50 / p99 / p99.9 measured from each request's due time;
   3. a flash sale: `--flash-buyers` buyers race for `--flash-stock` units of one product, all at once; the time until
-     every buyer has its answer (a shed 503 is an answer), beside the same number of /healthz requests at once.
+     every buyer has its answer (a shed 503 is an answer), beside the same number of /healthz requests at once;
+     a new product each round, the round with the median time reported.
 Ends each database with the ledger check and the count of units sold. On PostgreSQL it also bounds what group
 commit could save: the checkout ceiling with commits waited for beside `synchronous_commit=off`, in alternating rounds.
 
-    .venv/bin/python bench/checkout.py [--connections 16] [--seconds 10] [--processes 2] [--only postgres|sqlite]
+    .venv/bin/python bench/checkout.py [--connections 16] [--seconds 5] [--rounds 3] [--processes 2]
+        [--only postgres|sqlite]
 """
 
 from __future__ import annotations
@@ -173,27 +176,33 @@ def run_on(database: str, database_url: str | None, work: Path, options: argpars
         rows: dict = {}
         with served(env, options.processes) as (base, server):
             pids = server_pids(server)
-            conns, secs = str(options.connections), str(options.seconds)
-            print(f"{database}: ceilings ...", file=sys.stderr)
-            rows["healthz"] = node_load(
-                "ceiling", base, pids, "--path", "/healthz", "--connections", conns, "--seconds", secs
-            )
-            rows["checkout"] = node_load(
-                "ceiling", base, pids, "--checkout", "--buyers", buyers_file, "--connections", conns, "--seconds", secs
+            print(f"{database}: ceilings, {options.rounds} alternating rounds ...", file=sys.stderr)
+            rows["healthz"], rows["checkout"] = alternating_ceilings(
+                base,
+                pids,
+                [("--path", "/healthz"), ("--checkout", "--buyers", buyers_file)],
+                options,
             )
             half = max(1, int(rows["checkout"]["rate"] / 2))
+            secs = str(options.open_seconds)
             print(f"{database}: pay and /healthz at {half}/s, open loop ...", file=sys.stderr)
-            to_pay = shop.open_orders(buyers, steady, half * options.seconds)
+            to_pay = shop.open_orders(buyers, steady, half * options.open_seconds)
             pay_file = write_json(work, "pay.json", {"orders": to_pay})
             rows["pay_open"] = node_load("open", base, pids, "--pay", pay_file, "--rate", str(half), "--seconds", secs)
             rows["healthz_open"] = node_load(
                 "open", base, pids, "--path", "/healthz", "--rate", str(half), "--seconds", secs
             )
-            print(f"{database}: flash sale, {options.flash_buyers} buyers ...", file=sys.stderr)
-            flash = shop.product(options.flash_stock)
-            flash_file = write_json(work, "flash.json", {"product_id": flash, "tokens": [t for _, t in flash_buyers]})
-            rows["flash"] = node_load("burst", base, pids, "--checkout", "--buyers", flash_file)
-            rows["healthz_burst"] = node_load("burst", base, pids, "--path", "/healthz", "--buyers", flash_file)
+            print(f"{database}: flash sales of {options.flash_buyers} buyers, {options.rounds} rounds", file=sys.stderr)
+            flashes, bursts, sold = [], [], []
+            for _ in range(options.rounds):  # each round a new product, and the burst right after it
+                flash = shop.product(options.flash_stock)
+                tokens = [t for _, t in flash_buyers]
+                flash_file = write_json(work, "flash.json", {"product_id": flash, "tokens": tokens})
+                flashes.append(node_load("burst", base, pids, "--checkout", "--buyers", flash_file))
+                bursts.append(node_load("burst", base, pids, "--path", "/healthz", "--buyers", flash_file))
+                sold.append(shop.sold(flash))
+            rows["flash"] = min(flashes, key=lambda run: abs(run["all_answered_ms"] - median_of(flashes)))
+            rows["healthz_burst"] = min(bursts, key=lambda run: abs(run["all_answered_ms"] - median_of(bursts)))
             check = httpx.get(
                 base + "/api/v1/admin/ledger/check",
                 headers={"Authorization": f"Bearer {shop.admin_token}"},
@@ -202,11 +211,29 @@ def run_on(database: str, database_url: str | None, work: Path, options: argpars
         if database_url:
             rows["commit_bound"] = commit_bound(env, database_url, buyers_file, options)
         rows["ledger_ok"] = check["ok"]
-        rows["flash_sold"], rows["flash_left"] = shop.sold(flash)
+        rows["flash_sold"] = [paid for paid, _left in sold]
+        rows["flash_left"] = [left for _paid, left in sold]
         rows["half_rate"] = half
         return rows
     finally:
         shop.close()
+
+
+def median_of(runs: list[dict]) -> float:
+    return statistics.median(run["all_answered_ms"] for run in runs)
+
+
+def alternating_ceilings(
+    base: str, pids: list[int], loads: list[tuple[str, ...]], options: argparse.Namespace
+) -> list[dict]:
+    """Each load's closed-loop ceiling, median of `--rounds` runs taken in turn (A B A B ...): this shared machine's
+    speed drifts from minute to minute, so loads run far apart in time are not compared."""
+    runs: list[list[dict]] = [[] for _ in loads]
+    for _ in range(options.rounds):
+        for load, done in zip(loads, runs, strict=True):
+            conns, secs = str(options.connections), str(options.seconds)
+            done.append(node_load("ceiling", base, pids, *load, "--connections", conns, "--seconds", secs))
+    return [{key: statistics.median(run[key] for run in done) for key in ("rate", "cpu_ms")} for done in runs]
 
 
 def commit_bound(env: dict[str, str], database_url: str, buyers_file: str, options: argparse.Namespace) -> dict:
@@ -226,7 +253,8 @@ def commit_bound(env: dict[str, str], database_url: str, buyers_file: str, optio
 def print_tables(options: argparse.Namespace, tps: float | None, results: dict[str, dict]) -> None:
     print(
         f"\nCheckout: `vetrina serve --workers {options.processes}`, load from Node (bench/load.mjs), "
-        f"{options.connections} connections x {options.seconds} s for the ceilings"
+        f"{options.connections} connections; ceilings are medians of {options.rounds} alternating rounds of "
+        f"{options.seconds} s"
     )
     if tps is not None:
         print(f"pgbench -b tpcb-like on the same PostgreSQL, {options.connections} clients: {tps:.1f} transactions/s")
@@ -259,7 +287,7 @@ def print_tables(options: argparse.Namespace, tps: float | None, results: dict[s
             )
         if tps:
             print(f"| {'  paid orders vs pgbench tps':<46} | {'':>10} | {'':>13} | {paid_per_s / tps:11.3f} |")
-        print(f"\nopen loop at {r['half_rate']}/s (half the checkout ceiling), {options.seconds} s:\n")
+        print(f"\nopen loop at {r['half_rate']}/s (half the checkout ceiling), {options.open_seconds} s:\n")
         print(f"| {'route':<28} | {'p50 ms':>7} | {'p99 ms':>7} | {'p99.9 ms':>8} | {'CPU ms/answer':>13} | answers |")
         print(f"|{'-' * 30}|{'-' * 9}|{'-' * 9}|{'-' * 10}|{'-' * 15}|{'-' * 9}|")
         for name, key in (("POST /api/v1/orders/{id}/pay", "pay_open"), ("GET /healthz", "healthz_open")):
@@ -270,33 +298,34 @@ def print_tables(options: argparse.Namespace, tps: float | None, results: dict[s
             )
         flash, burst = r["flash"], r["healthz_burst"]
         print(
-            f"\nflash sale: {options.flash_buyers} buyers at once for {options.flash_stock} units: every buyer "
-            f"answered in {flash['all_answered_ms']:.0f} ms ({json.dumps(flash['statuses'])}); "
-            f"{options.flash_buyers} x GET /healthz at once: {burst['all_answered_ms']:.0f} ms; ratio "
-            f"{flash['all_answered_ms'] / burst['all_answered_ms']:.2f}"
+            f"\nflash sale: {options.flash_buyers} buyers at once for {options.flash_stock} units (the median of "
+            f"{options.rounds} rounds): every buyer answered in {flash['all_answered_ms']:.0f} ms "
+            f"({json.dumps(flash['statuses'])}); {options.flash_buyers} x GET /healthz at once: "
+            f"{burst['all_answered_ms']:.0f} ms; ratio {flash['all_answered_ms'] / burst['all_answered_ms']:.2f}"
         )
         print(
-            f"paid {r['flash_sold']} of {options.flash_stock} (stock left {r['flash_left']}); ledger check ok: "
-            f"{r['ledger_ok']}"
+            f"paid per round {r['flash_sold']} of {options.flash_stock} (stock left {r['flash_left']}); ledger check "
+            f"ok: {r['ledger_ok']}"
         )
         print(
             f"goals: CPU per paid order <= 4x /healthz's (measured {2 * checkout['cpu_ms'] / healthz['cpu_ms']:.2f}x); "
             f"checkout requests/s >= 0.5 of /healthz's ({checkout['rate'] / healthz['rate']:.3f}); pay p99 <= 3x "
             f"/healthz's at the same rate ({r['pay_open']['p99_ms'] / r['healthz_open']['p99_ms']:.2f}x); flash sale "
             f"<= 2x /healthz's burst ({flash['all_answered_ms'] / burst['all_answered_ms']:.2f}x), exactly "
-            f"{options.flash_stock} paid ({r['flash_sold']})"
+            f"{options.flash_stock} paid in every round ({r['flash_sold']})"
         )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--seconds", type=int, default=5)
     parser.add_argument("--processes", type=int, default=2, help="`vetrina serve --workers`: one per core")
+    parser.add_argument("--open-seconds", type=int, default=10, help="each open-loop latency run")
     parser.add_argument("--flash-buyers", type=int, default=1000)
     parser.add_argument("--flash-stock", type=int, default=100)
     parser.add_argument("--only", choices=["postgres", "sqlite"], default=None)
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of the commit-cost bound")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of the ceilings and the commit bound")
     options = parser.parse_args()
     # A thousand buyers at once are a thousand sockets on each side.
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
