@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Integer, column, delete, insert, select, table
+from sqlalchemy import Integer, column, delete, event, insert, select, table
 
 from vetrina import clock
 from vetrina.accounts import service as accounts
@@ -261,3 +261,28 @@ def test_a_sign_in_read_before_a_revocation_is_not_remembered_after_it():
     assert cache.get("token:x") is None
     cache.put("token:x", replace(entry, read_at=time.monotonic()), cache.generation())
     assert cache.get("token:x") is not None
+
+
+def test_many_tokens_first_used_at_once_write_their_last_use_together(ctx):
+    """A flash sale's thousand buyers each use their token for the first time in the same second: their last-used
+    stamps are written together, not in a write transaction each, and none is lost."""
+    with ctx.db.session() as session:
+        user = accounts.create_user(session, "many@example.com", "password one")
+        session.flush()
+        tokens = [accounts.issue_api_token(session, user, f"t{i}")[1] for i in range(40)]
+    stamps: list[str] = []
+
+    def listener(_conn, _cursor, sql: str, *_args) -> None:
+        if sql.lstrip().upper().startswith("UPDATE API_TOKENS"):
+            stamps.append(sql)
+
+    event.listen(ctx.db.engine, "before_cursor_execute", listener)
+    try:
+        assert all(sign_ins.api_token_user(ctx, token).id == user.id for token in tokens)
+        sign_ins.write_token_uses(ctx)  # what the next due use, the token listing or shutdown writes
+    finally:
+        event.remove(ctx.db.engine, "before_cursor_execute", listener)
+    assert 1 <= len(stamps) <= 2, stamps
+    with ctx.db.session() as session:
+        used = session.scalars(select(ApiToken.last_used_at).where(ApiToken.user_id == user.id)).all()
+    assert len(used) == 40 and all(at is not None for at in used)

@@ -12,18 +12,23 @@ import threading
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import ClassVar
+from typing import ClassVar, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import make_transient_to_detached
 
 from vetrina import clock
 from vetrina.accounts.models import ApiToken, LoginSession, User
 from vetrina.accounts.service import token_hash
 from vetrina.context import Context, Topic
+from vetrina.errors import Busy
 from vetrina.settings import Settings
 
 MAX_REMEMBERED = 50_000  # past this many sign-ins, the cache starts over rather than grow
+# Tokens' last-used stamps are written together, at most this often (or once this many wait): one write
+# transaction a second, not one per token, when a thousand buyers' first requests arrive at once.
+USES_WRITTEN_EVERY_S = 1.0
+MAX_UNWRITTEN_USES = 1000
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,8 @@ class SignInCache:
         # Counts forgettings: a reader that saw an older count may have read a sign-in revoked since, so it must
         # not remember it (its read and the revocation's forget can interleave in either order).
         self._generation = 0
+        self._unwritten_uses: dict[str, datetime] = {}  # token hash: when last used
+        self._uses_written_at = time.monotonic()
 
     def generation(self) -> int:
         """Take before reading the database; hand to `put`."""
@@ -105,6 +112,27 @@ class SignInCache:
                 self._entries.clear()
             self._entries[key] = entry
 
+    def note_use(self, hashed: str, at: datetime) -> bool:
+        """Note a token's use, to be written with others; True when the noted uses are due to be written."""
+        with self._lock:
+            self._unwritten_uses[hashed] = at
+            return (
+                len(self._unwritten_uses) >= MAX_UNWRITTEN_USES
+                or time.monotonic() - self._uses_written_at >= USES_WRITTEN_EVERY_S
+            )
+
+    def take_uses(self) -> dict[str, datetime]:
+        """The uses noted since the last take, handed over to be written."""
+        with self._lock:
+            taken, self._unwritten_uses = self._unwritten_uses, {}
+            self._uses_written_at = time.monotonic()
+        return taken
+
+    def give_back_uses(self, uses: dict[str, datetime]) -> None:
+        """Uses that could not be written: kept for the next write (a newer use of the same token wins)."""
+        with self._lock:
+            self._unwritten_uses = {**uses, **self._unwritten_uses}
+
     def forget(self, user_id: int | None) -> None:
         with self._lock:
             self._generation += 1
@@ -128,8 +156,8 @@ def remembered_api_token_user(ctx: Context, token: str) -> User | None:
 
 
 def api_token_user(ctx: Context, token: str) -> User | None:
-    """The owner of a valid bearer token, or None. Its last-used time is written at most once a minute, in its own
-    write, so that reads stay reads."""
+    """The owner of a valid bearer token, or None. Its last-used time is noted at most once a minute and written
+    with other tokens' (`write_token_uses`), so that reads stay reads."""
     cache = ctx.caches.get(SignInCache)
     hashed = token_hash(token)
     key = "token:" + hashed
@@ -148,12 +176,33 @@ def api_token_user(ctx: Context, token: str) -> User | None:
         found = SignedIn.of(*row)
     now = clock.now()
     if not _fresh_use(found, now):
-        with ctx.db.session(write=True) as session:
-            session.execute(update(ApiToken).where(ApiToken.token_hash == hashed).values(last_used_at=now))
         found, remember = replace(found, last_used_at=now), True
+        if cache.note_use(hashed, now):
+            write_token_uses(ctx)
     if remember:
         cache.put(key, found, generation)
     return found.user()
+
+
+_STAMP_USE = (
+    update(cast(Table, ApiToken.__table__))
+    .where(ApiToken.__table__.c.token_hash == bindparam("used_hash"))
+    .values(last_used_at=bindparam("used_at"))
+)
+
+
+def write_token_uses(ctx: Context) -> None:
+    """Write the tokens' last-used stamps noted since the last write, in one transaction. A busy database keeps
+    them for the next write rather than fail the request that happened to be due to write them."""
+    cache = ctx.caches.get(SignInCache)
+    uses = cache.take_uses()
+    if not uses:
+        return
+    try:
+        with ctx.db.session(write=True) as session:
+            session.execute(_STAMP_USE, [{"used_hash": hashed, "used_at": at} for hashed, at in uses.items()])
+    except Busy:
+        cache.give_back_uses(uses)
 
 
 def remembered_session_user(ctx: Context, token: str) -> User | None:

@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.staticfiles import StaticFiles
 
 import vetrina
+from vetrina.accounts import sign_ins
 from vetrina.context import Context
 from vetrina.web.api import (
     account,
@@ -81,6 +82,7 @@ def create_app(ctx: Context, run_worker: bool = False) -> FastAPI:
             yield
         finally:
             ctx.queue.stop_in_process()
+            sign_ins.write_token_uses(ctx)  # the last-used stamps still unwritten
 
     app = FastAPI(
         title="Vetrina",

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from vetrina.accounts import service as accounts
+from vetrina.accounts import sign_ins
 from vetrina.accounts.models import ApiToken, User
 from vetrina.web.deps import (
     RowId,
@@ -87,7 +88,8 @@ def create_token(request: Request, body: TokenIn, user: User = browser_session_u
 
 
 @router.get("/api/v1/tokens", response_model=TokenList, summary="Your API tokens (never their secrets)")
-def list_tokens(user: User = required_user, session: Session = db_session) -> TokenList:
+def list_tokens(request: Request, user: User = required_user, session: Session = db_session) -> TokenList:
+    sign_ins.write_token_uses(get_context(request))  # this process's unwritten last-used stamps, first
     return TokenList(items=[token_out(t) for t in accounts.list_api_tokens(session, user)])
 
 
