@@ -11,6 +11,7 @@ import vetrina.media.transcode
 import vetrina.partners.media_fetch
 import vetrina.partners.runs
 import vetrina.partners.schedule
+import vetrina.payments.idempotency
 import vetrina.payments.source_refunds
 import vetrina.payments.webhooks
 import vetrina.payouts.service

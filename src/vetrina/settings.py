@@ -68,6 +68,13 @@ class Settings(BaseSettings):
         description="How long a request waits for a database connection (or SQLite's write turn) before it is "
         "answered 503 with Retry-After: under overload, load is shed instead of queued for ever.",
     )
+    idempotency_key_hours: int = Field(
+        168,
+        ge=1,
+        le=24 * 366,
+        description="How long an Idempotency-Key's first answer is kept for its retries; an hourly job deletes "
+        "older keys.",
+    )
     queue_name: str = Field("vetrina", description="Names this deployment's queue (several may share a Redis).")
     secret_key: str | None = Field(
         None, description="Signs media URLs; default: a random key kept in data_dir/secret_key."

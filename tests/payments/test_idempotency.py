@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.commerce.helpers import funded_buyer, order, product, wallet
+from vetrina import clock
 from vetrina.accounts.models import Role
-from vetrina.payments import ledger
+from vetrina.payments import idempotency, ledger
 from vetrina.payments.models import IdempotencyKey
 
 
@@ -127,3 +129,33 @@ def test_malformed_keys_are_refused(client, make_account):
         )
         assert response.status_code == 422, key
     assert wallet(client, buyer) == (0, 0)
+
+
+def test_keys_expire_and_a_retry_after_that_cannot_pay_twice(client, ctx, make_account):
+    """Keys older than VETRINA_IDEMPOTENCY_KEY_HOURS are deleted by the hourly sweep (newer ones stay); a pay
+    retried with an expired key runs afresh and is refused by the order's own state, so no second transfer."""
+    merchant = make_account(Role.merchant)
+    item = product(client, merchant, price=100, stock=5)
+    buyer = funded_buyer(client, make_account)
+    placed = order(client, buyer, item["id"])
+    old = {**buyer.auth, "Idempotency-Key": "paid-long-ago"}
+    assert client.post(f"/api/v1/orders/{placed['id']}/pay", headers=old).status_code == 200
+    fresh = {**buyer.auth, "Idempotency-Key": "ordered-just-now"}
+    body = {"items": [{"product_id": item["id"], "quantity": 1}]}
+    assert client.post("/api/v1/orders", headers=fresh, json=body).status_code == 201
+    with ctx.db.session(write=True) as session:
+        session.execute(
+            update(IdempotencyKey)
+            .where(IdempotencyKey.key == "paid-long-ago")
+            .values(created_at=clock.now() - timedelta(hours=ctx.settings.idempotency_key_hours, minutes=1))
+        )
+
+    assert idempotency.expire(ctx) == 1
+    with ctx.db.session() as session:
+        assert set(session.scalars(select(IdempotencyKey.key))) >= {"ordered-just-now"}
+        assert session.scalar(select(IdempotencyKey.id).where(IdempotencyKey.key == "paid-long-ago")) is None
+    replayed = client.post("/api/v1/orders", headers=fresh, json=body)
+    assert replayed.headers["idempotent-replayed"] == "true"
+    again = client.post(f"/api/v1/orders/{placed['id']}/pay", headers=old)
+    assert again.status_code == 409 and again.json()["current_status"] == "WAIT_SELLER_SEND_GOODS"
+    assert "idempotent-replayed" not in again.headers

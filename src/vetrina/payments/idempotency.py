@@ -5,6 +5,10 @@ its response, in the same transaction as the work it reports: after a crash eith
 and no claim is left behind for a retry to wait out. Two concurrent requests with one key may both do the work;
 the second to commit finds the key taken, rolls its work back and answers with the first's response (PostgreSQL
 makes its insert wait for the first's commit; SQLite runs one writer at a time).
+
+Keys expire after `VETRINA_IDEMPOTENCY_KEY_HOURS` (the draft lets a server say how long it keeps them): an hourly
+job deletes older ones, so the table does not grow for ever. A retry after that runs afresh, and the work's own
+state refuses what must not happen twice (an order already paid answers 409).
 """
 
 from __future__ import annotations
@@ -12,14 +16,18 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, select
+from huey import crontab
+from sqlalchemy import Table, delete, select
 from sqlalchemy.orm import Session
 
 from vetrina import clock
+from vetrina.context import Context
 from vetrina.db import insert_for
 from vetrina.errors import InvalidInput
+from vetrina.jobs import periodic_job
 from vetrina.payments.models import IdempotencyKey
 
 _KEYS = cast(Table, IdempotencyKey.__table__)  # written with Core: the row is never loaded back
@@ -79,3 +87,27 @@ def _remembering(dialect: str) -> Any:
     """INSERT ... ON CONFLICT (user_id, key) DO NOTHING RETURNING id, built once per dialect (its values come with
     each execution)."""
     return insert_for(dialect)(_KEYS).on_conflict_do_nothing(index_elements=["user_id", "key"]).returning(_KEYS.c.id)
+
+
+EXPIRED_PER_TRANSACTION = 5000  # deleted in slices, so the sweep never holds SQLite's write turn for long
+
+
+def expire(ctx: Context) -> int:
+    """Delete the keys older than `idempotency_key_hours`, a slice per transaction; returns how many."""
+    cutoff = clock.now() - timedelta(hours=ctx.settings.idempotency_key_hours)
+    expired = 0
+    while True:
+        with ctx.db.session(write=True) as session:
+            ids = list(
+                session.scalars(select(_KEYS.c.id).where(_KEYS.c.created_at < cutoff).limit(EXPIRED_PER_TRANSACTION))
+            )
+            if ids:
+                session.execute(delete(_KEYS).where(_KEYS.c.id.in_(ids)))
+        expired += len(ids)
+        if len(ids) < EXPIRED_PER_TRANSACTION:
+            return expired
+
+
+@periodic_job("payments.expire_idempotency_keys", crontab(minute="23"))
+def expire_job(ctx: Context) -> None:
+    expire(ctx)

@@ -111,7 +111,7 @@ class IdempotencyKey(Base):
     done: Mapped[bool] = mapped_column(Boolean, default=False)
     response_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
     response_body: Mapped[Any] = mapped_column(JSON, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)  # keys expire (idempotency.expire)
 
 
 class WebhookEndpoint(Base):
