@@ -104,7 +104,7 @@ def create_app(ctx: Context, run_worker: bool = False) -> FastAPI:
 
     install_metrics(app, ctx)  # outermost: times the whole request
     # FastAPI tries routes one by one, in this order: the busiest (health, checkout, timelines, ad decisions)
-    # come first, as matching past a hundred routes cost a checkout request a sixth of its CPU.
+    # come first: matching past a hundred routes took a sixth of a checkout request's samples in a profile.
     app.include_router(system.router)
     app.include_router(commerce.router)
     app.include_router(shoppable.router)
