@@ -34,11 +34,12 @@ system-packages:
 	command -v espeak-ng >/dev/null || wanted="$$wanted espeak-ng"; \
 	{ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; } || wanted="$$wanted nginx"; \
 	[ -e /usr/lib/nginx/modules/ngx_http_js_module.so ] || wanted="$$wanted libnginx-mod-http-js"; \
+	[ -e /usr/lib/nginx/modules/ngx_rtmp_module.so ] || wanted="$$wanted libnginx-mod-rtmp"; \
 	if [ -n "$$missing$$wanted" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing $$wanted; \
 	  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing $$wanted; \
 	  elif [ -n "$$missing" ]; then echo "please install:$$missing$$wanted"; exit 1; \
-	  else echo "wanted, not required:$$wanted (the studio's CJK copy and voice-overs; the edge's tests)"; fi; \
+	  else echo "wanted, not required:$$wanted (the studio's CJK copy and voice-overs; the edge's and live ingest's tests)"; fi; \
 	fi
 
 $(VENV)/.installed: requirements.lock pyproject.toml

@@ -11,6 +11,7 @@ import pytest
 
 from vetrina.accounts import service as accounts
 from vetrina.accounts import sign_ins
+from vetrina.live import rtmp
 from vetrina.runtime import build_context
 from vetrina.settings import Settings
 
@@ -138,5 +139,25 @@ def test_demo_seeds_streamable_films_and_is_idempotent(tmp_path):
                 ("Globe Films", True, (), False),
                 ("studio@vetrina.demo", False, ("DE", "ES", "FR", "IT"), True),
             ]
+            from vetrina.live.models import LiveShow
+
+            # One live show of the shop's three products, scheduled once; its key is printed when it is made.
+            [show] = session.scalars(select(LiveShow)).all()
+            assert show.status == "scheduled" and len(show.product_ids) == 3
+            assert f"{ctx.settings.live_rtmp_url}/live_" in first.stdout
+            assert "/live_" not in second.stdout
     finally:
         ctx.close()
+
+
+def test_the_rtmp_config_calls_this_deployment_back_on_its_secret_path(tmp_path):
+    printed = vetrina(tmp_path, "live", "rtmp-config", "--vetrina-url", "http://10.0.0.5:8000/", "--listen", "1936")
+    assert printed.returncode == 0, printed.stderr
+    ctx = build_context(Settings(data_dir=tmp_path))
+    try:
+        secret = rtmp.callback_secret(ctx.settings)
+    finally:
+        ctx.close()
+    assert f"on_publish http://10.0.0.5:8000/rtmp/{secret}/on_publish;" in printed.stdout
+    assert "listen 1936;" in printed.stdout
+    assert "load_module /usr/lib/nginx/modules/ngx_rtmp_module.so;" in printed.stdout

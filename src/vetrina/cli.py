@@ -16,6 +16,7 @@ from vetrina.accounts import service as accounts
 from vetrina.accounts.models import Role
 from vetrina.context import Context
 from vetrina.errors import VetrinaError
+from vetrina.live import rtmp
 from vetrina.payments.funding import uses_sandbox_money
 from vetrina.runtime import build_context
 from vetrina.storage import StorageMisconfigured
@@ -35,6 +36,8 @@ app.add_typer(tokens_app, name="tokens")
 storage_app = typer.Typer(help="Move media between stores.", no_args_is_help=True)
 app.add_typer(wallets_app, name="wallets")
 app.add_typer(storage_app, name="storage")
+live_app = typer.Typer(help="Live shows: the RTMP ingest in front of them.", no_args_is_help=True)
+app.add_typer(live_app, name="live")
 
 
 def _log_to_console() -> None:
@@ -217,6 +220,20 @@ def _print_report(run: FeedRun, failures: list[FeedFailure]) -> None:
         typer.echo(f"  item {failure.position} ({failure.guid or 'no guid'}): {failure.reason}")
     if run.failed > 50:
         typer.echo(f"  ... and {run.failed - 50} more (GET /api/v1/partners/feeds/{run.feed_id}/runs/{run.id})")
+
+
+@live_app.command("rtmp-config")
+def live_rtmp_config(
+    vetrina_url: str = typer.Option("http://127.0.0.1:8000", help="Where nginx reaches this Vetrina."),
+    listen: str = typer.Option("1935", help="nginx's RTMP listen directive (a port, or address:port)."),
+) -> None:
+    """Print the nginx.conf of the RTMP ingest (Debian: nginx + libnginx-mod-rtmp), its callbacks signed for this
+    deployment: `vetrina live rtmp-config > /etc/nginx/vetrina-rtmp.conf && nginx -c /etc/nginx/vetrina-rtmp.conf`."""
+    ctx = _context()
+    try:
+        typer.echo(rtmp.nginx_config(ctx.settings, vetrina_url, listen=listen), nl=False)
+    finally:
+        ctx.close()
 
 
 @users_app.command("create")

@@ -34,6 +34,7 @@ from vetrina.catalog import channels
 from vetrina.catalog import service as catalog
 from vetrina.commerce import service as orders
 from vetrina.context import Context
+from vetrina.live import service as live
 from vetrina.media import service as media
 from vetrina.media.ffmpeg import run_ffmpeg
 from vetrina.media.models import Video, VideoStatus
@@ -130,6 +131,7 @@ def seed_demo(ctx: Context) -> None:
     _run_demo_campaigns(ctx, merchant)
     _import_partner_catalogue(ctx, users["studio@vetrina.demo"])
     _simulate_audience(ctx, merchant)
+    _schedule_live_show(ctx, merchant)
     for email, _role in DEMO_USERS:
         print(f"  {email:24s} password: {DEMO_PASSWORD}")
 
@@ -209,6 +211,20 @@ def _seed_merchant_money(ctx: Context, merchant: User, buyer: User, admin: User)
         wallet.top_up(session, funding_provider(ctx, "sandbox"), merchant, Money(20_000, currency), "demo-ads")
         payout = payouts.request_payout(ctx, session, merchant, Money(2_000, currency))
         payouts.mark_paid(ctx, session, payout.id, admin, "DEMO-SEPA-0001")
+
+
+def _schedule_live_show(ctx: Context, merchant: User) -> None:
+    """A live show of the shop's products, scheduled for tomorrow (only once: its key is shown when it is made)."""
+    with ctx.db.session(write=True) as session:
+        if any(show.host_id == merchant.id for show in live.list_shows(session, None)):
+            return
+        products = catalog.list_products(session, 1, 100, merchant_id=merchant.id).items
+        tomorrow = clock.now().replace(hour=18, minute=0, second=0, microsecond=0) + timedelta(days=1)
+        show, key = live.create_show(session, merchant, "The shop, live", tomorrow, [p.id for p in products])
+    print(
+        f"  a live show is scheduled (GET /api/v1/live/{show.id}); go live from OBS or ffmpeg to "
+        f"{ctx.settings.live_rtmp_url}/{key} once nginx-rtmp runs `vetrina live rtmp-config`"
+    )
 
 
 def _tag_demo_film(ctx: Context, merchant: User) -> None:

@@ -7,6 +7,7 @@ from vetrina.catalog.models import Channel, ChannelFollow, Product, ProductImage
 from vetrina.commerce.models import Order, OrderEvent, OrderItem, RefundRequest
 from vetrina.db import Base
 from vetrina.jobs import PeriodicRun
+from vetrina.live.models import LiveShow
 from vetrina.media.models import TranscodeChunk, Video
 from vetrina.partners.models import FeedFailure, FeedItem, FeedRun, PartnerFeed
 from vetrina.payments.models import IdempotencyKey, LedgerAccount, LedgerTransfer, WebhookDelivery, WebhookEndpoint
@@ -35,6 +36,7 @@ __all__ = [
     "LedgerTransfer",
     "Licence",
     "LicenceTerritory",
+    "LiveShow",
     "LoginSession",
     "Order",
     "OrderEvent",

@@ -75,6 +75,12 @@ class Settings(BaseSettings):
         description="How long an Idempotency-Key's first answer is kept for its retries; an hourly job deletes "
         "older keys.",
     )
+    live_rtmp_url: str = Field(
+        "rtmp://127.0.0.1:1935/live",
+        max_length=500,
+        description="Where hosts stream their live shows (shown with each stream key): the nginx-rtmp server's "
+        "`live` application (`vetrina live rtmp-config` writes its configuration).",
+    )
     queue_name: str = Field("vetrina", description="Names this deployment's queue (several may share a Redis).")
     secret_key: str | None = Field(
         None, description="Signs media URLs; default: a random key kept in data_dir/secret_key."

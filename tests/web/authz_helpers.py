@@ -219,6 +219,10 @@ def build_world(app: FastAPI, ctx: Context, make_account: Any) -> World:
     run_started = api.post(f"/api/v1/partners/feeds/{ids['feed_id']}/runs", headers=partner.auth, json={})
     ids["feed_run_id"] = str(ok(run_started, 202)["run_id"])
     ids["decision_id"] = secrets.token_hex(8)
+
+    # Live: the owner's scheduled show; the RTMP server's callbacks asked on a path whose secret nobody else knows.
+    ids["show_id"] = str(ok(api.post("/api/v1/live", headers=owner.auth, json={"title": "Live"}), 201)["id"])
+    ids["rtmp_secret"] = secrets.token_hex(16)
     return world
 
 

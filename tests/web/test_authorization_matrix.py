@@ -128,6 +128,16 @@ TABLE: dict[tuple[str, str], Row] = {
     # Ad beacons name a served decision; an unknown one is a 404 for everyone.
     ("GET", "/api/v1/ads/events/{decision_id}/{event}"): row(cells("404"), names={"event": "ad_event"}),
     ("GET", "/api/v1/ads/click/{decision_id}"): row(cells("404")),
+    # Live shows are public (never their keys); the RTMP server's callbacks are not there for anyone without the
+    # secret its config carries.
+    ("GET", "/api/v1/live"): row(PUBLIC),
+    ("GET", "/api/v1/live/{show_id}"): row(PUBLIC),
+    **{
+        ("POST", f"/rtmp/{{secret}}/{callback}"): row(
+            cells("404"), names={"secret": "rtmp_secret"}, data={"call": "publish", "name": "live_x"}
+        )
+        for callback in ("on_publish", "on_update", "on_publish_done")
+    },
     ("POST", "/api/v1/events"): row(
         cells("allowed"), json={"viewer": "v-1", "events": [{"type": "play", "video_id": "{video_id}"}]}
     ),
@@ -229,6 +239,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ),
     # Licensing another merchant's title is refused.
     ("POST", "/api/v1/licences"): row(MERCHANTS, json=LICENCE).but(other_merchant="403"),
+    ("POST", "/api/v1/live"): row(MERCHANTS, json={"title": "Live"}).but(partner="allowed", admin="403"),
     ("GET", "/studio"): row(cells("403", anonymous="login", owner="ok", other_merchant="ok", admin="ok")),
     ("POST", "/api/v1/studio/images"): row(MERCHANTS, files=IMAGE),
     ("POST", "/api/v1/studio/music"): row(MERCHANTS, files={"file": ("m.mp3", b"ID3", "audio/mpeg")}).but(
@@ -376,6 +387,9 @@ TABLE: dict[tuple[str, str], Row] = {
     ("DELETE", "/api/v1/products/{product_id}/images/{image_id}"): row(OWNER, last=True).but(admin="404"),
     ("DELETE", "/api/v1/webhooks/{endpoint_id}"): row(OWNER, last=True).but(admin="404"),
     ("DELETE", "/api/v1/licences/{licence_id}"): row(OWNER, last=True).but(admin="404"),
+    # A host's show: public, so others are refused rather than hidden; ended last (a new key is then a 409).
+    ("POST", "/api/v1/live/{show_id}/stream-key"): row(OWNER_PUBLIC),
+    ("POST", "/api/v1/live/{show_id}/end"): row(OWNER_PUBLIC, last=True),
     ("POST", "/account/tokens/{token_id}/revoke"): row(OWNER, last=True, names={"token_id": "page_token_id"}).but(
         admin="hidden"
     ),

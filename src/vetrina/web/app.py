@@ -23,6 +23,7 @@ from vetrina.web.api import (
     commerce,
     events,
     licences,
+    live,
     money_admin,
     partners,
     payments,
@@ -115,6 +116,7 @@ def create_app(ctx: Context, run_worker: bool = False) -> FastAPI:
     app.include_router(channels.router)
     app.include_router(autotag.router)
     app.include_router(licences.router)
+    app.include_router(live.router)
     app.include_router(revenue.router)
     app.include_router(partners.router)
     app.include_router(payments.router)

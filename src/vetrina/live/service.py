@@ -1,0 +1,172 @@
+"""Live shows: made by a merchant or a partner with a stream key, turned live by a publisher on that key (the
+RTMP server asks `authorize_publish` before it accepts a frame), interrupted when the publisher stops, ended for
+good by the host. The key is shown once when made or replaced, and kept as a hash like every token."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from vetrina import clock
+from vetrina.accounts.models import Role, User
+from vetrina.accounts.service import token_hash
+from vetrina.catalog.models import Product
+from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound
+from vetrina.live.models import LiveShow, ShowStatus
+from vetrina.text import clean_text
+
+MAX_FEATURED = 50
+MAX_OPEN_SHOWS = 20  # shows of one host not yet ended: a host cannot fill the database with them
+HOSTS = {Role.merchant.value, Role.partner.value}
+
+
+class PublishRefused(Forbidden):
+    """The RTMP server must drop this publisher (nginx-rtmp can only accept or drop a connection)."""
+
+    slug, title = "publish-refused", "Publishing refused"
+
+
+def new_stream_key() -> str:
+    return "live_" + secrets.token_urlsafe(24)
+
+
+def create_show(
+    session: Session, host: User, title: str, starts_at: datetime | None, product_ids: Sequence[int]
+) -> tuple[LiveShow, str]:
+    """A scheduled show of `host`'s (a merchant or a partner) featuring its own products; returns the show and its
+    stream key, in clear this once."""
+    if host.role not in HOSTS:
+        raise Forbidden("Only merchants and partners host live shows.")
+    title = clean_text(title, "title", 200, required=True)
+    featured = _featured(session, host, product_ids)
+    open_shows = session.scalar(
+        select(func.count())
+        .select_from(LiveShow)
+        .where(LiveShow.host_id == host.id, LiveShow.status != ShowStatus.ended.value)
+    )
+    if (open_shows or 0) >= MAX_OPEN_SHOWS:
+        raise Conflict(f"You have {MAX_OPEN_SHOWS} shows not yet ended: end one first.")
+    key = new_stream_key()
+    show = LiveShow(
+        host_id=host.id,
+        title=title,
+        status=ShowStatus.scheduled.value,
+        stream_key_hash=token_hash(key),
+        product_ids=featured,
+        starts_at=starts_at.astimezone(UTC) if starts_at else None,
+        created_at=clock.now(),
+    )
+    session.add(show)
+    session.flush()
+    return show, key
+
+
+def _featured(session: Session, host: User, product_ids: Sequence[int]) -> list[int]:
+    """The products in the host's order, each once: its own, not deleted (a partner features merchants' products
+    once they consent, which comes with the live selling controls)."""
+    wanted = list(dict.fromkeys(product_ids))
+    if len(wanted) > MAX_FEATURED:
+        raise InvalidInput(f"A show features at most {MAX_FEATURED} products.", field="product_ids")
+    if not wanted:
+        return []
+    own = set(
+        session.scalars(
+            select(Product.id).where(Product.id.in_(wanted), Product.merchant_id == host.id, Product.deleted.is_(False))
+        )
+    )
+    missing = [product_id for product_id in wanted if product_id not in own]
+    if missing:
+        raise InvalidInput(f"You sell no product {missing[0]}.", field="product_ids")
+    return wanted
+
+
+def get_show(session: Session, show_id: int) -> LiveShow:
+    """Any show: that a show exists, and when, is public (its key never is)."""
+    show = session.get(LiveShow, show_id)
+    if show is None:
+        raise NotFound(f"There is no live show {show_id}.")
+    return show
+
+
+def list_shows(session: Session, status: ShowStatus | None, limit: int = 100) -> list[LiveShow]:
+    """Shows, newest first; with `status`, only those."""
+    query = select(LiveShow).order_by(LiveShow.id.desc()).limit(limit)
+    if status is not None:
+        query = query.where(LiveShow.status == status.value)
+    return list(session.scalars(query))
+
+
+def _hosted(session: Session, show_id: int, user: User) -> LiveShow:
+    """The show, row-locked, when `user` hosts it (or is an admin); 403 for anyone else (the show is public)."""
+    show = session.get(LiveShow, show_id, with_for_update=True)
+    if show is None:
+        raise NotFound(f"There is no live show {show_id}.")
+    if show.host_id != user.id and not user.is_admin:
+        raise Forbidden("Only the show's host can do this.")
+    return show
+
+
+def replace_stream_key(session: Session, show_id: int, user: User) -> tuple[LiveShow, str]:
+    """A new key for the show (the old one is refused from now on, and a publisher on it is dropped at the RTMP
+    server's next check); returns it in clear this once."""
+    show = _hosted(session, show_id, user)
+    if show.status == ShowStatus.ended:
+        raise Conflict("This show has ended.", current_status=show.status)
+    key = new_stream_key()
+    show.stream_key_hash = token_hash(key)
+    if show.status == ShowStatus.live:
+        _interrupt(show)
+    return show, key
+
+
+def end_show(session: Session, show_id: int, user: User) -> LiveShow:
+    """End the show for good: its key is refused, and a publisher on it is dropped at the next check."""
+    show = _hosted(session, show_id, user)
+    if show.status != ShowStatus.ended:
+        show.status, show.ended_at, show.publisher_addr = ShowStatus.ended.value, clock.now(), None
+    return show
+
+
+def _by_key(session: Session, key: str) -> LiveShow | None:
+    return session.scalar(select(LiveShow).where(LiveShow.stream_key_hash == token_hash(key)).with_for_update())
+
+
+def authorize_publish(session: Session, key: str, addr: str) -> LiveShow:
+    """A publisher asks to stream to `key` (nginx-rtmp's `on_publish`): the show goes live, or PublishRefused for
+    an unknown or replaced key, an ended show, or a key already publishing (one publisher per show)."""
+    show = _by_key(session, key)
+    if show is None:
+        raise PublishRefused("No show has this stream key.")
+    if show.status == ShowStatus.ended:
+        raise PublishRefused("This show has ended.")
+    if show.status == ShowStatus.live:
+        raise PublishRefused("This show's key is already publishing.")
+    now = clock.now()
+    show.status, show.publisher_addr = ShowStatus.live.value, addr[:64]
+    show.went_live_at = show.went_live_at or now
+    return show
+
+
+def still_publishing(session: Session, key: str) -> LiveShow:
+    """The RTMP server's periodic check of a publisher (`on_update`): PublishRefused once its key was replaced or
+    its show ended or interrupted, which drops it."""
+    show = _by_key(session, key)
+    if show is None or show.status != ShowStatus.live:
+        raise PublishRefused("This stream key no longer publishes.")
+    return show
+
+
+def publish_done(session: Session, key: str) -> LiveShow | None:
+    """The publisher stopped (`on_publish_done`): a live show is interrupted, and the same key may resume it."""
+    show = _by_key(session, key)
+    if show is not None and show.status == ShowStatus.live:
+        _interrupt(show)
+    return show
+
+
+def _interrupt(show: LiveShow) -> None:
+    show.status, show.publisher_addr = ShowStatus.interrupted.value, None

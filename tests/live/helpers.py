@@ -1,0 +1,96 @@
+"""Live-show test helpers: nginx-rtmp with the shipped config in front of a served Vetrina, and ffmpeg publishing
+a generated picture to it, as OBS would."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import imageio_ffmpeg
+
+from tests.helpers import free_port, wait_for
+from vetrina.live import rtmp
+from vetrina.settings import Settings
+
+
+def rtmp_missing() -> str | None:
+    if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
+        return "Debian's nginx is not installed (make test installs it where it can)"
+    if not rtmp.MODULE.exists():
+        return "libnginx-mod-rtmp is not installed (make test installs it where it can)"
+    return None
+
+
+@contextmanager
+def nginx_rtmp(directory: Path, settings: Settings, vetrina_url: str) -> Iterator[str]:
+    """The shipped nginx-rtmp config (as `vetrina live rtmp-config` renders it) on a free loopback port, calling
+    `vetrina_url` back; yields the `live` application's RTMP URL."""
+    directory.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    config = rtmp.nginx_config(
+        settings,
+        vetrina_url,
+        listen=f"127.0.0.1:{port}",
+        pid_file=directory / "nginx.pid",
+        error_log=directory / "error.log",
+    )
+    # In the foreground, for the test to stop; as root, workers would switch to nobody, who cannot enter tmp_path.
+    (directory / "nginx.conf").write_text(f"daemon off;\n{'user root;' if os.geteuid() == 0 else ''}\n{config}")
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    command = [nginx, "-p", str(directory), "-c", str(directory / "nginx.conf"), "-e", str(directory / "error.log")]
+    check = subprocess.run([nginx, "-t", *command[1:]], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: _listening(port), timeout_s=15, message="nginx-rtmp to listen")
+        yield f"rtmp://127.0.0.1:{port}/live"
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def _listening(port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def publish(url: str, seconds: float) -> subprocess.Popen:
+    """ffmpeg streaming `seconds` of a generated 320x240 picture with sound to `url` in real time (-re), as a host's
+    encoder does; the caller waits for it."""
+    return subprocess.Popen(
+        [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-re",
+            "-f",
+            "lavfi",
+            "-i",
+            f"testsrc2=size=320x240:rate=15:duration={seconds}",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency=440:duration={seconds}",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "15",
+            "-c:a",
+            "aac",
+            "-f",
+            "flv",
+            url,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
