@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -52,3 +53,21 @@ def test_nodes_starting_together_migrate_one_at_a_time(empty_database_url):
     starts = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True) for _ in range(4)]
     failures = [(p.wait(), p.stderr.read()[-500:]) for p in starts]
     assert [code for code, _ in failures] == [0, 0, 0, 0], failures
+
+
+def test_a_write_session_may_end_in_another_thread_than_the_one_that_began_it(ctx):
+    """FastAPI begins and ends a generator dependency's session in whichever worker threads are free: the write
+    turn must be given back from either (a lock owned by the first thread failed there, and stayed taken)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def begin() -> tuple[Any, Any]:
+        unit = ctx.db.session(write=True)
+        session = unit.__enter__()
+        session.execute(text("SELECT 1"))
+        return unit, session
+
+    with ThreadPoolExecutor(max_workers=1) as first, ThreadPoolExecutor(max_workers=1) as second:
+        unit, _session = first.submit(begin).result()
+        second.submit(unit.__exit__, None, None, None).result()
+        again, _ = first.submit(begin).result(timeout=30)  # the turn came back: no Busy, no hang
+        second.submit(again.__exit__, None, None, None).result()

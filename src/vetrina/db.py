@@ -83,8 +83,10 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine, "connect", _tune_sqlite)
             event.listen(self.engine, "begin", _begin_sqlite)
-        # Re-entrant: a nested write session in one thread then fails on SQLite's own timeout, not a hang.
-        self._sqlite_writer = threading.RLock()
+        # Owned by no thread: FastAPI may end a request's session (a generator dependency) in another worker thread
+        # than the one that began it. A write session nested in another in one thread waits out the queue timeout
+        # and is Busy (SQLite would refuse it anyway: one writer at a time).
+        self._sqlite_writer = threading.Lock()
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         # SQLite: a writer takes the write lock when it begins, not at its first write, so a
         # read-then-write never fails on a snapshot another writer moved (PostgreSQL locks rows instead).
