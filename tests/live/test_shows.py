@@ -3,13 +3,18 @@ path): who may host, what a show features, keys shown once and replaced, one pub
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from sqlalchemy import update
 
 from tests.commerce.helpers import product
 from tests.web.helpers import assert_problem
+from vetrina import clock
 from vetrina.accounts.models import Role
 from vetrina.live import rtmp
 from vetrina.live import service as live
+from vetrina.live.models import LiveShow
 
 
 def schedule(client, host, **body) -> dict:
@@ -135,3 +140,47 @@ def test_a_host_keeps_at_most_max_open_shows_not_ended(client, make_account, mon
     assert_problem(client.post("/api/v1/live", headers=merchant.auth, json={"title": "third"}), 409, "conflict")
     assert client.post(f"/api/v1/live/{first['id']}/end", headers=merchant.auth).status_code == 200
     schedule(client, merchant)  # an ended show no longer counts
+
+
+def test_a_publisher_cannot_name_another_key_or_connection_than_nginx_does(client, ctx, make_account):
+    """nginx-rtmp appends the publisher's query string to its callback form unescaped: a field named twice keeps
+    nginx's first value, so `live/mine?name=someone-elses` is checked as `mine`."""
+    merchant, other = make_account(Role.merchant), make_account(Role.merchant)
+    mine, theirs = schedule(client, merchant), schedule(client, other)
+    secret = rtmp.callback_secret(ctx.settings)
+    form = f"call=publish&name=live_unknown&clientid=3&addr=127.0.0.1&name={theirs['stream_key']}&clientid=9"
+    sneaky = client.post(
+        f"/rtmp/{secret}/on_publish", content=form, headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    assert_problem(sneaky, 403, "publish-refused")
+    assert status(client, theirs["id"]) == "scheduled"
+    assert callback(client, ctx, "publish", mine["stream_key"], clientid="3", addr="10.0.0.1\x00").status_code == 200
+    # A refused second publisher's end (another connection) does not interrupt the show.
+    assert callback(client, ctx, "publish_done", mine["stream_key"], clientid="4").status_code == 200
+    assert status(client, mine["id"]) == "live"
+    assert_problem(callback(client, ctx, "update", mine["stream_key"], clientid="4"), 403, "publish-refused")
+    assert callback(client, ctx, "update", mine["stream_key"], clientid="3").status_code == 200
+
+
+def test_a_live_show_whose_rtmp_server_went_silent_can_be_published_again(client, ctx, make_account):
+    """nginx gave up on a callback, or restarted, and never said the publisher left: once it has not checked the
+    show for SILENT_AFTER_S, the key may publish again instead of being refused as already publishing."""
+    show = schedule(client, make_account(Role.merchant))
+    key = show["stream_key"]
+    assert callback(client, ctx, "publish", key, clientid="1").status_code == 200
+    assert_problem(callback(client, ctx, "publish", key, clientid="2"), 403, "publish-refused")
+    with ctx.db.session(write=True) as session:
+        session.execute(
+            update(LiveShow)
+            .where(LiveShow.id == show["id"])
+            .values(checked_at=clock.now() - timedelta(seconds=live.SILENT_AFTER_S + 1))
+        )
+    assert callback(client, ctx, "publish", key, clientid="2").status_code == 200
+    assert_problem(callback(client, ctx, "update", key, clientid="1"), 403, "publish-refused")  # the old one: dropped
+
+
+def test_a_start_time_out_of_range_is_refused(client, make_account):
+    merchant = make_account(Role.merchant)
+    for starts_at in ("9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"):
+        response = client.post("/api/v1/live", headers=merchant.auth, json={"title": "x", "starts_at": starts_at})
+        assert_problem(response, 422, "invalid-input")

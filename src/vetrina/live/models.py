@@ -33,5 +33,7 @@ class LiveShow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     went_live_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    # The publisher's address while one streams (nginx-rtmp's `addr`), for the host page and the logs.
+    # The publisher while one streams: its address (nginx-rtmp's `addr`) and nginx's id of its connection.
     publisher_addr: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    publisher_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)  # the RTMP server's last check

@@ -4,9 +4,12 @@ good by the host. The key is shown once when made or replaced, and kept as a has
 
 from __future__ import annotations
 
+import re
 import secrets
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -21,6 +24,11 @@ from vetrina.text import clean_text
 
 MAX_FEATURED = 50
 MAX_OPEN_SHOWS = 20  # shows of one host not yet ended: a host cannot fill the database with them
+MAX_SHOWS_PER_DAY = 50  # shows one host makes in 24 hours, ended or not
+# nginx re-checks a publisher every 5 s (rtmp.UPDATE_EVERY_S) and gives up on a callback after 10 s: a live show
+# unchecked for longer than this lost its publisher unannounced, and its key may publish again.
+SILENT_AFTER_S = 30
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 HOSTS = {Role.merchant.value, Role.partner.value}
 
 
@@ -50,6 +58,16 @@ def create_show(
     )
     if (open_shows or 0) >= MAX_OPEN_SHOWS:
         raise Conflict(f"You have {MAX_OPEN_SHOWS} shows not yet ended: end one first.")
+    since = clock.now() - timedelta(days=1)
+    today = session.scalar(
+        select(func.count()).select_from(LiveShow).where(LiveShow.host_id == host.id, LiveShow.created_at > since)
+    )
+    if (today or 0) >= MAX_SHOWS_PER_DAY:
+        raise Conflict(f"You made {MAX_SHOWS_PER_DAY} shows in the last 24 hours: try again tomorrow.")
+    try:
+        starts_at = starts_at.astimezone(UTC) if starts_at else None
+    except OverflowError:
+        raise InvalidInput("That start time is out of range.", field="starts_at") from None
     key = new_stream_key()
     show = LiveShow(
         host_id=host.id,
@@ -57,7 +75,7 @@ def create_show(
         status=ShowStatus.scheduled.value,
         stream_key_hash=token_hash(key),
         product_ids=featured,
-        starts_at=starts_at.astimezone(UTC) if starts_at else None,
+        starts_at=starts_at,
         created_at=clock.now(),
     )
     session.add(show)
@@ -127,46 +145,81 @@ def end_show(session: Session, show_id: int, user: User) -> LiveShow:
     """End the show for good: its key is refused, and a publisher on it is dropped at the next check."""
     show = _hosted(session, show_id, user)
     if show.status != ShowStatus.ended:
-        show.status, show.ended_at, show.publisher_addr = ShowStatus.ended.value, clock.now(), None
+        show.status, show.ended_at = ShowStatus.ended.value, clock.now()
+        show.publisher_addr = show.publisher_id = None
     return show
+
+
+@dataclass(frozen=True)
+class Publisher:
+    """Who the RTMP server asks about: the stream key it publishes to (the stream's name), nginx's id of its
+    connection, and its address."""
+
+    key: str
+    client_id: str
+    addr: str
+
+    @classmethod
+    def from_form(cls, fields: Iterable[tuple[str, Any]]) -> Publisher:
+        """From nginx-rtmp's callback form. nginx writes its own fields first and then appends the publisher's
+        query string unescaped, so a field named twice keeps its first value: a publisher cannot name another key,
+        connection or address than nginx's."""
+        first: dict[str, str] = {}
+        for name, value in fields:
+            if isinstance(value, str):
+                first.setdefault(name, value)
+        key = first.get("name", "")
+        if not 0 < len(key) <= 512 or _CONTROL.search(key):
+            raise InvalidInput("The callback names no stream key.", field="name")
+        return cls(key, _CONTROL.sub("", first.get("clientid", ""))[:32], _CONTROL.sub("", first.get("addr", ""))[:64])
 
 
 def _by_key(session: Session, key: str) -> LiveShow | None:
     return session.scalar(select(LiveShow).where(LiveShow.stream_key_hash == token_hash(key)).with_for_update())
 
 
-def authorize_publish(session: Session, key: str, addr: str) -> LiveShow:
-    """A publisher asks to stream to `key` (nginx-rtmp's `on_publish`): the show goes live, or PublishRefused for
-    an unknown or replaced key, an ended show, or a key already publishing (one publisher per show)."""
-    show = _by_key(session, key)
+def _gone_silent(show: LiveShow, now: datetime) -> bool:
+    """A live show whose RTMP server has not checked it for a while lost its publisher without being told (nginx
+    gave up on a callback, or restarted): it no longer holds its key."""
+    last = show.checked_at or show.went_live_at
+    return last is None or (now - last).total_seconds() > SILENT_AFTER_S
+
+
+def authorize_publish(session: Session, publisher: Publisher) -> LiveShow:
+    """A publisher asks to stream to its key (nginx-rtmp's `on_publish`): the show goes live, or PublishRefused
+    for an unknown or replaced key, an ended show, or a key already publishing (one publisher per show)."""
+    show = _by_key(session, publisher.key)
     if show is None:
         raise PublishRefused("No show has this stream key.")
     if show.status == ShowStatus.ended:
         raise PublishRefused("This show has ended.")
-    if show.status == ShowStatus.live:
-        raise PublishRefused("This show's key is already publishing.")
     now = clock.now()
-    show.status, show.publisher_addr = ShowStatus.live.value, addr[:64]
+    if show.status == ShowStatus.live and not _gone_silent(show, now):
+        raise PublishRefused("This show's key is already publishing.")
+    show.status, show.publisher_addr, show.publisher_id = ShowStatus.live.value, publisher.addr, publisher.client_id
     show.went_live_at = show.went_live_at or now
+    show.checked_at = now
     return show
 
 
-def still_publishing(session: Session, key: str) -> LiveShow:
-    """The RTMP server's periodic check of a publisher (`on_update`): PublishRefused once its key was replaced or
-    its show ended or interrupted, which drops it."""
-    show = _by_key(session, key)
-    if show is None or show.status != ShowStatus.live:
+def still_publishing(session: Session, publisher: Publisher) -> LiveShow:
+    """The RTMP server's periodic check of a publisher (`on_update`): PublishRefused once its key was replaced, its
+    show ended or interrupted, or another connection publishes it, which drops it."""
+    show = _by_key(session, publisher.key)
+    if show is None or show.status != ShowStatus.live or show.publisher_id != publisher.client_id:
         raise PublishRefused("This stream key no longer publishes.")
+    show.checked_at = clock.now()
     return show
 
 
-def publish_done(session: Session, key: str) -> LiveShow | None:
-    """The publisher stopped (`on_publish_done`): a live show is interrupted, and the same key may resume it."""
-    show = _by_key(session, key)
-    if show is not None and show.status == ShowStatus.live:
+def publish_done(session: Session, publisher: Publisher) -> LiveShow | None:
+    """The publisher stopped (`on_publish_done`): a live show is interrupted, and the same key may resume it. Only
+    the connection that publishes it can say so (a refused second publisher's end changes nothing)."""
+    show = _by_key(session, publisher.key)
+    if show is not None and show.status == ShowStatus.live and show.publisher_id == publisher.client_id:
         _interrupt(show)
     return show
 
 
 def _interrupt(show: LiveShow) -> None:
-    show.status, show.publisher_addr = ShowStatus.interrupted.value, None
+    show.status, show.publisher_addr, show.publisher_id = ShowStatus.interrupted.value, None, None

@@ -29,6 +29,8 @@ def upgrade() -> None:
         sa.Column("went_live_at", vetrina.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("ended_at", vetrina.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("publisher_addr", sa.String(64), nullable=True),
+        sa.Column("publisher_id", sa.String(32), nullable=True),
+        sa.Column("checked_at", vetrina.db.UTCDateTime(timezone=True), nullable=True),
         sa.UniqueConstraint("stream_key_hash"),
     )
     op.create_index("ix_live_shows_host_id", "live_shows", ["host_id"])

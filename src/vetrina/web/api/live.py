@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import PlainTextResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
@@ -100,33 +102,35 @@ def end_show(show_id: RowId, user: User = required_user, session: Session = db_s
 
 
 # nginx-rtmp's callbacks (`notify_method post`: a form). Any 2xx lets the publisher in (or keep streaming); anything
-# else drops it. Only the RTMP server knows the secret path segment: for anyone else the routes do not exist.
-RtmpField = Annotated[str, Form(max_length=512)]
+# else drops it. Only the RTMP server knows the secret path segment: for anyone else the routes do not exist, and
+# the secret is checked before the body is read or the database asked.
+Callback = Callable[[Session, live.Publisher], object]
 
 
-def _from_rtmp_server(request: Request, secret: str) -> None:
-    if not rtmp.is_callback_secret(get_context(request).settings, secret):
+async def _rtmp_callback(request: Request, secret: str, callback: Callback, answer: str) -> PlainTextResponse:
+    ctx = get_context(request)
+    if not rtmp.is_callback_secret(ctx.settings, secret):
         raise NotFound("Not found.")
+    publisher = live.Publisher.from_form((await request.form()).multi_items())
+
+    def run() -> None:
+        with ctx.db.session(write=True) as session:
+            callback(session, publisher)
+
+    await run_in_threadpool(run)
+    return PlainTextResponse(answer)
 
 
 @router.post("/rtmp/{secret}/on_publish", include_in_schema=False)
-def on_publish(
-    request: Request, secret: str, name: RtmpField, addr: RtmpField = "", session: Session = db_session
-) -> PlainTextResponse:
-    _from_rtmp_server(request, secret)
-    live.authorize_publish(session, name, addr)
-    return PlainTextResponse("publishing")
+async def on_publish(request: Request, secret: str) -> PlainTextResponse:
+    return await _rtmp_callback(request, secret, live.authorize_publish, "publishing")
 
 
 @router.post("/rtmp/{secret}/on_update", include_in_schema=False)
-def on_update(request: Request, secret: str, name: RtmpField, session: Session = db_session) -> PlainTextResponse:
-    _from_rtmp_server(request, secret)
-    live.still_publishing(session, name)
-    return PlainTextResponse("publishing")
+async def on_update(request: Request, secret: str) -> PlainTextResponse:
+    return await _rtmp_callback(request, secret, live.still_publishing, "publishing")
 
 
 @router.post("/rtmp/{secret}/on_publish_done", include_in_schema=False)
-def on_publish_done(request: Request, secret: str, name: RtmpField, session: Session = db_session) -> PlainTextResponse:
-    _from_rtmp_server(request, secret)
-    live.publish_done(session, name)
-    return PlainTextResponse("done")
+async def on_publish_done(request: Request, secret: str) -> PlainTextResponse:
+    return await _rtmp_callback(request, secret, live.publish_done, "done")
