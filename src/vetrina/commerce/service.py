@@ -47,20 +47,26 @@ class ItemSpec:
     variant_id: int | None = None
 
 
+def _event_row(
+    order_id: int, from_status: str | None, to_status: str, action: str, actor: User | None, note: str, at: datetime
+) -> dict[str, Any]:
+    """One step of an order's history, as its row: for the unit of work (`_record`) and for Core (checkout)."""
+    return {
+        "order_id": order_id,
+        "from_status": from_status,
+        "to_status": to_status,
+        "action": action,
+        "actor_id": actor.id if actor else None,
+        "note": note[:1000],
+        "at": at,
+    }
+
+
 def _record(order: Order, to: OrderStatus | None, action: str, actor: User | None, note: str = "") -> None:
     previous = order.status
     if to is not None:
         order.status = to.value
-    order.history.append(
-        OrderEvent(
-            from_status=previous,
-            to_status=order.status,
-            action=action,
-            actor_id=actor.id if actor else None,
-            note=note[:1000],
-            at=clock.now(),
-        )
-    )
+    order.history.append(OrderEvent(**_event_row(order.id, previous, order.status, action, actor, note, clock.now())))
 
 
 def _emit(ctx: Context, session: Session, order: Order, event_type: str) -> None:
@@ -180,20 +186,6 @@ _PAID = (
     .where(_ORDERS.c.id == bindparam("paid_order"))
     .values(status=S.WAIT_SELLER_SEND_GOODS.value, escrow_transfer_id=bindparam("held"), paid_at=bindparam("now"))
 )
-
-
-def _event_row(
-    order_id: int, from_status: str | None, to_status: str, action: str, actor: User | None, note: str, at: datetime
-) -> dict[str, Any]:
-    return {
-        "order_id": order_id,
-        "from_status": from_status,
-        "to_status": to_status,
-        "action": action,
-        "actor_id": actor.id if actor else None,
-        "note": note[:1000],
-        "at": at,
-    }
 
 
 def _load_order(session: Session, order_id: int, lock: bool) -> Order | None:

@@ -51,18 +51,15 @@ def create_show(
         raise Forbidden("Only merchants and partners host live shows.")
     title = clean_text(title, "title", 200, required=True)
     featured = _featured(session, host, product_ids)
-    open_shows = session.scalar(
-        select(func.count())
-        .select_from(LiveShow)
-        .where(LiveShow.host_id == host.id, LiveShow.status != ShowStatus.ended.value)
-    )
-    if (open_shows or 0) >= MAX_OPEN_SHOWS:
+    open_shows, today = session.execute(
+        select(
+            func.count().filter(LiveShow.status != ShowStatus.ended.value),
+            func.count().filter(LiveShow.created_at > clock.now() - timedelta(days=1)),
+        ).where(LiveShow.host_id == host.id)
+    ).one()
+    if open_shows >= MAX_OPEN_SHOWS:
         raise Conflict(f"You have {MAX_OPEN_SHOWS} shows not yet ended: end one first.")
-    since = clock.now() - timedelta(days=1)
-    today = session.scalar(
-        select(func.count()).select_from(LiveShow).where(LiveShow.host_id == host.id, LiveShow.created_at > since)
-    )
-    if (today or 0) >= MAX_SHOWS_PER_DAY:
+    if today >= MAX_SHOWS_PER_DAY:
         raise Conflict(f"You made {MAX_SHOWS_PER_DAY} shows in the last 24 hours: try again tomorrow.")
     try:
         starts_at = starts_at.astimezone(UTC) if starts_at else None
