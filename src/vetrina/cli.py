@@ -1,4 +1,4 @@
-"""The one command line: `vetrina serve | worker | demo | import | users | tokens | wallets | storage`."""
+"""The one command line: `vetrina serve | worker | demo | import | live | users | tokens | wallets | storage`."""
 
 from __future__ import annotations
 
@@ -232,6 +232,26 @@ def live_rtmp_config(
     ctx = _context()
     try:
         typer.echo(rtmp.nginx_config(ctx.settings, vetrina_url, listen=listen), nl=False)
+    finally:
+        ctx.close()
+
+
+@live_app.command("encoder")
+def live_encoder() -> None:
+    """Run the live encoder in the foreground: it takes each live show's stream from nginx-rtmp and writes its HLS
+    ladder into the store (its own process: one per machine that encodes, any number of machines)."""
+    import signal
+    import threading
+
+    from vetrina.live.encoder import LiveEncoder
+
+    _log_to_console()
+    ctx = _context()
+    stop = threading.Event()
+    for caught in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(caught, lambda *_: stop.set())
+    try:
+        LiveEncoder(ctx).run(stop)
     finally:
         ctx.close()
 

@@ -81,6 +81,35 @@ class Settings(BaseSettings):
         description="Where hosts stream their live shows (shown with each stream key): the nginx-rtmp server's "
         "`live` application (`vetrina live rtmp-config` writes its configuration).",
     )
+    live_rtmp_pull_url: str = Field(
+        "rtmp://127.0.0.1:1935/live",
+        max_length=500,
+        description="Where the live encoder takes each show's stream from: the same nginx-rtmp `live` application, "
+        "as the encoder's machine reaches it.",
+    )
+    live_rtmp_control_url: str = Field(
+        "http://127.0.0.1:1936",
+        max_length=500,
+        description="nginx-rtmp's statistics and control on its loopback HTTP port: the live encoder reads a "
+        "stream's codec and size there, and drops a stream it cannot take.",
+    )
+    live_ladder_heights: list[int] = Field(
+        [720, 480, 360],
+        min_length=1,
+        max_length=6,
+        description="The live HLS rungs, capped at the stream's own height (each live rung costs a share of a core "
+        "for as long as the show lasts).",
+    )
+    live_max_source_height: int = Field(
+        1080, ge=144, le=4320, description="The tallest picture a live stream may send; a taller one is dropped."
+    )
+    live_resume_grace_seconds: int = Field(
+        300,
+        ge=10,
+        le=86400,
+        description="How long an interrupted show waits for its publisher to come back on the same key before it "
+        "ends by itself.",
+    )
     queue_name: str = Field("vetrina", description="Names this deployment's queue (several may share a Redis).")
     secret_key: str | None = Field(
         None, description="Signs media URLs; default: a random key kept in data_dir/secret_key."
@@ -327,7 +356,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"the rate limit of {action}, {limit!r}, is not like 5/minute")
         return {**DEFAULT_RATE_LIMITS, **given}
 
-    @field_validator("ladder_heights")
+    @field_validator("ladder_heights", "live_ladder_heights")
     @classmethod
     def _heights_descending(cls, heights: list[int]) -> list[int]:
         if not heights or any(h <= 0 or h % 2 for h in heights):

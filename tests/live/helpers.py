@@ -9,10 +9,11 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import imageio_ffmpeg
 
-from tests.helpers import free_port, wait_for
+from tests.helpers import wait_for
 from vetrina.live import rtmp
 from vetrina.settings import Settings
 
@@ -27,10 +28,11 @@ def rtmp_missing() -> str | None:
 
 @contextmanager
 def nginx_rtmp(directory: Path, settings: Settings, vetrina_url: str) -> Iterator[str]:
-    """The shipped nginx-rtmp config (as `vetrina live rtmp-config` renders it) on a free loopback port, calling
-    `vetrina_url` back; yields the `live` application's RTMP URL."""
+    """The shipped nginx-rtmp config (as `vetrina live rtmp-config` renders it) on the loopback ports `settings`
+    names (its pull and control URLs), calling `vetrina_url` back; yields the `live` application's RTMP URL."""
     directory.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = urlsplit(settings.live_rtmp_pull_url).port
+    assert port is not None
     config = rtmp.nginx_config(
         settings,
         vetrina_url,
@@ -47,7 +49,7 @@ def nginx_rtmp(directory: Path, settings: Settings, vetrina_url: str) -> Iterato
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(lambda: _listening(port), timeout_s=15, message="nginx-rtmp to listen")
-        yield f"rtmp://127.0.0.1:{port}/live"
+        yield settings.live_rtmp_pull_url
     finally:
         process.terminate()
         process.wait(timeout=15)
@@ -60,36 +62,27 @@ def _listening(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
-def publish(url: str, seconds: float) -> subprocess.Popen:
-    """ffmpeg streaming `seconds` of a generated 320x240 picture with sound to `url` in real time (-re), as a host's
-    encoder does; the caller waits for it."""
+def publish(
+    url: str,
+    seconds: float,
+    *,
+    size: str = "320x240",
+    rate: int = 15,
+    video: list[str] | None = None,
+    picture: bool = True,
+    sound: bool = True,
+) -> subprocess.Popen:
+    """ffmpeg streaming `seconds` of a generated picture and sound (each unless told) to `url` in real time (-re), as
+    a host's encoder does; `video` replaces the H.264 encoding; the caller waits for it."""
+    inputs = ["-re", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}"] if picture else []
+    if sound:
+        inputs += ([] if picture else ["-re"]) + ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}"]
+    encoding = video if video is not None else ["-c:v", "libx264", "-preset", "ultrafast", "-g", str(rate)]
     return subprocess.Popen(
-        [
-            imageio_ffmpeg.get_ffmpeg_exe(),
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-re",
-            "-f",
-            "lavfi",
-            "-i",
-            f"testsrc2=size=320x240:rate=15:duration={seconds}",
-            "-f",
-            "lavfi",
-            "-i",
-            f"sine=frequency=440:duration={seconds}",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-g",
-            "15",
-            "-c:a",
-            "aac",
-            "-f",
-            "flv",
-            url,
-        ],
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", *inputs]
+        + (encoding if picture else [])
+        + (["-c:a", "aac"] if sound else [])
+        + ["-f", "flv", url],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

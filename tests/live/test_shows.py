@@ -23,10 +23,11 @@ def schedule(client, host, **body) -> dict:
     return response.json()
 
 
-def callback(client, ctx, call: str, key: str, secret: str | None = None, **form) -> object:
+def callback(client, ctx, route: str, key: str, secret: str | None = None, **form) -> object:
+    """nginx-rtmp's callback `on_{route}` about the stream `key` (its `call` field: `route` unless given)."""
     secret = secret if secret is not None else rtmp.callback_secret(ctx.settings)
-    fields = {"call": call, "app": "live", "name": key, "addr": "127.0.0.1", "clientid": "7", **form}
-    return client.post(f"/rtmp/{secret}/on_{call}", data=fields)
+    fields = {"call": route, "app": "live", "name": key, "addr": "127.0.0.1", "clientid": "7", **form}
+    return client.post(f"/rtmp/{secret}/on_{route}", data=fields, follow_redirects=False)
 
 
 def status(client, show_id: int) -> str:
@@ -88,14 +89,15 @@ def test_the_rtmp_server_turns_a_show_live_once_per_key_and_back(client, ctx, ma
     assert callback(client, ctx, "publish", key, secret="0" * 32).status_code == 404  # a stranger: nothing here
     assert status(client, show["id"]) == "scheduled"
     assert_problem(callback(client, ctx, "publish", "live_guessed"), 403, "publish-refused")
-    assert callback(client, ctx, "publish", key).status_code == 200
+    accepted = callback(client, ctx, "publish", key)
+    assert accepted.status_code == 302 and accepted.headers["location"] == f"show-{show['id']}"  # the key: renamed
     assert status(client, show["id"]) == "live"
     assert_problem(callback(client, ctx, "publish", key), 403, "publish-refused")  # one publisher per key
     assert callback(client, ctx, "update", key).status_code == 200
     assert callback(client, ctx, "publish_done", key).status_code == 200
     assert status(client, show["id"]) == "interrupted"
     assert_problem(callback(client, ctx, "update", key), 403, "publish-refused")
-    assert callback(client, ctx, "publish", key).status_code == 200  # the same key resumes the show
+    assert callback(client, ctx, "publish", key).status_code == 302  # the same key resumes the show
     read = client.get(f"/api/v1/live/{show['id']}").json()
     assert read["status"] == "live" and read["went_live_at"] is not None
 
@@ -104,7 +106,7 @@ def test_a_replaced_key_or_an_ended_show_is_refused_and_its_publisher_dropped(cl
     merchant, other = make_account(Role.merchant), make_account(Role.merchant)
     show = schedule(client, merchant)
     old = show["stream_key"]
-    assert callback(client, ctx, "publish", old).status_code == 200
+    assert callback(client, ctx, "publish", old).status_code == 302
 
     assert_problem(client.post(f"/api/v1/live/{show['id']}/stream-key", headers=other.auth), 403, "forbidden")
     assert_problem(client.post(f"/api/v1/live/{show['id']}/end", headers=other.auth), 403, "forbidden")
@@ -115,7 +117,7 @@ def test_a_replaced_key_or_an_ended_show_is_refused_and_its_publisher_dropped(cl
     assert new != old and replaced.json()["status"] == "interrupted"
     assert_problem(callback(client, ctx, "update", old), 403, "publish-refused")  # nginx drops the old publisher
     assert_problem(callback(client, ctx, "publish", old), 403, "publish-refused")
-    assert callback(client, ctx, "publish", new).status_code == 200
+    assert callback(client, ctx, "publish", new).status_code == 302
 
     ended = client.post(f"/api/v1/live/{show['id']}/end", headers=merchant.auth)
     assert ended.status_code == 200 and ended.json()["status"] == "ended" and ended.json()["ended_at"]
@@ -154,7 +156,7 @@ def test_a_publisher_cannot_name_another_key_or_connection_than_nginx_does(clien
     )
     assert_problem(sneaky, 403, "publish-refused")
     assert status(client, theirs["id"]) == "scheduled"
-    assert callback(client, ctx, "publish", mine["stream_key"], clientid="3", addr="10.0.0.1\x00").status_code == 200
+    assert callback(client, ctx, "publish", mine["stream_key"], clientid="3", addr="10.0.0.1\x00").status_code == 302
     # A refused second publisher's end (another connection) does not interrupt the show.
     assert callback(client, ctx, "publish_done", mine["stream_key"], clientid="4").status_code == 200
     assert status(client, mine["id"]) == "live"
@@ -167,7 +169,7 @@ def test_a_live_show_whose_rtmp_server_went_silent_can_be_published_again(client
     show for SILENT_AFTER_S, the key may publish again instead of being refused as already publishing."""
     show = schedule(client, make_account(Role.merchant))
     key = show["stream_key"]
-    assert callback(client, ctx, "publish", key, clientid="1").status_code == 200
+    assert callback(client, ctx, "publish", key, clientid="1").status_code == 302
     assert_problem(callback(client, ctx, "publish", key, clientid="2"), 403, "publish-refused")
     with ctx.db.session(write=True) as session:
         session.execute(
@@ -175,7 +177,7 @@ def test_a_live_show_whose_rtmp_server_went_silent_can_be_published_again(client
             .where(LiveShow.id == show["id"])
             .values(checked_at=clock.now() - timedelta(seconds=live.SILENT_AFTER_S + 1))
         )
-    assert callback(client, ctx, "publish", key, clientid="2").status_code == 200
+    assert callback(client, ctx, "publish", key, clientid="2").status_code == 302
     assert_problem(callback(client, ctx, "update", key, clientid="1"), 403, "publish-refused")  # the old one: dropped
 
 
@@ -184,3 +186,15 @@ def test_a_start_time_out_of_range_is_refused(client, make_account):
     for starts_at in ("9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00"):
         response = client.post("/api/v1/live", headers=merchant.auth, json={"title": "x", "starts_at": starts_at})
         assert_problem(response, 422, "invalid-input")
+
+
+def test_only_the_live_encoder_with_its_token_may_play_a_shows_raw_stream(client, ctx):
+    name = rtmp.stream_name(5)
+    token = rtmp.pull_token(ctx.settings, name)
+    assert callback(client, ctx, "play", name, pull=token).status_code == 200
+    assert callback(client, ctx, "update", name, call="update_play", pull=token).status_code == 200
+    assert_problem(callback(client, ctx, "play", name), 403, "publish-refused")
+    assert_problem(callback(client, ctx, "play", name, pull="0" * 32), 403, "publish-refused")
+    assert_problem(callback(client, ctx, "play", rtmp.stream_name(6), pull=token), 403, "publish-refused")
+    assert_problem(callback(client, ctx, "update", name, call="update_play", pull="x"), 403, "publish-refused")
+    assert callback(client, ctx, "play", name, pull=token, secret="0" * 32).status_code == 404

@@ -136,7 +136,7 @@ TABLE: dict[tuple[str, str], Row] = {
         ("POST", f"/rtmp/{{secret}}/{callback}"): row(
             cells("404"), names={"secret": "rtmp_secret"}, data={"call": "publish", "name": "live_x"}
         )
-        for callback in ("on_publish", "on_update", "on_publish_done")
+        for callback in ("on_publish", "on_play", "on_update", "on_publish_done")
     },
     ("POST", "/api/v1/events"): row(
         cells("allowed"), json={"viewer": "v-1", "events": [{"type": "play", "video_id": "{video_id}"}]}

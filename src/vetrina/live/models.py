@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vetrina.db import Base, UTCDateTime
@@ -37,3 +38,29 @@ class LiveShow(Base):
     publisher_addr: Mapped[str | None] = mapped_column(String(64), nullable=True)
     publisher_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)  # the RTMP server's last check
+    interrupted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Why the RTMP server last dropped the stream after taking it (no video, an unsupported codec, too large).
+    stream_problem: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    # The live HLS: where it lives in the store, and its rungs, fixed by the first stream (a resumed one keeps them).
+    media_prefix: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    renditions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    # The live encoder that holds the show (one at a time), and when it last said so.
+    encoder_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    encoder_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The replay made from the live HLS once the show ended (the video may be deleted later; the show stays made).
+    replay_video_id: Mapped[int | None] = mapped_column(ForeignKey("videos.id", ondelete="SET NULL"), nullable=True)
+    replay_made_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class LiveSegment(Base):
+    """One second (or so) of a show's picture, as published in every rung: when it was live (its program date time,
+    the stream time of everything that happens in the show) and how long it lasts. The replay's timeline is the sum
+    of these durations."""
+
+    __tablename__ = "live_segments"
+
+    show_id: Mapped[int] = mapped_column(ForeignKey("live_shows.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    program_time: Mapped[datetime] = mapped_column(UTCDateTime())
+    duration_s: Mapped[float] = mapped_column(Float)
+    discontinuity: Mapped[bool] = mapped_column(Boolean, default=False)  # the first after the publisher resumed

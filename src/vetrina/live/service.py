@@ -18,8 +18,11 @@ from vetrina import clock
 from vetrina.accounts.models import Role, User
 from vetrina.accounts.service import token_hash
 from vetrina.catalog.models import Product
+from vetrina.context import Context
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound
+from vetrina.live import hls
 from vetrina.live.models import LiveShow, ShowStatus
+from vetrina.storage import Covers
 from vetrina.text import clean_text
 
 MAX_FEATURED = 50
@@ -99,6 +102,15 @@ def _featured(session: Session, host: User, product_ids: Sequence[int]) -> list[
     return wanted
 
 
+def hls_url(ctx: Context, show: LiveShow) -> str | None:
+    """The signed URL of the show's HLS (its master playlist, covering its rungs): live while it streams, the replay
+    once it ended; None until the encoder has taken its first stream."""
+    if show.media_prefix is None:
+        return None
+    now_ts = clock.now().timestamp()
+    return ctx.store.signed_url(show.media_prefix, hls.MASTER, now_ts, ctx.settings.media_url_ttl_s, covers=Covers.hls)
+
+
 def get_show(session: Session, show_id: int) -> LiveShow:
     """Any show: that a show exists, and when, is public (its key never is)."""
     show = session.get(LiveShow, show_id)
@@ -155,6 +167,8 @@ class Publisher:
     key: str
     client_id: str
     addr: str
+    call: str = "publish"  # nginx's `call`: publish, update_publish, play, update_play, publish_done
+    pull: str = ""  # a player's token (the encoder's)
 
     @classmethod
     def from_form(cls, fields: Iterable[tuple[str, Any]]) -> Publisher:
@@ -168,7 +182,17 @@ class Publisher:
         key = first.get("name", "")
         if not 0 < len(key) <= 512 or _CONTROL.search(key):
             raise InvalidInput("The callback names no stream key.", field="name")
-        return cls(key, _CONTROL.sub("", first.get("clientid", ""))[:32], _CONTROL.sub("", first.get("addr", ""))[:64])
+        return cls(
+            key,
+            _CONTROL.sub("", first.get("clientid", ""))[:32],
+            _CONTROL.sub("", first.get("addr", ""))[:64],
+            first.get("call", "")[:32],
+            first.get("pull", "")[:64],
+        )
+
+    @property
+    def plays(self) -> bool:
+        return self.call in {"play", "update_play"}
 
 
 def _by_key(session: Session, key: str) -> LiveShow | None:
@@ -195,7 +219,7 @@ def authorize_publish(session: Session, publisher: Publisher) -> LiveShow:
         raise PublishRefused("This show's key is already publishing.")
     show.status, show.publisher_addr, show.publisher_id = ShowStatus.live.value, publisher.addr, publisher.client_id
     show.went_live_at = show.went_live_at or now
-    show.checked_at = now
+    show.checked_at, show.interrupted_at, show.stream_problem = now, None, None
     return show
 
 
@@ -220,3 +244,24 @@ def publish_done(session: Session, publisher: Publisher) -> LiveShow | None:
 
 def _interrupt(show: LiveShow) -> None:
     show.status, show.publisher_addr, show.publisher_id = ShowStatus.interrupted.value, None, None
+    show.interrupted_at = clock.now()
+
+
+def end_unresumed(session: Session, grace_s: float) -> list[int]:
+    """End the shows whose publisher has not come back within `grace_s` of stopping; returns their ids."""
+    cutoff = clock.now() - timedelta(seconds=grace_s)
+    shows = session.scalars(
+        select(LiveShow)
+        .where(LiveShow.status == ShowStatus.interrupted.value, LiveShow.interrupted_at < cutoff)
+        .with_for_update()
+    ).all()
+    for show in shows:
+        show.status, show.ended_at = ShowStatus.ended.value, clock.now()
+    return [show.id for show in shows]
+
+
+def note_stream_problem(session: Session, show_id: int, problem: str) -> None:
+    """Why the encoder dropped the show's stream, for its host (the RTMP server reports the drop itself)."""
+    show = session.get(LiveShow, show_id, with_for_update=True)
+    if show is not None:
+        show.stream_problem = problem[:300]

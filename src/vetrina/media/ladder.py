@@ -23,6 +23,7 @@ THUMB_WIDTH = 160
 MASTER_PLAYLIST = "master.m3u8"
 POSTER = "poster.jpg"
 THUMBS_VTT = "thumbs/thumbs.vtt"
+LIVE_SEGMENT_SECONDS = 1  # and a 1 s GOP: a viewer joins, and a rung switches, within a second
 
 
 def _even(value: float) -> int:
@@ -173,6 +174,49 @@ def chunk_command(
         args += ["-map", "[thumbs]", "-frames:v", str(len(thumbs)), *_THUMB_ENCODING]
         args += ["-start_number", str(thumbs.start + 1), str(out_dir / "thumbs" / "thumb_%04d.jpg")]
     return args
+
+
+# Live ladders ---------------------------------------------------------------------------------------------------------
+
+
+def live_command(
+    source_url: str, out_dir: Path, plan: LadderPlan, has_audio: bool, preset: str, start_number: int
+) -> list[str]:
+    """ffmpeg arguments that take a live stream at `source_url` and write its ladder into `out_dir` as it comes:
+    1 s segments from `start_number` on, each keyframe-aligned across rungs and stamped with its program date time
+    (ffmpeg's wall clock when it began), and a playlist per rung listing every segment of this run."""
+    count = len(plan.renditions)
+    branches = [f"[0:v]split={count}" + "".join(f"[s{i}]" for i in range(count)), *_scaled(plan)]
+    # Give up on a source silent for 10 s (a publisher gone without a word), in microseconds.
+    args = ["-rw_timeout", "10000000", "-i", source_url, "-filter_complex", ";".join(branches)]
+    for i in range(count):
+        args += ["-map", f"[v{i}]"] + (["-map", "0:a:0"] if has_audio else [])
+    # zerolatency: no B-frames and no lookahead, so a frame leaves the encoder as soon as it is in.
+    args += _video_encoding(plan, LIVE_SEGMENT_SECONDS, preset) + ["-tune", "zerolatency"]
+    if has_audio:
+        args += AUDIO_ENCODING
+    stream_map = " ".join(
+        f"v:{i},a:{i},name:{r.name}" if has_audio else f"v:{i},name:{r.name}" for i, r in enumerate(plan.renditions)
+    )
+    return args + [
+        "-f",
+        "hls",
+        "-hls_time",
+        str(LIVE_SEGMENT_SECONDS),
+        "-hls_list_size",
+        "0",
+        "-hls_flags",
+        "independent_segments+program_date_time+temp_file",
+        "-hls_segment_type",
+        "mpegts",
+        "-start_number",
+        str(start_number),
+        "-hls_segment_filename",
+        str(out_dir / "%v" / "seg_%05d.ts"),
+        "-var_stream_map",
+        stream_map,
+        str(out_dir / "%v" / "index.m3u8"),
+    ]
 
 
 def audio_command(source: Path, out_dir: Path, segment_seconds: int) -> list[str]:

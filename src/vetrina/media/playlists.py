@@ -14,6 +14,8 @@ from vetrina.storage import MediaStore
 
 # How long a player or cache may keep a playlist before asking again (then, usually, a 304).
 PLAYLIST_MAX_AGE_S = 10
+# A live media playlist gains a segment every second: kept no longer than half a (1 s) segment, rounded up.
+LIVE_PLAYLIST_MAX_AGE_S = 1
 MAX_PLAYLIST_BYTES = 4 * 1024**2  # a feature film's media playlist is tens of kilobytes
 
 
@@ -25,6 +27,12 @@ def is_playlist(key: str) -> bool:
 class Playlist:
     body: bytes
     etag: str  # a strong validator, quoted as HTTP writes it
+
+    @property
+    def max_age_s(self) -> int:
+        """A media playlist without an end is live: players poll it every segment, so caches keep it briefly."""
+        live = b"#EXTINF" in self.body and b"#EXT-X-ENDLIST" not in self.body
+        return LIVE_PLAYLIST_MAX_AGE_S if live else PLAYLIST_MAX_AGE_S
 
 
 def rendered(store: MediaStore, key: str, direct_until: int | None = None) -> Playlist | None:

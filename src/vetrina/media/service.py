@@ -181,8 +181,15 @@ def set_published(ctx: Context, session: Session, video_ids: Collection[int], pu
 def delete_video(ctx: Context, session: Session, video_id: int, user: User) -> None:
     """Remove a video; its files go once the deletion has committed."""
     video = video_for_change(session, video_id, user)
+    # Its own prefix, and its ladder wherever that was made (a live show's replay plays from the show's HLS).
+    prefixes = {output_prefix(video_id), video.output_key or output_prefix(video_id)}
     session.delete(video)
-    after_commit(session, lambda: ctx.store.delete(output_prefix(video_id)))
+
+    def remove_files() -> None:
+        for prefix in prefixes:
+            ctx.store.delete(prefix)
+
+    after_commit(session, remove_files)
     ctx.caches.forget_after_commit(session, Topic.video, video_id)
 
 

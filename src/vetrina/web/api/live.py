@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,7 @@ from vetrina.live.models import LiveShow, ShowStatus
 from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_context, required_user
 
 router = APIRouter(tags=["live"])
+T = TypeVar("T")
 
 
 class ShowIn(BaseModel):
@@ -42,6 +43,9 @@ class ShowOut(BaseModel):
     created_at: datetime
     went_live_at: datetime | None
     ended_at: datetime | None
+    hls_url: str | None = Field(description="The show's HLS: live while it streams, then its replay.")
+    stream_problem: str | None = Field(description="Why the stream was last dropped after it was accepted.")
+    replay_video_id: int | None = Field(description="The video the show became once it ended.")
 
 
 class ShowWithKeyOut(ShowOut):
@@ -49,7 +53,7 @@ class ShowWithKeyOut(ShowOut):
     rtmp_url: str
 
 
-def show_out(show: LiveShow) -> ShowOut:
+def show_out(request: Request, show: LiveShow) -> ShowOut:
     return ShowOut(
         id=show.id,
         host_id=show.host_id,
@@ -60,12 +64,15 @@ def show_out(show: LiveShow) -> ShowOut:
         created_at=show.created_at,
         went_live_at=show.went_live_at,
         ended_at=show.ended_at,
+        hls_url=live.hls_url(get_context(request), show),
+        stream_problem=show.stream_problem,
+        replay_video_id=show.replay_video_id,
     )
 
 
 def _with_key(request: Request, show: LiveShow, key: str) -> ShowWithKeyOut:
     rtmp_url = get_context(request).settings.live_rtmp_url
-    return ShowWithKeyOut(**show_out(show).model_dump(), stream_key=key, rtmp_url=rtmp_url)
+    return ShowWithKeyOut(**show_out(request, show).model_dump(), stream_key=key, rtmp_url=rtmp_url)
 
 
 @router.post("/api/v1/live", status_code=201, response_model=ShowWithKeyOut, summary="Schedule a live show")
@@ -77,13 +84,13 @@ def create_show(
 
 
 @router.get("/api/v1/live", response_model=list[ShowOut], summary="Live shows, newest first")
-def list_shows(status: ShowStatus | None = None, session: Session = db_session) -> list[ShowOut]:
-    return [show_out(show) for show in live.list_shows(session, status)]
+def list_shows(request: Request, status: ShowStatus | None = None, session: Session = db_session) -> list[ShowOut]:
+    return [show_out(request, show) for show in live.list_shows(session, status)]
 
 
 @router.get("/api/v1/live/{show_id}", response_model=ShowOut, summary="One live show (never its key)")
-def read_show(show_id: RowId, session: Session = db_session) -> ShowOut:
-    return show_out(live.get_show(session, show_id))
+def read_show(request: Request, show_id: RowId, session: Session = db_session) -> ShowOut:
+    return show_out(request, live.get_show(session, show_id))
 
 
 @router.post(
@@ -97,40 +104,60 @@ def replace_stream_key(
 
 
 @router.post("/api/v1/live/{show_id}/end", response_model=ShowOut, summary="End the show for good")
-def end_show(show_id: RowId, user: User = required_user, session: Session = db_session) -> ShowOut:
-    return show_out(live.end_show(session, show_id, user))
+def end_show(request: Request, show_id: RowId, user: User = required_user, session: Session = db_session) -> ShowOut:
+    return show_out(request, live.end_show(session, show_id, user))
 
 
-# nginx-rtmp's callbacks (`notify_method post`: a form). Any 2xx lets the publisher in (or keep streaming); anything
-# else drops it. Only the RTMP server knows the secret path segment: for anyone else the routes do not exist, and
-# the secret is checked before the body is read or the database asked.
-Callback = Callable[[Session, live.Publisher], object]
-
-
-async def _rtmp_callback(request: Request, secret: str, callback: Callback, answer: str) -> PlainTextResponse:
-    ctx = get_context(request)
-    if not rtmp.is_callback_secret(ctx.settings, secret):
+# nginx-rtmp's callbacks (`notify_method post`: a form). A 2xx lets the publisher or player in (or keep going), a
+# 3xx to a name renames the publisher's stream; anything else drops it. Only the RTMP server knows the secret path
+# segment: for anyone else the routes do not exist, and the secret is checked before the body is read or the
+# database asked.
+async def _publisher(request: Request, secret: str) -> live.Publisher:
+    if not rtmp.is_callback_secret(get_context(request).settings, secret):
         raise NotFound("Not found.")
-    publisher = live.Publisher.from_form((await request.form()).multi_items())
+    return live.Publisher.from_form((await request.form()).multi_items())
 
-    def run() -> None:
+
+async def _in_write_session(request: Request, work: Callable[[Session], T]) -> T:
+    ctx = get_context(request)
+
+    def run() -> T:
         with ctx.db.session(write=True) as session:
-            callback(session, publisher)
+            return work(session)
 
-    await run_in_threadpool(run)
-    return PlainTextResponse(answer)
+    return await run_in_threadpool(run)
+
+
+def _may_pull(request: Request, publisher: live.Publisher) -> PlainTextResponse:
+    """A player of a show's raw stream: only the live encoder, by its token."""
+    if not rtmp.is_pull_token(get_context(request).settings, publisher.key, publisher.pull):
+        raise live.PublishRefused("Only Vetrina's live encoder plays a show's raw stream.")
+    return PlainTextResponse("playing")
 
 
 @router.post("/rtmp/{secret}/on_publish", include_in_schema=False)
-async def on_publish(request: Request, secret: str) -> PlainTextResponse:
-    return await _rtmp_callback(request, secret, live.authorize_publish, "publishing")
+async def on_publish(request: Request, secret: str) -> Response:
+    publisher = await _publisher(request, secret)
+    show_id = await _in_write_session(request, lambda session: live.authorize_publish(session, publisher).id)
+    return Response(status_code=302, headers={"Location": rtmp.stream_name(show_id)})
+
+
+@router.post("/rtmp/{secret}/on_play", include_in_schema=False)
+async def on_play(request: Request, secret: str) -> PlainTextResponse:
+    return _may_pull(request, await _publisher(request, secret))
 
 
 @router.post("/rtmp/{secret}/on_update", include_in_schema=False)
 async def on_update(request: Request, secret: str) -> PlainTextResponse:
-    return await _rtmp_callback(request, secret, live.still_publishing, "publishing")
+    publisher = await _publisher(request, secret)
+    if publisher.plays:
+        return _may_pull(request, publisher)
+    await _in_write_session(request, lambda session: live.still_publishing(session, publisher))
+    return PlainTextResponse("publishing")
 
 
 @router.post("/rtmp/{secret}/on_publish_done", include_in_schema=False)
 async def on_publish_done(request: Request, secret: str) -> PlainTextResponse:
-    return await _rtmp_callback(request, secret, live.publish_done, "done")
+    publisher = await _publisher(request, secret)
+    await _in_write_session(request, lambda session: live.publish_done(session, publisher))
+    return PlainTextResponse("done")

@@ -84,7 +84,7 @@ def _playlist(
     if playlist is None:
         raise NotFound("There is no such media file.")
     headers = {
-        "Cache-Control": f"public, max-age={min(remaining_s, playlists.PLAYLIST_MAX_AGE_S)}",
+        "Cache-Control": f"public, max-age={min(remaining_s, playlist.max_age_s)}",
         "ETag": playlist.etag,
         "Access-Control-Allow-Origin": "*",
     }
