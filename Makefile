@@ -14,7 +14,7 @@ run: export VETRINA_FUNDING_PROVIDERS ?= ["sandbox"]
 run: export VETRINA_TRANSCODE_CHUNK_SECONDS ?= 8
 run: install  ## install, seed the demo, and serve on http://$(HOST):$(PORT)
 	$(BIN)/vetrina demo
-	$(BIN)/vetrina serve --host $(HOST) --port $(PORT)
+	$(BIN)/vetrina serve --host $(HOST) --port $(PORT) --demo-live
 
 test: install browser check  ## install, then run the checks (below) and the whole test suite
 	@$(BIN)/pytest; status=$$?; \

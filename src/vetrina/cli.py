@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import logging
 import os
+import signal
 import sys
 from typing import TYPE_CHECKING, NoReturn
 
@@ -77,13 +78,36 @@ def serve(
     port: int = typer.Option(8000, min=1, max=65535, help="Port to listen on."),
     worker: bool = typer.Option(True, help="Run job workers in this process (embedded default)."),
     workers: int = typer.Option(1, min=1, max=64, help="Web server processes (each with its job workers)."),
+    live: bool = typer.Option(
+        True, help="Also run nginx-rtmp and the live encoder here, when nginx and libnginx-mod-rtmp are installed."
+    ),
+    demo_live: bool = typer.Option(False, help="Feed a 10-minute demo live show (make run does)."),
 ) -> None:
     """Serve the web app and API (with in-process job workers unless --no-worker)."""
-    from vetrina.web.app import create_app
-    from vetrina.web.metrics import share_between_processes
+    from contextlib import ExitStack
+
+    from vetrina.live.local import local_live_stack
 
     _log_to_console()
     ctx = _context()
+    # Where this machine's nginx-rtmp and demo feed reach the server (a wildcard listen is reached on loopback).
+    own_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104
+    # uvicorn stops on SIGTERM, then raises it again at exit: exit by SystemExit then, so the stack below unwinds.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    with ExitStack() as running:
+        if live and running.enter_context(local_live_stack(ctx.settings, own_url)) and demo_live:
+            from vetrina.demo import DemoLiveFeed
+
+            feed = DemoLiveFeed(ctx, own_url)
+            feed.start()
+            running.callback(feed.stop)
+        _serve(ctx, host, port, worker, workers)
+
+
+def _serve(ctx: Context, host: str, port: int, worker: bool, workers: int) -> None:
+    from vetrina.web.app import create_app
+    from vetrina.web.metrics import share_between_processes
+
     if worker:
         _recover_interrupted_work(ctx)
     else:  # no worker here, but uploads still leave scratch behind when a node dies mid-upload
@@ -240,7 +264,6 @@ def live_rtmp_config(
 def live_encoder() -> None:
     """Run the live encoder in the foreground: it takes each live show's stream from nginx-rtmp and writes its HLS
     ladder into the store (its own process: one per machine that encodes, any number of machines)."""
-    import signal
     import threading
 
     from vetrina.live.encoder import LiveEncoder

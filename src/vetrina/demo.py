@@ -10,7 +10,10 @@ import html
 import math
 import random
 import shutil
+import subprocess
+import threading
 import time
+import urllib.request
 import wave
 from array import array
 from collections.abc import Callable
@@ -36,7 +39,7 @@ from vetrina.commerce import service as orders
 from vetrina.context import Context
 from vetrina.live import service as live
 from vetrina.media import service as media
-from vetrina.media.ffmpeg import run_ffmpeg
+from vetrina.media.ffmpeg import ffmpeg_exe, run_ffmpeg
 from vetrina.media.models import Video, VideoStatus
 from vetrina.money import Money
 from vetrina.partners.models import FeedItem
@@ -225,6 +228,68 @@ def _schedule_live_show(ctx: Context, merchant: User) -> None:
         f"  a live show is scheduled (GET /api/v1/live/{show.id}); go live from OBS or ffmpeg to "
         f"{ctx.settings.live_rtmp_url}/{key} once nginx-rtmp runs `vetrina live rtmp-config`"
     )
+
+
+class DemoLiveFeed:
+    """The demo's show that is live now: a new show of the shop's products, fed by ffmpeg with a generated 360p
+    picture (a clock burned in) and a tone, as a host's OBS would, once Vetrina answers at `vetrina_url`; it ends
+    by itself after `seconds` and becomes a replay."""
+
+    def __init__(self, ctx: Context, vetrina_url: str, seconds: int = 600) -> None:
+        self.ctx, self.vetrina_url, self.seconds = ctx, vetrina_url.rstrip("/"), seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._feed, name="demo-live-feed", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=15)
+
+    def _feed(self) -> None:
+        if not self._wait_for_vetrina():
+            return
+        with self.ctx.db.session(write=True) as session:
+            merchant = accounts.get_user_by_email(session, DEMO_USERS[0][0])
+            if merchant is None:
+                return
+            products = catalog.list_products(session, 1, 10, merchant_id=merchant.id).items
+            show, key = live.create_show(
+                session, merchant, "A tasting from the demo shop", None, [p.id for p in products]
+            )
+            show_id, merchant_id = show.id, merchant.id
+        print(f"  live now: show {show_id} on {self.vetrina_url}/live/{show_id} (for {self.seconds // 60} minutes)")
+        clock_text = r"LIVE %{localtime\:%H\\\:%M\\\:%S}"  # drawtext escapes its colons twice
+        picture = (
+            f"testsrc2=size=640x360:rate=25:duration={self.seconds},"
+            f"drawtext=fontfile={FONT}:text='{clock_text}':x=20:y=20:fontsize=32:fontcolor=white:"
+            "box=1:boxcolor=black@0.6"
+        )
+        command = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-re", "-f", "lavfi", "-i", picture]
+        command += ["-re", "-f", "lavfi", "-i", f"sine=frequency=330:duration={self.seconds}"]
+        command += ["-c:v", "libx264", "-preset", "veryfast", "-g", "25", "-b:v", "700k", "-c:a", "aac"]
+        command += ["-f", "flv", f"{self.ctx.settings.live_rtmp_url}/{key}"]
+        publisher = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        while publisher.poll() is None and not self._stop.wait(1):
+            pass
+        if publisher.poll() is None:
+            publisher.terminate()
+            publisher.wait()
+        with self.ctx.db.session(write=True) as session:
+            host = session.get(User, merchant_id)
+            if host is not None:
+                live.end_show(session, show_id, host)
+
+    def _wait_for_vetrina(self) -> bool:
+        deadline = time.monotonic() + 120
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.vetrina_url}/healthz", timeout=2):  # noqa: S310  (our own URL)
+                    return True
+            except OSError:
+                self._stop.wait(0.5)
+        return False
 
 
 def _tag_demo_film(ctx: Context, merchant: User) -> None:

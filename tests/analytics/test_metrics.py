@@ -91,7 +91,7 @@ def test_several_server_processes_answer_for_all_of_them(tmp_path):
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"stale")
     server = subprocess.Popen(
-        [sys.executable, "-m", "vetrina", "serve", "--port", str(port), "--workers", "2"],
+        [sys.executable, "-m", "vetrina", "serve", "--port", str(port), "--workers", "2", "--no-live"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

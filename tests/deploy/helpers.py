@@ -168,7 +168,7 @@ class Cluster:
 
     def web(self, name: str, host: str, port: int) -> str:
         """A web node with no job workers (`vetrina serve --no-worker`); its URL once it answers."""
-        self._start(name, "serve", "--host", host, "--port", str(port), "--no-worker")
+        self._start(name, "serve", "--host", host, "--port", str(port), "--no-worker", "--no-live")
         url = f"http://{host}:{port}"
 
         def healthy() -> bool:

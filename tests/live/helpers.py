@@ -15,6 +15,7 @@ import imageio_ffmpeg
 
 from tests.helpers import wait_for
 from vetrina.live import rtmp
+from vetrina.live.latency import clock_strip_filter
 from vetrina.settings import Settings
 
 
@@ -71,13 +72,18 @@ def publish(
     video: list[str] | None = None,
     picture: bool = True,
     sound: bool = True,
+    clock_base_us: int | None = None,
 ) -> subprocess.Popen:
     """ffmpeg streaming `seconds` of a generated picture and sound (each unless told) to `url` in real time (-re), as
-    a host's encoder does; `video` replaces the H.264 encoding; the caller waits for it."""
+    a host's encoder does; `video` replaces the H.264 encoding; with `clock_base_us`, the wall clock is burned into
+    the picture (vetrina.live.latency); the caller waits for it."""
     inputs = ["-re", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}"] if picture else []
     if sound:
         inputs += ([] if picture else ["-re"]) + ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}"]
     encoding = video if video is not None else ["-c:v", "libx264", "-preset", "ultrafast", "-g", str(rate)]
+    if clock_base_us is not None:
+        mapping = ["-filter_complex", clock_strip_filter(clock_base_us), "-map", "[clocked]"]
+        encoding = mapping + (["-map", "1:a"] if sound else []) + encoding
     return subprocess.Popen(
         [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", *inputs]
         + (encoding if picture else [])

@@ -54,7 +54,7 @@ def test_a_live_stream_becomes_a_live_hls_ladder_resumes_on_its_key_and_ends_as_
     assert [p.stream_info.resolution for p in master.playlists] == [(854, 480), (640, 360)]
     wait_for(lambda: segment_count(ingest, master_url) >= 3, timeout_s=30, message="three live segments")
     playlist, answer = media_playlist(ingest, master_url, "360p")
-    assert not playlist.is_endlist and playlist.target_duration == 1
+    assert not playlist.is_endlist and playlist.target_duration == 2  # fixed for the show: 1 s segments
     assert answer.headers["cache-control"].endswith("max-age=1")  # live: polled every segment
     assert all(s.program_date_time is not None and 0.5 <= s.duration <= 1.5 for s in playlist.segments[:-1])
     segment = httpx.get(master_url.replace("master.m3u8", f"360p/{playlist.segments[0].uri}"))
@@ -132,6 +132,26 @@ def test_nobody_but_the_encoder_pulls_a_shows_raw_stream(ingest, encoder, make_a
                 timeout=30,
             )
             assert viewer.returncode != 0, url
+    finally:
+        host.kill()
+        host.wait()
+
+
+def test_a_stream_without_sound_is_taken_as_picture_alone(ingest, encoder, make_account):
+    show = schedule(ingest, make_account(Role.merchant))
+    host = publish(f"{ingest.rtmp_url}/{show['stream_key']}", seconds=15, sound=False)
+    try:
+        wait_for(lambda: read_show(ingest, show["id"])["hls_url"], timeout_s=30, message="the live HLS")
+        master_url = ingest.api_url + read_show(ingest, show["id"])["hls_url"]
+        playlist = wait_for(
+            lambda: (
+                (answer := httpx.get(master_url.replace("master.m3u8", "240p/index.m3u8"))).status_code == 200
+                and m3u8.loads(answer.text)
+            ),
+            timeout_s=30,
+            message="the first segments",
+        )
+        assert playlist.segments and read_show(ingest, show["id"])["stream_problem"] is None
     finally:
         host.kill()
         host.wait()

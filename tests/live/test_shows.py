@@ -190,7 +190,11 @@ def test_a_start_time_out_of_range_is_refused(client, make_account):
 
 def test_only_the_live_encoder_with_its_token_may_play_a_shows_raw_stream(client, ctx):
     name = rtmp.stream_name(5)
-    token = rtmp.pull_token(ctx.settings, name)
+    token = rtmp.pull_token(ctx.settings, name, clock.now().timestamp())
+    stale = rtmp.pull_token(ctx.settings, name, clock.now().timestamp() - 2 * rtmp.PULL_TOKEN_TTL_S)
+    assert_problem(callback(client, ctx, "play", name, pull=stale), 403, "publish-refused")  # seen in a log: useless
+    # ... but a pull it started in time goes on (nginx re-checks it every 5 s for as long as the show lasts).
+    assert callback(client, ctx, "update", name, call="update_play", pull=stale).status_code == 200
     assert callback(client, ctx, "play", name, pull=token).status_code == 200
     assert callback(client, ctx, "update", name, call="update_play", pull=token).status_code == 200
     assert_problem(callback(client, ctx, "play", name), 403, "publish-refused")
@@ -198,3 +202,27 @@ def test_only_the_live_encoder_with_its_token_may_play_a_shows_raw_stream(client
     assert_problem(callback(client, ctx, "play", rtmp.stream_name(6), pull=token), 403, "publish-refused")
     assert_problem(callback(client, ctx, "update", name, call="update_play", pull="x"), 403, "publish-refused")
     assert callback(client, ctx, "play", name, pull=token, secret="0" * 32).status_code == 404
+
+
+def test_a_show_nginx_stopped_checking_is_interrupted_then_ended_after_the_grace(client, ctx, make_account):
+    merchant = make_account(Role.merchant)
+    show = schedule(client, merchant)
+    assert callback(client, ctx, "publish", show["stream_key"]).status_code == 302
+    with ctx.db.session(write=True) as session:
+        assert live.interrupt_silent(session) == []  # checked a moment ago
+        session.execute(
+            update(LiveShow).where(LiveShow.id == show["id"]).values(checked_at=clock.now() - timedelta(minutes=1))
+        )
+    with ctx.db.session(write=True) as session:  # nginx restarted, or its on_publish_done was lost
+        assert live.interrupt_silent(session) == [show["id"]]
+    assert status(client, show["id"]) == "interrupted"
+    with ctx.db.session(write=True) as session:
+        assert live.end_unresumed(session, grace_s=300) == []
+        session.execute(
+            update(LiveShow)
+            .where(LiveShow.id == show["id"])
+            .values(interrupted_at=clock.now() - timedelta(seconds=301))
+        )
+    with ctx.db.session(write=True) as session:
+        assert live.end_unresumed(session, grace_s=300) == [show["id"]]
+    assert status(client, show["id"]) == "ended"

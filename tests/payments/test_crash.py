@@ -28,7 +28,7 @@ def _serve(settings, port: int) -> subprocess.Popen:
         "VETRINA_SECRET_KEY": settings.secret_key,
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "vetrina", "serve", "--port", str(port)],
+        [sys.executable, "-m", "vetrina", "serve", "--port", str(port), "--no-live"],
         env=env,
         start_new_session=True,
         stdout=subprocess.DEVNULL,

@@ -13,6 +13,7 @@ a video on the host's channel."""
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import shutil
 import signal
@@ -20,9 +21,10 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ from vetrina import clock
 from vetrina.context import Context
 from vetrina.live import hls, rtmp
 from vetrina.live import service as live
+from vetrina.live.local import die_with_parent
 from vetrina.live.models import LiveSegment, LiveShow, ShowStatus
 from vetrina.media import ladder
 from vetrina.media.ffmpeg import ffmpeg_exe
@@ -46,6 +49,15 @@ HOLD_FOR_S = 15  # a show whose encoder has not said it holds it for this long i
 WAIT_FOR_VIDEO_MS = 5000  # a stream that has published this long with no video (or no size) is dropped
 STOP_WAIT_S = 15  # how long ffmpeg gets to finish its last segment when asked to stop
 AUDIO_CODECS = {"AAC", "MP3"}
+MAX_ASPECT = 2.5  # widest (and tallest) picture taken: 21:9 is 2.33
+HEARTBEAT_S = 2.0
+REPLAY_AFTER_S = 5.0  # between ending the live playlists and turning them into the replay's VOD
+SCRATCH_STALE_S = 3600.0  # scratch of runs a crashed encoder left
+_PULL_TOKEN = re.compile(r"pull=[\w.-]+")
+
+
+class ShowGone(RuntimeError):
+    """The show was deleted, or another encoder holds it now: this one stops writing it."""
 
 
 @dataclass
@@ -55,7 +67,8 @@ class _Run:
     process: subprocess.Popen[bytes]
     out_dir: Path
     start_seq: int
-    published: int = 0  # segments of this run in the store so far
+    moved: int = 0  # segments of this run in the store so far
+    unrecorded: list[hls.Segment] = field(default_factory=list)  # in the store, not yet in live_segments
     stop_asked_at: float | None = None
 
 
@@ -70,9 +83,10 @@ class _Encode:
     run: _Run | None = None
     runs: int = 0
     refused_client: str | None = None  # the publisher whose stream was found bad (not checked again)
-    failed: bool = False  # its replay could not be made: not retried by this process
+    retry_at: float = 0.0  # after a failed replay, when to try again
     has_audio: bool = True
     frame_rate: float = 30.0
+    ended_at: float | None = None  # when its live playlists were ended (monotonic)
 
 
 class LiveEncoder:
@@ -82,6 +96,7 @@ class LiveEncoder:
         self.encoder_id = encoder_id or secrets.token_hex(8)
         self._encodes: dict[int, _Encode] = {}
         self._next_refresh = 0.0
+        self._streams_now: dict[str, rtmp.StreamInfo] | None = None
 
     @property
     def show_ids(self) -> set[int]:
@@ -90,33 +105,62 @@ class LiveEncoder:
     def run(self, stop: threading.Event) -> None:
         """Encode until `stop` is set; then let each ffmpeg finish its last segment and hand the shows back."""
         log.info("live encoder %s: pulling from %s", self.encoder_id, self.ctx.settings.live_rtmp_pull_url)
+        self.ctx.store.clean_scratch(older_than_s=SCRATCH_STALE_S)
+        # The heartbeat has a thread of its own: a slow round (a store upload, a replay's poster) never lets another
+        # encoder take over a show this one still encodes.
+        beating = threading.Thread(target=self._beat, args=(stop,), name="live-encoder-heartbeat", daemon=True)
+        beating.start()
         try:
             while not stop.is_set():
-                try:
-                    self.tick()
-                except Exception:  # the encoder outlives one bad round (a database or store hiccup)
-                    log.exception("live encoder: a round failed")
+                self.tick()
                 stop.wait(TICK_S)
         finally:
             self.close()
+            beating.join(timeout=HEARTBEAT_S * 2)
 
     def tick(self) -> None:
+        """One round: each show's finished segments published; once a second, which shows to take, start, stop
+        or finish. A failure is one show's (logged, tried again next round), never the round's."""
         for encode in list(self._encodes.values()):
             if encode.run is not None:
-                self._publish_segments(encode)
+                self._guarded(encode.show_id, partial(self._publish_segments, encode))
         if time.monotonic() >= self._next_refresh:
             self._next_refresh = time.monotonic() + REFRESH_S
-            self._refresh()
+            try:
+                self._refresh()
+            except Exception:  # a database hiccup: the next round asks again
+                log.exception("live encoder: could not look up the live shows")
+
+    def _guarded(self, show_id: int, work: Callable[[], object]) -> None:
+        try:
+            work()
+        except ShowGone:
+            log.info("live show %s: deleted or taken over by another encoder; letting go", show_id)
+            self._let_go(show_id, release=False)
+        except Exception:
+            log.exception("live show %s: this round failed; trying again", show_id)
+
+    def _beat(self, stop: threading.Event) -> None:
+        while not stop.wait(HEARTBEAT_S):
+            try:
+                with self.ctx.db.session(write=True) as session:
+                    session.execute(
+                        update(LiveShow)
+                        .where(LiveShow.encoder_id == self.encoder_id)
+                        .values(encoder_seen_at=clock.now())
+                    )
+            except Exception:
+                log.exception("live encoder: heartbeat failed")
 
     def close(self) -> None:
         for encode in self._encodes.values():
             if encode.run is not None:
                 self._stop(encode.run)
         deadline = time.monotonic() + STOP_WAIT_S
-        for encode in self._encodes.values():
+        for encode in list(self._encodes.values()):
             if encode.run is not None:
                 self._wait(encode.run, deadline)
-                self._publish_segments(encode)
+                self._guarded(encode.show_id, partial(self._publish_segments, encode))
         with self.ctx.db.session(write=True) as session:
             session.execute(update(LiveShow).where(LiveShow.encoder_id == self.encoder_id).values(encoder_id=None))
         self._encodes.clear()
@@ -126,8 +170,8 @@ class LiveEncoder:
     def _refresh(self) -> None:
         now = clock.now()
         with self.ctx.db.session(write=True) as session:
+            live.interrupt_silent(session)
             live.end_unresumed(session, self.ctx.settings.live_resume_grace_seconds)
-            session.execute(update(LiveShow).where(LiveShow.encoder_id == self.encoder_id).values(encoder_seen_at=now))
             free = or_(LiveShow.encoder_id.is_(None), LiveShow.encoder_seen_at < now - timedelta(seconds=HOLD_FOR_S))
             wanted = or_(
                 LiveShow.status == ShowStatus.live.value,
@@ -144,35 +188,40 @@ class LiveEncoder:
             ).all()
         statuses = {row.id: ShowStatus(row.status) for row in rows}
         for show_id in list(self._encodes):
-            if show_id not in statuses:  # another encoder took it over: this one lets go
+            if show_id not in statuses:  # deleted, or another encoder took it over: this one lets go
                 self._let_go(show_id, release=False)
-        streams: dict[str, rtmp.StreamInfo] | None = None
+        self._streams_now = None
         for show_id, status in statuses.items():
-            encode = self._encodes.get(show_id) or self._take(show_id)
-            if encode is None or encode.failed:
-                continue
-            if status == ShowStatus.live and encode.run is None:
-                if streams is None:
-                    streams = self._streams()
-                info = streams.get(rtmp.stream_name(show_id))
-                if info is not None and info.client_id != encode.refused_client:
-                    self._check_and_start(encode, info)
-            elif status != ShowStatus.live and encode.run is not None:
-                if status == ShowStatus.ended:
-                    self._drop(show_id)
-                if encode.run.stop_asked_at is None:
-                    self._stop(encode.run)
-            elif status == ShowStatus.ended and encode.run is None:
-                self._finish(encode)
-            elif status == ShowStatus.interrupted and encode.run is None:
-                self._let_go(show_id, release=True)
+            self._guarded(show_id, partial(self._handle, show_id, status))
+
+    def _handle(self, show_id: int, status: ShowStatus) -> None:
+        """What one show needs this second: its stream checked and taken, its run stopped, or its replay made."""
+        encode = self._encodes.get(show_id) or self._take(show_id)
+        if encode is None or time.monotonic() < encode.retry_at:
+            return
+        if status == ShowStatus.live and encode.run is None:
+            info = self._streams().get(rtmp.stream_name(show_id))
+            if info is not None and info.client_id != encode.refused_client:
+                self._check_and_start(encode, info)
+        elif status != ShowStatus.live and encode.run is not None:
+            if status == ShowStatus.ended:
+                self._drop(show_id)
+            if encode.run.stop_asked_at is None:
+                self._stop(encode.run)
+        elif status == ShowStatus.ended and encode.run is None:
+            self._finish(encode)
+        elif status == ShowStatus.interrupted and encode.run is None:
+            self._let_go(show_id, release=True)
 
     def _streams(self) -> dict[str, rtmp.StreamInfo]:
-        try:
-            return self.control.streams()
-        except OSError as exc:
-            log.warning("live encoder: nginx-rtmp's statistics are unreachable (%s)", exc)
-            return {}
+        """nginx-rtmp's streams, asked once a round."""
+        if self._streams_now is None:
+            try:
+                self._streams_now = self.control.streams()
+            except OSError as exc:
+                log.warning("live encoder: nginx-rtmp's statistics are unreachable (%s)", exc)
+                self._streams_now = {}
+        return self._streams_now
 
     def _take(self, show_id: int) -> _Encode | None:
         """Claim the show (one encoder at a time) and load what it has published so far."""
@@ -199,10 +248,13 @@ class LiveEncoder:
         return encode
 
     def _let_go(self, show_id: int, *, release: bool) -> None:
-        encode = self._encodes.pop(show_id)
+        encode = self._encodes.pop(show_id, None)
+        if encode is None:
+            return
         if encode.run is not None:
             encode.run.process.kill()
             encode.run.process.wait()
+            shutil.rmtree(encode.run.out_dir, ignore_errors=True)
         if release:
             with self.ctx.db.session(write=True) as session:
                 session.execute(
@@ -237,8 +289,11 @@ class LiveEncoder:
         if info.audio_codec is not None and info.audio_codec not in AUDIO_CODECS:
             return f"The stream's sound is {info.audio_codec[:20]}: send AAC (or MP3), or no sound."
         cap = self.ctx.settings.live_max_source_height
-        if info.height > cap:
+        # The publisher's metadata names the size: bounded here, and again by the decoder's -max_pixels.
+        if info.height > cap or info.width > cap * MAX_ASPECT:
             return f"The stream is {info.width}x{info.height}: this server takes at most {cap} lines; send less."
+        if not info.width or not 1 / MAX_ASPECT <= info.width / info.height <= MAX_ASPECT:
+            return f"The stream's picture, {info.width}x{info.height}, is not a shape a player can show."
         return None
 
     def _start(self, encode: _Encode, info: rtmp.StreamInfo) -> None:
@@ -249,13 +304,15 @@ class LiveEncoder:
         for rung in plan.renditions:
             (out_dir / rung.name).mkdir()
         start_seq = encode.segments[-1].seq + 1 if encode.segments else 0
+        cap = self.ctx.settings.live_max_source_height
         args = ladder.live_command(
-            rtmp.pull_url(self.ctx.settings, encode.show_id),
+            rtmp.pull_url(self.ctx.settings, encode.show_id, clock.now().timestamp()),
             out_dir,
             plan,
             info.audio_codec is not None,
             self.ctx.settings.x264_preset,
             start_seq,
+            max_pixels=int(cap * cap * MAX_ASPECT),
         )
         with (out_dir / "ffmpeg.log").open("wb") as errors:
             process = subprocess.Popen(
@@ -263,6 +320,7 @@ class LiveEncoder:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=errors,
+                preexec_fn=die_with_parent,  # an encoder that dies takes its ffmpeg runs with it
             )
         encode.run = _Run(process, out_dir, start_seq)
         log.info("live show %s: encoding %s from segment %s", encode.show_id, info.name, start_seq)
@@ -316,7 +374,8 @@ class LiveEncoder:
 
     def _publish_segments(self, encode: _Encode) -> None:
         """Move the run's finished segments into the store, record them and rewrite the live playlists; once
-        ffmpeg has exited, the run is over (what it finished is published first)."""
+        ffmpeg has exited, the run is over (what it finished is published first). Safe to repeat after a failure
+        part-way: a segment already moved is not moved again, and one already recorded not recorded twice."""
         run = encode.run
         assert run is not None and encode.prefix is not None and encode.renditions is not None
         exited = run.process.poll() is not None
@@ -327,38 +386,20 @@ class LiveEncoder:
         names = [f"{rung['height']}p" for rung in encode.renditions]
         listed = [hls.parse_run_playlist(_read(run.out_dir / name / hls.MEDIA)) for name in names]
         ready = min(len(entries) for entries in listed)
-        fresh: list[hls.Segment] = []
-        for index in range(run.published, ready):
+        for index in range(run.moved, ready):
             seq = run.start_seq + index
             for name, entries in zip(names, listed, strict=True):
                 source = run.out_dir / name / Path(entries[index].uri).name
-                self.ctx.store.put_file(source, f"{encode.prefix}/{name}/{hls.segment_name(seq)}")
+                if source.exists():  # else moved by an earlier try
+                    self.ctx.store.put_file(source, f"{encode.prefix}/{name}/{hls.segment_name(seq)}")
             first = listed[0][index]
-            fresh.append(
-                hls.Segment(
-                    seq,
-                    first.program_time or clock.now(),
-                    first.duration_s,
-                    discontinuity=index == 0 and seq > 0,
-                )
-            )
-        if fresh:
-            with self.ctx.db.session(write=True) as session:
-                session.execute(
-                    insert(LiveSegment),
-                    [
-                        {
-                            "show_id": encode.show_id,
-                            "seq": s.seq,
-                            "program_time": s.program_time,
-                            "duration_s": s.duration_s,
-                            "discontinuity": s.discontinuity,
-                        }
-                        for s in fresh
-                    ],
-                )
-            encode.segments += fresh
-            run.published = ready
+            program_time = first.program_time or clock.now()
+            run.unrecorded.append(hls.Segment(seq, program_time, first.duration_s, index == 0 and seq > 0))
+            run.moved = index + 1
+        if run.unrecorded:
+            self._record(encode.show_id, run.unrecorded)
+            encode.segments += run.unrecorded
+            run.unrecorded = []
             self._write_playlists(encode, ended=False)
         if exited:
             if run.process.returncode not in (0, 255, -signal.SIGINT):
@@ -366,73 +407,108 @@ class LiveEncoder:
                     "live show %s: ffmpeg exited with %s: %s",
                     encode.show_id,
                     run.process.returncode,
-                    _read(run.out_dir / "ffmpeg.log")[-500:],
+                    _PULL_TOKEN.sub("pull=…", _read(run.out_dir / "ffmpeg.log")[-500:]),
                 )
             encode.run = None
             shutil.rmtree(run.out_dir, ignore_errors=True)
 
-    def _write_playlists(self, encode: _Encode, *, ended: bool) -> None:
+    def _record(self, show_id: int, segments: list[hls.Segment]) -> None:
+        """The segments in `live_segments`, while this encoder still holds the show (ShowGone if it does not)."""
+        with self.ctx.db.session(write=True) as session:
+            holder = session.scalar(select(LiveShow.encoder_id).where(LiveShow.id == show_id).with_for_update())
+            if holder != self.encoder_id:
+                raise ShowGone(show_id)
+            known = set(
+                session.scalars(
+                    select(LiveSegment.seq).where(LiveSegment.show_id == show_id, LiveSegment.seq >= segments[0].seq)
+                )
+            )
+            rows = [
+                {
+                    "show_id": show_id,
+                    "seq": s.seq,
+                    "program_time": s.program_time,
+                    "duration_s": s.duration_s,
+                    "discontinuity": s.discontinuity,
+                }
+                for s in segments
+                if s.seq not in known
+            ]
+            if rows:
+                session.execute(insert(LiveSegment), rows)
+
+    def _write_playlists(self, encode: _Encode, *, ended: bool, window: bool = False) -> None:
         assert encode.prefix is not None and encode.renditions is not None
-        text = hls.media_playlist(encode.segments, ended=ended)
+        text = hls.media_playlist(encode.segments, ended=ended, window=window)
         for rung in encode.renditions:
             self._put_text(f"{encode.prefix}/{rung['height']}p/{hls.MEDIA}", text)
 
     def _put_text(self, key: str, text: str) -> None:
-        with tempfile.NamedTemporaryFile("w", dir=self.ctx.store.work_root, delete=False, suffix=".m3u8") as out:
+        with tempfile.NamedTemporaryFile("w", dir=self.ctx.store.work_root, delete=False, suffix=".txt") as out:
             out.write(text)
-        self.ctx.store.put_file(Path(out.name), key)
+        try:
+            self.ctx.store.put_file(Path(out.name), key)
+        finally:
+            Path(out.name).unlink(missing_ok=True)
 
     # The replay ---------------------------------------------------------------------------------------------------
 
     def _finish(self, encode: _Encode) -> None:
-        """The show ended and its last run is published: the playlists become a VOD, and the recording the host's
-        replay video."""
-        try:
-            replay_id = self._make_replay(encode) if encode.segments else None
-        except Exception:
-            log.exception("live show %s: its replay could not be made", encode.show_id)
-            encode.failed = True  # a restarted encoder tries again
+        """The show ended and its last run is published. First the live playlists end (players watching stop
+        polling them); a few seconds later they list every segment as a VOD, and the recording becomes the host's
+        replay video, in the transaction that marks the show done (a failure: tried again a minute later)."""
+        if encode.segments and encode.ended_at is None:
+            self._write_playlists(encode, ended=True, window=True)
+            encode.ended_at = time.monotonic()
+        if encode.ended_at is not None and time.monotonic() - encode.ended_at < REPLAY_AFTER_S:
             return
-        with self.ctx.db.session(write=True) as session:
-            session.execute(
-                update(LiveShow)
-                .where(LiveShow.id == encode.show_id)
-                .values(replay_video_id=replay_id, replay_made_at=clock.now(), encoder_id=None)
-            )
+        try:
+            self._make_replay(encode)
+        except ShowGone:
+            raise
+        except Exception:
+            log.exception("live show %s: its replay could not be made; trying again in a minute", encode.show_id)
+            encode.retry_at = time.monotonic() + 60
+            return
         del self._encodes[encode.show_id]
-        log.info("live show %s: ended; replay video %s", encode.show_id, replay_id)
 
-    def _make_replay(self, encode: _Encode) -> int:
-        assert encode.prefix is not None and encode.renditions is not None
-        self._write_playlists(encode, ended=True)
-        top = encode.renditions[0]
-        duration_s = sum(segment.duration_s for segment in encode.segments)
-        self._write_poster(encode, duration_s)
-        self._put_text(f"{encode.prefix}/{ladder.THUMBS_VTT}", "WEBVTT\n")
+    def _make_replay(self, encode: _Encode) -> None:
+        replay_id: int | None = None
+        if encode.segments:
+            assert encode.prefix is not None and encode.renditions is not None
+            self._write_playlists(encode, ended=True)
+            duration_s = sum(segment.duration_s for segment in encode.segments)
+            self._write_poster(encode, duration_s)
+            self._put_text(f"{encode.prefix}/{ladder.THUMBS_VTT}", "WEBVTT\n")
         with self.ctx.db.session(write=True) as session:
-            show = session.get(LiveShow, encode.show_id)
-            assert show is not None
-            now = clock.now()
-            video = Video(
-                owner_id=show.host_id,
-                title=show.title,
-                description=f"Recorded live on {encode.segments[0].program_time:%Y-%m-%d}.",
-                status=VideoStatus.ready.value,
-                progress=1.0,
-                duration_s=round(duration_s, 3),
-                width=top["width"],
-                height=top["height"],
-                frame_rate=encode.frame_rate,
-                has_audio=encode.has_audio,
-                renditions=encode.renditions,
-                output_key=encode.prefix,
-                allow_merchant_tags=False,
-                created_at=now,
-                ready_at=now,
-            )
-            session.add(video)
-            session.flush()
-            return video.id
+            show = session.get(LiveShow, encode.show_id, with_for_update=True)
+            if show is None or show.encoder_id != self.encoder_id:
+                raise ShowGone(encode.show_id)
+            if encode.segments:
+                assert encode.prefix is not None and encode.renditions is not None
+                top, now = encode.renditions[0], clock.now()
+                video = Video(
+                    owner_id=show.host_id,
+                    title=show.title,
+                    description=f"Recorded live on {encode.segments[0].program_time:%Y-%m-%d}.",
+                    status=VideoStatus.ready.value,
+                    progress=1.0,
+                    duration_s=round(duration_s, 3),
+                    width=top["width"],
+                    height=top["height"],
+                    frame_rate=encode.frame_rate,
+                    has_audio=encode.has_audio,
+                    renditions=encode.renditions,
+                    output_key=encode.prefix,
+                    allow_merchant_tags=False,
+                    created_at=now,
+                    ready_at=now,
+                )
+                session.add(video)
+                session.flush()
+                replay_id = video.id
+            show.replay_video_id, show.replay_made_at, show.encoder_id = replay_id, clock.now(), None
+        log.info("live show %s: ended; replay video %s", encode.show_id, replay_id)
 
     def _write_poster(self, encode: _Encode, duration_s: float) -> None:
         """The replay's poster: a frame from a tenth of the way in (at most 5 s), as for an upload."""

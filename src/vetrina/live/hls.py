@@ -4,13 +4,14 @@ program date time of every segment and a discontinuity wherever the publisher ca
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 LIVE_WINDOW = 60  # segments a live playlist lists: a minute to rewind, and a small playlist polled every second
+# Fixed for the show's life (RFC 8216 forbids changing it): 1 s segments, and room for one stretched by a late frame.
+TARGET_DURATION = 2
 MASTER = "master.m3u8"
 MEDIA = "index.m3u8"
 
@@ -46,20 +47,21 @@ def master_playlist(renditions: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def media_playlist(segments: Sequence[Segment], *, ended: bool) -> str:
-    """A rung's playlist: the last LIVE_WINDOW segments while the show is live; all of them, as a VOD, once it
-    ended (the replay)."""
-    shown = list(segments) if ended else list(segments[-LIVE_WINDOW:])
+def media_playlist(segments: Sequence[Segment], *, ended: bool, window: bool | None = None) -> str:
+    """A rung's playlist: the last LIVE_WINDOW segments while the show is live (and, ended, the window's last
+    version); every segment as a VOD for the replay."""
+    windowed = (not ended) if window is None else window
+    shown = list(segments[-LIVE_WINDOW:]) if windowed else list(segments)
     first = shown[0].seq if shown else 0
-    # Discontinuities before the window: a player keeps its timeline straight across a window that slides past them.
+    # Discontinuities slid out of the window: a player keeps its timeline straight across them.
     skipped = sum(1 for segment in segments if segment.seq < first and segment.discontinuity)
-    target = max([1, *(math.ceil(segment.duration_s - 0.5) for segment in segments)])
-    lines = ["#EXTM3U", "#EXT-X-VERSION:6", f"#EXT-X-TARGETDURATION:{target}", f"#EXT-X-MEDIA-SEQUENCE:{first}"]
+    lines = ["#EXTM3U", "#EXT-X-VERSION:6", f"#EXT-X-TARGETDURATION:{TARGET_DURATION}"]
+    lines += [f"#EXT-X-MEDIA-SEQUENCE:{first}"]
     lines += [f"#EXT-X-DISCONTINUITY-SEQUENCE:{skipped}"] if skipped else []
-    lines += ["#EXT-X-PLAYLIST-TYPE:VOD"] if ended else []
+    lines += ["#EXT-X-PLAYLIST-TYPE:VOD"] if ended and not windowed else []
     lines.append("#EXT-X-INDEPENDENT-SEGMENTS")
     for segment in shown:
-        if segment.discontinuity and segment is not shown[0]:
+        if segment.discontinuity:
             lines.append("#EXT-X-DISCONTINUITY")
         lines += [
             f"#EXT-X-PROGRAM-DATE-TIME:{program_time_text(segment.program_time)}",

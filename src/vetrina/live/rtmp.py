@@ -43,19 +43,35 @@ def show_of_stream(name: str) -> int | None:
     return int(number) if name.startswith(_STREAM_PREFIX) and number.isdigit() and len(number) < 12 else None
 
 
-def pull_token(settings: Settings, name: str) -> str:
-    """What the live encoder adds to a stream's play URL: nginx asks `on_play`, which lets only this token play the
-    raw stream (viewers watch the HLS), whatever address the player comes from (an RTMPS proxy's is loopback)."""
-    return hmac.new(settings.signing_key, f"rtmp-pull:{name}".encode(), hashlib.sha256).hexdigest()[:32]
+PULL_TOKEN_TTL_S = 60  # a pull token starts a pull within this; the pull it started goes on
 
 
-def is_pull_token(settings: Settings, name: str, given: str) -> bool:
-    return hmac.compare_digest(given.encode(), pull_token(settings, name).encode())
+def pull_token(settings: Settings, name: str, now_ts: float) -> str:
+    """What the live encoder adds to a stream's play URL: nginx asks `on_play`, which lets only such a token start
+    pulling the raw stream (viewers watch the HLS), whatever address the player comes from (an RTMPS proxy's is
+    loopback); it expires a minute after it is made, so one seen in a process list or a log opens nothing later."""
+    expires = int(now_ts) + PULL_TOKEN_TTL_S
+    return f"{expires}.{_pull_signature(settings, name, expires)}"
 
 
-def pull_url(settings: Settings, show_id: int) -> str:
+def _pull_signature(settings: Settings, name: str, expires: int) -> str:
+    return hmac.new(settings.signing_key, f"rtmp-pull:{name}:{expires}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def is_pull_token(settings: Settings, name: str, given: str, now_ts: float | None) -> bool:
+    """Whether `given` is the encoder's token for `name`; with `now_ts` (a pull starting), also unexpired."""
+    expires_text, _, signature = given.partition(".")
+    if not expires_text.isdigit() or len(expires_text) > 12:
+        return False
+    expires = int(expires_text)
+    if now_ts is not None and expires < now_ts:
+        return False
+    return hmac.compare_digest(signature.encode(), _pull_signature(settings, name, expires).encode())
+
+
+def pull_url(settings: Settings, show_id: int, now_ts: float) -> str:
     name = stream_name(show_id)
-    return f"{settings.live_rtmp_pull_url.rstrip('/')}/{name}?pull={pull_token(settings, name)}"
+    return f"{settings.live_rtmp_pull_url.rstrip('/')}/{name}?pull={pull_token(settings, name, now_ts)}"
 
 
 def nginx_config(
@@ -67,14 +83,17 @@ def nginx_config(
     pid_file: Path = Path("/run/vetrina-rtmp.pid"),
     error_log: Path = Path("/var/log/nginx/vetrina-rtmp.log"),
     module: Path | None = MODULE,
+    temp_dir: Path | None = None,
 ) -> str:
     """The nginx.conf for the RTMP ingest: `vetrina_url` is where nginx reaches Vetrina (e.g. http://127.0.0.1:8000);
     `control_listen` the loopback HTTP address of its statistics and control (by default the host and port of
     VETRINA_LIVE_RTMP_CONTROL_URL); `module` None when the rtmp module is loaded elsewhere (a Debian nginx loads it
-    from modules-enabled)."""
+    from modules-enabled); `temp_dir` for nginx's HTTP temporary files when its compiled-in ones are not writable
+    (an unprivileged user)."""
     if control_listen is None:
         control = urllib.parse.urlsplit(settings.live_rtmp_control_url)
-        control_listen = f"{control.hostname or '127.0.0.1'}:{control.port or 80}"
+        host = control.hostname or "127.0.0.1"
+        control_listen = f"{f'[{host}]' if ':' in host else host}:{control.port or 80}"
     template = Template((Path(__file__).parent / "nginx-rtmp.conf").read_text())
     return template.substitute(
         load_module=f"load_module {module};" if module is not None else "",
@@ -84,6 +103,11 @@ def nginx_config(
         error_log=error_log,
         callbacks=f"{vetrina_url.rstrip('/')}/rtmp/{callback_secret(settings)}",
         update_s=UPDATE_EVERY_S,
+        temp_paths="".join(
+            f"{kind}_temp_path {temp_dir / kind}; " for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
+        if temp_dir is not None
+        else "",
     )
 
 
@@ -125,16 +149,17 @@ class RtmpControl:
                 if publisher is None:
                     continue
                 video, audio = stream.find("meta/video"), stream.find("meta/audio")
+                # nginx-rtmp writes both elements for every stream: no codec in one means no such track.
                 name = stream.findtext("name") or ""
                 found[name] = StreamInfo(
                     name=name,
                     client_id=publisher.findtext("id") or "",
                     publishing_ms=_number(publisher.findtext("time")),
-                    video_codec=(video.findtext("codec") or "unknown") if video is not None else None,
+                    video_codec=(video.findtext("codec") or None) if video is not None else None,
                     width=_number(video.findtext("width")) if video is not None else 0,
                     height=_number(video.findtext("height")) if video is not None else 0,
                     frame_rate=float(_number(video.findtext("frame_rate"))) if video is not None else 0.0,
-                    audio_codec=(audio.findtext("codec") or "unknown") if audio is not None else None,
+                    audio_codec=(audio.findtext("codec") or None) if audio is not None else None,
                 )
         return found
 

@@ -119,6 +119,17 @@ def get_show(session: Session, show_id: int) -> LiveShow:
     return show
 
 
+def featured_products(session: Session, show: LiveShow) -> list[Product]:
+    """The show's products still on sale, in the host's order."""
+    found = {
+        product.id: product
+        for product in session.scalars(
+            select(Product).where(Product.id.in_(show.product_ids), Product.deleted.is_(False))
+        )
+    }
+    return [found[product_id] for product_id in show.product_ids if product_id in found]
+
+
 def list_shows(session: Session, status: ShowStatus | None, limit: int = 100) -> list[LiveShow]:
     """Shows, newest first; with `status`, only those."""
     query = select(LiveShow).order_by(LiveShow.id.desc()).limit(limit)
@@ -245,6 +256,23 @@ def publish_done(session: Session, publisher: Publisher) -> LiveShow | None:
 def _interrupt(show: LiveShow) -> None:
     show.status, show.publisher_addr, show.publisher_id = ShowStatus.interrupted.value, None, None
     show.interrupted_at = clock.now()
+
+
+def interrupt_silent(session: Session) -> list[int]:
+    """Interrupt the live shows nginx-rtmp has not checked for SILENT_AFTER_S (it restarted, or its last callback
+    was lost): their publisher is gone, and the resume grace starts; returns their ids."""
+    cutoff = clock.now() - timedelta(seconds=SILENT_AFTER_S)
+    shows = session.scalars(
+        select(LiveShow)
+        .where(
+            LiveShow.status == ShowStatus.live.value,
+            func.coalesce(LiveShow.checked_at, LiveShow.went_live_at, LiveShow.created_at) < cutoff,
+        )
+        .with_for_update()
+    ).all()
+    for show in shows:
+        _interrupt(show)
+    return [show.id for show in shows]
 
 
 def end_unresumed(session: Session, grace_s: float) -> list[int]:

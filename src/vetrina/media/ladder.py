@@ -180,15 +180,24 @@ def chunk_command(
 
 
 def live_command(
-    source_url: str, out_dir: Path, plan: LadderPlan, has_audio: bool, preset: str, start_number: int
+    source_url: str,
+    out_dir: Path,
+    plan: LadderPlan,
+    has_audio: bool,
+    preset: str,
+    start_number: int,
+    *,
+    max_pixels: int,
 ) -> list[str]:
     """ffmpeg arguments that take a live stream at `source_url` and write its ladder into `out_dir` as it comes:
     1 s segments from `start_number` on, each keyframe-aligned across rungs and stamped with its program date time
-    (ffmpeg's wall clock when it began), and a playlist per rung listing every segment of this run."""
+    (ffmpeg's wall clock when it began), and a playlist per rung listing every segment of this run. A picture
+    larger than `max_pixels` is not decoded, whatever the publisher's metadata said."""
     count = len(plan.renditions)
     branches = [f"[0:v]split={count}" + "".join(f"[s{i}]" for i in range(count)), *_scaled(plan)]
     # Give up on a source silent for 10 s (a publisher gone without a word), in microseconds.
-    args = ["-rw_timeout", "10000000", "-i", source_url, "-filter_complex", ";".join(branches)]
+    args = ["-rw_timeout", "10000000", "-max_pixels", str(max_pixels), "-i", source_url]
+    args += ["-filter_complex", ";".join(branches)]
     for i in range(count):
         args += ["-map", f"[v{i}]"] + (["-map", "0:a:0"] if has_audio else [])
     # zerolatency: no B-frames and no lookahead, so a frame leaves the encoder as soon as it is in.

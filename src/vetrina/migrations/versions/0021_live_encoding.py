@@ -28,6 +28,11 @@ def upgrade() -> None:
         batch.create_foreign_key(
             "fk_live_shows_replay_video_id", "videos", ["replay_video_id"], ["id"], ondelete="SET NULL"
         )
+    # Shows interrupted before this: their resume grace counts from their last check.
+    op.execute(
+        "UPDATE live_shows SET interrupted_at = COALESCE(checked_at, went_live_at, created_at) "
+        "WHERE status = 'interrupted'"
+    )
     op.create_table(
         "live_segments",
         sa.Column("show_id", sa.Integer(), sa.ForeignKey("live_shows.id", ondelete="CASCADE"), primary_key=True),

@@ -12,6 +12,7 @@ from fastapi.responses import PlainTextResponse, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from vetrina import clock
 from vetrina.accounts.models import User
 from vetrina.errors import NotFound
 from vetrina.live import rtmp
@@ -129,8 +130,9 @@ async def _in_write_session(request: Request, work: Callable[[Session], T]) -> T
 
 
 def _may_pull(request: Request, publisher: live.Publisher) -> PlainTextResponse:
-    """A player of a show's raw stream: only the live encoder, by its token."""
-    if not rtmp.is_pull_token(get_context(request).settings, publisher.key, publisher.pull):
+    """A player of a show's raw stream: only the live encoder, by its token (unexpired when the pull starts)."""
+    starting = clock.now().timestamp() if publisher.call == "play" else None
+    if not rtmp.is_pull_token(get_context(request).settings, publisher.key, publisher.pull, starting):
         raise live.PublishRefused("Only Vetrina's live encoder plays a show's raw stream.")
     return PlainTextResponse("playing")
 

@@ -16,6 +16,8 @@ from vetrina.catalog import embedding
 from vetrina.catalog import service as catalog
 from vetrina.context import Context
 from vetrina.errors import InvalidInput, VetrinaError
+from vetrina.live import service as live
+from vetrina.live.models import ShowStatus
 from vetrina.media import service as media
 from vetrina.money import Money
 from vetrina.rights import service as rights
@@ -71,7 +73,10 @@ def home(
     ctx = get_context(request)
     videos = [video_out(v, ctx, territory=viewer_territory) for v in result.items]
     products = [product_out(p, ctx) for p in catalog.list_products(session, 1, 12).items] if page == 1 else []
-    return render(request, "home.html", user=user, videos=videos, page=result, products=products, Money=Money)
+    shows = live.list_shows(session, ShowStatus.live, limit=12) if page == 1 else []
+    return render(
+        request, "home.html", user=user, videos=videos, page=result, products=products, shows=shows, Money=Money
+    )
 
 
 @router.get("/watch/{video_id}", response_class=HTMLResponse)

@@ -30,6 +30,17 @@ function parseThumbnailTrack(text, baseUrl) {
   return cues;
 }
 
+// Live HLS (1 s segments, no partial segments): play two seconds behind the edge, speed up a little to catch up
+// after a stall, and jump back to the edge past six.
+const LIVE_HLS_CONFIG = {
+  capLevelToPlayerSize: true,
+  lowLatencyMode: false,
+  liveSyncDuration: 2,
+  liveMaxLatencyDuration: 6,
+  maxLiveSyncPlaybackRate: 1.2,
+  backBufferLength: 30,
+};
+
 class VetrinaPlayer {
   constructor(root) {
     this.root = root;
@@ -45,6 +56,7 @@ class VetrinaPlayer {
     this.preview = root.querySelector(".preview");
     this.thumbnails = [];
     this.hls = null;
+    this.live = root.dataset.live === "true";
     this.attachSource(root.dataset.hls);
     this.loadThumbnails(root.dataset.thumbnails);
     this.bindControls();
@@ -53,10 +65,13 @@ class VetrinaPlayer {
   attachSource(url) {
     const video = this.video;
     if (window.Hls && window.Hls.isSupported()) {
-      this.hls = new window.Hls({ capLevelToPlayerSize: true });
+      this.hls = new window.Hls(this.live ? LIVE_HLS_CONFIG : { capLevelToPlayerSize: true });
       this.hls.loadSource(url);
       this.hls.attachMedia(video);
-      this.hls.on(window.Hls.Events.MANIFEST_PARSED, (_event, data) => this.fillQualities(data.levels));
+      this.hls.on(window.Hls.Events.MANIFEST_PARSED, (_event, data) => {
+        this.fillQualities(data.levels);
+        if (this.live) this.startMuted();
+      });
       this.hls.on(window.Hls.Events.LEVEL_SWITCHED, () => this.showAutoLevel());
       this.hls.on(window.Hls.Events.ERROR, (_event, data) => {
         if (!data.fatal) return;
@@ -69,6 +84,19 @@ class VetrinaPlayer {
     } else {
       this.root.insertAdjacentHTML("beforeend", '<p class="processing">This browser cannot play HLS video.</p>');
     }
+  }
+
+  // A live show starts playing on its own, muted (browsers allow no sound before a gesture); the viewer unmutes.
+  startMuted() {
+    this.video.muted = true;
+    this.root.classList.add("muted");
+    this.video.play().catch(() => {});
+  }
+
+  // The program date time of the frame on screen (a live show's stream time), or null.
+  streamTime() {
+    const date = this.hls && this.hls.playingDate;
+    return date ? date : null;
   }
 
   fillQualities(levels) {
@@ -226,6 +254,11 @@ class VetrinaPlayer {
     this.handle.style.left = fraction * 100 + "%";
     this.seek.setAttribute("aria-valuenow", currentTime.toFixed(1));
     this.root.dispatchEvent(new CustomEvent("vetrina:time", { detail: { currentTime, duration } }));
+    if (this.live) {
+      const behind = this.hls && this.hls.latency ? Math.round(this.hls.latency) : 0;
+      this.timeLabel.textContent = behind > 10 ? "LIVE −" + formatTime(behind) : "LIVE";
+      return;
+    }
     this.timeLabel.textContent = formatTime(currentTime) + " / " + formatTime(duration);
   }
 
@@ -257,9 +290,28 @@ function watchProcessing(root) {
   setTimeout(poll, 1500);
 }
 
+// A live show not streaming yet (or between streams): the page reloads when it goes live or ends.
+function watchShow(root) {
+  const poll = async () => {
+    try {
+      const response = await fetch("/api/v1/live/" + root.dataset.showId);
+      if (response.ok) {
+        const show = await response.json();
+        const streaming = show.status === "live" && show.hls_url;
+        if (streaming || show.status !== root.dataset.showStatus) return window.location.reload();
+      }
+    } catch (error) {
+      // A dropped connection or a restarting server: keep polling.
+    }
+    setTimeout(poll, 2000);
+  };
+  setTimeout(poll, 2000);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const root = document.getElementById("player");
   if (!root) return;
   if (root.dataset.status === "ready") window.vetrinaPlayer = new VetrinaPlayer(root);
   else if (root.dataset.status === "processing") watchProcessing(root);
+  else if (root.dataset.live === "true" && root.dataset.showStatus !== "ended") watchShow(root);
 });
