@@ -28,7 +28,8 @@ PROVIDER_SETTINGS = {
 # How often one key may do each action (limits' notation); VETRINA_RATE_LIMITS is merged over these.
 # login counts per account and login_address per address (many people may share one address: a NAT, an office),
 # signup and events per address, token per user and address,
-# topup and upload per user; ads per viewer and ads_address per address, each for ad requests (refused over it) and,
+# topup, upload, live_chat and live_reaction per user; ads per viewer and ads_address per address, each for ad
+# requests (refused over it) and,
 # counted apart, for impression and click beacons (over it: recorded, not charged).
 DEFAULT_RATE_LIMITS = {
     "login": "10/minute",
@@ -40,6 +41,8 @@ DEFAULT_RATE_LIMITS = {
     "upload": "30/hour",
     "ads": "60/minute",
     "ads_address": "600/minute",
+    "live_chat": "20/minute",
+    "live_reaction": "120/minute",
 }
 # Old name -> new name: the old environment variables are still read, with a deprecation warning.
 RENAMED = {"transcode_stall_seconds": "lease_stall_seconds", "max_transcode_attempts": "lease_max_attempts"}
@@ -102,6 +105,9 @@ class Settings(BaseSettings):
     )
     live_max_source_height: int = Field(
         1080, ge=144, le=4320, description="The tallest picture a live stream may send; a taller one is dropped."
+    )
+    live_blocked_words: list[str] = Field(
+        [], max_length=10_000, description="Words no live chat message may use (whole words, any case)."
     )
     live_resume_grace_seconds: int = Field(
         300,

@@ -93,3 +93,11 @@ def publish(
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def go_live(client, settings: Settings, key: str, client_id: str = "7") -> None:
+    """Turn a show live as nginx-rtmp's on_publish callback would, without a stream (`client`: a TestClient)."""
+    secret = rtmp.callback_secret(settings)
+    fields = {"call": "publish", "app": "live", "name": key, "addr": "127.0.0.1", "clientid": client_id}
+    answer = client.post(f"/rtmp/{secret}/on_publish", data=fields, follow_redirects=False)
+    assert answer.status_code == 302, answer.text

@@ -132,6 +132,12 @@ TABLE: dict[tuple[str, str], Row] = {
     # secret its config carries.
     ("GET", "/api/v1/live"): row(PUBLIC),
     ("GET", "/api/v1/live/{show_id}"): row(PUBLIC),
+    ("GET", "/live/{show_id}"): row(PUBLIC),
+    ("GET", "/api/v1/live/{show_id}/pins"): row(PUBLIC),
+    ("GET", "/api/v1/live/{show_id}/events"): row(PUBLIC),  # a show not on air: its backlog, then the stream ends
+    # Anyone signed in talks and reacts (the world's show is not on air yet: a 409 for reactions).
+    ("POST", "/api/v1/live/{show_id}/chat"): row(cells("allowed", anonymous="401"), json={"text": "Hello"}),
+    ("POST", "/api/v1/live/{show_id}/reactions"): row(cells("allowed", anonymous="401"), json={"kind": "heart"}),
     **{
         ("POST", f"/rtmp/{{secret}}/{callback}"): row(
             cells("404"), names={"secret": "rtmp_secret"}, data={"call": "publish", "name": "live_x"}
@@ -389,6 +395,18 @@ TABLE: dict[tuple[str, str], Row] = {
     ("DELETE", "/api/v1/licences/{licence_id}"): row(OWNER, last=True).but(admin="404"),
     # A host's show: public, so others are refused rather than hidden; ended last (a new key is then a 409).
     ("POST", "/api/v1/live/{show_id}/stream-key"): row(OWNER_PUBLIC),
+    ("POST", "/api/v1/live/{show_id}/pins"): row(OWNER_PUBLIC, json={"product_id": "{product_id}"}).but(
+        owner="allowed",
+        admin="allowed",  # not on air: 409
+    ),
+    ("DELETE", "/api/v1/live/{show_id}/pins/{pin_id}"): row(
+        OWNER_PUBLIC,
+        names={"pin_id": "show_id"},  # no such pin: the host learns so, nobody else
+    ).but(owner="404", admin="404"),
+    ("POST", "/api/v1/live/{show_id}/moderation"): row(OWNER_PUBLIC, json={"action": "delete"}).but(
+        owner="allowed",
+        admin="allowed",  # no message named: 422
+    ),
     ("POST", "/api/v1/live/{show_id}/end"): row(OWNER_PUBLIC, last=True),
     ("POST", "/account/tokens/{token_id}/revoke"): row(OWNER, last=True, names={"token_id": "page_token_id"}).but(
         admin="hidden"

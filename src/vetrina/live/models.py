@@ -64,3 +64,66 @@ class LiveSegment(Base):
     program_time: Mapped[datetime] = mapped_column(UTCDateTime())
     duration_s: Mapped[float] = mapped_column(Float)
     discontinuity: Mapped[bool] = mapped_column(Boolean, default=False)  # the first after the publisher resumed
+
+
+class EventType(enum.StrEnum):
+    """What a show's event stream carries (`GET /api/v1/live/{id}/events`)."""
+
+    pin = "pin"  # a product shown on camera: its card appears
+    unpin = "unpin"
+    flash_sale = "flash_sale"  # a time-limited offer opens (and, as `flash_sale_update`, sells or closes)
+    flash_sale_update = "flash_sale_update"
+    chat = "chat"
+    chat_deleted = "chat_deleted"
+    reaction = "reaction"
+    status = "status"  # the show went live, was interrupted or ended
+
+
+class LiveEvent(Base):
+    """One thing that happened in a show, stamped with the stream time it belongs to (the program date time of the
+    frame on camera then), kept so a viewer who reconnects gets what it missed and the replay gets its moments."""
+
+    __tablename__ = "live_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    show_id: Mapped[int] = mapped_column(ForeignKey("live_shows.id", ondelete="CASCADE"), index=True)
+    type: Mapped[str] = mapped_column(String(32))
+    stream_time: Mapped[datetime] = mapped_column(UTCDateTime())
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class LivePin(Base):
+    """A product pinned in a show, from one stream time to another (open while pinned): the replay's tags."""
+
+    __tablename__ = "live_pins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    show_id: Mapped[int] = mapped_column(ForeignKey("live_shows.id", ondelete="CASCADE"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id", ondelete="CASCADE"))
+    pinned_at: Mapped[datetime] = mapped_column(UTCDateTime())  # stream time
+    unpinned_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ChatMessage(Base):
+    __tablename__ = "live_chat_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    show_id: Mapped[int] = mapped_column(ForeignKey("live_shows.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(String(500))
+    stream_time: Mapped[datetime] = mapped_column(UTCDateTime())
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A muted viewer's message is kept (the host may look) but reaches nobody else.
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ChatSanction(Base):
+    """A viewer muted (their messages reach nobody) or banned (they cannot send) in one show."""
+
+    __tablename__ = "live_chat_sanctions"
+
+    show_id: Mapped[int] = mapped_column(ForeignKey("live_shows.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))  # mute | ban
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

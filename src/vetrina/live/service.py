@@ -138,7 +138,7 @@ def list_shows(session: Session, status: ShowStatus | None, limit: int = 100) ->
     return list(session.scalars(query))
 
 
-def _hosted(session: Session, show_id: int, user: User) -> LiveShow:
+def hosted_show(session: Session, show_id: int, user: User) -> LiveShow:
     """The show, row-locked, when `user` hosts it (or is an admin); 403 for anyone else (the show is public)."""
     show = session.get(LiveShow, show_id, with_for_update=True)
     if show is None:
@@ -151,7 +151,7 @@ def _hosted(session: Session, show_id: int, user: User) -> LiveShow:
 def replace_stream_key(session: Session, show_id: int, user: User) -> tuple[LiveShow, str]:
     """A new key for the show (the old one is refused from now on, and a publisher on it is dropped at the RTMP
     server's next check); returns it in clear this once."""
-    show = _hosted(session, show_id, user)
+    show = hosted_show(session, show_id, user)
     if show.status == ShowStatus.ended:
         raise Conflict("This show has ended.", current_status=show.status)
     key = new_stream_key()
@@ -163,7 +163,7 @@ def replace_stream_key(session: Session, show_id: int, user: User) -> tuple[Live
 
 def end_show(session: Session, show_id: int, user: User) -> LiveShow:
     """End the show for good: its key is refused, and a publisher on it is dropped at the next check."""
-    show = _hosted(session, show_id, user)
+    show = hosted_show(session, show_id, user)
     if show.status != ShowStatus.ended:
         show.status, show.ended_at = ShowStatus.ended.value, clock.now()
         show.publisher_addr = show.publisher_id = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -14,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 import vetrina
 from vetrina.accounts import sign_ins
 from vetrina.context import Context
+from vetrina.live.hub import LiveHub
 from vetrina.web.api import (
     account,
     ads,
@@ -37,6 +39,7 @@ from vetrina.web.api import (
     videos,
     webhooks,
 )
+from vetrina.web.api.live import count_live_viewers
 from vetrina.web.browser_safety import BrowserSafety
 from vetrina.web.limits import BodySizeLimit
 from vetrina.web.metrics import install_metrics
@@ -80,9 +83,12 @@ def create_app(ctx: Context, run_worker: bool = False) -> FastAPI:
         # collector's full passes, which would otherwise walk it all and pause every request meanwhile.
         gc.collect()
         gc.freeze()
+        counting = asyncio.create_task(count_live_viewers(app.state.live_hub))
         try:
             yield
         finally:
+            counting.cancel()
+            app.state.live_hub.close()
             ctx.queue.stop_in_process()
             sign_ins.write_token_uses(ctx)  # the last-used stamps still unwritten
 
@@ -93,6 +99,7 @@ def create_app(ctx: Context, run_worker: bool = False) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.ctx = ctx
+    app.state.live_hub = LiveHub(ctx.settings.redis_url, f"{ctx.settings.queue_name}:live-events")
     install_problem_handlers(app, html_error_page)
     uploads = upload_routes(ctx.settings)
     app.add_middleware(UploadGate, routes=uploads, html_page=html_error_page)

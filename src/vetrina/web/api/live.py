@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
-from typing import Annotated, TypeVar
+from typing import Annotated, Literal, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from vetrina import clock
 from vetrina.accounts.models import User
-from vetrina.errors import NotFound
-from vetrina.live import rtmp
+from vetrina.db import after_commit
+from vetrina.errors import Conflict, NotFound
+from vetrina.live import controls, rtmp
 from vetrina.live import service as live
-from vetrina.live.models import LiveShow, ShowStatus
+from vetrina.live.hub import CLOSED, LiveHub, fleeting_frame, sse_frame
+from vetrina.live.models import LiveEvent, LivePin, LiveShow, ShowStatus
 from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_context, required_user
 
 router = APIRouter(tags=["live"])
 T = TypeVar("T")
+KEEPALIVE_S = 15
+VIEWER_COUNT_EVERY_S = 5
 
 
 class ShowIn(BaseModel):
@@ -107,6 +112,203 @@ def replace_stream_key(
 @router.post("/api/v1/live/{show_id}/end", response_model=ShowOut, summary="End the show for good")
 def end_show(request: Request, show_id: RowId, user: User = required_user, session: Session = db_session) -> ShowOut:
     return show_out(request, live.end_show(session, show_id, user))
+
+
+# The live selling controls and the show's event stream ---------------------------------------------------------------
+
+
+def live_hub(request: Request) -> LiveHub:
+    return request.app.state.live_hub
+
+
+def _publish_after_commit(request: Request, session: Session, show_id: int, events: list[LiveEvent]) -> None:
+    """The events' frames, to every viewer of the show once the transaction that made them has committed."""
+    frames = [sse_frame(event.id, event.type, controls.event_data(event)) for event in events]
+    hub = live_hub(request)
+    after_commit(session, lambda: hub.publish(show_id, frames))
+
+
+class StreamTimed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    stream_time: AwareDatetime | None = Field(
+        None,
+        description="The program date time the host's preview showed when they acted (hls.js `playingDate`); "
+        "default: now, the frame on camera.",
+    )
+
+
+class PinIn(StreamTimed):
+    product_id: int = Field(ge=1, le=MAX_ROW_ID)
+
+
+class PinOut(BaseModel):
+    pin_id: int
+    product_id: int
+    pinned_at: datetime
+    unpinned_at: datetime | None
+
+
+class ChatIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=controls.MAX_CHAT_CHARS)
+
+
+class ChatOut(BaseModel):
+    message_id: int
+    viewer: str = Field(description="The author's handle in this show (not their account).")
+    text: str
+    stream_time: datetime
+    delivered: bool = Field(description="False when its author is muted: it reaches nobody else.")
+
+
+class ModerationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["mute", "ban", "delete"]
+    viewer: str | None = Field(None, max_length=32, description="The viewer's handle, as chat events name them.")
+    message_id: int | None = Field(None, ge=1, le=MAX_ROW_ID)
+
+
+class ReactionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal[controls.REACTIONS]  # type: ignore[valid-type]
+
+
+def _pin_out(placed: LivePin) -> PinOut:
+    return PinOut(
+        pin_id=placed.id, product_id=placed.product_id, pinned_at=placed.pinned_at, unpinned_at=placed.unpinned_at
+    )
+
+
+@router.post("/api/v1/live/{show_id}/pins", status_code=201, response_model=PinOut, summary="Pin a featured product")
+def pin_product(
+    request: Request, show_id: RowId, body: PinIn, user: User = required_user, session: Session = db_session
+) -> PinOut:
+    placed, events = controls.pin(get_context(request), session, show_id, user, body.product_id, body.stream_time)
+    _publish_after_commit(request, session, show_id, events)
+    return _pin_out(placed)
+
+
+@router.get("/api/v1/live/{show_id}/pins", response_model=list[PinOut], summary="The show's pins, in stream time")
+def list_pins(show_id: RowId, session: Session = db_session) -> list[PinOut]:
+    live.get_show(session, show_id)
+    return [_pin_out(placed) for placed in controls.pins(session, show_id)]
+
+
+@router.delete("/api/v1/live/{show_id}/pins/{pin_id}", status_code=204, summary="Unpin a product")
+def unpin_product(
+    request: Request, show_id: RowId, pin_id: RowId, user: User = required_user, session: Session = db_session
+) -> Response:
+    event = controls.unpin(session, show_id, user, pin_id, None)
+    _publish_after_commit(request, session, show_id, [event])
+    return Response(status_code=204)
+
+
+@router.post("/api/v1/live/{show_id}/chat", status_code=201, response_model=ChatOut, summary="Say something")
+def post_chat(
+    request: Request, show_id: RowId, body: ChatIn, user: User = required_user, session: Session = db_session
+) -> ChatOut:
+    ctx = get_context(request)
+    ctx.rate_limits.hit("live_chat", "user", str(user.id))
+    message, event = controls.post_chat(ctx, session, show_id, user, body.text)
+    if event is not None:
+        _publish_after_commit(request, session, show_id, [event])
+    return ChatOut(
+        message_id=message.id,
+        viewer=controls.viewer_handle(ctx, show_id, user.id),
+        text=message.text,
+        stream_time=message.stream_time,
+        delivered=event is not None,
+    )
+
+
+@router.post("/api/v1/live/{show_id}/moderation", summary="Mute or ban a viewer, or delete a message")
+def moderate(
+    request: Request, show_id: RowId, body: ModerationIn, user: User = required_user, session: Session = db_session
+) -> dict[str, str]:
+    ctx = get_context(request)
+    event = controls.moderate(ctx, session, show_id, user, body.action, body.viewer, body.message_id)
+    if event is not None:
+        _publish_after_commit(request, session, show_id, [event])
+    return {"done": body.action}
+
+
+@router.post("/api/v1/live/{show_id}/reactions", status_code=202, summary="React (a heart, a clap...)")
+def react(request: Request, show_id: RowId, body: ReactionIn, user: User = required_user) -> dict[str, str]:
+    """Reactions are fleeting: sent to the viewers now, counted, never stored one by one."""
+    ctx = get_context(request)
+    ctx.rate_limits.hit("live_reaction", "user", str(user.id))
+    with ctx.db.session() as session:
+        show = live.get_show(session, show_id)
+        if show.status not in (ShowStatus.live, ShowStatus.interrupted):
+            raise Conflict("The show is not on air.", current_status=show.status)
+    live_hub(request).publish(show_id, [fleeting_frame("reaction", {"kind": body.kind})])
+    return {"sent": body.kind}
+
+
+@router.get(
+    "/api/v1/live/{show_id}/events",
+    response_class=StreamingResponse,
+    summary="The show's events as Server-Sent Events: pins, sales, chat, viewer counts, each with its stream time",
+)
+async def show_events(request: Request, show_id: RowId) -> StreamingResponse:
+    ctx, hub = get_context(request), live_hub(request)
+    last_seen = request.headers.get("last-event-id", "")
+    after = int(last_seen) if last_seen.isdigit() and len(last_seen) < 16 else None
+
+    def opening() -> tuple[list[str], bool]:
+        """The backlog, and whether the show is on air (if not, the stream ends after it: the browser asks again)."""
+        with ctx.db.session() as session:
+            show = live.get_show(session, show_id)
+            events = (
+                controls.events_after(session, show_id, after)
+                if after is not None
+                else controls.opening_events(session, show_id)
+            )
+            on_air = show.status in (ShowStatus.live, ShowStatus.interrupted)
+            return [sse_frame(event.id, event.type, controls.event_data(event)) for event in events], on_air
+
+    viewer = hub.join(show_id)  # before the backlog is read: an event between the two comes twice (ids dedupe)
+    try:
+        backlog, on_air = await run_in_threadpool(opening)
+    except BaseException:
+        hub.leave(viewer)
+        raise
+
+    async def frames() -> AsyncIterator[str]:
+        try:
+            yield f"retry: {2000 if on_air else 10_000}\n\n"
+            for frame in backlog:
+                yield frame
+            while on_air:
+                try:
+                    frame = await asyncio.wait_for(viewer.frames.get(), timeout=KEEPALIVE_S)
+                except TimeoutError:
+                    yield ": still here\n\n"  # through proxies that close quiet connections
+                    continue
+                if frame == CLOSED:
+                    return
+                yield frame
+        finally:
+            hub.leave(viewer)
+
+    return StreamingResponse(
+        frames(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+async def count_live_viewers(hub: LiveHub) -> None:
+    """Every few seconds, each show this process streams to is told how many watch it (on every process)."""
+    while True:
+        await asyncio.sleep(VIEWER_COUNT_EVERY_S)
+        for show_id in hub.shows_watched():
+            count = await run_in_threadpool(hub.viewer_count, show_id)  # Redis down: this process's count
+            hub.deliver(show_id, [fleeting_frame("viewers", {"count": count})])
 
 
 # nginx-rtmp's callbacks (`notify_method post`: a form). A 2xx lets the publisher or player in (or keep going), a
