@@ -47,12 +47,12 @@ def test_a_live_stream_becomes_a_live_hls_ladder_resumes_on_its_key_and_ends_as_
     merchant = make_account(Role.merchant)
     show = schedule(ingest, merchant)
     host = publish(f"{ingest.rtmp_url}/{show['stream_key']}", seconds=8, size="854x480", rate=25)
-    wait_for(lambda: read_show(ingest, show["id"])["hls_url"], timeout_s=30, message="the live HLS")
+    wait_for(lambda: read_show(ingest, show["id"])["hls_url"], timeout_s=60, message="the live HLS")
     master_url = ingest.api_url + read_show(ingest, show["id"])["hls_url"]
     master = m3u8.loads(httpx.get(master_url).text)
     # The rungs of VETRINA_LIVE_LADDER_HEIGHTS (480, 360), capped at the source's 480 lines.
     assert [p.stream_info.resolution for p in master.playlists] == [(854, 480), (640, 360)]
-    wait_for(lambda: segment_count(ingest, master_url) >= 3, timeout_s=30, message="three live segments")
+    wait_for(lambda: segment_count(ingest, master_url) >= 3, timeout_s=60, message="three live segments")
     playlist, answer = media_playlist(ingest, master_url, "360p")
     assert not playlist.is_endlist and playlist.target_duration == 2  # fixed for the show: 1 s segments
     assert answer.headers["cache-control"].endswith("max-age=1")  # live: polled every segment
@@ -64,7 +64,7 @@ def test_a_live_stream_becomes_a_live_hls_ladder_resumes_on_its_key_and_ends_as_
 
     before = segment_count(ingest, master_url)
     again = publish(f"{ingest.rtmp_url}/{show['stream_key']}", seconds=5, size="854x480", rate=25)
-    wait_for(lambda: segment_count(ingest, master_url) >= before + 2, timeout_s=30, message="the resumed stream")
+    wait_for(lambda: segment_count(ingest, master_url) >= before + 2, timeout_s=60, message="the resumed stream")
     playlist, _ = media_playlist(ingest, master_url, "480p")
     assert any(s.discontinuity for s in playlist.segments)  # where the publisher came back
     again.wait(timeout=60)
@@ -118,7 +118,7 @@ def test_nobody_but_the_encoder_pulls_a_shows_raw_stream(ingest, encoder, make_a
     show = schedule(ingest, make_account(Role.merchant))
     host = publish(f"{ingest.rtmp_url}/{show['stream_key']}", seconds=15)
     try:
-        wait_for(lambda: read_show(ingest, show["id"])["hls_url"], timeout_s=30, message="the live HLS")
+        wait_for(lambda: read_show(ingest, show["id"])["hls_url"], timeout_s=60, message="the live HLS")
         name = rtmp.stream_name(show["id"])
         for url in (
             f"{ingest.rtmp_url}/{name}",
@@ -141,7 +141,7 @@ def test_a_stream_without_sound_is_taken_as_picture_alone(ingest, encoder, make_
     show = schedule(ingest, make_account(Role.merchant))
     host = publish(f"{ingest.rtmp_url}/{show['stream_key']}", seconds=15, sound=False)
     try:
-        wait_for(lambda: read_show(ingest, show["id"])["hls_url"], timeout_s=30, message="the live HLS")
+        wait_for(lambda: read_show(ingest, show["id"])["hls_url"], timeout_s=60, message="the live HLS")
         master_url = ingest.api_url + read_show(ingest, show["id"])["hls_url"]
         playlist = wait_for(
             lambda: (

@@ -49,3 +49,57 @@ def test_a_live_show_plays_in_chromium_a_few_seconds_behind_the_camera(ingest, e
     # The clock read back is the camera's (not noise): it advances with the page's own clock.
     assert min(behind_ms) > 0 and max(behind_ms) - min(behind_ms) < 3000, behind_ms
     assert statistics.median(behind_ms) < 8000, behind_ms
+
+
+# Run in the page: when the pinned card appears, the burned-in clock of the frame on screen then.
+WATCH_FOR_CARD_JS = f"""() => {{
+  const read = {READ_CLOCK_JS};
+  window.cardFrame = null;
+  new MutationObserver(() => {{
+    if (!window.cardFrame && document.querySelector(".cards .product-card")) window.cardFrame = read([854]);
+  }}).observe(document.querySelector(".cards"), {{ childList: true }});
+}}"""
+
+
+def test_a_pin_reaches_a_viewer_six_seconds_behind_with_the_frame_it_was_made_at(
+    ingest, encoder, make_account, browser
+):
+    merchant = make_account(Role.merchant)
+    tea = httpx.post(
+        f"{ingest.api_url}/api/v1/products",
+        headers=merchant.auth,
+        json={"title": "Oolong", "price": {"amount": 1200, "currency": "EUR"}, "stock": 10},
+    ).json()["id"]
+    body = {"title": "In sync", "product_ids": [tea]}
+    created = httpx.post(f"{ingest.api_url}/api/v1/live", headers=merchant.auth, json=body).json()
+    base_us = int(time.time() * 1_000_000)
+    host = publish(f"{ingest.rtmp_url}/{created['stream_key']}", 60, size="854x480", rate=25, clock_base_us=base_us)
+    try:
+        page = browser.new_page()
+        page.goto(f"{ingest.api_url}/live/{created['id']}")
+        wait_for(
+            lambda: (reading := page.evaluate(READ_CLOCK_JS, [854])) and reading["ms"] > 12_000,
+            timeout_s=60,
+            message="twelve seconds of the show on screen",
+        )
+        # This viewer falls six seconds behind (a slow network would do it): hls.js is told not to catch up.
+        page.evaluate("window.vetrinaPlayer.hls.config.liveMaxLatencyDuration = 60")
+        page.evaluate("window.vetrinaPlayer.hls.config.maxLiveSyncPlaybackRate = 1")
+        page.evaluate("v => { v.currentTime -= 6 }", page.query_selector("video"))
+        wait_for(lambda: page.evaluate(READ_CLOCK_JS, [854]), timeout_s=20, message="the frames after the seek")
+        page.evaluate(WATCH_FOR_CARD_JS)
+        pinned_at_ms = time.time() * 1000 - base_us / 1000  # on the camera's clock
+        pin = httpx.post(
+            f"{ingest.api_url}/api/v1/live/{created['id']}/pins", headers=merchant.auth, json={"product_id": tea}
+        )
+        assert pin.status_code == 201, pin.text
+        behind = page.evaluate(READ_CLOCK_JS, [854])
+        assert pinned_at_ms - (behind["ms"]) > 4000  # the viewer really is behind: the card must wait
+        wait_for(lambda: page.evaluate("window.cardFrame"), timeout_s=20, message="the card")
+        frame = page.evaluate("window.cardFrame")
+    finally:
+        host.kill()
+        host.wait()
+    # The card came with the frame the camera took when the host pinned: not seconds before, nor long after.
+    print("card frame vs pin (ms):", frame["ms"] - pinned_at_ms)
+    assert -500 <= frame["ms"] - pinned_at_ms <= 1500, (frame["ms"], pinned_at_ms)

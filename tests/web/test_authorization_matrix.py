@@ -133,6 +133,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/live"): row(PUBLIC),
     ("GET", "/api/v1/live/{show_id}"): row(PUBLIC),
     ("GET", "/live/{show_id}"): row(PUBLIC),
+    ("GET", "/live/{show_id}/host"): row(cells("403", anonymous="login", owner="ok", admin="ok")),
     ("GET", "/api/v1/live/{show_id}/pins"): row(PUBLIC),
     ("GET", "/api/v1/live/{show_id}/events"): row(PUBLIC),  # a show not on air: its backlog, then the stream ends
     # Anyone signed in talks and reacts (the world's show is not on air yet: a 409 for reactions).

@@ -23,7 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -67,7 +67,11 @@ class _Run:
     process: subprocess.Popen[bytes]
     out_dir: Path
     start_seq: int
+    started_at: datetime  # the wall clock when ffmpeg began pulling: its first frame was on camera then
     moved: int = 0  # segments of this run in the store so far
+    # ffmpeg dates its first segment when its output starts, after it has read the stream's opening fraction of a
+    # second: the run's dates are moved back by that much, so a date is when the frame was on camera.
+    lag: timedelta | None = None
     unrecorded: list[hls.Segment] = field(default_factory=list)  # in the store, not yet in live_segments
     stop_asked_at: float | None = None
 
@@ -305,6 +309,7 @@ class LiveEncoder:
             (out_dir / rung.name).mkdir()
         start_seq = encode.segments[-1].seq + 1 if encode.segments else 0
         cap = self.ctx.settings.live_max_source_height
+        started_at = clock.now()
         args = ladder.live_command(
             rtmp.pull_url(self.ctx.settings, encode.show_id, clock.now().timestamp()),
             out_dir,
@@ -322,7 +327,7 @@ class LiveEncoder:
                 stderr=errors,
                 preexec_fn=die_with_parent,  # an encoder that dies takes its ffmpeg runs with it
             )
-        encode.run = _Run(process, out_dir, start_seq)
+        encode.run = _Run(process, out_dir, start_seq, started_at)
         log.info("live show %s: encoding %s from segment %s", encode.show_id, info.name, start_seq)
 
     def _plan(self, encode: _Encode, info: rtmp.StreamInfo) -> ladder.LadderPlan:
@@ -393,7 +398,9 @@ class LiveEncoder:
                 if source.exists():  # else moved by an earlier try
                     self.ctx.store.put_file(source, f"{encode.prefix}/{name}/{hls.segment_name(seq)}")
             first = listed[0][index]
-            program_time = first.program_time or clock.now()
+            if run.lag is None:
+                run.lag = max(timedelta(0), (first.program_time or run.started_at) - run.started_at)
+            program_time = (first.program_time or clock.now()) - run.lag
             run.unrecorded.append(hls.Segment(seq, program_time, first.duration_s, index == 0 and seq > 0))
             run.moved = index + 1
         if run.unrecorded:

@@ -100,6 +100,7 @@ class EventReporter {
   }
 
   report(type, extra) {
+    if (this.videoId === null) return;  // a live show's viewing is counted by its event stream instead
     this.queue.push({ id: newKey(), type, video_id: this.videoId, second: Math.round(this.video.currentTime * 1000) / 1000,
                       at: new Date().toISOString(), ...(extra || {}) });
     if (this.queue.length >= 50) this.flush();
@@ -129,7 +130,10 @@ class ShopLayer {
     this.providers = JSON.parse(document.querySelector(".watch").dataset.providers || "[]");
     // In another site's frame, buying goes on in a top-level window unless that site may sell in frames.
     this.framed = window.top !== window.self && !SELLING_FRAME_ORIGIN;
-    this.videoId = Number(root.dataset.videoId);
+    // A live show has no timeline: its cards come and go with its pins (live.js), and its orders name no second.
+    this.live = root.dataset.live === "true";
+    this.videoId = this.live ? null : Number(root.dataset.videoId);
+    this.heldKey = this.live ? "vetrina-held-live-" + root.dataset.showId : "vetrina-held-" + this.videoId;
     this.tags = [];
     this.shown = new Map();
     this.events = new EventReporter(this.videoId, this.video);
@@ -158,7 +162,27 @@ class ShopLayer {
     window.addEventListener("beforeunload", (event) => { if (this.held.length) event.preventDefault(); });
     document.addEventListener("visibilitychange", () => { if (document.hidden) this.offerHeld(); });
     this.drawHeld();
-    this.load();
+    if (!this.live) this.load();
+  }
+
+  // A live show's pinned product: its card over the picture until it is unpinned.
+  showPin(pinId, product) {
+    if (this.shown.has("pin-" + pinId)) return;
+    for (const id of this.shown.keys()) this.hidePin(id.replace("pin-", ""));
+    const node = this.card({ id: "pin-" + pinId, product });
+    node.style.top = "0.75rem";
+    this.cards.append(node);
+    this.shown.set("pin-" + pinId, node);
+  }
+
+  hidePin(pinId) {
+    const node = this.shown.get("pin-" + pinId);
+    if (node) { node.remove(); this.shown.delete("pin-" + pinId); }
+  }
+
+  // Where an order came from: the video and its second (the selling-seconds view), or nothing for a live show.
+  orderSource(second) {
+    return this.live ? undefined : { video_id: this.videoId, second: Math.round(second * 1000) / 1000 };
   }
 
   async load() {
@@ -245,11 +269,11 @@ class ShopLayer {
 
   // Held items live in this tab (session storage), so a reload keeps them and another video starts afresh.
   get held() {
-    return JSON.parse(store.getItem("vetrina-held-" + this.videoId) || "[]");
+    return JSON.parse(store.getItem(this.heldKey) || "[]");
   }
 
   set held(items) {
-    store.setItem("vetrina-held-" + this.videoId, JSON.stringify(items));
+    store.setItem(this.heldKey, JSON.stringify(items));
     this.drawHeld();
   }
 
@@ -275,7 +299,8 @@ class ShopLayer {
   // Inside another site's frame nothing is bought: that site could lead a signed-in viewer into paying. The buyer
   // goes on in a top-level window of ours (the session cookie never travels into the frame anyway).
   buyOnVetrina(body) {
-    const link = el("a", { class: "drawer-top-level", href: "/watch/" + this.videoId, target: "_blank", rel: "noopener" },
+    const page = this.live ? "/live/" + this.root.dataset.showId : "/watch/" + this.videoId;
+    const link = el("a", { class: "drawer-top-level", href: page, target: "_blank", rel: "noopener" },
                     "Buy on Vetrina (opens a new window)");
     body.append(el("p", {}, "The video keeps playing here."), link);
   }
@@ -315,7 +340,7 @@ class ShopLayer {
         const order = await api("POST", "/api/v1/orders", {
           items: items.map((i) => (i.variant_id ? { product_id: i.id, quantity: i.quantity, variant_id: i.variant_id }
                                                 : { product_id: i.id, quantity: i.quantity })),
-          source: { video_id: this.videoId, second: Math.round(items[0].second * 1000) / 1000 } });
+          source: this.orderSource(items[0].second) });
         paid.push(await api("POST", "/api/v1/orders/" + order.id + "/pay"));
         this.events.report("purchase", { product_id: items[0].id, order_id: order.id });
         // Paid: out of the held list at once, so a retry after a later failure cannot pay for it again.
@@ -403,7 +428,7 @@ class ShopLayer {
       const item = { product_id: product.id, quantity: Number(quantity.value) || 1 };
       if (variant) item.variant_id = Number(variant.value);
       const order = await api("POST", "/api/v1/orders", {
-        items: [item], source: { video_id: this.videoId, second: Math.round(this.video.currentTime * 1000) / 1000 } });
+        items: [item], source: this.orderSource(this.video.currentTime) });
       if (provider) {
         await this.payThrough(provider, order, status);
       } else {
