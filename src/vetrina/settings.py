@@ -168,6 +168,13 @@ class Settings(BaseSettings):
     default_currency: str = Field("EUR", description="Currency of wallets and prices unless one is given.")
     commission_bps: int = Field(500, ge=0, le=10_000, description="Platform commission, in basis points (500 = 5%).")
     order_ttl_minutes: int = Field(30, ge=1, description="An unpaid order closes and frees its stock after this.")
+    flash_sale_grace_minutes: int = Field(
+        10,
+        ge=1,
+        le=24 * 60,
+        description="An order in a flash sale holds the sale's price until the sale ends plus this, then closes "
+        "unpaid (instead of the ordinary order lifetime).",
+    )
     auto_confirm_days: float = Field(
         10, gt=0, description="Days after shipping before receipt is confirmed for the buyer."
     )

@@ -29,6 +29,7 @@ def place_order(
     territory: str,
     source: orders.OrderSource | None,
     framed: FramedSignIn | None = None,
+    flash_sale_id: int | None = None,
 ) -> Order:
     """`commerce.create_order`, once the source (if any) is one the buyer could have ordered from. `framed`: the
     buyer signed in inside another site's frame of the player, and orders only from the videos there may sell."""
@@ -39,7 +40,9 @@ def place_order(
         _check_source(session, buyer, source.video_id, product_ids)  # first: unknown and invisible answer alike
     if framed is not None and source is not None:
         _check_framed(session, framed, source.video_id, product_ids)
-    return orders.create_order(ctx, session, buyer, items, territory=territory, source=source)
+    return orders.create_order(
+        ctx, session, buyer, items, territory=territory, source=source, flash_sale_id=flash_sale_id
+    )
 
 
 def _check_framed(session: Session, framed: FramedSignIn, video_id: int, product_ids: set[int]) -> None:

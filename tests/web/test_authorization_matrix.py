@@ -135,6 +135,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/live/{show_id}"): row(PUBLIC),
     ("GET", "/live/{show_id}/host"): row(cells("403", anonymous="login", owner="ok", admin="ok")),
     ("GET", "/api/v1/live/{show_id}/pins"): row(PUBLIC),
+    ("GET", "/api/v1/flash-sales/{sale_id}"): row(cells("404"), names={"sale_id": "show_id"}),  # public; none yet
     ("GET", "/api/v1/live/{show_id}/events"): row(PUBLIC),  # a show not on air: its backlog, then the stream ends
     # Anyone signed in talks and reacts (the world's show is not on air yet: a 409 for reactions).
     ("POST", "/api/v1/live/{show_id}/chat"): row(cells("allowed", anonymous="401"), json={"text": "Hello"}),
@@ -396,6 +397,10 @@ TABLE: dict[tuple[str, str], Row] = {
     ("DELETE", "/api/v1/licences/{licence_id}"): row(OWNER, last=True).but(admin="404"),
     # A host's show: public, so others are refused rather than hidden; ended last (a new key is then a 409).
     ("POST", "/api/v1/live/{show_id}/stream-key"): row(OWNER_PUBLIC),
+    ("POST", "/api/v1/live/{show_id}/flash-sales"): row(
+        OWNER_PUBLIC,
+        json={"product_id": "{product_id}", "price": EUR, "quantity": 1, "seconds": 60},
+    ).but(owner="allowed", admin="allowed"),  # not on air: 409
     ("POST", "/api/v1/live/{show_id}/pins"): row(OWNER_PUBLIC, json={"product_id": "{product_id}"}).but(
         owner="allowed",
         admin="allowed",  # not on air: 409

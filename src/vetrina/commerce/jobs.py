@@ -7,6 +7,7 @@ import logging
 from huey import crontab
 
 from vetrina import clock
+from vetrina.commerce import flash
 from vetrina.commerce import service as orders
 from vetrina.context import Context
 from vetrina.jobs import periodic_job
@@ -15,11 +16,16 @@ log = logging.getLogger(__name__)
 
 
 def sweep_orders(ctx: Context) -> tuple[int, int]:
-    """Close expired unpaid orders and auto-confirm due ones, each in its own transaction; returns the counts."""
+    """Close ended flash sales (their unsold units back in stock), expired unpaid orders and auto-confirm due ones,
+    each in its own transaction; returns the counts of orders."""
     now = clock.now()
     with ctx.db.session() as session:
+        sales = flash.due_for_closing(session)
         expired = orders.due_for_closing(session, now)
         due = orders.due_for_auto_confirm(session, now)
+    for sale_id in sales:
+        with ctx.db.session(write=True) as session:
+            flash.close_sale(session, sale_id)
     closed = confirmed = 0
     for order_id in expired:
         with ctx.db.session(write=True) as session:

@@ -43,6 +43,7 @@ class Order(Base):
     # Where the order came from: the video and the second of it the viewer was watching.
     source_video_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     source_second: Mapped[float | None] = mapped_column(Float, nullable=True)
+    flash_sale_id: Mapped[int | None] = mapped_column(ForeignKey("flash_sales.id"), nullable=True, index=True)
     territory: Mapped[str | None] = mapped_column(String(2), nullable=True)  # where the buyer was
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
@@ -107,3 +108,39 @@ class RefundRequest(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     decided_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class FlashSale(Base):
+    """A time-limited offer: `quantity` units of one product taken out of its stock when the sale opens, sold at
+    `price_amount` to at most `per_buyer` units each until `ends_at` or until sold out; what is left goes back to
+    the product's stock when it closes. Started from a live show (`show_id`) or on its own."""
+
+    __tablename__ = "flash_sales"
+    __table_args__ = (
+        CheckConstraint("sold >= 0 AND sold <= quantity", name="flash_sale_sold_within_quantity"),
+        CheckConstraint("price_amount > 0", name="flash_sale_price_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"))
+    show_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    price_amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    quantity: Mapped[int] = mapped_column(Integer)
+    sold: Mapped[int] = mapped_column(Integer, default=0)
+    per_buyer: Mapped[int] = mapped_column(Integer)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)  # unsold units returned
+
+
+class FlashSaleBuyer(Base):
+    """How many units of a sale one buyer has ordered: the per-buyer limit, held by the database."""
+
+    __tablename__ = "flash_sale_buyers"
+    __table_args__ = (CheckConstraint("units > 0", name="flash_sale_buyer_units_positive"),)
+
+    sale_id: Mapped[int] = mapped_column(ForeignKey("flash_sales.id", ondelete="CASCADE"), primary_key=True)
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    units: Mapped[int] = mapped_column(Integer)

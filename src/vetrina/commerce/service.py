@@ -19,7 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from vetrina import clock
 from vetrina.accounts.models import User
 from vetrina.catalog import service as catalog
-from vetrina.commerce import disputes
+from vetrina.commerce import disputes, flash
 from vetrina.commerce.models import Order, OrderEvent, OrderItem, OrderStatus, RefundRequest, RefundStatus
 from vetrina.context import Context
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound, VetrinaError
@@ -99,9 +99,12 @@ def create_order(
     *,
     territory: str,
     source: OrderSource | None = None,
+    flash_sale_id: int | None = None,
 ) -> Order:
     """Reserve stock for every item and open an order awaiting payment (one merchant, one currency). An order
-    from a licensed video needs its licence for commerce where the buyer is (`territory`)."""
+    from a licensed video needs its licence for commerce where the buyer is (`territory`). An order in a flash
+    sale (`flash_sale_id`) holds the sale's product alone, at the sale's price, reserved until the sale's end and
+    its grace."""
     if not items:
         raise InvalidInput("An order has at least one item.", field="items")
     if len(items) > MAX_ITEMS:
@@ -117,11 +120,23 @@ def create_order(
     # reservation reads the product as it takes the stock; anything refused below rolls them all back.
     ordered = sorted(items, key=lambda s: (s.product_id, s.variant_id or 0))
     lines: list[catalog.Reserved] = []
-    for spec in ordered:
+    now = clock.now()
+    expires_at = now + timedelta(minutes=ctx.settings.order_ttl_minutes)
+    if flash_sale_id is not None:
+        if len(items) != 1 or items[0].variant_id is not None:
+            raise InvalidInput("An order in a flash sale holds one item: the sale's product.", field="items")
+        spec = items[0]
+        grace = ctx.settings.flash_sale_grace_minutes
+        taken = flash.take(session, flash_sale_id, buyer, spec.product_id, spec.quantity, grace)
+        lines.append(
+            catalog.Reserved(spec.product_id, None, taken.merchant_id, taken.currency, taken.unit_amount, taken.title)
+        )
+        expires_at = taken.reserved_until
+    for spec in ordered if flash_sale_id is None else []:
         try:
             lines.append(catalog.reserve_stock(session, spec.product_id, spec.variant_id, spec.quantity))
         except VetrinaError as refused:
-            refused.wrote_nothing = not lines  # a sold-out flash sale refuses most buyers right here
+            refused.wrote_nothing = not lines  # a sold-out product refuses most buyers right here
             raise
     merchants = {line.merchant_id for line in lines}
     currencies = {line.currency for line in lines}
@@ -132,7 +147,6 @@ def create_order(
     merchant_id = merchants.pop()
     if merchant_id == buyer.id:
         raise InvalidInput("You cannot buy your own products.", field="items")
-    now = clock.now()
     row = {
         "buyer_id": buyer.id,
         "merchant_id": merchant_id,
@@ -142,10 +156,11 @@ def create_order(
         "refunded_amount": 0,
         "commission_amount": 0,
         "created_at": now,
-        "expires_at": now + timedelta(minutes=ctx.settings.order_ttl_minutes),
+        "expires_at": expires_at,
         "source_video_id": source.video_id if source else None,
         "source_second": round(source.second, 3) if source else None,
         "territory": territory,
+        "flash_sale_id": flash_sale_id,
     }
     order_id = session.execute(_INSERT_ORDER, row).scalar_one()
     lines_written = [

@@ -18,11 +18,14 @@ from sqlalchemy.orm import Session
 
 from vetrina import clock
 from vetrina.accounts.models import User
+from vetrina.commerce import flash
+from vetrina.commerce.models import FlashSale
 from vetrina.context import Context
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound
 from vetrina.live import hls
 from vetrina.live.models import ChatMessage, ChatSanction, EventType, LiveEvent, LivePin, LiveShow, ShowStatus
 from vetrina.live.service import featured_products, hosted_show
+from vetrina.money import Money
 from vetrina.shoppable.service import product_card
 from vetrina.text import clean_text
 
@@ -116,6 +119,33 @@ def _open_pins(session: Session, show_id: int) -> Sequence[LivePin]:
 
 def pins(session: Session, show_id: int) -> Sequence[LivePin]:
     return session.scalars(select(LivePin).where(LivePin.show_id == show_id).order_by(LivePin.pinned_at)).all()
+
+
+# Flash sales ---------------------------------------------------------------------------------------------------------
+
+
+def start_flash_sale(
+    ctx: Context,
+    session: Session,
+    show_id: int,
+    user: User,
+    product_id: int,
+    price: Money,
+    quantity: int,
+    seconds: int,
+    per_buyer: int,
+) -> tuple[FlashSale, LiveEvent]:
+    """Open a flash sale of one of the show's products (its units out of stock now), announced to every viewer."""
+    show = hosted_show(session, show_id, user)
+    _on_air(show)
+    product = next((p for p in featured_products(session, show) if p.id == product_id), None)
+    if product is None:
+        raise InvalidInput(f"This show does not feature product {product_id}.", field="product_id")
+    host = session.get(User, show.host_id)
+    assert host is not None  # a show goes with its host
+    sale = flash.start_sale(session, host, product_id, price, quantity, seconds, per_buyer, show_id=show.id)
+    payload = {"sale": flash.sale_state(sale), "product": product_card(ctx, product)}
+    return sale, _record(session, show_id, EventType.flash_sale, stream_time(None), payload)
 
 
 # Chat ----------------------------------------------------------------------------------------------------------------
@@ -220,7 +250,8 @@ def events_after(session: Session, show_id: int, after_id: int) -> Sequence[Live
 
 
 def opening_events(session: Session, show_id: int) -> list[LiveEvent]:
-    """What a viewer who opens the stream is sent first: the pinned product's pin and the recent chat, in order."""
+    """What a viewer who opens the stream is sent first: the pinned product's pin, the open flash sale and the
+    recent chat, in order."""
     pinned = session.scalars(
         select(LiveEvent)
         .where(LiveEvent.show_id == show_id, LiveEvent.type == EventType.pin.value)
@@ -240,7 +271,16 @@ def opening_events(session: Session, show_id: int) -> list[LiveEvent]:
     ).all()
     shown = set(session.scalars(visible.where(ChatMessage.id.in_([e.payload.get("message_id") for e in chat]))))
     recent = [event for event in chat if event.payload.get("message_id") in shown][:RECENT_CHAT]
-    return sorted([*pinned, *recent], key=lambda event: event.id)
+    sales = session.scalars(
+        select(LiveEvent)
+        .where(LiveEvent.show_id == show_id, LiveEvent.type == EventType.flash_sale.value)
+        .order_by(LiveEvent.id.desc())
+        .limit(1)
+    ).all()
+    selling = [
+        event for event in sales if flash.sale_state(flash.get_sale(session, event.payload["sale"]["sale_id"]))["open"]
+    ]
+    return sorted([*pinned, *selling, *recent], key=lambda event: event.id)
 
 
 def last_event_id(session: Session, show_id: int) -> int:

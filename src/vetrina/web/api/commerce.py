@@ -12,11 +12,13 @@ from sqlalchemy.orm import Session
 
 from vetrina import video_orders
 from vetrina.accounts.models import Role, User
+from vetrina.commerce import flash
 from vetrina.commerce import service as orders
 from vetrina.commerce.models import Order, OrderStatus
 from vetrina.money import Money, MoneyModel, PositiveMoneyModel
 from vetrina.payments import ledger, wallet
 from vetrina.payouts import balances
+from vetrina.web.api.live import announce_flash_sale
 from vetrina.web.api.schemas import Page
 from vetrina.web.deps import (
     MAX_ROW_ID,
@@ -53,6 +55,9 @@ class OrderIn(BaseModel):
 
     items: list[ItemIn] = Field(min_length=1, max_length=orders.MAX_ITEMS)
     source: SourceIn | None = Field(None, description="The video and second the buyer ordered from.")
+    flash_sale_id: int | None = Field(
+        None, ge=1, le=MAX_ROW_ID, description="Buy in this flash sale: one item, its product, at its price."
+    )
 
 
 class ShipIn(BaseModel):
@@ -193,17 +198,28 @@ def create_order(
     ctx = get_context(request)
     specs = [orders.ItemSpec(product_id=i.product_id, variant_id=i.variant_id, quantity=i.quantity) for i in body.items]
     source = orders.OrderSource(body.source.video_id, body.source.second) if body.source else None
-    return run_once(
-        request,
-        user,
-        body,
-        lambda s: order_out(
-            video_orders.place_order(
-                ctx, s, user, specs, territory=viewer_territory, source=source, framed=framed_sign_in(request)
-            )
-        ),
-        201,
-    )
+
+    def place(session: Session) -> OrderOut:
+        order = video_orders.place_order(
+            ctx,
+            session,
+            user,
+            specs,
+            territory=viewer_territory,
+            source=source,
+            framed=framed_sign_in(request),
+            flash_sale_id=body.flash_sale_id,
+        )
+        if body.flash_sale_id is not None:
+            announce_flash_sale(request, session, body.flash_sale_id)
+        return order_out(order)
+
+    return run_once(request, user, body, place, 201)
+
+
+@router.get("/api/v1/flash-sales/{sale_id}", summary="A flash sale: its price, what is left, and until when")
+def read_flash_sale(sale_id: RowId, session: Session = db_session) -> dict[str, Any]:
+    return flash.sale_state(flash.get_sale(session, sale_id))
 
 
 @router.get("/api/v1/orders", response_model=OrderPage, summary="Orders you bought or sold")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -15,12 +15,14 @@ from sqlalchemy.orm import Session
 
 from vetrina import clock
 from vetrina.accounts.models import User
+from vetrina.commerce import flash
 from vetrina.db import after_commit
 from vetrina.errors import Conflict, NotFound
 from vetrina.live import controls, rtmp
 from vetrina.live import service as live
 from vetrina.live.hub import CLOSED, LiveHub, fleeting_frame, sse_frame
 from vetrina.live.models import LiveEvent, LivePin, LiveShow, ShowStatus
+from vetrina.money import Money, PositiveMoneyModel
 from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_context, required_user
 
 router = APIRouter(tags=["live"])
@@ -205,6 +207,43 @@ def unpin_product(
     event = controls.unpin(session, show_id, user, pin_id, None)
     _publish_after_commit(request, session, show_id, [event])
     return Response(status_code=204)
+
+
+class FlashSaleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    product_id: int = Field(ge=1, le=MAX_ROW_ID)
+    price: PositiveMoneyModel
+    quantity: int = Field(ge=1, le=flash.MAX_UNITS, description="Units offered, taken out of stock now.")
+    seconds: int = Field(ge=flash.MIN_SECONDS, le=flash.MAX_SECONDS, description="How long the sale lasts.")
+    per_buyer: int = Field(1, ge=1, le=flash.MAX_UNITS, description="The most one buyer may take.")
+
+
+@router.post("/api/v1/live/{show_id}/flash-sales", status_code=201, summary="Start a flash sale in the show")
+def start_flash_sale(
+    request: Request, show_id: RowId, body: FlashSaleIn, user: User = required_user, session: Session = db_session
+) -> dict[str, Any]:
+    sale, event = controls.start_flash_sale(
+        get_context(request),
+        session,
+        show_id,
+        user,
+        body.product_id,
+        Money(body.price.amount, body.price.currency),
+        body.quantity,
+        body.seconds,
+        body.per_buyer,
+    )
+    _publish_after_commit(request, session, show_id, [event])
+    return flash.sale_state(sale)
+
+
+def announce_flash_sale(request: Request, session: Session, sale_id: int) -> None:
+    """After an order in a flash sale commits: the show's viewers learn what is left (not kept: the next says it)."""
+    sale = flash.get_sale(session, sale_id)
+    if sale.show_id is not None:
+        hub, show_id, state = live_hub(request), sale.show_id, flash.sale_state(sale)
+        after_commit(session, lambda: hub.publish(show_id, [fleeting_frame("flash_sale_update", state)]))
 
 
 @router.post("/api/v1/live/{show_id}/chat", status_code=201, response_model=ChatOut, summary="Say something")

@@ -3,7 +3,8 @@
 // a pin when the frame that shows the product reaches their screen, not when the host clicked.
 "use strict";
 
-const LIVE_EVENT_TYPES = ["pin", "unpin", "chat", "chat_deleted", "reaction", "viewers"];
+const LIVE_EVENT_TYPES = ["pin", "unpin", "flash_sale", "flash_sale_update", "chat", "chat_deleted", "reaction",
+                          "viewers"];
 const REACTION_SIGNS = { heart: "❤", fire: "🔥", clap: "👏", laugh: "😂", wow: "😮" };
 
 class LiveShow {
@@ -31,7 +32,7 @@ class LiveShow {
       if (event.id <= this.lastId) return;  // sent twice around a reconnection
       this.lastId = event.id;
     }
-    if (event.type === "viewers") return this.apply(event);
+    if (event.type === "viewers" || event.type === "flash_sale_update") return this.apply(event);
     event.at = Date.parse(event.stream_time);
     let index = this.pending.length;
     while (index > 0 && this.pending[index - 1].at > event.at) index -= 1;
@@ -51,6 +52,8 @@ class LiveShow {
     const payload = event.payload;
     if (event.type === "pin") this.shop.showPin(payload.pin_id, payload.product);
     else if (event.type === "unpin") this.shop.hidePin(payload.pin_id);
+    else if (event.type === "flash_sale") this.shop.showFlashSale(payload.sale, payload.product);
+    else if (event.type === "flash_sale_update") this.shop.updateFlashSale(payload);
     else if (event.type === "chat") this.addLine(payload);
     else if (event.type === "chat_deleted") this.removeLine(payload.message_id);
     else if (event.type === "reaction") this.float(payload.kind);

@@ -30,14 +30,13 @@ function parseThumbnailTrack(text, baseUrl) {
   return cues;
 }
 
-// Live HLS (1 s segments, no partial segments): play two seconds behind the edge, speed up a little to catch up
-// after a stall, and jump back to the edge past six.
+// Live HLS (1 s segments; ffmpeg writes no partial segments, so no low-latency mode): start two seconds behind the
+// edge, and jump back to it past six (after a stall).
 const LIVE_HLS_CONFIG = {
   capLevelToPlayerSize: true,
   lowLatencyMode: false,
   liveSyncDuration: 2,
   liveMaxLatencyDuration: 6,
-  maxLiveSyncPlaybackRate: 1.2,
   backBufferLength: 30,
 };
 

@@ -175,6 +175,46 @@ class ShopLayer {
     this.shown.set("pin-" + pinId, node);
   }
 
+  // A flash sale in a live show: its card counts down and says what is left; buying it is an order in the sale.
+  showFlashSale(sale, product) {
+    this.hideFlashSale();
+    const offer = { ...product, price_display: sale.price_display, flash_sale_id: sale.sale_id, variants: [],
+                    stock: Math.min(sale.remaining, sale.per_buyer) };
+    const left = el("span", { class: "flash-left" });
+    const node = el("div", { class: "product-card flash-sale", "data-sale": String(sale.sale_id) },
+      product.image ? el("img", { src: product.image, alt: "" }) : null,
+      el("div", { class: "card-text" },
+        el("strong", {}, "Flash sale · " + product.title),
+        el("span", {}, sale.price_display + " (was " + product.price_display + ")"), left,
+        el("div", { class: "card-actions" },
+          el("button", { type: "button", class: "card-buy", onclick: () => this.openDrawer(offer) }, "Buy now"))));
+    node.style.top = "7.25rem";
+    this.cards.append(node);
+    this.flash = { node, left, sale, offer };
+    const tick = () => {
+      if (!this.flash || this.flash.node !== node) return;
+      const seconds = Math.max(0, Math.round((Date.parse(this.flash.sale.ends_at) - Date.now()) / 1000));
+      const ended = seconds === 0 || this.flash.sale.remaining === 0;
+      left.textContent = ended ? (this.flash.sale.remaining === 0 ? "Sold out" : "Ended")
+                               : this.flash.sale.remaining + " left · " + seconds + " s";
+      node.classList.toggle("ended", ended);
+      if (ended) setTimeout(() => { if (this.flash && this.flash.node === node) this.hideFlashSale(); }, 5000);
+      else setTimeout(tick, 500);
+    };
+    tick();
+  }
+
+  updateFlashSale(state) {
+    if (!this.flash || this.flash.sale.sale_id !== state.sale_id) return;
+    this.flash.sale = state;
+    this.flash.offer.stock = Math.min(state.remaining, state.per_buyer);
+  }
+
+  hideFlashSale() {
+    if (this.flash) this.flash.node.remove();
+    this.flash = null;
+  }
+
   hidePin(pinId) {
     const node = this.shown.get("pin-" + pinId);
     if (node) { node.remove(); this.shown.delete("pin-" + pinId); }
@@ -428,7 +468,7 @@ class ShopLayer {
       const item = { product_id: product.id, quantity: Number(quantity.value) || 1 };
       if (variant) item.variant_id = Number(variant.value);
       const order = await api("POST", "/api/v1/orders", {
-        items: [item], source: this.orderSource(this.video.currentTime) });
+        items: [item], source: this.orderSource(this.video.currentTime), flash_sale_id: product.flash_sale_id });
       if (provider) {
         await this.payThrough(provider, order, status);
       } else {

@@ -1,0 +1,82 @@
+"""Flash sales in a live show: the host offers a few units of a featured product at a lower price for 10 to 300 s;
+the units leave the stock when the sale opens, each buyer takes at most its limit, the database holds both limits,
+the order keeps the sale's price until the sale ends and its grace, and the units nobody took go back to stock."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from tests.commerce.helpers import funded_buyer, product
+from tests.live.helpers import go_live
+from tests.web.helpers import assert_problem
+from vetrina import clock
+from vetrina.accounts.models import Role
+from vetrina.commerce.jobs import sweep_orders
+
+
+def live_show(client, ctx, merchant, product_ids: list[int]) -> dict:
+    show = client.post("/api/v1/live", headers=merchant.auth, json={"title": "Flash", "product_ids": product_ids})
+    go_live(client, ctx.settings, show.json()["stream_key"])
+    return show.json()
+
+
+def sale_body(product_id: int, **changes) -> dict:
+    return {
+        "product_id": product_id,
+        "price": {"amount": 500, "currency": "EUR"},
+        "quantity": 3,
+        "seconds": 60,
+        "per_buyer": 1,
+        **changes,
+    }
+
+
+def test_a_flash_sale_sells_its_units_at_its_price_one_each_until_it_ends(client, ctx, make_account):
+    ctx.queue.stop_in_process()  # this test runs the sweep itself, at moments it chooses
+    merchant, stranger = make_account(Role.merchant), make_account(Role.merchant)
+    tea = product(client, merchant, price=900, stock=5)["id"]
+    other = product(client, merchant, price=900, stock=5)["id"]
+    show = live_show(client, ctx, merchant, [tea])
+    sales = f"/api/v1/live/{show['id']}/flash-sales"
+    for bad in ({"seconds": 5}, {"seconds": 301}, {"per_buyer": 4}, {"price": {"amount": 900, "currency": "EUR"}}):
+        assert client.post(sales, headers=merchant.auth, json=sale_body(tea, **bad)).status_code == 422, bad
+    assert_problem(client.post(sales, headers=merchant.auth, json=sale_body(tea, quantity=6)), 409, "conflict")
+    assert_problem(client.post(sales, headers=merchant.auth, json=sale_body(other)), 422, "invalid-input")
+    assert_problem(client.post(sales, headers=stranger.auth, json=sale_body(tea)), 403, "forbidden")
+
+    opened = client.post(sales, headers=merchant.auth, json=sale_body(tea))
+    assert opened.status_code == 201, opened.text
+    sale = opened.json()
+    assert sale["remaining"] == 3 and sale["open"] and sale["price_display"]
+    assert client.get(f"/api/v1/products/{tea}").json()["stock"] == 2  # the sale's units left the stock
+    assert client.get(f"/api/v1/flash-sales/{sale['sale_id']}").json()["remaining"] == 3
+
+    buyer = funded_buyer(client, make_account)
+    body = {"items": [{"product_id": tea, "quantity": 1}], "flash_sale_id": sale["sale_id"]}
+    placed = client.post("/api/v1/orders", headers=buyer.auth, json=body)
+    assert placed.status_code == 201, placed.text
+    assert placed.json()["total"]["amount"] == 500  # the sale's price, not the product's 900
+    ends_at = datetime.fromisoformat(sale["ends_at"])
+    grace = timedelta(minutes=ctx.settings.flash_sale_grace_minutes)
+    assert datetime.fromisoformat(placed.json()["expires_at"]) == ends_at + grace
+    assert_problem(client.post("/api/v1/orders", headers=buyer.auth, json=body), 409, "flash-sale-refused")  # limit
+    twice = {**body, "items": [{"product_id": tea, "quantity": 2}]}
+    assert_problem(
+        client.post("/api/v1/orders", headers=funded_buyer(client, make_account).auth, json=twice),
+        409,
+        "flash-sale-refused",
+    )
+    wrong = {**body, "items": [{"product_id": other, "quantity": 1}]}
+    assert_problem(client.post("/api/v1/orders", headers=buyer.auth, json=wrong), 409, "flash-sale-refused")
+    assert client.post(f"/api/v1/orders/{placed.json()['id']}/pay", headers=buyer.auth).status_code == 200
+    assert client.get(f"/api/v1/flash-sales/{sale['sale_id']}").json()["remaining"] == 2
+
+    later = ends_at + timedelta(seconds=1)
+    clock.set_clock(lambda: later)
+    late = funded_buyer(client, make_account)
+    assert_problem(client.post("/api/v1/orders", headers=late.auth, json=body), 409, "flash-sale-refused")
+    sweep_orders(ctx)  # the sale closes: its two unsold units go back
+    assert client.get(f"/api/v1/products/{tea}").json()["stock"] == 4
+    sweep_orders(ctx)
+    assert client.get(f"/api/v1/products/{tea}").json()["stock"] == 4  # once only
+    assert not client.get(f"/api/v1/flash-sales/{sale['sale_id']}").json()["open"]
