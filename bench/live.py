@@ -184,7 +184,18 @@ def served(env: dict[str, str], processes: int, *options: str) -> Iterator[tuple
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = subprocess.Popen(
-        [sys.executable, "-m", "vetrina", "serve", "--port", str(port), "--workers", str(processes), "--no-live", *options],
+        [
+            sys.executable,
+            "-m",
+            "vetrina",
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            str(processes),
+            "--no-live",
+            *options,
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
