@@ -5,21 +5,23 @@ publisher stops and comes back on the same key; the show ends and becomes a repl
 from __future__ import annotations
 
 import subprocess
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import httpx
 import imageio_ffmpeg
 import m3u8
 import pytest
 
+from tests.commerce.helpers import product
 from tests.helpers import wait_for
 from tests.live.helpers import publish
 from vetrina.accounts.models import Role
 from vetrina.live import rtmp
 
 
-def schedule(ingest, host) -> dict:
-    response = httpx.post(f"{ingest.api_url}/api/v1/live", headers=host.auth, json={"title": "Tea, live"})
+def schedule(ingest, host, product_ids: list[int] | None = None) -> dict:
+    body = {"title": "Tea, live", "product_ids": product_ids or []}
+    response = httpx.post(f"{ingest.api_url}/api/v1/live", headers=host.auth, json=body)
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -45,7 +47,9 @@ def segment_count(ingest, master_url: str) -> int:
 
 def test_a_live_stream_becomes_a_live_hls_ladder_resumes_on_its_key_and_ends_as_a_replay(ingest, encoder, make_account):
     merchant = make_account(Role.merchant)
-    show = schedule(ingest, merchant)
+    with httpx.Client(base_url=ingest.api_url) as http:
+        tea = product(http, merchant)["id"]
+    show = schedule(ingest, merchant, [tea])
     host = publish(f"{ingest.rtmp_url}/{show['stream_key']}", seconds=8, size="854x480", rate=25)
     wait_for(lambda: read_show(ingest, show["id"])["hls_url"], timeout_s=60, message="the live HLS")
     master_url = ingest.api_url + read_show(ingest, show["id"])["hls_url"]
@@ -59,6 +63,8 @@ def test_a_live_stream_becomes_a_live_hls_ladder_resumes_on_its_key_and_ends_as_
     assert all(s.program_date_time is not None and 0.5 <= s.duration <= 1.5 for s in playlist.segments[:-1])
     segment = httpx.get(master_url.replace("master.m3u8", f"360p/{playlist.segments[0].uri}"))
     assert segment.status_code == 200 and segment.content[:1] == b"\x47"  # MPEG-TS
+    pin = httpx.post(f"{ingest.api_url}/api/v1/live/{show['id']}/pins", headers=merchant.auth, json={"product_id": tea})
+    assert pin.status_code == 201, pin.text
     assert host.wait(timeout=60) == 0, host.stderr.read() if host.stderr else ""
     wait_for(lambda: read_show(ingest, show["id"])["status"] == "interrupted", timeout_s=20, message="interrupted")
 
@@ -84,6 +90,15 @@ def test_a_live_stream_becomes_a_live_hls_ladder_resumes_on_its_key_and_ends_as_
     times = [s.program_date_time for s in vod.segments]
     assert times == sorted(times) and all(isinstance(t, datetime) for t in times)
     assert httpx.get(ingest.api_url + video["poster_url"]).headers["content-type"] == "image/jpeg"
+    # The pin is a tag of the replay at the second its stream time falls on (reckoned here from the playlist).
+    pinned_at, elapsed, expected = datetime.fromisoformat(pin.json()["pinned_at"]), 0.0, None
+    for segment in vod.segments:
+        if expected is None and segment.program_date_time + timedelta(seconds=segment.duration) > pinned_at:
+            expected = elapsed + max(0.0, (pinned_at - segment.program_date_time).total_seconds())
+        elapsed += segment.duration
+    tags = httpx.get(f"{ingest.api_url}/api/v1/videos/{video['id']}/timeline").json()["tags"]
+    assert [tag["product"]["id"] for tag in tags] == [tea] and expected is not None
+    assert abs(tags[0]["start_s"] - expected) < 1.0 and abs(tags[0]["end_s"] - seconds) < 0.01
     assert encoder.show_ids == set()  # handed back
 
 

@@ -32,8 +32,11 @@ from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from vetrina import clock
+from vetrina.accounts.models import User
+from vetrina.commerce.models import FlashSale
 from vetrina.context import Context
-from vetrina.live import hls, rtmp
+from vetrina.errors import VetrinaError
+from vetrina.live import controls, hls, rtmp
 from vetrina.live import service as live
 from vetrina.live.local import die_with_parent
 from vetrina.live.models import LiveSegment, LiveShow, ShowStatus
@@ -41,6 +44,8 @@ from vetrina.media import ladder
 from vetrina.media.ffmpeg import ffmpeg_exe
 from vetrina.media.models import Video, VideoStatus
 from vetrina.media.probe import ProbeResult
+from vetrina.shoppable import service as shoppable
+from vetrina.shoppable.service import MAX_TAGS_PER_VIDEO, TagSpec
 
 log = logging.getLogger(__name__)
 TICK_S = 0.25  # how often finished segments are published: a quarter of a segment at most is added to latency
@@ -514,8 +519,32 @@ class LiveEncoder:
                 session.add(video)
                 session.flush()
                 replay_id = video.id
+                self._tag_replay(session, show, video.id, encode.segments)
             show.replay_video_id, show.replay_made_at, show.encoder_id = replay_id, clock.now(), None
         log.info("live show %s: ended; replay video %s", encode.show_id, replay_id)
+
+    def _tag_replay(self, session: Session, show: LiveShow, video_id: int, segments: list[hls.Segment]) -> None:
+        """The show's moments on the replay's timeline: each pin as a tag of its product from the second it was
+        pinned to the second it was unpinned, each flash sale as a tag over its minutes, at the same stream times."""
+        host = session.get(User, show.host_id)
+        assert host is not None  # a show goes with its host
+        end = sum(segment.duration_s for segment in segments)
+        pins = controls.pins(session, show.id)
+        moments = [(pin.product_id, pin.pinned_at, pin.unpinned_at, "Pinned live") for pin in pins]
+        sales = session.scalars(select(FlashSale).where(FlashSale.show_id == show.id).order_by(FlashSale.id))
+        moments += [(s.product_id, s.starts_at, min(s.ends_at, s.closed_at or s.ends_at), "Flash sale") for s in sales]
+        for product_id, start, stop, label in moments[:MAX_TAGS_PER_VIDEO]:
+            start_s = hls.replay_second(segments, start)
+            stop_s = hls.replay_second(segments, stop) if stop is not None else None
+            stop_s = end if stop_s is None else stop_s
+            if start_s is None or stop_s - start_s < 0.5:
+                continue  # pinned after the last frame, or for less than a frame or two
+            spec = TagSpec(product_id=product_id, start_s=start_s, end_s=stop_s, label=label)
+            try:
+                with session.begin_nested():
+                    shoppable.create_tag(self.ctx, session, video_id, host, spec)
+            except VetrinaError as refused:  # the product was deleted since: the replay goes on without its tag
+                log.info("live show %s: replay tag of product %s left out: %s", show.id, product_id, refused)
 
     def _write_poster(self, encode: _Encode, duration_s: float) -> None:
         """The replay's poster: a frame from a tenth of the way in (at most 5 s), as for an upload."""

@@ -99,3 +99,15 @@ def parse_run_playlist(text: str) -> list[RunSegment]:
             found.append(RunSegment(line, duration, program_time))
             duration = program_time = None
     return found
+
+
+def replay_second(segments: Sequence[Segment], moment: datetime) -> float | None:
+    """Where `moment` (a stream time) falls in the replay made of `segments`, in seconds from its start: a moment
+    between two runs of the publisher lands where the next run begins; None after the last segment."""
+    elapsed = 0.0
+    for segment in segments:
+        offset = (moment - segment.program_time).total_seconds()
+        if offset < segment.duration_s:
+            return elapsed + max(0.0, offset)
+        elapsed += segment.duration_s
+    return None
