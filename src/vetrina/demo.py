@@ -7,6 +7,8 @@ Idempotent: users and videos that already exist are left as they are.
 from __future__ import annotations
 
 import html
+import json
+import logging
 import math
 import random
 import shutil
@@ -259,6 +261,8 @@ class DemoLiveFeed:
                 session, merchant, "A tasting from the demo shop", None, [p.id for p in products]
             )
             show_id, merchant_id = show.id, merchant.id
+            product_ids = [p.id for p in products]
+            token = accounts.create_api_token(session, merchant, name="demo live host", days=1)
         print(f"  live now: show {show_id} on {self.vetrina_url}/live/{show_id} (for {self.seconds // 60} minutes)")
         clock_text = r"LIVE %{localtime\:%H\\\:%M\\\:%S}"  # drawtext escapes its colons twice
         picture = (
@@ -271,8 +275,10 @@ class DemoLiveFeed:
         command += ["-c:v", "libx264", "-preset", "veryfast", "-g", "25", "-b:v", "700k", "-c:a", "aac"]
         command += ["-f", "flv", f"{self.ctx.settings.live_rtmp_url}/{key}"]
         publisher = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        script = _HostScript(self.vetrina_url, token, show_id, product_ids)
+        started = time.monotonic()
         while publisher.poll() is None and not self._stop.wait(1):
-            pass
+            script.act(time.monotonic() - started)
         if publisher.poll() is None:
             publisher.terminate()
             publisher.wait()
@@ -290,6 +296,47 @@ class DemoLiveFeed:
             except OSError:
                 self._stop.wait(0.5)
         return False
+
+
+class _HostScript:
+    """What the demo show's host does, through the API as a host's page would: greets the chat, pins the shop's
+    products in turn, and runs a flash sale of the first one (each step once, when its second comes)."""
+
+    def __init__(self, vetrina_url: str, token: str, show_id: int, product_ids: list[int]) -> None:
+        self.base, self.token, self.show_id, self.product_ids = (
+            f"{vetrina_url}/api/v1/live/{show_id}",
+            token,
+            show_id,
+            product_ids,
+        )
+        self.done: set[int] = set()
+
+    def act(self, elapsed_s: float) -> None:
+        steps: dict[int, tuple[str, dict[str, Any]]] = {
+            15: ("chat", {"text": "Welcome to the tasting! Ask me anything."})
+        }
+        for index, product_id in enumerate(self.product_ids[:3]):
+            steps[25 + 60 * index] = ("pins", {"product_id": product_id})
+        if self.product_ids:
+            price = {"amount": 100, "currency": "EUR"}
+            sale = {"product_id": self.product_ids[0], "price": price, "quantity": 3, "seconds": 120, "per_buyer": 1}
+            steps[45] = ("flash-sales", sale)
+        for second, (path, body) in steps.items():
+            if elapsed_s >= second and second not in self.done:
+                self.done.add(second)
+                self._post(path, body)
+
+    def _post(self, path: str, body: dict[str, Any]) -> None:
+        request = urllib.request.Request(  # noqa: S310  (our own server)
+            f"{self.base}/{path}",
+            data=json.dumps(body).encode(),
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5):  # noqa: S310  (our own server)
+                pass
+        except OSError as exc:  # a step refused (a sale's price above a product's, say): the show goes on
+            logging.getLogger(__name__).info("demo live host: %s refused: %s", path, exc)
 
 
 def _tag_demo_film(ctx: Context, merchant: User) -> None:
