@@ -101,3 +101,22 @@ def go_live(client, settings: Settings, key: str, client_id: str = "7") -> None:
     fields = {"call": "publish", "app": "live", "name": key, "addr": "127.0.0.1", "clientid": client_id}
     answer = client.post(f"/rtmp/{secret}/on_publish", data=fields, follow_redirects=False)
     assert answer.status_code == 302, answer.text
+
+
+def live_show(client, ctx, merchant, product_ids: list[int]) -> dict:
+    """A show of `merchant`'s featuring `product_ids`, turned live (by the RTMP callback, without a stream)."""
+    show = client.post("/api/v1/live", headers=merchant.auth, json={"title": "Flash", "product_ids": product_ids})
+    go_live(client, ctx.settings, show.json()["stream_key"])
+    return show.json()
+
+
+def sale_body(product_id: int, **changes) -> dict:
+    """A flash sale's body: 3 units at 5.00 EUR for 60 s, one each, unless `changes` says otherwise."""
+    return {
+        "product_id": product_id,
+        "price": {"amount": 500, "currency": "EUR"},
+        "quantity": 3,
+        "seconds": 60,
+        "per_buyer": 1,
+        **changes,
+    }

@@ -7,16 +7,17 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta
 
 import httpx
 import pytest
 
 from tests.commerce.helpers import product
-from tests.helpers import REDIS_URL, served
+from tests.helpers import REDIS_URL, served, wait_for
 from tests.live.helpers import go_live
 from vetrina.accounts.models import Role
+from vetrina.live.hub import STREAMS_PER_ADDRESS
 from vetrina.runtime import build_context
 
 
@@ -113,3 +114,22 @@ def test_with_redis_a_viewer_of_one_web_process_gets_what_another_did(two_web_pr
             for frames in (there, here):  # one viewer on each process, counted together (by the second count)
                 counts = [next_of(frames, "viewers")["data"]["payload"]["count"] for _ in range(2)]
                 assert counts[-1] == 2, counts
+
+
+def test_one_address_holds_at_most_twenty_event_streams(live_server, make_account):
+    merchant = make_account(Role.merchant)
+    with httpx.Client(base_url=live_server.url, timeout=10) as http:
+        show = start_show(http, live_server.ctx, merchant, [])
+        said = http.post(f"/api/v1/live/{show['id']}/chat", headers=merchant.auth, json={"text": "hello"})
+        assert said.status_code == 201  # so every stream that is let in starts with this line
+
+    def first_event() -> str:
+        with event_stream(live_server.url, show["id"]) as stream:
+            return next(stream)["event"]
+
+    with ExitStack() as streams:
+        held = [streams.enter_context(event_stream(live_server.url, show["id"])) for _ in range(STREAMS_PER_ADDRESS)]
+        assert [next(frames)["event"] for frames in held] == ["chat"] * STREAMS_PER_ADDRESS  # (kept: read on, open)
+        assert first_event() == "refused"
+    # The twenty closed: their places are free again (once the server has seen them go).
+    wait_for(lambda: first_event() == "chat", timeout_s=10, message="a place freed")

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.commerce.helpers import ledger_ok, product
-from tests.live.test_flash_sales import live_show, sale_body
+from tests.live.helpers import live_show, sale_body
 from vetrina.accounts.models import Role, User
 from vetrina.money import Money
 from vetrina.payments import credits
@@ -34,12 +34,18 @@ async def _buy(http: httpx.AsyncClient, token: str, sale_id: int, product_id: in
     body = {"items": [{"product_id": product_id, "quantity": quantity}], "flash_sale_id": sale_id}
 
     async def post(path: str, json: dict | None, key: str) -> httpx.Response:
+        """Until answered: a shed 503 or a connection the loaded server reset is retried with the same key, which
+        can never buy twice."""
         for _ in range(100):
-            answer = await http.post(path, json=json or {}, headers={**headers, "Idempotency-Key": key})
+            try:
+                answer = await http.post(path, json=json or {}, headers={**headers, "Idempotency-Key": key})
+            except httpx.TransportError:
+                await asyncio.sleep(0.2)
+                continue
             if answer.status_code != 503:
                 return answer
             await asyncio.sleep(0.2)
-        raise AssertionError(f"{path} shed 100 times")
+        raise AssertionError(f"{path} unanswered 100 times")
 
     placed = await post("/api/v1/orders", body, uuid.uuid4().hex)
     if placed.status_code != 201:

@@ -7,28 +7,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from tests.commerce.helpers import funded_buyer, product
-from tests.live.helpers import go_live
+from tests.live.helpers import live_show, sale_body
 from tests.web.helpers import assert_problem
 from vetrina import clock
 from vetrina.accounts.models import Role
 from vetrina.commerce.jobs import sweep_orders
-
-
-def live_show(client, ctx, merchant, product_ids: list[int]) -> dict:
-    show = client.post("/api/v1/live", headers=merchant.auth, json={"title": "Flash", "product_ids": product_ids})
-    go_live(client, ctx.settings, show.json()["stream_key"])
-    return show.json()
-
-
-def sale_body(product_id: int, **changes) -> dict:
-    return {
-        "product_id": product_id,
-        "price": {"amount": 500, "currency": "EUR"},
-        "quantity": 3,
-        "seconds": 60,
-        "per_buyer": 1,
-        **changes,
-    }
 
 
 def test_a_flash_sale_sells_its_units_at_its_price_one_each_until_it_ends(client, ctx, make_account):
@@ -43,6 +26,8 @@ def test_a_flash_sale_sells_its_units_at_its_price_one_each_until_it_ends(client
     assert_problem(client.post(sales, headers=merchant.auth, json=sale_body(tea, quantity=6)), 409, "conflict")
     assert_problem(client.post(sales, headers=merchant.auth, json=sale_body(other)), 422, "invalid-input")
     assert_problem(client.post(sales, headers=stranger.auth, json=sale_body(tea)), 403, "forbidden")
+    admin = make_account(Role.admin)  # the operator oversees shows, but never sells a host's stock
+    assert_problem(client.post(sales, headers=admin.auth, json=sale_body(tea)), 403, "forbidden")
 
     opened = client.post(sales, headers=merchant.auth, json=sale_body(tea))
     assert opened.status_code == 201, opened.text
@@ -70,6 +55,12 @@ def test_a_flash_sale_sells_its_units_at_its_price_one_each_until_it_ends(client
     assert_problem(client.post("/api/v1/orders", headers=buyer.auth, json=wrong), 409, "flash-sale-refused")
     assert client.post(f"/api/v1/orders/{placed.json()['id']}/pay", headers=buyer.auth).status_code == 200
     assert client.get(f"/api/v1/flash-sales/{sale['sale_id']}").json()["remaining"] == 2
+    withdrawn = {"published": False}  # a product withdrawn mid-sale is not sold in it either
+    assert client.patch(f"/api/v1/products/{tea}", headers=merchant.auth, json=withdrawn).status_code == 200
+    refused = client.post("/api/v1/orders", headers=funded_buyer(client, make_account).auth, json=body)
+    assert_problem(refused, 409, "flash-sale-refused")
+    assert "no longer for sale" in refused.json()["detail"]
+    assert client.patch(f"/api/v1/products/{tea}", headers=merchant.auth, json={"published": True}).status_code == 200
 
     later = ends_at + timedelta(seconds=1)
     clock.set_clock(lambda: later)

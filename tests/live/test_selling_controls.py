@@ -93,11 +93,14 @@ def test_chat_is_moderated_by_the_host(client, ctx, make_account):
     )
     assert banned.status_code == 200
     assert_problem(client.post(chat, headers=eve.auth, json={"text": "let me back"}), 403, "forbidden")
-    deleted = client.post(
-        moderation, headers=merchant.auth, json={"action": "delete", "message_id": eves.json()["message_id"]}
-    )
-    assert deleted.status_code == 200
+    # The ban took the banned viewer's lines back from every viewer, and from the history a reconnection is sent.
     assert (EventType.chat_deleted, {"message_id": eves.json()["message_id"]}) in events(ctx, show["id"])
+    assert "spam spam spam" not in [p.get("text") for k, p in events(ctx, show["id"]) if k == EventType.chat]
+    taken_back = client.post(chat, headers=bob.auth, json={"text": "a line to take back"}).json()["message_id"]
+    body = {"action": "delete", "message_id": taken_back}
+    assert client.post(moderation, headers=merchant.auth, json=body).status_code == 200
+    assert (EventType.chat_deleted, {"message_id": taken_back}) in events(ctx, show["id"])
+    assert "a line to take back" not in [p.get("text") for k, p in events(ctx, show["id"]) if k == EventType.chat]
     with ctx.db.session() as session:  # a viewer who opens the stream now sees neither the muted nor the banned
         opening = [e.payload.get("text") for e in controls.opening_events(session, show["id"])]
     assert opening == ["Hello from Milan", "Welcome!", "scampi are tasty"]

@@ -5,7 +5,7 @@ orders and the sale never sell the same unit. An order in the sale takes its uni
 the sale (never past its quantity, never after its end) and one conditional upsert of the buyer's count (never past
 the limit): the database enforces both, whatever the page or a script sends. The order's reservation lasts until
 the sale ends plus VETRINA_FLASH_SALE_GRACE_MINUTES, not the ordinary order lifetime; at the end, the units nobody
-took go back to the product's stock (the sweep closes sales once a minute, and a sold-out sale closes at once)."""
+took go back to the product's stock (the order sweep closes ended and sold-out sales once a minute)."""
 
 from __future__ import annotations
 
@@ -133,6 +133,8 @@ def take(session: Session, sale_id: int, buyer: User, product_id: int, quantity:
             FlashSale.ends_at > now,
             FlashSale.sold + quantity <= FlashSale.quantity,
             quantity <= FlashSale.per_buyer,
+            # A product withdrawn since is no longer sold, in its sale either.
+            FlashSale.product_id.in_(select(Product.id).where(Product.published, Product.deleted.is_(False))),
         )
         .values(sold=FlashSale.sold + quantity)
         .returning(FlashSale.price_amount, FlashSale.currency, FlashSale.merchant_id, FlashSale.ends_at)
@@ -171,6 +173,9 @@ def _refusal(session: Session, sale_id: int, product_id: int, quantity: int, now
         return SaleRefused(f"Flash sale {sale_id} does not sell product {product_id}.", field="flash_sale_id")
     if sale.closed_at is not None or sale.ends_at <= now:
         return SaleRefused("This flash sale has ended.", field="flash_sale_id")
+    product = session.get(Product, product_id)
+    if product is None or product.deleted or not product.published:
+        return SaleRefused("This product is no longer for sale.", field="flash_sale_id")
     if quantity > sale.per_buyer:
         return SaleRefused(f"This flash sale sells at most {sale.per_buyer} to each buyer.", field="quantity")
     return SaleRefused("This flash sale is sold out.", field="flash_sale_id")

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vetrina import clock
@@ -137,6 +137,8 @@ def start_flash_sale(
 ) -> tuple[FlashSale, LiveEvent]:
     """Open a flash sale of one of the show's products (its units out of stock now), announced to every viewer."""
     show = hosted_show(session, show_id, user)
+    if show.host_id != user.id:  # an admin could otherwise sell the host's stock cheap, and buy it
+        raise Forbidden("Only the show's host starts its flash sales.")
     _on_air(show)
     product = next((p for p in featured_products(session, show) if p.id == product_id), None)
     if product is None:
@@ -194,9 +196,10 @@ def chat_payload(ctx: Context, show: LiveShow, message: ChatMessage) -> dict[str
 
 def moderate(
     ctx: Context, session: Session, show_id: int, user: User, action: str, viewer: str | None, message_id: int | None
-) -> LiveEvent | None:
-    """Mute or ban a viewer (named by handle, or as a message's author), or delete a message (its event tells every
-    viewer to remove it). Only the host or an admin; the host cannot mute themself."""
+) -> list[LiveEvent]:
+    """Mute or ban a viewer (named by handle, or as a message's author), or delete a message. A deleted line, and
+    every line of a banned viewer, is taken back from every viewer (the events returned) and from the history a
+    reconnecting viewer is sent. Only the host or an admin; the host cannot mute themself."""
     show = hosted_show(session, show_id, user)
     message = None
     if message_id is not None:
@@ -207,10 +210,9 @@ def moderate(
         if message is None:
             raise InvalidInput("Name the message to delete.", field="message_id")
         if message.deleted:
-            return None
+            return []
         message.deleted = True
-        at = message.stream_time
-        return _record(session, show_id, EventType.chat_deleted, at, {"message_id": message.id})
+        return [_record(session, show_id, EventType.chat_deleted, message.stream_time, {"message_id": message.id})]
     target = message.user_id if message is not None else _viewer_of(ctx, session, show_id, viewer)
     if target == show.host_id:
         raise InvalidInput("The host cannot mute or ban themself.", field="viewer")
@@ -219,11 +221,19 @@ def moderate(
         session.add(ChatSanction(show_id=show_id, user_id=target, kind=action, created_at=clock.now()))
     elif sanction.kind != "ban":  # a ban outranks a mute
         sanction.kind = action
-    if action == "ban":  # what they said stays, unseen from now on
-        session.execute(
-            update(ChatMessage).where(ChatMessage.show_id == show_id, ChatMessage.user_id == target).values(hidden=True)
+    if action != "ban":
+        return []
+    said = session.scalars(
+        select(ChatMessage).where(
+            ChatMessage.show_id == show_id, ChatMessage.user_id == target, ChatMessage.hidden.is_(False)
         )
-    return None
+    ).all()
+    events = []
+    for line in said:  # what they said stays in the table, unseen from now on
+        line.hidden = True
+        if not line.deleted:
+            events.append(_record(session, show_id, EventType.chat_deleted, line.stream_time, {"message_id": line.id}))
+    return events
 
 
 def _viewer_of(ctx: Context, session: Session, show_id: int, handle: str | None) -> int:
@@ -240,13 +250,23 @@ def _viewer_of(ctx: Context, session: Session, show_id: int, handle: str | None)
 
 
 def events_after(session: Session, show_id: int, after_id: int) -> Sequence[LiveEvent]:
-    """What a reconnecting viewer missed (Last-Event-ID), oldest first, at most BACKLOG_EVENTS."""
-    return session.scalars(
+    """What a reconnecting viewer missed (Last-Event-ID), oldest first, at most BACKLOG_EVENTS; chat lines deleted
+    or hidden since are left out (their text is not for anyone any more)."""
+    events = session.scalars(
         select(LiveEvent)
         .where(LiveEvent.show_id == show_id, LiveEvent.id > after_id)
         .order_by(LiveEvent.id)
         .limit(BACKLOG_EVENTS)
     ).all()
+    said = [event.payload.get("message_id") for event in events if event.type == EventType.chat.value]
+    shown = set(
+        session.scalars(
+            select(ChatMessage.id).where(
+                ChatMessage.id.in_(said), ChatMessage.deleted.is_(False), ChatMessage.hidden.is_(False)
+            )
+        )
+    )
+    return [event for event in events if event.type != EventType.chat.value or event.payload.get("message_id") in shown]
 
 
 def opening_events(session: Session, show_id: int) -> list[LiveEvent]:

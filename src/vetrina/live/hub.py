@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 QUEUE_FRAMES = 256  # frames a viewer may fall behind before it is dropped
 COUNT_TTL_S = 15  # a process's viewer count is forgotten this long after it last wrote it
 CLOSED = ""  # the frame that tells a dropped viewer's stream to end
+STREAMS_PER_ADDRESS = 20  # open event streams one client address may hold in one process
 
 
 @dataclass(eq=False)
@@ -59,8 +60,24 @@ class LiveHub:
         self._redis = redis.Redis.from_url(redis_url, socket_timeout=5) if redis_url else None
         self._stop = threading.Event()
         self._listener: threading.Thread | None = None
+        self._by_address: dict[str, int] = {}
 
     # Viewers (on the event loop) -------------------------------------------------------------------------------
+
+    def admit(self, address: str) -> bool:
+        """Count one more stream of `address`, unless it already holds STREAMS_PER_ADDRESS (a stranger cannot hold
+        a process's connections, nor inflate a show's viewer count, from one address)."""
+        if self._by_address.get(address, 0) >= STREAMS_PER_ADDRESS:
+            return False
+        self._by_address[address] = self._by_address.get(address, 0) + 1
+        return True
+
+    def release(self, address: str) -> None:
+        left = self._by_address.get(address, 0) - 1
+        if left > 0:
+            self._by_address[address] = left
+        else:
+            self._by_address.pop(address, None)
 
     def join(self, show_id: int) -> Viewer:
         self._loop = asyncio.get_running_loop()

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import PlainTextResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,8 @@ from vetrina.live.hub import CLOSED, LiveHub, fleeting_frame, sse_frame
 from vetrina.live.models import LiveEvent, LivePin, LiveShow, ShowStatus
 from vetrina.money import Money, PositiveMoneyModel
 from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_context, required_user
+from vetrina.web.idempotent import run_once
+from vetrina.web.limits import client_address
 
 router = APIRouter(tags=["live"])
 T = TypeVar("T")
@@ -220,22 +222,25 @@ class FlashSaleIn(BaseModel):
 
 
 @router.post("/api/v1/live/{show_id}/flash-sales", status_code=201, summary="Start a flash sale in the show")
-def start_flash_sale(
-    request: Request, show_id: RowId, body: FlashSaleIn, user: User = required_user, session: Session = db_session
-) -> dict[str, Any]:
-    sale, event = controls.start_flash_sale(
-        get_context(request),
-        session,
-        show_id,
-        user,
-        body.product_id,
-        Money(body.price.amount, body.price.currency),
-        body.quantity,
-        body.seconds,
-        body.per_buyer,
-    )
-    _publish_after_commit(request, session, show_id, [event])
-    return flash.sale_state(sale)
+def start_flash_sale(request: Request, show_id: RowId, body: FlashSaleIn, user: User = required_user) -> JSONResponse:
+    """With an Idempotency-Key, a retried request opens the sale once (it takes stock)."""
+
+    def start(session: Session) -> dict[str, Any]:
+        sale, event = controls.start_flash_sale(
+            get_context(request),
+            session,
+            show_id,
+            user,
+            body.product_id,
+            Money(body.price.amount, body.price.currency),
+            body.quantity,
+            body.seconds,
+            body.per_buyer,
+        )
+        _publish_after_commit(request, session, show_id, [event])
+        return flash.sale_state(sale)
+
+    return run_once(request, user, body, start, 201)
 
 
 def announce_flash_sale(request: Request, session: Session, sale_id: int) -> None:
@@ -269,9 +274,8 @@ def moderate(
     request: Request, show_id: RowId, body: ModerationIn, user: User = required_user, session: Session = db_session
 ) -> dict[str, str]:
     ctx = get_context(request)
-    event = controls.moderate(ctx, session, show_id, user, body.action, body.viewer, body.message_id)
-    if event is not None:
-        _publish_after_commit(request, session, show_id, [event])
+    events = controls.moderate(ctx, session, show_id, user, body.action, body.viewer, body.message_id)
+    _publish_after_commit(request, session, show_id, events)
     return {"done": body.action}
 
 
@@ -297,30 +301,33 @@ async def show_events(request: Request, show_id: RowId) -> StreamingResponse:
     ctx, hub = get_context(request), live_hub(request)
     last_seen = request.headers.get("last-event-id", "")
     after = int(last_seen) if last_seen.isdigit() and len(last_seen) < 16 else None
+    address = client_address(request)
 
-    def opening() -> tuple[list[str], bool]:
-        """The backlog, and whether the show is on air (if not, the stream ends after it: the browser asks again)."""
+    def on_air_now() -> bool:
         with ctx.db.session() as session:
-            show = live.get_show(session, show_id)
+            return live.get_show(session, show_id).status in (ShowStatus.live, ShowStatus.interrupted)
+
+    def backlog() -> list[str]:
+        with ctx.db.session() as session:
             events = (
                 controls.events_after(session, show_id, after)
                 if after is not None
                 else controls.opening_events(session, show_id)
             )
-            on_air = show.status in (ShowStatus.live, ShowStatus.interrupted)
-            return [sse_frame(event.id, event.type, controls.event_data(event)) for event in events], on_air
+            return [sse_frame(event.id, event.type, controls.event_data(event)) for event in events]
 
-    viewer = hub.join(show_id)  # before the backlog is read: an event between the two comes twice (ids dedupe)
-    try:
-        backlog, on_air = await run_in_threadpool(opening)
-    except BaseException:
-        hub.leave(viewer)
-        raise
+    on_air = await run_in_threadpool(on_air_now)  # an unknown show: 404 before any stream
 
     async def frames() -> AsyncIterator[str]:
+        # Counted and joined inside the stream, so whatever ends it (the client gone before its first byte too)
+        # also lets go; a show not on air sends its backlog and ends (the browser asks again later).
+        if not hub.admit(address):
+            yield "retry: 30000\n\n" + sse_frame(None, "refused", {"detail": "Too many event streams from here."})
+            return
+        viewer = hub.join(show_id)  # before the backlog is read: an event between the two comes twice (ids dedupe)
         try:
             yield f"retry: {2000 if on_air else 10_000}\n\n"
-            for frame in backlog:
+            for frame in await run_in_threadpool(backlog):
                 yield frame
             while on_air:
                 try:
@@ -333,6 +340,7 @@ async def show_events(request: Request, show_id: RowId) -> StreamingResponse:
                 yield frame
         finally:
             hub.leave(viewer)
+            hub.release(address)
 
     return StreamingResponse(
         frames(),

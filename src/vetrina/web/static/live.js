@@ -14,7 +14,7 @@ class LiveShow {
     this.shop = shop;
     this.showId = root.dataset.showId;
     this.pending = [];  // events waiting for the picture, in stream-time order
-    this.lastId = 0;
+    this.seen = new Set();  // ids applied or waiting: a reconnection's backlog may repeat some (ids commit out of order)
     this.chatList = document.querySelector(".live-chat ol");
     this.viewers = document.querySelector(".live-viewers");
     this.bindChat();
@@ -29,8 +29,8 @@ class LiveShow {
 
   receive(event) {
     if (event.id) {
-      if (event.id <= this.lastId) return;  // sent twice around a reconnection
-      this.lastId = event.id;
+      if (this.seen.has(event.id)) return;
+      this.seen.add(event.id);
     }
     if (event.type === "viewers" || event.type === "flash_sale_update") return this.apply(event);
     event.at = Date.parse(event.stream_time);
