@@ -68,7 +68,7 @@ def _record(session: Session, show_id: int, kind: EventType, at: datetime, paylo
 
 
 def _on_air(show: LiveShow) -> None:
-    if show.status not in (ShowStatus.live, ShowStatus.interrupted):
+    if not show.on_air:
         raise Conflict("The show is not on air.", current_status=show.status)
 
 
@@ -258,53 +258,36 @@ def events_after(session: Session, show_id: int, after_id: int) -> Sequence[Live
         .order_by(LiveEvent.id)
         .limit(BACKLOG_EVENTS)
     ).all()
-    said = [event.payload.get("message_id") for event in events if event.type == EventType.chat.value]
-    shown = set(
-        session.scalars(
-            select(ChatMessage.id).where(
-                ChatMessage.id.in_(said), ChatMessage.deleted.is_(False), ChatMessage.hidden.is_(False)
-            )
-        )
-    )
+    shown = _shown_lines(session, [event.payload.get("message_id") for event in events if event.type == EventType.chat])
     return [event for event in events if event.type != EventType.chat.value or event.payload.get("message_id") in shown]
+
+
+def _shown_lines(session: Session, message_ids: list[Any]) -> set[int]:
+    """Which of these chat lines anyone may still see (not deleted, not hidden by a mute or a ban)."""
+    visible = (ChatMessage.id.in_(message_ids), ChatMessage.deleted.is_(False), ChatMessage.hidden.is_(False))
+    return set(session.scalars(select(ChatMessage.id).where(*visible)))
+
+
+def _latest(session: Session, show_id: int, kind: EventType, count: int) -> Sequence[LiveEvent]:
+    """The show's last `count` events of one kind, newest first."""
+    return session.scalars(
+        select(LiveEvent)
+        .where(LiveEvent.show_id == show_id, LiveEvent.type == kind.value)
+        .order_by(LiveEvent.id.desc())
+        .limit(count)
+    ).all()
 
 
 def opening_events(session: Session, show_id: int) -> list[LiveEvent]:
     """What a viewer who opens the stream is sent first: the pinned product's pin, the open flash sale and the
     recent chat, in order."""
-    pinned = session.scalars(
-        select(LiveEvent)
-        .where(LiveEvent.show_id == show_id, LiveEvent.type == EventType.pin.value)
-        .order_by(LiveEvent.id.desc())
-        .limit(1)
-    ).all()
     open_ids = {p.id for p in _open_pins(session, show_id)}
-    pinned = [event for event in pinned if event.payload.get("pin_id") in open_ids]
-    visible = select(ChatMessage.id).where(
-        ChatMessage.show_id == show_id, ChatMessage.deleted.is_(False), ChatMessage.hidden.is_(False)
-    )
-    chat = session.scalars(
-        select(LiveEvent)
-        .where(LiveEvent.show_id == show_id, LiveEvent.type == EventType.chat.value)
-        .order_by(LiveEvent.id.desc())
-        .limit(RECENT_CHAT * 2)
-    ).all()
-    shown = set(session.scalars(visible.where(ChatMessage.id.in_([e.payload.get("message_id") for e in chat]))))
+    pinned = [event for event in _latest(session, show_id, EventType.pin, 1) if event.payload.get("pin_id") in open_ids]
+    chat = _latest(session, show_id, EventType.chat, RECENT_CHAT * 2)
+    shown = _shown_lines(session, [event.payload.get("message_id") for event in chat])
     recent = [event for event in chat if event.payload.get("message_id") in shown][:RECENT_CHAT]
-    sales = session.scalars(
-        select(LiveEvent)
-        .where(LiveEvent.show_id == show_id, LiveEvent.type == EventType.flash_sale.value)
-        .order_by(LiveEvent.id.desc())
-        .limit(1)
-    ).all()
+    sales = _latest(session, show_id, EventType.flash_sale, 1)
     selling = [
         event for event in sales if flash.sale_state(flash.get_sale(session, event.payload["sale"]["sale_id"]))["open"]
     ]
     return sorted([*pinned, *selling, *recent], key=lambda event: event.id)
-
-
-def last_event_id(session: Session, show_id: int) -> int:
-    found = session.scalar(
-        select(LiveEvent.id).where(LiveEvent.show_id == show_id).order_by(LiveEvent.id.desc()).limit(1)
-    )
-    return found or 0

@@ -51,6 +51,11 @@ class LiveShow(Base):
     replay_video_id: Mapped[int | None] = mapped_column(ForeignKey("videos.id", ondelete="SET NULL"), nullable=True)
     replay_made_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
+    @property
+    def on_air(self) -> bool:
+        """Live, or waiting for its publisher to come back: its events stream, its chat and sales are open."""
+        return self.status in (ShowStatus.live, ShowStatus.interrupted)
+
 
 class LiveSegment(Base):
     """One second (or so) of a show's picture, as published in every rung: when it was live (its program date time,
@@ -76,7 +81,6 @@ class EventType(enum.StrEnum):
     chat = "chat"
     chat_deleted = "chat_deleted"
     reaction = "reaction"
-    status = "status"  # the show went live, was interrupted or ended
 
 
 class LiveEvent(Base):

@@ -286,7 +286,7 @@ def react(request: Request, show_id: RowId, body: ReactionIn, user: User = requi
     ctx.rate_limits.hit("live_reaction", "user", str(user.id))
     with ctx.db.session() as session:
         show = live.get_show(session, show_id)
-        if show.status not in (ShowStatus.live, ShowStatus.interrupted):
+        if not show.on_air:
             raise Conflict("The show is not on air.", current_status=show.status)
     live_hub(request).publish(show_id, [fleeting_frame("reaction", {"kind": body.kind})])
     return {"sent": body.kind}
@@ -305,7 +305,7 @@ async def show_events(request: Request, show_id: RowId) -> StreamingResponse:
 
     def on_air_now() -> bool:
         with ctx.db.session() as session:
-            return live.get_show(session, show_id).status in (ShowStatus.live, ShowStatus.interrupted)
+            return live.get_show(session, show_id).on_air
 
     def backlog() -> list[str]:
         with ctx.db.session() as session:
