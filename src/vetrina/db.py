@@ -190,6 +190,15 @@ def insert_for(dialect: str) -> Any:
     return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
+def utc_minute(column: Any, dialect: str) -> Any:
+    """The UTC minute of a timestamp column as text, `YYYY-MM-DDTHH:MM`, in SQL."""
+    from sqlalchemy import func
+
+    if dialect == "postgresql":
+        return func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI')
+    return func.strftime("%Y-%m-%dT%H:%M", column)
+
+
 def utc_day(column: Any, dialect: str) -> Any:
     """The UTC calendar day of a timestamp column, in SQL (SQLite keeps UTC text; PostgreSQL needs the zone)."""
     from sqlalchemy import func

@@ -7,6 +7,7 @@ import vetrina.ads.tracking
 import vetrina.analytics.rollups
 import vetrina.commerce.checkout
 import vetrina.commerce.jobs
+import vetrina.live.highlights
 import vetrina.media.transcode
 import vetrina.partners.media_fetch
 import vetrina.partners.runs

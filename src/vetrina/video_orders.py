@@ -30,18 +30,26 @@ def place_order(
     source: orders.OrderSource | None,
     framed: FramedSignIn | None = None,
     flash_sale_id: int | None = None,
+    live_source: orders.LiveSource | None = None,
 ) -> Order:
     """`commerce.create_order`, once the source (if any) is one the buyer could have ordered from. `framed`: the
     buyer signed in inside another site's frame of the player, and orders only from the videos there may sell."""
     product_ids = {item.product_id for item in items}
-    if framed is not None and source is None:
+    if framed is not None and source is None and live_source is None:
         raise Forbidden("Inside another site's frame, an order names the video it is bought from.", field="source")
     if source is not None:
         _check_source(session, buyer, source.video_id, product_ids)  # first: unknown and invisible answer alike
     if framed is not None and source is not None:
         _check_framed(session, framed, source.video_id, product_ids)
     return orders.create_order(
-        ctx, session, buyer, items, territory=territory, source=source, flash_sale_id=flash_sale_id
+        ctx,
+        session,
+        buyer,
+        items,
+        territory=territory,
+        source=source,
+        live_source=live_source,
+        flash_sale_id=flash_sale_id,
     )
 
 

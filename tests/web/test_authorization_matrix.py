@@ -137,6 +137,10 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/live/{show_id}/pins"): row(PUBLIC),
     ("GET", "/api/v1/flash-sales/{sale_id}"): row(cells("404"), names={"sale_id": "show_id"}),  # public; none yet
     ("GET", "/api/v1/live/{show_id}/events"): row(PUBLIC),  # a show not on air: its backlog, then the stream ends
+    ("GET", "/api/v1/live/{show_id}/analytics"): row(OWNER_PUBLIC),  # what sold when is the host's
+    # A partner's show asks merchants for consent; the world's show is a merchant's own, which asks nobody.
+    ("GET", "/api/v1/live-consents"): row(ACCOUNT),
+    ("PUT", "/api/v1/live/{show_id}/consent"): row(cells("hidden", anonymous="401"), json={"accept": True}),
     # Anyone signed in talks and reacts (the world's show is not on air yet: a 409 for reactions).
     ("POST", "/api/v1/live/{show_id}/chat"): row(cells("allowed", anonymous="401"), json={"text": "Hello"}),
     ("POST", "/api/v1/live/{show_id}/reactions"): row(cells("allowed", anonymous="401"), json={"kind": "heart"}),

@@ -44,6 +44,9 @@ class Order(Base):
     source_video_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
     source_second: Mapped[float | None] = mapped_column(Float, nullable=True)
     flash_sale_id: Mapped[int | None] = mapped_column(ForeignKey("flash_sales.id"), nullable=True, index=True)
+    # Bought during a live show: the show, and the stream time on the buyer's screen then (its selling moments).
+    source_show_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    source_stream_time: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     territory: Mapped[str | None] = mapped_column(String(2), nullable=True)  # where the buyer was
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -91,6 +91,14 @@ class OrderSource:
     second: float
 
 
+@dataclass(frozen=True)
+class LiveSource:
+    """The live show, and the stream time on the buyer's screen, that the buyer was watching when ordering."""
+
+    show_id: int
+    stream_time: datetime
+
+
 def create_order(
     ctx: Context,
     session: Session,
@@ -99,6 +107,7 @@ def create_order(
     *,
     territory: str,
     source: OrderSource | None = None,
+    live_source: LiveSource | None = None,
     flash_sale_id: int | None = None,
 ) -> Order:
     """Reserve stock for every item and open an order awaiting payment (one merchant, one currency). An order
@@ -159,6 +168,8 @@ def create_order(
         "expires_at": expires_at,
         "source_video_id": source.video_id if source else None,
         "source_second": round(source.second, 3) if source else None,
+        "source_show_id": live_source.show_id if live_source else None,
+        "source_stream_time": live_source.stream_time if live_source else None,
         "territory": territory,
         "flash_sale_id": flash_sale_id,
     }

@@ -38,6 +38,7 @@ from vetrina.context import Context
 from vetrina.errors import VetrinaError
 from vetrina.live import controls, hls, rtmp
 from vetrina.live import service as live
+from vetrina.live.highlights import HIGHLIGHTS_JOB
 from vetrina.live.local import die_with_parent
 from vetrina.live.models import LiveSegment, LiveShow, ShowStatus
 from vetrina.media import ladder
@@ -520,6 +521,7 @@ class LiveEncoder:
                 session.flush()
                 replay_id = video.id
                 self._tag_replay(session, show, video.id, encode.segments)
+                self.ctx.queue.enqueue_after_commit(session, HIGHLIGHTS_JOB, show.id)
             show.replay_video_id, show.replay_made_at, show.encoder_id = replay_id, clock.now(), None
         log.info("live show %s: ended; replay video %s", encode.show_id, replay_id)
 

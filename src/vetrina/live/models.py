@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vetrina.db import Base, UTCDateTime
@@ -50,6 +50,7 @@ class LiveShow(Base):
     # The replay made from the live HLS once the show ended (the video may be deleted later; the show stays made).
     replay_video_id: Mapped[int | None] = mapped_column(ForeignKey("videos.id", ondelete="SET NULL"), nullable=True)
     replay_made_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    highlights_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)  # cut (or found none)
 
     @property
     def on_air(self) -> bool:
@@ -131,3 +132,49 @@ class ChatSanction(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(8))  # mute | ban
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ViewerMinute(Base):
+    """The most viewers a show had at once in one minute (of the wall clock), summed across web processes."""
+
+    __tablename__ = "live_viewer_minutes"
+
+    show_id: Mapped[int] = mapped_column(ForeignKey("live_shows.id", ondelete="CASCADE"), primary_key=True)
+    minute: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    peak: Mapped[int] = mapped_column(Integer)
+
+
+class Highlight(Base):
+    """One of the moments of a show that sold most, cut from its replay as a wide and a tall clip."""
+
+    __tablename__ = "live_highlights"
+    __table_args__ = (UniqueConstraint("show_id", "rank", name="one_highlight_per_rank"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    show_id: Mapped[int] = mapped_column(ForeignKey("live_shows.id", ondelete="CASCADE"), index=True)
+    rank: Mapped[int] = mapped_column(Integer)  # 1 sold most
+    start_s: Mapped[float] = mapped_column(Float)  # on the replay's timeline
+    end_s: Mapped[float] = mapped_column(Float)
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="SET NULL"), nullable=True)
+    units: Mapped[int] = mapped_column(Integer)  # sold in the moment
+    wide_video_id: Mapped[int | None] = mapped_column(ForeignKey("videos.id", ondelete="SET NULL"), nullable=True)
+    tall_video_id: Mapped[int | None] = mapped_column(ForeignKey("videos.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ConsentStatus(enum.StrEnum):
+    asked = "asked"
+    accepted = "accepted"
+    declined = "declined"
+
+
+class ShowMerchant(Base):
+    """A merchant whose products a partner's show features: the partner asks, the merchant accepts or declines;
+    only an accepted merchant's products are pinned."""
+
+    __tablename__ = "live_show_merchants"
+
+    show_id: Mapped[int] = mapped_column(ForeignKey("live_shows.id", ondelete="CASCADE"), primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    status: Mapped[str] = mapped_column(String(10))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

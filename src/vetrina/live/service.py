@@ -18,10 +18,11 @@ from vetrina import clock
 from vetrina.accounts.models import Role, User
 from vetrina.accounts.service import token_hash
 from vetrina.catalog.models import Product
+from vetrina.commerce.service import LiveSource
 from vetrina.context import Context
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound
 from vetrina.live import hls
-from vetrina.live.models import LiveShow, ShowStatus
+from vetrina.live.models import ConsentStatus, LiveShow, ShowMerchant, ShowStatus
 from vetrina.storage import Covers
 from vetrina.text import clean_text
 
@@ -33,6 +34,7 @@ MAX_SHOWS_PER_DAY = 50  # shows one host makes in 24 hours, ended or not
 SILENT_AFTER_S = 30
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 HOSTS = {Role.merchant.value, Role.partner.value}
+ORDER_AFTER_END = timedelta(minutes=2)  # a viewer a few seconds behind still orders from a show that just ended
 
 
 class PublishRefused(Forbidden):
@@ -48,8 +50,8 @@ def new_stream_key() -> str:
 def create_show(
     session: Session, host: User, title: str, starts_at: datetime | None, product_ids: Sequence[int]
 ) -> tuple[LiveShow, str]:
-    """A scheduled show of `host`'s (a merchant or a partner) featuring its own products; returns the show and its
-    stream key, in clear this once."""
+    """A scheduled show of `host`'s (a merchant or a partner) featuring its own products (a partner's: merchants',
+    who are asked for consent); returns the show and its stream key, in clear this once."""
     if host.role not in HOSTS:
         raise Forbidden("Only merchants and partners host live shows.")
     title = clean_text(title, "title", 200, required=True)
@@ -80,26 +82,76 @@ def create_show(
     )
     session.add(show)
     session.flush()
+    _ask_merchants(session, show)
     return show, key
 
 
 def _featured(session: Session, host: User, product_ids: Sequence[int]) -> list[int]:
-    """The products in the host's order, each once: its own, not deleted (a partner features merchants' products
-    once they consent, which comes with the live selling controls)."""
+    """The products in the host's order, each once, not deleted: a merchant's own; a partner's may be any
+    merchant's published products, pinned once their merchant consents (`ask_merchants`)."""
     wanted = list(dict.fromkeys(product_ids))
     if len(wanted) > MAX_FEATURED:
         raise InvalidInput(f"A show features at most {MAX_FEATURED} products.", field="product_ids")
     if not wanted:
         return []
-    own = set(
+    mine = Product.merchant_id == host.id
+    offered = mine if host.role != Role.partner.value else mine | Product.published.is_(True)
+    found = set(session.scalars(select(Product.id).where(Product.id.in_(wanted), offered, Product.deleted.is_(False))))
+    missing = [product_id for product_id in wanted if product_id not in found]
+    if missing:
+        mean = "You sell no product" if host.role != Role.partner.value else "There is no product on sale"
+        raise InvalidInput(f"{mean} {missing[0]}.", field="product_ids")
+    return wanted
+
+
+def _ask_merchants(session: Session, show: LiveShow) -> None:
+    """A partner's show asks each merchant whose products it features for consent (once per merchant)."""
+    merchants = set(
         session.scalars(
-            select(Product.id).where(Product.id.in_(wanted), Product.merchant_id == host.id, Product.deleted.is_(False))
+            select(Product.merchant_id).where(Product.id.in_(show.product_ids), Product.merchant_id != show.host_id)
         )
     )
-    missing = [product_id for product_id in wanted if product_id not in own]
-    if missing:
-        raise InvalidInput(f"You sell no product {missing[0]}.", field="product_ids")
-    return wanted
+    for merchant_id in sorted(merchants):
+        session.add(ShowMerchant(show_id=show.id, merchant_id=merchant_id, status=ConsentStatus.asked.value))
+
+
+def consents(session: Session, show: LiveShow) -> dict[int, str]:
+    """Merchant -> whether it consented to the show featuring its products (a merchant's own show: none)."""
+    rows = session.execute(
+        select(ShowMerchant.merchant_id, ShowMerchant.status).where(ShowMerchant.show_id == show.id)
+    ).all()
+    return {merchant_id: status for merchant_id, status in rows}
+
+
+def decide_consent(session: Session, show_id: int, merchant: User, accept: bool) -> ShowMerchant:
+    """The merchant asked by a partner's show accepts its products being pinned and sold there, or declines
+    (also later: its products are pinned no more)."""
+    asked = session.get(ShowMerchant, (show_id, merchant.id), with_for_update=True)
+    if asked is None:  # the same answer for a show that does not exist and one that did not ask this merchant
+        raise NotFound(f"No live show {show_id} asks for your products.")
+    asked.status = (ConsentStatus.accepted if accept else ConsentStatus.declined).value
+    asked.decided_at = clock.now()
+    return asked
+
+
+def merchant_products(session: Session, show: LiveShow, merchant_id: int) -> list[int]:
+    """The merchant's products the show features, in the host's order."""
+    theirs = set(
+        session.scalars(select(Product.id).where(Product.id.in_(show.product_ids), Product.merchant_id == merchant_id))
+    )
+    return [product_id for product_id in show.product_ids if product_id in theirs]
+
+
+def shows_asking(session: Session, merchant: User) -> list[tuple[LiveShow, ShowMerchant]]:
+    """The partners' shows that feature the merchant's products, newest first, with its answer."""
+    rows = session.execute(
+        select(LiveShow, ShowMerchant)
+        .join(ShowMerchant, ShowMerchant.show_id == LiveShow.id)
+        .where(ShowMerchant.merchant_id == merchant.id)
+        .order_by(LiveShow.id.desc())
+        .limit(100)
+    ).all()
+    return [(show, asked) for show, asked in rows]
 
 
 def hls_url(ctx: Context, show: LiveShow) -> str | None:
@@ -120,11 +172,19 @@ def get_show(session: Session, show_id: int) -> LiveShow:
 
 
 def featured_products(session: Session, show: LiveShow) -> list[Product]:
-    """The show's products still on sale, in the host's order."""
+    """The show's products still on sale, in the host's order: the host's own, and other merchants' once they
+    consented to a partner's show featuring them."""
+    consenting = select(ShowMerchant.merchant_id).where(
+        ShowMerchant.show_id == show.id, ShowMerchant.status == ConsentStatus.accepted.value
+    )
     found = {
         product.id: product
         for product in session.scalars(
-            select(Product).where(Product.id.in_(show.product_ids), Product.deleted.is_(False))
+            select(Product).where(
+                Product.id.in_(show.product_ids),
+                Product.deleted.is_(False),
+                (Product.merchant_id == show.host_id) | Product.merchant_id.in_(consenting),
+            )
         )
     }
     return [found[product_id] for product_id in show.product_ids if product_id in found]
@@ -138,9 +198,10 @@ def list_shows(session: Session, status: ShowStatus | None, limit: int = 100) ->
     return list(session.scalars(query))
 
 
-def hosted_show(session: Session, show_id: int, user: User) -> LiveShow:
-    """The show, row-locked, when `user` hosts it (or is an admin); 403 for anyone else (the show is public)."""
-    show = session.get(LiveShow, show_id, with_for_update=True)
+def hosted_show(session: Session, show_id: int, user: User, *, lock: bool = True) -> LiveShow:
+    """The show (row-locked unless only read) when `user` hosts it (or is an admin); 403 for anyone else (the show
+    is public)."""
+    show = session.get(LiveShow, show_id, with_for_update=lock)
     if show is None:
         raise NotFound(f"There is no live show {show_id}.")
     if show.host_id != user.id and not user.is_admin:
@@ -293,3 +354,24 @@ def note_stream_problem(session: Session, show_id: int, problem: str) -> None:
     show = session.get(LiveShow, show_id, with_for_update=True)
     if show is not None:
         show.stream_problem = problem[:300]
+
+
+def order_source(session: Session, show_id: int, stream_time: datetime, product_ids: Iterable[int]) -> LiveSource:
+    """Where a live order came from, once it could have: the show is on air (or ended a moment ago, for a viewer
+    behind), features every product ordered, and the stream time lies within it (it ranks the show's selling
+    moments)."""
+    show = session.get(LiveShow, show_id)
+    now = clock.now()
+    just_ended = show is not None and show.ended_at is not None and now - show.ended_at <= ORDER_AFTER_END
+    if show is None or show.went_live_at is None or not (show.on_air or just_ended):
+        raise InvalidInput(f"There is no live show {show_id} on air to order from.", field="live.show_id")
+    featured = {product.id for product in featured_products(session, show)}
+    if not set(product_ids) <= featured:
+        raise InvalidInput("The show does not feature every product ordered.", field="items")
+    try:
+        stream_time = stream_time.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise InvalidInput("That stream time is out of range.", field="live.stream_time") from None
+    if not show.went_live_at - ORDER_AFTER_END <= stream_time <= now + timedelta(seconds=5):
+        raise InvalidInput("That stream time is not one of the show's.", field="live.stream_time")
+    return LiveSource(show.id, stream_time)

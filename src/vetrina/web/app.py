@@ -83,7 +83,7 @@ def create_app(ctx: Context, run_worker: bool = False) -> FastAPI:
         # collector's full passes, which would otherwise walk it all and pause every request meanwhile.
         gc.collect()
         gc.freeze()
-        counting = asyncio.create_task(count_live_viewers(app.state.live_hub))
+        counting = asyncio.create_task(count_live_viewers(app.state.live_hub, ctx.db))
         try:
             yield
         finally:

@@ -7,7 +7,15 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, StrictInt, model_serializer
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StrictInt,
+    model_serializer,
+)
 from sqlalchemy.orm import Session
 
 from vetrina import video_orders
@@ -15,6 +23,8 @@ from vetrina.accounts.models import Role, User
 from vetrina.commerce import flash
 from vetrina.commerce import service as orders
 from vetrina.commerce.models import Order, OrderStatus
+from vetrina.errors import InvalidInput
+from vetrina.live import service as live
 from vetrina.money import Money, MoneyModel, PositiveMoneyModel
 from vetrina.payments import ledger, wallet
 from vetrina.payouts import balances
@@ -50,11 +60,19 @@ class SourceIn(BaseModel):
     second: float = Field(ge=0, le=7 * 24 * 3600, allow_inf_nan=False)
 
 
+class LiveSourceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    show_id: StrictInt = Field(ge=1, le=MAX_ROW_ID)
+    stream_time: AwareDatetime = Field(description="The program date time on the buyer's screen.")
+
+
 class OrderIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     items: list[ItemIn] = Field(min_length=1, max_length=orders.MAX_ITEMS)
     source: SourceIn | None = Field(None, description="The video and second the buyer ordered from.")
+    live: LiveSourceIn | None = Field(None, description="The live show, and its stream time, ordered from.")
     flash_sale_id: int | None = Field(
         None, ge=1, le=MAX_ROW_ID, description="Buy in this flash sale: one item, its product, at its price."
     )
@@ -136,6 +154,7 @@ class OrderOut(BaseModel):
         description="Payments opened at a provider for this order, and their state."
     )
     source: SourceIn | None
+    live: LiveSourceIn | None = None
 
 
 class OrderPage(Page):
@@ -188,6 +207,9 @@ def order_out(order: Order) -> OrderOut:
         source=SourceIn(video_id=order.source_video_id, second=order.source_second)
         if order.source_video_id is not None
         else None,
+        live=LiveSourceIn(show_id=order.source_show_id, stream_time=order.source_stream_time)
+        if order.source_show_id is not None and order.source_stream_time is not None
+        else None,
     )
 
 
@@ -200,6 +222,12 @@ def create_order(
     source = orders.OrderSource(body.source.video_id, body.source.second) if body.source else None
 
     def place(session: Session) -> OrderOut:
+        live_source = None
+        if body.live is not None:
+            if body.source is not None:
+                raise InvalidInput("An order comes from a video or from a live show, not both.", field="live")
+            product_ids = [spec.product_id for spec in specs]
+            live_source = live.order_source(session, body.live.show_id, body.live.stream_time, product_ids)
         order = video_orders.place_order(
             ctx,
             session,
@@ -209,6 +237,7 @@ def create_order(
             source=source,
             framed=framed_sign_in(request),
             flash_sale_id=body.flash_sale_id,
+            live_source=live_source,
         )
         if body.flash_sale_id is not None:
             announce_flash_sale(request, session, body.flash_sale_id)

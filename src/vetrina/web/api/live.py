@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
@@ -16,12 +17,13 @@ from sqlalchemy.orm import Session
 from vetrina import clock
 from vetrina.accounts.models import User
 from vetrina.commerce import flash
-from vetrina.db import after_commit
+from vetrina.db import Database, after_commit
 from vetrina.errors import Conflict, NotFound
+from vetrina.live import analytics as live_analytics
 from vetrina.live import controls, rtmp
 from vetrina.live import service as live
 from vetrina.live.hub import CLOSED, LiveHub, fleeting_frame, sse_frame
-from vetrina.live.models import LiveEvent, LivePin, LiveShow, ShowStatus
+from vetrina.live.models import LiveEvent, LivePin, LiveShow, ShowMerchant, ShowStatus
 from vetrina.money import Money, PositiveMoneyModel
 from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_context, required_user
 from vetrina.web.idempotent import run_once
@@ -30,6 +32,7 @@ from vetrina.web.limits import client_address
 router = APIRouter(tags=["live"])
 T = TypeVar("T")
 KEEPALIVE_S = 15
+log = logging.getLogger(__name__)
 VIEWER_COUNT_EVERY_S = 5
 
 
@@ -116,6 +119,56 @@ def replace_stream_key(
 @router.post("/api/v1/live/{show_id}/end", response_model=ShowOut, summary="End the show for good")
 def end_show(request: Request, show_id: RowId, user: User = required_user, session: Session = db_session) -> ShowOut:
     return show_out(request, live.end_show(session, show_id, user))
+
+
+@router.get("/api/v1/live/{show_id}/analytics", summary="The show's analytics (its host and admins)")
+def show_analytics(show_id: RowId, user: User = required_user, session: Session = db_session) -> dict[str, Any]:
+    return live_analytics.show_report(session, show_id, user)
+
+
+# Partners' shows of merchants' products ----------------------------------------------------------------------------
+
+
+class ConsentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    accept: bool = Field(description="Whether the show may pin and sell your products it features.")
+
+
+class ConsentOut(BaseModel):
+    show_id: int
+    title: str
+    host_id: int
+    show_status: ShowStatus
+    product_ids: list[int] = Field(description="Your products the show features.")
+    status: Literal["asked", "accepted", "declined"]
+    decided_at: datetime | None
+
+
+def _consent_out(session: Session, show: LiveShow, asked: ShowMerchant) -> ConsentOut:
+    mine = live.merchant_products(session, show, asked.merchant_id)
+    return ConsentOut(
+        show_id=show.id,
+        title=show.title,
+        host_id=show.host_id,
+        show_status=ShowStatus(show.status),
+        product_ids=mine,
+        status=asked.status,
+        decided_at=asked.decided_at,
+    )
+
+
+@router.get("/api/v1/live-consents", response_model=list[ConsentOut], summary="Partners' shows asking for you")
+def list_consents(user: User = required_user, session: Session = db_session) -> list[ConsentOut]:
+    return [_consent_out(session, show, asked) for show, asked in live.shows_asking(session, user)]
+
+
+@router.put("/api/v1/live/{show_id}/consent", response_model=ConsentOut, summary="Let a partner's show sell yours")
+def decide_consent(
+    show_id: RowId, body: ConsentIn, user: User = required_user, session: Session = db_session
+) -> ConsentOut:
+    asked = live.decide_consent(session, show_id, user, body.accept)
+    return _consent_out(session, live.get_show(session, show_id), asked)
 
 
 # The live selling controls and the show's event stream ---------------------------------------------------------------
@@ -349,13 +402,20 @@ async def show_events(request: Request, show_id: RowId) -> StreamingResponse:
     )
 
 
-async def count_live_viewers(hub: LiveHub) -> None:
-    """Every few seconds, each show this process streams to is told how many watch it (on every process)."""
+async def count_live_viewers(hub: LiveHub, db: Database) -> None:
+    """Every few seconds, each show this process streams to is told how many watch it (on every process), and the
+    count is kept for the show's analytics."""
     while True:
         await asyncio.sleep(VIEWER_COUNT_EVERY_S)
+        counts = {}
         for show_id in hub.shows_watched():
             count = await run_in_threadpool(hub.viewer_count, show_id)  # Redis down: this process's count
             hub.deliver(show_id, [fleeting_frame("viewers", {"count": count})])
+            counts[show_id] = count
+        try:
+            await run_in_threadpool(live_analytics.record_viewers, db, counts)
+        except Exception:  # a busy or unreachable database costs a sample, never the counting
+            log.warning("live viewer counts could not be kept", exc_info=True)
 
 
 # nginx-rtmp's callbacks (`notify_method post`: a form). A 2xx lets the publisher or player in (or keep going), a

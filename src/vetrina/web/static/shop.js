@@ -220,9 +220,18 @@ class ShopLayer {
     if (node) { node.remove(); this.shown.delete("pin-" + pinId); }
   }
 
-  // Where an order came from: the video and its second (the selling-seconds view), or nothing for a live show.
-  orderSource(second) {
-    return this.live ? undefined : { video_id: this.videoId, second: Math.round(second * 1000) / 1000 };
+  // Where the viewer is: the second of the video, or the stream time on screen of a live show (ISO 8601).
+  moment() {
+    if (!this.live) return this.video.currentTime;
+    const date = this.player && this.player.streamTime();
+    return date ? date.toISOString() : null;
+  }
+
+  // Where an order came from (the order's fields): the video and its second (the selling-seconds view), or the
+  // live show and the stream time on screen (the show's selling moments).
+  orderSource(moment) {
+    if (!this.live) return { source: { video_id: this.videoId, second: Math.round(moment * 1000) / 1000 } };
+    return moment ? { live: { show_id: Number(this.root.dataset.showId), stream_time: moment } } : {};
   }
 
   async load() {
@@ -323,7 +332,7 @@ class ShopLayer {
     if (existing) existing.quantity += 1;
     else items.push({ id: product.id, title: product.title, price: product.price_display, merchant_id: product.merchant_id,
                       variant_id: product.variants.length ? product.variants.find((v) => v.stock)?.id : null,
-                      quantity: 1, second: this.video.currentTime });
+                      quantity: 1, moment: this.moment() });
     this.held = items;
   }
 
@@ -380,7 +389,7 @@ class ShopLayer {
         const order = await api("POST", "/api/v1/orders", {
           items: items.map((i) => (i.variant_id ? { product_id: i.id, quantity: i.quantity, variant_id: i.variant_id }
                                                 : { product_id: i.id, quantity: i.quantity })),
-          source: this.orderSource(items[0].second) });
+          ...this.orderSource(items[0].moment ?? items[0].second ?? 0) });
         paid.push(await api("POST", "/api/v1/orders/" + order.id + "/pay"));
         this.events.report("purchase", { product_id: items[0].id, order_id: order.id });
         // Paid: out of the held list at once, so a retry after a later failure cannot pay for it again.
@@ -468,7 +477,7 @@ class ShopLayer {
       const item = { product_id: product.id, quantity: Number(quantity.value) || 1 };
       if (variant) item.variant_id = Number(variant.value);
       const order = await api("POST", "/api/v1/orders", {
-        items: [item], source: this.orderSource(this.video.currentTime), flash_sale_id: product.flash_sale_id });
+        items: [item], ...this.orderSource(this.moment()), flash_sale_id: product.flash_sale_id });
       if (provider) {
         await this.payThrough(provider, order, status);
       } else {
