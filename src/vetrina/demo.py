@@ -21,8 +21,9 @@ from array import array
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from PIL import Image, ImageDraw, ImageFont
 from rich.progress import BarColumn, Progress, TaskID, TaskProgressColumn, TextColumn, TimeElapsedColumn
@@ -58,9 +59,10 @@ from vetrina.studio.models import Spot
 
 DEMO_PASSWORD = "vetrina-demo"
 DEMO_CHANNEL = "vetrina-demo-shop"
+DEMO_BUYER = "buyer@vetrina.demo"
 DEMO_USERS = (
     ("merchant@vetrina.demo", Role.merchant),
-    ("buyer@vetrina.demo", Role.viewer),
+    (DEMO_BUYER, Role.viewer),
     ("admin@vetrina.demo", Role.admin),
     ("studio@vetrina.demo", Role.partner),
 )
@@ -127,8 +129,8 @@ def seed_demo(ctx: Context) -> None:
             _wait_until_ready(ctx, pending, progress)
     finally:
         ctx.queue.stop_in_process()
-    _seed_shop(ctx, merchant, users["buyer@vetrina.demo"])
-    _seed_merchant_money(ctx, merchant, users["buyer@vetrina.demo"], users["admin@vetrina.demo"])
+    _seed_shop(ctx, merchant, users[DEMO_BUYER])
+    _seed_merchant_money(ctx, merchant, users[DEMO_BUYER], users["admin@vetrina.demo"])
     _tag_demo_film(ctx, merchant)
     _let_a_shop_sell_in_frames(ctx, merchant)
     _make_demo_spot(ctx, merchant)
@@ -263,6 +265,8 @@ class DemoLiveFeed:
             show_id, merchant_id = show.id, merchant.id
             product_ids = [p.id for p in products]
             token = accounts.create_api_token(session, merchant, name="demo live host", days=1)
+            buyer = accounts.get_user_by_email(session, DEMO_BUYER)
+            buyer_token = accounts.create_api_token(session, buyer, name="demo live buyer", days=1) if buyer else None
         print(f"  live now: show {show_id} on {self.vetrina_url}/live/{show_id} (for {self.seconds // 60} minutes)")
         clock_text = r"LIVE %{localtime\:%H\\\:%M\\\:%S}"  # drawtext escapes its colons twice
         picture = (
@@ -275,7 +279,7 @@ class DemoLiveFeed:
         command += ["-c:v", "libx264", "-preset", "veryfast", "-g", "25", "-b:v", "700k", "-c:a", "aac"]
         command += ["-f", "flv", f"{self.ctx.settings.live_rtmp_url}/{key}"]
         publisher = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        script = _HostScript(self.vetrina_url, token, show_id, product_ids)
+        script = DemoHostScript(self.vetrina_url, token, buyer_token, show_id, product_ids)
         started = time.monotonic()
         while publisher.poll() is None and not self._stop.wait(1):
             script.act(time.monotonic() - started)
@@ -298,45 +302,57 @@ class DemoLiveFeed:
         return False
 
 
-class _HostScript:
+class DemoHostScript:
     """What the demo show's host does, through the API as a host's page would: greets the chat, pins the shop's
-    products in turn, and runs a flash sale of the first one (each step once, when its second comes)."""
+    products in turn, and runs a flash sale of the first one; and what the demo buyer does watching it: buys each
+    pinned product a little after it is pinned (so the show's analytics and highlights have sales). Each step once,
+    when its second comes."""
 
-    def __init__(self, vetrina_url: str, token: str, show_id: int, product_ids: list[int]) -> None:
-        self.base, self.token, self.show_id, self.product_ids = (
-            f"{vetrina_url}/api/v1/live/{show_id}",
-            token,
-            show_id,
-            product_ids,
-        )
+    def __init__(self, vetrina_url: str, host_token: str, buyer_token: str | None, show_id: int, products: list[int]):
+        self.api, self.host_token, self.buyer_token = f"{vetrina_url}/api/v1", host_token, buyer_token
+        self.show_id, self.product_ids = show_id, products
         self.done: set[int] = set()
 
     def act(self, elapsed_s: float) -> None:
-        steps: dict[int, tuple[str, dict[str, Any]]] = {
-            15: ("chat", {"text": "Welcome to the tasting! Ask me anything."})
+        show = f"live/{self.show_id}"
+        steps: dict[int, Callable[[], object]] = {
+            15: partial(
+                self._post, self.host_token, f"{show}/chat", {"text": "Welcome to the tasting! Ask me anything."}
+            )
         }
         for index, product_id in enumerate(self.product_ids[:3]):
-            steps[25 + 60 * index] = ("pins", {"product_id": product_id})
+            steps[25 + 60 * index] = partial(self._post, self.host_token, f"{show}/pins", {"product_id": product_id})
+            steps[40 + 60 * index] = partial(self._buy, product_id, index + 1)
         if self.product_ids:
             price = {"amount": 100, "currency": "EUR"}
             sale = {"product_id": self.product_ids[0], "price": price, "quantity": 3, "seconds": 120, "per_buyer": 1}
-            steps[45] = ("flash-sales", sale)
-        for second, (path, body) in steps.items():
+            steps[45] = partial(self._post, self.host_token, f"{show}/flash-sales", sale)
+        for second, step in steps.items():
             if elapsed_s >= second and second not in self.done:
                 self.done.add(second)
-                self._post(path, body)
+                step()
 
-    def _post(self, path: str, body: dict[str, Any]) -> None:
+    def _buy(self, product_id: int, quantity: int) -> None:
+        if self.buyer_token is None:
+            return
+        seen = (clock.now() - timedelta(seconds=3)).isoformat()  # the buyer's screen is a few seconds behind
+        body = {"items": [{"product_id": product_id, "quantity": quantity}]}
+        order = self._post(self.buyer_token, "orders", {**body, "live": {"show_id": self.show_id, "stream_time": seen}})
+        if order is not None:
+            self._post(self.buyer_token, f"orders/{order['id']}/pay", {})
+
+    def _post(self, token: str, path: str, body: dict[str, Any]) -> dict[str, Any] | None:
         request = urllib.request.Request(  # noqa: S310  (our own server)
-            f"{self.base}/{path}",
+            f"{self.api}/{path}",
             data=json.dumps(body).encode(),
-            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+            headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
         )
         try:
-            with urllib.request.urlopen(request, timeout=5):  # noqa: S310  (our own server)
-                pass
-        except OSError as exc:  # a step refused (a sale's price above a product's, say): the show goes on
-            logging.getLogger(__name__).info("demo live host: %s refused: %s", path, exc)
+            with urllib.request.urlopen(request, timeout=5) as answer:  # noqa: S310  (our own server)
+                return cast(dict[str, Any], json.loads(answer.read()))
+        except (OSError, ValueError) as exc:  # a step refused (a sale's price above a product's, say): the show goes on
+            logging.getLogger(__name__).info("demo live: %s refused: %s", path, exc)
+            return None
 
 
 def _tag_demo_film(ctx: Context, merchant: User) -> None:

@@ -133,3 +133,24 @@ def test_one_address_holds_at_most_twenty_event_streams(live_server, make_accoun
         assert first_event() == "refused"
     # The twenty closed: their places are free again (once the server has seen them go).
     wait_for(lambda: first_event() == "chat", timeout_s=10, message="a place freed")
+
+
+def test_a_pin_replacing_another_follows_its_unpin_and_ending_the_show_ends_every_stream(live_server, make_account):
+    merchant = make_account(Role.merchant)
+    with httpx.Client(base_url=live_server.url, timeout=10) as http:
+        tea, pot = product(http, merchant)["id"], product(http, merchant)["id"]
+        show = start_show(http, live_server.ctx, merchant, [tea, pot])
+        url = f"{live_server.url}/api/v1/live/{show['id']}/events"
+        with httpx.stream("GET", url, timeout=20) as answer:
+            chunks = answer.iter_raw()
+            assert next(chunks).startswith(b"retry:")
+            for product_id in (tea, pot):
+                http.post(f"/api/v1/live/{show['id']}/pins", headers=merchant.auth, json={"product_id": product_id})
+            received = b""
+            while b"event: pin" not in received or received.count(b"event: pin") < 2:
+                received += next(chunks)
+            # The replaced pin's unpin comes first, then the new pin (sent together, as one write).
+            assert received.index(b"event: unpin") < received.rindex(b"event: pin")
+            assert http.post(f"/api/v1/live/{show['id']}/end", headers=merchant.auth).status_code == 200
+            rest = b"".join(chunks)  # the server ends the stream within a viewer-count tick (5 s)
+        assert b"event: ended" in rest

@@ -103,3 +103,40 @@ def test_a_pin_reaches_a_viewer_six_seconds_behind_with_the_frame_it_was_made_at
     # The card came with the frame the camera took when the host pinned: not seconds before, nor long after.
     print("card frame vs pin (ms):", frame["ms"] - pinned_at_ms)
     assert -500 <= frame["ms"] - pinned_at_ms <= 1500, (frame["ms"], pinned_at_ms)
+
+
+def test_a_viewer_sees_the_show_go_on_when_its_publisher_dies_and_comes_back_on_its_key(
+    ingest, encoder, make_account, browser
+):
+    merchant = make_account(Role.merchant)
+    created = httpx.post(f"{ingest.api_url}/api/v1/live", headers=merchant.auth, json={"title": "Bumpy"}).json()
+    show_url, key_url = f"{ingest.api_url}/api/v1/live/{created['id']}", f"{ingest.rtmp_url}/{created['stream_key']}"
+    base_us = int(time.time() * 1_000_000)
+    first = publish(key_url, 60, size="854x480", rate=25, clock_base_us=base_us)
+    again = None
+    try:
+        page = browser.new_page()
+        page.goto(f"{ingest.api_url}/live/{created['id']}")
+        wait_for(lambda: page.evaluate(READ_CLOCK_JS, [854]), timeout_s=40, message="a live frame on screen")
+        page.evaluate("window.samePage = true")
+        page.wait_for_timeout(2000)
+        first.kill()  # the host's encoder dies: no goodbye to nginx-rtmp
+        first.wait()
+        wait_for(lambda: httpx.get(show_url).json()["status"] == "interrupted", timeout_s=30, message="interrupted")
+        resumed_ms = (time.time() * 1_000_000 - base_us) / 1000
+        again = publish(key_url, 60, size="854x480", rate=25, clock_base_us=base_us)
+        wait_for(lambda: httpx.get(show_url).json()["status"] == "live", timeout_s=30, message="live again")
+
+        def after_the_comeback() -> bool:
+            reading = page.evaluate(READ_CLOCK_JS, [854])
+            return reading is not None and reading["ms"] > resumed_ms
+
+        # The viewer's player, never reloaded, plays the frames filmed after the publisher came back.
+        wait_for(after_the_comeback, timeout_s=45, message="a frame from after the comeback on screen")
+        assert page.evaluate("window.samePage") is True
+        assert page.evaluate("document.querySelector('video').paused") is False
+    finally:
+        for host in (first, again):
+            if host is not None and host.poll() is None:
+                host.kill()
+                host.wait()

@@ -9,16 +9,19 @@ import subprocess
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import httpx
 import imageio_ffmpeg
 import m3u8
 import pytest
 
 from tests.commerce.helpers import funded_buyer, product, step
 from tests.live.helpers import go_live, live_show
-from tests.web.helpers import assert_problem
+from tests.web.helpers import assert_problem, csrf_from, sign_in
 from vetrina import clock
 from vetrina.accounts.models import Role
+from vetrina.demo import DemoHostScript
 from vetrina.live import analytics, highlights
+from vetrina.live import service as live
 from vetrina.live.highlights import Sale, best_moments
 from vetrina.live.models import LiveSegment, LiveShow, ShowStatus
 from vetrina.media.models import Video, VideoStatus
@@ -273,3 +276,47 @@ def test_a_partners_show_sells_a_merchants_products_only_with_the_merchants_cons
     no = client.put(f"{url}/consent", headers=merchant.auth, json={"accept": False})
     assert no.json()["status"] == "declined"
     assert_problem(client.post(f"{url}/pins", headers=partner.auth, json={"product_id": tea}), 422, "invalid-input")
+
+
+def test_the_demo_shows_host_pins_and_its_buyer_buys_live_over_http(live_server, make_account):
+    merchant, buyer = make_account(Role.merchant), make_account(Role.viewer)
+    with httpx.Client(base_url=live_server.url) as http:
+        tea = product(http, merchant)["id"]
+        assert http.post("/api/v1/wallet/topups", headers=buyer.auth, json={"amount": 10_000, "currency": "EUR"})
+        show = live_show(http, live_server.ctx, merchant, [tea])
+        script = DemoHostScript(live_server.url, merchant.token, buyer.token, show["id"], [tea])
+        script.act(41)  # past the greeting, the first pin and the first purchase
+        pins = http.get(f"/api/v1/live/{show['id']}/pins").json()
+        bought = http.get("/api/v1/orders", headers=buyer.auth).json()["items"]
+        script.act(42)  # each step once
+        assert [p["product_id"] for p in pins] == [tea]
+        assert len(bought) == 1 and bought[0]["live"]["show_id"] == show["id"]
+        assert bought[0]["status"] == "WAIT_SELLER_SEND_GOODS"  # paid into escrow
+        assert len(http.get("/api/v1/orders", headers=buyer.auth).json()["items"]) == 1
+
+
+def test_the_hosts_page_shows_why_a_stream_was_dropped_and_how_the_show_sells(client, ctx, make_account):
+    merchant, partner = make_account(Role.merchant), make_account(Role.partner)
+    tea = product(client, merchant)["id"]
+    show = live_show(client, ctx, merchant, [tea])
+    with ctx.db.session(write=True) as session:
+        live.note_stream_problem(session, show["id"], "Send H.264 video: this stream is FLV1.")
+        session.get_one(LiveShow, show["id"]).status = ShowStatus.interrupted.value
+    sign_in(client, merchant.user.email)
+    page = client.get(f"/live/{show['id']}/host")
+    assert page.status_code == 200
+    assert "Your stream was dropped: Send H.264 video: this stream is FLV1." in page.text
+    assert "How the show sells" in page.text and "Minute by minute" in page.text
+    assert "Your stream was dropped" not in client.get(f"/live/{show['id']}").text  # the host's alone
+
+    # The merchant desk lists a partner's show asking for the merchant's products, and answers it by form.
+    asked = client.post("/api/v1/live", headers=partner.auth, json={"title": "Picks", "product_ids": [tea]}).json()
+    desk = client.get("/merchant")
+    assert f'action="/merchant/live/{asked["id"]}/consent"' in desk.text
+    csrf = csrf_from(desk.text)
+    answer = client.post(
+        f"/merchant/live/{asked['id']}/consent", data={"accept": "yes", "csrf_token": csrf}, follow_redirects=False
+    )
+    assert answer.status_code == 303
+    consents = client.get("/api/v1/live-consents", headers=merchant.auth).json()
+    assert [(c["show_id"], c["status"]) for c in consents] == [(asked["id"], "accepted")]

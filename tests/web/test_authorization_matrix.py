@@ -141,6 +141,9 @@ TABLE: dict[tuple[str, str], Row] = {
     # A partner's show asks merchants for consent; the world's show is a merchant's own, which asks nobody.
     ("GET", "/api/v1/live-consents"): row(ACCOUNT),
     ("PUT", "/api/v1/live/{show_id}/consent"): row(cells("hidden", anonymous="401"), json={"accept": True}),
+    ("POST", "/merchant/live/{show_id}/consent"): row(
+        cells("msg:No live show", anonymous="401"), data={"accept": "yes"}
+    ),
     # Anyone signed in talks and reacts (the world's show is not on air yet: a 409 for reactions).
     ("POST", "/api/v1/live/{show_id}/chat"): row(cells("allowed", anonymous="401"), json={"text": "Hello"}),
     ("POST", "/api/v1/live/{show_id}/reactions"): row(cells("allowed", anonymous="401"), json={"kind": "heart"}),

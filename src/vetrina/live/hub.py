@@ -23,7 +23,7 @@ from vetrina import clock
 from vetrina.live.hls import program_time_text
 
 log = logging.getLogger(__name__)
-QUEUE_FRAMES = 256  # frames a viewer may fall behind before it is dropped
+QUEUE_FRAMES = 256  # deliveries (an event's frames, sent as one chunk) a viewer may fall behind before it is dropped
 COUNT_TTL_S = 15  # a process's viewer count is forgotten this long after it last wrote it
 CLOSED = ""  # the frame that tells a dropped viewer's stream to end
 STREAMS_PER_ADDRESS = 20  # open event streams one client address may hold in one process
@@ -151,6 +151,15 @@ class LiveHub:
             return
         loop.call_soon_threadsafe(_enqueue, viewers, frames)
 
+    def end(self, show_id: int, frame: str) -> None:
+        """Send this process's viewers of the show a last frame, and end their streams (the show is over)."""
+        loop = self._loop
+        with self._lock:
+            viewers = list(self._viewers.get(show_id, ()))
+        if loop is None or not viewers or loop.is_closed():
+            return
+        loop.call_soon_threadsafe(_end, viewers, frame)
+
     def close(self) -> None:
         self._stop.set()
         if self._listener is not None:
@@ -182,13 +191,26 @@ class LiveHub:
 
 
 def _enqueue(viewers: list[Viewer], frames: list[str]) -> None:
+    # One chunk per delivery (an unpin and the pin that replaces it are one write to each viewer): the cost of a
+    # delivery is per viewer and per chunk, hardly per byte.
+    chunk = "".join(frames)
     for viewer in viewers:
         if viewer.dropped:
             continue
         try:
-            for frame in frames:
-                viewer.frames.put_nowait(frame)
+            viewer.frames.put_nowait(chunk)
         except asyncio.QueueFull:
             viewer.dropped = True
             viewer.frames = asyncio.Queue(1)
             viewer.frames.put_nowait(CLOSED)
+
+
+def _end(viewers: list[Viewer], frame: str) -> None:
+    for viewer in viewers:
+        if viewer.dropped:
+            continue  # its stream ends already
+        viewer.dropped = True  # nothing more is queued for it
+        while not viewer.frames.empty():  # what it has not sent yet is moot (its stream may be waiting on this queue)
+            viewer.frames.get_nowait()
+        viewer.frames.put_nowait(frame)
+        viewer.frames.put_nowait(CLOSED)

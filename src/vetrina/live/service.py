@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +20,7 @@ from vetrina.accounts.service import token_hash
 from vetrina.catalog.models import Product
 from vetrina.commerce.service import LiveSource
 from vetrina.context import Context
+from vetrina.db import Database
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound
 from vetrina.live import hls
 from vetrina.live.models import ConsentStatus, LiveShow, ShowMerchant, ShowStatus
@@ -161,6 +162,22 @@ def hls_url(ctx: Context, show: LiveShow) -> str | None:
         return None
     now_ts = clock.now().timestamp()
     return ctx.store.signed_url(show.media_prefix, hls.MASTER, now_ts, ctx.settings.media_url_ttl_s, covers=Covers.hls)
+
+
+def not_on_air(db: Database, show_ids: Collection[int]) -> set[int]:
+    """Which of the shows are no longer on air (ended, or gone)."""
+    if not show_ids:
+        return set()
+    with db.session() as session:
+        airing = set(
+            session.scalars(
+                select(LiveShow.id).where(
+                    LiveShow.id.in_(show_ids),
+                    LiveShow.status.in_([ShowStatus.live.value, ShowStatus.interrupted.value]),
+                )
+            )
+        )
+    return set(show_ids) - airing
 
 
 def get_show(session: Session, show_id: int) -> LiveShow:

@@ -31,7 +31,6 @@ from vetrina.web.limits import client_address
 
 router = APIRouter(tags=["live"])
 T = TypeVar("T")
-KEEPALIVE_S = 15
 log = logging.getLogger(__name__)
 VIEWER_COUNT_EVERY_S = 5
 
@@ -383,11 +382,9 @@ async def show_events(request: Request, show_id: RowId) -> StreamingResponse:
             for frame in await run_in_threadpool(backlog):
                 yield frame
             while on_air:
-                try:
-                    frame = await asyncio.wait_for(viewer.frames.get(), timeout=KEEPALIVE_S)
-                except TimeoutError:
-                    yield ": still here\n\n"  # through proxies that close quiet connections
-                    continue
+                # No timeout here (in Python 3.11 `wait_for` makes a task per frame): the viewer count every few
+                # seconds keeps the connection from looking idle to proxies.
+                frame = await viewer.frames.get()
                 if frame == CLOSED:
                     return
                 yield frame
@@ -408,7 +405,16 @@ async def count_live_viewers(hub: LiveHub, db: Database) -> None:
     while True:
         await asyncio.sleep(VIEWER_COUNT_EVERY_S)
         counts = {}
-        for show_id in hub.shows_watched():
+        watched = hub.shows_watched()
+        try:
+            over = await run_in_threadpool(live.not_on_air, db, watched)
+        except Exception:  # a busy or unreachable database: the streams are ended at a later tick
+            log.warning("live event streams: could not ask which shows ended", exc_info=True)
+            over = set()
+        for show_id in watched:
+            if show_id in over:  # the show ended: its viewers' streams end (their players stop asking)
+                hub.end(show_id, sse_frame(None, "ended", {"type": "ended", "payload": {}}))
+                continue
             count = await run_in_threadpool(hub.viewer_count, show_id)  # Redis down: this process's count
             hub.deliver(show_id, [fleeting_frame("viewers", {"count": count})])
             counts[show_id] = count

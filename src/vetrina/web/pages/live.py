@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from vetrina.accounts.models import User
+from vetrina.context import Context
 from vetrina.errors import Forbidden
+from vetrina.live import analytics as live_analytics
 from vetrina.live import service as live
 from vetrina.live.models import LiveShow
 from vetrina.money import Money
 from vetrina.web.api.live import show_out
 from vetrina.web.api.products import product_out
 from vetrina.web.deps import RowId, db_session, get_context, optional_user
+from vetrina.web.pages.forms import CsrfField, form_action
 from vetrina.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -36,10 +41,19 @@ def host_show(
     show = live.get_show(session, show_id)
     if show.host_id != user.id and not user.is_admin:
         raise Forbidden("Only the show's host can host it.")
-    return _page(request, session, show, user, hosting=True)
+    report = live_analytics.show_report(session, show.id, user)
+    return _page(request, session, show, user, hosting=True, report=report)
 
 
-def _page(request: Request, session: Session, show: LiveShow, user: User | None, *, hosting: bool) -> Response:
+def _page(
+    request: Request,
+    session: Session,
+    show: LiveShow,
+    user: User | None,
+    *,
+    hosting: bool,
+    report: dict[str, Any] | None = None,
+) -> Response:
     ctx = get_context(request)
     products = [product_out(product, ctx) for product in live.featured_products(session, show)]
     return render(
@@ -53,4 +67,22 @@ def _page(request: Request, session: Session, show: LiveShow, user: User | None,
         video={"poster_url": None, "duration_s": 0},
         live=True,
         Money=Money,
+        report=report,
     )
+
+
+@router.post("/merchant/live/{show_id}/consent")
+def merchant_live_consent(
+    request: Request,
+    show_id: RowId,
+    accept: Annotated[Literal["yes", "no"], Form()],
+    csrf_token: CsrfField = "",
+    user: User | None = optional_user,
+) -> Response:
+    """The merchant desk's answer to a partner's show featuring the merchant's products."""
+
+    def decide(ctx: Context, session: Session, user: User) -> None:
+        live.decide_consent(session, show_id, user, accept == "yes")
+
+    done = "The show may sell your products." if accept == "yes" else "The show will not sell your products."
+    return form_action(request, csrf_token, user, back="/merchant", done=done, action=decide)

@@ -20,6 +20,7 @@ from vetrina.commerce import service as orders
 from vetrina.commerce.models import OrderStatus
 from vetrina.context import Context
 from vetrina.errors import Forbidden, InvalidInput, VetrinaError
+from vetrina.live import service as live
 from vetrina.money import Money
 from vetrina.payments import wallet
 from vetrina.payments.funding import funding_provider
@@ -267,6 +268,7 @@ def merchant_desk(
         orders=sold,
         balance=balances.wallet_view(session, user, ctx.settings.default_currency),
         channel=channels.channel_of(session, user),
+        asking=live.shows_asking(session, user),
     )
 
 

@@ -24,6 +24,8 @@ class LiveShow {
     for (const type of LIVE_EVENT_TYPES) {
       source.addEventListener(type, (message) => this.receive(JSON.parse(message.data)));
     }
+    // The show is over: no more events (the player plays out what it has; the page then offers the replay).
+    source.addEventListener("ended", () => source.close());
     setInterval(() => this.drain(), 100);
   }
 
