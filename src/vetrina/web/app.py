@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 import vetrina
 from vetrina.accounts import sign_ins
 from vetrina.context import Context
-from vetrina.live.hub import LiveHub
+from vetrina.live.hub import STREAMS_PER_ADDRESS, LiveHub
 from vetrina.web.api import (
     account,
     ads,
@@ -99,7 +99,8 @@ def create_app(ctx: Context, run_worker: bool = False) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.ctx = ctx
-    app.state.live_hub = LiveHub(ctx.settings.redis_url, f"{ctx.settings.queue_name}:live-events")
+    per_address = STREAMS_PER_ADDRESS if ctx.settings.rate_limits_enabled else None
+    app.state.live_hub = LiveHub(ctx.settings.redis_url, f"{ctx.settings.queue_name}:live-events", per_address)
     install_problem_handlers(app, html_error_page)
     uploads = upload_routes(ctx.settings)
     app.add_middleware(UploadGate, routes=uploads, html_page=html_error_page)
