@@ -126,3 +126,24 @@ def test_a_viewer_cannot_flood_the_chat(client, ctx, make_account):
         client.post(f"/api/v1/live/{show['id']}/reactions", headers=viewer.auth, json={"kind": "<b>"}).status_code
         == 422
     )
+
+
+def test_an_unpin_takes_the_hosts_preview_time_and_a_later_pin_never_starts_before_it(client, ctx, make_account):
+    merchant = make_account(Role.merchant)
+    green, black = product(client, merchant)["id"], product(client, merchant)["id"]
+    show = on_air(client, ctx, merchant, [green, black])
+    url = f"/api/v1/live/{show['id']}/pins"
+    four_s_ago = clock.now() - timedelta(seconds=4)
+    first = client.post(url, headers=merchant.auth, json={"product_id": green, "stream_time": four_s_ago.isoformat()})
+    two_s_ago = clock.now() - timedelta(seconds=2)
+    off = client.delete(
+        f"{url}/{first.json()['pin_id']}", params={"stream_time": two_s_ago.isoformat()}, headers=merchant.auth
+    )
+    assert off.status_code == 204
+    unpinned_at = datetime.fromisoformat(client.get(url).json()[0]["unpinned_at"])
+    assert abs(unpinned_at - two_s_ago) < timedelta(milliseconds=1)  # the preview's moment, not the click's
+    # A pin stamped before that unpin (a preview further behind) starts where the unpin was.
+    again = client.post(url, headers=merchant.auth, json={"product_id": black, "stream_time": four_s_ago.isoformat()})
+    assert datetime.fromisoformat(again.json()["pinned_at"]) == unpinned_at
+    bad = client.delete(f"{url}/{again.json()['pin_id']}", params={"stream_time": "yesterday"}, headers=merchant.auth)
+    assert bad.status_code == 422 and client.get(url).json()[1]["unpinned_at"] is None  # refused, nothing changed

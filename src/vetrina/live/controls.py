@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vetrina import clock
@@ -86,8 +86,11 @@ def pin(
     if product is None:
         raise InvalidInput(f"This show does not feature product {product_id}.", field="product_id")
     opened = _open_pins(session, show_id)
-    # Never before the pin it replaces: a preview lagging more than the last click does not reorder the moments.
-    at = max([stream_time(given), *(open_pin.pinned_at for open_pin in opened)])
+    # Never before the pin it replaces, nor the last unpin: a preview lagging more than the last click does not
+    # reorder the moments (the replay's tags follow one another).
+    last_unpin = session.scalar(select(func.max(LivePin.unpinned_at)).where(LivePin.show_id == show_id))
+    earlier = [open_pin.pinned_at for open_pin in opened] + ([last_unpin] if last_unpin is not None else [])
+    at = max([stream_time(given), *earlier])
     events = []
     for open_pin in opened:
         open_pin.unpinned_at = at

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeVar
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -256,9 +256,16 @@ def list_pins(show_id: RowId, session: Session = db_session) -> list[PinOut]:
 
 @router.delete("/api/v1/live/{show_id}/pins/{pin_id}", status_code=204, summary="Unpin a product")
 def unpin_product(
-    request: Request, show_id: RowId, pin_id: RowId, user: User = required_user, session: Session = db_session
+    request: Request,
+    show_id: RowId,
+    pin_id: RowId,
+    stream_time: Annotated[
+        AwareDatetime | None, Query(description="The program date time the host's preview showed (else now).")
+    ] = None,
+    user: User = required_user,
+    session: Session = db_session,
 ) -> Response:
-    event = controls.unpin(session, show_id, user, pin_id, None)
+    event = controls.unpin(session, show_id, user, pin_id, stream_time)
     _publish_after_commit(request, session, show_id, [event])
     return Response(status_code=204)
 

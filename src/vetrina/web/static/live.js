@@ -140,7 +140,9 @@ class LiveShow {
       });
     }
     document.querySelector(".live-host .unpin").addEventListener("click", async () => {
-      if (this.pinned) await act("DELETE", "/api/v1/live/" + this.showId + "/pins/" + this.pinned);
+      const at = this.player.streamTime();
+      const when = at ? "?stream_time=" + encodeURIComponent(at.toISOString()) : "";
+      if (this.pinned) await act("DELETE", "/api/v1/live/" + this.showId + "/pins/" + this.pinned + when);
       this.pinned = null;
     });
     document.querySelector(".live-host .end-show").addEventListener("click", async () => {
