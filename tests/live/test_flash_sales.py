@@ -71,3 +71,31 @@ def test_a_flash_sale_sells_its_units_at_its_price_one_each_until_it_ends(client
     sweep_orders(ctx)
     assert client.get(f"/api/v1/products/{tea}").json()["stock"] == 4  # once only
     assert not client.get(f"/api/v1/flash-sales/{sale['sale_id']}").json()["open"]
+
+
+def test_the_host_ends_a_flash_sale_early_and_its_unsold_units_go_back(client, ctx, make_account):
+    ctx.queue.stop_in_process()
+    merchant, stranger = make_account(Role.merchant), make_account(Role.merchant)
+    tea = product(client, merchant, price=900, stock=5)["id"]
+    show = live_show(client, ctx, merchant, [tea])
+    sale = client.post(f"/api/v1/live/{show['id']}/flash-sales", headers=merchant.auth, json=sale_body(tea)).json()
+    buyer = funded_buyer(client, make_account)
+    body = {"items": [{"product_id": tea, "quantity": 1}], "flash_sale_id": sale["sale_id"]}
+    held = client.post("/api/v1/orders", headers=buyer.auth, json=body)
+    assert held.status_code == 201
+    end = f"/api/v1/live/{show['id']}/flash-sales/{sale['sale_id']}/end"
+    assert_problem(client.post(end, headers=stranger.auth), 403, "forbidden")
+    other_show = live_show(client, ctx, stranger, [])
+    assert_problem(
+        client.post(f"/api/v1/live/{other_show['id']}/flash-sales/{sale['sale_id']}/end", headers=stranger.auth),
+        404,
+        "not-found",
+    )
+    ended = client.post(end, headers=merchant.auth)
+    assert ended.status_code == 200 and ended.json()["open"] is False and ended.json()["remaining"] == 2
+    assert client.get(f"/api/v1/products/{tea}").json()["stock"] == 4  # 5, less the one bought; two came back
+    late = funded_buyer(client, make_account)
+    assert_problem(client.post("/api/v1/orders", headers=late.auth, json=body), 409, "flash-sale-refused")
+    assert_problem(client.post(end, headers=merchant.auth), 409, "conflict")  # once
+    paid = client.post(f"/api/v1/orders/{held.json()['id']}/pay", headers=buyer.auth)
+    assert paid.status_code == 200  # a reservation made before the end keeps its price and time

@@ -408,6 +408,10 @@ TABLE: dict[tuple[str, str], Row] = {
         OWNER_PUBLIC,
         json={"product_id": "{product_id}", "price": EUR, "quantity": 1, "seconds": 60},
     ).but(owner="allowed", admin="403"),  # not on air: 409; only the host sells its stock
+    ("POST", "/api/v1/live/{show_id}/flash-sales/{sale_id}/end"): row(
+        OWNER_PUBLIC,
+        names={"sale_id": "show_id"},  # no such sale in the show: the host learns so, nobody else
+    ).but(owner="404", admin="403"),
     ("POST", "/api/v1/live/{show_id}/pins"): row(OWNER_PUBLIC, json={"product_id": "{product_id}"}).but(
         owner="allowed",
         admin="allowed",  # not on air: 409

@@ -191,13 +191,16 @@ def due_for_closing(session: Session) -> Sequence[int]:
     ).all()
 
 
-def close_sale(session: Session, sale_id: int) -> bool:
-    """Close an ended (or sold-out) sale: its unsold units go back to the product's stock, once."""
+def close_sale(session: Session, sale_id: int, *, early: bool = False) -> bool:
+    """Close an ended (or sold-out) sale, or with `early` one still running (its host ends it): its unsold units go
+    back to the product's stock, once. Orders taking units wait on the sale's row, then find it closed."""
     sale = session.get(FlashSale, sale_id, with_for_update=True)
     now = clock.now()
-    if sale is None or sale.closed_at is not None or (sale.ends_at > now and sale.sold < sale.quantity):
+    running = sale is not None and sale.ends_at > now and sale.sold < sale.quantity
+    if sale is None or sale.closed_at is not None or (running and not early):
         return False
     sale.closed_at = now
+    sale.ends_at = min(sale.ends_at, now)
     if sale.quantity > sale.sold:
         catalog.release_stock(session, sale.product_id, None, sale.quantity - sale.sold)
     return True

@@ -153,6 +153,20 @@ def start_flash_sale(
     return sale, _record(session, show_id, EventType.flash_sale, stream_time(None), payload)
 
 
+def end_flash_sale(session: Session, show_id: int, user: User, sale_id: int) -> FlashSale:
+    """The host ends one of the show's flash sales before its time: nothing more is sold in it, its unsold units go
+    back to stock, and the reservations already made keep their time."""
+    show = hosted_show(session, show_id, user)
+    if show.host_id != user.id:
+        raise Forbidden("Only the show's host ends its flash sales.")
+    sale = session.get(FlashSale, sale_id)
+    if sale is None or sale.show_id != show.id:
+        raise NotFound(f"This show has no flash sale {sale_id}.")
+    if not flash.close_sale(session, sale_id, early=True):
+        raise Conflict("This flash sale has ended already.")
+    return sale
+
+
 # Chat ----------------------------------------------------------------------------------------------------------------
 
 

@@ -302,6 +302,15 @@ def start_flash_sale(request: Request, show_id: RowId, body: FlashSaleIn, user: 
     return run_once(request, user, body, start, 201)
 
 
+@router.post("/api/v1/live/{show_id}/flash-sales/{sale_id}/end", summary="End a flash sale before its time")
+def end_flash_sale(
+    request: Request, show_id: RowId, sale_id: RowId, user: User = required_user, session: Session = db_session
+) -> dict[str, Any]:
+    sale = controls.end_flash_sale(session, show_id, user, sale_id)
+    announce_flash_sale(request, session, sale.id)
+    return flash.sale_state(sale)
+
+
 def announce_flash_sale(request: Request, session: Session, sale_id: int) -> None:
     """After an order in a flash sale commits: the show's viewers learn what is left (not kept: the next says it)."""
     sale = flash.get_sale(session, sale_id)
