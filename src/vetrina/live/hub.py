@@ -14,8 +14,9 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 
@@ -146,21 +147,19 @@ class LiveHub:
 
     def deliver(self, show_id: int, frames: list[str]) -> None:
         """Hand the frames to this process's viewers of the show."""
-        loop = self._loop
-        with self._lock:
-            viewers = list(self._viewers.get(show_id, ()))
-        if loop is None or not viewers or loop.is_closed():
-            return
-        loop.call_soon_threadsafe(_enqueue, viewers, frames)
+        self._on_loop(show_id, _enqueue, frames)
 
     def end(self, show_id: int, frame: str) -> None:
         """Send this process's viewers of the show a last frame, and end their streams (the show is over)."""
+        self._on_loop(show_id, _end, frame)
+
+    def _on_loop(self, show_id: int, work: Callable[[list[Viewer], Any], None], argument: object) -> None:
+        """Run `work` on this process's viewers of the show, on the event loop that serves them (from any thread)."""
         loop = self._loop
         with self._lock:
             viewers = list(self._viewers.get(show_id, ()))
-        if loop is None or not viewers or loop.is_closed():
-            return
-        loop.call_soon_threadsafe(_end, viewers, frame)
+        if loop is not None and viewers and not loop.is_closed():
+            loop.call_soon_threadsafe(work, viewers, argument)
 
     def close(self) -> None:
         self._stop.set()
