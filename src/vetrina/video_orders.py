@@ -35,7 +35,7 @@ def place_order(
     """`commerce.create_order`, once the source (if any) is one the buyer could have ordered from. `framed`: the
     buyer signed in inside another site's frame of the player, and orders only from the videos there may sell."""
     product_ids = {item.product_id for item in items}
-    if framed is not None and source is None and live_source is None:
+    if framed is not None and source is None:  # a live show is not sold inside another site's frame
         raise Forbidden("Inside another site's frame, an order names the video it is bought from.", field="source")
     if source is not None:
         _check_source(session, buyer, source.video_id, product_ids)  # first: unknown and invisible answer alike

@@ -77,6 +77,16 @@ def test_an_order_from_a_live_show_names_it_and_the_stream_time_on_the_buyers_sc
         assert_problem(answer, 422, "invalid-input")
     assert len(client.get("/api/v1/orders", headers=buyer.auth).json()["items"]) == 1  # nothing half-made
 
+    # Held during the show and bought after it ended: still the show's, at the moment held.
+    assert client.post(f"/api/v1/live/{show['id']}/end", headers=merchant.auth).status_code == 200
+    assert live_order(client, buyer, show["id"], tea, shown).status_code == 201
+    later = clock.now() + timedelta(minutes=1)
+    clock.set_clock(lambda: later)
+    try:
+        assert_problem(live_order(client, buyer, show["id"], tea, later), 422, "invalid-input")  # after its end
+    finally:
+        clock.set_clock(None)
+
 
 def test_the_hosts_analytics_count_viewers_chat_pins_and_sales_per_minute(client, ctx, make_account):
     merchant, stranger = make_account(Role.merchant), make_account(Role.merchant)
@@ -275,6 +285,7 @@ def test_a_partners_show_sells_a_merchants_products_only_with_the_merchants_cons
 
     no = client.put(f"{url}/consent", headers=merchant.auth, json={"accept": False})
     assert no.json()["status"] == "declined"
+    assert client.get(f"{url}/pins").json()[-1]["unpinned_at"] is not None  # declining took its pin down
     assert_problem(client.post(f"{url}/pins", headers=partner.auth, json={"product_id": tea}), 422, "invalid-input")
 
 
@@ -320,3 +331,18 @@ def test_the_hosts_page_shows_why_a_stream_was_dropped_and_how_the_show_sells(cl
     assert answer.status_code == 303
     consents = client.get("/api/v1/live-consents", headers=merchant.auth).json()
     assert [(c["show_id"], c["status"]) for c in consents] == [(asked["id"], "accepted")]
+
+
+def test_a_clips_framing_crops_around_the_box_or_pads_and_moves_the_box_with_the_picture():
+    right = {"x": 0.7, "y": 0.3, "w": 0.2, "h": 0.3}
+    upright = highlights.framing(854, 480, highlights.TALL, right)
+    assert upright.filter == "crop=270:480:548:0"  # centred on the box's middle (683 px), inside the picture
+    moved = upright.box(right)
+    assert moved is not None and moved["x"] == pytest.approx((0.7 * 854 - 548) / 270) and moved["y"] == 0.3
+    assert upright.box({"x": 0.0, "y": 0.0, "w": 0.1, "h": 0.1}) is None  # cropped off
+    assert highlights.framing(854, 480, highlights.TALL, None).filter == "crop=270:480:292:0"  # no box: the centre
+    wide = highlights.framing(270, 480, highlights.WIDE, None)  # a phone's upright show, made 16:9
+    assert wide.filter == "pad=854:480:292:0"
+    whole = wide.box({"x": 0.0, "y": 0.0, "w": 1.0, "h": 1.0})
+    assert whole == pytest.approx({"x": 292 / 854, "y": 0.0, "w": 270 / 854, "h": 1.0})
+    assert highlights.framing(854, 480, highlights.WIDE, right).filter == "null"  # 16:9 already

@@ -194,7 +194,8 @@ def due_for_closing(session: Session) -> Sequence[int]:
 def close_sale(session: Session, sale_id: int, *, early: bool = False) -> bool:
     """Close an ended (or sold-out) sale, or with `early` one still running (its host ends it): its unsold units go
     back to the product's stock, once. Orders taking units wait on the sale's row, then find it closed."""
-    sale = session.get(FlashSale, sale_id, with_for_update=True)
+    # populate_existing: a sale this session read before the lock is read again under it (its `sold` may have moved).
+    sale = session.get(FlashSale, sale_id, with_for_update=True, populate_existing=True)
     now = clock.now()
     running = sale is not None and sale.ends_at > now and sale.sold < sale.quantity
     if sale is None or sale.closed_at is not None or (running and not early):

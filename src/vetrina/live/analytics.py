@@ -10,15 +10,15 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from vetrina import clock
 from vetrina.accounts.models import User
 from vetrina.analytics.rollups import selling_seconds
-from vetrina.commerce.models import FlashSale, Order, OrderItem
+from vetrina.commerce.models import Order, OrderItem
 from vetrina.db import Database, dialect_insert, utc_minute
-from vetrina.live.highlights import highlights
+from vetrina.live.highlights import highlights, show_orders
 from vetrina.live.models import ChatMessage, LivePin, LiveShow, ViewerMinute
 from vetrina.live.service import hosted_show
 
@@ -37,7 +37,8 @@ def record_viewers(db: Database, counts: dict[int, int]) -> None:
     minute = minute_of(clock.now())
     with db.session(write=True) as session:
         existing = set(session.scalars(select(LiveShow.id).where(LiveShow.id.in_(counts))))
-        rows = [{"show_id": s, "minute": minute, "peak": n} for s, n in counts.items() if s in existing]
+        # In show order: two processes writing the same rows lock them in the same order.
+        rows = [{"show_id": s, "minute": minute, "peak": n} for s, n in sorted(counts.items()) if s in existing]
         if not rows:
             return
         table = ViewerMinute.__table__
@@ -55,7 +56,8 @@ def show_report(session: Session, show_id: int, user: User) -> dict[str, Any]:
     """The show's analytics, for its host (or an admin)."""
     show = hosted_show(session, show_id, user, lock=False)
     dialect = session.get_bind().dialect.name
-    chat = _per_minute(session, ChatMessage.stream_time, ChatMessage.show_id == show.id)
+    seen_chat = [ChatMessage.show_id == show.id, ChatMessage.deleted.is_(False), ChatMessage.hidden.is_(False)]
+    chat = _per_minute(session, ChatMessage.stream_time, *seen_chat)
     pins = _per_minute(session, LivePin.pinned_at, LivePin.show_id == show.id)
     viewers = {
         minute_of(at).strftime("%Y-%m-%dT%H:%M"): peak
@@ -63,15 +65,14 @@ def show_report(session: Session, show_id: int, user: User) -> dict[str, Any]:
             select(ViewerMinute.minute, ViewerMinute.peak).where(ViewerMinute.show_id == show.id)
         )
     }
-    in_sale = select(FlashSale.id).where(FlashSale.show_id == show.id)
     bought_at = func.coalesce(Order.source_stream_time, Order.created_at)
     minute = utc_minute(bought_at, dialect)
     orders: defaultdict[str, int] = defaultdict(int)
     units: defaultdict[str, int] = defaultdict(int)
     revenue: defaultdict[str, int] = defaultdict(int)
-    paid = [or_(Order.source_show_id == show.id, Order.flash_sale_id.in_(in_sale)), Order.paid_at.is_not(None)]
+    paid = [show_orders(show.id)]
     for m, n, amount, currency in session.execute(
-        select(minute, func.count(), func.sum(Order.total_amount), Order.currency)
+        select(minute, func.count(), func.sum(Order.total_amount - Order.refunded_amount), Order.currency)
         .where(*paid)
         .group_by(minute, Order.currency)
     ):

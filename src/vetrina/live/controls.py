@@ -18,12 +18,23 @@ from sqlalchemy.orm import Session
 
 from vetrina import clock
 from vetrina.accounts.models import User
+from vetrina.catalog.models import Product
 from vetrina.commerce import flash
 from vetrina.commerce.models import FlashSale
 from vetrina.context import Context
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound
 from vetrina.live import hls
-from vetrina.live.models import ChatMessage, ChatSanction, EventType, LiveEvent, LivePin, LiveShow, ShowStatus
+from vetrina.live import service as live
+from vetrina.live.models import (
+    ChatMessage,
+    ChatSanction,
+    EventType,
+    LiveEvent,
+    LivePin,
+    LiveShow,
+    ShowMerchant,
+    ShowStatus,
+)
 from vetrina.live.service import featured_products, hosted_show
 from vetrina.money import Money
 from vetrina.shoppable.service import product_card
@@ -44,7 +55,10 @@ def stream_time(given: datetime | None) -> datetime:
     so the frame on camera now is the frame of this moment, give or take the ingest's fraction of a second)."""
     now = clock.now()
     if given is not None:
-        given = given.astimezone(UTC)
+        try:
+            given = given.astimezone(UTC)
+        except (OverflowError, ValueError):  # a date at the edge of the calendar: not a preview's
+            return now
         if now - STREAM_TIME_WINDOW <= given <= now + timedelta(seconds=2):
             return given
     return now
@@ -122,6 +136,26 @@ def _open_pins(session: Session, show_id: int) -> Sequence[LivePin]:
 
 def pins(session: Session, show_id: int) -> Sequence[LivePin]:
     return session.scalars(select(LivePin).where(LivePin.show_id == show_id).order_by(LivePin.pinned_at)).all()
+
+
+def decide_consent(
+    session: Session, show_id: int, merchant: User, accept: bool
+) -> tuple[ShowMerchant, list[LiveEvent]]:
+    """A merchant answers a partner's show (`service.decide_consent`); declining also unpins its product if pinned,
+    at once. Returns the answer and the unpin events."""
+    asked = live.decide_consent(session, show_id, merchant, accept)
+    events = []
+    if not accept:
+        theirs = select(Product.id).where(Product.merchant_id == merchant.id)
+        for open_pin in session.scalars(
+            select(LivePin).where(
+                LivePin.show_id == show_id, LivePin.unpinned_at.is_(None), LivePin.product_id.in_(theirs)
+            )
+        ):
+            open_pin.unpinned_at = at = max(stream_time(None), open_pin.pinned_at)
+            unpinned = {"pin_id": open_pin.id, "product_id": open_pin.product_id}
+            events.append(_record(session, show_id, EventType.unpin, at, unpinned))
+    return asked, events
 
 
 # Flash sales ---------------------------------------------------------------------------------------------------------

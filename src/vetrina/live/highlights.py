@@ -14,15 +14,19 @@ marks a show done, set in the transaction that records its clips, so two runs at
 from __future__ import annotations
 
 import logging
+import shutil
 import subprocess
+import tempfile
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
 from huey import crontab
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from vetrina import clock
@@ -47,6 +51,8 @@ CLIP_S = 20.0
 SHORTEST_S = 15.0  # a replay shorter than this has no highlights
 LEAD_S = 15.0  # how much of a clip comes before the sale it is cut around
 WIDE, TALL = 16 / 9, 9 / 16
+GIVE_UP_AFTER = timedelta(days=1)
+Box = dict[str, float]  # x, y, w, h: fractions of the picture
 
 
 @dataclass(frozen=True)
@@ -64,17 +70,23 @@ class Moment:
     product_id: int
 
 
+def show_orders(show_id: int) -> Any:
+    """The condition on `Order` of the show's paid orders: those that name it, and those in its flash sales that
+    name no show (an order counts for one show only)."""
+    in_sale = select(FlashSale.id).where(FlashSale.show_id == show_id)
+    named = Order.source_show_id == show_id
+    return and_(
+        or_(named, and_(Order.source_show_id.is_(None), Order.flash_sale_id.in_(in_sale))), Order.paid_at.is_not(None)
+    )
+
+
 def show_sales(session: Session, show_id: int, segments: list[hls.Segment]) -> list[Sale]:
     """The units of the show's paid orders, by product, at the replay seconds they were bought at (an order placed
     after the last frame is left out)."""
-    in_sale = select(FlashSale.id).where(FlashSale.show_id == show_id)
     rows = session.execute(
         select(Order.source_stream_time, Order.created_at, OrderItem.product_id, func.sum(OrderItem.quantity))
         .join(OrderItem, OrderItem.order_id == Order.id)
-        .where(
-            or_(Order.source_show_id == show_id, Order.flash_sale_id.in_(in_sale)),
-            Order.paid_at.is_not(None),
-        )
+        .where(show_orders(show_id))
         .group_by(Order.id, Order.source_stream_time, Order.created_at, OrderItem.product_id)
     ).all()
     sales = []
@@ -86,28 +98,35 @@ def show_sales(session: Session, show_id: int, segments: list[hls.Segment]) -> l
 
 
 def best_moments(sales: list[Sale], duration_s: float, how_many: int = HOW_MANY) -> list[Moment]:
-    """The windows of the replay that sold the most units, best first, none overlapping another."""
+    """The windows of the replay that sold the most units, best first, none overlapping another (a window's units
+    from prefix sums over the sales in time order: a show of many orders costs n log n, not n squared)."""
     if duration_s < SHORTEST_S or not sales:
         return []
     length = min(CLIP_S, duration_s)
-    starts = sorted({min(max(0.0, sale.second - LEAD_S * length / CLIP_S), duration_s - length) for sale in sales})
+    ordered = sorted(sales, key=lambda sale: sale.second)
+    seconds = [sale.second for sale in ordered]
+    prefix = [0, *accumulate(sale.units for sale in ordered)]
+
+    def inside(start: float) -> tuple[int, int]:
+        return bisect_left(seconds, start), bisect_left(seconds, start + length)
+
+    starts = sorted({min(max(0.0, second - LEAD_S * length / CLIP_S), duration_s - length) for second in seconds})
+    windows = sorted(
+        ((prefix[last] - prefix[first], start) for start in starts for first, last in [inside(start)]),
+        key=lambda window: (-window[0], window[1]),
+    )
     chosen: list[Moment] = []
-    while len(chosen) < how_many:
-        best: Moment | None = None
-        for start in starts:
-            if any(start < taken.end_s and taken.start_s < start + length for taken in chosen):
-                continue
-            inside = [sale for sale in sales if start <= sale.second < start + length]
-            units = sum(sale.units for sale in inside)
-            if units and (best is None or units > best.units):
-                by_product: Counter[int] = Counter()
-                for sale in inside:
-                    by_product[sale.product_id] += sale.units
-                product_id = max(by_product, key=lambda p: (by_product[p], -p))
-                best = Moment(round(start, 3), round(start + length, 3), units, product_id)
-        if best is None:
+    for units, start in windows:
+        if len(chosen) == how_many or units == 0:
             break
-        chosen.append(best)
+        if any(start < taken.end_s and taken.start_s < start + length for taken in chosen):
+            continue
+        first, last = inside(start)
+        by_product: Counter[int] = Counter()
+        for sale in ordered[first:last]:
+            by_product[sale.product_id] += sale.units
+        product_id = max(by_product, key=lambda p: (by_product[p], -p))
+        chosen.append(Moment(round(start, 3), round(start + length, 3), units, product_id))
     return chosen
 
 
@@ -127,67 +146,63 @@ def _covering(segments: list[hls.Segment], start_s: float, end_s: float) -> tupl
     return picked, first_at
 
 
-def _frame_filter(width: int, height: int, shape: float, box: dict[str, float] | None) -> tuple[str, int, int]:
-    """The ffmpeg filter turning a `width`×`height` picture into `shape` (width / height), cropping around the box's
-    centre (the picture's without one), or padding a picture too narrow; and the size it makes."""
+@dataclass(frozen=True)
+class Framing:
+    """How a clip's picture is made from the replay's: an ffmpeg filter, and where the replay's picture lands in it
+    (`left` px from the clip's left edge, negative when cropped), the clip's width and the replay's."""
+
+    filter: str
+    left: int
+    width: int
+    source_width: int
+
+    def box(self, box: dict[str, float] | None) -> dict[str, float] | None:
+        """The replay's box (fractions of its picture) in the clip's picture; None when cropped off."""
+        if box is None:
+            return None
+        left = max(0.0, self.left + box["x"] * self.source_width)
+        right = min(float(self.width), self.left + (box["x"] + box["w"]) * self.source_width)
+        if right - left < 1:
+            return None
+        return {"x": left / self.width, "y": box["y"], "w": (right - left) / self.width, "h": box["h"]}
+
+
+def framing(width: int, height: int, shape: float, box: dict[str, float] | None) -> Framing:
+    """`shape` (width / height) from a `width`×`height` picture: cropped at the sides around the box's centre (the
+    picture's without one), or padded at the sides when too narrow."""
     if abs(width / height - shape) < shape / 100:  # 854x480 is 16:9 to the pixel rounding
-        return "null", width, height
-    if width / height > shape:  # too wide: crop the sides
+        return Framing("null", 0, width, width)
+    if width / height > shape:
         crop_w = int(height * shape) // 2 * 2
         centre = (box["x"] + box["w"] / 2) * width if box else width / 2
         x = int(min(max(0.0, centre - crop_w / 2), width - crop_w))
-        return f"crop={crop_w}:{height}:{x}:0", crop_w, height
-    pad_w = int(height * shape + 1) // 2 * 2  # too narrow: bars at the sides
-    return f"pad={pad_w}:{height}:(ow-iw)/2:0", pad_w, height
+        return Framing(f"crop={crop_w}:{height}:{x}:0", -x, crop_w, width)
+    pad_w = int(height * shape + 1) // 2 * 2
+    return Framing(f"pad={pad_w}:{height}:{(pad_w - width) // 2}:0", (pad_w - width) // 2, pad_w, width)
 
 
-def tall_box(box: dict[str, float], width: int, filter_made: tuple[str, int, int]) -> dict[str, float] | None:
-    """Where the product's box lies in the upright clip (None when the crop cut it off)."""
-    spec, out_w, _ = filter_made
-    if not spec.startswith("crop="):
-        return box
-    x_px = int(spec.split(":")[2])
-    left = max(box["x"] * width, x_px)
-    right = min((box["x"] + box["w"]) * width, x_px + out_w)
-    if right - left < 1:
-        return None
-    return {"x": (left - x_px) / out_w, "y": box["y"], "w": (right - left) / out_w, "h": box["h"]}
-
-
-def cut(
-    ctx: Context,
-    replay: Video,
-    segments: list[hls.Segment],
-    moment: Moment,
-    shape: float,
-    box: dict[str, float] | None,
-    target: Path,
-) -> tuple[str, int, int]:
-    """Cut the moment from the replay's top rung into `target` (MP4) in `shape`; returns the filter used and the
-    size made."""
+def cut(ctx: Context, replay: Video, segments: list[hls.Segment], moment: Moment, made: Framing, target: Path) -> None:
+    """Cut the moment from the replay's top rung into `target` (MP4), framed as `made` says."""
     assert replay.output_key is not None
     rung = f"{replay.output_key}/{replay.renditions[0]['height']}p"
     picked, first_at = _covering(segments, moment.start_s, moment.end_s)
     scratch = target.parent / f"{target.stem}-parts"
-    scratch.mkdir(parents=True, exist_ok=True)
-    parts = []
-    for segment in picked:
-        with ctx.store.local_copy(f"{rung}/{hls.segment_name(segment.seq)}") as source:
-            part = scratch / hls.segment_name(segment.seq)
-            part.write_bytes(source.read_bytes())
-            parts.append(part)
-    made = _frame_filter(replay.width, replay.height, shape, box)
-    command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
-    command += ["-ss", f"{moment.start_s - first_at:.3f}", "-i", "concat:" + "|".join(str(p) for p in parts)]
-    command += ["-t", f"{moment.end_s - moment.start_s:.3f}", "-vf", made[0], "-c:v", "libx264", "-preset", "veryfast"]
-    command += ["-crf", "20", "-pix_fmt", "yuv420p", "-c:a", "aac", "-movflags", "+faststart", str(target)]
     try:
+        scratch.mkdir(parents=True, exist_ok=True)
+        parts = []
+        for segment in picked:
+            with ctx.store.local_copy(f"{rung}/{hls.segment_name(segment.seq)}") as source:
+                part = scratch / hls.segment_name(segment.seq)
+                shutil.copyfile(source, part)
+                parts.append(part)
+        command = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
+        command += ["-ss", f"{moment.start_s - first_at:.3f}", "-i", "concat:" + "|".join(str(p) for p in parts)]
+        command += ["-t", f"{moment.end_s - moment.start_s:.3f}", "-vf", made.filter, "-c:v", "libx264"]
+        command += ["-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p", "-c:a", "aac"]
+        command += ["-movflags", "+faststart", str(target)]
         subprocess.run(command, check=True, timeout=300, capture_output=True)
     finally:
-        for part in parts:
-            part.unlink(missing_ok=True)
-        scratch.rmdir()
-    return made
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 # The job -----------------------------------------------------------------------------------------------------------
@@ -207,9 +222,20 @@ def _box_at(session: Session, video_id: int, product_id: int, moment: Moment) ->
     return boxes[0] if boxes else None
 
 
+@dataclass(frozen=True)
+class Clip:
+    moment: Moment
+    wide: Path
+    wide_box: dict[str, float] | None
+    tall: Path
+    tall_box: dict[str, float] | None
+
+
 @job(HIGHLIGHTS_JOB)
 def make_highlights(ctx: Context, show_id: int) -> list[int]:
-    """Cut and publish the show's highlights, once; returns the videos made."""
+    """Cut and publish the show's highlights, once; returns the videos made. A clip ffmpeg cannot cut is left out;
+    a refusal of the clips (the host may no longer upload) ends the show's highlights with none, so the sweep does
+    not cut them again for ever."""
     with ctx.db.session() as session:
         show = session.get(LiveShow, show_id)
         if show is None or show.highlights_at is not None or show.replay_video_id is None:
@@ -221,44 +247,45 @@ def make_highlights(ctx: Context, show_id: int) -> list[int]:
         rows = session.scalars(select(LiveSegment).where(LiveSegment.show_id == show_id).order_by(LiveSegment.seq))
         segments = [hls.Segment(r.seq, r.program_time, r.duration_s, r.discontinuity) for r in rows]
         moments = best_moments(show_sales(session, show_id, segments), replay.duration_s)
-        boxes = {m.product_id: _box_at(session, replay.id, m.product_id, m) for m in moments}
+        boxes = [_box_at(session, replay.id, m.product_id, m) for m in moments]
         title = show.title
-    work = ctx.store.work_root / f"highlights-{show_id}"
-    work.mkdir(parents=True, exist_ok=True)
-    clips: list[tuple[Moment, Path, Path, dict[str, float] | None]] = []
-    for rank, moment in enumerate(moments, 1):
-        box = boxes[moment.product_id]
-        wide, tall = work / f"{rank}-wide.mp4", work / f"{rank}-tall.mp4"
-        try:
-            cut(ctx, replay, segments, moment, WIDE, box, wide)
-            made = cut(ctx, replay, segments, moment, TALL, box, tall)
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired, FileNotFoundError) as failed:
-            # A segment gone or unreadable: this moment is left out, not retried for ever.
-            log.warning("live show %s: highlight %d could not be cut: %s", show_id, rank, failed)
-            continue
-        clips.append((moment, wide, tall, tall_box(box, replay.width, made) if box else None))
+    work = Path(tempfile.mkdtemp(prefix=f"highlights-{show_id}-", dir=ctx.store.work_root))  # one per run
     try:
-        return _publish(ctx, show_id, title, clips, box_of=boxes)
+        clips = []
+        for rank, (moment, box) in enumerate(zip(moments, boxes, strict=True), 1):
+            wide, tall = (
+                framing(replay.width, replay.height, WIDE, box),
+                framing(replay.width, replay.height, TALL, box),
+            )
+            clip = Clip(moment, work / f"{rank}-wide.mp4", wide.box(box), work / f"{rank}-tall.mp4", tall.box(box))
+            try:
+                cut(ctx, replay, segments, moment, wide, clip.wide)
+                cut(ctx, replay, segments, moment, tall, clip.tall)
+            except (subprocess.CalledProcessError, subprocess.TimeoutExpired, FileNotFoundError) as failed:
+                log.warning("live show %s: highlight %d could not be cut: %s", show_id, rank, failed)
+                continue  # a segment gone or unreadable: this moment is left out, not retried for ever
+            clips.append(clip)
+        try:
+            return _publish(ctx, show_id, title, replay.published, clips)
+        except VetrinaError as refused:
+            log.warning("live show %s: its highlights were refused (%s); none will be made", show_id, refused)
+            _publish(ctx, show_id, title, replay.published, [])
+            return []
     finally:
-        for path in work.iterdir():
-            path.unlink(missing_ok=True)
-        work.rmdir()
+        shutil.rmtree(work, ignore_errors=True)
 
 
-def _publish(
-    ctx: Context,
-    show_id: int,
-    title: str,
-    clips: list[tuple[Moment, Path, Path, dict[str, float] | None]],
-    box_of: dict[int, dict[str, float] | None],
-) -> list[int]:
+def _publish(ctx: Context, show_id: int, title: str, published: bool, clips: list[Clip]) -> list[int]:
+    """Hand the clips to the media pipeline as the host's uploads (as visible as the replay), tagged, and mark the
+    show's highlights made, in one transaction."""
     made: list[int] = []
     with ctx.db.session(write=True) as session:
         show = session.get(LiveShow, show_id, with_for_update=True)
         if show is None or show.highlights_at is not None:
             return []  # another run published them meanwhile
         host = session.get_one(User, show.host_id)
-        for rank, (moment, wide, tall, upright_box) in enumerate(clips, 1):
+        for rank, clip in enumerate(clips, 1):
+            moment = clip.moment
             row = Highlight(
                 show_id=show_id,
                 rank=rank,
@@ -268,7 +295,7 @@ def _publish(
                 units=moment.units,
                 created_at=clock.now(),
             )
-            for path, suffix, box in ((wide, "", box_of[moment.product_id]), (tall, " (vertical)", upright_box)):
+            for path, suffix, box in ((clip.wide, "", clip.wide_box), (clip.tall, " (vertical)", clip.tall_box)):
                 video = media.create_video(
                     ctx,
                     session,
@@ -278,6 +305,7 @@ def _publish(
                     upload=path,
                     filename="highlight.mp4",
                 )
+                video.published = published  # a replay its host hid is not shown in pieces either
                 session.flush()
                 _tag(ctx, session, video, host, moment.product_id, box)
                 made.append(video.id)
@@ -306,13 +334,14 @@ def _tag(
 def sweep_highlights(ctx: Context) -> int:
     """Queue the highlights of shows whose replay was made a while ago but whose highlights never were (a job
     lost with its worker); returns how many."""
-    cutoff = clock.now() - timedelta(minutes=5)
+    now = clock.now()
     with ctx.db.session() as session:
         shows = session.scalars(
             select(LiveShow.id).where(
                 LiveShow.replay_video_id.is_not(None),
                 LiveShow.highlights_at.is_(None),
-                LiveShow.replay_made_at < cutoff,
+                LiveShow.replay_made_at < now - timedelta(minutes=5),
+                LiveShow.replay_made_at > now - GIVE_UP_AFTER,  # a show that fails for a day is left alone
             )
         ).all()
     for show_id in shows:

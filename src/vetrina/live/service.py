@@ -35,7 +35,7 @@ MAX_SHOWS_PER_DAY = 50  # shows one host makes in 24 hours, ended or not
 SILENT_AFTER_S = 30
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 HOSTS = {Role.merchant.value, Role.partner.value}
-ORDER_AFTER_END = timedelta(minutes=2)  # a viewer a few seconds behind still orders from a show that just ended
+STREAM_TIME_MARGIN = timedelta(minutes=2)  # an encoder's dates run a little before the publish callback
 
 
 class PublishRefused(Forbidden):
@@ -200,7 +200,8 @@ def featured_products(session: Session, show: LiveShow) -> list[Product]:
             select(Product).where(
                 Product.id.in_(show.product_ids),
                 Product.deleted.is_(False),
-                (Product.merchant_id == show.host_id) | Product.merchant_id.in_(consenting),
+                (Product.merchant_id == show.host_id)
+                | (Product.merchant_id.in_(consenting) & Product.published.is_(True)),
             )
         )
     }
@@ -374,13 +375,12 @@ def note_stream_problem(session: Session, show_id: int, problem: str) -> None:
 
 
 def order_source(session: Session, show_id: int, stream_time: datetime, product_ids: Iterable[int]) -> LiveSource:
-    """Where a live order came from, once it could have: the show is on air (or ended a moment ago, for a viewer
-    behind), features every product ordered, and the stream time lies within it (it ranks the show's selling
-    moments)."""
+    """Where a live order came from, once it could have: the show went live, features every product ordered, and the
+    stream time lies within it (it ranks the show's selling moments). Items held during a show may be bought after
+    it ended, with the stream time they were held at."""
     show = session.get(LiveShow, show_id)
     now = clock.now()
-    just_ended = show is not None and show.ended_at is not None and now - show.ended_at <= ORDER_AFTER_END
-    if show is None or show.went_live_at is None or not (show.on_air or just_ended):
+    if show is None or show.went_live_at is None:
         raise InvalidInput(f"There is no live show {show_id} on air to order from.", field="live.show_id")
     featured = {product.id for product in featured_products(session, show)}
     if not set(product_ids) <= featured:
@@ -389,6 +389,7 @@ def order_source(session: Session, show_id: int, stream_time: datetime, product_
         stream_time = stream_time.astimezone(UTC)
     except (OverflowError, ValueError):
         raise InvalidInput("That stream time is out of range.", field="live.stream_time") from None
-    if not show.went_live_at - ORDER_AFTER_END <= stream_time <= now + timedelta(seconds=5):
+    last = min(show.ended_at or now, now) + timedelta(seconds=5)
+    if not show.went_live_at - STREAM_TIME_MARGIN <= stream_time <= last:
         raise InvalidInput("That stream time is not one of the show's.", field="live.stream_time")
     return LiveSource(show.id, stream_time)

@@ -164,9 +164,10 @@ def list_consents(user: User = required_user, session: Session = db_session) -> 
 
 @router.put("/api/v1/live/{show_id}/consent", response_model=ConsentOut, summary="Let a partner's show sell yours")
 def decide_consent(
-    show_id: RowId, body: ConsentIn, user: User = required_user, session: Session = db_session
+    request: Request, show_id: RowId, body: ConsentIn, user: User = required_user, session: Session = db_session
 ) -> ConsentOut:
-    asked = live.decide_consent(session, show_id, user, body.accept)
+    asked, events = controls.decide_consent(session, show_id, user, body.accept)
+    publish_after_commit(request, session, show_id, events)
     return _consent_out(session, live.get_show(session, show_id), asked)
 
 
@@ -177,7 +178,7 @@ def live_hub(request: Request) -> LiveHub:
     return request.app.state.live_hub
 
 
-def _publish_after_commit(request: Request, session: Session, show_id: int, events: list[LiveEvent]) -> None:
+def publish_after_commit(request: Request, session: Session, show_id: int, events: list[LiveEvent]) -> None:
     """The events' frames, to every viewer of the show once the transaction that made them has committed."""
     frames = [sse_frame(event.id, event.type, controls.event_data(event)) for event in events]
     hub = live_hub(request)
@@ -244,7 +245,7 @@ def pin_product(
     request: Request, show_id: RowId, body: PinIn, user: User = required_user, session: Session = db_session
 ) -> PinOut:
     placed, events = controls.pin(get_context(request), session, show_id, user, body.product_id, body.stream_time)
-    _publish_after_commit(request, session, show_id, events)
+    publish_after_commit(request, session, show_id, events)
     return _pin_out(placed)
 
 
@@ -266,7 +267,7 @@ def unpin_product(
     session: Session = db_session,
 ) -> Response:
     event = controls.unpin(session, show_id, user, pin_id, stream_time)
-    _publish_after_commit(request, session, show_id, [event])
+    publish_after_commit(request, session, show_id, [event])
     return Response(status_code=204)
 
 
@@ -296,7 +297,7 @@ def start_flash_sale(request: Request, show_id: RowId, body: FlashSaleIn, user: 
             body.seconds,
             body.per_buyer,
         )
-        _publish_after_commit(request, session, show_id, [event])
+        publish_after_commit(request, session, show_id, [event])
         return flash.sale_state(sale)
 
     return run_once(request, user, body, start, 201)
@@ -327,7 +328,7 @@ def post_chat(
     ctx.rate_limits.hit("live_chat", "user", str(user.id))
     message, event = controls.post_chat(ctx, session, show_id, user, body.text)
     if event is not None:
-        _publish_after_commit(request, session, show_id, [event])
+        publish_after_commit(request, session, show_id, [event])
     return ChatOut(
         message_id=message.id,
         viewer=controls.viewer_handle(ctx, show_id, user.id),
@@ -343,7 +344,7 @@ def moderate(
 ) -> dict[str, str]:
     ctx = get_context(request)
     events = controls.moderate(ctx, session, show_id, user, body.action, body.viewer, body.message_id)
-    _publish_after_commit(request, session, show_id, events)
+    publish_after_commit(request, session, show_id, events)
     return {"done": body.action}
 
 

@@ -12,10 +12,11 @@ from vetrina.accounts.models import User
 from vetrina.context import Context
 from vetrina.errors import Forbidden
 from vetrina.live import analytics as live_analytics
+from vetrina.live import controls
 from vetrina.live import service as live
 from vetrina.live.models import LiveShow
 from vetrina.money import Money
-from vetrina.web.api.live import show_out
+from vetrina.web.api.live import publish_after_commit, show_out
 from vetrina.web.api.products import product_out
 from vetrina.web.deps import RowId, db_session, get_context, optional_user
 from vetrina.web.pages.forms import CsrfField, form_action
@@ -82,7 +83,8 @@ def merchant_live_consent(
     """The merchant desk's answer to a partner's show featuring the merchant's products."""
 
     def decide(ctx: Context, session: Session, user: User) -> None:
-        live.decide_consent(session, show_id, user, accept == "yes")
+        _, events = controls.decide_consent(session, show_id, user, accept == "yes")
+        publish_after_commit(request, session, show_id, events)
 
     done = "The show may sell your products." if accept == "yes" else "The show will not sell your products."
     return form_action(request, csrf_token, user, back="/merchant", done=done, action=decide)
