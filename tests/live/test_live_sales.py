@@ -267,6 +267,7 @@ def test_a_partners_show_sells_a_merchants_products_only_with_the_merchants_cons
     asked = client.get("/api/v1/live-consents", headers=merchant.auth).json()
     assert [(a["show_id"], a["status"], a["product_ids"]) for a in asked] == [(show["id"], "asked", [tea])]
     assert client.get("/api/v1/live-consents", headers=other.auth).json() == []
+    assert show["product_ids"] == [tea] and client.get(url).json()["product_ids"] == []  # nobody learns who is asked
     assert_problem(
         client.post(f"{url}/pins", headers=partner.auth, json={"product_id": tea}), 422, "invalid-input"
     )  # not yet
@@ -279,6 +280,7 @@ def test_a_partners_show_sells_a_merchants_products_only_with_the_merchants_cons
     assert client.post(f"{url}/pins", headers=partner.auth, json={"product_id": tea}).status_code == 201
     assert live_order(client, buyer, show["id"], tea, clock.now()).status_code == 201
     assert f'href="/p/{tea}"' in client.get(f"/live/{show['id']}").text  # shown once consented
+    assert client.get(url).json()["product_ids"] == [tea]
     sale = {"product_id": tea, "price": {"amount": 500, "currency": "EUR"}, "quantity": 1, "seconds": 60}
     refused = client.post(f"{url}/flash-sales", headers=partner.auth, json=sale)  # not the partner's stock to sell
     assert "You sell no product" in assert_problem(refused, 422, "invalid-input")["detail"]

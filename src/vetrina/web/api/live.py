@@ -65,13 +65,16 @@ class ShowWithKeyOut(ShowOut):
     rtmp_url: str
 
 
-def show_out(request: Request, show: LiveShow) -> ShowOut:
+def show_out(request: Request, show: LiveShow, session: Session | None = None) -> ShowOut:
+    """The show as anyone sees it (with `session`: only the products it shows, so a partner's show does not tell
+    which merchants have not consented), or as its host just made it (without: every product it asked for)."""
+    product_ids = show.product_ids if session is None else [p.id for p in live.featured_products(session, show)]
     return ShowOut(
         id=show.id,
         host_id=show.host_id,
         title=show.title,
         status=ShowStatus(show.status),
-        product_ids=show.product_ids,
+        product_ids=product_ids,
         starts_at=show.starts_at,
         created_at=show.created_at,
         went_live_at=show.went_live_at,
@@ -97,12 +100,12 @@ def create_show(
 
 @router.get("/api/v1/live", response_model=list[ShowOut], summary="Live shows, newest first")
 def list_shows(request: Request, status: ShowStatus | None = None, session: Session = db_session) -> list[ShowOut]:
-    return [show_out(request, show) for show in live.list_shows(session, status)]
+    return [show_out(request, show, session) for show in live.list_shows(session, status)]
 
 
 @router.get("/api/v1/live/{show_id}", response_model=ShowOut, summary="One live show (never its key)")
 def read_show(request: Request, show_id: RowId, session: Session = db_session) -> ShowOut:
-    return show_out(request, live.get_show(session, show_id))
+    return show_out(request, live.get_show(session, show_id), session)
 
 
 @router.post(
@@ -117,7 +120,7 @@ def replace_stream_key(
 
 @router.post("/api/v1/live/{show_id}/end", response_model=ShowOut, summary="End the show for good")
 def end_show(request: Request, show_id: RowId, user: User = required_user, session: Session = db_session) -> ShowOut:
-    return show_out(request, live.end_show(session, show_id, user))
+    return show_out(request, live.end_show(session, show_id, user), session)
 
 
 @router.get("/api/v1/live/{show_id}/analytics", summary="The show's analytics (its host and admins)")

@@ -61,7 +61,7 @@ def _page(
         request,
         "live.html",
         user=user,
-        show=show_out(request, show),
+        show=show_out(request, show, session),
         products=products,
         hosting=hosting,
         rtmp_url=ctx.settings.live_rtmp_url,
