@@ -10,7 +10,8 @@ import time
 import httpx
 import pytest
 
-from tests.helpers import wait_for
+from tests.commerce.helpers import product
+from tests.helpers import PASSWORD, wait_for, wait_in_page
 from tests.live.helpers import publish
 from vetrina.accounts.models import Role
 from vetrina.live.latency import READ_CLOCK_JS
@@ -140,3 +141,37 @@ def test_a_viewer_sees_the_show_go_on_when_its_publisher_dies_and_comes_back_on_
             if host is not None and host.poll() is None:
                 host.kill()
                 host.wait()
+
+
+def test_the_host_starts_and_ends_a_flash_sale_from_the_host_page(ingest, encoder, make_account, browser):
+    merchant = make_account(Role.merchant)
+    with httpx.Client(base_url=ingest.api_url, headers=merchant.auth) as http:
+        tea = product(http, merchant, price=1200, stock=8)["id"]
+        show = http.post("/api/v1/live", json={"title": "Sale", "product_ids": [tea]}).json()
+    host = publish(f"{ingest.rtmp_url}/{show['stream_key']}", 60, size="854x480", rate=25)
+    try:
+        wait_for(lambda: httpx.get(f"{ingest.api_url}/api/v1/live/{show['id']}").json()["hls_url"], timeout_s=60)
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{ingest.api_url}/login?next=/live/{show['id']}/host")
+        page.fill("input[name=email]", merchant.user.email)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"**/live/{show['id']}/host")
+        wait_in_page(page, "window.vetrinaLive !== undefined")
+        page.fill(".flash-sale-form input[name=price]", "9,90")  # not an amount here: said, nothing sent
+        page.click(".flash-sale-form button[type=submit]")
+        wait_in_page(page, "document.querySelector('.host-status').textContent.includes('9.90')")
+        page.fill(".flash-sale-form input[name=price]", "9.90")
+        page.fill(".flash-sale-form input[name=quantity]", "3")
+        page.click(".flash-sale-form button[type=submit]")
+        page.wait_for_selector(".flash-sale-form .end-sale:not([hidden])")
+        assert httpx.get(f"{ingest.api_url}/api/v1/products/{tea}").json()["stock"] == 5  # 3 units in the sale
+        page.click(".flash-sale-form .end-sale")
+        page.wait_for_selector(".flash-sale-form .end-sale", state="hidden")
+        assert httpx.get(f"{ingest.api_url}/api/v1/products/{tea}").json()["stock"] == 8  # ended: all came back
+        assert errors == []
+    finally:
+        host.kill()
+        host.wait()

@@ -7,7 +7,7 @@ minute's peak; the rest is counted from the show's own rows when asked."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, func, select
@@ -88,7 +88,10 @@ def show_report(session: Session, show_id: int, user: User) -> dict[str, Any]:
     minutes = []
     if show.went_live_at is not None:
         last = minute_of(show.ended_at or clock.now())
-        at = max(minute_of(show.went_live_at), last - timedelta(minutes=MAX_MINUTES - 1))
+        # From the first minute anything happened in: a stream time may lie a little before the publish callback.
+        keys = [*viewers, *chat, *pins, *orders]
+        first = min([minute_of(show.went_live_at), *(datetime.fromisoformat(k).replace(tzinfo=UTC) for k in keys)])
+        at = max(first, last - timedelta(minutes=MAX_MINUTES - 1))
         while at <= last:
             key = at.strftime("%Y-%m-%dT%H:%M")
             minutes.append(

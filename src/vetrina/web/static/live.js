@@ -7,6 +7,14 @@ const LIVE_EVENT_TYPES = ["pin", "unpin", "flash_sale", "flash_sale_update", "ch
                           "viewers"];
 const REACTION_SIGNS = { heart: "❤", fire: "🔥", clap: "👏", laugh: "😂", wow: "😮" };
 
+// "12.50" in a currency's minor units (1250 for EUR, 12 refused for JPY's "12.5"), exactly; null if not an amount.
+function minorUnits(typed, currency) {
+  const digits = new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions().maximumFractionDigits;
+  const found = /^\s*(\d+)(?:\.(\d+))?\s*$/.exec(typed);
+  if (!found || (found[2] || "").length > digits) return null;
+  return Number(found[1] + (found[2] || "").padEnd(digits, "0"));
+}
+
 class LiveShow {
   constructor(root, player, shop) {
     this.root = root;
@@ -145,10 +153,37 @@ class LiveShow {
       if (this.pinned) await act("DELETE", "/api/v1/live/" + this.showId + "/pins/" + this.pinned + when);
       this.pinned = null;
     });
+    this.bindFlashSaleForm(act);
     document.querySelector(".live-host .end-show").addEventListener("click", async () => {
       if (window.confirm("End the show for good?") && await act("POST", "/api/v1/live/" + this.showId + "/end")) {
         window.location.reload();
       }
+    });
+  }
+
+  // The host's flash sale: a price typed in the product's currency, sent in minor units; then a button ends it early.
+  bindFlashSaleForm(act) {
+    const form = document.querySelector(".flash-sale-form");
+    if (!form) return;
+    const end = form.querySelector(".end-sale");
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const choice = form.product_id.selectedOptions[0];
+      const currency = choice.dataset.currency;
+      const amount = minorUnits(form.price.value, currency);
+      if (amount === null) {
+        document.querySelector(".host-status").textContent = "Type the sale price as 9.90 (" + currency + ").";
+        return;
+      }
+      const sale = await act("POST", "/api/v1/live/" + this.showId + "/flash-sales", {
+        product_id: Number(choice.value), price: { amount, currency }, quantity: Number(form.quantity.value),
+        seconds: Number(form.seconds.value), per_buyer: Number(form.per_buyer.value) });
+      if (!sale) return;
+      end.hidden = false;
+      end.onclick = async () => {
+        if (await act("POST", "/api/v1/live/" + this.showId + "/flash-sales/" + sale.sale_id + "/end")) end.hidden = true;
+      };
+      setTimeout(() => { end.hidden = true; }, Number(form.seconds.value) * 1000);
     });
   }
 
