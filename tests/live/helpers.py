@@ -12,10 +12,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import imageio_ffmpeg
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.helpers import wait_for
 from vetrina.live import rtmp
-from vetrina.live.latency import clock_strip_filter
+from vetrina.live.latency import READ_CLOCK_JS, clock_strip_filter
 from vetrina.settings import Settings
 
 
@@ -120,3 +121,14 @@ def sale_body(product_id: int, **changes) -> dict:
         "per_buyer": 1,
         **changes,
     }
+
+
+def read_clock(page, source_width: int = 854) -> dict | None:
+    """The camera clock of the frame on screen (vetrina.live.latency); None before a frame shows, and while the
+    show's page reloads itself (it does until the stream starts), which ends a script under way."""
+    try:
+        return page.evaluate(READ_CLOCK_JS, [source_width])
+    except PlaywrightError as error:
+        if "Execution context was destroyed" in str(error):
+            return None
+        raise

@@ -12,7 +12,7 @@ import pytest
 
 from tests.commerce.helpers import product
 from tests.helpers import PASSWORD, wait_for, wait_in_page
-from tests.live.helpers import publish
+from tests.live.helpers import publish, read_clock
 from vetrina.accounts.models import Role
 from vetrina.live.latency import READ_CLOCK_JS
 
@@ -36,10 +36,10 @@ def test_a_live_show_plays_in_chromium_a_few_seconds_behind_the_camera(ingest, e
     try:
         page = browser.new_page()
         page.goto(f"{ingest.api_url}/live/{show_id}")  # before it streams: the page waits, then reloads
-        wait_for(lambda: page.evaluate(READ_CLOCK_JS, [854]), timeout_s=40, message="a live frame on screen")
+        wait_for(lambda: read_clock(page), timeout_s=40, message="a live frame on screen")
         behind_ms = []
         for _ in range(16):
-            reading = page.evaluate(READ_CLOCK_JS, [854])
+            reading = read_clock(page)
             behind_ms.append(reading["now"] - (base_us / 1000 + reading["ms"]))
             page.wait_for_timeout(500)
         assert page.evaluate("document.querySelector('video').paused") is False
@@ -79,7 +79,7 @@ def test_a_pin_reaches_a_viewer_six_seconds_behind_with_the_frame_it_was_made_at
         page = browser.new_page()
         page.goto(f"{ingest.api_url}/live/{created['id']}")
         wait_for(
-            lambda: (reading := page.evaluate(READ_CLOCK_JS, [854])) and reading["ms"] > 12_000,
+            lambda: (reading := read_clock(page)) and reading["ms"] > 12_000,
             timeout_s=60,
             message="twelve seconds of the show on screen",
         )
@@ -87,14 +87,14 @@ def test_a_pin_reaches_a_viewer_six_seconds_behind_with_the_frame_it_was_made_at
         page.evaluate("window.vetrinaPlayer.hls.config.liveMaxLatencyDuration = 60")
         page.evaluate("window.vetrinaPlayer.hls.config.maxLiveSyncPlaybackRate = 1")
         page.evaluate("v => { v.currentTime -= 6 }", page.query_selector("video"))
-        wait_for(lambda: page.evaluate(READ_CLOCK_JS, [854]), timeout_s=20, message="the frames after the seek")
+        wait_for(lambda: read_clock(page), timeout_s=20, message="the frames after the seek")
         page.evaluate(WATCH_FOR_CARD_JS)
         pinned_at_ms = time.time() * 1000 - base_us / 1000  # on the camera's clock
         pin = httpx.post(
             f"{ingest.api_url}/api/v1/live/{created['id']}/pins", headers=merchant.auth, json={"product_id": tea}
         )
         assert pin.status_code == 201, pin.text
-        behind = page.evaluate(READ_CLOCK_JS, [854])
+        behind = read_clock(page)
         assert pinned_at_ms - (behind["ms"]) > 4000  # the viewer really is behind: the card must wait
         wait_for(lambda: page.evaluate("window.cardFrame"), timeout_s=20, message="the card")
         frame = page.evaluate("window.cardFrame")
@@ -118,7 +118,7 @@ def test_a_viewer_sees_the_show_go_on_when_its_publisher_dies_and_comes_back_on_
     try:
         page = browser.new_page()
         page.goto(f"{ingest.api_url}/live/{created['id']}")
-        wait_for(lambda: page.evaluate(READ_CLOCK_JS, [854]), timeout_s=40, message="a live frame on screen")
+        wait_for(lambda: read_clock(page), timeout_s=40, message="a live frame on screen")
         page.evaluate("window.samePage = true")
         page.wait_for_timeout(2000)
         first.kill()  # the host's encoder dies: no goodbye to nginx-rtmp
@@ -129,7 +129,7 @@ def test_a_viewer_sees_the_show_go_on_when_its_publisher_dies_and_comes_back_on_
         wait_for(lambda: httpx.get(show_url).json()["status"] == "live", timeout_s=30, message="live again")
 
         def after_the_comeback() -> bool:
-            reading = page.evaluate(READ_CLOCK_JS, [854])
+            reading = read_clock(page)
             return reading is not None and reading["ms"] > resumed_ms
 
         # The viewer's player, never reloaded, plays the frames filmed after the publisher came back.
