@@ -230,6 +230,15 @@ def served(ctx: Context, port: int | None = None) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+def sign_in_page(page: Any, site: str, account: Any, next_path: str) -> None:
+    """Sign `account` in through `site`'s login page in Chromium and wait until it has led on to `next_path`."""
+    page.goto(f"{site}/login?next={next_path}")
+    page.fill("input[name=email]", account.user.email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_url(f"**{next_path}")
+
+
 def wait_in_page(page: Any, expression: str, timeout_ms: float = 30_000) -> None:
     """Wait until `expression` is truthy in the page. Playwright's wait_for_function compiles its predicate with
     eval inside the page, which the pages' Content-Security-Policy forbids; evaluating from outside is allowed."""

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.commerce.helpers import funded_buyer, product, step
-from tests.helpers import PASSWORD
+from tests.helpers import sign_in_page
 from tests.rights.helpers import title
 from tests.shoppable.helpers import tag
 from tests.web.helpers import sign_in
@@ -101,10 +101,7 @@ def test_dashboards_draw_in_chromium_with_data_and_with_none(live_server, make_a
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{live_server.url}/login?next=/dashboard")
-    page.fill("input[name=email]", merchant.user.email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form button[type=submit]")
+    sign_in_page(page, live_server.url, merchant, "/dashboard")
     page.wait_for_selector("[data-testid=dashboard-chart] rect", state="attached")
     heights = page.eval_on_selector_all("[data-testid=dashboard-chart] rect", "els => els.map(e => e.getBBox().height)")
     assert max(heights) > 100  # the day with the sale is a drawn bar

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from tests.helpers import PASSWORD, make_clip, wait_for, wait_in_page
+from tests.helpers import make_clip, sign_in_page, wait_for, wait_in_page
 from vetrina.accounts.models import Role
 
 
@@ -55,11 +55,7 @@ def shop_the_look(url, make_account, media_dir, currency="EUR", while_transcodin
 
 def watch_signed_in(page: Any, site: str, account: Any, video_id: int) -> None:
     """Sign `account` in at `site`'s login page, which leads on to the video's watch page; wait for its player."""
-    page.goto(f"{site}/login?next=/watch/{video_id}")
-    page.fill("input[name=email]", account.user.email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"**/watch/{video_id}")
+    sign_in_page(page, site, account, f"/watch/{video_id}")
     wait_in_page(page, "window.vetrinaPlayer && window.vetrinaPlayer.hls && window.vetrinaShop")
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.helpers import PASSWORD, wait_in_page
+from tests.helpers import sign_in_page, wait_in_page
 from tests.studio.helpers import photo_bytes
 from vetrina.accounts.models import Role
 
@@ -33,11 +33,7 @@ def test_a_merchant_makes_a_spot_in_the_studio_and_it_plays_shoppable(live_serve
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{live_server.url}/login?next=/studio")
-    page.fill("input[name=email]", merchant.user.email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/studio")
+    sign_in_page(page, live_server.url, merchant, "/studio")
     page.check("input[name=template][value=split]")
     page.check("input[name=duration_s][value='6']")
     page.fill("input[name=headline]", "夏季新品 · Summer mugs")

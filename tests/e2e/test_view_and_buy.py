@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from tests.e2e.helpers import buy_in_frame, buy_while_playing, framing_site, shop_the_look, watch_signed_in
-from tests.helpers import PASSWORD, free_port, wait_for, wait_in_page
+from tests.helpers import PASSWORD, free_port, sign_in_page, wait_for, wait_in_page
 from vetrina.accounts.models import Role
 
 pytestmark = pytest.mark.slow
@@ -179,11 +179,7 @@ def test_the_drawers_alipay_qr_payment_completes_while_the_video_keeps_playing(
 def test_with_no_provider_the_top_up_and_provider_buttons_are_gone(unfunded_live, make_account, browser):
     buyer = make_account(Role.viewer)
     page = browser.new_page()
-    page.goto(f"{unfunded_live}/login?next=/wallet")
-    page.fill("input[name=email]", buyer.user.email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/wallet")
+    sign_in_page(page, unfunded_live, buyer, "/wallet")
     assert page.locator('form[action="/wallet/topups"]').count() == 0
     assert page.locator('[data-testid="no-funding"]').is_visible()
     assert page.locator('[data-testid="sandbox-banner"]').count() == 0

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.commerce.helpers import product
-from tests.helpers import PASSWORD, wait_for, wait_in_page
+from tests.helpers import sign_in_page, wait_for, wait_in_page
 from tests.live.helpers import publish, read_clock
 from vetrina.accounts.models import Role
 from vetrina.live.latency import READ_CLOCK_JS
@@ -154,11 +154,7 @@ def test_the_host_starts_and_ends_a_flash_sale_from_the_host_page(ingest, encode
         page = browser.new_page()
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(f"{ingest.api_url}/login?next=/live/{show['id']}/host")
-        page.fill("input[name=email]", merchant.user.email)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
-        page.wait_for_url(f"**/live/{show['id']}/host")
+        sign_in_page(page, ingest.api_url, merchant, f"/live/{show['id']}/host")
         wait_in_page(page, "window.vetrinaLive !== undefined")
         page.fill(".flash-sale-form input[name=price]", "9,90")  # not an amount here: said, nothing sent
         page.click(".flash-sale-form button[type=submit]")

@@ -156,7 +156,7 @@ class Framing:
     width: int
     source_width: int
 
-    def box(self, box: dict[str, float] | None) -> dict[str, float] | None:
+    def box(self, box: Box | None) -> Box | None:
         """The replay's box (fractions of its picture) in the clip's picture; None when cropped off."""
         if box is None:
             return None
@@ -167,7 +167,7 @@ class Framing:
         return {"x": left / self.width, "y": box["y"], "w": (right - left) / self.width, "h": box["h"]}
 
 
-def framing(width: int, height: int, shape: float, box: dict[str, float] | None) -> Framing:
+def framing(width: int, height: int, shape: float, box: Box | None) -> Framing:
     """`shape` (width / height) from a `width`×`height` picture: cropped at the sides around the box's centre (the
     picture's without one), or padded at the sides when too narrow."""
     if abs(width / height - shape) < shape / 100:  # 854x480 is 16:9 to the pixel rounding
@@ -208,7 +208,7 @@ def cut(ctx: Context, replay: Video, segments: list[hls.Segment], moment: Moment
 # The job -----------------------------------------------------------------------------------------------------------
 
 
-def _box_at(session: Session, video_id: int, product_id: int, moment: Moment) -> dict[str, float] | None:
+def _box_at(session: Session, video_id: int, product_id: int, moment: Moment) -> Box | None:
     """The box of the product's tag on the replay over the moment, if the host drew one."""
     boxes = session.scalars(
         select(ProductTag.box).where(
@@ -226,9 +226,9 @@ def _box_at(session: Session, video_id: int, product_id: int, moment: Moment) ->
 class Clip:
     moment: Moment
     wide: Path
-    wide_box: dict[str, float] | None
+    wide_box: Box | None
     tall: Path
-    tall_box: dict[str, float] | None
+    tall_box: Box | None
 
 
 @job(HIGHLIGHTS_JOB)
@@ -319,9 +319,7 @@ def _publish(ctx: Context, show_id: int, title: str, published: bool, clips: lis
     return made
 
 
-def _tag(
-    ctx: Context, session: Session, video: Video, host: User, product_id: int, box: dict[str, float] | None
-) -> None:
+def _tag(ctx: Context, session: Session, video: Video, host: User, product_id: int, box: Box | None) -> None:
     spec = TagSpec(product_id=product_id, start_s=0.0, end_s=video.duration_s, box=box, label="Sold live")
     try:
         with session.begin_nested():

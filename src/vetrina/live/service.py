@@ -116,14 +116,6 @@ def _ask_merchants(session: Session, show: LiveShow) -> None:
         session.add(ShowMerchant(show_id=show.id, merchant_id=merchant_id, status=ConsentStatus.asked.value))
 
 
-def consents(session: Session, show: LiveShow) -> dict[int, str]:
-    """Merchant -> whether it consented to the show featuring its products (a merchant's own show: none)."""
-    rows = session.execute(
-        select(ShowMerchant.merchant_id, ShowMerchant.status).where(ShowMerchant.show_id == show.id)
-    ).all()
-    return {merchant_id: status for merchant_id, status in rows}
-
-
 def decide_consent(session: Session, show_id: int, merchant: User, accept: bool) -> ShowMerchant:
     """The merchant asked by a partner's show accepts its products being pinned and sold there, or declines
     (also later: its products are pinned no more)."""
