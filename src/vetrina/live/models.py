@@ -7,7 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
 
 from vetrina.db import Base, UTCDateTime
 
@@ -17,6 +19,9 @@ class ShowStatus(enum.StrEnum):
     live = "live"  # a publisher is streaming to its key
     interrupted = "interrupted"  # the publisher stopped; the same key may resume the show
     ended = "ended"  # for good: its key is refused
+
+
+ON_AIR = (ShowStatus.live.value, ShowStatus.interrupted.value)
 
 
 class LiveShow(Base):
@@ -52,10 +57,15 @@ class LiveShow(Base):
     replay_made_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     highlights_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)  # cut (or found none)
 
-    @property
+    @hybrid_property
     def on_air(self) -> bool:
         """Live, or waiting for its publisher to come back: its events stream, its chat and sales are open."""
-        return self.status in (ShowStatus.live, ShowStatus.interrupted)
+        return self.status in ON_AIR
+
+    @on_air.inplace.expression
+    @classmethod
+    def _on_air_in_sql(cls) -> ColumnElement[bool]:
+        return cls.status.in_(ON_AIR)
 
 
 class LiveSegment(Base):

@@ -161,14 +161,7 @@ def not_on_air(db: Database, show_ids: Collection[int]) -> set[int]:
     if not show_ids:
         return set()
     with db.session() as session:
-        airing = set(
-            session.scalars(
-                select(LiveShow.id).where(
-                    LiveShow.id.in_(show_ids),
-                    LiveShow.status.in_([ShowStatus.live.value, ShowStatus.interrupted.value]),
-                )
-            )
-        )
+        airing = set(session.scalars(select(LiveShow.id).where(LiveShow.id.in_(show_ids), LiveShow.on_air)))
     return set(show_ids) - airing
 
 
@@ -373,7 +366,7 @@ def order_source(session: Session, show_id: int, stream_time: datetime, product_
     show = session.get(LiveShow, show_id)
     now = clock.now()
     if show is None or show.went_live_at is None:
-        raise InvalidInput(f"There is no live show {show_id} on air to order from.", field="live.show_id")
+        raise InvalidInput(f"There is no live show {show_id} to order from.", field="live.show_id")
     featured = {product.id for product in featured_products(session, show)}
     if not set(product_ids) <= featured:
         raise InvalidInput("The show does not feature every product ordered.", field="items")
