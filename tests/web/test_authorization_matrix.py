@@ -113,6 +113,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/c/{handle}"): row(PUBLIC),
     ("GET", "/p/{product_id}"): row(PUBLIC),
     ("GET", "/api/v1/channels/{handle}"): row(PUBLIC),
+    ("GET", "/api/v1/channels/{handle}/videos"): row(PUBLIC),
     ("GET", "/api/v1/videos"): row(PUBLIC),
     ("GET", "/api/v1/videos/{video_id}"): row(PUBLIC),
     ("GET", "/api/v1/videos/{video_id}/tags"): row(PUBLIC),

@@ -21,6 +21,8 @@ from vetrina.catalog.models import Channel, ChannelFollow
 from vetrina.context import Context
 from vetrina.db import after_commit, on_rollback
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound
+from vetrina.media import service as media
+from vetrina.rights import service as rights
 from vetrina.text import clean_text
 
 _HANDLE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,38}[a-z0-9])$")
@@ -91,6 +93,15 @@ def get_channel(session: Session, handle: str) -> Channel:
     if channel is None:
         raise NotFound(f"There is no channel @{handle}.")
     return channel
+
+
+def listed_videos(session: Session, handle: str, page: int, per_page: int, territory: str) -> media.Page:
+    """The channel's published, ready videos that may be listed in `territory` now, newest first (the shoppable
+    widget on a merchant's own site). An unknown handle is a NotFound."""
+    channel = get_channel(session, handle)
+    return media.list_videos(
+        session, page, per_page, published_by=channel.merchant_id, shown_if=rights.listable(territory, clock.now())
+    )
 
 
 def _channel_for_change(session: Session, handle: str, user: User) -> Channel:

@@ -44,6 +44,12 @@ def allow_framing_by(request: Request, origin: str) -> None:
     request.state.frame_ancestors = origin
 
 
+def allow_reading_from_any_site(request: Request) -> None:
+    """Let any site's script read this answer, its problems too (`Access-Control-Allow-Origin: *`, never with
+    credentials): for public lists that other sites' pages ask for, such as the shoppable widget's."""
+    request.state.any_site_may_read = True
+
+
 class BrowserSafety:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
@@ -62,6 +68,8 @@ class BrowserSafety:
                 headers.setdefault("Content-Security-Policy", policy)
                 headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
                 headers.setdefault("X-Content-Type-Options", "nosniff")
+                if state.get("any_site_may_read"):
+                    headers.setdefault("Access-Control-Allow-Origin", "*")
                 # Set by `deps.csrf_token` (request.state lives in the scope) when a form got a new token.
                 token = state.get("new_csrf_token")
                 if token:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
@@ -19,7 +19,8 @@ from vetrina.money import Money
 from vetrina.rights import service as rights
 from vetrina.studio.service import spot_video_ids
 from vetrina.web.api.products import ProductOut, product_out
-from vetrina.web.api.videos import VideoOut, video_out
+from vetrina.web.api.videos import VideoOut, VideoPage, video_out
+from vetrina.web.browser_safety import allow_reading_from_any_site
 from vetrina.web.deps import (
     CSRF_FIELD,
     db_session,
@@ -27,6 +28,7 @@ from vetrina.web.deps import (
     optional_user,
     require_csrf_form,
     required_user,
+    territory,
     viewer_territory,
     write_session,
 )
@@ -104,6 +106,27 @@ def read_channel(
     request: Request, handle: Handle, user: User | None = optional_user, session: Session = db_session
 ) -> ChannelOut:
     return channel_out(request, session, channels.get_channel(session, handle[:64]), user)
+
+
+@router.get(
+    "/api/v1/channels/{handle}/videos",
+    response_model=VideoPage,
+    summary="A channel's videos listed where the viewer is, newest first; any site's script may read it",
+)
+def channel_videos(
+    request: Request,
+    handle: Handle,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=100)] = 24,
+    _any_site: None = Depends(allow_reading_from_any_site),
+    session: Session = db_session,
+    viewer_territory: str = territory,
+) -> VideoPage:
+    """The shoppable widget's list (docs/widget.md): no sign-in is read, so every site's page gets the same answer."""
+    listed = channels.listed_videos(session, handle[:64], page, per_page, viewer_territory)
+    ctx = get_context(request)
+    items = [video_out(v, ctx, territory=viewer_territory) for v in listed.items]
+    return VideoPage(items=items, total=listed.total, page=page, per_page=per_page)
 
 
 @router.patch("/api/v1/channels/{handle}", response_model=ChannelOut, summary="Change your channel")
