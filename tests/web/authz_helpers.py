@@ -276,7 +276,8 @@ def send(role: Party, method: str, path: str, call: Call, ids: dict[str, str]) -
         json=with_ids(call.json, ids),
         data=data,
         files=call.files,
-        params=with_ids(call.params, ids),
+        # A query's "{name}" placeholders are filled wherever they stand (oEmbed's `url` holds a watch page's).
+        params={key: fill(str(value), ids, {}) for key, value in (call.params or {}).items()},
     )
 
 

@@ -110,6 +110,11 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/"): row(PUBLIC),
     ("GET", "/watch/{video_id}"): row(PUBLIC),
     ("GET", "/embed/{video_id}"): row(PUBLIC),
+    # What crawlers and other sites read (vetrina.discovery): public, a video's poster as public as the video.
+    ("GET", "/watch/{video_id}/poster.jpg"): row(PUBLIC),
+    ("GET", "/robots.txt"): row(PUBLIC),
+    ("GET", "/sitemap-videos.xml"): row(PUBLIC),
+    ("GET", "/oembed"): row(PUBLIC, params={"url": "http://testserver/watch/{video_id}"}),
     ("GET", "/c/{handle}"): row(PUBLIC),
     ("GET", "/p/{product_id}"): row(PUBLIC),
     ("GET", "/api/v1/channels/{handle}"): row(PUBLIC),

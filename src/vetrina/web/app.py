@@ -49,6 +49,7 @@ from vetrina.web.pages import ads as ad_pages
 from vetrina.web.pages import analytics as analytics_page
 from vetrina.web.pages import campaigns as campaign_pages
 from vetrina.web.pages import dashboards as dashboard_pages
+from vetrina.web.pages import discovery as discovery_pages
 from vetrina.web.pages import live as live_page
 from vetrina.web.pages import partner as partner_page
 from vetrina.web.pages import payouts as payout_pages
@@ -150,6 +151,7 @@ def create_app(ctx: Context, run_worker: bool = False) -> FastAPI:
     app.include_router(reconciliation_page.router)
     app.include_router(account_page.router)
     app.include_router(live_page.router)
+    app.include_router(discovery_pages.router)
     app.mount("/static/vendor", StaticFiles(directory=_hls_dist(), check_dir=False), name="vendor")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

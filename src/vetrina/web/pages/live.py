@@ -19,6 +19,7 @@ from vetrina.money import Money
 from vetrina.web.api.live import publish_after_commit, show_out
 from vetrina.web.api.products import product_out
 from vetrina.web.deps import RowId, db_session, get_context, optional_user
+from vetrina.web.pages.discovery import live_page_extras
 from vetrina.web.pages.forms import CsrfField, form_action
 from vetrina.web.templating import render
 
@@ -69,6 +70,7 @@ def _page(
         live=True,
         Money=Money,
         report=report,
+        **live_page_extras(request, session, show),
     )
 
 

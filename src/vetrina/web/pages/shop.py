@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from markupsafe import Markup
 from sqlalchemy.orm import Session
 
 from vetrina.accounts.models import Role, User
 from vetrina.catalog import channels
 from vetrina.catalog import service as catalog
-from vetrina.catalog.models import Product
 from vetrina.commerce import checkout
 from vetrina.commerce import service as orders
 from vetrina.commerce.models import OrderStatus
@@ -39,33 +36,11 @@ from vetrina.web.deps import (
     write_session,
 )
 from vetrina.web.limits import limit_top_up
+from vetrina.web.pages.discovery import product_json_ld
 from vetrina.web.pages.forms import CsrfField, form_action, image_upload, redirect_back, signed_in
 from vetrina.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-
-
-def product_json_ld(product: Product, request: Request) -> Markup:
-    """schema.org Product with its Offer, for search engines and shopping crawlers."""
-    view = product_out(product, get_context(request))
-    price = Money(product.price_amount, product.currency)
-    data = {
-        "@context": "https://schema.org",
-        "@type": "Product",
-        "name": product.title,
-        "description": product.description,
-        "sku": str(product.id),
-        "image": [str(request.base_url).rstrip("/") + i.urls["large"] for i in view.images],
-        "offers": {
-            "@type": "Offer",
-            "price": price.decimal_string(),
-            "priceCurrency": price.currency,
-            "availability": "https://schema.org/" + ("InStock" if view.in_stock else "OutOfStock"),
-            "url": str(request.url),
-        },
-    }
-    # "</" cannot end the script element early once "<" is escaped.
-    return Markup(json.dumps(data, ensure_ascii=False).replace("<", "\\u003c"))  # noqa: S704
 
 
 @router.get("/p/{product_id}", response_class=HTMLResponse)
@@ -78,7 +53,7 @@ def product_page(
         "product.html",
         user=user,
         product=product_out(product, get_context(request)),
-        json_ld=product_json_ld(product, request),
+        json_ld=product_json_ld(request, product),
         price=Money(product.price_amount, product.currency),
         msg=msg,
     )
