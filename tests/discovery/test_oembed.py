@@ -8,6 +8,7 @@ from lxml import etree, html
 from tests.discovery.helpers import licence, photographed_product, video_row
 from tests.web.helpers import assert_problem
 from vetrina.accounts.models import Role
+from vetrina.discovery import oembed as oembeds
 
 
 def test_a_watch_url_embeds_the_player(live_server, site, make_account):
@@ -97,3 +98,22 @@ def test_bad_oembed_requests_are_problems(live_server, site, make_account):
         assert_problem(site.get("/oembed", params={"url": url, "maxwidth": bad}), 422, "invalid-input")
         assert_problem(site.get("/oembed", params={"url": url, "maxheight": bad}), 422, "invalid-input")
     assert_problem(site.get("/oembed", params={"url": url, "format": "yaml"}), 422, "invalid-input")
+
+
+def test_which_urls_are_our_watch_pages():
+    ours = {"vetrina.example", "127.0.0.1:8000"}
+    assert oembeds.watched_video_id("https://VETRINA.example/watch/5?t=3#x", ours) == 5
+    assert oembeds.watched_video_id("http://127.0.0.1:8000/watch/12/", ours) == 12
+    for url in (
+        "https://vetrina.example.evil/watch/5",
+        "https://user:pw@vetrina.example/watch/5",
+        "https://vetrina.example/watch/05",
+        "https://vetrina.example/watch/5/tags",
+        "https://vetrina.example/watch/2147483648",
+        "javascript://vetrina.example/watch/5",
+        "//vetrina.example/watch/5",
+        "https://[::1/watch/5",
+    ):
+        assert oembeds.watched_video_id(url, ours) is None, url
+    assert oembeds.fit(1080, 1920, None, 400) == (225, 400)  # upright, held by maxheight
+    assert oembeds.poster_size(1920, 1080) == (1280, 720)

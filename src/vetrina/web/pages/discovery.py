@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
@@ -86,7 +87,8 @@ def oembed(
 ) -> Response:
     """oEmbed for a watch page (as the asking server's territory sees it: a title not licensed there is a 404)."""
     base = public_base_url(request)
-    ours = {base.split("://", 1)[-1].lower(), request.url.netloc.lower()}
+    # Ours: the configured public origin's host, and the host this request was sent to.
+    ours = {urlsplit(base).netloc.lower(), request.url.netloc.lower()}
     answer, shared = oembeds.oembed(
         get_context(request),
         session,
