@@ -24,6 +24,55 @@ const SELLING_FRAME_ORIGIN = (() => {
   return window.top !== window.self && watch ? watch.dataset.sellInFrame || "" : "";
 })();
 
+// The page that frames this player as the embed URL named it (`origin=`, checked by the server), e.g. a shop's own
+// site showing Vetrina's widget: the shopping events of docs/widget.md are posted to that origin only.
+const HOST_ORIGIN = (() => {
+  const watch = document.querySelector(".watch");
+  return window.parent !== window.self && watch ? watch.dataset.hostOrigin || "" : "";
+})();
+
+// The postMessage API of docs/widget.md: shopping events out to the host page, and its requests in, each checked for
+// its sender, its origin and its shape.
+class HostBridge {
+  constructor(videoId) {
+    this.videoId = videoId;
+    // A shop that keeps its own cart takes the purchases, but only a site the merchant (or operator) lets sell here.
+    this.ownCart = false;
+    if (!HOST_ORIGIN) return;
+    window.addEventListener("message", (event) => this.receive(event));
+    // Escape in the player reaches this frame only: the host page is asked to close what it shows the player in.
+    document.addEventListener("keydown", (event) => { if (event.key === "Escape") this.post("close", {}); });
+    this.post("ready", {});
+  }
+
+  post(type, fields) {
+    if (!HOST_ORIGIN) return;
+    window.parent.postMessage({ source: "vetrina", version: 1, type, video_id: this.videoId, ...fields }, HOST_ORIGIN);
+  }
+
+  // `product_viewed`, `add_to_cart` or `checkout` of a card's product (`price`) or a held item (`money`); the price in
+  // minor units of its currency, as everywhere in Vetrina's API.
+  shopping(type, product) {
+    const money = product.money || product.price;
+    if (!HOST_ORIGIN || !money || typeof money !== "object") return;
+    this.post(type, { product: { id: product.id, title: product.title, price: money.amount, currency: money.currency,
+                                 url: window.location.origin + "/p/" + product.id } });
+  }
+
+  receive(event) {
+    if (event.source !== window.parent || event.origin !== HOST_ORIGIN) return;
+    const message = event.data;
+    if (!message || typeof message !== "object" || message.source !== "vetrina-host" || message.version !== 1) return;
+    if (message.type !== "use_own_cart") return;
+    this.ownCart = SELLING_FRAME_ORIGIN === event.origin;
+    if (!this.ownCart) {
+      console.warn("Vetrina: " + event.origin + " may not take purchases into its own cart (its merchant has not " +
+                   "allowed it to sell in frames); buying stays with Vetrina.");
+    }
+    this.post("cart", { cart: this.ownCart ? "host" : "vetrina" });
+  }
+}
+
 function apiHeaders(extra) {
   const headers = { "X-CSRF-Token": csrfToken(), ...(extra || {}) };
   if (SELLING_FRAME_ORIGIN) headers["X-Vetrina-Embed-Origin"] = SELLING_FRAME_ORIGIN;
@@ -137,6 +186,7 @@ class ShopLayer {
     this.tags = [];
     this.shown = new Map();
     this.events = new EventReporter(this.videoId, this.video);
+    this.host = new HostBridge(this.videoId);
     this.video.addEventListener("play", () => this.events.report("play"));
     // A heartbeat every 5 s of playback (how far viewers stay), each quartile once, and the end.
     let beat = -1;
@@ -281,6 +331,7 @@ class ShopLayer {
         this.cards.append(node);
         this.shown.set(tag.id, node);
         this.events.report("card_shown", { product_id: tag.product.id, tag_id: tag.id });
+        this.host.shopping("product_viewed", tag.product);
       }
       const box = boxAt(tag, t);
       if (box) {
@@ -307,12 +358,14 @@ class ShopLayer {
         el("div", { class: "card-actions" },
           buyable ? el("button", { type: "button", class: "card-buy", onclick: () => {
             this.events.report("card_clicked", { product_id: buyable.id, tag_id: tag.id });
-            this.openDrawer(buyable);
+            this.host.shopping("add_to_cart", buyable);
+            if (!this.host.ownCart) this.openDrawer(buyable);
           } },
                        product.in_stock ? "Buy" : "See similar") : null,
           buyable ? el("button", { type: "button", class: "card-hold", onclick: () => {
             this.events.report("hold", { product_id: buyable.id, tag_id: tag.id });
-            this.hold(buyable);
+            this.host.shopping("add_to_cart", buyable);
+            if (!this.host.ownCart) this.hold(buyable);
           } }, "Hold") : null)));
   }
 
@@ -330,7 +383,8 @@ class ShopLayer {
     const items = this.held;
     const existing = items.find((i) => i.id === product.id);
     if (existing) existing.quantity += 1;
-    else items.push({ id: product.id, title: product.title, price: product.price_display, merchant_id: product.merchant_id,
+    else items.push({ id: product.id, title: product.title, price: product.price_display, money: product.price,
+                      merchant_id: product.merchant_id,
                       variant_id: product.variants.length ? product.variants.find((v) => v.stock)?.id : null,
                       quantity: 1, moment: this.moment() });
     this.held = items;
@@ -347,9 +401,10 @@ class ShopLayer {
 
   // Inside another site's frame nothing is bought: that site could lead a signed-in viewer into paying. The buyer
   // goes on in a top-level window of ours (the session cookie never travels into the frame anyway).
-  buyOnVetrina(body) {
+  buyOnVetrina(body, products) {
     const page = this.live ? "/live/" + this.root.dataset.showId : "/watch/" + this.videoId;
-    const link = el("a", { class: "drawer-top-level", href: page, target: "_blank", rel: "noopener" },
+    const link = el("a", { class: "drawer-top-level", href: page, target: "_blank", rel: "noopener",
+                           onclick: () => { for (const product of products) this.host.shopping("checkout", product); } },
                     "Buy on Vetrina (opens a new window)");
     body.append(el("p", {}, "The video keeps playing here."), link);
   }
@@ -361,7 +416,7 @@ class ShopLayer {
     body.replaceChildren(el("h2", {}, "Your held items"));
     body.append(el("ul", {}, ...this.held.map((i) => el("li", {}, i.quantity + " × " + i.title + " — " + i.price))));
     if (this.framed) {
-      this.buyOnVetrina(body);
+      this.buyOnVetrina(body, this.held);
     } else if (!this.signedIn) {
       this.signInForm(body, () => this.offerHeld());
     } else {
@@ -377,6 +432,7 @@ class ShopLayer {
   async checkoutHeld(status, button) {
     button.disabled = true;
     status.textContent = "Paying…";
+    for (const item of this.held) this.host.shopping("checkout", item);
     const byMerchant = new Map();
     for (const item of this.held) {
       const group = byMerchant.get(item.merchant_id) || [];
@@ -437,7 +493,7 @@ class ShopLayer {
     body.replaceChildren();
     body.append(el("h2", {}, product.title), el("p", { class: "price" }, product.price_display));
     if (this.framed) {
-      this.buyOnVetrina(body);
+      this.buyOnVetrina(body, [product]);
     } else if (!this.signedIn) {
       this.signInForm(body, () => this.openDrawer(product));
     } else {
@@ -472,6 +528,7 @@ class ShopLayer {
   async buy(product, variant, quantity, status, button, provider) {
     button.disabled = true;
     this.events.report("buy_started", { product_id: product.id });
+    this.host.shopping("checkout", product);
     status.textContent = "Paying…";
     try {
       const item = { product_id: product.id, quantity: Number(quantity.value) || 1 };
@@ -523,5 +580,12 @@ document.addEventListener("DOMContentLoaded", () => {
   const root = document.getElementById("player");
   if (!root || root.dataset.status !== "ready") return;
   // player.js builds window.vetrinaPlayer on the same event; wait a tick for it.
-  setTimeout(() => { window.vetrinaShop = new ShopLayer(root, window.vetrinaPlayer); }, 0);
+  setTimeout(() => {
+    window.vetrinaShop = new ShopLayer(root, window.vetrinaPlayer);
+    // Opened from a shop's widget (docs/widget.md): the film starts at once, muted if the browser wants a gesture.
+    if (HOST_ORIGIN && new URLSearchParams(window.location.search).get("autoplay") === "1") {
+      const video = root.querySelector("video");
+      video.play().catch(() => { video.muted = true; return video.play(); }).catch(() => {});
+    }
+  }, 0);
 });
