@@ -3,11 +3,15 @@ layout shifts and the widget's events), the sites a channel lets sell in frames,
 
 from __future__ import annotations
 
+import re
 import time
-from html import escape
+from html import escape, unescape
 from typing import Any
 
 import httpx
+
+from tests.helpers import PASSWORD
+from tests.web.helpers import form_token
 
 # The shop's own CSS is hostile on purpose: the widget, in its Shadow DOM, must look the same.
 SHOP_PAGE = """<!doctype html>
@@ -29,7 +33,7 @@ SHOP_PAGE = """<!doctype html>
 <body>
 <h1>Our shop</h1>
 <p>Watch and shop:</p>
-<script src="{src}" {attributes} async></script>
+{widget}
 <p id="below">Free shipping over 50 EUR.</p>
 </body></html>
 """
@@ -38,7 +42,25 @@ SHOP_PAGE = """<!doctype html>
 def shop_page(vetrina_url: str, **attributes: str) -> str:
     """The shop's page with the widget's tag: `attributes` as data-*/style attributes (`data_channel="x"`)."""
     written = " ".join(f'{name.replace("_", "-")}="{escape(value)}"' for name, value in attributes.items())
-    return SHOP_PAGE.format(src=escape(f"{vetrina_url}/static/widget.js"), attributes=written)
+    return shop_page_with(f'<script src="{escape(vetrina_url)}/static/widget.js" {written} async></script>')
+
+
+def shop_page_with(widget_tag: str) -> str:
+    """The shop's page with `widget_tag` pasted in as it is."""
+    return SHOP_PAGE.format(widget=widget_tag)
+
+
+def desk_snippet(vetrina_url: str, email: str, layout: str) -> str:
+    """The widget's tag for `layout` as the merchant desk shows it to the merchant signed in as `email`."""
+    with httpx.Client(base_url=vetrina_url, timeout=30) as browser_like:
+        token = form_token(browser_like, "/login")
+        signed_in = browser_like.post("/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
+        assert signed_in.status_code in (200, 303), signed_in.text
+        desk = browser_like.get("/merchant")
+        assert desk.status_code == 200, desk.text
+    found = re.search(rf'<code class="widget-snippet" data-layout="{layout}">(.*?)</code>', desk.text)
+    assert found, "the merchant desk shows no widget snippet"
+    return unescape(found.group(1))
 
 
 def let_sell_in_frames(http: httpx.Client, merchant: Any, handle: str, origins: list[str]) -> None:

@@ -10,7 +10,14 @@ import gzip
 
 import httpx
 
-from tests.widget.helpers import events_of, let_sell_in_frames, shop_page, wait_in_frame
+from tests.widget.helpers import (
+    desk_snippet,
+    events_of,
+    let_sell_in_frames,
+    shop_page,
+    shop_page_with,
+    wait_in_frame,
+)
 
 BUDGET_BYTES = 30 * 1024
 CAROUSEL_BOX = "display:block;height:200px"
@@ -61,10 +68,10 @@ def test_an_unknown_channel_shows_nothing_and_says_so_once(browser, widget_shop,
 def test_a_shop_allowed_to_sell_in_frames_takes_the_purchase_into_its_own_cart(browser, widget_shop, shop_site):
     with httpx.Client(base_url=widget_shop.url, timeout=30) as http:
         let_sell_in_frames(http, widget_shop.merchant, widget_shop.handle, [shop_site.origin])
-    url = shop_site.add(
-        "/own-cart.html",
-        shop_page(widget_shop.url, data_channel=widget_shop.handle, data_cart="host", style=CAROUSEL_BOX),
-    )
+    # The tag the merchant desk gives the merchant, with the shop's own cart asked for.
+    snippet = desk_snippet(widget_shop.url, widget_shop.merchant.user.email, "carousel")
+    assert f'data-channel="{widget_shop.handle}"' in snippet and "async" in snippet
+    url = shop_site.add("/own-cart.html", shop_page_with(snippet.replace(" async", ' data-cart="host" async')))
     page, console, scripts = _open_page(browser, url)
     buttons = _widget_buttons(page)
     assert buttons.count() == 1 and buttons.first.inner_text() == "Summer looks"

@@ -222,6 +222,18 @@ def order_action(
     return form_action(request, csrf_token, user, back=back, done="Done.", action=act)
 
 
+# The widget's height in each layout, as static/widget.js draws it: the tag reserves it before the script runs.
+WIDGET_HEIGHTS = {"carousel": "200px", "stories": "128px"}
+
+
+def widget_snippet(base_url: str, handle: str, layout: str) -> str:
+    """The script tag a merchant pastes into its own site's pages to show its channel's videos (docs/widget.md)."""
+    return (
+        f'<script src="{base_url}/static/widget.js" data-channel="{handle}" data-layout="{layout}" async '
+        f'style="display:block;height:{WIDGET_HEIGHTS[layout]}"></script>'
+    )
+
+
 @router.get("/merchant", response_class=HTMLResponse)
 def merchant_desk(
     request: Request, msg: str = "", user: User | None = optional_user, session: Session = write_session
@@ -232,6 +244,7 @@ def merchant_desk(
     ctx = get_context(request)
     products = catalog.list_products(session, 1, 100, merchant_id=user.id, viewer=user).items
     sold = [o for o in orders.list_orders(session, user, 1, 100).items if o.merchant_id == user.id]
+    channel = channels.channel_of(session, user)
     return render(
         request,
         "merchant.html",
@@ -242,7 +255,10 @@ def merchant_desk(
         products=[product_out(p, ctx) for p in products],
         orders=sold,
         balance=balances.wallet_view(session, user, ctx.settings.default_currency),
-        channel=channels.channel_of(session, user),
+        channel=channel,
+        widget_snippets={
+            layout: widget_snippet(public_base_url(request), channel.handle, layout) for layout in WIDGET_HEIGHTS
+        },
         asking=live.shows_asking(session, user),
     )
 
