@@ -383,17 +383,38 @@ def _let_a_shop_sell_in_frames(ctx: Context, merchant: User) -> None:
         return
     with ctx.db.session(write=True) as session:
         channel = channels.channel_of(session, merchant)
+        handle = channel.handle
         if DEMO_SHOP_SITE not in channel.embed_origins:
             changes = {"embed_origins": [*channel.embed_origins, DEMO_SHOP_SITE]}
             channels.update_channel(session, channel.handle, merchant, changes)
     site = ctx.settings.data_dir / "demo-site"
     site.mkdir(parents=True, exist_ok=True)
-    player = f"{ctx.settings.base_url or 'http://127.0.0.1:8000'}/embed/{video_id}?origin={DEMO_SHOP_SITE}"
+    vetrina = ctx.settings.base_url or "http://127.0.0.1:8000"
+    player = f"{vetrina}/embed/{video_id}?origin={DEMO_SHOP_SITE}"
     (site / "index.html").write_text(
         "<!doctype html><title>Vetrina Demo Shop</title><h1>Vetrina Demo Shop: our summer film</h1>"
         f'<iframe src="{html.escape(player)}" width="960" height="640" allow="autoplay; fullscreen"></iframe>\n'
+        '<p><a href="widget.html">All our videos, with our own cart</a></p>\n'
+    )
+    (site / "widget.html").write_text(
+        _DEMO_WIDGET_PAGE.format(script=html.escape(f"{vetrina}/static/widget.js"), handle=handle)
     )
     print(f"  the shop's own site sells inside its frame: python3 -m http.server 8080 -d {site}, then {DEMO_SHOP_SITE}")
+
+
+# The shop's own site with the shoppable widget (docs/widget.md), taking purchases into the page's own cart.
+_DEMO_WIDGET_PAGE = """<!doctype html><meta charset="utf-8"><title>Vetrina Demo Shop: our videos</title>
+<h1>Vetrina Demo Shop: our videos</h1>
+<script src="{script}" data-channel="{handle}" data-cart="host" async style="display:block;height:200px"></script>
+<h2>Our own cart</h2><ul id="cart"><li>Press Buy on a product in a video.</li></ul>
+<script>
+document.addEventListener("vetrina:add_to_cart", (event) => {{
+  const item = document.createElement("li"), product = event.detail.product;
+  item.textContent = product.title + " (" + product.price / 100 + " " + product.currency + ")";
+  document.getElementById("cart").append(item);
+}});
+</script>
+"""
 
 
 def _simulate_audience(ctx: Context, merchant: User, viewers: int = 60) -> None:
