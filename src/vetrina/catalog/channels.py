@@ -89,7 +89,10 @@ def brand_colours(session: Session, merchant_id: int) -> tuple[str, str]:
 
 
 def get_channel(session: Session, handle: str) -> Channel:
-    channel = session.scalar(select(Channel).where(Channel.handle == handle.strip().lower()))
+    # PostgreSQL refuses a NUL in text outright: such a handle names no channel, so it is not asked.
+    channel = (
+        None if "\x00" in handle else session.scalar(select(Channel).where(Channel.handle == handle.strip().lower()))
+    )
     if channel is None:
         raise NotFound(f"There is no channel @{handle}.")
     return channel
