@@ -14,7 +14,6 @@ from vetrina.accounts import service as accounts
 from vetrina.accounts.models import Role, User
 from vetrina.catalog import embedding
 from vetrina.catalog import service as catalog
-from vetrina.context import Context
 from vetrina.errors import InvalidInput, VetrinaError
 from vetrina.live import service as live
 from vetrina.live.models import ShowStatus
@@ -40,6 +39,7 @@ from vetrina.web.deps import (
     territory,
 )
 from vetrina.web.limits import limit_sign_in, limit_sign_up, signed_in_well
+from vetrina.web.pages.discovery import watch_page_extras
 from vetrina.web.problems import retry_after
 from vetrina.web.templating import render
 from vetrina.web.uploads import add_uploaded_video
@@ -90,7 +90,8 @@ def watch(
     ctx = get_context(request)
     found, grant = rights.playable(ctx, session, video_id, user, viewer_territory)
     video = video_out(found, ctx, territory=viewer_territory, grant=grant)
-    return render(request, "watch.html", user=user, video=video)
+    extras = watch_page_extras(request, session, found)
+    return render(request, "watch.html", user=user, video=video, **extras)
 
 
 @router.get("/embed/{video_id}", response_class=HTMLResponse)
@@ -107,9 +108,10 @@ def embed(
     ctx = get_context(request)
     found, grant = rights.playable(ctx, session, video_id, user, viewer_territory)
     video = video_out(found, ctx, territory=viewer_territory, grant=grant)
-    selling = _selling_origin(ctx, session, origin, found.owner_id)
+    host = _host_origin(origin)
+    selling = host if host and embedding.sign_in_grant(ctx, session, host, found.owner_id) else None
     if selling is None:
-        return render(request, "embed.html", user=user, video=video, embedded=True)
+        return render(request, "embed.html", user=user, video=video, embedded=True, host_origin=host)
     allow_framing_by(request, selling)
     buyer = framed_viewer(request, selling, found.owner_id)
     csrf = framed_csrf_token(request) if buyer else ""
@@ -120,19 +122,20 @@ def embed(
         video=video,
         embedded=True,
         sell_in_frame=selling,
+        host_origin=host,
         csrf_token=csrf,
     )
 
 
-def _selling_origin(ctx: Context, session: Session, origin: str, merchant_id: int) -> str | None:
-    """`origin` written as browsers send it, if that site may sell in frames of `merchant_id`'s player."""
+def _host_origin(origin: str) -> str | None:
+    """`origin` written as browsers send it, or None if it names no web origin: the page framing the player, which
+    its shopping events are posted to (docs/widget.md; only that origin's page receives them)."""
     if not origin:
         return None
     try:
-        checked = web_origin(origin, "origin")
+        return web_origin(origin, "origin")
     except InvalidInput:
-        return None  # a plain embed still plays: buying then goes on at Vetrina
-    return checked if embedding.sign_in_grant(ctx, session, checked, merchant_id) else None
+        return None  # a plain embed still plays: buying then goes on at Vetrina, and no events are posted
 
 
 @router.get("/login", response_class=HTMLResponse)
