@@ -131,6 +131,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/products/{product_id}/card"): row(PUBLIC),
     ("GET", "/api/v1/studio/templates"): row(PUBLIC),
     ("GET", "/api/v1/ads/vast"): row(PUBLIC, params={"video_id": "{video_id}"}),
+    ("GET", "/api/v1/ads/interstitials"): row(PUBLIC, params={"video_id": "{video_id}"}),
     # Ad beacons name a served decision; an unknown one is a 404 for everyone.
     ("GET", "/api/v1/ads/events/{decision_id}/{event}"): row(cells("404"), names={"event": "ad_event"}),
     ("GET", "/api/v1/ads/click/{decision_id}"): row(cells("404")),

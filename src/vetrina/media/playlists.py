@@ -1,15 +1,25 @@
 """HLS playlists as Vetrina serves them. Segments are immutable objects; playlists are answered by Vetrina itself,
-small, with an ETag and a short max-age, so what a video's playlists say (its tags, subtitles and ads, in later
-work) can change without re-encoding. Today the answer is the stored playlist as the transcode wrote it, with its
-segments' URLs pointing straight into the object store when the title may play anywhere and no edge is configured."""
+small, with an ETag and a short max-age, so what a video's playlists say can change without re-encoding. The answer
+is the stored playlist as the transcode wrote it, with its segments' URLs pointing straight into the object store
+when the title may play anywhere and no edge is configured; and a finished (VOD) media playlist also carries the
+video's signals: a program date time from a fixed anchor, and its product moments and ad breaks as
+`EXT-X-DATERANGE`s (RFC 8216 4.3.2.7), which any HLS player hands its application as timed metadata."""
 
 from __future__ import annotations
 
 import hashlib
+import re
+import threading
 import time
+import unicodedata
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
+from typing import ClassVar
 
+from vetrina.context import Topic
+from vetrina.settings import Settings
 from vetrina.storage import MediaStore
 
 # How long a player or cache may keep a playlist before asking again (then, usually, a 304).
@@ -70,3 +80,126 @@ def _with_direct_segments(store: MediaStore, key: str, until: int, _minute: int)
             line = store.direct_url(f"{folder}/{uri}", expires_in_s) or line
         lines.append(line)
     return _playlist(("\n".join(lines) + "\n").encode())
+
+
+PROGRAM_DATE_TIME = "#EXT-X-PROGRAM-DATE-TIME:"
+_ATTRIBUTE_NAME = re.compile(r"[A-Z0-9-]+", re.ASCII)
+# What a quoted-string may not hold (RFC 8216 4.2: CR, LF and the double quote), and what would fool a reader.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+AttributeValue = str | float | int | bytes
+
+
+@dataclass(frozen=True)
+class DateRange:
+    """One EXT-X-DATERANGE of a VOD media playlist, placed by its offset from the film's first frame. Attribute
+    values are written by type: text as a quoted-string (made safe by `quoted`), numbers as decimals, bytes as
+    hexadecimal (SCTE-35 sections)."""
+
+    id: str
+    start_s: float
+    attributes: tuple[tuple[str, AttributeValue], ...] = ()
+
+    def line(self, film_start: datetime) -> str:
+        start = (film_start + timedelta(seconds=self.start_s)).astimezone(UTC)
+        parts = [f"ID={quoted(self.id)}", f"START-DATE={quoted(iso_date(start))}"]
+        for name, value in self.attributes:
+            if not _ATTRIBUTE_NAME.fullmatch(name):
+                raise ValueError(f"not an attribute name: {name!r}")
+            parts.append(f"{name}={_attribute(value)}")
+        return "#EXT-X-DATERANGE:" + ",".join(parts)
+
+
+def quoted(text: str) -> str:
+    """`text` as an HLS quoted-string: a double quote becomes ” and line breaks and control characters a space, so
+    no title can end the attribute or the line early; other Unicode is kept (playlists are UTF-8)."""
+    safe = _UNSAFE.sub(" ", unicodedata.normalize("NFC", text)).replace('"', "\u201d")
+    return '"' + safe + '"'
+
+
+def _attribute(value: AttributeValue) -> str:
+    if isinstance(value, bytes):
+        return "0x" + value.hex().upper()
+    if isinstance(value, str):
+        return quoted(value)
+    if isinstance(value, bool) or not float(value) >= 0:  # NaN, negatives: no decimal-floating-point
+        raise ValueError(f"not a non-negative number: {value!r}")
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
+def iso_date(moment: datetime) -> str:
+    """ISO 8601 with milliseconds and Z, as HLS dates are written."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What a video's media playlists say besides their segments: the date of its first frame (a fixed anchor per
+    video: players turn date ranges into media times through it) and its date ranges."""
+
+    anchor: datetime
+    date_ranges: tuple[DateRange, ...] = ()
+
+
+def with_signals(playlist: Playlist, signals: Signals) -> Playlist:
+    """A finished media playlist with a program date time on its first segment (kept when it already has one, as a
+    live show's replay does) and the date ranges after it. Master playlists and live ones are returned as they are."""
+    text = playlist.body.decode()
+    if "#EXTINF" not in text or "#EXT-X-ENDLIST" not in text:
+        return playlist
+    lines = text.splitlines()
+    dated = next((i for i, line in enumerate(lines) if line.startswith(PROGRAM_DATE_TIME)), None)
+    if dated is None:
+        dated = next(i for i, line in enumerate(lines) if line.startswith("#EXTINF"))
+        lines.insert(dated, PROGRAM_DATE_TIME + iso_date(signals.anchor))
+        film_start = signals.anchor
+    else:
+        film_start = datetime.fromisoformat(lines[dated][len(PROGRAM_DATE_TIME) :].strip())
+    lines[dated + 1 : dated + 1] = [r.line(film_start) for r in signals.date_ranges]
+    return _playlist(("\n".join(lines) + "\n").encode())
+
+
+class SignalsCache:
+    """Each video's signals, fresh for the timeline's time-to-live: every player asks for each media playlist it
+    plays, and the signals come from three tables. A tag, video or ad-settings change drops the copy. The links in
+    them are absolute, so a copy serves only the site address it was made for."""
+
+    topics: ClassVar[frozenset[Topic]] = frozenset({Topic.video, Topic.tags, Topic.campaigns})
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SignalsCache:
+        return cls(ttl_s=settings.timeline_cache_s)
+
+    def __init__(self, ttl_s: float, max_entries: int = 10_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._entries: dict[int, tuple[float, str, Signals]] = {}
+        self._lock = threading.Lock()
+
+    def get_or_build(self, video_id: int, base_url: str, build: Callable[[], Signals]) -> Signals:
+        entry = self._entries.get(video_id)
+        if entry and entry[0] > time.monotonic() and entry[1] == base_url:
+            return entry[2]
+        signals = build()
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()  # a burst of distinct videos: start again rather than scan
+            self._entries[video_id] = (time.monotonic() + self.ttl_s, base_url, signals)
+        return signals
+
+    def forget(self, key: int | None) -> None:
+        with self._lock:
+            if key is None:
+                self._entries.clear()
+            else:
+                self._entries.pop(key, None)
+
+
+def anchor_of(created_at: datetime) -> datetime:
+    """A video's fixed anchor: its upload's second, in UTC (never changes, so neither do its playlists' dates)."""
+    return created_at.astimezone(UTC).replace(microsecond=0)
+
+
+def date_ranges_of(ranges: Sequence[DateRange]) -> tuple[DateRange, ...]:
+    """Date ranges in start order, the order players expect them in."""
+    return tuple(sorted(ranges, key=lambda r: (r.start_s, r.id)))

@@ -23,7 +23,9 @@ POLICY: dict[str, tuple[str, ...]] = {
     "style-src": ("'self'",),
     "style-src-attr": ("'unsafe-inline'",),  # a channel's brand colours, as CSS variables on its page
     "img-src": ("'self'", "data:", "blob:", "http:", "https:"),  # third-party ads' images
-    "media-src": ("'self'", "blob:", "http:", "https:"),  # hls.js plays from blob: URLs; third-party ads' files
+    # hls.js plays from blob: URLs and gives its date-range metadata track an empty `data:,WEBVTT` source;
+    # third-party ads' files come from anywhere.
+    "media-src": ("'self'", "blob:", "data:", "http:", "https:"),
     "worker-src": ("'self'", "blob:"),  # hls.js's worker
     "connect-src": ("'self'", "http:", "https:"),  # playlists and segments; third-party ads' tracking
     "object-src": ("'none'",),

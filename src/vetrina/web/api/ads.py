@@ -1,4 +1,5 @@
-"""/api/v1/campaigns, /api/v1/ads (VAST, tracking, clicks) and /api/v1/videos/{id}/vmap|ad-settings."""
+"""/api/v1/campaigns, /api/v1/ads (VAST, HLS interstitials' asset lists, tracking, clicks) and
+/api/v1/videos/{id}/vmap|ad-settings."""
 
 from __future__ import annotations
 
@@ -6,14 +7,14 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import Session
 
 from vetrina import clock
 from vetrina.accounts.models import User
 from vetrina.ads import campaigns as ads
-from vetrina.ads import reports, serve, tracking, traffic
+from vetrina.ads import interstitials, reports, serve, tracking, traffic
 from vetrina.ads.models import Campaign
 from vetrina.ads.vast import write_vast
 from vetrina.ads.vmap import write_vmap
@@ -253,6 +254,10 @@ def vast(
     viewer = serve.Viewer(viewer_key, user, viewer_territory, device, address)
     document = serve.vast_for_slot(ctx, public_base_url(request), video_id, slot, viewer)
     response = Response(write_vast(document), media_type=XML, headers={"Cache-Control": "no-store"})
+    return _remember_viewer(request, response, new_cookie)
+
+
+def _remember_viewer(request: Request, response: Response, new_cookie: str | None) -> Response:
     if new_cookie:
         response.set_cookie(
             VIEWER_COOKIE,
@@ -263,6 +268,28 @@ def vast(
             secure=cookie_secure(request),
         )
     return response
+
+
+@router.get(
+    "/api/v1/ads/interstitials",
+    summary="An HLS interstitial's asset list: this viewer's ad for one break of a video",
+    response_class=JSONResponse,
+)
+def interstitial_assets(
+    request: Request,
+    video_id: Annotated[int, Query(ge=1, le=2**31 - 1)],
+    slot: Annotated[str, Query(max_length=32)] = "preroll",
+    user: User | None = optional_user,
+    viewer_territory: str = territory,
+) -> Response:
+    """Named by the playlist's `X-ASSET-LIST`; players add `_HLS_primary_id` and `_HLS_start_offset`, unread here.
+    Any site's player may ask (the playlist is public to whoever holds its link), so any origin may read it."""
+    ctx = get_context(request)
+    viewer_key, address, new_cookie = _viewer(request, user)
+    viewer = serve.Viewer(viewer_key, user, viewer_territory, None, address)
+    assets = interstitials.asset_list(ctx, public_base_url(request), video_id, slot, viewer)
+    headers = {"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"}
+    return _remember_viewer(request, JSONResponse(assets, headers=headers), new_cookie)
 
 
 @router.get("/api/v1/videos/{video_id}/vmap", summary="VMAP 1.0 of the video's ad breaks", response_class=Response)

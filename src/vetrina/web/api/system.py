@@ -12,9 +12,11 @@ from vetrina.context import Context
 from vetrina.errors import Forbidden, NotFound, UnavailableHere
 from vetrina.media import playlists
 from vetrina.media import service as media
+from vetrina.media.ladder import MASTER_PLAYLIST
 from vetrina.rights import service as rights
 from vetrina.storage import MEDIA_URL_PREFIX, LocalStore, MediaStore, media_type
-from vetrina.web.deps import get_context, territory, viewer_territory
+from vetrina.video_signals import playlist_signals
+from vetrina.web.deps import get_context, public_base_url, territory, viewer_territory
 
 # Published ladders never change (a new transcode gets a new directory), so caches may keep them
 # for as long as the URL's signature lasts, up to a day.
@@ -53,7 +55,7 @@ def media_file(request: Request, token: str, key: str) -> Response:
     content_type = media_type(key.rsplit("/", 1)[-1])
     if playlists.is_playlist(key):
         direct_until = int(now_ts) + remaining_s if _straight_from_store(ctx, key) else None
-        return _playlist(request, store, key, content_type, remaining_s, direct_until)
+        return _playlist(request, ctx, key, content_type, remaining_s, direct_until)
     headers = {
         "Cache-Control": f"public, max-age={min(remaining_s, _MAX_CACHE_S)}, immutable",
         "Access-Control-Allow-Origin": "*",
@@ -70,19 +72,23 @@ def _straight_from_store(ctx: Context, key: str) -> bool:
     """Whether a playlist's segments are fetched straight from the object store: with a store that can presign,
     no edge to serve them, and a title licensed nowhere in particular (a licensed one stays behind the token,
     which is bound to the viewer's territory)."""
-    if not ctx.store.has_direct_urls or ctx.store.url_base or key.rsplit("/", 1)[-1] == "master.m3u8":
+    if not ctx.store.has_direct_urls or ctx.store.url_base or key.rsplit("/", 1)[-1] == MASTER_PLAYLIST:
         return False
     video_id = media.video_of_key(key)
     return video_id is not None and rights.plays_anywhere(ctx, video_id)
 
 
 def _playlist(
-    request: Request, store: MediaStore, key: str, content_type: str, remaining_s: int, direct_until: int | None
+    request: Request, ctx: Context, key: str, content_type: str, remaining_s: int, direct_until: int | None
 ) -> Response:
-    """A playlist, rendered by Vetrina: an ETag and a short max-age (never past its link's expiry)."""
-    playlist = playlists.rendered(store, key, direct_until)
+    """A playlist, rendered by Vetrina: an ETag and a short max-age (never past its link's expiry); a video's media
+    playlist with its signals (program date time, product moments, ad breaks)."""
+    playlist = playlists.rendered(ctx.store, key, direct_until)
     if playlist is None:
         raise NotFound("There is no such media file.")
+    video_id = media.video_of_key(key)
+    if video_id is not None and key.rsplit("/", 1)[-1] != MASTER_PLAYLIST:
+        playlist = playlists.with_signals(playlist, playlist_signals(ctx, video_id, public_base_url(request)))
     headers = {
         "Cache-Control": f"public, max-age={min(remaining_s, playlist.max_age_s)}",
         "ETag": playlist.etag,
