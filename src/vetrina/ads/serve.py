@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from vetrina import clock
 from vetrina.accounts.models import User
-from vetrina.ads import tracking, traffic
+from vetrina.ads import simid, tracking, traffic
 from vetrina.ads.decide import CampaignBook, Candidate, Decision, Request, decide
 from vetrina.ads.fetch import resolve
 from vetrina.ads.models import VideoAdSettings
@@ -188,11 +188,19 @@ def _overlay_creative(
         click_tracking=[_events_url(base_url, decision.decision_id, "click")],
         id=f"product-{product.id}",
     )
+    # The same card as an interactive SIMID creative, for players that speak SIMID; the static one stays first,
+    # for players without SIMID (Vetrina's own takes the first NonLinear).
+    interactive = dataclasses.replace(
+        overlay,
+        resources=[Resource("iframe", simid.creative_url(base_url, decision.decision_id))],
+        id=f"product-{product.id}-simid",
+        api_framework="SIMID",
+    )
     return Creative(
         id=f"product-{product.id}",
         ad_id=str(campaign.id),
         universal_ad_ids=[("vetrina.product", str(product.id))],
-        non_linears=[overlay],
+        non_linears=[overlay, interactive],
         non_linear_tracking=[Tracking("creativeView", _events_url(base_url, decision.decision_id, "creativeView"))],
     )
 

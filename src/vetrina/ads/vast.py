@@ -21,6 +21,7 @@ from defusedxml.common import DefusedXmlException
 VAST_NAMESPACE = "http://www.iab.com/VAST"
 VERSION = "4.2"
 WEB_SCHEMES = frozenset({"http", "https"})
+RESOURCE_ORDER = ("html", "iframe", "static")
 # Browsers drop tabs and newlines inside a URL ("java\tscript:" runs as "javascript:"): no control character passes.
 _NOT_IN_URL = re.compile(r"[\x00-\x1f\x7f]")
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ class NonLinear:
     click_tracking: list[str] = field(default_factory=list)
     min_suggested_duration_s: float | None = None
     id: str | None = None
+    api_framework: str | None = None  # "SIMID": its IFrameResource is an interactive creative speaking that protocol
 
 
 @dataclass
@@ -241,7 +243,8 @@ def _tracking(parent: Element, events: list[Tracking]) -> None:
 
 
 def _resources(parent: Element, resources: list[Resource]) -> None:
-    for resource in resources:
+    # The schema's sequence: HTML, then IFrame, then static resources.
+    for resource in sorted(resources, key=lambda r: RESOURCE_ORDER.index(r.kind)):
         if resource.kind == "static":
             _text(parent, "StaticResource", resource.content, creativeType=resource.creative_type or "image/jpeg")
         elif resource.kind == "iframe":
@@ -283,6 +286,8 @@ def _non_linear_ads(parent: Element, creative: Creative) -> None:
         attributes = {"width": str(ad.width), "height": str(ad.height), "id": ad.id}
         if ad.min_suggested_duration_s is not None:
             attributes["minSuggestedDuration"] = _clock(ad.min_suggested_duration_s)
+        if ad.api_framework:
+            attributes["apiFramework"] = ad.api_framework
         item = SubElement(element, "NonLinear", {k: v for k, v in attributes.items() if v is not None})
         _resources(item, ad.resources)
         if ad.click_through:
@@ -462,6 +467,7 @@ def _read_creative(element: Element) -> Creative:
                     click_tracking=[_value(c) for c in _children(item, "NonLinearClickTracking") if _value(c)],
                     min_suggested_duration_s=_seconds(item.get("minSuggestedDuration")),
                     id=item.get("id"),
+                    api_framework=item.get("apiFramework"),
                 )
             )
     for item in _children(_child(element, "CompanionAds"), "Companion"):

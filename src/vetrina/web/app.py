@@ -56,6 +56,7 @@ from vetrina.web.pages import payouts as payout_pages
 from vetrina.web.pages import reconciliation as reconciliation_page
 from vetrina.web.pages import routes as pages
 from vetrina.web.pages import shop
+from vetrina.web.pages import simid as simid_page
 from vetrina.web.pages import studio as studio_page
 from vetrina.web.pages import tags as tag_pages
 from vetrina.web.problems import install_problem_handlers
@@ -152,6 +153,7 @@ def create_app(ctx: Context, run_worker: bool = False) -> FastAPI:
     app.include_router(account_page.router)
     app.include_router(live_page.router)
     app.include_router(discovery_pages.router)
+    app.include_router(simid_page.router)
     app.mount("/static/vendor", StaticFiles(directory=_hls_dist(), check_dir=False), name="vendor")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -33,10 +33,15 @@ POLICY: dict[str, tuple[str, ...]] = {
 }
 
 
+# Pages any site may frame: the embedded player, and the overlay ad's SIMID creative (other sites' players show it).
+FRAMED_BY_ANY_SITE = ("/embed/", "/simid/")
+
+
 def content_security_policy(path: str, frame_ancestors: str | None = None) -> str:
-    """The policy of the answer to `path`: only the embed page may be framed by other sites; every other page
-    (forms!) refuses framing. `frame_ancestors`: the one site a route allows instead (`allow_framing_by`)."""
-    framing = frame_ancestors or ("*" if path.startswith("/embed/") else "'self'")
+    """The policy of the answer to `path`: only the embed page and SIMID creatives may be framed by other sites;
+    every other page (forms!) refuses framing. `frame_ancestors`: the one site a route allows instead
+    (`allow_framing_by`)."""
+    framing = frame_ancestors or ("*" if path.startswith(FRAMED_BY_ANY_SITE) else "'self'")
     directives = [f"{name} {' '.join(sources)}" for name, sources in POLICY.items()]
     return "; ".join([*directives, f"frame-ancestors {framing}"])
 

@@ -1,0 +1,100 @@
+"""Fixtures of the SIMID creative's tests: an overlay ad Vetrina served for a viewer (a published product with its
+photo, a CPC campaign for it, a film with an overlay break, and the VAST answer that names the creative), and a
+third-party player's site on another loopback origin (127.0.0.2) whose page speaks SIMID as a player does."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+
+from tests.ads.helpers import campaign_row, fund
+from tests.ads.simid.helpers import BROWSER_AGENT, HARNESS_PAGE, OverlayAd
+from tests.helpers import ready_video_row
+from tests.studio.helpers import photo_bytes
+from vetrina import clock
+from vetrina.accounts.models import Role
+from vetrina.ads.models import VideoAdSettings
+from vetrina.ads.vast import read_vast
+
+
+@pytest.fixture
+def settings(settings):
+    # Decide from fresh campaign figures (in production a process keeps them for 2 s).
+    return settings.model_copy(update={"ads_campaign_cache_s": 0})
+
+
+@pytest.fixture
+def overlay_ad(live_server, make_account) -> Iterator[OverlayAd]:
+    ctx = live_server.ctx
+    publisher, advertiser = make_account(Role.merchant), make_account(Role.merchant)
+    with ctx.db.session(write=True) as session:
+        film = ready_video_row(publisher.user.id, title="The film")
+        session.add(film)
+        session.flush()
+        session.add(
+            VideoAdSettings(
+                video_id=film.id, preroll=False, midrolls_s=[], overlays_s=[2.0], floor_cpm=0, currency="EUR"
+            )
+        )
+        film_id = film.id
+    with httpx.Client(base_url=live_server.url, timeout=30, headers={"User-Agent": BROWSER_AGENT}) as http:
+        product = http.post(
+            "/api/v1/products",
+            headers=advertiser.auth,
+            json={"title": "Sponsored mug", "price": {"amount": 1800, "currency": "EUR"}, "stock": 5},
+        ).json()
+        photo = {"file": ("m.jpg", photo_bytes((60, 120, 200)), "image/jpeg")}
+        assert http.post(f"/api/v1/products/{product['id']}/images", headers=advertiser.auth, files=photo).is_success
+        fund(ctx, advertiser)
+        with ctx.db.session(write=True) as session:
+            campaign = campaign_row(
+                advertiser.user.id,
+                clock.now(),
+                name="Mug card",
+                product_id=product["id"],
+                bid_model="cpc",
+                bid_amount=40,
+            )
+            session.add(campaign)
+            session.flush()
+            campaign_id = campaign.id
+        answer = http.get("/api/v1/ads/vast", params={"video_id": film_id, "slot": "overlay-1"})
+        assert answer.status_code == 200, answer.text
+    (ad,) = read_vast(answer.content).ads
+    yield OverlayAd(
+        url=live_server.url,
+        advertiser=advertiser,
+        product=product,
+        campaign_id=campaign_id,
+        film_id=film_id,
+        vast=answer.content,
+        decision_id=ad.ad_serving_id,
+    )
+
+
+@pytest.fixture(scope="module")
+def player_site() -> Iterator[str]:
+    """The origin of a third-party player's site on 127.0.0.2, serving the SIMID harness page at /player.html."""
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            found = self.path.split("?")[0] == "/player.html"
+            self.send_response(200 if found else 404)
+            self.send_header("content-type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(HARNESS_PAGE.encode() if found else b"")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.2", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.2:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
