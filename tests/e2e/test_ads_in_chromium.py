@@ -1,5 +1,6 @@
-"""Ads in real Chromium: a pre-roll plays before the film with its label, countdown and skip button, then the
-film resumes; an overlay ad appears as a shoppable card while the film keeps playing; the tracking comes back."""
+"""Ads in real Chromium: a pre-roll plays before the film as an HLS interstitial (hls.js plays it from the
+playlist, in the film's own <video>) with its label, countdown and skip button, then the film resumes; an overlay
+ad appears as a shoppable card while the film keeps playing; the tracking comes back, each beacon once."""
 
 from __future__ import annotations
 
@@ -103,19 +104,22 @@ def test_a_preroll_plays_then_the_film_and_an_overlay_card_sells_without_pausing
     page = browser.new_page(viewport={"width": 1280, "height": 800}, user_agent=agent)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    beacons: list[str] = []
+    page.on("request", lambda r: beacons.append(r.url.split("?")[0]) if "/api/v1/ads/events/" in r.url else None)
     page.goto(f"{live_server.url}/watch/{film}")
-    wait_in_page(page, "window.vetrinaPlayer && window.vetrinaAds && window.vetrinaAds.breaks.length === 2")
-    # The pre-roll pauses the film at once, so play()'s promise is interrupted: do not wait for it.
+    # The pre-roll is the playlist's; the VMAP leaves the page only the overlay to fill.
+    wait_in_page(page, "window.vetrinaAds && window.vetrinaAds.interstitials && window.vetrinaAds.breaks.length === 1")
     page.evaluate("() => { const v = document.querySelector('#video'); v.muted = true; v.play().catch(() => {}); }")
-    page.wait_for_selector(".ad-layer .ad-label", timeout=20_000)
+    page.wait_for_selector(".ad-chrome .ad-label", timeout=20_000)
     assert page.inner_text(".ad-label").startswith("Ad")
-    wait_in_page(page, "document.querySelector('.ad-layer video').currentTime > 1", timeout_ms=20_000)
-    assert page.evaluate("document.querySelector('#video').paused"), "the film waits for the linear ad"
+    wait_in_page(page, "window.vetrinaPlayer.inAd() && document.querySelector('#video').currentTime > 1", 20_000)
+    assert page.evaluate("window.vetrinaPlayer.filmTime()") == 0, "the film waits for the linear ad"
+    assert page.inner_text(".time").endswith("/ 0:12"), "the controls keep the film's time"
     page.wait_for_selector(".ad-skip:not([disabled])", timeout=20_000)  # skippable after 5 s
     page.click(".ad-skip")
-    page.wait_for_selector(".ad-layer", state="detached")
-    film_plays = "!document.querySelector('#video').paused && document.querySelector('#video').currentTime > 2.5"
-    wait_in_page(page, film_plays, timeout_ms=20_000)
+    page.wait_for_selector(".ad-chrome", state="detached")
+    film_plays = "!window.vetrinaPlayer.inAd() && !document.querySelector('#video').paused"
+    wait_in_page(page, film_plays + " && document.querySelector('#video').currentTime > 2.5", timeout_ms=20_000)
     page.wait_for_selector('.ad-card:has-text("Sponsored mug")', timeout=20_000)
     assert not page.evaluate("document.querySelector('#video').paused"), "an overlay never pauses the film"
     page.click('.ad-card:has-text("Sponsored mug") .card-buy')
@@ -131,6 +135,8 @@ def test_a_preroll_plays_then_the_film_and_an_overlay_card_sells_without_pausing
 
     wanted = {(ids[0], "impression"), (ids[0], "start"), (ids[0], "skip"), (ids[1], "impression"), (ids[1], "click")}
     wait_for(lambda: wanted <= tracked(), timeout_s=10, message=f"the tracking events (have {tracked()})")
+    assert len(beacons) == len(set(beacons)), f"the player fired each beacon once: {beacons}"
+    assert not [url for url in beacons if url.endswith("/complete")], "a skipped ad did not complete"
     with ctx.db.session() as session:
         linear, overlay = session.get(Campaign, ids[0]), session.get(Campaign, ids[1])
         assert linear.spent_millis > 0 and overlay.spent_millis > 0  # an impression (CPM), a click (CPC)

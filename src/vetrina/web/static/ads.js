@@ -1,7 +1,11 @@
-// Ads in the player, from the standards: the video's VMAP says where the breaks are, each break's VAST says
-// what fills it. Linear ads play in a second <video> over the film, with an "Ad" label, a countdown and a
-// skip button once the ad allows it; the film waits and resumes where it was. Overlay ads are shoppable
-// cards (Buy and Hold work as on View-and-Buy cards) and never pause the film. Every tracking URL is fired.
+// Ads in the player, from the standards. Under hls.js, pre-rolls and mid-rolls come in the playlist as HLS
+// Interstitials: hls.js asks Vetrina for each break's asset list and plays the ad in the film's <video>; this
+// layer draws the "Ad" label, the countdown, the skip button once the ad allows it and "Learn more", and fires
+// the asset list's tracking. An ad with no HLS rendition comes back as VAST instead and plays as below.
+// Otherwise (native HLS, or that fallback) the video's VMAP says where the breaks are and each break's VAST what
+// fills it: linear ads play in a second <video> over the film, which waits and resumes where it was.
+// Overlay ads are shoppable cards (Buy and Hold work as on View-and-Buy cards) and never pause the film.
+// Every tracking URL is fired once.
 "use strict";
 
 (function () {
@@ -84,9 +88,94 @@
       this.breaks = [];
       this.done = new Set();
       this.playing = false;
+      this.interstitials = this.bindInterstitials(player && player.hls);
       root.addEventListener("vetrina:time", (event) => this.tick(event.detail.currentTime));
-      this.film.addEventListener("play", () => this.tick(this.film.currentTime));
+      this.film.addEventListener("play", () => this.tick(player ? player.filmTime() : this.film.currentTime));
       this.load();
+    }
+
+    // hls.js plays the playlist's breaks; here each asset's tracking fires and its chrome shows. True when bound.
+    bindInterstitials(hls) {
+      const Hls = window.Hls;
+      if (!hls || !Hls || !Hls.Events.INTERSTITIAL_ASSET_STARTED) return false;
+      let showing = null, fallback = null;
+      hls.on(Hls.Events.ASSET_LIST_LOADED, (_event, data) => {
+        const answer = data.assetListResponse || {};
+        const vast = answer["X-VETRINA-VAST"];
+        if (vast && !(answer.ASSETS || []).length) {
+          const ad = readVast(vast);
+          if (ad && ad.linear) fallback = ad;  // played over the film once hls.js has gone back to it
+        }
+      });
+      hls.on(Hls.Events.INTERSTITIALS_PRIMARY_RESUMED, () => {
+        if (fallback) this.playLinear(fallback);
+        fallback = null;
+      });
+      hls.on(Hls.Events.INTERSTITIAL_ASSET_STARTED, (_event, data) => {
+        // hls.js starts the asset before it announces the list it came from: read the list off the event.
+        const answer = data.event.assetListResponse || {};
+        const tracking = (answer["X-VETRINA-ADS"] || [])[data.assetListIndex];
+        if (showing) showing.end();
+        showing = tracking ? this.showInterstitial(hls, tracking, data.asset, data.player) : null;
+      });
+      hls.on(Hls.Events.INTERSTITIAL_ASSET_ENDED, () => { if (showing) showing.end("complete"); showing = null; });
+      hls.on(Hls.Events.INTERSTITIAL_ASSET_ERROR, () => { if (showing) showing.fail(); showing = null; });
+      hls.on(Hls.Events.INTERSTITIAL_ENDED, () => { if (showing) showing.end(); showing = null; });
+      return true;
+    }
+
+    // One interstitial asset on screen: label and countdown, skip once allowed, "Learn more"; beacons once each.
+    showInterstitial(hls, tracking, asset, assetPlayer) {
+      const sent = new Set();
+      const once = (event, urls) => {
+        if (sent.has(event)) return;
+        sent.add(event);
+        webUrls(urls || tracking.events[event] || []).forEach((url) => fire(url));
+      };
+      const chrome = Object.assign(document.createElement("div"), { className: "ad-chrome" });
+      const label = Object.assign(document.createElement("span"), { className: "ad-label", textContent: "Ad" });
+      const skip = Object.assign(document.createElement("button"), { type: "button", className: "ad-skip", hidden: true });
+      chrome.append(label, skip);
+      const clickThrough = webUrl(tracking.click_through);
+      if (clickThrough) {
+        const visit = Object.assign(document.createElement("a"), {
+          className: "ad-visit", href: clickThrough, target: "_blank", rel: "noopener", textContent: "Learn more",
+        });
+        visit.addEventListener("click", () => { this.film.pause(); webUrls(tracking.click_tracking || []).forEach((url) => fire(url)); });
+        chrome.append(visit);
+      }
+      this.root.append(chrome);
+      this.root.classList.add("in-ad");
+      once("impression", tracking.impressions);
+      once("start");
+      const duration = asset.duration || 0;
+      const elapsed = () => (assetPlayer && Number.isFinite(assetPlayer.currentTime) ? assetPlayer.currentTime : this.film.currentTime);
+      const render = () => {
+        const t = elapsed(), share = duration ? t / duration : 0;
+        if (share >= 0.25) once("firstQuartile");
+        if (share >= 0.5) once("midpoint");
+        if (share >= 0.75) once("thirdQuartile");
+        const left = Math.max(0, Math.ceil(duration - t));
+        label.textContent = "Ad · " + Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
+        if (tracking.skip_offset_s !== null && tracking.skip_offset_s !== undefined) {
+          const wait = Math.ceil(tracking.skip_offset_s - t);
+          skip.hidden = false;
+          skip.disabled = wait > 0;
+          skip.textContent = wait > 0 ? "Skip in " + wait : "Skip ad";
+        }
+      };
+      this.film.addEventListener("timeupdate", render);
+      let ended = false;
+      const end = (event) => {  // once: a skip ends it before hls.js says the asset ended
+        if (ended) return;
+        ended = true;
+        if (event) once(event);
+        this.film.removeEventListener("timeupdate", render);
+        chrome.remove();
+        this.root.classList.remove("in-ad");
+      };
+      skip.addEventListener("click", () => { end("skip"); hls.interstitialsManager.skip(); });
+      return { end, fail: () => { webUrls(tracking.errors || []).forEach((url) => fire(url, 405)); end(); } };
     }
 
     async load() {
@@ -99,12 +188,12 @@
           id: b.getAttribute("breakId"), type: b.getAttribute("breakType"), tag: text(first(b, "AdTagURI")),
           at: offset === "start" ? 0 : offset === "end" ? Infinity : seconds(offset),
         };
-      });
+      }).filter((b) => !(this.interstitials && b.type === "linear"));  // hls.js plays those from the playlist
     }
 
     // Breaks start while the film plays: a pre-roll at the first play, the others as the film reaches them.
     tick(t) {
-      if (this.playing || this.film.paused) return;
+      if (this.playing || this.film.paused || (this.player && this.player.inAd())) return;
       for (const item of this.breaks) {
         if (this.done.has(item.id) || item.at === null || item.at === Infinity || t < item.at) continue;
         this.done.add(item.id);
@@ -144,7 +233,7 @@
       layer.append(video, label, skip, visit);
       this.root.append(layer);
       if (hls && window.Hls && window.Hls.isSupported()) {
-        this.adHls = new window.Hls();
+        this.adHls = new window.Hls({ enableInterstitialPlayback: false });  // an ad's own playlist has breaks too
         this.adHls.loadSource(hls.url);
         this.adHls.attachMedia(video);
       } else {

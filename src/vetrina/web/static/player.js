@@ -1,5 +1,7 @@
 // The Vetrina player: HLS through hls.js (or the browser's own HLS), with our own controls,
-// quality selection and seek previews from the WebVTT thumbnail track.
+// quality selection and seek previews from the WebVTT thumbnail track. Ad breaks come in the playlist as HLS
+// Interstitials, which hls.js plays in the same <video>: while one plays, the controls keep showing the film's
+// time (filmTime) and the page hears no film time (ads.js draws the ad's label, countdown and skip button).
 "use strict";
 
 function formatTime(seconds) {
@@ -39,6 +41,9 @@ const LIVE_HLS_CONFIG = {
   liveMaxLatencyDuration: 6,
   backBufferLength: 30,
 };
+// An ad plays in its own player attached to the same <video> (never appended into the film's buffer), so the
+// film's media time is never shifted by an ad's length.
+const VOD_HLS_CONFIG = { capLevelToPlayerSize: true, interstitialAppendInPlace: false };
 
 class VetrinaPlayer {
   constructor(root) {
@@ -64,7 +69,7 @@ class VetrinaPlayer {
   attachSource(url) {
     const video = this.video;
     if (window.Hls && window.Hls.isSupported()) {
-      this.hls = new window.Hls(this.live ? LIVE_HLS_CONFIG : { capLevelToPlayerSize: true });
+      this.hls = new window.Hls(this.live ? LIVE_HLS_CONFIG : VOD_HLS_CONFIG);
       this.hls.loadSource(url);
       this.hls.attachMedia(video);
       this.hls.on(window.Hls.Events.MANIFEST_PARSED, (_event, data) => {
@@ -90,6 +95,17 @@ class VetrinaPlayer {
     this.video.muted = true;
     this.root.classList.add("muted");
     this.video.play().catch(() => {});
+  }
+
+  // Whether an HLS interstitial (an ad break) is playing in place of the film.
+  inAd() {
+    const breaks = this.hls && this.hls.interstitialsManager;
+    return Boolean(breaks && breaks.playingItem && breaks.playingItem.event);
+  }
+
+  // Where the film is, in its own seconds, even while an ad plays in the <video>.
+  filmTime() {
+    return this.inAd() ? this.hls.interstitialsManager.primary.currentTime : this.video.currentTime;
   }
 
   // The program date time of the frame on screen (a live show's stream time), or null.
@@ -166,6 +182,7 @@ class VetrinaPlayer {
   bindSeekBar() {
     let dragging = false;
     const seekTo = (clientX) => {
+      if (this.inAd()) return;  // an ad break is neither skipped nor seeked through
       if (this.video.duration) this.video.currentTime = this.seekFraction(clientX) * this.video.duration;
     };
     this.seek.addEventListener("pointerdown", (event) => {
@@ -183,7 +200,7 @@ class VetrinaPlayer {
 
   showPreview(clientX) {
     const duration = this.video.duration;
-    if (!duration) return;
+    if (!duration || this.inAd()) return;
     const fraction = this.seekFraction(clientX);
     const seconds = fraction * duration;
     const cue = this.thumbnailAt(seconds);
@@ -214,7 +231,7 @@ class VetrinaPlayer {
         ArrowRight: () => { video.currentTime = Math.min(video.duration || 0, video.currentTime + 5); },
         m: () => this.root.querySelector(".mute").click(), f: () => this.toggleFullscreen(),
       };
-      const action = actions[event.key];
+      const action = event.key.startsWith("Arrow") && this.inAd() ? null : actions[event.key];
       if (action) { event.preventDefault(); action(); }
     });
   }
@@ -247,6 +264,7 @@ class VetrinaPlayer {
   }
 
   renderTime() {
+    if (this.inAd()) return;  // the bar and the page keep the film's time; ads.js shows the ad's
     const { currentTime, duration } = this.video;
     const fraction = duration ? currentTime / duration : 0;
     this.played.style.width = fraction * 100 + "%";
