@@ -97,8 +97,8 @@ def test_demo_seeds_streamable_films_and_is_idempotent(tmp_path):
 
             [spot] = session.scalars(select(Spot)).all()
             assert spot.status == "published" and spot.video_id in {v.id for v in videos}
-            # Three tags in the first film, and the spot's three products over its whole length.
-            assert session.query(ProductTag).count() == 6
+            # Three tags in the first film, the mug in "Colour Drift", and the spot's three products over its length.
+            assert session.query(ProductTag).count() == 7
             assert session.query(ProductTag).filter(ProductTag.video_id == spot.video_id).count() == 3
             from vetrina.catalog.models import Channel
             from vetrina.shoppable.models import AutotagRun, TagProposal

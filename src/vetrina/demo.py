@@ -463,7 +463,8 @@ def _simulate_audience(ctx: Context, merchant: User, viewers: int = 60) -> None:
 
 
 def _run_demo_campaigns(ctx: Context, merchant: User) -> None:
-    """The shop advertises: its studio spot as a pre-roll and its mug as an overlay card on "Colour Drift"."""
+    """The shop advertises: its studio spot as a pre-roll and a mid-roll (HLS interstitials in the film's playlist; the
+    mid-roll also a SCTE-35 cue) and its mug as an overlay card on "Colour Drift", where the mug is also tagged."""
     with ctx.db.session(write=True) as session:
         if ad_campaigns.list_campaigns(session, merchant):
             return
@@ -483,12 +484,14 @@ def _run_demo_campaigns(ctx: Context, merchant: User) -> None:
             VideoAdSettings(
                 video_id=film,
                 preroll=True,
-                midrolls_s=[],
+                midrolls_s=[12.0],
                 overlays_s=[6.0],
                 floor_cpm=0,
                 currency=ctx.settings.default_currency,
             )
         )
+        mug_moment = shoppable.TagSpec(product_id=mug.id, start_s=14.0, end_s=20.0, label=mug.title)
+        shoppable.create_tag(ctx, session, film, merchant, mug_moment)
         currency, now = ctx.settings.default_currency, clock.now()
         common: dict[str, Any] = {
             "budget_total": Money(1000, currency),

@@ -170,6 +170,8 @@ def test_the_master_playlist_is_left_as_the_transcode_wrote_it(client, film):
 
 def test_the_asset_list_is_each_viewers_auction(client, film, make_account, media_dir, ctx):
     _, video_id = film
+    vast = client.get("/api/v1/ads/vast", params={"video_id": video_id, "slot": "preroll"})
+    assert vast.headers["access-control-allow-origin"] == "*", "other sites' players read the VAST too"
     empty = client.get("/api/v1/ads/interstitials", params={"video_id": video_id, "slot": "preroll"})
     assert empty.status_code == 200 and empty.json()["ASSETS"] == []
     assert empty.headers["access-control-allow-origin"] == "*" and empty.headers["cache-control"] == "no-store"

@@ -253,7 +253,9 @@ def vast(
     viewer_key, address, new_cookie = _viewer(request, user)
     viewer = serve.Viewer(viewer_key, user, viewer_territory, device, address)
     document = serve.vast_for_slot(ctx, public_base_url(request), video_id, slot, viewer)
-    response = Response(write_vast(document), media_type=XML, headers={"Cache-Control": "no-store"})
+    # Other sites' players (IMA, Shaka, Video.js) read it too: no credentials, so no one's session travels with it.
+    headers = {"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"}
+    response = Response(write_vast(document), media_type=XML, headers=headers)
     return _remember_viewer(request, response, new_cookie)
 
 
@@ -304,7 +306,8 @@ def vmap(
     ad_breaks = serve.vmap_breaks(
         ctx, session, public_base_url(request), video_id, user, viewer_territory, ctx.settings.default_currency
     )
-    return Response(write_vmap(ad_breaks), media_type=XML, headers={"Cache-Control": "private, no-store"})
+    headers = {"Cache-Control": "private, no-store", "Access-Control-Allow-Origin": "*"}  # as the VAST it names
+    return Response(write_vmap(ad_breaks), media_type=XML, headers=headers)
 
 
 @router.put("/api/v1/videos/{video_id}/ad-settings", summary="Where ads go in your video, and its floor price")

@@ -65,7 +65,8 @@
         clickTracking: webUrls(byName(linear, "ClickTracking").map(text)),
       };
     }
-    const nonLinear = first(ad, "NonLinear");
+    // The static card, not its SIMID twin (that one is for other sites' SIMID players).
+    const nonLinear = byName(ad, "NonLinear").find((n) => !n.getAttribute("apiFramework")) || first(ad, "NonLinear");
     if (nonLinear) {
       const registry = byName(ad, "UniversalAdId").find((u) => u.getAttribute("idRegistry") === "vetrina.product");
       result.overlay = {

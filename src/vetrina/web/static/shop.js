@@ -138,9 +138,9 @@ function boxAt(tag, t) {
 
 // Reports what the viewer does, batched; a lost batch costs a little accuracy, never playback.
 class EventReporter {
-  constructor(videoId, video) {
+  constructor(videoId, filmTime) {
     this.videoId = videoId;
-    this.video = video;
+    this.filmTime = filmTime;
     this.queue = [];
     this.viewer = store.getItem("vetrina-viewer") || newKey();
     store.setItem("vetrina-viewer", this.viewer);
@@ -150,7 +150,7 @@ class EventReporter {
 
   report(type, extra) {
     if (this.videoId === null) return;  // a live show's viewing is counted by its event stream instead
-    this.queue.push({ id: newKey(), type, video_id: this.videoId, second: Math.round(this.video.currentTime * 1000) / 1000,
+    this.queue.push({ id: newKey(), type, video_id: this.videoId, second: Math.round(this.filmTime() * 1000) / 1000,
                       at: new Date().toISOString(), ...(extra || {}) });
     if (this.queue.length >= 50) this.flush();
   }
@@ -185,13 +185,14 @@ class ShopLayer {
     this.heldKey = this.live ? "vetrina-held-live-" + root.dataset.showId : "vetrina-held-" + this.videoId;
     this.tags = [];
     this.shown = new Map();
-    this.events = new EventReporter(this.videoId, this.video);
+    this.events = new EventReporter(this.videoId, () => this.filmTime());
     this.host = new HostBridge(this.videoId);
     this.video.addEventListener("play", () => this.events.report("play"));
     // A heartbeat every 5 s of playback (how far viewers stay), each quartile once, and the end.
     let beat = -1;
     const quartiles = new Set();
     this.video.addEventListener("timeupdate", () => {
+      if (this.player && this.player.inAd()) return;  // the <video> is playing an ad break, not the film
       const t = this.video.currentTime, d = this.video.duration;
       if (!this.video.paused && Math.floor(t / 5) !== beat) {
         beat = Math.floor(t / 5);
@@ -270,9 +271,14 @@ class ShopLayer {
     if (node) { node.remove(); this.shown.delete("pin-" + pinId); }
   }
 
+  // The film's second, even while an ad break plays in the <video> (player.js knows which it is).
+  filmTime() {
+    return this.player && this.player.filmTime ? this.player.filmTime() : this.video.currentTime;
+  }
+
   // Where the viewer is: the second of the video, or the stream time on screen of a live show (ISO 8601).
   moment() {
-    if (!this.live) return this.video.currentTime;
+    if (!this.live) return this.filmTime();
     const date = this.player && this.player.streamTime();
     return date ? date.toISOString() : null;
   }
@@ -290,7 +296,7 @@ class ShopLayer {
     this.tags = (await response.json()).tags;
     this.drawMarkers();
     this.drawShelf();
-    this.render(this.video.currentTime);
+    this.render(this.filmTime());
   }
 
   drawMarkers() {
