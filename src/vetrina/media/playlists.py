@@ -13,7 +13,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import ClassVar
@@ -139,24 +139,37 @@ class Signals:
 
     anchor: datetime
     date_ranges: tuple[DateRange, ...] = ()
+    # The written lines and their digest by film start, made once: every poll of a playlist asks for them again.
+    _written: dict[datetime, tuple[bytes, bytes]] = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    def written(self, film_start: datetime) -> tuple[bytes, bytes]:
+        """The date ranges as playlist lines for a film starting at `film_start`, and a digest of them."""
+        found = self._written.get(film_start)
+        if found is None:
+            lines = "".join(r.line(film_start) + "\n" for r in self.date_ranges).encode()
+            found = self._written[film_start] = (lines, hashlib.sha256(lines).digest())
+        return found
 
 
 def with_signals(playlist: Playlist, signals: Signals) -> Playlist:
     """A finished media playlist with a program date time on its first segment (kept when it already has one, as a
-    live show's replay does) and the date ranges after it. Master playlists and live ones are returned as they are."""
-    text = playlist.body.decode()
-    if "#EXTINF" not in text or "#EXT-X-ENDLIST" not in text:
+    live show's replay does) and the date ranges after it; its ETag follows the stored playlist's and the signals'.
+    Master playlists and live ones are returned as they are. Spliced as bytes: a film's playlist is 100 KiB and more."""
+    body = playlist.body
+    first_segment = body.find(b"\n#EXTINF") + 1
+    if not first_segment or b"#EXT-X-ENDLIST" not in body:
         return playlist
-    lines = text.splitlines()
-    dated = next((i for i, line in enumerate(lines) if line.startswith(PROGRAM_DATE_TIME)), None)
-    if dated is None:
-        dated = next(i for i, line in enumerate(lines) if line.startswith("#EXTINF"))
-        lines.insert(dated, PROGRAM_DATE_TIME + iso_date(signals.anchor))
-        film_start = signals.anchor
+    dated = body.find(b"\n" + PROGRAM_DATE_TIME.encode()) + 1
+    if dated:
+        line_end = body.index(b"\n", dated)
+        film_start = datetime.fromisoformat(body[dated + len(PROGRAM_DATE_TIME) : line_end].decode().strip())
+        at, prefix = line_end + 1, b""
     else:
-        film_start = datetime.fromisoformat(lines[dated][len(PROGRAM_DATE_TIME) :].strip())
-    lines[dated + 1 : dated + 1] = [r.line(film_start) for r in signals.date_ranges]
-    return _playlist(("\n".join(lines) + "\n").encode())
+        film_start = signals.anchor
+        at, prefix = first_segment, (PROGRAM_DATE_TIME + iso_date(film_start) + "\n").encode()
+    lines, digest = signals.written(film_start)
+    etag = hashlib.sha256(playlist.etag.encode() + prefix + digest).hexdigest()[:32]
+    return Playlist(body[:at] + prefix + lines + body[at:], f'"{etag}"')
 
 
 class SignalsCache:
