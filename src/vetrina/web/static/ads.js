@@ -100,17 +100,24 @@
       const Hls = window.Hls;
       if (!hls || !Hls || !Hls.Events.INTERSTITIAL_ASSET_STARTED) return false;
       let showing = null, fallback = null;
+      // An asset list with no asset but a VAST: that ad plays the VAST way, over the film, once hls.js is back on
+      // the film (a list with no asset never leaves it) and the viewer has pressed play (a pre-roll's list comes
+      // at load).
+      const playFallback = () => {
+        if (!fallback) return;
+        if (this.player.inAd()) { setTimeout(playFallback, 100); return; }
+        if (this.film.paused) { this.film.addEventListener("play", playFallback, { once: true }); return; }
+        const ad = fallback;
+        fallback = null;
+        this.playLinear(ad);
+      };
       hls.on(Hls.Events.ASSET_LIST_LOADED, (_event, data) => {
         const answer = data.assetListResponse || {};
         const vast = answer["X-VETRINA-VAST"];
         if (vast && !(answer.ASSETS || []).length) {
           const ad = readVast(vast);
-          if (ad && ad.linear) fallback = ad;  // played over the film once hls.js has gone back to it
+          if (ad && ad.linear) { fallback = ad; setTimeout(playFallback, 0); }
         }
-      });
-      hls.on(Hls.Events.INTERSTITIALS_PRIMARY_RESUMED, () => {
-        if (fallback) this.playLinear(fallback);
-        fallback = null;
       });
       hls.on(Hls.Events.INTERSTITIAL_ASSET_STARTED, (_event, data) => {
         // hls.js starts the asset before it announces the list it came from: read the list off the event.
