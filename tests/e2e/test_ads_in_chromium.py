@@ -31,7 +31,7 @@ def test_a_preroll_plays_then_the_film_and_an_overlay_card_sells_without_pausing
 ):
     publisher, advertiser = make_account(Role.merchant), make_account(Role.merchant)
     film_clip = make_clip(media_dir / "e2e-12s.mp4", 12, size="854x480")
-    spot_clip = make_clip(media_dir / "ads-spot-7s.mp4", 7, size="640x360")
+    spot_clip = make_clip(media_dir / "ads-spot-10s.mp4", 10, size="640x360")
     now = datetime.now(UTC)
     window = {"starts_at": (now - timedelta(days=1)).isoformat(), "ends_at": (now + timedelta(days=7)).isoformat()}
     money = {"budget_total": {"amount": 5000, "currency": "EUR"}, "budget_daily": {"amount": 5000, "currency": "EUR"}}
@@ -116,10 +116,15 @@ def test_a_preroll_plays_then_the_film_and_an_overlay_card_sells_without_pausing
     assert page.evaluate("window.vetrinaPlayer.filmTime()") == 0, "the film waits for the linear ad"
     assert page.inner_text(".time").endswith("/ 0:12"), "the controls keep the film's time"
     page.wait_for_selector(".ad-skip:not([disabled])", timeout=20_000)  # skippable after 5 s
+    # How far the ad played: a skip ends it there, well before its 10 s.
+    page.evaluate("""() => { window.adPlayed = 0; const v = document.querySelector('#video');
+        v.addEventListener('timeupdate', () => { if (window.vetrinaPlayer.inAd()) window.adPlayed = v.currentTime; });
+    }""")
     page.click(".ad-skip")
     page.wait_for_selector(".ad-chrome", state="detached")
     film_plays = "!window.vetrinaPlayer.inAd() && !document.querySelector('#video').paused"
     wait_in_page(page, film_plays + " && document.querySelector('#video').currentTime > 2.5", timeout_ms=20_000)
+    assert page.evaluate("window.adPlayed") < 8, "the skip ended the ad"
     page.wait_for_selector('.ad-card:has-text("Sponsored mug")', timeout=20_000)
     assert not page.evaluate("document.querySelector('#video').paused"), "an overlay never pauses the film"
     page.click('.ad-card:has-text("Sponsored mug") .card-buy')

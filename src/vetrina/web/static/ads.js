@@ -182,7 +182,14 @@
         chrome.remove();
         this.root.classList.remove("in-ad");
       };
-      skip.addEventListener("click", () => { end("skip"); hls.interstitialsManager.skip(); });
+      skip.addEventListener("click", () => {
+        // The playlist forbids skipping (X-RESTRICT) for players that cannot know the ad's skip offset; this one
+        // has waited it out, so it lifts the restriction for the break playing and lets hls.js move on.
+        const item = hls.interstitialsManager.playingItem;
+        if (item && item.event) item.event.restrictions.skip = false;
+        end("skip");
+        hls.interstitialsManager.skip();
+      });
       return { end, fail: () => { webUrls(tracking.errors || []).forEach((url) => fire(url, 405)); end(); } };
     }
 
