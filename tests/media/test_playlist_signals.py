@@ -246,3 +246,23 @@ def test_attribute_text_never_breaks_a_playlist():
         DateRange("x", 0, (("bad name", "v"),)).line(anchor)
     with pytest.raises(ValueError):
         DateRange("x", 0, (("X-N", float("nan")),)).line(anchor)
+
+
+def test_a_replay_keeps_its_own_dates_and_each_range_takes_its_segments():
+    """A live show's replay is dated segment by segment and jumps where the show was interrupted: a range after the
+    jump is dated by its own segment, not by the first date plus its second."""
+    body = (
+        b"#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-PROGRAM-DATE-TIME:2026-12-06T10:00:00.000Z\n#EXTINF:2.0,\nseg_0.ts\n"
+        b"#EXT-X-PROGRAM-DATE-TIME:2026-12-06T10:00:02.000Z\n#EXTINF:2.0,\nseg_1.ts\n#EXT-X-DISCONTINUITY\n"
+        b"#EXT-X-PROGRAM-DATE-TIME:2026-12-06T10:30:00.000Z\n#EXTINF:2.0,\nseg_2.ts\n#EXTINF:2.0,\nseg_3.ts\n"
+        b"#EXT-X-ENDLIST\n"
+    )
+    anchor = datetime.fromisoformat("2000-01-01T00:00:00+00:00")  # unused: the replay has its own dates
+    ranges = (DateRange("before", 1.0), DateRange("after", 5.0))
+    signed = with_signals(Playlist(body, '"r"'), Signals(anchor, ranges))
+    text = signed.body.decode()
+    assert text.count("#EXT-X-PROGRAM-DATE-TIME:") == 3, "the replay's own dates are kept, none added"
+    found = ranges_by_id(text)
+    assert found["before"].start_date == "2026-12-06T10:00:01.000Z"
+    assert found["after"].start_date == "2026-12-06T10:30:01.000Z", "one second into the segment after the jump"
+    assert [s.uri for s in m3u8.loads(text).segments] == ["seg_0.ts", "seg_1.ts", "seg_2.ts", "seg_3.ts"]

@@ -7,6 +7,7 @@ video's signals: a program date time from a fixed anchor, and its product moment
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 import threading
@@ -100,8 +101,8 @@ class DateRange:
     start_s: float
     attributes: tuple[tuple[str, AttributeValue], ...] = ()
 
-    def line(self, film_start: datetime) -> str:
-        start = (film_start + timedelta(seconds=self.start_s)).astimezone(UTC)
+    def line(self, start: datetime) -> str:
+        """The tag, starting at `start`: the date the playlist gives the film's `start_s`."""
         parts = [f"ID={quoted(self.id)}", f"START-DATE={quoted(iso_date(start))}"]
         for name, value in self.attributes:
             if not _ATTRIBUTE_NAME.fullmatch(name):
@@ -139,37 +140,67 @@ class Signals:
 
     anchor: datetime
     date_ranges: tuple[DateRange, ...] = ()
-    # The written lines and their digest by film start, made once: every poll of a playlist asks for them again.
-    _written: dict[datetime, tuple[bytes, bytes]] = field(default_factory=dict, compare=False, hash=False, repr=False)
+    # The written lines and their digest per playlist timeline, made once: every poll of a playlist asks again.
+    _written: dict[str, tuple[bytes, bytes]] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
-    def written(self, film_start: datetime) -> tuple[bytes, bytes]:
-        """The date ranges as playlist lines for a film starting at `film_start`, and a digest of them."""
-        found = self._written.get(film_start)
+    def written(self, timeline: str, date_of: Callable[[float], datetime]) -> tuple[bytes, bytes]:
+        """The date ranges as playlist lines, each dated by `date_of` (a film second to the playlist's date), and
+        a digest of them; kept under `timeline`, which names the mapping."""
+        found = self._written.get(timeline)
         if found is None:
-            lines = "".join(r.line(film_start) + "\n" for r in self.date_ranges).encode()
-            found = self._written[film_start] = (lines, hashlib.sha256(lines).digest())
+            lines = "".join(r.line(date_of(r.start_s)) + "\n" for r in self.date_ranges).encode()
+            found = self._written[timeline] = (lines, hashlib.sha256(lines).digest())
         return found
 
 
 def with_signals(playlist: Playlist, signals: Signals) -> Playlist:
-    """A finished media playlist with a program date time on its first segment (kept when it already has one, as a
-    live show's replay does) and the date ranges after it; its ETag follows the stored playlist's and the signals'.
-    Master playlists and live ones are returned as they are. Spliced as bytes: a film's playlist is 100 KiB and more."""
+    """A finished media playlist with a program date time on its first segment and the date ranges after it; its
+    ETag follows the stored playlist's and the signals'. A playlist that has its own dates (a live show's replay,
+    dated segment by segment, with jumps where the show was interrupted) keeps them, and each range is dated by the
+    segment its second falls in. Master playlists and live ones are returned as they are. Spliced as bytes: a film's
+    playlist is 100 KiB and more."""
     body = playlist.body
     first_segment = body.find(b"\n#EXTINF") + 1
     if not first_segment or b"#EXT-X-ENDLIST" not in body:
         return playlist
     dated = body.find(b"\n" + PROGRAM_DATE_TIME.encode()) + 1
     if dated:
-        line_end = body.index(b"\n", dated)
-        film_start = datetime.fromisoformat(body[dated + len(PROGRAM_DATE_TIME) : line_end].decode().strip())
-        at, prefix = line_end + 1, b""
+        at, prefix = body.index(b"\n", dated) + 1, b""
+        lines, digest = signals.written(playlist.etag, _segment_dates(body))
     else:
-        film_start = signals.anchor
-        at, prefix = first_segment, (PROGRAM_DATE_TIME + iso_date(film_start) + "\n").encode()
-    lines, digest = signals.written(film_start)
+        anchor = signals.anchor
+        at, prefix = first_segment, (PROGRAM_DATE_TIME + iso_date(anchor) + "\n").encode()
+        lines, digest = signals.written("anchor", lambda second: anchor + timedelta(seconds=second))
     etag = hashlib.sha256(playlist.etag.encode() + prefix + digest).hexdigest()[:32]
     return Playlist(body[:at] + prefix + lines + body[at:], f'"{etag}"')
+
+
+def _segment_dates(body: bytes) -> Callable[[float], datetime]:
+    """A dated playlist's film second to its date: the date of the segment the second falls in, plus the time into
+    that segment (a segment with no date of its own follows the one before it)."""
+    starts: list[float] = []
+    dates: list[datetime] = []
+    elapsed, date, pending = 0.0, None, None
+    for raw in body.decode().splitlines():
+        line = raw.strip()
+        if line.startswith(PROGRAM_DATE_TIME):
+            pending = datetime.fromisoformat(line[len(PROGRAM_DATE_TIME) :])
+        elif line.startswith("#EXTINF:"):
+            length = float(line[len("#EXTINF:") :].split(",", 1)[0])
+            if pending is not None:
+                date = pending
+            if date is not None:
+                starts.append(elapsed)
+                dates.append(date)
+                date += timedelta(seconds=length)
+            elapsed += length
+            pending = None
+
+    def date_of(second: float) -> datetime:
+        index = max(bisect.bisect_right(starts, second) - 1, 0)
+        return dates[index] + timedelta(seconds=second - starts[index])
+
+    return date_of
 
 
 class SignalsCache:
