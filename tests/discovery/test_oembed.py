@@ -1,5 +1,6 @@
 """oEmbed over real HTTP: a watch page's URL becomes the embed player's iframe (sized to the consumer's maximum,
-in the video's aspect), JSON or XML; every URL that embeds nothing gets the very same 404."""
+in the video's aspect), JSON or XML; every URL that embeds nothing gets the very same 404; any site's script may
+read every answer, problems included."""
 
 from __future__ import annotations
 
@@ -98,6 +99,26 @@ def test_bad_oembed_requests_are_problems(live_server, site, make_account):
         assert_problem(site.get("/oembed", params={"url": url, "maxwidth": bad}), 422, "invalid-input")
         assert_problem(site.get("/oembed", params={"url": url, "maxheight": bad}), 422, "invalid-input")
     assert_problem(site.get("/oembed", params={"url": url, "format": "yaml"}), 422, "invalid-input")
+
+
+def test_any_site_may_read_every_oembed_answer(live_server, site, make_account):
+    owner = make_account(Role.merchant)
+    url = f"{live_server.url}/watch/{video_row(live_server.ctx, owner.user.id)}"
+    other_site = {"Origin": "https://blog.example"}
+    asked = [
+        {"url": url},
+        {"url": url, "format": "xml"},
+        {"url": f"{live_server.url}/watch/999999"},
+        {"url": url, "maxwidth": 0},
+        {},
+    ]
+    answers = [site.get("/oembed", params=params, headers=other_site) for params in asked]
+    assert [a.status_code for a in answers] == [200, 200, 404, 422, 422]
+    assert_problem(answers[2], 404, "not-found")
+    assert_problem(answers[3], 422, "invalid-input")
+    for answer in answers:
+        assert answer.headers.get("access-control-allow-origin") == "*", answer.text
+        assert "access-control-allow-credentials" not in answer.headers
 
 
 def test_which_urls_are_our_watch_pages():

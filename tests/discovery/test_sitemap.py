@@ -1,5 +1,6 @@
 """The video sitemap, parsed with lxml: published titles at their watch pages with Google's video fields,
-territory restrictions from the licences, nothing private; and /robots.txt naming it."""
+territory restrictions from the licences, nothing private, each page cached until a video changes; and
+/robots.txt naming it; both varying by Host while no public origin is configured."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from datetime import datetime
 from lxml import etree
 
 from tests.discovery.helpers import licence, video_row
-from tests.web.helpers import assert_problem
+from tests.web.helpers import app_with, assert_problem
 from vetrina import clock
 from vetrina.accounts.models import Role
+from vetrina.context import Topic
 from vetrina.discovery import sitemap
 
 NS = {"s": sitemap.SITEMAP_NS, "video": sitemap.VIDEO_NS}
@@ -89,3 +91,51 @@ def test_bad_pages_are_problems(site):
     assert_problem(site.get("/sitemap-videos.xml?page=0"), 422, "invalid-input")
     assert_problem(site.get("/sitemap-videos.xml?page=many"), 422, "invalid-input")
     assert_problem(site.get("/sitemap-videos.xml?page=2"), 404, "not-found")
+
+
+def test_a_sitemap_page_is_served_from_the_cache_until_a_video_changes(live_server, site, make_account):
+    base = live_server.url
+    owner = make_account(Role.merchant)
+    shown = video_row(live_server.ctx, owner.user.id, title="Shown")
+    first = site.get("/sitemap-videos.xml")
+    assert set(entries(first.content)) == {f"{base}/watch/{shown}"}
+
+    # Written behind the app's back (no change is announced): the cached page does not read the database again.
+    late = video_row(live_server.ctx, owner.user.id, title="Late")
+    assert site.get("/sitemap-videos.xml").content == first.content
+    # Another origin asked for is another page (its URLs are on that origin), read afresh.
+    elsewhere = site.get("/sitemap-videos.xml", headers={"Host": "elsewhere.example"})
+    assert set(entries(elsewhere.content)) == {f"http://elsewhere.example/watch/{v}" for v in (shown, late)}
+
+    # A change made through the app drops the cached pages (Topic.video).
+    renamed = site.patch(f"/api/v1/videos/{late}", headers=owner.auth, json={"title": "Renamed"})
+    assert renamed.status_code == 200, renamed.text
+    found = entries(site.get("/sitemap-videos.xml").content)
+    assert set(found) == {f"{base}/watch/{v}" for v in (shown, late)}
+    assert found[f"{base}/watch/{late}"].findtext("video:video/video:title", namespaces=NS) == "Renamed"
+
+
+def test_the_sitemap_cache_holds_a_bounded_number_of_pages():
+    cache = sitemap.SitemapCache(ttl_s=300, max_entries=2)
+    for host in ("a", "b", "c"):
+        cache.put((None, f"http://{host}.example"), host.encode())
+    assert [cache.fresh((None, f"http://{h}.example")) for h in ("a", "b", "c")] == [None, b"b", b"c"]
+    cache.forget(7)
+    assert cache.fresh((None, "http://c.example")) is None
+    assert sitemap.SitemapCache.topics == {Topic.video, Topic.licences}
+
+
+def test_host_made_answers_vary_by_host_until_the_origin_is_configured(live_server, site, settings):
+    # No VETRINA_BASE_URL: the URLs inside come from the Host header, so a shared cache must key on it.
+    for path in ("/robots.txt", "/sitemap-videos.xml"):
+        response = site.get(path)
+        assert response.status_code == 200
+        assert response.headers["cache-control"] == "public, max-age=300"
+        assert "host" in response.headers.get("vary", "").lower().replace(" ", "").split(","), path
+    with app_with(settings, base_url="https://vetrina.example") as (client, _ctx):
+        robots = client.get("/robots.txt", headers={"Host": "evil.example"})
+        assert "Sitemap: https://vetrina.example/sitemap-videos.xml" in robots.text.splitlines()
+        for response in (robots, client.get("/sitemap-videos.xml")):
+            assert response.status_code == 200
+            assert response.headers["cache-control"] == "public, max-age=300"
+            assert "host" not in response.headers.get("vary", "").lower()

@@ -2,29 +2,39 @@
 somewhere now, at its watch page, with `video:restriction` for titles licensed territory by territory.
 
 The protocol allows 50,000 URLs per sitemap: past that, `/sitemap-videos.xml` is an index of its pages
-(`?page=N`), each holding the titles in id order.
+(`?page=N`), each holding the titles in id order. Each rendered page is kept per process for its `max-age`
+(`SitemapCache`), so crawlers' repeated reads cost no database work.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import ClassVar
 
 from lxml import etree
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from vetrina import clock
+from vetrina.context import Context, Topic
 from vetrina.discovery import links
 from vetrina.discovery.restriction import Restriction, streaming_restriction
+from vetrina.errors import NotFound
 from vetrina.media.models import Video, VideoStatus
 from vetrina.rights.models import Licence
 from vetrina.rights.service import Terms
+from vetrina.settings import Settings
 
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 VIDEO_NS = "http://www.google.com/schemas/sitemap-video/1.1"
 MAX_URLS = 50_000
+# How long crawlers and this process may keep a rendered sitemap page (its `Cache-Control: max-age`).
+CACHE_S = 300
 # Google's limits on a video's title and description in a sitemap.
 MAX_TITLE = 100
 MAX_DESCRIPTION = 2048
@@ -131,3 +141,59 @@ def sitemap_index_xml(pages: int, base_url: str) -> bytes:
 def robots_txt(base_url: str) -> str:
     """Crawlers may read every page; the video sitemap is named for them."""
     return f"User-agent: *\nDisallow:\n\nSitemap: {base_url}{links.VIDEO_SITEMAP_PATH}\n"
+
+
+# A page asked for (None: the sitemap's own address) on one public origin.
+PageKey = tuple[int | None, str]
+
+
+class SitemapCache:
+    """Rendered sitemap pages, fresh for `ttl_s` seconds and dropped when a video or a licence changes."""
+
+    topics: ClassVar[frozenset[Topic]] = frozenset({Topic.video, Topic.licences})
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SitemapCache:
+        return cls(ttl_s=CACHE_S)
+
+    # Without VETRINA_BASE_URL each Host asked for is a key: a bound keeps a flood of hosts from filling memory.
+    def __init__(self, ttl_s: float, max_entries: int = 16) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self._entries: dict[PageKey, tuple[float, bytes]] = {}
+        self._lock = threading.Lock()
+
+    def fresh(self, key: PageKey) -> bytes | None:
+        entry = self._entries.get(key)
+        return entry[1] if entry and entry[0] > time.monotonic() else None
+
+    def put(self, key: PageKey, body: bytes) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+            while len(self._entries) >= self.max_entries:
+                del self._entries[next(iter(self._entries))]  # the oldest first
+            self._entries[key] = (time.monotonic() + self.ttl_s, body)
+
+    def forget(self, key: int | None) -> None:
+        # Any page may hold a changed video (or its absence): all of them go.
+        with self._lock:
+            self._entries.clear()
+
+
+def sitemap_page(ctx: Context, session: Session, page: int | None, base_url: str) -> bytes:
+    """What `/sitemap-videos.xml?page=N` answers (`page` None: the sitemap itself, or past the cap the index of its
+    pages), from the cache while fresh; NotFound for a page past the last."""
+    cache = ctx.caches.get(SitemapCache)
+    key = (page, base_url)
+    body = cache.fresh(key)
+    if body is not None:
+        return body
+    pages = page_count(session)
+    if page is None and pages > 1:
+        body = sitemap_index_xml(pages, base_url)
+    elif (page or 1) > pages:
+        raise NotFound(f"The video sitemap has {pages} page(s).")
+    else:
+        body = sitemap_xml(sitemap_videos(session, page or 1, clock.now()), base_url)
+    cache.put(key, body)
+    return body

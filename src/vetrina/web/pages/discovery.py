@@ -7,12 +7,11 @@ import json
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
-from vetrina import clock
 from vetrina.accounts.models import User
 from vetrina.catalog.models import Product
 from vetrina.discovery import links, sitemap, structured
@@ -22,11 +21,21 @@ from vetrina.live.models import LiveShow
 from vetrina.media import service as media
 from vetrina.media.models import Video
 from vetrina.rights import service as rights
+from vetrina.web.browser_safety import allow_reading_from_any_site
 from vetrina.web.deps import RowId, db_session, get_context, optional_user, public_base_url, territory
 
 router = APIRouter(include_in_schema=False)
 # Crawlers' reads: a few minutes' staleness is fine and spares the database.
-CRAWLER_CACHE = "public, max-age=300"
+CRAWLER_CACHE = f"public, max-age={sitemap.CACHE_S}"
+
+
+def _shared_cache_headers(request: Request, cache_control: str) -> dict[str, str]:
+    """`cache_control`, plus `Vary: Host` when the answer's URLs come from the Host header (no VETRINA_BASE_URL)."""
+    headers = {"Cache-Control": cache_control}
+    if not get_context(request).settings.base_url:
+        # A shared cache keying on the path alone would hand one asker's Host to everyone.
+        headers["Vary"] = "Host"
+    return headers
 
 
 def _scripts(items: list[dict[str, Any]]) -> list[Markup]:
@@ -54,7 +63,8 @@ def product_json_ld(request: Request, product: Product) -> list[Markup]:
 
 @router.get("/robots.txt", response_class=PlainTextResponse)
 def robots(request: Request) -> Response:
-    return PlainTextResponse(sitemap.robots_txt(public_base_url(request)), headers={"Cache-Control": CRAWLER_CACHE})
+    body = sitemap.robots_txt(public_base_url(request))
+    return PlainTextResponse(body, headers=_shared_cache_headers(request, CRAWLER_CACHE))
 
 
 @router.get(links.VIDEO_SITEMAP_PATH)
@@ -64,28 +74,23 @@ def video_sitemap(
     session: Session = db_session,
 ) -> Response:
     """The video sitemap; past 50,000 titles, without `page` it is the index of its pages."""
-    base = public_base_url(request)
-    pages = sitemap.page_count(session)
-    if page is None and pages > 1:
-        body = sitemap.sitemap_index_xml(pages, base)
-    elif (page or 1) > pages:
-        raise NotFound(f"The video sitemap has {pages} page(s).")
-    else:
-        body = sitemap.sitemap_xml(sitemap.sitemap_videos(session, page or 1, clock.now()), base)
-    return Response(body, media_type="application/xml", headers={"Cache-Control": CRAWLER_CACHE})
+    body = sitemap.sitemap_page(get_context(request), session, page, public_base_url(request))
+    return Response(body, media_type="application/xml", headers=_shared_cache_headers(request, CRAWLER_CACHE))
 
 
 @router.get(links.OEMBED_PATH)
 def oembed(
     request: Request,
     url: Annotated[str, Query(min_length=1, max_length=oembeds.MAX_URL_LENGTH, description="A watch page's URL")],
+    _any_site: None = Depends(allow_reading_from_any_site),
     format: Literal["json", "xml"] = "json",
     maxwidth: Annotated[int | None, Query(ge=1, le=oembeds.MAX_DIMENSION)] = None,
     maxheight: Annotated[int | None, Query(ge=1, le=oembeds.MAX_DIMENSION)] = None,
     session: Session = db_session,
     viewer_territory: str = territory,
 ) -> Response:
-    """oEmbed for a watch page (as the asking server's territory sees it: a title not licensed there is a 404)."""
+    """oEmbed for a watch page (as the asking server's territory sees it: a title not licensed there is a 404);
+    any site's script may read it, its problems too."""
     base = public_base_url(request)
     # Ours: the configured public origin's host, and the host this request was sent to.
     ours = {urlsplit(base).netloc.lower(), request.url.netloc.lower()}
@@ -99,10 +104,7 @@ def oembed(
         max_width=maxwidth,
         max_height=maxheight,
     )
-    headers = {
-        "Access-Control-Allow-Origin": "*",
-        "Cache-Control": ("public" if shared else "private") + ", max-age=300",
-    }
+    headers = _shared_cache_headers(request, ("public" if shared else "private") + ", max-age=300")
     if format == "xml":
         return Response(oembeds.oembed_xml(answer), media_type="text/xml", headers=headers)
     body = json.dumps(answer, ensure_ascii=False)
