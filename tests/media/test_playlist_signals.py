@@ -20,6 +20,7 @@ from tests.shoppable.helpers import tag
 from tests.web.helpers import assert_problem
 from vetrina.accounts.models import Role
 from vetrina.ads.interstitials import INTERSTITIAL_CLASS, MAX_BREAK_S, asset_list_of
+from vetrina.ads.models import AdEvent
 from vetrina.ads.scte35 import TICKS_PER_S
 from vetrina.ads.vast import Ad, Creative, Linear, MediaFile, Tracking, Vast
 from vetrina.media.models import Video
@@ -197,8 +198,17 @@ def test_the_asset_list_is_each_viewers_auction(client, film, make_account, medi
     ).json()
     [asset] = answer["ASSETS"]
     assert 3.5 < asset["DURATION"] <= 4.5
-    ad_master = client.get(asset["URI"])
-    assert ad_master.status_code == 200 and m3u8.loads(ad_master.text).is_variant, "the asset is the spot's HLS"
+    # The asset is ours: fetching it counts the impression (any player does), then it leads to the spot's HLS.
+    assert urlsplit(asset["URI"]).path.startswith("/api/v1/ads/assets/")
+    for _ in range(2):
+        ad_master = client.get(asset["URI"])
+        assert ad_master.status_code == 200 and m3u8.loads(ad_master.text).is_variant, "the spot's HLS"
+    assert ad_master.history[0].status_code == 302
+    assert ad_master.history[0].headers["access-control-allow-origin"] == "*"
+    with ctx.db.session() as session:
+        counted = session.query(AdEvent).filter_by(campaign_id=campaign["id"], event="impression").count()
+    assert counted == 1, "one impression however often the player fetches it"
+    assert_problem(client.get(asset["URI"] + "x"), 404, "not-found")
     [tracking] = answer["X-VETRINA-ADS"]
     assert tracking["impressions"] and tracking["decision_id"]
     assert {"start", "firstQuartile", "midpoint", "thirdQuartile", "complete", "skip"} <= set(tracking["events"])
@@ -220,14 +230,14 @@ def _ad(files: list[MediaFile]) -> Vast:
 
 def test_an_ad_without_hls_goes_back_to_the_players_vast_path():
     mp4 = MediaFile("https://ads.example/spot.mp4", "video/mp4", 640, 360)
-    answer = asset_list_of(_ad([mp4]))
+    answer = asset_list_of(_ad([mp4]), "https://vetrina.example")
     assert answer["ASSETS"] == []
     assert "https://ads.example/spot.mp4" in answer["X-VETRINA-VAST"] and "<VAST" in answer["X-VETRINA-VAST"]
     hls = MediaFile("https://ads.example/spot.m3u8", "application/x-mpegURL", 640, 360, delivery="streaming")
-    both = asset_list_of(_ad([mp4, hls]))
-    assert both["ASSETS"] == [{"URI": "https://ads.example/spot.m3u8", "DURATION": 9.0}]
+    both = asset_list_of(_ad([mp4, hls]), "https://vetrina.example")
+    assert both["ASSETS"] == [{"URI": "https://ads.example/spot.m3u8", "DURATION": 9.0}], "a third party's, as is"
     hostile = MediaFile("javascript:alert(1)", "application/x-mpegURL", 640, 360)
-    assert asset_list_of(_ad([hostile]))["ASSETS"] == [], "only http(s) assets reach a player"
+    assert asset_list_of(_ad([hostile]), "https://vetrina.example")["ASSETS"] == [], "only http(s) assets"
 
 
 def test_attribute_text_never_breaks_a_playlist():

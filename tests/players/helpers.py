@@ -101,10 +101,15 @@ HLS_JS_PAGE = """<!doctype html><html><body><video id="v" muted playsinline widt
 window.log = [];
 const video = document.getElementById("v");
 const hls = new Hls();
-const film = () => {{
+// The film's own time: the <video>'s while the film (not a break) plays; hls.js's primary time moves oddly while an
+// asset is loading, so breaks are noted at the last film time seen.
+let filmAt = 0;
+const inBreak = () => {{
   const breaks = hls.interstitialsManager;
-  return breaks && breaks.playingItem && breaks.playingItem.event ? breaks.primary.currentTime : video.currentTime;
+  return Boolean(breaks && breaks.playingItem && breaks.playingItem.event);
 }};
+video.addEventListener("timeupdate", () => {{ if (!inBreak()) filmAt = video.currentTime; }});
+const film = () => filmAt;
 const note = (what, id) => window.log.push({{ what, id, film: film() }});
 hls.on(Hls.Events.INTERSTITIAL_STARTED, (_e, data) => note("break-start", data.event.identifier));
 hls.on(Hls.Events.INTERSTITIAL_ASSET_STARTED, (_e, data) => note("asset-start", data.event.identifier));
@@ -120,8 +125,7 @@ hls.on(Hls.Events.LEVEL_LOADED, (_e, data) => {{
     .map((r) => ({{ id: r.attr["X-PRODUCT-ID"], start: r.startTime, heard: false }}));
 }});
 video.addEventListener("timeupdate", () => {{
-  const breaks = hls.interstitialsManager;
-  if (breaks && breaks.playingItem && breaks.playingItem.event) return;
+  if (inBreak()) return;
   for (const moment of moments) {{
     if (!moment.heard && video.currentTime >= moment.start) {{ moment.heard = true; note("moment", moment.id); }}
   }}
@@ -129,7 +133,9 @@ video.addEventListener("timeupdate", () => {{
 hls.on(Hls.Events.ERROR, (_e, data) => {{ if (data.fatal) note("error", data.details); }});
 hls.loadSource("{playlist}");
 hls.attachMedia(video);
-video.play().catch(() => {{}});
+// Played once hls.js knows the film and its breaks, as a page would start it (a play() before that can let the
+// film's first second through before the pre-roll).
+hls.once(Hls.Events.INTERSTITIALS_UPDATED, () => video.play().catch(() => {{}}));
 </script></body></html>"""
 
 SHAKA_PAGE = """<!doctype html><html><body><video id="v" muted playsinline width="640" height="360"></video>

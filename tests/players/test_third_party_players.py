@@ -47,7 +47,11 @@ def check_the_film(log: list[dict[str, Any]], film: Film) -> None:
     moments = [e for e in log if e["what"] == "moment"]
     assert moments[0]["id"] == str(film.product_id)
     assert abs(moments[0]["film"] - MOMENT_S) <= TOLERANCE_S, moments
-    starts = [e for e in log if e["what"] == "break-start"]
+    starts: list[dict[str, Any]] = []
+    for event in (e for e in log if e["what"] == "break-start"):
+        # hls.js may announce a break's start again while its asset list loads: the same break, at the same time.
+        if not starts or (starts[-1]["id"], round(starts[-1]["film"])) != (event["id"], round(event["film"])):
+            starts.append(event)
     assert len(starts) == 2, log
     assert starts[0]["film"] <= TOLERANCE_S, "the pre-roll plays before the film"
     assert abs(starts[1]["film"] - MIDROLL_S) <= TOLERANCE_S, "the mid-roll plays at its second"
@@ -64,7 +68,8 @@ def test_hls_js_hears_the_product_and_plays_the_breaks_as_interstitials(live_ser
     with player_site("127.0.0.2", live_server.url, film.master_url) as site:
         log = play(browser, f"{site}/hls.html")
     check_the_film(log, film)
-    assert [e["id"] for e in log if e["what"] == "break-start"] == ["preroll", "midroll-1"]
+    assert [e["id"] for e in log if e["what"] == "asset-start"] == ["preroll", "midroll-1"], "each spot played once"
+    assert impressions(live_server.ctx, film.campaign_id) == 2, "each break's spot counted, with no beacon fired"
 
 
 def test_shaka_player_hears_the_product_and_plays_the_breaks_as_interstitials(live_server, film, browser):
@@ -72,3 +77,4 @@ def test_shaka_player_hears_the_product_and_plays_the_breaks_as_interstitials(li
     with player_site("127.0.0.2", live_server.url, film.master_url) as site:
         log = play(browser, f"{site}/shaka.html")
     check_the_film(log, film)
+    assert impressions(live_server.ctx, film.campaign_id) == 2, "each break's spot counted, with no beacon fired"

@@ -135,6 +135,7 @@ TABLE: dict[tuple[str, str], Row] = {
     # Ad beacons name a served decision; an unknown one is a 404 for everyone.
     ("GET", "/api/v1/ads/events/{decision_id}/{event}"): row(cells("404"), names={"event": "ad_event"}),
     ("GET", "/api/v1/ads/click/{decision_id}"): row(cells("404")),
+    ("GET", "/api/v1/ads/assets/{decision_id}"): row(cells("404")),
     # The overlay ad's SIMID creative, named by a served decision like the beacons: an unknown one is a 404.
     ("GET", "/simid/overlay/{decision_id}"): row(cells("404")),
     # Live shows are public (never their keys); the RTMP server's callbacks are not there for anyone without the

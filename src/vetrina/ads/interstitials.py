@@ -9,15 +9,21 @@ document instead, for the player's own VAST path."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import urlencode
 
-from vetrina.ads.models import VideoAdSettings
+from vetrina import clock
+from vetrina.ads import tokens, tracking
+from vetrina.ads.models import Campaign, VideoAdSettings
 from vetrina.ads.scte35 import splice_insert
 from vetrina.ads.serve import Viewer, vast_for_slot
-from vetrina.ads.vast import Ad, Linear, Vast, web_urls_only, write_vast
+from vetrina.ads.traffic import Screen
+from vetrina.ads.vast import Ad, Creative, Linear, Vast, web_urls_only, write_vast
 from vetrina.context import Context
-from vetrina.errors import InvalidInput
+from vetrina.errors import InvalidInput, NotFound, VetrinaError
+from vetrina.media import service as media
+from vetrina.media.models import Video
 from vetrina.media.playlists import DateRange
 
 INTERSTITIAL_CLASS = "com.apple.hls.interstitial"
@@ -28,6 +34,7 @@ MAX_BREAK_S = 120.0
 PLANNED_BREAK_S = 30.0
 # Neither skipped nor seeked past: a viewer who jumps over a mid-roll plays it first.
 RESTRICTIONS = "SKIP,JUMP"
+log = logging.getLogger(__name__)
 HLS_TYPES = frozenset({"application/x-mpegurl", "application/vnd.apple.mpegurl"})
 
 
@@ -74,26 +81,62 @@ def asset_list(ctx: Context, base_url: str, video_id: int, slot: str, viewer: Vi
     if slot != "preroll" and not slot.startswith("midroll-"):
         raise InvalidInput("Only pre-rolls and mid-rolls are interstitials.", field="slot")
     document = vast_for_slot(ctx, base_url, video_id, slot, viewer)
-    return asset_list_of(document)
+    return asset_list_of(document, base_url)
 
 
-def asset_list_of(document: Vast) -> dict[str, Any]:
+def asset_list_of(document: Vast, base_url: str) -> dict[str, Any]:
+    """An asset list for the VAST answer: each linear ad's HLS rendition, one of our own spots by way of
+    `asset_url` (so fetching it counts the impression whatever the player)."""
     assets: list[dict[str, Any]] = []
-    tracking: list[dict[str, Any]] = []
+    beacons: list[dict[str, Any]] = []
     for served in document.ads:
         ad, _ = web_urls_only(served)
-        linear = next((c.linear for c in ad.creatives if c.linear is not None), None)
-        if ad.wrapper_url is not None or linear is None:
+        creative = next((c for c in ad.creatives if c.linear is not None), None)
+        if ad.wrapper_url is not None or creative is None or creative.linear is None:
             continue
+        linear = creative.linear
         stream = next((m for m in linear.media_files if m.type.lower() in HLS_TYPES), None)
         if stream is None:  # only progressive files: the player's VAST path plays it
             return {"ASSETS": [], "X-VETRINA-VAST": write_vast(document).decode()}
         duration_s = min(linear.duration_s, MAX_BREAK_S - sum(a["DURATION"] for a in assets))
         if duration_s <= 0:
             break
-        assets.append({"URI": stream.url, "DURATION": round(duration_s, 3)})
-        tracking.append(_tracking(ad, linear))
-    return {"ASSETS": assets, "X-VETRINA-ADS": tracking}
+        uri = asset_url(base_url, ad.ad_serving_id) if _ours(creative) else stream.url
+        assets.append({"URI": uri, "DURATION": round(duration_s, 3)})
+        beacons.append(_tracking(ad, linear))
+    return {"ASSETS": assets, "X-VETRINA-ADS": beacons}
+
+
+def _ours(creative: Creative) -> bool:
+    """A spot of a merchant's own video (a third party's ad is theirs to count)."""
+    return any(registry == "vetrina.video" for registry, _ in creative.universal_ad_ids)
+
+
+def asset_url(base_url: str, decision_id: str) -> str:
+    return f"{base_url}/api/v1/ads/assets/{decision_id}"
+
+
+def asset_target(ctx: Context, decision_id: str) -> str:
+    """Where a served spot's asset leads: the spot's signed HLS URL (NotFound for a forged or expired token, or a
+    spot that is gone). Only reads, so the player is on its way at once; `count_asset_fetch` then counts it."""
+    served = tokens.verify(ctx.store.signing_key, decision_id, clock.now().timestamp())
+    with ctx.db.session() as session:
+        campaign = session.get(Campaign, served.campaign_id)
+        video = session.get(Video, campaign.video_id) if campaign is not None and campaign.video_id else None
+        hls_url = media.video_media_urls(ctx, video)["hls_url"] if video is not None else None
+    if hls_url is None:
+        raise NotFound("There is no such served ad.")
+    return hls_url
+
+
+def count_asset_fetch(ctx: Context, decision_id: str, screen: Screen) -> None:
+    """A player fetched the served spot: its impression, counted once and screened as a beacon is, so a player that
+    knows nothing of Vetrina's tracking still counts (and pays)."""
+    try:
+        with ctx.db.session(write=True) as session:
+            tracking.record_event(session, ctx.store.signing_key, decision_id, "impression", clock.now(), screen=screen)
+    except VetrinaError as exc:  # the spot went away meanwhile: nothing to count, and the player is long gone
+        log.info("asset fetch not counted: %s", exc.detail)
 
 
 def _tracking(ad: Ad, linear: Linear) -> dict[str, Any]:

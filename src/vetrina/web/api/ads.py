@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
 
 from vetrina import clock
 from vetrina.accounts.models import User
@@ -292,6 +293,27 @@ def interstitial_assets(
     assets = interstitials.asset_list(ctx, public_base_url(request), video_id, slot, viewer)
     headers = {"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"}
     return _remember_viewer(request, JSONResponse(assets, headers=headers), new_cookie)
+
+
+@router.api_route(
+    "/api/v1/ads/assets/{decision_id}",
+    methods=["GET", "HEAD"],
+    summary="An interstitial's spot, as the asset list names it: its impression counted, then on to its HLS",
+    response_class=RedirectResponse,
+)
+def interstitial_asset(request: Request, decision_id: str, user: User | None = optional_user) -> Response:
+    ctx = get_context(request)
+    target = interstitials.asset_target(ctx, decision_id)
+    if not target.startswith(("http://", "https://")):
+        target = public_base_url(request) + target
+    # A player on any site follows it (a cross-origin redirect needs the header too); never kept: one per play.
+    headers = {"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"}
+    # Counted once the player is on its way: a write must not hold up the ad's first frame.
+    # A HEAD (Shaka asks one to learn the asset's type) counts nothing.
+    count = None
+    if request.method == "GET":
+        count = BackgroundTask(interstitials.count_asset_fetch, ctx, decision_id, _screen(request, user))
+    return RedirectResponse(target, status_code=302, headers=headers, background=count)
 
 
 @router.get("/api/v1/videos/{video_id}/vmap", summary="VMAP 1.0 of the video's ad breaks", response_class=Response)
