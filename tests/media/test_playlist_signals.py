@@ -218,8 +218,10 @@ def test_asset_list_bad_input(client, film):
     _, video_id = film
     for slot in ("overlay-1", "midroll-9", "x" * 33):
         answer = client.get("/api/v1/ads/interstitials", params={"video_id": video_id, "slot": slot})
-        assert answer.status_code == 422, slot
-    assert_problem(client.get("/api/v1/ads/interstitials", params={"video_id": 999_999}), 404, "not-found")
+        assert answer.status_code == 422 and answer.headers["content-type"] == "application/problem+json", slot
+    unknown = client.get("/api/v1/ads/interstitials", params={"video_id": 999_999})
+    assert_problem(unknown, 404, "not-found")
+    assert unknown.headers["access-control-allow-origin"] == "*", "another site's player may read why, too"
     assert client.get("/api/v1/ads/interstitials", params={"video_id": "x"}).status_code == 422
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import Session
@@ -20,6 +20,7 @@ from vetrina.ads.models import Campaign
 from vetrina.ads.vast import write_vast
 from vetrina.ads.vmap import write_vmap
 from vetrina.money import Money, MoneyModel, PositiveMoneyModel
+from vetrina.web.browser_safety import allow_reading_from_any_site
 from vetrina.web.deps import (
     RowId,
     cookie_secure,
@@ -249,14 +250,13 @@ def vast(
     device: Annotated[Literal["desktop", "mobile", "tablet", "tv"] | None, Query()] = None,
     user: User | None = optional_user,
     viewer_territory: str = territory,
+    _any_site: None = Depends(allow_reading_from_any_site),
 ) -> Response:
     ctx = get_context(request)
     viewer_key, address, new_cookie = _viewer(request, user)
     viewer = serve.Viewer(viewer_key, user, viewer_territory, device, address)
     document = serve.vast_for_slot(ctx, public_base_url(request), video_id, slot, viewer)
-    # Other sites' players (IMA, Shaka, Video.js) read it too: no credentials, so no one's session travels with it.
-    headers = {"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"}
-    response = Response(write_vast(document), media_type=XML, headers=headers)
+    response = Response(write_vast(document), media_type=XML, headers={"Cache-Control": "no-store"})
     return _remember_viewer(request, response, new_cookie)
 
 
@@ -284,6 +284,7 @@ def interstitial_assets(
     slot: Annotated[str, Query(max_length=32)] = "preroll",
     user: User | None = optional_user,
     viewer_territory: str = territory,
+    _any_site: None = Depends(allow_reading_from_any_site),
 ) -> Response:
     """Named by the playlist's `X-ASSET-LIST`; players add `_HLS_primary_id` and `_HLS_start_offset`, unread here.
     Any site's player may ask (the playlist is public to whoever holds its link), so any origin may read it."""
@@ -291,8 +292,7 @@ def interstitial_assets(
     viewer_key, address, new_cookie = _viewer(request, user)
     viewer = serve.Viewer(viewer_key, user, viewer_territory, None, address)
     assets = interstitials.asset_list(ctx, public_base_url(request), video_id, slot, viewer)
-    headers = {"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"}
-    return _remember_viewer(request, JSONResponse(assets, headers=headers), new_cookie)
+    return _remember_viewer(request, JSONResponse(assets, headers={"Cache-Control": "no-store"}), new_cookie)
 
 
 @router.api_route(
@@ -301,13 +301,17 @@ def interstitial_assets(
     summary="An interstitial's spot, as the asset list names it: its impression counted, then on to its HLS",
     response_class=RedirectResponse,
 )
-def interstitial_asset(request: Request, decision_id: str, user: User | None = optional_user) -> Response:
+def interstitial_asset(
+    request: Request,
+    decision_id: str,
+    user: User | None = optional_user,
+    _any_site: None = Depends(allow_reading_from_any_site),
+) -> Response:
     ctx = get_context(request)
     target = interstitials.asset_target(ctx, decision_id)
     if not target.startswith(("http://", "https://")):
         target = public_base_url(request) + target
-    # A player on any site follows it (a cross-origin redirect needs the header too); never kept: one per play.
-    headers = {"Cache-Control": "no-store", "Access-Control-Allow-Origin": "*"}
+    headers = {"Cache-Control": "no-store"}  # one per play
     # Counted once the player is on its way: a write must not hold up the ad's first frame.
     # A HEAD (Shaka asks one to learn the asset's type) counts nothing.
     count = None
@@ -323,13 +327,13 @@ def vmap(
     user: User | None = optional_user,
     session: Session = db_session,
     viewer_territory: str = territory,
+    _any_site: None = Depends(allow_reading_from_any_site),
 ) -> Response:
     ctx = get_context(request)
     ad_breaks = serve.vmap_breaks(
         ctx, session, public_base_url(request), video_id, user, viewer_territory, ctx.settings.default_currency
     )
-    headers = {"Cache-Control": "private, no-store", "Access-Control-Allow-Origin": "*"}  # as the VAST it names
-    return Response(write_vmap(ad_breaks), media_type=XML, headers=headers)
+    return Response(write_vmap(ad_breaks), media_type=XML, headers={"Cache-Control": "private, no-store"})
 
 
 @router.put("/api/v1/videos/{video_id}/ad-settings", summary="Where ads go in your video, and its floor price")
