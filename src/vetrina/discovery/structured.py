@@ -13,8 +13,7 @@ import math
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from vetrina import clock
 from vetrina.catalog import service as catalog
@@ -28,6 +27,7 @@ from vetrina.media.models import Video, VideoStatus
 from vetrina.money import Money
 from vetrina.rights.service import RightsCache
 from vetrina.shoppable.models import ProductTag
+from vetrina.shoppable.moments import tagged_products
 
 SCHEMA = "https://schema.org"
 # Key moments beyond this many are left out: a page stays small, and search engines show a handful.
@@ -75,23 +75,6 @@ def product_object(ctx: Context, product: Product, base_url: str) -> dict[str, A
     return data
 
 
-def _tagged_moments(session: Session, video: Video) -> list[tuple[ProductTag, Product]]:
-    """The video's tags of products still on sale, in time order (as the public timeline shows them)."""
-    rows = session.execute(
-        select(ProductTag, Product)
-        .join(Product, Product.id == ProductTag.product_id)
-        .where(
-            ProductTag.video_id == video.id,
-            ProductTag.start_s < video.duration_s,
-            Product.deleted.is_(False),
-            Product.published.is_(True),
-        )
-        .order_by(ProductTag.start_s, ProductTag.id)
-        .options(selectinload(Product.images), selectinload(Product.variants))
-    )
-    return [(tag, product) for tag, product in rows]
-
-
 def _clip(video: Video, tag: ProductTag, product: Product, base_url: str) -> dict[str, Any]:
     start = math.floor(tag.start_s)
     end = max(start + 1, math.ceil(min(tag.end_s, video.duration_s)))
@@ -109,7 +92,7 @@ def video_objects(ctx: Context, session: Session, video: Video, base_url: str) -
     each product it features; nothing for a video that is not ready to play."""
     if video.status != VideoStatus.ready:
         return []
-    moments = _tagged_moments(session, video)
+    moments = tagged_products(session, video)
     data: dict[str, Any] = {
         "@context": SCHEMA,
         "@type": "VideoObject",

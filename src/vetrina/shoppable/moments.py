@@ -22,20 +22,8 @@ PRODUCT_CLASS = "dev.vetrina.product"
 def date_ranges(ctx: Context, session: Session, video: Video, base_url: str) -> list[DateRange]:
     """One date range per tag of a product still for sale, clipped to the video's length (as the timeline does).
     Whoever holds the playlist's signed URL may already watch the video, so nothing here is checked again."""
-    rows = session.execute(
-        select(ProductTag, Product)
-        .join(Product, Product.id == ProductTag.product_id)
-        .where(
-            ProductTag.video_id == video.id,
-            ProductTag.start_s < video.duration_s,
-            Product.deleted.is_(False),
-            Product.published.is_(True),
-        )
-        .options(selectinload(Product.images))
-        .order_by(ProductTag.start_s, ProductTag.id)
-    )
     ranges = []
-    for tag, product in rows:
+    for tag, product in tagged_products(session, video):
         price = Money(product.price_amount, product.currency)
         attributes: list[tuple[str, str | float]] = [
             ("CLASS", PRODUCT_CLASS),
@@ -53,6 +41,24 @@ def date_ranges(ctx: Context, session: Session, video: Video, base_url: str) -> 
             attributes.append(("X-IMAGE-URL", image if image.startswith(("http://", "https://")) else base_url + image))
         ranges.append(DateRange(f"product-{tag.id}", tag.start_s, tuple(attributes)))
     return ranges
+
+
+def tagged_products(session: Session, video: Video) -> list[tuple[ProductTag, Product]]:
+    """The video's tags of products still for sale, in time order, each with its product (images and variants
+    loaded): what the public timeline, the playlists and search engines are told of."""
+    rows = session.execute(
+        select(ProductTag, Product)
+        .join(Product, Product.id == ProductTag.product_id)
+        .where(
+            ProductTag.video_id == video.id,
+            ProductTag.start_s < video.duration_s,
+            Product.deleted.is_(False),
+            Product.published.is_(True),
+        )
+        .order_by(ProductTag.start_s, ProductTag.id)
+        .options(selectinload(Product.images), selectinload(Product.variants))
+    )
+    return [(tag, product) for tag, product in rows]
 
 
 def _from_video(video_id: int, start_s: float) -> str:
