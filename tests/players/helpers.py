@@ -113,7 +113,13 @@ const film = () => filmAt;
 const note = (what, id) => window.log.push({{ what, id, film: film() }});
 hls.on(Hls.Events.INTERSTITIAL_STARTED, (_e, data) => note("break-start", data.event.identifier));
 hls.on(Hls.Events.INTERSTITIAL_ASSET_STARTED, (_e, data) => note("asset-start", data.event.identifier));
-hls.on(Hls.Events.INTERSTITIAL_ENDED, (_e, data) => note("break-end", data.event.identifier));
+hls.on(Hls.Events.INTERSTITIAL_ENDED, (_e, data) => {{
+  note("break-end", data.event.identifier);
+  // A page that wants its film playing sees to it: hls.js 1.7.4 now and then leaves it paused after a break (seen
+  // once in a loaded CI run, never alone); logged, so the test still sees where the film went on from.
+  const nudge = () => {{ if (video.paused && !video.ended) {{ note("nudged", ""); video.play().catch(() => {{}}); }} }};
+  setTimeout(nudge, 1500);
+}});
 hls.on(Hls.Events.INTERSTITIALS_PRIMARY_RESUMED, () => {{
   video.addEventListener("timeupdate", () => note("film-resumed", ""), {{ once: true }});
 }});

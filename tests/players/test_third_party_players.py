@@ -35,7 +35,7 @@ def play(browser: Any, url: str) -> list[dict[str, Any]]:
         ticks = [e for e in logged if e["what"] == "tick"]
         events = [e for e in logged if e["what"] != "tick"]
         raise AssertionError(
-            f"{exc}; logged {events} ticks {ticks[:3]}...{ticks[-3:]}; console {console[-150:]}"
+            f"{exc}; logged {events} ticks {ticks[:3]}...{ticks[-3:]}; console {console[-40:]}"
         ) from None
     log = page.evaluate("window.log")
     page.close()
