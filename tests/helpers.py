@@ -10,7 +10,8 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -301,3 +302,47 @@ def _answers(url: str, httpx: Any) -> bool:
         return True
     except httpx.TransportError:
         return False
+
+
+@dataclass
+class OtherSite:
+    """Another site on a loopback address (another origin than the app's): the pages it serves, by path (the query
+    ignored), and the paths it was asked for, in order."""
+
+    origin: str
+    pages: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    asked: list[str] = field(default_factory=list)
+
+    def add(self, path: str, body: str | bytes, content_type: str = "text/html; charset=utf-8") -> str:
+        """Serve `body` at `path`; its URL."""
+        self.pages[path] = (content_type, body.encode() if isinstance(body, str) else body)
+        return self.origin + path
+
+
+@contextmanager
+def other_site(host: str, port: int = 0) -> Iterator[OtherSite]:
+    """An `OtherSite` served on `host` (a free port by default) while the block runs; unknown paths are 404s."""
+    site = OtherSite("")
+
+    class Pages(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            path = self.path.split("?", 1)[0]
+            site.asked.append(path)
+            content_type, body = site.pages.get(path, ("text/plain", b""))
+            self.send_response(200 if path in site.pages else 404)
+            self.send_header("content-type", content_type)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer((host, port), Pages)
+    site.origin = f"http://{host}:{server.server_address[1]}"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield site
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -3,16 +3,14 @@ site's page that frames the player, and buying in that frame."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from html import escape
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 
-from tests.helpers import make_clip, sign_in_page, wait_for, wait_in_page
+from tests.helpers import make_clip, other_site, sign_in_page, wait_for, wait_in_page
 from vetrina.accounts.models import Role
 
 
@@ -87,24 +85,8 @@ def framing_site(host: str, frame_url: str, port: int = 0) -> Iterator[str]:
     page = (
         f'<html><body><h1>A shop</h1><iframe src="{escape(frame_url)}" width="960" height="640"></iframe></body></html>'
     )
-
-    class Page(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            self.send_response(200)
-            self.send_header("content-type", "text/html")
-            self.end_headers()
-            self.wfile.write(page.encode())
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer((host, port), Page)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://{host}:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with other_site(host, port) as site:
+        yield site.add("/", page)
 
 
 def buy_in_frame(browser: Any, site: str, product: str = "Linen shirt") -> tuple[Any, Any, list[str]]:

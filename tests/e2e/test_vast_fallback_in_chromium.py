@@ -4,16 +4,14 @@ the pre-roll, the asset list hands the player that VAST, and Vetrina's player pl
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
 from tests.ads.helpers import fund
-from tests.helpers import make_clip, wait_for, wait_in_page
+from tests.helpers import make_clip, other_site, wait_for, wait_in_page
 from vetrina.accounts.models import Role
 from vetrina.ads.models import AdEvent
 
@@ -31,40 +29,21 @@ def ad_server(media_dir) -> Iterator[tuple[str, list[str]]]:
     """A third party on 127.0.0.3: an InLine linear ad whose only media is an MP4 it serves; yields its URL and the
     paths it was asked for."""
     spot = make_clip(media_dir / "third-party-spot-4s.mp4", 4, size="426x240", faststart=True).read_bytes()
-    asked: list[str] = []
-    base: dict[str, str] = {}
-
-    class ThirdParty(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            asked.append(self.path.split("?")[0])
-            url = base["url"]
-            inline = (
-                '<VAST version="4.2"><Ad id="tp"><InLine><AdSystem>Third</AdSystem><AdTitle>Their spot</AdTitle>'
-                f"<AdServingId>tp-1</AdServingId><Impression>{url}/imp</Impression><Creatives>"
-                '<Creative><UniversalAdId idRegistry="tp">1</UniversalAdId><Linear><Duration>00:00:04</Duration>'
-                f'<TrackingEvents><Tracking event="start">{url}/start</Tracking></TrackingEvents><MediaFiles>'
-                f'<MediaFile delivery="progressive" type="video/mp4" width="426" height="240">{url}/spot.mp4'
-                "</MediaFile></MediaFiles></Linear></Creative></Creatives></InLine></Ad></VAST>"
-            ).encode()
-            bodies = {"/inline.xml": ("application/xml", inline), "/spot.mp4": ("video/mp4", spot)}
-            kind, body = bodies.get(self.path.split("?")[0], ("text/plain", b""))
-            self.send_response(200)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.3", 0), ThirdParty)
-    base["url"] = f"http://127.0.0.3:{server.server_address[1]}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield base["url"], asked
-    finally:
-        server.shutdown()
-        server.server_close()
+    with other_site("127.0.0.3") as site:
+        url = site.origin
+        inline = (
+            '<VAST version="4.2"><Ad id="tp"><InLine><AdSystem>Third</AdSystem><AdTitle>Their spot</AdTitle>'
+            f"<AdServingId>tp-1</AdServingId><Impression>{url}/imp</Impression><Creatives>"
+            '<Creative><UniversalAdId idRegistry="tp">1</UniversalAdId><Linear><Duration>00:00:04</Duration>'
+            f'<TrackingEvents><Tracking event="start">{url}/start</Tracking></TrackingEvents><MediaFiles>'
+            f'<MediaFile delivery="progressive" type="video/mp4" width="426" height="240">{url}/spot.mp4'
+            "</MediaFile></MediaFiles></Linear></Creative></Creatives></InLine></Ad></VAST>"
+        )
+        site.add("/inline.xml", inline, "application/xml")
+        site.add("/spot.mp4", spot, "video/mp4")
+        for beacon in ("/imp", "/start"):
+            site.add(beacon, b"", "text/plain")
+        yield url, site.asked
 
 
 def test_a_third_partys_mp4_only_ad_plays_through_the_vast_path(

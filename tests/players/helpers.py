@@ -4,19 +4,17 @@ nothing of Vetrina's but its playlists and asset lists, and log what the player 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from tests.ads.helpers import fund
-from tests.helpers import make_clip, wait_for
+from tests.helpers import make_clip, other_site, wait_for
 from vetrina.accounts.models import Role
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -182,31 +180,8 @@ video.addEventListener("timeupdate", () => {{
 def player_site(host: str, vetrina: str, playlist: str) -> Iterator[str]:
     """Another site on `host`: `/hls.html` and `/shaka.html` play `playlist`, Shaka Player served from npm's copy;
     yields the site's URL."""
-    pages = {
-        "/hls.html": ("text/html", HLS_JS_PAGE.format(vetrina=vetrina, playlist=playlist).encode()),
-        "/shaka.html": ("text/html", SHAKA_PAGE.format(playlist=playlist).encode()),
-        "/shaka-player.compiled.js": ("text/javascript", SHAKA.read_bytes()),
-    }
-
-    class Site(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            found = pages.get(self.path)
-            if found is None:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("content-type", found[0])
-            self.send_header("content-length", str(len(found[1])))
-            self.end_headers()
-            self.wfile.write(found[1])
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer((host, 0), Site)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://{host}:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with other_site(host) as site:
+        site.add("/hls.html", HLS_JS_PAGE.format(vetrina=vetrina, playlist=playlist))
+        site.add("/shaka.html", SHAKA_PAGE.format(playlist=playlist))
+        site.add("/shaka-player.compiled.js", SHAKA.read_bytes(), "text/javascript")
+        yield site.origin

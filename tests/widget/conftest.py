@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import secrets
 import shutil
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.helpers import PASSWORD, Account, make_clip, served, wait_for
+from tests.helpers import PASSWORD, Account, OtherSite, make_clip, other_site, served, wait_for
 from vetrina.accounts import service as accounts
 from vetrina.accounts.models import Role
 from vetrina.context import Context
@@ -82,37 +80,8 @@ def widget_shop(tmp_path_factory: pytest.TempPathFactory, migrated_sqlite_file: 
         ctx.close()
 
 
-@dataclass
-class ShopSite:
-    """A shop's own site on 127.0.0.2: `add(path, html)` serves a page there; `origin` is the site's origin."""
-
-    origin: str
-    pages: dict[str, str] = field(default_factory=dict)
-
-    def add(self, path: str, html: str) -> str:
-        self.pages[path] = html
-        return self.origin + path
-
-
 @pytest.fixture(scope="module")
-def shop_site() -> Iterator[ShopSite]:
-    pages: dict[str, str] = {}
-
-    class Page(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            html = pages.get(self.path)
-            self.send_response(200 if html is not None else 404)
-            self.send_header("content-type", "text/html; charset=utf-8")
-            self.end_headers()
-            self.wfile.write((html or "").encode())
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.2", 0), Page)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield ShopSite(f"http://127.0.0.2:{server.server_address[1]}", pages)
-    finally:
-        server.shutdown()
-        server.server_close()
+def shop_site() -> Iterator[OtherSite]:
+    """A shop's own site on 127.0.0.2: `add(path, html)` serves a page there; `origin` is the site's origin."""
+    with other_site("127.0.0.2") as site:
+        yield site

@@ -4,16 +4,14 @@ third-party player's site on another loopback origin (127.0.0.2) whose page spea
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
 from tests.ads.helpers import campaign_row, fund
 from tests.ads.simid.helpers import BROWSER_AGENT, HARNESS_PAGE, OverlayAd
-from tests.helpers import ready_video_row
+from tests.helpers import other_site, ready_video_row
 from tests.studio.helpers import photo_bytes
 from vetrina import clock
 from vetrina.accounts.models import Role
@@ -79,22 +77,6 @@ def overlay_ad(live_server, make_account) -> Iterator[OverlayAd]:
 @pytest.fixture(scope="module")
 def player_site() -> Iterator[str]:
     """The origin of a third-party player's site on 127.0.0.2, serving the SIMID harness page at /player.html."""
-
-    class Page(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
-            found = self.path.split("?")[0] == "/player.html"
-            self.send_response(200 if found else 404)
-            self.send_header("content-type", "text/html; charset=utf-8")
-            self.end_headers()
-            self.wfile.write(HARNESS_PAGE.encode() if found else b"")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.2", 0), Page)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.2:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with other_site("127.0.0.2") as site:
+        site.add("/player.html", HARNESS_PAGE)
+        yield site.origin
