@@ -80,6 +80,23 @@
     return result;
   }
 
+  // A linear ad at `t` of its `duration` s, however it plays: each quartile reported once (`once`), the countdown on
+  // `label`, and `skip` counting down to the ad's skip offset (null: not skippable, no button).
+  function showProgress(t, duration, skipOffset, label, skip, once) {
+    const share = duration ? t / duration : 0;
+    if (share >= 0.25) once("firstQuartile");
+    if (share >= 0.5) once("midpoint");
+    if (share >= 0.75) once("thirdQuartile");
+    const left = Math.max(0, Math.ceil(duration - t));
+    label.textContent = "Ad · " + Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
+    if (skipOffset !== null && skipOffset !== undefined) {
+      const wait = Math.ceil(skipOffset - t);
+      skip.hidden = false;
+      skip.disabled = wait > 0;
+      skip.textContent = wait > 0 ? "Skip in " + wait : "Skip ad";
+    }
+  }
+
   class AdLayer {
     constructor(root, player) {
       this.root = root;
@@ -158,20 +175,7 @@
       once("start");
       const duration = asset.duration || 0;
       const elapsed = () => (assetPlayer && Number.isFinite(assetPlayer.currentTime) ? assetPlayer.currentTime : this.film.currentTime);
-      const render = () => {
-        const t = elapsed(), share = duration ? t / duration : 0;
-        if (share >= 0.25) once("firstQuartile");
-        if (share >= 0.5) once("midpoint");
-        if (share >= 0.75) once("thirdQuartile");
-        const left = Math.max(0, Math.ceil(duration - t));
-        label.textContent = "Ad · " + Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
-        if (tracking.skip_offset_s !== null && tracking.skip_offset_s !== undefined) {
-          const wait = Math.ceil(tracking.skip_offset_s - t);
-          skip.hidden = false;
-          skip.disabled = wait > 0;
-          skip.textContent = wait > 0 ? "Skip in " + wait : "Skip ad";
-        }
-      };
+      const render = () => showProgress(elapsed(), duration, tracking.skip_offset_s, label, skip, once);
       this.film.addEventListener("timeupdate", render);
       let ended = false;
       const end = (event) => {  // once: a skip ends it before hls.js says the asset ended
@@ -273,19 +277,7 @@
         once("start");
       }, { once: true });
       video.addEventListener("timeupdate", () => {
-        const duration = video.duration || linear.duration || 1;
-        const share = video.currentTime / duration;
-        if (share >= 0.25) once("firstQuartile");
-        if (share >= 0.5) once("midpoint");
-        if (share >= 0.75) once("thirdQuartile");
-        const left = Math.max(0, Math.ceil(duration - video.currentTime));
-        label.textContent = "Ad · " + Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
-        if (linear.skipOffset !== null) {
-          const wait = Math.ceil(linear.skipOffset - video.currentTime);
-          skip.hidden = false;
-          skip.disabled = wait > 0;
-          skip.textContent = wait > 0 ? "Skip in " + wait : "Skip ad";
-        }
+        showProgress(video.currentTime, video.duration || linear.duration || 1, linear.skipOffset, label, skip, once);
       });
       skip.addEventListener("click", () => finish("skip"));
       visit.addEventListener("click", () => { video.pause(); });
