@@ -31,6 +31,7 @@ from vetrina.media.models import Video
 from vetrina.money import Money
 from vetrina.rights import service as rights
 from vetrina.shoppable.autotag.frames import scene_cuts
+from vetrina.storage import absolute_url
 
 LINEAR_EVENTS = ("start", "firstQuartile", "midpoint", "thirdQuartile", "complete", "skip", "pause", "resume")
 NO_AD_ERROR = 303  # VAST: no ad (for a wrapper's request); also what an empty answer reports to its Error URL
@@ -128,11 +129,6 @@ def breaks(settings: VideoAdSettings, base_url: str, video_id: int) -> list[AdBr
     return sorted(out, key=lambda b: b.offset_s or 0)
 
 
-def _absolute(base_url: str, url: str) -> str:
-    """A link of ours for another party's player: media links are already absolute when an edge serves them."""
-    return url if url.startswith(("http://", "https://")) else base_url + url
-
-
 def _events_url(base_url: str, decision_id: str, event: str) -> str:
     macros = "code=[ERRORCODE]&cb=[CACHEBUSTING]" if event == "error" else "cb=[CACHEBUSTING]"
     return f"{base_url}/api/v1/ads/events/{decision_id}/{event}?{macros}"
@@ -150,13 +146,13 @@ def _linear_creative(
         return None
     files = [
         MediaFile(
-            _absolute(base_url, hls_url), "application/x-mpegURL", video.width, video.height, delivery="streaming"
+            absolute_url(base_url, hls_url), "application/x-mpegURL", video.width, video.height, delivery="streaming"
         )
     ]
     if video.source_key and PurePosixPath(video.source_key).suffix == ".mp4":
         scope, _, name = video.source_key.rpartition("/")
         source = ctx.store.signed_url(scope, name, clock.now().timestamp(), ctx.settings.media_url_ttl_s)
-        files.append(MediaFile(_absolute(base_url, source), "video/mp4", video.width, video.height, codec="avc1"))
+        files.append(MediaFile(absolute_url(base_url, source), "video/mp4", video.width, video.height, codec="avc1"))
     linear = Linear(
         duration_s=round(video.duration_s, 3),
         media_files=files,
@@ -178,7 +174,7 @@ def _overlay_creative(
     product = session.get(Product, campaign.product_id) if campaign.product_id else None
     if product is None or product.deleted or not product.published or not product.images:
         return None
-    card = _absolute(base_url, catalog.image_urls(ctx, product.images[0])["card"])
+    card = absolute_url(base_url, catalog.image_urls(ctx, product.images[0])["card"])
     overlay = NonLinear(
         width=480,
         height=480,

@@ -44,8 +44,3 @@ def channel_url(base_url: str, handle: str) -> str:
 
 def oembed_url(base_url: str, page_url: str, format: str = "json") -> str:
     return f"{base_url}{OEMBED_PATH}?{urlencode({'url': page_url, 'format': format})}"
-
-
-def absolute(base_url: str, url: str) -> str:
-    """`url` as is when absolute (media on an edge), else on `base_url`."""
-    return url if url.startswith(("https://", "http://")) else base_url + url

@@ -28,6 +28,7 @@ from vetrina.money import Money
 from vetrina.rights.service import RightsCache
 from vetrina.shoppable.models import ProductTag
 from vetrina.shoppable.moments import tagged_products
+from vetrina.storage import absolute_url
 
 SCHEMA = "https://schema.org"
 # Key moments beyond this many are left out: a page stays small, and search engines show a handful.
@@ -63,7 +64,7 @@ def product_object(ctx: Context, product: Product, base_url: str) -> dict[str, A
         "description": product.description or product.title,
         "sku": str(product.id),
         "url": links.product_url(base_url, product.id),
-        "image": [links.absolute(base_url, catalog.image_urls(ctx, image)["large"]) for image in product.images],
+        "image": [absolute_url(base_url, catalog.image_urls(ctx, image)["large"]) for image in product.images],
         "offers": {
             "@type": "Offer",
             "price": price.decimal_string(),
@@ -149,5 +150,5 @@ def _show_thumbnail(ctx: Context, replay: Video | None, products: list[Product],
         return links.poster_url(base_url, replay.id)
     for product in products:
         if product.images:
-            return links.absolute(base_url, catalog.image_urls(ctx, product.images[0])["large"])
+            return absolute_url(base_url, catalog.image_urls(ctx, product.images[0])["large"])
     return base_url + "/static/favicon.svg"

@@ -15,6 +15,7 @@ from vetrina.media.models import Video
 from vetrina.media.playlists import DateRange
 from vetrina.money import Money
 from vetrina.shoppable.models import ProductTag
+from vetrina.storage import absolute_url
 
 PRODUCT_CLASS = "dev.vetrina.product"
 
@@ -38,7 +39,7 @@ def date_ranges(ctx: Context, session: Session, video: Video, base_url: str) -> 
             attributes.append(("X-LABEL", tag.label))
         if product.images:
             image = catalog.image_urls(ctx, product.images[0])["card"]
-            attributes.append(("X-IMAGE-URL", image if image.startswith(("http://", "https://")) else base_url + image))
+            attributes.append(("X-IMAGE-URL", absolute_url(base_url, image)))
         ranges.append(DateRange(f"product-{tag.id}", tag.start_s, tuple(attributes)))
     return ranges
 

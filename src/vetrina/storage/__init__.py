@@ -6,7 +6,7 @@ from __future__ import annotations
 from vetrina.settings import Settings
 from vetrina.storage.base import MediaStore, ObjectStream, StorageMisconfigured, StorageUnavailable, StoredObject
 from vetrina.storage.local import LocalStore
-from vetrina.storage.signing import MEDIA_URL_PREFIX, Covers, InvalidKey, key_parts, media_type
+from vetrina.storage.signing import MEDIA_URL_PREFIX, Covers, InvalidKey, absolute_url, key_parts, media_type
 
 __all__ = [
     "MEDIA_URL_PREFIX",
@@ -18,6 +18,7 @@ __all__ = [
     "StorageMisconfigured",
     "StorageUnavailable",
     "StoredObject",
+    "absolute_url",
     "key_parts",
     "media_type",
     "open_store",

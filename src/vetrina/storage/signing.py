@@ -50,6 +50,12 @@ MEDIA_TYPES = {
 }
 
 
+def absolute_url(base_url: str, url: str) -> str:
+    """A link of ours for a page or player elsewhere: `url` as is when already absolute (media on an edge, at
+    VETRINA_EDGE_URL), else on `base_url`."""
+    return url if url.startswith(("http://", "https://")) else base_url + url
+
+
 def media_type(name: str) -> str:
     suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
     return MEDIA_TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"

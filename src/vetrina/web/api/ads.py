@@ -20,6 +20,7 @@ from vetrina.ads.models import Campaign
 from vetrina.ads.vast import write_vast
 from vetrina.ads.vmap import write_vmap
 from vetrina.money import Money, MoneyModel, PositiveMoneyModel
+from vetrina.storage import absolute_url
 from vetrina.web.browser_safety import allow_reading_from_any_site
 from vetrina.web.deps import (
     RowId,
@@ -308,9 +309,7 @@ def interstitial_asset(
     _any_site: None = Depends(allow_reading_from_any_site),
 ) -> Response:
     ctx = get_context(request)
-    target = interstitials.asset_target(ctx, decision_id)
-    if not target.startswith(("http://", "https://")):
-        target = public_base_url(request) + target
+    target = absolute_url(public_base_url(request), interstitials.asset_target(ctx, decision_id))
     headers = {"Cache-Control": "no-store"}  # one per play
     # Counted once the player is on its way: a write must not hold up the ad's first frame.
     # A HEAD (Shaka asks one to learn the asset's type) counts nothing.

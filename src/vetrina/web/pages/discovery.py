@@ -21,6 +21,7 @@ from vetrina.live.models import LiveShow
 from vetrina.media import service as media
 from vetrina.media.models import Video
 from vetrina.rights import service as rights
+from vetrina.storage import absolute_url
 from vetrina.web.browser_safety import allow_reading_from_any_site
 from vetrina.web.deps import RowId, db_session, get_context, optional_user, public_base_url, territory
 
@@ -126,6 +127,6 @@ def poster(
     signed = media.video_media_urls(ctx, video, viewer_territory)["poster_url"]
     if signed is None:
         raise NotFound("This video has no poster yet.")
-    response = RedirectResponse(links.absolute(public_base_url(request), signed), status_code=302)
+    response = RedirectResponse(absolute_url(public_base_url(request), signed), status_code=302)
     response.headers["Cache-Control"] = "private, max-age=300"
     return response
