@@ -143,11 +143,13 @@ class Signals:
     # The written lines and their digest per playlist timeline, made once: every poll of a playlist asks again.
     _written: dict[str, tuple[bytes, bytes]] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
-    def written(self, timeline: str, date_of: Callable[[float], datetime]) -> tuple[bytes, bytes]:
-        """The date ranges as playlist lines, each dated by `date_of` (a film second to the playlist's date), and
-        a digest of them; kept under `timeline`, which names the mapping."""
+    def written(self, timeline: str, dating: Callable[[], Callable[[float], datetime]]) -> tuple[bytes, bytes]:
+        """The date ranges as playlist lines, each dated by the mapping `dating()` makes (a film second to the
+        playlist's date), and a digest of them; kept under `timeline`, which names the mapping, so the mapping is
+        made only the first time."""
         found = self._written.get(timeline)
         if found is None:
+            date_of = dating()
             lines = "".join(r.line(date_of(r.start_s)) + "\n" for r in self.date_ranges).encode()
             found = self._written[timeline] = (lines, hashlib.sha256(lines).digest())
         return found
@@ -166,11 +168,11 @@ def with_signals(playlist: Playlist, signals: Signals) -> Playlist:
     dated = body.find(b"\n" + PROGRAM_DATE_TIME.encode()) + 1
     if dated:
         at, prefix = body.index(b"\n", dated) + 1, b""
-        lines, digest = signals.written(playlist.etag, _segment_dates(body))
+        lines, digest = signals.written(playlist.etag, lambda: _segment_dates(body))  # a replay's: parsed once
     else:
         anchor = signals.anchor
         at, prefix = first_segment, (PROGRAM_DATE_TIME + iso_date(anchor) + "\n").encode()
-        lines, digest = signals.written("anchor", lambda second: anchor + timedelta(seconds=second))
+        lines, digest = signals.written("anchor", lambda: lambda second: anchor + timedelta(seconds=second))
     etag = hashlib.sha256(playlist.etag.encode() + prefix + digest).hexdigest()[:32]
     return Playlist(body[:at] + prefix + lines + body[at:], f'"{etag}"')
 
