@@ -7,7 +7,7 @@ PORT ?= 8000
 export VETRINA_TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export VETRINA_TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test check install system-packages browser lint bench clean
+.PHONY: run test check install system-packages browser lint bench clean i18n compiled-catalogues
 
 # The demo runs on sandbox money (every page says so); a real shop configures its own funding providers.
 run: export VETRINA_FUNDING_PROVIDERS ?= ["sandbox"]
@@ -20,7 +20,7 @@ test: install browser check  ## install, then run the checks (below) and the who
 	@$(BIN)/pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$status
 
-install: system-packages $(VENV)/.installed node_modules/.installed
+install: system-packages $(VENV)/.installed node_modules/.installed compiled-catalogues
 
 # What a stock Debian/Ubuntu lacks: venv support (python3-venv) and Node.js with npm; and, wanted but not
 # required, the studio's Noto CJK fonts (Chinese, Japanese, Korean copy) and espeak-ng (voice-overs), and nginx
@@ -52,6 +52,30 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
+
+# Translations (docs/i18n.md): gettext catalogues under src/vetrina/locales, one .po per language and domain
+# ("messages": Python and templates; "scripts": the browser's scripts). `make i18n` extracts the texts, updates
+# every catalogue from them and compiles; `make install` compiles what changed (the .mo files are not committed).
+LOCALES := src/vetrina/locales
+LANGUAGE_DIRS := it zh_Hans_CN
+CATALOGUES := $(wildcard $(LOCALES)/*/LC_MESSAGES/*.po)
+compiled-catalogues: $(CATALOGUES:.po=.mo)
+
+$(LOCALES)/%.mo: $(LOCALES)/%.po $(VENV)/.installed
+	$(BIN)/pybabel compile --statistics -i $< -o $@ 2>&1 | grep -v "^compiling" || true
+
+i18n: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k n_:1,2 --add-location=file --sort-by-file --project=Vetrina \
+	  -o $(LOCALES)/messages.pot src
+	$(BIN)/pybabel extract -F babel-scripts.cfg --no-default-keywords -k t --add-location=file --sort-by-file \
+	  --project=Vetrina -o $(LOCALES)/scripts.pot src
+	@for domain in messages scripts; do for lang in $(LANGUAGE_DIRS); do \
+	  if [ -f $(LOCALES)/$$lang/LC_MESSAGES/$$domain.po ]; then \
+	    $(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete -D $$domain -l $$lang \
+	      -i $(LOCALES)/$$domain.pot -d $(LOCALES); \
+	  else $(BIN)/pybabel init -D $$domain -l $$lang -i $(LOCALES)/$$domain.pot -d $(LOCALES); fi; \
+	done; done
+	$(MAKE) --no-print-directory compiled-catalogues CATALOGUES="$$(ls $(LOCALES)/*/LC_MESSAGES/*.po)"
 
 # Debian's Chromium for the browser tests; without root or apt the e2e tests skip and say so.
 browser:

@@ -20,21 +20,28 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, overload
 
-from babel.numbers import format_currency, get_currency_precision, is_currency
+from babel.numbers import (
+    NumberFormatError,
+    format_currency,
+    format_decimal,
+    get_currency_precision,
+    is_currency,
+    parse_decimal,
+)
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 from sqlalchemy import ColumnElement
 from sqlalchemy.sql.elements import SQLCoreOperations
 
 from vetrina.errors import CurrencyMismatch, InvalidInput
+from vetrina.i18n import _, babel_locale
 
 # Codes ISO 4217 reserves for testing and "no currency"; nobody pays in them.
 _NOT_MONEY = {"XXX", "XTS"}
+# What an amount may hold before a locale reads it: a sign, digits, and the separators languages use.
+_TYPED_AMOUNT = re.compile(r"[+-]?[0-9 .,'\u00a0\u202f]*[0-9][0-9 .,'\u00a0\u202f]*")
 MAX_AMOUNT = 10**12  # minor units; far above any single price or balance we expect
 BASIS_POINTS = 10_000  # in a whole
 MILLIS_PER_MINOR = 1000
-# What a person may type: digits, commas only between groups of three ("1,299.50"), a point before the decimals.
-# "19,99" is refused rather than read as 1999: a comma is a decimal separator in much of the world.
-_TYPED_AMOUNT = re.compile(r"[+-]?(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]*)(?:\.[0-9]*)?")
 
 
 def check_currency(code: str) -> str:
@@ -98,9 +105,11 @@ class Money:
         """This amount times basis_points / 10 000, rounded to a whole minor unit by the one rule (half to even)."""
         return Money(divide_rounded(self.amount * basis_points, BASIS_POINTS), self.currency)
 
-    def display(self, locale: str = "en") -> str:
+    def display(self, locale: str | None = None) -> str:
+        """For a person, in their language's way ("€59.00", "59,00 €", "¥59.00"): the request's language by
+        default, else `locale` (one of ours, "it", or any of Babel's, "de_CH")."""
         precision = get_currency_precision(self.currency)
-        return format_currency(Decimal(self.amount).scaleb(-precision), self.currency, locale=locale)
+        return format_currency(Decimal(self.amount).scaleb(-precision), self.currency, locale=babel_locale(locale))
 
     def as_json(self) -> dict[str, int | str]:
         return {"amount": self.amount, "currency": self.currency}
@@ -110,24 +119,44 @@ class Money:
         return cls(0, currency)
 
     @classmethod
-    def parse(cls, text: str, currency: str) -> Money:
-        """Money from what a person types in a form ("19.99" EUR, "1,500" JPY), exactly, never via a float."""
+    def parse(cls, text: str, currency: str, language: str | None = None) -> Money:
+        """Money from what a person types in a form, read the way their language writes numbers ("19.99" or
+        "1,299.50" in English, "59,00" or "1.299,50" in Italian), exactly, never via a float. Text that reads two
+        ways ("19,99" in English) is refused, never guessed."""
         currency = check_currency(currency)
         precision = get_currency_precision(currency)
+        locale = babel_locale(language)
         typed = text.strip()
-        if not _TYPED_AMOUNT.fullmatch(typed) or not any(c.isdigit() for c in typed):
-            raise InvalidInput(f"{text!r} is not an amount.", field="amount")
-        # Digits, not Decimal: exact however many are typed (Decimal arithmetic rounds to 28 of them).
-        whole, _, decimals = typed.lstrip("+-").replace(",", "").partition(".")
-        whole, decimals = whole.lstrip("0"), decimals.rstrip("0")
-        if len(whole) > len(str(MAX_AMOUNT)):
-            raise InvalidInput("That amount is too large.", field="amount")
-        minor = int((whole or "0") + decimals[:precision].ljust(precision, "0"))
+        example = format_decimal(Decimal("1299.50"), format="#,##0.00", locale=locale)
+        refusal = InvalidInput(
+            _("“{text}” is not an amount (write it like {example}).", text=typed[:40], example=example), field="amount"
+        )
+        if not _TYPED_AMOUNT.fullmatch(typed):
+            raise refusal
+        try:
+            value = parse_decimal(typed, locale=locale, strict=True)
+        except NumberFormatError:
+            raise refusal from None
+        if not value.is_finite():
+            raise refusal
+        # Digits and exponent, not Decimal arithmetic: exact however many are typed (Decimal rounds to 28 digits).
+        negative, digits, exponent = value.as_tuple()
+        assert isinstance(exponent, int)  # finite, checked above
+        kept = list(digits)
+        while exponent < 0 and len(kept) > 1 and kept[-1] == 0:
+            kept.pop()
+            exponent += 1
+        if exponent < -precision:
+            raise InvalidInput(
+                _("{currency} amounts have at most {precision} decimals.", currency=currency, precision=precision),
+                field="amount",
+            )
+        if len(kept) + exponent + precision > len(str(MAX_AMOUNT)):
+            raise InvalidInput(_("That amount is too large."), field="amount")
+        minor = int("".join(map(str, kept))) * 10 ** (exponent + precision)
         if minor > MAX_AMOUNT:
-            raise InvalidInput("That amount is too large.", field="amount")
-        if len(decimals) > precision:
-            raise InvalidInput(f"{currency} amounts have at most {precision} decimals.", field="amount")
-        return cls(-minor if typed.startswith("-") else minor, currency)
+            raise InvalidInput(_("That amount is too large."), field="amount")
+        return cls(-minor if negative else minor, currency)
 
     def decimal_string(self) -> str:
         """The amount in major units as plain text ("19.99"), for forms and schema.org prices."""

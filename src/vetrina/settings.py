@@ -9,6 +9,7 @@ import secrets
 import warnings
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 import limits
 from pydantic import Field, field_validator, model_validator
@@ -166,6 +167,14 @@ class Settings(BaseSettings):
     job_poll_max_s: float = Field(1.0, gt=0, le=60, description="Longest pause between queue polls when idle.")
     media_url_ttl_s: int = Field(6 * 3600, ge=60, description="Lifetime of signed media URLs.")
     default_currency: str = Field("EUR", description="Currency of wallets and prices unless one is given.")
+    default_language: Literal["en", "it", "zh"] = Field(
+        "en",
+        description="Language of pages and messages for someone who chose none and whose browser asks for none "
+        "Vetrina speaks (en, it or zh).",
+    )
+    subtitle_max_bytes: int = Field(
+        512 * 1024, ge=1024, le=20 * 1024 * 1024, description="Largest subtitle file (WebVTT or SRT) accepted."
+    )
     commission_bps: int = Field(500, ge=0, le=10_000, description="Platform commission, in basis points (500 = 5%).")
     order_ttl_minutes: int = Field(30, ge=1, description="An unpaid order closes and frees its stock after this.")
     flash_sale_grace_minutes: int = Field(

@@ -211,6 +211,9 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/wallet/topups"): row(ACCOUNT, data={"amount": "5.00", "provider": "sandbox", "currency": "EUR"}),
     ("GET", "/orders"): row(ACCOUNT),
     ("GET", "/account"): row(ACCOUNT).but(anonymous="login"),
+    ("GET", "/api/v1/me"): row(ACCOUNT),
+    ("PATCH", "/api/v1/me"): row(ACCOUNT, last=True, json={"language": "it"}),  # later answers in Italian
+    ("POST", "/language"): row(PUBLIC, last=True, data={"language": "it", "next": "/"}),
     ("POST", "/account/tokens"): row(ACCOUNT, data={"name": "laptop", "expires_in_days": "30"}),
     ("GET", "/payouts"): row(PAYOUTS),
     ("POST", "/payouts"): row(PAYOUTS, data={"amount": "1.00", "currency": "EUR"}),

@@ -28,6 +28,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The interface language they chose (a tag of vetrina.i18n.LANGUAGES); None: their browser's.
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True, default=None)
 
     @property
     def is_admin(self) -> bool:

@@ -19,6 +19,7 @@ from vetrina import clock
 from vetrina.accounts.models import ApiToken, LoginSession, Role, User
 from vetrina.context import Context, Topic
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotAuthenticated, NotFound
+from vetrina.i18n import LANGUAGES, _
 
 _hasher = PasswordHasher()
 # Verifying against this when the email is unknown keeps sign-in time the same either way.
@@ -206,3 +207,15 @@ def revoke_api_token(ctx: Context, session: Session, user: User, token_id: int) 
     _forget_sign_ins(ctx, session, user.id)
     if not _changed(session.execute(delete(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user.id))):
         raise NotFound("No such token.")
+
+
+def set_language(ctx: Context, session: Session, user: User, language: str | None) -> User:
+    """`user` reads pages and messages in `language` (one of vetrina.i18n.LANGUAGES), or None: in their browser's."""
+    if language is not None and language not in LANGUAGES:
+        raise InvalidInput(_("Vetrina speaks {languages}.", languages=", ".join(sorted(LANGUAGES))), field="language")
+    row = session.get(User, user.id)
+    if row is None:
+        raise NotFound(_("There is no such user."))
+    row.language = language
+    _forget_sign_ins(ctx, session, user.id)  # remembered sign-ins hold the old choice
+    return row

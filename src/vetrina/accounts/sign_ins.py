@@ -40,6 +40,7 @@ class SignedIn:
     password_hash: str
     role: str
     created_at: datetime
+    language: str | None
     expires_at: datetime
     last_used_at: datetime | None
     read_at: float  # time.monotonic()
@@ -52,6 +53,7 @@ class SignedIn:
             user.password_hash,
             user.role,
             user.created_at,
+            user.language,
             expires_at,
             last_used_at,
             time.monotonic(),
@@ -65,6 +67,7 @@ class SignedIn:
             password_hash=self.password_hash,
             role=self.role,
             created_at=self.created_at,
+            language=self.language,
         )
         make_transient_to_detached(user)
         return user

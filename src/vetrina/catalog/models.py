@@ -23,6 +23,8 @@ class Product(Base):
     merchant_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
+    # {"it": {"title": …, "description": …}}: shown to viewers reading that language (catalog.translations).
+    translations: Mapped[dict[str, dict[str, str]] | None] = mapped_column(JSON, nullable=True, default=None)
     price_amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     # Stock of a product without variants; a product with variants keeps stock on each variant.

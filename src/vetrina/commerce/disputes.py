@@ -23,6 +23,7 @@ from vetrina import clock
 from vetrina.catalog import service as catalog
 from vetrina.commerce.models import Order, OrderEvent, OrderStatus
 from vetrina.errors import Conflict
+from vetrina.i18n import _
 from vetrina.money import Money
 from vetrina.payments import escrow, ledger, provider_payments
 from vetrina.payments.gateways import Notice, NoticeKind
@@ -41,7 +42,7 @@ RESOLUTIONS = (NoticeKind.dispute_won.value, NoticeKind.dispute_lost.value)
 
 
 class DisputeOpen(Conflict):
-    slug, title = "dispute-open", "A payment dispute is open"
+    slug, title = "dispute-open", _("A payment dispute is open")
 
 
 def refuse_while_disputed(session: Session, order: Order) -> None:

@@ -24,6 +24,7 @@ from vetrina.catalog import service as catalog
 from vetrina.catalog.models import Product
 from vetrina.commerce.models import FlashSale, FlashSaleBuyer
 from vetrina.errors import Conflict, InvalidInput, NotFound
+from vetrina.i18n import _
 from vetrina.money import Money
 
 MIN_SECONDS, MAX_SECONDS = 10, 300
@@ -32,7 +33,7 @@ _BUYERS = cast(Table, FlashSaleBuyer.__table__)
 
 
 class SaleRefused(Conflict):
-    slug, title = "flash-sale-refused", "Not in this flash sale"
+    slug, title = "flash-sale-refused", _("Not in this flash sale")
 
 
 @dataclass(frozen=True)

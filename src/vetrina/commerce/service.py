@@ -23,6 +23,7 @@ from vetrina.commerce import disputes, flash
 from vetrina.commerce.models import Order, OrderEvent, OrderItem, OrderStatus, RefundRequest, RefundStatus
 from vetrina.context import Context
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound, VetrinaError
+from vetrina.i18n import _
 from vetrina.media.models import Video
 from vetrina.money import Money
 from vetrina.payments import escrow, source_refunds, webhooks
@@ -37,7 +38,7 @@ S = OrderStatus
 
 
 class IllegalTransition(Conflict):
-    slug, title = "illegal-transition", "Not possible in the order's current state"
+    slug, title = "illegal-transition", _("Not possible in the order's current state")
 
 
 @dataclass(frozen=True)

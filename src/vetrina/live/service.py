@@ -22,6 +22,7 @@ from vetrina.commerce.service import LiveSource
 from vetrina.context import Context
 from vetrina.db import Database
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound
+from vetrina.i18n import _
 from vetrina.live import hls
 from vetrina.live.models import ConsentStatus, LiveShow, ShowMerchant, ShowStatus
 from vetrina.storage import Covers
@@ -41,7 +42,7 @@ STREAM_TIME_MARGIN = timedelta(minutes=2)  # an encoder's dates run a little bef
 class PublishRefused(Forbidden):
     """The RTMP server must drop this publisher (nginx-rtmp can only accept or drop a connection)."""
 
-    slug, title = "publish-refused", "Publishing refused"
+    slug, title = "publish-refused", _("Publishing refused")
 
 
 def new_stream_key() -> str:

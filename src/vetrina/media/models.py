@@ -86,3 +86,19 @@ class TranscodeChunk(Leased, Base):
     # What the part wrote, for the join: per rendition, its segments as [name, seconds, bytes], and its codecs.
     result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class VideoSubtitle(Base):
+    """One language's subtitles of a video: a WebVTT file in storage (media/subtitles.py)."""
+
+    __tablename__ = "video_subtitles"
+    __table_args__ = (UniqueConstraint("video_id", "language", name="one_subtitle_per_language"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
+    language: Mapped[str] = mapped_column(String(35))  # BCP 47, normalised by vetrina.i18n.check_language
+    storage_key: Mapped[str] = mapped_column(String(300))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    cue_count: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(10))  # "upload" or "feed"
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from vetrina import clock
 from vetrina.accounts.models import User
 from vetrina.errors import Conflict, InvalidInput
+from vetrina.i18n import _
 from vetrina.money import MAX_AMOUNT, Money
 from vetrina.payments import ledger
 from vetrina.payments.models import AccountKind, AdminCredit
@@ -25,7 +26,7 @@ LEDGER_KIND = "admin_credit"
 
 
 class CreditReferenceReused(Conflict):
-    slug, title = "credit-reference-reused", "This reference was already used for another credit"
+    slug, title = "credit-reference-reused", _("This reference was already used for another credit")
 
 
 def clean_reference(reference: str | None) -> str:

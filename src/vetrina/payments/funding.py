@@ -11,6 +11,7 @@ from typing import Protocol
 
 from vetrina.context import Context
 from vetrina.errors import Conflict, InvalidInput, VetrinaError
+from vetrina.i18n import _
 from vetrina.money import Money
 from vetrina.payments.alipay_gateway import AlipayGateway
 from vetrina.payments.gateways import Gateway
@@ -18,11 +19,11 @@ from vetrina.payments.stripe_gateway import StripeGateway
 
 
 class PaymentDeclined(VetrinaError):
-    status, slug, title = 402, "payment-declined", "Payment declined"
+    status, slug, title = 402, "payment-declined", _("Payment declined")
 
 
 class NoFundingProvider(Conflict):
-    slug, title = "no-funding-provider", "No funding provider is configured"
+    slug, title = "no-funding-provider", _("No funding provider is configured")
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from vetrina.errors import VetrinaError
+from vetrina.i18n import _
 from vetrina.money import Money
 from vetrina.payments.models import Payout, ProviderPayment
 
@@ -63,11 +64,11 @@ class Opened:
 
 
 class ForgedNotification(VetrinaError):
-    status, slug, title = 400, "forged-notification", "The notification's signature does not verify"
+    status, slug, title = 400, "forged-notification", _("The notification's signature does not verify")
 
 
 class ProviderUnavailable(VetrinaError):
-    status, slug, title = 502, "provider-unavailable", "The payment provider did not answer"
+    status, slug, title = 502, "provider-unavailable", _("The payment provider did not answer")
 
 
 class Gateway(Protocol):
@@ -107,8 +108,8 @@ class PayoutGateway(Protocol):
 class RefundRefused(VetrinaError):
     """The provider's verified answer: it will not refund (unlike ProviderUnavailable, where it may have)."""
 
-    status, slug, title = 422, "refund-refused", "The provider refused the refund"
+    status, slug, title = 422, "refund-refused", _("The provider refused the refund")
 
 
 class PayoutRefused(VetrinaError):
-    status, slug, title = 422, "payout-refused", "The provider refused the payout"
+    status, slug, title = 422, "payout-refused", _("The provider refused the payout")

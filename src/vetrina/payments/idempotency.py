@@ -27,6 +27,7 @@ from vetrina import clock
 from vetrina.context import Context
 from vetrina.db import insert_for
 from vetrina.errors import InvalidInput
+from vetrina.i18n import _
 from vetrina.jobs import periodic_job
 from vetrina.payments.models import IdempotencyKey
 
@@ -36,7 +37,7 @@ Answer = tuple[int, Any]
 
 
 class KeyReused(InvalidInput):
-    slug, title = "idempotency-key-reused", "Idempotency key reused"
+    slug, title = "idempotency-key-reused", _("Idempotency key reused")
 
 
 def fingerprint(method: str, path: str, body: bytes) -> str:

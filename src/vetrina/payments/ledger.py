@@ -31,6 +31,7 @@ from sqlalchemy.pool import Pool
 from vetrina import clock
 from vetrina.db import after_commit
 from vetrina.errors import Conflict, InvalidInput, NotFound
+from vetrina.i18n import _
 from vetrina.money import Money
 from vetrina.payments.models import PLATFORM, AccountKind, LedgerAccount, LedgerTransfer, TransferPhase
 
@@ -39,7 +40,7 @@ _CREATED_HERE = "ledger_accounts_created"  # session.info: ids of the accounts t
 
 
 class InsufficientFunds(Conflict):
-    slug, title = "insufficient-funds", "Insufficient funds"
+    slug, title = "insufficient-funds", _("Insufficient funds")
 
 
 _ACCOUNTS = cast(Table, LedgerAccount.__table__)

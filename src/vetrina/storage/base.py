@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vetrina.errors import VetrinaError
+from vetrina.i18n import _
 from vetrina.storage.signing import UrlSigner
 
 
 class StorageUnavailable(VetrinaError):
     """The object store did not answer (down, or too slow): try again shortly; nothing was half-written."""
 
-    status, slug, title = 503, "storage-unavailable", "Storage unavailable"
+    status, slug, title = 503, "storage-unavailable", _("Storage unavailable")
 
 
 class StorageMisconfigured(RuntimeError):

@@ -41,6 +41,7 @@ from vetrina.web.api import (
 )
 from vetrina.web.api.live import count_live_viewers
 from vetrina.web.browser_safety import BrowserSafety
+from vetrina.web.language import RequestLanguage
 from vetrina.web.limits import BodySizeLimit
 from vetrina.web.metrics import install_metrics
 from vetrina.web.metrics import router as metrics_router
@@ -114,6 +115,7 @@ def create_app(ctx: Context, run_worker: bool = False) -> FastAPI:
 
     app.add_middleware(BrowserSafety, settings=ctx.settings)
 
+    app.add_middleware(RequestLanguage, default_language=ctx.settings.default_language)
     install_metrics(app, ctx)  # outermost: times the whole request
     # FastAPI tries routes one by one, in this order: the busiest (health, checkout, timelines, ad decisions)
     # come first: matching past a hundred routes took a sixth of a checkout request's samples in a profile.

@@ -20,6 +20,7 @@ from vetrina.accounts.models import User
 from vetrina.catalog import embedding
 from vetrina.context import Context
 from vetrina.errors import Forbidden, NotAuthenticated
+from vetrina.i18n import prefer
 
 SESSION_COOKIE = "vetrina_session"
 # The sign-in made inside an allowed site's frame of the player: SameSite=None (it must travel into that frame),
@@ -117,8 +118,15 @@ async def _current_user(request: Request) -> User | None:
             return None
         user = sign_ins.remembered_session_user(ctx, cookie) if cookie else None
         if user is not None:
-            return _cookie_checked(request, user)
-    return user if user is not None else await run_in_threadpool(headers_user, request)
+            return _spoken_to(_cookie_checked(request, user))
+    return _spoken_to(user if user is not None else await run_in_threadpool(headers_user, request))
+
+
+def _spoken_to(user: User | None) -> User | None:
+    """`user`, whose own language (if they chose one) answers this request."""
+    if user is not None:
+        prefer(user.language)
+    return user
 
 
 def headers_user(request: Request) -> User | None:

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from vetrina.errors import VetrinaError
+from vetrina.i18n import Message, _, localise
 
 log = logging.getLogger(__name__)
 PROBLEM_TYPE_BASE = "https://vetrina.dev/problems/"
@@ -21,6 +22,8 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 
 def problem_body(status: int, slug: str, title: str, detail: str, instance: str, **extra: Any) -> dict[str, Any]:
+    """The document; `title` and `detail` in the request's language (the `type` stays the same in every one)."""
+    title, detail = localise(title), localise(detail)
     body = {"type": PROBLEM_TYPE_BASE + slug, "title": title, "status": status, "detail": detail, "instance": instance}
     return jsonable_encoder({**body, **extra})
 
@@ -28,6 +31,67 @@ def problem_body(status: int, slug: str, title: str, detail: str, instance: str,
 def problem(status: int, slug: str, title: str, detail: str, instance: str, **extra: Any) -> JSONResponse:
     body = problem_body(status, slug, title, detail, instance, **extra)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
+
+
+# Titles of the statuses the framework itself answers with (no route matched, wrong method, ...).
+STATUS_TITLES: dict[int, Message] = {
+    400: _("Bad request"),
+    401: _("Sign-in required"),
+    403: _("Not allowed"),
+    404: _("Not found"),
+    405: _("Method not allowed"),
+    406: _("Not acceptable"),
+    413: _("Upload too large"),
+    415: _("Unsupported media"),
+    429: _("Too many requests"),
+}
+
+# Pydantic's checks, said in words a person reads in their own language; any other keeps pydantic's English.
+_VALIDATION_MESSAGES: dict[str, Message] = {
+    "missing": _("This is required."),
+    "extra_forbidden": _("This field is not accepted here."),
+    "string_type": _("Text is expected."),
+    "string_too_short": _("At least {min_length} characters."),
+    "string_too_long": _("At most {max_length} characters."),
+    "string_pattern_mismatch": _("This is not in the expected form."),
+    "int_type": _("A whole number is expected."),
+    "int_parsing": _("A whole number is expected."),
+    "int_from_float": _("A whole number is expected."),
+    "float_type": _("A number is expected."),
+    "float_parsing": _("A number is expected."),
+    "bool_type": _("true or false is expected."),
+    "bool_parsing": _("true or false is expected."),
+    "greater_than": _("More than {gt} is expected."),
+    "greater_than_equal": _("At least {ge} is expected."),
+    "less_than": _("Less than {lt} is expected."),
+    "less_than_equal": _("At most {le} is expected."),
+    "too_long": _("At most {max_length} items."),
+    "too_short": _("At least {min_length} items."),
+    "literal_error": _("One of {expected} is expected."),
+    "enum": _("One of {expected} is expected."),
+    "json_invalid": _("The body is not valid JSON."),
+    "model_attributes_type": _("An object is expected."),
+    "dict_type": _("An object is expected."),
+    "list_type": _("A list is expected."),
+    "datetime_parsing": _("A date and time (ISO 8601) is expected."),
+    "datetime_type": _("A date and time (ISO 8601) is expected."),
+    "url_parsing": _("A web address is expected."),
+}
+
+
+def validation_message(error: Any) -> str:
+    """One of pydantic's errors in the request's language; our own validators' Messages are translated too."""
+    kind, context = error.get("type", ""), error.get("ctx") or {}
+    raised = context.get("error")
+    if isinstance(raised, Exception) and raised.args and isinstance(raised.args[0], Message):
+        return localise(raised.args[0])
+    known = _VALIDATION_MESSAGES.get(kind)
+    if known is None:
+        return str(error.get("msg", ""))
+    try:
+        return Message(known.msgid, {k: v for k, v in context.items() if isinstance(v, (str, int, float))}).localised()
+    except Exception:  # a context pydantic shaped otherwise than expected: its own words
+        return str(error.get("msg", ""))
 
 
 HtmlErrorPage = Callable[[Request, int, str, str], Response]
@@ -46,7 +110,7 @@ def wants_html(request: Request) -> bool:
 def error_response(request: Request, exc: VetrinaError, html_page: HtmlErrorPage) -> Response:
     """`exc` as a problem document, or as `html_page` for a browser asking for a page."""
     if wants_html(request):
-        response = html_page(request, exc.status, exc.title, exc.detail)
+        response = html_page(request, exc.status, localise(exc.title), localise(exc.detail))
     else:
         response = problem(exc.status, exc.slug, exc.title, exc.detail, request.url.path, **exc.extra)
     response.headers.update(retry_after(exc))
@@ -125,22 +189,23 @@ def install_problem_handlers(app: FastAPI, html_page: HtmlErrorPage) -> None:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         errors = [
-            {"field": ".".join(str(p) for p in e.get("loc", ())[1:]) or "body", "message": e.get("msg", "")}
+            {"field": ".".join(str(p) for p in e.get("loc", ())[1:]) or "body", "message": validation_message(e)}
             for e in exc.errors()
         ]
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "The request is not valid."
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or localise(_("The request is not valid."))
         if wants_html(request):
-            return html_page(request, 422, "The address or form is not valid", detail)
-        return problem(422, "invalid-input", "The input is not valid", detail, request.url.path, errors=errors)
+            return html_page(request, 422, localise(_("The address or form is not valid")), detail)
+        return problem(422, "invalid-input", _("The input is not valid"), detail, request.url.path, errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         phrase = HTTPStatus(exc.status_code).phrase
-        detail = exc.detail if isinstance(exc.detail, str) else phrase
+        title = localise(STATUS_TITLES.get(exc.status_code, phrase))
+        detail = exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else title
         if wants_html(request):
-            return html_page(request, exc.status_code, phrase, detail)
+            return html_page(request, exc.status_code, title, localise(detail))
         slug = phrase.lower().replace(" ", "-")
-        response = problem(exc.status_code, slug, phrase, detail, request.url.path)
+        response = problem(exc.status_code, slug, title, detail, request.url.path)
         response.headers.update(exc.headers or {})
         return response
 
@@ -148,5 +213,8 @@ def install_problem_handlers(app: FastAPI, html_page: HtmlErrorPage) -> None:
     async def unexpected_error(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         if wants_html(request):
-            return html_page(request, 500, "Internal error", "Something went wrong on our side.")
-        return problem(500, "internal-error", "Internal error", "Something went wrong on our side.", request.url.path)
+            return html_page(
+                request, 500, localise(_("Internal error")), localise(_("Something went wrong on our side."))
+            )
+        title, detail = _("Internal error"), _("Something went wrong on our side.")
+        return problem(500, "internal-error", title, detail, request.url.path)

@@ -1,8 +1,10 @@
-"""/api/v1/tokens (your API tokens: make, list, revoke) and /api/v1/me (password change, sign out everywhere)."""
+"""/api/v1/tokens (your API tokens: make, list, revoke) and /api/v1/me (who you are, your language, password
+change, sign out everywhere)."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -12,6 +14,7 @@ from sqlalchemy.orm import Session
 from vetrina.accounts import service as accounts
 from vetrina.accounts import sign_ins
 from vetrina.accounts.models import ApiToken, User
+from vetrina.i18n import current_language, prefer
 from vetrina.web.deps import (
     RowId,
     browser_session_user,
@@ -60,6 +63,26 @@ class PasswordChange(BaseModel):
     new: str = Field(max_length=accounts.MAX_PASSWORD_LENGTH)
 
 
+class MeOut(BaseModel):
+    id: int
+    email: str
+    role: str
+    language: Literal["en", "it", "zh"] | None = Field(description="Your chosen language; null: your browser's.")
+    speaking: Literal["en", "it", "zh"] = Field(description="The language this answer was given in.")
+
+
+class MeChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    language: Literal["en", "it", "zh"] | None = Field(
+        description="Pages and messages in this language (en, it, zh); null: in your browser's (Accept-Language)."
+    )
+
+
+def me_out(user: User) -> MeOut:
+    return MeOut(id=user.id, email=user.email, role=user.role, language=user.language, speaking=current_language())
+
+
 class SessionsEnded(BaseModel):
     sessions_ended: int = Field(description="How many sign-in sessions were ended.")
 
@@ -99,6 +122,20 @@ def revoke_token(request: Request, token_id: RowId, user: User = required_user) 
     with get_context(request).db.session(write=True) as session:
         accounts.revoke_api_token(get_context(request), session, user, token_id)
     return Response(status_code=204)
+
+
+@router.get("/api/v1/me", response_model=MeOut, summary="Who you are, and your language")
+def me(user: User = required_user) -> MeOut:
+    return me_out(user)
+
+
+@router.patch("/api/v1/me", response_model=MeOut, summary="Choose your language")
+def change_me(request: Request, body: MeChange, user: User = required_user) -> MeOut:
+    """Your language answers this request already, and every later one on any device."""
+    with get_context(request).db.session(write=True) as session:
+        changed = accounts.set_language(get_context(request), session, user, body.language)
+        prefer(changed.language)
+        return me_out(changed)
 
 
 @router.post("/api/v1/me/password", response_model=SessionsEnded, summary="Change your password")

@@ -1,4 +1,5 @@
-"""/account: your API tokens (make, list, revoke), your password, and signing out everywhere."""
+"""/account: your API tokens (make, list, revoke), your password, and signing out everywhere; /language: the
+language switcher every page carries."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from vetrina.accounts import service as accounts
 from vetrina.accounts.models import User
 from vetrina.context import Context
 from vetrina.errors import InvalidInput, VetrinaError
+from vetrina.i18n import LANGUAGES, _, prefer, supported
 from vetrina.web.deps import (
     RowId,
     clear_session_cookie,
+    cookie_secure,
     db_session,
     get_context,
     optional_user,
@@ -23,8 +26,10 @@ from vetrina.web.deps import (
     require_csrf_form,
     signed_in_session,
 )
+from vetrina.web.language import LANGUAGE_COOKIE, LANGUAGE_COOKIE_MAX_AGE
 from vetrina.web.limits import limit_sign_in, limit_token_creation
 from vetrina.web.pages.forms import CsrfField, form_action, redirect_back, signed_in
+from vetrina.web.pages.routes import safe_next
 from vetrina.web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -140,3 +145,33 @@ def account_sign_out_everywhere(
         action=lambda ctx, session, owner: accounts.end_all_sessions(ctx, session, owner),
     )
     return clear_session_cookie(request, response)
+
+
+@router.post("/language")
+def choose_language(
+    request: Request,
+    language: Annotated[str, Form(max_length=35)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "/",
+    csrf_token: CsrfField = "",
+    user: User | None = optional_user,
+) -> Response:
+    """The switcher on every page: a cookie for this browser, and the signed-in user's own setting too."""
+    require_csrf_form(request, csrf_token)
+    chosen = supported(language)
+    if chosen is None:
+        raise InvalidInput(_("Vetrina speaks {languages}.", languages=", ".join(sorted(LANGUAGES))), field="language")
+    if user is not None:
+        ctx = get_context(request)
+        with ctx.db.session(write=True) as session:
+            accounts.set_language(ctx, session, user, chosen)
+    prefer(chosen)
+    response = RedirectResponse(safe_next(next), status_code=303)
+    response.set_cookie(
+        LANGUAGE_COOKIE,
+        chosen,
+        max_age=LANGUAGE_COOKIE_MAX_AGE,
+        httponly=True,
+        samesite="lax",
+        secure=cookie_secure(request),
+    )
+    return response
