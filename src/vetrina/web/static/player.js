@@ -86,7 +86,8 @@ class VetrinaPlayer {
       video.src = url;  // Safari and others play HLS natively and pick the quality themselves.
       this.quality.closest("label").hidden = true;
     } else {
-      this.root.insertAdjacentHTML("beforeend", '<p class="processing">This browser cannot play HLS video.</p>');
+      this.root.insertAdjacentHTML("beforeend", '<p class="processing"></p>');
+      this.root.lastElementChild.textContent = t("This browser cannot play HLS video.");
     }
   }
 
@@ -128,7 +129,7 @@ class VetrinaPlayer {
   showAutoLevel() {
     const auto = this.quality.querySelector('option[value="-1"]');
     const level = this.hls.levels[this.hls.currentLevel];
-    auto.textContent = this.hls.autoLevelEnabled && level ? "Auto (" + level.height + "p)" : "Auto";
+    auto.textContent = this.hls.autoLevelEnabled && level ? t("Auto ({height}p)", { height: level.height }) : t("Auto");
   }
 
   async loadThumbnails(url) {
@@ -166,7 +167,7 @@ class VetrinaPlayer {
     this.root.querySelector(".mute").addEventListener("click", (event) => {
       video.muted = !video.muted;
       this.root.classList.toggle("muted", video.muted);
-      event.currentTarget.setAttribute("aria-label", video.muted ? "Unmute" : "Mute");
+      event.currentTarget.setAttribute("aria-label", video.muted ? t("Unmute") : t("Mute"));
     });
     this.root.querySelector(".fullscreen").addEventListener("click", () => this.toggleFullscreen());
     this.bindSeekBar();
@@ -260,7 +261,7 @@ class VetrinaPlayer {
   renderPlayState() {
     const paused = this.video.paused;
     this.root.classList.toggle("playing", !paused);
-    this.playButton.setAttribute("aria-label", paused ? "Play" : "Pause");
+    this.playButton.setAttribute("aria-label", paused ? t("Play") : t("Pause"));
   }
 
   renderTime() {
@@ -273,7 +274,7 @@ class VetrinaPlayer {
     this.root.dispatchEvent(new CustomEvent("vetrina:time", { detail: { currentTime, duration } }));
     if (this.live) {
       const behind = this.hls && this.hls.latency ? Math.round(this.hls.latency) : 0;
-      this.timeLabel.textContent = behind > 10 ? "LIVE −" + formatTime(behind) : "LIVE";
+      this.timeLabel.textContent = behind > 10 ? t("LIVE −{behind}", { behind: formatTime(behind) }) : t("LIVE");
       return;
     }
     this.timeLabel.textContent = formatTime(currentTime) + " / " + formatTime(duration);
@@ -296,7 +297,7 @@ function watchProcessing(root) {
       if (response.ok) {
         const video = await response.json();
         bar.value = video.progress;
-        label.textContent = Math.round(video.progress * 100) + "%";
+        label.textContent = new Intl.NumberFormat(VETRINA_LOCALE, { style: "percent" }).format(video.progress);
         if (video.status !== "processing") return window.location.reload();
       }
     } catch (error) {
