@@ -329,6 +329,19 @@ def test_decimal_strings_for_forms(money, expected):
     assert money.decimal_string() == expected
 
 
+@given(amounts, currencies, st.sampled_from(["en", "it", "zh"]))
+def test_an_amount_typed_in_a_language_reads_back_in_it(amount, currency, language):
+    money = Money(amount, currency)
+    assert Money.parse(money.typed(language), currency, language) == money
+
+
+def test_typed_amounts_are_written_the_way_the_language_writes_them():
+    typed = [Money(129950, "EUR").typed(language) for language in ("en", "it", "zh")]
+    assert typed == ["1299.50", "1299,50", "1299.50"]
+    assert Money(-5, "EUR").typed("it") == "-0,05"
+    assert Money(1500, "JPY").typed("it") == "1500"
+
+
 # JSON.
 
 

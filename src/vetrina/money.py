@@ -163,6 +163,13 @@ class Money:
         precision = get_currency_precision(self.currency)
         return f"{Decimal(self.amount).scaleb(-precision):.{precision}f}"
 
+    def typed(self, language: str | None = None) -> str:
+        """The amount as a person types it in a form, in their language ("1299.50", "1299,50"): what `parse`
+        reads back to the same amount. Ungrouped, so the field holds digits and one separator only."""
+        precision = get_currency_precision(self.currency)
+        pattern = "0." + "0" * precision if precision else "0"
+        return format_decimal(Decimal(self.amount).scaleb(-precision), format=pattern, locale=babel_locale(language))
+
 
 @overload
 def in_millis(minor_units: int) -> int: ...
