@@ -80,20 +80,20 @@
     return result;
   }
 
-  // A linear ad at `t` of its `duration` s, however it plays: each quartile reported once (`once`), the countdown on
+  // A linear ad at `at` of its `duration` s, however it plays: each quartile reported once (`once`), the countdown on
   // `label`, and `skip` counting down to the ad's skip offset (null: not skippable, no button).
-  function showProgress(t, duration, skipOffset, label, skip, once) {
-    const share = duration ? t / duration : 0;
+  function showProgress(at, duration, skipOffset, label, skip, once) {
+    const share = duration ? at / duration : 0;
     if (share >= 0.25) once("firstQuartile");
     if (share >= 0.5) once("midpoint");
     if (share >= 0.75) once("thirdQuartile");
-    const left = Math.max(0, Math.ceil(duration - t));
-    label.textContent = "Ad · " + Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
+    const left = Math.max(0, Math.ceil(duration - at));
+    label.textContent = t("Ad · {left}", { left: Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0") });
     if (skipOffset !== null && skipOffset !== undefined) {
-      const wait = Math.ceil(skipOffset - t);
+      const wait = Math.ceil(skipOffset - at);
       skip.hidden = false;
       skip.disabled = wait > 0;
-      skip.textContent = wait > 0 ? "Skip in " + wait : "Skip ad";
+      skip.textContent = wait > 0 ? t("Skip in {seconds}", { seconds: wait }) : t("Skip ad");
     }
   }
 
@@ -158,13 +158,13 @@
         webUrls(urls || tracking.events[event] || []).forEach((url) => fire(url));
       };
       const chrome = Object.assign(document.createElement("div"), { className: "ad-chrome" });
-      const label = Object.assign(document.createElement("span"), { className: "ad-label", textContent: "Ad" });
+      const label = Object.assign(document.createElement("span"), { className: "ad-label", textContent: t("Ad") });
       const skip = Object.assign(document.createElement("button"), { type: "button", className: "ad-skip", hidden: true });
       chrome.append(label, skip);
       const clickThrough = webUrl(tracking.click_through);
       if (clickThrough) {
         const visit = Object.assign(document.createElement("a"), {
-          className: "ad-visit", href: clickThrough, target: "_blank", rel: "noopener", textContent: "Learn more",
+          className: "ad-visit", href: clickThrough, target: "_blank", rel: "noopener", textContent: t("Learn more"),
         });
         visit.addEventListener("click", () => { this.film.pause(); webUrls(tracking.click_tracking || []).forEach((url) => fire(url)); });
         chrome.append(visit);
@@ -243,10 +243,10 @@
       const resumeAt = this.film.currentTime;
       this.film.pause();
       const video = Object.assign(document.createElement("video"), { playsInline: true, muted: this.film.muted });
-      const label = Object.assign(document.createElement("span"), { className: "ad-label", textContent: "Ad" });
+      const label = Object.assign(document.createElement("span"), { className: "ad-label", textContent: t("Ad") });
       const skip = Object.assign(document.createElement("button"), { type: "button", className: "ad-skip", hidden: true });
       const visit = Object.assign(document.createElement("a"), {
-        className: "ad-visit", href: linear.clickThrough || "#", target: "_blank", rel: "noopener", textContent: "Learn more",
+        className: "ad-visit", href: linear.clickThrough || "#", target: "_blank", rel: "noopener", textContent: t("Learn more"),
       });
       const layer = Object.assign(document.createElement("div"), { className: "ad-layer" });
       layer.append(video, label, skip, visit);
@@ -302,22 +302,22 @@
       const image = Object.assign(document.createElement("img"), { src: (product && product.image) || overlay.image || "", alt: "" });
       const words = document.createElement("div");
       words.className = "card-text";
-      words.append(Object.assign(document.createElement("small"), { className: "ad-sponsored", textContent: "Sponsored" }),
+      words.append(Object.assign(document.createElement("small"), { className: "ad-sponsored", textContent: t("Sponsored") }),
                    Object.assign(document.createElement("strong"), { textContent: product ? product.title : ad.title }));
       const actions = document.createElement("div");
       actions.className = "card-actions";
       if (product && product.in_stock && shop) {
-        words.append(Object.assign(document.createElement("span"), { textContent: product.price_display }));
-        const buy = Object.assign(document.createElement("button"), { type: "button", className: "card-buy", textContent: "Buy" });
+        words.append(Object.assign(document.createElement("span"), { textContent: moneyText(product.price) }));
+        const buy = Object.assign(document.createElement("button"), { type: "button", className: "card-buy", textContent: t("Buy") });
         buy.addEventListener("click", () => { clicked(); shop.openDrawer(product); });
-        const hold = Object.assign(document.createElement("button"), { type: "button", className: "card-hold", textContent: "Hold" });
+        const hold = Object.assign(document.createElement("button"), { type: "button", className: "card-hold", textContent: t("Hold") });
         hold.addEventListener("click", () => { clicked(); shop.hold(product); });
         actions.append(buy, hold);
       } else if (overlay.clickThrough) {
-        actions.append(Object.assign(document.createElement("a"), { href: overlay.clickThrough, target: "_blank", textContent: "See it" }));
+        actions.append(Object.assign(document.createElement("a"), { href: overlay.clickThrough, target: "_blank", textContent: t("See it") }));
       }
       const close = Object.assign(document.createElement("button"), { type: "button", className: "ad-close", textContent: "×" });
-      close.setAttribute("aria-label", "Close the ad");
+      close.setAttribute("aria-label", t("Close the ad"));
       close.addEventListener("click", () => { (overlay.tracking.close || []).forEach((url) => fire(url)); card.remove(); });
       words.append(actions);
       card.append(image, words, close);

@@ -7,12 +7,29 @@ const LIVE_EVENT_TYPES = ["pin", "unpin", "flash_sale", "flash_sale_update", "ch
                           "viewers"];
 const REACTION_SIGNS = { heart: "❤", fire: "🔥", clap: "👏", laugh: "😂", wow: "😮" };
 
-// "12.50" in a currency's minor units (1250 for EUR, 12 refused for JPY's "12.5"), exactly; null if not an amount.
+// The page's language's decimal mark: the host types "12.50" in English, "12,50" in Italian.
+const DECIMAL_MARK = new Intl.NumberFormat(VETRINA_LOCALE).formatToParts(1.5)
+  .find((part) => part.type === "decimal").value;
+
+function currencyDigits(currency) {
+  return new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions().maximumFractionDigits;
+}
+
+// "12.50" (or "12,50" in Italian) in a currency's minor units (1250 for EUR, 12 refused for JPY's "12.5"), exactly;
+// null if not an amount.
 function minorUnits(typed, currency) {
-  const digits = new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions().maximumFractionDigits;
-  const found = /^\s*(\d+)(?:\.(\d+))?\s*$/.exec(typed);
+  const digits = currencyDigits(currency);
+  const mark = DECIMAL_MARK.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const found = new RegExp("^\\s*(\\d+)(?:" + mark + "(\\d+))?\\s*$").exec(typed);
   if (!found || (found[2] || "").length > digits) return null;
   return Number(found[1] + (found[2] || "").padEnd(digits, "0"));
+}
+
+// How to type a price in `currency` in the page's language: "9.90", "9,90", "10" for yen.
+function typedExample(currency) {
+  const digits = currencyDigits(currency);
+  return new Intl.NumberFormat(VETRINA_LOCALE, { minimumFractionDigits: digits, maximumFractionDigits: digits })
+    .format(digits ? 9.9 : 10);
 }
 
 class LiveShow {
@@ -67,13 +84,16 @@ class LiveShow {
     else if (event.type === "chat") this.addLine(payload);
     else if (event.type === "chat_deleted") this.removeLine(payload.message_id);
     else if (event.type === "reaction") this.float(payload.kind);
-    else if (event.type === "viewers" && this.viewers) this.viewers.textContent = payload.count + " watching";
+    else if (event.type === "viewers" && this.viewers) {
+      const count = new Intl.NumberFormat(VETRINA_LOCALE).format(payload.count);
+      this.viewers.textContent = t("{count} watching", { count });
+    }
   }
 
   addLine(line) {
     if (!this.chatList || this.chatList.querySelector('[data-message="' + line.message_id + '"]')) return;
     const item = el("li", { "data-message": String(line.message_id), "data-viewer": line.viewer },
-      line.host ? el("span", { class: "host-badge" }, "Host") : el("span", { class: "viewer" }, line.viewer),
+      line.host ? el("span", { class: "host-badge" }, t("Host")) : el("span", { class: "viewer" }, line.viewer),
       " ", line.text);
     if (this.root.dataset.hosting === "true" && !line.host) item.append(...this.moderation(line));
     this.chatList.append(item);
@@ -88,12 +108,12 @@ class LiveShow {
 
   // The host's buttons beside each viewer's line.
   moderation(line) {
-    const act = (action, body) => el("button", { type: "button", class: "link", onclick: async () => {
+    const act = (action, label, body) => el("button", { type: "button", class: "link", onclick: async () => {
       try { await api("POST", "/api/v1/live/" + this.showId + "/moderation", { action, ...body }); }
       catch (error) { window.alert(error.message); }
-    } }, action);
-    return [" ", act("delete", { message_id: line.message_id }), act("mute", { viewer: line.viewer }),
-            act("ban", { viewer: line.viewer })];
+    } }, label);
+    return [" ", act("delete", t("delete"), { message_id: line.message_id }),
+            act("mute", t("mute"), { viewer: line.viewer }), act("ban", t("ban"), { viewer: line.viewer })];
   }
 
   bindChat() {
@@ -155,7 +175,7 @@ class LiveShow {
     });
     this.bindFlashSaleForm(act);
     document.querySelector(".live-host .end-show").addEventListener("click", async () => {
-      if (window.confirm("End the show for good?") && await act("POST", "/api/v1/live/" + this.showId + "/end")) {
+      if (window.confirm(t("End the show for good?")) && await act("POST", "/api/v1/live/" + this.showId + "/end")) {
         window.location.reload();
       }
     });
@@ -172,7 +192,8 @@ class LiveShow {
       const currency = choice.dataset.currency;
       const amount = minorUnits(form.price.value, currency);
       if (amount === null) {
-        document.querySelector(".host-status").textContent = "Type the sale price as 9.90 (" + currency + ").";
+        document.querySelector(".host-status").textContent =
+          t("Type the sale price like {example} ({currency}).", { example: typedExample(currency), currency });
         return;
       }
       const sale = await act("POST", "/api/v1/live/" + this.showId + "/flash-sales", {

@@ -7,10 +7,15 @@ function csrfToken() {
   return meta ? meta.content : "";
 }
 
-// {amount, currency} in minor units, shown with the currency's own number of decimals (JPY has none).
-function formatMoney(money) {
-  const format = new Intl.NumberFormat(undefined, { style: "currency", currency: money.currency });
-  return format.format(money.amount / 10 ** format.resolvedOptions().maximumFractionDigits);
+// A card's price in the reader's language (texts.js's moneyText); a live show's events were written in the host's.
+function priceText(product) {
+  return product.price && typeof product.price === "object" ? moneyText(product.price) : product.price_display;
+}
+
+// A held item's line: "2 × Scarf — €59.00".
+function heldLine(item) {
+  const price = item.money && typeof item.money === "object" ? moneyText(item.money) : item.price;
+  return t("{quantity} × {title} — {price}", { quantity: item.quantity, title: item.title, price });
 }
 
 function newKey() {
@@ -79,7 +84,9 @@ function apiHeaders(extra) {
   return headers;
 }
 
-const PROVIDER_LABELS = { alipay: "Pay with Alipay (scan)", stripe: "Pay by card (Stripe)", sandbox: "Pay (sandbox)" };
+const PROVIDER_LABELS = {
+  alipay: t("Pay with Alipay (scan)"), stripe: t("Pay by card (Stripe)"), sandbox: t("Pay (sandbox)"),
+};
 
 async function api(method, path, body) {
   const response = await fetch(path, {
@@ -88,7 +95,7 @@ async function api(method, path, body) {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(data.detail || "Something went wrong (" + response.status + ").");
+  if (!response.ok) throw new Error(data.detail || t("Something went wrong ({status}).", { status: response.status }));
   return data;
 }
 
@@ -96,7 +103,7 @@ async function api(method, path, body) {
 async function apiImage(path) {
   if (!SELLING_FRAME_ORIGIN) return path;
   const response = await fetch(path, { credentials: "same-origin", headers: apiHeaders() });
-  if (!response.ok) throw new Error("The QR code could not be loaded (" + response.status + ").");
+  if (!response.ok) throw new Error(t("The QR code could not be loaded ({status}).", { status: response.status }));
   return URL.createObjectURL(await response.blob());
 }
 
@@ -229,16 +236,17 @@ class ShopLayer {
   // A flash sale in a live show: its card counts down and says what is left; buying it is an order in the sale.
   showFlashSale(sale, product) {
     this.hideFlashSale();
-    const offer = { ...product, price_display: sale.price_display, flash_sale_id: sale.sale_id, variants: [],
+    const offer = { ...product, price: sale.price, price_display: sale.price_display, flash_sale_id: sale.sale_id,
+                    variants: [],
                     stock: Math.min(sale.remaining, sale.per_buyer) };
     const left = el("span", { class: "flash-left" });
     const node = el("div", { class: "product-card flash-sale", "data-sale": String(sale.sale_id) },
       product.image ? el("img", { src: product.image, alt: "" }) : null,
       el("div", { class: "card-text" },
-        el("strong", {}, "Flash sale · " + product.title),
-        el("span", {}, sale.price_display + " (was " + product.price_display + ")"), left,
+        el("strong", {}, t("Flash sale · {title}", { title: product.title })),
+        el("span", {}, t("{price} (was {regular})", { price: priceText(offer), regular: priceText(product) })), left,
         el("div", { class: "card-actions" },
-          el("button", { type: "button", class: "card-buy", onclick: () => this.openDrawer(offer) }, "Buy now"))));
+          el("button", { type: "button", class: "card-buy", onclick: () => this.openDrawer(offer) }, t("Buy now")))));
     node.style.top = "7.25rem";
     this.cards.append(node);
     this.flash = { node, left, sale, offer };
@@ -246,8 +254,8 @@ class ShopLayer {
       if (!this.flash || this.flash.node !== node) return;
       const seconds = Math.max(0, Math.round((Date.parse(this.flash.sale.ends_at) - Date.now()) / 1000));
       const ended = seconds === 0 || this.flash.sale.remaining === 0;
-      left.textContent = ended ? (this.flash.sale.remaining === 0 ? "Sold out" : "Ended")
-                               : this.flash.sale.remaining + " left · " + seconds + " s";
+      left.textContent = ended ? (this.flash.sale.remaining === 0 ? t("Sold out") : t("Ended"))
+                               : t("{remaining} left · {seconds} s", { remaining: this.flash.sale.remaining, seconds });
       node.classList.toggle("ended", ended);
       if (ended) setTimeout(() => { if (this.flash && this.flash.node === node) this.hideFlashSale(); }, 5000);
       else setTimeout(tick, 500);
@@ -318,7 +326,7 @@ class ShopLayer {
         el("button", { type: "button", class: "shelf-jump", onclick: () => { this.video.currentTime = tag.start_s; } },
           tag.product.image ? el("img", { src: tag.product.image, alt: "" }) : null,
           el("span", { class: "title" }, tag.product.title),
-          el("span", { class: "price" }, tag.product.price_display))));
+          el("span", { class: "price" }, priceText(tag.product)))));
     }
     this.shelf.hidden = seen.size === 0;
   }
@@ -360,19 +368,19 @@ class ShopLayer {
       product.image ? el("img", { src: product.image, alt: "" }) : null,
       el("div", { class: "card-text" },
         el("strong", {}, product.title),
-        el("span", {}, product.in_stock ? product.price_display : "Sold out"),
+        el("span", {}, product.in_stock ? priceText(product) : t("Sold out")),
         el("div", { class: "card-actions" },
           buyable ? el("button", { type: "button", class: "card-buy", onclick: () => {
             this.events.report("card_clicked", { product_id: buyable.id, tag_id: tag.id });
             this.host.shopping("add_to_cart", buyable);
             if (!this.host.ownCart) this.openDrawer(buyable);
           } },
-                       product.in_stock ? "Buy" : "See similar") : null,
+                       product.in_stock ? t("Buy") : t("See similar")) : null,
           buyable ? el("button", { type: "button", class: "card-hold", onclick: () => {
             this.events.report("hold", { product_id: buyable.id, tag_id: tag.id });
             this.host.shopping("add_to_cart", buyable);
             if (!this.host.ownCart) this.hold(buyable);
-          } }, "Hold") : null)));
+          } }, t("Hold")) : null)));
   }
 
   // Held items live in this tab (session storage), so a reload keeps them and another video starts afresh.
@@ -401,8 +409,9 @@ class ShopLayer {
     const items = this.held;
     box.hidden = items.length === 0;
     const list = box.querySelector("ul");
-    list.replaceChildren(...items.map((item) => el("li", {}, item.quantity + " × " + item.title + " — " + item.price,
-      el("button", { type: "button", class: "link", onclick: () => { this.held = this.held.filter((i) => i.id !== item.id); } }, "remove"))));
+    const remove = (item) => { this.held = this.held.filter((i) => i.id !== item.id); };
+    list.replaceChildren(...items.map((item) => el("li", {}, heldLine(item),
+      el("button", { type: "button", class: "link", onclick: () => remove(item) }, t("remove")))));
   }
 
   // Inside another site's frame nothing is bought: that site could lead a signed-in viewer into paying. The buyer
@@ -411,23 +420,23 @@ class ShopLayer {
     const page = this.live ? "/live/" + this.root.dataset.showId : "/watch/" + this.videoId;
     const link = el("a", { class: "drawer-top-level", href: page, target: "_blank", rel: "noopener",
                            onclick: () => { for (const product of products) this.host.shopping("checkout", product); } },
-                    "Buy on Vetrina (opens a new window)");
-    body.append(el("p", {}, "The video keeps playing here."), link);
+                    t("Buy on Vetrina (opens a new window)"));
+    body.append(el("p", {}, t("The video keeps playing here.")), link);
   }
 
   // At the end (or on leaving), offer to check out everything held: one order per merchant.
   offerHeld() {
     if (!this.held.length) return;
     const body = this.drawer.querySelector(".drawer-body");
-    body.replaceChildren(el("h2", {}, "Your held items"));
-    body.append(el("ul", {}, ...this.held.map((i) => el("li", {}, i.quantity + " × " + i.title + " — " + i.price))));
+    body.replaceChildren(el("h2", {}, t("Your held items")));
+    body.append(el("ul", {}, ...this.held.map((i) => el("li", {}, heldLine(i)))));
     if (this.framed) {
       this.buyOnVetrina(body, this.held);
     } else if (!this.signedIn) {
       this.signInForm(body, () => this.offerHeld());
     } else {
       const status = el("p", { class: "drawer-status", role: "status" });
-      const pay = el("button", { type: "button", class: "drawer-checkout" }, "Check out all");
+      const pay = el("button", { type: "button", class: "drawer-checkout" }, t("Check out all"));
       pay.addEventListener("click", () => this.checkoutHeld(status, pay));
       body.append(pay, status);
     }
@@ -437,7 +446,7 @@ class ShopLayer {
 
   async checkoutHeld(status, button) {
     button.disabled = true;
-    status.textContent = "Paying…";
+    status.textContent = t("Paying…");
     for (const item of this.held) this.host.shopping("checkout", item);
     const byMerchant = new Map();
     for (const item of this.held) {
@@ -460,8 +469,9 @@ class ShopLayer {
       }
       this.held = [];
       status.textContent = "";
-      status.append(el("strong", { class: "drawer-done" }, "Paid " + paid.length + " order(s) into escrow."), " ",
-                    el("a", { href: "/orders", target: "_blank" }, "Your orders"));
+      const summary = t("Paid {count} order(s) into escrow.", { count: paid.length });
+      status.append(el("strong", { class: "drawer-done" }, summary), " ",
+                    el("a", { href: "/orders", target: "_blank" }, t("Your orders")));
     } catch (error) {
       status.textContent = error.message;
       button.disabled = false;
@@ -472,9 +482,9 @@ class ShopLayer {
     const email = el("input", { type: "email", name: "email", autocomplete: "username", required: "" });
     const password = el("input", { type: "password", name: "password", autocomplete: "current-password", required: "" });
     const status = el("p", { class: "drawer-status", role: "status" });
-    const form = el("form", { class: "drawer-signin" }, el("p", {}, "Sign in to buy; the video keeps playing."),
-      el("label", {}, "Email ", email), el("label", {}, "Password ", password),
-      el("button", { type: "submit" }, "Sign in"), status);
+    const form = el("form", { class: "drawer-signin" }, el("p", {}, t("Sign in to buy; the video keeps playing.")),
+      el("label", {}, t("Email"), " ", email), el("label", {}, t("Password"), " ", password),
+      el("button", { type: "submit" }, t("Sign in")), status);
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       try {
@@ -497,7 +507,7 @@ class ShopLayer {
   openDrawer(product) {
     const body = this.drawer.querySelector(".drawer-body");
     body.replaceChildren();
-    body.append(el("h2", {}, product.title), el("p", { class: "price" }, product.price_display));
+    body.append(el("h2", {}, product.title), el("p", { class: "price" }, priceText(product)));
     if (this.framed) {
       this.buyOnVetrina(body, [product]);
     } else if (!this.signedIn) {
@@ -505,11 +515,12 @@ class ShopLayer {
     } else {
       const variant = product.variants.length
         ? el("select", { name: "variant" }, ...product.variants.map((v) =>
-            el("option", v.stock ? { value: v.id } : { value: v.id, disabled: "" }, v.name + (v.stock ? "" : " (sold out)"))))
+            el("option", v.stock ? { value: v.id } : { value: v.id, disabled: "" },
+               v.stock ? v.name : t("{name} (sold out)", { name: v.name }))))
         : null;
       const quantity = el("input", { type: "number", name: "quantity", min: "1", max: String(product.stock), value: "1" });
       const status = el("p", { class: "drawer-status", role: "status" });
-      const pay = el("button", { type: "button", class: "drawer-pay" }, "Pay from wallet");
+      const pay = el("button", { type: "button", class: "drawer-pay" }, t("Pay from wallet"));
       pay.addEventListener("click", () => this.buy(product, variant, quantity, status, pay, null));
       // The configured providers pay exactly the order's total; Alipay by a QR code beside the playing video.
       const direct = this.providers.map((provider) => {
@@ -518,9 +529,10 @@ class ShopLayer {
         button.addEventListener("click", () => this.buy(product, variant, quantity, status, button, provider));
         return button;
       });
-      body.append(variant ? el("label", {}, "Option ", variant) : null, el("label", {}, "Quantity ", quantity),
+      body.append(variant ? el("label", {}, t("Option"), " ", variant) : null,
+                  el("label", {}, t("Quantity"), " ", quantity),
                   pay, ...direct, status,
-                  el("p", { class: "hint" }, "Paid into escrow: the merchant is paid when you confirm receipt."));
+                  el("p", { class: "hint" }, t("Paid into escrow: the merchant is paid when you confirm receipt.")));
     }
     this.drawer.hidden = false;
     document.querySelector(".watch").classList.add("drawer-open");
@@ -535,7 +547,7 @@ class ShopLayer {
     button.disabled = true;
     this.events.report("buy_started", { product_id: product.id });
     this.host.shopping("checkout", product);
-    status.textContent = "Paying…";
+    status.textContent = t("Paying…");
     try {
       const item = { product_id: product.id, quantity: Number(quantity.value) || 1 };
       if (variant) item.variant_id = Number(variant.value);
@@ -549,8 +561,9 @@ class ShopLayer {
       this.events.report("purchase", { product_id: product.id, order_id: order.id });
       this.events.flush();
       status.textContent = "";
-      status.append(el("strong", { class: "drawer-done" }, "Paid " + formatMoney(order.total) + " into escrow. Order #" +
-                       order.id + "."), " ", el("a", { href: "/orders", target: "_blank" }, "Your orders"));
+      const paid = t("Paid {amount} into escrow. Order #{order}.", { amount: moneyText(order.total), order: order.id });
+      status.append(el("strong", { class: "drawer-done" }, paid), " ",
+                    el("a", { href: "/orders", target: "_blank" }, t("Your orders")));
     } catch (error) {
       status.textContent = error.message;
       button.disabled = false;
@@ -564,20 +577,23 @@ class ShopLayer {
     status.textContent = "";
     if (payment.qr_code) {
       status.append(el("img", { class: "drawer-qr", src: await apiImage("/api/v1/payments/" + payment.id + "/qr.svg"),
-                                alt: "QR code: scan it with the " + provider + " app to pay" }),
-                    el("p", {}, "Scan with your phone to pay " + formatMoney(order.total) + "."),
+                                alt: t("QR code: scan it with the {provider} app to pay", { provider }) }),
+                    el("p", {}, t("Scan with your phone to pay {amount}.", { amount: moneyText(order.total) })),
                     el("a", { class: "drawer-qr-link", href: payment.qr_code, target: "_blank", rel: "noopener" },
-                       "Or open it here"));
+                       t("Or open it here")));
     } else if (payment.pay_url) {
       window.open(payment.pay_url, "_blank", "noopener");
-      status.append(el("a", { href: payment.pay_url, target: "_blank", rel: "noopener" }, "Finish paying in the new window"));
+      status.append(el("a", { href: payment.pay_url, target: "_blank", rel: "noopener" },
+                       t("Finish paying in the new window")));
     }
     const deadline = Date.now() + 30 * 60 * 1000;
     while (payment.state === "created" && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 1500));
       payment = await api("GET", "/api/v1/payments/" + payment.id);
     }
-    if (payment.state !== "succeeded") throw new Error("The payment did not go through (" + payment.state + ").");
+    if (payment.state !== "succeeded") {
+      throw new Error(t("The payment did not go through ({state}).", { state: payment.state }));
+    }
     if (payment.note) throw new Error(payment.note);
   }
 }
