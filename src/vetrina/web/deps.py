@@ -20,7 +20,7 @@ from vetrina.accounts.models import User
 from vetrina.catalog import embedding
 from vetrina.context import Context
 from vetrina.errors import Forbidden, NotAuthenticated
-from vetrina.i18n import prefer
+from vetrina.i18n import _, prefer
 
 SESSION_COOKIE = "vetrina_session"
 # The sign-in made inside an allowed site's frame of the player: SameSite=None (it must travel into that frame),
@@ -49,10 +49,10 @@ def get_context(request: Request) -> Context:
     return request.app.state.ctx
 
 
-def admin_only(user: User, what: str) -> User:
-    """`user` if an admin; 403 saying "Only admins {what}." otherwise."""
+def admin_only(user: User, refusal: str) -> User:
+    """`user` if an admin; 403 saying `refusal` ("Only admins settle payouts.", one whole sentence) otherwise."""
     if not user.is_admin:
-        raise Forbidden(f"Only admins {what}.")
+        raise Forbidden(refusal)
     return user
 
 
@@ -98,7 +98,7 @@ territory = Depends(_territory)
 
 
 def _bearer_token(request: Request) -> str | None:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    scheme, _space, token = request.headers.get("authorization", "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
@@ -119,7 +119,7 @@ async def _current_user(request: Request) -> User | None:
         user = sign_ins.remembered_session_user(ctx, cookie) if cookie else None
         if user is not None:
             return _spoken_to(_cookie_checked(request, user))
-    return _spoken_to(user if user is not None else await run_in_threadpool(headers_user, request))
+    return _spoken_to(user) if user is not None else await run_in_threadpool(headers_user, request)
 
 
 def _spoken_to(user: User | None) -> User | None:
@@ -140,13 +140,13 @@ def headers_user(request: Request) -> User | None:
     if token is not None:
         user = sign_ins.api_token_user(ctx, token)
         if user is None:
-            raise NotAuthenticated("The bearer token is not valid.")
-        return user
+            raise NotAuthenticated(_("The bearer token is not valid."))
+        return _spoken_to(user)
     cookie = request.cookies.get(SESSION_COOKIE)
     cookie_user = sign_ins.session_user(ctx, cookie) if cookie else None
     if cookie_user is not None:
-        return _cookie_checked(request, cookie_user)
-    return _framed_user(request) if _may_be_framed(request) else None
+        return _spoken_to(_cookie_checked(request, cookie_user))
+    return _spoken_to(_framed_user(request)) if _may_be_framed(request) else None
 
 
 def _cookie_checked(request: Request, user: User) -> User:
@@ -178,7 +178,7 @@ def _framed_user(request: Request) -> User | None:
     if request.method not in _SAFE_METHODS:
         submitted = request.headers.get(CSRF_HEADER) or ""
         if not hmac.compare_digest(submitted.encode(), framed_csrf_token(request).encode()):
-            raise Forbidden("This request needs the X-CSRF-Token header from the player that sent it.")
+            raise Forbidden(_("This request needs the X-CSRF-Token header from the player that sent it."))
     user, grant = found
     request.state.framed_sign_in = grant
     return user
@@ -226,7 +226,7 @@ def signed_out(request: Request) -> bool:
 
 async def _require_user(user: User | None = optional_user) -> User:
     if user is None:
-        raise NotAuthenticated("Sign in, or send an API bearer token.")
+        raise NotAuthenticated(_("Sign in, or send an API bearer token."))
     return user
 
 
@@ -302,7 +302,7 @@ def refuse_bearer_token(request: Request) -> None:
     """For what only a signed-in browser may do: making API tokens (a leaked token that could mint more would
     outlive its own expiry)."""
     if _bearer_token(request) is not None:
-        raise Forbidden("API tokens are made from a signed-in browser session (or `vetrina tokens create`).")
+        raise Forbidden(_("API tokens are made from a signed-in browser session (or `vetrina tokens create`)."))
 
 
 async def _require_browser_session(request: Request, user: User = required_user) -> User:
@@ -336,9 +336,9 @@ def _matches_cookie(request: Request, submitted: str | None) -> bool:
 
 def require_csrf_header(request: Request) -> None:
     if not _matches_cookie(request, request.headers.get(CSRF_HEADER)):
-        raise Forbidden("This request needs the X-CSRF-Token header from the page that sent it.")
+        raise Forbidden(_("This request needs the X-CSRF-Token header from the page that sent it."))
 
 
 def require_csrf_form(request: Request, submitted: str | None) -> None:
     if not _matches_cookie(request, submitted):
-        raise Forbidden("This form has expired or did not come from Vetrina; reload the page and try again.")
+        raise Forbidden(_("This form has expired or did not come from Vetrina; reload the page and try again."))

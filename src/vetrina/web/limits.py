@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vetrina.accounts.models import User
+from vetrina.i18n import _
 from vetrina.ratelimit import hashed
 from vetrina.web.deps import get_context
 from vetrina.web.problems import problem
@@ -42,15 +43,17 @@ class BodySizeLimit:
             response = problem(
                 413,
                 "content-too-large",
-                "Content too large",
-                f"The request body is larger than the {limit} byte limit.",
+                _("Content too large"),
+                _("The request body is larger than the {limit} byte limit.", limit=limit),
                 scope["path"],
                 max_bytes=limit,
             )
             await response(scope, receive, send)
             return
         await self.app(
-            scope, receive_at_most(receive, limit, f"The request body is larger than the {limit} byte limit."), send
+            scope,
+            receive_at_most(receive, limit, _("The request body is larger than the {limit} byte limit.", limit=limit)),
+            send,
         )
 
 

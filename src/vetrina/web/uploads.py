@@ -25,6 +25,7 @@ from vetrina.catalog import channels
 from vetrina.catalog import service as catalog
 from vetrina.context import Context
 from vetrina.errors import InvalidInput, NotAuthenticated, NotFound, PayloadTooLarge, TooManyRequests, VetrinaError
+from vetrina.i18n import _, n_
 from vetrina.media import service as media
 from vetrina.media.models import Video
 from vetrina.settings import Settings
@@ -55,7 +56,7 @@ def add_uploaded_video(
 def chosen_upload(upload: UploadFile | None) -> tuple[UploadFile, str]:
     """The upload and the name it was sent under; InvalidInput when no file was chosen."""
     if upload is None or not upload.filename:
-        raise InvalidInput("Choose a file to upload.", field="file")
+        raise InvalidInput(_("Choose a file to upload."), field="file")
     return upload, upload.filename
 
 
@@ -70,10 +71,12 @@ def saved_upload(ctx: Context, upload: UploadFile | None, limit: int) -> Iterato
             while chunk := upload.file.read(_CHUNK):
                 written += len(chunk)
                 if written > limit:
-                    raise PayloadTooLarge(f"The file is larger than the {limit} byte limit.", max_bytes=limit)
+                    raise PayloadTooLarge(
+                        _("The file is larger than the {limit} byte limit.", limit=limit), max_bytes=limit
+                    )
                 out.write(chunk)
         if written == 0:
-            raise InvalidInput("The uploaded file is empty.", field="file")
+            raise InvalidInput(_("The uploaded file is empty."), field="file")
         yield target
     finally:
         shutil.rmtree(target.parent, ignore_errors=True)
@@ -112,7 +115,7 @@ def _may_sell(session: Session, user: User, params: Mapping[str, str]) -> None:
 def _may_change_product(session: Session, user: User, params: Mapping[str, str]) -> None:
     product_id = int(params["product_id"])
     if product_id > MAX_ROW_ID:
-        raise NotFound(f"There is no product {product_id}.")
+        raise NotFound(_("There is no product {product_id}.", product_id=product_id))
     catalog.product_for_change(session, product_id, user)
 
 
@@ -157,8 +160,14 @@ def check_upload_quotas(ctx: Context, session: Session, user: User, incoming: in
     if uploads >= settings.uploads_per_day:
         oldest = min((t for t in (oldest_video, oldest_image, oldest_asset) if t is not None), default=None)
         raise TooManyRequests(
-            f"You have uploaded {uploads} files in the last 24 hours, the most one account may "
-            f"(VETRINA_UPLOADS_PER_DAY = {settings.uploads_per_day}).",
+            n_(
+                "You have uploaded {count} file in the last 24 hours, the most one account may "
+                "(VETRINA_UPLOADS_PER_DAY = {limit}).",
+                "You have uploaded {count} files in the last 24 hours, the most one account may "
+                "(VETRINA_UPLOADS_PER_DAY = {limit}).",
+                uploads,
+                limit=settings.uploads_per_day,
+            ),
             quota="uploads_per_day",
             retry_after_s=_retry_after(oldest, now),
         )
@@ -167,16 +176,23 @@ def check_upload_quotas(ctx: Context, session: Session, user: User, incoming: in
     allowed = settings.upload_bytes_per_day - stored
     if incoming > allowed or allowed <= 0:
         raise PayloadTooLarge(
-            f"This upload would take you over the {settings.upload_bytes_per_day} bytes of video one account may "
-            f"upload in 24 hours; {max(allowed, 0)} bytes are left.",
+            _(
+                "This upload would take you over the {limit} bytes of video one account may upload in 24 hours; "
+                "{left} bytes are left.",
+                limit=settings.upload_bytes_per_day,
+                left=max(allowed, 0),
+            ),
             quota="upload_bytes_per_day",
             max_bytes=max(allowed, 0),
         )
     processing = media.processing_count(session, user.id)
     if processing >= settings.processing_per_user:
         raise TooManyRequests(
-            f"You have {processing} videos processing, the most one account may at once; upload more once one is "
-            "ready.",
+            n_(
+                "You have {count} video processing, the most one account may at once; upload more once one is ready.",
+                "You have {count} videos processing, the most one account may at once; upload more once one is ready.",
+                processing,
+            ),
             quota="processing_per_user",
             retry_after_s=_PROCESSING_RETRY_S,
         )
@@ -215,14 +231,14 @@ class UploadGate:
         if allowed is None:
             await self.app(scope, receive, send)
             return
-        too_large = f"This upload goes over the {allowed} bytes of video left for today."
+        too_large = _("This upload goes over the {allowed} bytes of video left for today.", allowed=allowed)
         await self.app(scope, receive_at_most(receive, allowed + MULTIPART_OVERHEAD, too_large), send)
 
     @staticmethod
     def _admit(request: Request, route: UploadRoute, params: Mapping[str, str]) -> int | None:
         user = headers_user(request)
         if user is None:
-            raise NotAuthenticated("Sign in, or send an API bearer token, before uploading.")
+            raise NotAuthenticated(_("Sign in, or send an API bearer token, before uploading."))
         ctx = get_context(request)
         declared = request.headers.get("content-length", "")
         # At least this much of the body is the file (the rest is multipart framing and the other fields).

@@ -24,6 +24,7 @@ from vetrina.commerce import flash
 from vetrina.commerce import service as orders
 from vetrina.commerce.models import Order, OrderStatus
 from vetrina.errors import InvalidInput
+from vetrina.i18n import _
 from vetrina.live import service as live
 from vetrina.money import Money, MoneyModel, PositiveMoneyModel
 from vetrina.payments import ledger, wallet
@@ -225,7 +226,7 @@ def create_order(
         live_source = None
         if body.live is not None:
             if body.source is not None:
-                raise InvalidInput("An order comes from a video or from a live show, not both.", field="live")
+                raise InvalidInput(_("An order comes from a video or from a live show, not both."), field="live")
             product_ids = [spec.product_id for spec in specs]
             live_source = live.order_source(session, body.live.show_id, body.live.stream_time, product_ids)
         order = video_orders.place_order(
@@ -394,7 +395,7 @@ class LedgerCheckOut(BaseModel):
 
 @router.get("/api/v1/admin/ledger/check", response_model=LedgerCheckOut, summary="Recompute every ledger invariant")
 def check_ledger(request: Request, user: User = required_user) -> LedgerCheckOut:
-    admin_only(user, "check the ledger")
+    admin_only(user, _("Only admins check the ledger."))
     with get_context(request).db.session(snapshot=True) as session:
         report = ledger.check_ledger(session)
     return LedgerCheckOut(**report.__dict__)

@@ -19,6 +19,7 @@ from vetrina.accounts.models import User
 from vetrina.commerce import flash
 from vetrina.db import Database, after_commit
 from vetrina.errors import Conflict, NotFound
+from vetrina.i18n import _, localise
 from vetrina.live import analytics as live_analytics
 from vetrina.live import controls, rtmp
 from vetrina.live import service as live
@@ -359,7 +360,7 @@ def react(request: Request, show_id: RowId, body: ReactionIn, user: User = requi
     with ctx.db.session() as session:
         show = live.get_show(session, show_id)
         if not show.on_air:
-            raise Conflict("The show is not on air.", current_status=show.status)
+            raise Conflict(_("The show is not on air."), current_status=show.status)
     live_hub(request).publish(show_id, [fleeting_frame("reaction", {"kind": body.kind})])
     return {"sent": body.kind}
 
@@ -394,7 +395,9 @@ async def show_events(request: Request, show_id: RowId) -> StreamingResponse:
         # Counted and joined inside the stream, so whatever ends it (the client gone before its first byte too)
         # also lets go; a show not on air sends its backlog and ends (the browser asks again later).
         if not hub.admit(address):
-            yield "retry: 30000\n\n" + sse_frame(None, "refused", {"detail": "Too many event streams from here."})
+            yield "retry: 30000\n\n" + sse_frame(
+                None, "refused", {"detail": localise(_("Too many event streams from here."))}
+            )
             return
         viewer = hub.join(show_id)  # before the backlog is read: an event between the two comes twice (ids dedupe)
         try:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from vetrina import clock
 from vetrina.accounts.models import User
 from vetrina.errors import NotFound
+from vetrina.i18n import _
 from vetrina.money import MoneyModel
 from vetrina.payments import credits, reconciliation
 from vetrina.payments.models import AdminCredit
@@ -59,11 +60,11 @@ def admin_credit_out(row: AdminCredit) -> AdminCreditOut:
 def credit_wallet(request: Request, user_id: RowId, body: AdminCreditIn, user: User = required_user) -> JSONResponse:
     """Money received by bank transfer, say: credited once per reference. The same reference again with the same
     user and amount answers the first credit (200); with anything else, 409 `credit-reference-reused`."""
-    admin = admin_only(user, "credit wallets")
+    admin = admin_only(user, _("Only admins credit wallets."))
     with get_context(request).db.session(write=True) as session:
         target = session.get(User, user_id)
         if target is None:
-            raise NotFound(f"There is no user {user_id}.")
+            raise NotFound(_("There is no user {user_id}.", user_id=user_id))
         row, created = credits.credit(
             session, target, body.amount.to_money(), body.reference, f"user {admin.id} ({admin.email})"
         )
@@ -114,7 +115,7 @@ def read_reconciliation(
 ) -> Response:
     """Days in UTC, both included; by default the last 7, at most 366. `?format=csv` or `Accept: text/csv` gives
     the rows as CSV."""
-    admin_only(user, "reconcile the accounts")
+    admin_only(user, _("Only admins reconcile the accounts."))
     shown_provider = reconciliation.check_provider(provider)
     first, last = reconciliation.period(start, end, clock.now().date())
     with get_context(request).db.session(snapshot=True) as session:

@@ -18,6 +18,7 @@ from vetrina import video_orders
 from vetrina.accounts.models import User
 from vetrina.commerce import checkout
 from vetrina.errors import NotFound, PayloadTooLarge
+from vetrina.i18n import _
 from vetrina.money import MoneyModel, PositiveMoneyModel
 from vetrina.payments import funding, idempotency, provider_payments, wallet
 from vetrina.payments.gateways import PayMethod
@@ -132,7 +133,7 @@ def list_top_ups(
 def read_top_up(payment_id: RowId, user: User = required_user, session: Session = db_session) -> PaymentOut:
     payment = provider_payments.get_payment(session, payment_id, user)
     if payment.purpose != PaymentPurpose.topup:
-        raise NotFound(f"There is no top-up {payment_id}.")
+        raise NotFound(_("There is no top-up {payment_id}.", payment_id=payment_id))
     return payment_out(payment)
 
 
@@ -182,7 +183,7 @@ def read_payment(payment_id: RowId, user: User = required_user, session: Session
 def payment_qr(payment_id: RowId, user: User = required_user, session: Session = db_session) -> Response:
     payment = provider_payments.get_payment(session, payment_id, user)
     if not payment.qr_code:
-        raise NotFound(f"Payment {payment_id} has no QR code.")
+        raise NotFound(_("Payment {payment_id} has no QR code.", payment_id=payment_id))
     svg = io.BytesIO()
     segno.make(payment.qr_code, error="m").save(svg, kind="svg", scale=6, border=2, title="Scan to pay")
     return Response(svg.getvalue(), media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=300"})
@@ -192,10 +193,10 @@ async def _notification(request: Request, provider: str) -> Response:
     """Verify, record and settle a provider's notification; answer as the provider expects."""
     ctx = get_context(request)
     if provider not in ctx.settings.funding_providers or provider == "sandbox":
-        raise NotFound(f"{provider} is not configured here.")
+        raise NotFound(_("{provider} is not configured here.", provider=provider))
     body = await request.body()
     if len(body) > MAX_NOTIFICATION_BYTES:
-        raise PayloadTooLarge("A notification is at most 64 KiB.")
+        raise PayloadTooLarge(_("A notification is at most 64 KiB."))
     # Off the event loop: verifying an RSA signature and settling in the database block.
     await run_in_threadpool(checkout.verify_and_settle, ctx, provider, dict(request.headers), body)
     if provider == "alipay":

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from vetrina.accounts.models import User
+from vetrina.i18n import _
 from vetrina.money import MoneyModel
 from vetrina.payments import idempotency
 from vetrina.payments.models import Payout, PayoutAccount, PayoutState
@@ -175,7 +176,7 @@ def bank_csv(
 ) -> Response:
     """Admins only: the payouts made by hand (id, merchant_email, amount, currency, bank_details, created_at,
     state); cells a spreadsheet would run as a formula start with '."""
-    admin_only(user, "export payouts")
+    admin_only(user, _("Only admins export payouts."))
     return Response(
         bank.bank_csv(session, state),
         media_type="text/csv",

@@ -11,6 +11,7 @@ from vetrina.accounts import service as accounts
 from vetrina.accounts.models import User
 from vetrina.catalog import embedding
 from vetrina.errors import Forbidden, InvalidInput, NotFound
+from vetrina.i18n import _
 from vetrina.media import service as media
 from vetrina.text import web_origin
 from vetrina.web.deps import (
@@ -69,15 +70,19 @@ def sign_in_framed(
     """Sign in inside the frame of a site allowed to sell in frames (`X-Vetrina-Embed-Origin`, on the operator's
     or the video's merchant's list): the sign-in is good only in that site's frames, for buying."""
     if request.headers.get("sec-fetch-site", "same-origin") != "same-origin":
-        raise Forbidden("Sign in from Vetrina's own player.")  # the custom header also keeps other sites' forms out
+        raise Forbidden(_("Sign in from Vetrina's own player."))  # the custom header also keeps other sites' forms out
     origin = web_origin(request.headers.get(EMBED_ORIGIN_HEADER, ""), EMBED_ORIGIN_HEADER)
     try:
         video = media.get_video(session, body.video_id, None)
     except NotFound:
-        raise InvalidInput(f"There is no video {body.video_id} to sign in to.", field="video_id") from None
+        raise InvalidInput(
+            _("There is no video {video_id} to sign in to.", video_id=body.video_id), field="video_id"
+        ) from None
     grant = embedding.sign_in_grant(get_context(request), session, origin, video.owner_id)
     if grant is None:
-        raise Forbidden(f"{origin} may not sell inside its frames of this player: buy on Vetrina instead.")
+        raise Forbidden(
+            _("{origin} may not sell inside its frames of this player: buy on Vetrina instead.", origin=origin)
+        )
     limit_sign_in(request, body.email)
     user = accounts.authenticate(session, body.email, body.password)
     signed_in_well(request, body.email)
@@ -89,6 +94,6 @@ def sign_in_framed(
 def sign_out_framed(request: Request, user: User = required_user, session: Session = db_session) -> Response:
     """End the sign-in made in this frame (like every framed write, it needs the frame's X-CSRF-Token)."""
     if framed_sign_in(request) is None:
-        raise Forbidden("Only a sign-in made inside a frame ends here; sign out of Vetrina from its pages.")
+        raise Forbidden(_("Only a sign-in made inside a frame ends here; sign out of Vetrina from its pages."))
     accounts.end_session(get_context(request), session, request.cookies[FRAMED_COOKIE])
     return clear_framed_cookie(Response(status_code=204))

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from vetrina.accounts.models import User
 from vetrina.errors import InvalidInput
+from vetrina.i18n import _, current_language
 from vetrina.rights import service as rights
 from vetrina.shoppable import service as shoppable
 from vetrina.shoppable.models import ProductTag
@@ -132,7 +133,7 @@ def change_tag(
     changes = body.model_dump(exclude_unset=True)
     nulls = sorted(k for k, v in changes.items() if v is None and k != "box")  # a null box removes the box
     if nulls:
-        raise InvalidInput(f"{', '.join(nulls)} cannot be null.", field=nulls[0])
+        raise InvalidInput(_("{fields} cannot be null.", fields=", ".join(nulls)), field=nulls[0])
     changed = shoppable.update_tag(get_context(request), session, video_id, tag_id, user, changes)
     return tag_out(changed)
 
@@ -155,7 +156,8 @@ async def timeline(
     if signed_out(request):
         ctx = get_context(request)
         if ctx.caches.get(rights.RightsCache).remembered(video_id) == []:  # no licences: the same answer anywhere
-            rendered = ctx.caches.get(shoppable.TimelineCache).fresh(video_id)  # cached only while public
+            # Cached only while public, per language (the cards' titles and prices are written in it).
+            rendered = ctx.caches.get(shoppable.TimelineCache).fresh(video_id, current_language())
             if rendered is not None:
                 return _timeline_answer(rendered, True, if_none_match)
     return await run_in_threadpool(_timeline_in_thread, request, video_id, if_none_match)
@@ -175,7 +177,8 @@ def _timeline_in_thread(request: Request, video_id: int, if_none_match: str | No
 def _timeline_answer(rendered: shoppable.RenderedTimeline, shareable: bool, if_none_match: str | None) -> Response:
     # Stock changes while people watch: caches revalidate after a few seconds (a 304 costs little).
     cache_control = "public, max-age=5, must-revalidate" if shareable else "private, no-store"
-    headers = {"ETag": rendered.etag, "Cache-Control": cache_control}
+    # The cards speak the viewer's language, chosen by these headers (web/language.py).
+    headers = {"ETag": rendered.etag, "Cache-Control": cache_control, "Vary": "Accept-Language, Cookie"}
     if if_none_match and rendered.etag in {t.strip() for t in if_none_match.split(",")}:
         return Response(status_code=304, headers=headers)
     return Response(rendered.body, media_type="application/json", headers=headers)

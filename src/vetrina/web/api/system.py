@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 from vetrina import clock
 from vetrina.context import Context
 from vetrina.errors import Forbidden, NotFound, UnavailableHere
+from vetrina.i18n import _
 from vetrina.media import playlists
 from vetrina.media import service as media
 from vetrina.media.ladder import MASTER_PLAYLIST
@@ -48,10 +49,12 @@ def media_file(request: Request, token: str, key: str) -> Response:
     now_ts = clock.now().timestamp()
     verified = store.verify(token, key, now_ts)
     if verified is None:
-        raise Forbidden("This media link is not valid or has expired.")
+        raise Forbidden(_("This media link is not valid or has expired."))
     remaining_s, bound_to = verified
     if bound_to and bound_to != viewer_territory(request):
-        raise UnavailableHere(f"This link plays only in {bound_to}.", territory=viewer_territory(request))
+        raise UnavailableHere(
+            _("This link plays only in {territory}.", territory=bound_to), territory=viewer_territory(request)
+        )
     content_type = media_type(key.rsplit("/", 1)[-1])
     if playlists.is_playlist(key):
         direct_until = int(now_ts) + remaining_s if _straight_from_store(ctx, key) else None
@@ -63,7 +66,7 @@ def media_file(request: Request, token: str, key: str) -> Response:
     if isinstance(store, LocalStore):  # sendfile, ranges and validators from Starlette
         path = store.path(key)
         if not path.is_file():
-            raise NotFound("There is no such media file.")
+            raise NotFound(_("There is no such media file."))
         return FileResponse(path, media_type=content_type, headers=headers)
     return _streamed(request, store, key, content_type, headers)
 
@@ -85,7 +88,7 @@ def _playlist(
     playlist with its signals (program date time, product moments, ad breaks)."""
     playlist = playlists.rendered(ctx.store, key, direct_until)
     if playlist is None:
-        raise NotFound("There is no such media file.")
+        raise NotFound(_("There is no such media file."))
     video_id = media.video_of_key(key)
     if video_id is not None and key.rsplit("/", 1)[-1] != MASTER_PLAYLIST:
         playlist = playlists.with_signals(playlist, playlist_signals(ctx, video_id, public_base_url(request)))
@@ -103,7 +106,7 @@ def _playlist(
 def _size(store: MediaStore, key: str) -> int:
     size = store.size(key)
     if size is None:
-        raise NotFound("There is no such media file.")
+        raise NotFound(_("There is no such media file."))
     return size
 
 
@@ -125,7 +128,7 @@ def _streamed(request: Request, store: MediaStore, key: str, content_type: str, 
         )
     stream = store.open_stream(key, first, last)
     if stream is None:
-        raise NotFound("There is no such media file.")
+        raise NotFound(_("There is no such media file."))
     headers = {**headers, "Accept-Ranges": "bytes", "Content-Length": str(stream.length)}
     status = 200
     if wanted:

@@ -13,6 +13,7 @@ from vetrina import clock
 from vetrina.accounts.models import User
 from vetrina.context import Context
 from vetrina.errors import NotAuthenticated
+from vetrina.i18n import _
 from vetrina.media import service as media
 from vetrina.media.models import Video
 from vetrina.rights import service as rights
@@ -127,7 +128,7 @@ def list_videos(
     owner = None
     if mine:
         if user is None:
-            raise NotAuthenticated("Sign in to list your own videos.")
+            raise NotAuthenticated(_("Sign in to list your own videos."))
         owner = user
     result = media.list_videos(
         session, page, per_page, owner=owner, shown_if=rights.listable(viewer_territory, clock.now())

@@ -14,7 +14,7 @@ from vetrina.accounts import service as accounts
 from vetrina.accounts.models import User
 from vetrina.context import Context
 from vetrina.errors import InvalidInput, VetrinaError
-from vetrina.i18n import LANGUAGES, _, prefer, supported
+from vetrina.i18n import LANGUAGES, _, n_, prefer, supported
 from vetrina.web.deps import (
     RowId,
     clear_session_cookie,
@@ -80,14 +80,14 @@ def account_create_token(
     try:
         days = int(expires_in_days) if expires_in_days.strip() else ctx.settings.token_ttl_days
     except ValueError:
-        return redirect_back(BACK, "Give the token's lifetime as a number of days.")
+        return redirect_back(BACK, _("Give the token's lifetime as a number of days."))
     try:
         with ctx.db.session(write=True) as session:
-            _, token = accounts.issue_api_token(session, owner, name, days)
+            _made, token = accounts.issue_api_token(session, owner, name, days)
     except VetrinaError as exc:
         return redirect_back(BACK, exc.detail)
     with ctx.db.session() as session:
-        return _account_page(request, session, owner, "Token made: copy it now, it is not shown again.", token)
+        return _account_page(request, session, owner, _("Token made: copy it now, it is not shown again."), token)
 
 
 @router.post("/account/tokens/{token_id}/revoke")
@@ -99,7 +99,7 @@ def account_revoke_token(
         csrf_token,
         user,
         back=BACK,
-        done="Token revoked.",
+        done=_("Token revoked."),
         action=lambda ctx, session, owner: accounts.revoke_api_token(ctx, session, owner, token_id),
     )
 
@@ -118,7 +118,7 @@ def account_change_password(
 
     def change(ctx: Context, session: Session, owner: User) -> int:
         if new != repeat:
-            raise InvalidInput("The new password and its repetition differ.", field="repeat")
+            raise InvalidInput(_("The new password and its repetition differ."), field="repeat")
         return accounts.change_password(ctx, session, owner, current, new, signed_in_session(request))
 
     return form_action(
@@ -126,7 +126,11 @@ def account_change_password(
         csrf_token,
         user,
         back=BACK,
-        done=lambda ended: f"Password changed; signed out of {ended} other session(s).",
+        done=lambda ended: n_(
+            "Password changed; signed out of {count} other session.",
+            "Password changed; signed out of {count} other sessions.",
+            ended,
+        ),
         action=change,
     )
 
@@ -140,7 +144,7 @@ def account_sign_out_everywhere(
         csrf_token,
         user,
         back=BACK,
-        done="Signed out everywhere.",
+        done=_("Signed out everywhere."),
         done_at="/login",
         action=lambda ctx, session, owner: accounts.end_all_sessions(ctx, session, owner),
     )

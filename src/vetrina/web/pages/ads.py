@@ -13,6 +13,7 @@ from vetrina.ads import serve as ad_serve
 from vetrina.ads.models import VideoAdSettings
 from vetrina.context import Context
 from vetrina.errors import InvalidInput
+from vetrina.i18n import _
 from vetrina.media.models import Video
 from vetrina.money import Money
 from vetrina.web.deps import RowId, optional_user
@@ -22,16 +23,16 @@ router = APIRouter(include_in_schema=False)
 
 
 def ad_breaks_form(session: Session, video: Video, currency: str) -> tuple[VideoAdSettings, str]:
-    """The video's ad settings and its floor price as typed in the form ("4.50")."""
+    """The video's ad settings and its floor price as typed in the form in the reader's language ("4.50", "4,50")."""
     settings = ad_serve.ad_settings(session, video, currency)
-    return settings, settings.floor.decimal_string()
+    return settings, settings.floor.typed()
 
 
 def _seconds_list(text: str, field: str) -> list[float]:
     try:
         values = [float(part) for part in text.replace(";", ",").split(",") if part.strip()]
     except ValueError:
-        raise InvalidInput("Write the seconds as numbers separated by commas.", field=field) from None
+        raise InvalidInput(_("Write the seconds as numbers separated by commas."), field=field) from None
     return values
 
 
@@ -56,4 +57,4 @@ def save_ad_settings(
         ad_serve.set_ad_settings(ctx, session, video_id, user, preroll, *breaks, price, snap)
 
     back = f"/videos/{video_id}/tags"
-    return form_action(request, csrf_token, user, back=back, done="Ad breaks saved.", action=save)
+    return form_action(request, csrf_token, user, back=back, done=_("Ad breaks saved."), action=save)

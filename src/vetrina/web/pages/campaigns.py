@@ -16,6 +16,7 @@ from vetrina.ads import reports
 from vetrina.catalog import service as catalog
 from vetrina.context import Context
 from vetrina.errors import Forbidden, InvalidInput
+from vetrina.i18n import _
 from vetrina.media import service as media
 from vetrina.money import Money
 from vetrina.web.api.ads import campaign_out
@@ -29,7 +30,7 @@ router = APIRouter(include_in_schema=False)
 def _merchant(user: User | None) -> User:
     user = signed_in(user)
     if user.role not in (Role.merchant, Role.admin):
-        raise Forbidden("Campaigns are for merchants.")
+        raise Forbidden(_("Campaigns are for merchants."))
     return user
 
 
@@ -69,9 +70,9 @@ def create_campaign(
     """A campaign from the form: the creative is `video:ID` (linear, CPM) or `product:ID` (overlay, CPC)."""
 
     def create(ctx: Context, session: Session, user: User) -> None:
-        kind_of, _, raw_id = creative.partition(":")
+        kind_of, _colon, raw_id = creative.partition(":")
         if kind_of not in ("video", "product") or not raw_id.isdigit() or not 1 <= int(raw_id) <= MAX_ROW_ID:
-            raise InvalidInput("Choose one of your videos or products.", field="creative")
+            raise InvalidInput(_("Choose one of your videos or products."), field="creative")
         currency = ctx.settings.default_currency
         now = clock.now().replace(microsecond=0)
         spec = ads.CampaignSpec(
@@ -94,10 +95,14 @@ def create_campaign(
         csrf_token,
         user,
         back="/merchant/campaigns",
-        done="Campaign saved as a draft: start it when ready.",
+        done=_("Campaign saved as a draft: start it when ready."),
         action=create,
         who=_merchant,
     )
+
+
+# What the merchant reads once a campaign's status changed, one whole sentence each.
+_STATUS_CHANGED = {"active": _("Campaign active."), "paused": _("Campaign paused."), "ended": _("Campaign ended.")}
 
 
 @router.post("/merchant/campaigns/{campaign_id}/status")
@@ -113,7 +118,7 @@ def change_status(
         csrf_token,
         user,
         back="/merchant/campaigns",
-        done=f"Campaign {status}.",
+        done=_STATUS_CHANGED.get(status) or _("Campaign {status}.", status=status),
         action=lambda ctx, s, merchant: ads.update_campaign(ctx, s, campaign_id, merchant, {"status": status}),
         who=_merchant,
     )

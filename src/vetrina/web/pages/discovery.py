@@ -17,6 +17,7 @@ from vetrina.catalog.models import Product
 from vetrina.discovery import links, sitemap, structured
 from vetrina.discovery import oembed as oembeds
 from vetrina.errors import NotFound
+from vetrina.i18n import _
 from vetrina.live.models import LiveShow
 from vetrina.media import service as media
 from vetrina.media.models import Video
@@ -126,7 +127,7 @@ def poster(
     video, _grant = rights.playable(ctx, session, video_id, user, viewer_territory)
     signed = media.video_media_urls(ctx, video, viewer_territory)["poster_url"]
     if signed is None:
-        raise NotFound("This video has no poster yet.")
+        raise NotFound(_("This video has no poster yet."))
     response = RedirectResponse(absolute_url(public_base_url(request), signed), status_code=302)
     response.headers["Cache-Control"] = "private, max-age=300"
     return response

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from vetrina.accounts.models import User
 from vetrina.context import Context
 from vetrina.errors import NotAuthenticated, VetrinaError
+from vetrina.i18n import _, localise
 from vetrina.web.deps import CSRF_FIELD, get_context, require_csrf_form
 from vetrina.web.uploads import saved_upload
 
@@ -25,12 +26,14 @@ Target = TypeVar("Target")
 
 def signed_in(user: User | None) -> User:
     if user is None:
-        raise NotAuthenticated("Sign in first.")
+        raise NotAuthenticated(_("Sign in first."))
     return user
 
 
 def redirect_back(path: str, message: str = "") -> RedirectResponse:
-    return RedirectResponse(path + (f"?msg={quote(message)}" if message else ""), status_code=303)
+    """Back to `path`, which shows `message`: put into its address already in the reader's language (the next page
+    only prints what it is given)."""
+    return RedirectResponse(path + (f"?msg={quote(localise(message))}" if message else ""), status_code=303)
 
 
 def run_form_action(request: Request, action: Callable[[Session], object]) -> str | None:

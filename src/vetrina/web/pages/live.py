@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from vetrina.accounts.models import User
 from vetrina.context import Context
 from vetrina.errors import Forbidden
+from vetrina.i18n import _
 from vetrina.live import analytics as live_analytics
 from vetrina.live import controls
 from vetrina.live import service as live
@@ -42,7 +43,7 @@ def host_show(
         return RedirectResponse(f"/login?next=/live/{show_id}/host", status_code=303)
     show = live.get_show(session, show_id)
     if show.host_id != user.id and not user.is_admin:
-        raise Forbidden("Only the show's host can host it.")
+        raise Forbidden(_("Only the show's host can host it."))
     report = live_analytics.show_report(session, show.id, user)
     return _page(request, session, show, user, hosting=True, report=report)
 
@@ -85,8 +86,8 @@ def merchant_live_consent(
     """The merchant desk's answer to a partner's show featuring the merchant's products."""
 
     def decide(ctx: Context, session: Session, user: User) -> None:
-        _, events = controls.decide_consent(session, show_id, user, accept == "yes")
+        _consent, events = controls.decide_consent(session, show_id, user, accept == "yes")
         publish_after_commit(request, session, show_id, events)
 
-    done = "The show may sell your products." if accept == "yes" else "The show will not sell your products."
+    done = _("The show may sell your products.") if accept == "yes" else _("The show will not sell your products.")
     return form_action(request, csrf_token, user, back="/merchant", done=done, action=decide)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from vetrina.accounts.models import Role, User
 from vetrina.context import Context
 from vetrina.errors import Forbidden
+from vetrina.i18n import _
 from vetrina.money import Money
 from vetrina.partners import revenue, runs
 from vetrina.partners import service as partners
@@ -26,7 +27,7 @@ router = APIRouter(include_in_schema=False)
 def _partner(user: User | None) -> User:
     user = signed_in(user)
     if user.role not in (Role.partner, Role.merchant, Role.admin):
-        raise Forbidden("The partner desk is for content partners.")
+        raise Forbidden(_("The partner desk is for content partners."))
     return user
 
 
@@ -111,7 +112,7 @@ def add_feed(
         csrf_token,
         user,
         back="/partner",
-        done="Feed added: its first import has started.",
+        done=_("Feed added: its first import has started."),
         action=add,
         who=_partner,
     )
@@ -124,4 +125,4 @@ def run_feed(
     def run(ctx: Context, session: Session, user: User) -> None:
         runs.start_run(ctx, session, partners.get_feed(session, feed_id, user), "api")
 
-    return form_action(request, csrf_token, user, back="/partner", done="Import started.", action=run, who=_partner)
+    return form_action(request, csrf_token, user, back="/partner", done=_("Import started."), action=run, who=_partner)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from vetrina.accounts.models import Role, User
 from vetrina.context import Context
 from vetrina.errors import Forbidden
+from vetrina.i18n import _
 from vetrina.money import Money
 from vetrina.payments import idempotency
 from vetrina.payments.models import Payout, PayoutState
@@ -27,12 +28,12 @@ router = APIRouter(include_in_schema=False)
 def _merchant(user: User | None) -> User:
     user = signed_in(user)
     if user.role != Role.merchant:
-        raise Forbidden("Payouts are for merchants.")
+        raise Forbidden(_("Payouts are for merchants."))
     return user
 
 
 def _admin(user: User | None) -> User:
-    return admin_only(signed_in(user), "settle payouts")
+    return admin_only(signed_in(user), _("Only admins settle payouts."))
 
 
 @router.get("/payouts", response_class=HTMLResponse)
@@ -73,7 +74,7 @@ def payouts_request(
         csrf_token,
         user,
         back="/payouts",
-        done=lambda payout: f"Payout of {Money(payout.amount, payout.currency).display()} requested.",
+        done=lambda payout: _("Payout of {amount} requested.", amount=Money(payout.amount, payout.currency).display()),
         action=ask,
         who=_merchant,
     )
@@ -100,7 +101,7 @@ def payouts_account(
         csrf_token,
         user,
         back="/payouts",
-        done="Payout account saved.",
+        done=_("Payout account saved."),
         action=lambda ctx, session, merchant: payouts.save_payout_account(session, merchant, changes),
         who=_merchant,
     )
@@ -136,7 +137,7 @@ def admin_mark_paid(
         csrf_token,
         user,
         back="/admin/payouts",
-        done=f"Payout {payout_id} marked paid.",
+        done=_("Payout {payout_id} marked paid.", payout_id=payout_id),
         action=lambda ctx, session, admin: payouts.mark_paid(ctx, session, payout_id, admin, reference),
         who=_admin,
     )
@@ -155,7 +156,7 @@ def admin_mark_failed(
         csrf_token,
         user,
         back="/admin/payouts",
-        done=f"Payout {payout_id} marked failed: the money is back on the merchant's balance.",
+        done=_("Payout {payout_id} marked failed: the money is back on the merchant's balance.", payout_id=payout_id),
         action=lambda ctx, session, admin: payouts.mark_failed(ctx, session, payout_id, admin, reason),
         who=_admin,
     )

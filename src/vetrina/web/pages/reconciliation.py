@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from vetrina import clock
 from vetrina.accounts.models import User
+from vetrina.i18n import _
 from vetrina.money import Money
 from vetrina.payments import reconciliation
 from vetrina.web.deps import admin_only, get_context, optional_user
@@ -28,7 +29,7 @@ def reconciliation_page(
 ) -> Response:
     if user is None:
         return RedirectResponse("/login?next=/admin/reconciliation", status_code=303)
-    admin_only(user, "reconcile the accounts")
+    admin_only(user, _("Only admins reconcile the accounts."))
     shown_provider = reconciliation.check_provider(provider)
     first, last = reconciliation.period(start, end, clock.now().date())
     ctx = get_context(request)

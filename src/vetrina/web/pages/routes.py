@@ -15,6 +15,7 @@ from vetrina.accounts.models import Role, User
 from vetrina.catalog import embedding
 from vetrina.catalog import service as catalog
 from vetrina.errors import InvalidInput, VetrinaError
+from vetrina.i18n import _
 from vetrina.live import service as live
 from vetrina.live.models import ShowStatus
 from vetrina.media import service as media
@@ -140,7 +141,7 @@ def _host_origin(origin: str) -> str | None:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str = "/", user: User | None = optional_user) -> Response:
-    return render(request, "login.html", user=user, heading="Sign in", action="/login", next=safe_next(next))
+    return render(request, "login.html", user=user, heading=_("Sign in"), action="/login", next=safe_next(next))
 
 
 @router.post("/login")
@@ -162,7 +163,7 @@ def login(
             "login.html",
             status_code=exc.status,
             user=None,
-            heading="Sign in",
+            heading=_("Sign in"),
             action="/login",
             next=safe_next(next),
             error=exc.detail,
@@ -176,7 +177,7 @@ def login(
 
 @router.get("/signup", response_class=HTMLResponse)
 def signup_form(request: Request, user: User | None = optional_user) -> Response:
-    return render(request, "signup.html", user=user, heading="Create your account", action="/signup")
+    return render(request, "signup.html", user=user, heading=_("Create your account"), action="/signup")
 
 
 @router.post("/signup")
@@ -191,7 +192,7 @@ def signup(
     require_csrf_form(request, csrf_token)
     try:
         if role not in accounts.SELF_SERVICE_ROLES:
-            raise InvalidInput("Choose to watch or to sell.", field="role")
+            raise InvalidInput(_("Choose to watch or to sell."), field="role")
         limit_sign_up(request)
         user = accounts.create_user(session, email, password, role)
     except VetrinaError as exc:
@@ -200,7 +201,7 @@ def signup(
             "signup.html",
             status_code=exc.status,
             user=None,
-            heading="Create your account",
+            heading=_("Create your account"),
             action="/signup",
             error=exc.detail,
             email=email,
@@ -230,7 +231,7 @@ def _upload_page(request: Request, user: User, status_code: int = 200, **extra: 
         "upload.html",
         status_code=status_code,
         user=user,
-        heading="Upload a video",
+        heading=_("Upload a video"),
         action="/upload",
         multipart=True,
         max_mb=settings.max_upload_bytes // 1024**2,

@@ -17,6 +17,7 @@ from vetrina.commerce import service as orders
 from vetrina.commerce.models import OrderStatus
 from vetrina.context import Context
 from vetrina.errors import Forbidden, InvalidInput, VetrinaError
+from vetrina.i18n import _
 from vetrina.live import service as live
 from vetrina.money import Money
 from vetrina.payments import wallet
@@ -76,7 +77,7 @@ def buy(
         user,
         back=f"/p/{product_id}",
         done_at="/orders",
-        done="Ordered. Pay to put the money in escrow.",
+        done=_("Ordered. Pay to put the money in escrow."),
         action=lambda ctx, s, buyer: orders.create_order(ctx, s, buyer, [item], territory=viewer_territory),
         login_first=True,
     )
@@ -126,7 +127,7 @@ def wallet_top_up(
         csrf_token,
         user,
         back="/wallet",
-        done=lambda money: f"Added {money.display()}.",
+        done=lambda money: _("Added {amount}.", amount=money.display()),
         action=lambda ctx, s, buyer: _top_up(ctx, s, buyer, amount),
     )
 
@@ -177,7 +178,7 @@ def order_pay_with(
         return redirect_back("/orders", exc.detail)
     if payment.pay_url:
         return RedirectResponse(payment.pay_url, status_code=303)
-    return redirect_back("/orders", "Paid." if payment.state == "succeeded" else "The payment is on its way.")
+    return redirect_back("/orders", _("Paid.") if payment.state == "succeeded" else _("The payment is on its way."))
 
 
 @router.post("/orders/{order_id}/{action}")
@@ -199,7 +200,7 @@ def order_action(
 
     def act(ctx: Context, session: Session, user: User) -> None:
         if action not in _ORDER_ACTIONS:
-            raise InvalidInput("Unknown action.")
+            raise InvalidInput(_("Unknown action."))
         if action == "pay":
             orders.pay(ctx, session, order_id, user)
         elif action == "cancel":
@@ -213,13 +214,13 @@ def order_action(
             money = Money.parse(amount, order.currency) if amount.strip() else None
             orders.request_refund(ctx, session, order_id, user, money, reason)
         elif refund_id is None:
-            raise InvalidInput("Which refund request?")
+            raise InvalidInput(_("Which refund request?"))
         elif action == "accept":
             orders.accept_refund(ctx, session, order_id, refund_id, user)
         else:
             orders.reject_refund(ctx, session, order_id, refund_id, user, reason)
 
-    return form_action(request, csrf_token, user, back=back, done="Done.", action=act)
+    return form_action(request, csrf_token, user, back=back, done=_("Done."), action=act)
 
 
 # The widget's height in each layout, as static/widget.js draws it: the tag reserves it before the script runs.
@@ -240,7 +241,7 @@ def merchant_desk(
 ) -> Response:
     user = signed_in(user)
     if user.role not in (Role.merchant, Role.admin):
-        raise Forbidden("The merchant desk is for merchants.")
+        raise Forbidden(_("The merchant desk is for merchants."))
     ctx = get_context(request)
     products = catalog.list_products(session, 1, 100, merchant_id=user.id, viewer=user).items
     sold = [o for o in orders.list_orders(session, user, 1, 100).items if o.merchant_id == user.id]
@@ -269,9 +270,11 @@ def _variant_lines(text: str) -> list[catalog.VariantSpec]:
     for line in text.splitlines():
         if not line.strip():
             continue
-        name, _, stock = line.rpartition("=")
+        name, _equals, stock = line.rpartition("=")
         if not name.strip() or not stock.strip().isdigit():
-            raise InvalidInput(f"Write each variant as “name = stock”: {line.strip()!r}.", field="variants")
+            raise InvalidInput(
+                _("Write each variant as “name = stock”: {line}.", line=repr(line.strip())), field="variants"
+            )
         specs.append(catalog.VariantSpec(name=name.strip(), stock=int(stock), options={}))
     return specs
 
@@ -321,7 +324,7 @@ def merchant_save_product(
             ]
         catalog.update_product(session, product_id, user, fields)
 
-    return form_action(request, csrf_token, user, back="/merchant", done="Saved.", action=save)
+    return form_action(request, csrf_token, user, back="/merchant", done=_("Saved."), action=save)
 
 
 @router.post("/merchant/products/{product_id}/images")
@@ -337,7 +340,7 @@ def merchant_add_image(
         find=lambda session, merchant: catalog.product_for_change(session, product_id, merchant),
         store=lambda ctx, session, product, merchant, path: catalog.add_image(ctx, session, product.id, merchant, path),
     )
-    return form_action(request, csrf_token, user, back="/merchant", done="Image added.", action=add)
+    return form_action(request, csrf_token, user, back="/merchant", done=_("Image added."), action=add)
 
 
 @router.post("/merchant/channel")
@@ -364,7 +367,7 @@ def merchant_save_channel(
         }
         channels.update_channel(session, handle, user, changes)
 
-    return form_action(request, csrf_token, user, back="/merchant", done="Channel saved.", action=save)
+    return form_action(request, csrf_token, user, back="/merchant", done=_("Channel saved."), action=save)
 
 
 @router.post("/merchant/channel/banner")
@@ -381,4 +384,4 @@ def merchant_channel_banner(
             ctx, session, channel.handle, merchant, path
         ),
     )
-    return form_action(request, csrf_token, user, back="/merchant", done="Banner uploaded.", action=add)
+    return form_action(request, csrf_token, user, back="/merchant", done=_("Banner uploaded."), action=add)

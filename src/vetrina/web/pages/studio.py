@@ -10,6 +10,7 @@ from vetrina.accounts.models import Role, User
 from vetrina.catalog import channels
 from vetrina.catalog import service as catalog
 from vetrina.errors import Forbidden
+from vetrina.i18n import _
 from vetrina.studio import assets
 from vetrina.studio import service as studio
 from vetrina.studio.models import AssetKind
@@ -28,7 +29,7 @@ def studio_page(request: Request, user: User | None = optional_user, session: Se
     if user is None:
         return RedirectResponse("/login?next=/studio", status_code=303)
     if user.role not in (Role.merchant, Role.admin):
-        raise Forbidden("The studio is for merchants.")
+        raise Forbidden(_("The studio is for merchants."))
     ctx = get_context(request)
     products = catalog.list_products(session, 1, 100, merchant_id=user.id, viewer=user).items
     return render(

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from vetrina.accounts.models import User
 from vetrina.catalog.models import Product
 from vetrina.errors import InvalidInput
+from vetrina.i18n import _
 from vetrina.media import service as media
 from vetrina.shoppable import service as shoppable
 from vetrina.shoppable.autotag import service as autotag
@@ -72,7 +73,7 @@ def start_autotag(
     user = signed_in(user)
     ctx = get_context(request)
     failed = run_form_action(request, lambda session: autotag.start_run(ctx, session, video_id, user, None))
-    return redirect_back(f"/videos/{video_id}/tags", failed or "Looking for your products: proposals appear here.")
+    return redirect_back(f"/videos/{video_id}/tags", failed or _("Looking for your products: proposals appear here."))
 
 
 @router.post("/videos/{video_id}/tag-proposals/{proposal_id}/{decision}")
@@ -96,7 +97,9 @@ def decide(
         elif decision == "reject":
             autotag.reject(session, video_id, proposal_id, user)
         else:
-            raise InvalidInput("Accept or reject.")
+            raise InvalidInput(_("Accept or reject."))
 
     failed = run_form_action(request, act)
-    return redirect_back(f"/videos/{video_id}/tags", failed or ("Tagged." if decision == "accept" else "Rejected."))
+    return redirect_back(
+        f"/videos/{video_id}/tags", failed or (_("Tagged.") if decision == "accept" else _("Rejected."))
+    )
