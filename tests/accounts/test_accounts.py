@@ -254,7 +254,9 @@ def test_a_sign_in_read_before_a_revocation_is_not_remembered_after_it():
     """A request that read a sign-in just before it was revoked must not put it back once the revocation's forget
     has run (the two interleave in any order)."""
     cache = sign_ins.SignInCache(ttl_s=60)
-    entry = sign_ins.SignedIn(7, "a@example.com", "!", "viewer", clock.now(), clock.now() + timedelta(days=1), None, 0)
+    entry = sign_ins.SignedIn(
+        7, "a@example.com", "!", "viewer", clock.now(), None, clock.now() + timedelta(days=1), None, 0
+    )
     read_at = cache.generation()
     cache.forget(7)  # the revocation commits while the request is between its read and its put
     cache.put("token:x", replace(entry, read_at=time.monotonic()), read_at)

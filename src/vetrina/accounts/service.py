@@ -45,7 +45,7 @@ def token_hash(token: str) -> str:
 def normalise_email(email: str) -> str:
     email = email.strip().lower()
     if len(email) > 254 or not _EMAIL.match(email):
-        raise InvalidInput("Enter a valid email address.", field="email")
+        raise InvalidInput(_("Enter a valid email address."), field="email")
     return email
 
 
@@ -55,21 +55,22 @@ def create_user(session: Session, email: str, password: str, role: Role | str = 
     try:
         role = Role(role)
     except ValueError:
-        raise InvalidInput(f"Unknown role {role!r}.", field="role") from None
+        raise InvalidInput(_("Unknown role {role}.", role=repr(role)), field="role") from None
     _check_new_password(password, "password")
     user = User(email=email, password_hash=_hasher.hash(password), role=role.value, created_at=clock.now())
     try:
         with session.begin_nested():
             session.add(user)
     except IntegrityError:
-        raise Conflict("An account with this email already exists.", field="email") from None
+        raise Conflict(_("An account with this email already exists."), field="email") from None
     return user
 
 
 def _check_new_password(password: str, field: str) -> None:
     if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
         raise InvalidInput(
-            f"Passwords are {MIN_PASSWORD_LENGTH} to {MAX_PASSWORD_LENGTH} characters long.", field=field
+            _("Passwords are {min} to {max} characters long.", min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH),
+            field=field,
         )
 
 
@@ -85,7 +86,7 @@ def authenticate(session: Session, email: str, password: str) -> User:
     except (VerificationError, InvalidHashError):
         user = None
     if user is None:
-        raise NotAuthenticated("Wrong email or password.")
+        raise NotAuthenticated(_("Wrong email or password."))
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     return user
@@ -159,7 +160,7 @@ def change_password(
     try:
         _hasher.verify(row.password_hash, current[:MAX_PASSWORD_LENGTH])
     except (VerificationError, InvalidHashError):
-        raise Forbidden("The current password is not right.", field="current") from None
+        raise Forbidden(_("The current password is not right."), field="current") from None
     _check_new_password(new, "new")
     row.password_hash = _hasher.hash(new)
     return end_all_sessions(ctx, session, row, keep=keep_session)
@@ -170,9 +171,9 @@ def issue_api_token(session: Session, user: User, name: str, days: int = DEFAULT
     its hash is stored)."""
     name = name.strip()
     if not 1 <= len(name) <= MAX_TOKEN_NAME:
-        raise InvalidInput(f"Name the token in 1 to {MAX_TOKEN_NAME} characters.", field="name")
+        raise InvalidInput(_("Name the token in 1 to {max} characters.", max=MAX_TOKEN_NAME), field="name")
     if not 1 <= days <= MAX_TOKEN_DAYS:
-        raise InvalidInput(f"Tokens last 1 to {MAX_TOKEN_DAYS} days.", field="expires_in_days")
+        raise InvalidInput(_("Tokens last 1 to {max} days.", max=MAX_TOKEN_DAYS), field="expires_in_days")
     token = "vtr_" + secrets.token_urlsafe(32)
     now = clock.now()
     row = ApiToken(
@@ -206,7 +207,7 @@ def revoke_api_token(ctx: Context, session: Session, user: User, token_id: int) 
     """Delete one of the user's tokens; another user's id is NotFound, as an unknown one is."""
     _forget_sign_ins(ctx, session, user.id)
     if not _changed(session.execute(delete(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user.id))):
-        raise NotFound("No such token.")
+        raise NotFound(_("No such token."))
 
 
 def set_language(ctx: Context, session: Session, user: User, language: str | None) -> User:

@@ -21,6 +21,7 @@ from vetrina.catalog.models import Channel, ChannelFollow
 from vetrina.context import Context
 from vetrina.db import after_commit, on_rollback
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound
+from vetrina.i18n import _
 from vetrina.media import service as media
 from vetrina.rights import service as rights
 from vetrina.text import clean_text
@@ -34,7 +35,7 @@ BANNER_SIZES = {"banner": 1600}
 def check_handle(handle: str) -> str:
     handle = handle.strip().lower()
     if not _HANDLE.match(handle) or "--" in handle or handle in RESERVED_HANDLES:
-        raise InvalidInput("A handle is 3 to 40 letters, digits and single hyphens.", field="handle")
+        raise InvalidInput(_("A handle is 3 to 40 letters, digits and single hyphens."), field="handle")
     return handle
 
 
@@ -53,7 +54,7 @@ def _spare_handle(default: str) -> str:
 def channel_of(session: Session, merchant: User) -> Channel:
     """The merchant's channel, made on first use with its default handle, or a spare one when that is taken."""
     if merchant.role not in (Role.merchant, Role.admin):
-        raise Forbidden("Only merchants have channels.")
+        raise Forbidden(_("Only merchants have channels."))
     channel = session.scalar(select(Channel).where(Channel.merchant_id == merchant.id))
     if channel is not None:
         return channel
@@ -75,7 +76,7 @@ def channel_of(session: Session, merchant: User) -> Channel:
                 return made  # made meanwhile by another request
             continue  # another channel holds this handle
         return channel
-    raise Conflict("No free handle was found for your channel; try again.")
+    raise Conflict(_("No free handle was found for your channel; try again."))
 
 
 def brand_colours(session: Session, merchant_id: int) -> tuple[str, str]:
@@ -94,7 +95,7 @@ def get_channel(session: Session, handle: str) -> Channel:
         None if "\x00" in handle else session.scalar(select(Channel).where(Channel.handle == handle.strip().lower()))
     )
     if channel is None:
-        raise NotFound(f"There is no channel @{handle}.")
+        raise NotFound(_("There is no channel @{handle}.", handle=handle))
     return channel
 
 
@@ -110,7 +111,7 @@ def listed_videos(session: Session, handle: str, page: int, per_page: int, terri
 def _channel_for_change(session: Session, handle: str, user: User) -> Channel:
     channel = get_channel(session, handle)
     if channel.merchant_id != user.id and not user.is_admin:
-        raise Forbidden("Only the channel's merchant can change it.")
+        raise Forbidden(_("Only the channel's merchant can change it."))
     return channel
 
 
@@ -120,16 +121,18 @@ def update_channel(session: Session, handle: str, user: User, changes: Mapping[s
         new_handle = check_handle(changes["handle"])
         taken = session.scalar(select(Channel.id).where(Channel.handle == new_handle, Channel.id != channel.id))
         if taken:
-            raise Conflict(f"@{new_handle} is taken.", field="handle")
+            raise Conflict(_("@{handle} is taken.", handle=new_handle), field="handle")
         try:
             with session.begin_nested():
                 channel.handle = new_handle
         except IntegrityError:
-            raise Conflict(f"@{new_handle} is taken.", field="handle") from None  # taken meanwhile
+            raise Conflict(_("@{handle} is taken.", handle=new_handle), field="handle") from None  # taken meanwhile
     if "name" in changes:
-        channel.name = clean_text(changes["name"], "name", 100, required=True)
+        channel.name = clean_text(changes["name"], "name", 100, required=True, label=_("name"))
     if "description" in changes:
-        channel.description = clean_text(changes["description"], "description", 5000, required=False)
+        channel.description = clean_text(
+            changes["description"], "description", 5000, required=False, label=_("description")
+        )
     if "auto_tag" in changes:
         channel.auto_tag = bool(changes["auto_tag"])
     if "embed_origins" in changes:
@@ -137,7 +140,7 @@ def update_channel(session: Session, handle: str, user: User, changes: Mapping[s
     for colour in ("brand_color", "text_color"):
         if colour in changes:
             if not _COLOUR.match(changes[colour]):
-                raise InvalidInput("A colour is written #rrggbb.", field=colour)
+                raise InvalidInput(_("A colour is written #rrggbb."), field=colour)
             setattr(channel, colour, changes[colour].lower())
     session.flush()
     return channel

@@ -14,6 +14,7 @@ from vetrina.accounts.service import FramedSignIn
 from vetrina.catalog.models import Channel
 from vetrina.context import Context
 from vetrina.errors import InvalidInput
+from vetrina.i18n import _
 from vetrina.text import web_origin
 
 MAX_ORIGINS = 20
@@ -23,7 +24,9 @@ def check_origins(given: Sequence[str]) -> list[str]:
     """A channel's embedding origins, each checked and written as browsers send it, without repeats."""
     origins = list(dict.fromkeys(web_origin(origin, "embed_origins") for origin in given))
     if len(origins) > MAX_ORIGINS:
-        raise InvalidInput(f"A channel lists at most {MAX_ORIGINS} embedding origins.", field="embed_origins")
+        raise InvalidInput(
+            _("A channel lists at most {max} embedding origins.", max=MAX_ORIGINS), field="embed_origins"
+        )
     return origins
 
 

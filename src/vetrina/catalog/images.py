@@ -8,6 +8,7 @@ from pathlib import Path
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from vetrina.errors import InvalidInput, UnsupportedMedia
+from vetrina.i18n import _
 
 # Longest side of each standard size, in pixels.
 IMAGE_SIZES = {"thumb": 160, "card": 480, "large": 1200}
@@ -25,19 +26,21 @@ def render_sizes(
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(source) as image:
                 if image.format not in _FORMATS:
-                    raise UnsupportedMedia(f"{image.format} images are not accepted; use JPEG, PNG, WebP or GIF.")
+                    raise UnsupportedMedia(
+                        _("{format} images are not accepted; use JPEG, PNG, WebP or GIF.", format=image.format)
+                    )
                 if image.width * image.height > MAX_SOURCE_PIXELS:
-                    raise InvalidInput("The image has too many pixels (limit 50 megapixels).", field="file")
+                    raise InvalidInput(_("The image has too many pixels (limit 50 megapixels)."), field="file")
                 image.load()
                 upright = ImageOps.exif_transpose(image).convert("RGB")
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise InvalidInput("The image has too many pixels (limit 50 megapixels).", field="file") from None
+        raise InvalidInput(_("The image has too many pixels (limit 50 megapixels)."), field="file") from None
     except UnidentifiedImageError:
-        raise UnsupportedMedia("This file is not a readable image (JPEG, PNG, WebP or GIF).") from None
+        raise UnsupportedMedia(_("This file is not a readable image (JPEG, PNG, WebP or GIF).")) from None
     except OSError as exc:
-        raise UnsupportedMedia(f"The image is damaged or truncated ({exc}).") from None
+        raise UnsupportedMedia(_("The image is damaged or truncated ({problem}).", problem=str(exc))) from None
     if min(upright.size) < min_side:
-        raise InvalidInput(f"The image is smaller than {min_side} pixels on a side.", field="file")
+        raise InvalidInput(_("The image is smaller than {min_side} pixels on a side.", min_side=min_side), field="file")
     for name, longest in sizes.items():
         copy = upright.copy()
         copy.thumbnail((longest, longest), Image.Resampling.LANCZOS)

@@ -23,6 +23,7 @@ from vetrina.commerce import service as orders
 from vetrina.commerce.models import OrderStatus
 from vetrina.context import Context
 from vetrina.errors import Forbidden, VetrinaError
+from vetrina.i18n import _
 from vetrina.jobs import periodic_job
 from vetrina.money import Money
 from vetrina.payments import funding, provider_payments
@@ -69,9 +70,9 @@ def start_order_payment(
     with ctx.db.session(write=True) as session:
         order = orders.get_order(session, order_id, buyer)
         if order.buyer_id != buyer.id:
-            raise Forbidden("Only the order's buyer pays it.")
+            raise Forbidden(_("Only the order's buyer pays it."))
         if order.status != OrderStatus.WAIT_BUYER_PAY or order.expires_at <= clock.now():
-            raise orders.IllegalTransition("This order is not awaiting payment.", current_status=order.status)
+            raise orders.IllegalTransition(_("This order is not awaiting payment."), current_status=order.status)
         total = Money(order.total_amount, order.currency)
         subject = f"Vetrina order {order.id}: {order.items[0].title}"[:120]
         if chosen == "sandbox":
@@ -127,7 +128,8 @@ def _open_at_provider(
         with ctx.db.session(write=True) as session:
             failed = session.get_one(ProviderPayment, payment.id, with_for_update=True)
             if failed.state == S.created:
-                failed.state, failed.note = S.failed.value, f"The provider could not open the trade: {exc.detail}"
+                failed.state = S.failed.value
+                failed.note = _("The provider could not open the trade: {reason}", reason=exc.detail)
         raise
     with ctx.db.session(write=True) as session:
         stored = session.get_one(ProviderPayment, payment.id, with_for_update=True)
@@ -200,7 +202,7 @@ def _apply(ctx: Context, session: Session, payment: ProviderPayment, notice: Not
             orders.pay_with_arrived_money(ctx, session, payment.order_id, payment.provider)
     except VetrinaError as refused:
         orders.close_if_expired(ctx, session, payment.order_id)  # its stock goes back on sale now, not at the sweep
-        payment.note = f"The order could not be paid ({refused.detail}): the money is in your wallet."
+        payment.note = _("The order could not be paid ({reason}): the money is in your wallet.", reason=refused.detail)
         return "credited to the wallet: the order could not be paid"
     return provider_payments.PAID_THE_ORDER
 
@@ -239,4 +241,4 @@ def _reconcile_one(ctx: Context, payment_id: int) -> None:
         locked = session.get_one(ProviderPayment, payment_id, with_for_update=True)
         if locked.state == S.created:
             locked.state, locked.settled_at = S.expired.value, clock.now()
-            locked.note = "Not paid in time: the trade was closed."
+            locked.note = _("Not paid in time: the trade was closed.")

@@ -50,8 +50,11 @@ def refuse_while_disputed(session: Session, order: Order) -> None:
     frozen = frozen_in_escrow(session, order.id)
     if frozen:
         raise DisputeOpen(
-            f"The buyer's bank disputes this order's payment: {frozen.display()} stays in escrow until the dispute "
-            "is resolved.",
+            _(
+                "The buyer's bank disputes this order's payment: {amount} stays in escrow until the dispute is "
+                "resolved.",
+                amount=frozen.display(),
+            ),
             order_id=order.id,
         )
 
@@ -195,8 +198,12 @@ def _open(session: Session, payment: ProviderPayment, disputed: Money, where: _W
         _note_on(
             where.order,
             "dispute_opened",
-            f"The buyer's bank disputes {disputed.display()} of the payment: {frozen.display()} stays in escrow, "
-            "not released, until the dispute is resolved.",
+            _(
+                "The buyer's bank disputes {disputed} of the payment: {frozen} stays in escrow, not released, until "
+                "the dispute is resolved.",
+                disputed=disputed.display(),
+                frozen=frozen.display(),
+            ),
         )
         return f"dispute opened: {frozen.display()} frozen in {where.whose}"
     frozen = Money(min(disputed.amount, max(ledger.available(where.account), 0)), disputed.currency)
@@ -218,7 +225,11 @@ def _won(session: Session, payment: ProviderPayment, where: _Where) -> str:
         ledger.void(session, hold.id, "dispute_won")
         return f"dispute won: {frozen.display()} unfrozen in {where.whose}"
     if where.order is not None:
-        _note_on(where.order, "dispute_won", f"The dispute was won: {frozen.display()} may be released again.")
+        _note_on(
+            where.order,
+            "dispute_won",
+            _("The dispute was won: {amount} may be released again.", amount=frozen.display()),
+        )
         return f"dispute won: {frozen.display()} unfrozen in {where.whose}"
     return "dispute won: nothing was frozen"
 
@@ -258,7 +269,7 @@ def _refund_out_of_escrow(session: Session, order: Order, amount: Money) -> None
         session, order.escrow_transfer_id, amount, order.merchant_id, f"order:{order.id}"
     )
     order.refunded_amount += amount.amount
-    note = f"The dispute was lost: {amount.display()} went back to the buyer's bank."
+    note = _("The dispute was lost: {amount} went back to the buyer's bank.", amount=amount.display())
     if order.escrow_transfer_id is not None:
         _note_on(order, "dispute_lost", note)
         return

@@ -60,25 +60,30 @@ def start_sale(
 ) -> FlashSale:
     """Open a sale of `merchant`'s product now, its units taken out of stock."""
     if not MIN_SECONDS <= seconds <= MAX_SECONDS:
-        raise InvalidInput(f"A flash sale lasts {MIN_SECONDS} to {MAX_SECONDS} seconds.", field="seconds")
+        raise InvalidInput(
+            _("A flash sale lasts {min} to {max} seconds.", min=MIN_SECONDS, max=MAX_SECONDS), field="seconds"
+        )
     if not 1 <= quantity <= MAX_UNITS:
-        raise InvalidInput(f"A flash sale offers 1 to {MAX_UNITS} units.", field="quantity")
+        raise InvalidInput(_("A flash sale offers 1 to {max} units.", max=MAX_UNITS), field="quantity")
     if not 1 <= per_buyer <= quantity:
-        raise InvalidInput("The limit per buyer is 1 to the sale's quantity.", field="per_buyer")
+        raise InvalidInput(_("The limit per buyer is 1 to the sale's quantity."), field="per_buyer")
     product = session.get(Product, product_id)
     if product is None or product.deleted or product.merchant_id != merchant.id:
-        raise InvalidInput(f"You sell no product {product_id}.", field="product_id")
+        raise InvalidInput(_("You sell no product {product_id}.", product_id=product_id), field="product_id")
     if any(variant.active for variant in product.variants):
-        raise InvalidInput("Flash sales are for products without variants.", field="product_id")
+        raise InvalidInput(_("Flash sales are for products without variants."), field="product_id")
     if price.currency != product.currency:
-        raise InvalidInput(f"The product is priced in {product.currency}.", field="price.currency")
+        raise InvalidInput(_("The product is priced in {currency}.", currency=product.currency), field="price.currency")
     if not 0 < price.amount < product.price_amount:
-        raise InvalidInput("A flash sale's price is below the product's own.", field="price.amount")
+        raise InvalidInput(_("A flash sale's price is below the product's own."), field="price.amount")
     try:
         catalog.reserve_stock(session, product_id, None, quantity)
     except Conflict:
         stock = catalog.available_stock(product)
-        raise Conflict(f"Only {stock} in stock: a flash sale cannot offer {quantity}.", field="quantity") from None
+        raise Conflict(
+            _("Only {stock} in stock: a flash sale cannot offer {quantity}.", stock=stock, quantity=quantity),
+            field="quantity",
+        ) from None
     now = clock.now()
     sale = FlashSale(
         merchant_id=merchant.id,
@@ -100,7 +105,7 @@ def start_sale(
 def get_sale(session: Session, sale_id: int) -> FlashSale:
     sale = session.get(FlashSale, sale_id)
     if sale is None:
-        raise NotFound(f"There is no flash sale {sale_id}.")
+        raise NotFound(_("There is no flash sale {sale_id}.", sale_id=sale_id))
     return sale
 
 
@@ -147,7 +152,7 @@ def take(session: Session, sale_id: int, buyer: User, product_id: int, quantity:
     if not _count_buyer(session, sale_id, buyer.id, quantity):
         sale = session.get(FlashSale, sale_id)
         limit = sale.per_buyer if sale is not None else quantity
-        raise SaleRefused(f"This flash sale sells at most {limit} to each buyer.", field="quantity")
+        raise SaleRefused(_("This flash sale sells at most {limit} to each buyer.", limit=limit), field="quantity")
     title = session.scalar(select(Product.title).where(Product.id == product_id)) or ""
     reserved_until = claimed.ends_at + timedelta(minutes=grace_minutes)
     return Taken(claimed.price_amount, claimed.currency, product_id, claimed.merchant_id, reserved_until, title)
@@ -171,15 +176,20 @@ def _count_buyer(session: Session, sale_id: int, buyer_id: int, quantity: int) -
 def _refusal(session: Session, sale_id: int, product_id: int, quantity: int, now: datetime) -> SaleRefused:
     sale = session.get(FlashSale, sale_id)
     if sale is None or sale.product_id != product_id:
-        return SaleRefused(f"Flash sale {sale_id} does not sell product {product_id}.", field="flash_sale_id")
+        return SaleRefused(
+            _("Flash sale {sale_id} does not sell product {product_id}.", sale_id=sale_id, product_id=product_id),
+            field="flash_sale_id",
+        )
     if sale.closed_at is not None or sale.ends_at <= now:
-        return SaleRefused("This flash sale has ended.", field="flash_sale_id")
+        return SaleRefused(_("This flash sale has ended."), field="flash_sale_id")
     product = session.get(Product, product_id)
     if product is None or product.deleted or not product.published:
-        return SaleRefused("This product is no longer for sale.", field="flash_sale_id")
+        return SaleRefused(_("This product is no longer for sale."), field="flash_sale_id")
     if quantity > sale.per_buyer:
-        return SaleRefused(f"This flash sale sells at most {sale.per_buyer} to each buyer.", field="quantity")
-    return SaleRefused("This flash sale is sold out.", field="flash_sale_id")
+        return SaleRefused(
+            _("This flash sale sells at most {limit} to each buyer.", limit=sale.per_buyer), field="quantity"
+        )
+    return SaleRefused(_("This flash sale is sold out."), field="flash_sale_id")
 
 
 def due_for_closing(session: Session) -> Sequence[int]:

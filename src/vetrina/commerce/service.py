@@ -116,14 +116,16 @@ def create_order(
     sale (`flash_sale_id`) holds the sale's product alone, at the sale's price, reserved until the sale's end and
     its grace."""
     if not items:
-        raise InvalidInput("An order has at least one item.", field="items")
+        raise InvalidInput(_("An order has at least one item."), field="items")
     if len(items) > MAX_ITEMS:
-        raise InvalidInput(f"An order has at most {MAX_ITEMS} items.", field="items")
+        raise InvalidInput(_("An order has at most {max} items.", max=MAX_ITEMS), field="items")
     for spec in items:
         if not 1 <= spec.quantity <= MAX_QUANTITY:
-            raise InvalidInput(f"Quantities are 1 to {MAX_QUANTITY}.", field="items.quantity")
+            raise InvalidInput(_("Quantities are 1 to {max}.", max=MAX_QUANTITY), field="items.quantity")
     if source is not None and session.get(Video, source.video_id) is None:
-        raise InvalidInput(f"There is no video {source.video_id} to order from.", field="source.video_id")
+        raise InvalidInput(
+            _("There is no video {video_id} to order from.", video_id=source.video_id), field="source.video_id"
+        )
     if source is not None:
         rights.require(ctx, session, source.video_id, territory, "commerce", buyer)
     # Reserve in a fixed order (product, variant) so concurrent orders lock rows in the same sequence. Each
@@ -134,7 +136,7 @@ def create_order(
     expires_at = now + timedelta(minutes=ctx.settings.order_ttl_minutes)
     if flash_sale_id is not None:
         if len(items) != 1 or items[0].variant_id is not None:
-            raise InvalidInput("An order in a flash sale holds one item: the sale's product.", field="items")
+            raise InvalidInput(_("An order in a flash sale holds one item: the sale's product."), field="items")
         spec = items[0]
         grace = ctx.settings.flash_sale_grace_minutes
         taken = flash.take(session, flash_sale_id, buyer, spec.product_id, spec.quantity, grace)
@@ -151,12 +153,12 @@ def create_order(
     merchants = {line.merchant_id for line in lines}
     currencies = {line.currency for line in lines}
     if len(merchants) > 1:
-        raise InvalidInput("An order holds one merchant's products; place one order per merchant.", field="items")
+        raise InvalidInput(_("An order holds one merchant's products; place one order per merchant."), field="items")
     if len(currencies) > 1:
-        raise InvalidInput("An order is in one currency.", field="items")
+        raise InvalidInput(_("An order is in one currency."), field="items")
     merchant_id = merchants.pop()
     if merchant_id == buyer.id:
-        raise InvalidInput("You cannot buy your own products.", field="items")
+        raise InvalidInput(_("You cannot buy your own products."), field="items")
     row = {
         "buyer_id": buyer.id,
         "merchant_id": merchant_id,
@@ -265,21 +267,33 @@ def get_order(session: Session, order_id: int, user: User, lock: bool = False) -
 def _seen_by(order: Order | None, order_id: int, user: User) -> Order:
     """`order` if `user` is its buyer, its merchant or an admin; NotFound otherwise, as for no order at all."""
     if order is None or user.id not in (order.buyer_id, order.merchant_id) and not user.is_admin:
-        raise NotFound(f"There is no order {order_id}.")
+        raise NotFound(_("There is no order {order_id}.", order_id=order_id))
     return order
 
 
 def _expect(order: Order, *allowed: OrderStatus, action: str) -> None:
     if order.status not in {a.value for a in allowed}:
-        raise IllegalTransition(
-            f"Cannot {action} an order in {order.status}.", current_status=order.status, order_id=order.id
-        )
+        raise IllegalTransition(_cannot(action, order.status), current_status=order.status, order_id=order.id)
+
+
+def _cannot(action: str, status: str) -> str:
+    """Why an order in `status` refuses `action`: a whole sentence for each step (word order differs by language)."""
+    sentences = {
+        "pay": _("Cannot pay an order in {status}.", status=status),
+        "cancel": _("Cannot cancel an order in {status}.", status=status),
+        "ship": _("Cannot ship an order in {status}.", status=status),
+        "confirm receipt of": _("Cannot confirm receipt of an order in {status}.", status=status),
+        "refund": _("Cannot refund an order in {status}.", status=status),
+    }
+    return sentences[action]
 
 
 def _only(user: User, owner_id: int, who: str, admin_too: bool = False) -> None:
     """Buyers' steps are the buyer's alone; an admin may also settle refunds (`admin_too`)."""
     if user.id != owner_id and not (admin_too and user.is_admin):
-        raise Forbidden(f"Only the order's {who} can do this.")
+        raise Forbidden(
+            _("Only the order's buyer can do this.") if who == "buyer" else _("Only the order's merchant can do this.")
+        )
 
 
 def _close_unpaid(ctx: Context, session: Session, order: Order, action: str, actor: User | None) -> None:
@@ -309,7 +323,7 @@ def pay_with_arrived_money(ctx: Context, session: Session, order_id: int, via: s
     transaction; IllegalTransition (the money stays in the wallet) when the order can no longer be paid."""
     order = _load_order(session, order_id, lock=True)
     if order is None:
-        raise IllegalTransition(f"There is no order {order_id} any more.", current_status=None)
+        raise IllegalTransition(_("There is no order {order_id} any more.", order_id=order_id), current_status=None)
     _pay_from_wallet(ctx, session, order, None, f"paid_by_{via}")
     return order
 
@@ -318,7 +332,7 @@ def _pay_from_wallet(ctx: Context, session: Session, order: Order, actor: User |
     if order.status == S.WAIT_BUYER_PAY and order.expires_at <= clock.now():
         _close_unpaid(ctx, session, order, "expired", None)
         session.flush()
-        raise IllegalTransition("This order expired before it was paid.", current_status=order.status)
+        raise IllegalTransition(_("This order expired before it was paid."), current_status=order.status)
     _expect(order, S.WAIT_BUYER_PAY, action="pay")
     reference = f"order:{order.id}"
     held = escrow.pay_into_escrow(
@@ -348,8 +362,8 @@ def ship(ctx: Context, session: Session, order_id: int, merchant: User, carrier:
     order = get_order(session, order_id, merchant, lock=True)
     _only(merchant, order.merchant_id, "merchant")
     _expect(order, S.WAIT_SELLER_SEND_GOODS, action="ship")
-    carrier = clean_text(carrier, "carrier", 100, required=True)
-    tracking = clean_text(tracking, "tracking number", 100, required=True)
+    carrier = clean_text(carrier, "carrier", 100, required=True, label=_("carrier"))
+    tracking = clean_text(tracking, "tracking number", 100, required=True, label=_("tracking number"))
     now = clock.now()
     order.carrier, order.tracking, order.shipped_at = carrier, tracking, now
     order.auto_confirm_at = now + timedelta(days=ctx.settings.auto_confirm_days)
@@ -368,7 +382,7 @@ def confirm(ctx: Context, session: Session, order_id: int, buyer: User) -> Order
     _only(buyer, order.buyer_id, "buyer")
     _expect(order, S.WAIT_BUYER_CONFIRM_GOODS, action="confirm receipt of")
     if _open_refund(order):
-        raise IllegalTransition("Settle the open refund request first.", current_status=order.status)
+        raise IllegalTransition(_("Settle the open refund request first."), current_status=order.status)
     disputes.refuse_while_disputed(session, order)
     _finish(ctx, session, order, "confirmed", buyer)
     return order
@@ -378,7 +392,7 @@ def _held_in_escrow(order: Order) -> int:
     """The pending transfer holding a paid order's money: set at payment, cleared once released or all refunded
     (which also ends the order), so an order awaiting shipment or confirmation always has one."""
     if order.escrow_transfer_id is None:
-        raise IllegalTransition("This order holds no money in escrow.", current_status=order.status)
+        raise IllegalTransition(_("This order holds no money in escrow."), current_status=order.status)
     return order.escrow_transfer_id
 
 
@@ -402,19 +416,25 @@ def request_refund(
     _only(buyer, order.buyer_id, "buyer")
     _expect(order, S.WAIT_SELLER_SEND_GOODS, S.WAIT_BUYER_CONFIRM_GOODS, action="refund")
     if _open_refund(order):
-        raise Conflict("This order already has an open refund request.", current_status=order.status)
+        raise Conflict(_("This order already has an open refund request."), current_status=order.status)
     remaining = order.total_amount - order.refunded_amount
     if amount is None:
         amount = Money(remaining, order.currency)
     if amount.currency != order.currency:
-        raise InvalidInput(f"This order is in {order.currency}.", field="amount.currency")
+        raise InvalidInput(_("This order is in {currency}.", currency=order.currency), field="amount.currency")
     if not 0 < amount.amount <= remaining:
         raise InvalidInput(
-            f"A refund is more than zero and at most {Money(remaining, order.currency).display()}.", field="amount"
+            _(
+                "A refund is more than zero and at most {amount}.",
+                amount=Money(remaining, order.currency).display(),
+            ),
+            field="amount",
         )
-    reason = clean_text(reason, "reason", 2000, required=True)
+    reason = clean_text(reason, "reason", 2000, required=True, label=_("reason"))
     if len(order.refunds) >= MAX_REFUND_REQUESTS:
-        raise Conflict(f"An order takes at most {MAX_REFUND_REQUESTS} refund requests.", current_status=order.status)
+        raise Conflict(
+            _("An order takes at most {max} refund requests.", max=MAX_REFUND_REQUESTS), current_status=order.status
+        )
     refund = RefundRequest(
         amount=amount.amount, reason=reason, status=RefundStatus.requested.value, created_at=clock.now()
     )
@@ -430,9 +450,11 @@ def _refund_for_decision(session: Session, order_id: int, refund_id: int, user: 
     _only(user, order.merchant_id, "merchant", admin_too=True)
     refund = next((r for r in order.refunds if r.id == refund_id), None)
     if refund is None:
-        raise NotFound(f"Order {order_id} has no refund request {refund_id}.")
+        raise NotFound(_("Order {order_id} has no refund request {refund_id}.", order_id=order_id, refund_id=refund_id))
     if refund.status != RefundStatus.requested:
-        raise Conflict(f"This refund request was already {refund.status}.", refund_status=refund.status)
+        raise Conflict(
+            _("This refund request was already {status}.", status=refund.status), refund_status=refund.status
+        )
     return order, refund
 
 
