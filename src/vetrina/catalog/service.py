@@ -16,15 +16,15 @@ from vetrina import clock
 from vetrina.accounts.models import Role, User
 from vetrina.catalog.images import IMAGE_SIZES, render_sizes
 from vetrina.catalog.models import Product, ProductImage, ProductVariant
+from vetrina.catalog.translations import MAX_DESCRIPTION, MAX_TITLE, clean_translations
 from vetrina.context import Context
 from vetrina.db import after_commit, on_rollback
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound
+from vetrina.i18n import _
 from vetrina.money import Money, check_currency
 from vetrina.text import clean_text
 
 SELLER_ROLES = (Role.merchant, Role.admin)
-MAX_TITLE = 200
-MAX_DESCRIPTION = 10_000
 MAX_VARIANTS = 100
 MAX_IMAGES = 10
 MAX_STOCK = 1_000_000
@@ -40,19 +40,19 @@ class VariantSpec:
 
 def _price(price: Money) -> Money:
     if price.amount <= 0:
-        raise InvalidInput("A price is more than zero.", field="price")
+        raise InvalidInput(_("A price is more than zero."), field="price")
     return Money(price.amount, check_currency(price.currency))
 
 
 def _stock(stock: int, field: str = "stock") -> int:
     if not 0 <= stock <= MAX_STOCK:
-        raise InvalidInput(f"Stock is a whole number from 0 to {MAX_STOCK}.", field=field)
+        raise InvalidInput(_("Stock is a whole number from 0 to {max}.", max=MAX_STOCK), field=field)
     return stock
 
 
 def ensure_can_sell(user: User) -> None:
     if user.role not in SELLER_ROLES:
-        raise Forbidden("Only merchants list products.")
+        raise Forbidden(_("Only merchants list products."))
 
 
 def create_product(
@@ -65,14 +65,16 @@ def create_product(
     stock: int,
     variants: list[VariantSpec],
     published: bool,
+    translations: dict[str, Any] | None = None,
 ) -> Product:
     ensure_can_sell(merchant)
     now = clock.now()
     price = _price(price)
     product = Product(
         merchant_id=merchant.id,
-        title=clean_text(title, "title", MAX_TITLE, required=True),
-        description=clean_text(description, "description", MAX_DESCRIPTION, required=False),
+        title=clean_text(title, "title", MAX_TITLE, required=True, label=_("title")),
+        description=clean_text(description, "description", MAX_DESCRIPTION, required=False, label=_("description")),
+        translations=clean_translations(translations),
         price_amount=price.amount,
         currency=price.currency,
         stock=_stock(stock),
@@ -89,17 +91,19 @@ def create_product(
 def _replace_variants(product: Product, specs: list[VariantSpec]) -> None:
     """Make the product's active variants exactly `specs`: update by id, add new, retire the rest."""
     if len(specs) > MAX_VARIANTS:
-        raise InvalidInput(f"A product has at most {MAX_VARIANTS} variants.", field="variants")
-    names = [clean_text(s.name, "variant name", 100, required=True).casefold() for s in specs]
+        raise InvalidInput(_("A product has at most {max} variants.", max=MAX_VARIANTS), field="variants")
+    names = [clean_text(s.name, "variant name", 100, required=True, label=_("variant name")).casefold() for s in specs]
     if len(set(names)) != len(names):
-        raise InvalidInput("Variant names must differ.", field="variants")
+        raise InvalidInput(_("Variant names must differ."), field="variants")
     existing = {v.id: v for v in product.variants}
     kept = set()
     for spec in specs:
         if spec.id is not None:
             variant = existing.get(spec.id)
             if variant is None:
-                raise InvalidInput(f"Variant {spec.id} is not one of this product's.", field="variants")
+                raise InvalidInput(
+                    _("Variant {variant_id} is not one of this product's.", variant_id=spec.id), field="variants"
+                )
             kept.add(spec.id)
         else:
             variant = ProductVariant(options={})
@@ -124,23 +128,27 @@ def _visible(product: Product | None, viewer: User | None) -> TypeGuard[Product]
 def get_product(session: Session, product_id: int, viewer: User | None) -> Product:
     product = session.get(Product, product_id, options=[selectinload(Product.variants), selectinload(Product.images)])
     if not _visible(product, viewer):
-        raise NotFound(f"There is no product {product_id}.")
+        raise NotFound(_("There is no product {product_id}.", product_id=product_id))
     return product
 
 
 def product_for_change(session: Session, product_id: int, user: User) -> Product:
     product = get_product(session, product_id, user)
     if product.merchant_id != user.id and not user.is_admin:
-        raise Forbidden("Only the product's merchant can change it.")
+        raise Forbidden(_("Only the product's merchant can change it."))
     return product
 
 
 def update_product(session: Session, product_id: int, user: User, changes: dict[str, Any]) -> Product:
     product = product_for_change(session, product_id, user)
     if "title" in changes:
-        product.title = clean_text(changes["title"], "title", MAX_TITLE, required=True)
+        product.title = clean_text(changes["title"], "title", MAX_TITLE, required=True, label=_("title"))
     if "description" in changes:
-        product.description = clean_text(changes["description"], "description", MAX_DESCRIPTION, required=False)
+        product.description = clean_text(
+            changes["description"], "description", MAX_DESCRIPTION, required=False, label=_("description")
+        )
+    if "translations" in changes:
+        product.translations = clean_translations(changes["translations"])
     if "price" in changes:
         price = _price(changes["price"])
         product.price_amount, product.currency = price.amount, price.currency
@@ -264,13 +272,19 @@ def _refuse_reservation(session: Session, product_id: int, variant_id: int | Non
     """Why nothing was taken (read only once a reservation failed): the same answers as a check made before."""
     product = session.get(Product, product_id, options=[selectinload(Product.variants)])
     if product is None or product.deleted or not product.published:
-        raise NotFound(f"There is no product {product_id} for sale.")
+        raise NotFound(_("There is no product {product_id} for sale.", product_id=product_id))
     active_variants = [v for v in product.variants if v.active]
     if active_variants and variant_id is None:
-        raise InvalidInput(f"Choose a variant of “{product.title}”.", field="variant_id")
+        raise InvalidInput(_("Choose a variant of “{title}”.", title=product.title), field="variant_id")
     if variant_id is not None and variant_id not in {v.id for v in active_variants}:
-        raise InvalidInput(f"Variant {variant_id} is not offered for “{product.title}”.", field="variant_id")
-    raise Conflict(f"Not enough stock of “{product.title}” for {quantity}.", product_id=product.id)
+        raise InvalidInput(
+            _("Variant {variant_id} is not offered for “{title}”.", variant_id=variant_id, title=product.title),
+            field="variant_id",
+        )
+    raise Conflict(
+        _("Not enough stock of “{title}” for {quantity}.", title=product.title, quantity=quantity),
+        product_id=product.id,
+    )
 
 
 def release_stock(session: Session, product_id: int, variant_id: int | None, quantity: int) -> None:
@@ -287,7 +301,7 @@ def add_image(ctx: Context, session: Session, product_id: int, user: User, uploa
     """Check and resize an uploaded image into the product's standard sizes."""
     product = product_for_change(session, product_id, user)
     if len(product.images) >= MAX_IMAGES:
-        raise InvalidInput(f"A product has at most {MAX_IMAGES} images.", field="file")
+        raise InvalidInput(_("A product has at most {max} images.", max=MAX_IMAGES), field="file")
     key = f"products/{product.id}/images/{secrets.token_hex(8)}"
     scratch = ctx.store.scratch_dir(key.replace("/", "-"))
     try:
@@ -307,7 +321,7 @@ def delete_image(ctx: Context, session: Session, product_id: int, image_id: int,
     product = product_for_change(session, product_id, user)
     image = next((i for i in product.images if i.id == image_id), None)
     if image is None:
-        raise NotFound(f"Product {product_id} has no image {image_id}.")
+        raise NotFound(_("Product {product_id} has no image {image_id}.", product_id=product_id, image_id=image_id))
     product.images.remove(image)
     after_commit(session, lambda: ctx.store.delete(image.key))
 

@@ -17,8 +17,10 @@ from vetrina import clock
 from vetrina.accounts.models import Role, User
 from vetrina.catalog import service as catalog
 from vetrina.catalog.models import Product
+from vetrina.catalog.translations import in_language
 from vetrina.context import Context, Topic
 from vetrina.errors import Forbidden, InvalidInput, NotFound
+from vetrina.i18n import current_language
 from vetrina.media import service as media
 from vetrina.media.models import Video
 from vetrina.money import Money
@@ -174,13 +176,14 @@ def list_tags(session: Session, video_id: int, viewer: User | None) -> list[Prod
 
 
 def product_card(ctx: Context, product: Product) -> dict[str, Any]:
-    """What a card over the picture shows of a product (the timeline's cards, and overlay ads)."""
+    """What a card over the picture shows of a product (the timeline's cards, and overlay ads), in the request's
+    language (its title as the merchant translated it, its price as that language writes money)."""
     stock = catalog.available_stock(product)
     image = catalog.image_urls(ctx, product.images[0])["card"] if product.images else None
     variants = [{"id": v.id, "name": v.name, "stock": v.stock} for v in product.variants if v.active]
     return {
         "id": product.id,
-        "title": product.title,
+        "title": in_language(product)[0],
         "merchant_id": product.merchant_id,
         "price": Money(product.price_amount, product.currency).as_json(),
         "price_display": Money(product.price_amount, product.currency).display(),
@@ -258,7 +261,8 @@ class RenderedTimeline:
 class TimelineCache:
     """Rendered timelines of public videos, fresh for `ttl_s` seconds: the timeline is read on every play.
 
-    Only videos everyone may see are cached, so one entry serves every viewer; within the TTL a
+    Only videos everyone may see are cached, so one entry serves every viewer of a language (the cards' titles
+    and prices are written in it: entries are per video and language); within the TTL a
     change (a new tag, a sale that empties stock) may be that many seconds late, as the HTTP
     `max-age` already allows. When an entry goes stale one request rebuilds it while the others keep
     serving the stale copy (no stampede of identical rebuilds)."""
@@ -272,27 +276,30 @@ class TimelineCache:
     def __init__(self, ttl_s: float, max_entries: int = 10_000) -> None:
         self.ttl_s = ttl_s
         self.max_entries = max_entries
-        self._entries: dict[int, tuple[float, RenderedTimeline]] = {}
-        self._rebuilding: dict[int, threading.Lock] = {}
+        self._entries: dict[tuple[int, str], tuple[float, RenderedTimeline]] = {}
+        self._rebuilding: dict[tuple[int, str], threading.Lock] = {}
         self._lock = threading.Lock()
 
-    def fresh(self, video_id: int) -> RenderedTimeline | None:
+    def fresh(self, video_id: int, language: str) -> RenderedTimeline | None:
         """The cached timeline while it is fresh; None otherwise (nothing is built)."""
-        entry = self._entries.get(video_id)
+        entry = self._entries.get((video_id, language))
         return entry[1] if entry and entry[0] > time.monotonic() else None
 
-    def get_or_build(self, video_id: int, build: Callable[[], tuple[RenderedTimeline, bool]]) -> RenderedTimeline:
+    def get_or_build(
+        self, video_id: int, language: str, build: Callable[[], tuple[RenderedTimeline, bool]]
+    ) -> RenderedTimeline:
         """The cached timeline, or `build()`'s (which also says whether it may be cached)."""
-        entry = self._entries.get(video_id)
+        key = (video_id, language)
+        entry = self._entries.get(key)
         if entry and entry[0] > time.monotonic():
             return entry[1]
         with self._lock:
-            rebuild = self._rebuilding.setdefault(video_id, threading.Lock())
+            rebuild = self._rebuilding.setdefault(key, threading.Lock())
         if entry and not rebuild.acquire(blocking=False):
             return entry[1]  # someone is refreshing it: the stale copy will do meanwhile
         if not entry:
             rebuild.acquire()
-            entry = self._entries.get(video_id)
+            entry = self._entries.get(key)
             if entry and entry[0] > time.monotonic():
                 rebuild.release()
                 return entry[1]
@@ -303,29 +310,31 @@ class TimelineCache:
             raise
         else:
             if cacheable:
-                self._put(video_id, rendered)
+                self._put(key, rendered)
             else:
                 self.forget(video_id)
             return rendered
         finally:
             rebuild.release()
             with self._lock:
-                self._rebuilding.pop(video_id, None)
+                self._rebuilding.pop(key, None)
 
-    def _put(self, video_id: int, rendered: RenderedTimeline) -> None:
+    def _put(self, key: tuple[int, str], rendered: RenderedTimeline) -> None:
         with self._lock:
             if len(self._entries) >= self.max_entries:
                 now = time.monotonic()
                 self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
                 while len(self._entries) >= self.max_entries:  # still full: drop the oldest
                     self._entries.pop(min(self._entries, key=lambda k: self._entries[k][0]))
-            self._entries[video_id] = (time.monotonic() + self.ttl_s, rendered)
+            self._entries[key] = (time.monotonic() + self.ttl_s, rendered)
 
     def forget(self, video_id: int | None) -> None:
-        if video_id is None:
-            self._entries = {}
-        else:
-            self._entries.pop(video_id, None)
+        """Drop a video's timelines in every language (None: every video's)."""
+        with self._lock:
+            if video_id is None:
+                self._entries = {}
+            else:
+                self._entries = {key: entry for key, entry in self._entries.items() if key[0] != video_id}
 
 
 def rendered_timeline(ctx: Context, session: Session, video_id: int, viewer: User | None) -> RenderedTimeline:
@@ -344,4 +353,4 @@ def rendered_timeline(ctx: Context, session: Session, video_id: int, viewer: Use
         public = video is not None and video.published and video.status == "ready"
         return RenderedTimeline(rendered.body, rendered.etag, public), public
 
-    return ctx.caches.get(TimelineCache).get_or_build(video_id, build)
+    return ctx.caches.get(TimelineCache).get_or_build(video_id, current_language(), build)

@@ -31,6 +31,7 @@ from vetrina.catalog import service as catalog
 from vetrina.catalog.models import ProductImage
 from vetrina.context import Context
 from vetrina.errors import Busy, InvalidInput, NotFound, TooManyRequests, VetrinaError
+from vetrina.i18n import LANGUAGES, _, current_language
 from vetrina.jobs import periodic_job
 from vetrina.leases import Lease, leased_job, run_under_lease
 from vetrina.media import service as media
@@ -70,13 +71,18 @@ class SpotRequest:
     headline: str = ""
     lines: list[str] = field(default_factory=list)
     show_price: bool = True
-    cta: str = "Shop now"
+    cta: str | None = None  # None: the template's own call to action, in the spot's language
     music_id: int | None = None
     voiceover: bool = False
     brand_color: str | None = None
     text_color: str | None = None
     logo_id: int | None = None
     title: str | None = None
+    language: str | None = None  # of the template's own labels (price, call to action); None: the merchant's
+
+
+# The call to action a template says when the merchant wrote none, in the spot's language.
+DEFAULT_CTA = _("Shop now")
 
 
 def _colour(value: str, field_name: str) -> list[int]:
@@ -111,13 +117,13 @@ def _images(session: Session, merchant: User, request: SpotRequest, products: li
                 "upload images to the studio.",
                 field="image_ids",
             )
-    for width, height, _ in keys:
+    for width, height, _key in keys:
         if min(width, height) < assets.MIN_IMAGE_SIDE:
             raise InvalidInput(
                 f"An image is {width}×{height} px; the studio needs at least {assets.MIN_IMAGE_SIDE} px on each side.",
                 field="image_ids",
             )
-    return [key for _, _, key in keys]
+    return [key for _width, _height, key in keys]
 
 
 def check_request(ctx: Context, session: Session, merchant: User, request: SpotRequest) -> dict[str, Any]:
@@ -141,6 +147,11 @@ def check_request(ctx: Context, session: Session, merchant: User, request: SpotR
         raise InvalidInput(f"A spot has at most {template.max_lines} lines of copy.", field="lines")
     brand_color, text_color = channels.brand_colours(session, merchant.id)
     first = products[0]
+    language = request.language or current_language()
+    if language not in LANGUAGES:
+        raise InvalidInput(
+            _("A spot's labels are written in {languages}.", languages=", ".join(sorted(LANGUAGES))), field="language"
+        )
     spec: dict[str, Any] = {
         "template": template.name,
         "duration_s": request.duration_s,
@@ -149,8 +160,11 @@ def check_request(ctx: Context, session: Session, merchant: User, request: SpotR
         "images": images,
         "headline": clean_text(request.headline, "headline", MAX_HEADLINE, required=False),
         "lines": [clean_text(line, f"lines[{i}]", MAX_LINE, required=True) for i, line in enumerate(request.lines)],
-        "price": Money(first.price_amount, first.currency).display() if request.show_price else None,
-        "cta": clean_text(request.cta, "cta", MAX_CTA, required=False),
+        "language": language,
+        "price": Money(first.price_amount, first.currency).display(language) if request.show_price else None,
+        "cta": DEFAULT_CTA.localised(language)
+        if request.cta is None
+        else clean_text(request.cta, "cta", MAX_CTA, required=False),
         "brand": _colour(request.brand_color or brand_color, "brand_color"),
         "text": _colour(request.text_color or text_color, "text_color"),
         "music_key": None,

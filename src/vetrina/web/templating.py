@@ -12,6 +12,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from vetrina.catalog import translations as catalog_translations
 from vetrina.i18n import LANGUAGES, Message, babel_locale, current_language, localise, n_, script_texts
 from vetrina.payments.funding import uses_sandbox_money
 from vetrina.web.deps import csrf_token_for, get_context
@@ -52,7 +53,9 @@ def _percent(value: float | None, digits: int = 1) -> str:
     return format_percent(value or 0, format=f"#,##0.{'0' * digits}%" if digits else None, locale=babel_locale())
 
 
-templates.env.filters.update(duration=_duration, when=_when, day=_day, number=_number, percent=_percent)
+templates.env.filters.update(
+    duration=_duration, when=_when, day=_day, number=_number, percent=_percent, shown=catalog_translations.shown
+)
 templates.env.globals.update(_=_template_text, n_=_template_plural, LANGUAGES=LANGUAGES)
 # A Message given to a page (a refusal's detail) is shown in the reader's language wherever it is printed.
 templates.env.finalize = localise

@@ -29,6 +29,21 @@ class VariantIn(BaseModel):
     stock: StrictInt = Field(ge=0, le=catalog.MAX_STOCK)
 
 
+class ProductTranslation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(None, min_length=1, max_length=catalog.MAX_TITLE)
+    description: str | None = Field(None, max_length=catalog.MAX_DESCRIPTION)
+
+
+TRANSLATIONS = Field(
+    None,
+    max_length=8,
+    description='The title and description in other languages Vetrina speaks, e.g. {"it": {"title": "Tazza"}}: '
+    "readers of that language see them, others the original. On a change, the whole map is replaced (null: none).",
+)
+
+
 class ProductIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -38,6 +53,7 @@ class ProductIn(BaseModel):
     stock: StrictInt = Field(0, ge=0, le=catalog.MAX_STOCK, description="Stock when there are no variants.")
     variants: list[VariantIn] = Field(default_factory=list, max_length=catalog.MAX_VARIANTS)
     published: bool = True
+    translations: dict[str, ProductTranslation] | None = TRANSLATIONS
 
 
 class ProductChanges(BaseModel):
@@ -49,6 +65,7 @@ class ProductChanges(BaseModel):
     stock: StrictInt | None = Field(None, ge=0, le=catalog.MAX_STOCK)
     variants: list[VariantIn] | None = Field(None, max_length=catalog.MAX_VARIANTS)
     published: bool | None = None
+    translations: dict[str, ProductTranslation] | None = TRANSLATIONS
 
 
 class VariantOut(BaseModel):
@@ -77,6 +94,7 @@ class ProductOut(BaseModel):
     images: list[ImageOut]
     published: bool
     created_at: datetime
+    translations: dict[str, dict[str, str]] = Field(description="The merchant's translations, by language.")
 
 
 class ProductPage(Page):
@@ -104,6 +122,7 @@ def product_out(product: Product, ctx: Context) -> ProductOut:
         images=[image_out(i, ctx) for i in product.images],
         published=product.published,
         created_at=product.created_at,
+        translations=product.translations or {},
     )
 
 
@@ -114,6 +133,12 @@ def _page_out(result: catalog.ProductPage, ctx: Context) -> ProductPage:
 
 def _variant_specs(variants: list[VariantIn]) -> list[catalog.VariantSpec]:
     return [catalog.VariantSpec(id=v.id, name=v.name, options=v.options, stock=v.stock) for v in variants]
+
+
+def _translations(translations: dict[str, ProductTranslation] | None) -> dict[str, dict[str, str]] | None:
+    if translations is None:
+        return None
+    return {tag: t.model_dump(exclude_none=True) for tag, t in translations.items()}
 
 
 router = APIRouter(tags=["catalog"])
@@ -132,6 +157,7 @@ def create_product(
         stock=body.stock,
         variants=_variant_specs(body.variants),
         published=body.published,
+        translations=_translations(body.translations),
     )
     return product_out(product, get_context(request))
 
@@ -182,6 +208,8 @@ def change_product(
         changes["price"] = body.price.to_money()
     if body.variants is not None:
         changes["variants"] = _variant_specs(body.variants)
+    if "translations" in body.model_fields_set:  # null removes them all
+        changes["translations"] = _translations(body.translations)
     product = catalog.update_product(session, product_id, user, changes)
     return product_out(product, get_context(request))
 

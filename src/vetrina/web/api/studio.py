@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import JSONResponse
@@ -40,13 +40,18 @@ class SpotIn(BaseModel):
     headline: str = Field("", max_length=studio.MAX_HEADLINE)
     lines: list[Annotated[str, Field(max_length=studio.MAX_LINE)]] = Field([], max_length=3)
     show_price: bool = True
-    cta: str = Field("Shop now", max_length=studio.MAX_CTA)
+    cta: str | None = Field(
+        None, max_length=studio.MAX_CTA, description="The call to action; default: the template's, in `language`."
+    )
     music_id: Id | None = None
     voiceover: bool = False
     brand_color: str | None = Field(None, max_length=7, description="#rrggbb; default: the channel's")
     text_color: str | None = Field(None, max_length=7, description="#rrggbb; default: the channel's")
     logo_id: Id | None = Field(None, description="A studio image drawn in the top corner.")
     title: str | None = Field(None, max_length=200, description="The video's title; default: the headline.")
+    language: Literal["en", "it", "zh"] | None = Field(
+        None, description="Language of the template's own labels (price, call to action); default: yours."
+    )
 
     def to_request(self) -> studio.SpotRequest:
         return studio.SpotRequest(**self.model_dump())
