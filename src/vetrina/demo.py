@@ -151,14 +151,42 @@ class DemoProduct:
     colour: tuple[int, int, int]
     stock: int = 20
     variants: tuple[tuple[str, int], ...] = ()
+    translations: dict[str, dict[str, str]] | None = None  # the cards and product pages of Italian, Chinese readers
 
 
 DEMO_PRODUCTS = (
     DemoProduct(
-        "Linen shirt", "Washed linen, relaxed fit.", 5900, (214, 196, 160), variants=(("S", 5), ("M", 8), ("L", 4))
+        "Linen shirt",
+        "Washed linen, relaxed fit.",
+        5900,
+        (214, 196, 160),
+        variants=(("S", 5), ("M", 8), ("L", 4)),
+        translations={
+            "it": {"title": "Camicia di lino", "description": "Lino lavato, vestibilità morbida."},
+            "zh": {"title": "亚麻衬衫", "description": "水洗亚麻，宽松版型。"},
+        },
     ),
-    DemoProduct("Ceramic mug", "Hand-glazed stoneware, 350 ml.", 1800, (70, 110, 150)),
-    DemoProduct("Canvas tote", "Heavy cotton canvas with a leather strap.", 3200, (160, 70, 60), stock=12),
+    DemoProduct(
+        "Ceramic mug",
+        "Hand-glazed stoneware, 350 ml.",
+        1800,
+        (70, 110, 150),
+        translations={
+            "it": {"title": "Tazza in ceramica", "description": "Gres smaltato a mano, 350 ml."},
+            "zh": {"title": "陶瓷马克杯", "description": "手工上釉炻器，350 毫升。"},
+        },
+    ),
+    DemoProduct(
+        "Canvas tote",
+        "Heavy cotton canvas with a leather strap.",
+        3200,
+        (160, 70, 60),
+        stock=12,
+        translations={
+            "it": {"title": "Borsa in tela", "description": "Tela di cotone pesante con tracolla in pelle."},
+            "zh": {"title": "帆布托特包", "description": "厚实棉帆布，配皮革肩带。"},
+        },
+    ),
 )
 
 
@@ -187,6 +215,7 @@ def _seed_shop(ctx: Context, merchant: User, buyer: User) -> None:
                 stock=spec.stock,
                 published=True,
                 variants=[catalog.VariantSpec(name=n, stock=s, options={"size": n}) for n, s in spec.variants],
+                translations=spec.translations,
             )
             photo = ctx.store.scratch_dir(f"demo-photo-{product.id}") / "photo.png"
             _product_photo(spec).save(photo)
