@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from vetrina import clock
 from vetrina.ads import simid
+from vetrina.i18n import current_language
 from vetrina.web.deps import db_session, get_context, public_base_url
 from vetrina.web.templating import templates
 
@@ -26,5 +27,8 @@ def simid_overlay(
     base = public_base_url(request)
     card = simid.overlay_card(get_context(request), session, base, decision_id, clock.now())
     return templates.TemplateResponse(
-        request, "simid_overlay.html", {"card": card}, headers={"Cache-Control": "private, no-store"}
+        request,
+        "simid_overlay.html",
+        {"card": card, "language": current_language()},
+        headers={"Cache-Control": "private, no-store"},
     )
