@@ -3,6 +3,7 @@ the login form, the RFC 9457 problem an API answer must be, and the app with oth
 
 from __future__ import annotations
 
+import gettext
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from tests.helpers import PASSWORD, wait_for
+from vetrina import i18n
 from vetrina.context import Context
 from vetrina.runtime import build_context
 from vetrina.settings import Settings
@@ -74,3 +76,27 @@ def wait_until_done(client, account, video_id: int, timeout_s: float = 90) -> di
         return body if body["status"] != "processing" else None
 
     return wait_for(done, timeout_s=timeout_s, message=f"video {video_id} to finish processing")
+
+
+class Catalogue(gettext.NullTranslations):
+    """A compiled catalogue's stand-in holding only `texts` ({English: translation}), for a test that must see a
+    text translated whatever the real catalogues hold yet."""
+
+    def __init__(self, texts: dict[str, str]) -> None:
+        super().__init__()
+        self.texts = texts
+
+    def gettext(self, message: str) -> str:
+        return self.texts.get(message, message)
+
+
+def speak_with(monkeypatch, language: str, texts: dict[str, str]) -> None:
+    """`language`'s messages catalogue is `texts` for the rest of the test."""
+    real = i18n.translations
+    monkeypatch.setattr(
+        i18n,
+        "translations",
+        lambda lang, domain=i18n.DOMAIN: (
+            Catalogue(texts) if (lang, domain) == (language, i18n.DOMAIN) else real(lang, domain)
+        ),
+    )

@@ -31,7 +31,7 @@
   function showError(problem) {
     const field = problem.field ? ` (${problem.field})` : "";
     const detail = problem.detail || (Array.isArray(problem.errors) ? problem.errors.map((e) => e.msg).join("; ") : "");
-    errorBox.textContent = (detail || "Something went wrong.") + field;
+    errorBox.textContent = (detail || t("Something went wrong.")) + field;
     errorBox.hidden = false;
   }
 
@@ -58,14 +58,16 @@
   document.getElementById("preview-button").addEventListener("click", async () => {
     errorBox.hidden = true;
     busy(true);
-    document.getElementById("preview-hint").textContent = "Rendering a preview…";
+    document.getElementById("preview-hint").textContent = t("Rendering a preview…");
     try {
       const preview = await call("POST", "/api/v1/studio/previews", spotRequest());
       const video = document.getElementById("preview-video");
       video.src = preview.url;
       video.hidden = false;
       video.play().catch(() => {});
-      document.getElementById("preview-hint").textContent = `Preview ${preview.width}×${preview.height}, ${preview.duration_s} s.`;
+      document.getElementById("preview-hint").textContent = t("Preview {width}×{height}, {seconds} s.", {
+        width: preview.width, height: preview.height, seconds: preview.duration_s.toLocaleString(VETRINA_LOCALE),
+      });
       showNotes(preview.notes);
     } catch (problem) {
       document.getElementById("preview-hint").textContent = "";
@@ -105,17 +107,19 @@
       bar.value = spot.progress;
       showNotes(spot.notes);
       if (spot.status === "rendering") {
-        text.textContent = `Rendering… ${Math.round(spot.progress * 100)}%`;
+        text.textContent = t("Rendering… {percent}", {
+          percent: spot.progress.toLocaleString(VETRINA_LOCALE, { style: "percent", maximumFractionDigits: 0 }),
+        });
         setTimeout(poll, 1000);
         return;
       }
       busy(false);
       if (spot.status === "ready") {
-        text.replaceChildren("Published: ", Object.assign(document.createElement("a"), {
+        text.replaceChildren(t("Published:"), " ", Object.assign(document.createElement("a"), {
           href: spot.watch_url, textContent: spot.title, className: "spot-ready",
         }));
       } else {
-        text.textContent = "The render failed.";
+        text.textContent = t("The render failed.");
         showError({ detail: spot.error });
       }
     };
@@ -150,7 +154,8 @@
 
   document.getElementById("music-upload").addEventListener("change", (event) => upload(event.target,
     "/api/v1/studio/music", (asset) => {
-      const option = new Option(`${asset.filename} (${Math.round(asset.duration_s)} s)`, asset.id, true, true);
+      const seconds = t("{seconds} s", { seconds: Math.round(asset.duration_s) });
+      const option = new Option(`${asset.filename} (${seconds})`, asset.id, true, true);
       document.getElementById("music-select").append(option);
     }));
 })();
