@@ -19,6 +19,7 @@ from alipay.exceptions import AliPayException, AliPayValidationError
 from alipay.utils import AliPayConfig
 
 from vetrina.errors import InvalidInput
+from vetrina.i18n import _
 from vetrina.money import Money
 from vetrina.payments.alipay_payouts import read_pem
 from vetrina.payments.gateways import (
@@ -61,7 +62,7 @@ class AlipayGateway:
 
     def check_currency(self, currency: str) -> None:
         if currency != CURRENCY:
-            raise InvalidInput(f"Alipay takes CNY only, not {currency}.", field="currency")
+            raise InvalidInput(_("Alipay takes CNY only, not {currency}.", currency=currency), field="currency")
 
     def open(self, trade: TradeRequest) -> Opened:
         self.check_currency(trade.amount.currency)
@@ -83,7 +84,7 @@ class AlipayGateway:
             ),
         )
         if answer.get("code") != SUCCESS or not answer.get("qr_code"):
-            raise ProviderUnavailable(f"Alipay refused the QR payment: {_why(answer)}")
+            raise ProviderUnavailable(_("Alipay refused the QR payment: {reason}", reason=_why(answer)))
         return Opened(provider_reference=None, qr_code=str(answer["qr_code"]))
 
     def query(self, payment: ProviderPayment) -> Notice | None:
@@ -91,7 +92,7 @@ class AlipayGateway:
         if answer.get("code") != SUCCESS:
             if answer.get("sub_code") == "ACQ.TRADE_NOT_EXIST":
                 return None  # never scanned or opened: nothing to close
-            raise ProviderUnavailable(f"Alipay could not say what became of the trade: {_why(answer)}")
+            raise ProviderUnavailable(_("Alipay could not say what became of the trade: {reason}", reason=_why(answer)))
         status = answer.get("trade_status")
         if status == "WAIT_BUYER_PAY":
             # Past our timeout: close it, so a late payment cannot arrive for a trade we gave up on.
@@ -120,20 +121,20 @@ class AlipayGateway:
         if answer.get("code") == SUCCESS:
             return f"{answer.get('trade_no')}:{refund_reference}"
         if answer.get("code") == BUSY or answer.get("sub_code") in OUTCOME_UNKNOWN:
-            raise ProviderUnavailable(f"Alipay could not say whether it refunded: {_why(answer)}")
-        raise RefundRefused(f"Alipay refused the refund: {_why(answer)}")
+            raise ProviderUnavailable(_("Alipay could not say whether it refunded: {reason}", reason=_why(answer)))
+        raise RefundRefused(_("Alipay refused the refund: {reason}", reason=_why(answer)))
 
     def parse_notification(self, headers: Mapping[str, str], body: bytes) -> list[Notice]:
         try:
             fields = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True))
         except (UnicodeDecodeError, ValueError):
-            raise ForgedNotification("An Alipay notification is a UTF-8 form.") from None
+            raise ForgedNotification(_("An Alipay notification is a UTF-8 form.")) from None
         signature = fields.pop("sign", "")
         raw = dict(fields)
         if not signature or not self._verifies(fields, signature):
-            raise ForgedNotification("The notification's RSA2 signature does not verify with Alipay's public key.")
+            raise ForgedNotification(_("The notification's RSA2 signature does not verify with Alipay's public key."))
         if raw.get("app_id") != self.app_id:
-            raise ForgedNotification("The notification is for another Alipay application.")
+            raise ForgedNotification(_("The notification is for another Alipay application."))
         status = raw.get("trade_status", "")
         if raw.get("refund_fee") and raw.get("gmt_refund"):
             kind, amount = NoticeKind.refunded, _amount(raw.get("refund_fee"), _currency(raw))
@@ -166,11 +167,13 @@ class AlipayGateway:
         try:
             answer: dict[str, Any] = call()
         except AliPayValidationError:
-            raise ProviderUnavailable(f"Alipay's answer to {what} did not verify with its public key.") from None
+            raise ProviderUnavailable(
+                _("Alipay's answer to {call} did not verify with its public key.", call=what)
+            ) from None
         except AliPayException as exc:
-            raise ProviderUnavailable(f"Alipay refused {what}: {exc}") from None
+            raise ProviderUnavailable(_("Alipay refused {call}: {reason}", call=what, reason=str(exc))) from None
         except (URLError, OSError, ValueError) as exc:
-            raise ProviderUnavailable(f"Alipay did not answer {what}: {exc}") from None
+            raise ProviderUnavailable(_("Alipay did not answer {call}: {reason}", call=what, reason=str(exc))) from None
         return answer
 
 
@@ -189,7 +192,8 @@ def _client(app_id: str, private_key: str, public_key: str, gateway: str) -> Ali
 
 
 def _why(answer: Mapping[str, Any]) -> str:
-    return str(answer.get("sub_msg") or answer.get("msg") or answer.get("code") or "no reason given")
+    given = answer.get("sub_msg") or answer.get("msg") or answer.get("code")
+    return str(given) if given else _("no reason given")
 
 
 def _currency(fields: Mapping[str, str]) -> str:

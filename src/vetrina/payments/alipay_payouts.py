@@ -21,6 +21,7 @@ import OpenSSL
 from alipay import DCAliPay
 from alipay.exceptions import AliPayException, AliPayValidationError
 
+from vetrina.i18n import _
 from vetrina.payments.gateways import PayoutRefused, ProviderUnavailable
 from vetrina.payments.models import Payout
 from vetrina.settings import Settings
@@ -75,8 +76,11 @@ def alipay_client(settings: Settings) -> Any:
             raise ValueError("the root certificate chain holds no RSA certificate")
     except (OSError, ValueError, IndexError, TypeError, OpenSSL.crypto.Error) as exc:
         raise ProviderUnavailable(
-            f"Alipay payouts cannot start: a key or certificate in VETRINA_ALIPAY_PRIVATE_KEY, "
-            f"VETRINA_ALIPAY_APP_CERT, VETRINA_ALIPAY_CERT or VETRINA_ALIPAY_ROOT_CERT cannot be read ({exc})."
+            _(
+                "Alipay payouts cannot start: a key or certificate in VETRINA_ALIPAY_PRIVATE_KEY, "
+                "VETRINA_ALIPAY_APP_CERT, VETRINA_ALIPAY_CERT or VETRINA_ALIPAY_ROOT_CERT cannot be read ({reason}).",
+                reason=str(exc),
+            )
         ) from exc
     # The SDK picks its gateway from its debug flag; the setting names it (the sandbox, or a test's server).
     client._gateway = settings.alipay_gateway
@@ -99,7 +103,9 @@ class AlipayPayouts:
         """Transfer the payout; Alipay's order_id. PayoutRefused when Alipay verifiably refuses it (or it is not in
         yuan), ProviderUnavailable when its outcome is unknown."""
         if payout.currency != CURRENCY:
-            raise PayoutRefused(f"Alipay pays out yuan (CNY) only; this payout is in {payout.currency}.")
+            raise PayoutRefused(
+                _("Alipay pays out yuan (CNY) only; this payout is in {currency}.", currency=payout.currency)
+            )
         try:
             answer = self.client.api_alipay_fund_trans_uni_transfer(
                 out_biz_no=out_biz_no(payout),
@@ -111,30 +117,42 @@ class AlipayPayouts:
             )
         except AliPayValidationError as exc:
             raise ProviderUnavailable(
-                "Alipay's answer does not carry Alipay's signature, so it is not believed; the transfer is asked "
-                "about again later."
+                _(
+                    "Alipay's answer does not carry Alipay's signature, so it is not believed; the transfer is asked "
+                    "about again later."
+                )
             ) from exc
         except AliPayException as exc:
             # An unsigned error answer: Alipay's gateway rejected the call (or someone claims it did).
-            raise ProviderUnavailable(f"Alipay answered without a signature: {exc}") from exc
+            raise ProviderUnavailable(_("Alipay answered without a signature: {reason}", reason=str(exc))) from exc
         except (OSError, http.client.HTTPException) as exc:
-            raise ProviderUnavailable(f"Alipay could not be reached: {exc}") from exc
+            raise ProviderUnavailable(_("Alipay could not be reached: {reason}", reason=str(exc))) from exc
         except (ValueError, AttributeError) as exc:
-            raise ProviderUnavailable(f"Alipay's answer could not be read: {exc}") from exc
+            raise ProviderUnavailable(_("Alipay's answer could not be read: {reason}", reason=str(exc))) from exc
         return _transfer_id(answer)
 
 
 def _transfer_id(answer: dict[str, Any]) -> str:
     """Alipay's order_id from a verified answer, or why there is none."""
     code, sub_code = str(answer.get("code", "")), str(answer.get("sub_code", ""))
-    reason = answer.get("sub_msg") or answer.get("msg") or "no reason given"
+    reason = answer.get("sub_msg") or answer.get("msg") or _("no reason given")
     if code == TRANSFERRED:
         status = str(answer.get("status", "SUCCESS"))
         if status == "SUCCESS" and answer.get("order_id"):
             return str(answer["order_id"])
         if status in NOT_TRANSFERRED:
-            raise PayoutRefused(f"Alipay did not make the transfer: {answer.get('fail_reason') or reason}")
-        raise ProviderUnavailable(f"Alipay has not finished the transfer (status {status}); it is asked again later.")
+            raise PayoutRefused(
+                _("Alipay did not make the transfer: {reason}", reason=answer.get("fail_reason") or reason)
+            )
+        raise ProviderUnavailable(
+            _("Alipay has not finished the transfer (status {status}); it is asked again later.", status=status)
+        )
     if code == SERVICE_UNAVAILABLE or sub_code in OUTCOME_UNKNOWN_SUB_CODES:
-        raise ProviderUnavailable(f"Alipay could not say whether it made the transfer ({sub_code or code}): {reason}")
-    raise PayoutRefused(f"Alipay refused the payout: {reason} ({sub_code or code})")
+        raise ProviderUnavailable(
+            _(
+                "Alipay could not say whether it made the transfer ({code}): {reason}",
+                code=sub_code or code,
+                reason=reason,
+            )
+        )
+    raise PayoutRefused(_("Alipay refused the payout: {reason} ({code})", reason=reason, code=sub_code or code))

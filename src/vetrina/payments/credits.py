@@ -33,11 +33,13 @@ def clean_reference(reference: str | None) -> str:
     """The reference trimmed: 1 to 100 printable characters, else a 422 naming the field `reference`."""
     cleaned = (reference or "").strip()
     if not cleaned:
-        raise InvalidInput("An admin credit needs a reference, such as the bank transfer's.", field="reference")
+        raise InvalidInput(_("An admin credit needs a reference, such as the bank transfer's."), field="reference")
     if len(cleaned) > MAX_REFERENCE_LENGTH:
-        raise InvalidInput(f"A reference is at most {MAX_REFERENCE_LENGTH} characters.", field="reference")
+        raise InvalidInput(_("A reference is at most {max} characters.", max=MAX_REFERENCE_LENGTH), field="reference")
     if not cleaned.isprintable():
-        raise InvalidInput("A reference holds printable characters only (no tabs or line breaks).", field="reference")
+        raise InvalidInput(
+            _("A reference holds printable characters only (no tabs or line breaks)."), field="reference"
+        )
     return cleaned
 
 
@@ -50,7 +52,7 @@ def credit(session: Session, user: User, amount: Money, reference: str, by: str)
     now (False: the same credit was made before, and nothing moved)."""
     reference = clean_reference(reference)
     if not isinstance(amount.amount, int) or not 0 < amount.amount <= MAX_AMOUNT:
-        raise InvalidInput("An admin credit is more than zero.", field="amount")
+        raise InvalidInput(_("An admin credit is more than zero."), field="amount")
     earlier = _by_reference(session, reference)
     if earlier is not None:
         return _same_credit(earlier, user, amount), False
@@ -86,8 +88,14 @@ def _same_credit(earlier: AdminCredit, user: User, amount: Money) -> AdminCredit
     if (earlier.user_id, earlier.amount, earlier.currency) != (user.id, amount.amount, amount.currency):
         had = Money(earlier.amount, earlier.currency).display()
         raise CreditReferenceReused(
-            f"The reference {earlier.reference!r} was already used for a credit of {had} to user {earlier.user_id} "
-            f"(credit {earlier.id}); nothing was credited. Use the reference of this transfer.",
+            _(
+                "The reference {reference} was already used for a credit of {amount} to user {user_id} "
+                "(credit {credit_id}); nothing was credited. Use the reference of this transfer.",
+                reference=repr(earlier.reference),
+                amount=had,
+                user_id=earlier.user_id,
+                credit_id=earlier.id,
+            ),
             credit_id=earlier.id,
         )
     return earlier

@@ -49,7 +49,9 @@ class SandboxFundingProvider:
 
     def charge(self, user_id: int, amount: Money, idempotency_key: str) -> FundingResult:
         if amount.amount > self.limit:
-            raise PaymentDeclined(f"The sandbox declines top-ups over {Money(self.limit, amount.currency).display()}.")
+            raise PaymentDeclined(
+                _("The sandbox declines top-ups over {limit}.", limit=Money(self.limit, amount.currency).display())
+            )
         return FundingResult(provider_reference=f"sandbox_{secrets.token_hex(8)}")
 
 
@@ -59,13 +61,15 @@ def chosen_provider(ctx: Context, name: str | None = None) -> str:
     configured = ctx.settings.funding_providers
     if not configured:
         raise NoFundingProvider(
-            "No money can be added here: the operator has configured no funding provider. Set "
-            "VETRINA_FUNDING_PROVIDERS, e.g. '[\"alipay\"]' with its keys, or '[\"sandbox\"]' for development "
-            "(sandbox money is not real)."
+            _(
+                "No money can be added here: the operator has configured no funding provider. Set "
+                "VETRINA_FUNDING_PROVIDERS, e.g. '[\"alipay\"]' with its keys, or '[\"sandbox\"]' for development "
+                "(sandbox money is not real)."
+            )
         )
     chosen = name or configured[0]
     if chosen not in configured:
-        raise InvalidInput(f"Pay with one of {', '.join(configured)}.", field="provider")
+        raise InvalidInput(_("Pay with one of {providers}.", providers=", ".join(configured)), field="provider")
     return chosen
 
 
@@ -74,7 +78,9 @@ def funding_provider(ctx: Context, name: str | None = None) -> FundingProvider:
     (`gateway`)."""
     chosen = chosen_provider(ctx, name)
     if chosen != "sandbox":
-        raise InvalidInput(f"{chosen} settles by notification: open a payment with it instead.", field="provider")
+        raise InvalidInput(
+            _("{provider} settles by notification: open a payment with it instead.", provider=chosen), field="provider"
+        )
     return SandboxFundingProvider(ctx.settings.sandbox_topup_limit)
 
 
@@ -85,7 +91,7 @@ def gateway(ctx: Context, name: str) -> Gateway:
         return AlipayGateway.from_settings(ctx.settings)
     if chosen == "stripe":
         return StripeGateway.from_settings(ctx.settings)
-    raise InvalidInput("The sandbox settles at once: it opens no trade.", field="provider")
+    raise InvalidInput(_("The sandbox settles at once: it opens no trade."), field="provider")
 
 
 def uses_sandbox_money(ctx: Context) -> bool:

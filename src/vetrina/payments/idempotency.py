@@ -46,7 +46,7 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
 
 def check_key(key: str) -> str:
     if not _KEY.match(key):
-        raise InvalidInput("Idempotency-Key is 1 to 255 visible ASCII characters.", field="Idempotency-Key")
+        raise InvalidInput(_("Idempotency-Key is 1 to 255 visible ASCII characters."), field="Idempotency-Key")
     return key
 
 
@@ -61,7 +61,7 @@ def first_answer(session: Session, user_id: int, key: str, request_fingerprint: 
     if row is None:
         return None
     if row.fingerprint != request_fingerprint:
-        raise KeyReused("This Idempotency-Key was used for a different request.")
+        raise KeyReused(_("This Idempotency-Key was used for a different request."))
     return row.response_status, row.response_body
 
 

@@ -179,7 +179,9 @@ def _move_totals(session: Session, acct: Account, change: Change, amount: int, c
     if totals is None:
         left = session.execute(select(*_TOTALS).where(_ACCOUNTS.c.id == acct.id)).one()
         money = Money(left.credits_posted - left.debits_posted - left.debits_pending, acct.currency)
-        raise InsufficientFunds(f"Not enough money: {money.display()} available.", available=money.as_json())
+        raise InsufficientFunds(
+            _("Not enough money: {amount} available.", amount=money.display()), available=money.as_json()
+        )
     # A row this session has loaded (whether `acct` is it or a ref to it) is kept true without reading it again.
     loaded = acct if isinstance(acct, LedgerAccount) else session.identity_map.get(identity_key(LedgerAccount, acct.id))
     if loaded is not None:
@@ -200,11 +202,18 @@ def _record(
 ) -> LedgerTransfer:
     """The one function that writes a transfer and moves the accounts' totals with it."""
     if not isinstance(amount.amount, int) or amount.amount <= 0:
-        raise InvalidInput("Amounts are positive whole numbers of minor units.", field="amount")
+        raise InvalidInput(_("Amounts are positive whole numbers of minor units."), field="amount")
     if debit.id == credit.id:
-        raise InvalidInput("A transfer needs two different accounts.")
+        raise InvalidInput(_("A transfer needs two different accounts."))
     if not debit.currency == credit.currency == amount.currency:
-        raise InvalidInput(f"{amount.currency} cannot move between {debit.currency} and {credit.currency} accounts.")
+        raise InvalidInput(
+            _(
+                "{currency} cannot move between {debit_currency} and {credit_currency} accounts.",
+                currency=amount.currency,
+                debit_currency=debit.currency,
+                credit_currency=credit.currency,
+            )
+        )
     x = amount.amount
     debit_change, credit_change = _CHANGES[phase]
     # No savepoint around the whole: a violated constraint fails the caller's whole transaction, as it should.
@@ -234,8 +243,8 @@ def _record(
     except IntegrityError:
         # A resolution can only break the one-resolution-per-pending rule; anything else broke no_overdraft.
         if pending is not None:
-            raise Conflict("This pending transfer was already completed or cancelled.") from None
-        raise InsufficientFunds("Not enough money for this transfer.") from None
+            raise Conflict(_("This pending transfer was already completed or cancelled.")) from None
+        raise InsufficientFunds(_("Not enough money for this transfer.")) from None
     # The row as written, outside the session: transfers are never changed, so there is nothing to flush.
     return LedgerTransfer(id=transfer_id, **written)
 
@@ -263,7 +272,7 @@ def hold(
 def _pending(session: Session, pending_id: int) -> tuple[LedgerTransfer, LedgerAccount, LedgerAccount]:
     pending = session.get(LedgerTransfer, pending_id)
     if pending is None or pending.phase != TransferPhase.pending:
-        raise NotFound(f"There is no pending transfer {pending_id}.")
+        raise NotFound(_("There is no pending transfer {pending_id}.", pending_id=pending_id))
     return (
         pending,
         session.get_one(LedgerAccount, pending.debit_account_id),

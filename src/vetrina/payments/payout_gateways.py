@@ -4,6 +4,7 @@ or by hand (an admin makes the bank transfer and marks it paid)."""
 from __future__ import annotations
 
 from vetrina.context import Context
+from vetrina.i18n import _
 from vetrina.payments.alipay_payouts import CURRENCY as ALIPAY_CURRENCY
 from vetrina.payments.alipay_payouts import AlipayPayouts, alipay_payouts_possible
 from vetrina.payments.gateways import PayoutGateway, ProviderUnavailable
@@ -39,14 +40,16 @@ def payout_gateway(ctx: Context, method: str) -> PayoutGateway:
     if method == ALIPAY:
         if not alipay_payouts_possible(settings):
             raise ProviderUnavailable(
-                "Alipay payouts are not configured: they need alipay in VETRINA_FUNDING_PROVIDERS and "
-                "VETRINA_ALIPAY_APP_CERT, VETRINA_ALIPAY_CERT and VETRINA_ALIPAY_ROOT_CERT."
+                _(
+                    "Alipay payouts are not configured: they need alipay in VETRINA_FUNDING_PROVIDERS and "
+                    "VETRINA_ALIPAY_APP_CERT, VETRINA_ALIPAY_CERT and VETRINA_ALIPAY_ROOT_CERT."
+                )
             )
         return AlipayPayouts.from_settings(settings)
     if method == STRIPE:
         if not stripe_payouts_possible(settings):
             raise ProviderUnavailable(
-                "Stripe payouts are not configured: they need stripe in VETRINA_FUNDING_PROVIDERS."
+                _("Stripe payouts are not configured: they need stripe in VETRINA_FUNDING_PROVIDERS.")
             )
         return StripePayouts.from_settings(settings)
     raise LookupError(f"no payout gateway for {method!r}: such payouts are made by hand")

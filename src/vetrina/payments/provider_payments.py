@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from vetrina import clock
 from vetrina.accounts.models import User
 from vetrina.errors import NotFound
+from vetrina.i18n import _
 from vetrina.money import Money
 from vetrina.payments import ledger
 from vetrina.payments.gateways import Notice, PayMethod
@@ -93,7 +94,7 @@ def _same_request(
     asked = (provider, purpose.value, amount.amount, amount.currency, method.value, order_id)
     had = (earlier.provider, earlier.purpose, earlier.amount, earlier.currency, earlier.method, earlier.order_id)
     if asked != had:
-        raise KeyReused("This Idempotency-Key was already used for a different payment.")
+        raise KeyReused(_("This Idempotency-Key was already used for a different payment."))
     return earlier
 
 
@@ -101,7 +102,7 @@ def get_payment(session: Session, payment_id: int, user: User) -> ProviderPaymen
     """The payment if it is `user`'s (or `user` is an admin); otherwise, as if it did not exist."""
     payment = session.get(ProviderPayment, payment_id)
     if payment is None or payment.user_id != user.id and not user.is_admin:
-        raise NotFound(f"There is no payment {payment_id}.")
+        raise NotFound(_("There is no payment {payment_id}.", payment_id=payment_id))
     return payment
 
 

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from vetrina import clock
 from vetrina.context import Context
 from vetrina.errors import InvalidInput
+from vetrina.i18n import _
 from vetrina.money import Money
 from vetrina.payments import credits, ledger
 from vetrina.payments.gateways import NoticeKind
@@ -118,12 +119,12 @@ def period(start: date | None, end: date | None, today: date) -> tuple[date, dat
     if end is None:
         end = today if start is None else max(today, start)
     if end >= date.max:  # reconcile() reads up to the start of the day after the last
-        raise InvalidInput("The period ends after the calendar does.", field="end")
+        raise InvalidInput(_("The period ends after the calendar does."), field="end")
     start = start or clock.days_before(end, DEFAULT_DAYS - 1)
     if end < start:
-        raise InvalidInput("The period ends before it starts.", field="end")
+        raise InvalidInput(_("The period ends before it starts."), field="end")
     if (end - start).days + 1 > MAX_DAYS:
-        raise InvalidInput(f"A reconciliation covers at most {MAX_DAYS} days.", field="start")
+        raise InvalidInput(_("A reconciliation covers at most {max} days.", max=MAX_DAYS), field="start")
     return start, end
 
 
@@ -132,7 +133,7 @@ def check_provider(name: str | None) -> str | None:
     if not name:
         return None
     if name not in PROVIDERS:
-        raise InvalidInput(f"The provider is one of {', '.join(PROVIDERS)}.", field="provider")
+        raise InvalidInput(_("The provider is one of {providers}.", providers=", ".join(PROVIDERS)), field="provider")
     return name
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from vetrina.context import Context
 from vetrina.errors import Conflict
+from vetrina.i18n import _
 from vetrina.jobs import job
 from vetrina.money import Money
 from vetrina.payments import funding, ledger
@@ -90,8 +91,10 @@ def _resolve(ctx: Context, pending_id: int, payment_id: int, amount: Money, *, s
                 payment.refunded_amount += amount.amount
             else:
                 ledger.void(session, pending_id, "refund_to_source_failed")
-                payment.note = (
-                    f"{amount.display()} could not be refunded through {payment.provider}: it is in the wallet."
+                payment.note = _(
+                    "{amount} could not be refunded through {provider}: it is in the wallet.",
+                    amount=amount.display(),
+                    provider=payment.provider,
                 )
         except Conflict:
             return  # resolved by an earlier run of this job

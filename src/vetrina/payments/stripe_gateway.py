@@ -17,6 +17,7 @@ from babel.numbers import get_currency_precision
 
 from vetrina import clock
 from vetrina.errors import Conflict, InvalidInput
+from vetrina.i18n import _
 from vetrina.money import Money, check_currency
 from vetrina.payments.gateways import (
     ForgedNotification,
@@ -53,7 +54,9 @@ def _scale(currency: str) -> int:
     which Stripe counts in hundredths."""
     extra = _stripe_digits(currency) - int(get_currency_precision(currency))
     if extra < 0:
-        raise InvalidInput(f"Stripe cannot take {currency} amounts to the unit Vetrina counts.", field="currency")
+        raise InvalidInput(
+            _("Stripe cannot take {currency} amounts to the unit Vetrina counts.", currency=currency), field="currency"
+        )
     return (1, 10, 100, 1000)[extra]
 
 
@@ -83,10 +86,27 @@ def _text(value: Any) -> str | None:
 
 
 def _unavailable(action: str, exc: stripe.StripeError) -> ProviderUnavailable:
+    """Stripe did not do `action`: a whole sentence for each action (word order differs by language)."""
     if isinstance(exc, stripe.APIConnectionError):
-        return ProviderUnavailable(f"Stripe could not be reached to {action}; try again shortly.")
-    status = exc.http_status or "no status"
-    return ProviderUnavailable(f"Stripe refused to {action} ({status}): {exc.user_message or 'no reason given'}")
+        unreachable = {
+            "open the payment": _("Stripe could not be reached to open the payment; try again shortly."),
+            "say what became of the payment": _(
+                "Stripe could not be reached to say what became of the payment; try again shortly."
+            ),
+            "refund the payment": _("Stripe could not be reached to refund the payment; try again shortly."),
+        }
+        return ProviderUnavailable(unreachable[action])
+    status, reason = exc.http_status or _("no status"), exc.user_message or _("no reason given")
+    refused = {
+        "open the payment": _("Stripe refused to open the payment ({status}): {reason}", status=status, reason=reason),
+        "say what became of the payment": _(
+            "Stripe refused to say what became of the payment ({status}): {reason}", status=status, reason=reason
+        ),
+        "refund the payment": _(
+            "Stripe refused to refund the payment ({status}): {reason}", status=status, reason=reason
+        ),
+    }
+    return ProviderUnavailable(refused[action])
 
 
 class StripeGateway:
@@ -151,7 +171,7 @@ class StripeGateway:
             raise _unavailable("open the payment", exc) from exc
         url = session.url
         if not session.id or not url:
-            raise ProviderUnavailable("Stripe opened a Checkout Session without a payment page.")
+            raise ProviderUnavailable(_("Stripe opened a Checkout Session without a payment page."))
         if trade.method == PayMethod.qr:
             # Stripe has no QR trade: the page shows the Checkout URL as a QR code, to open on a phone.
             return Opened(provider_reference=session.id, pay_url=url, qr_code=url)
@@ -183,7 +203,7 @@ class StripeGateway:
         """A Stripe Refund of the payment's PaymentIntent; retried with the same reference, the same refund."""
         intent = payment.provider_reference or ""
         if not intent.startswith("pi_"):
-            raise Conflict("This Stripe payment has not been charged, so there is nothing to refund.")
+            raise Conflict(_("This Stripe payment has not been charged, so there is nothing to refund."))
         try:
             refund = self.client.v1.refunds.create(
                 {
@@ -194,7 +214,7 @@ class StripeGateway:
                 {"idempotency_key": refund_reference},
             )
         except (stripe.CardError, stripe.InvalidRequestError) as exc:
-            raise RefundRefused(f"Stripe refused the refund: {exc.user_message or exc.code}") from exc
+            raise RefundRefused(_("Stripe refused the refund: {reason}", reason=exc.user_message or exc.code)) from exc
         except stripe.StripeError as exc:
             raise _unavailable("refund the payment", exc) from exc
         return refund.id
@@ -204,20 +224,22 @@ class StripeGateway:
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
-            raise ForgedNotification("This is not a Stripe event: its body is not UTF-8.") from None
+            raise ForgedNotification(_("This is not a Stripe event: its body is not UTF-8.")) from None
         try:
             event = self.client.construct_event(
                 text, headers.get("stripe-signature"), self.webhook_secret, self.tolerance_s
             )
         except stripe.SignatureVerificationError as exc:
-            raise ForgedNotification(f"The Stripe-Signature does not verify: {exc.user_message}") from None
+            raise ForgedNotification(
+                _("The Stripe-Signature does not verify: {reason}", reason=exc.user_message)
+            ) from None
         except ValueError:
-            raise InvalidInput("The body is not a Stripe event.") from None
+            raise InvalidInput(_("The body is not a Stripe event.")) from None
         raw = event.to_dict()
         data = raw.get("data")
         obj = data.get("object") if isinstance(data, dict) else None
         if not isinstance(obj, dict) or not isinstance(raw.get("id"), str):
-            raise InvalidInput("The Stripe event has no id or object.")
+            raise InvalidInput(_("The Stripe event has no id or object."))
         notice = self._notice(raw["id"], str(raw.get("type")), obj, raw)
         return [notice] if notice else []
 

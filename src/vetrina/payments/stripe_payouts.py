@@ -11,6 +11,7 @@ from __future__ import annotations
 import stripe
 
 from vetrina.errors import InvalidInput
+from vetrina.i18n import _
 from vetrina.money import Money
 from vetrina.payments.gateways import PayoutRefused, ProviderUnavailable
 from vetrina.payments.models import Payout
@@ -64,11 +65,15 @@ class StripePayouts:
             transfer = self.client.v1.transfers.create(params, {"idempotency_key": idempotency_key(payout)})
         except (stripe.CardError, stripe.InvalidRequestError) as exc:
             # IdempotencyError is not among these: the key's first request may have transferred, so it is asked again.
-            raise PayoutRefused(f"Stripe refused the transfer: {exc.user_message or exc.code}") from exc
+            raise PayoutRefused(
+                _("Stripe refused the transfer: {reason}", reason=exc.user_message or exc.code)
+            ) from exc
         except stripe.APIConnectionError as exc:
-            raise ProviderUnavailable(f"Stripe could not be reached: {exc.user_message}") from exc
+            raise ProviderUnavailable(_("Stripe could not be reached: {reason}", reason=exc.user_message)) from exc
         except stripe.StripeError as exc:
             # 5xx, 409 (the same key in flight), rate limits, a rejected API key: nothing known to be refused.
-            status = exc.http_status or "no status"
-            raise ProviderUnavailable(f"Stripe did not take the transfer ({status}): {exc.user_message}") from exc
+            status = exc.http_status or _("no status")
+            raise ProviderUnavailable(
+                _("Stripe did not take the transfer ({status}): {reason}", status=status, reason=exc.user_message)
+            ) from exc
         return transfer.id

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from vetrina.accounts.models import Role, User
 from vetrina.errors import InvalidInput
+from vetrina.i18n import _
 from vetrina.money import Money, check_currency
 from vetrina.payments import ledger
 from vetrina.payments.funding import FundingProvider
@@ -43,7 +44,7 @@ def wallet_view(session: Session, user: User, currency: str) -> WalletView:
 def top_up(session: Session, provider: FundingProvider, user: User, amount: Money, key: str) -> WalletView:
     """Charge the funding provider and credit the wallet with the same amount."""
     if amount.amount <= 0:
-        raise InvalidInput("A top-up is more than zero.", field="amount")
+        raise InvalidInput(_("A top-up is more than zero."), field="amount")
     result = provider.charge(user.id, amount, key)
     funding = ledger.platform_account(session, AccountKind.funding, amount.currency)
     wallet = ledger.account(session, AccountKind.wallet, user.id, amount.currency)

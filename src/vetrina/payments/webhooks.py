@@ -25,6 +25,7 @@ from vetrina.accounts.models import Role, User
 from vetrina.context import Context
 from vetrina.db import UTCDateTime
 from vetrina.errors import Forbidden, InvalidInput, NotFound
+from vetrina.i18n import _
 from vetrina.jobs import job, periodic_job
 from vetrina.payments.models import WebhookDelivery, WebhookEndpoint
 
@@ -41,13 +42,13 @@ def new_secret() -> str:
 
 def _secret_bytes(secret: str) -> bytes:
     if not secret.startswith(_SECRET_PREFIX):
-        raise InvalidInput("A webhook secret starts with whsec_.", field="secret")
+        raise InvalidInput(_("A webhook secret starts with whsec_."), field="secret")
     try:
         key = base64.b64decode(secret.removeprefix(_SECRET_PREFIX), validate=True)
     except ValueError:
-        raise InvalidInput("A webhook secret is whsec_ followed by base64.", field="secret") from None
+        raise InvalidInput(_("A webhook secret is whsec_ followed by base64."), field="secret") from None
     if not 24 <= len(key) <= 64:
-        raise InvalidInput("A webhook secret holds 24 to 64 bytes.", field="secret")
+        raise InvalidInput(_("A webhook secret holds 24 to 64 bytes."), field="secret")
     return key
 
 
@@ -59,10 +60,10 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
 
 def register_endpoint(session: Session, merchant: User, url: str, allow_private: bool) -> WebhookEndpoint:
     if merchant.role not in (Role.merchant, Role.admin):
-        raise Forbidden("Only merchants register webhooks.")
+        raise Forbidden(_("Only merchants register webhooks."))
     count = len(session.scalars(select(WebhookEndpoint.id).where(WebhookEndpoint.merchant_id == merchant.id)).all())
     if count >= MAX_ENDPOINTS:
-        raise InvalidInput(f"A merchant has at most {MAX_ENDPOINTS} webhook endpoints.", field="url")
+        raise InvalidInput(_("A merchant has at most {max} webhook endpoints.", max=MAX_ENDPOINTS), field="url")
     endpoint = WebhookEndpoint(
         merchant_id=merchant.id,
         url=netguard.check_outgoing_url(url, allow_private),
@@ -78,7 +79,7 @@ def register_endpoint(session: Session, merchant: User, url: str, allow_private:
 def endpoint_for_change(session: Session, endpoint_id: int, user: User) -> WebhookEndpoint:
     endpoint = session.get(WebhookEndpoint, endpoint_id)
     if endpoint is None or (endpoint.merchant_id != user.id and not user.is_admin):
-        raise NotFound(f"There is no webhook endpoint {endpoint_id}.")
+        raise NotFound(_("There is no webhook endpoint {endpoint_id}.", endpoint_id=endpoint_id))
     return endpoint
 
 

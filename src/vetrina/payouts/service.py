@@ -24,6 +24,7 @@ from vetrina import clock
 from vetrina.accounts.models import Role, User
 from vetrina.context import Context
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound
+from vetrina.i18n import _
 from vetrina.jobs import job, periodic_job
 from vetrina.money import Money
 from vetrina.payments import ledger
@@ -46,12 +47,12 @@ STRIPE_ACCOUNT = re.compile(r"acct_[A-Za-z0-9]{1,250}")
 
 def _only_merchants(user: User) -> None:
     if user.role != Role.merchant:
-        raise Forbidden("Payouts are for merchants: their released sales leave to their own account.")
+        raise Forbidden(_("Payouts are for merchants: their released sales leave to their own account."))
 
 
 def _only_admins(user: User) -> None:
     if not user.is_admin:
-        raise Forbidden("Only admins mark payouts paid or failed.")
+        raise Forbidden(_("Only admins mark payouts paid or failed."))
 
 
 def _payout_with_key(session: Session, merchant_id: int, key: str) -> Payout | None:
@@ -60,7 +61,7 @@ def _payout_with_key(session: Session, merchant_id: int, key: str) -> Payout | N
 
 def _same_request(earlier: Payout, amount: Money) -> Payout:
     if (earlier.amount, earlier.currency) != (amount.amount, amount.currency):
-        raise KeyReused("This Idempotency-Key was already used for a payout of another amount.")
+        raise KeyReused(_("This Idempotency-Key was already used for a payout of another amount."))
     return earlier
 
 
@@ -90,11 +91,14 @@ def request_payout(
     currency = amount.currency
     if currency not in balances.currencies(session, merchant.id):
         raise InvalidInput(
-            f"You have no money in {currency}: ask for a payout in a currency you sold in.", field="amount.currency"
+            _("You have no money in {currency}: ask for a payout in a currency you sold in.", currency=currency),
+            field="amount.currency",
         )
     minimum = Money(ctx.settings.payout_minimum, currency)
     if amount < minimum:
-        raise InvalidInput(f"A payout is at least {minimum.display()}.", field="amount", minimum=minimum.as_json())
+        raise InvalidInput(
+            _("A payout is at least {minimum}.", minimum=minimum.display()), field="amount", minimum=minimum.as_json()
+        )
     payable = ledger.account(session, AccountKind.merchant_payable, merchant.id, currency)
     # One payout request per merchant and currency at a time: what can be withdrawn is read under this lock.
     # Fetched, not only executed: populate_existing refreshes the row as it is loaded.
@@ -111,8 +115,11 @@ def request_payout(
     withdrawable = balances.merchant_balance(session, merchant.id, currency).withdrawable
     if amount > withdrawable:
         raise InvalidInput(
-            f"At most {withdrawable.display()} can be paid out now: only released sales leave, less ad spend your "
-            "top-ups do not cover.",
+            _(
+                "At most {amount} can be paid out now: only released sales leave, less ad spend your top-ups do not "
+                "cover.",
+                amount=withdrawable.display(),
+            ),
             field="amount",
             withdrawable=withdrawable.as_json(),
         )
@@ -149,7 +156,7 @@ def get_payout(session: Session, payout_id: int, user: User) -> Payout:
     """The payout if it is `user`'s (or `user` is an admin); otherwise, as if it did not exist."""
     payout = session.get(Payout, payout_id)
     if payout is None or payout.merchant_id != user.id and not user.is_admin:
-        raise NotFound(f"There is no payout {payout_id}.")
+        raise NotFound(_("There is no payout {payout_id}.", payout_id=payout_id))
     return payout
 
 
@@ -191,19 +198,27 @@ def _requested(session: Session, payout_id: int, admin: User | None) -> Payout:
         select(Payout).where(Payout.id == payout_id).with_for_update().execution_options(populate_existing=True)
     )
     if payout is None:
-        raise NotFound(f"There is no payout {payout_id}.")
+        raise NotFound(_("There is no payout {payout_id}.", payout_id=payout_id))
     if payout.state != PayoutState.requested:
-        raise Conflict(f"Payout {payout_id} is already {payout.state}.", state=payout.state)
+        raise Conflict(
+            _("Payout {payout_id} is already {state}.", payout_id=payout_id, state=payout.state), state=payout.state
+        )
     if admin is not None and payout.method != MANUAL:
         # Marked by hand while the provider may still send it, it could leave twice, or be paid and refunded.
-        raise Conflict(f"Payout {payout_id} is sent by {payout.method}: its transfer's outcome settles it.")
+        raise Conflict(
+            _(
+                "Payout {payout_id} is sent by {method}: its transfer's outcome settles it.",
+                payout_id=payout_id,
+                method=payout.method,
+            )
+        )
     return payout
 
 
 def mark_paid(ctx: Context, session: Session, payout_id: int, admin: User | None, reference: str) -> Payout:
     """The money left: post the hold. `reference` is the bank transfer's (by an admin) or the provider's (None)."""
     payout = _requested(session, payout_id, admin)
-    reference = clean_text(reference, "reference", MAX_REFERENCE, required=True)
+    reference = clean_text(reference, "reference", MAX_REFERENCE, required=True, label=_("reference"))
     ledger.post(session, payout.pending_transfer_id, "payout")
     payout.state = PayoutState.paid.value
     payout.provider_reference = reference
@@ -215,7 +230,7 @@ def mark_paid(ctx: Context, session: Session, payout_id: int, admin: User | None
 def mark_failed(ctx: Context, session: Session, payout_id: int, admin: User | None, reason: str) -> Payout:
     """The money did not leave: void the hold, so it is back on the merchant's balance."""
     payout = _requested(session, payout_id, admin)
-    reason = clean_text(reason, "reason", MAX_REASON, required=True)
+    reason = clean_text(reason, "reason", MAX_REASON, required=True, label=_("reason"))
     ledger.void(session, payout.pending_transfer_id, "payout_failed")
     payout.state = PayoutState.failed.value
     payout.failure = reason
@@ -298,7 +313,7 @@ def save_payout_account(session: Session, merchant: User, changes: dict[str, str
     if "stripe_account" in changes:
         stripe_account = _optional(changes["stripe_account"], "stripe_account", MAX_REFERENCE)
         if stripe_account is not None and not STRIPE_ACCOUNT.fullmatch(stripe_account):
-            raise InvalidInput("A Stripe connected account id looks like acct_1A2b3C4d.", field="stripe_account")
+            raise InvalidInput(_("A Stripe connected account id looks like acct_1A2b3C4d."), field="stripe_account")
         account.stripe_account = stripe_account
     if "bank_details" in changes:
         account.bank_details = _optional(changes["bank_details"], "bank_details", MAX_BANK_DETAILS) or ""
