@@ -14,11 +14,12 @@ from tests.helpers import make_clip, other_site, sign_in_page, wait_for, wait_in
 from vetrina.accounts.models import Role
 
 
-def shop_the_look(url, make_account, media_dir, currency="EUR", while_transcoding=None):
-    """A ready 12 s video by a merchant, with a shirt tagged over 1–9 s and a mug over 9–12 s; a funded buyer.
-    `while_transcoding(video_id)`, if given, runs once the upload is accepted, before the wait for ready."""
+def shop_the_look(url, make_account, media_dir, currency="EUR", while_transcoding=None, size="854x480", shirt_box=None):
+    """A ready 12 s video (`size` pixels) by a merchant, with a shirt tagged over 1–9 s (where `shirt_box` says on
+    the picture, if given) and a mug over 9–12 s; a funded buyer. `while_transcoding(video_id)`, if given, runs once
+    the upload is accepted, before the wait for ready."""
     merchant, buyer = make_account(Role.merchant), make_account(Role.viewer)
-    clip = make_clip(media_dir / "e2e-12s.mp4", 12, size="854x480")
+    clip = make_clip(media_dir / f"e2e-12s-{size}.mp4", 12, size=size)
     with httpx.Client(base_url=url, timeout=30) as http, clip.open("rb") as handle:
         video_id = http.post(
             "/api/v1/videos", headers=merchant.auth, data={"title": "Shop the look"}, files={"file": ("c.mp4", handle)}
@@ -41,11 +42,11 @@ def shop_the_look(url, make_account, media_dir, currency="EUR", while_transcodin
             timeout_s=180,
             message="the video to be ready",
         )
-        for product_id, start, end in ((shirt["id"], 1, 9), (mug["id"], 9, 12)):
+        for product_id, start, end, box in ((shirt["id"], 1, 9, shirt_box), (mug["id"], 9, 12, None)):
             created = http.post(
                 f"/api/v1/videos/{video_id}/tags",
                 headers=merchant.auth,
-                json={"product_id": product_id, "start_s": start, "end_s": end},
+                json={"product_id": product_id, "start_s": start, "end_s": end, "box": box},
             )
             assert created.status_code == 201, created.text
     return merchant, buyer, video_id, shirt, mug
