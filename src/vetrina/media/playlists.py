@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import math
 import re
 import threading
 import time
@@ -249,3 +250,57 @@ def anchor_of(created_at: datetime) -> datetime:
 def date_ranges_of(ranges: Sequence[DateRange]) -> tuple[DateRange, ...]:
     """Date ranges in start order, the order players expect them in."""
     return tuple(sorted(ranges, key=lambda r: (r.start_s, r.id)))
+
+
+# Subtitles ------------------------------------------------------------------------------------------------------------
+
+SUBTITLES_GROUP = "subs"
+
+
+@dataclass(frozen=True)
+class SubtitleRendition:
+    """One language's subtitles as a master playlist lists them (RFC 8216 4.3.4.1)."""
+
+    language: str  # BCP 47
+    name: str  # the language's own name, what a player's menu shows
+    uri: str  # its media playlist
+
+
+def with_subtitles(playlist: Playlist, renditions: Sequence[SubtitleRendition]) -> Playlist:
+    """A master playlist with an `EXT-X-MEDIA:TYPE=SUBTITLES` per rendition (before the first variant) and every
+    variant naming their group; its ETag follows the stored playlist's and the renditions'. As it is without any."""
+    if not renditions:
+        return playlist
+    media = "".join(
+        f"#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID={quoted(SUBTITLES_GROUP)},NAME={quoted(r.name)},"
+        f"LANGUAGE={quoted(r.language)},DEFAULT=NO,AUTOSELECT=YES,URI={quoted(r.uri)}\n"
+        for r in renditions
+    )
+    lines = []
+    for line in playlist.body.decode().splitlines():
+        if line.startswith("#EXT-X-STREAM-INF:"):
+            if media:
+                lines.append(media.rstrip("\n"))
+                media = ""
+            line += f",SUBTITLES={quoted(SUBTITLES_GROUP)}"
+        lines.append(line)
+    body = ("\n".join(lines) + "\n").encode()
+    return Playlist(body, '"' + hashlib.sha256(playlist.etag.encode() + body).hexdigest()[:32] + '"')
+
+
+def subtitle_playlist(duration_s: float, uri: str) -> Playlist:
+    """A subtitle rendition's media playlist: one WebVTT segment (`uri`) as long as the video."""
+    body = "\n".join(
+        [
+            "#EXTM3U",
+            "#EXT-X-VERSION:3",
+            f"#EXT-X-TARGETDURATION:{max(1, math.ceil(duration_s))}",
+            "#EXT-X-MEDIA-SEQUENCE:0",
+            "#EXT-X-PLAYLIST-TYPE:VOD",
+            f"#EXTINF:{duration_s:.3f},",
+            uri,
+            "#EXT-X-ENDLIST",
+            "",
+        ]
+    )
+    return _playlist(body.encode())

@@ -35,6 +35,7 @@ from vetrina.web.api import (
     sessions,
     shoppable,
     studio,
+    subtitles,
     system,
     videos,
     webhooks,
@@ -125,6 +126,7 @@ def create_app(ctx: Context, run_worker: bool = False) -> FastAPI:
     app.include_router(ads.router)
     app.include_router(metrics_router)
     app.include_router(videos.router)
+    app.include_router(subtitles.router)
     app.include_router(products.router)
     app.include_router(channels.router)
     app.include_router(autotag.router)

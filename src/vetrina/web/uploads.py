@@ -119,6 +119,13 @@ def _may_change_product(session: Session, user: User, params: Mapping[str, str])
     catalog.product_for_change(session, product_id, user)
 
 
+def _may_change_video(session: Session, user: User, params: Mapping[str, str]) -> None:
+    video_id = int(params["video_id"])
+    if video_id > MAX_ROW_ID:
+        raise NotFound(_("There is no video {video_id}.", video_id=video_id))
+    media.video_for_change(session, video_id, user)
+
+
 def _may_change_channel(session: Session, user: User, params: Mapping[str, str]) -> None:
     channels.check_can_change(session, params["handle"][:64], user)
 
@@ -137,6 +144,12 @@ def upload_routes(settings: Settings) -> list[UploadRoute]:
         UploadRoute("POST", r"/api/v1/studio/music/?", music_max, _may_sell),
         UploadRoute("POST", r"/api/v1/channels/(?P<handle>[^/]+)/banner/?", image_max, _may_change_channel),
         UploadRoute("POST", r"/merchant/channel/banner/?", image_max, _may_sell),
+        UploadRoute(
+            "POST",
+            r"/api/v1/videos/(?P<video_id>\d{1,12})/subtitles/?",
+            settings.subtitle_max_bytes + MULTIPART_OVERHEAD,
+            _may_change_video,
+        ),
     ]
 
 

@@ -11,7 +11,7 @@ from vetrina import clock
 from vetrina.context import Context
 from vetrina.errors import Forbidden, NotFound, UnavailableHere
 from vetrina.i18n import _
-from vetrina.media import playlists
+from vetrina.media import playlists, subtitles
 from vetrina.media import service as media
 from vetrina.media.ladder import MASTER_PLAYLIST
 from vetrina.rights import service as rights
@@ -58,7 +58,7 @@ def media_file(request: Request, token: str, key: str) -> Response:
     content_type = media_type(key.rsplit("/", 1)[-1])
     if playlists.is_playlist(key):
         direct_until = int(now_ts) + remaining_s if _straight_from_store(ctx, key) else None
-        return _playlist(request, ctx, key, content_type, remaining_s, direct_until)
+        return _playlist(request, ctx, key, content_type, remaining_s, direct_until, bound_to)
     headers = {
         "Cache-Control": f"public, max-age={min(remaining_s, _MAX_CACHE_S)}, immutable",
         "Access-Control-Allow-Origin": "*",
@@ -82,15 +82,24 @@ def _straight_from_store(ctx: Context, key: str) -> bool:
 
 
 def _playlist(
-    request: Request, ctx: Context, key: str, content_type: str, remaining_s: int, direct_until: int | None
+    request: Request,
+    ctx: Context,
+    key: str,
+    content_type: str,
+    remaining_s: int,
+    direct_until: int | None,
+    bound_to: str,
 ) -> Response:
     """A playlist, rendered by Vetrina: an ETag and a short max-age (never past its link's expiry); a video's media
-    playlist with its signals (program date time, product moments, ad breaks)."""
-    playlist = playlists.rendered(ctx.store, key, direct_until)
+    playlist with its signals (program date time, product moments, ad breaks), its master with its subtitles, and
+    its subtitle renditions' playlists (made, never stored), their links bound where the asking link is."""
+    playlist = subtitles.rendition_playlist(ctx, key, bound_to) or playlists.rendered(ctx.store, key, direct_until)
     if playlist is None:
         raise NotFound(_("There is no such media file."))
     video_id = media.video_of_key(key)
-    if video_id is not None and key.rsplit("/", 1)[-1] != MASTER_PLAYLIST:
+    if key.rsplit("/", 1)[-1] == MASTER_PLAYLIST:
+        playlist = subtitles.master_with_subtitles(ctx, key, playlist, bound_to)
+    elif video_id is not None and not subtitles.is_rendition_playlist(key):
         playlist = playlists.with_signals(playlist, playlist_signals(ctx, video_id, public_base_url(request)))
     headers = {
         "Cache-Control": f"public, max-age={min(remaining_s, playlist.max_age_s)}",
