@@ -15,6 +15,7 @@ from vetrina.commerce import service as orders
 from vetrina.commerce.models import Order
 from vetrina.context import Context
 from vetrina.errors import Forbidden, InvalidInput, NotFound
+from vetrina.i18n import _
 from vetrina.media import service as media
 from vetrina.media.models import Video
 from vetrina.shoppable.models import ProductTag
@@ -36,7 +37,7 @@ def place_order(
     buyer signed in inside another site's frame of the player, and orders only from the videos there may sell."""
     product_ids = {item.product_id for item in items}
     if framed is not None and source is None:  # a live show is not sold inside another site's frame
-        raise Forbidden("Inside another site's frame, an order names the video it is bought from.", field="source")
+        raise Forbidden(_("Inside another site's frame, an order names the video it is bought from."), field="source")
     if source is not None:
         _check_source(session, buyer, source.video_id, product_ids)  # first: unknown and invisible answer alike
     if framed is not None and source is not None:
@@ -61,7 +62,10 @@ def _check_framed(session: Session, framed: FramedSignIn, video_id: int, product
     owner = session.scalar(select(Video.owner_id).where(Video.id == video_id))
     sellers = set(session.scalars(select(Product.merchant_id).where(Product.id.in_(product_ids))))
     if owner != framed.merchant_id or sellers - {framed.merchant_id}:
-        raise Forbidden(f"{framed.origin} sells inside its frames only its own merchant's products.", field="source")
+        raise Forbidden(
+            _("{origin} sells inside its frames only its own merchant's products.", origin=framed.origin),
+            field="source",
+        )
 
 
 def check_framed_payment(session: Session, buyer: User, framed: FramedSignIn | None, order_id: int) -> None:
@@ -71,14 +75,18 @@ def check_framed_payment(session: Session, buyer: User, framed: FramedSignIn | N
         return
     seller = session.scalar(select(Order.merchant_id).where(Order.id == order_id, Order.buyer_id == buyer.id))
     if seller is not None and seller != framed.merchant_id:
-        raise Forbidden(f"{framed.origin} takes payment inside its frames only for its own merchant's orders.")
+        raise Forbidden(
+            _("{origin} takes payment inside its frames only for its own merchant's orders.", origin=framed.origin)
+        )
 
 
 def _check_source(session: Session, buyer: User, video_id: int, product_ids: set[int]) -> None:
     try:
         media.get_video(session, video_id, buyer)
     except NotFound:  # the same answer for a video that exists but is not the buyer's to see
-        raise InvalidInput(f"There is no video {video_id} to order from.", field="source.video_id") from None
+        raise InvalidInput(
+            _("There is no video {video_id} to order from.", video_id=video_id), field="source.video_id"
+        ) from None
     tagged = set(
         session.scalars(
             select(ProductTag.product_id).where(ProductTag.video_id == video_id, ProductTag.product_id.in_(product_ids))
@@ -95,6 +103,10 @@ def _check_source(session: Session, buyer: User, video_id: int, product_ids: set
     unseen = product_ids - tagged - advertised
     if unseen:
         raise InvalidInput(
-            f"Product {min(unseen)} is not shown in video {video_id}: order it without naming that video.",
+            _(
+                "Product {product_id} is not shown in video {video_id}: order it without naming that video.",
+                product_id=min(unseen),
+                video_id=video_id,
+            ),
             field="source.video_id",
         )

@@ -20,6 +20,7 @@ from vetrina.context import Context
 from vetrina.discovery import links
 from vetrina.discovery.sitemap import xml_safe
 from vetrina.errors import NotFound
+from vetrina.i18n import _
 from vetrina.media.models import Video, VideoStatus
 from vetrina.rights import service as rights
 
@@ -36,7 +37,7 @@ IFRAME_ALLOW = "autoplay; fullscreen; picture-in-picture"
 
 def not_embeddable() -> NotFound:
     """The one answer for every URL that embeds nothing (not ours, unknown, private, unlicensed here)."""
-    return NotFound("There is no video to embed at this URL.")
+    return NotFound(_("There is no video to embed at this URL."))
 
 
 def watched_video_id(url: str, our_hosts: set[str]) -> int | None:

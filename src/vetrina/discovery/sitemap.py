@@ -25,6 +25,7 @@ from vetrina.context import Context, Topic
 from vetrina.discovery import links
 from vetrina.discovery.restriction import Restriction, streaming_restriction
 from vetrina.errors import NotFound
+from vetrina.i18n import _
 from vetrina.media.models import Video, VideoStatus
 from vetrina.rights.models import Licence
 from vetrina.rights.service import Terms
@@ -192,7 +193,7 @@ def sitemap_page(ctx: Context, session: Session, page: int | None, base_url: str
     if page is None and pages > 1:
         body = sitemap_index_xml(pages, base_url)
     elif (page or 1) > pages:
-        raise NotFound(f"The video sitemap has {pages} page(s).")
+        raise NotFound(_("The video sitemap has {pages} page(s).", pages=pages))
     else:
         body = sitemap_xml(sitemap_videos(session, page or 1, clock.now()), base_url)
     cache.put(key, body)

@@ -23,6 +23,7 @@ from vetrina.commerce import flash
 from vetrina.commerce.models import FlashSale
 from vetrina.context import Context
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound
+from vetrina.i18n import _
 from vetrina.live import hls
 from vetrina.live import service as live
 from vetrina.live.models import (
@@ -83,7 +84,7 @@ def _record(session: Session, show_id: int, kind: EventType, at: datetime, paylo
 
 def _on_air(show: LiveShow) -> None:
     if not show.on_air:
-        raise Conflict("The show is not on air.", current_status=show.status)
+        raise Conflict(_("The show is not on air."), current_status=show.status)
 
 
 # Pins ----------------------------------------------------------------------------------------------------------------
@@ -98,7 +99,9 @@ def pin(
     _on_air(show)
     product = next((p for p in featured_products(session, show) if p.id == product_id), None)
     if product is None:
-        raise InvalidInput(f"This show does not feature product {product_id}.", field="product_id")
+        raise InvalidInput(
+            _("This show does not feature product {product_id}.", product_id=product_id), field="product_id"
+        )
     opened = _open_pins(session, show_id)
     # Never before the pin it replaces, nor the last unpin: a preview lagging more than the last click does not
     # reorder the moments (the replay's tags follow one another).
@@ -122,9 +125,9 @@ def unpin(session: Session, show_id: int, user: User, pin_id: int, given: dateti
     show = hosted_show(session, show_id, user)
     placed = session.get(LivePin, pin_id)
     if placed is None or placed.show_id != show.id:
-        raise NotFound(f"This show has no pin {pin_id}.")
+        raise NotFound(_("This show has no pin {pin_id}.", pin_id=pin_id))
     if placed.unpinned_at is not None:
-        raise Conflict("That product is no longer pinned.")
+        raise Conflict(_("That product is no longer pinned."))
     at = max(stream_time(given), placed.pinned_at)
     placed.unpinned_at = at
     return _record(session, show_id, EventType.unpin, at, {"pin_id": placed.id, "product_id": placed.product_id})
@@ -175,11 +178,13 @@ def start_flash_sale(
     """Open a flash sale of one of the show's products (its units out of stock now), announced to every viewer."""
     show = hosted_show(session, show_id, user)
     if show.host_id != user.id:  # an admin could otherwise sell the host's stock cheap, and buy it
-        raise Forbidden("Only the show's host starts its flash sales.")
+        raise Forbidden(_("Only the show's host starts its flash sales."))
     _on_air(show)
     product = next((p for p in featured_products(session, show) if p.id == product_id), None)
     if product is None:
-        raise InvalidInput(f"This show does not feature product {product_id}.", field="product_id")
+        raise InvalidInput(
+            _("This show does not feature product {product_id}.", product_id=product_id), field="product_id"
+        )
     host = session.get(User, show.host_id)
     assert host is not None  # a show goes with its host
     sale = flash.start_sale(session, host, product_id, price, quantity, seconds, per_buyer, show_id=show.id)
@@ -192,12 +197,12 @@ def end_flash_sale(session: Session, show_id: int, user: User, sale_id: int) -> 
     back to stock, and the reservations already made keep their time."""
     show = hosted_show(session, show_id, user)
     if show.host_id != user.id:
-        raise Forbidden("Only the show's host ends its flash sales.")
+        raise Forbidden(_("Only the show's host ends its flash sales."))
     sale = session.get(FlashSale, sale_id)
     if sale is None or sale.show_id != show.id:
-        raise NotFound(f"This show has no flash sale {sale_id}.")
+        raise NotFound(_("This show has no flash sale {sale_id}.", sale_id=sale_id))
     if not flash.close_sale(session, sale_id, early=True):
-        raise Conflict("This flash sale has ended already.")
+        raise Conflict(_("This flash sale has ended already."))
     return sale
 
 
@@ -216,16 +221,16 @@ def post_chat(
     """A chat message; its event is None when it reaches nobody (its author is muted, so only they see it)."""
     show = session.get(LiveShow, show_id)
     if show is None:
-        raise NotFound(f"There is no live show {show_id}.")
+        raise NotFound(_("There is no live show {show_id}.", show_id=show_id))
     if show.status == ShowStatus.ended:
-        raise Conflict("The show has ended: its chat is closed.", current_status=show.status)
+        raise Conflict(_("The show has ended: its chat is closed."), current_status=show.status)
     text = clean_text(text, "text", MAX_CHAT_CHARS, required=True)
     sanction = session.get(ChatSanction, (show_id, user.id))
     if sanction is not None and sanction.kind == "ban":
-        raise Forbidden("The host has banned you from this show's chat.")
+        raise Forbidden(_("The host has banned you from this show's chat."))
     blocked = {word.casefold() for word in ctx.settings.live_blocked_words}
     if blocked and any(word.casefold() in blocked for word in _WORD.findall(text)):
-        raise InvalidInput("That message uses a word this show's chat does not allow.", field="text")
+        raise InvalidInput(_("That message uses a word this show's chat does not allow."), field="text")
     at = clock.now()
     muted = sanction is not None and sanction.kind == "mute"
     message = ChatMessage(show_id=show_id, user_id=user.id, text=text, stream_time=at, deleted=False, hidden=muted)
@@ -256,17 +261,17 @@ def moderate(
     if message_id is not None:
         message = session.get(ChatMessage, message_id)
         if message is None or message.show_id != show_id:
-            raise NotFound(f"This show's chat has no message {message_id}.")
+            raise NotFound(_("This show's chat has no message {message_id}.", message_id=message_id))
     if action == "delete":
         if message is None:
-            raise InvalidInput("Name the message to delete.", field="message_id")
+            raise InvalidInput(_("Name the message to delete."), field="message_id")
         if message.deleted:
             return []
         message.deleted = True
         return [_record(session, show_id, EventType.chat_deleted, message.stream_time, {"message_id": message.id})]
     target = message.user_id if message is not None else _viewer_of(ctx, session, show_id, viewer)
     if target == show.host_id:
-        raise InvalidInput("The host cannot mute or ban themself.", field="viewer")
+        raise InvalidInput(_("The host cannot mute or ban themself."), field="viewer")
     sanction = session.get(ChatSanction, (show_id, target))
     if sanction is None:
         session.add(ChatSanction(show_id=show_id, user_id=target, kind=action, created_at=clock.now()))
@@ -289,12 +294,12 @@ def moderate(
 
 def _viewer_of(ctx: Context, session: Session, show_id: int, handle: str | None) -> int:
     if not handle:
-        raise InvalidInput("Name the viewer (or one of their messages).", field="viewer")
+        raise InvalidInput(_("Name the viewer (or one of their messages)."), field="viewer")
     authors = session.scalars(select(ChatMessage.user_id).where(ChatMessage.show_id == show_id).distinct())
     for author in authors:
         if hmac.compare_digest(viewer_handle(ctx, show_id, author), handle):
             return author
-    raise NotFound("No viewer by that name has written in this show's chat.")
+    raise NotFound(_("No viewer by that name has written in this show's chat."))
 
 
 # What a viewer is sent ----------------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from vetrina.accounts.models import User
 from vetrina.commerce.models import FlashSale
 from vetrina.context import Context
 from vetrina.errors import VetrinaError
+from vetrina.i18n import _
 from vetrina.live import controls, hls, rtmp
 from vetrina.live import service as live
 from vetrina.live.highlights import HIGHLIGHTS_JOB
@@ -293,17 +294,29 @@ class LiveEncoder:
         if info.video_codec is None or not info.height:
             if info.publishing_ms < WAIT_FOR_VIDEO_MS:
                 return ""
-            return "The stream carries no video: send H.264 video (and AAC sound)."
+            return _("The stream carries no video: send H.264 video (and AAC sound).")
         if info.video_codec != "H264":
-            return f"The stream's video is {info.video_codec[:20]}: send H.264 (x264 or a hardware H.264 encoder)."
+            return _(
+                "The stream's video is {codec}: send H.264 (x264 or a hardware H.264 encoder).",
+                codec=info.video_codec[:20],
+            )
         if info.audio_codec is not None and info.audio_codec not in AUDIO_CODECS:
-            return f"The stream's sound is {info.audio_codec[:20]}: send AAC (or MP3), or no sound."
+            return _("The stream's sound is {codec}: send AAC (or MP3), or no sound.", codec=info.audio_codec[:20])
         cap = self.ctx.settings.live_max_source_height
         # The publisher's metadata names the size: bounded here, and again by the decoder's -max_pixels.
         if info.height > cap or info.width > cap * MAX_ASPECT:
-            return f"The stream is {info.width}x{info.height}: this server takes at most {cap} lines; send less."
+            return _(
+                "The stream is {width}x{height}: this server takes at most {cap} lines; send less.",
+                width=info.width,
+                height=info.height,
+                cap=cap,
+            )
         if not info.width or not 1 / MAX_ASPECT <= info.width / info.height <= MAX_ASPECT:
-            return f"The stream's picture, {info.width}x{info.height}, is not a shape a player can show."
+            return _(
+                "The stream's picture, {width}x{height}, is not a shape a player can show.",
+                width=info.width,
+                height=info.height,
+            )
         return None
 
     def _start(self, encode: _Encode, info: rtmp.StreamInfo) -> None:

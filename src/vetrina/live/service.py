@@ -55,7 +55,7 @@ def create_show(
     """A scheduled show of `host`'s (a merchant or a partner) featuring its own products (a partner's: merchants',
     who are asked for consent); returns the show and its stream key, in clear this once."""
     if host.role not in HOSTS:
-        raise Forbidden("Only merchants and partners host live shows.")
+        raise Forbidden(_("Only merchants and partners host live shows."))
     title = clean_text(title, "title", 200, required=True)
     featured = _featured(session, host, product_ids)
     open_shows, today = session.execute(
@@ -65,13 +65,13 @@ def create_show(
         ).where(LiveShow.host_id == host.id)
     ).one()
     if open_shows >= MAX_OPEN_SHOWS:
-        raise Conflict(f"You have {MAX_OPEN_SHOWS} shows not yet ended: end one first.")
+        raise Conflict(_("You have {count} shows not yet ended: end one first.", count=MAX_OPEN_SHOWS))
     if today >= MAX_SHOWS_PER_DAY:
-        raise Conflict(f"You made {MAX_SHOWS_PER_DAY} shows in the last 24 hours: try again tomorrow.")
+        raise Conflict(_("You made {count} shows in the last 24 hours: try again tomorrow.", count=MAX_SHOWS_PER_DAY))
     try:
         starts_at = starts_at.astimezone(UTC) if starts_at else None
     except OverflowError:
-        raise InvalidInput("That start time is out of range.", field="starts_at") from None
+        raise InvalidInput(_("That start time is out of range."), field="starts_at") from None
     key = new_stream_key()
     show = LiveShow(
         host_id=host.id,
@@ -93,7 +93,7 @@ def _featured(session: Session, host: User, product_ids: Sequence[int]) -> list[
     merchant's published products, pinned once their merchant consents (`ask_merchants`)."""
     wanted = list(dict.fromkeys(product_ids))
     if len(wanted) > MAX_FEATURED:
-        raise InvalidInput(f"A show features at most {MAX_FEATURED} products.", field="product_ids")
+        raise InvalidInput(_("A show features at most {count} products.", count=MAX_FEATURED), field="product_ids")
     if not wanted:
         return []
     mine = Product.merchant_id == host.id
@@ -101,8 +101,9 @@ def _featured(session: Session, host: User, product_ids: Sequence[int]) -> list[
     found = set(session.scalars(select(Product.id).where(Product.id.in_(wanted), offered, Product.deleted.is_(False))))
     missing = [product_id for product_id in wanted if product_id not in found]
     if missing:
-        mean = "You sell no product" if host.role != Role.partner.value else "There is no product on sale"
-        raise InvalidInput(f"{mean} {missing[0]}.", field="product_ids")
+        if host.role != Role.partner.value:
+            raise InvalidInput(_("You sell no product {product_id}.", product_id=missing[0]), field="product_ids")
+        raise InvalidInput(_("There is no product on sale {product_id}.", product_id=missing[0]), field="product_ids")
     return wanted
 
 
@@ -122,7 +123,7 @@ def decide_consent(session: Session, show_id: int, merchant: User, accept: bool)
     (also later: its products are pinned no more)."""
     asked = session.get(ShowMerchant, (show_id, merchant.id), with_for_update=True)
     if asked is None:  # the same answer for a show that does not exist and one that did not ask this merchant
-        raise NotFound(f"No live show {show_id} asks for your products.")
+        raise NotFound(_("No live show {show_id} asks for your products.", show_id=show_id))
     asked.status = (ConsentStatus.accepted if accept else ConsentStatus.declined).value
     asked.decided_at = clock.now()
     return asked
@@ -170,7 +171,7 @@ def get_show(session: Session, show_id: int) -> LiveShow:
     """Any show: that a show exists, and when, is public (its key never is)."""
     show = session.get(LiveShow, show_id)
     if show is None:
-        raise NotFound(f"There is no live show {show_id}.")
+        raise NotFound(_("There is no live show {show_id}.", show_id=show_id))
     return show
 
 
@@ -207,9 +208,9 @@ def hosted_show(session: Session, show_id: int, user: User, *, lock: bool = True
     is public)."""
     show = session.get(LiveShow, show_id, with_for_update=lock)
     if show is None:
-        raise NotFound(f"There is no live show {show_id}.")
+        raise NotFound(_("There is no live show {show_id}.", show_id=show_id))
     if show.host_id != user.id and not user.is_admin:
-        raise Forbidden("Only the show's host can do this.")
+        raise Forbidden(_("Only the show's host can do this."))
     return show
 
 
@@ -218,7 +219,7 @@ def replace_stream_key(session: Session, show_id: int, user: User) -> tuple[Live
     server's next check); returns it in clear this once."""
     show = hosted_show(session, show_id, user)
     if show.status == ShowStatus.ended:
-        raise Conflict("This show has ended.", current_status=show.status)
+        raise Conflict(_("This show has ended."), current_status=show.status)
     key = new_stream_key()
     show.stream_key_hash = token_hash(key)
     if show.status == ShowStatus.live:
@@ -257,7 +258,7 @@ class Publisher:
                 first.setdefault(name, value)
         key = first.get("name", "")
         if not 0 < len(key) <= 512 or _CONTROL.search(key):
-            raise InvalidInput("The callback names no stream key.", field="name")
+            raise InvalidInput(_("The callback names no stream key."), field="name")
         return cls(
             key,
             _CONTROL.sub("", first.get("clientid", ""))[:32],
@@ -287,12 +288,12 @@ def authorize_publish(session: Session, publisher: Publisher) -> LiveShow:
     for an unknown or replaced key, an ended show, or a key already publishing (one publisher per show)."""
     show = _by_key(session, publisher.key)
     if show is None:
-        raise PublishRefused("No show has this stream key.")
+        raise PublishRefused(_("No show has this stream key."))
     if show.status == ShowStatus.ended:
-        raise PublishRefused("This show has ended.")
+        raise PublishRefused(_("This show has ended."))
     now = clock.now()
     if show.status == ShowStatus.live and not _gone_silent(show, now):
-        raise PublishRefused("This show's key is already publishing.")
+        raise PublishRefused(_("This show's key is already publishing."))
     show.status, show.publisher_addr, show.publisher_id = ShowStatus.live.value, publisher.addr, publisher.client_id
     show.went_live_at = show.went_live_at or now
     show.checked_at, show.interrupted_at, show.stream_problem = now, None, None
@@ -304,7 +305,7 @@ def still_publishing(session: Session, publisher: Publisher) -> LiveShow:
     show ended or interrupted, or another connection publishes it, which drops it."""
     show = _by_key(session, publisher.key)
     if show is None or show.status != ShowStatus.live or show.publisher_id != publisher.client_id:
-        raise PublishRefused("This stream key no longer publishes.")
+        raise PublishRefused(_("This stream key no longer publishes."))
     show.checked_at = clock.now()
     return show
 
@@ -367,15 +368,15 @@ def order_source(session: Session, show_id: int, stream_time: datetime, product_
     show = session.get(LiveShow, show_id)
     now = clock.now()
     if show is None or show.went_live_at is None:
-        raise InvalidInput(f"There is no live show {show_id} to order from.", field="live.show_id")
+        raise InvalidInput(_("There is no live show {show_id} to order from.", show_id=show_id), field="live.show_id")
     featured = {product.id for product in featured_products(session, show)}
     if not set(product_ids) <= featured:
-        raise InvalidInput("The show does not feature every product ordered.", field="items")
+        raise InvalidInput(_("The show does not feature every product ordered."), field="items")
     try:
         stream_time = stream_time.astimezone(UTC)
     except (OverflowError, ValueError):
-        raise InvalidInput("That stream time is out of range.", field="live.stream_time") from None
+        raise InvalidInput(_("That stream time is out of range."), field="live.stream_time") from None
     last = min(show.ended_at or now, now) + timedelta(seconds=5)
     if not show.went_live_at - STREAM_TIME_MARGIN <= stream_time <= last:
-        raise InvalidInput("That stream time is not one of the show's.", field="live.stream_time")
+        raise InvalidInput(_("That stream time is not one of the show's."), field="live.stream_time")
     return LiveSource(show.id, stream_time)

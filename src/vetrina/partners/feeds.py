@@ -18,6 +18,7 @@ from typing import Any
 from lxml import etree
 
 from vetrina.geo import is_territory
+from vetrina.i18n import _
 
 MAX_FIELD = 20_000  # characters kept of any one text
 CSV_COLUMNS = (
@@ -153,12 +154,14 @@ def _restriction(parents: list[Any]) -> dict[str, Any] | None:
     relationship = (element.get("relationship") or "allow").lower()
     words = _text(element).upper().split()
     if relationship not in ("allow", "deny"):
-        raise ValueError(f"media:restriction relationship {relationship!r} is not allow or deny")
+        raise ValueError(
+            _("media:restriction relationship {relationship} is not allow or deny", relationship=repr(relationship))
+        )
     if words in (["ALL"], ["NONE"]):
         return {"relationship": relationship, "countries": words[0].lower()}
     bad = [w for w in words if not is_territory(w)]
     if bad:
-        raise ValueError(f"media:restriction names unknown countries: {' '.join(bad[:10])}")
+        raise ValueError(_("media:restriction names unknown countries: {countries}", countries=" ".join(bad[:10])))
     return {"relationship": relationship, "countries": sorted(set(words))}
 
 
@@ -170,14 +173,14 @@ def _entry(item: Any, position: int) -> Entry | ItemError:
         contents += [c for c in item if _local(c.tag) == "content" and _is_media(c)]
         content = _pick_content(contents)
         if content is None:
-            return ItemError(position, guid or None, "no playable media:content (a video file with a url)")
+            return ItemError(position, guid or None, _("no playable media:content (a video file with a url)"))
         parents = [content, *groups, item]  # the most specific first
         guid = guid or content.get("url")
         if len(guid) > 500:
-            return ItemError(position, guid[:80], "the guid is longer than 500 characters")
+            return ItemError(position, guid[:80], _("the guid is longer than 500 characters"))
         title = _text(_first(parents, "title")) or _text(_first([item], "title", media=False))
         if not title:
-            return ItemError(position, guid, "no title (media:title or title)")
+            return ItemError(position, guid, _("no title (media:title or title)"))
         description = _text(_first(parents, "description")) or _text(_first([item], "description", media=False))
         thumbnail = _first(parents, "thumbnail")
         price = _first(parents, "price")
@@ -217,9 +220,9 @@ def _items(path: Path) -> Iterator[Any]:
         events = etree.iterparse(str(path), events=("start", "end"), **parser_options)
         event, root = next(events)
         if _local(root.tag) != "rss":  # Atom's <feed> has no <item>s: read as empty, all would go
-            raise FeedError(f"The document is <{_local(root.tag)}>, not an RSS feed.")
+            raise FeedError(_("The document is <{root}>, not an RSS feed.", root=_local(root.tag)))
         if root.getroottree().docinfo.internalDTD is not None:
-            raise FeedError("Feeds with a DTD are not read (entities could expand without bound).")
+            raise FeedError(_("Feeds with a DTD are not read (entities could expand without bound)."))
         for event, element in events:
             if event != "end" or element.tag != "item":
                 continue
@@ -229,9 +232,11 @@ def _items(path: Path) -> Iterator[Any]:
             while parent is not None and element.getprevious() is not None:  # what was read stays read
                 del parent[0]
     except StopIteration:
-        raise FeedError("The feed is empty.") from None
+        raise FeedError(_("The feed is empty.")) from None
     except etree.XMLSyntaxError as exc:
-        raise FeedError(f"The feed is not well-formed XML (line {exc.lineno}): {exc.msg}") from None
+        raise FeedError(
+            _("The feed is not well-formed XML (line {line}): {error}", line=exc.lineno, error=exc.msg)
+        ) from None
 
 
 def read_mrss(path: Path) -> Iterator[Entry | ItemError]:
@@ -251,14 +256,20 @@ def read_csv(path: Path) -> Iterator[Entry | ItemError]:
             header = [h.strip().lower() for h in reader.fieldnames or []]
             missing = [c for c in CSV_REQUIRED if c not in header]
             if missing:
-                raise FeedError(f"The CSV header lacks {', '.join(missing)} (columns: {', '.join(CSV_COLUMNS)}).")
+                raise FeedError(
+                    _(
+                        "The CSV header lacks {missing} (columns: {columns}).",
+                        missing=", ".join(missing),
+                        columns=", ".join(CSV_COLUMNS),
+                    )
+                )
             reader.fieldnames = header
             for position, row in enumerate(reader, 1):
                 yield _csv_entry(row, position)
     except UnicodeDecodeError:
-        raise FeedError("The CSV feed is not UTF-8 text.") from None
+        raise FeedError(_("The CSV feed is not UTF-8 text.")) from None
     except csv.Error as exc:
-        raise FeedError(f"The CSV feed cannot be read: {exc}") from None
+        raise FeedError(_("The CSV feed cannot be read: {error}", error=str(exc))) from None
 
 
 def _csv_entry(row: dict[str, Any], position: int) -> Entry | ItemError:
@@ -268,17 +279,17 @@ def _csv_entry(row: dict[str, Any], position: int) -> Entry | ItemError:
 
     guid = get("guid")
     if not guid or len(guid) > 500:
-        return ItemError(position, guid[:80] or None, "no guid, or one longer than 500 characters")
+        return ItemError(position, guid[:80] or None, _("no guid, or one longer than 500 characters"))
     if None in row:
-        return ItemError(position, guid, "more fields than the header has columns")
+        return ItemError(position, guid, _("more fields than the header has columns"))
     if not get("title") or not get("media_url"):
-        return ItemError(position, guid, "no title or no media_url")
+        return ItemError(position, guid, _("no title or no media_url"))
     restriction = None
     if get("restriction"):
         relationship = get("restriction").lower()
         countries = sorted(set(get("countries").upper().split()))
         if relationship not in ("allow", "deny") or not countries or not all(map(is_territory, countries)):
-            return ItemError(position, guid, "restriction is allow or deny, with ISO country codes in countries")
+            return ItemError(position, guid, _("restriction is allow or deny, with ISO country codes in countries"))
         restriction = {"relationship": relationship, "countries": countries}
     details = {
         "thumbnail_url": get("thumbnail_url") or None,

@@ -17,6 +17,7 @@ from vetrina import netguard
 from vetrina.accounts.models import User
 from vetrina.context import Context
 from vetrina.errors import Busy, VetrinaError
+from vetrina.i18n import _
 from vetrina.jobs import job
 from vetrina.media import service as media
 from vetrina.partners.models import FeedItem, MediaStatus, PartnerFeed
@@ -97,7 +98,7 @@ def _fetch_into(ctx: Context, scratch: Path, feed_id: int, item_id: int, url: st
             if url.startswith("file:"):
                 source = Path(urlsplit(url).path)
                 if source.stat().st_size > ctx.settings.feed_media_max_bytes:
-                    raise netguard.FetchError("The file is larger than the media limit.")
+                    raise netguard.FetchError(_("The file is larger than the media limit."))
                 with source.open("rb") as local:
                     while chunk := local.read(1024 * 1024):
                         file.write(chunk)

@@ -32,6 +32,7 @@ from vetrina.analytics.rollups import on_days
 from vetrina.commerce.models import Order, OrderStatus
 from vetrina.db import utc_day
 from vetrina.errors import InvalidInput
+from vetrina.i18n import _
 from vetrina.media.models import Video
 from vetrina.money import MilliMoney, Money
 from vetrina.rights.models import Licence
@@ -104,9 +105,9 @@ class Report:
 
 def _day_range(start: date, end: date) -> tuple[datetime, datetime]:
     if end < start:
-        raise InvalidInput("The period ends after it starts.", field="end")
+        raise InvalidInput(_("The period ends after it starts."), field="end")
     if (end - start).days > MAX_DAYS:
-        raise InvalidInput(f"A report covers at most {MAX_DAYS} days.", field="end")
+        raise InvalidInput(_("A report covers at most {days} days.", days=MAX_DAYS), field="end")
     return datetime.combine(start, time(), UTC), datetime.combine(end + timedelta(days=1), time(), UTC)
 
 
@@ -120,10 +121,10 @@ def revenue_share(
     """The report for the titles `user` owns (all licensed titles, for an admin), from `start` to `end`
     inclusive (by default: today, and a year before the first of this month), by "day" or "month"."""
     if by not in ("day", "month"):
-        raise InvalidInput("Group by day or month.", field="by")
+        raise InvalidInput(_("Group by day or month."), field="by")
     end = end or clock.now().date()
     if end >= date.max:  # the report reads up to the start of the day after the last
-        raise InvalidInput("The period ends after the calendar does.", field="end")
+        raise InvalidInput(_("The period ends after the calendar does."), field="end")
     start = start or clock.days_before(end.replace(day=1), DEFAULT_DAYS)
     since, until = _day_range(start, end)
     query = select(Licence).join(Video, Video.id == Licence.video_id)

@@ -23,6 +23,7 @@ from vetrina import clock, netguard
 from vetrina.accounts.models import User
 from vetrina.context import Context
 from vetrina.errors import Conflict, InvalidInput, NotFound, VetrinaError
+from vetrina.i18n import _
 from vetrina.leases import Lease, Outcome, leased_job, run_under_lease
 from vetrina.media import service as media
 from vetrina.partners import feeds
@@ -63,7 +64,7 @@ def start_run(
         )
     )
     if busy is not None:
-        raise Conflict(f"Run {busy} of this feed has not finished yet.", run_id=busy)
+        raise Conflict(_("Run {run_id} of this feed has not finished yet.", run_id=busy), run_id=busy)
     run = FeedRun(
         feed_id=feed.id, trigger=trigger, fetch_media=fetch_media, status=RunStatus.queued.value, created_at=clock.now()
     )
@@ -77,7 +78,7 @@ def start_run(
 def get_run(session: Session, feed: PartnerFeed, run_id: int) -> FeedRun:
     run = session.get(FeedRun, run_id)
     if run is None or run.feed_id != feed.id:
-        raise NotFound(f"There is no run {run_id} of feed {feed.id}.")
+        raise NotFound(_("There is no run {run_id} of feed {feed_id}.", run_id=run_id, feed_id=feed.id))
     return run
 
 
@@ -120,7 +121,9 @@ def _fetch_feed(ctx: Context, feed: PartnerFeed, scratch: Path) -> Fetched:
                 accept=FEED_TYPES,
             )
         except netguard.FetchError as exc:
-            raise InvalidInput(f"The feed could not be fetched: {exc.reason}", field="source") from None
+            raise InvalidInput(
+                _("The feed could not be fetched: {reason}", reason=exc.reason), field="source"
+            ) from None
     return Fetched(target, None)
 
 
@@ -143,7 +146,9 @@ def run_import(ctx: Context, run_id: int, on_progress: Callable[[FeedRun], None]
 
 
 def _failure(exc: Exception) -> str:
-    return exc.detail if isinstance(exc, VetrinaError) else f"The import failed ({exc.__class__.__name__})."
+    return (
+        exc.detail if isinstance(exc, VetrinaError) else _("The import failed ({kind}).", kind=exc.__class__.__name__)
+    )
 
 
 def _import(lease: Lease, on_progress: Callable[[FeedRun], None] | None) -> None:
@@ -186,11 +191,11 @@ def _media_address(url: str, fetched: Fetched) -> str:
     if url.startswith(("http://", "https://")):
         return url
     if fetched.local_dir is None:
-        raise ValueError("media URLs are http:// or https://")
+        raise ValueError(_("media URLs are http:// or https://"))
     path = Path(urlsplit(url).path if url.startswith("file:") else url)
     resolved = (fetched.local_dir / path).resolve()
     if not resolved.is_relative_to(fetched.local_dir) or not resolved.is_file():
-        raise ValueError("a local media file must exist inside the feed's own folder")
+        raise ValueError(_("a local media file must exist inside the feed's own folder"))
     return resolved.as_uri()
 
 
@@ -220,7 +225,7 @@ def _commit_batch(
                 try:
                     entry.media_url = _media_address(entry.media_url, fetched)
                     if len(entry.media_url) > 2000:
-                        raise ValueError("the media URL is longer than 2000 characters")
+                        raise ValueError(_("the media URL is longer than 2000 characters"))
                 except ValueError as exc:
                     entry = feeds.ItemError(entry.position, entry.guid, str(exc))
             if isinstance(entry, feeds.ItemError):
@@ -231,7 +236,7 @@ def _commit_batch(
                 continue
             item = known.get(entry.guid)
             if entry.guid in seen or (item is not None and item.last_run_id == run_id):
-                problems.append(feeds.ItemError(entry.position, entry.guid, "the guid appears twice in the feed"))
+                problems.append(feeds.ItemError(entry.position, entry.guid, _("the guid appears twice in the feed")))
                 continue
             seen.add(entry.guid)
             fingerprint = entry.fingerprint()
@@ -260,7 +265,9 @@ def _commit_batch(
                     with session.begin_nested():
                         _update_item(lease.ctx, session, owner, item, entry, fingerprint, now)
                 except Conflict as exc:  # its restriction clashes with a licence made by hand: kept as it was
-                    problems.append(feeds.ItemError(entry.position, entry.guid, f"media:restriction: {exc.detail}"))
+                    problems.append(
+                        feeds.ItemError(entry.position, entry.guid, _("media:restriction: {detail}", detail=exc.detail))
+                    )
                     item.last_run_id = run_id
                     continue
                 counts["updated"] += 1

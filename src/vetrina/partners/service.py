@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from vetrina import clock, netguard
 from vetrina.accounts.models import Role, User
 from vetrina.errors import Forbidden, InvalidInput, NotFound
+from vetrina.i18n import _
 from vetrina.partners.models import FeedItem, PartnerFeed
 from vetrina.text import clean_text
 
@@ -31,12 +32,12 @@ def create_feed(
     """A feed for `user`. Over the API `source` is an http(s) URL to a public address; from the command line
     (`local_ok`) it may be a file on this machine."""
     if user.role not in (Role.partner, Role.merchant, Role.admin):
-        raise Forbidden("Only partner, merchant and admin accounts import feeds.")
+        raise Forbidden(_("Only partner, merchant and admin accounts import feeds."))
     name = clean_text(name, "name", 200, required=True)
     if fmt not in ("auto", "mrss", "csv"):
-        raise InvalidInput("The format is auto, mrss or csv.", field="format")
+        raise InvalidInput(_("The format is auto, mrss or csv."), field="format")
     if rerun_hours is not None and not 1 <= rerun_hours <= 24 * 90:
-        raise InvalidInput("Re-runs are 1 hour to 90 days apart.", field="rerun_hours")
+        raise InvalidInput(_("Re-runs are 1 hour to 90 days apart."), field="rerun_hours")
     if not (local_ok and Path(source).is_file()):
         netguard.check_outgoing_url(source, allow_private)
     existing = session.scalar(
@@ -62,7 +63,7 @@ def create_feed(
 def get_feed(session: Session, feed_id: int, user: User) -> PartnerFeed:
     feed = session.get(PartnerFeed, feed_id)
     if feed is None or not (feed.partner_id == user.id or user.role == Role.admin):
-        raise NotFound(f"There is no feed {feed_id}.")
+        raise NotFound(_("There is no feed {feed_id}.", feed_id=feed_id))
     return feed
 
 
