@@ -158,7 +158,7 @@ def test_the_owner_sees_the_selling_seconds_as_json_csv_and_a_page(client, ctx, 
     assert client.get(f"/api/v1/videos/{film}/selling-seconds").status_code == 401
     assert sign_in(client, owner.user.email).status_code == 303
     page = client.get(f"/videos/{film}/analytics").text
-    assert 'data-testid="selling-chart"' in page and 'data-testid="best-second">8 s' in page
+    assert 'data-testid="selling-chart"' in page and 'data-testid="best-second">0:08<' in page
     assert f'href="/watch/{film}?t=8"' in page
 
 

@@ -104,6 +104,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/metrics"): row(cells("403", admin="ok")),  # the operator's, or a scraper on loopback
     ("GET", "/api/v1/whereami"): row(PUBLIC),
     ("GET", "/static/{path:path}"): row(PUBLIC, names={"path": "static_file"}),
+    ("GET", "/static/vendor/uplot/{path:path}"): row(cells("404"), names={"path": "static_file"}),  # uPlot's
     ("GET", "/static/vendor/{path:path}"): row(cells("404"), names={"path": "static_file"}),  # hls.js's, not ours
     # Media is served to signed links only; a forged one is refused to everyone alike.
     ("GET", "/media/{token}/{key:path}"): row(cells("403"), names={"token": "decision_id", "key": "static_file"}),

@@ -158,6 +158,10 @@ def create_app(ctx: Context, run_worker: bool = False) -> FastAPI:
     app.include_router(live_page.router)
     app.include_router(discovery_pages.router)
     app.include_router(simid_page.router)
+    # uPlot draws the charts (static/charts.js); mounted before hls.js's /static/vendor, which would take its paths.
+    app.mount(
+        "/static/vendor/uplot", StaticFiles(directory=vendor_dir() / "uplot" / "dist", check_dir=False), name="uplot"
+    )
     app.mount("/static/vendor", StaticFiles(directory=_hls_dist(), check_dir=False), name="vendor")
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

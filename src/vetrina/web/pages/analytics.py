@@ -1,5 +1,6 @@
 """The selling-seconds page: the audience curve, card clicks and purchases per second, and the tags, on one
-time axis; a click on a second plays the video from there."""
+time axis (uPlot, static/charts.js: zoomed by dragging or by buttons); a click on a second plays the video from there,
+and the same figures are a table beside it."""
 
 from __future__ import annotations
 
@@ -11,62 +12,58 @@ from sqlalchemy.orm import Session
 
 from vetrina.accounts.models import User
 from vetrina.analytics import rollups
+from vetrina.i18n import _, localise
+from vetrina.web import charts
 from vetrina.web.deps import RowId, db_session, optional_user
 from vetrina.web.templating import render
 
 router = APIRouter(include_in_schema=False)
-WIDTH, PLOT = 900, 200  # the chart's width and the height of its plot area, in SVG units
+FIGURES = ("viewers", "shown", "clicked", "purchases")  # per second, in the chart and its table
 
 
-def chart(report: dict[str, Any]) -> dict[str, Any]:
-    """Coordinates for the SVG: the retention line, bars per second, and tag bars below."""
-    s = report["seconds"]
-    length = len(s["viewers"])
-    step = WIDTH / length
-    peak_viewers = max(s["viewers"]) or 1
-    peak_actions = max(max(s["clicked"]), max(s["purchases"]), max(s["shown"])) or 1
-    line = " ".join(
-        f"{round(i * step + step / 2, 1)},{round(PLOT - PLOT * v / peak_viewers, 1)}"
-        for i, v in enumerate(s["viewers"])
-    )
-    columns = [
-        {
-            "second": i,
-            "x": round(i * step, 2),
-            "w": round(max(step, 1.0), 2),
-            "viewers": s["viewers"][i],
-            "shown": s["shown"][i],
-            "clicked": s["clicked"][i],
-            "purchases": s["purchases"][i],
-            "ch": round(PLOT * 0.6 * s["clicked"][i] / peak_actions, 1),
-            "ph": round(PLOT * 0.6 * s["purchases"][i] / peak_actions, 1),
-        }
-        for i in range(length)
+def chart(report: dict[str, Any]) -> charts.Chart:
+    """The audience (a line, left axis) and what it did (cards shown, clicks, purchases: right axis) per second,
+    with the tags' spans drawn behind; a click on a second plays the video from there (`play` + second)."""
+    per_second = report["seconds"]
+    series = [
+        charts.Series(_("Watching"), per_second["viewers"], tone=2),
+        charts.Series(_("Cards shown"), per_second["shown"], axis="right", tone=3),
+        charts.Series(_("Card clicks"), per_second["clicked"], axis="right", style="bars", tone=0),
+        charts.Series(_("Purchases"), per_second["purchases"], axis="right", style="bars", tone=1),
     ]
     tags = [
         {
-            "x": round(t["start_s"] * step, 1),
-            "w": round(max((t["end_s"] - t["start_s"]) * step, 2.0), 1),
-            "y": PLOT + 14 + 12 * (n % 3),
-            "label": t["label"] or f"product {t['product_id']}",
-            "start_s": t["start_s"],
-            "end_s": t["end_s"],
+            "label": t["label"] or localise(_("Product {id}", id=t["product_id"])),
+            "start": t["start_s"],
+            "end": t["end_s"],
         }
-        for n, t in enumerate(report["tags"])
+        for t in report["tags"]
     ]
-    best = max(range(length), key=lambda i: (s["purchases"][i], s["clicked"][i]), default=0)
-    return {
-        "width": WIDTH,
-        "plot": PLOT,
-        "height": PLOT + 60,
-        "line": line,
-        "columns": columns,
-        "tags": tags,
-        "peak_viewers": max(s["viewers"]),
-        "peak_actions": peak_actions,
-        "best": best,
-        "empty": not any(s["viewers"]),
-    }
+    axes: dict[str, object] = {"left": _("Viewers"), "right": _("Cards, clicks and purchases")}
+    extra = {"play": f"/watch/{report['video_id']}?t=", "tags": tags, "zoom": True}
+    return charts.Chart(_("Second"), series, axes, extra=extra)
+
+
+def spans(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """The table's rows: seconds in a row with the same figures are one row (a 2-hour film has 7,200 seconds)."""
+    per_second = report["seconds"]
+    rows: list[dict[str, Any]] = []
+    for second, figures in enumerate(zip(*(per_second[name] for name in FIGURES), strict=True)):
+        if rows and rows[-1]["figures"] == figures:
+            rows[-1]["end"] = second
+        else:
+            rows.append({"start": second, "end": second, "figures": figures})
+    return rows
+
+
+def best_second(report: dict[str, Any]) -> int:
+    """The second with the most purchases (then clicks): the moment that sells."""
+    per_second = report["seconds"]
+    return max(
+        range(len(per_second["viewers"])),
+        key=lambda i: (per_second["purchases"][i], per_second["clicked"][i]),
+        default=0,
+    )
 
 
 @router.get("/videos/{video_id}/analytics", response_class=HTMLResponse)
@@ -76,4 +73,16 @@ def selling_seconds_page(
     if user is None:
         return RedirectResponse(f"/login?next=/videos/{video_id}/analytics", status_code=303)
     report = rollups.selling_seconds(session, video_id, user)
-    return render(request, "selling_seconds.html", user=user, report=report, chart=chart(report))
+    per_second = report["seconds"]
+    return render(
+        request,
+        "selling_seconds.html",
+        user=user,
+        report=report,
+        chart=chart(report),
+        rows=spans(report),
+        best=best_second(report),
+        totals={name: sum(per_second[name]) for name in FIGURES},
+        peak_viewers=max(per_second["viewers"], default=0),
+        empty=not any(per_second["viewers"]),
+    )
