@@ -29,6 +29,7 @@ from vetrina import clock
 from vetrina.context import Context
 from vetrina.db import UTCDateTime
 from vetrina.errors import VetrinaError
+from vetrina.i18n import _
 from vetrina.jobs import JobFunction, job, repeating_job
 from vetrina.storage import StorageUnavailable
 
@@ -58,7 +59,7 @@ class Leased:
     a `created_at` column (a row nobody claimed is requeued only long after it)."""
 
     lease_statuses: ClassVar[LeaseStatuses]
-    lease_work: ClassVar[str] = "The work"
+    lease_work: ClassVar[str] = _("The work")  # a Message (`_`), in subclasses too
 
     @declared_attr
     def status(cls) -> Mapped[str]:
@@ -118,7 +119,7 @@ def claim(ctx: Context, model: type[Leased], row_id: int, failure_values: dict[s
             .where(model.id == row_id, takeable, model.attempts >= limit)
             .values(
                 status=model.lease_statuses.failed,
-                error=f"{model.lease_work} stopped after {limit} interrupted attempts.",
+                error=_("{work} stopped after {limit} interrupted attempts.", work=model.lease_work, limit=limit),
                 **(failure_values or {}),
             )
             .execution_options(synchronize_session=False)

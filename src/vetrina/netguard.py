@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from vetrina.errors import InvalidInput
+from vetrina.i18n import _
 
 MAX_URL_LENGTH = 2000
 
@@ -63,27 +64,31 @@ def is_public(address: Address) -> bool:
 
 def _checked_addresses(url: str, allow_private: bool, resolver: Resolver) -> list[Address]:
     if len(url) > MAX_URL_LENGTH:
-        raise InvalidInput(f"URLs are at most {MAX_URL_LENGTH} characters.", field="url")
+        raise InvalidInput(_("URLs are at most {max} characters.", max=MAX_URL_LENGTH), field="url")
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018  (parses the port: a bad one raises here, not later)
     except ValueError:
-        raise InvalidInput("That is not a valid URL.", field="url") from None
+        raise InvalidInput(_("That is not a valid URL."), field="url") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput("Give an http:// or https:// URL.", field="url")
+        raise InvalidInput(_("Give an http:// or https:// URL."), field="url")
     if parts.username or parts.password:
-        raise InvalidInput("URLs with a user name or password are not accepted.", field="url")
+        raise InvalidInput(_("URLs with a user name or password are not accepted."), field="url")
     try:
         addresses = resolver(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
     except (OSError, UnicodeError, ValueError):
         addresses = []
     if not addresses:
-        raise InvalidInput(f"The host {parts.hostname} cannot be resolved.", field="url")
+        raise InvalidInput(_("The host {host} cannot be resolved.", host=parts.hostname), field="url")
     if not allow_private:
         for address in addresses:
             if not is_public(address):
                 raise InvalidInput(
-                    f"{parts.hostname} resolves to a private or local address ({address}); it is not allowed.",
+                    _(
+                        "{host} resolves to a private or local address ({address}); it is not allowed.",
+                        host=parts.hostname,
+                        address=str(address),
+                    ),
                     field="url",
                 )
     return addresses
@@ -121,12 +126,12 @@ def _pinned(
     try:
         addresses = _checked_addresses(url, allow_private, resolver)
     except InvalidInput as exc:
-        raise FetchError(f"The address is refused: {exc.detail}") from None
+        raise FetchError(_("The address is refused: {reason}", reason=exc.detail)) from None
     try:
         named = httpx.URL(url)
         host_header, server_name = named.netloc.decode("ascii"), named.raw_host.decode("ascii")
     except (httpx.InvalidURL, UnicodeError):
-        raise FetchError("The address is refused: that is not a valid URL.") from None
+        raise FetchError(_("The address is refused: that is not a valid URL.")) from None
     failures = []
     for address in addresses:
         # The URL names the checked address, so no second lookup; Host and TLS SNI (hence the certificate check)
@@ -146,15 +151,15 @@ def _pinned(
                 failures.append(f"{address} ({exc.__class__.__name__})")
                 continue
             except (httpx.HTTPError, httpx.InvalidURL) as exc:
-                raise FetchError(f"The request failed ({exc.__class__.__name__}).") from None
+                raise FetchError(_("The request failed ({error}).", error=exc.__class__.__name__)) from None
             try:
                 yield response
             except httpx.HTTPError as exc:
-                raise FetchError(f"The request failed ({exc.__class__.__name__}).") from None
+                raise FetchError(_("The request failed ({error}).", error=exc.__class__.__name__)) from None
             finally:
                 response.close()
             return
-    raise FetchError(f"Could not connect to {named.host}: {', '.join(failures)}.")
+    raise FetchError(_("Could not connect to {host}: {failures}.", host=named.host, failures=", ".join(failures)))
 
 
 def fetch(
@@ -172,30 +177,42 @@ def fetch(
     and pinned to the address checked; `timeout_s` bounds each wait (connect, and between chunks); a body over
     `max_bytes`, a status other than 200, or a content type not starting with one of `accept` (when
     given) is a FetchError."""
-    for _ in range(MAX_REDIRECTS + 1):
+    for _hop in range(MAX_REDIRECTS + 1):
         with _pinned("GET", url, allow_private, resolver, timeout_s, {"Accept": accept_header}) as response:
             if response.is_redirect and "location" in response.headers:
                 try:
                     url = str(httpx.URL(url).join(response.headers["location"]))
                 except httpx.InvalidURL:
-                    raise FetchError("The server redirects to an invalid address.") from None
+                    raise FetchError(_("The server redirects to an invalid address.")) from None
                 continue
             if response.status_code != 200:
-                raise FetchError(f"The server answered {response.status_code}.")
+                raise FetchError(_("The server answered {status}.", status=response.status_code))
             kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
             if accept and not kind.startswith(accept):
-                raise FetchError(f"The content type is {kind or 'not given'}, not {' or '.join(accept)}.")
+                raise FetchError(
+                    _("The content type is {kind}, not {accepted}.", kind=kind, accepted=_either(accept))
+                    if kind
+                    else _("The content type is not given, not {accepted}.", accepted=_either(accept))
+                )
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > max_bytes:
-                raise FetchError(f"The file is larger than {max_bytes} bytes.")
+                raise FetchError(_("The file is larger than {max_bytes} bytes.", max_bytes=max_bytes))
             received = 0
             for chunk in response.iter_bytes():
                 received += len(chunk)
                 if received > max_bytes:
-                    raise FetchError(f"The file is larger than {max_bytes} bytes.")
+                    raise FetchError(_("The file is larger than {max_bytes} bytes.", max_bytes=max_bytes))
                 sink(chunk)
             return kind
-    raise FetchError("The address redirects too often.")
+    raise FetchError(_("The address redirects too often."))
+
+
+def _either(choices: tuple[str, ...]) -> str:
+    """ "a or b or c", in the reader's language."""
+    either = choices[0]
+    for choice in choices[1:]:
+        either = _("{first} or {second}", first=either, second=choice)
+    return either
 
 
 def post(

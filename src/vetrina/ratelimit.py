@@ -16,6 +16,7 @@ from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
 
 from vetrina.errors import TooManyRequests
+from vetrina.i18n import _
 from vetrina.settings import DEFAULT_RATE_LIMITS, Settings
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ class RateLimits:
             return
         retry_after_s = max(1, math.ceil(reset_at - time.time()))  # noqa: TID251  (limits counts in wall-clock time)
         raise TooManyRequests(
-            f"Too many attempts; try again in {retry_after_s} s.",
+            _("Too many attempts; try again in {seconds} s.", seconds=retry_after_s),
             action=action,
             limit=str(item),
             retry_after_s=retry_after_s,

@@ -23,6 +23,7 @@ from vetrina import clock
 from vetrina.accounts.models import Role, User
 from vetrina.context import Context, Topic
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound, UnavailableHere
+from vetrina.i18n import _
 from vetrina.media import service as media
 from vetrina.media.models import Video
 from vetrina.money import BASIS_POINTS
@@ -175,8 +176,13 @@ def require(
     """`check`, raising the 451 problem when the answer is no."""
     grant = check(ctx, session, video_id, territory, use, viewer)
     if not grant.allowed:
-        what = {"stream": "shown", "ads": "shown with ads", "commerce": "sold from"}[use]
-        raise UnavailableHere(f"This title may not be {what} in your territory ({territory}).", territory=territory)
+        # A whole sentence for each use: word order differs between languages.
+        refusals = {
+            "stream": _("This title may not be shown in your territory ({territory}).", territory=territory),
+            "ads": _("This title may not be shown with ads in your territory ({territory}).", territory=territory),
+            "commerce": _("This title may not be sold from in your territory ({territory}).", territory=territory),
+        }
+        raise UnavailableHere(refusals[use], territory=territory)
     return grant
 
 
@@ -216,9 +222,9 @@ def listable(territory: str, when: datetime) -> ColumnElement[bool]:
 
 def _window(starts_at: datetime, ends_at: datetime) -> None:
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
-        raise InvalidInput("Give times with a time zone (e.g. 2027-01-01T00:00:00Z).", field="starts_at")
+        raise InvalidInput(_("Give times with a time zone (e.g. 2027-01-01T00:00:00Z)."), field="starts_at")
     if ends_at <= starts_at:
-        raise InvalidInput("A licence ends after it starts.", field="ends_at")
+        raise InvalidInput(_("A licence ends after it starts."), field="ends_at")
 
 
 def create_licence(
@@ -237,27 +243,25 @@ def create_licence(
 ) -> Licence:
     """A new licence for a title its owner (or an admin) holds; 409 naming the licence it would overlap."""
     video = media.video_for_change(session, video_id, user)
-    distributor = clean_text(distributor, "distributor", 120, required=True)
+    distributor = clean_text(distributor, "distributor", 120, required=True, label=_("distributor"))
     codes, rest_of_world = parse(territories)
     _window(starts_at, ends_at)
     if not uses or any(use not in USES for use in uses):
-        raise InvalidInput(f"Uses are some of {', '.join(USES)}.", field="uses")
+        raise InvalidInput(_("Uses are some of {uses}.", uses=", ".join(USES)), field="uses")
     if not 0 <= share_bps <= BASIS_POINTS:
-        raise InvalidInput("A share is 0 to 10,000 basis points.", field="share_bps")
+        raise InvalidInput(_("A share is 0 to 10,000 basis points."), field="share_bps")
     # Serialise licences of one title (PostgreSQL row lock; SQLite's write transaction already is one).
     session.execute(select(Video.id).where(Video.id == video.id).with_for_update())
     existing = list(session.scalars(select(Licence).where(Licence.video_id == video.id)))
     if len(existing) >= MAX_LICENCES_PER_TITLE:
-        raise InvalidInput(f"A title has at most {MAX_LICENCES_PER_TITLE} licences.", field="video_id")
+        raise InvalidInput(_("A title has at most {max} licences.", max=MAX_LICENCES_PER_TITLE), field="video_id")
     for other in existing:
         if not (other.starts_at < ends_at and starts_at < other.ends_at):
             continue
         clash = sorted(codes & set(other.territories))
         if clash or (rest_of_world and other.rest_of_world):
-            where = ", ".join(clash) if clash else "the rest of the world"
             raise Conflict(
-                f"Overlaps licence {other.id} to {other.distributor} ({other.starts_at:%Y-%m-%d} to "
-                f"{other.ends_at:%Y-%m-%d}) in {where}.",
+                _overlap(other, clash),
                 licence_id=other.id,
                 distributor=other.distributor,
                 territories=clash or ["rest of world"],
@@ -285,15 +289,32 @@ def create_licence(
     return licence
 
 
+def _overlap(other: Licence, clash: list[str]) -> str:
+    """Why a new licence may not be: it overlaps `other` in the territories both name, or in the rest of the world."""
+    window = {
+        "licence_id": other.id,
+        "distributor": other.distributor,
+        "starts": f"{other.starts_at:%Y-%m-%d}",
+        "ends": f"{other.ends_at:%Y-%m-%d}",
+    }
+    if clash:
+        return _(
+            "Overlaps licence {licence_id} to {distributor} ({starts} to {ends}) in {territories}.",
+            territories=", ".join(clash),
+            **window,
+        )
+    return _("Overlaps licence {licence_id} to {distributor} ({starts} to {ends}) in the rest of the world.", **window)
+
+
 def get_licence(session: Session, licence_id: int, user: User) -> Licence:
     """A licence of a title `user` manages; 404 otherwise (others' licences are not disclosed)."""
     licence = session.get(Licence, licence_id)
     if licence is None:
-        raise NotFound(f"There is no licence {licence_id}.")
+        raise NotFound(_("There is no licence {licence_id}.", licence_id=licence_id))
     try:
         media.video_for_change(session, licence.video_id, user)
     except (NotFound, Forbidden):  # not theirs: the same answer as not there
-        raise NotFound(f"There is no licence {licence_id}.") from None
+        raise NotFound(_("There is no licence {licence_id}.", licence_id=licence_id)) from None
     return licence
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from vetrina.errors import InvalidInput
 from vetrina.geo import is_territory
+from vetrina.i18n import _
 
 REST_OF_WORLD = "rest of world"
 GROUPS: dict[str, frozenset[str]] = {
@@ -51,9 +52,9 @@ def parse(names: list[str]) -> tuple[frozenset[str], bool]:
     """The ISO codes `names` stand for, and whether they include "rest of world" (every territory no other
     licence of the title names). A name is an ISO code or a group; anything else is a 422 naming it."""
     if not names:
-        raise InvalidInput("Name at least one territory or group.", field="territories")
+        raise InvalidInput(_("Name at least one territory or group."), field="territories")
     if len(names) > MAX_NAMES:
-        raise InvalidInput(f"At most {MAX_NAMES} territories.", field="territories")
+        raise InvalidInput(_("At most {max} territories.", max=MAX_NAMES), field="territories")
     codes: set[str] = set()
     rest_of_world = False
     unknown = []
@@ -70,8 +71,13 @@ def parse(names: list[str]) -> tuple[frozenset[str], bool]:
     if unknown:
         groups = ", ".join(sorted([*GROUPS, REST_OF_WORLD]))
         raise InvalidInput(
-            f"Not ISO 3166-1 codes or known groups: {', '.join(unknown)} (groups: {groups}).", field="territories"
+            _(
+                "Not ISO 3166-1 codes or known groups: {unknown} (groups: {groups}).",
+                unknown=", ".join(unknown),
+                groups=groups,
+            ),
+            field="territories",
         )
     if rest_of_world and codes:
-        raise InvalidInput('"rest of world" is a licence of its own: name it alone.', field="territories")
+        raise InvalidInput(_('"rest of world" is a licence of its own: name it alone.'), field="territories")
     return frozenset(codes), rest_of_world

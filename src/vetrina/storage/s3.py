@@ -23,6 +23,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from vetrina.i18n import _
 from vetrina.storage.base import MediaStore, ObjectStream, StorageMisconfigured, StorageUnavailable, StoredObject
 from vetrina.storage.signing import key_parts, media_type
 
@@ -30,7 +31,7 @@ PART_SIZE = 8 * 1024**2
 TRANSFER = TransferConfig(multipart_threshold=PART_SIZE, multipart_chunksize=PART_SIZE, max_concurrency=4)
 _CHUNK = 256 * 1024
 _MISSING = {"404", "NoSuchKey", "NotFound"}
-_DOWN = "The media store is not answering; try again shortly."
+_DOWN = _("The media store is not answering; try again shortly.")
 T = TypeVar("T")
 
 
