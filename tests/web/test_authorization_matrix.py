@@ -82,6 +82,7 @@ def row(expect: dict[str, str], **kwargs: Any) -> Row:
 
 IMAGE = {"file": ("p.jpg", photo_bytes((60, 120, 200)), "image/jpeg")}
 CLIP = {"file": ("clip.mp4", b"\x00\x00\x00\x18ftypmp42", "video/mp4")}
+SUBTITLES = {"file": ("s.vtt", b"WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nHello\n", "text/vtt")}
 EUR = {"amount": 1000, "currency": "EUR"}
 FEED_RUN = {"run_id": "feed_run_id"}
 SPOT = spot_body(0, product_ids=["{product_id}"])
@@ -126,6 +127,7 @@ TABLE: dict[tuple[str, str], Row] = {
     ("GET", "/api/v1/videos/{video_id}/tags/{tag_id}"): row(PUBLIC),
     ("GET", "/api/v1/videos/{video_id}/timeline"): row(PUBLIC),
     ("GET", "/api/v1/videos/{video_id}/vmap"): row(PUBLIC),
+    ("GET", "/api/v1/videos/{video_id}/subtitles"): row(PUBLIC),  # (before the licence row makes it a DE title)
     ("GET", "/api/v1/products"): row(PUBLIC),
     ("GET", "/api/v1/merchants/{merchant_id}/products"): row(PUBLIC, names={"merchant_id": "owner_id"}),
     ("GET", "/api/v1/products/{product_id}"): row(PUBLIC),
@@ -279,6 +281,8 @@ TABLE: dict[tuple[str, str], Row] = {
     ("POST", "/api/v1/studio/spots"): row(MERCHANTS, json=SPOT).but(other_merchant="404"),
     # The owner's videos, products, channel, tags, campaigns, licences, spots, webhooks, tokens.
     ("PATCH", "/api/v1/videos/{video_id}"): row(OWNER_PUBLIC, json={"description": "Spring"}),
+    # A video's subtitles, added or replaced by its owner (and the operator).
+    ("POST", "/api/v1/videos/{video_id}/subtitles"): row(OWNER_PUBLIC, data={"language": "en"}, files=SUBTITLES),
     # A product may be unpublished: writes to another's are answered as for an unknown one.
     ("PATCH", "/api/v1/products/{product_id}"): row(OWNER, json={"description": "Linen"}),
     ("POST", "/api/v1/products/{product_id}/images"): row(OWNER, files=IMAGE),
@@ -443,6 +447,7 @@ TABLE: dict[tuple[str, str], Row] = {
         admin="hidden"
     ),
     ("DELETE", "/api/v1/tokens/{token_id}"): row(OWNER, last=True).but(admin="hidden"),
+    ("DELETE", "/api/v1/videos/{video_id}/subtitles/{language}"): row(OWNER_PUBLIC, last=True).but(admin="404"),
     ("DELETE", "/api/v1/videos/{video_id}"): row(OWNER_PUBLIC, last=True).but(admin="404"),
     ("DELETE", "/api/v1/products/{product_id}"): row(OWNER, last=True).but(admin="404"),
     ("POST", "/account/password"): row(
@@ -520,6 +525,7 @@ def _fixed_names(world) -> dict[str, str]:
         "table": "sales",
         "reject": "reject",
         "order_action": "ship",
+        "language": "en",
         "owner_id": str(world.roles["owner"].account.user.id),
     }
 
