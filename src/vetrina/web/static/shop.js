@@ -331,8 +331,9 @@ class ShopLayer {
     this.shelf.hidden = seen.size === 0;
   }
 
-  render(t) {
-    const active = new Set(this.tags.filter((tag) => t >= tag.start_s && t < tag.end_s).map((tag) => tag.id));
+  // The cards of the film's `second` (named so, not `t`: texts.js's t() draws their words).
+  render(second) {
+    const active = new Set(this.tags.filter((tag) => second >= tag.start_s && second < tag.end_s).map((tag) => tag.id));
     for (const [id, node] of this.shown) {
       if (!active.has(id)) { node.remove(); this.shown.delete(id); }
     }
@@ -347,7 +348,7 @@ class ShopLayer {
         this.events.report("card_shown", { product_id: tag.product.id, tag_id: tag.id });
         this.host.shopping("product_viewed", tag.product);
       }
-      const box = boxAt(tag, t);
+      const box = boxAt(tag, second);
       if (box) {
         node.classList.add("hotspot");
         node.style.left = (box.x * 100) + "%";
