@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from tests.helpers import sign_in_page, wait_in_page
 from tests.studio.helpers import photo_bytes
 from vetrina.accounts.models import Role
+from vetrina.money import Money
+from vetrina.studio import service as studio
+from vetrina.studio.models import Spot
 
 pytestmark = pytest.mark.slow
 
@@ -44,8 +48,14 @@ def test_a_merchant_makes_a_spot_in_the_studio_and_it_plays_shoppable(live_serve
     assert page.eval_on_selector("#preview-video", "v => v.src").startswith(f"{live_server.url}/media/")
     wait_in_page(page, "document.querySelector('#preview-video').readyState >= 2", timeout_ms=15_000)
 
+    # The spot's own labels in another language than the page's; no call to action typed: the template's own.
+    page.select_option("select[name=language]", "it")
     page.click("#render-button")
     page.wait_for_selector("a.spot-ready", timeout=120_000)
+    with live_server.ctx.db.session() as session:
+        [spec] = session.scalars(select(Spot.spec)).all()
+    assert (spec["language"], spec["price"]) == ("it", Money(1800, "EUR").display("it"))  # 18,00 €
+    assert spec["cta"] == studio.DEFAULT_CTA.localised("it")
     page.click("a.spot-ready")
     page.wait_for_url("**/watch/*")
     wait_in_page(page, "window.vetrinaPlayer && window.vetrinaPlayer.hls && window.vetrinaShop")

@@ -18,7 +18,7 @@ from vetrina import video_orders
 from vetrina.accounts.models import User
 from vetrina.commerce import checkout
 from vetrina.errors import NotFound, PayloadTooLarge
-from vetrina.i18n import _
+from vetrina.i18n import _, localise
 from vetrina.money import MoneyModel, PositiveMoneyModel
 from vetrina.payments import funding, idempotency, provider_payments, wallet
 from vetrina.payments.gateways import PayMethod
@@ -185,8 +185,11 @@ def payment_qr(payment_id: RowId, user: User = required_user, session: Session =
     if not payment.qr_code:
         raise NotFound(_("Payment {payment_id} has no QR code.", payment_id=payment_id))
     svg = io.BytesIO()
-    segno.make(payment.qr_code, error="m").save(svg, kind="svg", scale=6, border=2, title="Scan to pay")
-    return Response(svg.getvalue(), media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=300"})
+    title = localise(_("Scan to pay"))
+    segno.make(payment.qr_code, error="m").save(svg, kind="svg", scale=6, border=2, title=title)
+    # Its title is written in the reader's language, chosen by these headers (web/language.py).
+    headers = {"Cache-Control": "private, max-age=300", "Vary": "Accept-Language, Cookie"}
+    return Response(svg.getvalue(), media_type="image/svg+xml", headers=headers)
 
 
 async def _notification(request: Request, provider: str) -> Response:

@@ -21,7 +21,8 @@
       product_ids: ids("product_ids"), product_image_ids: ids("product_image_ids"), image_ids: ids("image_ids"),
       headline: value("headline").trim(),
       lines: [...form.querySelectorAll('input[name="line"]')].map((input) => input.value.trim()).filter(Boolean),
-      show_price: form.elements.show_price.checked, cta: value("cta").trim(),
+      // An empty call to action is the template's own, in the spot's language.
+      show_price: form.elements.show_price.checked, cta: value("cta").trim() || null, language: value("language"),
       brand_color: value("brand_color"), text_color: value("text_color"),
       music_id: music ? Number(music) : null, logo_id: logo ? Number(logo) : null,
       voiceover: form.elements.voiceover.checked,
