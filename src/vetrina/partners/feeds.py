@@ -19,6 +19,7 @@ from lxml import etree
 
 from vetrina.geo import is_territory
 from vetrina.i18n import _
+from vetrina.partners.subtitles import subtitle_links
 
 MAX_FIELD = 20_000  # characters kept of any one text
 CSV_COLUMNS = (
@@ -202,6 +203,8 @@ def _entry(item: Any, position: int) -> Entry | ItemError:
             if (content.get("duration") or "").replace(".", "", 1).isdigit()
             else None,
         }
+        if subtitled := subtitle_links(_all(parents, "subTitle")):  # only when some: others' fingerprints stay
+            details["subtitles"] = subtitled
     except ValueError as exc:
         return ItemError(position, guid or None, str(exc))
     return Entry(position, guid, title[:200], description, content.get("url"), content.get("type"), details)

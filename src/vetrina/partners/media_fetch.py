@@ -22,6 +22,7 @@ from vetrina.jobs import job
 from vetrina.media import service as media
 from vetrina.partners.models import FeedItem, MediaStatus, PartnerFeed
 from vetrina.partners.restrictions import apply_restriction
+from vetrina.partners.subtitles import import_feed_subtitles
 
 MEDIA_JOB = "partners.fetch_media"
 MEDIA_TYPES = ("video/", "application/octet-stream")
@@ -136,6 +137,7 @@ def _fetch_into(ctx: Context, scratch: Path, feed_id: int, item_id: int, url: st
                 media.set_published(ctx, session, [known_video], False)
             item.video_id, item.media_status, item.media_error = video.id, MediaStatus.done.value, None
             apply_restriction(ctx, session, owner, video.id, item)
+        import_feed_subtitles(ctx, item_id)  # each on its own: one that fails is noted on the item, not the video's
         return True
     except Busy:
         upload.unlink(missing_ok=True)  # the database was too busy to wait for: the item stays pending for next pass

@@ -30,6 +30,7 @@ from vetrina.partners import feeds
 from vetrina.partners.media_fetch import MEDIA_JOB
 from vetrina.partners.models import FeedFailure, FeedItem, FeedRun, MediaStatus, PartnerFeed, RunStatus
 from vetrina.partners.restrictions import replace_restriction
+from vetrina.partners.subtitles import SUBTITLES_JOB, subtitles_changed
 
 RUN_JOB = "partners.import_feed"
 BATCH = 250  # items per transaction
@@ -303,6 +304,7 @@ def _update_item(
     again (and the new video gets the licence). Conflict when the new restriction clashes with a licence."""
     new_media = entry.media_url != item.media_url
     new_restriction = (item.details or {}).get("restriction") != entry.details.get("restriction")
+    new_subtitles = subtitles_changed(item.details, entry.details)
     if new_media:
         item.media_status, item.media_error = MediaStatus.pending.value, None
     item.fingerprint, item.title, item.description = fingerprint, entry.title, entry.description
@@ -314,6 +316,8 @@ def _update_item(
         media.set_published(ctx, session, [video_id], True)
         if new_restriction and not new_media:
             replace_restriction(ctx, session, owner, video_id, item)
+        if new_subtitles and not new_media:  # fetched by a worker, never inside the batch's transaction
+            ctx.queue.enqueue_after_commit(session, SUBTITLES_JOB, item.id)
     item.removed = False
 
 
