@@ -16,6 +16,7 @@ from vetrina.ads.models import Campaign, CampaignStatus
 from vetrina.catalog import service as catalog
 from vetrina.context import Context, Topic
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound
+from vetrina.i18n import _
 from vetrina.media import service as media
 from vetrina.media.models import VideoStatus
 from vetrina.money import MilliMoney, Money
@@ -58,13 +59,13 @@ def _words(key: str, values: list[Any]) -> list[str]:
     """Targeted names (channels, categories): strings of typed text, lower-cased."""
     field = f"targeting.{key}"
     if not all(isinstance(v, str) for v in values):
-        raise InvalidInput(f"{field} is a list of names.", field=field)
+        raise InvalidInput(_("{field} is a list of names.", field=field), field=field)
     try:
         words = {clean_text(v, field, 60, required=True).lower() for v in values}
         for word in words:
             word.encode()  # a lone surrogate (JSON allows "\ud800") cannot be stored
     except UnicodeEncodeError:
-        raise InvalidInput(f"{field} holds characters that are not text.", field=field) from None
+        raise InvalidInput(_("{field} holds characters that are not text.", field=field), field=field) from None
     return sorted(words)
 
 
@@ -72,23 +73,28 @@ def check_targeting(targeting: dict[str, Any]) -> dict[str, Any]:
     """Targeting as stored: known keys only, each a bounded list of checked values."""
     unknown = set(targeting) - {"channels", "territories", "devices", "hours", "categories"}
     if unknown:
-        raise InvalidInput(f"Unknown targeting: {', '.join(sorted(unknown))}.", field="targeting")
+        raise InvalidInput(_("Unknown targeting: {keys}.", keys=", ".join(sorted(unknown))), field="targeting")
     out: dict[str, Any] = {}
     for key, values in targeting.items():
         if not isinstance(values, list) or len(values) > MAX_LIST:
-            raise InvalidInput(f"targeting.{key} is a list of at most {MAX_LIST} values.", field=f"targeting.{key}")
+            raise InvalidInput(
+                _("targeting.{key} is a list of at most {most} values.", key=key, most=MAX_LIST),
+                field=f"targeting.{key}",
+            )
         if key == "territories":
             if not all(isinstance(v, str) and _TERRITORY.match(v.upper()) for v in values):
-                raise InvalidInput("Territories are ISO 3166-1 two-letter codes.", field="targeting.territories")
+                raise InvalidInput(_("Territories are ISO 3166-1 two-letter codes."), field="targeting.territories")
             values = sorted({v.upper() for v in values})
         elif key == "devices":
             if not all(isinstance(v, str) and v in DEVICES for v in values):
-                raise InvalidInput(f"Devices are {', '.join(sorted(DEVICES))}.", field="targeting.devices")
+                raise InvalidInput(
+                    _("Devices are {devices}.", devices=", ".join(sorted(DEVICES))), field="targeting.devices"
+                )
             values = sorted(set(values))
         elif key == "hours":
             # bool is an int in Python, but true is not an hour
             if not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 23 for v in values):
-                raise InvalidInput("Hours are 0 to 23 (UTC).", field="targeting.hours")
+                raise InvalidInput(_("Hours are 0 to 23 (UTC)."), field="targeting.hours")
             values = sorted(set(values))
         else:
             values = _words(key, values)
@@ -102,16 +108,16 @@ def _instant(value: datetime, field: str) -> datetime:
     try:
         return value.astimezone(UTC)
     except (OverflowError, ValueError):
-        raise InvalidInput("The date lies outside the years 1 to 9999 in UTC.", field=field) from None
+        raise InvalidInput(_("The date lies outside the years 1 to 9999 in UTC."), field=field) from None
 
 
 def _check_money(spec: CampaignSpec) -> None:
     if len({spec.bid.currency, spec.budget_total.currency, spec.budget_daily.currency}) != 1:
-        raise InvalidInput("The bid and budgets are in one currency.", field="budget_total")
+        raise InvalidInput(_("The bid and budgets are in one currency."), field="budget_total")
     if spec.budget_daily.amount > spec.budget_total.amount:
-        raise InvalidInput("The daily budget is at most the total budget.", field="budget_daily")
+        raise InvalidInput(_("The daily budget is at most the total budget."), field="budget_daily")
     if spec.bid_model not in ("cpm", "cpc"):
-        raise InvalidInput("A bid is cpm (per thousand impressions) or cpc (per click).", field="bid.model")
+        raise InvalidInput(_("A bid is cpm (per thousand impressions) or cpc (per click)."), field="bid.model")
 
 
 def _check_creative(ctx: Context, session: Session, merchant: User, spec: CampaignSpec) -> None:
@@ -119,10 +125,10 @@ def _check_creative(ctx: Context, session: Session, merchant: User, spec: Campai
     if spec.kind == "linear":
         if given not in (["video_id"], ["vast_url"]):
             raise InvalidInput(
-                "A linear campaign shows one of your videos (video_id) or a VAST tag (vast_url).", field="video_id"
+                _("A linear campaign shows one of your videos (video_id) or a VAST tag (vast_url)."), field="video_id"
             )
         if spec.bid_model != "cpm":
-            raise InvalidInput("Linear ads are bought per thousand impressions (cpm).", field="bid.model")
+            raise InvalidInput(_("Linear ads are bought per thousand impressions (cpm)."), field="bid.model")
         if spec.video_id is not None:
             media.video_for_change(session, spec.video_id, merchant)
         elif spec.vast_url is not None:
@@ -130,24 +136,24 @@ def _check_creative(ctx: Context, session: Session, merchant: User, spec: Campai
     elif spec.kind == "overlay":
         if given != ["product_id"] or spec.product_id is None:
             raise InvalidInput(
-                "An overlay campaign shows one of your products as a card (product_id).", field="product_id"
+                _("An overlay campaign shows one of your products as a card (product_id)."), field="product_id"
             )
         catalog.product_for_change(session, spec.product_id, merchant)
     else:
         raise InvalidInput(
-            "A campaign is linear (before or inside the film) or overlay (a card over it).", field="kind"
+            _("A campaign is linear (before or inside the film) or overlay (a card over it)."), field="kind"
         )
 
 
 def create_campaign(ctx: Context, session: Session, merchant: User, spec: CampaignSpec) -> Campaign:
     """A new campaign, as a draft: nothing is served or spent until it is made active."""
     if merchant.role not in (Role.merchant, Role.admin):
-        raise Forbidden("Only merchants run campaigns.")
+        raise Forbidden(_("Only merchants run campaigns."))
     _check_money(spec)
     _check_creative(ctx, session, merchant, spec)
     spec.starts_at, spec.ends_at = _instant(spec.starts_at, "starts_at"), _instant(spec.ends_at, "ends_at")
     if spec.ends_at <= spec.starts_at:
-        raise InvalidInput("A campaign ends after it starts.", field="ends_at")
+        raise InvalidInput(_("A campaign ends after it starts."), field="ends_at")
     now = clock.now()
     campaign = Campaign(
         merchant_id=merchant.id,
@@ -182,7 +188,7 @@ def get_campaign(session: Session, campaign_id: int, user: User, lock: bool = Fa
     """One of the user's own campaigns (an admin's: any); another merchant's is as unknown as a missing one."""
     campaign = session.get(Campaign, campaign_id, with_for_update=lock)
     if campaign is None or (campaign.merchant_id != user.id and user.role != Role.admin):
-        raise NotFound(f"You have no campaign {campaign_id}.")
+        raise NotFound(_("You have no campaign {campaign_id}.", campaign_id=campaign_id))
     return campaign
 
 
@@ -196,25 +202,25 @@ def update_campaign(ctx: Context, session: Session, campaign_id: int, user: User
     """Change what may change; a status change follows the allowed transitions and checks what it needs."""
     campaign = get_campaign(session, campaign_id, user, lock=True)
     if campaign.status == CampaignStatus.ended:
-        raise Conflict("The campaign has ended; make a new one.")
+        raise Conflict(_("The campaign has ended; make a new one."))
     if "name" in changes:
         campaign.name = clean_text(changes["name"], "name", 120, required=True)
     for money_field in ("budget_total", "budget_daily", "bid"):
         if money_field in changes:
             value: Money = changes[money_field]
             if value.currency != campaign.currency:
-                raise InvalidInput(f"The campaign is in {campaign.currency}.", field=money_field)
+                raise InvalidInput(_("The campaign is in {currency}.", currency=campaign.currency), field=money_field)
             setattr(campaign, "bid_amount" if money_field == "bid" else money_field, value.amount)
     if campaign.budget_daily > campaign.budget_total:
-        raise InvalidInput("The daily budget is at most the total budget.", field="budget_daily")
+        raise InvalidInput(_("The daily budget is at most the total budget."), field="budget_daily")
     if MilliMoney.of(campaign.total_budget) < campaign.spent:
-        raise InvalidInput("The total budget cannot go below what is already spent.", field="budget_total")
+        raise InvalidInput(_("The total budget cannot go below what is already spent."), field="budget_total")
     if "starts_at" in changes:
         campaign.starts_at = _instant(changes["starts_at"], "starts_at")
     if "ends_at" in changes:
         campaign.ends_at = _instant(changes["ends_at"], "ends_at")
     if campaign.ends_at <= campaign.starts_at:
-        raise InvalidInput("A campaign ends after it starts.", field="ends_at")
+        raise InvalidInput(_("A campaign ends after it starts."), field="ends_at")
     if "targeting" in changes:
         campaign.targeting = check_targeting(changes["targeting"])
     if "frequency_cap" in changes:
@@ -233,18 +239,24 @@ def _move(session: Session, campaign: Campaign, user: User, status: str) -> None
     try:
         target = CampaignStatus(status)
     except ValueError:
-        raise InvalidInput("status is draft, active, paused or ended.", field="status") from None
+        raise InvalidInput(_("status is draft, active, paused or ended."), field="status") from None
     if target not in _TRANSITIONS[CampaignStatus(campaign.status)]:
-        raise Conflict(f"A {campaign.status} campaign cannot become {target}.")
+        raise Conflict(_("A {status} campaign cannot become {target}.", status=campaign.status, target=target))
     if target == CampaignStatus.active:
         if campaign.video_id is not None:
             video = media.video_for_change(session, campaign.video_id, user)
             if video.status != VideoStatus.ready:
-                raise Conflict("The campaign's video is not ready to stream yet.")
+                raise Conflict(_("The campaign's video is not ready to stream yet."))
         remaining = campaign.total_budget - campaign.spent.whole_units()
         funds = wallet.wallet_view(session, _merchant(session, campaign), campaign.currency).available
         if funds < remaining:
-            raise Conflict(f"Your balance ({funds.display()}) does not cover the budget left ({remaining.display()}).")
+            raise Conflict(
+                _(
+                    "Your balance ({balance}) does not cover the budget left ({remaining}).",
+                    balance=funds.display(),
+                    remaining=remaining.display(),
+                )
+            )
     campaign.status = target.value
 
 

@@ -22,6 +22,7 @@ from vetrina.ads.traffic import Screen
 from vetrina.ads.vast import Ad, Creative, Linear, Vast, web_urls_only, write_vast
 from vetrina.context import Context
 from vetrina.errors import InvalidInput, NotFound, VetrinaError
+from vetrina.i18n import _
 from vetrina.media import service as media
 from vetrina.media.models import Video
 from vetrina.media.playlists import DateRange
@@ -79,7 +80,7 @@ def asset_list(ctx: Context, base_url: str, video_id: int, slot: str, viewer: Vi
     length, and beside it (`X-VETRINA-ADS`, one per asset) the tracking the player fires; or, for a winner with
     no HLS rendition, no asset and the VAST document (`X-VETRINA-VAST`); or no asset at all."""
     if slot != "preroll" and not slot.startswith("midroll-"):
-        raise InvalidInput("Only pre-rolls and mid-rolls are interstitials.", field="slot")
+        raise InvalidInput(_("Only pre-rolls and mid-rolls are interstitials."), field="slot")
     document = vast_for_slot(ctx, base_url, video_id, slot, viewer)
     return asset_list_of(document, base_url)
 
@@ -125,7 +126,7 @@ def asset_target(ctx: Context, decision_id: str) -> str:
         video = session.get(Video, campaign.video_id) if campaign is not None and campaign.video_id else None
         hls_url = media.video_media_urls(ctx, video)["hls_url"] if video is not None else None
     if hls_url is None:
-        raise NotFound("There is no such served ad.")
+        raise NotFound(_("There is no such served ad."))
     return hls_url
 
 

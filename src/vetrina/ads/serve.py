@@ -25,6 +25,7 @@ from vetrina.catalog.models import Product
 from vetrina.context import Context, Topic
 from vetrina.db import Database
 from vetrina.errors import InvalidInput
+from vetrina.i18n import _
 from vetrina.jobs import job
 from vetrina.media import service as media
 from vetrina.media.models import Video
@@ -60,11 +61,13 @@ def set_ad_settings(
     `snap_to_scenes`, a job then moves each mid-roll to the nearest scene cut."""
     video = media.video_for_change(session, video_id, user)
     if len(midrolls_s) > 20 or len(overlays_s) > 20:
-        raise InvalidInput("At most 20 mid-rolls and 20 overlays.", field="midrolls_s")
+        raise InvalidInput(_("At most 20 mid-rolls and 20 overlays."), field="midrolls_s")
     if any(not 0 <= s < video.duration_s for s in midrolls_s + overlays_s):
-        raise InvalidInput(f"Breaks lie within the video's {video.duration_s:.0f} s.", field="midrolls_s")
+        raise InvalidInput(
+            _("Breaks lie within the video's {duration_s:.0f} s.", duration_s=video.duration_s), field="midrolls_s"
+        )
     if floor.amount < 0:
-        raise InvalidInput("A floor price is zero or more.", field="floor_cpm")
+        raise InvalidInput(_("A floor price is zero or more."), field="floor_cpm")
     row = session.get(VideoAdSettings, video.id) or VideoAdSettings(video_id=video.id)
     row.preroll, row.midrolls_s, row.overlays_s = preroll, sorted(midrolls_s), sorted(overlays_s)
     row.floor_cpm, row.currency, row.snap_to_scenes = floor.amount, floor.currency, snap_to_scenes
@@ -109,14 +112,14 @@ def slot_kind(settings: VideoAdSettings, slot: str) -> str:
     """The kind of ad a slot takes: `preroll` and `midroll-N` are linear, `overlay-N` non-linear."""
     if slot == "preroll" and settings.preroll:
         return "linear"
-    name, _, number = slot.partition("-")
+    name, _dash, number = slot.partition("-")
     if number.isdigit():
         index = int(number) - 1
         if name == "midroll" and 0 <= index < len(settings.midrolls_s):
             return "linear"
         if name == "overlay" and 0 <= index < len(settings.overlays_s):
             return "overlay"
-    raise InvalidInput(f"The video has no ad slot {slot!r}.", field="slot")
+    raise InvalidInput(_("The video has no ad slot {slot}.", slot=repr(slot)), field="slot")
 
 
 def breaks(settings: VideoAdSettings, base_url: str, video_id: int) -> list[AdBreak]:

@@ -18,6 +18,7 @@ from vetrina.ads.models import Campaign
 from vetrina.catalog import service as catalog
 from vetrina.context import Context
 from vetrina.errors import NotFound
+from vetrina.i18n import _
 from vetrina.money import Money
 
 OVERLAY_PATH = "/simid/overlay/"
@@ -54,7 +55,7 @@ def overlay_card(ctx: Context, session: Session, base_url: str, decision_id: str
             raise NotFound("no product")
         product = catalog.get_product(session, campaign.product_id, None)  # as a stranger sees it
     except NotFound:
-        raise NotFound("There is no such served ad.") from None
+        raise NotFound(_("There is no such served ad.")) from None
     image = catalog.image_urls(ctx, product.images[0])["card"] if product.images else None
     return OverlayCard(
         product_id=product.id,

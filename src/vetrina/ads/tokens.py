@@ -12,6 +12,7 @@ import secrets
 from dataclasses import dataclass
 
 from vetrina.errors import NotFound
+from vetrina.i18n import _
 
 TOKEN_TTL_S = 24 * 3600
 
@@ -62,10 +63,10 @@ def sign(
 
 def verify(key: bytes, token: str, now: float) -> Served:
     """The decision a token carries; NotFound for a forged, malformed or expired one."""
-    payload, _, mac = token.partition(".")
+    payload, _dot, mac = token.partition(".")
     # Compared as bytes: compare_digest refuses str with non-ASCII characters (which a URL can carry).
     if not payload or len(token) > 400 or not hmac.compare_digest(mac.encode(), _mac(key, payload.encode()).encode()):
-        raise NotFound("There is no such served ad.")
+        raise NotFound(_("There is no such served ad."))
     try:
         fields = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode().split("|")
         # Tokens signed before served addresses were carried have eight fields.
@@ -74,7 +75,7 @@ def verify(key: bytes, token: str, now: float) -> Served:
         )
         served = Served(nonce, int(campaign), int(video), slot, viewer, int(price), int(issued), territory, address)
     except ValueError:
-        raise NotFound("There is no such served ad.") from None
+        raise NotFound(_("There is no such served ad.")) from None
     if now - served.issued_at > TOKEN_TTL_S:
-        raise NotFound("This served ad has expired.")
+        raise NotFound(_("This served ad has expired."))
     return served

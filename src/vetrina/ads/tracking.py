@@ -22,6 +22,7 @@ from vetrina.ads import tokens
 from vetrina.ads.models import AdDecision, AdEvent, Campaign, CampaignDay, CampaignStatus
 from vetrina.context import Context
 from vetrina.errors import InvalidInput, NotFound
+from vetrina.i18n import _
 from vetrina.jobs import periodic_job
 from vetrina.money import MilliMoney, Money, in_millis
 from vetrina.payments import ledger
@@ -68,7 +69,7 @@ def record_event(
 
     The first event of an ad records the decision its signed token carries (frequency caps count these)."""
     if event not in EVENTS:
-        raise InvalidInput(f"Unknown ad event {event!r}.", field="event")
+        raise InvalidInput(_("Unknown ad event {event}.", event=repr(event)), field="event")
     served = tokens.verify(signing_key, token, now.timestamp())
     filtered_reason = screen(served, event, now) if screen is not None else None
     if session.get(AdDecision, served.nonce) is None:
@@ -89,7 +90,7 @@ def record_event(
         except IntegrityError:
             # Recorded by a concurrent event of the same ad, or its campaign or video is gone.
             if session.get(AdDecision, served.nonce) is None:
-                raise NotFound("The campaign or video of this ad no longer exists.") from None
+                raise NotFound(_("The campaign or video of this ad no longer exists.")) from None
     row = AdEvent(
         decision_id=served.nonce,
         campaign_id=served.campaign_id,
@@ -120,7 +121,7 @@ def record_click(session: Session, signing_key: bytes, token: str, now: datetime
     served = tokens.verify(signing_key, token, now.timestamp())
     campaign = session.get(Campaign, served.campaign_id)
     if campaign is None or (campaign.product_id is None and campaign.video_id is None):
-        raise NotFound("This ad has no page here.")
+        raise NotFound(_("This ad has no page here."))
     record_event(session, signing_key, token, "click", now, screen=screen)
     return f"/p/{campaign.product_id}" if campaign.product_id else f"/watch/{campaign.video_id}"
 
@@ -159,7 +160,7 @@ def charge(session: Session, campaign_id: int, price: MilliMoney, now: datetime)
 
 def _add_to_day(session: Session, campaign_id: int, now: datetime, millis: int) -> None:
     day = now.date()
-    for _ in range(2):
+    for _attempt in range(2):
         counted = cast(
             CursorResult[Any],
             session.execute(

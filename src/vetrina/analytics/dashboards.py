@@ -28,6 +28,7 @@ from vetrina.commerce.models import Order, OrderItem, OrderStatus
 from vetrina.context import Context
 from vetrina.db import utc_day
 from vetrina.errors import InvalidInput
+from vetrina.i18n import _
 from vetrina.media.models import Video
 from vetrina.payments import ledger
 
@@ -53,12 +54,12 @@ class Dashboard:
 def period(start: date | None, end: date | None, today: date) -> tuple[date, date]:
     end = end or today
     if end >= date.max:  # a dashboard reads up to the start of the day after the last
-        raise InvalidInput("The period ends after the calendar does.", field="end")
+        raise InvalidInput(_("The period ends after the calendar does."), field="end")
     start = start or clock.days_before(end, 29)
     if end < start:
-        raise InvalidInput("The period ends after it starts.", field="end")
+        raise InvalidInput(_("The period ends after it starts."), field="end")
     if (end - start).days >= MAX_DAYS:
-        raise InvalidInput(f"A dashboard covers at most {MAX_DAYS} days.", field="start")
+        raise InvalidInput(_("A dashboard covers at most {days} days.", days=MAX_DAYS), field="start")
     return start, end
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vetrina.i18n import _
 from vetrina.media.probe import ProbeResult
 
 # Video bitrates (kbit/s) by height, near the common streaming ladders for H.264 at 30 fps.
@@ -352,26 +353,32 @@ def check_ladder(out_dir: Path, plan: LadderPlan, duration_s: float) -> list[dic
     """Verify the finished ladder and return its renditions; a short ladder means a truncated source."""
     master = out_dir / MASTER_PLAYLIST
     if not master.exists() or not (out_dir / POSTER).exists():
-        raise LadderIncomplete("the transcode did not write a master playlist and poster")
+        raise LadderIncomplete(_("the transcode did not write a master playlist and poster"))
     found = []
     for line in master.read_text().splitlines():
         if line.startswith("#EXT-X-STREAM-INF"):
             resolution, bandwidth = _RESOLUTION.search(line), _BANDWIDTH.search(line)
             if resolution is None or bandwidth is None:
-                raise LadderIncomplete(f"a variant without RESOLUTION or BANDWIDTH: {line}")
+                raise LadderIncomplete(_("a variant without RESOLUTION or BANDWIDTH: {line}", line=line))
             width, height = map(int, resolution.groups())
             found.append({"height": height, "width": width, "bandwidth": int(bandwidth.group(1))})
     if len(found) != len(plan.renditions):
-        raise LadderIncomplete(f"expected {len(plan.renditions)} renditions, found {len(found)}")
+        raise LadderIncomplete(
+            _("expected {expected} renditions, found {found}", expected=len(plan.renditions), found=len(found))
+        )
     for rendition in plan.renditions:
         playlist = (out_dir / rendition.name / "index.m3u8").read_text()
         if "#EXT-X-ENDLIST" not in playlist:
-            raise LadderIncomplete(f"the {rendition.name} playlist is unfinished")
+            raise LadderIncomplete(_("the {rendition} playlist is unfinished", rendition=rendition.name))
         media_s = sum(float(d) for d in _EXTINF.findall(playlist))
         if media_s < duration_s * 0.9 - 0.5:
             raise LadderIncomplete(
-                f"only {media_s:.1f} s of the {duration_s:.1f} s video could be decoded; "
-                "the file is truncated or damaged"
+                _(
+                    "only {media_s:.1f} s of the {duration_s:.1f} s video could be decoded; "
+                    "the file is truncated or damaged",
+                    media_s=media_s,
+                    duration_s=duration_s,
+                )
             )
     return sorted(found, key=lambda r: r["height"], reverse=True)
 
@@ -387,7 +394,7 @@ def read_part(out_dir: Path, rendition: str) -> list[list[Any]]:
     folder = out_dir / rendition
     playlist = folder / "index.m3u8"
     if not playlist.exists() or "#EXT-X-ENDLIST" not in (text := playlist.read_text()):
-        raise LadderIncomplete(f"the {rendition} playlist of this part is missing or unfinished")
+        raise LadderIncomplete(_("the {rendition} playlist of this part is missing or unfinished", rendition=rendition))
     return [[name, float(seconds), (folder / name).stat().st_size] for seconds, name in _SEGMENT.findall(text)]
 
 
@@ -415,7 +422,7 @@ def media_playlist(segments: list[list[Any]]) -> str:
         "#EXT-X-PLAYLIST-TYPE:VOD",
         "#EXT-X-INDEPENDENT-SEGMENTS",
     ]
-    for name, seconds, _ in segments:
+    for name, seconds, _size in segments:
         lines += [f"#EXTINF:{seconds:.6f},", name]
     return "\n".join([*lines, "#EXT-X-ENDLIST", ""])
 

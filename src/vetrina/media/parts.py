@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from vetrina import clock
 from vetrina.context import Context
 from vetrina.errors import Busy
+from vetrina.i18n import _
 from vetrina.leases import Lease, LeaseLost
 from vetrina.media.ffmpeg import run_ffmpeg
 from vetrina.media.ladder import (
@@ -159,17 +160,27 @@ def _checked_output(lease: Lease, number: int, span: Span, renditions: list[str]
         media_s = sum(seconds for _, seconds, _ in segments)
         if number == AUDIO_PART:
             if not segments:  # a sound track may end before the picture (the one pass never asked more)
-                raise LadderIncomplete("the audio could not be decoded")
+                raise LadderIncomplete(_("the audio could not be decoded"))
             continue
         if not span.until_end and len(segments) != round(span.duration_s / segment_s):
             raise LadderIncomplete(
-                f"the {name} rendition from {span.start_s:.0f} s has {len(segments)} segments, "
-                f"not {round(span.duration_s / segment_s)}"
+                _(
+                    "the {name} rendition from {start_s:.0f} s has {found} segments, not {expected}",
+                    name=name,
+                    start_s=span.start_s,
+                    found=len(segments),
+                    expected=round(span.duration_s / segment_s),
+                )
             )
         if media_s < span.duration_s * 0.9 - 0.5:
             raise LadderIncomplete(
-                f"only {media_s:.1f} s of the {span.duration_s:.1f} s from {span.start_s:.0f} s could be decoded; "
-                "the file is truncated or damaged"
+                _(
+                    "only {media_s:.1f} s of the {duration_s:.1f} s from {start_s:.0f} s could be decoded; "
+                    "the file is truncated or damaged",
+                    media_s=media_s,
+                    duration_s=span.duration_s,
+                    start_s=span.start_s,
+                )
             )
     if number == AUDIO_PART:
         return {"renditions": written}
@@ -219,9 +230,9 @@ def join_parts(lease: Lease, probe: ProbeResult, parts: list[SettledPart]) -> tu
     for name, segments in video.items():
         names = [segment[0] for segment in segments]
         if len(set(names)) != len(names) or names != sorted(names):
-            raise LadderIncomplete(f"the parts of the {name} rendition overlap")
+            raise LadderIncomplete(_("the parts of the {name} rendition overlap", name=name))
         if sum(seconds for _, seconds, _ in segments) < probe.duration_s * 0.9 - 0.5:
-            raise LadderIncomplete(f"the parts of the {name} rendition do not cover the video")
+            raise LadderIncomplete(_("the parts of the {name} rendition do not cover the video", name=name))
     master, renditions = master_playlist(plan.renditions, video, codecs, audio)
     playlists = {f"{name}/index.m3u8": media_playlist(segments) for name, segments in video.items()}
     if audio:
@@ -229,7 +240,7 @@ def join_parts(lease: Lease, probe: ProbeResult, parts: list[SettledPart]) -> tu
     playlists[THUMBS_VTT] = thumbnail_track(plan, probe.duration_s, thumbnails)
     key = parts[0].output_key
     if not ctx.store.exists(f"{key}/{POSTER}"):
-        raise LadderIncomplete("no part wrote the poster")
+        raise LadderIncomplete(_("no part wrote the poster"))
     for name, text in [*playlists.items(), (MASTER_PLAYLIST, master)]:
         path = scratch / name.replace("/", "_")
         path.write_text(text)

@@ -16,6 +16,7 @@ from vetrina.accounts.models import Role, User
 from vetrina.context import Context, Topic
 from vetrina.db import after_commit, on_rollback
 from vetrina.errors import Forbidden, NotFound
+from vetrina.i18n import _
 from vetrina.media.ladder import MASTER_PLAYLIST, POSTER, THUMBS_VTT
 from vetrina.media.models import Video, VideoStatus
 from vetrina.media.probe import probe_video
@@ -31,7 +32,7 @@ _SOURCE_SUFFIXES = {".mp4", ".mov", ".m4v", ".mkv", ".webm", ".avi", ".ts", ".mp
 
 def ensure_can_upload(user: User) -> None:
     if user.role not in UPLOADER_ROLES:
-        raise Forbidden("Only merchants, partners and admins upload videos.")
+        raise Forbidden(_("Only merchants, partners and admins upload videos."))
 
 
 def create_video(
@@ -90,7 +91,7 @@ def get_video(session: Session, video_id: int, viewer: User | None) -> Video:
     """A video the viewer may see: ready and published, or their own (or any, for an admin)."""
     video = session.get(Video, video_id)
     if video is None or not (_is_public(video) or _can_manage(viewer, video)):
-        raise NotFound(f"There is no video {video_id}.")
+        raise NotFound(_("There is no video {video_id}.", video_id=video_id))
     return video
 
 
@@ -102,7 +103,7 @@ def video_for_change(session: Session, video_id: int, user: User) -> Video:
     """A video `user` may change; others' videos answer 403 when visible and 404 when not."""
     video = get_video(session, video_id, user)
     if not _can_manage(user, video):
-        raise Forbidden("Only the video's owner can change it.")
+        raise Forbidden(_("Only the video's owner can change it."))
     return video
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from vetrina import clock
 from vetrina.context import Context
+from vetrina.i18n import _
 from vetrina.leases import Lease, LeaseLost, Outcome, leased_job, run_under_lease
 from vetrina.media.ffmpeg import FfmpegFailed, run_ffmpeg
 from vetrina.media.ladder import (
@@ -104,14 +105,14 @@ def _advance_in_parts(lease: Lease, probe: ProbeResult) -> None:
             session.execute(
                 update(TranscodeChunk)
                 .where(TranscodeChunk.video_id == video_id, TranscodeChunk.status.in_(_UNSETTLED))
-                .values(status=ChunkStatus.failed.value, error="Another part of the video failed.")
+                .values(status=ChunkStatus.failed.value, error=_("Another part of the video failed."))
                 .execution_options(synchronize_session=False)
             )
         elif any(part.status != ChunkStatus.done for part in parts):
             lease.hand_off(session)  # woken early (by the sweep, say): the parts carry on
             return
     if failed is not None:
-        raise PartFailed(failed.error or "a part of the transcode failed")
+        raise PartFailed(failed.error or _("a part of the transcode failed"))
     key, renditions = join_parts(lease, probe, parts)
     took_s = (clock.now() - parts[0].planned_at).total_seconds()  # from the plan to the join: every part's time
     _publish(lease, key, renditions, took_s, on_lost=lambda: None)
@@ -206,9 +207,12 @@ def _publish(
 
 def _readable(exc: Exception) -> str:
     if isinstance(exc, FfmpegFailed):
-        return f"The video could not be decoded; the file may be damaged or truncated ({exc.stderr_tail})."
+        return _(
+            "The video could not be decoded; the file may be damaged or truncated ({details}).",
+            details=exc.stderr_tail,
+        )
     if isinstance(exc, LadderIncomplete):
-        return f"The transcode was incomplete: {exc}."
+        return _("The transcode was incomplete: {reason}.", reason=exc.args[0] if exc.args else str(exc))
     if isinstance(exc, PartFailed):
         return str(exc)
-    return f"Transcoding failed unexpectedly ({exc.__class__.__name__}: {exc})."
+    return _("Transcoding failed unexpectedly ({kind}: {error}).", kind=exc.__class__.__name__, error=str(exc))

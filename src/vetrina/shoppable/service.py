@@ -20,7 +20,7 @@ from vetrina.catalog.models import Product
 from vetrina.catalog.translations import in_language
 from vetrina.context import Context, Topic
 from vetrina.errors import Forbidden, InvalidInput, NotFound
-from vetrina.i18n import current_language
+from vetrina.i18n import _, current_language
 from vetrina.media import service as media
 from vetrina.media.models import Video
 from vetrina.money import Money
@@ -45,27 +45,28 @@ class TagSpec:
 def _check_box(box: dict[str, float], field: str) -> dict[str, float]:
     x, y, w, h = (float(box[k]) for k in ("x", "y", "w", "h"))
     if not (0 <= x < 1 and 0 <= y < 1 and 0 < w <= 1 and 0 < h <= 1 and x + w <= 1.0001 and y + h <= 1.0001):
-        raise InvalidInput("A box is x, y, w, h as fractions of the frame, inside it.", field=field)
+        raise InvalidInput(_("A box is x, y, w, h as fractions of the frame, inside it."), field=field)
     return {"x": round(x, 5), "y": round(y, 5), "w": round(w, 5), "h": round(h, 5)}
 
 
 def _check_span(spec: TagSpec, video: Video) -> None:
     if not 0 <= spec.start_s < spec.end_s:
-        raise InvalidInput("A tag starts at 0 s or later and ends after it starts.", field="start_s")
+        raise InvalidInput(_("A tag starts at 0 s or later and ends after it starts."), field="start_s")
     if spec.start_s >= video.duration_s:
         raise InvalidInput(
-            f"The video is {video.duration_s:.1f} s long; the tag starts after it ends.", field="start_s"
+            _("The video is {duration_s:.1f} s long; the tag starts after it ends.", duration_s=video.duration_s),
+            field="start_s",
         )
 
 
 def _check_keyframes(spec: TagSpec) -> list[dict[str, float]]:
     if len(spec.keyframes) > MAX_KEYFRAMES:
-        raise InvalidInput(f"A tag has at most {MAX_KEYFRAMES} keyframes.", field="keyframes")
+        raise InvalidInput(_("A tag has at most {count} keyframes.", count=MAX_KEYFRAMES), field="keyframes")
     frames = []
     for frame in spec.keyframes:
         t = float(frame["t"])
         if not spec.start_s <= t <= spec.end_s:
-            raise InvalidInput("Keyframes lie within the tag's span.", field="keyframes")
+            raise InvalidInput(_("Keyframes lie within the tag's span."), field="keyframes")
         frames.append({"t": round(t, 3), **_check_box(frame, "keyframes")})
     return sorted(frames, key=lambda f: f["t"])
 
@@ -81,7 +82,7 @@ def _tag_source(session: Session, video_id: int, user: User, product_id: int) ->
     product = catalog.get_product(session, product_id, user)
     if not _may_tag(user, video, product):
         raise Forbidden(
-            "Only the video's owner tags it; other merchants may tag their own products where the owner allows it."
+            _("Only the video's owner tags it; other merchants may tag their own products where the owner allows it.")
         )
     return video, product
 
@@ -91,7 +92,7 @@ def create_tag(ctx: Context, session: Session, video_id: int, user: User, spec: 
     _check_span(spec, video)
     count = len(session.scalars(select(ProductTag.id).where(ProductTag.video_id == video.id)).all())
     if count >= MAX_TAGS_PER_VIDEO:
-        raise InvalidInput(f"A video has at most {MAX_TAGS_PER_VIDEO} tags.")
+        raise InvalidInput(_("A video has at most {count} tags.", count=MAX_TAGS_PER_VIDEO))
     now = clock.now()
     tag = ProductTag(
         video_id=video.id,
@@ -115,7 +116,7 @@ def _tag(session: Session, video_id: int, tag_id: int, viewer: User | None) -> t
     video = media.get_video(session, video_id, viewer)
     tag = session.get(ProductTag, tag_id)
     if tag is None or tag.video_id != video.id:
-        raise NotFound(f"Video {video_id} has no tag {tag_id}.")
+        raise NotFound(_("Video {video_id} has no tag {tag_id}.", video_id=video_id, tag_id=tag_id))
     return video, tag
 
 
@@ -126,7 +127,7 @@ def _tag_for_change(session: Session, video_id: int, tag_id: int, user: User) ->
     # Another merchant's own tag: only while the owner still lets merchants tag this video.
     if user.id != tag.created_by or not video.allow_merchant_tags:
         raise Forbidden(
-            "Only the tag's author (while the owner allows it), the video's owner or an admin can change it."
+            _("Only the tag's author (while the owner allows it), the video's owner or an admin can change it.")
         )
     return video, tag
 

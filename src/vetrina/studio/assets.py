@@ -18,6 +18,7 @@ from vetrina.catalog.service import ensure_can_sell
 from vetrina.context import Context
 from vetrina.db import on_rollback
 from vetrina.errors import NotFound
+from vetrina.i18n import _
 from vetrina.media.probe import probe_audio
 from vetrina.studio.models import AssetKind, StudioAsset
 from vetrina.text import clean_text
@@ -91,7 +92,9 @@ def get_asset(session: Session, merchant: User, asset_id: int, kind: AssetKind, 
     """One of the merchant's own assets; another merchant's id is as unknown as a missing one."""
     asset = session.get(StudioAsset, asset_id)
     if asset is None or asset.merchant_id != merchant.id or asset.kind != kind.value:
-        raise NotFound(f"You have no studio {kind.value} {asset_id}.", field=field)
+        if kind == AssetKind.music:
+            raise NotFound(_("You have no studio music {asset_id}.", asset_id=asset_id), field=field)
+        raise NotFound(_("You have no studio image {asset_id}.", asset_id=asset_id), field=field)
     return asset
 
 

@@ -16,6 +16,7 @@ from fontTools.ttLib import TTCollection, TTFont
 from PIL import ImageFont
 
 from vetrina.errors import InvalidInput
+from vetrina.i18n import _
 
 # (path, face index): DejaVu for Latin, Greek, Cyrillic, Arabic and Hebrew; Noto CJK (Simplified Chinese face) for CJK.
 SYSTEM_FONTS = (
@@ -73,12 +74,16 @@ def font_for(text: str, fonts: tuple[Font, ...], field: str) -> Font:
         if needed <= font.covered:
             return font
     if not fonts:
-        raise InvalidInput("No fonts are installed for the studio (see docs/studio.md).", field=field)
+        raise InvalidInput(_("No fonts are installed for the studio (see docs/studio.md)."), field=field)
     best = max(fonts, key=lambda f: len(needed & f.covered))
     missing = sorted(needed - best.covered)
     shown = "".join(chr(c) for c in missing[:8])
     raise InvalidInput(
-        f"The installed fonts cannot draw {shown!r} ({', '.join(f'U+{c:04X}' for c in missing[:8])}); "
-        "use other characters or install a font that covers this script.",
+        _(
+            "The installed fonts cannot draw {shown} ({code_points}); "
+            "use other characters or install a font that covers this script.",
+            shown=repr(shown),
+            code_points=", ".join(f"U+{c:04X}" for c in missing[:8]),
+        ),
         field=field,
     )

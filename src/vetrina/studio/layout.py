@@ -13,6 +13,7 @@ from typing import Literal
 from PIL import Image, ImageDraw, ImageFont
 
 from vetrina.errors import InvalidInput
+from vetrina.i18n import _
 from vetrina.studio.fonts import Font, font_for
 
 # Punctuation that may not start a line in CJK text: it stays with the character before it.
@@ -121,8 +122,12 @@ def lay_out(text: str, area: Box, style: TextStyle, short_side: int, fonts: tupl
             continue
         return _draw(lines, face, area, style, pad, line_height, stroke, size)
     raise InvalidInput(
-        f"{field.capitalize()} is too long for this template and frame: it does not fit in "
-        f"{style.max_lines} line(s) at the smallest legible size. Shorten it.",
+        _(
+            "{field} is too long for this template and frame: it does not fit in "
+            "{max_lines} line(s) at the smallest legible size. Shorten it.",
+            field=field.capitalize(),
+            max_lines=style.max_lines,
+        ),
         field=field,
     )
 

@@ -87,7 +87,7 @@ DEFAULT_CTA = _("Shop now")
 
 def _colour(value: str, field_name: str) -> list[int]:
     if not _HEX.match(value):
-        raise InvalidInput("A colour is written #rrggbb.", field=field_name)
+        raise InvalidInput(_("A colour is written #rrggbb."), field=field_name)
     return [int(value[i : i + 2], 16) for i in (1, 3, 5)]
 
 
@@ -97,7 +97,7 @@ def _images(session: Session, merchant: User, request: SpotRequest, products: li
     for image_id in request.product_image_ids:
         image = session.get(ProductImage, image_id)
         if image is None or image.product.merchant_id != merchant.id:
-            raise InvalidInput(f"You have no product image {image_id}.", field="product_image_ids")
+            raise InvalidInput(_("You have no product image {image_id}.", image_id=image_id), field="product_image_ids")
         keys.append((image.width, image.height, f"{image.key}/large.jpg"))
     for image_id in request.image_ids:
         asset = assets.get_asset(session, merchant, image_id, AssetKind.image, "image_ids")
@@ -113,14 +113,22 @@ def _images(session: Session, merchant: User, request: SpotRequest, products: li
         ][:limit]
         if not keys:
             raise InvalidInput(
-                f"The products have no photos of at least {assets.MIN_IMAGE_SIDE} px: add photos to a product or "
-                "upload images to the studio.",
+                _(
+                    "The products have no photos of at least {side} px: add photos to a product or "
+                    "upload images to the studio.",
+                    side=assets.MIN_IMAGE_SIDE,
+                ),
                 field="image_ids",
             )
     for width, height, _key in keys:
         if min(width, height) < assets.MIN_IMAGE_SIDE:
             raise InvalidInput(
-                f"An image is {width}×{height} px; the studio needs at least {assets.MIN_IMAGE_SIDE} px on each side.",
+                _(
+                    "An image is {width}×{height} px; the studio needs at least {side} px on each side.",
+                    width=width,
+                    height=height,
+                    side=assets.MIN_IMAGE_SIDE,
+                ),
                 field="image_ids",
             )
     return [key for _width, _height, key in keys]
@@ -131,20 +139,30 @@ def check_request(ctx: Context, session: Session, merchant: User, request: SpotR
     catalog.ensure_can_sell(merchant)
     template = get_template(request.template)
     if request.duration_s not in template.durations:
-        raise InvalidInput(f"A spot lasts {', '.join(map(str, template.durations))} seconds.", field="duration_s")
+        raise InvalidInput(
+            _("A spot lasts {durations} seconds.", durations=", ".join(map(str, template.durations))),
+            field="duration_s",
+        )
     frame_for(request.aspect, ctx.settings.studio_short_side, ctx.settings.studio_fps)
     if not 1 <= len(request.product_ids) <= MAX_PRODUCTS or len(set(request.product_ids)) != len(request.product_ids):
-        raise InvalidInput(f"A spot advertises 1 to {MAX_PRODUCTS} different products.", field="product_ids")
+        raise InvalidInput(
+            _("A spot advertises 1 to {most} different products.", most=MAX_PRODUCTS), field="product_ids"
+        )
     products = [catalog.product_for_change(session, pid, merchant) for pid in request.product_ids]
     images = _images(session, merchant, request, products, template.images_for(request.duration_s))
     if not template.min_images <= len(images) <= template.max_images:
         raise InvalidInput(
-            f"The {template.title} template shows {template.min_images} to {template.max_images} images; "
-            f"this spot has {len(images)}.",
+            _(
+                "The {template} template shows {min_images} to {max_images} images; this spot has {count}.",
+                template=template.title,
+                min_images=template.min_images,
+                max_images=template.max_images,
+                count=len(images),
+            ),
             field="image_ids",
         )
     if len(request.lines) > template.max_lines:
-        raise InvalidInput(f"A spot has at most {template.max_lines} lines of copy.", field="lines")
+        raise InvalidInput(_("A spot has at most {count} lines of copy.", count=template.max_lines), field="lines")
     brand_color, text_color = channels.brand_colours(session, merchant.id)
     first = products[0]
     language = request.language or current_language()
@@ -242,7 +260,7 @@ def render_spec(
             music = copies.enter_context(store.local_copy(spec["music_key"])) if spec["music_key"] else None
             images = [copies.enter_context(store.local_copy(key)) for key in spec["images"]]
         except FileNotFoundError:
-            message = "An image or track of this spot has been removed since it was chosen."
+            message = _("An image or track of this spot has been removed since it was chosen.")
             raise InvalidInput(message, field="image_ids") from None
         render_plan(plan, images, Sound(music=music, voice=voice), scratch, output, encoding, on_progress)
     return notes
@@ -263,7 +281,7 @@ def render_preview(ctx: Context, merchant: User, spec: dict[str, Any]) -> tuple[
             _preview_slots = threading.BoundedSemaphore(ctx.settings.studio_preview_slots)
     if not _preview_slots.acquire(blocking=False):
         # Waiting would hold a web worker thread; the page retries instead.
-        raise Busy("Other previews are rendering; try again in a few seconds.", retry_after_s=3)
+        raise Busy(_("Other previews are rendering; try again in a few seconds."), retry_after_s=3)
     try:
         key = f"studio/{merchant.id}/previews/{secrets.token_hex(8)}"
         scratch = ctx.store.scratch_dir(key.replace("/", "-"))
@@ -273,7 +291,7 @@ def render_preview(ctx: Context, merchant: User, spec: dict[str, Any]) -> tuple[
             notes = render_spec(spec, ctx.store, ctx.settings, scratch, result / "preview.mp4", preview=True)
             ctx.store.publish_dir(result, key)
         except FfmpegFailed as exc:
-            raise InvalidInput(f"The preview could not be rendered ({exc.stderr_tail}).") from None
+            raise InvalidInput(_("The preview could not be rendered ({details}).", details=exc.stderr_tail)) from None
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         return key, notes
@@ -295,7 +313,8 @@ def create_spot(ctx: Context, session: Session, merchant: User, request: SpotReq
     )
     if active >= MAX_ACTIVE_SPOTS:
         raise TooManyRequests(
-            f"You have {active} spots rendering; wait for one to finish before starting another.", retry_after_s=15
+            _("You have {active} spots rendering; wait for one to finish before starting another.", active=active),
+            retry_after_s=15,
         )
     spec = check_request(ctx, session, merchant, request)
     spot = Spot(
@@ -315,7 +334,7 @@ def create_spot(ctx: Context, session: Session, merchant: User, request: SpotReq
 def get_spot(session: Session, spot_id: int, merchant: User) -> Spot:
     spot = session.get(Spot, spot_id)
     if spot is None or (spot.merchant_id != merchant.id and not merchant.is_admin):
-        raise NotFound(f"You have no spot {spot_id}.")
+        raise NotFound(_("You have no spot {spot_id}.", spot_id=spot_id))
     return spot
 
 
@@ -340,7 +359,7 @@ def spot_state(session: Session, spot: Spot) -> SpotState:
         return SpotState("rendering", round(spot.progress * RENDER_SHARE, 4), None)
     video = session.get(Video, spot.video_id) if spot.video_id else None
     if video is None:
-        return SpotState("failed", 1.0, "The spot's video has been deleted.")
+        return SpotState("failed", 1.0, _("The spot's video has been deleted."))
     if video.status == VideoStatus.failed:
         return SpotState("failed", RENDER_SHARE, video.error)
     if video.status == VideoStatus.ready:
@@ -387,8 +406,8 @@ def _render_failure(exc: Exception) -> str:
     if isinstance(exc, VetrinaError):
         return exc.detail
     if isinstance(exc, FfmpegFailed):
-        return f"The render failed: {exc}"
-    return f"The render failed unexpectedly ({exc.__class__.__name__})."
+        return _("The render failed: {error}", error=str(exc))
+    return _("The render failed unexpectedly ({kind}).", kind=exc.__class__.__name__)
 
 
 def _publish(lease: Lease, spec: dict[str, Any], output: Path, notes: list[str], took_s: float) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from vetrina.errors import InvalidInput
+from vetrina.i18n import _
 from vetrina.studio.fonts import Font
 from vetrina.studio.layout import Box, TextBlock, TextStyle, lay_out
 
@@ -97,7 +98,7 @@ def logo_box(frame: Frame) -> Box:
 
 def frame_for(aspect: str, short_side: int, fps: int) -> Frame:
     if aspect not in ASPECTS:
-        raise InvalidInput(f"The aspect ratio is one of {', '.join(ASPECTS)}.", field="aspect")
+        raise InvalidInput(_("The aspect ratio is one of {aspects}.", aspects=", ".join(ASPECTS)), field="aspect")
     across, down = ASPECTS[aspect]
     short_side -= short_side % 2
     long_side = round(short_side * max(across, down) / min(across, down) / 2) * 2
@@ -148,8 +149,12 @@ def _sequence(frame: Frame, duration_s: int, panels_per_shot: list[list[tuple[in
     count = len(panels_per_shot)
     if duration_s / count < MIN_SECONDS_PER_SHOT:
         raise InvalidInput(
-            f"A {duration_s} s spot of this template shows at most {int(duration_s // MIN_SECONDS_PER_SHOT)} "
-            "shots; use fewer images or a longer duration.",
+            _(
+                "A {duration_s} s spot of this template shows at most {shots} "
+                "shots; use fewer images or a longer duration.",
+                duration_s=duration_s,
+                shots=int(duration_s // MIN_SECONDS_PER_SHOT),
+            ),
             field="image_ids",
         )
     transition = round(TRANSITION_S * frame.fps) if count > 1 else 0
@@ -313,18 +318,22 @@ TEMPLATES: dict[str, Template] = {
     for t in (
         Template(
             "showcase",
-            "Product showcase",
-            "Your photos one after another with a slow zoom and pan, your copy in a band, then price and call "
-            "to action.",
+            _("Product showcase"),
+            _(
+                "Your photos one after another with a slow zoom and pan, your copy in a band, then price and call "
+                "to action."
+            ),
             1,
             10,
             plan_showcase,
         ),
         Template(
             "split",
-            "Side by side",
-            "Two photos at a time, side by side (stacked on vertical video): compare colours, models or before "
-            "and after.",
+            _("Side by side"),
+            _(
+                "Two photos at a time, side by side (stacked on vertical video): compare colours, models or before "
+                "and after."
+            ),
             2,
             10,
             plan_split,
@@ -332,8 +341,8 @@ TEMPLATES: dict[str, Template] = {
         ),
         Template(
             "countdown",
-            "Price-drop countdown",
-            "A 3-2-1 countdown over your photos, then the price drops in with your call to action.",
+            _("Price-drop countdown"),
+            _("A 3-2-1 countdown over your photos, then the price drops in with your call to action."),
             1,
             5,
             plan_countdown,
@@ -345,5 +354,12 @@ TEMPLATES: dict[str, Template] = {
 def get_template(name: str) -> Template:
     template = TEMPLATES.get(name)
     if template is None:
-        raise InvalidInput(f"There is no template {name!r}; choose one of {', '.join(TEMPLATES)}.", field="template")
+        raise InvalidInput(
+            _(
+                "There is no template {name}; choose one of {templates}.",
+                name=repr(name),
+                templates=", ".join(TEMPLATES),
+            ),
+            field="template",
+        )
     return template

@@ -8,8 +8,10 @@ import unicodedata
 import wave
 from pathlib import Path
 
+from vetrina.i18n import _
+
 _SPEEDS_WPM = (165, 200, 240)
-NO_SPEECH_NOTE = "The voice-over is skipped: no text-to-speech engine (espeak-ng) is installed on this server."
+NO_SPEECH_NOTE = _("The voice-over is skipped: no text-to-speech engine (espeak-ng) is installed on this server.")
 
 
 def tts_engine() -> str | None:
@@ -49,11 +51,18 @@ def speak(text: str, out: Path, fits_s: float) -> tuple[Path | None, list[str]]:
                 check=False,
             )
         except (subprocess.TimeoutExpired, OSError) as exc:
-            return None, [f"The voice-over is skipped: the speech engine did not finish ({exc.__class__.__name__})."]
+            return None, [
+                _("The voice-over is skipped: the speech engine did not finish ({kind}).", kind=exc.__class__.__name__)
+            ]
         if completed.returncode != 0 or not out.exists():
             reason = completed.stderr.decode(errors="replace").strip()[-200:] or f"exit {completed.returncode}"
-            return None, [f"The voice-over is skipped: the speech engine failed ({reason})."]
+            return None, [_("The voice-over is skipped: the speech engine failed ({reason}).", reason=reason)]
         if _wav_seconds(out) <= fits_s:
             return out, []
     spoken = _wav_seconds(out)
-    return out, [f"The voice-over runs {spoken:.1f} s, longer than the spot; it is cut at the end. Shorten the copy."]
+    return out, [
+        _(
+            "The voice-over runs {spoken:.1f} s, longer than the spot; it is cut at the end. Shorten the copy.",
+            spoken=spoken,
+        )
+    ]

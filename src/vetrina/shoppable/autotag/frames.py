@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from vetrina.errors import UnsupportedMedia
+from vetrina.i18n import _
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,10 @@ def sample_frames(path: Path, every_s: float, width: int, cut_threshold: float =
     try:
         container = av.open(str(path))
     except (av.error.FFmpegError, OSError) as exc:
-        raise UnsupportedMedia(f"The video cannot be read for recognition ({exc}).") from None
+        raise UnsupportedMedia(_("The video cannot be read for recognition ({error}).", error=str(exc))) from None
     with container:
         if not container.streams.video:
-            raise UnsupportedMedia("The file has no picture to recognise products in.")
+            raise UnsupportedMedia(_("The file has no picture to recognise products in."))
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         stream.codec_context.skip_frame = "NONREF"

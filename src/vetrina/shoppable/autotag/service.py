@@ -25,6 +25,7 @@ from vetrina.accounts.models import Role, User
 from vetrina.catalog.models import Channel, Product
 from vetrina.context import Context
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests, VetrinaError
+from vetrina.i18n import _
 from vetrina.jobs import periodic_job
 from vetrina.leases import Lease, leased_job, run_under_lease
 from vetrina.media import service as media
@@ -50,10 +51,10 @@ def _candidates(ctx: Context, session: Session, video: Video, user: User, produc
     """The products this user may look for in this video."""
     owner = _is_owner(user, video)
     if not owner and not (video.allow_merchant_tags and user.role == Role.merchant):
-        raise Forbidden("Only the video's owner runs auto-tagging here (other merchants may when it allows tags).")
+        raise Forbidden(_("Only the video's owner runs auto-tagging here (other merchants may when it allows tags)."))
     limit = ctx.settings.autotag_max_candidates
     if product_ids and len(set(product_ids)) > limit:
-        raise InvalidInput(f"A run looks for at most {limit} products.", field="product_ids")
+        raise InvalidInput(_("A run looks for at most {limit} products.", limit=limit), field="product_ids")
     query = select(Product.id, Product.merchant_id, Product.published).where(Product.deleted.is_(False))
     if product_ids:
         rows = session.execute(query.where(Product.id.in_(set(product_ids)))).all()
@@ -61,7 +62,10 @@ def _candidates(ctx: Context, session: Session, video: Video, user: User, produc
         allowed = {r.id for r in rows if (r.merchant_id == user.id) or (owner and (r.published or user.is_admin))}
         refused = sorted(set(product_ids) - allowed)
         if refused:
-            raise Forbidden(f"You cannot look for product(s) {', '.join(map(str, refused[:10]))}.", field="product_ids")
+            raise Forbidden(
+                _("You cannot look for product(s) {product_ids}.", product_ids=", ".join(map(str, refused[:10]))),
+                field="product_ids",
+            )
         ids = sorted(allowed)
     else:
         merchant = video.owner_id if owner else user.id
@@ -74,9 +78,11 @@ def _candidates(ctx: Context, session: Session, video: Video, user: User, produc
             )
         )
     if not ids:
-        raise InvalidInput("There are no products to look for: add products with photos first.", field="product_ids")
+        raise InvalidInput(_("There are no products to look for: add products with photos first."), field="product_ids")
     if len(ids) > limit:
-        raise InvalidInput(f"A run looks for at most {limit} products; name the ones to look for.", field="product_ids")
+        raise InvalidInput(
+            _("A run looks for at most {limit} products; name the ones to look for.", limit=limit), field="product_ids"
+        )
     return ids
 
 
@@ -91,7 +97,7 @@ def start_run(ctx: Context, session: Session, video_id: int, user: User, product
     """Queue a run (once this transaction commits); an unfinished run for the same asker is returned instead."""
     video = media.get_video(session, video_id, user)
     if video.status != VideoStatus.ready:
-        raise Conflict("The video is still being prepared; run auto-tagging once it is ready.")
+        raise Conflict(_("The video is still being prepared; run auto-tagging once it is ready."))
     candidates = _candidates(ctx, session, video, user, product_ids)
     unfinished = session.scalar(
         select(AutotagRun).where(
@@ -115,7 +121,8 @@ def start_run(ctx: Context, session: Session, video_id: int, user: User, product
     )
     if busy >= MAX_UNFINISHED_RUNS:
         raise TooManyRequests(
-            f"You have {busy} auto-tagging runs waiting or running; start more once they finish.", retry_after_s=30
+            _("You have {busy} auto-tagging runs waiting or running; start more once they finish.", busy=busy),
+            retry_after_s=30,
         )
     run = AutotagRun(
         video_id=video.id,
@@ -137,7 +144,9 @@ def start_run(ctx: Context, session: Session, video_id: int, user: User, product
 def get_run(session: Session, video_id: int, run_id: int, user: User) -> AutotagRun:
     run = session.get(AutotagRun, run_id)
     if run is None or run.video_id != video_id or (run.requested_by != user.id and user.role != Role.admin):
-        raise NotFound(f"Video {video_id} has no auto-tagging run {run_id} of yours.")
+        raise NotFound(
+            _("Video {video_id} has no auto-tagging run {run_id} of yours.", video_id=video_id, run_id=run_id)
+        )
     return run
 
 
@@ -153,7 +162,7 @@ def list_proposals(session: Session, video_id: int, user: User, state: str | Non
         query = query.where(TagProposal.requested_by == user.id)
     if state is not None:
         if state not in ProposalState.__members__:
-            raise InvalidInput("state is proposed, accepted or rejected.", field="state")
+            raise InvalidInput(_("state is proposed, accepted or rejected."), field="state")
         query = query.where(TagProposal.state == state)
     return list(session.scalars(query.order_by(TagProposal.start_s, TagProposal.id).limit(2000)))
 
@@ -162,11 +171,13 @@ def _proposal_for_decision(session: Session, video_id: int, proposal_id: int, us
     proposal = session.get(TagProposal, proposal_id, with_for_update=True)
     video = media.get_video(session, video_id, user)
     if proposal is None or proposal.video_id != video.id:
-        raise NotFound(f"Video {video_id} has no tag proposal {proposal_id}.")
+        raise NotFound(
+            _("Video {video_id} has no tag proposal {proposal_id}.", video_id=video_id, proposal_id=proposal_id)
+        )
     if proposal.requested_by != user.id and not _is_owner(user, video):
-        raise Forbidden("Only whoever asked for this proposal, or the video's owner, decides on it.")
+        raise Forbidden(_("Only whoever asked for this proposal, or the video's owner, decides on it."))
     if proposal.state != ProposalState.proposed:
-        raise Conflict(f"This proposal is already {proposal.state}.")
+        raise Conflict(_("This proposal is already {state}.", state=proposal.state))
     return proposal
 
 
@@ -177,7 +188,7 @@ def accept(
     proposal = _proposal_for_decision(session, video_id, proposal_id, user)
     product = session.get(Product, proposal.product_id)
     if product is None or product.deleted:
-        raise Conflict("The product of this proposal is no longer in the catalogue.")
+        raise Conflict(_("The product of this proposal is no longer in the catalogue."))
     start = float(changes.get("start_s", proposal.start_s))
     end = float(changes.get("end_s", proposal.end_s))
     keyframes = tuple(k for k in proposal.keyframes if start <= k["t"] <= end) if "box" not in changes else ()
@@ -230,10 +241,16 @@ def _references(
                 continue
         if not found:
             without.append(product.title)
-    notes = []
+    notes: list[str] = []
     if without:
         shown = ", ".join(sorted(without)[:5]) + (" …" if len(without) > 5 else "")
-        notes.append(f"{len(without)} product(s) have no photo to look for and were skipped: {shown}.")
+        notes.append(
+            _(
+                "{count} product(s) have no photo to look for and were skipped: {shown}.",
+                count=len(without),
+                shown=shown,
+            )
+        )
     return references, notes
 
 
@@ -268,7 +285,9 @@ def _recognise(lease: Lease) -> None:
     matcher = build_matcher(references, settings)
     unusable = {r.product_id for r in references} - matcher.usable_products
     if unusable:
-        notes.append(f"{len(unusable)} product(s) have photos too plain to recognise (no distinct detail).")
+        notes.append(
+            _("{count} product(s) have photos too plain to recognise (no distinct detail).", count=len(unusable))
+        )
     found = []
     if matcher.usable_products:
         with ctx.store.local_copy(source) as source_path:
@@ -292,7 +311,9 @@ def _recognise(lease: Lease) -> None:
 
 
 def _failure(exc: Exception) -> str:
-    return exc.detail if isinstance(exc, VetrinaError) else f"Recognition failed ({exc.__class__.__name__})."
+    return (
+        exc.detail if isinstance(exc, VetrinaError) else _("Recognition failed ({kind}).", kind=exc.__class__.__name__)
+    )
 
 
 def _overlaps(a: tuple[float, float], b: tuple[float, float]) -> bool:
