@@ -62,6 +62,16 @@ def test_a_page_top_up_is_credited_only_by_the_verified_notification(alipay, mak
     ledger_ok(alipay.client, admin)
 
 
+def test_amounts_alipay_sends_are_read_alike_whatever_language_the_request_speaks(alipay, make_account):
+    """Alipay writes "50.00" whoever is served: an Italian request (which would read that as no amount) credits it."""
+    buyer = make_account(Role.viewer)
+    trade = register_page_trade(alipay.fake, _top_up(alipay, buyer)["pay_url"])
+    body = alipay.fake.notification(trade.out_trade_no)
+    answer = alipay.client.post(NOTIFY, content=body, headers={**FORM, "Accept-Language": "it-IT"})
+    assert answer.status_code == 200 and answer.text == "success"
+    assert _cny(alipay, buyer) == 5000
+
+
 def test_a_forged_or_foreign_notification_is_refused_and_credits_nothing(alipay, make_account):
     buyer = make_account(Role.viewer)
     trade = register_page_trade(alipay.fake, _top_up(alipay, buyer)["pay_url"])

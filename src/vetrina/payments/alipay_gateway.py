@@ -205,6 +205,6 @@ def _amount(text: Any, currency: str) -> Money | None:
     if not isinstance(text, str):
         return None
     try:
-        return Money.parse(text, currency)
+        return Money.parse(text, currency, "en")  # Alipay writes "50.00" whatever language the request speaks
     except InvalidInput:
         return None
