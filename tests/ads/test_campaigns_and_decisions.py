@@ -394,7 +394,8 @@ def test_the_campaign_pages_create_start_and_report(client, ready_video, make_ac
     [ad] = read_vast(client.get("/api/v1/ads/vast", params={"video_id": film}).content).ads
     client.get(re.sub(r"^https?://[^/]+", "", ad.impressions[0]))
     report_page = client.get(f"/merchant/campaigns/{campaign['id']}")
-    assert report_page.status_code == 200 and '<svg class="chart"' in report_page.text
+    assert report_page.status_code == 200 and 'data-testid="campaign-chart"' in report_page.text
+    assert "Impressions: 1. Clicks: 0." in report_page.text  # the chart's summary, its canvas's label
     assert 'data-testid="impressions">1<' in report_page.text
 
 

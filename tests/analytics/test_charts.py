@@ -10,12 +10,17 @@ import math
 import httpx
 import pytest
 
+from tests.ads.helpers import campaign_row, fund
 from tests.analytics.helpers import sell
 from tests.commerce.helpers import product
 from tests.helpers import ready_video_row, sign_in_page, wait_in_page
 from tests.rights.helpers import title
 from tests.shoppable.helpers import tag
+from tests.studio.helpers import photo_bytes
+from vetrina import clock
 from vetrina.accounts.models import Role
+from vetrina.ads.models import VideoAdSettings
+from vetrina.ads.vast import read_vast
 from vetrina.analytics import rollups
 
 pytestmark = pytest.mark.slow
@@ -33,7 +38,7 @@ DRAWN = """figure => {
 TABLE = """table => [...table.tBodies[0].rows].map(row => [...row.cells].map(cell => cell.textContent.trim()))"""
 
 
-def clock(second: int) -> str:
+def clock_text(second: int) -> str:
     hours, rest = divmod(second, 3600)
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
@@ -166,7 +171,7 @@ def test_the_selling_seconds_of_a_two_hour_film_zoom_and_play_from_a_clicked_sec
     zoomed = page.eval_on_selector(figure, DRAWN)
     assert 2990 < zoomed["min"] < 3010 and 4190 < zoomed["max"] < 4210
     status = page.inner_text("[data-zoom-range]")  # said, for those who cannot see the axis move
-    assert status == f"Showing {clock(math.ceil(zoomed['min']))} to {clock(math.floor(zoomed['max']))}"
+    assert status == f"Showing {clock_text(math.ceil(zoomed['min']))} to {clock_text(math.floor(zoomed['max']))}"
     # By keyboard: Zoom in halves the window, Zoom out doubles it, Whole video shows it all again.
     page.focus("[data-zoom=in]")
     page.keyboard.press("Enter")
@@ -200,3 +205,42 @@ def test_the_selling_seconds_of_a_two_hour_film_zoom_and_play_from_a_clicked_sec
     assert errors == []
     page.mouse.click(*point_at(page, figure, 3601))
     page.wait_for_url(f"**/watch/{film}?t=3601")
+
+
+def test_a_campaigns_report_charts_impressions_clicks_and_spend(live_server, make_account, browser):
+    ctx, merchant = live_server.ctx, make_account(Role.merchant)
+    film = title(ctx, merchant, "Film with a card")
+    fund(ctx, merchant)
+    viewer = {"User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/130.0"}  # a script's own agent is a bot's
+    with httpx.Client(base_url=live_server.url, timeout=30, headers=viewer) as http:
+        mug = product(http, merchant, price=1200)
+        photo = {"file": ("mug.jpg", photo_bytes((60, 120, 200), size=(320, 320)), "image/jpeg")}
+        assert http.post(f"/api/v1/products/{mug['id']}/images", headers=merchant.auth, files=photo).is_success
+        with ctx.db.session(write=True) as session:
+            session.add(VideoAdSettings(video_id=film, midrolls_s=[], overlays_s=[2.0], floor_cpm=0, currency="EUR"))
+            card = campaign_row(
+                merchant.user.id, clock.now(), name="Mug card", product_id=mug["id"], bid_model="cpc", bid_amount=40
+            )
+            session.add(card)
+            session.flush()
+            campaign_id = card.id
+        vast = http.get("/api/v1/ads/vast", params={"video_id": film, "slot": "overlay-1"})
+        (ad,) = read_vast(vast.content).ads
+        assert http.get(ad.impressions[0]).status_code < 400
+        assert http.get(ad.creatives[0].non_linears[0].click_through).status_code < 400
+        report = http.get(f"/api/v1/campaigns/{campaign_id}/report", headers=merchant.auth).json()
+    spent = report["spend"]["amount"]  # what the click cost in the auction (second price), in cents
+    assert (report["impressions"], report["clicks"]) == (1, 1) and 0 < spent <= 40
+    money = f"€0.{spent:02d}"
+    page, errors = opened(browser)
+    sign_in_page(page, live_server.url, merchant, f"/merchant/campaigns/{campaign_id}")
+    figure = "[data-testid=campaign-chart]"
+    wait_in_page(page, "!!document.querySelector('[data-testid=campaign-chart]')?.uplot")
+    drawn = page.eval_on_selector(figure, DRAWN)
+    assert drawn["role"] == "img" and f"Impressions: 1. Clicks: 1. Spent: {money}." in drawn["label"]
+    assert drawn["data"][1:] == [[1], [1], [spent]]  # one day: an impression, a click and what it cost
+    [row] = page.eval_on_selector("[data-testid=campaign-table]", TABLE)
+    assert row[1:] == ["1", "1", money]
+    page.mouse.move(*point_at(page, figure, 0, 0.9))
+    assert page.eval_on_selector(figure, DRAWN)["legend"] == [row[0], "1", "1", money]
+    assert errors == []

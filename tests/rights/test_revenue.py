@@ -106,8 +106,10 @@ def test_revenue_is_credited_to_the_licence_of_the_viewers_territory(http, ctx, 
     }
 
     assert sign_in(http, studio.user.email).status_code == 303
-    chart = http.get("/partner").text.split('data-testid="revenue-chart"')[1].split("</svg>")[0]
-    assert "Dragon Pictures: €0.04" in chart and "Globe Films: €5.00" in chart
+    desk = http.get("/partner").text
+    assert 'data-testid="revenue-chart"' in desk and "In all: €5.04." in desk  # the chart and its summary
+    table = desk.split('data-testid="revenue-chart-table"')[1].split("</table>")[0]  # the same figures
+    assert ">Dragon Pictures<" in table and ">Globe Films<" in table and "<td>€0.04</td><td>€5.00</td>" in table
 
     # Nobody else sees these figures; bad periods are 422s.
     assert http.get("/api/v1/revenue-share", headers=make_account(Role.partner).auth).json()["rows"] == []

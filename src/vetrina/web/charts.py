@@ -5,6 +5,7 @@ minor units in the JSON (the script formats it for the page's language) and is s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -25,7 +26,7 @@ Number = int | float
 @dataclass
 class Series:
     label: object  # a Message, shown in the reader's language
-    values: list[Number]
+    values: Sequence[Number]
     unit: Unit = "count"
     axis: Axis = "left"
     style: Style = "line"
@@ -53,6 +54,7 @@ class Chart:
     labels: list[str] = field(default_factory=list)  # each x value for people (days, months); none for seconds
     ticks: list[str] = field(default_factory=list)  # shorter, under the axis
     extra: dict[str, Any] = field(default_factory=dict)  # what one kind of chart adds (the timeline's tags)
+    summary: object = None  # the chart in a sentence (a Message): its canvas's label, printed under it
 
     @cached_property
     def data(self) -> dict[str, Any]:
@@ -104,3 +106,13 @@ def month_labels(months: list[str]) -> tuple[list[str], list[str]]:
     return [format_skeleton("yMMMM", d, locale=locale) for d in parsed], [
         format_skeleton("yMMM", d, locale=locale) for d in parsed
     ]
+
+
+def months_between(first: str, last: str) -> list[str]:
+    """Every month from `first` to `last` ("2025-11", "2026-02" -> four), so a month with nothing still shows."""
+    year, month = map(int, first.split("-"))
+    months = []
+    while f"{year:04d}-{month:02d}" <= last:
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months

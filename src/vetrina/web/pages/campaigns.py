@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Annotated
+from datetime import date, timedelta
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -18,7 +18,8 @@ from vetrina.context import Context
 from vetrina.errors import Forbidden, InvalidInput
 from vetrina.i18n import _
 from vetrina.media import service as media
-from vetrina.money import Money
+from vetrina.money import MilliMoney, Money
+from vetrina.web import charts
 from vetrina.web.api.ads import campaign_out
 from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_context, optional_user
 from vetrina.web.pages.forms import CsrfField, form_action, signed_in
@@ -139,26 +140,26 @@ def campaign_page(
         campaign=campaign_out(campaign),
         report=report,
         Money=Money,
-        chart=_chart(report["daily"]),
+        chart=_chart(report["daily"], campaign.currency),
     )
 
 
-def _chart(daily: list[dict[str, int]]) -> dict[str, object]:
-    """Bars of impressions per day with the day's clicks on top, scaled to a 600x160 SVG."""
+def _chart(daily: list[dict[str, Any]], currency: str) -> charts.Chart | None:
+    """Impressions and clicks a day as bars (clicks inside), the day's spend as a line on a money axis; every day
+    from the first to the last, so a quiet day shows as nothing rather than vanishing."""
     if not daily:
-        return {"bars": [], "peak": 0}
-    peak = max(d["impressions"] for d in daily) or 1
-    width = 600 / len(daily)
-    bars = [
-        {
-            "x": round(i * width + 2, 1),
-            "w": round(max(2.0, width - 4), 1),
-            "day": d["day"],
-            "h": round(140 * d["impressions"] / peak, 1),
-            "ch": round(140 * d["clicks"] / peak, 1),
-            "impressions": d["impressions"],
-            "clicks": d["clicks"],
-        }
-        for i, d in enumerate(daily)
+        return None
+    by_day = {d["day"]: d for d in daily}
+    first, last = date.fromisoformat(daily[0]["day"]), date.fromisoformat(daily[-1]["day"])
+    days = [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+    rows = [by_day.get(day, {"impressions": 0, "clicks": 0, "spend_millis": 0}) for day in days]
+    spent = [MilliMoney(row["spend_millis"], currency).rounded().amount for row in rows]
+    series = [
+        charts.Series(_("Impressions"), [row["impressions"] for row in rows], style="bars"),
+        charts.Series(_("Clicks"), [row["clicks"] for row in rows], style="bars", tone=1),
+        charts.Series(_("Spent"), spent, "money", "right", tone=2),
     ]
-    return {"bars": bars, "peak": peak}
+    labels, ticks = charts.day_labels(days)
+    return charts.Chart(
+        _("Day"), series, {"left": _("Impressions and clicks"), "right": _("Spent")}, currency, labels, ticks
+    )

@@ -113,7 +113,9 @@ def chart(board: Board, shown: dashboards.Dashboard, currency: str) -> charts.Ch
         ]
         axes = {"left": LABELS["gmv"], "right": LABELS["orders"]}
     labels, ticks = charts.day_labels([d["day"] for d in days])
-    return charts.Chart(_("Day"), series, axes, currency, labels, ticks)
+    drawn = charts.Chart(_("Day"), series, axes, currency, labels, ticks)
+    drawn.summary = summary(drawn)
+    return drawn
 
 
 def summary(drawn: charts.Chart) -> Message | None:
@@ -150,7 +152,6 @@ def dashboard(
     board = board or available[0]
     shown = _board(request, session, user, board, start, end)
     currency = get_context(request).settings.default_currency
-    drawn = chart(board, shown, currency)
     return render(
         request,
         "dashboard.html",
@@ -158,8 +159,7 @@ def dashboard(
         board=board,
         boards=available,
         data=shown,
-        chart=drawn,
-        summary=summary(drawn),
+        chart=chart(board, shown, currency),
         labels=LABELS,
         board_names=BOARD_NAMES,
         money_totals=MONEY_TOTALS,

@@ -17,6 +17,7 @@ from vetrina.money import Money
 from vetrina.partners import revenue, runs
 from vetrina.partners import service as partners
 from vetrina.rights import service as rights
+from vetrina.web import charts
 from vetrina.web.deps import RowId, db_session, get_context, optional_user
 from vetrina.web.pages.forms import CsrfField, form_action, signed_in
 from vetrina.web.templating import render
@@ -54,37 +55,32 @@ def partner_desk(
     )
 
 
-def _chart(report: revenue.Report) -> dict[str, object]:
-    """Bars of the partner's share per month, each split by distributor, scaled to a 600x160 SVG."""
-    by_period: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+def _chart(report: revenue.Report) -> charts.Chart | None:
+    """The partner's share per month, a line per distributor on a money axis; None before anything is earned."""
+    by_month: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for row in report.rows:
-        by_period[row.period][row.distributor] += row.share.amount
-    periods = sorted(by_period)
-    if not any(amount for shares in by_period.values() for amount in shares.values()):
-        return {"bars": [], "peak": 0, "distributors": []}
-    distributors = sorted({d for shares in by_period.values() for d in shares})
-    peak = max(sum(shares.values()) for shares in by_period.values()) or 1
-    width = 600 / len(periods)
-    bars = []
-    for i, period in enumerate(periods):
-        top, parts = 150.0, []
-        for index, distributor in enumerate(distributors):
-            amount = by_period[period].get(distributor, 0)
-            height = round(140 * amount / peak, 1)
-            top -= height
-            parts.append(
-                {
-                    "y": round(top, 1),
-                    "h": height,
-                    "tone": index % 4,
-                    "distributor": distributor,
-                    "amount": Money(amount, report.currency).display(),
-                }
-            )
-        bars.append(
-            {"x": round(i * width + 2, 1), "w": round(max(2.0, width - 4), 1), "period": period, "parts": parts}
-        )
-    return {"bars": bars, "peak": Money(peak, report.currency).display(), "distributors": distributors}
+        by_month[row.period][row.distributor] += row.share.amount
+    if not any(amount for shares in by_month.values() for amount in shares.values()):
+        return None
+    months = charts.months_between(min(by_month), max(by_month))
+    distributors = sorted({d for shares in by_month.values() for d in shares})
+    series = [
+        charts.Series(name, [by_month[month].get(name, 0) for month in months], "money", tone=n % 4)
+        for n, name in enumerate(distributors)
+    ]
+    labels, ticks = charts.month_labels(months)
+    drawn = charts.Chart(_("Month"), series, {"left": _("Your share")}, report.currency, labels, ticks)
+    totals = [sum(by_month[month].values()) for month in months]
+    best = max(range(len(months)), key=lambda i: totals[i])
+    drawn.summary = _(
+        "Your share per month from {start} to {end}, by distributor. In all: {total}. Best month: {month}, {peak}.",
+        start=labels[0],
+        end=labels[-1],
+        total=Money(sum(totals), report.currency).display(),
+        month=labels[best],
+        peak=Money(totals[best], report.currency).display(),
+    )
+    return drawn
 
 
 @router.post("/partner/feeds")
