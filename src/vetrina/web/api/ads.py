@@ -19,6 +19,7 @@ from vetrina.ads import interstitials, reports, serve, tracking, traffic
 from vetrina.ads.models import Campaign
 from vetrina.ads.vast import write_vast
 from vetrina.ads.vmap import write_vmap
+from vetrina.i18n import _
 from vetrina.money import Money, MoneyModel, PositiveMoneyModel
 from vetrina.storage import absolute_url
 from vetrina.web.browser_safety import allow_reading_from_any_site
@@ -94,7 +95,7 @@ class CampaignChanges(BaseModel):
     @classmethod
     def _not_null(cls, value: Any) -> Any:
         if value is None:
-            raise ValueError("may be left out, but not null")
+            raise ValueError(_("may be left out, but not null"))
         return value
 
 
@@ -236,7 +237,7 @@ def _viewer(request: Request, user: User | None) -> tuple[str, str, str | None]:
 def _screen(request: Request, user: User | None) -> traffic.Screen:
     """What judges this request's beacons: who sent them, from where, as what agent."""
     ctx = get_context(request)
-    key, address, _ = _viewer(request, user)
+    key, address, _new_cookie = _viewer(request, user)
     sender = traffic.Sender(
         key, address, traffic.address_tag(ctx.store.signing_key, address), request.headers.get("user-agent", "")
     )
