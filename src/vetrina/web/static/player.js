@@ -333,3 +333,157 @@ document.addEventListener("DOMContentLoaded", () => {
   else if (root.dataset.status === "processing") watchProcessing(root);
   else if (root.dataset.live === "true" && root.dataset.showStatus !== "ended") watchShow(root);
 });
+
+// Subtitles: the film's subtitle renditions (listed in its master playlist) in a menu of the controls, Off and each
+// language by its own name. hls.js shows the chosen one (subtitleTrack), or the browser's own text tracks when it
+// plays HLS itself. The viewer's choice is remembered by language tag, and chosen again on the next film that has it.
+const SUBTITLES_CHOICE = "vetrina.subtitles";  // localStorage: the language tag chosen last, or "off"
+
+function rememberedSubtitles() {
+  try {
+    return window.localStorage.getItem(SUBTITLES_CHOICE);
+  } catch (error) {
+    return null;  // storage refused (a private window, a sandboxed frame): nothing remembered
+  }
+}
+
+function rememberSubtitles(choice) {
+  try {
+    window.localStorage.setItem(SUBTITLES_CHOICE, choice);
+  } catch (error) {
+    // Not remembered; this film still shows the choice.
+  }
+}
+
+class SubtitlesMenu {
+  constructor(player) {
+    this.player = player;
+    this.control = player.root.querySelector(".subtitles-control");
+    this.button = player.root.querySelector(".subtitles");
+    this.menu = player.root.querySelector(".subtitles-menu");
+    this.tracks = [];  // [{language, name}], in the player's order of tracks
+    this.current = -1;
+    if (!this.control || !this.button || !this.menu) return;
+    this.button.addEventListener("click", () => (this.menu.hidden ? this.open() : this.close(true)));
+    this.button.addEventListener("keydown", (event) => {
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") { event.preventDefault(); event.stopPropagation(); this.open(); }
+      if (event.key === "Escape") this.close(true);
+    });
+    this.menu.addEventListener("keydown", (event) => this.onMenuKey(event));
+    this.control.addEventListener("focusout", (event) => {
+      if (!this.control.contains(event.relatedTarget)) this.close(false);
+    });
+    document.addEventListener("pointerdown", (event) => {
+      if (!this.control.contains(event.target)) this.close(false);
+    });
+    const hls = player.hls;
+    if (hls) {
+      hls.on(window.Hls.Events.SUBTITLE_TRACKS_UPDATED, (_event, data) => this.setTracks(data.subtitleTracks));
+      hls.on(window.Hls.Events.SUBTITLE_TRACK_SWITCH, (_event, data) => this.showChoice(data.id));
+    } else {
+      const textTracks = player.video.textTracks;
+      textTracks.addEventListener("addtrack", () => this.setTracks(this.nativeTracks()));
+      textTracks.addEventListener("change", () => {
+        this.showChoice(this.nativeTracks().findIndex((track) => track.mode === "showing"));
+      });
+      if (this.nativeTracks().length) this.setTracks(this.nativeTracks());
+    }
+  }
+
+  nativeTracks() {
+    return Array.from(this.player.video.textTracks).filter((track) => track.kind === "subtitles" || track.kind === "captions");
+  }
+
+  setTracks(tracks) {
+    this.tracks = tracks.map((track) => {
+      const language = track.lang || track.language || "";
+      return { language, name: track.name || track.label || language };
+    });
+    this.control.hidden = this.tracks.length === 0;
+    const remembered = rememberedSubtitles();
+    const index = remembered && remembered !== "off" ? this.indexOf(remembered) : -1;
+    // hls.js picks its own track right after announcing the tracks: the remembered one is chosen after that.
+    queueMicrotask(() => this.select(index));
+  }
+
+  // The track in `language`: the same tag, else the same language ("zh-Hans" finds "zh"); -1 for none.
+  indexOf(language) {
+    const wanted = language.toLowerCase();
+    const exact = this.tracks.findIndex((track) => track.language.toLowerCase() === wanted);
+    if (exact >= 0) return exact;
+    const primary = wanted.split("-")[0];
+    return this.tracks.findIndex((track) => track.language.toLowerCase().split("-")[0] === primary);
+  }
+
+  select(index) {
+    const hls = this.player.hls;
+    if (hls) {
+      hls.subtitleDisplay = index >= 0;
+      hls.subtitleTrack = index;
+    } else {
+      this.nativeTracks().forEach((track, at) => { track.mode = at === index ? "showing" : "disabled"; });
+    }
+    this.showChoice(index);
+  }
+
+  // The viewer's own choice: remembered for the next film.
+  choose(index) {
+    rememberSubtitles(index >= 0 ? this.tracks[index].language : "off");
+    this.select(index);
+    this.close(true);
+  }
+
+  showChoice(index) {
+    this.current = index >= 0 && index < this.tracks.length ? index : -1;
+    const chosen = this.tracks[this.current];
+    this.button.classList.toggle("on", Boolean(chosen));
+    this.button.setAttribute("aria-label", chosen ? t("Subtitles: {language}", { language: chosen.name }) : t("Subtitles: off"));
+    for (const item of this.menu.querySelectorAll("[role=menuitemradio]")) {
+      item.setAttribute("aria-checked", String(Number(item.dataset.index) === this.current));
+    }
+  }
+
+  open() {
+    const choices = [{ index: -1, name: t("Off"), language: "" }];
+    this.tracks.forEach((track, index) => choices.push({ index, name: track.name, language: track.language }));
+    this.menu.replaceChildren(...choices.map((choice) => {
+      const item = document.createElement("button");
+      item.type = "button";
+      item.setAttribute("role", "menuitemradio");
+      item.setAttribute("aria-checked", String(choice.index === this.current));
+      item.dataset.index = String(choice.index);
+      if (choice.language) item.lang = choice.language;  // read aloud in its own language
+      item.textContent = choice.name;
+      item.addEventListener("click", () => this.choose(choice.index));
+      return item;
+    }));
+    this.menu.hidden = false;
+    this.button.setAttribute("aria-expanded", "true");
+    (this.menu.querySelector("[aria-checked=true]") || this.menu.firstElementChild).focus();
+  }
+
+  close(returnFocus) {
+    if (this.menu.hidden) return;
+    this.menu.hidden = true;
+    this.button.setAttribute("aria-expanded", "false");
+    if (returnFocus) this.button.focus();
+  }
+
+  onMenuKey(event) {
+    const items = Array.from(this.menu.querySelectorAll("[role=menuitemradio]"));
+    const at = items.indexOf(document.activeElement);
+    const moves = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: items.length - 1 };
+    if (event.key === "Escape") {
+      event.preventDefault();
+      this.close(true);
+    } else if (event.key in moves) {
+      event.preventDefault();
+      items[(moves[event.key] + items.length) % items.length].focus();
+    }
+    if (event.key !== "Tab") event.stopPropagation();  // the player's own keys (seek, mute) wait while it is open
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  if (window.vetrinaPlayer) window.vetrinaPlayer.subtitles = new SubtitlesMenu(window.vetrinaPlayer);
+});
