@@ -21,6 +21,8 @@ PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobil
 # Where the shirt is on the picture, as fractions of the frame (the tag's box).
 SHIRT_BOX = {"x": 0.3, "y": 0.42, "w": 0.4, "h": 0.22}
 TAP = 44
+# No animation running (a card slides in): what the screenshot shows is where things stay.
+SETTLED = "document.getAnimations().every((a) => a.playState !== 'running')"
 
 # The tagged box on screen: the picture's own rectangle inside the <video> (object-fit: contain letterboxes it),
 # then the box's fractions of it.
@@ -89,6 +91,7 @@ def test_a_phone_buys_by_taps_from_an_upright_video_with_the_product_in_sight(
     page.wait_for_selector('.product-card:has-text("Linen shirt")', timeout=20_000)
     page.evaluate("""() => { const v = document.querySelector('video'); v.muted = true; window.samples = [];
         window.sampler = setInterval(() => window.samples.push([v.paused, v.currentTime]), 100); }""")
+    wait_in_page(page, SETTLED)
     keep_screenshot(page, tmp_path, "watch-card")
     screen = page.evaluate(BOX_ON_SCREEN, SHIRT_BOX)
     card = rect(page, '.product-card:has-text("Linen shirt")')
@@ -97,7 +100,7 @@ def test_a_phone_buys_by_taps_from_an_upright_video_with_the_product_in_sight(
 
     page.tap('.product-card:has-text("Linen shirt") .card-buy')
     page.wait_for_selector(".drawer:not([hidden]) .drawer-pay")
-    page.wait_for_timeout(300)  # the sheet settles (no transition when motion is reduced)
+    wait_in_page(page, SETTLED)
     keep_screenshot(page, tmp_path, "watch-drawer")
     screen = page.evaluate(BOX_ON_SCREEN, SHIRT_BOX)
     drawer = rect(page, ".drawer")

@@ -224,15 +224,28 @@ class VetrinaPlayer {
   bindKeyboard() {
     this.root.tabIndex = 0;
     this.root.addEventListener("keydown", (event) => {
-      if (event.target.tagName === "SELECT" || event.target.tagName === "BUTTON" && event.key === " ") return;
+      const target = event.target;
+      // Native controls keep their own keys: a select its arrows, a button or a link its Space and Enter.
+      if (target.tagName === "SELECT" || event.ctrlKey || event.metaKey || event.altKey) return;
+      if (["BUTTON", "A", "INPUT"].includes(target.tagName) && (event.key === " " || event.key === "Enter")) return;
       const video = this.video;
+      const seekTo = (seconds) => { video.currentTime = Math.min(video.duration || 0, Math.max(0, seconds)); };
+      const tenth = (video.duration || 0) / 10;
       const actions = {
-        " ": () => this.togglePlay(), k: () => this.togglePlay(),
-        ArrowLeft: () => { video.currentTime = Math.max(0, video.currentTime - 5); },
-        ArrowRight: () => { video.currentTime = Math.min(video.duration || 0, video.currentTime + 5); },
+        " ": () => this.togglePlay(), Enter: () => this.togglePlay(), k: () => this.togglePlay(),
+        ArrowLeft: () => seekTo(video.currentTime - 5), ArrowRight: () => seekTo(video.currentTime + 5),
         m: () => this.root.querySelector(".mute").click(), f: () => this.toggleFullscreen(),
       };
-      const action = event.key.startsWith("Arrow") && this.inAd() ? null : actions[event.key];
+      // The seek bar is a slider: its arrows, Home, End and Page keys move through the film.
+      if (target === this.seek) {
+        Object.assign(actions, {
+          ArrowDown: actions.ArrowLeft, ArrowUp: actions.ArrowRight, Home: () => seekTo(0),
+          End: () => seekTo(video.duration || 0), PageDown: () => seekTo(video.currentTime - tenth),
+          PageUp: () => seekTo(video.currentTime + tenth),
+        });
+      }
+      const moves = /^(Arrow|Home|End|Page)/.test(event.key);
+      const action = moves && this.inAd() ? null : actions[event.key];
       if (action) { event.preventDefault(); action(); }
     });
   }
@@ -275,9 +288,12 @@ class VetrinaPlayer {
     if (this.live) {
       const behind = this.hls && this.hls.latency ? Math.round(this.hls.latency) : 0;
       this.timeLabel.textContent = behind > 10 ? t("LIVE −{behind}", { behind: formatTime(behind) }) : t("LIVE");
+      this.seek.setAttribute("aria-valuetext", this.timeLabel.textContent);
       return;
     }
     this.timeLabel.textContent = formatTime(currentTime) + " / " + formatTime(duration);
+    this.seek.setAttribute("aria-valuetext",
+                           t("{time} of {duration}", { time: formatTime(currentTime), duration: formatTime(duration) }));
   }
 
   renderBuffered() {

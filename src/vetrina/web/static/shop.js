@@ -174,6 +174,14 @@ class EventReporter {
   }
 }
 
+// Marks a pay button busy for one purchase at a time; false if it already is. aria-disabled, not disabled: a
+// disabled button would drop the keyboard focus of whoever pressed it.
+function busy(button) {
+  if (button.getAttribute("aria-disabled") === "true") return false;
+  button.setAttribute("aria-disabled", "true");
+  return true;
+}
+
 class ShopLayer {
   constructor(root, player) {
     this.root = root;
@@ -211,6 +219,10 @@ class ShopLayer {
     });
     this.video.addEventListener("ended", () => this.events.report("ended"));
     this.drawer.querySelector(".drawer-close").addEventListener("click", () => this.closeDrawer());
+    // The drawer is a dialog: Tab stays inside it while it is open, Escape closes it (and not the host's modal).
+    this.drawer.addEventListener("keydown", (event) => this.drawerKeys(event));
+    // The cards follow the picture when the player changes size (a phone's drawer shrinks it).
+    if (!this.live && window.ResizeObserver) new ResizeObserver(() => this.render(this.filmTime())).observe(this.root);
     root.addEventListener("vetrina:time", (event) => this.render(event.detail.currentTime));
     this.video.addEventListener("ended", () => this.offerHeld());
     // Wired here, not by an onclick attribute: the page's Content-Security-Policy runs no inline script.
@@ -335,7 +347,7 @@ class ShopLayer {
   render(second) {
     const active = new Set(this.tags.filter((tag) => second >= tag.start_s && second < tag.end_s).map((tag) => tag.id));
     for (const [id, node] of this.shown) {
-      if (!active.has(id)) { node.remove(); this.shown.delete(id); }
+      if (!active.has(id)) { this.dropCard(node); this.shown.delete(id); }
     }
     let corner = 0;
     for (const tag of this.tags) {
@@ -351,8 +363,7 @@ class ShopLayer {
       const box = boxAt(tag, second);
       if (box) {
         node.classList.add("hotspot");
-        node.style.left = (box.x * 100) + "%";
-        node.style.top = (box.y * 100) + "%";
+        this.placeBeside(node, box);
       } else {
         node.classList.remove("hotspot");
         node.style.left = "";
@@ -362,13 +373,55 @@ class ShopLayer {
     }
   }
 
+  // A card going away takes no keyboard focus with it: focus goes back to the player's play button.
+  dropCard(node) {
+    const focused = node.contains(document.activeElement);
+    node.remove();
+    const play = this.root.querySelector(".controls .play");
+    if (focused && play) play.focus();
+  }
+
+  // The picture's own rectangle in the cards layer's pixels (the <video> letterboxes it: object-fit contain).
+  pictureRect() {
+    const layer = this.cards.getBoundingClientRect(), frame = this.video.getBoundingClientRect();
+    const width = this.video.videoWidth || frame.width, height = this.video.videoHeight || frame.height;
+    const scale = Math.min(frame.width / width, frame.height / height) || 1;
+    return { left: frame.left - layer.left + (frame.width - width * scale) / 2,
+             top: frame.top - layer.top + (frame.height - height * scale) / 2,
+             width: width * scale, height: height * scale };
+  }
+
+  // A hotspot's card beside its product's box, never over it: to its right, else its left, below or above, inside
+  // the cards layer (which ends above the controls); where no side fits, the side that covers least of the box.
+  placeBeside(node, box) {
+    const picture = this.pictureRect(), gap = 8;
+    const room = { width: this.cards.clientWidth, height: this.cards.clientHeight };
+    const b = { left: picture.left + box.x * picture.width, top: picture.top + box.y * picture.height,
+                width: box.w * picture.width, height: box.h * picture.height };
+    const size = { width: node.offsetWidth, height: node.offsetHeight };
+    const inX = (x) => Math.min(Math.max(0, x), Math.max(0, room.width - size.width));
+    const inY = (y) => Math.min(Math.max(0, y), Math.max(0, room.height - size.height));
+    const sides = [
+      { x: b.left + b.width + gap, y: inY(b.top) }, { x: b.left - gap - size.width, y: inY(b.top) },
+      { x: inX(b.left), y: b.top + b.height + gap }, { x: inX(b.left), y: b.top - gap - size.height },
+    ];
+    const fits = (p) => p.x >= 0 && p.y >= 0 && p.x + size.width <= room.width && p.y + size.height <= room.height;
+    const covered = (p) => Math.max(0, Math.min(p.x + size.width, b.left + b.width) - Math.max(p.x, b.left)) *
+                           Math.max(0, Math.min(p.y + size.height, b.top + b.height) - Math.max(p.y, b.top));
+    const place = sides.find(fits) || sides.map((p) => ({ x: inX(p.x), y: inY(p.y) }))
+      .reduce((best, p) => (covered(p) < covered(best) ? p : best));
+    node.style.left = place.x + "px";
+    node.style.top = place.y + "px";
+  }
+
   card(tag) {
     const product = tag.product;
     const buyable = product.in_stock ? product : product.alternative;
-    return el("div", { class: "product-card", "data-tag": tag.id },
+    const titleId = "card-title-" + tag.id;
+    return el("div", { class: "product-card", "data-tag": tag.id, role: "group", "aria-labelledby": titleId },
       product.image ? el("img", { src: product.image, alt: "" }) : null,
       el("div", { class: "card-text" },
-        el("strong", {}, product.title),
+        el("strong", { id: titleId }, product.title),
         el("span", {}, product.in_stock ? priceText(product) : t("Sold out")),
         el("div", { class: "card-actions" },
           buyable ? el("button", { type: "button", class: "card-buy", onclick: () => {
@@ -441,12 +494,11 @@ class ShopLayer {
       pay.addEventListener("click", () => this.checkoutHeld(status, pay));
       body.append(pay, status);
     }
-    this.drawer.hidden = false;
-    document.querySelector(".watch").classList.add("drawer-open");
+    this.showDrawer();
   }
 
   async checkoutHeld(status, button) {
-    button.disabled = true;
+    if (!busy(button)) return;
     status.textContent = t("Paying…");
     for (const item of this.held) this.host.shopping("checkout", item);
     const byMerchant = new Map();
@@ -475,7 +527,7 @@ class ShopLayer {
                     el("a", { href: "/orders", target: "_blank" }, t("Your orders")));
     } catch (error) {
       status.textContent = error.message;
-      button.disabled = false;
+      button.removeAttribute("aria-disabled");
     }
   }
 
@@ -530,22 +582,63 @@ class ShopLayer {
         button.addEventListener("click", () => this.buy(product, variant, quantity, status, button, provider));
         return button;
       });
-      body.append(variant ? el("label", {}, t("Option"), " ", variant) : null,
+      body.append(...[variant ? el("label", {}, t("Option"), " ", variant) : null].filter(Boolean),
                   el("label", {}, t("Quantity"), " ", quantity),
                   pay, ...direct, status,
                   el("p", { class: "hint" }, t("Paid into escrow: the merchant is paid when you confirm receipt.")));
     }
+    this.showDrawer();
+  }
+
+  // The drawer opens as a dialog: focus moves to its heading (read out first) and later goes back to what opened it.
+  showDrawer() {
+    if (this.drawer.hidden) {
+      const from = document.activeElement;
+      this.opener = from && from !== document.body && !this.drawer.contains(from) ? from : null;
+    }
     this.drawer.hidden = false;
     document.querySelector(".watch").classList.add("drawer-open");
+    const heading = this.drawer.querySelector(".drawer-body h2");
+    if (heading) {
+      heading.id = "drawer-title";
+      heading.tabIndex = -1;
+      heading.focus();
+    }
   }
 
   closeDrawer() {
+    const inside = this.drawer.contains(document.activeElement) || document.activeElement === document.body;
     this.drawer.hidden = true;
     document.querySelector(".watch").classList.remove("drawer-open");
+    const back = this.opener && this.opener.isConnected ? this.opener : this.root.querySelector(".controls .play");
+    this.opener = null;
+    if (inside && back) back.focus();
+  }
+
+  // Tab and Shift+Tab go round the drawer's own controls while it is open; Escape closes it.
+  drawerKeys(event) {
+    if (event.key === "Escape") {
+      event.preventDefault();
+      event.stopPropagation();
+      this.closeDrawer();
+      return;
+    }
+    if (event.key !== "Tab") return;
+    const stops = [...this.drawer.querySelectorAll("button, [href], input, select, textarea, [tabindex='0']")]
+      .filter((node) => !node.disabled && node.getClientRects().length);
+    if (!stops.length) return;
+    const first = stops[0], last = stops[stops.length - 1];
+    if (event.shiftKey && document.activeElement === first) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && document.activeElement === last) {
+      event.preventDefault();
+      first.focus();
+    }
   }
 
   async buy(product, variant, quantity, status, button, provider) {
-    button.disabled = true;
+    if (!busy(button)) return;
     this.events.report("buy_started", { product_id: product.id });
     this.host.shopping("checkout", product);
     status.textContent = t("Paying…");
@@ -567,7 +660,7 @@ class ShopLayer {
                     el("a", { href: "/orders", target: "_blank" }, t("Your orders")));
     } catch (error) {
       status.textContent = error.message;
-      button.disabled = false;
+      button.removeAttribute("aria-disabled");
     }
   }
 
