@@ -10,6 +10,7 @@ import math
 import httpx
 import pytest
 
+from tests.a11y.helpers import BLOCKING, axe_findings, readable
 from tests.ads.helpers import campaign_row, fund
 from tests.analytics.helpers import sell
 from tests.commerce.helpers import product
@@ -109,7 +110,18 @@ def test_the_merchant_dashboard_charts_money_with_a_legend_tabs_and_the_same_tab
     assert [(t["text"], t["current"]) for t in tabs] == [("Shop", "page"), ("Videos", None)]
     assert tabs[1]["left"] - tabs[0]["right"] >= 4  # never "ShopVideos"
 
-    page.click(".board-tabs a >> text=Videos")
+    # In Italian, money is written the Italian way in the table, the legend and the axis.
+    page.select_option("#language-choice", "it")
+    page.click(".language-switcher button[type=submit]")
+    page.wait_for_selector("html[lang=it]")
+    wait_in_page(page, "!!document.querySelector('[data-testid=dashboard-chart]')?.uplot")
+    italian = page.eval_on_selector("[data-testid=dashboard-table]", TABLE)[-1][1]
+    page.mouse.move(*point_at(page, figure, 29, 0.9))
+    legend = page.eval_on_selector(figure, DRAWN)["legend"]
+    ticks = page.eval_on_selector(figure, "f => f.uplot.axes[1]._values")
+    assert italian.replace("\xa0", " ") == "36,00 €" and legend[1] == italian and ticks[-1].endswith("€")
+
+    page.click(".board-tabs a[href*='board=owner']")
     page.wait_for_selector("[data-testid=no-data]")  # nobody played anything: said, not an empty chart
     assert page.query_selector("canvas") is None
     assert errors == []
@@ -205,6 +217,17 @@ def test_the_selling_seconds_of_a_two_hour_film_zoom_and_play_from_a_clicked_sec
     assert errors == []
     page.mouse.click(*point_at(page, figure, 3601))
     page.wait_for_url(f"**/watch/{film}?t=3601")
+
+    # axe-core finds nothing serious on the page, drawn and with its table open (in a context of its own: axe is
+    # injected as an inline script, which the page's policy refuses).
+    context = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 900})
+    checked = context.new_page()
+    sign_in_page(checked, live_server.url, owner, f"/videos/{film}/analytics")
+    wait_in_page(checked, "!!document.querySelector('[data-testid=selling-chart]')?.uplot")
+    checked.click(".chart-table summary")
+    findings = axe_findings(checked)
+    context.close()
+    assert not readable("selling seconds", [f for f in findings if f["impact"] in BLOCKING])
 
 
 def test_a_campaigns_report_charts_impressions_clicks_and_spend(live_server, make_account, browser):
