@@ -113,6 +113,15 @@ def test_demo_seeds_streamable_films_and_is_idempotent(tmp_path):
                 ("linear", "active"),
                 ("overlay", "active"),
             ]
+            from vetrina.media.models import VideoSubtitle
+
+            # The first film speaks three languages in its subtitles.
+            subtitled = session.scalars(select(VideoSubtitle).order_by(VideoSubtitle.language)).all()
+            assert [(s.video_id, s.language, s.cue_count) for s in subtitled] == [
+                (1, "en", 5),
+                (1, "it", 5),
+                (1, "zh-Hans", 5),
+            ]
             [channel] = session.scalars(select(Channel)).all()
             assert channel.handle == "vetrina-demo-shop" and channel.banner_key
             from vetrina.partners.models import FeedRun

@@ -7,6 +7,7 @@ Idempotent: users and videos that already exist are left as they are.
 from __future__ import annotations
 
 import html
+import io
 import json
 import logging
 import math
@@ -42,6 +43,7 @@ from vetrina.commerce import service as orders
 from vetrina.context import Context
 from vetrina.live import service as live
 from vetrina.media import service as media
+from vetrina.media import subtitles
 from vetrina.media.ffmpeg import ffmpeg_exe, run_ffmpeg
 from vetrina.media.models import Video, VideoStatus
 from vetrina.money import Money
@@ -132,6 +134,7 @@ def seed_demo(ctx: Context) -> None:
     _seed_shop(ctx, merchant, users[DEMO_BUYER])
     _seed_merchant_money(ctx, merchant, users[DEMO_BUYER], users["admin@vetrina.demo"])
     _tag_demo_film(ctx, merchant)
+    _subtitle_demo_film(ctx, merchant)
     _let_a_shop_sell_in_frames(ctx, merchant)
     _make_demo_spot(ctx, merchant)
     _make_lookbook(ctx, merchant)
@@ -398,6 +401,77 @@ def _tag_demo_film(ctx: Context, merchant: User) -> None:
                 product_id=product.id, start_s=start, end_s=start + 6, box=box, label=product.title
             )
             shoppable.create_tag(ctx, session, video_id, merchant, spec)
+
+
+# The first demo film's subtitles: what is on screen, as its product tags place it (2-8, 9-15, 16-22 s). Italian is
+# written as SubRip, which the upload converts to WebVTT.
+DEMO_SUBTITLES = {
+    "en": """WEBVTT
+
+00:00:00.500 --> 00:00:03.500
+Summer Collection, test pattern edition.
+
+00:00:04.000 --> 00:00:07.500
+The linen shirt: washed linen, relaxed fit.
+
+00:00:09.000 --> 00:00:13.000
+A hand-glazed stoneware mug, 350 ml.
+
+00:00:16.000 --> 00:00:20.000
+The canvas tote, with a leather strap.
+
+00:00:21.000 --> 00:00:23.500
+Tap a card to buy without stopping the film.
+""",
+    "it": """1
+00:00:00,500 --> 00:00:03,500
+Collezione estiva, edizione monoscopio.
+
+2
+00:00:04,000 --> 00:00:07,500
+La camicia di lino: lino lavato, vestibilità comoda.
+
+3
+00:00:09,000 --> 00:00:13,000
+Una tazza in gres smaltata a mano, 350 ml.
+
+4
+00:00:16,000 --> 00:00:20,000
+La borsa in tela, con tracolla in pelle.
+
+5
+00:00:21,000 --> 00:00:23,500
+Tocca una scheda per comprare senza fermare il film.
+""",
+    "zh-Hans": """WEBVTT
+
+00:00:00.500 --> 00:00:03.500
+夏季系列，测试图案版。
+
+00:00:04.000 --> 00:00:07.500
+亚麻衬衫：水洗亚麻，宽松版型。
+
+00:00:09.000 --> 00:00:13.000
+手工上釉的炻器马克杯，350 毫升。
+
+00:00:16.000 --> 00:00:20.000
+帆布托特包，配皮革肩带。
+
+00:00:21.000 --> 00:00:23.500
+点击卡片即可购买，无需暂停影片。
+""",
+}
+
+
+def _subtitle_demo_film(ctx: Context, merchant: User) -> None:
+    """English, Italian and Chinese subtitles for the first demo film (only once): its player's menu offers them,
+    and its master playlist lists them as subtitle renditions."""
+    with ctx.db.session(write=True) as session:
+        video_id = _existing_film(ctx, merchant, DEMO_FILMS[0].title)
+        if video_id is None or subtitles.list_subtitles(session, video_id):
+            return
+        for language, text in DEMO_SUBTITLES.items():
+            subtitles.add_subtitles(ctx, session, video_id, merchant, language, io.BytesIO(text.encode()))
 
 
 # The shop's own site (another origin than the demo server's), allowed to sell inside its frames of the player.

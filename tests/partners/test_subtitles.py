@@ -67,7 +67,7 @@ def test_feed_subtitles_come_with_the_title_and_a_bad_one_fails_alone(client, ma
     note = film["media_error"]
     assert "media:subTitle de: Cue 1 (line 3) ends at 00:00:09.000, after the end of the video" in note
     assert "media:subTitle fr: The address is refused" in note
-    assert "media:subTitle es: its type application/ttml+xml is not WebVTT" in note
+    assert "media:subTitle es: The type application/ttml+xml is not WebVTT" in note
     assert "media:subTitle pt: The server answered 404." in note
     assert "/subs/es.ttml" not in site.requests, "a type that is not subtitles is not fetched"
 

@@ -61,6 +61,7 @@ MAX_SETTINGS = 200  # characters of one cue's settings (position, alignment...)
 # MPEG-2 timestamps tick at 90 kHz; the map's value is one of them (RFC 8216 3.5).
 MPEG_TS_HZ = 90_000
 _MAX_SEGMENT_PROBED = 64 * 1024**2
+NO_VIDEO_TTL_S = 60.0
 
 
 # Reading and checking -------------------------------------------------------------------------------------------------
@@ -560,10 +561,12 @@ class SubtitlesCache:
         if entry and entry[0] > time.monotonic():
             return entry[1]
         found = _ladder(ctx, output_key)
+        # No video there (a live show's ladder until its replay): asked again less often; a subtitle change forgets it.
+        ttl_s = self.ttl_s if found is not None else max(self.ttl_s, NO_VIDEO_TTL_S)
         with self._lock:
             if len(self._ladders) >= self.max_entries:
                 self._ladders.clear()  # a burst of distinct videos: start again rather than scan
-            self._ladders[output_key] = (time.monotonic() + self.ttl_s, found)
+            self._ladders[output_key] = (time.monotonic() + ttl_s, found)
         return found
 
     def first_pts(self, store: MediaStore, output_key: str) -> int:

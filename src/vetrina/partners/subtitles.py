@@ -1,8 +1,9 @@
 """A feed's subtitles: each item's MRSS `<media:subTitle lang="it" type="text/vtt" href="..."/>`, read with the item
-(feeds.py keeps them in its details) and imported for its title's video when the media fetch makes it, and again
-by a job (SUBTITLES_JOB) whenever the feed changes them. Each is fetched as the feed's media are (`netguard.fetch`: no private or local addresses, a
-timeout, at most VETRINA_SUBTITLE_MAX_BYTES) and checked as an upload is (media/subtitles.py). One that fails
-fails alone: the video keeps the others, and the item's `media_error` says which failed and why."""
+(feeds.py keeps them in its details) and imported for its title's video when the media fetch makes it, and again by
+a job (SUBTITLES_JOB) whenever the feed changes them. Each is fetched as the feed's media are (`netguard.fetch`: no
+private or local addresses, a timeout, at most VETRINA_SUBTITLE_MAX_BYTES) and checked as an upload is
+(media/subtitles.py). One that fails fails alone: the video keeps the others, and the item's `media_error` says
+which failed and why."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 from vetrina import netguard
 from vetrina.context import Context
 from vetrina.errors import VetrinaError
+from vetrina.i18n import _
 from vetrina.jobs import job
 from vetrina.media import subtitles
 from vetrina.partners.models import FeedItem, MediaStatus
@@ -64,7 +66,7 @@ def import_feed_subtitles(ctx: Context, item_id: int) -> None:
             language = subtitles.language_tag(link.get("lang") or "")
             listed.add(language)  # a listed language whose new file fails keeps the file it had
             if link.get("type") and link["type"] not in SUBTITLE_TYPES:
-                raise netguard.FetchError(f"its type {link['type']} is not WebVTT (text/vtt) or SRT.")
+                raise netguard.FetchError(_("The type {type} is not WebVTT (text/vtt) or SRT.", type=link["type"]))
             data = _fetch(ctx, link.get("href") or "")
             with ctx.db.session(write=True) as session:
                 subtitles.import_subtitles(ctx, session, video_id, language, data)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from tests.media.subtitles.helpers import ENGLISH, ITALIAN_SRT, cues, upload
 from tests.web.helpers import assert_problem
 from vetrina.accounts.models import Role
+from vetrina.demo import DEMO_FILMS, DEMO_SUBTITLES
 from vetrina.media import subtitles
 from vetrina.media.models import Video, VideoSubtitle
 
@@ -203,3 +204,9 @@ def test_a_failed_transaction_leaves_neither_file_nor_row(ctx, owner, video_id):
     assert stored_keys(ctx, video_id) == []
     with ctx.db.session() as session:
         assert session.scalars(select(VideoSubtitle)).all() == []
+
+
+def test_the_demo_films_subtitles_fit_it():
+    for language, text in DEMO_SUBTITLES.items():
+        assert subtitles.language_tag(language) == language
+        assert len(subtitles.parse_subtitles(text.encode(), DEMO_FILMS[0].seconds).cues) == 5
