@@ -74,9 +74,10 @@
       const text = textOf(s.unit, spec.currency), tone = colour(`--chart-tone-${s.tone}`, "#4f7cff");
       const drawn = { label: s.label, scale: s.axis, stroke: tone, width: 2, value: (u, v) => (v == null ? "–" : text(v)) };
       if (s.style !== "bars") return drawn;
-      // Bars in one chart overlap, each narrower than the one before (clicks inside impressions).
+      // Bars in one chart overlap, each narrower than the one before (clicks inside impressions), also at their
+      // widest (a chart of one day).
       const share = Math.max(0.25, 0.7 - 0.3 * bars++);
-      return { ...drawn, width: 0, fill: tone, paths: uPlot.paths.bars({ size: [share, 64], align: 0 }), points: { show: false } };
+      return { ...drawn, width: 0, fill: tone, paths: uPlot.paths.bars({ size: [share, Math.round(90 * share)], align: 0 }), points: { show: false } };
     });
     const valueAxis = side => ({
       scale: side,
