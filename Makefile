@@ -105,6 +105,7 @@ bench: install  ## the benchmarks (several minutes each)
 	$(BIN)/python bench/autotag.py
 	$(BIN)/python bench/ads.py
 	$(BIN)/python bench/signals.py
+	$(BIN)/python bench/languages.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/events.py
 
