@@ -210,3 +210,14 @@ def test_the_demo_films_subtitles_fit_it():
     for language, text in DEMO_SUBTITLES.items():
         assert subtitles.language_tag(language) == language
         assert len(subtitles.parse_subtitles(text.encode(), DEMO_FILMS[0].seconds).cues) == 5
+
+
+def test_the_uploader_is_answered_in_their_language(client, owner, video_id):
+    answer = client.post(
+        f"/api/v1/videos/{video_id}/subtitles",
+        headers={**owner.auth, "Accept-Language": "it-IT,it;q=0.9"},
+        data={"language": "en"},
+        files={"file": ("s.vtt", cues((5, 6), (1, 2)).encode())},
+    )
+    problem = assert_problem(answer, 422, "invalid-input")
+    assert problem["title"] == "I dati inseriti non sono validi"
