@@ -12,6 +12,7 @@ import pytest
 
 from tests.e2e.helpers import shop_the_look
 from tests.helpers import sign_in_page, wait_in_page
+from tests.studio.helpers import photo_bytes
 
 pytestmark = pytest.mark.slow
 
@@ -134,4 +135,66 @@ def test_the_players_controls_work_from_the_keyboard(live_server, make_account, 
     # Every control shows where the focus is.
     outline = page.evaluate(f"getComputedStyle({ACTIVE}).outlineStyle")
     assert outline != "none"
+    context.close()
+
+
+def test_a_tag_is_placed_in_the_tag_editor_by_keyboard_alone(live_server, make_account, media_dir, browser):
+    merchant, _buyer, video_id, _shirt, mug = shop_the_look(live_server.url, make_account, media_dir)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    sign_in_page(page, live_server.url, merchant, f"/videos/{video_id}/tags")
+
+    tab_to(page, "#tag-form select[name=product_id]")
+    page.keyboard.type("Mug")  # a select's type-ahead
+    assert page.eval_on_selector("#tag-form select[name=product_id]", "s => s.value") == str(mug["id"])
+    tab_to(page, "#tag-form input[name=start_s]", limit=3)
+    page.keyboard.press("Control+A")
+    page.keyboard.type("2")
+    tab_to(page, "#tag-form input[name=end_s]", limit=3)
+    page.keyboard.press("Control+A")
+    page.keyboard.type("6")
+    tab_to(page, "#tag-form input[name=placed]", limit=3)
+    page.keyboard.press("Space")
+    # The box over the picture: five steps right, three down, then ten steps narrower.
+    tab_to(page, "#tag-box", key="Shift+Tab")
+    for key, times in (("ArrowRight", 5), ("ArrowDown", 3), ("Shift+ArrowLeft", 10)):
+        for _ in range(times):
+            page.keyboard.press(key)
+    assert page.inner_text("#tag-box-where") == "40% from the left, 38% from the top, 20% wide, 30% high"
+    tab_to(page, "#tag-form button[type=submit]")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#tag-status:has-text('Tagged')")
+    assert "Mug" in page.inner_text("#tag-list")
+    assert focused(page, "#tag-form button[type=submit]")
+
+    tags = httpx.get(f"{live_server.url}/api/v1/videos/{video_id}/tags", headers=merchant.auth).json()
+    (placed,) = [tag for tag in tags if tag["start_s"] == 2]
+    assert placed["product_id"] == mug["id"] and placed["end_s"] == 6
+    assert placed["box"] == pytest.approx({"x": 0.40, "y": 0.38, "w": 0.20, "h": 0.30})
+    assert errors == []
+    context.close()
+
+
+def test_a_studio_preview_by_keyboard_alone(live_server, make_account, media_dir, browser):
+    merchant, _buyer, _video_id, _shirt, mug = shop_the_look(live_server.url, make_account, media_dir)
+    photo = {"file": ("p.jpg", photo_bytes((60, 120, 200), size=(320, 320)), "image/jpeg")}
+    # The studio ticks the newest product first: the mug, with its photo.
+    added = httpx.post(f"{live_server.url}/api/v1/products/{mug['id']}/images", headers=merchant.auth, files=photo)
+    assert added.status_code == 201, added.text
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    sign_in_page(page, live_server.url, merchant, "/studio")
+
+    tab_to(page, "input[name=headline]", limit=80)
+    page.keyboard.type("Linen for summer")
+    tab_to(page, "#preview-button", limit=40)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#preview-video:not([hidden]), #studio-error:not([hidden])", timeout=60_000)
+    assert page.locator("#studio-error").is_hidden(), page.inner_text("#studio-error")
+    # The outcome is read out where it is written, and the button pressed still has the focus.
+    assert page.get_attribute("#preview-hint", "role") == "status"
+    assert "Preview" in page.inner_text("#preview-hint")
+    assert focused(page, "#preview-button")
     context.close()

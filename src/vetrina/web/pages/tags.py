@@ -11,6 +11,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from vetrina.accounts.models import User
+from vetrina.catalog import service as catalog
 from vetrina.catalog.models import Product
 from vetrina.errors import InvalidInput
 from vetrina.i18n import _
@@ -59,6 +60,8 @@ def tag_editor(
         titles=titles,
         proposals=[p for p in proposals if p.state == "proposed"],
         tags=tags,
+        # The asker's own products, to tag by hand (the form posts to the tags API, which decides who may).
+        products=catalog.list_products(session, 1, 200, merchant_id=user.id, viewer=user).items,
         run=last_run,
         ad_settings=ad_settings,
         floor=floor,

@@ -52,11 +52,19 @@
     return data;
   }
 
+  // While a request runs the buttons say so (aria-disabled) and do nothing: disabling them would drop the focus of
+  // the keyboard user who pressed one.
   function busy(on) {
-    for (const button of form.querySelectorAll("button")) button.disabled = on;
+    form.setAttribute("aria-busy", String(on));
+    for (const button of form.querySelectorAll("button")) {
+      if (on) button.setAttribute("aria-disabled", "true");
+      else button.removeAttribute("aria-disabled");
+    }
   }
+  const isBusy = () => form.getAttribute("aria-busy") === "true";
 
   document.getElementById("preview-button").addEventListener("click", async () => {
+    if (isBusy()) return;
     errorBox.hidden = true;
     busy(true);
     document.getElementById("preview-hint").textContent = t("Rendering a preview…");
@@ -79,6 +87,7 @@
   });
 
   document.getElementById("render-button").addEventListener("click", async () => {
+    if (isBusy()) return;
     errorBox.hidden = true;
     busy(true);
     const key = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random()).replace(/-/g, "");
