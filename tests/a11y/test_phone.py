@@ -133,9 +133,12 @@ def test_the_channel_page_and_the_studio_fit_a_phone(live_server, make_account, 
     page.goto(f"{live_server.url}/c/{handle}")
     keep_screenshot(page, tmp_path, "channel", full_page=True)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    thumb = rect(page, ".grid .thumb")
-    assert thumb["right"] - thumb["left"] >= 340, thumb  # one video a row, the screen's width
-    assert small_targets(page, "main") == []
+    # The upright video's card is upright too, two a row, its picture filling it (no bars beside it).
+    thumb = rect(page, ".grid .thumb.upright")
+    width, height = thumb["right"] - thumb["left"], thumb["bottom"] - thumb["top"]
+    assert width >= 170 and abs(height / width - 16 / 9) < 0.02, thumb
+    assert page.eval_on_selector(".grid .thumb.upright img", "i => getComputedStyle(i).objectFit") == "cover"
+    assert small_targets(page, "main, footer, header") == []
 
     page.goto(f"{live_server.url}/studio")
     keep_screenshot(page, tmp_path, "studio", full_page=True)
