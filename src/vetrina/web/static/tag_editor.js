@@ -3,6 +3,29 @@
 // arrow keys (Shift+arrows resize it) or typed in percent. Sent to the tags API; the new tag joins the list.
 "use strict";
 
+// A recognition run in progress: its progress is polled (the page is not reloaded under its reader every few
+// seconds, WCAG 2.2.1), and the page reloads once, when the run has finished, to list its proposals.
+(() => {
+  const line = document.querySelector(".run-status[data-run-url]");
+  if (!line) return;
+  const bar = line.querySelector("progress"), percent = line.querySelector(".run-percent");
+  const poll = async () => {
+    try {
+      const response = await fetch(line.dataset.runUrl, { credentials: "same-origin" });
+      if (response.ok) {
+        const run = await response.json();
+        if (run.status !== "queued" && run.status !== "running") return window.location.reload();
+        bar.value = run.progress;
+        percent.textContent = new Intl.NumberFormat(VETRINA_LOCALE, { style: "percent" }).format(run.progress);
+      }
+    } catch (error) {
+      // A dropped connection or a restarting server: keep polling.
+    }
+    setTimeout(poll, 2000);
+  };
+  setTimeout(poll, 2000);
+})();
+
 (() => {
   const form = document.getElementById("tag-form");
   if (!form) return;
