@@ -275,3 +275,33 @@ def test_https_to_the_checked_address_names_the_host_for_sni_and_the_certificate
         assert len(site.requests) == 1
     finally:
         site.close()
+
+
+def test_a_body_trickled_past_the_total_time_is_refused_while_each_wait_is_short():
+    class Trickle(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/vtt")
+            self.end_headers()
+            for _byte in range(40):  # a byte every 50 ms: no single wait is long
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                threading.Event().wait(0.05)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Trickle)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/subtitles.vtt"
+    try:
+        received = bytearray()
+        with pytest.raises(netguard.FetchError, match="took longer than 0.5 s"):
+            netguard.fetch(url, True, sink=received.extend, max_bytes=1000, timeout_s=5, total_s=0.5)
+        assert 0 < len(received) < 40
+        whole = bytearray()  # without a total, the same server's body arrives whole
+        netguard.fetch(url, True, sink=whole.extend, max_bytes=1000, timeout_s=5)
+        assert len(whole) == 40
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
@@ -172,11 +173,14 @@ def fetch(
     accept: tuple[str, ...] = (),
     accept_header: str = "*/*",
     resolver: Resolver = resolve_with_system,
+    total_s: float | None = None,
 ) -> str:
     """Stream the body at `url` into `sink`; returns its content type. Every hop (redirects too) is checked
-    and pinned to the address checked; `timeout_s` bounds each wait (connect, and between chunks); a body over
+    and pinned to the address checked; `timeout_s` bounds each wait (connect, and between chunks) and `total_s`
+    (when given) the whole body, so a server trickling a byte a minute cannot hold a worker; a body over
     `max_bytes`, a status other than 200, or a content type not starting with one of `accept` (when
     given) is a FetchError."""
+    deadline = time.monotonic() + total_s if total_s is not None else None
     for _hop in range(MAX_REDIRECTS + 1):
         with _pinned("GET", url, allow_private, resolver, timeout_s, {"Accept": accept_header}) as response:
             if response.is_redirect and "location" in response.headers:
@@ -202,6 +206,8 @@ def fetch(
                 received += len(chunk)
                 if received > max_bytes:
                     raise FetchError(_("The file is larger than {max_bytes} bytes.", max_bytes=max_bytes))
+                if deadline is not None and time.monotonic() > deadline:
+                    raise FetchError(_("The server took longer than {seconds} s to send it.", seconds=total_s))
                 sink(chunk)
             return kind
     raise FetchError(_("The address redirects too often."))

@@ -56,6 +56,7 @@ END_TOLERANCE_MS = 1000
 # More cues than this on screen at once overlap badly: two speakers at once is the most subtitles show.
 MAX_ON_SCREEN = 2
 MAX_CUES = 10_000  # a 3-hour film has about 2,500
+MAX_LANGUAGES = 40  # per video
 MAX_CUE_TEXT = 1_000  # characters of one cue's text (a subtitle is two lines of about 42)
 MAX_SETTINGS = 200  # characters of one cue's settings (position, alignment...)
 # MPEG-2 timestamps tick at 90 kHz; the map's value is one of them (RFC 8216 3.5).
@@ -83,11 +84,10 @@ class Subtitles:
     """Checked subtitles: their cues, and the WebVTT file that carries them."""
 
     cues: tuple[Cue, ...]
-    blocks: tuple[str, ...] = ()  # STYLE and REGION blocks, kept as written
 
     def webvtt(self, timestamp_map: str | None = None) -> str:
         """The WebVTT file; with `timestamp_map`, that X-TIMESTAMP-MAP header (an HLS subtitle segment's)."""
-        parts = ["WEBVTT" + (f"\nX-TIMESTAMP-MAP={timestamp_map}" if timestamp_map else ""), *self.blocks]
+        parts = ["WEBVTT" + (f"\nX-TIMESTAMP-MAP={timestamp_map}" if timestamp_map else "")]
         for cue in self.cues:
             timing = f"{vtt_time(cue.start_ms)} --> {vtt_time(cue.end_ms)}" + (
                 f" {cue.settings}" if cue.settings else ""
@@ -153,11 +153,11 @@ def _not_subtitles() -> UnsupportedMedia:
 # Control characters no text file holds (tab, line ends and form feed are text).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
 _WEBVTT_SIGNATURE = re.compile(r"WEBVTT(?:[ \t].*)?")
-_VTT_TIME = r"(?:(\d{2,}):)?([0-5]\d):([0-5]\d)\.(\d{3})"
+_VTT_TIME = r"(?:(\d{2,4}):)?([0-5]\d):([0-5]\d)\.(\d{3})"  # hours: no film runs 10,000 of them
 _VTT_TIMING = re.compile(rf"{_VTT_TIME}[ \t]+-->[ \t]+{_VTT_TIME}(?:[ \t]+(.*))?")
 _SRT_TIME = r"(\d{1,3}):([0-5]\d):([0-5]\d)[,.](\d{3})"
 _SRT_TIMING = re.compile(rf"[ \t]*{_SRT_TIME}[ \t]*-->[ \t]*{_SRT_TIME}(?:[ \t]+.*)?")
-_SETTING = re.compile(r"(vertical|line|position|size|align|region):\S+")
+_SETTING = re.compile(r"(vertical|line|position|size|align):\S+")
 _BLOCK_KEYWORD = re.compile(r"(NOTE|STYLE|REGION)(?:[ \t].*)?")
 
 
@@ -190,12 +190,10 @@ def _read_webvtt(lines: list[str]) -> Subtitles:
     while first < len(lines) and lines[first].strip() and "-->" not in lines[first]:
         first += 1
     cues: list[Cue] = []
-    kept: list[str] = []
     for start, block in _blocks(lines, first):
         keyword = _BLOCK_KEYWORD.fullmatch(block[0])
         if keyword and "-->" not in block[0]:
-            if keyword.group(1) != "NOTE" and not cues:  # style and regions come before the cues (or are ignored)
-                kept.append("\n".join(block))
+            # Notes, styles and regions are dropped: a style could hide cues or fetch another site's URLs.
             continue
         timing_at = 0 if "-->" in block[0] else 1
         if timing_at >= len(block) or "-->" not in block[timing_at]:
@@ -224,7 +222,7 @@ def _read_webvtt(lines: list[str]) -> Subtitles:
         identifier = block[0].strip() if timing_at else ""
         start_ms, end_ms = _milliseconds(*timing.groups()[0:4]), _milliseconds(*timing.groups()[4:8])
         cues.append(Cue(number, line, identifier, start_ms, end_ms, settings, text))
-    return Subtitles(tuple(cues), tuple(kept))
+    return Subtitles(tuple(cues))
 
 
 def _cue_text(payload: Sequence[str], number: int, line: int) -> str:
@@ -442,6 +440,16 @@ def store_subtitles(
 ) -> tuple[VideoSubtitle, bool]:
     """Store the file, then its row, as one unit: a rollback removes the file, and a replaced file goes only once
     its replacement has committed."""
+    row = session.scalar(
+        select(VideoSubtitle)
+        .where(VideoSubtitle.video_id == video.id, VideoSubtitle.language == language)
+        .with_for_update()
+    )
+    if row is None and len(list_subtitles(session, video.id)) >= MAX_LANGUAGES:
+        # Every viewer's master playlist lists every language: a bounded list, and bounded storage per video.
+        raise InvalidInput(
+            _("A video has subtitles in at most {limit} languages.", limit=MAX_LANGUAGES), field="language"
+        )
     folder = f"{output_prefix(video.id)}/subtitles/{language}-{secrets.token_hex(4)}"
     body = subtitles.webvtt().encode()
     scratch = ctx.store.scratch_dir(f"subtitles-{secrets.token_hex(8)}")
@@ -451,11 +459,6 @@ def store_subtitles(
         ctx.store.put_file(scratch / SUBTITLES_FILE, f"{folder}/{SUBTITLES_FILE}")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    row = session.scalar(
-        select(VideoSubtitle)
-        .where(VideoSubtitle.video_id == video.id, VideoSubtitle.language == language)
-        .with_for_update()
-    )
     created = row is None
     if row is None:
         row = VideoSubtitle(video_id=video.id, language=language)

@@ -73,6 +73,9 @@ def import_feed_subtitles(ctx: Context, item_id: int) -> None:
         except (VetrinaError, netguard.FetchError) as exc:
             reason = exc.reason if isinstance(exc, netguard.FetchError) else str(exc.detail)
             problems.append(f"media:subTitle {link.get('lang') or '(no lang)'}: {reason}")
+        except Exception:  # a bug with one file must not stop the others, nor the clean-up below
+            log.exception("feed item %s: subtitles %r could not be imported", item_id, link.get("href"))
+            problems.append(f"media:subTitle {link.get('lang') or '(no lang)'}: could not be read")
     with ctx.db.session(write=True) as session:
         subtitles.drop_feed_subtitles(ctx, session, video_id, listed)
         item = session.get(FeedItem, item_id)
@@ -97,5 +100,6 @@ def _fetch(ctx: Context, url: str) -> bytes:
         max_bytes=ctx.settings.subtitle_max_bytes,
         timeout_s=ctx.settings.feed_fetch_timeout_s,
         accept=SUBTITLE_TYPES,
+        total_s=4 * ctx.settings.feed_fetch_timeout_s,  # a subtitle file is small: one that trickles is refused
     )
     return bytes(received)

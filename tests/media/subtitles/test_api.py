@@ -110,6 +110,12 @@ LATIN_1_SRT = "1\n00:00:01,000 --> 00:00:02,000\nPerché sì\n".encode("latin-1"
         ),
         (b"WEBVTT\n\n1 --> 2\nbad timing\n", 422, "invalid-input", "Line 3 is not a cue timing"),
         (cues((1, 2)).replace("Cue 1", "x" * 1001).encode(), 422, "invalid-input", "1001 characters"),
+        (
+            b"WEBVTT\n\n" + b"9" * 5000 + b":00:01.000 --> 00:00:02.000\nhuge hours\n",
+            422,
+            "invalid-input",
+            "Line 3 is not a cue timing",
+        ),
     ],
     ids=[
         "binary",
@@ -124,6 +130,7 @@ LATIN_1_SRT = "1\n00:00:01,000 --> 00:00:02,000\nPerché sì\n".encode("latin-1"
         "no-blank-line",
         "bad-timing",
         "long-text",
+        "huge-hours",
     ],
 )
 def test_bad_files_are_refused_saying_why(client, ctx, owner, video_id, body, status, slug, says):
@@ -135,6 +142,28 @@ def test_bad_files_are_refused_saying_why(client, ctx, owner, video_id, body, st
 
 def test_a_cue_a_moment_past_the_end_is_tolerated(client, owner, video_id):
     assert upload(client, owner, video_id, "en", cues((58, 60.9))).status_code == 201
+
+
+def test_styles_and_regions_are_dropped(client, ctx, owner, video_id):
+    styled = (
+        "WEBVTT\n\nSTYLE\n::cue { display: none; background: url(https://tracker.example/x.png) }\n\n"
+        "REGION\nid:hidden width:1%\n\n00:00:01.000 --> 00:00:02.000 region:hidden\nShown\n"
+    )
+    assert upload(client, owner, video_id, "en", styled).status_code == 201
+    with ctx.db.session() as session:
+        key = session.scalar(select(VideoSubtitle.storage_key).where(VideoSubtitle.video_id == video_id))
+    with ctx.store.local_copy(key) as path:
+        stored = path.read_text()
+    assert "Shown" in stored and "STYLE" not in stored and "tracker" not in stored and "region" not in stored
+
+
+def test_a_video_has_subtitles_in_a_bounded_number_of_languages(client, owner, video_id, monkeypatch):
+    monkeypatch.setattr(subtitles, "MAX_LANGUAGES", 2)
+    for tag in ("en", "it"):
+        assert upload(client, owner, video_id, tag, ENGLISH).status_code == 201
+    problem = assert_problem(upload(client, owner, video_id, "fr", ENGLISH), 422, "invalid-input")
+    assert "at most 2 languages" in problem["detail"]
+    assert upload(client, owner, video_id, "it", ENGLISH).status_code == 200  # replacing one still works
 
 
 def test_too_many_cues_are_refused(client, owner, video_id):
