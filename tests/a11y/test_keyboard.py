@@ -198,3 +198,27 @@ def test_a_studio_preview_by_keyboard_alone(live_server, make_account, media_dir
     assert "Preview" in page.inner_text("#preview-hint")
     assert focused(page, "#preview-button")
     context.close()
+
+
+def test_the_sticky_top_bar_never_hides_the_focus(live_server, make_account, media_dir, browser):
+    merchant, _buyer, _video_id, _shirt, _mug = shop_the_look(live_server.url, make_account, media_dir)
+    context = browser.new_context(viewport={"width": 1280, "height": 500})
+    page = context.new_page()
+    sign_in_page(page, live_server.url, merchant, "/merchant")
+    # From the page's last control back up to its top, Shift+Tab by Shift+Tab (focus scrolls the page up under the
+    # bar), each focused control stays at least partly below the bar (WCAG 2.4.11).
+    page.locator("footer button").focus()
+    hidden = []
+    for _ in range(80):
+        page.keyboard.press("Shift+Tab")
+        where = page.evaluate(f"""() => {{
+            const e = {ACTIVE}, bar = document.querySelector('.topbar').getBoundingClientRect();
+            if (!e || e === document.body || e.closest('.topbar') || e.classList.contains('skip-link')) return null;
+            const r = e.getBoundingClientRect();
+            return {{ what: e.outerHTML.slice(0, 80), bottom: r.bottom, bar: bar.bottom }};
+        }}""")
+        if where and where["bottom"] <= where["bar"]:
+            hidden.append(where)
+    assert page.evaluate("window.scrollY") == 0  # it went all the way up
+    assert hidden == []
+    context.close()
