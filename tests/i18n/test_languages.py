@@ -169,6 +169,10 @@ def test_products_and_their_cards_speak_the_readers_language(client, ctx, make_a
     assert (cards["en"]["price_display"], cards["it"]["price_display"]) == ("€59.00", "59,00\xa0€")
     assert len({answer.headers["etag"] for answer in timelines.values()}) == 3
     assert all("Accept-Language" in answer.headers["vary"] for answer in timelines.values())
+    named = client.get(f"/api/v1/videos/{video_id}/timeline?lang=zh", headers={"Accept-Language": "it"})
+    assert named.json()["tags"][0]["product"]["title"] == "杯子"  # the address's language: no Vary needed
+    assert "vary" not in named.headers and named.headers["etag"] == timelines["zh"].headers["etag"]
+    assert_problem(client.get(f"/api/v1/videos/{video_id}/timeline?lang=fr"), 422, "invalid-input")
     page = client.get(f"/p/{product['id']}", headers={"Accept-Language": "it"})
     assert "Tazza" in page.text and "Una tazza." in page.text
     fallback = client.get(f"/p/{product['id']}", headers={"Accept-Language": "zh"})

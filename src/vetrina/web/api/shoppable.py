@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from vetrina.accounts.models import User
 from vetrina.errors import InvalidInput
-from vetrina.i18n import _, current_language
+from vetrina.i18n import _, current_language, prefer
 from vetrina.rights import service as rights
 from vetrina.shoppable import service as shoppable
 from vetrina.shoppable.models import ProductTag
@@ -148,37 +148,50 @@ def delete_tag(
 
 @router.get("/timeline", summary="Everything the player needs for one play (ETag-cached)")
 async def timeline(
-    request: Request, video_id: RowId, if_none_match: Annotated[str | None, Header()] = None
+    request: Request,
+    video_id: RowId,
+    if_none_match: Annotated[str | None, Header()] = None,
+    lang: Annotated[
+        Literal["en", "it", "zh"] | None,
+        Query(description="The cards' language (the player sends its page's); else the asker's, by Accept-Language."),
+    ] = None,
 ) -> Response:
     """Read on every play. An anonymous viewer of a public title that plays everywhere is answered from this
     process's memory on the event loop: no worker thread, whose hand-offs on the GIL made the tail of this route's
     latency. Everyone else, and anything not in memory, is answered in a worker thread as any route is."""
+    if lang is not None:
+        prefer(lang)
     if signed_out(request):
         ctx = get_context(request)
         if ctx.caches.get(rights.RightsCache).remembered(video_id) == []:  # no licences: the same answer anywhere
             # Cached only while public, per language (the cards' titles and prices are written in it).
             rendered = ctx.caches.get(shoppable.TimelineCache).fresh(video_id, current_language())
             if rendered is not None:
-                return _timeline_answer(rendered, True, if_none_match)
-    return await run_in_threadpool(_timeline_in_thread, request, video_id, if_none_match)
+                return _timeline_answer(rendered, True, if_none_match, lang is not None)
+    return await run_in_threadpool(_timeline_in_thread, request, video_id, if_none_match, lang)
 
 
-def _timeline_in_thread(request: Request, video_id: int, if_none_match: str | None) -> Response:
+def _timeline_in_thread(request: Request, video_id: int, if_none_match: str | None, lang: str | None) -> Response:
     ctx = get_context(request)
     user = headers_user(request)
+    if lang is not None:
+        prefer(lang)  # the address's language wins over the asker's own setting, as it chose the cache entry
     with ctx.db.session() as session:
         grant = rights.require(ctx, session, video_id, viewer_territory(request), "stream", user)
         rendered = shoppable.rendered_timeline(ctx, session, video_id, user)
     # A video only its owner may see must never be stored by a shared cache.
     # A licensed title's answer depends on where the viewer is: shared caches must not keep it either.
-    return _timeline_answer(rendered, rendered.public and not grant.managed, if_none_match)
+    return _timeline_answer(rendered, rendered.public and not grant.managed, if_none_match, lang is not None)
 
 
-def _timeline_answer(rendered: shoppable.RenderedTimeline, shareable: bool, if_none_match: str | None) -> Response:
+def _timeline_answer(
+    rendered: shoppable.RenderedTimeline, shareable: bool, if_none_match: str | None, language_in_address: bool
+) -> Response:
     # Stock changes while people watch: caches revalidate after a few seconds (a 304 costs little).
     cache_control = "public, max-age=5, must-revalidate" if shareable else "private, no-store"
-    # The cards speak the viewer's language, chosen by these headers (web/language.py).
-    headers = {"ETag": rendered.etag, "Cache-Control": cache_control, "Vary": "Accept-Language, Cookie"}
+    headers = {"ETag": rendered.etag, "Cache-Control": cache_control}
+    if not language_in_address:  # the cards speak the asker's language, chosen by these headers (web/language.py)
+        headers["Vary"] = "Accept-Language, Cookie"
     if if_none_match and rendered.etag in {t.strip() for t in if_none_match.split(",")}:
         return Response(status_code=304, headers=headers)
     return Response(rendered.body, media_type="application/json", headers=headers)

@@ -311,7 +311,9 @@ class ShopLayer {
   }
 
   async load() {
-    const response = await fetch("/api/v1/videos/" + this.videoId + "/timeline", { credentials: "same-origin" });
+    // The cards' language in the address, so shared caches keep one copy per language (no Vary on cookies).
+    const address = "/api/v1/videos/" + this.videoId + "/timeline?lang=" + encodeURIComponent(VETRINA_LANGUAGE);
+    const response = await fetch(address, { credentials: "same-origin" });
     if (!response.ok) return;
     this.tags = (await response.json()).tags;
     this.drawMarkers();
