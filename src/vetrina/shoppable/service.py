@@ -185,6 +185,8 @@ def product_card(ctx: Context, product: Product) -> dict[str, Any]:
     return {
         "id": product.id,
         "title": in_language(product)[0],
+        # Every translated title too: a live pin's card is made once and read in each viewer's language.
+        "titles": {tag: texts["title"] for tag, texts in (product.translations or {}).items() if texts.get("title")},
         "merchant_id": product.merchant_id,
         "price": Money(product.price_amount, product.currency).as_json(),
         "price_display": Money(product.price_amount, product.currency).display(),

@@ -77,6 +77,7 @@ class LiveShow {
 
   apply(event) {
     const payload = event.payload;
+    if (payload.product) payload.product = inViewersLanguage(payload.product);
     if (event.type === "pin") this.shop.showPin(payload.pin_id, payload.product);
     else if (event.type === "unpin") this.shop.hidePin(payload.pin_id);
     else if (event.type === "flash_sale") this.shop.showFlashSale(payload.sale, payload.product);
@@ -222,3 +223,8 @@ document.addEventListener("DOMContentLoaded", () => {
   // player.js and shop.js build theirs on the same event; wait a tick for both.
   setTimeout(() => { window.vetrinaLive = new LiveShow(root, window.vetrinaPlayer, window.vetrinaShop); }, 10);
 });
+
+// A pin's card is made once, in the host's language: each viewer reads its title in their own when translated.
+function inViewersLanguage(product) {
+  return { ...product, title: (product.titles && product.titles[VETRINA_LANGUAGE]) || product.title };
+}
