@@ -222,7 +222,8 @@ def test_typed_amounts_parse_exactly(text, currency, expected):
         ("10000000000.01", "EUR", "That amount is too large."),
         ("-10000000000.01", "EUR", "That amount is too large."),
         ("1000000000001", "JPY", "That amount is too large."),
-        ("9" * 5000, "EUR", "That amount is too large."),
+        ("9" * 60, "EUR", "That amount is too large."),
+        ("9" * 5000, "EUR", "“" + "9" * 40 + "” is not an amount (write it like 1,299.50)."),  # not read at all
         ("NaN", "EUR", "“NaN” is not an amount (write it like 1,299.50)."),
         ("nan", "EUR", "“nan” is not an amount (write it like 1,299.50)."),
         ("sNaN", "EUR", "“sNaN” is not an amount (write it like 1,299.50)."),

@@ -39,6 +39,7 @@ from vetrina.i18n import _, babel_locale
 _NOT_MONEY = {"XXX", "XTS"}
 # What an amount may hold before a locale reads it: a sign, digits, and the separators languages use.
 _TYPED_AMOUNT = re.compile(r"[+-]?[0-9 .,'\u00a0\u202f]*[0-9][0-9 .,'\u00a0\u202f]*")
+MAX_TYPED = 64  # characters: far more than any amount, and the pattern above is only read that far
 MAX_AMOUNT = 10**12  # minor units; far above any single price or balance we expect
 BASIS_POINTS = 10_000  # in a whole
 MILLIS_PER_MINOR = 1000
@@ -131,7 +132,7 @@ class Money:
         refusal = InvalidInput(
             _("“{text}” is not an amount (write it like {example}).", text=typed[:40], example=example), field="amount"
         )
-        if not _TYPED_AMOUNT.fullmatch(typed):
+        if len(typed) > MAX_TYPED or not _TYPED_AMOUNT.fullmatch(typed):
             raise refusal
         try:
             value = parse_decimal(typed, locale=locale, strict=True)
