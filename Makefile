@@ -16,6 +16,8 @@ run: install  ## install, seed the demo, and serve on http://$(HOST):$(PORT)
 	$(BIN)/vetrina demo
 	$(BIN)/vetrina serve --host $(HOST) --port $(PORT) --demo-live
 
+# The phone tests' screenshots are kept in test-artifacts/phone/ (not tracked), to look at after a run.
+test: export VETRINA_TEST_ARTIFACTS ?= 1
 test: install browser check  ## install, then run the checks (below) and the whole test suite
 	@$(BIN)/pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$status
