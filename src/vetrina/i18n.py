@@ -94,7 +94,8 @@ def check_language(tag: str) -> str:
     """A BCP 47 tag well formed enough to name a language (for subtitles and product translations: any language
     may be written, not only those the interface speaks), normalised ("pt-br" -> "pt-BR"); ValueError if not."""
     cleaned = tag.strip().replace("_", "-") if isinstance(tag, str) else ""
-    if not cleaned or len(cleaned) > 35:
+    # "und" (undetermined) and "root" name no language a reader could choose (Babel reads them as English).
+    if not cleaned or len(cleaned) > 35 or cleaned.split("-")[0].lower() in ("und", "root"):
         raise ValueError("not a language tag")
     try:
         locale = Locale.parse(cleaned, sep="-")

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from vetrina.ads import tokens
 from vetrina.ads.models import Campaign
 from vetrina.catalog import service as catalog
+from vetrina.catalog.translations import shown
 from vetrina.context import Context
 from vetrina.errors import NotFound
 from vetrina.i18n import _
@@ -59,7 +60,7 @@ def overlay_card(ctx: Context, session: Session, base_url: str, decision_id: str
     image = catalog.image_urls(ctx, product.images[0])["card"] if product.images else None
     return OverlayCard(
         product_id=product.id,
-        title=product.title,
+        title=shown(product, "title"),  # in the viewer's language, as the player's own cards
         price=Money(product.price_amount, product.currency),
         image_url=image,
         click_url=click_url(base_url, decision_id),

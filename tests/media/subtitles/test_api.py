@@ -189,7 +189,7 @@ def test_an_enormous_file_is_a_413_while_read_or_before(client, ctx, owner, vide
 
 
 def test_bad_language_tags_and_missing_files_are_422s(client, owner, video_id):
-    for tag in ("", "klingon!", "xx", "en_GB_oxford_extra_long_tag_beyond_reason"):
+    for tag in ("", "klingon!", "xx", "en_GB_oxford_extra_long_tag_beyond_reason", "und", "root"):
         problem = assert_problem(upload(client, owner, video_id, tag, ENGLISH), 422, "invalid-input")
         assert problem.get("field") == "language" or tag == "", problem
     no_file = client.post(f"/api/v1/videos/{video_id}/subtitles", headers=owner.auth, data={"language": "en"})
