@@ -80,13 +80,13 @@ def test_one_cache_of_each_kind_per_context(ctx):
 
 def test_a_topic_reaches_only_the_caches_that_listen_to_it(ctx):
     timelines, licences = ctx.caches.get(TimelineCache), ctx.caches.get(RightsCache)
-    timelines.get_or_build(1, lambda: (shoppable.RenderedTimeline(b"{}", '"a"'), True))
+    timelines.get_or_build(1, "en", lambda: (shoppable.RenderedTimeline(b"{}", '"a"'), True))
     licences._terms[1] = (float("inf"), [])
     ctx.caches.forget(Topic.licences, 1)
-    assert 1 in timelines._entries and 1 not in licences._terms
+    assert timelines.fresh(1, "en") is not None and 1 not in licences._terms
     licences._terms[1] = (float("inf"), [])
     ctx.caches.forget(Topic.video, 1)  # a video change concerns both
-    assert 1 not in timelines._entries and 1 not in licences._terms
+    assert timelines.fresh(1, "en") is None and 1 not in licences._terms
 
 
 def test_a_tag_change_drops_the_cached_timeline_after_commit_and_not_on_rollback(ctx, make_account):
