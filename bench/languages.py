@@ -19,20 +19,17 @@ from urllib.parse import urlsplit
 
 import httpx
 from live import latency_at_half_ceiling, node_load, print_latency_table, served, server_pids
-from signals import _stored_ladder
+from signals import stored_film
 
-from vetrina import clock
 from vetrina.accounts import service as accounts
 from vetrina.accounts.models import Role
 from vetrina.catalog import service as catalog
 from vetrina.media import subtitles
-from vetrina.media.models import Video, VideoStatus
 from vetrina.money import Money
 from vetrina.runtime import build_context
 from vetrina.settings import Settings
 from vetrina.shoppable import service as shoppable
 
-FILM_S = 7200
 CUES = "".join(
     f"{n}\n00:{n // 60:02d}:{n % 60:02d},000 --> 00:{n // 60:02d}:{n % 60:02d},900\nLine {n}\n\n" for n in range(1, 600)
 )
@@ -47,27 +44,7 @@ def seed(settings: Settings, scratch: Path) -> tuple[int, int]:
             session.flush()
             ids = []
             for title in ("Subtitled", "Bare"):
-                video = Video(
-                    owner_id=merchant.id,
-                    title=title,
-                    description="A film.",
-                    status=VideoStatus.ready.value,
-                    progress=1.0,
-                    duration_s=float(FILM_S),
-                    width=1280,
-                    height=720,
-                    frame_rate=30.0,
-                    has_audio=True,
-                    renditions=[],
-                    published=True,
-                    allow_merchant_tags=False,
-                    created_at=clock.now(),
-                )
-                session.add(video)
-                session.flush()
-                video.output_key = f"videos/{video.id}/hls-bench"
-                ctx.store.publish_dir(_stored_ladder(scratch / title), video.output_key, last="master.m3u8")
-                ids.append(video.id)
+                ids.append(stored_film(ctx, session, merchant.id, title, scratch).id)
             subtitled, bare = ids
             for i in range(20):
                 product = catalog.create_product(

@@ -18,12 +18,14 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 from live import latency_at_half_ceiling, node_load, print_latency_table, served, server_pids
+from sqlalchemy.orm import Session
 
 from vetrina import clock
 from vetrina.accounts import service as accounts
 from vetrina.accounts.models import Role
 from vetrina.ads.models import VideoAdSettings
 from vetrina.catalog import service as catalog
+from vetrina.context import Context
 from vetrina.media.models import Video, VideoStatus
 from vetrina.money import Money
 from vetrina.runtime import build_context
@@ -49,6 +51,31 @@ def _stored_ladder(directory: Path) -> Path:
     return directory
 
 
+def stored_film(ctx: Context, session: Session, owner_id: int, title: str, scratch: Path) -> Video:
+    """A ready, published 2-hour film whose stored ladder is `_stored_ladder`'s (no transcode)."""
+    video = Video(
+        owner_id=owner_id,
+        title=title,
+        description="",
+        status=VideoStatus.ready.value,
+        progress=1.0,
+        duration_s=float(FILM_S),
+        width=1280,
+        height=720,
+        frame_rate=30.0,
+        has_audio=True,
+        renditions=[],
+        published=True,
+        allow_merchant_tags=False,
+        created_at=clock.now(),
+    )
+    session.add(video)
+    session.flush()
+    video.output_key = f"videos/{video.id}/hls-bench"
+    ctx.store.publish_dir(_stored_ladder(scratch / title), video.output_key, last="master.m3u8")
+    return video
+
+
 def seed(settings: Settings, tags: int, scratch: Path) -> tuple[int, int]:
     """The signalled film (tags, a pre-roll, 10 mid-rolls) and the bare one; their ids."""
     ctx = build_context(settings)
@@ -58,27 +85,7 @@ def seed(settings: Settings, tags: int, scratch: Path) -> tuple[int, int]:
             session.flush()
             ids = []
             for title in ("Signalled", "Bare"):
-                video = Video(
-                    owner_id=merchant.id,
-                    title=title,
-                    description="",
-                    status=VideoStatus.ready.value,
-                    progress=1.0,
-                    duration_s=float(FILM_S),
-                    width=1280,
-                    height=720,
-                    frame_rate=30.0,
-                    has_audio=True,
-                    renditions=[],
-                    published=True,
-                    allow_merchant_tags=False,
-                    created_at=clock.now(),
-                )
-                session.add(video)
-                session.flush()
-                video.output_key = f"videos/{video.id}/hls-bench"
-                ctx.store.publish_dir(_stored_ladder(scratch / title), video.output_key, last="master.m3u8")
-                ids.append(video.id)
+                ids.append(stored_film(ctx, session, merchant.id, title, scratch).id)
             signalled, bare = ids
             products = [
                 catalog.create_product(
