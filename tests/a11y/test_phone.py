@@ -113,7 +113,9 @@ def test_a_phone_buys_by_taps_from_an_upright_video_with_the_product_in_sight(
     keep_screenshot(page, tmp_path, "watch-paid")
     samples = page.evaluate("() => { clearInterval(window.sampler); return window.samples; }")
     assert not any(paused for paused, _ in samples), "the video paused during the purchase"
-    assert samples[-1][1] > samples[0][1] + 0.5
+    assert samples[-1][1] > samples[0][1], "the video stood still during the purchase"
+    # Still playing after it: half a second more of film (a quick purchase on a loaded machine may take less).
+    wait_in_page(page, f"document.querySelector('video').currentTime > {samples[0][1] + 0.5}")
     assert errors == []
     (order,) = httpx.get(f"{live_server.url}/api/v1/orders", headers=buyer.auth).json()["items"]
     assert order["status"] == "WAIT_SELLER_SEND_GOODS" and order["items"][0]["product_id"] == shirt["id"]
