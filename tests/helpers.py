@@ -22,6 +22,7 @@ from vetrina.accounts.models import User
 from vetrina.context import Context
 from vetrina.media.ffmpeg import run_ffmpeg
 from vetrina.media.models import Video, VideoStatus
+from vetrina.shoppable.models import AutotagRun, TagProposal
 from vetrina.web.app import create_app
 
 REDIS_URL = os.environ.get("VETRINA_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -169,6 +170,36 @@ def wait_for(condition, timeout_s: float = 60, interval_s: float = 0.2, message:
             return value
         time.sleep(interval_s)
     raise AssertionError(f"timed out after {timeout_s}s waiting for {message}")
+
+
+def finished_run_with_proposal(
+    session: Any, video_id: int, user_id: int, product_id: int, start_s: float, end_s: float
+) -> tuple[AutotagRun, TagProposal]:
+    """A finished auto-tagging run of `video_id` and its one pending proposal of `product_id`, written directly."""
+    run = AutotagRun(
+        video_id=video_id,
+        requested_by=user_id,
+        product_ids=[product_id],
+        catalogue_key="k",
+        status="done",
+        created_at=clock.now(),
+    )
+    session.add(run)
+    session.flush()
+    proposal = TagProposal(
+        video_id=video_id,
+        run_id=run.id,
+        requested_by=user_id,
+        product_id=product_id,
+        start_s=start_s,
+        end_s=end_s,
+        box={"x": 0.1, "y": 0.1, "w": 0.2, "h": 0.2},
+        confidence=0.9,
+        created_at=clock.now(),
+    )
+    session.add(proposal)
+    session.flush()
+    return run, proposal
 
 
 def free_port() -> int:

@@ -22,14 +22,13 @@ from starlette.routing import Mount
 from tests.ads.helpers import campaign_row, fund, linear
 from tests.commerce.helpers import order
 from tests.e2e.helpers import shop_the_look
-from tests.helpers import PASSWORD, Account, ready_video_row
+from tests.helpers import PASSWORD, Account, finished_run_with_proposal, ready_video_row
 from tests.studio.helpers import photo_bytes
 from vetrina import clock
 from vetrina.accounts.models import Role
 from vetrina.ads.models import VideoAdSettings
 from vetrina.ads.vast import read_vast
 from vetrina.context import Context
-from vetrina.shoppable.models import AutotagRun, TagProposal
 
 REPO = Path(__file__).resolve().parents[2]
 AXE = REPO / "node_modules" / "axe-core" / "axe.min.js"
@@ -122,29 +121,7 @@ def build_shop_world(url: str, ctx: Context, make_account: Any, media_dir: Path)
                     merchant.user.id, clock.now(), name="Mug card", product_id=mug["id"], bid_model="cpc", bid_amount=40
                 )
             )
-            run = AutotagRun(
-                video_id=video_id,
-                requested_by=merchant.user.id,
-                product_ids=[shirt["id"]],
-                catalogue_key="k",
-                status="done",
-                created_at=clock.now(),
-            )
-            session.add(run)
-            session.flush()
-            session.add(
-                TagProposal(
-                    video_id=video_id,
-                    run_id=run.id,
-                    requested_by=merchant.user.id,
-                    product_id=shirt["id"],
-                    start_s=4,
-                    end_s=8,
-                    box={"x": 0.1, "y": 0.1, "w": 0.2, "h": 0.2},
-                    confidence=0.9,
-                    created_at=clock.now(),
-                )
-            )
+            finished_run_with_proposal(session, video_id, merchant.user.id, shirt["id"], 4, 8)
             ids["processing_video_id"] = str(processing.id)
         vast = http.get("/api/v1/ads/vast", params={"video_id": video_id, "slot": "overlay-1"})
         assert vast.status_code == 200, vast.text

@@ -18,14 +18,13 @@ from starlette.routing import Mount
 
 from tests.ads.helpers import fund, linear
 from tests.commerce.helpers import order, product
-from tests.helpers import Account, ready_video_row
+from tests.helpers import Account, finished_run_with_proposal, ready_video_row
 from tests.studio.helpers import photo_bytes, spot_body
 from tests.web.helpers import form_token, sign_in
 from vetrina import clock
 from vetrina.accounts import service as accounts
 from vetrina.accounts.models import Role, User
 from vetrina.context import Context
-from vetrina.shoppable.models import AutotagRun, TagProposal
 from vetrina.web.deps import CSRF_COOKIE, CSRF_FIELD, CSRF_HEADER, MAX_ROW_ID
 
 # Who asks, in the order each route's cells run: the owner and the operator last, so a write that should be
@@ -138,29 +137,7 @@ def build_world(app: FastAPI, ctx: Context, make_account: Any) -> World:
     )
     ids["tag_id"] = str(tag["id"])
     with ctx.db.session(write=True) as session:
-        run = AutotagRun(
-            video_id=int(ids["video_id"]),
-            requested_by=owner.user.id,
-            product_ids=[item["id"]],
-            catalogue_key="k",
-            status="done",
-            created_at=clock.now(),
-        )
-        session.add(run)
-        session.flush()
-        proposal = TagProposal(
-            video_id=run.video_id,
-            run_id=run.id,
-            requested_by=owner.user.id,
-            product_id=item["id"],
-            start_s=10,
-            end_s=12,
-            box={"x": 0.1, "y": 0.1, "w": 0.2, "h": 0.2},
-            confidence=0.9,
-            created_at=clock.now(),
-        )
-        session.add(proposal)
-        session.flush()
+        run, proposal = finished_run_with_proposal(session, int(ids["video_id"]), owner.user.id, item["id"], 10, 12)
         ids["autotag_run_id"], ids["proposal_id"] = str(run.id), str(proposal.id)
     ids["handle"] = ok(api.get("/api/v1/me/channel", headers=owner.auth))["handle"]
 
