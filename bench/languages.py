@@ -19,10 +19,8 @@ from urllib.parse import urlsplit
 
 import httpx
 from live import latency_at_half_ceiling, node_load, print_latency_table, served, server_pids
-from signals import stored_film
+from signals import merchant_with_films
 
-from vetrina.accounts import service as accounts
-from vetrina.accounts.models import Role
 from vetrina.catalog import service as catalog
 from vetrina.media import subtitles
 from vetrina.money import Money
@@ -40,12 +38,7 @@ def seed(settings: Settings, scratch: Path) -> tuple[int, int]:
     ctx = build_context(settings)
     try:
         with ctx.db.session(write=True) as session:
-            merchant = accounts.create_user(session, "m@bench.example", "bench password", Role.merchant)
-            session.flush()
-            ids = []
-            for title in ("Subtitled", "Bare"):
-                ids.append(stored_film(ctx, session, merchant.id, title, scratch).id)
-            subtitled, bare = ids
+            merchant, (subtitled, bare) = merchant_with_films(ctx, session, ("Subtitled", "Bare"), scratch)
             for i in range(20):
                 product = catalog.create_product(
                     session,

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from vetrina import clock
 from vetrina.accounts import service as accounts
-from vetrina.accounts.models import Role
+from vetrina.accounts.models import Role, User
 from vetrina.ads.models import VideoAdSettings
 from vetrina.catalog import service as catalog
 from vetrina.context import Context
@@ -76,17 +76,21 @@ def stored_film(ctx: Context, session: Session, owner_id: int, title: str, scrat
     return video
 
 
+def merchant_with_films(
+    ctx: Context, session: Session, titles: tuple[str, ...], scratch: Path
+) -> tuple[User, list[int]]:
+    """The benchmark's merchant and a stored film of each title (their ids)."""
+    merchant = accounts.create_user(session, "m@bench.example", "bench password", Role.merchant)
+    session.flush()
+    return merchant, [stored_film(ctx, session, merchant.id, title, scratch).id for title in titles]
+
+
 def seed(settings: Settings, tags: int, scratch: Path) -> tuple[int, int]:
     """The signalled film (tags, a pre-roll, 10 mid-rolls) and the bare one; their ids."""
     ctx = build_context(settings)
     try:
         with ctx.db.session(write=True) as session:
-            merchant = accounts.create_user(session, "m@bench.example", "bench password", Role.merchant)
-            session.flush()
-            ids = []
-            for title in ("Signalled", "Bare"):
-                ids.append(stored_film(ctx, session, merchant.id, title, scratch).id)
-            signalled, bare = ids
+            merchant, (signalled, bare) = merchant_with_films(ctx, session, ("Signalled", "Bare"), scratch)
             products = [
                 catalog.create_product(
                     session,
