@@ -67,13 +67,13 @@ $(LOCALES)/%.mo: $(LOCALES)/%.po $(VENV)/.installed
 	$(BIN)/pybabel compile --statistics -i $< -o $@ 2>&1 | grep -v "^compiling" || true
 
 i18n: $(VENV)/.installed
-	$(BIN)/pybabel extract -F babel.cfg -k n_:1,2 --add-location=file --sort-by-file --project=Vetrina \
+	$(BIN)/pybabel extract -F babel.cfg -k n_:1,2 --no-wrap --add-location=file --sort-by-file --project=Vetrina \
 	  -o $(LOCALES)/messages.pot src
-	$(BIN)/pybabel extract -F babel-scripts.cfg --no-default-keywords -k t --add-location=file --sort-by-file \
+	$(BIN)/pybabel extract -F babel-scripts.cfg --no-default-keywords -k t --no-wrap --add-location=file --sort-by-file \
 	  --project=Vetrina -o $(LOCALES)/scripts.pot src
 	@for domain in messages scripts; do for lang in $(LANGUAGE_DIRS); do \
 	  if [ -f $(LOCALES)/$$lang/LC_MESSAGES/$$domain.po ]; then \
-	    $(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete -D $$domain -l $$lang \
+	    $(BIN)/pybabel update --no-fuzzy-matching --ignore-obsolete --no-wrap -D $$domain -l $$lang \
 	      -i $(LOCALES)/$$domain.pot -d $(LOCALES); \
 	  else $(BIN)/pybabel init -D $$domain -l $$lang -i $(LOCALES)/$$domain.pot -d $(LOCALES); fi; \
 	done; done

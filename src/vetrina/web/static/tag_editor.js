@@ -74,7 +74,7 @@
     if (!on) return;
     const b = read();
     Object.assign(box.style, { left: b.x + "%", top: b.y + "%", width: b.w + "%", height: b.h + "%" });
-    where.textContent = t("{x}% from the left, {y}% from the top, {w}% wide, {h}% high",
+    where.textContent = t("left {x}%, top {y}%, width {w}%, height {h}%",
                           { x: b.x, y: b.y, w: b.w, h: b.h });
   }
   placed.addEventListener("change", draw);
