@@ -98,3 +98,21 @@ def test_a_refused_transfer_leaves_the_credited_account_untouched(ctx, make_acco
     with ctx.db.session() as session:
         assert ledger.find_account(session, AccountKind.wallet, older.id, "EUR").credits_posted == 0
         assert ledger.check_ledger(session).ok
+
+
+def test_a_new_account_is_no_lock_held_by_the_transaction_that_made_it(ctx):
+    """A buyer's `pay` made a merchant's first payable account and then waited for the buyer's wallet, which a
+    provider's notice held while it waited to make the same account: a deadlock (PostgreSQL's READ COMMITTED waits
+    on an uncommitted unique key). Made apart and committed, the second finds it at once."""
+    if ctx.db.is_sqlite:
+        pytest.skip("SQLite has one writer at a time: no second transaction runs meanwhile")
+    with pytest.raises(LookupError), ctx.db.session(write=True) as first:
+        made = ledger.account(first, AccountKind.merchant_payable, 424242, "CNY").id
+        with ctx.db.session(write=True) as second:
+            second.execute(text("SET LOCAL lock_timeout = '2s'"))  # a wait would fail here, not hang
+            found = ledger.account(second, AccountKind.merchant_payable, 424242, "CNY").id
+        raise LookupError("the first transaction rolls back")
+    assert found == made
+    with ctx.db.session() as after:
+        kept = ledger.find_account(after, AccountKind.merchant_payable, 424242, "CNY")
+        assert kept is not None and kept.id == made and ledger.available(kept) == 0

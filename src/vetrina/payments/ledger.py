@@ -21,12 +21,14 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import BigInteger, BindParameter, Select, Table, bindparam, func, insert, select, update
+from sqlalchemy import BigInteger, BindParameter, Select, Table, bindparam, create_engine, func, insert, select, update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
-from sqlalchemy.pool import Pool
+from sqlalchemy.pool import NullPool, Pool
 
 from vetrina import clock
 from vetrina.db import after_commit
@@ -79,22 +81,23 @@ def find_account(session: Session, kind: AccountKind, owner_id: int, currency: s
 
 
 def account(session: Session, kind: AccountKind, owner_id: int, currency: str) -> LedgerAccount:
-    """The account of this kind, owner and currency, created on first use (safe under concurrency)."""
+    """The account of this kind, owner and currency, created on first use (safe under concurrency).
+
+    On PostgreSQL a new account is committed on a connection of its own first. Inserted in the caller's transaction,
+    its unique key would be a lock held to the end, which one path takes after locking the buyer's wallet (a
+    provider's notice credits the wallet, then pays) and another before (the buyer's `pay` finds the merchant's
+    payable, then holds the wallet's money): two such payments deadlocked. An empty account harms no one if the
+    caller then rolls back. SQLite writes one transaction at a time, so it creates in the caller's."""
     query = _account_query(kind, owner_id, currency)
     found = session.scalar(query)
     if found is not None:
         return found
-    created = LedgerAccount(
-        kind=kind.value,
-        owner_id=owner_id,
-        currency=currency,
-        no_overdraft=kind not in _OVERDRAFT_ALLOWED,
-        debits_posted=0,
-        credits_posted=0,
-        debits_pending=0,
-        credits_pending=0,
-        created_at=clock.now(),
-    )
+    if session.get_bind().dialect.name == "postgresql":
+        _create_apart(session.get_bind().engine, kind, owner_id, currency)
+        found = session.scalar(query)
+        if found is not None:  # None only in a REPEATABLE READ transaction, whose snapshot is older: created below
+            return found
+    created = LedgerAccount(**_empty_account(kind, owner_id, currency))
     try:
         with session.begin_nested():
             session.add(created)
@@ -103,6 +106,35 @@ def account(session: Session, kind: AccountKind, owner_id: int, currency: str) -
     # Not to be remembered as an AccountRef by this transaction: a savepoint around it may yet roll it back.
     session.info.setdefault(_CREATED_HERE, set()).add(created.id)
     return created
+
+
+def _empty_account(kind: AccountKind, owner_id: int, currency: str) -> dict[str, Any]:
+    return {
+        "kind": kind.value,
+        "owner_id": owner_id,
+        "currency": currency,
+        "no_overdraft": kind not in _OVERDRAFT_ALLOWED,
+        "debits_posted": 0,
+        "credits_posted": 0,
+        "debits_pending": 0,
+        "credits_pending": 0,
+        "created_at": clock.now(),
+    }
+
+
+_apart: WeakKeyDictionary[Pool, Engine] = WeakKeyDictionary()
+
+
+def _create_apart(engine: Engine, kind: AccountKind, owner_id: int, currency: str) -> None:
+    """Commit the account on a new connection (not the pool's: every pooled one may be held by a caller waiting
+    here); a concurrent creator's row is kept."""
+    apart = _apart.get(engine.pool)
+    if apart is None:
+        apart = _apart.setdefault(engine.pool, create_engine(engine.url, poolclass=NullPool))
+    with apart.begin() as connection:
+        connection.execute(
+            postgresql.insert(_ACCOUNTS).values(_empty_account(kind, owner_id, currency)).on_conflict_do_nothing()
+        )
 
 
 def platform_account(session: Session, kind: AccountKind, currency: str) -> LedgerAccount:
