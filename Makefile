@@ -19,7 +19,7 @@ run: install  ## install, seed the demo, and serve on http://$(HOST):$(PORT)
 # The phone tests' screenshots are kept in test-artifacts/phone/ (not tracked), to look at after a run.
 test: export VETRINA_TEST_ARTIFACTS ?= 1
 test: install browser check  ## install, then run the checks (below) and the whole test suite
-	@$(BIN)/pytest; status=$$?; \
+	@$(BIN)/pytest --numprocesses=2 --dist=loadgroup; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$status
 
 install: system-packages $(VENV)/.installed node_modules/.installed compiled-catalogues

@@ -47,6 +47,21 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 POSTGRES_SKIP = postgres_unreachable()
 
 
+# `make test` runs the suite on two workers (pytest-xdist, --dist loadgroup). The tests that drive Chromium, stream
+# live or stand up a deployment wait on real playback and real processes: they run one after another on one worker,
+# so that two of them never share the machine's two cores; everything else is spread over both.
+ONE_AT_A_TIME_FIXTURES = {"browser"}
+ONE_AT_A_TIME_FOLDERS = {"a11y", "deploy", "e2e", "live", "players"}
+TESTS = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        folder = item.path.relative_to(TESTS).parts[0]
+        if ONE_AT_A_TIME_FIXTURES.intersection(getattr(item, "fixturenames", ())) or folder in ONE_AT_A_TIME_FOLDERS:
+            item.add_marker(pytest.mark.xdist_group("one_at_a_time"))
+
+
 @pytest.fixture(scope="session")
 def migrated_sqlite_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One SQLite database migrated once per session; each test gets a copy (migrating takes over a second)."""
