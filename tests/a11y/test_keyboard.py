@@ -163,7 +163,7 @@ def test_a_tag_is_placed_in_the_tag_editor_by_keyboard_alone(live_server, make_a
     for key, times in (("ArrowRight", 5), ("ArrowDown", 3), ("Shift+ArrowLeft", 10)):
         for _ in range(times):
             page.keyboard.press(key)
-    assert page.inner_text("#tag-box-where") == "40% from the left, 38% from the top, 20% wide, 30% high"
+    assert page.inner_text("#tag-box-where") == "left 40%, top 38%, width 20%, height 30%"
     tab_to(page, "#tag-form button[type=submit]")
     page.keyboard.press("Enter")
     page.wait_for_selector("#tag-status:has-text('Tagged')")
