@@ -17,8 +17,11 @@ from typing import Any
 
 import uvicorn
 
+from tests.ads.helpers import campaign_row
 from vetrina import clock
 from vetrina.accounts.models import User
+from vetrina.ads.models import VideoAdSettings
+from vetrina.ads.vast import Ad, read_vast
 from vetrina.context import Context
 from vetrina.media.ffmpeg import run_ffmpeg
 from vetrina.media.models import Video, VideoStatus
@@ -200,6 +203,31 @@ def finished_run_with_proposal(
     session.add(proposal)
     session.flush()
     return run, proposal
+
+
+def serve_overlay_ad(
+    http: Any, ctx: Context, merchant: Account, video_id: int, product_id: int, name: str = "Mug card"
+) -> tuple[int, Ad]:
+    """An overlay break at 2 s in the merchant's ready video and a CPC card campaign `name` for the product (its photo
+    uploaded; written directly; the merchant funded), served once through the VAST answer so its SIMID creative exists:
+    the campaign's id and the ad served (its `ad_serving_id` is the decision's, `/simid/overlay/{decision_id}`). `http`
+    is an httpx or a Starlette test client."""
+    with ctx.db.session(write=True) as session:
+        session.add(
+            VideoAdSettings(
+                video_id=video_id, preroll=False, midrolls_s=[], overlays_s=[2.0], floor_cpm=0, currency="EUR"
+            )
+        )
+        campaign = campaign_row(
+            merchant.user.id, clock.now(), name=name, product_id=product_id, bid_model="cpc", bid_amount=40
+        )
+        session.add(campaign)
+        session.flush()
+        campaign_id = campaign.id
+    vast = http.get("/api/v1/ads/vast", params={"video_id": video_id, "slot": "overlay-1"})
+    assert vast.status_code == 200, vast.text
+    (ad,) = read_vast(vast.content).ads
+    return campaign_id, ad
 
 
 def free_port() -> int:

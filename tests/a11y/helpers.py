@@ -19,15 +19,12 @@ from fastapi.responses import HTMLResponse
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from starlette.routing import Mount
 
-from tests.ads.helpers import campaign_row, fund, linear
+from tests.ads.helpers import fund, linear
 from tests.commerce.helpers import order
 from tests.e2e.helpers import shop_the_look
-from tests.helpers import PASSWORD, Account, finished_run_with_proposal, ready_video_row
+from tests.helpers import PASSWORD, Account, finished_run_with_proposal, ready_video_row, serve_overlay_ad
 from tests.studio.helpers import photo_bytes
-from vetrina import clock
 from vetrina.accounts.models import Role
-from vetrina.ads.models import VideoAdSettings
-from vetrina.ads.vast import read_vast
 from vetrina.context import Context
 
 REPO = Path(__file__).resolve().parents[2]
@@ -111,21 +108,9 @@ def build_shop_world(url: str, ctx: Context, make_account: Any, media_dir: Path)
         with ctx.db.session(write=True) as session:
             processing = ready_video_row(merchant.user.id, title="Still cooking", status="processing", progress=0.4)
             session.add(processing)
-            session.add(
-                VideoAdSettings(
-                    video_id=video_id, preroll=False, midrolls_s=[], overlays_s=[2.0], floor_cpm=0, currency="EUR"
-                )
-            )
-            session.add(
-                campaign_row(
-                    merchant.user.id, clock.now(), name="Mug card", product_id=mug["id"], bid_model="cpc", bid_amount=40
-                )
-            )
             finished_run_with_proposal(session, video_id, merchant.user.id, shirt["id"], 4, 8)
             ids["processing_video_id"] = str(processing.id)
-        vast = http.get("/api/v1/ads/vast", params={"video_id": video_id, "slot": "overlay-1"})
-        assert vast.status_code == 200, vast.text
-        (ad,) = read_vast(vast.content).ads
+        _campaign_id, ad = serve_overlay_ad(http, ctx, merchant, video_id, mug["id"])
         ids["decision_id"] = ad.ad_serving_id
     roles = {"buyer": buyer, "merchant": merchant, "partner": partner, "admin": admin}
     return World(url, roles, ids)

@@ -11,10 +11,7 @@ from html.parser import HTMLParser
 import pytest
 from babel.messages.pofile import read_po
 
-from tests.helpers import ready_video_row
-from tests.shoppable.helpers import tag
 from tests.web.helpers import sign_in
-from vetrina.accounts.models import Role
 from vetrina.i18n import LOCALE_DIR, Message, translations
 
 READ_ATTRIBUTES = {"aria-label", "title", "placeholder", "alt"}
@@ -74,67 +71,58 @@ def _catalogue_ids() -> list[str]:
         return [m.id for m in read_po(handle) if isinstance(m.id, str) and m.id]
 
 
-@pytest.fixture
-def world(client, ctx, make_account):
-    """An admin (who sees every desk) and a merchant's product tagged in a ready video; data written in no
-    language the scan looks for (so user data is never mistaken for untranslated text)."""
-    admin = make_account(Role.admin)
-    merchant = make_account(Role.merchant)
-    product = client.post(
-        "/api/v1/products",
-        headers=merchant.auth,
-        json={"title": "ZX-7", "description": "—", "price": {"amount": 5900, "currency": "EUR"}, "stock": 3},
-    ).json()
-    with ctx.db.session() as session:
-        video = ready_video_row(merchant.user.id, title="ZX-7 360°")
-        session.add(video)
-        session.flush()
-        video_id = video.id
-    assert tag(client, merchant, video_id, product["id"], 1, 5).status_code == 201
-    handle = client.get("/api/v1/me/channel", headers=merchant.auth).json()["handle"]
-    return {"admin": admin, "video_id": video_id, "product_id": product["id"], "handle": handle}
-
-
-def _pages(world) -> list[str]:
-    video, product = world["video_id"], world["product_id"]
-    return [
-        "/",
-        f"/watch/{video}",
-        f"/embed/{video}",
-        f"/p/{product}",
-        f"/c/{world['handle']}",
-        "/orders",
-        "/wallet",
-        "/account",
-        "/merchant",
-        "/studio",
-        "/upload",
-        "/dashboard",
-        "/merchant/campaigns",
-        "/partner",
-        "/payouts",  # merchants only: the admin reads the refusal page
-        "/admin/payouts",
-        "/admin/reconciliation",
-        f"/videos/{video}/tags",
-        f"/videos/{video}/analytics",
-        "/watch/999999",  # the error page
-    ]
+def _pages(world) -> dict[str, list[str]]:
+    """The pages each one reads: anonymous (the language asked for by the browser), the admin and the merchant (by
+    the switcher's cookie)."""
+    video, product, show = world["video_id"], world["product_id"], world["show_id"]
+    return {
+        "anonymous": ["/login", "/signup", f"/live/{show}", f"/simid/overlay/{world['decision_id']}"],
+        "admin": [
+            "/",
+            f"/watch/{video}",
+            f"/embed/{video}",
+            f"/p/{product}",
+            f"/c/{world['handle']}",
+            f"/live/{show}",  # as a signed-in viewer: the chat's form
+            "/orders",
+            "/wallet",
+            "/account",
+            "/merchant",
+            "/studio",
+            "/upload",
+            "/dashboard",
+            "/merchant/campaigns",
+            "/partner",
+            "/payouts",  # merchants only: the admin reads the refusal page
+            "/admin/payouts",
+            "/admin/reconciliation",
+            f"/videos/{video}/tags",
+            f"/videos/{video}/analytics",
+            "/watch/999999",  # the error page
+        ],
+        "merchant": [f"/live/{show}/host", f"/merchant/campaigns/{world['campaign_id']}"],
+    }
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("language", ["it", "zh"])
 def test_no_english_is_left_on_a_translated_page(client, world, language) -> None:
-    anonymous = {path: client.get(path, headers={"Accept-Language": language}) for path in ("/login", "/signup")}
-    assert sign_in(client, world["admin"].user.email).status_code == 303
-    client.cookies.set("vetrina_language", language)
-    answers = {**anonymous, **{path: client.get(path, headers={"Accept": "text/html"}) for path in _pages(world)}}
+    pages = _pages(world)
+    answers = {
+        f"anonymous {path}": client.get(path, headers={"Accept-Language": language}) for path in pages["anonymous"]
+    }
+    for who in ("admin", "merchant"):
+        client.cookies.clear()
+        assert sign_in(client, world[who].user.email).status_code == 303
+        client.cookies.set("vetrina_language", language)
+        answers |= {f"{who} {path}": client.get(path, headers={"Accept": "text/html"}) for path in pages[who]}
     leftovers = {}
-    for path, answer in answers.items():
-        assert answer.status_code in (200, 403, 404), f"{path}: {answer.status_code}"  # 403: the refusal page
-        assert answer.headers["content-language"] == language, path
+    for page, answer in answers.items():
+        assert answer.status_code in (200, 403, 404), f"{page}: {answer.status_code}"  # 403: the refusal page
+        assert answer.headers["content-language"] == language, page
         left = english_left_behind(readable_text(answer.text), language)
         if left:
-            leftovers[path] = left
+            leftovers[page] = left
     assert not leftovers, f"English left on {language} pages:\n" + "\n".join(f"{p}: {t}" for p, t in leftovers.items())
 
 
