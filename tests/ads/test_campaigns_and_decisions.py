@@ -412,7 +412,7 @@ def test_the_owner_sets_ad_breaks_on_the_tag_editor_page(client, ready_video, ma
     vmap = client.get(f"/api/v1/videos/{film}/vmap").text
     assert vmap.count("<vmap:AdBreak") == 4 and 'timeOffset="00:00:01.500"' in vmap
     bad = client.post(f"/videos/{film}/ad-settings", data={**form, "midrolls": "three"})
-    assert "numbers separated by commas" in bad.text
+    assert "In the mid-rolls, “three” is not a number of seconds" in bad.text
     past_end = client.post(f"/videos/{film}/ad-settings", data={**form, "midrolls": "99"})
     assert "within the video" in past_end.text
     assert client.get(f"/api/v1/videos/{film}/vmap").text == vmap  # the refused changes left it as it was

@@ -50,7 +50,7 @@ def tag_editor(
     )
     owner = user.id == video.owner_id or user.role == "admin"
     currency = get_context(request).settings.default_currency
-    ad_settings, floor = ad_pages.ad_breaks_form(session, video, currency) if owner else (None, "")
+    ad_form = ad_pages.ad_breaks_form(session, video, currency) if owner else None
     return render(
         request,
         "tag_editor.html",
@@ -63,8 +63,7 @@ def tag_editor(
         # The asker's own products, to tag by hand (the form posts to the tags API, which decides who may).
         products=catalog.list_products(session, 1, 200, merchant_id=user.id, viewer=user).items,
         run=last_run,
-        ad_settings=ad_settings,
-        floor=floor,
+        ad_form=ad_form,
     )
 
 
