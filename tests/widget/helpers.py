@@ -15,7 +15,7 @@ from tests.web.helpers import form_token
 
 # The shop's own CSS is hostile on purpose: the widget, in its Shadow DOM, must look the same.
 SHOP_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>A shop</title><link rel="icon" href="data:,">
+<html{lang}><head><meta charset="utf-8"><title>A shop</title><link rel="icon" href="data:,">
 <style>
   body {{ font: 16px serif; margin: 2rem; }}
   button {{ background: rgb(255, 0, 0) !important; font-size: 40px !important; }}
@@ -39,15 +39,16 @@ SHOP_PAGE = """<!doctype html>
 """
 
 
-def shop_page(vetrina_url: str, **attributes: str) -> str:
-    """The shop's page with the widget's tag: `attributes` as data-*/style attributes (`data_channel="x"`)."""
+def shop_page(vetrina_url: str, lang: str | None = "en", **attributes: str) -> str:
+    """The shop's page in `lang` (None: a page that names no language) with the widget's tag: `attributes` as
+    data-*/style attributes (`data_channel="x"`)."""
     written = " ".join(f'{name.replace("_", "-")}="{escape(value)}"' for name, value in attributes.items())
-    return shop_page_with(f'<script src="{escape(vetrina_url)}/static/widget.js" {written} async></script>')
+    return shop_page_with(f'<script src="{escape(vetrina_url)}/static/widget.js" {written} async></script>', lang)
 
 
-def shop_page_with(widget_tag: str) -> str:
-    """The shop's page with `widget_tag` pasted in as it is."""
-    return SHOP_PAGE.format(widget=widget_tag)
+def shop_page_with(widget_tag: str, lang: str | None = "en") -> str:
+    """The shop's page in `lang` (None: no `lang` attribute) with `widget_tag` pasted in as it is."""
+    return SHOP_PAGE.format(widget=widget_tag, lang=f' lang="{escape(lang)}"' if lang is not None else "")
 
 
 def desk_snippet(vetrina_url: str, email: str, layout: str) -> str:

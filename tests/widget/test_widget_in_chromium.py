@@ -2,7 +2,8 @@
 loopback origin (127.0.0.2) than Vetrina's, and carries only the widget's script tag. The carousel loads the channel,
 a video opens and plays in a modal of the embedded player, its product card shows, and the page hears the shopping
 events; a shop allowed to sell in frames takes the purchase into its own cart, any other may not. Before a video is
-opened the page loaded under 30 KB (gzipped) of script from Vetrina, and it never moved."""
+opened the page loaded under 30 KB (gzipped) of script from Vetrina, and it never moved. The widget's labels speak
+the shop page's language."""
 
 from __future__ import annotations
 
@@ -63,6 +64,32 @@ def test_an_unknown_channel_shows_nothing_and_says_so_once(browser, widget_shop,
     assert page.locator(".vetrina-widget li").count() == 0
     assert page.locator(".vetrina-widget").bounding_box()["height"] == 200  # still reserved: nothing moved
     assert page.evaluate("window.layoutShifts") == []
+
+
+def _labels(page) -> list[str | None]:
+    """What a screen reader names the widget's list of videos, its modal and the modal's Close button."""
+    return [
+        page.locator(f".vetrina-widget {part}").get_attribute("aria-label") for part in (".rail", "dialog", ".close")
+    ]
+
+
+def test_the_widgets_labels_speak_the_host_pages_language(browser, widget_shop, shop_site):
+    """The shop's `<html lang="it">` gives Italian labels (in an English browser); a page that names no language
+    gets the browser's (Chinese here)."""
+    italian = shop_site.add("/it.html", shop_page(widget_shop.url, lang="it", data_channel=widget_shop.handle))
+    page, console, _ = _open_page(browser, italian)
+    _widget_buttons(page)
+    assert _labels(page) == ["Video acquistabili", "Video acquistabile", "Chiudi"]
+    assert page.get_by_role("list", name="Video acquistabili").count() == 1
+    assert not [line for line in console if "Vetrina widget" in line or line.startswith("chrome")], console
+
+    unnamed = shop_site.add("/no-lang.html", shop_page(widget_shop.url, lang=None, data_channel=widget_shop.handle))
+    context = browser.new_context(locale="zh-CN")
+    page = context.new_page()
+    page.goto(unnamed)
+    _widget_buttons(page)
+    assert _labels(page) == ["可购物视频", "可购物视频", "关闭"]
+    context.close()
 
 
 def test_a_shop_allowed_to_sell_in_frames_takes_the_purchase_into_its_own_cart(browser, widget_shop, shop_site):

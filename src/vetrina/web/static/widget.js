@@ -18,6 +18,15 @@
   const height = script.style.height || HEIGHTS[layout];
   const SHOPPING = new Set(["product_viewed", "add_to_cart", "checkout"]);
   const warn = (text) => console.warn("Vetrina widget: " + text);
+  // Its labels speak the host page's language (its <html lang>, else the browser's): the widget runs on another
+  // origin than Vetrina's and cannot load its catalogue. The player it opens speaks the viewer's own (docs/widget.md).
+  const TEXTS = {
+    en: ["Shoppable videos", "Shoppable video", "Close"],
+    it: ["Video acquistabili", "Video acquistabile", "Chiudi"],
+    zh: ["可购物视频", "可购物视频", "关闭"],
+  };
+  const language = /^(it|zh)(?![a-z])/i.exec(document.documentElement.lang || navigator.language || "");
+  const [VIDEOS, VIDEO, CLOSE] = TEXTS[language ? language[1].toLowerCase() : "en"];
 
   const CSS = `
 :host { all: initial; display: block; font: 14px/1.3 system-ui, -apple-system, "Segoe UI", sans-serif; color: #1d1d1f; }
@@ -56,13 +65,13 @@ iframe { display: block; width: 100%; height: 100%; border: 0; background: #fff;
   style.textContent = CSS;
   const rail = document.createElement("ul");
   rail.className = "rail " + layout;
-  rail.setAttribute("aria-label", "Shoppable videos");
+  rail.setAttribute("aria-label", VIDEOS);
   const dialog = document.createElement("dialog");
-  dialog.setAttribute("aria-label", "Shoppable video");
+  dialog.setAttribute("aria-label", VIDEO);
   const close = document.createElement("button");
   close.type = "button";
   close.className = "close";
-  close.setAttribute("aria-label", "Close");
+  close.setAttribute("aria-label", CLOSE);
   close.textContent = "×";
   dialog.append(close);
   root.append(style, rail, dialog);
