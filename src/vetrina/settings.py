@@ -284,7 +284,9 @@ class Settings(BaseSettings):
         description='Sites whose pages may frame a player that sells, for every merchant, e.g. ["https://shop.example"].',
     )
     rate_limits_enabled: bool = Field(True, description="Switch rate limits off (load benchmarks on loopback).")
-    uploads_per_day: int = Field(100, ge=1, description="Uploads (videos and images) one user may make in 24 hours.")
+    uploads_per_day: int = Field(
+        100, ge=1, description="Uploads (videos, images, music, subtitles) one user may make in 24 hours."
+    )
     upload_bytes_per_day: int = Field(50 * 1024**3, gt=0, description="Bytes of video one user may upload in 24 hours.")
     processing_per_user: int = Field(20, ge=1, description="Videos of one user transcoding at once.")
 

@@ -24,11 +24,12 @@ import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import BinaryIO, ClassVar
 
 import av
 from babel import Locale
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -483,6 +484,19 @@ def list_subtitles(session: Session, video_id: int) -> list[VideoSubtitle]:
     """The video's subtitles, by language tag."""
     query = select(VideoSubtitle).where(VideoSubtitle.video_id == video_id).order_by(VideoSubtitle.language)
     return list(session.scalars(query))
+
+
+def subtitles_uploaded_since(session: Session, owner_id: int, since: datetime) -> tuple[int, datetime | None]:
+    """How many subtitle files have been uploaded to `owner_id`'s videos since `since`, and when the oldest of them
+    was (for the upload quotas). A language's row keeps only its latest upload's time; a feed's are not uploads."""
+    query = (
+        select(func.count(), func.min(VideoSubtitle.created_at))
+        .select_from(VideoSubtitle)
+        .join(Video, Video.id == VideoSubtitle.video_id)
+        .where(Video.owner_id == owner_id, VideoSubtitle.source == "upload", VideoSubtitle.created_at >= since)
+    )
+    count, oldest = session.execute(query).one()
+    return count, oldest
 
 
 def delete_subtitles(ctx: Context, session: Session, video_id: int, user: User, language: str) -> None:

@@ -27,6 +27,7 @@ from vetrina.context import Context
 from vetrina.errors import InvalidInput, NotAuthenticated, NotFound, PayloadTooLarge, TooManyRequests, VetrinaError
 from vetrina.i18n import _, n_
 from vetrina.media import service as media
+from vetrina.media import subtitles
 from vetrina.media.models import Video
 from vetrina.settings import Settings
 from vetrina.studio import assets
@@ -159,19 +160,21 @@ def _retry_after(oldest: datetime | None, now: datetime) -> int:
 
 
 def check_upload_quotas(ctx: Context, session: Session, user: User, incoming: int, video: bool) -> int | None:
-    """Refuse an upload over `user`'s quotas: uploads in the last 24 hours (429), and for a video the bytes of video
-    in the last 24 hours with the `incoming` ones of the file (413) and the videos processing at once (429).
-    Counted from the database and the store, so every process sees the same counts. For a video, the bytes of
-    video still allowed."""
+    """Refuse an upload over `user`'s quotas: uploads in the last 24 hours (videos, product and studio images, music,
+    subtitles; 429), and for a video the bytes of video in the last 24 hours with the `incoming` ones of the file
+    (413) and the videos processing at once (429). Counted from the database and the store, so every process sees
+    the same counts. For a video, the bytes of video still allowed."""
     settings = ctx.settings
     now = clock.now()
     since = now - _DAY
     videos, oldest_video, stored = media.videos_since(ctx, session, user.id, since)
     images, oldest_image = catalog.images_added_since(session, user.id, since)
     library, oldest_asset = assets.assets_added_since(session, user.id, since)
-    uploads = videos + images + library
+    captions, oldest_caption = subtitles.subtitles_uploaded_since(session, user.id, since)
+    uploads = videos + images + library + captions
     if uploads >= settings.uploads_per_day:
-        oldest = min((t for t in (oldest_video, oldest_image, oldest_asset) if t is not None), default=None)
+        oldests = (oldest_video, oldest_image, oldest_asset, oldest_caption)
+        oldest = min((t for t in oldests if t is not None), default=None)
         raise TooManyRequests(
             n_(
                 "You have uploaded {count} file in the last 24 hours, the most one account may "

@@ -3,12 +3,15 @@ names the cue; who may do what; and nothing half-written."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from tests.media.subtitles.helpers import ENGLISH, ITALIAN_SRT, cues, upload
-from tests.web.helpers import assert_problem
+from tests.web.helpers import app_with, assert_problem
+from vetrina import clock
 from vetrina.accounts.models import Role
 from vetrina.demo import DEMO_FILMS, DEMO_SUBTITLES
 from vetrina.media import subtitles
@@ -220,6 +223,46 @@ def test_only_the_owner_or_an_admin_changes_them_and_a_private_videos_are_hidden
     assert [s["language"] for s in client.get(f"/api/v1/videos/{video_id}/subtitles", headers=owner.auth).json()] == [
         "en"
     ]
+
+
+def _backdate(ctx, *where, hours: float = 25) -> None:
+    with ctx.db.session(write=True) as session:
+        session.execute(update(VideoSubtitle).where(*where).values(created_at=clock.now() - timedelta(hours=hours)))
+
+
+def test_subtitle_uploads_count_in_the_uploads_per_day(settings, owner, video_id):
+    with app_with(settings, uploads_per_day=2) as (client, ctx):
+        with ctx.db.session(write=True) as session:  # the video itself was uploaded yesterday: not counted
+            session.get(Video, video_id).created_at = clock.now() - timedelta(hours=25)
+        assert upload(client, owner, video_id, "en", ENGLISH).status_code == 201
+        _backdate(ctx, VideoSubtitle.language == "en")  # that upload was yesterday's
+        # Replacing a language is an upload of today's (its time is the replacement's).
+        assert upload(client, owner, video_id, "en", cues((1, 2))).status_code == 200
+        assert upload(client, owner, video_id, "it", ITALIAN_SRT, name="s.srt").status_code == 201
+        keys = stored_keys(ctx, video_id)
+
+        refused = upload(client, owner, video_id, "fr", ENGLISH)
+        body = assert_problem(refused, 429, "too-many-requests")
+        assert body["quota"] == "uploads_per_day" and "VETRINA_UPLOADS_PER_DAY = 2" in body["detail"]
+        assert 23 * 3600 < int(refused.headers["Retry-After"]) <= 24 * 3600
+        assert refused.headers["connection"] == "close"  # the upload gate's answer, before the body was read
+        assert_problem(upload(client, owner, video_id, "en", ENGLISH), 429, "too-many-requests")  # a replacement too
+        video = client.post(
+            "/api/v1/videos", headers=owner.auth, data={"title": "More"}, files={"file": ("c.mp4", b"not a video")}
+        )
+        assert assert_problem(video, 429, "too-many-requests")["quota"] == "uploads_per_day"
+
+        # Nothing of the refused uploads was written.
+        listed = client.get(f"/api/v1/videos/{video_id}/subtitles").json()
+        assert [(s["language"], s["cue_count"]) for s in listed] == [("en", 1), ("it", 2)]
+        assert stored_keys(ctx, video_id) == keys
+        with ctx.db.session() as session:
+            assert session.scalars(select(Video.id)).all() == [video_id]
+
+        # A partner's feed's subtitles are not the owner's uploads.
+        with ctx.db.session(write=True) as session:
+            session.execute(update(VideoSubtitle).where(VideoSubtitle.language == "it").values(source="feed"))
+        assert upload(client, owner, video_id, "fr", ENGLISH).status_code == 201
 
 
 def test_a_failed_transaction_leaves_neither_file_nor_row(ctx, owner, video_id):
