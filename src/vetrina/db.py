@@ -1,4 +1,4 @@
-"""SQLAlchemy engine and sessions, the declarative base, and the Alembic migration runner."""
+"""SQLAlchemy engine and sessions, the declarative base, column types, and the Alembic migration runner."""
 
 from __future__ import annotations
 
@@ -10,14 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy.exc
-from sqlalchemy import DateTime, create_engine, event, text
+from sqlalchemy import JSON, DateTime, String, Text, create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction, sessionmaker
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from vetrina.errors import Busy
+from vetrina.i18n import from_storage, storable
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -43,6 +44,49 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class StoredText(TypeDecorator):
+    """Text shown to people (an error, a note, a reason): a `Message` (`_()`) is stored as its catalogue id and
+    parameters and read back as a Message, so that it is translated when shown; typed text is stored as typed.
+
+    Core `insert()`/`update()` values go through it too. With a `length` (a VARCHAR), a Message whose stored form
+    would not fit is stored as its English, cut to fit."""
+
+    impl: TypeEngine[Any] | type[TypeEngine[Any]] = Text
+    cache_ok = True
+
+    def __init__(self, length: int | None = None) -> None:
+        super().__init__()
+        self.length = length
+        if length is not None:
+            self.impl = String(length)
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        if value is None:
+            return None
+        stored = storable(value)
+        if self.length is not None and len(stored) > self.length:
+            stored = storable(value[: self.length])[: self.length]
+        return stored
+
+    def process_result_value(self, value: str | None, dialect: Any) -> str | None:
+        return None if value is None else from_storage(value)
+
+
+class StoredTexts(TypeDecorator):
+    """A JSON list of texts shown to people (notes), each kept as `StoredText` keeps one."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(self, value: list[str] | None, dialect: Any) -> list[str] | None:
+        return None if value is None else [storable(text) for text in value]
+
+    def process_result_value(self, value: list[Any] | None, dialect: Any) -> list[str] | None:
+        if value is None:
+            return None
+        return [from_storage(text) if isinstance(text, str) else text for text in value]
 
 
 def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:

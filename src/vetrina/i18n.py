@@ -5,6 +5,9 @@ English text (so logs, tests and every existing consumer keep working), that als
 parameters. Whoever shows it to a person (a problem response, a page) calls `localise`, which translates it into
 the language of the request being answered (`current_language`), set once per request by the web layer.
 
+A Message kept in the database (`vetrina.db.StoredText`) is stored as its catalogue id and parameters
+(`storable`) and read back as a Message (`from_storage`), so it too is translated when shown.
+
 Catalogues are gettext files under `locales/`, extracted, updated and compiled with Babel (`make i18n`; see
 docs/i18n.md). Placeholders are `str.format` names, `{name}`, in Python, templates and scripts alike.
 """
@@ -12,8 +15,9 @@ docs/i18n.md). Placeholders are `str.format` names, `{name}`, in Python, templat
 from __future__ import annotations
 
 import gettext
+import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -42,6 +46,8 @@ class Speaking:
     setting can change it for everything after it (even code running in another thread or task of the request)."""
 
     language: str = SOURCE_LANGUAGE
+    # A Message was shown in `language`: the answer depends on it (Content-Language, Vary), JSON too.
+    translated: bool = False
 
 
 _speaking: ContextVar[Speaking | None] = ContextVar("vetrina_speaking", default=None)
@@ -195,7 +201,87 @@ def n_(singular: str, plural: str, count: int, **params: Any) -> Message:
 
 def localise(text: object, language: str | None = None) -> Any:
     """`text` in the request's language when it is a `Message`; anything else as it is."""
-    return text.localised(language) if isinstance(text, Message) else text
+    if not isinstance(text, Message):
+        return text
+    speaking = _speaking.get()
+    if language is None and speaking is not None:
+        speaking.translated = True
+    return text.localised(language)
+
+
+def said_by(exc: BaseException) -> str:
+    """What an exception says: the Message it was raised with, still one (`str(exc)` would make it English)."""
+    return exc.args[0] if len(exc.args) == 1 and isinstance(exc.args[0], Message) else str(exc)
+
+
+def clipped(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters for a column; a Message that fits stays one (translated when shown)."""
+    return text if len(text) <= limit else text[:limit]
+
+
+def joined(texts: Sequence[str], separator: str = " ") -> str:
+    """`texts` one after another as one text, each still translated when shown."""
+    names = [f"text{index}" for index in range(len(texts))]
+    # A msgid of placeholders only: no catalogue has it, so every language shows it as it is, filled.
+    return Message(separator.join("{" + name + "}" for name in names), dict(zip(names, texts, strict=True)))
+
+
+# Stored text that begins with this is a Message (JSON follows) or escaped plain text. A control character: no
+# typed text holds one (`vetrina.text.clean_text` refuses them), nor did any English stored before Messages were.
+STORED_MARK = "\x1f"
+
+
+def storable(text: str) -> str:
+    """`text` as a database column keeps it: a Message as its catalogue id and parameters, so that it is translated
+    when read back and shown; any other text as it is (one that begins with the mark gets another in front)."""
+    if isinstance(text, Message):
+        return STORED_MARK + json.dumps(_as_json(text), ensure_ascii=False, separators=(",", ":"))
+    return STORED_MARK + text if text.startswith(STORED_MARK) else text
+
+
+def from_storage(stored: str) -> str:
+    """What `storable` stored: a Message again, or the plain text. A msgid no catalogue has any more shows its
+    English; a damaged Message shows its stored text, never an error."""
+    if not stored.startswith(STORED_MARK):
+        return stored
+    body = stored[len(STORED_MARK) :]
+    if not body.startswith("{"):
+        return body  # plain text that began with the mark
+    try:
+        return _from_json(json.loads(body))
+    except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
+        log.warning("a stored text is not a readable Message: %.200r", body)
+        return body
+
+
+def _as_json(message: Message) -> dict[str, Any]:
+    data: dict[str, Any] = {"msgid": message.msgid}
+    if message.params:
+        data["params"] = {name: _param_as_json(value) for name, value in message.params.items()}
+    if message.plural is not None:
+        data["plural"], data["number"] = message.plural, message.number
+    return data
+
+
+def _param_as_json(value: Any) -> Any:
+    if isinstance(value, Message):
+        return _as_json(value)
+    if value is None or isinstance(value, (int, float)):
+        return value
+    return str(value)  # as it was shown: text, or anything else written out (a path, a Decimal)
+
+
+def _from_json(data: Any) -> Message:
+    if not isinstance(data, dict) or not isinstance(data["msgid"], str):
+        raise ValueError("not a stored Message")
+    params = {
+        str(name): _from_json(value) if isinstance(value, dict) else value
+        for name, value in data.get("params", {}).items()
+    }
+    plural, number = data.get("plural"), data.get("number")
+    if not (plural is None or isinstance(plural, str)) or not (number is None or isinstance(number, int)):
+        raise ValueError("not a stored plural")
+    return Message(data["msgid"], params, plural, number)
 
 
 def script_texts(language: str) -> dict[str, str]:

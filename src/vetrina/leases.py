@@ -21,13 +21,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar, cast
 
-from sqlalchemy import CursorResult, Float, Integer, String, Text, and_, or_, select, update
+from sqlalchemy import CursorResult, Float, Integer, String, and_, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
 
 from vetrina import clock
 from vetrina.context import Context
-from vetrina.db import UTCDateTime
+from vetrina.db import StoredText, UTCDateTime
 from vetrina.errors import VetrinaError
 from vetrina.i18n import _
 from vetrina.jobs import JobFunction, job, repeating_job
@@ -66,7 +66,7 @@ class Leased:
         return mapped_column(String(16), default=cls.lease_statuses.waiting, index=True)
 
     progress: Mapped[float] = mapped_column(Float, default=0.0)
-    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(StoredText(), nullable=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     lease_token: Mapped[str | None] = mapped_column(String(32), nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -23,7 +23,7 @@ from vetrina import clock
 from vetrina.catalog import service as catalog
 from vetrina.commerce.models import Order, OrderEvent, OrderStatus
 from vetrina.errors import Conflict
-from vetrina.i18n import _
+from vetrina.i18n import _, clipped
 from vetrina.money import Money
 from vetrina.payments import escrow, ledger, provider_payments
 from vetrina.payments.gateways import Notice, NoticeKind
@@ -186,7 +186,12 @@ def _note_on(order: Order, action: str, note: str, to: OrderStatus | None = None
         order.status = to.value
     order.history.append(
         OrderEvent(
-            from_status=previous, to_status=order.status, action=action, actor_id=None, note=note[:1000], at=clock.now()
+            from_status=previous,
+            to_status=order.status,
+            action=action,
+            actor_id=None,
+            note=clipped(note, 1000),
+            at=clock.now(),
         )
     )
 

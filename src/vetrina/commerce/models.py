@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, CheckConstraint, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from vetrina.db import Base, UTCDateTime
+from vetrina.db import Base, StoredText, UTCDateTime
 from vetrina.payments.models import ProviderPayment
 
 
@@ -89,7 +89,7 @@ class OrderEvent(Base):
     to_status: Mapped[str] = mapped_column(String(32))
     action: Mapped[str] = mapped_column(String(40))
     actor_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    note: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str] = mapped_column(StoredText(), default="")
     at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

@@ -23,7 +23,7 @@ from vetrina.commerce import disputes, flash
 from vetrina.commerce.models import Order, OrderEvent, OrderItem, OrderStatus, RefundRequest, RefundStatus
 from vetrina.context import Context
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound, VetrinaError
-from vetrina.i18n import _
+from vetrina.i18n import _, clipped
 from vetrina.media.models import Video
 from vetrina.money import Money
 from vetrina.payments import escrow, source_refunds, webhooks
@@ -58,7 +58,7 @@ def _event_row(
         "to_status": to_status,
         "action": action,
         "actor_id": actor.id if actor else None,
-        "note": note[:1000],
+        "note": clipped(note, 1000),
         "at": at,
     }
 

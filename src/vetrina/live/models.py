@@ -11,7 +11,7 @@ from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
-from vetrina.db import Base, UTCDateTime
+from vetrina.db import Base, StoredText, UTCDateTime
 
 
 class ShowStatus(enum.StrEnum):
@@ -45,7 +45,7 @@ class LiveShow(Base):
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)  # the RTMP server's last check
     interrupted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # Why the RTMP server last dropped the stream after taking it (no video, an unsupported codec, too large).
-    stream_problem: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    stream_problem: Mapped[str | None] = mapped_column(StoredText(300), nullable=True)
     # The live HLS: where it lives in the store, and its rungs, fixed by the first stream (a resumed one keeps them).
     media_prefix: Mapped[str | None] = mapped_column(String(200), nullable=True)
     renditions: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)

@@ -22,7 +22,7 @@ from vetrina.commerce.service import LiveSource
 from vetrina.context import Context
 from vetrina.db import Database
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound
-from vetrina.i18n import _
+from vetrina.i18n import _, clipped
 from vetrina.live import hls
 from vetrina.live.models import ConsentStatus, LiveShow, ShowMerchant, ShowStatus
 from vetrina.storage import Covers
@@ -358,7 +358,7 @@ def note_stream_problem(session: Session, show_id: int, problem: str) -> None:
     """Why the encoder dropped the show's stream, for its host (the RTMP server reports the drop itself)."""
     show = session.get(LiveShow, show_id, with_for_update=True)
     if show is not None:
-        show.stream_problem = problem[:300]
+        show.stream_problem = clipped(problem, 300)
 
 
 def order_source(session: Session, show_id: int, stream_time: datetime, product_ids: Iterable[int]) -> LiveSource:

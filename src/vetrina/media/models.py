@@ -10,6 +10,7 @@ from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, 
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vetrina.db import Base, UTCDateTime
+from vetrina.i18n import _
 from vetrina.leases import Leased, LeaseStatuses
 
 
@@ -29,7 +30,7 @@ class Video(Leased, Base):
     lease_statuses: ClassVar[LeaseStatuses] = LeaseStatuses(
         waiting=VideoStatus.processing.value, running=VideoStatus.processing.value, failed=VideoStatus.failed.value
     )
-    lease_work: ClassVar[str] = "Transcoding"
+    lease_work: ClassVar[str] = _("Transcoding")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
@@ -73,7 +74,7 @@ class TranscodeChunk(Leased, Base):
     lease_statuses: ClassVar[LeaseStatuses] = LeaseStatuses(
         waiting=ChunkStatus.queued.value, running=ChunkStatus.encoding.value, failed=ChunkStatus.failed.value
     )
-    lease_work: ClassVar[str] = "Encoding this part of the video"
+    lease_work: ClassVar[str] = _("Encoding this part of the video")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)

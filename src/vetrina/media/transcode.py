@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from vetrina import clock
 from vetrina.context import Context
-from vetrina.i18n import _
+from vetrina.i18n import _, said_by
 from vetrina.leases import Lease, LeaseLost, Outcome, leased_job, run_under_lease
 from vetrina.media.ffmpeg import FfmpegFailed, run_ffmpeg
 from vetrina.media.ladder import (
@@ -214,5 +214,5 @@ def _readable(exc: Exception) -> str:
     if isinstance(exc, LadderIncomplete):
         return _("The transcode was incomplete: {reason}.", reason=exc.args[0] if exc.args else str(exc))
     if isinstance(exc, PartFailed):
-        return str(exc)
+        return said_by(exc)
     return _("Transcoding failed unexpectedly ({kind}: {error}).", kind=exc.__class__.__name__, error=str(exc))

@@ -18,7 +18,7 @@ from typing import Any
 from lxml import etree
 
 from vetrina.geo import is_territory
-from vetrina.i18n import _
+from vetrina.i18n import _, said_by
 from vetrina.partners.subtitles import subtitle_links
 
 MAX_FIELD = 20_000  # characters kept of any one text
@@ -206,7 +206,7 @@ def _entry(item: Any, position: int) -> Entry | ItemError:
         if subtitled := subtitle_links(_all(parents, "subTitle")):  # only when some: others' fingerprints stay
             details["subtitles"] = subtitled
     except ValueError as exc:
-        return ItemError(position, guid or None, str(exc))
+        return ItemError(position, guid or None, said_by(exc))
     return Entry(position, guid, title[:200], description, content.get("url"), content.get("type"), details)
 
 

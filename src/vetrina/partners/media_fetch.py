@@ -17,7 +17,7 @@ from vetrina import netguard
 from vetrina.accounts.models import User
 from vetrina.context import Context
 from vetrina.errors import Busy, VetrinaError
-from vetrina.i18n import _
+from vetrina.i18n import _, clipped
 from vetrina.jobs import job
 from vetrina.media import service as media
 from vetrina.partners.models import FeedItem, MediaStatus, PartnerFeed
@@ -154,7 +154,7 @@ def _media_failed(ctx: Context, item_id: int, url: str, reason: str) -> None:
             .where(
                 FeedItem.id == item_id, FeedItem.media_url == url, FeedItem.media_status == MediaStatus.pending.value
             )
-            .values(media_status=MediaStatus.failed.value, media_error=reason[:2000])
+            .values(media_status=MediaStatus.failed.value, media_error=clipped(reason, 2000))
         )
 
 

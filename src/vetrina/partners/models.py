@@ -9,7 +9,8 @@ from typing import Any, ClassVar
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vetrina.db import Base, UTCDateTime
+from vetrina.db import Base, StoredText, UTCDateTime
+from vetrina.i18n import _
 from vetrina.leases import Leased, LeaseStatuses
 
 
@@ -49,7 +50,7 @@ class FeedRun(Leased, Base):
     lease_statuses: ClassVar[LeaseStatuses] = LeaseStatuses(
         waiting=RunStatus.queued.value, running=RunStatus.running.value, failed=RunStatus.failed.value
     )
-    lease_work: ClassVar[str] = "The import"
+    lease_work: ClassVar[str] = _("The import")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     feed_id: Mapped[int] = mapped_column(ForeignKey("partner_feeds.id", ondelete="CASCADE"), index=True)
@@ -84,7 +85,7 @@ class FeedItem(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # categories, keywords, rating, ...
     video_id: Mapped[int | None] = mapped_column(ForeignKey("videos.id", ondelete="SET NULL"), nullable=True)
     media_status: Mapped[str] = mapped_column(String(16), default=MediaStatus.pending.value, index=True)
-    media_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    media_error: Mapped[str | None] = mapped_column(StoredText(), nullable=True)
     removed: Mapped[bool] = mapped_column(Boolean, default=False)
     last_run_id: Mapped[int] = mapped_column(Integer, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -100,4 +101,4 @@ class FeedFailure(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("feed_runs.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)  # 1-based, in feed order
     guid: Mapped[str | None] = mapped_column(String(500), nullable=True)
-    reason: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(StoredText())

@@ -23,7 +23,7 @@ from vetrina import clock, netguard
 from vetrina.accounts.models import User
 from vetrina.context import Context
 from vetrina.errors import Conflict, InvalidInput, NotFound, VetrinaError
-from vetrina.i18n import _
+from vetrina.i18n import _, clipped, said_by
 from vetrina.leases import Lease, Outcome, leased_job, run_under_lease
 from vetrina.media import service as media
 from vetrina.partners import feeds
@@ -161,7 +161,7 @@ def _import(lease: Lease, on_progress: Callable[[FeedRun], None] | None) -> None
     try:
         total = feeds.count(fetched.path, fmt)
     except feeds.FeedError as exc:
-        raise InvalidInput(str(exc), field="source") from None
+        raise InvalidInput(said_by(exc), field="source") from None
     lease.renew_now(total=total, started_at=clock.now())
     _import_items(lease, feed, fetched, total, cursor, on_progress)
     _finish(lease, feed)
@@ -228,7 +228,7 @@ def _commit_batch(
                     if len(entry.media_url) > 2000:
                         raise ValueError(_("the media URL is longer than 2000 characters"))
                 except ValueError as exc:
-                    entry = feeds.ItemError(entry.position, entry.guid, str(exc))
+                    entry = feeds.ItemError(entry.position, entry.guid, said_by(exc))
             if isinstance(entry, feeds.ItemError):
                 problems.append(entry)
                 kept = known.get(entry.guid) if entry.guid is not None else None
@@ -280,7 +280,10 @@ def _commit_batch(
             if run.failed + counts["failed"] <= MAX_FAILURES_KEPT:
                 session.add(
                     FeedFailure(
-                        run_id=run_id, position=problem.position, guid=problem.guid, reason=problem.reason[:2000]
+                        run_id=run_id,
+                        position=problem.position,
+                        guid=problem.guid,
+                        reason=clipped(problem.reason, 2000),
                     )
                 )
         lease.renew(

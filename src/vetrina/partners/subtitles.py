@@ -13,7 +13,7 @@ from typing import Any
 from vetrina import netguard
 from vetrina.context import Context
 from vetrina.errors import VetrinaError
-from vetrina.i18n import _
+from vetrina.i18n import _, clipped, joined
 from vetrina.jobs import job
 from vetrina.media import subtitles
 from vetrina.partners.models import FeedItem, MediaStatus
@@ -71,16 +71,16 @@ def import_feed_subtitles(ctx: Context, item_id: int) -> None:
             with ctx.db.session(write=True) as session:
                 subtitles.import_subtitles(ctx, session, video_id, language, data)
         except (VetrinaError, netguard.FetchError) as exc:
-            reason = exc.reason if isinstance(exc, netguard.FetchError) else str(exc.detail)
-            problems.append(f"media:subTitle {link.get('lang') or '(no lang)'}: {reason}")
+            reason = exc.reason if isinstance(exc, netguard.FetchError) else exc.detail
+            problems.append(_("media:subTitle {lang}: {reason}", lang=link.get("lang") or "(no lang)", reason=reason))
         except Exception:  # a bug with one file must not stop the others, nor the clean-up below
             log.exception("feed item %s: subtitles %r could not be imported", item_id, link.get("href"))
-            problems.append(f"media:subTitle {link.get('lang') or '(no lang)'}: could not be read")
+            problems.append(_("media:subTitle {lang}: could not be read", lang=link.get("lang") or "(no lang)"))
     with ctx.db.session(write=True) as session:
         subtitles.drop_feed_subtitles(ctx, session, video_id, listed)
         item = session.get(FeedItem, item_id)
         if item is not None and item.video_id == video_id and item.media_status == MediaStatus.done.value:
-            item.media_error = " ".join(problems)[:2000] or None
+            item.media_error = clipped(joined(problems), 2000) or None
     if problems:
         log.info("feed item %s: %d of its %d subtitles not imported", item_id, len(problems), len(links))
 

@@ -19,7 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vetrina.db import Base, UTCDateTime
+from vetrina.db import Base, StoredText, UTCDateTime
 
 
 class AccountKind(enum.StrEnum):
@@ -137,7 +137,7 @@ class WebhookDelivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(StoredText(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
@@ -184,7 +184,7 @@ class ProviderPayment(Base):
     refunded_amount: Mapped[int] = mapped_column(BigInteger, default=0)
     disputed_amount: Mapped[int] = mapped_column(BigInteger, default=0)  # frozen while a dispute is open
     # What happened that the buyer should know (e.g. the order expired, so the money stayed in the wallet).
-    note: Mapped[str] = mapped_column(Text, default="")
+    note: Mapped[str] = mapped_column(StoredText(), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
@@ -233,7 +233,7 @@ class Payout(Base):
     pending_transfer_id: Mapped[int] = mapped_column(Integer)
     provider_reference: Mapped[str | None] = mapped_column(String(255), nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
-    failure: Mapped[str] = mapped_column(Text, default="")
+    failure: Mapped[str] = mapped_column(StoredText(), default="")
     decided_by: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -24,7 +24,7 @@ from vetrina import clock
 from vetrina.accounts.models import Role, User
 from vetrina.context import Context
 from vetrina.errors import Conflict, Forbidden, InvalidInput, NotFound
-from vetrina.i18n import _
+from vetrina.i18n import _, clipped
 from vetrina.jobs import job, periodic_job
 from vetrina.money import Money
 from vetrina.payments import ledger
@@ -228,12 +228,16 @@ def mark_paid(ctx: Context, session: Session, payout_id: int, admin: User | None
 
 
 def mark_failed(ctx: Context, session: Session, payout_id: int, admin: User | None, reason: str) -> Payout:
-    """The money did not leave: void the hold, so it is back on the merchant's balance."""
+    """The money did not leave (`reason` as the admin typed it): void the hold, so it is back on the merchant's
+    balance."""
     payout = _requested(session, payout_id, admin)
-    reason = clean_text(reason, "reason", MAX_REASON, required=True, label=_("reason"))
+    return _failed(session, payout, admin, clean_text(reason, "reason", MAX_REASON, required=True, label=_("reason")))
+
+
+def _failed(session: Session, payout: Payout, admin: User | None, failure: str) -> Payout:
     ledger.void(session, payout.pending_transfer_id, "payout_failed")
     payout.state = PayoutState.failed.value
-    payout.failure = reason
+    payout.failure = failure
     payout.decided_by = admin.id if admin is not None else None
     payout.settled_at = clock.now()
     return payout
@@ -263,8 +267,8 @@ def send(ctx: Context, payout_id: int) -> None:
 def _settle_sent(ctx: Context, payout_id: int, *, reference: str = "", failure: str = "") -> None:
     try:
         with ctx.db.session(write=True) as session:
-            if failure:
-                mark_failed(ctx, session, payout_id, None, failure)
+            if failure:  # the provider's refusal: a Message, kept one (translated when shown), not cleaned as typed
+                _failed(session, _requested(session, payout_id, None), None, clipped(failure, MAX_REASON))
             else:
                 mark_paid(ctx, session, payout_id, None, reference)
     except Conflict:

@@ -9,7 +9,8 @@ from typing import Any, ClassVar
 from sqlalchemy import JSON, CheckConstraint, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vetrina.db import Base, UTCDateTime
+from vetrina.db import Base, StoredTexts, UTCDateTime
+from vetrina.i18n import _
 from vetrina.leases import Leased, LeaseStatuses
 
 
@@ -51,7 +52,7 @@ class AutotagRun(Leased, Base):
     lease_statuses: ClassVar[LeaseStatuses] = LeaseStatuses(
         waiting=AutotagStatus.queued.value, running=AutotagStatus.running.value, failed=AutotagStatus.failed.value
     )
-    lease_work: ClassVar[str] = "Recognition"
+    lease_work: ClassVar[str] = _("Recognition")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     video_id: Mapped[int] = mapped_column(ForeignKey("videos.id", ondelete="CASCADE"), index=True)
@@ -59,7 +60,7 @@ class AutotagRun(Leased, Base):
     product_ids: Mapped[list[int]] = mapped_column(JSON)
     # What the candidates' photos were when the run started; a changed catalogue gets a new run.
     catalogue_key: Mapped[str] = mapped_column(String(64))
-    notes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    notes: Mapped[list[str]] = mapped_column(StoredTexts(), default=list)
     proposals: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -9,7 +9,8 @@ from typing import Any, ClassVar
 from sqlalchemy import JSON, Float, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from vetrina.db import Base, UTCDateTime
+from vetrina.db import Base, StoredTexts, UTCDateTime
+from vetrina.i18n import _
 from vetrina.leases import Leased, LeaseStatuses
 
 
@@ -51,14 +52,14 @@ class Spot(Leased, Base):
     lease_statuses: ClassVar[LeaseStatuses] = LeaseStatuses(
         waiting=SpotStatus.queued.value, running=SpotStatus.rendering.value, failed=SpotStatus.failed.value
     )
-    lease_work: ClassVar[str] = "The render"
+    lease_work: ClassVar[str] = _("The render")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     # The checked request: template, copy, duration, aspect, product ids and the media keys to use.
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
     # What the merchant should know: fallbacks taken (no voice engine, a voice-over cut short, ...).
-    notes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    notes: Mapped[list[str]] = mapped_column(StoredTexts(), default=list)
     video_id: Mapped[int | None] = mapped_column(ForeignKey("videos.id", ondelete="SET NULL"), nullable=True)
     render_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

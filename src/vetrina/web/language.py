@@ -29,21 +29,24 @@ class RequestLanguage:
 
         async def send_with_language(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = said_in(speaking.language, list(message.get("headers", [])))
+                headers = list(message.get("headers", []))
+                message["headers"] = said_in(speaking.language, headers, speaking.translated)
             await send(message)
 
         await self.app(scope, receive, send_with_language)
 
 
 # Answers written in the request's language; media, playlists and most JSON are the same in every language and
-# keep their caches whole. A JSON route that translates (the timeline's cards) sets its own Vary.
+# keep their caches whole. JSON that showed a Message (a stored note or error) is written in it too; the timeline's
+# cards set their own Vary.
 _TRANSLATED_TYPES = (b"text/html", b"application/problem+json")
 
 
-def said_in(language: str, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """`headers` of an answer, with Content-Language and Vary on what chose the language if it is translated."""
+def said_in(language: str, headers: list[tuple[bytes, bytes]], translated: bool = False) -> list[tuple[bytes, bytes]]:
+    """`headers` of an answer, with Content-Language and Vary on what chose the language if it is translated (by
+    its type, or because it showed a Message: `translated`)."""
     content_type = next((value for name, value in headers if name.lower() == b"content-type"), b"")
-    if not content_type.startswith(_TRANSLATED_TYPES):
+    if not (translated or content_type.startswith(_TRANSLATED_TYPES)):
         return headers
     headers.append((b"content-language", language.encode()))
     for index, (name, value) in enumerate(headers):

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from vetrina.accounts.models import User
 from vetrina.shoppable.autotag import service as autotag
 from vetrina.shoppable.models import AutotagRun, TagProposal
+from vetrina.web.api.schemas import ShownText
 from vetrina.web.api.shoppable import BoxIn, KeyframeIn, Seconds
 from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_context, required_user
 
@@ -32,8 +33,8 @@ class RunOut(BaseModel):
     status: str = Field(description="queued | running | done | failed")
     progress: float
     proposals: int
-    notes: list[str]
-    error: str | None
+    notes: list[ShownText]
+    error: ShownText | None
     created_at: datetime
     finished_at: datetime | None
 

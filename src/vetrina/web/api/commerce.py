@@ -30,7 +30,7 @@ from vetrina.money import Money, MoneyModel, PositiveMoneyModel
 from vetrina.payments import ledger, wallet
 from vetrina.payouts import balances
 from vetrina.web.api.live import announce_flash_sale
-from vetrina.web.api.schemas import Page
+from vetrina.web.api.schemas import Page, ShownText
 from vetrina.web.deps import (
     MAX_ROW_ID,
     RowId,
@@ -112,7 +112,7 @@ class EventOut(BaseModel):
     from_status: str | None
     to_status: str
     action: str
-    note: str
+    note: ShownText
     at: datetime
 
 
@@ -129,7 +129,7 @@ class OrderPaymentOut(BaseModel):
     provider: str
     state: str = Field(description="created, succeeded, failed or expired (GET /api/v1/payments/{id} has the rest).")
     amount: MoneyModel
-    note: str
+    note: ShownText
 
 
 class OrderOut(BaseModel):

@@ -26,6 +26,7 @@ from vetrina.live import service as live
 from vetrina.live.hub import CLOSED, LiveHub, fleeting_frame, sse_frame
 from vetrina.live.models import LiveEvent, LivePin, LiveShow, ShowMerchant, ShowStatus
 from vetrina.money import Money, PositiveMoneyModel
+from vetrina.web.api.schemas import ShownText
 from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_context, required_user
 from vetrina.web.idempotent import run_once
 from vetrina.web.limits import client_address
@@ -57,7 +58,7 @@ class ShowOut(BaseModel):
     went_live_at: datetime | None
     ended_at: datetime | None
     hls_url: str | None = Field(description="The show's HLS: live while it streams, then its replay.")
-    stream_problem: str | None = Field(description="Why the stream was last dropped after it was accepted.")
+    stream_problem: ShownText | None = Field(description="Why the stream was last dropped after it was accepted.")
     replay_video_id: int | None = Field(description="The video the show became once it ended.")
 
 

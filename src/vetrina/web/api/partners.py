@@ -13,6 +13,7 @@ from vetrina.accounts.models import User
 from vetrina.partners import runs
 from vetrina.partners import service as partners
 from vetrina.partners.models import FeedItem, FeedRun, PartnerFeed
+from vetrina.web.api.schemas import ShownText
 from vetrina.web.deps import RowId, db_session, get_context, required_user
 
 router = APIRouter(prefix="/api/v1/partners/feeds", tags=["partners"])
@@ -46,7 +47,7 @@ class RunIn(BaseModel):
 class FailureOut(BaseModel):
     position: int
     guid: str | None
-    reason: str
+    reason: ShownText
 
 
 class RunOut(BaseModel):
@@ -61,7 +62,7 @@ class RunOut(BaseModel):
     unchanged: int
     failed: int
     removed: int
-    error: str | None
+    error: ShownText | None
     failures: list[FailureOut] = Field(description="The first 1,000 items that failed, with the reason.")
     created_at: datetime
     finished_at: datetime | None
@@ -72,7 +73,7 @@ class ItemOut(BaseModel):
     title: str
     video_id: int | None
     media_status: str
-    media_error: str | None
+    media_error: ShownText | None
     removed: bool
     updated_at: datetime
 

@@ -24,7 +24,7 @@ from vetrina.payments import funding, idempotency, provider_payments, wallet
 from vetrina.payments.gateways import PayMethod
 from vetrina.payments.models import PaymentPurpose, ProviderPayment
 from vetrina.web.api.commerce import WalletOut, wallet_out
-from vetrina.web.api.schemas import Page
+from vetrina.web.api.schemas import Page, ShownText
 from vetrina.web.deps import RowId, db_session, framed_sign_in, get_context, public_base_url, required_user
 from vetrina.web.idempotent import run_once
 from vetrina.web.limits import limit_top_up
@@ -42,7 +42,7 @@ class PaymentOut(BaseModel):
     state: Literal["created", "succeeded", "failed", "expired"]
     pay_url: str | None = Field(None, description="Open in a new window: the provider's payment page.")
     qr_code: str | None = Field(None, description="Show as a QR code: the buyer scans it with the provider's app.")
-    note: str = Field("", description="What the buyer should know, e.g. that the money stayed in the wallet.")
+    note: ShownText = Field("", description="What the buyer should know, e.g. that the money stayed in the wallet.")
     created_at: datetime
     settled_at: datetime | None
 

@@ -17,7 +17,7 @@ from vetrina.payments import idempotency
 from vetrina.payments.models import Payout, PayoutAccount, PayoutState
 from vetrina.payouts import bank
 from vetrina.payouts import service as payouts
-from vetrina.web.api.schemas import Page
+from vetrina.web.api.schemas import Page, ShownText
 from vetrina.web.deps import RowId, admin_only, db_session, get_context, required_user
 
 router = APIRouter(tags=["payouts"])
@@ -41,7 +41,7 @@ class PayoutOut(BaseModel):
     )
     state: Literal["requested", "paid", "failed"]
     reference: str | None = Field(description="The bank transfer's or the provider's reference, once paid.")
-    failure: str = Field(description="Why it failed (the money is back on the balance).")
+    failure: ShownText = Field(description="Why it failed (the money is back on the balance).")
     created_at: datetime
     settled_at: datetime | None
 

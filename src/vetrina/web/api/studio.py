@@ -18,6 +18,7 @@ from vetrina.studio import assets
 from vetrina.studio import service as studio
 from vetrina.studio.models import AssetKind, Spot, StudioAsset
 from vetrina.studio.templates import TEMPLATES
+from vetrina.web.api.schemas import ShownText
 from vetrina.web.deps import MAX_ROW_ID, RowId, db_session, get_context, required_user
 from vetrina.web.idempotent import run_once
 from vetrina.web.uploads import chosen_upload, saved_upload
@@ -62,8 +63,8 @@ class SpotOut(BaseModel):
     status: str = Field(description="rendering | ready | failed")
     progress: float
     video_id: int | None
-    error: str | None
-    notes: list[str]
+    error: ShownText | None
+    notes: list[ShownText]
     template: str
     duration_s: int
     aspect: str
@@ -82,7 +83,7 @@ class PreviewOut(BaseModel):
     width: int
     height: int
     duration_s: int
-    notes: list[str]
+    notes: list[ShownText]
 
 
 class AssetOut(BaseModel):

@@ -18,6 +18,7 @@ from vetrina.media import service as media
 from vetrina.media.models import Video
 from vetrina.rights import service as rights
 from vetrina.rights.service import Grant
+from vetrina.web.api.schemas import ShownText
 from vetrina.web.deps import RowId, db_session, get_context, optional_user, required_user, territory
 from vetrina.web.uploads import add_uploaded_video
 
@@ -44,7 +45,7 @@ class VideoOut(BaseModel):
     poster_url: str | None
     thumbnails_url: str | None = Field(description="WebVTT track of seek-preview thumbnails.")
     renditions: list[RenditionOut]
-    error: str | None
+    error: ShownText | None
     created_at: datetime
     distributor: str | None = Field(None, description="Under whose licence the title plays here (licensed titles).")
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from vetrina.accounts.models import User
 from vetrina.payments import webhooks
 from vetrina.payments.models import WebhookDelivery, WebhookEndpoint
+from vetrina.web.api.schemas import ShownText
 from vetrina.web.deps import RowId, db_session, get_context, required_user
 from vetrina.web.idempotent import run_once
 
@@ -44,7 +45,7 @@ class DeliveryOut(BaseModel):
     status: str
     attempts: int
     last_status_code: int | None
-    last_error: str | None
+    last_error: ShownText | None
     created_at: datetime
     delivered_at: datetime | None
     next_attempt_at: datetime
