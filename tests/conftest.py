@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from _pytest.nodeid import NodeId
 from fastapi.testclient import TestClient
 
 from tests.helpers import (
@@ -55,11 +56,16 @@ ONE_AT_A_TIME_FOLDERS = {"a11y", "deploy", "e2e", "live", "players"}
 TESTS = Path(__file__).parent
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    grouping = getattr(config.option, "loadgroup", False)  # set on xdist's workers under --dist loadgroup
     for item in items:
-        folder = item.path.relative_to(TESTS).parts[0]
+        folder = item.path.relative_to(TESTS).parts[0] if item.path.is_relative_to(TESTS) else ""
         if ONE_AT_A_TIME_FIXTURES.intersection(getattr(item, "fixturenames", ())) or folder in ONE_AT_A_TIME_FOLDERS:
             item.add_marker(pytest.mark.xdist_group("one_at_a_time"))
+            if grouping and not item.nodeid.endswith("@one_at_a_time"):
+                # xdist 3.8 groups by a "@group" suffix on the test's id, which it sets as `item._nodeid`; pytest 9
+                # keeps the id in `item._id` and ignores that, so the group is named here the way pytest 9 reads it.
+                item._id = NodeId.parse(f"{item.nodeid}@one_at_a_time")  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session")
