@@ -251,3 +251,29 @@ def test_a_merchant_changes_only_its_own_videos(client, make_account, short_clip
     assert client.delete(url, headers=owner.auth).status_code == 204
     assert_problem(client.get(url, headers=owner.auth), 404, "not-found")
     assert not ctx.store.path(f"videos/{video_id}").exists()
+
+
+@pytest.mark.parametrize("written", ["+{id}", "{id}.0", "%20{id}", "{id}%20", "0{id}_0", "{id}e0", "%D9%A1"])
+def test_an_id_in_a_path_is_plain_digits_or_refused(client, make_account, ctx, written):
+    """pydantic alone reads "+12", " 12", "12.0" as 12, which the upload gate's path pattern (its sign-in and quota
+    check before the body is read) does not match: every such path is a 422, and nothing is stored."""
+    from tests.helpers import ready_video_row
+
+    merchant = make_account(Role.merchant)
+    with ctx.db.session() as session:
+        video = ready_video_row(merchant.user.id)
+        session.add(video)
+        session.flush()
+        video_id = video.id
+    path = written.format(id=video_id)
+    assert_problem(client.get(f"/api/v1/videos/{path}", headers=merchant.auth), 422, "invalid-input")
+    cues = b"WEBVTT\n\n00:00:01.000 --> 00:00:02.000\nCiao\n"
+    sent = client.post(
+        f"/api/v1/videos/{path}/subtitles",
+        headers=merchant.auth,
+        data={"language": "it"},
+        files={"file": ("it.vtt", cues, "text/vtt")},
+    )
+    assert sent.status_code == 422, sent.text
+    assert client.get(f"/api/v1/videos/{video_id}/subtitles", headers=merchant.auth).json() == []
+    assert client.get(f"/api/v1/videos/{video_id}", headers=merchant.auth).status_code == 200

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BeforeValidator
 from sqlalchemy.orm import Session
 
 from vetrina.accounts import service as accounts
@@ -42,7 +43,17 @@ CSRF_HEADER = "x-csrf-token"
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # Row ids in paths: positive and within a 32-bit INTEGER column, so a huge number is a 4xx, not a 500.
 MAX_ROW_ID = 2**31 - 1
-RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
+
+
+def _digits_only(value: object) -> object:
+    """A path's id as plain ASCII digits: pydantic alone would also read "+12", " 12", "12.0" and "1_2", which the
+    middlewares' path patterns (the upload gate's sign-in and quota check, CSRF exemptions) do not match."""
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise ValueError(_("A whole number is expected."))
+    return value
+
+
+RowId = Annotated[int, BeforeValidator(_digits_only), Path(ge=1, le=MAX_ROW_ID)]
 
 
 def get_context(request: Request) -> Context:
