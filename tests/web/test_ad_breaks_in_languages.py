@@ -81,6 +81,7 @@ def test_an_english_owner_types_breaks_with_decimal_points_and_commas_or_semicol
     [
         ("it", "12,5, 30", "", "In the mid-rolls, “12,5, 30” is not a number of seconds (write them like 12,5; 30)."),
         ("it", "12.5", "", "In the mid-rolls, “12.5” is not a number of seconds (write them like 12,5; 30)."),
+        ("it", "1.500", "", "In the mid-rolls, “1.500” is not a number of seconds (write them like 12,5; 30)."),
         ("it", "3", "2; tre", "In the overlay cards, “tre” is not a number of seconds (write them like 12,5; 30)."),
         ("en", "12.5, nan", "", "In the mid-rolls, “nan” is not a number of seconds (write them like 12.5, 30)."),
         ("en", "1e3", "", "In the mid-rolls, “1e3” is not a number of seconds (write them like 12.5, 30)."),

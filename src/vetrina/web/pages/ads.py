@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from babel import Locale
-from babel.numbers import NumberFormatError, format_decimal, get_decimal_symbol, parse_decimal
+from babel.numbers import NumberFormatError, format_decimal, get_decimal_symbol, get_group_symbol, parse_decimal
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
@@ -107,7 +107,8 @@ def _seconds_list(text: str, field: str) -> list[float]:
 
 def _read_seconds(part: str, locale: Locale) -> float | None:
     """One typed number of seconds, or None if it does not read as one in `locale`."""
-    if not _TYPED_SECONDS.fullmatch(part):
+    # Seconds are never grouped: Italian "1.500" is refused, not read as 1500 where 1.5 was meant.
+    if not _TYPED_SECONDS.fullmatch(part) or get_group_symbol(locale) in part:
         return None
     try:
         return float(parse_decimal(part, locale=locale, strict=True))
