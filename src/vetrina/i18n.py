@@ -17,7 +17,9 @@ from __future__ import annotations
 import gettext
 import json
 import logging
-from collections.abc import Iterator, Sequence
+import re
+import string
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -146,13 +148,38 @@ def translations(language: str, domain: str = DOMAIN) -> gettext.NullTranslation
     return found
 
 
+class _Placeholders(string.Formatter):
+    """`str.format` for texts that are data (translations, texts read back from the database): a placeholder is a
+    plain name with at most a precision ("{seconds:.1f}"), never an attribute or index ("{x.__class__}"), a
+    conversion or a width, so no text can reach into its values' objects or ask for a gigabyte of padding."""
+
+    def get_field(self, field_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> tuple[Any, str]:
+        if not field_name.isidentifier():
+            raise KeyError(field_name)
+        return kwargs[field_name], field_name
+
+    def convert_field(self, value: Any, conversion: str | None) -> Any:
+        if conversion is not None:
+            raise ValueError(f"no conversion (!{conversion}) in a text")
+        return value
+
+    def format_field(self, value: Any, format_spec: str) -> Any:
+        if format_spec and not _PRECISION.fullmatch(format_spec):
+            raise ValueError(f"no format ({format_spec}) but a precision in a text")
+        return format(value, format_spec)
+
+
+_PRECISION = re.compile(r"\.[0-9]f")
+_PLACEHOLDERS = _Placeholders()
+
+
 def _formatted(text: str, params: dict[str, Any], fallback: str) -> str:
     """`text` with its placeholders filled; a translation that names a placeholder the source lacks falls back."""
     if not params:
         return text
     for candidate in (text, fallback):
         try:
-            return candidate.format(**params)
+            return _PLACEHOLDERS.vformat(candidate, (), params)
         except (KeyError, IndexError, ValueError, AttributeError):
             log.warning("text %r does not fit its parameters %s", candidate, sorted(params))
     return fallback

@@ -4,6 +4,7 @@ before stay exactly as they were, and a stored text that cannot be read is shown
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from markupsafe import escape
@@ -13,7 +14,7 @@ from tests.helpers import ready_video_row
 from tests.web.helpers import sign_in
 from vetrina import clock, leases
 from vetrina.accounts.models import Role
-from vetrina.i18n import STORED_MARK, Message, _, n_, translations
+from vetrina.i18n import STORED_MARK, Message, _, from_storage, n_, translations
 from vetrina.live import service as live
 from vetrina.media.models import Video, VideoStatus
 from vetrina.studio.models import Spot, SpotStatus
@@ -195,3 +196,15 @@ def test_a_spots_notes_are_kept_each_and_read_in_the_askers_language(client, ctx
     assert answer.json()["notes"] == [NO_SPEECH_NOTE.localised("zh"), "ZX-7 ∞", STORED_MARK + "x"]
     assert answer.json()["error"] == _("The render failed: {error}", error="exit 1").localised("zh")
     assert answer.headers["content-language"] == "zh"
+
+
+def test_a_text_reaches_no_further_than_its_values():
+    """Catalogue and stored texts are data: a placeholder that reads an attribute or an index, converts, or pads is
+    left as written, never filled (a stored `{m.localised.__globals__}` would otherwise print the process's globals)."""
+    secret = Message("{name}", {"name": "tea"})
+    for hostile in ("{m.localised.__globals__}", "{m.msgid[0]}", "{m!r}", "{m:>999999999}", "{m:{width}}"):
+        stored = STORED_MARK + json.dumps({"msgid": hostile, "params": {"m": {"msgid": "{name}", "params": {}}}})
+        shown = from_storage(stored)
+        assert str(shown) == hostile and shown.localised("it") == hostile
+        assert _(hostile, m=secret, width=9) == hostile
+    assert _("{seconds:.1f} s of {count}", seconds=2.25, count=3) == "2.2 s of 3"  # a precision is allowed

@@ -25,7 +25,7 @@ from vetrina.accounts.models import Role, User
 from vetrina.context import Context
 from vetrina.db import UTCDateTime
 from vetrina.errors import Forbidden, InvalidInput, NotFound
-from vetrina.i18n import _, clipped
+from vetrina.i18n import _, clipped, said_by
 from vetrina.jobs import job, periodic_job
 from vetrina.payments.models import WebhookDelivery, WebhookEndpoint
 
@@ -180,7 +180,7 @@ def deliver(ctx: Context, delivery_id: int) -> None:
     except netguard.FetchError as exc:
         error = clipped(exc.reason, 500)
     except InvalidInput as exc:  # a stored secret that no longer reads
-        error = str(exc)[:500] or exc.__class__.__name__
+        error = clipped(said_by(exc), 500) or exc.__class__.__name__
     _record_attempt(ctx, delivery_id, status_code, error)
 
 
