@@ -159,7 +159,7 @@ class Database:
             try:
                 session.connection()  # the pool's wait happens here, where it can be answered as Busy
             except sqlalchemy.exc.TimeoutError:
-                raise _busy(f"no database connection came free within {self.queue_timeout_s:g} s") from None
+                raise busy(f"no database connection came free within {self.queue_timeout_s:g} s") from None
             yield session
 
     @contextmanager
@@ -170,7 +170,7 @@ class Database:
             yield
             return
         if not self._sqlite_writer.acquire(timeout=self.queue_timeout_s):
-            raise _busy(f"no turn to write to the database within {self.queue_timeout_s:g} s")
+            raise busy(f"no turn to write to the database within {self.queue_timeout_s:g} s")
         try:
             yield
         finally:
@@ -194,7 +194,7 @@ class Database:
         self.engine.dispose()
 
 
-def _busy(why: str) -> Busy:
+def busy(why: str) -> Busy:
     """Overload shed, not queued: 503 with Retry-After (a retry with the same Idempotency-Key is safe)."""
     return Busy(f"The server is busy ({why}); try again in a moment.", retry_after_s=1)
 

@@ -24,14 +24,14 @@ from weakref import WeakKeyDictionary
 from sqlalchemy import BigInteger, BindParameter, Select, Table, bindparam, create_engine, func, insert, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 from sqlalchemy.pool import NullPool, Pool
 
 from vetrina import clock
-from vetrina.db import after_commit
+from vetrina.db import after_commit, busy
 from vetrina.errors import Conflict, InvalidInput, NotFound
 from vetrina.i18n import _
 from vetrina.money import Money
@@ -95,8 +95,9 @@ def account(session: Session, kind: AccountKind, owner_id: int, currency: str) -
     if session.get_bind().dialect.name == "postgresql":
         _create_apart(session.get_bind().engine, kind, owner_id, currency)
         found = session.scalar(query)
-        if found is not None:  # None only in a REPEATABLE READ transaction, whose snapshot is older: created below
-            return found
+        if found is None:  # a REPEATABLE READ snapshot older than the account: reports and checks make none
+            raise RuntimeError("ledger accounts are made in READ COMMITTED transactions only")
+        return found
     created = LedgerAccount(**_empty_account(kind, owner_id, currency))
     try:
         with session.begin_nested():
@@ -130,11 +131,14 @@ def _create_apart(engine: Engine, kind: AccountKind, owner_id: int, currency: st
     here); a concurrent creator's row is kept."""
     apart = _apart.get(engine.pool)
     if apart is None:
-        apart = _apart.setdefault(engine.pool, create_engine(engine.url, poolclass=NullPool))
-    with apart.begin() as connection:
-        connection.execute(
-            postgresql.insert(_ACCOUNTS).values(_empty_account(kind, owner_id, currency)).on_conflict_do_nothing()
-        )
+        side = create_engine(engine.url, poolclass=NullPool, connect_args={"connect_timeout": 10})
+        apart = _apart.setdefault(engine.pool, side)
+    empty = _empty_account(kind, owner_id, currency)
+    try:
+        with apart.begin() as connection:
+            connection.execute(postgresql.insert(_ACCOUNTS).values(empty).on_conflict_do_nothing())
+    except OperationalError as exc:  # the server took no more connections, or answered none in time
+        raise busy("no connection came to open a ledger account") from exc
 
 
 def platform_account(session: Session, kind: AccountKind, currency: str) -> LedgerAccount:
