@@ -205,13 +205,20 @@ def finished_run_with_proposal(
     return run, proposal
 
 
+@dataclass(frozen=True)
+class ServedOverlay:
+    campaign_id: int
+    ad: Ad
+    vast: bytes  # the VAST answer as served
+
+
 def serve_overlay_ad(
     http: Any, ctx: Context, merchant: Account, video_id: int, product_id: int, name: str = "Mug card"
-) -> tuple[int, Ad]:
+) -> ServedOverlay:
     """An overlay break at 2 s in the merchant's ready video and a CPC card campaign `name` for the product (its photo
     uploaded; written directly; the merchant funded), served once through the VAST answer so its SIMID creative exists:
-    the campaign's id and the ad served (its `ad_serving_id` is the decision's, `/simid/overlay/{decision_id}`). `http`
-    is an httpx or a Starlette test client."""
+    the campaign's id, the ad served (its `ad_serving_id` is the decision's, `/simid/overlay/{decision_id}`) and the
+    VAST answer. `http` is an httpx or a Starlette test client."""
     with ctx.db.session(write=True) as session:
         session.add(
             VideoAdSettings(
@@ -227,7 +234,7 @@ def serve_overlay_ad(
     vast = http.get("/api/v1/ads/vast", params={"video_id": video_id, "slot": "overlay-1"})
     assert vast.status_code == 200, vast.text
     (ad,) = read_vast(vast.content).ads
-    return campaign_id, ad
+    return ServedOverlay(campaign_id, ad, vast.content)
 
 
 def free_port() -> int:

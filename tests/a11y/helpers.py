@@ -110,8 +110,7 @@ def build_shop_world(url: str, ctx: Context, make_account: Any, media_dir: Path)
             session.add(processing)
             finished_run_with_proposal(session, video_id, merchant.user.id, shirt["id"], 4, 8)
             ids["processing_video_id"] = str(processing.id)
-        _campaign_id, ad = serve_overlay_ad(http, ctx, merchant, video_id, mug["id"])
-        ids["decision_id"] = ad.ad_serving_id
+        ids["decision_id"] = serve_overlay_ad(http, ctx, merchant, video_id, mug["id"]).ad.ad_serving_id
     roles = {"buyer": buyer, "merchant": merchant, "partner": partner, "admin": admin}
     return World(url, roles, ids)
 

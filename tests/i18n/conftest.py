@@ -37,8 +37,8 @@ def world(client, ctx, make_account):
     show = client.post("/api/v1/live", headers=merchant.auth, json={"title": "ZX-7 ∞", "product_ids": [product["id"]]})
     assert show.status_code == 201, show.text
     fund(ctx, merchant)
-    campaign_id, ad = serve_overlay_ad(client, ctx, merchant, video_id, product["id"], name="ZX-7 ∞")
-    assert client.get(re.sub(r"^https?://[^/]+", "", ad.impressions[0])).status_code == 204
+    served = serve_overlay_ad(client, ctx, merchant, video_id, product["id"], name="ZX-7 ∞")
+    assert client.get(re.sub(r"^https?://[^/]+", "", served.ad.impressions[0])).status_code == 204
     client.cookies.clear()  # the viewer cookie of the ad: the test starts as nobody
     return {
         "admin": admin,
@@ -47,6 +47,6 @@ def world(client, ctx, make_account):
         "product_id": product["id"],
         "handle": handle,
         "show_id": show.json()["id"],
-        "campaign_id": campaign_id,
-        "decision_id": ad.ad_serving_id,
+        "campaign_id": served.campaign_id,
+        "decision_id": served.ad.ad_serving_id,
     }

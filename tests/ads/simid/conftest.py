@@ -9,14 +9,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.ads.helpers import campaign_row, fund
+from tests.ads.helpers import fund
 from tests.ads.simid.helpers import BROWSER_AGENT, HARNESS_PAGE, OverlayAd
-from tests.helpers import other_site, ready_video_row
+from tests.helpers import other_site, ready_video_row, serve_overlay_ad
 from tests.studio.helpers import photo_bytes
-from vetrina import clock
 from vetrina.accounts.models import Role
-from vetrina.ads.models import VideoAdSettings
-from vetrina.ads.vast import read_vast
 
 
 @pytest.fixture
@@ -33,11 +30,6 @@ def overlay_ad(live_server, make_account) -> Iterator[OverlayAd]:
         film = ready_video_row(publisher.user.id, title="The film")
         session.add(film)
         session.flush()
-        session.add(
-            VideoAdSettings(
-                video_id=film.id, preroll=False, midrolls_s=[], overlays_s=[2.0], floor_cpm=0, currency="EUR"
-            )
-        )
         film_id = film.id
     with httpx.Client(base_url=live_server.url, timeout=30, headers={"User-Agent": BROWSER_AGENT}) as http:
         product = http.post(
@@ -48,29 +40,15 @@ def overlay_ad(live_server, make_account) -> Iterator[OverlayAd]:
         photo = {"file": ("m.jpg", photo_bytes((60, 120, 200)), "image/jpeg")}
         assert http.post(f"/api/v1/products/{product['id']}/images", headers=advertiser.auth, files=photo).is_success
         fund(ctx, advertiser)
-        with ctx.db.session(write=True) as session:
-            campaign = campaign_row(
-                advertiser.user.id,
-                clock.now(),
-                name="Mug card",
-                product_id=product["id"],
-                bid_model="cpc",
-                bid_amount=40,
-            )
-            session.add(campaign)
-            session.flush()
-            campaign_id = campaign.id
-        answer = http.get("/api/v1/ads/vast", params={"video_id": film_id, "slot": "overlay-1"})
-        assert answer.status_code == 200, answer.text
-    (ad,) = read_vast(answer.content).ads
+        served = serve_overlay_ad(http, ctx, advertiser, film_id, product["id"])
     yield OverlayAd(
         url=live_server.url,
         advertiser=advertiser,
         product=product,
-        campaign_id=campaign_id,
+        campaign_id=served.campaign_id,
         film_id=film_id,
-        vast=answer.content,
-        decision_id=ad.ad_serving_id,
+        vast=served.vast,
+        decision_id=served.ad.ad_serving_id,
     )
 
 
